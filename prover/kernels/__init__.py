@@ -1,0 +1,70 @@
+"""Arithmetic kernels over BN254: the only layer that touches curve and field arithmetic in bulk.
+
+Every function here is implemented natively in ``prover._native`` (Rust, arkworks) and, slowly,
+in ``prover.kernels.reference`` (pure Python, py_ecc) that the native one is tested against.
+No protocol logic lives at this layer.
+
+Array layouts (all numpy ``uint64``, little-endian limbs, canonical form, C-contiguous):
+
+- Fr / Fq element arrays: shape ``(n, 4)``; values below the modulus (see ``prover.field``).
+- G1 affine points: shape ``(n, 2, 4)`` = ``[x, y]``; the point at infinity is all zeros.
+- G2 affine points: shape ``(n, 2, 2, 4)`` = ``[x, y]`` with each coordinate ``[c0, c1]`` for
+  ``c0 + c1*u`` (py_ecc's FQ2 order, real first; EVM calldata reverses it, see ``formats``).
+  The point at infinity is all zeros.
+- A single point is the same without the leading ``n`` axis.
+- Sparse matrices are CSR: ``indptr`` int64 ``(rows+1,)``, ``indices`` int64 ``(nnz,)``,
+  ``coeffs`` Fr ``(nnz, 4)``.
+
+Kernels:
+
+- ``to_montgomery(a, field)`` / ``from_montgomery(a, field)``, ``field`` in {"fr", "fq"}:
+  multiply by R = 2^256 (resp. R^-1) mod p, for the snarkjs byte layouts.
+- ``fr_add(a, b)``, ``fr_sub(a, b)``, ``fr_mul(a, b)``: element-wise.
+- ``ntt(coeffs)``, ``intt(evals)``: evaluations at ``w^i`` with ``w = root_of_unity(n)``,
+  ``n`` a power of two; ``coset_ntt(coeffs, shift)`` / ``coset_intt(evals, shift)``:
+  evaluations at ``shift * w^i`` (``shift`` a Python int).
+- ``sparse_matvec(indptr, indices, coeffs, vector)``: CSR matrix times an Fr vector -> Fr array.
+- ``g1_msm(points, scalars)``, ``g2_msm(points, scalars)``: sum of ``s_i * P_i`` -> one point.
+- ``g1_batch_mul(base, scalars)``, ``g2_batch_mul``: ``[s_i * base]`` -> points.
+- ``g1_sparse_lincomb(indptr, indices, coeffs, points)``, ``g2_...``: for each CSR row,
+  ``sum coeffs[k] * points[indices[k]]`` -> points (used by setup).
+- ``pairing_check(g1_points, g2_points)``: is ``prod e(P_i, Q_i) == 1``. Raises ValueError
+  for a point off the curve or a G2 point outside the prime-order subgroup.
+
+Point-consuming kernels raise ValueError for a point that is not on its curve.
+``BACKEND`` says, per kernel, whether the native or the reference implementation is in use;
+the reference is used only while a native kernel does not exist, and a test requires all
+kernels to be native.
+"""
+
+from __future__ import annotations
+
+from prover.kernels import reference
+from prover.kernels.reference import root_of_unity  # noqa: F401  (the one NTT root choice)
+
+try:
+    from prover import _native
+except ImportError as exc:  # pragma: no cover - only without a build
+    raise ImportError(
+        "prover._native is not built: run `make install` (or `pip install -e .`) in the repository"
+    ) from exc
+
+KERNELS = (
+    "to_montgomery", "from_montgomery",
+    "fr_add", "fr_sub", "fr_mul",
+    "ntt", "intt", "coset_ntt", "coset_intt",
+    "sparse_matvec",
+    "g1_msm", "g2_msm", "g1_batch_mul", "g2_batch_mul",
+    "g1_sparse_lincomb", "g2_sparse_lincomb",
+    "pairing_check",
+)
+
+BACKEND: dict[str, str] = {}
+for _name in KERNELS:
+    if hasattr(_native, _name):
+        globals()[_name] = getattr(_native, _name)
+        BACKEND[_name] = "native"
+    else:
+        globals()[_name] = getattr(reference, _name)
+        BACKEND[_name] = "reference"
+del _name

@@ -1,0 +1,214 @@
+"""Slow, obviously-correct reference for every kernel in `prover.kernels`.
+
+Pure Python on top of py_ecc. The native kernels are tested against these functions on random
+inputs; nothing on a hot path should call them. Array layouts are described in
+`prover/kernels/__init__.py`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from py_ecc import optimized_bn128 as bn
+
+from prover.field import FQ_MODULUS, FR_MODULUS, limbs_to_ints, ints_to_limbs
+
+R_MONT = 1 << 256
+# snarkjs/ffjavascript and arkworks both take 5 as the multiplicative generator of Fr;
+# its (r-1)/2^28-th power is the primitive 2^28-th root of unity every NTT here uses.
+FR_TWO_ADICITY = 28
+FR_ROOT_OF_UNITY = pow(5, (FR_MODULUS - 1) >> FR_TWO_ADICITY, FR_MODULUS)
+
+
+def _modulus(field: str) -> int:
+    if field == "fr":
+        return FR_MODULUS
+    if field == "fq":
+        return FQ_MODULUS
+    raise ValueError(f"unknown field {field!r}: expected 'fr' or 'fq'")
+
+
+# --- field element arrays -------------------------------------------------------------------
+
+def to_montgomery(values: np.ndarray, field: str) -> np.ndarray:
+    p = _modulus(field)
+    return ints_to_limbs([(v * R_MONT) % p for v in limbs_to_ints(values)])
+
+
+def from_montgomery(values: np.ndarray, field: str) -> np.ndarray:
+    p = _modulus(field)
+    r_inv = pow(R_MONT, -1, p)
+    return ints_to_limbs([(v * r_inv) % p for v in limbs_to_ints(values)])
+
+
+def fr_add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return ints_to_limbs([(x + y) % FR_MODULUS for x, y in zip(limbs_to_ints(a), limbs_to_ints(b))])
+
+
+def fr_sub(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return ints_to_limbs([(x - y) % FR_MODULUS for x, y in zip(limbs_to_ints(a), limbs_to_ints(b))])
+
+
+def fr_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return ints_to_limbs([(x * y) % FR_MODULUS for x, y in zip(limbs_to_ints(a), limbs_to_ints(b))])
+
+
+# --- NTT ------------------------------------------------------------------------------------
+
+def root_of_unity(n: int) -> int:
+    """The primitive n-th root of unity (n a power of two <= 2^28) used by every NTT."""
+    if n <= 0 or n & (n - 1) or n > 1 << FR_TWO_ADICITY:
+        raise ValueError(f"NTT size must be a power of two up to 2^28, got {n}")
+    return pow(FR_ROOT_OF_UNITY, (1 << FR_TWO_ADICITY) // n, FR_MODULUS)
+
+
+def _evaluate(coeffs: list[int], points: list[int]) -> list[int]:
+    out = []
+    for x in points:
+        acc = 0
+        for c in reversed(coeffs):
+            acc = (acc * x + c) % FR_MODULUS
+        out.append(acc)
+    return out
+
+
+def ntt(coeffs: np.ndarray) -> np.ndarray:
+    return coset_ntt(coeffs, 1)
+
+
+def intt(evals: np.ndarray) -> np.ndarray:
+    return coset_intt(evals, 1)
+
+
+def coset_ntt(coeffs: np.ndarray, shift: int) -> np.ndarray:
+    c = limbs_to_ints(coeffs)
+    n = len(c)
+    w = root_of_unity(n)
+    return ints_to_limbs(_evaluate(c, [shift * pow(w, i, FR_MODULUS) % FR_MODULUS for i in range(n)]))
+
+
+def coset_intt(evals: np.ndarray, shift: int) -> np.ndarray:
+    e = limbs_to_ints(evals)
+    n = len(e)
+    w_inv = pow(root_of_unity(n), -1, FR_MODULUS)
+    n_inv = pow(n, -1, FR_MODULUS)
+    # inverse DFT, then undo the coset shift coefficient by coefficient
+    plain = [v * n_inv % FR_MODULUS for v in _evaluate(e, [pow(w_inv, i, FR_MODULUS) for i in range(n)])]
+    s_inv = pow(shift, -1, FR_MODULUS)
+    return ints_to_limbs([v * pow(s_inv, i, FR_MODULUS) % FR_MODULUS for i, v in enumerate(plain)])
+
+
+# --- sparse products ------------------------------------------------------------------------
+
+def sparse_matvec(indptr: np.ndarray, indices: np.ndarray, coeffs: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    vec = limbs_to_ints(vector)
+    cs = limbs_to_ints(coeffs)
+    out = []
+    for row in range(len(indptr) - 1):
+        acc = 0
+        for k in range(int(indptr[row]), int(indptr[row + 1])):
+            acc += cs[k] * vec[int(indices[k])]
+        out.append(acc % FR_MODULUS)
+    return ints_to_limbs(out)
+
+
+# --- curve points ---------------------------------------------------------------------------
+
+def g1_from_array(arr: np.ndarray):
+    x, y = limbs_to_ints(arr.reshape(2, 4))
+    if x == 0 and y == 0:
+        return bn.Z1
+    p = (bn.FQ(x), bn.FQ(y), bn.FQ.one())
+    if not bn.is_on_curve(p, bn.b):
+        raise ValueError(f"G1 point ({x}, {y}) is not on the curve")
+    return p
+
+
+def g1_to_array(p) -> np.ndarray:
+    if bn.is_inf(p):
+        return np.zeros((2, 4), dtype=np.uint64)
+    x, y = bn.normalize(p)
+    return ints_to_limbs([int(x), int(y)])
+
+
+def g2_from_array(arr: np.ndarray):
+    x0, x1, y0, y1 = limbs_to_ints(arr.reshape(4, 4))
+    if x0 == x1 == y0 == y1 == 0:
+        return bn.Z2
+    p = (bn.FQ2([x0, x1]), bn.FQ2([y0, y1]), bn.FQ2.one())
+    if not bn.is_on_curve(p, bn.b2):
+        raise ValueError("G2 point is not on the twist curve")
+    return p
+
+
+def g2_to_array(p) -> np.ndarray:
+    if bn.is_inf(p):
+        return np.zeros((2, 2, 4), dtype=np.uint64)
+    x, y = bn.normalize(p)
+    return ints_to_limbs([*map(int, x.coeffs), *map(int, y.coeffs)]).reshape(2, 2, 4)
+
+
+def _g(group: int):
+    if group == 1:
+        return g1_from_array, g1_to_array, bn.Z1
+    return g2_from_array, g2_to_array, bn.Z2
+
+
+def _msm(points: np.ndarray, scalars: np.ndarray, group: int) -> np.ndarray:
+    load, store, zero = _g(group)
+    acc = zero
+    for p, s in zip(points, limbs_to_ints(scalars)):
+        acc = bn.add(acc, bn.multiply(load(p), s))
+    return store(acc)
+
+
+def g1_msm(points: np.ndarray, scalars: np.ndarray) -> np.ndarray:
+    return _msm(points, scalars, 1)
+
+
+def g2_msm(points: np.ndarray, scalars: np.ndarray) -> np.ndarray:
+    return _msm(points, scalars, 2)
+
+
+def _batch_mul(base: np.ndarray, scalars: np.ndarray, group: int) -> np.ndarray:
+    load, store, _ = _g(group)
+    b = load(base)
+    return np.stack([store(bn.multiply(b, s)) for s in limbs_to_ints(scalars)]) if len(scalars) else \
+        np.zeros((0,) + base.shape, dtype=np.uint64)
+
+
+def g1_batch_mul(base: np.ndarray, scalars: np.ndarray) -> np.ndarray:
+    return _batch_mul(base, scalars, 1)
+
+
+def g2_batch_mul(base: np.ndarray, scalars: np.ndarray) -> np.ndarray:
+    return _batch_mul(base, scalars, 2)
+
+
+def _sparse_lincomb(indptr, indices, coeffs, points, group: int) -> np.ndarray:
+    rows = []
+    for row in range(len(indptr) - 1):
+        lo, hi = int(indptr[row]), int(indptr[row + 1])
+        rows.append(_msm(points[indices[lo:hi]], coeffs[lo:hi], group))
+    if not rows:
+        return np.zeros((0,) + points.shape[1:], dtype=np.uint64)
+    return np.stack(rows)
+
+
+def g1_sparse_lincomb(indptr, indices, coeffs, points) -> np.ndarray:
+    return _sparse_lincomb(indptr, indices, coeffs, points, 1)
+
+
+def g2_sparse_lincomb(indptr, indices, coeffs, points) -> np.ndarray:
+    return _sparse_lincomb(indptr, indices, coeffs, points, 2)
+
+
+def pairing_check(g1_points: np.ndarray, g2_points: np.ndarray) -> bool:
+    if len(g1_points) != len(g2_points):
+        raise ValueError("pairing_check needs as many G1 as G2 points")
+    acc = bn.FQ12.one()
+    for p, q in zip(g1_points, g2_points):
+        q_pt = g2_from_array(q)
+        if not bn.is_inf(bn.multiply(q_pt, bn.curve_order)):
+            raise ValueError("G2 point is not in the prime-order subgroup")
+        acc = acc * bn.pairing(q_pt, g1_from_array(p), final_exponentiate=False)
+    return bn.final_exponentiate(acc) == bn.FQ12.one()
