@@ -1,0 +1,192 @@
+"""Poseidon over BN254 with circomlib's parameters, and the commitment built from it.
+
+Parameters (circomlib's): S-box x^5, R_F = 8 full rounds (4 before and 4 after the partial
+rounds), R_P partial rounds per state width t = 2..17 (``PARTIAL_ROUNDS``), state
+``[0, inputs...]``, output ``state[0]``. The round constants and the MDS matrix are not read
+from any file: they are regenerated here by the Grain LFSR procedure of the Poseidon paper's
+parameter script (see ``grain_bits``, ``round_constants``, ``mds_matrix``), which yields
+circomlib's constants exactly (tests/test_poseidon.py checks the hash against circomlibjs).
+
+``poseidon(inputs)`` hashes 1..16 field elements; ``poseidon_batch`` hashes many equal-width
+inputs at once (numpy object arrays: one Python-level loop per round, not per hash).
+
+Commitment to a sequence of any length (``commit``), used for model, input and output
+commitments::
+
+    tree(e)   = poseidon(e)                                  if len(e) <= 16
+              = tree([poseidon(c) for c in chunks of 16 of e]) otherwise (last chunk may be short)
+    commit(e) = poseidon([tree(e), len(e)])
+
+The tree's shape is a function of the length alone and the length is hashed at the top, so two
+sequences with equal commitments are either equal or give a Poseidon collision.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+import numpy as np
+
+from prover.field import FR_MODULUS
+
+FULL_ROUNDS = 8
+# partial rounds for t = 2..17 (the paper's security table, rounded up as circomlib does)
+PARTIAL_ROUNDS = (56, 57, 56, 60, 60, 63, 64, 63, 60, 66, 60, 65, 70, 60, 64, 68)
+MAX_INPUTS = len(PARTIAL_ROUNDS)
+ARITY = MAX_INPUTS  # children per node of the commitment tree
+FIELD_BITS = 254    # bit length of r, the "n" of the parameter script
+ALPHA = 5
+
+
+def partial_rounds(t: int) -> int:
+    if not 2 <= t <= MAX_INPUTS + 1:
+        raise ValueError(f"Poseidon state width must be 2..{MAX_INPUTS + 1}, got {t}")
+    return PARTIAL_ROUNDS[t - 2]
+
+
+# --- constants: the Grain LFSR procedure ------------------------------------------------------
+
+def grain_bits(t: int):
+    """The parameter script's bit stream for (prime field, x^alpha S-box, n=254, t, R_F, R_P).
+
+    The 80-bit register is seeded with field type (2 bits), S-box type (4), n (12), t (12),
+    R_F (10), R_P (10) and thirty 1s; it is clocked 160 times with the feedback taps
+    62, 51, 38, 23, 13, 0; afterwards bits are taken in pairs and the second bit is output
+    only when the first is 1.
+    """
+    seed = "{:02b}{:04b}{:012b}{:012b}{:010b}{:010b}".format(1, 0, FIELD_BITS, t, FULL_ROUNDS, partial_rounds(t))
+    seed += "1" * 30
+    # register bit i is the i-th bit of the sequence; clocking drops bit 0 and appends at 79
+    state = sum(int(b) << i for i, b in enumerate(seed))
+
+    def clock() -> int:
+        nonlocal state
+        new = ((state >> 62) ^ (state >> 51) ^ (state >> 38) ^ (state >> 23) ^ (state >> 13) ^ state) & 1
+        state = (state >> 1) | (new << 79)
+        return new
+
+    for _ in range(160):
+        clock()
+    while True:
+        if clock():
+            yield clock()
+        else:
+            clock()
+
+
+def _draw(bits, n: int) -> int:
+    """Next n bits of the stream as an integer, first bit most significant."""
+    value = 0
+    for _ in range(n):
+        value = (value << 1) | next(bits)
+    return value
+
+
+@lru_cache(maxsize=None)
+def _parameters(t: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
+    bits = grain_bits(t)
+    n_constants = (FULL_ROUNDS + partial_rounds(t)) * t
+    constants = []
+    while len(constants) < n_constants:
+        c = _draw(bits, FIELD_BITS)
+        if c < FR_MODULUS:  # rejection sampling below r
+            constants.append(c)
+    # Cauchy matrix 1/(x_i + y_j) from the next 2t draws, reduced mod r (no rejection here);
+    # the script redraws all 2t values while they are not distinct or some x_i + y_j = 0.
+    while True:
+        draws = [_draw(bits, FIELD_BITS) % FR_MODULUS for _ in range(2 * t)]
+        xs, ys = draws[:t], draws[t:]
+        if len(set(draws)) == 2 * t and all((x + y) % FR_MODULUS for x in xs for y in ys):
+            break
+    mds = tuple(tuple(pow(x + y, -1, FR_MODULUS) for y in ys) for x in xs)
+    return tuple(constants), mds
+
+
+def round_constants(t: int) -> tuple[int, ...]:
+    """The (R_F + R_P) * t round constants for width t, round-major."""
+    return _parameters(t)[0]
+
+
+def mds_matrix(t: int) -> tuple[tuple[int, ...], ...]:
+    """The t x t MDS matrix M; a round's linear layer is state'_i = sum_j M[i][j] state_j."""
+    return _parameters(t)[1]
+
+
+# --- the permutation -------------------------------------------------------------------------
+
+def permute_batch(states: np.ndarray) -> np.ndarray:
+    """Poseidon permutation of each column of ``states`` (object array (t, batch) of ints < r)."""
+    t = states.shape[0]
+    r_p = partial_rounds(t)
+    constants = np.array(round_constants(t), dtype=object).reshape(-1, t, 1)
+    mds = np.array(mds_matrix(t), dtype=object)
+    state = states.copy()
+    half = FULL_ROUNDS // 2
+    for rnd in range(FULL_ROUNDS + r_p):
+        state = (state + constants[rnd]) % FR_MODULUS
+        if rnd < half or rnd >= half + r_p:
+            sq = state * state % FR_MODULUS
+            state = sq * sq % FR_MODULUS * state % FR_MODULUS
+        else:
+            x = state[0]
+            sq = x * x % FR_MODULUS
+            state[0] = sq * sq % FR_MODULUS * x % FR_MODULUS
+        state = mds.dot(state) % FR_MODULUS
+    return state
+
+
+def poseidon_batch(inputs: Sequence[Sequence[int]]) -> list[int]:
+    """circomlib's Poseidon of each row of ``inputs`` (all rows of one width 1..16)."""
+    rows = [[int(v) % FR_MODULUS for v in row] for row in inputs]
+    if not rows:
+        return []
+    width = len(rows[0])
+    if not 1 <= width <= MAX_INPUTS or any(len(r) != width for r in rows):
+        raise ValueError(f"poseidon_batch needs rows of one width in 1..{MAX_INPUTS}")
+    states = np.empty((width + 1, len(rows)), dtype=object)
+    states[0, :] = 0
+    states[1:, :] = np.array(rows, dtype=object).T
+    return list(permute_batch(states)[0])
+
+
+def poseidon(inputs: Sequence[int]) -> int:
+    """circomlib's ``Poseidon(n)`` of 1..16 field elements (ints; reduced mod r)."""
+    if not 1 <= len(inputs) <= MAX_INPUTS:
+        raise ValueError(f"poseidon takes 1..{MAX_INPUTS} inputs, got {len(inputs)}; use commit() for more")
+    return poseidon_batch([inputs])[0]
+
+
+# --- commitment to a sequence ----------------------------------------------------------------
+
+def tree_layout(n: int) -> list[list[int]]:
+    """Widths of the hashes at each level of ``tree`` for a sequence of length n (bottom first).
+
+    Shared by the hash below and the circuit gadget so both build the same tree."""
+    if n < 1:
+        raise ValueError("cannot commit to an empty sequence")
+    levels = []
+    while True:
+        if n <= ARITY:
+            levels.append([n])
+            return levels
+        widths = [ARITY] * (n // ARITY) + ([n % ARITY] if n % ARITY else [])
+        levels.append(widths)
+        n = len(widths)
+
+
+def tree(elements: Sequence[int]) -> int:
+    """Root of the 16-ary Poseidon tree over ``elements`` (see module docstring)."""
+    level = [int(e) % FR_MODULUS for e in elements]
+    for widths in tree_layout(len(level)):
+        full = widths.count(ARITY)
+        nxt = poseidon_batch([level[i * ARITY:(i + 1) * ARITY] for i in range(full)])
+        if full < len(widths):
+            nxt.append(poseidon(level[full * ARITY:]))
+        level = nxt
+    return level[0]
+
+
+def commit(elements: Sequence[int]) -> int:
+    """Commitment to a sequence of field elements of any positive length: poseidon([tree, len])."""
+    return poseidon([tree(elements), len(elements)])
