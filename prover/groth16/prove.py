@@ -1,0 +1,113 @@
+"""The Groth16 prover: a proof that the prover knows a witness for the key's circuit.
+
+With the key's points (``tau``, ``alpha``, ``beta``, ``delta`` hidden in the exponent), fresh
+random ``r``, ``s`` and the QAP values of the witness:
+
+    pi_a = alpha1 + sum_i w_i A_i + r delta1
+    pi_b = beta2  + sum_i w_i B2_i + s delta2        (B1: the same in G1, with beta1, delta1)
+    pi_c = sum_(private i) w_i C_i + sum_j h_j H_j + s pi_a + r B1 - r s delta1
+
+Each line is one multi-scalar multiplication over the key's points with the fixed terms
+appended, so all curve work goes through ``prover.kernels`` and no Python loop runs over wires
+or constraints. ``r`` and ``s`` make the proof zero-knowledge: two proofs of the same witness
+differ and reveal nothing beyond the public signals.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from prover import kernels
+from prover.errors import CircuitError
+from prover.field import FR_MODULUS, LIMBS, ints_to_limbs, limbs_to_ints
+from prover.groth16 import qap
+from prover.groth16.keys import Proof, ProvingKey
+from prover.r1cs import R1CS
+
+Reduction = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+_STAGES = ("witness polynomials", "quotient", "pi_a", "pi_b", "pi_c")
+
+
+def prove(pk: ProvingKey, witness: np.ndarray, *, progress: bool = False, r1cs: R1CS | None = None,
+          reduction: Reduction = qap.circom_quotient) -> tuple[Proof, list[int]]:
+    """Prove knowledge of ``witness`` (an Fr limb array ``(n_vars, 4)``) for ``pk``'s circuit.
+
+    Returns the proof and the public signals (wires ``1..n_public`` as ints). Checks the
+    witness's shape, wire 0 and that every value is a canonical field element; with ``r1cs``
+    also that it satisfies every constraint (otherwise the proof would simply not verify).
+    ``reduction`` must match the key's H points (snarkjs keys: ``qap.circom_quotient``).
+    """
+    witness = check_witness(pk, witness)
+    if r1cs is not None:
+        bad = r1cs.unsatisfied(witness)
+        if len(bad):
+            raise CircuitError(f"the witness violates {len(bad)} constraint(s), first #{int(bad[0])}: "
+                               "recompute it from the circuit's inputs")
+    bar = tqdm(total=len(_STAGES), desc="groth16 prove", unit="stage", disable=not progress, leave=False)
+    try:
+        r, s = secrets.randbelow(FR_MODULUS - 1) + 1, secrets.randbelow(FR_MODULUS - 1) + 1
+
+        bar.set_postfix_str(_STAGES[0])
+        a, b, c = qap.evaluations(pk.A, pk.B, witness, pk.domain_size)
+        bar.update()
+        bar.set_postfix_str(_STAGES[1])
+        h = reduction(a, b, c)
+        del a, b, c
+        bar.update()
+
+        bar.set_postfix_str(_STAGES[2])
+        pi_a = kernels.g1_msm(_with(pk.a_points, pk.alpha1, pk.delta1), _scalars(witness, 1, r))
+        bar.update()
+        bar.set_postfix_str(_STAGES[3])
+        pi_b = kernels.g2_msm(_with(pk.b2_points, pk.beta2, pk.delta2), _scalars(witness, 1, s))
+        b1 = kernels.g1_msm(_with(pk.b1_points, pk.beta1, pk.delta1), _scalars(witness, 1, s))
+        bar.update()
+        bar.set_postfix_str(_STAGES[4])
+        private = witness[pk.n_public + 1:]
+        pi_c = kernels.g1_msm(
+            np.concatenate([pk.c_points, pk.h_points, np.stack([pi_a, b1, pk.delta1])]),
+            np.concatenate([private, h, ints_to_limbs([s, r, -r * s], FR_MODULUS)]),
+        )
+        bar.update()
+    finally:
+        bar.close()
+    return Proof(pi_a, pi_b, pi_c), limbs_to_ints(witness[1: pk.n_public + 1])
+
+
+def check_witness(pk: ProvingKey, witness: np.ndarray) -> np.ndarray:
+    """The witness as a contiguous ``uint64`` array, after checking its shape against the key,
+    that wire 0 is 1 and that every value is below r."""
+    witness = np.ascontiguousarray(witness, dtype=np.uint64)
+    if witness.shape != (pk.n_vars, LIMBS):
+        raise CircuitError(f"the witness has shape {witness.shape} but the proving key expects "
+                           f"({pk.n_vars}, {LIMBS}): was it computed for this circuit?")
+    if not (witness[0, 0] == 1 and not witness[0, 1:].any()):
+        raise CircuitError("witness wire 0 must be the constant 1: was it computed for this circuit?")
+    if not below_modulus(witness).all():
+        raise CircuitError("the witness holds values >= r: reduce them modulo the field order")
+    return witness
+
+
+def below_modulus(values: np.ndarray, modulus: int = FR_MODULUS) -> np.ndarray:
+    """Per element of an ``(n, 4)`` limb array: is it below ``modulus``? (limb-wise, most
+    significant limb first, without converting to Python ints)."""
+    m = ints_to_limbs([modulus])[0]
+    below = np.zeros(len(values), dtype=bool)
+    undecided = np.ones(len(values), dtype=bool)
+    for limb in range(LIMBS - 1, -1, -1):
+        below |= undecided & (values[:, limb] < m[limb])
+        undecided &= values[:, limb] == m[limb]
+    return below
+
+
+def _with(points: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+    return np.concatenate([first[None], points, last[None]])
+
+
+def _scalars(witness: np.ndarray, first: int, last: int) -> np.ndarray:
+    return np.concatenate([ints_to_limbs([first]), witness, ints_to_limbs([last])])
