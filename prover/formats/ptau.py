@@ -21,14 +21,11 @@ import struct
 from dataclasses import dataclass, field
 
 import numpy as np
-from py_ecc import optimized_bn128 as bn
 
-from prover import kernels
 from prover.errors import FormatError
-from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs
+from prover.field import FQ_MODULUS
 from prover.formats.binfile import (POINT_BYTES, POINT_SHAPES, points_from_lem, points_to_lem,
                                     prime_header, read_binfile, read_prime, write_binfile)
-from prover.kernels.reference import g1_to_array, g2_to_array
 
 PTAU_VERSION = 1
 NO_CONTRIBUTIONS = struct.pack("<I", 0)
@@ -142,7 +139,9 @@ def read_ptau(path: str | os.PathLike) -> PowersOfTau:
         lagrange = {}
         for name, sid in LAGRANGE_SECTIONS.items():
             group = PHASE1_SECTIONS[name][1]
-            top = 2 * n if name == "tau_g1" else n  # largest domain in the section
+            top = n
+            if name == "tau_g1" and len(bf.section(sid)) >= (4 * n - 1) * POINT_BYTES[group]:
+                top = 2 * n  # snarkjs adds the 2n block to G1 (see the module docstring)
             lagrange[name] = series(sid, group, f"lagrange {name}", 2 * top - 1)
     elif any(present):
         raise bf.error("only some of the phase-2 Lagrange sections 12-15 are present: the file is "
@@ -152,7 +151,9 @@ def read_ptau(path: str | os.PathLike) -> PowersOfTau:
 
 
 def write_ptau(ptau: PowersOfTau, path: str | os.PathLike) -> None:
-    """Write ``ptau`` as snarkjs does (sections 1-7, then 12-15 when it has Lagrange series)."""
+    """Write a powers of tau as snarkjs does: sections 1-7, then the Lagrange sections 12-15
+    when ``ptau`` has them (a ``PowersOfTau`` with ``lagrange=None`` gives a phase-1-only file,
+    the input of ``snarkjs powersoftau prepare phase2``). Points are written as stored."""
     header = prime_header(FQ_MODULUS) + struct.pack("<II", ptau.power, ptau.ceremony_power or ptau.power)
     sections = [(1, header)]
     for name, (sid, _) in PHASE1_SECTIONS.items():
@@ -160,68 +161,5 @@ def write_ptau(ptau: PowersOfTau, path: str | os.PathLike) -> None:
     sections.append((BETA_G2_SECTION, points_to_lem(ptau.beta_g2)))
     sections.append((CONTRIBUTIONS_SECTION, ptau.contributions))
     if ptau.lagrange:
-        for name, sid in LAGRANGE_SECTIONS.items():
-            sections.append((sid, ptau.lagrange[name].lem))
+        sections += [(sid, ptau.lagrange[name].lem) for name, sid in LAGRANGE_SECTIONS.items()]
     write_binfile(path, "ptau", PTAU_VERSION, sections)
-
-
-# --- a ptau from a known secret (tests and benchmarks only) ------------------------------------
-
-def _lagrange_scalars(tau: int, n: int, top_missing: bool) -> list[int]:
-    """``L_i(tau)`` for i < n on the domain of size n: ``(tau^n - 1) w^i / (n (tau - w^i))``.
-    With ``top_missing``, the basis of the series whose coefficient of ``tau^(n-1)`` is absent
-    (prepare phase2's last G1 block): ``L_i(tau) - tau^(n-1) w^i / n``."""
-    r = FR_MODULUS
-    w = kernels.root_of_unity(n)
-    n_inv = pow(n, -1, r)
-    z = (pow(tau, n, r) - 1) * n_inv % r
-    top = pow(tau, n - 1, r) * n_inv % r if top_missing else 0
-    out, wi = [], 1
-    for _ in range(n):
-        out.append((z * wi * pow(tau - wi, -1, r) - top * wi) % r)
-        wi = wi * w % r
-    return out
-
-
-def ptau_from_secret(power: int, tau: int, alpha: int, beta: int) -> PowersOfTau:
-    """The powers of tau for a KNOWN secret (tau, alpha, beta), prepared for phase 2.
-
-    Anyone holding the secret can forge proofs: this exists so that tests and benchmarks can
-    build a ptau whose every point is predictable, never for keys that protect value."""
-    r = FR_MODULUS
-    tau, alpha, beta = tau % r, alpha % r, beta % r
-    g1, g2 = g1_to_array(bn.G1), g2_to_array(bn.G2)
-    n = 1 << power
-    powers = [pow(tau, i, r) for i in range(2 * n - 1)]
-
-    def g1_series(scalars):
-        return PointSection.from_points(kernels.g1_batch_mul(g1, ints_to_limbs(scalars)), "g1")
-
-    def g2_series(scalars):
-        return PointSection.from_points(kernels.g2_batch_mul(g2, ints_to_limbs(scalars)), "g2")
-
-    def lagrange_series(scale: int, top_size: int, last_block_partial: bool) -> list[int]:
-        scalars = []
-        size = 1
-        while size <= top_size:
-            partial = last_block_partial and size == top_size
-            scalars += [scale * v % r for v in _lagrange_scalars(tau, size, partial)]
-            size *= 2
-        return scalars
-
-    lagrange = {
-        "tau_g1": g1_series(lagrange_series(1, 2 * n, True)),
-        "tau_g2": g2_series(lagrange_series(1, n, False)),
-        "alpha_tau_g1": g1_series(lagrange_series(alpha, n, False)),
-        "beta_tau_g1": g1_series(lagrange_series(beta, n, False)),
-    }
-    return PowersOfTau(
-        power,
-        tau_g1=g1_series(powers),
-        tau_g2=g2_series(powers[:n]),
-        alpha_tau_g1=g1_series([alpha * p % r for p in powers[:n]]),
-        beta_tau_g1=g1_series([beta * p % r for p in powers[:n]]),
-        beta_g2=kernels.g2_batch_mul(g2, ints_to_limbs([beta]))[0],
-        lagrange=lagrange,
-        source=f"ptau_from_secret(power={power})",
-    )
