@@ -1,8 +1,27 @@
+//! Native BN254 kernels for zkml-market, compiled into `prover._native`.
+//!
+//! The contract (names, arguments, array layouts, semantics) is prover/kernels/__init__.py;
+//! prover/kernels/reference.py is the slow reference these kernels are tested against.
+//! Kernels only: no protocol logic lives here. Every kernel checks its arguments, releases
+//! the GIL for the arithmetic and runs it on rayon's thread pool.
+
 use pyo3::prelude::*;
 
-/// Native BN254 kernels for zkml-market (see prover/kernels/__init__.py for the contract).
+mod arrays;
+mod field;
+mod ntt;
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(field::to_montgomery, m)?)?;
+    m.add_function(wrap_pyfunction!(field::from_montgomery, m)?)?;
+    m.add_function(wrap_pyfunction!(field::fr_add, m)?)?;
+    m.add_function(wrap_pyfunction!(field::fr_sub, m)?)?;
+    m.add_function(wrap_pyfunction!(field::fr_mul, m)?)?;
+    m.add_function(wrap_pyfunction!(ntt::ntt, m)?)?;
+    m.add_function(wrap_pyfunction!(ntt::intt, m)?)?;
+    m.add_function(wrap_pyfunction!(ntt::coset_ntt, m)?)?;
+    m.add_function(wrap_pyfunction!(ntt::coset_intt, m)?)?;
     Ok(())
 }
