@@ -1,0 +1,3 @@
+"""ONNX models to quantized graphs: ``importer`` (ONNX -> float graph), ``quantize`` (float ->
+fixed point by calibration), ``executor`` (the integer reference semantics), ``graph`` (the IR
+and its specification)."""

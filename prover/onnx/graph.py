@@ -1,0 +1,208 @@
+"""The model graph between ONNX and the circuit: a list of ops over named tensors.
+
+The same structure carries two stages of a model:
+
+- the *float graph* that ``prover.onnx.importer`` makes from an ONNX file (float64 constants,
+  no scales), and
+- the *quantized graph* that ``prover.onnx.quantize`` makes from it: every constant is an int64
+  array and every tensor carries a power-of-two ``scale`` and a ``bits`` bound.
+
+The quantized graph is the specification that the circuit implements and that
+``prover.onnx.executor`` executes bit for bit. Its rules:
+
+Values and scales
+    Every value is a signed integer. A tensor (or constant) with scale ``s`` stands for the real
+    number ``value * 2**-s``. Tensor shapes are per sample (no batch axis); arrays are C-ordered.
+
+Bounds
+    Every tensor declares ``bits``: each of its values lies in ``[-2**(bits-1), 2**(bits-1))``.
+    For the graph input and for every ``rescale`` output the bound is *enforced*: the circuit
+    range checks it, and the executor raises ``ValueRangeError`` when a value leaves it (the
+    model met an input outside its quantized range). For every other op the bound *follows*
+    from the operands' bounds and the constants (worst case over the declared input ranges),
+    so it holds without a check; ``Tensor.checked`` says which kind a tensor is.
+    Every bound is at most ``MAX_BITS`` bits, so int64 arithmetic is exact and values never
+    wrap modulo the field.
+
+Ops (``Op.kind``; ``x``, ``a``, ``b`` are input tensors, constants are named in ``inputs`` too)
+    ``dense``    inputs (x, W[, bias]); ``y[..., o] = sum_i W[o, i] * x[..., i] + bias[o]``
+                 (the last axis of x is contracted). Scale: ``s_y = s_x + s_W``; the bias is
+                 stored at scale ``s_y``.
+    ``conv``     inputs (x, W[, bias]); 2-D cross-correlation of ``x[C, H, W]`` with
+                 ``W[O, C/group, kh, kw]``, zero padding ``pads = (top, left, bottom, right)``,
+                 ``strides = (sh, sw)``, ``dilations = (dh, dw)``, ``group``:
+                 ``y[o, i, j] = bias[o] + sum_{c,u,v} W[o, c, u, v] *
+                 xpad[g*C/group + c, i*sh + u*dh, j*sw + v*dw]`` with ``g = o // (O/group)``.
+                 Scale as for ``dense``.
+    ``rescale``  attr ``shift >= 0``; ``y = floor(x / 2**shift)`` (arithmetic shift right,
+                 numpy ``>>`` on int64); ``s_y = s_x - shift``; y's bound is range checked.
+                 The quantizer adds ``2**(shift-1)`` to the preceding bias where it can, so that
+                 the floor rounds to nearest.
+    ``relu``     ``y = max(x, 0)``.
+    ``maxpool``  attrs ``kernel, strides, pads``; ``y[c, i, j]`` = max of ``x[c, i*sh + u - top,
+                 j*sw + v - left]`` over the window positions that lie inside x (padding never
+                 wins).
+    ``sumpool``  attrs ``kernel, strides, pads``; the sum over the same window, padding counts
+                 as 0. An average over ``k = 2**m`` elements is a ``sumpool`` read at scale
+                 ``s_x + m`` (no division at all); otherwise a ``mul`` by the constant
+                 ``round(2**t / k)`` at scale ``t`` follows.
+    ``mul``      ``y = a * b`` (numpy broadcasting; ``a is b`` gives the quadratic activation
+                 ``x * x``). ``s_y = s_a + s_b``.
+    ``add``      attrs ``shifts = (la, lb)``; ``y = a * 2**la + b * 2**lb`` (numpy broadcasting):
+                 the operand of smaller scale is multiplied up, so ``s_y = s_a + la = s_b + lb``.
+    ``sub``      as ``add`` with ``y = a * 2**la - b * 2**lb``.
+    ``reshape``  attr ``shape``; same values in C order (Flatten and Reshape).
+
+Result
+    The graph's ``output`` tensor holds the logits; the predicted label is
+    ``argmax(logits)`` with ties going to the lowest index.
+
+The float graph uses the same ops with float semantics (no ``rescale``), plus ``avgpool``
+(attrs ``kernel, strides, pads``; the window sum divided by ``kernel[0] * kernel[1]``, padding
+counted) that quantization lowers to ``sumpool``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from prover.errors import CircuitError, FormatError
+
+# int64 products and sums stay exact below this, with room for the accumulators' growth
+MAX_BITS = 62
+
+# kind -> the input arity it accepts (constants included), checked by Graph.validate
+OP_ARITY = {
+    "dense": (2, 3),
+    "conv": (2, 3),
+    "rescale": (1,),
+    "relu": (1,),
+    "maxpool": (1,),
+    "sumpool": (1,),
+    "avgpool": (1,),
+    "mul": (2,),
+    "add": (2,),
+    "sub": (2,),
+    "reshape": (1,),
+}
+FLOAT_ONLY = {"avgpool"}
+QUANTIZED_ONLY = {"rescale"}
+
+
+class ValueRangeError(CircuitError):
+    """A value left its tensor's declared bit bound: the input is outside the range the model
+    was quantized for."""
+
+
+class InputShapeError(FormatError):
+    """An input array does not have the shape the model expects."""
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A named tensor: its per-sample shape and, in a quantized graph, its scale and bound."""
+
+    name: str
+    shape: tuple[int, ...]
+    scale: int | None = None   # value * 2**-scale is the real number
+    bits: int | None = None    # values in [-2**(bits-1), 2**(bits-1))
+    checked: bool = False      # bound enforced by a range check (input, rescale outputs)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclass
+class Constant:
+    """Weights, biases and other fixed operands; int64 with a scale in a quantized graph."""
+
+    name: str
+    values: np.ndarray
+    scale: int | None = None
+    bits: int | None = None
+
+
+@dataclass
+class Op:
+    """One step of the graph; ``source`` names the ONNX node(s) it came from, for messages."""
+
+    kind: str
+    inputs: tuple[str, ...]
+    output: str
+    attrs: dict = field(default_factory=dict)
+    source: str = ""
+
+
+@dataclass
+class Graph:
+    """A model: ``ops`` in execution order from ``input`` to ``output``."""
+
+    input: str
+    output: str
+    tensors: dict[str, Tensor]
+    constants: dict[str, Constant]
+    ops: list[Op]
+    quantized: bool = False
+    # how the graph was made (quantization settings, calibration size); informational
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def input_tensor(self) -> Tensor:
+        return self.tensors[self.input]
+
+    @property
+    def output_tensor(self) -> Tensor:
+        return self.tensors[self.output]
+
+    def is_constant(self, name: str) -> bool:
+        return name in self.constants
+
+    def n_parameters(self) -> int:
+        return int(sum(c.values.size for c in self.constants.values()))
+
+    def validate(self) -> None:
+        """Check the graph is well formed: known kinds and arities, every operand defined before
+        use, every tensor written once, and (quantized) integer constants and bounds present
+        and at most MAX_BITS. Raises CircuitError naming the op otherwise."""
+        defined = {self.input}
+        for op in self.ops:
+            where = f"op {op.kind} -> {op.output} (from {op.source or 'unknown'})"
+            if op.kind not in OP_ARITY:
+                raise CircuitError(f"{where}: unknown op kind")
+            if len(op.inputs) not in OP_ARITY[op.kind]:
+                raise CircuitError(f"{where}: takes {OP_ARITY[op.kind]} inputs, has {len(op.inputs)}")
+            wrong_stage = FLOAT_ONLY if self.quantized else QUANTIZED_ONLY
+            if op.kind in wrong_stage:
+                raise CircuitError(f"{where}: not allowed in a {'quantized' if self.quantized else 'float'} graph")
+            for name in op.inputs:
+                if name not in defined and name not in self.constants:
+                    raise CircuitError(f"{where}: operand {name!r} is used before it is defined")
+            if op.output in defined or op.output not in self.tensors:
+                raise CircuitError(f"{where}: output must be a new declared tensor")
+            defined.add(op.output)
+        if self.output not in defined:
+            raise CircuitError(f"the graph never computes its output {self.output!r}")
+        if self.quantized:
+            for t in self.tensors.values():
+                if t.scale is None or t.bits is None or not 1 <= t.bits <= MAX_BITS:
+                    raise CircuitError(f"tensor {t.name!r} lacks a scale or a bound of 1..{MAX_BITS} bits")
+            for c in self.constants.values():
+                if c.values.dtype != np.int64 or c.scale is None or c.bits is None:
+                    raise CircuitError(f"constant {c.name!r} is not an int64 array with a scale and bound")
+
+
+def bits_for_range(lo: int, hi: int) -> int:
+    """The fewest signed bits b with [lo, hi] inside [-2**(b-1), 2**(b-1))."""
+    lo, hi = int(lo), int(hi)
+    b = 1
+    while lo < -(1 << (b - 1)) or hi >= (1 << (b - 1)):
+        b += 1
+    return b
+
+
+def bound_of(bits: int) -> tuple[int, int]:
+    """The inclusive range [lo, hi] of a ``bits``-bit signed value."""
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1

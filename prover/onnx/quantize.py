@@ -1,0 +1,297 @@
+"""Float graph -> quantized graph: power-of-two fixed point, scales chosen by calibration.
+
+Calibration runs the float graph (``prover.onnx.executor``) on sample inputs and records the
+largest magnitude of every tensor. Each tensor then gets the largest scale ``s`` (most
+fractional bits) at which that magnitude, times ``2**headroom_bits``, still fits in
+``act_bits`` signed bits, so inputs somewhat beyond the calibration data still fit. Weights get
+their own scale from ``weight_bits``; a bias is stored at its layer's accumulator scale plus the
+half that makes the following floor rescale round to nearest. After every op that widens values
+(dense, conv, sum pool, mul, add, sub) a ``rescale`` brings the result back to its calibrated
+scale and range-checked ``act_bits`` bound; ReLU, max pool and reshape keep their operand's
+scale. Every other tensor's bound is derived by interval arithmetic over the declared ranges,
+so it holds for every input in range (see ``prover.onnx.graph`` for the semantics).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from prover.errors import UnsupportedModelError
+from prover.onnx import executor
+from prover.onnx.graph import (MAX_BITS, Constant, Graph, Op, Tensor, ValueRangeError, bits_for_range,
+                               bound_of)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """Bit widths of a quantization: activations (and the input), weights, and the spare bits
+    above the calibrated maximum."""
+
+    act_bits: int = 8
+    weight_bits: int = 8
+    headroom_bits: int = 1
+
+
+# tried in order by choose_precision: cheapest range checks first
+PRECISION_LADDER = tuple(Precision(a, w) for a, w in
+                         ((6, 6), (7, 6), (7, 7), (8, 7), (8, 8), (9, 8), (10, 8), (10, 10), (12, 10),
+                          (12, 12), (14, 12), (16, 14)))
+
+
+def calibrate(graph: Graph, inputs: np.ndarray) -> dict[str, float]:
+    """The largest magnitude of every tensor of a float graph over a batch of inputs."""
+    values = executor.execute(graph, inputs, keep_all=True)
+    return {name: float(np.abs(v).max(initial=0.0)) for name, v in values.items()}
+
+
+def scale_for(max_abs: float, bits: int, headroom_bits: int = 0) -> int:
+    """The largest s with ``round(max_abs * 2**s) * 2**headroom_bits`` inside ``bits`` signed bits."""
+    limit = (1 << (bits - 1 - headroom_bits)) - 1
+    if max_abs == 0.0:
+        return bits - 1 - headroom_bits
+    s = math.floor(math.log2(limit / max_abs))
+    while math.floor(max_abs * 2.0 ** s + 0.5) > limit:  # log2 rounding at exact powers of two
+        s -= 1
+    return s
+
+
+def quantize_constant(name: str, values: np.ndarray, scale: int) -> Constant:
+    """round(values * 2**scale) as int64, halves rounded up, with the bits it needs."""
+    q = np.floor(np.asarray(values, dtype=np.float64) * 2.0 ** scale + 0.5).astype(np.int64)
+    return Constant(name, q, scale, bits_for_range(q.min(initial=0), q.max(initial=0)))
+
+
+def quantize(graph: Graph, calibration_inputs: np.ndarray, precision: Precision = Precision(),
+             max_abs: dict[str, float] | None = None) -> Graph:
+    """Quantize a float graph with scales calibrated on ``calibration_inputs`` (a batch of real
+    inputs, e.g. the training split; ``max_abs`` reuses an earlier ``calibrate`` of them).
+    Raises UnsupportedModelError if some accumulator would need more than MAX_BITS bits."""
+    if graph.quantized:
+        raise UnsupportedModelError("the graph is already quantized")
+    if max_abs is None:
+        max_abs = calibrate(graph, calibration_inputs)
+    quantized = _Quantizer(graph, max_abs, precision).graph
+    quantized.meta["calibration_samples"] = int(len(calibration_inputs))
+    return quantized
+
+
+def accuracy(graph: Graph, inputs: np.ndarray, labels: np.ndarray) -> float:
+    """Fraction of a batch that a float or quantized graph labels correctly."""
+    if graph.quantized:
+        predicted = executor.predict(graph, inputs).label
+    else:
+        predicted = executor.argmax_label(executor.run_float(graph, inputs))
+    return float(np.mean(predicted == np.asarray(labels)))
+
+
+def logit_error(float_graph: Graph, quantized: Graph, inputs: np.ndarray) -> float:
+    """Relative error ``|q - f| / |f|`` (Frobenius norms over the batch) of the quantized graph's
+    logits, read as real numbers, against the float graph's."""
+    f = executor.run_float(float_graph, inputs)
+    q = executor.dequantize(quantized, quantized.output, executor.predict(quantized, inputs).logits)
+    return float(np.linalg.norm(q - f) / max(np.linalg.norm(f), 1e-300))
+
+
+def choose_precision(graph: Graph, inputs: np.ndarray, labels: np.ndarray, tolerance: float = 0.005,
+                     max_logit_error: float = 0.04,
+                     ladder: tuple[Precision, ...] = PRECISION_LADDER) -> tuple[Precision, Graph]:
+    """The cheapest precision of ``ladder`` whose quantized graph, on the labelled calibration
+    batch, is at most ``tolerance`` less accurate than the float graph and whose logits are within
+    ``max_logit_error`` (relative) of the float ones; and the graph quantized with it.
+
+    The logit error is what carries over to unseen data: a model that fits its training data
+    perfectly keeps its training accuracy under coarse quantization while its test accuracy
+    drops. Raises UnsupportedModelError when no precision qualifies."""
+    max_abs = calibrate(graph, inputs)
+    target = accuracy(graph, inputs, labels) - tolerance
+    for precision in ladder:
+        try:
+            quantized = quantize(graph, inputs, precision, max_abs)
+            if accuracy(quantized, inputs, labels) < target:
+                continue
+            error = logit_error(graph, quantized, inputs)
+        except (UnsupportedModelError, ValueRangeError):
+            continue  # this precision cannot hold the model: try a wider one
+        if error <= max_logit_error:
+            quantized.meta["calibration_logit_error"] = error
+            return precision, quantized
+    raise UnsupportedModelError(
+        f"no precision up to {ladder[-1]} keeps the quantized model within {tolerance:.1%} accuracy and "
+        f"{max_logit_error:.0%} logit error of the float model; check the calibration data")
+
+
+class _Quantizer:
+    """Builds the quantized graph op by op, tracking each tensor's integer interval."""
+
+    def __init__(self, float_graph: Graph, max_abs: dict[str, float], precision: Precision):
+        self.f, self.max_abs, self.p = float_graph, max_abs, precision
+        self.interval: dict[str, tuple[int, int]] = {}
+        inp = float_graph.input_tensor
+        self.graph = Graph(input=inp.name, output=float_graph.output, tensors={}, constants={}, ops=[],
+                           quantized=True, meta={"act_bits": precision.act_bits,
+                                                 "weight_bits": precision.weight_bits,
+                                                 "headroom_bits": precision.headroom_bits})
+        s_in = scale_for(max_abs[inp.name], precision.act_bits, precision.headroom_bits)
+        self._declare(inp.name, inp.shape, s_in, bound_of(precision.act_bits), checked=True)
+        for op in float_graph.ops:
+            getattr(self, "_" + op.kind)(op)
+        self.graph.validate()
+
+    # --- bookkeeping -------------------------------------------------------------------------
+
+    def _declare(self, name, shape, scale, interval, checked=False):
+        lo, hi = min(interval[0], 0), max(interval[1], 0)  # 0 (padding) is always in range
+        bits = bits_for_range(lo, hi)
+        if bits > MAX_BITS:
+            raise UnsupportedModelError(
+                f"tensor {name} would need {bits} bits, more than {MAX_BITS}; quantize with fewer "
+                "activation or weight bits")
+        self.interval[name] = (lo, hi)
+        self.graph.tensors[name] = Tensor(name, tuple(shape), scale, bits, checked)
+
+    def _scale(self, name: str) -> int:
+        return self.graph.tensors[name].scale
+
+    def _weight(self, name: str) -> Constant:
+        values = self.f.constants[name].values
+        c = quantize_constant(name, values, scale_for(float(np.abs(values).max(initial=0.0)),
+                                                      self.p.weight_bits))
+        self.graph.constants[name] = c
+        return c
+
+    def _add_const(self, c: Constant) -> str:
+        self.graph.constants[c.name] = c
+        return c.name
+
+    def _requantize(self, op: Op, scale: int, interval, bias_room=None):
+        """Emit ``op`` computing an accumulator at ``scale`` with ``interval``, then a rescale to
+        the float tensor's calibrated scale (skipped when no shift and no range check is needed).
+        ``bias_room(shift)`` adds the rounding half to the op's bias and returns the new interval."""
+        name = op.output
+        target = scale_for(self.max_abs[name], self.p.act_bits, self.p.headroom_bits)
+        shift = max(scale - target, 0)
+        if bias_room is not None and shift > 0:
+            interval = bias_room(shift)
+        fits = bits_for_range(min(interval[0], 0), max(interval[1], 0)) <= self.p.act_bits
+        if shift == 0 and fits:
+            self.graph.ops.append(op)
+            self._declare(name, self.f.tensors[name].shape, scale, interval)
+            return
+        acc = f"{name}:acc"
+        op.output = acc
+        self.graph.ops.append(op)
+        self._declare(acc, self.f.tensors[name].shape, scale, interval)
+        self.graph.ops.append(Op("rescale", (acc,), name, {"shift": shift}, op.source))
+        lo, hi = bound_of(self.p.act_bits)
+        self._declare(name, self.f.tensors[name].shape, scale - shift,
+                      (max(interval[0] >> shift, lo), min(interval[1] >> shift, hi)), checked=True)
+
+    def _operand(self, name: str, scale_if_const: int) -> tuple[str, tuple[int, int]]:
+        """A tensor operand's name and interval, or a constant quantized at ``scale_if_const``."""
+        if name in self.graph.tensors:
+            return name, self.interval[name]
+        c = self._add_const(quantize_constant(name, self.f.constants[name].values, scale_if_const))
+        return c, (int(self.graph.constants[c].values.min()), int(self.graph.constants[c].values.max()))
+
+    # --- ops -----------------------------------------------------------------------------------
+
+    def _linear(self, op: Op):
+        """dense and conv: accumulator interval per output channel from the weights' signs."""
+        x = op.inputs[0]
+        w = self._weight(op.inputs[1])
+        s_acc = self._scale(x) + w.scale
+        bias_name = op.inputs[2] if len(op.inputs) > 2 else f"{op.output}:bias"
+        float_bias = self.f.constants[op.inputs[2]].values if len(op.inputs) > 2 else np.zeros(w.values.shape[0])
+        self._add_const(quantize_constant(bias_name, float_bias, s_acc))
+        lo, hi = self.interval[x]
+        wv = w.values.reshape(w.values.shape[0], -1)
+        pos, neg = np.clip(wv, 0, None).sum(axis=1), np.clip(wv, None, 0).sum(axis=1)
+
+        # Python ints: the interval arithmetic itself must not overflow int64
+        def interval():
+            b = self.graph.constants[bias_name].values
+            return (min(int(p) * lo + int(n) * hi + int(c) for p, n, c in zip(pos, neg, b)),
+                    max(int(p) * hi + int(n) * lo + int(c) for p, n, c in zip(pos, neg, b)))
+
+        def bias_room(shift):
+            c = self.graph.constants[bias_name]
+            values = c.values + (1 << (shift - 1))
+            self.graph.constants[bias_name] = Constant(bias_name, values, c.scale,
+                                                       bits_for_range(values.min(), values.max()))
+            return interval()
+
+        new = Op(op.kind, (x, w.name, bias_name), op.output, dict(op.attrs), op.source)
+        self._requantize(new, s_acc, interval(), bias_room)
+
+    _dense = _conv = _linear
+
+    def _keep_scale(self, op: Op, interval):
+        self.graph.ops.append(Op(op.kind, op.inputs, op.output, dict(op.attrs), op.source))
+        self._declare(op.output, self.f.tensors[op.output].shape, self._scale(op.inputs[0]), interval)
+
+    def _relu(self, op):
+        self._keep_scale(op, (0, max(self.interval[op.inputs[0]][1], 0)))
+
+    def _maxpool(self, op):
+        self._keep_scale(op, self.interval[op.inputs[0]])
+
+    def _reshape(self, op):
+        self._keep_scale(op, self.interval[op.inputs[0]])
+
+    def _avgpool(self, op):
+        x = op.inputs[0]
+        k = op.attrs["kernel"][0] * op.attrs["kernel"][1]
+        lo, hi = self.interval[x]
+        s = self._scale(x)
+        m = k.bit_length() - 1
+        attrs = {key: op.attrs[key] for key in ("kernel", "strides", "pads")}
+        if k == 1 << m:  # the window sum already is the average at scale s + m
+            self._requantize(Op("sumpool", (x,), op.output, attrs, op.source), s + m, (k * lo, k * hi))
+            return
+        total = f"{op.output}:sum"
+        self.graph.ops.append(Op("sumpool", (x,), total, attrs, op.source))
+        self._declare(total, self.f.tensors[op.output].shape, s, (k * lo, k * hi))
+        t = self.p.weight_bits - 1 + m  # 1/k to about weight_bits significant bits
+        factor = round(2 ** t / k)
+        c = self._add_const(Constant(f"{op.output}:1/{k}", np.array(factor, dtype=np.int64), t,
+                                     bits_for_range(0, factor)))
+        self._requantize(Op("mul", (total, c), op.output, {}, op.source), s + t,
+                         (k * lo * factor, k * hi * factor))
+
+    def _mul(self, op):
+        a, b = op.inputs
+        if a == b:  # the quadratic activation: a square is never negative
+            lo, hi = self.interval[a]
+            self._requantize(Op("mul", (a, a), op.output, {}, op.source), 2 * self._scale(a),
+                             (0, max(lo * lo, hi * hi)))
+            return
+        names, ranges, scales = [], [], []
+        for name in (a, b):
+            if name in self.graph.tensors:
+                names.append(name)
+                ranges.append(self.interval[name])
+                scales.append(self._scale(name))
+            else:
+                c = self._weight(name)
+                names.append(c.name)
+                ranges.append((int(c.values.min()), int(c.values.max())))
+                scales.append(c.scale)
+        corners = [u * v for u in ranges[0] for v in ranges[1]]
+        self._requantize(Op("mul", tuple(names), op.output, {}, op.source), sum(scales),
+                         (min(corners), max(corners)))
+
+    def _addsub(self, op):
+        a, b = op.inputs
+        s = max(self._scale(n) for n in (a, b) if n in self.graph.tensors)
+        # a constant operand is quantized at the tensor operand's scale; tensors are shifted up
+        (na, (alo, ahi)), (nb, (blo, bhi)) = self._operand(a, s), self._operand(b, s)
+        la = s - self._scale(na) if na in self.graph.tensors else 0
+        lb = s - self._scale(nb) if nb in self.graph.tensors else 0
+        alo, ahi, blo, bhi = alo << la, ahi << la, blo << lb, bhi << lb
+        interval = (alo + blo, ahi + bhi) if op.kind == "add" else (alo - bhi, ahi - blo)
+        self._requantize(Op(op.kind, (na, nb), op.output, {"shifts": (la, lb)}, op.source), s, interval)
+
+    _add = _sub = _addsub
