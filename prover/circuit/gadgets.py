@@ -1,0 +1,421 @@
+"""Gadgets: constraints and witness steps for whole tensors at once.
+
+Each gadget takes a ``Builder`` and tensors of wires or ``LinComb``s, adds its constraints in
+bulk, records the witness step that computes the wires it allocates, and says in its docstring
+exactly what its constraints enforce. "k-bit signed" means a value in [-2^(k-1), 2^(k-1)).
+Preconditions on inputs ("a is k-bit signed") are facts the caller's constraints already
+enforce (a range check upstream, or a bound that follows from range-checked operands);
+the gadgets never re-check them.
+
+A witness value that breaks a range (a model fed an input outside its quantized range) raises
+``ValueRangeError`` during witness generation rather than producing an unsatisfiable witness.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prover import poseidon as hash_spec
+from prover.circuit.builder import INT64_SAFE, Builder, LinComb, concatenate
+from prover.field import FR_MODULUS
+from prover.onnx.graph import ValueRangeError
+
+# 2^(k + shift) must stay below r for a decomposition to be unique; r > 2^253
+MAX_DECOMPOSITION_BITS = 253
+MAX_INT_BITS = 62  # witness values of range-checked wires are int64
+
+
+def _ones(shape) -> LinComb:
+    return LinComb.constant(np.ones(shape, dtype=np.int64))
+
+
+def _zeros(shape) -> LinComb:
+    return LinComb.constant(np.zeros(shape, dtype=np.int64))
+
+
+def _check_bits(k: int) -> None:
+    if not 0 <= k <= MAX_INT_BITS:
+        raise ValueError(f"range checks take 0..{MAX_INT_BITS} bits, got {k}")
+
+
+def _check_range(values: np.ndarray, lo: int, hi: int, what: str) -> None:
+    if values.size and (values.min() < lo or values.max() > hi):
+        bad = values[(values < lo) | (values > hi)].ravel()[0]
+        raise ValueRangeError(f"{what}: value {bad} is outside [{lo}, {hi}]; the input is outside the "
+                              "range the model was quantized for")
+
+
+def checked_product(a: np.ndarray, b: np.ndarray, what: str = "product") -> np.ndarray:
+    """Element-wise a*b in int64, raising instead of wrapping."""
+    bound = max(int(np.abs(a).max(initial=0)), 1) * max(int(np.abs(b).max(initial=0)), 1)
+    if bound >= INT64_SAFE:
+        raise ValueRangeError(f"{what} does not fit in 62 bits; the quantized model overflows")
+    return a * b
+
+
+# --- bits and ranges -------------------------------------------------------------------------
+
+def booleans(b: Builder, bits: np.ndarray) -> None:
+    """Constrain each wire of ``bits`` to be 0 or 1: bit * (bit - 1) = 0."""
+    bits_lc = LinComb.of(bits)
+    b.constrain(bits_lc, bits_lc - 1, _zeros(bits.shape))
+
+
+def unsigned_bits(b: Builder, x, k: int, what: str = "range check") -> np.ndarray:
+    """Bits (shape ``(*x.shape, k)``, least significant first) with x = sum_i 2^i bit_i and
+    each bit in {0, 1}: enforces x in [0, 2^k). k + 1 constraints per element."""
+    _check_bits(k)
+    x = LinComb.lift(x)
+    bits = b.alloc(x.shape + (k,))
+    booleans(b, bits)
+    weights = np.array([1 << i for i in range(k)], dtype=np.int64)
+    b.constrain_zero(x - (LinComb.of(bits) * weights).sum())
+
+    def step(v):
+        xv = v.eval(x)
+        _check_range(xv, 0, (1 << k) - 1, what)
+        v.set(bits, (xv[..., None] >> np.arange(k, dtype=np.int64)) & 1)
+    b.step(step)
+    return bits
+
+
+def signed_bits(b: Builder, x, k: int, what: str = "range check") -> np.ndarray:
+    """Bits of x + 2^(k-1): enforces x k-bit signed. The top bit is 1 exactly when x >= 0."""
+    if k < 1:
+        raise ValueError("a signed range needs at least 1 bit")
+    return unsigned_bits(b, LinComb.lift(x) + (1 << (k - 1)), k, what)
+
+
+def from_signed_bits(bits: np.ndarray) -> LinComb:
+    """The value sum_i 2^i bit_i - 2^(k-1) that ``signed_bits`` decomposed (free)."""
+    k = bits.shape[-1]
+    weights = np.array([1 << i for i in range(k)], dtype=np.int64)
+    return (LinComb.of(bits) * weights).sum() - (1 << (k - 1))
+
+
+# --- arithmetic ------------------------------------------------------------------------------
+
+def rescale(b: Builder, x, shift: int, out_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """q = floor(x / 2^shift), range checked as ``out_bits``-bit signed.
+
+    Constraints: x = 2^shift * q + rem with rem in [0, 2^shift) (bits) and q + 2^(out_bits-1)
+    in [0, 2^out_bits) (bits). As out_bits + shift <= 253 < log2(r), the pair (q, rem) is unique
+    for every field value of x, so q is exactly the floor and nothing wraps mod r.
+    Returns (q wires, q's signed bits). shift + out_bits + 2 constraints per element."""
+    if shift < 0 or shift + out_bits > MAX_DECOMPOSITION_BITS:
+        raise ValueError(f"rescale needs 0 <= shift and shift + out_bits <= {MAX_DECOMPOSITION_BITS}")
+    x = LinComb.lift(x)
+    q = b.alloc(x.shape)
+    rem_bits = b.alloc(x.shape + (shift,))
+    booleans(b, rem_bits)
+    weights = np.array([1 << i for i in range(shift)], dtype=np.int64)
+    rem = (LinComb.of(rem_bits) * weights).sum()
+    b.constrain_zero(x - LinComb.of(q) * (1 << shift) - rem)
+
+    def step(v):
+        xv = v.eval(x)
+        qv = xv >> shift
+        v.set(q, qv)
+        v.set(rem_bits, ((xv - (qv << shift))[..., None] >> np.arange(shift, dtype=np.int64)) & 1)
+    b.step(step)
+    q_bits = signed_bits(b, q, out_bits, what="rescale output")
+    return q, q_bits
+
+
+def relu(b: Builder, x, sign_bits: np.ndarray) -> np.ndarray:
+    """y = max(x, 0) given ``sign_bits``, the ``signed_bits`` decomposition of x (whose top bit
+    is 1 exactly when x >= 0): one constraint y = top_bit * x per element."""
+    x = LinComb.lift(x)
+    sign = sign_bits[..., -1]
+    y = b.alloc(x.shape)
+    b.constrain(LinComb.of(sign), x, LinComb.of(y))
+    b.step(lambda v: v.set(y, np.maximum(v.eval(x), 0)))
+    return y
+
+
+def multiply(b: Builder, x, y) -> np.ndarray:
+    """z = x * y element-wise (numpy broadcasting): one constraint per element. With x is y this
+    is the quadratic activation x^2."""
+    x, y = LinComb.lift(x), LinComb.lift(y)
+    z = b.alloc(np.broadcast_shapes(x.shape, y.shape))
+    b.constrain(x, y, LinComb.of(z))
+    b.step(lambda v: v.set(z, checked_product(v.eval(x), v.eval(y))))
+    return z
+
+
+def maximum(b: Builder, x, y, bits: int) -> np.ndarray:
+    """m = max(x, y) element-wise for ``bits``-bit signed x and y.
+
+    d = x - y is decomposed as a (bits+1)-bit signed value; its top bit s is 1 exactly when
+    x >= y, and s * d = m - y gives m = y + s*(x - y). bits + 3 constraints per element."""
+    x, y = LinComb.lift(x), LinComb.lift(y)
+    d = x - y
+    s_bits = signed_bits(b, d, bits + 1, what="max")
+    m = b.alloc(d.shape)
+    b.constrain(LinComb.of(s_bits[..., -1]), d, LinComb.of(m) - y)
+    b.step(lambda v: v.set(m, np.maximum(v.eval(x), v.eval(y))))
+    return m
+
+
+def _column(x: LinComb, sl) -> LinComb:
+    """x[..., sl] over the last *shape* axis (the term axis stays last)."""
+    return LinComb(x.wires[..., sl, :], x.coeffs[..., sl, :])
+
+
+def max_reduce(b: Builder, x: LinComb, bits: int) -> np.ndarray:
+    """Maximum over the last axis of ``bits``-bit signed x, by a tree of ``maximum``s
+    (n - 1 of them per row, one batch per tree level)."""
+    cur = LinComb.lift(x)
+    while cur.shape[-1] > 1:
+        n = cur.shape[-1]
+        pairs = n // 2
+        m = LinComb.of(maximum(b, _column(cur, slice(0, 2 * pairs, 2)), _column(cur, slice(1, 2 * pairs, 2)), bits))
+        cur = concatenate([m, _column(cur, slice(n - 1, n))], axis=-1) if n % 2 else m
+    return b.materialize(_column(cur, 0))
+
+
+def argmax(b: Builder, x, bits: int) -> np.ndarray:
+    """The label: the lowest index of a maximum of the vector x (``bits``-bit signed values).
+
+    Witness: a one-hot e (bits, sum e = 1), m with e_i * (x_i - m) = 0 (so m = x_label), and
+    for every j, m - x_j - before_j in [0, 2^(bits+1)) where before_j = 1 - sum_{i<=j} e_i is 1
+    for j < label: so m >= every x_j and m > x_j before the label. label = sum_i i * e_i.
+    Returns the label wire (shape ())."""
+    x = LinComb.lift(x)
+    (n,) = x.shape
+    e, m, label = b.alloc((n,)), b.alloc(()), b.alloc(())
+
+    def step(v):  # recorded first: the range check below reads m and e
+        xv = v.eval(x)
+        lab = int(np.argmax(xv))  # numpy returns the first maximum
+        v.set(e, np.arange(n) == lab)
+        v.set(m, xv[lab])
+        v.set(label, lab)
+    b.step(step)
+    booleans(b, e)
+    b.constrain_zero(LinComb.of(e).sum() - 1)
+    b.constrain(LinComb.of(e), x - LinComb.of(m), _zeros((n,)))
+    lower = np.tril(np.ones((n, n), dtype=np.int64))  # lower[j, i] = 1 for i <= j
+    before = 1 - LinComb(np.broadcast_to(e, (n, n)).copy(), lower)
+    unsigned_bits(b, LinComb.of(m) - x - before, bits + 1, what="argmax")
+    b.constrain_zero(LinComb.of(label) - (LinComb.of(e) * np.arange(n, dtype=np.int64)).sum())
+    return label
+
+
+# --- pooling and linear layers ---------------------------------------------------------------
+
+def gather(x: LinComb, index: np.ndarray) -> LinComb:
+    """Elements of the flattened x at ``index``; index -1 gives 0 (zero padding)."""
+    out = x.take(np.where(index < 0, 0, index))
+    keep = (index >= 0)[..., None]
+    return LinComb(np.where(keep, out.wires, 0), np.where(keep, out.coeffs, 0))
+
+
+def window_indices(shape: tuple[int, int, int], kernel, strides, pads, dilations=(1, 1)) -> np.ndarray:
+    """Flat indices into x[C, H, W] of every pooling/convolution window, shape
+    (C, OH, OW, kh*kw), -1 where the window covers padding."""
+    from prover.onnx.executor import windows  # the executor's window geometry, reused as is
+    idx = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(1, *shape)
+    win = windows(idx, kernel, strides, pads, dilations, pad_value=-1)[0]
+    return win.reshape(*win.shape[:3], -1)
+
+
+def sum_pool(x: LinComb, shape, kernel, strides, pads) -> LinComb:
+    """Window sums of x[C, H, W] (padding counts 0): a linear combination, no constraint."""
+    return gather(LinComb.lift(x), window_indices(shape, kernel, strides, pads)).sum()
+
+
+def max_pool(b: Builder, x: LinComb, shape, kernel, strides, pads, bits: int) -> np.ndarray:
+    """Window maxima of ``bits``-bit signed x[C, H, W] (padding never wins): a padded position
+    repeats its window's first real element, which leaves the maximum unchanged."""
+    idx = window_indices(shape, kernel, strides, pads)
+    first = np.take_along_axis(idx, np.argmax(idx >= 0, axis=-1)[..., None], axis=-1)
+    idx = np.where(idx >= 0, idx, first)
+    return max_reduce(b, gather(LinComb.lift(x), idx), bits)
+
+
+def dense_indices(n_in: int, n_out: int, lead: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Term tables of y[l, o] = sum_i W[o, i] x[l, i] + bias[o]: x index and flat W index,
+    shape (lead * n_out, n_in), and the bias index of each output."""
+    xi = (np.arange(lead)[:, None, None] * n_in + np.arange(n_in)[None, None, :])
+    wi = np.arange(n_out)[None, :, None] * n_in + np.arange(n_in)[None, None, :]
+    xi, wi = np.broadcast_arrays(xi, wi)
+    bias = np.tile(np.arange(n_out, dtype=np.int64), lead)
+    return xi.reshape(lead * n_out, n_in).copy(), wi.reshape(lead * n_out, n_in).copy(), bias
+
+
+def conv_indices(shape, weight_shape, strides, pads, dilations, group: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Term tables of the grouped convolution of ``prover.onnx.graph``: for output (o, i, j),
+    flattened, the x index (-1 on padding) and the flat W index of each of C/group*kh*kw terms,
+    and the bias index o of each output."""
+    c, _, _ = shape
+    o, cg, kh, kw = weight_shape
+    if c != cg * group or o % group:
+        raise ValueError(f"conv of {shape} with weights {weight_shape} and group {group} does not fit")
+    win = window_indices(shape, (kh, kw), strides, pads, dilations)  # (C, OH, OW, kh*kw)
+    oh, ow = win.shape[1:3]
+    og = o // group
+    outs = np.arange(o)
+    g = outs // og
+    chans = g[:, None] * cg + np.arange(cg)[None, :]                              # (O, cg)
+    xi = win[chans]                                                               # (O, cg, OH, OW, k)
+    xi = xi.transpose(0, 2, 3, 1, 4).reshape(o * oh * ow, cg * kh * kw)
+    wi = np.arange(o * cg * kh * kw).reshape(o, 1, 1, cg * kh * kw)
+    wi = np.broadcast_to(wi, (o, oh, ow, cg * kh * kw)).reshape(o * oh * ow, cg * kh * kw)
+    return np.ascontiguousarray(xi), np.ascontiguousarray(wi), np.repeat(np.arange(o, dtype=np.int64), oh * ow)
+
+
+def linear_public(b: Builder, x, weights: np.ndarray, bias: np.ndarray | None,
+                  x_index: np.ndarray, w_index: np.ndarray, bias_index: np.ndarray) -> LinComb:
+    """y[o] = sum_k weights[w_index[o,k]] * x[x_index[o,k]] + bias[bias_index[o]] with the
+    weights and bias as circuit constants (public-model mode): a linear combination of x's
+    wires, no constraint. x_index -1 marks a padding term (0)."""
+    xw = b.materialize(LinComb.lift(x)).ravel()
+    w = np.asarray(weights, dtype=np.int64).ravel()
+    valid = x_index >= 0
+    lc = LinComb(np.where(valid, xw[np.where(valid, x_index, 0)], 0),
+                 np.where(valid, w[w_index], 0))
+    if bias is not None:
+        bias = np.asarray(bias, dtype=np.int64).ravel()
+        lc = lc + LinComb.constant(bias[bias_index])
+    return lc
+
+
+def linear_private(b: Builder, x, weight_wires: np.ndarray, bias_wires: np.ndarray | None,
+                   x_index: np.ndarray, w_index: np.ndarray, bias_index: np.ndarray) -> LinComb:
+    """The same sum with weights and bias as witness wires (bound elsewhere to the model
+    commitment): one constraint p = w * x per non-padding term; y is the linear combination
+    sum p + bias."""
+    x = LinComb.lift(x)
+    xw = b.materialize(x).ravel()
+    w = np.asarray(weight_wires, dtype=np.int64).ravel()
+    valid = x_index >= 0
+    prod = b.alloc((int(valid.sum()),))
+    xs, ws = xw[x_index[valid]], w[w_index[valid]]
+    b.constrain(LinComb.of(ws), LinComb.of(xs), LinComb.of(prod))
+    b.step(lambda v: v.set(prod, checked_product(v.get(ws), v.get(xs), "a weight times an input")))
+    wires = np.zeros(x_index.shape, dtype=np.int64)
+    wires[valid] = prod
+    lc = LinComb(wires, valid.astype(np.int64))
+    if bias_wires is not None:
+        bias_wires = np.asarray(bias_wires, dtype=np.int64).ravel()
+        lc = lc + LinComb.of(bias_wires[bias_index])
+    return lc
+
+
+# --- packing and hashing ---------------------------------------------------------------------
+
+def values_per_element(bits: int) -> int:
+    """How many ``bits``-bit values one field element packs (their sum stays below 2^253 < r)."""
+    return MAX_DECOMPOSITION_BITS // bits
+
+
+def pack_values(values: np.ndarray, bits: int) -> list[int]:
+    """Field elements packing signed ``bits``-bit values, the reference for ``pack``:
+    element e = sum_j 2^(bits*j) * (v_j + 2^(bits-1)) over consecutive groups of
+    ``values_per_element(bits)`` values (the last group may be shorter)."""
+    vals = [int(v) + (1 << (bits - 1)) for v in np.asarray(values).ravel()]
+    per = values_per_element(bits)
+    return [sum(v << (bits * j) for j, v in enumerate(vals[i:i + per])) for i in range(0, len(vals), per)]
+
+
+def pack(b: Builder, x, bits: int) -> np.ndarray:
+    """Range check every element of x as ``bits``-bit signed (bits + 1 constraints each) and
+    pack them into field wires as ``pack_values`` does (one linear constraint per element).
+    Because each offset value lies in [0, 2^bits) and a group spans at most 253 bits, the
+    packing is injective: the packed wires determine the values."""
+    x = LinComb.lift(x).reshape(-1)
+    signed_bits(b, x, bits, what="packed value")
+    per = values_per_element(bits)
+    n = x.size
+    groups = -(-n // per)
+    idx = np.arange(groups * per).reshape(groups, per)
+    idx = np.where(idx < n, idx, -1)
+    shifts = np.array([1 << (bits * j) for j in range(per)], dtype=object)
+    shifted = gather(x + (1 << (bits - 1)), idx) * shifts
+    return b.materialize(shifted.sum(), field=True)
+
+
+def _sbox(b: Builder, x: LinComb) -> np.ndarray:
+    """y = x^5 with three constraints: x2 = x*x, x4 = x2*x2, y = x4*x."""
+    x2, x4, y = b.alloc(x.shape), b.alloc(x.shape), b.alloc(x.shape)
+    b.constrain(x, x, LinComb.of(x2))
+    b.constrain(LinComb.of(x2), LinComb.of(x2), LinComb.of(x4))
+    b.constrain(LinComb.of(x4), x, LinComb.of(y))
+
+    def step(v):
+        xv = v.eval_field(x)
+        sq = xv * xv % FR_MODULUS
+        quad = sq * sq % FR_MODULUS
+        v.set_field(x2, sq)
+        v.set_field(x4, quad)
+        v.set_field(y, quad * xv % FR_MODULUS)
+    b.step(step)
+    return y
+
+
+def poseidon(b: Builder, inputs) -> LinComb:
+    """circomlib's Poseidon of each row of ``inputs`` (shape (batch, width), width 1..16): the
+    output lc equals ``prover.poseidon.poseidon`` of the row's field values.
+
+    The state is tracked as shared coefficients over a basis of wires: every row of the batch
+    has the same coefficients, so the linear layers cost nothing and the only constraints are
+    3 per S-box (t per full round, 1 per partial round)."""
+    x = b.materialize(LinComb.lift(inputs), field=True)
+    batch, width = x.shape
+    t = width + 1
+    constants = hash_spec.round_constants(t)
+    mds = np.array(hash_spec.mds_matrix(t), dtype=object)
+    r_p = hash_spec.partial_rounds(t)
+    half = hash_spec.FULL_ROUNDS // 2
+    basis = x                                    # (batch, K) wires
+    coef = np.zeros((t, width), dtype=object)    # state_i = coef[i] . basis + const[i]
+    coef[1:, :] = np.eye(width, dtype=np.int64).astype(object)
+    const = np.zeros(t, dtype=object)
+    for rnd in range(hash_spec.FULL_ROUNDS + r_p):
+        const = (const + np.array(constants[rnd * t:(rnd + 1) * t], dtype=object)) % FR_MODULUS
+        full = rnd < half or rnd >= half + r_p
+        rows = list(range(t)) if full else [0]
+        k = basis.shape[1]
+        lc = LinComb(np.concatenate([np.broadcast_to(basis[:, None, :], (batch, len(rows), k)),
+                                     np.zeros((batch, len(rows), 1), dtype=np.int64)], axis=-1),
+                     np.broadcast_to(np.concatenate([coef[rows], const[rows, None]], axis=1)[None],
+                                     (batch, len(rows), k + 1)))
+        out = _sbox(b, lc)                       # (batch, len(rows))
+        if full:
+            basis, coef = out, np.eye(t, dtype=np.int64).astype(object)
+        else:
+            basis = np.concatenate([basis, out], axis=1)
+            coef = np.concatenate([coef, np.zeros((t, 1), dtype=object)], axis=1)
+            coef[0, :] = 0
+            coef[0, -1] = 1
+        const[rows] = 0
+        coef = mds.dot(coef) % FR_MODULUS
+        const = mds.dot(const) % FR_MODULUS
+    k = basis.shape[1]
+    return LinComb(np.concatenate([basis, np.zeros((batch, 1), dtype=np.int64)], axis=1),
+                   np.broadcast_to(np.concatenate([coef[0], const[:1]])[None], (batch, k + 1)).copy())
+
+
+def tree(b: Builder, elements) -> np.ndarray:
+    """The root wire of ``prover.poseidon.tree`` over a vector of field wires/lcs: the same
+    16-ary layout, each level's full chunks hashed as one batch."""
+    level = b.materialize(LinComb.lift(elements).reshape(-1), field=True)
+    for widths in hash_spec.tree_layout(len(level)):
+        full = widths.count(hash_spec.ARITY)
+        parts = []
+        if full:
+            parts.append(b.materialize(poseidon(b, level[:full * hash_spec.ARITY].reshape(full, -1)), field=True))
+        if full < len(widths):
+            parts.append(b.materialize(poseidon(b, level[full * hash_spec.ARITY:][None, :]), field=True))
+        level = np.concatenate(parts)
+    return level[0]
+
+
+def commit(b: Builder, elements) -> np.ndarray:
+    """The wire of ``prover.poseidon.commit`` of a vector: poseidon([tree, length])."""
+    elements = LinComb.lift(elements).reshape(-1)
+    root = tree(b, elements)
+    pair = concatenate([LinComb.of(np.array([root])), LinComb.constant(np.array([elements.size]))]).reshape(1, 2)
+    return b.materialize(poseidon(b, pair), field=True)[0]
