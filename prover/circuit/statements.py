@@ -1,0 +1,151 @@
+"""The inference statement and the commitments it is made of.
+
+Public inputs, in this order (wires 1..4):
+
+1. ``model_commitment``  = commit([architecture_hash, packed weights of every dense/conv
+   weight and bias, in ``compile.weight_names`` order, each packed with its own bit width]);
+2. ``input_commitment``  = commit([salt, packed quantized input (the input's bit width)]);
+3. ``label``             = argmax of the logits, lowest index on ties;
+4. ``output_commitment`` = commit([logit mod r for every logit]).
+
+``commit`` is ``prover.poseidon.commit`` and packing is ``gadgets.pack_values``. The statement
+is: "the model with this commitment maps the input with this commitment to this label and to
+the logits with this commitment", exactly as ``prover.onnx.executor`` computes them. Every
+value that is packed is range checked, so a commitment determines the values it packs.
+
+In ``public`` mode the weights are circuit constants; the model commitment is then a constant
+the circuit pins, so the same commitment names the same model in both modes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from prover import poseidon
+from prover.circuit import gadgets as G
+from prover.circuit.builder import Builder, Circuit, LinComb, concatenate
+from prover.circuit.compile import Lowering, lower, weight_names
+from prover.field import FR_MODULUS
+from prover.onnx.graph import Graph, InputShapeError
+
+PUBLIC_INPUTS = ("model_commitment", "input_commitment", "label", "output_commitment")
+
+
+# --- commitments, computed outside the circuit ---------------------------------------------
+
+def architecture_hash(graph: Graph) -> int:
+    """A field element naming the quantized architecture: SHA-256 (mod r) of a canonical JSON
+    of the ops, tensors (shapes, scales, bounds) and constants (shapes, scales, bounds, and the
+    values of the non-weight constants, which are part of the circuit)."""
+    weights = set(weight_names(graph))
+    spec = {
+        "input": graph.input,
+        "output": graph.output,
+        "ops": [[op.kind, list(op.inputs), op.output, _jsonable(op.attrs)] for op in graph.ops],
+        "tensors": {n: [list(t.shape), t.scale, t.bits, t.checked] for n, t in sorted(graph.tensors.items())},
+        "constants": {n: [list(c.values.shape), c.scale, c.bits,
+                          None if n in weights else c.values.ravel().tolist()]
+                      for n, c in sorted(graph.constants.items())},
+    }
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).digest()
+    return int.from_bytes(digest, "big") % FR_MODULUS
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def packed_weights(graph: Graph) -> list[int]:
+    """The packed field elements of the model's weights, in commitment order."""
+    out: list[int] = []
+    for name in weight_names(graph):
+        c = graph.constants[name]
+        out += G.pack_values(c.values, c.bits)
+    return out
+
+
+def model_commitment(graph: Graph) -> int:
+    return poseidon.commit([architecture_hash(graph)] + packed_weights(graph))
+
+
+def input_commitment(graph: Graph, x_quantized: np.ndarray, salt: int) -> int:
+    return poseidon.commit([salt] + G.pack_values(x_quantized, graph.input_tensor.bits))
+
+
+def output_commitment(logits: np.ndarray) -> int:
+    return poseidon.commit([int(v) % FR_MODULUS for v in np.asarray(logits).ravel()])
+
+
+# --- the circuit ----------------------------------------------------------------------------
+
+@dataclass
+class InferenceResult:
+    """A witness and what it proves: the public inputs by name, the label and the logits."""
+
+    witness: np.ndarray
+    public: dict[str, int]
+    label: int
+    logits: np.ndarray
+
+
+@dataclass
+class InferenceCircuit:
+    graph: Graph
+    mode: str
+    circuit: Circuit
+    lowering: Lowering
+    logits_wires: np.ndarray
+
+    @property
+    def r1cs(self):
+        return self.circuit.r1cs
+
+    def witness(self, x_quantized: np.ndarray, salt: int, show_progress: bool = False) -> InferenceResult:
+        """The witness for a quantized input and a salt. Raises InputShapeError for a wrong
+        shape and ValueRangeError for a value outside the quantized ranges."""
+        x = np.asarray(x_quantized)
+        if x.shape != self.graph.input_tensor.shape:
+            raise InputShapeError(f"input has shape {x.shape}, the model expects {self.graph.input_tensor.shape}")
+        if not 0 <= int(salt) < FR_MODULUS:
+            raise ValueError("the salt must be a field element (0 <= salt < r)")
+        inputs = {"input": x.astype(np.int64), "salt": np.array(int(salt), dtype=object)}
+        if self.mode == "private":
+            for name in self.lowering.weight_wires:
+                inputs[f"weight:{name}"] = self.graph.constants[name].values
+        values = self.circuit.run(inputs, show_progress)
+        public = {k: v[0] for k, v in self.circuit.public_values(values).items()}
+        logits = values.get(self.logits_wires).reshape(self.graph.output_tensor.shape)
+        return InferenceResult(values.limbs(self.circuit.order), public, int(public["label"]), logits)
+
+
+def inference_circuit(graph: Graph, mode: str = "private") -> InferenceCircuit:
+    """Build the inference statement's circuit for a quantized graph (see module docstring)."""
+    b = Builder()
+    x = b.input("input", graph.input_tensor.shape)
+    salt = b.input("salt", (), field=True)
+    packed_input = G.pack(b, x, graph.input_tensor.bits)  # also the input's range check
+    low = lower(b, graph, x, mode)
+    if mode == "private":
+        parts = [LinComb.constant(np.array([architecture_hash(graph)], dtype=object))]
+        for name in weight_names(graph):
+            parts.append(LinComb.of(G.pack(b, low.weight_wires[name], graph.constants[name].bits)))
+        model = G.commit(b, concatenate(parts))
+    else:
+        model = b.materialize(LinComb.constant(np.array([model_commitment(graph)], dtype=object)), field=True)
+    inp = G.commit(b, concatenate([LinComb.of(np.array([salt])), LinComb.of(packed_input)]))
+    logits = b.materialize(low.output.reshape(-1))
+    label = G.argmax(b, logits, graph.output_tensor.bits)
+    out = G.commit(b, logits)
+    for name, wire in zip(PUBLIC_INPUTS, (model, inp, label, out)):
+        b.public(name, wire)
+    return InferenceCircuit(graph, mode, b.finish(), low, logits)
