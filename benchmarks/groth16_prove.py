@@ -1,0 +1,235 @@
+"""Groth16 proving time and peak memory: ``zkmarket groth16 prove`` against ``snarkjs groth16 prove``.
+
+For each size k (default 12, 14, 16, 18) a circuit whose domain is exactly 2^k rows
+(``2^k - n_public - 1`` constraints, mixed multiplications and additions, one public output) is
+written as .r1cs with a satisfying .wtns; a powers of tau of power k + 1 comes from the INSECURE
+known-secret builder (fine for timing); the .zkey comes from our setup. Inputs are cached in
+``benchmarks/.cache/``. Both provers then run as child processes on the same .zkey and .wtns,
+so start-up and file loading count on both sides; each child's peak resident memory comes from
+``wait4``. Both proofs must pass ``snarkjs groth16 verify`` or the run fails. Results are
+printed as a table and saved to ``benchmarks/results/groth16_prove.json``.
+
+    python -m benchmarks groth16 [--sizes 12 14] [--repeat 3] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import CACHE_DIR, RESULTS_DIR
+from marketplace.npm import npm_bin, run_npm_tool
+from prover import kernels
+from prover.ceremony.known_secret import known_secret_ptau
+from prover.field import FR_MODULUS, LIMBS, ints_to_limbs
+from prover.formats.ptau import read_ptau, write_ptau
+from prover.formats.r1cs import write_r1cs
+from prover.formats.wtns import write_wtns
+from prover.formats.zkey import write_zkey
+from prover.groth16.setup import setup
+from prover.r1cs import R1CS, SparseMatrix
+
+# bump when the generated circuit changes, so that cached files are rebuilt
+CIRCUIT_VERSION = 1
+N_INPUTS = 64
+# an INSECURE known secret: these keys only ever prove benchmark circuits
+SECRET = {"tau": 0xB3AC4, "alpha": 0xA17A, "beta": 0xBE7A}
+
+
+def benchmark_circuit(k: int, seed: int = 2026) -> tuple[R1CS, np.ndarray]:
+    """A satisfiable R1CS with exactly ``2^k - 2`` constraints (domain 2^k with one public
+    output) and its witness. Wires: 0 one, 1 the output, then ``N_INPUTS`` private inputs x, then
+    one wire v_j per constraint but the last. Even j: ``(x_a + x_c) * x_b = v_j``; odd j:
+    ``(v_(j-1) + x_a + 3) * 1 = v_j``; last: ``(v_(j_max) + v_(j_max-1)) * 1 = out``."""
+    n = (1 << k) - 2
+    first_v = 2 + N_INPUTS
+    j = np.arange(n - 1, dtype=np.int64)
+    v = first_v + j
+    mul, add = j[j % 2 == 0], j[j % 2 == 1]
+    xa, xb, xc = (2 + (j // 2 * step + offset) % N_INPUTS for step, offset in ((1, 0), (7, 3), (13, 5)))
+    last = np.array([n - 1])
+    a = _csr(n, (mul, xa[mul], 1), (add, v[add - 1], 1), (last, v[-1:], 1),   # first entries
+             (mul, xc[mul], 1), (add, xa[add], 1), (last, v[-2:-1], 1),       # second
+             (add, np.zeros_like(add), 3))                                   # third: the constant
+    b = _csr(n, (mul, xb[mul], 1), (add, np.zeros_like(add), 1), (last, np.zeros(1, np.int64), 1))
+    c = _csr(n, (j, v, 1), (last, np.ones(1, np.int64), 1))
+    r1cs = R1CS(n_wires=first_v + len(j), n_outputs=1, n_public_inputs=0, n_private_inputs=N_INPUTS,
+                A=a, B=b, C=c)
+
+    rng = np.random.default_rng(seed)
+    witness = np.zeros((r1cs.n_wires, LIMBS), dtype=np.uint64)
+    witness[0] = ints_to_limbs([1])[0]
+    witness[2:first_v] = ints_to_limbs([int.from_bytes(rng.bytes(32), "little") for _ in range(N_INPUTS)],
+                                       FR_MODULUS)
+    # the multiplications read only inputs, the additions only the multiplication before them
+    witness[v[mul]] = kernels.fr_mul(kernels.fr_add(witness[xa[mul]], witness[xc[mul]]), witness[xb[mul]])
+    witness[v[add]] = kernels.fr_add(kernels.fr_add(witness[v[add - 1]], witness[xa[add]]),
+                                     ints_to_limbs([3] * len(add)))
+    witness[1] = kernels.fr_add(witness[v[-1:]], witness[v[-2:-1]])[0]
+    return r1cs, witness
+
+
+def _csr(n_rows: int, *entries: tuple[np.ndarray, np.ndarray, int]) -> SparseMatrix:
+    """CSR from (rows, wires, coefficient) groups; within a row, entries keep group order."""
+    rows = np.concatenate([r for r, _, _ in entries])
+    wires = np.concatenate([w for _, w, _ in entries])
+    coeffs = ints_to_limbs([c for r, _, c in entries for _ in range(len(r))])
+    order = np.argsort(rows, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows))]).astype(np.int64)
+    return SparseMatrix(indptr, wires[order].astype(np.int64), coeffs[order])
+
+
+# --- inputs (cached) -------------------------------------------------------------------------
+
+def _atomic(path: Path, write) -> Path:
+    """Run ``write(tmp)`` and move the result into place, so an interrupted run leaves no
+    half-written cache file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def prepare(k: int, cache: Path = CACHE_DIR, log=print) -> dict[str, Path]:
+    """The .r1cs, .wtns and .zkey (and ptau) of size k, built once and cached."""
+    ptau = cache / f"known_secret_{k + 1}.ptau"
+    if not ptau.exists():
+        log(f"  building the known-secret ptau of power {k + 1} (cached in {cache})")
+        _atomic(ptau, lambda tmp: write_ptau(known_secret_ptau(k + 1, **SECRET, progress=True), tmp))
+    base = cache / f"groth16_k{k}_v{CIRCUIT_VERSION}"
+    files = {"ptau": ptau, "r1cs": base.with_suffix(".r1cs"), "wtns": base.with_suffix(".wtns"),
+             "zkey": base.with_suffix(".zkey"), "vk": base.with_suffix(".vk.json")}
+    if not all(files[name].exists() for name in ("r1cs", "wtns", "zkey", "vk")):
+        log(f"  building the 2^{k} circuit, witness and key")
+        r1cs, witness = benchmark_circuit(k)
+        _atomic(files["r1cs"], lambda tmp: write_r1cs(r1cs, tmp))
+        _atomic(files["wtns"], lambda tmp: write_wtns(witness, tmp))
+        _atomic(files["zkey"], lambda tmp: write_zkey(setup(r1cs, read_ptau(ptau)), tmp))
+        _atomic(files["vk"], lambda tmp: run_npm_tool("snarkjs", "zkey", "export", "verificationkey",
+                                                      files["zkey"], tmp, timeout=3600))
+    return files
+
+
+# --- running the provers ---------------------------------------------------------------------
+
+def run_measured(cmd: list[str]) -> tuple[float, int]:
+    """Wall time (s) and peak resident memory (bytes) of a child process; raises on failure."""
+    start = time.perf_counter()
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = child.stdout.read()
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({child.returncode}):\n{out.decode(errors='replace')}")
+    return seconds, usage.ru_maxrss * 1024  # Linux reports KiB
+
+
+def zkmarket_cmd() -> list[str]:
+    script = Path(sys.executable).parent / "zkmarket"
+    return [str(script)] if script.exists() else [shutil.which("zkmarket") or "zkmarket"]
+
+
+def snarkjs_verifies(vk: Path, public: Path, proof: Path) -> bool:
+    return run_npm_tool("snarkjs", "groth16", "verify", vk, public, proof, check=False,
+                        timeout=600).returncode == 0
+
+
+def measure(k: int, files: dict[str, Path], repeat: int, workdir: Path) -> dict:
+    """Best-of-``repeat`` time and the peak memory of each prover at size k; both proofs are
+    checked with snarkjs."""
+    sides = {
+        "zkmarket": lambda proof, public: zkmarket_cmd() + ["groth16", "prove", str(files["zkey"]),
+                                                            str(files["wtns"]), str(proof), str(public)],
+        "snarkjs": lambda proof, public: [str(npm_bin("snarkjs")), "groth16", "prove", str(files["zkey"]),
+                                          str(files["wtns"]), str(proof), str(public)],
+    }
+    row = {"k": k, "constraints": (1 << k) - 2}
+    for name, cmd in sides.items():
+        proof, public = workdir / f"{name}_{k}_proof.json", workdir / f"{name}_{k}_public.json"
+        runs = [run_measured(cmd(proof, public)) for _ in range(repeat)]
+        if not snarkjs_verifies(files["vk"], public, proof):
+            raise RuntimeError(f"the {name} proof at 2^{k} does not verify: the benchmark is void")
+        row[f"{name}_seconds"] = min(t for t, _ in runs)
+        row[f"{name}_peak_rss_mib"] = max(m for _, m in runs) / 2**20
+    row["ratio"] = row["zkmarket_seconds"] / row["snarkjs_seconds"]
+    return row
+
+
+def profile(files: dict[str, Path], top: int = 20) -> str:
+    """Where our prover's time goes: cProfile of the CLI command, in this process."""
+    from marketplace.cli import main as cli_main
+
+    with tempfile.TemporaryDirectory() as tmp:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        cli_main(["groth16", "prove", str(files["zkey"]), str(files["wtns"]),
+                  f"{tmp}/proof.json", f"{tmp}/public.json"])
+        profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
+def table(rows: list[dict]) -> str:
+    lines = [f"{'constraints':>12} {'zkmarket s':>11} {'snarkjs s':>10} {'ratio':>6} "
+             f"{'zkmarket MiB':>13} {'snarkjs MiB':>12}"]
+    for r in rows:
+        lines.append(f"{r['constraints']:>12} {r['zkmarket_seconds']:>11.2f} {r['snarkjs_seconds']:>10.2f} "
+                     f"{r['ratio']:>6.2f} {r['zkmarket_peak_rss_mib']:>13.0f} {r['snarkjs_peak_rss_mib']:>12.0f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks groth16", description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[12, 14, 16, 18], metavar="K",
+                        help="log2 of the domain size of each benchmark circuit")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per prover and size (best time kept)")
+    parser.add_argument("--profile", action="store_true", help="also profile our prover at the largest size")
+    args = parser.parse_args(argv)
+
+    snarkjs_version = json.loads((npm_bin("snarkjs").resolve().parent / "package.json").read_text())["version"]
+    backends = sorted(set(kernels.BACKEND.values()))
+    print(f"groth16 prove: zkmarket ({'/'.join(backends)} kernels) vs snarkjs {snarkjs_version}, "
+          f"{os.cpu_count()} cores")
+    if "reference" in backends:
+        slow = [name for name, b in kernels.BACKEND.items() if b == "reference"]
+        print(f"  warning: py_ecc reference kernels in use for {', '.join(slow)}: expect very slow runs")
+    rows = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for k in args.sizes:
+            print(f"2^{k}:", flush=True)
+            files = prepare(k)
+            rows.append(measure(k, files, args.repeat, Path(workdir)))
+            print(table(rows[-1:]).splitlines()[1], flush=True)
+    print(table(rows))
+    report = {
+        "benchmark": "groth16_prove", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "snarkjs": snarkjs_version, "kernels": kernels.BACKEND, "repeat": args.repeat, "rows": rows,
+    }
+    if args.profile:
+        report["profile"] = profile(prepare(max(args.sizes)))
+        print(report["profile"])
+    _atomic(RESULTS_DIR / "groth16_prove.json", lambda tmp: Path(tmp).write_text(json.dumps(report, indent=1)))
+    print(f"saved {RESULTS_DIR / 'groth16_prove.json'}")
+    return 0
