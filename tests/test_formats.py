@@ -20,6 +20,8 @@ from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.formats.binfile import read_binfile, write_binfile
 from prover.formats.ptau import read_ptau, write_ptau
 from prover.formats.r1cs import read_r1cs, read_r1cs_header, write_r1cs
+from prover.formats.snarkjs_json import (read_proof, read_public, read_verification_key, solidity_calldata,
+                                        write_proof, write_public, write_verification_key)
 from prover.formats.wtns import read_wtns, write_wtns
 from prover.formats.zkey import read_zkey, write_zkey
 from prover.kernels.reference import g1_to_array, g2_to_array, bn
@@ -322,3 +324,63 @@ def test_interrupted_write_leaves_no_file(tmp_path):
         write_binfile(target, "wtns", 2, [(2, chunks())])
     assert target.read_bytes() == b"previous content"
     assert [p.name for p in tmp_path.iterdir()] == ["out.wtns"]
+
+
+# --- JSON and calldata ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("circuit", CIRCUITS)
+def test_verification_key_json_is_what_snarkjs_exports(artifacts, tmp_path, circuit):
+    """Including vk_alphabeta_12 (our pairing, matched to snarkjs's final exponentiation)."""
+    art = artifacts.circuits[circuit]
+    write_verification_key(read_zkey(art.zkey).verifying_key(), tmp_path / "vk.json")
+    assert (tmp_path / "vk.json").read_text() == art.vk.read_text()
+    vk = read_verification_key(art.vk)
+    assert vk.n_public == 2 and np.array_equal(vk.ic, read_zkey(art.zkey).ic)
+
+
+@pytest.mark.parametrize("circuit", CIRCUITS)
+def test_proof_and_public_json_round_trip_and_calldata(artifacts, tmp_path, circuit):
+    art = artifacts.circuits[circuit]
+    proof, public = read_proof(art.proof), read_public(art.public)
+    write_proof(proof, tmp_path / "proof.json")
+    write_public(public, tmp_path / "public.json")
+    assert (tmp_path / "proof.json").read_text() == art.proof.read_text()
+    assert (tmp_path / "public.json").read_text() == art.public.read_text()
+    assert solidity_calldata(proof, public) == snarkjs("zkey", "export", "soliditycalldata", art.public,
+                                                       art.proof).strip()
+    # G2 in calldata is (imaginary, real): the first b word is pi_b's x.c1
+    b_x_c1 = limbs_to_ints(proof.b[0, 1:2])[0]
+    assert solidity_calldata(proof, public).split("[[")[1].startswith(f'"0x{b_x_c1:064x}"')
+
+
+@pytest.mark.parametrize("content, message", [
+    (f'["{FR_MODULUS}"]', "not below the scalar field"),
+    ('["12", "abc"]', "not a decimal number"),
+    ('["-5"]', "not a decimal number"),
+    ("[1.5]", "not a number"),
+    ('{"a": 1}', "expected a JSON list"),
+    ('["1", ', "not valid JSON"),
+])
+def test_bad_public_json_is_rejected(tmp_path, content, message):
+    (tmp_path / "public.json").write_text(content)
+    with pytest.raises(FormatError, match=message):
+        read_public(tmp_path / "public.json")
+
+
+def test_bad_proof_json_is_rejected(artifacts, tmp_path):
+    good = json.loads(artifacts.circuits["multiplier"].proof.read_text())
+    cases = {
+        "off curve": ({**good, "pi_a": [good["pi_a"][0], "5", "1"]}, "not a point on the BN254 curve"),
+        "off twist": ({**good, "pi_b": [good["pi_b"][0], [good["pi_b"][1][1], good["pi_b"][1][0]], ["1", "0"]]},
+                      "twist curve"),
+        "projective": ({**good, "pi_c": [*good["pi_c"][:2], "2"]}, "affine"),
+        "too big": ({**good, "pi_a": [str(FQ_MODULUS), "2", "1"]}, "base field"),
+        "missing": ({k: v for k, v in good.items() if k != "pi_b"}, "'pi_b' is missing"),
+        "plonk": ({**good, "protocol": "plonk"}, "only groth16"),
+    }
+    for name, (obj, message) in cases.items():
+        (tmp_path / "proof.json").write_text(json.dumps(obj))
+        with pytest.raises(FormatError, match=message):
+            read_proof(tmp_path / "proof.json")
+    (tmp_path / "proof.json").write_text(json.dumps(good))
+    assert np.array_equal(read_proof(tmp_path / "proof.json").a, read_proof(artifacts.circuits["multiplier"].proof).a)

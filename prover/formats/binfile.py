@@ -15,6 +15,7 @@ Element encodings inside sections:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import tempfile
@@ -123,31 +124,16 @@ def _chunks(content: Chunks) -> Iterable:
     return content
 
 
-def write_binfile(path: str | os.PathLike, kind: str, version: int,
-                  sections: Iterable[tuple[int, Chunks]]) -> None:
-    """Write a container atomically: into a temporary file beside ``path``, then ``os.replace``,
-    so an interrupted write never leaves a partial file under the final name. Each section's
-    content is a bytes-like object / array or an iterable of them (written in order), so large
-    sections can be produced chunk by chunk."""
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike, mode: str = "wb"):
+    """Open a temporary file beside ``path`` for writing and move it onto ``path`` only when the
+    block completes, so an interrupted or failed write never leaves a partial file under the
+    final name (and leaves a previous file there untouched)."""
     path = Path(path)
-    sections = list(sections)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(FILE_HEADER.pack(kind.encode(), version, len(sections)))
-            for section_id, content in sections:
-                header_pos = out.tell()
-                out.write(SECTION_HEADER.pack(section_id, 0))
-                size = 0
-                for chunk in _chunks(content):
-                    buf = np.ascontiguousarray(chunk).view(np.uint8) if isinstance(chunk, np.ndarray) \
-                        else memoryview(chunk)
-                    out.write(buf)
-                    size += buf.nbytes
-                end = out.tell()
-                out.seek(header_pos)
-                out.write(SECTION_HEADER.pack(section_id, size))
-                out.seek(end)
+        with os.fdopen(fd, mode) as out:
+            yield out
         os.chmod(tmp_name, 0o644)
         os.replace(tmp_name, path)
     except BaseException:
@@ -156,6 +142,29 @@ def write_binfile(path: str | os.PathLike, kind: str, version: int,
         except FileNotFoundError:
             pass
         raise
+
+
+def write_binfile(path: str | os.PathLike, kind: str, version: int,
+                  sections: Iterable[tuple[int, Chunks]]) -> None:
+    """Write a container atomically (see ``atomic_output``). Each section's content is a
+    bytes-like object / array or an iterable of them (written in order), so large sections can
+    be produced chunk by chunk."""
+    sections = list(sections)
+    with atomic_output(path) as out:
+        out.write(FILE_HEADER.pack(kind.encode(), version, len(sections)))
+        for section_id, content in sections:
+            header_pos = out.tell()
+            out.write(SECTION_HEADER.pack(section_id, 0))
+            size = 0
+            for chunk in _chunks(content):
+                buf = np.ascontiguousarray(chunk).view(np.uint8) if isinstance(chunk, np.ndarray) \
+                    else memoryview(chunk)
+                out.write(buf)
+                size += buf.nbytes
+            end = out.tell()
+            out.seek(header_pos)
+            out.write(SECTION_HEADER.pack(section_id, size))
+            out.seek(end)
 
 
 # --- field elements ---------------------------------------------------------------------------
