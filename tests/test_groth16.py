@@ -3,8 +3,6 @@ from the known secret by hand, py_ecc, and snarkjs (keys, proofs and verificatio
 
 from __future__ import annotations
 
-import json
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,11 +10,18 @@ import numpy as np
 import pytest
 from py_ecc import optimized_bn128 as bn
 
-from marketplace.npm import npm_bin, run_npm_tool
+from circuits.artifacts import build, snarkjs
+from marketplace.npm import run_npm_tool
 from prover import kernels
 from prover.ceremony.known_secret import known_secret_ptau, lagrange_scalars, tau_powers
 from prover.errors import CircuitError
 from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
+from prover.formats.ptau import write_ptau
+from prover.formats.r1cs import read_r1cs
+from prover.formats.snarkjs_json import (read_proof, read_public, read_verification_key, write_proof,
+                                         write_public)
+from prover.formats.wtns import read_wtns
+from prover.formats.zkey import read_zkey, write_zkey
 from prover.groth16 import qap
 from prover.groth16.keys import Proof
 from prover.groth16.prove import prove
@@ -27,7 +32,6 @@ from prover.r1cs import R1CS, SparseMatrix
 
 R = FR_MODULUS
 SECRET = {"tau": 0x5EC12E7, "alpha": 0xA1FA, "beta": 0xBE7A}
-CIRCUITS = Path(__file__).parent / "circuits"
 
 
 # --- hand-written circuits (Python ints, independent of the code under test) ---------------
@@ -358,3 +362,65 @@ def test_prove_checks_the_witness(proved):
     unsatisfied = ints_to_limbs(circuit.witness[:4] + [circuit.witness[4] + 1])
     with pytest.raises(CircuitError, match="violates 2 constraint"):
         prove(pk, unsatisfied, r1cs=circuit.r1cs)
+
+
+# --- interoperability with snarkjs ------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory):
+    """circom2/snarkjs-made circuits, witnesses, keys and proofs (shared with the format tests)."""
+    return build(tmp_path_factory.getbasetemp() / "snarkjs_artifacts")
+
+
+def _snarkjs_verifies(vk: Path, public: Path, proof: Path) -> bool:
+    return run_npm_tool("snarkjs", "groth16", "verify", vk, public, proof, check=False,
+                        timeout=600).returncode == 0
+
+
+@pytest.mark.parametrize("circuit", ["multiplier", pytest.param("poseidon_preimage", marks=pytest.mark.slow)])
+def test_snarkjs_verifies_our_proof_from_its_contributed_key(artifacts, tmp_path, circuit):
+    """Our prover on a snarkjs key with a phase-2 contribution (delta != 1), checked by snarkjs
+    against the verification key it exports itself."""
+    art = artifacts.circuits[circuit]
+    vk_path = tmp_path / "verification_key.json"
+    snarkjs("zkey", "export", "verificationkey", art.zkey_contributed, vk_path)
+    proof, public = prove(read_zkey(art.zkey_contributed), read_wtns(art.wtns), r1cs=read_r1cs(art.r1cs))
+    assert public == read_public(art.public)
+    write_proof(proof, tmp_path / "proof.json")
+    write_public(public, tmp_path / "public.json")
+    assert _snarkjs_verifies(vk_path, tmp_path / "public.json", tmp_path / "proof.json")
+    assert verify(read_verification_key(vk_path), public, proof)
+
+    write_public([(public[0] + 1) % R] + public[1:], tmp_path / "changed.json")
+    assert not _snarkjs_verifies(vk_path, tmp_path / "changed.json", tmp_path / "proof.json")
+    write_proof(replace(proof, c=proof.a), tmp_path / "forged.json")
+    assert not _snarkjs_verifies(vk_path, tmp_path / "public.json", tmp_path / "forged.json")
+
+
+def test_we_verify_snarkjs_proofs(artifacts):
+    art = artifacts.circuits["multiplier"]
+    vk, proof, public = read_verification_key(art.vk), read_proof(art.proof), read_public(art.public)
+    assert verify(vk, public, proof) and verify_reference(vk, public, proof)
+    # the key as read from the .zkey gives the same verdicts
+    assert verify(read_zkey(art.zkey).verifying_key(), public, proof)
+    for name, bad_proof, bad_public in _tampered_cases(proof, public):
+        assert not verify(vk, bad_public, bad_proof), name
+
+
+def test_snarkjs_sets_up_from_our_known_secret_ptau_and_gets_our_key(tmp_path, artifacts):
+    """snarkjs accepts the known-secret ptau we write, and its key is byte for byte ours (with
+    the ptau's power equal to the circuit's domain, where the H query uses the partial 2n
+    block)."""
+    art = artifacts.circuits["multiplier"]
+    ptau = known_secret_ptau(3, **SECRET)
+    write_ptau(ptau, tmp_path / "known.ptau")
+    snarkjs("groth16", "setup", art.r1cs, tmp_path / "known.ptau", tmp_path / "snarkjs.zkey")
+    write_zkey(setup(read_r1cs(art.r1cs), ptau), tmp_path / "ours.zkey")
+    assert (tmp_path / "ours.zkey").read_bytes() == (tmp_path / "snarkjs.zkey").read_bytes()
+    # and a proof from that key verifies in snarkjs
+    pk = read_zkey(tmp_path / "snarkjs.zkey")
+    proof, public = prove(pk, read_wtns(art.wtns))
+    snarkjs("zkey", "export", "verificationkey", tmp_path / "snarkjs.zkey", tmp_path / "vk.json")
+    write_proof(proof, tmp_path / "proof.json")
+    write_public(public, tmp_path / "public.json")
+    assert _snarkjs_verifies(tmp_path / "vk.json", tmp_path / "public.json", tmp_path / "proof.json")
