@@ -59,15 +59,23 @@ def weight_names(graph: Graph) -> list[str]:
     return names
 
 
-def lower(b: Builder, graph: Graph, x, mode: str = "private") -> Lowering:
-    """Add the constraints of ``graph`` applied to the input tensor ``x`` (wires or LinComb of
-    the input's shape, already range checked by the caller). Private-mode weight wires are
-    declared as builder inputs named ``weight:<constant name>``."""
+def check_compilable(graph: Graph, mode: str) -> None:
+    """Raise before any work if ``graph`` cannot be compiled in ``mode``."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if not graph.quantized:
         raise UnsupportedModelError("only a quantized graph can be compiled; quantize the model first")
     graph.validate()
+    unknown = sorted({op.kind for op in graph.ops} - set(LOWERING))
+    if unknown:
+        raise UnsupportedModelError(f"ops without a circuit lowering: {', '.join(unknown)}")
+
+
+def lower(b: Builder, graph: Graph, x, mode: str = "private") -> Lowering:
+    """Add the constraints of ``graph`` applied to the input tensor ``x`` (wires or LinComb of
+    the input's shape, already range checked by the caller). Private-mode weight wires are
+    declared as builder inputs named ``weight:<constant name>``."""
+    check_compilable(graph, mode)
     x = LinComb.lift(x)
     if x.shape != graph.input_tensor.shape:
         raise UnsupportedModelError(f"input of shape {x.shape}, the graph expects {graph.input_tensor.shape}")

@@ -13,6 +13,8 @@ A witness value that breaks a range (a model fed an input outside its quantized 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from prover import poseidon as hash_spec
@@ -355,47 +357,60 @@ def _sbox(b: Builder, x: LinComb) -> np.ndarray:
     return y
 
 
-def poseidon(b: Builder, inputs) -> LinComb:
-    """circomlib's Poseidon of each row of ``inputs`` (shape (batch, width), width 1..16): the
-    output lc equals ``prover.poseidon.poseidon`` of the row's field values.
+@lru_cache(maxsize=None)
+def _poseidon_schedule(t: int) -> tuple[list[tuple[bool, np.ndarray]], np.ndarray]:
+    """The permutation of width t as linear algebra over a basis of wires: for each round,
+    whether it is full and the coefficients (rows: S-boxed elements; columns: basis wires, then
+    the constant) of its S-box inputs; and the output's coefficients at the end.
 
-    The state is tracked as shared coefficients over a basis of wires: every row of the batch
-    has the same coefficients, so the linear layers cost nothing and the only constraints are
-    3 per S-box (t per full round, 1 per partial round)."""
-    x = b.materialize(LinComb.lift(inputs), field=True)
-    batch, width = x.shape
-    t = width + 1
+    The basis starts as the t-1 inputs (the capacity element is 0); a full round replaces it
+    by its t S-box outputs and a partial round appends its one S-box output. The schedule
+    depends on t alone, so it is computed once and shared by every hash of that width."""
     constants = hash_spec.round_constants(t)
     mds = np.array(hash_spec.mds_matrix(t), dtype=object)
     r_p = hash_spec.partial_rounds(t)
     half = hash_spec.FULL_ROUNDS // 2
-    basis = x                                    # (batch, K) wires
-    coef = np.zeros((t, width), dtype=object)    # state_i = coef[i] . basis + const[i]
-    coef[1:, :] = np.eye(width, dtype=np.int64).astype(object)
+    coef = np.zeros((t, t - 1), dtype=object)   # state_i = coef[i] . basis + const[i]
+    coef[1:, :] = np.eye(t - 1, dtype=np.int64).astype(object)
     const = np.zeros(t, dtype=object)
+    rounds = []
     for rnd in range(hash_spec.FULL_ROUNDS + r_p):
         const = (const + np.array(constants[rnd * t:(rnd + 1) * t], dtype=object)) % FR_MODULUS
         full = rnd < half or rnd >= half + r_p
         rows = list(range(t)) if full else [0]
-        k = basis.shape[1]
-        lc = LinComb(np.concatenate([np.broadcast_to(basis[:, None, :], (batch, len(rows), k)),
-                                     np.zeros((batch, len(rows), 1), dtype=np.int64)], axis=-1),
-                     np.broadcast_to(np.concatenate([coef[rows], const[rows, None]], axis=1)[None],
-                                     (batch, len(rows), k + 1)))
-        out = _sbox(b, lc)                       # (batch, len(rows))
+        rounds.append((full, np.concatenate([coef[rows], const[rows, None]], axis=1)))
         if full:
-            basis, coef = out, np.eye(t, dtype=np.int64).astype(object)
+            coef = np.eye(t, dtype=np.int64).astype(object)
         else:
-            basis = np.concatenate([basis, out], axis=1)
             coef = np.concatenate([coef, np.zeros((t, 1), dtype=object)], axis=1)
             coef[0, :] = 0
             coef[0, -1] = 1
         const[rows] = 0
         coef = mds.dot(coef) % FR_MODULUS
         const = mds.dot(const) % FR_MODULUS
-    k = basis.shape[1]
-    return LinComb(np.concatenate([basis, np.zeros((batch, 1), dtype=np.int64)], axis=1),
-                   np.broadcast_to(np.concatenate([coef[0], const[:1]])[None], (batch, k + 1)).copy())
+    return rounds, np.concatenate([coef[0], const[:1]])
+
+
+def poseidon(b: Builder, inputs) -> LinComb:
+    """circomlib's Poseidon of each row of ``inputs`` (shape (batch, width), width 1..16): the
+    output lc equals ``prover.poseidon.poseidon`` of the row's field values.
+
+    Every row of the batch shares the coefficients of ``_poseidon_schedule``, so the linear
+    layers cost nothing and the only constraints are 3 per S-box (t per full round, 1 per
+    partial round)."""
+    basis = b.materialize(LinComb.lift(inputs), field=True)   # (batch, K) wires
+    batch, width = basis.shape
+    rounds, output = _poseidon_schedule(width + 1)
+    const_wire = np.zeros((batch, 1), dtype=np.int64)
+    for full, coeffs in rounds:
+        wires = np.concatenate([basis, const_wire], axis=1)
+        n_rows, k = coeffs.shape
+        lc = LinComb(np.broadcast_to(wires[:, None, :], (batch, n_rows, k)),
+                     np.broadcast_to(coeffs[None], (batch, n_rows, k)))
+        out = _sbox(b, lc)                                    # (batch, n_rows)
+        basis = out if full else np.concatenate([basis, out], axis=1)
+    return LinComb(np.concatenate([basis, const_wire], axis=1),
+                   np.broadcast_to(output[None], (batch, len(output))).copy())
 
 
 def tree(b: Builder, elements) -> np.ndarray:

@@ -28,7 +28,7 @@ import numpy as np
 from prover import poseidon
 from prover.circuit import gadgets as G
 from prover.circuit.builder import Builder, Circuit, LinComb, concatenate
-from prover.circuit.compile import Lowering, lower, weight_names
+from prover.circuit.compile import Lowering, check_compilable, lower, weight_names
 from prover.field import FR_MODULUS
 from prover.onnx.graph import Graph, InputShapeError
 
@@ -130,6 +130,7 @@ class InferenceCircuit:
 
 def inference_circuit(graph: Graph, mode: str = "private") -> InferenceCircuit:
     """Build the inference statement's circuit for a quantized graph (see module docstring)."""
+    check_compilable(graph, mode)
     b = Builder()
     x = b.input("input", graph.input_tensor.shape)
     salt = b.input("salt", (), field=True)
