@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @title Groth16 verifier over BN254 for statements with four public inputs
+/// @notice One compiled contract serves every circuit: the verifying key is passed to the
+/// constructor and kept as immutables (in the deployed code), so registering a model needs no
+/// compiler and a verification reads no storage. The calling convention is snarkjs's:
+/// G2 coordinates as (imaginary, real), public inputs in wire order.
+/// @dev Checks e(-A, B) * e(alpha, beta) * e(vk_x, gamma) * e(C, delta) == 1 with
+/// vk_x = IC0 + sum(pub[i] * IC[i+1]), using the ecAdd (0x06), ecMul (0x07) and pairing (0x08)
+/// precompiles.
+contract Groth16Verifier {
+    /// @notice BN254 scalar field order: every public input must be below it.
+    uint256 public constant SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @notice BN254 base field order: every proof coordinate must be below it.
+    uint256 public constant BASE_FIELD = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
+    /// @notice Number of public inputs of the statement this verifier checks.
+    uint256 public constant N_PUBLIC = 4;
+
+    /// @notice A key point is not on its curve (or a G2 point is outside the subgroup).
+    error InvalidVerifyingKey();
+
+    uint256 private immutable ALPHA_X;
+    uint256 private immutable ALPHA_Y;
+    uint256 private immutable BETA_X_IM;
+    uint256 private immutable BETA_X_RE;
+    uint256 private immutable BETA_Y_IM;
+    uint256 private immutable BETA_Y_RE;
+    uint256 private immutable GAMMA_X_IM;
+    uint256 private immutable GAMMA_X_RE;
+    uint256 private immutable GAMMA_Y_IM;
+    uint256 private immutable GAMMA_Y_RE;
+    uint256 private immutable DELTA_X_IM;
+    uint256 private immutable DELTA_X_RE;
+    uint256 private immutable DELTA_Y_IM;
+    uint256 private immutable DELTA_Y_RE;
+    uint256 private immutable IC0_X;
+    uint256 private immutable IC0_Y;
+    uint256 private immutable IC1_X;
+    uint256 private immutable IC1_Y;
+    uint256 private immutable IC2_X;
+    uint256 private immutable IC2_Y;
+    uint256 private immutable IC3_X;
+    uint256 private immutable IC3_Y;
+    uint256 private immutable IC4_X;
+    uint256 private immutable IC4_Y;
+
+    /// @notice Deploy a verifier for one circuit's verifying key.
+    /// @param alpha1 G1 point alpha
+    /// @param beta2 G2 point beta as [[x_im, x_re], [y_im, y_re]]
+    /// @param gamma2 G2 point gamma, same layout
+    /// @param delta2 G2 point delta, same layout
+    /// @param ic the N_PUBLIC + 1 G1 points of the public-input linear combination
+    constructor(
+        uint256[2] memory alpha1,
+        uint256[2][2] memory beta2,
+        uint256[2][2] memory gamma2,
+        uint256[2][2] memory delta2,
+        uint256[2][5] memory ic
+    ) {
+        // a bad key would make every proof fail (or worse): refuse it at deployment
+        if (!_onCurveG1(alpha1[0], alpha1[1])) revert InvalidVerifyingKey();
+        for (uint256 i = 0; i < 5; ++i) {
+            if (!_onCurveG1(ic[i][0], ic[i][1])) revert InvalidVerifyingKey();
+        }
+        if (!_validG2(beta2) || !_validG2(gamma2) || !_validG2(delta2)) revert InvalidVerifyingKey();
+        (ALPHA_X, ALPHA_Y) = (alpha1[0], alpha1[1]);
+        (BETA_X_IM, BETA_X_RE, BETA_Y_IM, BETA_Y_RE) = (beta2[0][0], beta2[0][1], beta2[1][0], beta2[1][1]);
+        (GAMMA_X_IM, GAMMA_X_RE, GAMMA_Y_IM, GAMMA_Y_RE) = (gamma2[0][0], gamma2[0][1], gamma2[1][0], gamma2[1][1]);
+        (DELTA_X_IM, DELTA_X_RE, DELTA_Y_IM, DELTA_Y_RE) = (delta2[0][0], delta2[0][1], delta2[1][0], delta2[1][1]);
+        (IC0_X, IC0_Y, IC1_X, IC1_Y) = (ic[0][0], ic[0][1], ic[1][0], ic[1][1]);
+        (IC2_X, IC2_Y, IC3_X, IC3_Y) = (ic[2][0], ic[2][1], ic[3][0], ic[3][1]);
+        (IC4_X, IC4_Y) = (ic[4][0], ic[4][1]);
+    }
+
+    /// @notice Check a Groth16 proof against this verifier's key.
+    /// @param a proof point A (G1)
+    /// @param b proof point B (G2) as [[x_im, x_re], [y_im, y_re]]
+    /// @param c proof point C (G1)
+    /// @param pubSignals the public inputs, each below SCALAR_FIELD
+    /// @return true when the proof is valid; false for an invalid proof or out-of-range input
+    /// (never reverts on bad input)
+    function verifyProof(
+        uint256[2] calldata a,
+        uint256[2][2] calldata b,
+        uint256[2] calldata c,
+        uint256[4] calldata pubSignals
+    ) external view returns (bool) {
+        // x and x + r act identically in ecMul: without this check a proof would verify for
+        // several distinct public inputs
+        for (uint256 i = 0; i < 4; ++i) {
+            if (pubSignals[i] >= SCALAR_FIELD) return false;
+        }
+        // coordinates >= q would be reduced by our negation of A: refuse them before it
+        if (a[0] >= BASE_FIELD || a[1] >= BASE_FIELD || c[0] >= BASE_FIELD || c[1] >= BASE_FIELD) return false;
+        if (b[0][0] >= BASE_FIELD || b[0][1] >= BASE_FIELD || b[1][0] >= BASE_FIELD || b[1][1] >= BASE_FIELD) {
+            return false;
+        }
+
+        (bool ok, uint256 vkX, uint256 vkY) = _publicInputPoint(pubSignals);
+        if (!ok) return false;
+
+        uint256[24] memory input;
+        (input[0], input[1]) = (a[0], a[1] == 0 ? 0 : BASE_FIELD - a[1]);
+        (input[2], input[3], input[4], input[5]) = (b[0][0], b[0][1], b[1][0], b[1][1]);
+        (input[6], input[7]) = (ALPHA_X, ALPHA_Y);
+        (input[8], input[9], input[10], input[11]) = (BETA_X_IM, BETA_X_RE, BETA_Y_IM, BETA_Y_RE);
+        (input[12], input[13]) = (vkX, vkY);
+        (input[14], input[15], input[16], input[17]) = (GAMMA_X_IM, GAMMA_X_RE, GAMMA_Y_IM, GAMMA_Y_RE);
+        (input[18], input[19]) = (c[0], c[1]);
+        (input[20], input[21], input[22], input[23]) = (DELTA_X_IM, DELTA_X_RE, DELTA_Y_IM, DELTA_Y_RE);
+
+        uint256[1] memory out;
+        bool success;
+        assembly ("memory-safe") {
+            success := staticcall(gas(), 0x08, input, 768, out, 32)
+        }
+        return success && out[0] == 1;
+    }
+
+    /// @dev vk_x = IC0 + sum pub[i] * IC[i+1]; ok is false when a precompile fails.
+    function _publicInputPoint(uint256[4] calldata pub) private view returns (bool ok, uint256 x, uint256 y) {
+        uint256[2][4] memory bases = [[IC1_X, IC1_Y], [IC2_X, IC2_Y], [IC3_X, IC3_Y], [IC4_X, IC4_Y]];
+        // acc[0..1] is the running sum, acc[2..3] receives each ecMul term so that ecAdd reads
+        // both points from one contiguous buffer
+        uint256[4] memory acc = [IC0_X, IC0_Y, 0, 0];
+        uint256[3] memory mulInput;
+        ok = true;
+        for (uint256 i = 0; i < 4; ++i) {
+            (mulInput[0], mulInput[1], mulInput[2]) = (bases[i][0], bases[i][1], pub[i]);
+            assembly ("memory-safe") {
+                ok := and(ok, staticcall(gas(), 0x07, mulInput, 0x60, add(acc, 0x40), 0x40))
+                ok := and(ok, staticcall(gas(), 0x06, acc, 0x80, acc, 0x40))
+            }
+        }
+        return (ok, acc[0], acc[1]);
+    }
+
+    /// @dev y^2 == x^3 + 3 over the base field (the point at infinity (0, 0) is refused).
+    function _onCurveG1(uint256 x, uint256 y) private pure returns (bool) {
+        if (x >= BASE_FIELD || y >= BASE_FIELD) return false;
+        uint256 rhs = addmod(mulmod(mulmod(x, x, BASE_FIELD), x, BASE_FIELD), 3, BASE_FIELD);
+        return mulmod(y, y, BASE_FIELD) == rhs && !(x == 0 && y == 0);
+    }
+
+    /// @dev The pairing precompile refuses a G2 point off the twist or outside the subgroup;
+    /// pairing it with the G1 point at infinity checks exactly that.
+    function _validG2(uint256[2][2] memory p) private view returns (bool) {
+        for (uint256 i = 0; i < 2; ++i) {
+            for (uint256 j = 0; j < 2; ++j) {
+                if (p[i][j] >= BASE_FIELD) return false;
+            }
+        }
+        if (p[0][0] == 0 && p[0][1] == 0 && p[1][0] == 0 && p[1][1] == 0) return false;
+        uint256[6] memory input = [uint256(0), 0, p[0][0], p[0][1], p[1][0], p[1][1]];
+        uint256[1] memory out;
+        bool success;
+        assembly ("memory-safe") {
+            success := staticcall(gas(), 0x08, input, 192, out, 32)
+        }
+        return success && out[0] == 1;
+    }
+}

@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {Marketplace} from "../Marketplace.sol";
+
+/// @title Test-only consumer that tries to withdraw again while being paid
+/// @notice Opens and refunds a request through the marketplace, then withdraws; its receive
+/// hook calls `withdraw` once more. The inner call's outcome is recorded instead of bubbling up,
+/// so a test can see that the second withdrawal was refused while the first one was paid.
+contract ReentrantReceiver {
+    Marketplace public immutable market;
+    /// @notice Times the receive hook ran.
+    uint256 public receipts;
+    /// @notice Whether the re-entering withdraw succeeded (it must not).
+    bool public reentrySucceeded;
+
+    constructor(Marketplace market_) {
+        market = market_;
+    }
+
+    /// @notice Open a request as the consumer, forwarding the payment.
+    function open(uint256 modelId, uint256 inputCommitment, uint256 deadline) external payable returns (uint256) {
+        return market.openRequest{value: msg.value}(modelId, inputCommitment, deadline);
+    }
+
+    /// @notice Refund a request this contract opened.
+    function refund(uint256 requestId) external {
+        market.refund(requestId);
+    }
+
+    /// @notice Withdraw what the marketplace owes this contract.
+    function attack() external {
+        market.withdraw();
+    }
+
+    receive() external payable {
+        receipts += 1;
+        if (receipts == 1) {
+            (bool ok,) = address(market).call(abi.encodeCall(Marketplace.withdraw, ()));
+            reentrySucceeded = ok;
+        }
+    }
+}

@@ -1,0 +1,362 @@
+"""Compile, ship, deploy and call the marketplace contracts.
+
+The compiled artifacts (ABI and bytecode) live in ``marketplace/artifacts`` so that a provider
+needs no compiler: ``build_artifacts()`` (``python -m marketplace.contracts``) regenerates them
+from ``contracts/``, and a test fails when they differ from a fresh compile.
+
+``Market`` wraps a deployed ModelRegistry + Marketplace pair with typed methods; a revert
+becomes ``ContractRevert`` carrying the contract's custom error name and arguments.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, Sequence
+
+from eth_abi import decode as abi_decode
+from eth_utils import function_signature_to_4byte_selector
+from web3 import Web3
+from web3.contract import Contract
+
+from marketplace.npm import REPO_ROOT
+from marketplace.solc import EVM_VERSION, OPTIMIZER_RUNS, compile_files, find_compiler
+from prover.errors import ChainError
+from prover.field import limbs_to_ints
+
+CONTRACTS_DIR = REPO_ROOT / "contracts"
+ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
+# the contracts a provider or consumer deploys; contracts/test/ holds test-only contracts
+SHIPPED = ("Groth16Verifier", "ModelRegistry", "Marketplace")
+# statement index in ModelRegistry.registerModel's verifier array
+INFERENCE, ACCURACY, RETRIEVAL = 0, 1, 2
+
+
+class ContractRevert(ChainError):
+    """A contract call reverted; ``error`` is the custom error's name, ``args`` its values."""
+
+    def __init__(self, error: str, args: tuple = (), message: str | None = None):
+        self.error = error
+        self.args_ = tuple(args)
+        super().__init__(message or f"the contract refused: {error}{self.args_}")
+
+
+class Status(IntEnum):
+    NONE = 0
+    OPEN = 1
+    FULFILLED = 2
+    REFUNDED = 3
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    consumer: str
+    deadline: int
+    model_id: int
+    status: Status
+    escrow: int
+    input_commitment: int
+    label: int
+    output_commitment: int
+
+
+# --- compile and ship --------------------------------------------------------------------------
+
+def source_files(include_test: bool = False) -> list[Path]:
+    """The Solidity sources under contracts/ (test-only contracts when ``include_test``)."""
+    files = sorted(CONTRACTS_DIR.glob("*.sol"))
+    if include_test:
+        files += sorted((CONTRACTS_DIR / "test").glob("*.sol"))
+    return files
+
+
+def compile_contracts(include_test: bool = False) -> dict[str, dict]:
+    """Fresh compile of contracts/ -> ``{name: artifact}`` in the shipped artifact form."""
+    compiler = find_compiler()
+    compiled = compile_files(source_files(include_test), compiler=compiler)
+    return {
+        name: {
+            "contractName": name,
+            "abi": out["abi"],
+            "bytecode": out["bytecode"],
+            "deployedBytecode": out["deployedBytecode"],
+            "compiler": {"version": compiler.version, "evmVersion": EVM_VERSION, "optimizerRuns": OPTIMIZER_RUNS},
+        }
+        for name, out in compiled.items()
+        if out["bytecode"]  # interfaces have no code
+    }
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; artifacts are ordinary package files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def artifact_text(artifact: dict) -> str:
+    """The exact text of a shipped artifact file (stable, so a fresh compile compares equal)."""
+    return json.dumps(artifact, indent=1, sort_keys=True) + "\n"
+
+
+def build_artifacts(out_dir: Path = ARTIFACTS_DIR) -> list[Path]:
+    """Compile contracts/ and write one ``NAME.json`` per shipped contract into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    compiled = compile_contracts()
+    paths = []
+    for name in SHIPPED:
+        path = out_dir / f"{name}.json"
+        _write_atomic(path, artifact_text(compiled[name]))
+        paths.append(path)
+    return paths
+
+
+def load_artifact(name: str) -> dict:
+    """The shipped artifact of a contract (no compiler needed)."""
+    path = ARTIFACTS_DIR / f"{name}.json"
+    if not path.exists():
+        raise ChainError(f"no compiled artifact for {name} in {ARTIFACTS_DIR}: run "
+                         f"`python -m marketplace.contracts` to build it from contracts/")
+    return json.loads(path.read_text())
+
+
+# --- reverts -----------------------------------------------------------------------------------
+
+def _error_table(abi: list[dict]) -> dict[bytes, tuple[str, list[str]]]:
+    table = {}
+    for item in abi:
+        if item.get("type") == "error":
+            types = [inp["type"] for inp in item["inputs"]]
+            table[function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")] = (item["name"], types)
+    return table
+
+
+def decode_revert(abis: Sequence[list[dict]], data: bytes | str) -> ContractRevert:
+    """Turn revert data into ContractRevert naming the custom error (or Error(string))."""
+    if isinstance(data, str):
+        data = bytes.fromhex(data.removeprefix("0x"))
+    selector, payload = data[:4], data[4:]
+    table = {}
+    for abi in abis:
+        table.update(_error_table(abi))
+    table[function_signature_to_4byte_selector("Error(string)")] = ("Error", ["string"])
+    table[function_signature_to_4byte_selector("Panic(uint256)")] = ("Panic", ["uint256"])
+    if selector not in table:
+        return ContractRevert("Revert", (data.hex(),), f"the contract reverted without a known reason (0x{data.hex()})")
+    name, types = table[selector]
+    return ContractRevert(name, abi_decode(types, payload))
+
+
+def _revert_data(exc: Exception) -> bytes | None:
+    """The revert payload of a failed call: web3's ``data`` (JSON-RPC nodes), or the bytes
+    literal eth-tester puts in its message ("execution reverted: b'...'")."""
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        return bytes.fromhex(data[2:])
+    if isinstance(data, bytes) and len(data) >= 4:
+        return data
+    message = exc.args[0] if exc.args else None
+    if isinstance(message, str):
+        start = max(message.find("b'"), message.find('b"'))
+        if start >= 0:
+            try:
+                payload = ast.literal_eval(message[start:])
+            except (ValueError, SyntaxError):
+                return None
+            if isinstance(payload, bytes) and len(payload) >= 4:
+                return payload
+    return None
+
+
+# --- keys and proofs in EVM order --------------------------------------------------------------
+
+def g1_to_evm(point) -> list[int]:
+    """A G1 point in ``prover.kernels`` layout ``(2, 4)`` -> ``[x, y]`` ints."""
+    return limbs_to_ints(point)
+
+
+def g2_to_evm(point) -> list[list[int]]:
+    """A G2 point in ``prover.kernels`` layout (py_ecc order, real first) -> EVM order
+    ``[[x_im, x_re], [y_im, y_re]]``."""
+    x_re, x_im, y_re, y_im = limbs_to_ints(point)
+    return [[x_im, x_re], [y_im, y_re]]
+
+
+def verifier_constructor_args(vk) -> tuple:
+    """Groth16Verifier constructor arguments from a ``prover.groth16.keys.VerifyingKey``."""
+    if vk.n_public != 4:
+        raise ChainError(f"Groth16Verifier checks 4 public inputs; this key has {vk.n_public}: "
+                         f"the statement's circuit must expose exactly 4 public signals")
+    return (g1_to_evm(vk.alpha1), g2_to_evm(vk.beta2), g2_to_evm(vk.gamma2), g2_to_evm(vk.delta2),
+            [g1_to_evm(p) for p in vk.ic])
+
+
+def proof_to_evm(proof) -> tuple[list[int], list[list[int]], list[int]]:
+    """A ``prover.groth16.keys.Proof`` -> ``(a, b, c)`` as verifyProof takes them."""
+    return g1_to_evm(proof.a), g2_to_evm(proof.b), g1_to_evm(proof.c)
+
+
+# --- deploy and call ---------------------------------------------------------------------------
+
+def transact(w3: Web3, call, sender: str, value: int = 0, abis: Sequence[list[dict]] = ()):
+    """Send a contract call from ``sender`` and wait for it. A revert (at estimation or once
+    mined) raises ContractRevert with the decoded custom error. Returns the receipt."""
+    tx = {"from": sender, "value": value}
+    try:
+        tx["gas"] = call.estimate_gas(tx)
+    except Exception as exc:
+        data = _revert_data(exc)
+        if data is not None:
+            raise decode_revert(abis, data) from None
+        raise ChainError(f"the call was refused: {exc}") from exc
+    tx_hash = call.transact(tx)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
+    if receipt["status"] != 1:
+        # state moved between estimate and inclusion: replay at that block for the reason
+        try:
+            call.call(tx, block_identifier=receipt["blockNumber"] - 1)
+        except Exception as exc:
+            data = _revert_data(exc)
+            if data is not None:
+                raise decode_revert(abis, data) from None
+        raise ContractRevert("Revert", (), f"transaction {tx_hash.hex()} reverted")
+    return receipt
+
+
+def deploy(w3: Web3, name: str, *args, sender: str, artifact: dict | None = None) -> tuple[Contract, Any]:
+    """Deploy a contract from its shipped artifact (or the one given). Returns the contract
+    and the deployment receipt."""
+    artifact = artifact or load_artifact(name)
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    receipt = transact(w3, factory.constructor(*args), sender, abis=[artifact["abi"]])
+    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"]), receipt
+
+
+def deploy_verifier(w3: Web3, vk, sender: str) -> tuple[Contract, Any]:
+    """Deploy a Groth16Verifier for ``vk`` (a VerifyingKey): no compiler involved."""
+    return deploy(w3, "Groth16Verifier", *verifier_constructor_args(vk), sender=sender)
+
+
+class Market:
+    """A ModelRegistry and the Marketplace selling its models, with typed calls.
+
+    Every state-changing method waits for its transaction; its receipt is kept in
+    ``last_receipt`` (for gas figures). Reverts raise ContractRevert(error name, args).
+    """
+
+    def __init__(self, w3: Web3, registry: Contract, marketplace: Contract):
+        self.w3 = w3
+        self.registry = registry
+        self.marketplace = marketplace
+        self.last_receipt = None
+        self._abis = [registry.abi, marketplace.abi, load_artifact("Groth16Verifier")["abi"]]
+
+    @classmethod
+    def deploy(cls, w3: Web3, sender: str) -> "Market":
+        """Deploy a fresh registry and marketplace from the shipped artifacts."""
+        registry, _ = deploy(w3, "ModelRegistry", sender=sender)
+        marketplace, _ = deploy(w3, "Marketplace", registry.address, sender=sender)
+        return cls(w3, registry, marketplace)
+
+    @classmethod
+    def at(cls, w3: Web3, marketplace_address: str) -> "Market":
+        """Bind to a deployed marketplace (its registry is read from it)."""
+        marketplace = w3.eth.contract(address=marketplace_address, abi=load_artifact("Marketplace")["abi"])
+        registry = w3.eth.contract(address=marketplace.functions.registry().call(),
+                                   abi=load_artifact("ModelRegistry")["abi"])
+        return cls(w3, registry, marketplace)
+
+    def _send(self, call, sender: str, value: int = 0):
+        self.last_receipt = transact(self.w3, call, sender, value, self._abis)
+        return self.last_receipt
+
+    def _view(self, call):
+        try:
+            return call.call()
+        except Exception as exc:
+            data = _revert_data(exc)
+            if data is not None:
+                raise decode_revert(self._abis, data) from None
+            raise
+
+    # registry
+
+    def register_model(self, provider: str, model_commitment: int, inference_verifier: str, price: int,
+                       architecture_hash: bytes = b"\0" * 32, transcript_hash: bytes = b"\0" * 32,
+                       metadata_uri: str = "", accuracy_verifier: str | None = None,
+                       retrieval_verifier: str | None = None) -> int:
+        """Register a model for ``provider``; returns its id."""
+        zero = "0x" + "00" * 20
+        verifiers = [inference_verifier or zero, accuracy_verifier or zero, retrieval_verifier or zero]
+        receipt = self._send(self.registry.functions.registerModel(
+            model_commitment, architecture_hash, verifiers, price, transcript_hash, metadata_uri), provider)
+        (event,) = self.registry.events.ModelRegistered().process_receipt(receipt)
+        return int(event["args"]["modelId"])
+
+    def set_price(self, provider: str, model_id: int, price: int) -> None:
+        self._send(self.registry.functions.setPrice(model_id, price), provider)
+
+    def retire(self, provider: str, model_id: int) -> None:
+        self._send(self.registry.functions.retire(model_id), provider)
+
+    def price(self, model_id: int) -> int:
+        return int(self._view(self.registry.functions.inferenceTerms(model_id))[3])
+
+    # marketplace
+
+    def open_request(self, consumer: str, model_id: int, input_commitment: int, deadline: int,
+                     value: int | None = None) -> int:
+        """Escrow the model's price (or ``value``, to test refusal) for a prediction; returns
+        the request id."""
+        value = self.price(model_id) if value is None else value
+        receipt = self._send(self.marketplace.functions.openRequest(model_id, input_commitment, deadline),
+                             consumer, value)
+        (event,) = self.marketplace.events.RequestOpened().process_receipt(receipt)
+        return int(event["args"]["requestId"])
+
+    def fulfil(self, sender: str, request_id: int, proof, label: int, output_commitment: int) -> None:
+        """Answer a request. ``proof`` is ``(a, b, c)`` in EVM order or a Groth16 ``Proof``."""
+        a, b, c = proof if isinstance(proof, (tuple, list)) else proof_to_evm(proof)
+        self._send(self.marketplace.functions.fulfil(request_id, a, b, c, label, output_commitment), sender)
+
+    def refund(self, consumer: str, request_id: int) -> None:
+        self._send(self.marketplace.functions.refund(request_id), consumer)
+
+    def withdraw(self, account: str) -> int:
+        """Withdraw everything owed to ``account``; returns the wei sent."""
+        receipt = self._send(self.marketplace.functions.withdraw(), account)
+        (event,) = self.marketplace.events.Withdrawn().process_receipt(receipt)
+        return int(event["args"]["amount"])
+
+    def owed(self, account: str) -> int:
+        return int(self.marketplace.functions.owed(account).call())
+
+    def request(self, request_id: int) -> RequestRecord:
+        r = self._view(self.marketplace.functions.request(request_id))
+        return RequestRecord(r[0], int(r[1]), int(r[2]), Status(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]))
+
+    def balance(self) -> int:
+        """Ether the marketplace holds."""
+        return int(self.w3.eth.get_balance(self.marketplace.address))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Regenerate marketplace/artifacts from contracts/."""
+    for path in build_artifacts():
+        print(path.relative_to(REPO_ROOT))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
