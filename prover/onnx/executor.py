@@ -141,6 +141,9 @@ def execute(graph: Graph, x: np.ndarray, keep_all: bool = False) -> dict[str, np
     value is checked against its declared bound (ValueRangeError)."""
     batch, single = _batched(graph, x)
     if graph.quantized:
+        if batch.dtype.kind not in "iu":
+            raise CircuitError(f"a quantized graph takes integers, not {batch.dtype}; quantize the input "
+                               "with quantize_input (or call predict)")
         batch = batch.astype(np.int64, copy=False)
         check_bound(graph, graph.input, batch, "model input")
     else:

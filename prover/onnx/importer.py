@@ -407,8 +407,6 @@ class _Lowering:
         self._emit("avgpool", [x], node.output[0], kernel=xs[1:], strides=(1, 1), pads=(0, 0, 0, 0))
 
     def _reshape(self, node):
-        if self._fold_constant(node, lambda v, *_: v.reshape(self.shapes[node.output[0]])):
-            return
         x = self._tensor_input(node.input[0])
         self._emit("reshape", [x], node.output[0], shape=self._sample_shape(node.output[0]))
 

@@ -48,19 +48,29 @@ def calibrate(graph: Graph, inputs: np.ndarray) -> dict[str, float]:
 
 
 def scale_for(max_abs: float, bits: int, headroom_bits: int = 0) -> int:
-    """The largest s with ``round(max_abs * 2**s) * 2**headroom_bits`` inside ``bits`` signed bits."""
+    """The largest s with ``max_abs * 2**s * 2**headroom_bits`` inside ``bits`` signed bits (so
+    ``round(max_abs * 2**s)`` fits too). Needs ``bits - headroom_bits >= 3``."""
+    if bits - headroom_bits < 3:
+        raise UnsupportedModelError(f"{bits} bits with {headroom_bits} bits of headroom leave no precision")
     limit = (1 << (bits - 1 - headroom_bits)) - 1
     if max_abs == 0.0:
         return bits - 1 - headroom_bits
     s = math.floor(math.log2(limit / max_abs))
-    while math.floor(max_abs * 2.0 ** s + 0.5) > limit:  # log2 rounding at exact powers of two
+    # log2 is inexact next to powers of two: settle the last step exactly
+    while max_abs * 2.0 ** (s + 1) <= limit:
+        s += 1
+    while max_abs * 2.0 ** s > limit:
         s -= 1
     return s
 
 
 def quantize_constant(name: str, values: np.ndarray, scale: int) -> Constant:
     """round(values * 2**scale) as int64, halves rounded up, with the bits it needs."""
-    q = np.floor(np.asarray(values, dtype=np.float64) * 2.0 ** scale + 0.5).astype(np.int64)
+    q = np.floor(np.asarray(values, dtype=np.float64) * 2.0 ** scale + 0.5)
+    if q.size and np.abs(q).max() >= 2.0 ** MAX_BITS:
+        raise UnsupportedModelError(f"constant {name} would need more than {MAX_BITS} bits at scale {scale}; "
+                                    "quantize with fewer activation or weight bits")
+    q = q.astype(np.int64)
     return Constant(name, q, scale, bits_for_range(q.min(initial=0), q.max(initial=0)))
 
 

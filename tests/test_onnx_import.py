@@ -1,0 +1,247 @@
+"""ONNX import: each supported operator against onnxruntime, its quantized execution against the
+float one, BatchNormalization folding, and the typed errors for what the compiler refuses."""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import helper, numpy_helper
+
+from prover.errors import FormatError, UnsupportedModelError
+from prover.onnx import executor
+from prover.onnx.graph import InputShapeError
+from prover.onnx.importer import import_model
+from prover.onnx.quantize import Precision, quantize
+
+FLOAT = onnx.TensorProto.FLOAT
+
+
+def make_model(nodes, input_shape, output_shape, weights=None, opset=13) -> onnx.ModelProto:
+    """A one-input one-output ONNX model; ``weights`` become float32 initializers."""
+    inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), k) for k, v in (weights or {}).items()]
+    graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", FLOAT, ["N", *input_shape])],
+                              [helper.make_tensor_value_info("y", FLOAT, ["N", *output_shape])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+def onnxruntime_run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x.astype(np.float32)})[0]
+
+
+def w(rng, *shape, scale=0.5):
+    return rng.normal(0, scale, shape).astype(np.float32)
+
+
+def gemm(name, inp, out, transB=1, **attrs):
+    return helper.make_node("Gemm", [inp, f"{name}.W", f"{name}.b"], [out], name=name, transB=transB, **attrs)
+
+
+def flat(inp, out="y"):
+    return helper.make_node("Flatten", [inp], [out], name=f"flatten_{out}", axis=1)
+
+
+# case name -> (nodes, input shape, output shape, weights(rng)); every op of the supported list
+CASES = {
+    "gemm": (lambda r: ([gemm("g", "x", "y", alpha=0.5, beta=2.0)], (8,), (4,),
+                        {"g.W": w(r, 4, 8), "g.b": w(r, 4)})),
+    "gemm_transB0_rowbias": (lambda r: ([gemm("g", "x", "y", transB=0)], (8,), (4,),
+                                        {"g.W": w(r, 8, 4), "g.b": w(r, 1, 4)})),
+    "matmul_add_bias": (lambda r: ([helper.make_node("MatMul", ["x", "m"], ["h"], name="mm"),
+                                    helper.make_node("Add", ["h", "c"], ["y"], name="bias")], (8,), (4,),
+                                   {"m": w(r, 8, 4), "c": w(r, 4)})),
+    "add_sub_two_tensors": (lambda r: ([gemm("a", "x", "ha"), gemm("b", "x", "hb"),
+                                        helper.make_node("Sub", ["ha", "hb"], ["d"], name="sub"),
+                                        helper.make_node("Add", ["d", "x"], ["y"], name="add")], (8,), (8,),
+                                       {"a.W": w(r, 8, 8), "a.b": w(r, 8), "b.W": w(r, 8, 8, scale=0.05),
+                                        "b.b": w(r, 8)})),
+    "const_minus_tensor": (lambda r: ([helper.make_node("Sub", ["c", "x"], ["y"], name="sub")], (8,), (8,),
+                                      {"c": w(r, 8)})),
+    "mul_square_and_const": (lambda r: ([gemm("g", "x", "h"), helper.make_node("Mul", ["h", "h"], ["sq"], name="sq"),
+                                         helper.make_node("Mul", ["sq", "c"], ["p"], name="scale"),
+                                         helper.make_node("Mul", ["p", "x"], ["y"], name="mixed")],
+                                        (8,), (8,), {"g.W": w(r, 8, 8), "g.b": w(r, 8), "c": w(r, 8)})),
+    "conv_stride_pad_groups": (lambda r: ([helper.make_node("Conv", ["x", "k", "kb"], ["h"], name="conv",
+                                                            strides=[2, 2], pads=[1, 0, 1, 2], group=2,
+                                                            kernel_shape=[3, 3]), flat("h")],
+                                          (4, 7, 7), (6 * 4 * 4,), {"k": w(r, 6, 2, 3, 3), "kb": w(r, 6)})),
+    "conv_dilated": (lambda r: ([helper.make_node("Conv", ["x", "k"], ["h"], name="conv", pads=[2, 1, 1, 1],
+                                                  dilations=[2, 1]), flat("h")],
+                                (2, 6, 6), (3 * 7 * 6,), {"k": w(r, 3, 2, 2, 3)})),
+    "conv_same_upper": (lambda r: ([helper.make_node("Conv", ["x", "k"], ["h"], name="conv", auto_pad="SAME_UPPER",
+                                                     strides=[2, 2]), flat("h")],
+                                   (2, 5, 6), (3 * 3 * 3,), {"k": w(r, 3, 2, 2, 3)})),
+    "relu_maxpool_padded": (lambda r: ([helper.make_node("Relu", ["x"], ["r"], name="relu"),
+                                        helper.make_node("MaxPool", ["x"], ["m"], name="pool", kernel_shape=[3, 3],
+                                                         strides=[2, 2], pads=[1, 1, 1, 1]),
+                                        flat("m", "fm"), flat("r", "fr"),
+                                        helper.make_node("MatMul", ["fr", "proj"], ["pr"], name="proj"),
+                                        helper.make_node("Add", ["fm", "pr"], ["y"], name="add")],
+                                       (2, 6, 6), (18,), {"proj": w(r, 72, 18)})),
+    "maxpool_negative_inputs": (lambda r: ([helper.make_node("Add", ["x", "c"], ["s"], name="shift"),
+                                            helper.make_node("MaxPool", ["s"], ["m"], name="pool",
+                                                             kernel_shape=[2, 2], pads=[1, 1, 1, 1]), flat("m")],
+                                           (1, 4, 4), (25,), {"c": np.full((1, 1, 1), -3.0)})),
+    "averagepool_pow2_and_not": (lambda r: ([helper.make_node("AveragePool", ["x"], ["a"], name="avg4",
+                                                              kernel_shape=[2, 2], strides=[2, 2]),
+                                             helper.make_node("AveragePool", ["x"], ["b"], name="avg9",
+                                                              kernel_shape=[3, 3], strides=[3, 3], pads=[1, 1, 1, 1],
+                                                              count_include_pad=1),
+                                             flat("a", "fa"), flat("b", "fb"),
+                                             helper.make_node("MatMul", ["fb", "proj"], ["pb"], name="proj"),
+                                             helper.make_node("Add", ["fa", "pb"], ["y"], name="add")],
+                                            (2, 8, 8), (32,), {"proj": w(r, 18, 32)})),
+    "global_average_pool": (lambda r: ([helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"),
+                                        flat("g")], (3, 7, 5), (3,), {})),
+    "reshape_identity_constant": (lambda r: ([helper.make_node("Constant", [], ["shape"], name="shape",
+                                                               value=numpy_helper.from_array(np.array([-1, 12], np.int64))),
+                                              helper.make_node("Constant", [], ["c"], name="offset", value_float=0.25),
+                                              helper.make_node("Identity", ["x"], ["xi"], name="id"),
+                                              helper.make_node("Reshape", ["xi", "shape"], ["r"], name="reshape"),
+                                              helper.make_node("Add", ["r", "c"], ["y"], name="add")],
+                                             (3, 2, 2), (12,), {})),
+}
+
+
+def _inputs(rng, shape, n):
+    return rng.normal(0, 1, (n, *shape)).astype(np.float32)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_float_import_matches_onnxruntime(case, rng):
+    nodes, in_shape, out_shape, weights = CASES[case](rng)
+    model = make_model(nodes, in_shape, out_shape, weights)
+    x = _inputs(rng, in_shape, 16)
+    graph = import_model(model)
+    np.testing.assert_allclose(executor.run_float(graph, x), onnxruntime_run(model, x), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_quantized_execution_tracks_float_within_quantization_error(case, rng):
+    nodes, in_shape, out_shape, weights = CASES[case](rng)
+    graph = import_model(make_model(nodes, in_shape, out_shape, weights))
+    calibration, x = _inputs(rng, in_shape, 256), _inputs(rng, in_shape, 32)
+    reference = executor.run_float(graph, x)
+    coarse, fine = (quantize(graph, calibration, Precision(b, b)) for b in (8, 14))
+    errors = [np.abs(executor.dequantize(q, q.output, executor.predict(q, x).logits) - reference).max()
+              for q in (coarse, fine)]
+    scale = np.abs(reference).max()
+    assert errors[1] <= 0.01 * scale
+    # more bits must mean less error: the quantizer really uses the precision it is given
+    assert errors[1] < errors[0]
+
+
+def test_matmul_add_is_folded_into_one_dense_with_bias(rng):
+    nodes, in_shape, out_shape, weights = CASES["matmul_add_bias"](rng)
+    graph = import_model(make_model(nodes, in_shape, out_shape, weights))
+    assert [op.kind for op in graph.ops] == ["dense"]
+    assert len(graph.ops[0].inputs) == 3 and graph.output == "y"
+
+
+@pytest.mark.parametrize("after", ["conv", "gemm"])
+def test_batchnorm_is_folded_into_the_layer_before(after, rng):
+    c = 4
+    bn_w = {"bn.s": rng.uniform(0.5, 2, c), "bn.b": w(rng, c), "bn.m": w(rng, c), "bn.v": rng.uniform(0.1, 3, c)}
+    bn = helper.make_node("BatchNormalization", ["h", "bn.s", "bn.b", "bn.m", "bn.v"], ["n"], name="bn",
+                          epsilon=1e-3)
+    if after == "conv":
+        nodes = [helper.make_node("Conv", ["x", "k", "kb"], ["h"], name="conv", pads=[1, 1, 1, 1]), bn, flat("n")]
+        shape, out, weights = (2, 5, 5), (c * 25,), {"k": w(rng, c, 2, 3, 3), "kb": w(rng, c)}
+    else:
+        nodes = [gemm("g", "x", "h"), bn, helper.make_node("Identity", ["n"], ["y"], name="out")]
+        shape, out, weights = (6,), (c,), {"g.W": w(rng, c, 6), "g.b": w(rng, c)}
+    model = make_model(nodes, shape, out, {**weights, **bn_w})
+    graph = import_model(model)
+    assert [op.kind for op in graph.ops][0] == ("conv" if after == "conv" else "dense")
+    assert len(graph.ops) == (2 if after == "conv" else 1)  # no separate normalization step
+    x = _inputs(rng, shape, 8)
+    np.testing.assert_allclose(executor.run_float(graph, x), onnxruntime_run(model, x), rtol=1e-4, atol=1e-4)
+    # the shared initializers are untouched: folding made new constants
+    assert np.array_equal(graph.constants["k" if after == "conv" else "g.W"].values,
+                          weights["k" if after == "conv" else "g.W"].astype(np.float64))
+
+
+def test_batchnorm_without_a_layer_to_fold_into_is_refused(rng):
+    c = 2
+    model = make_model([helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["n"], name="lonely_bn"),
+                        flat("n")], (c, 3, 3), (c * 9,),
+                       {"s": np.ones(c), "b": np.zeros(c), "m": np.zeros(c), "v": np.ones(c)})
+    with pytest.raises(UnsupportedModelError, match="lonely_bn"):
+        import_model(model)
+
+
+@pytest.mark.parametrize("op_type,domain", [("Softmax", ""), ("Tanh", ""), ("Gelu", "com.microsoft")])
+def test_unsupported_operator_is_named_with_its_node_before_any_work(op_type, domain, rng, monkeypatch):
+    nodes = [gemm("g", "x", "h"), helper.make_node(op_type, ["h"], ["y"], name="the_bad_node", domain=domain)]
+    model = make_model(nodes, (8,), (4,), {"g.W": w(rng, 4, 8), "g.b": w(rng, 4)})
+    # no work before the refusal: neither the checker nor shape inference may run
+    monkeypatch.setattr(onnx.checker, "check_model", lambda *a, **k: pytest.fail("checker ran"))
+    monkeypatch.setattr(onnx.shape_inference, "infer_shapes", lambda *a, **k: pytest.fail("inference ran"))
+    with pytest.raises(UnsupportedModelError, match=rf"{op_type}.*the_bad_node"):
+        import_model(model)
+
+
+def test_supported_twin_of_the_unsupported_model_imports(rng):
+    nodes = [gemm("g", "x", "h"), helper.make_node("Relu", ["h"], ["y"], name="the_good_node")]
+    graph = import_model(make_model(nodes, (8,), (4,), {"g.W": w(rng, 4, 8), "g.b": w(rng, 4)}))
+    assert [op.kind for op in graph.ops] == ["dense", "relu"]
+
+
+def test_missing_and_corrupt_files_are_format_errors(tmp_path, rng):
+    with pytest.raises(FormatError, match="does not exist"):
+        import_model(tmp_path / "absent.onnx")
+    good = make_model([gemm("g", "x", "y")], (8,), (4,), {"g.W": w(rng, 4, 8), "g.b": w(rng, 4)})
+    data = good.SerializeToString()
+    (tmp_path / "good.onnx").write_bytes(data)
+    assert import_model(tmp_path / "good.onnx").ops[0].kind == "dense"
+    for name, corrupt in [("truncated", data[: len(data) // 2]), ("garbage", b"\xff\x00 not onnx" * 10),
+                          ("empty", b"")]:
+        (tmp_path / f"{name}.onnx").write_bytes(corrupt)
+        with pytest.raises(FormatError):
+            import_model(tmp_path / f"{name}.onnx")
+
+
+def test_model_failing_the_onnx_checker_is_a_format_error(rng):
+    model = make_model([gemm("g", "x", "y")], (8,), (4,), {"g.W": w(rng, 4, 8)})  # bias never defined
+    with pytest.raises(FormatError, match="checker"):
+        import_model(model)
+
+
+@pytest.mark.parametrize("variant", ["fixed_batch", "variable_weights", "padded_avg_excluding_pad",
+                                     "two_outputs", "ceil_mode"])
+def test_unsupported_shapes_and_attributes_are_refused(variant, rng):
+    weights = {"g.W": w(rng, 4, 8), "g.b": w(rng, 4)}
+    if variant == "fixed_batch":
+        model = make_model([gemm("g", "x", "y")], (8,), (4,), weights)
+        model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 5
+    elif variant == "variable_weights":
+        model = make_model([helper.make_node("MatMul", ["x", "x2"], ["y"], name="mm")], (8,), (8,))
+        model.graph.node.insert(0, helper.make_node("Relu", ["x"], ["x2"], name="r"))
+        model.graph.node[1].input[:] = ["x", "x2t"]
+        model.graph.node.insert(1, helper.make_node("Reshape", ["x2", "s"], ["x2t"], name="rs"))
+        model.graph.initializer.append(numpy_helper.from_array(np.array([8, -1], np.int64), "s"))
+    elif variant == "padded_avg_excluding_pad":
+        model = make_model([helper.make_node("AveragePool", ["x"], ["a"], name="avg", kernel_shape=[3, 3],
+                                             pads=[1, 1, 1, 1]), flat("a")], (1, 4, 4), (16,))
+    elif variant == "two_outputs":
+        model = make_model([gemm("g", "x", "y"), helper.make_node("Relu", ["y"], ["z"], name="r")], (8,), (4,), weights)
+        model.graph.output.append(helper.make_tensor_value_info("z", FLOAT, ["N", 4]))
+    else:
+        model = make_model([helper.make_node("MaxPool", ["x"], ["m"], name="pool", kernel_shape=[2, 2],
+                                             strides=[2, 2], ceil_mode=1), flat("m")], (1, 5, 5), (9,))
+    with pytest.raises(UnsupportedModelError):
+        import_model(model)
+
+
+def test_wrong_input_shape_is_refused_and_right_ones_run(rng):
+    graph = import_model(make_model([gemm("g", "x", "y")], (8,), (4,), {"g.W": w(rng, 4, 8), "g.b": w(rng, 4)}))
+    quantized = quantize(graph, _inputs(rng, (8,), 64))
+    assert executor.predict(quantized, _inputs(rng, (8,), 1)[0]).logits.shape == (4,)
+    assert executor.predict(quantized, _inputs(rng, (8,), 3)).logits.shape == (3, 4)
+    for bad in [(7,), (2, 9), (1, 2, 8), ()]:
+        with pytest.raises(InputShapeError, match="expects"):
+            executor.predict(quantized, np.zeros(bad))
+        with pytest.raises(InputShapeError):
+            executor.run_float(graph, np.zeros(bad))
