@@ -26,7 +26,7 @@ from typing import Iterable
 import numpy as np
 
 from prover import kernels
-from prover.errors import FormatError
+from prover.errors import FormatError, ZkmarketError
 from prover.field import ELEMENT_BYTES, FQ_MODULUS, FR_MODULUS, LIMBS
 
 MAGIC_BYTES = 4
@@ -130,7 +130,11 @@ def atomic_output(path: str | os.PathLike, mode: str = "wb"):
     block completes, so an interrupted or failed write never leaves a partial file under the
     final name (and leaves a previous file there untouched)."""
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise ZkmarketError(f"{path}: cannot write here ({exc.strerror}): check that the folder "
+                            f"exists and is writable") from exc
     try:
         with os.fdopen(fd, mode) as out:
             yield out

@@ -39,7 +39,7 @@ from prover import kernels
 from prover.field import ELEMENT_BYTES, FQ_MODULUS, FR_MODULUS, LIMBS
 from prover.formats.binfile import (POINT_BYTES, BinFile, fr_elements, points_from_lem, points_to_lem,
                                     prime_header, read_binfile, read_prime, write_binfile)
-from prover.groth16.keys import ProvingKey
+from prover.groth16.keys import ProvingKey, VerifyingKey
 from prover.r1cs import SparseMatrix
 
 ZKEY_VERSION = 1
@@ -186,6 +186,15 @@ def read_zkey(path: str | os.PathLike) -> ProvingKey:
         n_constraints=rows - n_public - 1,
         mpc_params=_mpc_params(bf),
     )
+
+
+def read_verifying_key(path: str | os.PathLike) -> VerifyingKey:
+    """Only the verifying key of a .zkey (header and IC sections): what `zkey export
+    verificationkey` needs, without converting the proving points."""
+    bf = read_binfile(path, "zkey", ZKEY_VERSION)
+    h = _header(bf)
+    return VerifyingKey(h["alpha1"], h["beta2"], h["gamma2"], h["delta2"],
+                        _points(bf, 3, "g1", h["n_public"] + 1, "IC"))
 
 
 def _coefficient_section(pk: ProvingKey) -> np.ndarray:
