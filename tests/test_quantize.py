@@ -210,3 +210,47 @@ def test_predict_needs_a_quantized_graph_and_run_float_a_float_one(rng):
 
 def test_argmax_ties_go_to_the_lowest_index():
     assert executor.argmax_label(np.array([[3, 7, 7, 1], [-2, -2, -5, -9]])).tolist() == [1, 0]
+
+
+def _naive_window_op(x, kernel, strides, pads, reduce, weight=None, dilations=(1, 1), group=1):
+    """The graph.py formulas for conv / maxpool / sumpool as plain loops over Python ints."""
+    n_ch, h, w_ = x.shape
+    kh, kw = kernel
+    top, left, bottom, right = pads
+    oh = (h + top + bottom - (kh - 1) * dilations[0] - 1) // strides[0] + 1
+    ow = (w_ + left + right - (kw - 1) * dilations[1] - 1) // strides[1] + 1
+    n_out = n_ch if weight is None else weight.shape[0]
+    out = np.zeros((n_out, oh, ow), dtype=object)
+    for o in range(n_out):
+        for i in range(oh):
+            for j in range(ow):
+                terms = []
+                channels = [o] if weight is None else range(weight.shape[1])
+                for c in channels:
+                    src = c if weight is None else (o // (n_out // group)) * weight.shape[1] + c
+                    for u in range(kh):
+                        for v in range(kw):
+                            r, s = i * strides[0] + u * dilations[0] - top, j * strides[1] + v * dilations[1] - left
+                            inside = 0 <= r < h and 0 <= s < w_
+                            if weight is not None:
+                                terms.append(int(weight[o, c, u, v]) * (int(x[src, r, s]) if inside else 0))
+                            elif inside or reduce is sum:
+                                terms.append(int(x[src, r, s]) if inside else 0)
+                out[o, i, j] = reduce(terms)
+    return out
+
+
+def test_integer_windows_follow_the_written_semantics(rng):
+    x = rng.integers(-50, 50, (4, 7, 6))
+    weight = rng.integers(-9, 9, (6, 2, 3, 2))
+    pads, strides = (1, 0, 2, 1), (2, 1)
+    got = executor.conv2d(x[None], weight, None, strides, pads, (2, 1), group=2)[0]
+    want = _naive_window_op(x, (3, 2), strides, pads, sum, weight, dilations=(2, 1), group=2)
+    assert got.dtype == np.int64 and got.tolist() == want.tolist()
+    for kind, reduce in (("maxpool", max), ("sumpool", sum)):
+        got = executor.SEMANTICS[kind](x[None], kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))[0]
+        assert got.tolist() == _naive_window_op(x, (3, 3), (2, 2), (1, 1, 1, 1), reduce).tolist()
+    # padding never wins a max: an all-negative input keeps negative maxima at the border
+    negative = -np.abs(x) - 1
+    border = executor.SEMANTICS["maxpool"](negative[None], kernel=(2, 2), strides=(2, 2), pads=(1, 1, 1, 1))
+    assert (border < 0).all()
