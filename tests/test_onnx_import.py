@@ -209,29 +209,36 @@ def test_model_failing_the_onnx_checker_is_a_format_error(rng):
         import_model(model)
 
 
-@pytest.mark.parametrize("variant", ["fixed_batch", "variable_weights", "padded_avg_excluding_pad",
-                                     "two_outputs", "ceil_mode"])
-def test_unsupported_shapes_and_attributes_are_refused(variant, rng):
+@pytest.mark.parametrize("variant,reason", [
+    ("fixed_batch", "fixed batch size 5"), ("variable_weights", "must be a constant"),
+    ("padded_avg_excluding_pad", "count_include_pad"), ("two_outputs", "exactly one input and one output"),
+    ("ceil_mode", "ceil_mode"), ("reshape_into_batch", "batch axis"), ("conv1d", "only 2-D Conv")])
+def test_unsupported_shapes_and_attributes_are_refused(variant, reason, rng):
     weights = {"g.W": w(rng, 4, 8), "g.b": w(rng, 4)}
     if variant == "fixed_batch":
         model = make_model([gemm("g", "x", "y")], (8,), (4,), weights)
         model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 5
     elif variant == "variable_weights":
-        model = make_model([helper.make_node("MatMul", ["x", "x2"], ["y"], name="mm")], (8,), (8,))
-        model.graph.node.insert(0, helper.make_node("Relu", ["x"], ["x2"], name="r"))
-        model.graph.node[1].input[:] = ["x", "x2t"]
-        model.graph.node.insert(1, helper.make_node("Reshape", ["x2", "s"], ["x2t"], name="rs"))
-        model.graph.initializer.append(numpy_helper.from_array(np.array([8, -1], np.int64), "s"))
+        model = make_model([helper.make_node("Relu", ["x"], ["r"], name="r"),
+                            helper.make_node("MatMul", ["x", "r"], ["p"], name="mm"), flat("p")], (4, 4), (16,))
     elif variant == "padded_avg_excluding_pad":
         model = make_model([helper.make_node("AveragePool", ["x"], ["a"], name="avg", kernel_shape=[3, 3],
                                              pads=[1, 1, 1, 1]), flat("a")], (1, 4, 4), (16,))
     elif variant == "two_outputs":
         model = make_model([gemm("g", "x", "y"), helper.make_node("Relu", ["y"], ["z"], name="r")], (8,), (4,), weights)
         model.graph.output.append(helper.make_tensor_value_info("z", FLOAT, ["N", 4]))
-    else:
+    elif variant == "ceil_mode":
         model = make_model([helper.make_node("MaxPool", ["x"], ["m"], name="pool", kernel_shape=[2, 2],
                                              strides=[2, 2], ceil_mode=1), flat("m")], (1, 5, 5), (9,))
-    with pytest.raises(UnsupportedModelError):
+    elif variant == "reshape_into_batch":
+        model = make_model([helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")], (2, 4), (4,),
+                           {"s": np.array([-1, 4])})
+        model.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.array([-1, 4], np.int64), "s"))
+    else:
+        model = make_model([helper.make_node("Conv", ["x", "k"], ["y"], name="c1d")], (2, 6), (5,),
+                           {"k": w(rng, 1, 2, 2)})
+        model.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", FLOAT, ["N", 1, 5]))
+    with pytest.raises(UnsupportedModelError, match=reason):
         import_model(model)
 
 

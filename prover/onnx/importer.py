@@ -7,6 +7,19 @@ ONNX shape inference so that every tensor has a static per-sample shape, and low
 the graph's ops: Gemm and MatMul to ``dense``, BatchNormalization folded into the Conv or Gemm
 before it, a constant Add after a Conv or Gemm folded into its bias, Identity and Constant
 removed, Flatten and Reshape to ``reshape``.
+
+ONNX operator -> graph op (semantics in ``prover.onnx.graph``):
+
+    Gemm, MatMul (constant right operand)      dense (+ a following constant Add as its bias)
+    Conv (2-D, strides, pads, auto_pad,        conv
+          dilations, group)
+    BatchNormalization (inference mode)        folded into the dense/conv before it
+    Add, Sub, Mul                              add, sub, mul (a constant operand stays a constant)
+    Relu                                       relu
+    MaxPool                                    maxpool
+    AveragePool, GlobalAveragePool             avgpool (float), then sumpool (+ mul) when quantized
+    Flatten, Reshape                           reshape
+    Identity, Constant                         nothing (names and constants)
 """
 
 from __future__ import annotations
