@@ -110,6 +110,15 @@ def test_wtns_matches_snarkjs_export_and_round_trips(artifacts, tmp_path, circui
     assert (tmp_path / "again.wtns").read_bytes() == art.wtns.read_bytes()
 
 
+def test_non_canonical_witness_is_not_written(tmp_path):
+    witness = ints_to_limbs([1, 5, FR_MODULUS])
+    with pytest.raises(ValueError, match=">= r"):
+        write_wtns(witness, tmp_path / "w.wtns")
+    assert not list(tmp_path.iterdir())
+    write_wtns(ints_to_limbs([1, 5, FR_MODULUS - 1]), tmp_path / "w.wtns")
+    assert limbs_to_ints(read_wtns(tmp_path / "w.wtns")) == [1, 5, FR_MODULUS - 1]
+
+
 def test_snarkjs_checks_the_witness_we_write(artifacts, tmp_path):
     art = artifacts.circuits["multiplier"]
     witness = read_wtns(art.wtns)

@@ -14,7 +14,7 @@ import struct
 import numpy as np
 
 from prover.field import ELEMENT_BYTES, FR_MODULUS, LIMBS
-from prover.formats.binfile import fr_elements, prime_header, read_binfile, read_prime, write_binfile
+from prover.formats.binfile import below_modulus, fr_elements, prime_header, read_binfile, read_prime, write_binfile
 
 WTNS_VERSION = 2
 
@@ -39,5 +39,7 @@ def write_wtns(witness: np.ndarray, path: str | os.PathLike) -> None:
     witness = np.ascontiguousarray(witness, dtype="<u8")
     if witness.ndim != 2 or witness.shape[1] != LIMBS:
         raise ValueError(f"witness must have shape (n, {LIMBS}), got {witness.shape}")
+    if not below_modulus(witness, FR_MODULUS).all():
+        raise ValueError("the witness holds values >= r: reduce them modulo the field order first")
     header = prime_header(FR_MODULUS) + struct.pack("<I", len(witness))
     write_binfile(path, "wtns", WTNS_VERSION, [(1, header), (2, witness)])
