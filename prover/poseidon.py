@@ -4,7 +4,7 @@ Parameters (circomlib's): S-box x^5, R_F = 8 full rounds (4 before and 4 after t
 rounds), R_P partial rounds per state width t = 2..17 (``PARTIAL_ROUNDS``), state
 ``[0, inputs...]``, output ``state[0]``. The round constants and the MDS matrix are not read
 from any file: they are regenerated here by the Grain LFSR procedure of the Poseidon paper's
-parameter script (see ``grain_bits``, ``round_constants``, ``mds_matrix``), which yields
+parameter script (see ``GrainStream``, ``round_constants``, ``mds_matrix``), which yields
 circomlib's constants exactly (tests/test_poseidon.py checks the hash against circomlibjs).
 
 ``poseidon(inputs)`` hashes 1..16 field elements; ``poseidon_batch`` hashes many equal-width
@@ -47,55 +47,71 @@ def partial_rounds(t: int) -> int:
 
 # --- constants: the Grain LFSR procedure ------------------------------------------------------
 
-def grain_bits(t: int):
+class GrainStream:
     """The parameter script's bit stream for (prime field, x^alpha S-box, n=254, t, R_F, R_P).
 
     The 80-bit register is seeded with field type (2 bits), S-box type (4), n (12), t (12),
     R_F (10), R_P (10) and thirty 1s; it is clocked 160 times with the feedback taps
-    62, 51, 38, 23, 13, 0; afterwards bits are taken in pairs and the second bit is output
-    only when the first is 1.
+    62, 51, 38, 23, 13, 0 (new bit = XOR of those register bits, register bit 0 oldest);
+    afterwards bits are taken in pairs and the second bit is output only when the first is 1.
+
+    The nearest tap is 18 bits from the end of the register, so 18 new bits depend only on
+    bits already there: the register is clocked 18 bits per step with integer shifts, and the
+    pair filter runs on numpy arrays.
     """
-    seed = "{:02b}{:04b}{:012b}{:012b}{:010b}{:010b}".format(1, 0, FIELD_BITS, t, FULL_ROUNDS, partial_rounds(t))
-    seed += "1" * 30
-    # register bit i is the i-th bit of the sequence; clocking drops bit 0 and appends at 79
-    state = sum(int(b) << i for i, b in enumerate(seed))
 
-    def clock() -> int:
-        nonlocal state
-        new = ((state >> 62) ^ (state >> 51) ^ (state >> 38) ^ (state >> 23) ^ (state >> 13) ^ state) & 1
-        state = (state >> 1) | (new << 79)
-        return new
+    BLOCK = 18
 
-    for _ in range(160):
-        clock()
-    while True:
-        if clock():
-            yield clock()
-        else:
-            clock()
+    def __init__(self, t: int):
+        seed = "{:02b}{:04b}{:012b}{:012b}{:010b}{:010b}".format(
+            1, 0, FIELD_BITS, t, FULL_ROUNDS, partial_rounds(t)) + "1" * 30
+        self.state = sum(int(b) << i for i, b in enumerate(seed))  # register bit i = seed[i]
+        self._raw(160 // self.BLOCK * self.BLOCK)
+        self._raw_tail = self._raw(self.BLOCK)[160 % self.BLOCK:]  # the rest of the 160 discarded
+        self.buffer = np.zeros(0, dtype=np.uint8)
 
+    def _raw(self, n: int) -> np.ndarray:
+        """The next n register outputs (n a multiple of BLOCK), in order."""
+        mask = (1 << self.BLOCK) - 1
+        blocks = []
+        s = self.state
+        for _ in range(n // self.BLOCK):
+            new = ((s >> 62) ^ (s >> 51) ^ (s >> 38) ^ (s >> 23) ^ (s >> 13) ^ s) & mask
+            s = (s >> self.BLOCK) | (new << (80 - self.BLOCK))
+            blocks.append(new)
+        self.state = s
+        arr = np.array(blocks, dtype=np.uint32)
+        return ((arr[:, None] >> np.arange(self.BLOCK, dtype=np.uint32)) & 1).astype(np.uint8).ravel()
 
-def _draw(bits, n: int) -> int:
-    """Next n bits of the stream as an integer, first bit most significant."""
-    value = 0
-    for _ in range(n):
-        value = (value << 1) | next(bits)
-    return value
+    def bits(self, n: int) -> np.ndarray:
+        """The next n output bits (after the pair filter)."""
+        while len(self.buffer) < n:
+            raw = np.concatenate([self._raw_tail, self._raw(self.BLOCK * 2048)])
+            even = len(raw) // 2 * 2
+            raw, self._raw_tail = raw[:even], raw[even:]
+            pairs = raw.reshape(-1, 2)
+            self.buffer = np.concatenate([self.buffer, pairs[pairs[:, 0] == 1, 1]])
+        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        return out
+
+    def draw(self, n: int) -> int:
+        """The next n output bits as an integer, first bit most significant."""
+        return int("".join("01"[b] for b in self.bits(n)), 2)
 
 
 @lru_cache(maxsize=None)
 def _parameters(t: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
-    bits = grain_bits(t)
+    bits = GrainStream(t)
     n_constants = (FULL_ROUNDS + partial_rounds(t)) * t
     constants = []
     while len(constants) < n_constants:
-        c = _draw(bits, FIELD_BITS)
+        c = bits.draw(FIELD_BITS)
         if c < FR_MODULUS:  # rejection sampling below r
             constants.append(c)
     # Cauchy matrix 1/(x_i + y_j) from the next 2t draws, reduced mod r (no rejection here);
     # the script redraws all 2t values while they are not distinct or some x_i + y_j = 0.
     while True:
-        draws = [_draw(bits, FIELD_BITS) % FR_MODULUS for _ in range(2 * t)]
+        draws = [bits.draw(FIELD_BITS) % FR_MODULUS for _ in range(2 * t)]
         xs, ys = draws[:t], draws[t:]
         if len(set(draws)) == 2 * t and all((x + y) % FR_MODULUS for x in xs for y in ys):
             break

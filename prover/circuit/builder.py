@@ -272,7 +272,9 @@ class Builder:
 
     def __init__(self):
         self.n_wires = 1  # wire 0 is the constant 1
-        self._batches: list[tuple[LinComb, LinComb, LinComb]] = []
+        # per batch of constraints, for A, B, C: wires (n, m) and coefficients, int64 (n, m)
+        # or Fr limbs (n, m, 4)
+        self._batches: list[tuple[tuple[np.ndarray, np.ndarray], ...]] = []
         self.n_constraints = 0
         self.steps: list[WitnessStep] = []
         self.inputs: list[_Input] = []
@@ -317,8 +319,12 @@ class Builder:
         flat = []
         for x in (a, b, c):
             w = np.broadcast_to(x.wires, shape + (x.terms,)).reshape(n, x.terms)
-            k = np.broadcast_to(x.coeffs, shape + (x.terms,)).reshape(n, x.terms)
-            flat.append(LinComb(w, k))
+            if x.coeffs.dtype == np.int64:
+                k = np.broadcast_to(x.coeffs, shape + (x.terms,)).reshape(n, x.terms)
+            else:
+                # big coefficients become Fr limbs now, once per distinct row of a broadcast
+                k = np.broadcast_to(_limbs_of_broadcast(x.coeffs), shape + (x.terms, LIMBS)).reshape(n, x.terms, LIMBS)
+            flat.append((w, k))
         self._batches.append(tuple(flat))
         self.n_constraints += n
 
@@ -375,49 +381,69 @@ class Builder:
         return Circuit(r1cs, list(self.steps), list(self.inputs), list(self._public), order)
 
 
-def _coeff_limbs(coeffs: np.ndarray) -> np.ndarray:
-    if coeffs.dtype == np.int64:
-        return signed_to_fr(coeffs)
+def _object_limbs(coeffs: np.ndarray) -> np.ndarray:
+    """Python-int coefficients (any shape) -> Fr limbs (shape + (4,)), reduced mod r."""
     vals = coeffs % FR_MODULUS
-    out = np.empty((len(vals), LIMBS), dtype=np.uint64)
+    out = np.empty(coeffs.shape + (LIMBS,), dtype=np.uint64)
     for j in range(LIMBS):
-        out[:, j] = ((vals >> (64 * j)) & ((1 << 64) - 1)).astype(np.uint64)
+        out[..., j] = ((vals >> (64 * j)) & ((1 << 64) - 1)).astype(np.uint64)
     return out
 
 
+def _limbs_of_broadcast(coeffs: np.ndarray) -> np.ndarray:
+    """``_object_limbs`` of an array that may be a broadcast view: converted along its real
+    (non-zero-stride) extent only, then broadcast again."""
+    index = tuple(slice(0, 1) if stride == 0 and size > 1 else slice(None)
+                  for stride, size in zip(coeffs.strides, coeffs.shape))
+    return np.broadcast_to(_object_limbs(coeffs[index]), coeffs.shape + (LIMBS,))
+
+
+def _merge_repeats(wires: np.ndarray, coeffs: np.ndarray, nonzero: np.ndarray):
+    """Rows where a wire appears twice: add its coefficients into the first occurrence (rare,
+    so a loop over those rows only)."""
+    wires, coeffs, nonzero = wires.copy(), coeffs.copy(), nonzero.copy()
+    limbs = coeffs.dtype != np.int64
+    keyed = np.where(nonzero, wires, -1 - np.arange(wires.shape[1]))
+    srt = np.sort(keyed, axis=1)
+    for i in np.nonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))[0]:
+        first: dict[int, int] = {}
+        for j in np.nonzero(nonzero[i])[0]:
+            w = int(wires[i, j])
+            if w not in first:
+                first[w] = j
+                continue
+            k = first[w]
+            if limbs:
+                total = (_limb_int(coeffs[i, k]) + _limb_int(coeffs[i, j])) % FR_MODULUS
+                coeffs[i, k] = ints_to_limbs([total])[0]
+                nonzero[i, k] = total != 0
+            else:
+                coeffs[i, k] += coeffs[i, j]
+                nonzero[i, k] = coeffs[i, k] != 0
+            nonzero[i, j] = False
+    return wires, coeffs, nonzero
+
+
 def _csr(batches, which: int, n_rows: int, new_of_old: np.ndarray) -> SparseMatrix:
-    rows, cols, limbs = [], [], []
-    base = 0
+    """One of A, B, C as CSR in final wire numbers; zero coefficients dropped, repeated wires
+    merged. Rows are already in order (batches are consecutive constraint ranges)."""
+    counts, cols, limbs = [], [], []
     for batch in batches:
-        lc = batch[which]
-        n, m = lc.wires.shape
-        coeffs = lc.coeffs.ravel()
-        nonzero = (coeffs != 0) if coeffs.dtype == np.int64 else (coeffs % FR_MODULUS != 0).astype(bool)
-        rows.append(np.repeat(np.arange(base, base + n, dtype=np.int64), m)[nonzero])
-        cols.append(new_of_old[lc.wires.ravel()[nonzero]])
-        limbs.append(_coeff_limbs(coeffs[nonzero]))
-        base += n
-    if not rows:
+        wires, coeffs = batch[which]
+        nonzero = (coeffs != 0) if coeffs.dtype == np.int64 else coeffs.any(axis=-1)
+        if wires.shape[1] > 1:
+            keyed = np.sort(np.where(nonzero, wires, -1 - np.arange(wires.shape[1])), axis=1)
+            if (keyed[:, 1:] == keyed[:, :-1]).any():
+                wires, coeffs, nonzero = _merge_repeats(wires, coeffs, nonzero)
+        counts.append(nonzero.sum(axis=1))
+        cols.append(new_of_old[wires[nonzero]])
+        kept = coeffs[nonzero]
+        limbs.append(signed_to_fr(kept) if coeffs.dtype == np.int64 else kept)
+    if not batches:
         return SparseMatrix.empty(n_rows)
-    rows = np.concatenate(rows)
-    cols = np.concatenate(cols)
-    limbs = np.concatenate(limbs)
-    order = np.lexsort((cols, rows))
-    rows, cols, limbs = rows[order], cols[order], limbs[order]
-    dup = np.nonzero((rows[1:] == rows[:-1]) & (cols[1:] == cols[:-1]))[0]
-    if len(dup):
-        # a wire repeated within one linear combination: add its coefficients (rare, so per entry)
-        keep = np.ones(len(rows), dtype=bool)
-        for i in dup[::-1]:
-            total = (_limb_int(limbs[i]) + _limb_int(limbs[i + 1])) % FR_MODULUS
-            limbs[i] = ints_to_limbs([total])[0]
-            keep[i + 1] = False
-            if total == 0 and (i == 0 or not (rows[i - 1] == rows[i] and cols[i - 1] == cols[i])):
-                keep[i] = False
-        rows, cols, limbs = rows[keep], cols[keep], limbs[keep]
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    return SparseMatrix(indptr, cols.astype(np.int64), np.ascontiguousarray(limbs))
+    np.cumsum(np.concatenate(counts), out=indptr[1:])
+    return SparseMatrix(indptr, np.concatenate(cols).astype(np.int64), np.ascontiguousarray(np.concatenate(limbs)))
 
 
 def _limb_int(limbs: np.ndarray) -> int:
