@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from prover.errors import UnsupportedModelError
 from prover.onnx import executor
@@ -117,7 +118,7 @@ def choose_precision(graph: Graph, inputs: np.ndarray, labels: np.ndarray, toler
     drops. Raises UnsupportedModelError when no precision qualifies."""
     max_abs = calibrate(graph, inputs)
     target = accuracy(graph, inputs, labels) - tolerance
-    for precision in ladder:
+    for precision in tqdm(ladder, desc="choose precision", unit="try", leave=False, disable=None):
         try:
             quantized = quantize(graph, inputs, precision, max_abs)
             if accuracy(quantized, inputs, labels) < target:
