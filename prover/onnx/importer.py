@@ -169,12 +169,18 @@ class _Lowering:
 
     @staticmethod
     def _use_counts(g: onnx.GraphProto) -> dict[str, int]:
+        """How many nodes (and graph outputs) read each tensor, seeing through Identity."""
+        identity = {n.output[0]: n.input[0] for n in g.node if n.op_type == "Identity"}
+
+        def root(name):
+            while name in identity:
+                name = identity[name]
+            return name
+
+        readers = [name for n in g.node if n.op_type != "Identity" for name in n.input]
         uses: dict[str, int] = {}
-        for node in g.node:
-            for name in node.input:
-                uses[name] = uses.get(name, 0) + 1
-        for out in g.output:
-            uses[out.name] = uses.get(out.name, 0) + 1
+        for name in readers + [out.name for out in g.output]:
+            uses[root(name)] = uses.get(root(name), 0) + 1
         return uses
 
     def _name(self, name: str) -> str:
