@@ -56,6 +56,22 @@ def test_setup_writes_snarkjs_key_that_snarkjs_proves_with(artifacts, tmp_path, 
     assert "OK" in snarkjs("groth16", "verify", tmp_path / "vk.json", tmp_path / "public.json", tmp_path / "proof.json")
 
 
+def test_setup_at_the_ptau_power_limit(artifacts, tmp_path, capsys):
+    """Multiplier's domain is 2^3: a power-3 ptau still serves it (H comes from the 2^4 G1 block
+    snarkjs adds), byte for byte as snarkjs does; the 2^8-row Poseidon circuit is refused."""
+    snarkjs("powersoftau", "new", "bn128", "3", tmp_path / "pot3_0.ptau")
+    snarkjs("powersoftau", "prepare", "phase2", tmp_path / "pot3_0.ptau", tmp_path / "pot3.ptau")
+    art = artifacts.circuits["multiplier"]
+    snarkjs("groth16", "setup", art.r1cs, tmp_path / "pot3.ptau", tmp_path / "snarkjs.zkey")
+    code, _, _ = zkmarket(capsys, "groth16", "setup", art.r1cs, tmp_path / "pot3.ptau", tmp_path / "ours.zkey")
+    assert code == 0
+    assert (tmp_path / "ours.zkey").read_bytes() == (tmp_path / "snarkjs.zkey").read_bytes()
+    code, _, err = zkmarket(capsys, "groth16", "setup", artifacts.circuits["poseidon_preimage"].r1cs,
+                            tmp_path / "pot3.ptau", tmp_path / "big.zkey")
+    assert_one_error_line(code, err, "larger")
+    assert not (tmp_path / "big.zkey").exists()
+
+
 def test_setup_from_unprepared_ptau_fails_with_advice(artifacts, tmp_path, capsys):
     art = artifacts.circuits["multiplier"]
     code, _, err = zkmarket(capsys, "groth16", "setup", art.r1cs, artifacts.ptau_phase1, tmp_path / "c.zkey")
