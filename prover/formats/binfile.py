@@ -9,9 +9,9 @@ Element encodings inside sections:
 - a field element is ``n8`` little-endian bytes (32 for BN254);
 - a curve point in .ptau/.zkey point sections is "LEM": affine ``x, y`` little-endian in
   Montgomery form (G2 coordinates as ``c0, c1``), the point at infinity all zero bytes;
-- snarkjs hashes points "uncompressed" (the circuit hash of section 10 of a .zkey, computed by
-  ``prover.groth16.setup.circuit_hash``): each coordinate big-endian in canonical form, where a
-  G2 coordinate is the 64-byte big-endian reading of ``c0 || c1`` (so ``c1`` comes first).
+- snarkjs hashes points "uncompressed" (``points_uncompressed``; the circuit hash and the
+  ceremony transcripts): each coordinate big-endian in canonical form, where a G2 coordinate
+  is the 64-byte big-endian reading of ``c0 || c1`` (so ``c1`` comes first).
 """
 
 from __future__ import annotations
@@ -234,3 +234,10 @@ def points_to_lem(points: np.ndarray) -> np.ndarray:
     """Canonical point array (any number of points) -> LEM limbs, flat ``(k, 4)``."""
     flat = np.ascontiguousarray(points, dtype=np.uint64).reshape(-1, LIMBS)
     return np.asarray(kernels.to_montgomery(flat, "fq"), dtype=np.uint64)
+
+
+def points_uncompressed(points: np.ndarray, group: str) -> bytes:
+    """Canonical points -> snarkjs's uncompressed encoding (the bytes its hashes consume)."""
+    coord_bytes = ELEMENT_BYTES * (1 if group == "g1" else 2)
+    raw = np.ascontiguousarray(points, dtype="<u8").view(np.uint8).reshape(-1, 2, coord_bytes)
+    return raw[:, :, ::-1].tobytes()
