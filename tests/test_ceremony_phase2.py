@@ -1,0 +1,168 @@
+"""Phase-2 ceremony: interop with snarkjs both ways, proofs from a multi-party key, the forgery
+that a provider-only setup allows (and an honest contribution prevents), tampered transcripts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from marketplace.npm import run_npm_tool
+from prover import kernels
+from prover.ceremony import phase2
+from prover.ceremony.keypair import g1_mul
+from prover.ceremony.known_secret import known_secret_ptau
+from prover.ceremony.phase2_verify import verify_zkey_transcript
+from prover.ceremony.rng import beacon_rng, fr_from_rng
+from prover.errors import VerificationError
+from prover.field import FR_MODULUS, ints_to_limbs
+from prover.formats.ptau import read_ptau
+from prover.formats.r1cs import read_r1cs
+from prover.formats.wtns import read_wtns
+from prover.formats.zkey import read_zkey, write_zkey
+from prover.groth16.keys import Proof
+from prover.groth16.prove import prove
+from prover.groth16.setup import G1_GENERATOR, G2_GENERATOR, setup
+from prover.groth16.verify import verify
+from tests.circuits.artifacts import build
+
+BEACON = bytes.fromhex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory):
+    return build(tmp_path_factory.getbasetemp() / "snarkjs_artifacts")
+
+
+@pytest.fixture(scope="module")
+def multiplier(artifacts):
+    art = artifacts.circuits["multiplier"]
+    return art, read_r1cs(art.r1cs), read_ptau(artifacts.ptau)
+
+
+def _snarkjs_zkey_verify(r1cs: Path, ptau: Path, zkey: Path) -> bool:
+    return run_npm_tool("snarkjs", "zkey", "verify", r1cs, ptau, zkey, check=False, timeout=600).returncode == 0
+
+
+def test_we_verify_snarkjs_transcripts(multiplier):
+    art, r1cs, ptau = multiplier
+    assert verify_zkey_transcript(r1cs, ptau, read_zkey(art.zkey)).n_contributions == 0
+    report = verify_zkey_transcript(r1cs, ptau, read_zkey(art.zkey_beacon))
+    assert [(c.name, c.kind) for c in report.contributions] == [("first contributor", "contribution"),
+                                                                ("final beacon", "beacon")]
+    # the transcript hash commits to the ceremony: one contribution less, another hash
+    assert report.transcript_hash != verify_zkey_transcript(r1cs, ptau, read_zkey(art.zkey_contributed)).transcript_hash
+
+
+def test_snarkjs_verifies_our_multi_party_key_and_its_proofs_verify(multiplier, artifacts, tmp_path):
+    art, r1cs, ptau = multiplier
+    pk = setup(r1cs, ptau)
+    pk, first = phase2.contribute(pk, "provider", "provider entropy")
+    pk, second = phase2.contribute(pk, "consumer")
+    pk, _ = phase2.beacon(pk, BEACON, 10, "closing beacon")
+    assert first != second
+    write_zkey(pk, tmp_path / "ours.zkey")
+    assert _snarkjs_zkey_verify(art.r1cs, artifacts.ptau, tmp_path / "ours.zkey")
+    report = verify_zkey_transcript(r1cs, ptau, read_zkey(tmp_path / "ours.zkey"))
+    assert [c.name for c in report.contributions] == ["provider", "consumer", "closing beacon"]
+    assert report.contributions[0].contribution_hash == first.hex()
+
+    proof, public = prove(pk, read_wtns(art.wtns))
+    assert verify(pk.verifying_key(), public, proof)
+    assert not verify(pk.verifying_key(), [(public[0] + 1) % FR_MODULUS] + public[1:], proof)
+    # a key whose delta has moved on does not accept proofs made before the last contribution
+    later, _ = phase2.contribute(pk, "late")
+    assert not verify(later.verifying_key(), public, proof)
+
+
+def test_snarkjs_rejects_our_key_with_a_changed_point(multiplier, artifacts, tmp_path):
+    art, r1cs, ptau = multiplier
+    pk, _ = phase2.contribute(setup(r1cs, ptau), "provider")
+    pk.h_points = pk.h_points.copy()
+    pk.h_points[0] = g1_mul(pk.h_points[0], 2)
+    write_zkey(pk, tmp_path / "bad.zkey")
+    assert not _snarkjs_zkey_verify(art.r1cs, artifacts.ptau, tmp_path / "bad.zkey")
+    with pytest.raises(VerificationError, match="H points"):
+        verify_zkey_transcript(r1cs, ptau, read_zkey(tmp_path / "bad.zkey"))
+
+
+def _tampered(pk):
+    """(what was done, key, the message that must name it)."""
+    records = pk.mpc_params["contributions"]
+    c_points = pk.c_points.copy()
+    c_points[1] = g1_mul(c_points[1], 3)
+    yield "changed L point", replace(pk, c_points=c_points), "L \\(C\\) points"
+    yield "changed A point", replace(pk, a_points=np.roll(pk.a_points, 1, axis=0)), "a_points"
+    dropped_middle = {**pk.mpc_params, "contributions": [records[0], records[2]]}
+    yield "dropped contribution", replace(pk, mpc_params=dropped_middle), "contribution #2.*dropped"
+    dropped_last = {**pk.mpc_params, "contributions": records[:2]}
+    yield "dropped last contribution", replace(pk, mpc_params=dropped_last), "contribution is missing"
+    bad_key = {**records[1], "g2_spx": records[0]["g2_spx"]}
+    yield "forged proof of knowledge", replace(pk, mpc_params={**pk.mpc_params, "contributions":
+                                                                 [records[0], bad_key, records[2]]}), \
+        "proof of knowledge"
+    yield "delta not from the key", replace(pk, delta1=g1_mul(pk.delta1, 5)), "delta1"
+
+
+def test_tampered_transcripts_are_rejected_naming_the_problem(multiplier):
+    art, r1cs, ptau = multiplier
+    pk = setup(r1cs, ptau)
+    for name in ("a", "b", "c"):
+        pk, _ = phase2.contribute(pk, name)
+    verify_zkey_transcript(r1cs, ptau, pk)  # the untouched key passes
+    for what, bad, message in _tampered(pk):
+        with pytest.raises(VerificationError, match=message):
+            verify_zkey_transcript(r1cs, ptau, bad)
+            pytest.fail(f"{what} was accepted")
+
+
+def test_a_key_for_another_circuit_is_rejected(artifacts, multiplier):
+    art, r1cs, ptau = multiplier
+    other = read_r1cs(artifacts.circuits["poseidon_preimage"].r1cs)
+    with pytest.raises(VerificationError, match="another circuit"):
+        verify_zkey_transcript(other, ptau, read_zkey(art.zkey_beacon))
+
+
+# --- why the ceremony matters ------------------------------------------------------------------
+
+SECRET = {"tau": 1234567, "alpha": 7654321, "beta": 1111111}
+
+
+def _forge(pk, public: list[int], alpha: int, delta: int) -> Proof:
+    """A proof of ANY public signals from the toxic waste alpha and delta (gamma = 1, as in every
+    snarkjs key): A = a G1, B = b G2, C = (ab G1 - alpha beta1 - vk_x) / delta, so that
+    e(A, B) = e(alpha1, beta2) e(vk_x, gamma2) e(C, delta2)."""
+    a, b = 5, 7
+    vk_x = kernels.g1_msm(pk.ic, ints_to_limbs([1, *public]))
+    numerator = kernels.g1_msm(np.stack([G1_GENERATOR, pk.beta1, vk_x]),
+                               ints_to_limbs([a * b, FR_MODULUS - alpha, FR_MODULUS - 1]))
+    return Proof(g1_mul(G1_GENERATOR, a), kernels.g2_batch_mul(G2_GENERATOR, ints_to_limbs([b]))[0],
+                 g1_mul(numerator, pow(delta, -1, FR_MODULUS)))
+
+
+def test_provider_only_setup_lets_a_wrong_label_verify_and_an_honest_contribution_stops_it(multiplier):
+    """The provider runs phase 1 from a secret it knows and makes the only phase-2 contribution
+    (a beacon value it chose, so it knows that delta too). It then "proves" the multiplier's
+    output c + 1, a statement no witness satisfies, and the verifier accepts. After one honest
+    contribution the same forgery fails. (A real setup also needs an honest phase 1: with tau
+    known, 1/delta G1 can be read off the H points.)"""
+    art, r1cs, _ = multiplier
+    ptau = known_secret_ptau(4, **SECRET)
+    pk, _ = phase2.beacon(setup(r1cs, ptau), b"provider's own value", 10, "provider")
+    rng = beacon_rng(b"provider's own value", 10)
+    delta = fr_from_rng(rng)  # what the provider knows about its own contribution
+    proof, public = prove(pk, read_wtns(art.wtns))
+    assert verify(pk.verifying_key(), public, proof)
+    wrong = [(public[0] + 1) % FR_MODULUS] + public[1:]
+    assert not verify(pk.verifying_key(), wrong, proof)  # an honest prover cannot do this
+
+    forged = _forge(pk, wrong, SECRET["alpha"], delta)
+    assert verify(pk.verifying_key(), wrong, forged)
+
+    honest, _ = phase2.contribute(pk, "consumer")
+    assert not verify(honest.verifying_key(), wrong, _forge(honest, wrong, SECRET["alpha"], delta))
+    assert not verify(honest.verifying_key(), wrong, forged)
+    proof, public = prove(honest, read_wtns(art.wtns))
+    assert verify(honest.verifying_key(), public, proof)  # honest proofs still verify
