@@ -366,6 +366,8 @@ def test_proof_and_public_json_round_trip_and_calldata(artifacts, tmp_path, circ
     (f'["{FR_MODULUS}"]', "not below the scalar field"),
     ('["12", "abc"]', "not a decimal number"),
     ('["-5"]', "not a decimal number"),
+    ('["0xZZ"]', "not a decimal number"),
+    ('["12", "0x"]', "not a decimal number"),
     ("[1.5]", "not a number"),
     ('{"a": 1}', "expected a JSON list"),
     ('["1", ', "not valid JSON"),
@@ -374,6 +376,11 @@ def test_bad_public_json_is_rejected(tmp_path, content, message):
     (tmp_path / "public.json").write_text(content)
     with pytest.raises(FormatError, match=message):
         read_public(tmp_path / "public.json")
+
+
+def test_public_json_reads_decimal_and_hex_like_snarkjs(tmp_path):
+    (tmp_path / "public.json").write_text(json.dumps(["102", "0x03", 7]))
+    assert read_public(tmp_path / "public.json") == [102, 3, 7]
 
 
 def test_bad_proof_json_is_rejected(artifacts, tmp_path):

@@ -54,13 +54,16 @@ def _g2_json(point: np.ndarray) -> list:
 
 
 def _number(value, what: str, modulus: int, where: str) -> int:
-    """A JSON decimal string (or integer) below ``modulus``."""
+    """A JSON decimal string (or integer, or 0x-prefixed hex string, as snarkjs also reads them)
+    below ``modulus``."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise FormatError(f"{where}: {what} is {json.dumps(value)}, not a number")
     if isinstance(value, str):
-        if not value.isdigit() or not value.isascii():
+        digits, base = (value[2:], 16) if value[:2] in ("0x", "0X") else (value, 10)
+        allowed = "0123456789abcdefABCDEF" if base == 16 else "0123456789"
+        if not digits or any(ch not in allowed for ch in digits):
             raise FormatError(f"{where}: {what} is {json.dumps(value)}, not a decimal number")
-        value = int(value)
+        value = int(digits, base)
     if not 0 <= value < modulus:
         field = "scalar field r" if modulus == FR_MODULUS else "base field q"
         raise FormatError(f"{where}: {what} is not below the {field}: it is not a valid field element")

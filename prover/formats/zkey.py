@@ -89,7 +89,7 @@ def _header(bf: BinFile) -> dict:
 
 def _coefficients(bf: BinFile, n_vars: int, domain_size: int) -> tuple[SparseMatrix, SparseMatrix, int]:
     """Sections 4 -> CSR A and B with the same number of rows (the domain rows in use)."""
-    (count,) = bf.section_array(4, "<u4", 1, "coefficients")
+    count = int(bf.section_array(4, "<u4", 1, "coefficients")[0])
     raw = bf.section(4, "coefficients")
     if len(raw) != 4 + count * COEFFICIENT.itemsize:
         raise bf.error(f"section 4 (coefficients) holds {len(raw)} bytes for {count} entries of "
