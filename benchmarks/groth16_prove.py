@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import CACHE_DIR, RESULTS_DIR
-from marketplace.npm import npm_bin, run_npm_tool
+from marketplace.npm import REPO_ROOT, npm_bin, run_npm_tool
 from prover import kernels
 from prover.ceremony.known_secret import known_secret_ptau
 from prover.field import FR_MODULUS, LIMBS, ints_to_limbs
+from prover.formats.binfile import atomic_output
 from prover.formats.ptau import read_ptau, write_ptau
 from prover.formats.r1cs import write_r1cs
 from prover.formats.wtns import write_wtns
@@ -94,38 +95,26 @@ def _csr(n_rows: int, *entries: tuple[np.ndarray, np.ndarray, int]) -> SparseMat
 
 # --- inputs (cached) -------------------------------------------------------------------------
 
-def _atomic(path: Path, write) -> Path:
-    """Run ``write(tmp)`` and move the result into place, so an interrupted run leaves no
-    half-written cache file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 def prepare(k: int, cache: Path = CACHE_DIR, log=print) -> dict[str, Path]:
     """The .r1cs, .wtns and .zkey (and ptau) of size k, built once and cached."""
     ptau = cache / f"known_secret_{k + 1}.ptau"
     if not ptau.exists():
         log(f"  building the known-secret ptau of power {k + 1} (cached in {cache})")
-        _atomic(ptau, lambda tmp: write_ptau(known_secret_ptau(k + 1, **SECRET, progress=True), tmp))
+        cache.mkdir(parents=True, exist_ok=True)
+        write_ptau(known_secret_ptau(k + 1, **SECRET, progress=True), ptau)  # writers are atomic
     base = cache / f"groth16_k{k}_v{CIRCUIT_VERSION}"
     files = {"ptau": ptau, "r1cs": base.with_suffix(".r1cs"), "wtns": base.with_suffix(".wtns"),
              "zkey": base.with_suffix(".zkey"), "vk": base.with_suffix(".vk.json")}
     if not all(files[name].exists() for name in ("r1cs", "wtns", "zkey", "vk")):
         log(f"  building the 2^{k} circuit, witness and key")
         r1cs, witness = benchmark_circuit(k)
-        _atomic(files["r1cs"], lambda tmp: write_r1cs(r1cs, tmp))
-        _atomic(files["wtns"], lambda tmp: write_wtns(witness, tmp))
-        _atomic(files["zkey"], lambda tmp: write_zkey(setup(r1cs, read_ptau(ptau)), tmp))
-        _atomic(files["vk"], lambda tmp: run_npm_tool("snarkjs", "zkey", "export", "verificationkey",
-                                                      files["zkey"], tmp, timeout=3600))
+        write_r1cs(r1cs, files["r1cs"])
+        write_wtns(witness, files["wtns"])
+        write_zkey(setup(r1cs, read_ptau(ptau)), files["zkey"])
+        # snarkjs's own verification key, so that both proofs are checked independently of us
+        tmp = files["vk"].with_suffix(".tmp")
+        run_npm_tool("snarkjs", "zkey", "export", "verificationkey", files["zkey"], tmp, timeout=3600)
+        os.replace(tmp, files["vk"])
     return files
 
 
@@ -207,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also profile our prover at the largest size")
     args = parser.parse_args(argv)
 
-    snarkjs_version = json.loads((npm_bin("snarkjs").resolve().parent / "package.json").read_text())["version"]
+    snarkjs_version = json.loads((REPO_ROOT / "node_modules/snarkjs/package.json").read_text())["version"]
     backends = sorted(set(kernels.BACKEND.values()))
     print(f"groth16 prove: zkmarket ({'/'.join(backends)} kernels) vs snarkjs {snarkjs_version}, "
           f"{os.cpu_count()} cores")
@@ -230,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         report["profile"] = profile(prepare(max(args.sizes)))
         print(report["profile"])
-    _atomic(RESULTS_DIR / "groth16_prove.json", lambda tmp: Path(tmp).write_text(json.dumps(report, indent=1)))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    with atomic_output(RESULTS_DIR / "groth16_prove.json", "w") as out:
+        json.dump(report, out, indent=1)
     print(f"saved {RESULTS_DIR / 'groth16_prove.json'}")
     return 0
