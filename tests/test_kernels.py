@@ -8,10 +8,13 @@ import random
 
 import numpy as np
 import pytest
+from py_ecc import optimized_bn128 as bn
 
 from prover import kernels
 from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.kernels import reference
+# one construction of a twist point outside G2 (an Fq2 square root) serves both test files
+from test_groth16 import _twist_point_outside_g2
 
 
 @pytest.fixture
@@ -27,6 +30,13 @@ def random_fr(pyrng, n, edges=True):
         for i, edge in enumerate([0, 1, FR_MODULUS - 1][:n]):
             values[pyrng.randrange(n) if n > 3 else i] = edge
     return ints_to_limbs(values)
+
+
+def test_every_kernel_is_native():
+    assert set(kernels.BACKEND) == set(kernels.KERNELS)
+    assert {name for name, backend in kernels.BACKEND.items() if backend != "native"} == set()
+    # and the reference is really another implementation
+    assert kernels.g1_msm is not reference.g1_msm
 
 
 # --- element-wise field kernels ------------------------------------------------------------
@@ -160,3 +170,237 @@ def test_ntt_rejects_bad_arguments(pyrng):
     # a zero shift is a degenerate but valid evaluation: every point is 0
     coeffs = random_fr(pyrng, 4)
     assert (kernels.coset_ntt(coeffs, 0) == reference.coset_ntt(coeffs, 0)).all()
+
+
+# --- curve points --------------------------------------------------------------------------
+
+
+G1_GEN = reference.g1_to_array(bn.G1)
+G2_GEN = reference.g2_to_array(bn.G2)
+GROUPS = {
+    1: (kernels.g1_msm, reference.g1_msm, kernels.g1_batch_mul, reference.g1_batch_mul, bn.G1, reference.g1_to_array),
+    2: (kernels.g2_msm, reference.g2_msm, kernels.g2_batch_mul, reference.g2_batch_mul, bn.G2, reference.g2_to_array),
+}
+
+
+def reference_points(pyrng, group, n, infinity_at=None):
+    """n points k*G from py_ecc (k random, small to keep py_ecc quick), one of them infinity."""
+    *_, gen, to_array = GROUPS[group]
+    pts = [bn.multiply(gen, pyrng.randrange(1, 2**32)) for _ in range(n)]
+    if infinity_at is not None:
+        pts[infinity_at] = bn.Z1 if group == 1 else bn.Z2
+    shape = (0, 2, 4) if group == 1 else (0, 2, 2, 4)
+    return np.stack([to_array(p) for p in pts]) if pts else np.zeros(shape, dtype=np.uint64)
+
+
+def off_curve(point):
+    bad = point.copy()
+    bad.reshape(-1)[-4] ^= 1  # flip a bit of y (of y.c1 in G2)
+    return bad
+
+
+@pytest.mark.parametrize("group", [1, 2])
+@pytest.mark.parametrize("n", [0, 1, 6])
+def test_msm_matches_reference(pyrng, group, n):
+    msm, ref_msm, *_ = GROUPS[group]
+    points = reference_points(pyrng, group, n, infinity_at=n // 2 if n > 1 else None)
+    scalars = random_fr(pyrng, n) if n else np.zeros((0, 4), dtype=np.uint64)
+    got = msm(points, scalars)
+    assert got.shape == points.shape[1:]
+    assert (got == ref_msm(points, scalars)).all()
+    if n:
+        # P + (-1)P sums to infinity
+        neg_one = ints_to_limbs([1, FR_MODULUS - 1])
+        assert not msm(np.stack([points[0], points[0]]), neg_one).any()
+
+
+@pytest.mark.parametrize("group, n", [(1, 1 << 12), (2, 1 << 10)])
+def test_msm_agrees_with_batch_mul_at_scale(pyrng, group, n):
+    """sum a_i (k_i G) == (sum a_i k_i) G, with scalars of every size class arkworks treats
+    separately (0, +-1, 8, 16, 32, 64 bits and full size, positive and negative)."""
+    msm, _, batch_mul, *_ = GROUPS[group]
+    gen = G1_GEN if group == 1 else G2_GEN
+    ks = [pyrng.randrange(FR_MODULUS) for _ in range(n)]
+    points = batch_mul(gen, ints_to_limbs(ks))
+    sizes = [0, 1, 8, 16, 32, 64, 254]
+    scalars = []
+    for i in range(n):
+        bits = sizes[i % len(sizes)]
+        value = pyrng.randrange(min(2**bits, FR_MODULUS)) if bits else 0
+        scalars.append(value if i % 2 else (-value) % FR_MODULUS)
+    expected = batch_mul(gen, ints_to_limbs([sum(a * k for a, k in zip(scalars, ks)) % FR_MODULUS]))[0]
+    assert (msm(points, ints_to_limbs(scalars)) == expected).all()
+    # and a wrong scalar gives another point
+    scalars[5] = (scalars[5] + 1) % FR_MODULUS
+    assert not (msm(points, ints_to_limbs(scalars)) == expected).all()
+
+
+@pytest.mark.parametrize("group", [1, 2])
+def test_msm_rejects_bad_points_and_scalars(pyrng, group):
+    msm, *_ = GROUPS[group]
+    points = reference_points(pyrng, group, 3)
+    scalars = random_fr(pyrng, 3)
+    curve = "G1 curve" if group == 1 else "G2 twist curve"
+    bad = points.copy()
+    bad[2] = off_curve(points[2])
+    with pytest.raises(ValueError, match=rf"points\[2\] is not on the BN254 {curve}"):
+        msm(bad, scalars)
+    bad = points.copy()
+    bad[1].reshape(-1)[:4] = ints_to_limbs([FQ_MODULUS])[0]
+    with pytest.raises(ValueError, match=r"points\[1\] has a coordinate not below the base field modulus"):
+        msm(bad, scalars)
+    with pytest.raises(ValueError, match=r"scalars\[0\] is not below the scalar field modulus"):
+        msm(points, ints_to_limbs([FR_MODULUS, 1, 2]))
+    with pytest.raises(ValueError, match="same length"):
+        msm(points, scalars[:2])
+    with pytest.raises(ValueError, match="must have shape"):
+        msm(points.reshape(3, -1), scalars)
+
+
+@pytest.mark.parametrize("group", [1, 2])
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_batch_mul_matches_reference(pyrng, group, n):
+    _, _, batch_mul, ref_batch_mul, *_ = GROUPS[group]
+    base = reference_points(pyrng, group, 1)[0]
+    scalars = random_fr(pyrng, n) if n else np.zeros((0, 4), dtype=np.uint64)
+    got = batch_mul(base, scalars)
+    assert got.shape == (n,) + base.shape
+    assert (got == ref_batch_mul(base, scalars)).all()
+    # the point at infinity as base gives infinity everywhere
+    assert not batch_mul(np.zeros_like(base), scalars).any()
+
+
+@pytest.mark.parametrize("group", [1, 2])
+def test_batch_mul_rejects_bad_base(pyrng, group):
+    _, _, batch_mul, *_ = GROUPS[group]
+    base = reference_points(pyrng, group, 1)[0]
+    with pytest.raises(ValueError, match="base is not on the BN254"):
+        batch_mul(off_curve(base), random_fr(pyrng, 2))
+    with pytest.raises(ValueError, match="base must have shape"):
+        batch_mul(base[None], random_fr(pyrng, 2))
+    with pytest.raises(ValueError, match=r"scalars\[1\] is not below"):
+        batch_mul(base, ints_to_limbs([0, FR_MODULUS + 5]))
+
+
+# --- sparse products -----------------------------------------------------------------------
+
+def random_csr(pyrng, rows, columns, max_row, long_row=None):
+    """A CSR matrix with empty rows, zero and r-1 coefficients; row `long_row` gets
+    `max_row` entries, the others up to 4."""
+    indptr, indices, coeffs = [0], [], []
+    for row in range(rows):
+        k = max_row if row == long_row else pyrng.choice([0, 1, 2, 4])
+        for _ in range(k):
+            indices.append(pyrng.randrange(columns))
+            coeffs.append(pyrng.choice([0, 1, FR_MODULUS - 1, FR_MODULUS - 3, 2**200, pyrng.randrange(FR_MODULUS)]))
+        indptr.append(len(indices))
+    coeff_arr = ints_to_limbs(coeffs) if coeffs else np.zeros((0, 4), dtype=np.uint64)
+    return np.array(indptr, dtype=np.int64), np.array(indices, dtype=np.int64), coeff_arr
+
+
+def test_sparse_matvec_matches_reference(pyrng):
+    indptr, indices, coeffs = random_csr(pyrng, 30, 12, 100, long_row=3)
+    vector = random_fr(pyrng, 12)
+    got = kernels.sparse_matvec(indptr, indices, coeffs, vector)
+    assert got.shape == (30, 4)
+    assert (got == reference.sparse_matvec(indptr, indices, coeffs, vector)).all()
+    # no rows at all
+    empty = kernels.sparse_matvec(np.zeros(1, np.int64), np.zeros(0, np.int64), np.zeros((0, 4), np.uint64), vector)
+    assert empty.shape == (0, 4)
+
+
+def test_sparse_products_reject_bad_csr(pyrng):
+    indptr, indices, coeffs = random_csr(pyrng, 5, 4, 3, long_row=0)
+    vector = random_fr(pyrng, 4)
+    assert kernels.sparse_matvec(indptr, indices, coeffs, vector).shape == (5, 4)
+    bad = indices.copy()
+    bad[1] = 4
+    with pytest.raises(ValueError, match=r"sparse_matvec: indices\[1\] = 4 is not a column index in \[0, 4\)"):
+        kernels.sparse_matvec(indptr, bad, coeffs, vector)
+    bad[1] = -1
+    with pytest.raises(ValueError, match=r"indices\[1\] = -1"):
+        kernels.sparse_matvec(indptr, bad, coeffs, vector)
+    with pytest.raises(ValueError, match="must end at the number of nonzeros"):
+        kernels.sparse_matvec(np.append(indptr[:-1], indptr[-1] + 1), indices, coeffs, vector)
+    bad_ptr = indptr.copy()
+    bad_ptr[1], bad_ptr[2] = 3, 1
+    with pytest.raises(ValueError, match=r"indptr\[2\] = 1 is below the entry before it"):
+        kernels.sparse_matvec(bad_ptr, indices, coeffs, vector)
+    bad_coeffs = coeffs.copy()
+    bad_coeffs[2] = ints_to_limbs([FR_MODULUS])[0]
+    with pytest.raises(ValueError, match=r"coeffs\[2\] is not below the scalar field modulus"):
+        kernels.sparse_matvec(indptr, indices, bad_coeffs, vector)
+    with pytest.raises(ValueError, match=r"vector\[3\] is not below"):
+        kernels.sparse_matvec(indptr, indices, coeffs, np.vstack([vector[:3], ints_to_limbs([FR_MODULUS])]))
+    with pytest.raises(ValueError, match="same length"):
+        kernels.sparse_matvec(indptr, indices, coeffs[:-1], vector)
+    with pytest.raises(TypeError, match="int64"):
+        kernels.sparse_matvec(indptr.astype(np.int32), indices, coeffs, vector)
+    points = reference_points(pyrng, 1, 4)
+    points[3] = off_curve(points[3])
+    with pytest.raises(ValueError, match=r"g1_sparse_lincomb: points\[3\] is not on the BN254 G1 curve"):
+        kernels.g1_sparse_lincomb(indptr, indices, coeffs, points)
+    with pytest.raises(ValueError, match=r"g1_sparse_lincomb: indices\[1\] = -1"):
+        kernels.g1_sparse_lincomb(indptr, bad, coeffs, points)
+
+
+@pytest.mark.parametrize("group", [1, 2])
+def test_sparse_lincomb_matches_reference(pyrng, group):
+    lincomb = kernels.g1_sparse_lincomb if group == 1 else kernels.g2_sparse_lincomb
+    ref_lincomb = reference.g1_sparse_lincomb if group == 1 else reference.g2_sparse_lincomb
+    points = reference_points(pyrng, group, 6, infinity_at=2)
+    indptr, indices, coeffs = random_csr(pyrng, 8, 6, 4)
+    got = lincomb(indptr, indices, coeffs, points)
+    assert got.shape == (8,) + points.shape[1:]
+    assert (got == ref_lincomb(indptr, indices, coeffs, points)).all()
+
+
+@pytest.mark.parametrize("group", [1, 2])
+def test_sparse_lincomb_long_rows_agree_with_msm(pyrng, group):
+    # rows past the short-row limit take the Pippenger path; each must equal the row's MSM
+    lincomb = kernels.g1_sparse_lincomb if group == 1 else kernels.g2_sparse_lincomb
+    msm, _, batch_mul, *_ = GROUPS[group]
+    gen = G1_GEN if group == 1 else G2_GEN
+    points = batch_mul(gen, random_fr(pyrng, 200))
+    indptr, indices, coeffs = random_csr(pyrng, 6, 200, 150, long_row=4)
+    got = lincomb(indptr, indices, coeffs, points)
+    for row in range(6):
+        lo, hi = indptr[row], indptr[row + 1]
+        assert (got[row] == msm(points[indices[lo:hi]], coeffs[lo:hi])).all()
+
+
+# --- pairing -------------------------------------------------------------------------------
+
+def test_pairing_check_accepts_a_product_of_one_and_rejects_a_perturbed_one(pyrng):
+    a, b = pyrng.randrange(1, FR_MODULUS), pyrng.randrange(1, FR_MODULUS)
+    g1 = np.stack([kernels.g1_batch_mul(G1_GEN, ints_to_limbs([a]))[0],
+                   kernels.g1_batch_mul(G1_GEN, ints_to_limbs([(-a * b) % FR_MODULUS]))[0]])
+    g2 = np.stack([kernels.g2_batch_mul(G2_GEN, ints_to_limbs([b]))[0], G2_GEN])
+    assert kernels.pairing_check(g1, g2) is True
+    perturbed = g1.copy()
+    perturbed[1] = kernels.g1_batch_mul(G1_GEN, ints_to_limbs([(-a * b + 1) % FR_MODULUS]))[0]
+    assert kernels.pairing_check(perturbed, g2) is False
+    assert reference.pairing_check(perturbed, g2) is False
+    # a pair with the point at infinity contributes nothing; no pairs at all is the identity
+    with_infinity = (np.vstack([g1, np.zeros((1, 2, 4), np.uint64)]), np.vstack([g2, G2_GEN[None]]))
+    assert kernels.pairing_check(*with_infinity) is True
+    assert kernels.pairing_check(np.zeros((0, 2, 4), np.uint64), np.zeros((0, 2, 2, 4), np.uint64)) is True
+    assert kernels.pairing_check(G1_GEN[None], G2_GEN[None]) is False
+
+
+def test_pairing_check_rejects_points_outside_the_groups():
+    g1 = np.stack([G1_GEN, G1_GEN])
+    g2 = np.stack([G2_GEN, G2_GEN])
+    assert kernels.pairing_check(g1, g2) is False
+    outside = g2.copy()
+    outside[1] = _twist_point_outside_g2()
+    with pytest.raises(ValueError, match=r"g2_points\[1\] is on the twist curve but not in the prime-order subgroup"):
+        kernels.pairing_check(g1, outside)
+    with pytest.raises(ValueError, match="prime-order subgroup"):
+        reference.pairing_check(g1, outside)
+    with pytest.raises(ValueError, match=r"g2_points\[0\] is not on the BN254 G2 twist curve"):
+        kernels.pairing_check(g1, np.stack([off_curve(G2_GEN), G2_GEN]))
+    with pytest.raises(ValueError, match=r"g1_points\[1\] is not on the BN254 G1 curve"):
+        kernels.pairing_check(np.stack([G1_GEN, off_curve(G1_GEN)]), g2)
+    with pytest.raises(ValueError, match="as many G1 as G2 points"):
+        kernels.pairing_check(g1, g2[:1])

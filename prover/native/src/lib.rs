@@ -9,7 +9,10 @@ use pyo3::prelude::*;
 
 mod arrays;
 mod field;
+mod msm;
 mod ntt;
+mod pairing;
+mod sparse;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -23,5 +26,13 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ntt::intt, m)?)?;
     m.add_function(wrap_pyfunction!(ntt::coset_ntt, m)?)?;
     m.add_function(wrap_pyfunction!(ntt::coset_intt, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::sparse_matvec, m)?)?;
+    m.add_function(wrap_pyfunction!(msm::g1_msm, m)?)?;
+    m.add_function(wrap_pyfunction!(msm::g2_msm, m)?)?;
+    m.add_function(wrap_pyfunction!(msm::g1_batch_mul, m)?)?;
+    m.add_function(wrap_pyfunction!(msm::g2_batch_mul, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::g1_sparse_lincomb, m)?)?;
+    m.add_function(wrap_pyfunction!(sparse::g2_sparse_lincomb, m)?)?;
+    m.add_function(wrap_pyfunction!(pairing::pairing_check, m)?)?;
     Ok(())
 }
