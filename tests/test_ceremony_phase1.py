@@ -1,0 +1,163 @@
+"""Phase-1 ceremony: the snarkjs randomness and hashes reproduced, snarkjs verifying our
+transcripts and we verifying its, prepare phase 2 against snarkjs, tampered files rejected."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from dataclasses import replace
+
+import pytest
+
+from marketplace.npm import REPO_ROOT, run_npm_tool
+from prover.ceremony import powersoftau
+from prover.ceremony.blake2b import ResumableBlake2b
+from prover.ceremony.keypair import g1_mul
+from prover.ceremony.known_secret import known_secret_ptau
+from prover.ceremony.powersoftau_verify import verify_ptau_transcript
+from prover.ceremony.prepare_phase2 import prepare_phase2
+from prover.ceremony.rng import ChaCha, fr_from_rng, g1_from_rng, g2_from_rng
+from prover.errors import VerificationError
+from prover.field import limbs_to_ints
+from prover.formats.ptau import PointSection, read_ptau, write_ptau
+from tests.circuits.artifacts import build
+
+BEACON = bytes.fromhex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+
+
+def _snarkjs(*args, check=True):
+    return run_npm_tool("snarkjs", *args, check=check, timeout=600)
+
+
+@pytest.mark.parametrize("size", [0, 1, 127, 128, 129, 256, 1000])
+def test_resumable_blake2b_is_blake2b_from_any_saved_state(size):
+    data = os.urandom(size)
+    assert ResumableBlake2b().update(data).digest() == hashlib.blake2b(data).digest()
+    for cut in {0, size // 3, size // 2, size}:
+        state = ResumableBlake2b().update(data[:cut]).partial_state()
+        resumed = ResumableBlake2b.from_partial_state(state).update(data[cut:]).digest()
+        assert resumed == hashlib.blake2b(data).digest()
+    assert ResumableBlake2b().update(data).digest() != hashlib.blake2b(data + b"x").digest()
+
+
+def test_rng_draws_what_ffjavascript_draws(tmp_path):
+    """ChaCha words, an Fr element, a G1 and a G2 point from the same seed, in ffjavascript."""
+    script = REPO_ROOT / "node_modules" / f".ceremony_rng_{os.getpid()}.mjs"
+    script.write_text(
+        'import { buildBn128, ChaCha } from "ffjavascript";\n'
+        "const curve = await buildBn128(true);\n"
+        "let rng = new ChaCha([1,2,3,4,5,6,7,8]);\n"
+        "const out = {u32: [rng.nextU32(), rng.nextU32()]};\n"
+        "rng = new ChaCha([9,8,7,6,5,4,3,2]);\n"
+        "out.fr = curve.Fr.toObject(curve.Fr.fromRng(rng)).toString();\n"
+        "out.g1 = curve.G1.toObject(curve.G1.toAffine(curve.G1.fromRng(rng))).slice(0, 2).map(String);\n"
+        "out.g2 = curve.G2.toObject(curve.G2.toAffine(curve.G2.fromRng(rng))).slice(0, 2).flat().map(String);\n"
+        "console.log(JSON.stringify(out));\nawait curve.terminate();\n")
+    try:
+        node = subprocess.run(["node", str(script)], capture_output=True, text=True, check=True, timeout=120)
+    finally:
+        script.unlink()
+    theirs = json.loads(node.stdout)
+    rng = ChaCha([1, 2, 3, 4, 5, 6, 7, 8])
+    assert [rng.next_u32(), rng.next_u32()] == theirs["u32"]
+    rng = ChaCha([9, 8, 7, 6, 5, 4, 3, 2])
+    assert fr_from_rng(rng) == int(theirs["fr"])
+    assert limbs_to_ints(g1_from_rng(rng)) == [int(x) for x in theirs["g1"]]
+    assert limbs_to_ints(g2_from_rng(rng)) == [int(x) for x in theirs["g2"]]
+    other = ChaCha([9, 8, 7, 6, 5, 4, 3, 3])
+    assert fr_from_rng(other) != int(theirs["fr"])
+
+
+def test_response_hash_is_the_hash_of_the_compressed_response():
+    """The saved state really is BLAKE2b over (challenge || new points, compressed)."""
+    start = powersoftau.new(3)
+    result = powersoftau.contribute(start, "alice")
+    data = powersoftau.first_challenge(3)
+    for _, group, points in powersoftau.series_chunks(result.ptau):
+        data += powersoftau.points_compressed(points, group)
+    data += powersoftau.key_bytes(result.contribution.key)
+    assert result.response_hash == hashlib.blake2b(data).digest() == result.contribution.response_hash()
+
+
+@pytest.fixture(scope="module")
+def our_transcript(tmp_path_factory):
+    """Two contributions and a beacon, made by us, written as .ptau files."""
+    base = tmp_path_factory.mktemp("ptau")
+    first = powersoftau.contribute(powersoftau.new(5), "alice", "alice's entropy")
+    second = powersoftau.contribute(first.ptau, "bob")
+    final = powersoftau.beacon(second.ptau, BEACON, 10, "beacon")
+    paths = {}
+    for name, result in (("first", first), ("second", second), ("final", final)):
+        paths[name] = base / f"{name}.ptau"
+        write_ptau(result.ptau, paths[name])
+    return base, paths
+
+
+def test_snarkjs_verifies_our_transcript_and_we_verify_it(our_transcript):
+    base, paths = our_transcript
+    for path in paths.values():
+        assert _snarkjs("powersoftau", "verify", path, check=False).returncode == 0
+    report = verify_ptau_transcript(read_ptau(paths["final"]))
+    assert [(n, k) for n, k, _ in report.contributions] == [("alice", "contribution"), ("bob", "contribution"),
+                                                            ("beacon", "beacon")]
+
+
+def test_our_prepare_phase2_is_snarkjs_byte_for_byte_and_verifies(our_transcript):
+    base, paths = our_transcript
+    _snarkjs("powersoftau", "prepare", "phase2", paths["final"], base / "snarkjs_prepared.ptau")
+    ours = prepare_phase2(read_ptau(paths["final"]))
+    write_ptau(ours, base / "ours_prepared.ptau")
+    assert (base / "ours_prepared.ptau").read_bytes() == (base / "snarkjs_prepared.ptau").read_bytes()
+    assert verify_ptau_transcript(read_ptau(base / "ours_prepared.ptau")).prepared
+
+
+def test_we_verify_snarkjs_transcripts_and_our_contribution_on_top(tmp_path_factory, tmp_path):
+    artifacts = build(tmp_path_factory.getbasetemp() / "snarkjs_artifacts")
+    for path in (artifacts.ptau, artifacts.ptau_phase1):
+        assert [n for n, _, _ in verify_ptau_transcript(read_ptau(path)).contributions] == ["tests"]
+    ours = powersoftau.contribute(read_ptau(artifacts.ptau_phase1), "carol")
+    write_ptau(ours.ptau, tmp_path / "more.ptau")
+    assert _snarkjs("powersoftau", "verify", tmp_path / "more.ptau", check=False).returncode == 0
+
+
+def _tampered(ptau):
+    """(what was done, ptau, message that must name it)."""
+    records = powersoftau.read_contributions(ptau.contributions)
+    points = ptau.tau_g1[:]
+    points[3] = g1_mul(points[3], 2)
+    yield "changed point", replace(ptau, tau_g1=PointSection.from_points(points, "g1")), "tau_g1 .*powers"
+    dropped = powersoftau.write_contributions([records[0], records[2]])
+    yield "dropped contribution", replace(ptau, contributions=dropped), "contribution #2 \\(beacon\\)"
+    dropped_last = powersoftau.write_contributions(records[:2])
+    yield "dropped last contribution", replace(ptau, contributions=dropped_last), "last contribution"
+    bad = replace(records[1], name="bob")
+    bad.key = {**bad.key, "alpha": records[0].key["alpha"]}
+    yield "foreign key", replace(ptau, contributions=powersoftau.write_contributions([records[0], bad, records[2]])), \
+        "proof of knowledge of alpha"
+    yield "no contribution", replace(ptau, contributions=powersoftau.write_contributions([])), "no contribution"
+
+
+def test_tampered_transcripts_are_rejected_naming_the_problem(our_transcript):
+    base, paths = our_transcript
+    ptau = read_ptau(paths["final"])
+    for what, bad, message in _tampered(ptau):
+        with pytest.raises(VerificationError, match=message):
+            verify_ptau_transcript(bad)
+            pytest.fail(f"{what} was accepted")
+
+
+def test_a_changed_lagrange_point_is_rejected(our_transcript):
+    base, paths = our_transcript
+    prepared = prepare_phase2(read_ptau(paths["final"]))
+    points = prepared.lagrange["alpha_tau_g1"][:]
+    points[5] = g1_mul(points[5], 3)
+    bad = replace(prepared, lagrange={**prepared.lagrange, "alpha_tau_g1": PointSection.from_points(points, "g1")})
+    with pytest.raises(VerificationError, match="Lagrange block of size 4 of alpha_tau_g1"):
+        verify_ptau_transcript(bad)
+
+
+def test_the_known_secret_ptau_is_refused_as_it_has_no_contribution():
+    with pytest.raises(VerificationError, match="no contribution"):
+        verify_ptau_transcript(known_secret_ptau(3, 5, 6, 7))
