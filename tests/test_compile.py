@@ -4,8 +4,6 @@ through the commitments of the inference statement."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 
@@ -124,33 +122,39 @@ def test_bad_inputs_are_refused_before_any_output(rng):
 
 # --- the example models ---------------------------------------------------------------------
 
-def _example_graphs():
-    """(name, quantized graph, test inputs) of each committed example model."""
+# the scale model of the issue (LeNet-5 size) is checked on a few samples only, and slowly
+SCALE_MODELS = {"lenet"}
+
+
+def _example_graphs(scale: bool):
+    """(name, quantized graph, quantized test inputs) of the committed example models (or of
+    the scale models)."""
     if CATALOG.exists():
         models = [(m.name, m.path, m.precision) for m in example_models().values()]
     else:  # the catalog is written by scripts/train_models.py; before it, the files alone
         models = [(p.stem, p, Precision()) for p in sorted(MODELS_DIR.glob("*.onnx"))]
-    x_tr, _, x_te, y_te = digits_split()
+    x_tr, _, x_te, _ = digits_split()
     out = []
     for name, path, precision in models:
+        if (name in SCALE_MODELS) != scale:
+            continue
         graph = import_model(path)
         shape = graph.input_tensor.shape
         q = quantize(graph, model_inputs(shape, x_tr), precision)
-        out.append((name, q, executor.quantize_input(q, model_inputs(shape, x_te)), y_te))
+        out.append((name, q, executor.quantize_input(q, model_inputs(shape, x_te))))
+    if not out:
+        pytest.skip("no example models in marketplace/models (run scripts/train_models.py)")
     return out
 
 
 @pytest.fixture(scope="module")
 def example_graphs():
-    graphs = _example_graphs()
-    if not graphs:
-        pytest.skip("no example models in marketplace/models (run scripts/train_models.py)")
-    return graphs
+    return _example_graphs(scale=False)
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_example_models_prove_what_the_executor_computes(example_graphs, mode):
-    for name, q, test_inputs, _ in example_graphs:
+    for name, q, test_inputs in example_graphs:
         ic = S.inference_circuit(q, mode)
         for sample in test_inputs[:3]:
             _check_sample(ic, sample)
@@ -159,7 +163,7 @@ def test_example_models_prove_what_the_executor_computes(example_graphs, mode):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_example_models_on_every_test_sample(example_graphs, mode):
-    for name, q, test_inputs, _ in example_graphs:
+    for name, q, test_inputs in example_graphs:
         ic = S.inference_circuit(q, mode)
         expected = executor.execute(q, test_inputs)[q.output]
         for sample, logits in zip(test_inputs, expected):
@@ -169,8 +173,17 @@ def test_example_models_on_every_test_sample(example_graphs, mode):
             assert ic.r1cs.is_satisfied(result.witness), name
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
+def test_scale_model_proves_what_the_executor_computes(mode):
+    for name, q, test_inputs in _example_graphs(scale=True):
+        ic = S.inference_circuit(q, mode)
+        for sample in test_inputs[:3]:
+            _check_sample(ic, sample)
+
+
 def test_snarkjs_accepts_our_r1cs_with_our_witness(example_graphs, tmp_path):
-    name, q, test_inputs, _ = example_graphs[0]
+    name, q, test_inputs = example_graphs[0]
     ic = S.inference_circuit(q, "private")
     result = ic.witness(test_inputs[0], SALT)
     write_r1cs(ic.r1cs, tmp_path / "circuit.r1cs")
@@ -181,5 +194,3 @@ def test_snarkjs_accepts_our_r1cs_with_our_witness(example_graphs, tmp_path):
     write_wtns(bad, tmp_path / "bad.wtns")
     with pytest.raises(Exception):
         run_npm_tool("snarkjs", "wtns", "check", tmp_path / "circuit.r1cs", tmp_path / "bad.wtns", timeout=600)
-    info = json.loads(json.dumps({"constraints": ic.r1cs.n_constraints}))
-    assert info["constraints"] > 0
