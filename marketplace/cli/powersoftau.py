@@ -1,0 +1,99 @@
+"""`zkmarket powersoftau ...`: the phase-1 ceremony in snarkjs's form.
+
+    zkmarket powersoftau new bn128 POWER OUT.ptau
+    zkmarket powersoftau contribute IN.ptau OUT.ptau [--name NAME] [-e ENTROPY]
+    zkmarket powersoftau beacon IN.ptau OUT.ptau BEACON_HEX ITERATIONS_EXP [--name NAME]
+    zkmarket powersoftau prepare phase2 IN.ptau OUT.ptau
+    zkmarket powersoftau verify IN.ptau
+"""
+
+from __future__ import annotations
+
+from marketplace.cli.ceremony import hex_bytes
+from prover.errors import ZkmarketError
+
+
+def _new(args) -> int:
+    from prover.ceremony import powersoftau
+    from prover.formats.ptau import write_ptau
+
+    if args.curve not in ("bn128", "bn254"):
+        raise ZkmarketError(f"curve {args.curve!r} is not supported: use bn128")
+    write_ptau(powersoftau.new(args.power), args.out)
+    print(f"first challenge: {powersoftau.first_challenge(args.power).hex()}\nwrote {args.out}")
+    return 0
+
+
+def _contribute(args) -> int:
+    from prover.ceremony import powersoftau
+    from prover.formats.ptau import read_ptau, write_ptau
+
+    result = powersoftau.contribute(read_ptau(args.input), args.name, args.entropy or "", progress=True)
+    write_ptau(result.ptau, args.out)
+    print(f"contribution (response) hash: {result.response_hash.hex()}\nwrote {args.out}")
+    return 0
+
+
+def _beacon(args) -> int:
+    from prover.ceremony import powersoftau
+    from prover.formats.ptau import read_ptau, write_ptau
+
+    result = powersoftau.beacon(read_ptau(args.input), args.beacon, args.iterations_exp, args.name, progress=True)
+    write_ptau(result.ptau, args.out)
+    print(f"contribution (response) hash: {result.response_hash.hex()}\nwrote {args.out}")
+    return 0
+
+
+def _prepare(args) -> int:
+    from prover.ceremony.prepare_phase2 import prepare_phase2
+    from prover.formats.ptau import read_ptau, write_ptau
+
+    if args.what != "phase2":
+        raise ZkmarketError(f"unknown preparation {args.what!r}: use `prepare phase2`")
+    write_ptau(prepare_phase2(read_ptau(args.input), progress=True), args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _verify(args) -> int:
+    from prover.ceremony.powersoftau_verify import verify_ptau_transcript
+    from prover.formats.ptau import read_ptau
+
+    report = verify_ptau_transcript(read_ptau(args.input), progress=True)
+    for i, (name, kind, digest) in enumerate(report.contributions, 1):
+        print(f"  #{i} {kind} {name!r}: {digest}")
+    if not report.prepared:
+        print("not prepared for phase 2: run `zkmarket powersoftau prepare phase2`")
+    print(f"next challenge: {report.next_challenge}\nPowers of Tau OK")
+    return 0
+
+
+def register(subparsers) -> None:
+    group = subparsers.add_parser("powersoftau", help="phase-1 ceremony (powers of tau)")
+    verbs = group.add_subparsers(dest="verb", metavar="VERB")
+    verbs.required = True
+
+    p = verbs.add_parser("new", help="start a ceremony (every point the generator)")
+    p.add_argument("curve"), p.add_argument("power", type=int), p.add_argument("out")
+    p.set_defaults(run=_new)
+
+    p = verbs.add_parser("contribute", help="contribute fresh randomness with a proof of knowledge")
+    p.add_argument("input"), p.add_argument("out")
+    p.add_argument("-n", "--name", default="")
+    p.add_argument("-e", "--entropy", default=None, help="extra entropy text mixed into the OS randomness")
+    p.set_defaults(run=_contribute)
+
+    p = verbs.add_parser("beacon", help="close the ceremony with a public random beacon")
+    p.add_argument("input"), p.add_argument("out")
+    p.add_argument("beacon", type=hex_bytes, help="the beacon value in hexadecimal")
+    p.add_argument("iterations_exp", type=int, help="the value is hashed 2^N times (10..63)")
+    p.add_argument("-n", "--name", default="")
+    p.set_defaults(run=_beacon)
+
+    p = verbs.add_parser("prepare", help="compute the Lagrange sections phase 2 needs")
+    p.add_argument("what", help="phase2"), p.add_argument("input"), p.add_argument("out")
+    p.set_defaults(run=_prepare)
+
+    p = verbs.add_parser("verify", help="verify the whole transcript")
+    p.add_argument("input")
+    p.set_defaults(run=_verify)
