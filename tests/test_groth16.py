@@ -272,6 +272,8 @@ def test_prove_verify_roundtrip(proved):
     vk = pk.verifying_key()
     assert verify(vk, public, proof)
     assert verify_reference(vk, public, proof)
+    assert verify(vk, [np.int64(x) for x in public], proof)  # numpy integers are signals too
+    assert not verify(vk, [float(public[0]), public[1]], proof)  # not a field element: False, no raise
 
 
 def test_roundtrip_with_the_smallest_ptau_and_a_random_circuit(rng):

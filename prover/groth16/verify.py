@@ -28,7 +28,7 @@ def verify(vk: VerifyingKey, public_signals: list[int], proof: Proof) -> bool:
     """Accept ``proof`` for ``public_signals`` under ``vk`` (see the module docstring)."""
     if not _well_formed(vk, public_signals, proof):
         return False
-    vk_x = kernels.g1_msm(vk.ic, ints_to_limbs([1, *public_signals]))
+    vk_x = kernels.g1_msm(vk.ic, ints_to_limbs([1, *map(int, public_signals)]))
     try:
         return bool(kernels.pairing_check(
             np.stack([_neg_g1(proof.a), vk.alpha1, vk_x, proof.c]),
@@ -49,7 +49,7 @@ def verify_reference(vk: VerifyingKey, public_signals: list[int], proof: Proof) 
         return False
     vk_x = reference.g1_from_array(vk.ic[0])
     for point, signal in zip(vk.ic[1:], public_signals):
-        vk_x = bn.add(vk_x, bn.multiply(reference.g1_from_array(point), signal))
+        vk_x = bn.add(vk_x, bn.multiply(reference.g1_from_array(point), int(signal)))
     product = bn.FQ12.one()
     for p, q in ((bn.neg(a), b), (reference.g1_from_array(vk.alpha1), _py_ecc_g2(vk.beta2)),
                  (vk_x, _py_ecc_g2(vk.gamma2)), (c, _py_ecc_g2(vk.delta2))):
@@ -62,7 +62,8 @@ def _well_formed(vk: VerifyingKey, public_signals: list[int], proof: Proof) -> b
     canonical coordinates (an encoding >= q would alias another point)."""
     if len(public_signals) != vk.n_public:
         return False
-    if not all(isinstance(x, int) and 0 <= x < FR_MODULUS for x in public_signals):
+    if not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and 0 <= x < FR_MODULUS
+               for x in public_signals):
         return False
     shapes = ((proof.a, (2, LIMBS)), (proof.b, (2, 2, LIMBS)), (proof.c, (2, LIMBS)))
     if not all(isinstance(p, np.ndarray) and p.shape == shape for p, shape in shapes):
