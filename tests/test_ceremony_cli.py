@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-
-import pytest
 
 from marketplace.cli import main
-from marketplace.cli.ceremony import register_zkey_verbs
 from tests.circuits.artifacts import build
 
 
 def _zkey(*argv: str) -> int:
-    parser = argparse.ArgumentParser()
-    register_zkey_verbs(parser.add_subparsers(dest="verb", required=True))
-    args = parser.parse_args(argv)
-    return args.run(args)
+    return main(["zkey", *argv])
 
 
 def test_a_whole_ceremony_from_the_command_line(tmp_path, tmp_path_factory, capsys):
@@ -36,8 +29,7 @@ def test_a_whole_ceremony_from_the_command_line(tmp_path, tmp_path_factory, caps
     assert _zkey("verify", str(art.r1cs), p("final.ptau"), p("2.zkey")) == 0
     out = capsys.readouterr().out
     assert "#1 contribution 'provider'" in out and "#2 beacon 'close'" in out
-    # the key checked against the wrong ptau is refused with a one-line error
-    from prover.errors import VerificationError
-    with pytest.raises(VerificationError, match="another circuit or another ptau"):
-        _zkey("verify", str(art.r1cs), str(build(tmp_path_factory.getbasetemp() / "snarkjs_artifacts").ptau),
-              p("2.zkey"))
+    # the key checked against another ptau is refused with a one-line error
+    other_ptau = build(tmp_path_factory.getbasetemp() / "snarkjs_artifacts").ptau
+    assert _zkey("verify", str(art.r1cs), str(other_ptau), p("2.zkey")) == 1
+    assert "another circuit or another ptau" in capsys.readouterr().err

@@ -37,9 +37,7 @@ def _contribute(args) -> int:
     from prover.ceremony import phase2
     from prover.formats.zkey import read_zkey, write_zkey
 
-    if args.entropy is None:
-        args.entropy = ""
-    pk, digest = phase2.contribute(read_zkey(args.input), args.name, args.entropy, progress=True)
+    pk, digest = phase2.contribute(read_zkey(args.input), args.name, args.entropy or "", progress=True)
     write_zkey(pk, args.out)
     print(f"contribution hash: {digest.hex()}\nwrote {args.out}")
     return 0
@@ -71,6 +69,21 @@ def _verify(args) -> int:
     return 0
 
 
+def add_contribute_arguments(parser) -> None:
+    """IN OUT [--name] [-e]: the arguments of both phases' `contribute`."""
+    parser.add_argument("input"), parser.add_argument("out")
+    parser.add_argument("-n", "--name", default="")
+    parser.add_argument("-e", "--entropy", default=None, help="extra entropy text mixed into the OS randomness")
+
+
+def add_beacon_arguments(parser) -> None:
+    """IN OUT BEACON_HEX ITERATIONS_EXP [--name]: the arguments of both phases' `beacon`."""
+    parser.add_argument("input"), parser.add_argument("out")
+    parser.add_argument("beacon", type=hex_bytes, help="the beacon value in hexadecimal")
+    parser.add_argument("iterations_exp", type=int, help="the value is hashed 2^N times (10..63)")
+    parser.add_argument("-n", "--name", default="")
+
+
 def register_zkey_verbs(verbs) -> None:
     """Add `new`, `contribute`, `beacon` and `verify` to the `zkey` group's sub-parsers."""
     p = verbs.add_parser("new", help="initial key of a circuit from a prepared ptau (delta = 1)")
@@ -78,19 +91,13 @@ def register_zkey_verbs(verbs) -> None:
     p.set_defaults(run=_new)
 
     p = verbs.add_parser("contribute", help="add a phase-2 contribution from fresh randomness")
-    p.add_argument("input"), p.add_argument("out")
-    p.add_argument("-n", "--name", default="")
-    p.add_argument("-e", "--entropy", default=None, help="extra entropy text mixed into the OS randomness")
+    add_contribute_arguments(p)
     p.set_defaults(run=_contribute)
 
     p = verbs.add_parser("beacon", help="close the phase-2 ceremony with a public random beacon")
-    p.add_argument("input"), p.add_argument("out")
-    p.add_argument("beacon", type=hex_bytes, help="the beacon value in hexadecimal")
-    p.add_argument("iterations_exp", type=int, help="the value is hashed 2^N times (10..63)")
-    p.add_argument("-n", "--name", default="")
+    add_beacon_arguments(p)
     p.set_defaults(run=_beacon)
 
     p = verbs.add_parser("verify", help="verify a key's whole transcript against the circuit and ptau")
     p.add_argument("r1cs"), p.add_argument("ptau"), p.add_argument("zkey")
     p.set_defaults(run=_verify)
-

@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from marketplace.cli.ceremony import hex_bytes
+from marketplace.cli.ceremony import add_beacon_arguments, add_contribute_arguments
+from marketplace.cli.groth16 import command_group
 from prover.errors import ZkmarketError
 
 
@@ -69,25 +70,18 @@ def _verify(args) -> int:
 
 
 def register(subparsers) -> None:
-    group = subparsers.add_parser("powersoftau", help="phase-1 ceremony (powers of tau)")
-    verbs = group.add_subparsers(dest="verb", metavar="VERB")
-    verbs.required = True
+    verbs = command_group(subparsers, "powersoftau", "phase-1 ceremony (powers of tau)", __doc__)
 
     p = verbs.add_parser("new", help="start a ceremony (every point the generator)")
     p.add_argument("curve"), p.add_argument("power", type=int), p.add_argument("out")
     p.set_defaults(run=_new)
 
     p = verbs.add_parser("contribute", help="contribute fresh randomness with a proof of knowledge")
-    p.add_argument("input"), p.add_argument("out")
-    p.add_argument("-n", "--name", default="")
-    p.add_argument("-e", "--entropy", default=None, help="extra entropy text mixed into the OS randomness")
+    add_contribute_arguments(p)
     p.set_defaults(run=_contribute)
 
     p = verbs.add_parser("beacon", help="close the ceremony with a public random beacon")
-    p.add_argument("input"), p.add_argument("out")
-    p.add_argument("beacon", type=hex_bytes, help="the beacon value in hexadecimal")
-    p.add_argument("iterations_exp", type=int, help="the value is hashed 2^N times (10..63)")
-    p.add_argument("-n", "--name", default="")
+    add_beacon_arguments(p)
     p.set_defaults(run=_beacon)
 
     p = verbs.add_parser("prepare", help="compute the Lagrange sections phase 2 needs")
