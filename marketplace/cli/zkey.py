@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from marketplace.cli.ceremony import register_zkey_verbs
 from marketplace.cli.groth16 import command_group
 
 
@@ -29,6 +30,7 @@ def run_export_soliditycalldata(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     verbs = command_group(subparsers, "zkey", "export from proving keys (snarkjs files)", __doc__)
+    register_zkey_verbs(verbs)  # new | contribute | beacon | verify: the phase-2 ceremony
     export = verbs.add_parser("export", help="export a verification key or Solidity calldata")
     what = export.add_subparsers(dest="what", metavar="WHAT")
     what.required = True
