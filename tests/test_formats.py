@@ -13,7 +13,7 @@ import struct
 import numpy as np
 import pytest
 
-from circuits.artifacts import build, snarkjs
+from circuits.artifacts import PTAU_POWER, build, snarkjs
 from prover import kernels
 from prover.errors import FormatError
 from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
@@ -136,7 +136,8 @@ def test_ptau_points_are_powers_of_one_tau(artifacts):
     """e(tau G1, G2) = e(G1, tau G2) and e(alpha tau G1, G2) = e(alpha G1, tau G2): the sections
     decode to consistent points (a wrong Montgomery or byte order would give off-curve points)."""
     ptau = read_ptau(artifacts.ptau)
-    assert ptau.power == 9 and len(ptau.tau_g1) == 1023 and len(ptau.tau_g2) == 512
+    n = 1 << PTAU_POWER
+    assert ptau.power == PTAU_POWER and len(ptau.tau_g1) == 2 * n - 1 and len(ptau.tau_g2) == n
     g2 = g2_to_array(bn.G2)
     neg = lambda p: g1_to_array(bn.neg(kernels.reference.g1_from_array(p)))  # noqa: E731
     assert kernels.pairing_check(np.stack([ptau.tau_g1[1], neg(ptau.tau_g1[0])]),
@@ -150,14 +151,15 @@ def test_ptau_points_are_powers_of_one_tau(artifacts):
 def test_ptau_lagrange_bases_sum_to_the_generator(artifacts):
     """sum_i L_i(tau) = 1 on every domain, so the G1 Lagrange points of a domain sum to G1."""
     ptau = read_ptau(artifacts.ptau)
-    for n in (1, 8, 1024):  # 1024 = 2^(power+1): the block snarkjs adds for the H query
+    top = 2 << PTAU_POWER  # 2^(power+1): the block snarkjs adds for the H query
+    for n in (1, 8, top):
         points = ptau.lagrange_g1(n)
         assert len(points) == n
         total = kernels.g1_msm(points, ints_to_limbs([1] * n))
         assert as_ints(total) == [1, 2]
     assert as_ints(kernels.g1_msm(ptau.lagrange_g1(8)[:7], ints_to_limbs([1] * 7))) != [1, 2]
     with pytest.raises(FormatError, match="larger power"):
-        ptau.lagrange_g2(1024)
+        ptau.lagrange_g2(top)
 
 
 def test_ptau_round_trips_byte_identical(artifacts, tmp_path):
@@ -175,8 +177,9 @@ def test_unprepared_ptau_says_to_prepare_phase2(artifacts):
 
 def test_known_secret_ptau_equals_what_snarkjs_prepares(tmp_path):
     """Our phase-1 file, prepared by snarkjs, is byte for byte the prepared file we write."""
-    known_secret = pytest.importorskip("prover.ceremony.known_secret")
-    ptau = known_secret.known_secret_ptau(3, 1234567, 5, 7)
+    from prover.ceremony.known_secret import known_secret_ptau
+
+    ptau = known_secret_ptau(3, 1234567, 5, 7)
     write_ptau(dataclasses.replace(ptau, lagrange=None), tmp_path / "phase1.ptau")
     snarkjs("powersoftau", "prepare", "phase2", tmp_path / "phase1.ptau", tmp_path / "snarkjs.ptau")
     write_ptau(ptau, tmp_path / "ours.ptau")
@@ -220,21 +223,14 @@ def test_zkey_matches_snarkjs_export(artifacts, tmp_path):
     assert pk.mpc_params["contributions"][1]["num_iterations_exp"] == 10
 
 
-def _setup_matches_snarkjs(artifacts, tmp_path, circuit):
-    setup = pytest.importorskip("prover.groth16.setup")
+@pytest.mark.parametrize("circuit", CIRCUITS)
+def test_setup_zkey_is_byte_identical_to_snarkjs(artifacts, tmp_path, circuit):
+    from prover.groth16.setup import setup
+
     art = artifacts.circuits[circuit]
-    pk = setup.setup(read_r1cs(art.r1cs), read_ptau(artifacts.ptau))
+    pk = setup(read_r1cs(art.r1cs), read_ptau(artifacts.ptau))
     write_zkey(pk, tmp_path / "ours.zkey")
     assert (tmp_path / "ours.zkey").read_bytes() == art.zkey.read_bytes()
-
-
-def test_setup_zkey_is_byte_identical_to_snarkjs(artifacts, tmp_path):
-    _setup_matches_snarkjs(artifacts, tmp_path, "multiplier")
-
-
-@pytest.mark.slow
-def test_setup_zkey_is_byte_identical_to_snarkjs_poseidon(artifacts, tmp_path):
-    _setup_matches_snarkjs(artifacts, tmp_path, "poseidon_preimage")
 
 
 def test_zkey_without_circuit_hash_is_not_written(artifacts, tmp_path):

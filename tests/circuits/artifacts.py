@@ -1,7 +1,7 @@
 """Reference artifacts made by circom2 and snarkjs for the format and CLI tests.
 
 Built once per test session into pytest's temporary directory (never committed): a prepared
-powers of tau of power 9 with one contribution, and for each circuit here its .r1cs and witness
+powers of tau of power 8 with one contribution, and for each circuit here its .r1cs and witness
 program, a witness, snarkjs's zkey (plus a contributed and a beaconed one), verification key,
 proof and public signals. ``build`` is idempotent, so several test modules can share it.
 """
@@ -16,7 +16,9 @@ from pathlib import Path
 from marketplace.npm import REPO_ROOT, run_npm_tool
 
 CIRCUITS_DIR = Path(__file__).resolve().parent
-PTAU_POWER = 9  # the Poseidon circuit needs a 256-row domain, so H needs the 512 Lagrange block
+# the Poseidon circuit's domain is 2^8: a power-8 ptau still serves it (its H query comes from
+# the 2^9 G1 block snarkjs adds), and `prepare phase2` time doubles with every power
+PTAU_POWER = 8
 
 INPUTS = {
     "multiplier": {"a": "3", "b": "11"},
@@ -78,12 +80,12 @@ def _circuit(name: str, base: Path, ptau: Path) -> CircuitArtifacts:
 
 def build(base: Path) -> Artifacts:
     base.mkdir(parents=True, exist_ok=True)
-    ptau = base / "pot9_final.ptau"
-    phase1 = base / "pot9_contributed.ptau"
+    ptau = base / "pot_final.ptau"
+    phase1 = base / "pot_contributed.ptau"
     if not ptau.exists():
-        snarkjs("powersoftau", "new", "bn128", PTAU_POWER, base / "pot9_0.ptau")
-        snarkjs("powersoftau", "contribute", base / "pot9_0.ptau", phase1, "--name=tests",
+        snarkjs("powersoftau", "new", "bn128", PTAU_POWER, base / "pot_0.ptau")
+        snarkjs("powersoftau", "contribute", base / "pot_0.ptau", phase1, "--name=tests",
                 "-e=entropy for the format tests")
-        snarkjs("powersoftau", "prepare", "phase2", phase1, base / "pot9.tmp")
-        os.replace(base / "pot9.tmp", ptau)
+        snarkjs("powersoftau", "prepare", "phase2", phase1, base / "pot.tmp")
+        os.replace(base / "pot.tmp", ptau)
     return Artifacts(ptau, phase1, {name: _circuit(name, base, ptau) for name in INPUTS})
