@@ -19,7 +19,7 @@ import z3
 from prover import poseidon as hash_spec
 from prover.circuit import gadgets as G
 from prover.circuit.builder import Builder, Circuit, LinComb
-from prover.field import FR_MODULUS, fr_to_signed, ints_to_limbs, limbs_to_ints
+from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.onnx.graph import ValueRangeError
 
 R = FR_MODULUS
@@ -435,5 +435,3 @@ def test_commit_gadget_equals_commit(rng):
     w = values.limbs(c.order)
     assert c.r1cs.is_satisfied(w)
     assert not c.r1cs.is_satisfied(_mutated(w, 1))
-    signed = fr_to_signed(w[:1])
-    assert signed[0] == 1

@@ -357,7 +357,7 @@ class Builder:
         return out
 
     # the result
-    def finish(self, show_progress: bool = False) -> "Circuit":
+    def finish(self) -> "Circuit":
         """Renumber wires into the R1CS order and assemble the CSR matrices."""
         outputs = [w.ravel() for _, w, k in self._public if k == "output"]
         pub_in = [w.ravel() for _, w, k in self._public if k == "input"]
