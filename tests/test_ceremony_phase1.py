@@ -9,6 +9,7 @@ import os
 import subprocess
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from marketplace.npm import REPO_ROOT, run_npm_tool
@@ -161,3 +162,29 @@ def test_a_changed_lagrange_point_is_rejected(our_transcript):
 def test_the_known_secret_ptau_is_refused_as_it_has_no_contribution():
     with pytest.raises(VerificationError, match="no contribution"):
         verify_ptau_transcript(known_secret_ptau(3, 5, 6, 7))
+
+
+@pytest.mark.parametrize("group", ["g1", "g2"])
+def test_group_intt_is_the_inverse_dft_computed_with_py_ecc(group):
+    """The group inverse NTT of prepare phase 2 against the definition, point by point in py_ecc."""
+    from py_ecc import optimized_bn128 as bn
+
+    from prover.ceremony.prepare_phase2 import group_intt
+    from prover.field import FR_MODULUS
+    from prover.kernels import reference, root_of_unity
+
+    n = 8
+    base, store = (bn.G1, reference.g1_to_array) if group == "g1" else (bn.G2, reference.g2_to_array)
+    points = [bn.multiply(base, 1000 + 7 * j) for j in range(n)]
+    w_inv = pow(root_of_unity(n), -1, FR_MODULUS)
+    n_inv = pow(n, -1, FR_MODULUS)
+    expected = []
+    for i in range(n):
+        acc = bn.Z1 if group == "g1" else bn.Z2
+        for j, p in enumerate(points):
+            acc = bn.add(acc, bn.multiply(p, n_inv * pow(w_inv, i * j, FR_MODULUS) % FR_MODULUS))
+        expected.append(store(acc))
+    got = group_intt(np.stack([store(p) for p in points]), group)
+    assert np.array_equal(got, np.stack(expected))
+    shuffled = group_intt(np.stack([store(p) for p in points[::-1]]), group)
+    assert not np.array_equal(shuffled, np.stack(expected))

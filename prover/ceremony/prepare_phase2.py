@@ -13,6 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from prover import kernels
+from prover.ceremony.keypair import scale_points
 from prover.field import FR_MODULUS, ints_to_limbs
 from prover.formats.ptau import LAGRANGE_SECTIONS, PHASE1_SECTIONS, PointSection, PowersOfTau
 
@@ -28,32 +29,31 @@ def _bit_reversed(n: int) -> np.ndarray:
 
 def group_intt(points: np.ndarray, group: str) -> np.ndarray:
     """The inverse NTT of a power-of-two run of points: ``out_i = (1/n) sum_j w^(-ij) P_j``,
-    with ``w = kernels.root_of_unity(n)`` (decimation in time, 1/n folded into the first stage)."""
+    with ``w = kernels.root_of_unity(n)`` (radix 2, decimation in time)."""
     n = len(points)
     lincomb = kernels.g1_sparse_lincomb if group == "g1" else kernels.g2_sparse_lincomb
     a = np.ascontiguousarray(points[_bit_reversed(n)])
-    scale = pow(n, -1, FR_MODULUS)
     length = 2
     while length <= n:
         half = length // 2
         w = pow(kernels.root_of_unity(length), -1, FR_MODULUS)
-        twiddles = [pow(w, j, FR_MODULUS) for j in range(half)]
-        indices, coeffs = [], []
-        for start in range(0, n, length):
-            for j in range(half):
-                lo, hi = start + j, start + j + half
-                indices.append((lo, hi))
-                coeffs.append((scale, scale * twiddles[j]))
-            for j in range(half):
-                lo, hi = start + j, start + j + half
-                indices.append((lo, hi))
-                coeffs.append((scale, -scale * twiddles[j]))
-        # the rows were built in output order: per block, its first half then its second half
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
-        cs = ints_to_limbs([c for pair in coeffs for c in pair], FR_MODULUS)
-        a = lincomb(np.arange(0, 2 * n + 1, 2, dtype=np.int64), idx, cs, a)
-        scale = 1
+        twiddles = ints_to_limbs([pow(w, j, FR_MODULUS) for j in range(half)])
+        blocks = np.arange(0, n, length)[:, None]
+        lower = (blocks + np.arange(half)).reshape(-1)
+        # the one full scalar multiplication of each butterfly: t = w^j P_(lower + half); then
+        # P_lower +- t, whose coefficients +-1 cost the kernel almost nothing
+        t = scale_points(a[lower + half], np.tile(twiddles, (n // length, 1)), group)
+        stacked = np.concatenate([a[lower], t])
+        m, n_blocks = len(lower), n // length
+        # output row (block, half s, j) reads (P_lower, t) of butterfly (block, j) with signs (1, +-1)
+        pairs = np.stack([np.arange(m), np.arange(m) + m], axis=1).reshape(n_blocks, 1, half, 2)
+        indices = np.broadcast_to(pairs, (n_blocks, 2, half, 2)).reshape(-1).astype(np.int64)
+        signs = ints_to_limbs([1, 1, 1, FR_MODULUS - 1]).reshape(1, 2, 1, 2, 4)
+        coeffs = np.broadcast_to(signs, (n_blocks, 2, half, 2, 4)).reshape(-1, 4)
+        a = lincomb(np.arange(0, 2 * n + 1, 2, dtype=np.int64), indices, np.ascontiguousarray(coeffs), stacked)
         length *= 2
+    if n > 1:
+        a = scale_points(a, np.tile(ints_to_limbs([pow(n, -1, FR_MODULUS)]), (n, 1)), group)
     return a
 
 
