@@ -304,6 +304,17 @@ def test_wrong_and_missing_sections_are_format_errors(artifacts, tmp_path):
     with pytest.raises(FormatError, match="not a wtns file"):
         read_wtns(artifacts.circuits["multiplier"].r1cs)
 
+    ptau = read_binfile(artifacts.ptau, "ptau", 1)
+    short = {sid: bytes(ptau.section(sid)) for sid in ptau.sections}
+    short[12] = short[12][: len(short[12]) // 2]
+    write_binfile(tmp_path / "short.ptau", "ptau", 1, short.items())
+    with pytest.raises(FormatError, match="section 12"):
+        read_ptau(tmp_path / "short.ptau")
+    partial = {sid: data for sid, data in short.items() if sid not in (13, 14, 15)}
+    write_binfile(tmp_path / "partial.ptau", "ptau", 1, partial.items())
+    with pytest.raises(FormatError, match="only some of the phase-2"):
+        read_ptau(tmp_path / "partial.ptau")
+
 
 def test_non_canonical_values_are_format_errors(artifacts, tmp_path):
     art = artifacts.circuits["multiplier"]

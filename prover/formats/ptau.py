@@ -138,11 +138,8 @@ def read_ptau(path: str | os.PathLike) -> PowersOfTau:
     if all(present):
         lagrange = {}
         for name, sid in LAGRANGE_SECTIONS.items():
-            group = PHASE1_SECTIONS[name][1]
-            top = n
-            if name == "tau_g1" and len(bf.section(sid)) >= (4 * n - 1) * POINT_BYTES[group]:
-                top = 2 * n  # snarkjs adds the 2n block to G1 (see the module docstring)
-            lagrange[name] = series(sid, group, f"lagrange {name}", 2 * top - 1)
+            top = 2 * n if name == "tau_g1" else n  # largest domain in the section (see above)
+            lagrange[name] = series(sid, PHASE1_SECTIONS[name][1], f"lagrange {name}", 2 * top - 1)
     elif any(present):
         raise bf.error("only some of the phase-2 Lagrange sections 12-15 are present: the file is "
                        "corrupt; prepare it again with `snarkjs powersoftau prepare phase2`")
