@@ -12,6 +12,7 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from circuits.artifacts import PTAU_POWER, build, snarkjs
 from prover import kernels
@@ -25,6 +26,7 @@ from prover.formats.snarkjs_json import (read_proof, read_public, read_verificat
 from prover.formats.wtns import read_wtns, write_wtns
 from prover.formats.zkey import read_zkey, write_zkey
 from prover.kernels.reference import g1_to_array, g2_to_array, bn
+from prover.r1cs import R1CS, SparseMatrix
 
 CIRCUITS = ("multiplier", "poseidon_preimage")
 
@@ -87,6 +89,30 @@ def test_r1cs_written_back_is_byte_identical(artifacts, tmp_path, circuit):
     out = tmp_path / "again.r1cs"
     write_r1cs(read_r1cs(art.r1cs), out, n_labels=read_r1cs_header(art.r1cs).n_labels)
     assert out.read_bytes() == art.r1cs.read_bytes()
+
+
+def _random_matrix(rng, rows: int, n_wires: int) -> SparseMatrix:
+    per_row = rng.integers(0, 4, rows)  # empty rows included
+    nnz = int(per_row.sum())
+    values = [int(v) for v in rng.integers(0, 2**62, nnz)]
+    values = [FR_MODULUS - 1 - v if k % 3 == 0 else v for k, v in enumerate(values)]  # near r too
+    return SparseMatrix(np.concatenate(([0], np.cumsum(per_row))).astype(np.int64),
+                        rng.integers(0, n_wires, nnz).astype(np.int64), ints_to_limbs(values))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n_constraints=st.integers(0, 40), n_wires=st.integers(1, 30), seed=st.integers(0, 2**32 - 1))
+def test_r1cs_round_trip_on_random_systems(tmp_path_factory, n_constraints, n_wires, seed):
+    rng = np.random.default_rng(seed)
+    r1cs = R1CS(n_wires, min(1, n_wires - 1), 0, 0, *(_random_matrix(rng, n_constraints, n_wires) for _ in "ABC"))
+    path = tmp_path_factory.mktemp("r1cs") / "random.r1cs"
+    write_r1cs(r1cs, path)
+    again = read_r1cs(path)
+    assert again.n_constraints == n_constraints and again.n_wires == n_wires
+    for ours, theirs in zip((r1cs.A, r1cs.B, r1cs.C), (again.A, again.B, again.C)):
+        assert np.array_equal(ours.indptr, theirs.indptr)
+        assert np.array_equal(ours.indices, theirs.indices)
+        assert np.array_equal(ours.coeffs, theirs.coeffs)
 
 
 def test_r1cs_we_write_is_read_by_snarkjs(artifacts, tmp_path):
