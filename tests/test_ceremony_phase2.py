@@ -166,3 +166,18 @@ def test_provider_only_setup_lets_a_wrong_label_verify_and_an_honest_contributio
     assert not verify(honest.verifying_key(), wrong, forged)
     proof, public = prove(honest, read_wtns(art.wtns))
     assert verify(honest.verifying_key(), public, proof)  # honest proofs still verify
+
+
+def test_verify_setup_checks_both_phases_and_names_the_setup(multiplier):
+    from prover.ceremony.verify_setup import verify_setup
+
+    art, r1cs, ptau = multiplier
+    report = verify_setup(r1cs, ptau, read_zkey(art.zkey_beacon))
+    assert report.phase2_contributors == ["first contributor", "final beacon"]
+    assert report.phase1.contributions and report.phase1.prepared
+    other = verify_setup(r1cs, ptau, read_zkey(art.zkey_contributed))
+    assert other.transcript_hash != report.transcript_hash
+    # an unverifiable phase 1 (the known-secret ptau has no contribution) fails the whole setup
+    insecure = known_secret_ptau(4, **SECRET)
+    with pytest.raises(VerificationError, match="powers of tau rejected"):
+        verify_setup(r1cs, insecure, setup(r1cs, insecure))

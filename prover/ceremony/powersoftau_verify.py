@@ -171,3 +171,12 @@ def verify_ptau_transcript(ptau: PowersOfTau, *, progress: bool = False) -> Phas
         _check_lagrange(ptau, progress)
     return Phase1Report(ptau.power, report, last.next_challenge.hex(), bool(ptau.lagrange))
 
+
+
+def import_ptau(path, *, progress: bool = False) -> tuple[PowersOfTau, Phase1Report]:
+    """Read a .ptau from elsewhere (e.g. a public ceremony's file) and return it only once its
+    whole transcript verifies: nothing downstream should see an unverified powers of tau."""
+    from prover.formats.ptau import read_ptau
+
+    ptau = read_ptau(path)
+    return ptau, verify_ptau_transcript(ptau, progress=progress)
