@@ -59,24 +59,24 @@ def read_r1cs_header(path: str | os.PathLike) -> R1csHeader:
     return _header(read_binfile(path, "r1cs", R1CS_VERSION))
 
 
-def _scan_lists(bf: BinFile, words: memoryview, n_lists: int) -> tuple[np.ndarray, np.ndarray]:
-    """Word offset of the first entry and the entry count of each of the 3 * n_constraints
-    linear combinations. Each count says where the next one starts, so this walk is sequential,
-    but it loops per combination, not per coefficient."""
-    starts = np.empty(n_lists, dtype=np.int64)
-    counts = np.empty(n_lists, dtype=np.int64)
+def _scan_lists(bf: BinFile, words: memoryview, n_lists: int) -> np.ndarray:
+    """Word offset of the count that opens each of the 3 * n_constraints linear combinations.
+    Each count says where the next combination starts, so this walk is sequential, but it loops
+    per combination, not per coefficient."""
+    positions = []
+    append = positions.append
     pos, end = 0, len(words)
-    for k in range(n_lists):
-        if pos >= end:
-            raise bf.error(f"section 2 (constraints) is truncated: it ends inside constraint {k // 3}")
-        n = words[pos]
-        starts[k] = pos + 1
-        counts[k] = n
-        pos += 1 + ENTRY_WORDS * n
+    try:
+        for _ in range(n_lists):
+            append(pos)
+            pos += 1 + ENTRY_WORDS * words[pos]
+    except IndexError:
+        raise bf.error(f"section 2 (constraints) is truncated: it ends inside constraint "
+                       f"{(len(positions) - 1) // 3}") from None
     if pos != end:
         problem = "is truncated" if pos > end else f"has {end - pos} words after the last constraint"
         raise bf.error(f"section 2 (constraints) {problem}: the file is corrupt")
-    return starts, counts
+    return np.array(positions, dtype=np.int64)
 
 
 def read_r1cs(path: str | os.PathLike) -> R1CS:
@@ -93,25 +93,25 @@ def read_r1cs(path: str | os.PathLike) -> R1CS:
         raise bf.error("section 2 (constraints) is not a whole number of 32-bit words: the file is corrupt")
     words_np = raw.view("<u4")
     n_lists = 3 * header.n_constraints
-    starts, counts = _scan_lists(bf, memoryview(np.ascontiguousarray(raw)).cast("I"), n_lists)
+    count_pos = _scan_lists(bf, memoryview(np.ascontiguousarray(raw)).cast("I"), n_lists)
+    counts = words_np[count_pos].astype(np.int64)
 
-    # word offset of every entry, in file order (constraint, then A/B/C, then entry)
-    list_of_entry = np.repeat(np.arange(n_lists, dtype=np.int64), counts)
-    first_entry = np.concatenate(([0], np.cumsum(counts)[:-1])) if n_lists else np.zeros(0, np.int64)
-    rank = np.arange(len(list_of_entry), dtype=np.int64) - first_entry[list_of_entry]
-    offsets = starts[list_of_entry] + ENTRY_WORDS * rank
-    wires = words_np[offsets].astype(np.int64)
-    coeff_words = words_np[offsets[:, None] + 1 + np.arange(ENTRY_WORDS - 1)]
-    coeffs = fr_elements(coeff_words, bf.where(2, "constraints"))
+    # without the count words the section is a plain (nnz, 9) table of entries in file order
+    # (constraint, then A/B/C, then entry), so no per-entry index arrays are needed
+    is_count = np.zeros(len(words_np), dtype=bool)
+    is_count[count_pos] = True
+    table = words_np[~is_count].reshape(-1, ENTRY_WORDS)
+    wires = table[:, 0].astype(np.int64)
+    coeffs = fr_elements(table[:, 1:], bf.where(2, "constraints"))
     if len(wires) and wires.max() >= header.n_wires:
         raise bf.error(f"a constraint refers to wire {int(wires.max())}, but the circuit has "
                        f"{header.n_wires} wires: the file is corrupt")
 
+    matrix_of_entry = np.repeat(np.tile(np.arange(3, dtype=np.int8), header.n_constraints), counts)
     matrices = []
     for m in range(3):
-        per_row = counts[m::3]
-        mask = list_of_entry % 3 == m
-        indptr = np.concatenate(([0], np.cumsum(per_row))).astype(np.int64)
+        mask = matrix_of_entry == m
+        indptr = np.concatenate(([0], np.cumsum(counts[m::3]))).astype(np.int64)
         matrices.append(SparseMatrix(indptr, wires[mask], coeffs[mask]))
 
     wire_to_label = None
