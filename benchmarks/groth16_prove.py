@@ -6,7 +6,7 @@ written as .r1cs with a satisfying .wtns; a powers of tau of power k + 1 comes f
 known-secret builder (fine for timing); the .zkey comes from our setup. Inputs are cached in
 ``benchmarks/.cache/``. Both provers then run as child processes on the same .zkey and .wtns,
 so start-up and file loading count on both sides; each child's peak resident memory comes from
-``wait4``. Both proofs must pass ``snarkjs groth16 verify`` or the run fails. Results are
+GNU time. Both proofs must pass ``snarkjs groth16 verify`` or the run fails. Results are
 printed as a table and saved to ``benchmarks/results/groth16_prove.json``.
 
     python -m benchmarks groth16 [--sizes 12 14] [--repeat 3] [--profile]
@@ -43,6 +43,7 @@ from prover.formats.zkey import write_zkey
 from prover.groth16.setup import setup
 from prover.r1cs import R1CS, SparseMatrix
 
+GNU_TIME = "/usr/bin/time"
 # bump when the generated circuit changes, so that cached files are rebuilt
 CIRCUIT_VERSION = 1
 N_INPUTS = 64
@@ -121,16 +122,18 @@ def prepare(k: int, cache: Path = CACHE_DIR, log=print) -> dict[str, Path]:
 # --- running the provers ---------------------------------------------------------------------
 
 def run_measured(cmd: list[str]) -> tuple[float, int]:
-    """Wall time (s) and peak resident memory (bytes) of a child process; raises on failure."""
-    start = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({child.returncode}):\n{out.decode(errors='replace')}")
-    return seconds, usage.ru_maxrss * 1024  # Linux reports KiB
+    """Wall time (s) and peak resident memory (bytes) of a child process; raises on failure.
+
+    The memory comes from GNU time run as the child's parent: Linux carries a process's peak
+    RSS over fork and exec, so ``wait4`` on a child of this (large) process would report at
+    least this process's own size."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        start = time.perf_counter()
+        done = subprocess.run([GNU_TIME, "-f", "%M", "-o", rss.name, *cmd], capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        return seconds, int(rss.read().split()[-1]) * 1024  # %M is in KiB
 
 
 def zkmarket_cmd() -> list[str]:
@@ -195,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per prover and size (best time kept)")
     parser.add_argument("--profile", action="store_true", help="also profile our prover at the largest size")
     args = parser.parse_args(argv)
+    if not os.access(GNU_TIME, os.X_OK):
+        print(f"{GNU_TIME} (GNU time) is needed to measure peak memory: apt-get install time", file=sys.stderr)
+        return 1
 
     snarkjs_version = json.loads((REPO_ROOT / "node_modules/snarkjs/package.json").read_text())["version"]
     backends = sorted(set(kernels.BACKEND.values()))
