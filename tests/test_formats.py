@@ -342,6 +342,17 @@ def test_wrong_and_missing_sections_are_format_errors(artifacts, tmp_path):
         read_ptau(tmp_path / "partial.ptau")
 
 
+def test_constraint_section_of_the_wrong_length_is_a_format_error(artifacts, tmp_path):
+    bf = read_binfile(artifacts.circuits["poseidon_preimage"].r1cs, "r1cs", 1)
+    sections = {sid: bytes(bf.section(sid)) for sid in bf.sections}
+    for name, constraints, message in (("short", sections[2][:-36], "truncated"),
+                                       ("cut", sections[2][:4000], "truncated"),
+                                       ("long", sections[2] + bytes(4), "1 words after the last constraint")):
+        write_binfile(tmp_path / f"{name}.r1cs", "r1cs", 1, {**sections, 2: constraints}.items())
+        with pytest.raises(FormatError, match=message):
+            read_r1cs(tmp_path / f"{name}.r1cs")
+
+
 def test_non_canonical_values_are_format_errors(artifacts, tmp_path):
     art = artifacts.circuits["multiplier"]
     _patch_section(art.wtns, tmp_path / "big.wtns", 2, 32, (FR_MODULUS + 1).to_bytes(32, "little"))
