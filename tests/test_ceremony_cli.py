@@ -22,6 +22,11 @@ def test_a_whole_ceremony_from_the_command_line(tmp_path, tmp_path_factory, caps
     assert main(["powersoftau", "prepare", "phase2", p("2.ptau"), p("final.ptau")]) == 0
     assert main(["powersoftau", "verify", p("final.ptau")]) == 0
     assert "Powers of Tau OK" in capsys.readouterr().out
+    # contributing to a prepared file drops its stale Lagrange sections, and says so
+    assert main(["powersoftau", "contribute", p("final.ptau"), p("3.ptau")]) == 0
+    assert "prepare phase2" in capsys.readouterr().out
+    assert main(["powersoftau", "verify", p("3.ptau")]) == 0
+    assert "not prepared for phase 2" in capsys.readouterr().out
 
     assert _zkey("new", str(art.r1cs), p("final.ptau"), p("0.zkey")) == 0
     assert _zkey("contribute", p("0.zkey"), p("1.zkey"), "-n", "provider") == 0

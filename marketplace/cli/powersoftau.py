@@ -29,19 +29,29 @@ def _contribute(args) -> int:
     from prover.ceremony import powersoftau
     from prover.formats.ptau import read_ptau, write_ptau
 
-    result = powersoftau.contribute(read_ptau(args.input), args.name, args.entropy or "", progress=True)
+    ptau = read_ptau(args.input)
+    result = powersoftau.contribute(ptau, args.name, args.entropy or "", progress=True)
     write_ptau(result.ptau, args.out)
     print(f"contribution (response) hash: {result.response_hash.hex()}\nwrote {args.out}")
+    _warn_if_was_prepared(ptau)
     return 0
+
+
+def _warn_if_was_prepared(ptau) -> None:
+    if ptau.lagrange:
+        print("the input was prepared for phase 2; its Lagrange sections no longer match and were left "
+              "out: run `zkmarket powersoftau prepare phase2` again after the last contribution")
 
 
 def _beacon(args) -> int:
     from prover.ceremony import powersoftau
     from prover.formats.ptau import read_ptau, write_ptau
 
-    result = powersoftau.beacon(read_ptau(args.input), args.beacon, args.iterations_exp, args.name, progress=True)
+    ptau = read_ptau(args.input)
+    result = powersoftau.beacon(ptau, args.beacon, args.iterations_exp, args.name, progress=True)
     write_ptau(result.ptau, args.out)
     print(f"contribution (response) hash: {result.response_hash.hex()}\nwrote {args.out}")
+    _warn_if_was_prepared(ptau)
     return 0
 
 
