@@ -111,6 +111,8 @@ def verify_zkey_transcript(r1cs: R1CS, ptau, pk: ProvingKey) -> Phase2Report:
         if not same_ratio(delta, record["delta_after"], g2_sp, key.g2_spx):
             raise _fail(f"{label}: delta after it is not the previous delta times the contributor's secret")
         if record.get("type") == BEACON:
+            if "beacon_hash" not in record or "num_iterations_exp" not in record:
+                raise _fail(f"{label}: a beacon record without its beacon value and iteration count")
             rng = beacon_rng(record["beacon_hash"], record["num_iterations_exp"])
             secret = fr_from_rng(rng)
             g1_s = g1_from_rng(rng)

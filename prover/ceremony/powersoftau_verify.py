@@ -62,6 +62,8 @@ def verify_contribution(index: int, cur: Contribution, prev: dict) -> None:
     label = f"contribution #{index}" + (f" ({cur.name})" if cur.name else "")
     challenge = prev["next_challenge"]
     if cur.type == BEACON:
+        if cur.beacon_hash is None or cur.num_iterations_exp is None:
+            raise _fail(f"{label}: a beacon record without its beacon value and iteration count")
         _, expected = phase1_key(challenge, beacon_rng(cur.beacon_hash, cur.num_iterations_exp))
         for name in PHASE1_SECRETS:
             for attr in ("g1_s", "g1_sx", "g2_spx"):
