@@ -71,16 +71,21 @@ def check_compilable(graph: Graph, mode: str) -> None:
         raise UnsupportedModelError(f"ops without a circuit lowering: {', '.join(unknown)}")
 
 
-def lower(b: Builder, graph: Graph, x, mode: str = "private") -> Lowering:
+def lower(b: Builder, graph: Graph, x, mode: str = "private",
+          weight_wires: dict[str, np.ndarray] | None = None) -> Lowering:
     """Add the constraints of ``graph`` applied to the input tensor ``x`` (wires or LinComb of
     the input's shape, already range checked by the caller). Private-mode weight wires are
-    declared as builder inputs named ``weight:<constant name>``."""
+    declared as builder inputs named ``weight:<constant name>``, unless ``weight_wires`` (the
+    ``weight_wires`` of an earlier lowering in the same builder) is given: then every sample
+    of a batch statement runs on the same weight wires, committed once."""
     check_compilable(graph, mode)
     x = LinComb.lift(x)
     if x.shape != graph.input_tensor.shape:
         raise UnsupportedModelError(f"input of shape {x.shape}, the graph expects {graph.input_tensor.shape}")
     low = Lowering(graph, mode, {graph.input: Value(x)})
-    if mode == "private":
+    if mode == "private" and weight_wires is not None:
+        low.weight_wires = dict(weight_wires)
+    elif mode == "private":
         for name in weight_names(graph):
             c = graph.constants[name]
             low.weight_wires[name] = b.input(f"weight:{name}", c.values.shape)

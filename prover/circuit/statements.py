@@ -119,13 +119,30 @@ class InferenceCircuit:
         if not 0 <= int(salt) < FR_MODULUS:
             raise ValueError("the salt must be a field element (0 <= salt < r)")
         inputs = {"input": x.astype(np.int64), "salt": np.array(int(salt), dtype=object)}
-        if self.mode == "private":
-            for name in self.lowering.weight_wires:
-                inputs[f"weight:{name}"] = self.graph.constants[name].values
+        inputs.update(weight_inputs(self.lowering))
         values = self.circuit.run(inputs, show_progress)
         public = {k: v[0] for k, v in self.circuit.public_values(values).items()}
         logits = values.get(self.logits_wires).reshape(self.graph.output_tensor.shape)
         return InferenceResult(values.limbs(self.circuit.order), public, int(public["label"]), logits)
+
+
+def model_commitment_wire(b: Builder, low: Lowering) -> np.ndarray:
+    """The wire of ``model_commitment``: in private mode computed from the lowering's weight
+    wires (which packing range checks), in public mode the constant the circuit pins. Every
+    statement about a model (inference, accuracy, retrieval) builds its commitment here, once
+    per circuit however many samples run on the weights."""
+    graph = low.graph
+    if low.mode == "private":
+        parts = [LinComb.constant(np.array([architecture_hash(graph)], dtype=object))]
+        for name in weight_names(graph):
+            parts.append(LinComb.of(G.pack(b, low.weight_wires[name], graph.constants[name].bits)))
+        return G.commit(b, concatenate(parts))
+    return b.materialize(LinComb.constant(np.array([model_commitment(graph)], dtype=object)), field=True)
+
+
+def weight_inputs(low: Lowering) -> dict[str, np.ndarray]:
+    """The witness inputs that carry a private-mode lowering's weights (none in public mode)."""
+    return {f"weight:{name}": low.graph.constants[name].values for name in low.weight_wires}
 
 
 def inference_circuit(graph: Graph, mode: str = "private") -> InferenceCircuit:
@@ -136,13 +153,7 @@ def inference_circuit(graph: Graph, mode: str = "private") -> InferenceCircuit:
     salt = b.input("salt", (), field=True)
     packed_input = G.pack(b, x, graph.input_tensor.bits)  # also the input's range check
     low = lower(b, graph, x, mode)
-    if mode == "private":
-        parts = [LinComb.constant(np.array([architecture_hash(graph)], dtype=object))]
-        for name in weight_names(graph):
-            parts.append(LinComb.of(G.pack(b, low.weight_wires[name], graph.constants[name].bits)))
-        model = G.commit(b, concatenate(parts))
-    else:
-        model = b.materialize(LinComb.constant(np.array([model_commitment(graph)], dtype=object)), field=True)
+    model = model_commitment_wire(b, low)
     inp = G.commit(b, concatenate([LinComb.of(np.array([salt])), LinComb.of(packed_input)]))
     logits = b.materialize(low.output.reshape(-1))
     label = G.argmax(b, logits, graph.output_tensor.bits)
