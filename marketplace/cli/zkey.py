@@ -1,5 +1,5 @@
-"""`zkmarket zkey export verificationkey | soliditycalldata`: what snarkjs exports from keys and
-proofs.
+"""`zkmarket zkey ...`: snarkjs's zkey verbs. The exports live here; the phase-2 ceremony verbs
+(new, contribute, beacon, verify) come from ``marketplace.cli.ceremony``.
 
     zkmarket zkey export verificationkey C.zkey verification_key.json
     zkmarket zkey export soliditycalldata public.json proof.json
@@ -29,7 +29,7 @@ def run_export_soliditycalldata(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    verbs = command_group(subparsers, "zkey", "export from proving keys (snarkjs files)", __doc__)
+    verbs = command_group(subparsers, "zkey", "proving keys: phase-2 ceremony and exports (snarkjs files)", __doc__)
     register_zkey_verbs(verbs)  # new | contribute | beacon | verify: the phase-2 ceremony
     export = verbs.add_parser("export", help="export a verification key or Solidity calldata")
     what = export.add_subparsers(dest="what", metavar="WHAT")
