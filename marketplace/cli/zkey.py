@@ -1,5 +1,7 @@
-"""`zkmarket zkey ...`: snarkjs's zkey verbs. The exports live here; the phase-2 ceremony verbs
-(new, contribute, beacon, verify) come from ``marketplace.cli.ceremony``.
+"""`zkmarket zkey ...`: snarkjs's zkey verbs, the phase-2 ceremony and the exports.
+
+The exports live here; the ceremony verbs (new, contribute, beacon, verify) come from
+``marketplace.cli.ceremony``.
 
     zkmarket zkey export verificationkey C.zkey verification_key.json
     zkmarket zkey export soliditycalldata public.json proof.json
