@@ -43,6 +43,19 @@ def test_resumable_blake2b_is_blake2b_from_any_saved_state(size):
     assert ResumableBlake2b().update(data).digest() != hashlib.blake2b(data + b"x").digest()
 
 
+def test_native_blake2b_compression_is_the_reference_one():
+    from prover.ceremony import blake2b as b2
+
+    for counter, last in ((128, False), (1 << 70, False), (5, True)):
+        block = os.urandom(128)
+        h_native, h_reference = list(b2._IV), list(b2._IV)
+        b2._compress(h_native, block, counter, last)
+        b2.compress_reference(h_reference, block, counter, last)
+        assert h_native == h_reference
+        b2.compress_reference(h_reference, block, counter + 1, last)
+        assert h_native != h_reference
+
+
 def test_rng_draws_what_ffjavascript_draws(tmp_path):
     """ChaCha words, an Fr element, a G1 and a G2 point from the same seed, in ffjavascript."""
     script = REPO_ROOT / "node_modules" / f".ceremony_rng_{os.getpid()}.mjs"

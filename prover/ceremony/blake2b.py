@@ -3,8 +3,10 @@
 A phase-1 contribution stores the *partial* response hash: the BLAKE2b state after hashing the
 previous challenge and the new points, before the contributor's public key. Anyone can finish
 it with the public key to recompute the response hash, without the points (which the next
-contribution overwrites). ``hashlib`` cannot export its state, so this is BLAKE2b (RFC 7693)
-written out, used only for that one stream; every other hash is ``hashlib.blake2b``.
+contribution overwrites). ``hashlib`` cannot export its state, so this is the BLAKE2b stream
+(RFC 7693) around its compression function F, used only for that one hash; every other hash is
+``hashlib.blake2b``. F runs in the ``blake2b-py`` package (the EIP-152 precompile's Rust F that
+py-evm uses); ``compress_reference`` is F written out in Python, which the tests compare it to.
 
 The saved state uses snarkjs's 216-byte layout: the 128-byte block buffer, the eight 64-bit
 chaining words (little-endian), then as 32-bit little-endian words the bytes already
@@ -15,6 +17,8 @@ block (1 to 128 bytes) stays in the buffer until more data arrives or the hash i
 from __future__ import annotations
 
 import struct
+
+import blake2b as native_blake2b
 
 DIGEST_BYTES = 64
 BLOCK_BYTES = 128
@@ -41,7 +45,7 @@ _BLOCK = struct.Struct("<16Q")
 _STATE = struct.Struct("<8Q")
 
 
-def _compress(h: list[int], block, counter: int, last: bool) -> None:
+def compress_reference(h: list[int], block, counter: int, last: bool) -> None:
     # the eight G mixings of each round written out on local variables (columns, then
     # diagonals): about four times faster in CPython than indexing a list
     M = _MASK
@@ -88,6 +92,12 @@ def _compress(h: list[int], block, counter: int, last: bool) -> None:
         v9 = (v9 + v14) & M; v4 ^= v9; v4 = (v4 >> 63) | ((v4 << 1) & M)
     for i, x in enumerate((v0 ^ v8, v1 ^ v9, v2 ^ v10, v3 ^ v11, v4 ^ v12, v5 ^ v13, v6 ^ v14, v7 ^ v15)):
         h[i] ^= x
+
+
+def _compress(h: list[int], block, counter: int, last: bool) -> None:
+    """F(h, m, t, f) of RFC 7693, updating ``h`` in place."""
+    h[:] = _STATE.unpack(native_blake2b.compress(12, h, list(_BLOCK.unpack(block)),
+                                                 [counter & _MASK, counter >> 64], last))
 
 
 class ResumableBlake2b:
