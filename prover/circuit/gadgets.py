@@ -204,6 +204,24 @@ def argmax(b: Builder, x, bits: int) -> np.ndarray:
     return label
 
 
+def is_equal(b: Builder, x, y) -> np.ndarray:
+    """Wires e with e = 1 if x == y (as field elements) and e = 0 otherwise, element-wise.
+
+    With d = x - y and a witness inverse i: d * i = 1 - e and d * e = 0. If d = 0 the first
+    forces e = 1; if d != 0 the second forces e = 0 (and i = 1/d satisfies the first)."""
+    d = LinComb.lift(x) - LinComb.lift(y)
+    inv, e = b.alloc(d.shape), b.alloc(d.shape)
+
+    def step(v):
+        dv = v.eval_field(d)
+        v.set_field(inv, [pow(int(k), -1, FR_MODULUS) if k else 0 for k in dv.ravel()])
+        v.set(e, (dv == 0).astype(np.int64))
+    b.step(step)
+    b.constrain(d, LinComb.of(inv), 1 - LinComb.of(e))
+    b.constrain(d, LinComb.of(e), _zeros(d.shape))
+    return e
+
+
 # --- pooling and linear layers ---------------------------------------------------------------
 
 def gather(x: LinComb, index: np.ndarray) -> LinComb:
