@@ -25,7 +25,7 @@ import numpy as np
 from prover.circuit import gadgets as G
 from prover.circuit import datasets as D
 from prover.circuit.builder import Builder, Circuit, LinComb
-from prover.circuit.compile import Lowering, check_compilable, lower
+from prover.circuit.compile import Lowering, check_compilable
 from prover.circuit.statements import model_commitment, model_commitment_wire, weight_inputs
 from prover.onnx import executor
 from prover.onnx.graph import Graph, InputShapeError
@@ -106,21 +106,9 @@ def accuracy_circuit(graph: Graph, n_samples: int, mode: str = "private",
     shape = graph.input_tensor.shape
     xs = b.input("test_inputs", (n_samples, *shape))
     labels = b.input("test_labels", (n_samples,))
-    packed, predicted = [], []
-    first: Lowering | None = None
-    samples = range(n_samples)
-    if show_progress:
-        from tqdm import tqdm
-        samples = tqdm(samples, desc="accuracy circuit", unit="sample")
-    for i in samples:
-        packed.append(G.pack(b, xs[i], graph.input_tensor.bits))  # also the input's range check
-        low = lower(b, graph, xs[i], mode, first.weight_wires if first else None)
-        first = first or low
-        logits = b.materialize(low.output.reshape(-1))
-        predicted.append(G.argmax(b, logits, graph.output_tensor.bits))
-    predicted = np.array(predicted, dtype=np.int64)
+    packed, predicted, first = D.classify_items(b, graph, xs, mode, show_progress)
     model = model_commitment_wire(b, first)
-    hashes = D.hash_items(b, np.stack(packed))
+    hashes = D.hash_items(b, packed)
     packed_labels = G.pack(b, labels, LABEL_BITS)  # also the labels' range check
     test_set = D.commit_items(b, hashes, packed_labels)
     n = b.materialize(LinComb.constant(np.array([n_samples])))

@@ -23,6 +23,7 @@ import numpy as np
 from prover import poseidon
 from prover.circuit import gadgets as G
 from prover.circuit.builder import Builder, LinComb, concatenate
+from prover.circuit.compile import Lowering, lower
 from prover.onnx.graph import Graph, InputShapeError
 
 
@@ -58,6 +59,28 @@ def items_commitment(hashes: list[int], extra: list[int] = ()) -> int:
 
 
 # --- circuit side -----------------------------------------------------------------------------
+
+def classify_items(b: Builder, graph: Graph, items: np.ndarray, mode: str,
+                   show_progress: bool = False) -> tuple[np.ndarray, np.ndarray, Lowering]:
+    """Run the model on every item wire tensor of ``items`` (shape (n, *input shape)): range
+    check and pack each item, lower the graph on it, take the argmax label. Every sample shares
+    the first lowering's weight wires, so the caller commits to the weights once.
+
+    Returns the packed wires (n, k), the label wires (n,) and the first lowering."""
+    packed, labels = [], []
+    first: Lowering | None = None
+    samples = range(len(items))
+    if show_progress:
+        from tqdm import tqdm
+        samples = tqdm(samples, desc="circuit", unit="item")
+    for i in samples:
+        packed.append(G.pack(b, items[i], graph.input_tensor.bits))  # also the item's range check
+        low = lower(b, graph, items[i], mode, first.weight_wires if first else None)
+        first = first or low
+        logits = b.materialize(low.output.reshape(-1))
+        labels.append(G.argmax(b, logits, graph.output_tensor.bits))
+    return np.stack(packed), np.array(labels, dtype=np.int64), first
+
 
 def hash_items(b: Builder, packed: np.ndarray) -> np.ndarray:
     """Wires of ``item_hash`` for packed items (shape (n, k): k packed wires per item). When an

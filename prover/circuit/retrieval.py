@@ -1,0 +1,139 @@
+"""The retrieval statement: the returned set is exactly the corpus items a committed model
+assigns to the requested class.
+
+Public inputs, in this order (wires 1..5):
+
+1. ``model_commitment``  = ``statements.model_commitment`` (the inference statement's);
+2. ``corpus_commitment`` = ``datasets.items_commitment(item hashes)``, in corpus order;
+3. ``requested_class``   = the class the requester asked for;
+4. ``returned_set_commitment`` = ``commit([s_0 * h_0, ..., s_{n-1} * h_{n-1}])`` where h_i is
+   item i's ``datasets.item_hash`` and s_i = 1 if the model labels item i as the requested
+   class (``executor.argmax_label`` of the integer executor's logits), else 0. A vector with
+   the hash at every selected position and 0 elsewhere: the requester who receives the
+   selected items with their corpus positions recomputes it (``returned_set_commitment``)
+   without learning anything about the items left out;
+5. ``returned_size``     = sum of s_i.
+
+Leaving out a matching item or adding a non-matching one changes the vector, so no witness
+makes the circuit produce that set's commitment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from prover import poseidon
+from prover.circuit import datasets as D
+from prover.circuit import gadgets as G
+from prover.circuit.builder import Builder, Circuit, LinComb
+from prover.circuit.compile import Lowering, check_compilable
+from prover.circuit.statements import model_commitment, model_commitment_wire, weight_inputs
+from prover.field import FR_MODULUS
+from prover.onnx import executor
+from prover.onnx.graph import Graph, InputShapeError
+
+PUBLIC_INPUTS = ("model_commitment", "corpus_commitment", "requested_class", "returned_set_commitment",
+                 "returned_size")
+
+
+def corpus_commitment(graph: Graph, corpus: np.ndarray) -> int:
+    """The commitment a corpus is registered by."""
+    return D.items_commitment(D.item_hashes(graph, D.check_items(graph, corpus, "corpus item")))
+
+
+def returned_set_commitment(corpus_size: int, indices, hashes) -> int:
+    """The commitment to a returned set, as the requester recomputes it from the delivered
+    items: their corpus positions ``indices`` and item hashes ``hashes`` (module docstring)."""
+    indices = [int(i) for i in indices]
+    if len(set(indices)) != len(indices) or any(not 0 <= i < corpus_size for i in indices):
+        raise InputShapeError(f"returned positions must be distinct and in [0, {corpus_size}); got {indices}")
+    if len(hashes) != len(indices):
+        raise InputShapeError("one item hash per returned position is needed")
+    vector = [0] * corpus_size
+    for i, h in zip(indices, hashes):
+        vector[i] = int(h) % FR_MODULUS
+    return poseidon.commit(vector)
+
+
+def matching_items(graph: Graph, corpus: np.ndarray, requested_class: int) -> np.ndarray:
+    """The reference selection: corpus positions whose executor label is the class."""
+    logits = executor.execute(graph, D.check_items(graph, corpus, "corpus item"))[graph.output]
+    return np.nonzero(executor.argmax_label(logits.reshape(len(corpus), -1)) == int(requested_class))[0]
+
+
+def public_inputs(graph: Graph, corpus: np.ndarray, requested_class: int) -> list[int]:
+    """The statement's public inputs for an honest answer, recomputed from the model, corpus
+    and class with the executor (statement order)."""
+    hashes = D.item_hashes(graph, corpus)
+    selected = matching_items(graph, corpus, requested_class)
+    return [model_commitment(graph), D.items_commitment(hashes), int(requested_class) % FR_MODULUS,
+            returned_set_commitment(len(corpus), selected, [hashes[i] for i in selected]), len(selected)]
+
+
+@dataclass
+class RetrievalResult:
+    """A witness and what it proves: the public inputs by name and the selected positions."""
+
+    witness: np.ndarray
+    public: dict[str, int]
+    selected: np.ndarray
+
+
+@dataclass
+class RetrievalCircuit:
+    graph: Graph
+    mode: str
+    corpus_size: int
+    circuit: Circuit
+    lowering: Lowering
+    selection_wires: np.ndarray
+
+    @property
+    def r1cs(self):
+        return self.circuit.r1cs
+
+    def witness(self, corpus: np.ndarray, requested_class: int, show_progress: bool = False) -> RetrievalResult:
+        """The witness for a quantized corpus and a class. Raises InputShapeError for a wrong
+        shape, ValueRangeError for an item outside the quantized range."""
+        items = D.check_items(self.graph, corpus, "corpus item")
+        if len(items) != self.corpus_size:
+            raise InputShapeError(f"the corpus has {len(items)} items; this circuit retrieves from exactly "
+                                  f"{self.corpus_size}: build one for {len(items)}")
+        inputs = {"corpus": items, "requested_class": np.array(int(requested_class) % FR_MODULUS, dtype=object)}
+        inputs.update(weight_inputs(self.lowering))
+        values = self.circuit.run(inputs, show_progress)
+        public = {k: v[0] for k, v in self.circuit.public_values(values).items()}
+        selected = np.nonzero(values.get(self.selection_wires))[0]
+        return RetrievalResult(values.limbs(self.circuit.order), public, selected)
+
+
+def _select(b: Builder, bits: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Wires k_i = s_i * h_i (one constraint each) for boolean s and field-valued h."""
+    kept = b.alloc(hashes.shape)
+    b.constrain(LinComb.of(bits), LinComb.of(hashes), LinComb.of(kept))
+    b.step(lambda v: v.set_field(kept, v.eval_field(LinComb.of(bits)) * v.eval_field(LinComb.of(hashes))))
+    return kept
+
+
+def retrieval_circuit(graph: Graph, corpus_size: int, mode: str = "private",
+                      show_progress: bool = False) -> RetrievalCircuit:
+    """Build the retrieval statement's circuit for a corpus of ``corpus_size`` items."""
+    check_compilable(graph, mode)
+    if corpus_size < 1:
+        raise ValueError("a retrieval statement needs a corpus of at least one item")
+    b = Builder()
+    items = b.input("corpus", (corpus_size, *graph.input_tensor.shape))
+    cls = b.input("requested_class", (), field=True)
+    packed, labels, first = D.classify_items(b, graph, items, mode, show_progress)
+    model = model_commitment_wire(b, first)
+    hashes = D.hash_items(b, packed)
+    corpus = D.commit_items(b, hashes)
+    selected = G.is_equal(b, LinComb.of(labels), LinComb.of(np.broadcast_to(cls, labels.shape)))
+    kept = _select(b, selected, hashes)
+    returned = G.commit(b, LinComb.of(kept))
+    size = b.materialize(LinComb.of(selected).sum())
+    for name, wire in zip(PUBLIC_INPUTS, (model, corpus, cls, returned, size)):
+        b.public(name, wire)
+    return RetrievalCircuit(graph, mode, corpus_size, b.finish(), first, selected)

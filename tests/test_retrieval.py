@@ -1,0 +1,138 @@
+"""The retrieval statement: over a committed corpus of 64 digits images the proved set is the
+integer executor's set; a set missing a matching item or holding a non-matching one has no
+satisfying witness and its public inputs are rejected by the verifier."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prover.circuit import datasets as D
+from prover.circuit import retrieval as R
+from prover.circuit import statements as S
+from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
+from prover.onnx import executor
+from prover.onnx.graph import InputShapeError
+from test_accuracy import digits_mlp  # noqa: F401  (module fixture: the smallest example model)
+from test_compile import _case_graph
+
+CORPUS = 64
+CLASS = 3
+
+
+def _set_commitment(corpus_size, hashes, positions):
+    return R.returned_set_commitment(corpus_size, positions, [hashes[i] for i in positions])
+
+
+def _with_public(witness, wire, value):
+    out = witness.copy()
+    out[wire] = ints_to_limbs([value % FR_MODULUS])[0]
+    return out
+
+
+@pytest.fixture(scope="module")
+def proved(digits_mlp):  # noqa: F811
+    q, x, _ = digits_mlp
+    rc = R.retrieval_circuit(q, CORPUS)
+    return q, x[:CORPUS], rc, rc.witness(x[:CORPUS], CLASS)
+
+
+def test_proved_set_is_the_executors_set_over_64_digits(proved):
+    q, corpus, rc, result = proved
+    assert rc.r1cs.is_satisfied(result.witness)
+    expected = R.matching_items(q, corpus, CLASS)
+    assert len(expected) >= 2 and (result.selected == expected).all()
+    labels = executor.argmax_label(executor.execute(q, corpus)[q.output])
+    assert (np.nonzero(labels == CLASS)[0] == expected).all()
+    hashes = D.item_hashes(q, corpus)
+    assert result.public == {
+        "model_commitment": S.model_commitment(q),
+        "corpus_commitment": R.corpus_commitment(q, corpus),
+        "requested_class": CLASS,
+        "returned_set_commitment": _set_commitment(CORPUS, hashes, expected),
+        "returned_size": len(expected),
+    }
+    assert limbs_to_ints(result.witness[1:6]) == [result.public[k] for k in R.PUBLIC_INPUTS]
+
+
+def test_a_set_missing_a_match_or_adding_a_non_match_has_no_witness(proved):
+    q, corpus, rc, result = proved
+    hashes = D.item_hashes(q, corpus)
+    honest = list(result.selected)
+    outsider = next(i for i in range(CORPUS) if i not in honest)
+    dishonest = [honest[1:], sorted(honest + [outsider])]
+    for positions in dishonest:
+        commitment = _set_commitment(CORPUS, hashes, positions)
+        assert commitment != result.public["returned_set_commitment"]
+        assert not rc.r1cs.is_satisfied(_with_public(result.witness, 4, commitment))
+        assert not rc.r1cs.is_satisfied(_with_public(_with_public(result.witness, 4, commitment), 5, len(positions)))
+    # flipping one selection bit in the witness breaks it too
+    for position in (honest[0], outsider):
+        wire = int(rc.circuit.final(rc.selection_wires[position]))
+        flipped = result.witness.copy()
+        flipped[wire] = ints_to_limbs([1 - limbs_to_ints(flipped[wire:wire + 1])[0]])[0]
+        assert not rc.r1cs.is_satisfied(flipped)
+
+
+def test_a_class_no_item_has_returns_the_empty_set(digits_mlp):  # noqa: F811
+    q, x, _ = digits_mlp
+    rc = R.retrieval_circuit(q, 4)
+    result = rc.witness(x[:4], 9 + 3)
+    assert rc.r1cs.is_satisfied(result.witness)
+    assert result.public["returned_size"] == 0 and len(result.selected) == 0
+    assert result.public["returned_set_commitment"] == R.returned_set_commitment(4, [], [])
+
+
+def test_returned_set_commitment_refuses_bad_positions():
+    with pytest.raises(InputShapeError):
+        R.returned_set_commitment(4, [1, 1], [5, 5])
+    with pytest.raises(InputShapeError):
+        R.returned_set_commitment(4, [4], [5])
+    with pytest.raises(InputShapeError):
+        R.returned_set_commitment(4, [0, 1], [5])
+    assert R.returned_set_commitment(4, [0], [5]) != R.returned_set_commitment(4, [1], [5])
+
+
+def test_wrong_corpus_size_is_refused(proved):
+    q, corpus, rc, _ = proved
+    with pytest.raises(InputShapeError, match="exactly 64"):
+        rc.witness(corpus[:10], CLASS)
+
+
+@pytest.mark.slow
+def test_retrieval_proof_verifies_and_rejects_other_sets(rng):
+    """Groth16 end to end on a small model (known-secret ptau: a test key, never a real one)."""
+    from prover.ceremony.known_secret import known_secret_ptau
+    from prover.groth16 import qap
+    from prover.groth16.prove import prove
+    from prover.groth16.setup import setup
+    from prover.groth16.verify import verify
+
+    q, calibration = _case_graph("gemm", rng)
+    corpus = executor.quantize_input(q, calibration[:8])
+    labels = executor.argmax_label(executor.execute(q, corpus)[q.output])
+    cls = int(np.bincount(labels).argmax())
+    rc = R.retrieval_circuit(q, len(corpus))
+    n = qap.domain_size(rc.r1cs.n_constraints, rc.r1cs.n_public)
+    pk = setup(rc.r1cs, known_secret_ptau(n.bit_length() - 1, 5, 7, 11))
+    result = rc.witness(corpus, cls)
+    proof, public = prove(pk, result.witness, r1cs=rc.r1cs)
+    assert public == R.public_inputs(q, corpus, cls)
+    vk = pk.verifying_key()
+    assert verify(vk, public, proof)
+    hashes = D.item_hashes(q, corpus)
+    honest = list(np.nonzero(labels == cls)[0])
+    outsider = next(i for i in range(len(corpus)) if i not in honest)
+    other_corpus = corpus.copy()
+    other_corpus[0, 0] += 1
+    rejected = [
+        public[:3] + [_set_commitment(len(corpus), hashes, honest[1:]), len(honest) - 1],
+        public[:3] + [_set_commitment(len(corpus), hashes, sorted(honest + [outsider])), len(honest) + 1],
+        [public[0], R.corpus_commitment(q, other_corpus)] + public[2:],
+        public[:2] + [(cls + 1) % 4] + public[3:],
+    ]
+    for wrong in rejected:
+        assert not verify(vk, wrong, proof)
+    # proving a dishonest set fails: the prover refuses an unsatisfied witness
+    with pytest.raises(Exception):
+        prove(pk, _with_public(result.witness, 4, rejected[0][3]), r1cs=rc.r1cs)
