@@ -8,8 +8,8 @@ random ``r``, ``s`` and the QAP values of the witness:
     pi_c = sum_(private i) w_i C_i + sum_j h_j H_j + s pi_a + r B1 - r s delta1
 
 Each line is one multi-scalar multiplication over the key's points with the fixed terms
-appended, so all curve work goes through ``prover.kernels`` and no Python loop runs over wires
-or constraints. ``r`` and ``s`` make the proof zero-knowledge: two proofs of the same witness
+appended (terms with a zero point or scalar left out), so all curve work goes through
+``prover.kernels`` and no Python loop runs over wires or constraints. ``r`` and ``s`` make the proof zero-knowledge: two proofs of the same witness
 differ and reveal nothing beyond the public signals.
 """
 
@@ -61,16 +61,16 @@ def prove(pk: ProvingKey, witness: np.ndarray, *, progress: bool = False, r1cs: 
         bar.update()
 
         bar.set_postfix_str(_STAGES[2])
-        pi_a = kernels.g1_msm(_with(pk.a_points, pk.alpha1, pk.delta1), _scalars(witness, 1, r))
+        pi_a = _msm(kernels.g1_msm, _with(pk.a_points, pk.alpha1, pk.delta1), _scalars(witness, 1, r))
         bar.update()
         bar.set_postfix_str(_STAGES[3])
-        pi_b = kernels.g2_msm(_with(pk.b2_points, pk.beta2, pk.delta2), _scalars(witness, 1, s))
-        b1 = kernels.g1_msm(_with(pk.b1_points, pk.beta1, pk.delta1), _scalars(witness, 1, s))
+        pi_b = _msm(kernels.g2_msm, _with(pk.b2_points, pk.beta2, pk.delta2), _scalars(witness, 1, s))
+        b1 = _msm(kernels.g1_msm, _with(pk.b1_points, pk.beta1, pk.delta1), _scalars(witness, 1, s))
         bar.update()
         bar.set_postfix_str(_STAGES[4])
         private = witness[pk.n_public + 1:]
-        pi_c = kernels.g1_msm(
-            np.concatenate([pk.c_points, pk.h_points, np.stack([pi_a, b1, pk.delta1])]),
+        pi_c = _msm(
+            kernels.g1_msm, np.concatenate([pk.c_points, pk.h_points, np.stack([pi_a, b1, pk.delta1])]),
             np.concatenate([private, h, ints_to_limbs([s, r, -r * s], FR_MODULUS)]),
         )
         bar.update()
@@ -103,6 +103,15 @@ def below_modulus(values: np.ndarray, modulus: int = FR_MODULUS) -> np.ndarray:
         below |= undecided & (values[:, limb] < m[limb])
         undecided &= values[:, limb] == m[limb]
     return below
+
+
+def _msm(kernel, points: np.ndarray, scalars: np.ndarray) -> np.ndarray:
+    """``sum s_i P_i`` over the terms where neither the point (infinity: a wire absent from that
+    matrix, e.g. most wires of B) nor the scalar (a zero wire) is zero, since those add nothing."""
+    keep = points.reshape(len(points), -1).any(axis=1) & scalars.any(axis=1)
+    if keep.all():
+        return kernel(points, scalars)
+    return kernel(np.ascontiguousarray(points[keep]), np.ascontiguousarray(scalars[keep]))
 
 
 def _with(points: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
