@@ -19,6 +19,20 @@ from prover.onnx.quantize import quantize
 from test_compile import _case_graph
 
 
+def prove_with_test_key(r1cs, witness):
+    """(proving key, proof, public signals) from a known-secret ptau just big enough: a test
+    key, never a real one."""
+    from prover.ceremony.known_secret import known_secret_ptau
+    from prover.groth16 import qap
+    from prover.groth16.prove import prove
+    from prover.groth16.setup import setup
+
+    n = qap.domain_size(r1cs.n_constraints, r1cs.n_public)
+    pk = setup(r1cs, known_secret_ptau(n.bit_length() - 1, 5, 7, 11))
+    proof, public = prove(pk, witness, r1cs=r1cs)
+    return pk, proof, public
+
+
 @pytest.fixture(scope="module")
 def digits_mlp():
     """The smallest example model (mlp: 64 -> 32 -> 10), quantized as the catalog says, and the
@@ -101,20 +115,13 @@ def test_accuracy_proof_verifies_and_rejects_another_test_set_or_model(mode, rng
     """Groth16 end to end on a small model (known-secret ptau: a test key, never a real one):
     the verifier accepts the statement's public inputs and rejects the same proof presented
     for another test set, another model, another count or another sample count."""
-    from prover.ceremony.known_secret import known_secret_ptau
-    from prover.groth16 import qap
-    from prover.groth16.prove import prove
-    from prover.groth16.setup import setup
     from prover.groth16.verify import verify
 
     q, calibration = _case_graph("gemm", rng)
     x = executor.quantize_input(q, calibration[:3])
     labels = np.array([0, 1, 2])
     ac = A.accuracy_circuit(q, 3, mode)
-    n = qap.domain_size(ac.r1cs.n_constraints, ac.r1cs.n_public)
-    pk = setup(ac.r1cs, known_secret_ptau(n.bit_length() - 1, 5, 7, 11))
-    result = ac.witness(x, labels)
-    proof, public = prove(pk, result.witness, r1cs=ac.r1cs)
+    pk, proof, public = prove_with_test_key(ac.r1cs, ac.witness(x, labels).witness)
     assert public == A.public_inputs(q, x, labels)
     vk = pk.verifying_key()
     assert verify(vk, public, proof)

@@ -13,7 +13,7 @@ from prover.circuit import statements as S
 from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.onnx import executor
 from prover.onnx.graph import InputShapeError
-from test_accuracy import digits_mlp  # noqa: F401  (module fixture: the smallest example model)
+from test_accuracy import digits_mlp, prove_with_test_key  # noqa: F401  (digits_mlp: a module fixture)
 from test_compile import _case_graph
 
 CORPUS = 64
@@ -101,11 +101,8 @@ def test_wrong_corpus_size_is_refused(proved):
 
 @pytest.mark.slow
 def test_retrieval_proof_verifies_and_rejects_other_sets(rng):
-    """Groth16 end to end on a small model (known-secret ptau: a test key, never a real one)."""
-    from prover.ceremony.known_secret import known_secret_ptau
-    from prover.groth16 import qap
+    """Groth16 end to end on a small model."""
     from prover.groth16.prove import prove
-    from prover.groth16.setup import setup
     from prover.groth16.verify import verify
 
     q, calibration = _case_graph("gemm", rng)
@@ -113,10 +110,8 @@ def test_retrieval_proof_verifies_and_rejects_other_sets(rng):
     labels = executor.argmax_label(executor.execute(q, corpus)[q.output])
     cls = int(np.bincount(labels).argmax())
     rc = R.retrieval_circuit(q, len(corpus))
-    n = qap.domain_size(rc.r1cs.n_constraints, rc.r1cs.n_public)
-    pk = setup(rc.r1cs, known_secret_ptau(n.bit_length() - 1, 5, 7, 11))
     result = rc.witness(corpus, cls)
-    proof, public = prove(pk, result.witness, r1cs=rc.r1cs)
+    pk, proof, public = prove_with_test_key(rc.r1cs, result.witness)
     assert public == R.public_inputs(q, corpus, cls)
     vk = pk.verifying_key()
     assert verify(vk, public, proof)
