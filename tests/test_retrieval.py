@@ -48,11 +48,11 @@ def test_proved_set_is_the_executors_set_over_64_digits(proved):
     assert result.public == {
         "model_commitment": S.model_commitment(q),
         "corpus_commitment": R.corpus_commitment(q, corpus),
-        "requested_class": CLASS,
+        "class_and_size": R.class_and_size(CLASS, len(expected)),
         "returned_set_commitment": _set_commitment(CORPUS, hashes, expected),
-        "returned_size": len(expected),
     }
-    assert limbs_to_ints(result.witness[1:6]) == [result.public[k] for k in R.PUBLIC_INPUTS]
+    assert R.split_class_and_size(result.public["class_and_size"]) == (CLASS, len(expected))
+    assert limbs_to_ints(result.witness[1:5]) == [result.public[k] for k in R.PUBLIC_INPUTS]
 
 
 def test_a_set_missing_a_match_or_adding_a_non_match_has_no_witness(proved):
@@ -65,7 +65,8 @@ def test_a_set_missing_a_match_or_adding_a_non_match_has_no_witness(proved):
         commitment = _set_commitment(CORPUS, hashes, positions)
         assert commitment != result.public["returned_set_commitment"]
         assert not rc.r1cs.is_satisfied(_with_public(result.witness, 4, commitment))
-        assert not rc.r1cs.is_satisfied(_with_public(_with_public(result.witness, 4, commitment), 5, len(positions)))
+        query = R.class_and_size(CLASS, len(positions))
+        assert not rc.r1cs.is_satisfied(_with_public(_with_public(result.witness, 4, commitment), 3, query))
     # flipping one selection bit in the witness breaks it too
     for position in (honest[0], outsider):
         wire = int(rc.circuit.final(rc.selection_wires[position]))
@@ -79,11 +80,13 @@ def test_a_class_no_item_has_returns_the_empty_set(digits_mlp):  # noqa: F811
     rc = R.retrieval_circuit(q, 4)
     result = rc.witness(x[:4], 9 + 3)
     assert rc.r1cs.is_satisfied(result.witness)
-    assert result.public["returned_size"] == 0 and len(result.selected) == 0
+    assert result.public["class_and_size"] == 12 and len(result.selected) == 0
     assert result.public["returned_set_commitment"] == R.returned_set_commitment(4, [], [])
 
 
 def test_returned_set_commitment_refuses_bad_positions():
+    with pytest.raises(InputShapeError):
+        R.class_and_size(1 << 32, 0)
     with pytest.raises(InputShapeError):
         R.returned_set_commitment(4, [1, 1], [5, 5])
     with pytest.raises(InputShapeError):
@@ -121,10 +124,12 @@ def test_retrieval_proof_verifies_and_rejects_other_sets(rng):
     other_corpus = corpus.copy()
     other_corpus[0, 0] += 1
     rejected = [
-        public[:3] + [_set_commitment(len(corpus), hashes, honest[1:]), len(honest) - 1],
-        public[:3] + [_set_commitment(len(corpus), hashes, sorted(honest + [outsider])), len(honest) + 1],
+        public[:2] + [R.class_and_size(cls, len(honest) - 1), _set_commitment(len(corpus), hashes, honest[1:])],
+        public[:2] + [R.class_and_size(cls, len(honest) + 1),
+                      _set_commitment(len(corpus), hashes, sorted(honest + [outsider]))],
+        public[:3] + [_set_commitment(len(corpus), hashes, honest[1:])],
         [public[0], R.corpus_commitment(q, other_corpus)] + public[2:],
-        public[:2] + [(cls + 1) % 4] + public[3:],
+        public[:2] + [R.class_and_size((cls + 1) % 4, len(honest))] + public[3:],
     ]
     for wrong in rejected:
         assert not verify(vk, wrong, proof)

@@ -1,18 +1,19 @@
 """The retrieval statement: the returned set is exactly the corpus items a committed model
 assigns to the requested class.
 
-Public inputs, in this order (wires 1..5):
+Public inputs, in this order (wires 1..4):
 
 1. ``model_commitment``  = ``statements.model_commitment`` (the inference statement's);
 2. ``corpus_commitment`` = ``datasets.items_commitment(item hashes)``, in corpus order;
-3. ``requested_class``   = the class the requester asked for;
+3. ``class_and_size``    = requested class + 2^32 * returned size (``class_and_size``): the
+   class the requester asked for (range checked below 2^32) and the number of items returned.
+   They share one public input because the on-chain Groth16 verifier takes four;
 4. ``returned_set_commitment`` = ``commit([s_0 * h_0, ..., s_{n-1} * h_{n-1}])`` where h_i is
    item i's ``datasets.item_hash`` and s_i = 1 if the model labels item i as the requested
    class (``executor.argmax_label`` of the integer executor's logits), else 0. A vector with
    the hash at every selected position and 0 elsewhere: the requester who receives the
    selected items with their corpus positions recomputes it (``returned_set_commitment``)
-   without learning anything about the items left out;
-5. ``returned_size``     = sum of s_i.
+   without learning anything about the items left out. The returned size is sum s_i.
 
 Leaving out a matching item or adding a non-matching one changes the vector, so no witness
 makes the circuit produce that set's commitment.
@@ -34,8 +35,20 @@ from prover.field import FR_MODULUS
 from prover.onnx import executor
 from prover.onnx.graph import Graph, InputShapeError
 
-PUBLIC_INPUTS = ("model_commitment", "corpus_commitment", "requested_class", "returned_set_commitment",
-                 "returned_size")
+PUBLIC_INPUTS = ("model_commitment", "corpus_commitment", "class_and_size", "returned_set_commitment")
+CLASS_BITS = 32
+
+
+def class_and_size(requested_class: int, size: int) -> int:
+    """The third public input: the class in the low 32 bits, the returned size above."""
+    if not 0 <= int(requested_class) < 1 << CLASS_BITS or int(size) < 0:
+        raise InputShapeError(f"the class must be in [0, 2^{CLASS_BITS}) and the size non-negative")
+    return int(requested_class) + (int(size) << CLASS_BITS)
+
+
+def split_class_and_size(value: int) -> tuple[int, int]:
+    """(requested class, returned size) from the third public input."""
+    return int(value) & ((1 << CLASS_BITS) - 1), int(value) >> CLASS_BITS
 
 
 def corpus_commitment(graph: Graph, corpus: np.ndarray) -> int:
@@ -68,8 +81,8 @@ def public_inputs(graph: Graph, corpus: np.ndarray, requested_class: int) -> lis
     and class with the executor (statement order)."""
     hashes = D.item_hashes(graph, corpus)
     selected = matching_items(graph, corpus, requested_class)
-    return [model_commitment(graph), D.items_commitment(hashes), int(requested_class) % FR_MODULUS,
-            returned_set_commitment(len(corpus), selected, [hashes[i] for i in selected]), len(selected)]
+    return [model_commitment(graph), D.items_commitment(hashes), class_and_size(requested_class, len(selected)),
+            returned_set_commitment(len(corpus), selected, [hashes[i] for i in selected])]
 
 
 @dataclass
@@ -101,7 +114,8 @@ class RetrievalCircuit:
         if len(items) != self.corpus_size:
             raise InputShapeError(f"the corpus has {len(items)} items; this circuit retrieves from exactly "
                                   f"{self.corpus_size}: build one for {len(items)}")
-        inputs = {"corpus": items, "requested_class": np.array(int(requested_class) % FR_MODULUS, dtype=object)}
+        class_and_size(requested_class, 0)  # the class's range, before any work
+        inputs = {"corpus": items, "requested_class": np.array(int(requested_class))}
         inputs.update(weight_inputs(self.lowering))
         values = self.circuit.run(inputs, show_progress)
         public = {k: v[0] for k, v in self.circuit.public_values(values).items()}
@@ -125,7 +139,8 @@ def retrieval_circuit(graph: Graph, corpus_size: int, mode: str = "private",
         raise ValueError("a retrieval statement needs a corpus of at least one item")
     b = Builder()
     items = b.input("corpus", (corpus_size, *graph.input_tensor.shape))
-    cls = b.input("requested_class", (), field=True)
+    cls = b.input("requested_class", ())
+    G.unsigned_bits(b, LinComb.of(cls), CLASS_BITS, what="requested class")  # packing stays injective
     packed, labels, first = D.classify_items(b, graph, items, mode, show_progress)
     model = model_commitment_wire(b, first)
     hashes = D.hash_items(b, packed)
@@ -133,7 +148,7 @@ def retrieval_circuit(graph: Graph, corpus_size: int, mode: str = "private",
     selected = G.is_equal(b, LinComb.of(labels), LinComb.of(np.broadcast_to(cls, labels.shape)))
     kept = _select(b, selected, hashes)
     returned = G.commit(b, LinComb.of(kept))
-    size = b.materialize(LinComb.of(selected).sum())
-    for name, wire in zip(PUBLIC_INPUTS, (model, corpus, cls, returned, size)):
+    query = b.materialize(LinComb.of(cls) + LinComb.of(selected).sum() * (1 << CLASS_BITS), field=True)
+    for name, wire in zip(PUBLIC_INPUTS, (model, corpus, query, returned)):
         b.public(name, wire)
     return RetrievalCircuit(graph, mode, corpus_size, b.finish(), first, selected)
