@@ -205,3 +205,21 @@ def test_group_intt_is_the_inverse_dft_computed_with_py_ecc(group):
     assert np.array_equal(got, np.stack(expected))
     shuffled = group_intt(np.stack([store(p) for p in points[::-1]]), group)
     assert not np.array_equal(shuffled, np.stack(expected))
+
+
+def test_reduced_files_verify_and_refuse_contributions(our_transcript):
+    """A file cut down to a smaller power (as the public ceremonies distribute theirs) keeps the
+    full ceremony's transcript: its records still verify, its powers too, and it cannot take a
+    further contribution."""
+    base, paths = our_transcript
+    write_ptau(prepare_phase2(read_ptau(paths["final"])), base / "full.ptau")
+    _snarkjs("powersoftau", "truncate", base / "full.ptau")  # writes full_01.ptau .. full_04.ptau
+    reduced = read_ptau(base / "full_03.ptau")
+    assert (reduced.power, reduced.ceremony_power) == (3, 5)
+    assert len(verify_ptau_transcript(reduced).contributions) == 3
+    with pytest.raises(powersoftau.CeremonyError, match="reduced"):
+        powersoftau.contribute(reduced)
+    points = reduced.beta_tau_g1[:]
+    points[7] = g1_mul(points[7], 2)
+    with pytest.raises(VerificationError, match="beta_tau_g1"):
+        verify_ptau_transcript(replace(reduced, beta_tau_g1=PointSection.from_points(points, "g1")))
