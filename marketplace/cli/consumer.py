@@ -1,0 +1,83 @@
+"""`zkmarket consumer predict | refund`: buy a verified prediction, or take back an escrow.
+
+    zkmarket consumer predict --model ID input.npy [--timeout S] --rpc URL --market ADDRESS
+    zkmarket consumer refund --request ID --rpc URL --market ADDRESS
+
+``predict`` checks the model's setup (unless ``--insecure-skip-setup-check``), escrows the
+price, sends the input over the provider's channel and prints the verified label and logits;
+an unanswered request is refunded once its deadline passes. ``refund`` refunds a request
+after its deadline (``--move-time`` advances a development node's clock first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from prover.errors import ZkmarketError
+
+
+def _load_input(path: str):
+    import numpy as np
+
+    if not Path(path).is_file():
+        raise ZkmarketError(f"input {path} does not exist; give a .npy array of the model's input shape")
+    try:
+        return np.load(path)
+    except (OSError, ValueError) as exc:
+        raise ZkmarketError(f"cannot read input {path} ({exc}): give a .npy array") from exc
+
+
+def _consumer(args):
+    from marketplace.cli.deploy import market_args
+    from marketplace.consumer import Consumer
+
+    market, account = market_args(args)
+    return Consumer(market, account, state_dir=args.state)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    x = _load_input(args.input)
+    consumer = _consumer(args)
+    offer = consumer.inspect(args.model, endpoint=args.endpoint, check_setup=not args.insecure_skip_setup_check)
+    if not offer.setup_checked:
+        print("zkmarket: warning: the setup was not checked: the provider may be able to forge proofs")
+    prediction = consumer.predict(offer, x, timeout=args.timeout)
+    if prediction.refunded:
+        print(f"request {prediction.request_id}: not answered before its deadline; the escrow was refunded")
+        return 2
+    print(json.dumps({"request_id": prediction.request_id, "label": prediction.label,
+                      "logits": prediction.logits, "paid_wei": prediction.price}))
+    return 0
+
+
+def run_refund(args: argparse.Namespace) -> int:
+    consumer = _consumer(args)
+    amount = consumer.refund(args.request, move_time=args.move_time)
+    print(f"request {args.request}: withdrew {amount} wei")
+    return 0
+
+
+def register(sub) -> None:
+    from marketplace.cli.deploy import market_arguments, verb_group
+
+    verbs = verb_group(sub, "consumer", "buy verified predictions; refund unanswered requests", __doc__)
+
+    p = verbs.add_parser("predict", help="pay for one prediction and check the proved answer")
+    p.add_argument("input", help="the input (.npy, real-valued, the model's input shape)")
+    p.add_argument("--model", type=int, required=True, help="the registered model's id")
+    p.add_argument("--timeout", type=int, default=600, help="seconds (chain time) before the request can be refunded")
+    p.add_argument("--endpoint", help="the provider's channel URL (default: the model's metadata URI)")
+    p.add_argument("--state", default="consumer-state", help="the consumer's state directory (trusted contributions)")
+    p.add_argument("--insecure-skip-setup-check", action="store_true",
+                   help="do not check the setup ceremony (tests and development chains only)")
+    market_arguments(p, account=2)
+    p.set_defaults(run=run_predict)
+
+    p = verbs.add_parser("refund", help="refund an unanswered request after its deadline and withdraw")
+    p.add_argument("--request", type=int, required=True, help="the request id")
+    p.add_argument("--move-time", action="store_true", help="advance a development node's clock past the deadline")
+    p.add_argument("--state", default="consumer-state", help="the consumer's state directory")
+    market_arguments(p, account=2)
+    p.set_defaults(run=run_refund)

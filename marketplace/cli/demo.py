@@ -1,0 +1,26 @@
+"""`zkmarket demo`: the whole flow on an in-process chain (see ``marketplace.demo``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def run(args: argparse.Namespace) -> int:
+    from marketplace.demo import run_demo
+
+    report = run_demo(args.n, model_name=args.model, cache_dir=args.cache, progress=not args.no_progress)
+    return 0 if all(r.proved == r.onnxruntime for r in report.rows) else 1
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("demo", help="deploy, register the digits model and buy verified predictions, "
+                                         "all on an in-process chain")
+    parser.add_argument("-n", type=int, default=5, help="number of paid predictions (default 5)")
+    parser.add_argument("--model", default="mlp", choices=["mlp", "quadratic", "cnn", "lenet"],
+                        help="bundled example model (default mlp)")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="cache folder for circuits, ceremony files and keys (default $ZKMARKET_CACHE or "
+                             "~/.cache/zkmarket)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(run=run)
