@@ -7,14 +7,15 @@ the run fails).
 
 Phase 2: the synthetic circuit of the Groth16 benchmark with a domain of 2^``--phase2-k``
 (default 12: 4094 constraints) and, unless ``--no-models``, the inference circuits of the
-example models (private weights) whose domain is at most 2^``--max-model-k``. Each key starts
+example models (private weights) whose domain is at most 2^``--max-model-k`` (default 16: all
+but LeNet). Each key starts
 from our ``zkey new`` on an INSECURE known-secret ptau (timing only; cached); each tool
 contributes to it, then each verifies both contributed keys against the .r1cs and the ptau.
 
 Every command runs as a child process (start-up and file loading count on both sides); peak
 resident memory comes from ``wait4``. Results: a table, and ``benchmarks/results/ceremony.json``.
 
-    python -m benchmarks ceremony [--power 16] [--phase2-k 12] [--no-models] [--max-model-k 14]
+    python -m benchmarks ceremony [--power 16] [--phase2-k 12] [--no-models] [--max-model-k 16] [--phases 1 2]
 """
 
 from __future__ import annotations
@@ -157,23 +158,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--power", type=int, default=16, help="phase-1 power (2^power powers of tau)")
     parser.add_argument("--phase2-k", type=int, default=12, help="log2 domain of the synthetic phase-2 circuit")
     parser.add_argument("--no-models", action="store_true", help="skip the example models' circuits")
-    parser.add_argument("--max-model-k", type=int, default=14, help="skip models whose domain exceeds 2^K")
+    parser.add_argument("--max-model-k", type=int, default=16, help="skip models whose domain exceeds 2^K")
+    parser.add_argument("--phases", type=int, nargs="+", default=[1, 2], choices=[1, 2],
+                        help="which phases to run (rows of earlier runs are kept in the JSON)")
     args = parser.parse_args(argv)
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="ceremony-bench-") as tmp:
         work = Path(tmp)
-        rows.append(phase1(args.power, work))
-        synthetic = prepare(args.phase2_k)
-        rows.append(phase2(f"synthetic 2^{args.phase2_k}", synthetic, (1 << args.phase2_k) - 2, work))
-        if not args.no_models:
-            for name, files, constraints in _model_keys(args.max_model_k):
-                rows.append(phase2(f"model {name}", files, constraints, work))
+        if 1 in args.phases:
+            rows.append(phase1(args.power, work))
+        if 2 in args.phases:
+            synthetic = prepare(args.phase2_k)
+            rows.append(phase2(f"synthetic 2^{args.phase2_k}", synthetic, (1 << args.phase2_k) - 2, work))
+            if not args.no_models:
+                for name, files, constraints in _model_keys(args.max_model_k):
+                    rows.append(phase2(f"model {name}", files, constraints, work))
     print(table(rows))
+    results = RESULTS_DIR / "ceremony.json"
+    if results.exists():  # keep the rows this run did not measure
+        measured = {r["what"] for r in rows}
+        rows = [r for r in json.loads(results.read_text())["rows"] if r["what"] not in measured] + rows
+        rows.sort(key=lambda r: (r["phase"], r["size"]))
     snarkjs_version = json.loads((REPO_ROOT / "node_modules/snarkjs/package.json").read_text())["version"]
     result = {"benchmark": "ceremony", "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "snarkjs": snarkjs_version, "kernels": sorted(set(kernels.BACKEND.values())), "rows": rows}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    with atomic_output(RESULTS_DIR / "ceremony.json", "w") as f:
+    with atomic_output(results, "w") as f:
         json.dump(result, f, indent=2)
     return 0

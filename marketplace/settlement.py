@@ -1,0 +1,122 @@
+"""What the accuracy-audit and retrieval contracts share from Python: their artifacts, and a
+binding with typed sends, decoded reverts and pull-payment withdrawals."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from web3 import Web3
+from web3.contract import Contract
+
+from marketplace.contracts import (
+    ARTIFACTS_DIR, _revert_data, _write_atomic, artifact_text, compile_contracts, decode_revert, deploy,
+    load_artifact, transact,
+)
+
+# the contracts of the accuracy and retrieval protocols (artifacts beside the shipped ones)
+STATEMENT_CONTRACTS = ("AccuracyAudit", "RetrievalMarket")
+
+
+def build_statement_artifacts(out_dir: Path = ARTIFACTS_DIR) -> list[Path]:
+    """Compile contracts/ and write the AccuracyAudit and RetrievalMarket artifacts."""
+    compiled = compile_contracts()
+    paths = []
+    for name in STATEMENT_CONTRACTS:
+        path = out_dir / f"{name}.json"
+        _write_atomic(path, artifact_text(compiled[name]))
+        paths.append(path)
+    return paths
+
+
+def write_arrays(path, **arrays: np.ndarray) -> Path:
+    """Write int64 arrays to a numpy ``.npz`` atomically (a temp file, then rename), so an
+    interrupted write leaves no half-written hand-over file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **{k: np.asarray(v, dtype=np.int64) for k, v in arrays.items()})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_arrays(path, names: tuple[str, ...], what: str) -> list[np.ndarray]:
+    """The named integer arrays of an ``.npz`` hand-over file; FormatError if it is not one."""
+    from prover.errors import FormatError
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = [f[n] for n in names]
+    except (OSError, ValueError, KeyError) as exc:
+        raise FormatError(f"{path} is not a {what} file (.npz with {', '.join(names)}): {exc}") from exc
+    if any(a.dtype.kind not in "iu" for a in arrays):
+        raise FormatError(f"{path}: {', '.join(names)} must be integer arrays (quantized values)")
+    return [a.astype(np.int64) for a in arrays]
+
+
+class SettlementContract:
+    """A deployed contract that settles by proofs and pays by ``withdraw``. Every send waits
+    for its receipt (kept in ``last_receipt``); reverts raise ContractRevert(error, args)."""
+
+    NAME = ""
+
+    def __init__(self, w3: Web3, contract: Contract):
+        self.w3 = w3
+        self.contract = contract
+        self.last_receipt = None
+        self._abis = [contract.abi, load_artifact("ModelRegistry")["abi"], load_artifact("Groth16Verifier")["abi"]]
+
+    @classmethod
+    def deploy(cls, w3: Web3, *args, sender: str):
+        contract, _ = deploy(w3, cls.NAME, *args, sender=sender)
+        return cls(w3, contract)
+
+    @classmethod
+    def at(cls, w3: Web3, address: str):
+        return cls(w3, w3.eth.contract(address=address, abi=load_artifact(cls.NAME)["abi"]))
+
+    def _send(self, call, sender: str, value: int = 0):
+        self.last_receipt = transact(self.w3, call, sender, value, self._abis)
+        return self.last_receipt
+
+    def _event(self, receipt, name: str, field: str) -> int:
+        (event,) = getattr(self.contract.events, name)().process_receipt(receipt)
+        return int(event["args"][field])
+
+    def _view(self, call):
+        try:
+            return call.call()
+        except Exception as exc:
+            data = _revert_data(exc)
+            if data is not None:
+                raise decode_revert(self._abis, data) from None
+            raise
+
+    def withdraw(self, account: str) -> int:
+        """Withdraw everything owed to ``account``; returns the wei sent."""
+        return self._event(self._send(self.contract.functions.withdraw(), account), "Withdrawn", "amount")
+
+    def owed(self, account: str) -> int:
+        return int(self.contract.functions.owed(account).call())
+
+    def balance(self) -> int:
+        """Ether the contract holds."""
+        return int(self.w3.eth.get_balance(self.contract.address))
+
+
+def main() -> int:
+    """Regenerate the AccuracyAudit and RetrievalMarket artifacts from contracts/."""
+    for path in build_statement_artifacts():
+        print(path.name)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
