@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rows = []
+    load_before = os.getloadavg()[1]  # the machine is shared: record how busy it was
     with tempfile.TemporaryDirectory(prefix="ceremony-bench-") as tmp:
         work = Path(tmp)
         if 1 in args.phases:
@@ -174,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_models:
                 for name, files, constraints in _model_keys(args.max_model_k):
                     rows.append(phase2(f"model {name}", files, constraints, work))
+    for row in rows:
+        row["load_average_5min"] = [load_before, os.getloadavg()[1]]
     print(table(rows))
     results = RESULTS_DIR / "ceremony.json"
     if results.exists():  # keep the rows this run did not measure
@@ -186,4 +189,6 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     with atomic_output(results, "w") as f:
         json.dump(result, f, indent=2)
+    with atomic_output(results.with_suffix(".txt"), "w") as f:
+        f.write(table(rows) + "\n")
     return 0
