@@ -214,15 +214,16 @@ def test_msm_matches_reference(pyrng, group, n):
         assert not msm(np.stack([points[0], points[0]]), neg_one).any()
 
 
-@pytest.mark.parametrize("group, n", [(1, 1 << 12), (2, 1 << 10)])
+@pytest.mark.parametrize("group, n", [(1, 1 << 12), (2, 1 << 11)])
 def test_msm_agrees_with_batch_mul_at_scale(pyrng, group, n):
     """sum a_i (k_i G) == (sum a_i k_i) G, with scalars of every size class arkworks treats
-    separately (0, +-1, 8, 16, 32, 64 bits and full size, positive and negative)."""
+    separately (0, +-1, 8, 16, 32, 64 bits, positive and negative) and enough full-size ones
+    (over 2^10) for the batched-affine Pippenger."""
     msm, _, batch_mul, *_ = GROUPS[group]
     gen = G1_GEN if group == 1 else G2_GEN
     ks = [pyrng.randrange(FR_MODULUS) for _ in range(n)]
     points = batch_mul(gen, ints_to_limbs(ks))
-    sizes = [0, 1, 8, 16, 32, 64, 254]
+    sizes = [0, 1, 8, 16, 32, 64, 100] + [254] * 7
     scalars = []
     for i in range(n):
         bits = sizes[i % len(sizes)]
@@ -233,6 +234,32 @@ def test_msm_agrees_with_batch_mul_at_scale(pyrng, group, n):
     # and a wrong scalar gives another point
     scalars[5] = (scalars[5] + 1) % FR_MODULUS
     assert not (msm(points, ints_to_limbs(scalars)) == expected).all()
+
+
+@pytest.mark.parametrize("group", [1, 2])
+def test_msm_with_repeated_and_opposite_points(pyrng, group):
+    """Many equal digits on equal or opposite points: bucket additions that are doublings or
+    cancel to infinity, and buckets hit twice in one batch, past the batched-affine threshold."""
+    msm, _, batch_mul, *_ = GROUPS[group]
+    gen = G1_GEN if group == 1 else G2_GEN
+    n = 1 << 12
+    ks = [pyrng.randrange(1, FR_MODULUS) for _ in range(3)]
+    ks.append(FR_MODULUS - ks[0])  # the opposite of the first point
+    distinct = batch_mul(gen, ints_to_limbs(ks))
+    choice = [pyrng.randrange(4) for _ in range(n)]
+    points = distinct[choice]
+    points[::97] = 0  # some points at infinity
+    pool = [1, 2, 3, FR_MODULUS - 1, FR_MODULUS - 2, 2**100 + 3, FR_MODULUS - 2**70] + \
+        [pyrng.randrange(FR_MODULUS) for _ in range(3)]
+    scalars = [pyrng.choice(pool) for _ in range(n)]
+    total = sum(s * ks[c] for i, (s, c) in enumerate(zip(scalars, choice)) if i % 97) % FR_MODULUS
+    expected = batch_mul(gen, ints_to_limbs([total]))[0]
+    assert (msm(points, ints_to_limbs(scalars)) == expected).all()
+    # all scalars equal and all points equal: every addition of a window lands in one bucket
+    same = np.repeat(distinct[1:2], n, axis=0)
+    for scalar in (5, 2**200 + 12345):
+        expected = batch_mul(gen, ints_to_limbs([n * scalar * ks[1] % FR_MODULUS]))[0]
+        assert (msm(same, ints_to_limbs([scalar] * n)) == expected).all()
 
 
 @pytest.mark.parametrize("group", [1, 2])

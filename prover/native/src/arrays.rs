@@ -208,6 +208,8 @@ pub trait Curve: VariableBaseMSM<ScalarField = Fr> {
     fn parse(limbs: &[u64]) -> Result<Self::MulBase, &'static str>;
     /// A point into its limbs.
     fn write(point: &Self::MulBase, out: &mut [u64]);
+    /// sum_i scalars[i] * bases[i] (scalars canonical, below r).
+    fn multi_scalar_mul(bases: &[Self::MulBase], scalars: &[BigInt<4>]) -> Self;
 }
 
 fn all_zero(limbs: &[u64]) -> bool {
@@ -233,6 +235,10 @@ impl Curve for Projective<g1::Config> {
         } else {
             Err(NOT_ON_G1)
         }
+    }
+
+    fn multi_scalar_mul(bases: &[G1Affine], scalars: &[BigInt<4>]) -> Self {
+        crate::pippenger::msm(bases, scalars)
     }
 
     fn write(point: &G1Affine, out: &mut [u64]) {
@@ -262,6 +268,10 @@ impl Curve for Projective<g2::Config> {
         } else {
             Err(NOT_ON_G2)
         }
+    }
+
+    fn multi_scalar_mul(bases: &[G2Affine], scalars: &[BigInt<4>]) -> Self {
+        crate::pippenger::msm(bases, scalars)
     }
 
     fn write(point: &G2Affine, out: &mut [u64]) {

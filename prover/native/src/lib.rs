@@ -12,6 +12,7 @@ mod field;
 mod msm;
 mod ntt;
 mod pairing;
+mod pippenger;
 mod sparse;
 
 #[pymodule]

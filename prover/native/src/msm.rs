@@ -30,7 +30,7 @@ fn msm<'py, G: Curve>(
         let bases = points::<G>(p_arg, p_data)?;
         // canonical limbs are already the integers the MSM consumes: no field conversion
         let scalars = parse_all(s_arg, s_data, LIMBS, fr_int)?;
-        let sum = G::msm_bigint(&bases, &scalars);
+        let sum = G::multi_scalar_mul(&bases, &scalars);
         Ok(point_limbs::<G>(&[sum]))
     })?;
     Ok(output(py, out, G::POINT_SHAPE))

@@ -163,7 +163,7 @@ fn sparse_lincomb<'py, G: Curve>(
             let range = row_range(ip, row);
             if range.len() > SHORT_ROW {
                 let bases: Vec<G::MulBase> = idx[range.clone()].iter().map(|&j| table[j as usize]).collect();
-                *sum = G::msm_bigint(&bases, &scalars[range]);
+                *sum = G::multi_scalar_mul(&bases, &scalars[range]);
             }
         }
         Ok(point_limbs::<G>(&sums))
