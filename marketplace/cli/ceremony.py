@@ -59,7 +59,7 @@ def _verify(args) -> int:
     from prover.formats.r1cs import read_r1cs
     from prover.formats.zkey import read_zkey
 
-    report = verify_zkey_transcript(read_r1cs(args.r1cs), read_ptau(args.ptau), read_zkey(args.zkey))
+    report = verify_zkey_transcript(read_r1cs(args.r1cs), read_ptau(args.ptau), read_zkey(args.zkey), progress=True)
     print(f"circuit hash: {report.circuit_hash}")
     for c in report.contributions:
         print(f"  #{c.index} {c.kind} {c.name!r}: {c.contribution_hash}")

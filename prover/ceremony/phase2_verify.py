@@ -24,6 +24,7 @@ import secrets
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm import tqdm
 
 from prover import kernels
 from prover.ceremony.keypair import g1_mul, is_zero, phase2_transcript, same_ratio
@@ -82,10 +83,19 @@ def _same_scaling(name: str, initial: np.ndarray, current: np.ndarray, delta2: n
                     f"point or a contribution that did not scale them)")
 
 
-def verify_zkey_transcript(r1cs: R1CS, ptau, pk: ProvingKey) -> Phase2Report:
+def verify_zkey_transcript(r1cs: R1CS, ptau, pk: ProvingKey, *, progress: bool = False) -> Phase2Report:
     """Check ``pk`` against the circuit ``r1cs`` and the prepared powers of tau ``ptau`` (see
     the module docstring); the ptau itself is checked by ``powersoftau_verify``."""
-    initial = setup(r1cs, ptau)
+    mpc = pk.mpc_params
+    with tqdm(total=3 + len(mpc.get("contributions", [])), desc="zkey verify", unit="step",
+              disable=not progress, leave=False) as bar:
+        bar.set_postfix_str("initial key")
+        initial = setup(r1cs, ptau)
+        bar.update()
+        return _verify(initial, pk, bar)
+
+
+def _verify(initial: ProvingKey, pk: ProvingKey, bar) -> Phase2Report:
     mpc = pk.mpc_params
     if (pk.n_vars, pk.n_public, pk.domain_size) != (initial.n_vars, initial.n_public, initial.domain_size):
         raise _fail(f"the key is for another circuit: it has {pk.n_vars} wires, {pk.n_public} public and a "
@@ -122,6 +132,7 @@ def verify_zkey_transcript(r1cs: R1CS, ptau, pk: ProvingKey) -> Phase2Report:
                                       "beacon" if record.get("type") == BEACON else "contribution",
                                       contribution_hash(record).hex()))
         delta = record["delta_after"]
+        bar.update()
 
     for name in ("alpha1", "beta1", "beta2", "gamma2"):
         if not np.array_equal(getattr(pk, name), getattr(initial, name)):
@@ -139,6 +150,9 @@ def verify_zkey_transcript(r1cs: R1CS, ptau, pk: ProvingKey) -> Phase2Report:
         if not (np.array_equal(mine.indptr, theirs.indptr) and np.array_equal(mine.indices, theirs.indices)
                 and np.array_equal(mine.coeffs, theirs.coeffs)):
             raise _fail(f"the {name} coefficients differ from the circuit's: the key is for another circuit")
+    bar.update()
+    bar.set_postfix_str("L and H points")
     _same_scaling("L (C)", initial.c_points, pk.c_points, pk.delta2)
     _same_scaling("H", initial.h_points, pk.h_points, pk.delta2)
+    bar.update()
     return Phase2Report(mpc["cs_hash"].hex(), infos, transcript_hasher(mpc).hexdigest())

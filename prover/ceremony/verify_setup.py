@@ -38,4 +38,4 @@ class SetupReport:
 def verify_setup(r1cs: R1CS, ptau, pk: ProvingKey, *, progress: bool = False) -> SetupReport:
     """Verify both phases of ``pk``'s setup (see the module docstring)."""
     phase1 = verify_ptau_transcript(ptau, progress=progress)
-    return SetupReport(phase1, verify_zkey_transcript(r1cs, ptau, pk))
+    return SetupReport(phase1, verify_zkey_transcript(r1cs, ptau, pk, progress=progress))
