@@ -34,7 +34,7 @@ from prover import kernels
 from prover.ceremony.known_secret import known_secret_ptau
 from prover.formats.binfile import atomic_output
 from prover.formats.ptau import read_ptau, write_ptau
-from prover.formats.r1cs import write_r1cs
+from prover.formats.r1cs import read_r1cs, write_r1cs
 from prover.formats.zkey import write_zkey
 from prover.groth16 import qap
 from prover.groth16.setup import setup
@@ -95,23 +95,23 @@ def _model_keys(max_k: int, log=print) -> list[tuple[str, dict[str, Path], int]]
         base = CACHE_DIR / f"ceremony_model_{model.name}"
         files = {"r1cs": base.with_suffix(".r1cs"), "zkey": base.with_suffix(".zkey"),
                  "meta": base.with_suffix(".json")}
-        if not files["meta"].exists():
+        meta = json.loads(files["meta"].read_text()) if files["meta"].exists() else None
+        if meta is None or (meta["k"] <= max_k and not files["r1cs"].exists()):
             log(f"  compiling the {model.name} inference circuit (cached)")
             graph = import_model(model.path)
             q = quantize(graph, model_inputs(graph.input_tensor.shape, x_train), model.precision)
             r1cs = inference_circuit(q, "private").r1cs
-            k = qap.domain_size(r1cs.n_constraints, r1cs.n_public).bit_length() - 1
-            if k <= max_k:
+            meta = {"k": qap.domain_size(r1cs.n_constraints, r1cs.n_public).bit_length() - 1,
+                    "constraints": r1cs.n_constraints}
+            if meta["k"] <= max_k:
                 write_r1cs(r1cs, files["r1cs"])
             with atomic_output(files["meta"], "w") as f:
-                json.dump({"k": k, "constraints": r1cs.n_constraints}, f)
-        meta = json.loads(files["meta"].read_text())
+                json.dump(meta, f)
         if meta["k"] > max_k:
             log(f"  skipping {model.name}: its domain 2^{meta['k']} exceeds --max-model-k {max_k}")
             continue
         files["ptau"] = _known_secret_ptau(meta["k"], log)
         if not files["zkey"].exists():
-            from prover.formats.r1cs import read_r1cs
             write_zkey(setup(read_r1cs(files["r1cs"]), read_ptau(files["ptau"])), files["zkey"])
         out.append((model.name, files, meta["constraints"]))
     return out
