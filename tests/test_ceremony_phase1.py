@@ -176,9 +176,14 @@ def test_a_changed_lagrange_point_is_rejected(our_transcript):
         verify_ptau_transcript(bad)
 
 
-def test_the_known_secret_ptau_is_refused_as_it_has_no_contribution():
-    with pytest.raises(VerificationError, match="no contribution"):
-        verify_ptau_transcript(known_secret_ptau(3, 5, 6, 7))
+def test_import_ptau_hands_out_only_verified_files(artifacts, tmp_path):
+    from prover.ceremony.powersoftau_verify import import_ptau
+
+    ptau, report = import_ptau(artifacts.ptau)
+    assert report.prepared and ptau.lagrange
+    write_ptau(known_secret_ptau(3, 5, 6, 7), tmp_path / "insecure.ptau")
+    with pytest.raises(VerificationError, match="no contribution"):  # the known-secret ptau
+        import_ptau(tmp_path / "insecure.ptau")
 
 
 @pytest.mark.parametrize("group", ["g1", "g2"])
