@@ -13,21 +13,44 @@ from web3 import Web3
 from web3.contract import Contract
 
 from marketplace.contracts import (
-    ARTIFACTS_DIR, _revert_data, _write_atomic, artifact_text, compile_contracts, decode_revert, deploy,
-    load_artifact, transact,
+    ARTIFACTS_DIR, CONTRACTS_DIR, _revert_data, _write_atomic, artifact_text, decode_revert, deploy, load_artifact,
+    transact,
 )
+from marketplace.solc import EVM_VERSION, OPTIMIZER_RUNS, compile_files, find_compiler
 
-# the contracts of the accuracy and retrieval protocols (artifacts beside the shipped ones)
+# the contracts of the accuracy and retrieval protocols (artifacts beside the shipped ones);
+# their sources live in contracts/statements/ and each is compiled with what it imports
 STATEMENT_CONTRACTS = ("AccuracyAudit", "RetrievalMarket")
+STATEMENTS_DIR = CONTRACTS_DIR / "statements"
+
+
+def statement_sources(name: str) -> list[Path]:
+    """The Solidity files one statement contract is compiled from. One unit per compile keeps
+    solcjs's output small (it truncates its standard output at 64 KiB when it is a pipe)."""
+    return [CONTRACTS_DIR / "ModelRegistry.sol", STATEMENTS_DIR / "IStatementVerifier.sol",
+            STATEMENTS_DIR / "PullPayments.sol", STATEMENTS_DIR / f"{name}.sol"]
+
+
+def compile_statement_contracts() -> dict[str, dict]:
+    """Fresh compile of the statement contracts -> ``{name: artifact}`` (the shipped form)."""
+    compiler = find_compiler()
+    artifacts = {}
+    for name in STATEMENT_CONTRACTS:
+        out = compile_files(statement_sources(name), compiler=compiler)[name]
+        artifacts[name] = {
+            "contractName": name, "abi": out["abi"], "bytecode": out["bytecode"],
+            "deployedBytecode": out["deployedBytecode"],
+            "compiler": {"version": compiler.version, "evmVersion": EVM_VERSION, "optimizerRuns": OPTIMIZER_RUNS},
+        }
+    return artifacts
 
 
 def build_statement_artifacts(out_dir: Path = ARTIFACTS_DIR) -> list[Path]:
-    """Compile contracts/ and write the AccuracyAudit and RetrievalMarket artifacts."""
-    compiled = compile_contracts()
+    """Compile and write the AccuracyAudit and RetrievalMarket artifacts."""
     paths = []
-    for name in STATEMENT_CONTRACTS:
+    for name, artifact in compile_statement_contracts().items():
         path = out_dir / f"{name}.json"
-        _write_atomic(path, artifact_text(compiled[name]))
+        _write_atomic(path, artifact_text(artifact))
         paths.append(path)
     return paths
 

@@ -12,8 +12,8 @@ import pytest
 
 from marketplace.audit import Audit, ChallengeStatus, read_test_set, write_test_set
 from marketplace.chain import advance_time, connect
-from marketplace.contracts import ContractRevert, Market, artifact_text, compile_contracts, deploy_verifier, load_artifact
-from marketplace.settlement import STATEMENT_CONTRACTS
+from marketplace.contracts import ContractRevert, Market, artifact_text, deploy_verifier, load_artifact
+from marketplace.settlement import STATEMENT_CONTRACTS, compile_statement_contracts
 from prover.circuit import accuracy as A
 from prover.circuit import retrieval as R
 from prover.circuit import statements as S
@@ -224,7 +224,7 @@ def test_test_set_file_round_trip_and_refusals(tmp_path, proofs):
 
 
 def test_statement_artifacts_match_a_fresh_compile():
-    fresh = compile_contracts()
+    fresh = compile_statement_contracts()
     for name in STATEMENT_CONTRACTS:
         assert artifact_text(load_artifact(name)) == artifact_text(fresh[name]), (
             f"marketplace/artifacts/{name}.json is stale: run `python -m marketplace.settlement`")

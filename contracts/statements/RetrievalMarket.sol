@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {ModelRegistry} from "./ModelRegistry.sol";
+import {ModelRegistry} from "../ModelRegistry.sol";
 import {IStatementVerifier} from "./IStatementVerifier.sol";
+import {PullPayments} from "./PullPayments.sol";
 
 /// @title Trustless retrieval: paid requests over committed corpora, settled by proofs
 /// @notice A corpus is registered by its commitment (a Poseidon commitment to its item hashes)
@@ -12,7 +13,7 @@ import {IStatementVerifier} from "./IStatementVerifier.sol";
 /// records the returned set's commitment and size and pays the provider. The requester checks
 /// the items delivered off-chain against that commitment. An unanswered request is refunded
 /// after its deadline. Money leaves only through `withdraw` (pull payments).
-contract RetrievalMarket {
+contract RetrievalMarket is PullPayments {
     enum Status {
         None,
         Open,
@@ -38,8 +39,6 @@ contract RetrievalMarket {
         uint256 returnedSize;
     }
 
-    /// @notice BN254 scalar field order: every public input of a proof is below it.
-    uint256 public constant SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
     /// @notice The class fills the low 32 bits of the third public input, the size the rest.
     uint256 public constant CLASS_BITS = 32;
 
@@ -47,8 +46,6 @@ contract RetrievalMarket {
     ModelRegistry public immutable registry;
     uint256 public corpusCount;
     uint256 public requestCount;
-    /// @notice Wei each account can withdraw.
-    mapping(address => uint256) public owed;
     mapping(uint256 => Corpus) private _corpora;
     mapping(uint256 => Request) private _requests;
 
@@ -64,8 +61,6 @@ contract RetrievalMarket {
     error DeadlinePassed(uint256 requestId, uint256 deadline);
     error DeadlineNotReached(uint256 requestId, uint256 deadline);
     error InvalidProof(uint256 requestId);
-    error NothingToWithdraw(address account);
-    error TransferFailed(address account, uint256 amount);
 
     event CorpusRegistered(uint256 indexed corpusId, address indexed owner, uint256 commitment, uint256 size);
     event RequestOpened(
@@ -79,7 +74,6 @@ contract RetrievalMarket {
     );
     event RequestFulfilled(uint256 indexed requestId, uint256 returnedSetCommitment, uint256 returnedSize);
     event RequestRefunded(uint256 indexed requestId, address indexed requester, uint256 amount);
-    event Withdrawn(address indexed account, uint256 amount);
 
     /// @param registry_ the model registry
     constructor(ModelRegistry registry_) {
@@ -175,17 +169,6 @@ contract RetrievalMarket {
         r.status = Status.Refunded;
         owed[msg.sender] += r.payment;
         emit RequestRefunded(requestId, msg.sender, r.payment);
-    }
-
-    /// @notice Send the caller what it is owed.
-    /// @return amount the wei sent
-    function withdraw() external returns (uint256 amount) {
-        amount = owed[msg.sender];
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
-        owed[msg.sender] = 0; // before the interaction: a re-entering receiver finds nothing
-        emit Withdrawn(msg.sender, amount);
-        (bool sent,) = payable(msg.sender).call{value: amount}("");
-        if (!sent) revert TransferFailed(msg.sender, amount);
     }
 
     /// @notice A registered corpus.

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {ModelRegistry} from "./ModelRegistry.sol";
+import {ModelRegistry} from "../ModelRegistry.sol";
 import {IStatementVerifier} from "./IStatementVerifier.sol";
+import {PullPayments} from "./PullPayments.sol";
 
 /// @title Accuracy audits of registered models, settled by proofs
 /// @notice A model's provider states a claimed accuracy and stakes a bond (after the model's
@@ -12,7 +13,7 @@ import {IStatementVerifier} from "./IStatementVerifier.sol";
 /// samples, correct). At or above the claim the provider earns the fee and the model gains a
 /// public attestation; below the claim, or with no answer in time, the auditor takes the fee
 /// back and the bond. Money leaves only through `withdraw` (pull payments).
-contract AccuracyAudit {
+contract AccuracyAudit is PullPayments {
     enum Status {
         None,
         Open,
@@ -46,8 +47,6 @@ contract AccuracyAudit {
         uint256 challengeId;
     }
 
-    /// @notice BN254 scalar field order: every public input of a proof is below it.
-    uint256 public constant SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
     /// @notice Claimed accuracies are in basis points: 10000 = 100 %.
     uint16 public constant FULL_BPS = 10000;
 
@@ -57,8 +56,6 @@ contract AccuracyAudit {
     uint256 public immutable answerWindow;
     /// @notice Number of challenges opened so far; ids are 1..challengeCount.
     uint256 public challengeCount;
-    /// @notice Wei each account can withdraw.
-    mapping(address => uint256) public owed;
     mapping(uint256 => Stake) private _stakes;
     mapping(uint256 => Challenge) private _challenges;
     mapping(uint256 => Attestation[]) private _attestations;
@@ -80,8 +77,6 @@ contract AccuracyAudit {
     error DeadlinePassed(uint256 challengeId, uint256 deadline);
     error DeadlineNotReached(uint256 challengeId, uint256 deadline);
     error InvalidProof(uint256 challengeId);
-    error NothingToWithdraw(address account);
-    error TransferFailed(address account, uint256 amount);
 
     event Staked(uint256 indexed modelId, address indexed provider, uint256 claimBps, uint256 bond);
     event Unstaked(uint256 indexed modelId, uint256 bond);
@@ -100,7 +95,6 @@ contract AccuracyAudit {
     event ChallengeFailed(uint256 indexed challengeId, uint256 indexed modelId, uint256 samples, uint256 correct);
     /// @notice No answer in time: fee and bond are owed to the auditor.
     event ChallengeExpired(uint256 indexed challengeId, uint256 indexed modelId);
-    event Withdrawn(address indexed account, uint256 amount);
 
     /// @param registry_ the model registry
     /// @param answerWindow_ seconds a provider has to answer a challenge
@@ -222,17 +216,6 @@ contract AccuracyAudit {
         owed[ch.auditor] += ch.fee + s.bond;
         s.bond = 0;
         emit ChallengeExpired(challengeId, ch.modelId);
-    }
-
-    /// @notice Send the caller what it is owed.
-    /// @return amount the wei sent
-    function withdraw() external returns (uint256 amount) {
-        amount = owed[msg.sender];
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
-        owed[msg.sender] = 0; // before the interaction: a re-entering receiver finds nothing
-        emit Withdrawn(msg.sender, amount);
-        (bool sent,) = payable(msg.sender).call{value: amount}("");
-        if (!sent) revert TransferFailed(msg.sender, amount);
     }
 
     /// @notice A model's stake: bond, claimed accuracy (basis points), open challenge id.
