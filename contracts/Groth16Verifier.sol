@@ -97,43 +97,62 @@ contract Groth16Verifier {
             return false;
         }
 
-        (bool ok, uint256 vkX, uint256 vkY) = _publicInputPoint(pubSignals);
-        if (!ok) return false;
-
+        // the pairing input: (-A, B), (alpha, beta), (vk_x, gamma), (C, delta), 6 words a pair;
+        // vk_x is accumulated in place (words 12-13), using words 14-16 as ecMul scratch
+        // before gamma is written there
         uint256[24] memory input;
-        (input[0], input[1]) = (a[0], a[1] == 0 ? 0 : BASE_FIELD - a[1]);
-        (input[2], input[3], input[4], input[5]) = (b[0][0], b[0][1], b[1][0], b[1][1]);
-        (input[6], input[7]) = (ALPHA_X, ALPHA_Y);
-        (input[8], input[9], input[10], input[11]) = (BETA_X_IM, BETA_X_RE, BETA_Y_IM, BETA_Y_RE);
-        (input[12], input[13]) = (vkX, vkY);
-        (input[14], input[15], input[16], input[17]) = (GAMMA_X_IM, GAMMA_X_RE, GAMMA_Y_IM, GAMMA_Y_RE);
-        (input[18], input[19]) = (c[0], c[1]);
-        (input[20], input[21], input[22], input[23]) = (DELTA_X_IM, DELTA_X_RE, DELTA_Y_IM, DELTA_Y_RE);
-
-        uint256[1] memory out;
-        bool success;
+        uint256 ptr;
         assembly ("memory-safe") {
-            success := staticcall(gas(), 0x08, input, 768, out, 32)
+            ptr := input
         }
-        return success && out[0] == 1;
+        _put2(ptr, 12, IC0_X, IC0_Y);
+        bool ok = _mulAdd(ptr, IC1_X, IC1_Y, pubSignals[0]) && _mulAdd(ptr, IC2_X, IC2_Y, pubSignals[1])
+            && _mulAdd(ptr, IC3_X, IC3_Y, pubSignals[2]) && _mulAdd(ptr, IC4_X, IC4_Y, pubSignals[3]);
+        if (!ok) return false;
+        _put2(ptr, 0, a[0], a[1] == 0 ? 0 : BASE_FIELD - a[1]);
+        _put4(ptr, 2, b[0][0], b[0][1], b[1][0], b[1][1]);
+        _put2(ptr, 6, ALPHA_X, ALPHA_Y);
+        _put4(ptr, 8, BETA_X_IM, BETA_X_RE, BETA_Y_IM, BETA_Y_RE);
+        _put4(ptr, 14, GAMMA_X_IM, GAMMA_X_RE, GAMMA_Y_IM, GAMMA_Y_RE);
+        _put2(ptr, 18, c[0], c[1]);
+        _put4(ptr, 20, DELTA_X_IM, DELTA_X_RE, DELTA_Y_IM, DELTA_Y_RE);
+
+        bool valid;
+        assembly ("memory-safe") {
+            let success := staticcall(gas(), 0x08, ptr, 768, ptr, 0x20)
+            valid := and(success, eq(mload(ptr), 1))
+        }
+        return valid;
     }
 
-    /// @dev vk_x = IC0 + sum pub[i] * IC[i+1]; ok is false when a precompile fails.
-    function _publicInputPoint(uint256[4] calldata pub) private view returns (bool ok, uint256 x, uint256 y) {
-        uint256[2][4] memory bases = [[IC1_X, IC1_Y], [IC2_X, IC2_Y], [IC3_X, IC3_Y], [IC4_X, IC4_Y]];
-        // acc[0..1] is the running sum, acc[2..3] receives each ecMul term so that ecAdd reads
-        // both points from one contiguous buffer
-        uint256[4] memory acc = [IC0_X, IC0_Y, 0, 0];
-        uint256[3] memory mulInput;
-        ok = true;
-        for (uint256 i = 0; i < 4; ++i) {
-            (mulInput[0], mulInput[1], mulInput[2]) = (bases[i][0], bases[i][1], pub[i]);
-            assembly ("memory-safe") {
-                ok := and(ok, staticcall(gas(), 0x07, mulInput, 0x60, add(acc, 0x40), 0x40))
-                ok := and(ok, staticcall(gas(), 0x06, acc, 0x80, acc, 0x40))
-            }
+    /// @dev Add s * (x, y) to the point at words 12-13 of the buffer at ptr; false when a
+    /// precompile fails (a point off the curve).
+    function _mulAdd(uint256 ptr, uint256 x, uint256 y, uint256 s) private view returns (bool ok) {
+        assembly ("memory-safe") {
+            let term := add(ptr, 0x1c0)
+            mstore(term, x)
+            mstore(add(term, 0x20), y)
+            mstore(add(term, 0x40), s)
+            ok := staticcall(gas(), 0x07, term, 0x60, term, 0x40)
+            let acc := add(ptr, 0x180)
+            ok := and(ok, staticcall(gas(), 0x06, acc, 0x80, acc, 0x40))
         }
-        return (ok, acc[0], acc[1]);
+    }
+
+    /// @dev Two words at word index i of the buffer at ptr (no bounds check: callers pass
+    /// constant indices inside the 24-word pairing input).
+    function _put2(uint256 ptr, uint256 i, uint256 w0, uint256 w1) private pure {
+        assembly ("memory-safe") {
+            let at := add(ptr, shl(5, i))
+            mstore(at, w0)
+            mstore(add(at, 0x20), w1)
+        }
+    }
+
+    /// @dev Four words at word index i of the buffer at ptr.
+    function _put4(uint256 ptr, uint256 i, uint256 w0, uint256 w1, uint256 w2, uint256 w3) private pure {
+        _put2(ptr, i, w0, w1);
+        _put2(ptr, i + 2, w2, w3);
     }
 
     /// @dev y^2 == x^3 + 3 over the base field (the point at infinity (0, 0) is refused).

@@ -14,11 +14,12 @@ interface IInferenceVerifier {
 }
 
 /// @title Pay-per-verified-prediction escrow
-/// @notice A consumer escrows exactly a model's price with the commitment to its input and a
+/// @notice The marketplace is the registry of the models it sells (it extends ModelRegistry),
+/// so a fulfil reads the model's terms without a call to another contract. A consumer escrows exactly a model's price with the commitment to its input and a
 /// deadline. A Groth16 proof that the committed model maps that input to a label and an output
 /// commitment releases the escrow to the model's provider; after the deadline an unanswered
 /// request is refunded to the consumer. Money leaves only through `withdraw` (pull payments).
-contract Marketplace {
+contract Marketplace is ModelRegistry {
     enum Status {
         None,
         Open,
@@ -38,19 +39,16 @@ contract Marketplace {
         uint256 outputCommitment;
     }
 
-    /// @notice BN254 scalar field order: every public input of a proof is below it.
-    uint256 public constant SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @notice The label and output commitment of a request not yet answered: no field element
+    /// equals it, so it cannot be mistaken for a result.
+    uint256 public constant NO_RESULT = type(uint256).max;
 
-    /// @notice The registry whose models this marketplace sells.
-    ModelRegistry public immutable registry;
     /// @notice Number of requests opened so far; request ids are 1..requestCount.
     uint256 public requestCount;
     /// @notice Wei each account can withdraw.
     mapping(address => uint256) public owed;
     mapping(uint256 => Request) private _requests;
 
-    /// @notice The model takes no new requests.
-    error ModelIsRetired(uint256 modelId);
     /// @notice The model names no inference verifier.
     error InferenceUnsupported(uint256 modelId);
     /// @notice The payment must equal the model's price exactly.
@@ -87,24 +85,12 @@ contract Marketplace {
         uint256 escrow,
         uint256 deadline
     );
-    /// @notice A valid proof answered a request; the escrow is now owed to the provider.
-    event RequestFulfilled(
-        uint256 indexed requestId,
-        uint256 indexed modelId,
-        address indexed provider,
-        uint256 label,
-        uint256 outputCommitment,
-        uint256 amount
-    );
+    /// @notice A valid proof answered a request; its escrow is now owed to the model's provider.
+    event RequestFulfilled(uint256 indexed requestId, uint256 label, uint256 outputCommitment);
     /// @notice An unanswered request was refunded; the escrow is now owed to the consumer.
     event RequestRefunded(uint256 indexed requestId, address indexed consumer, uint256 amount);
     /// @notice An account withdrew what it was owed.
     event Withdrawn(address indexed account, uint256 amount);
-
-    /// @param registry_ the model registry this marketplace reads
-    constructor(ModelRegistry registry_) {
-        registry = registry_;
-    }
 
     /// @notice Escrow exactly the model's price for a prediction on a committed input.
     /// @param modelId the registered model
@@ -116,10 +102,10 @@ contract Marketplace {
         payable
         returns (uint256 requestId)
     {
-        (, address verifier,, uint256 price, bool retired) = registry.inferenceTerms(modelId);
-        if (retired) revert ModelIsRetired(modelId);
-        if (verifier == address(0)) revert InferenceUnsupported(modelId);
-        if (msg.value != price) revert WrongPayment(price, msg.value);
+        Model storage m = _existing(modelId);
+        if (m.retired) revert ModelIsRetired(modelId);
+        if (m.inferenceVerifier == address(0)) revert InferenceUnsupported(modelId);
+        if (msg.value != m.price) revert WrongPayment(m.price, msg.value);
         if (inputCommitment >= SCALAR_FIELD) revert PublicInputOutOfField(inputCommitment);
         if (deadline <= block.timestamp || deadline > type(uint40).max) revert BadDeadline(deadline);
         if (modelId > type(uint48).max) revert ModelIdTooLarge(modelId);
@@ -132,8 +118,10 @@ contract Marketplace {
             status: Status.Open,
             escrow: msg.value,
             inputCommitment: inputCommitment,
-            label: 0,
-            outputCommitment: 0
+            // the consumer pre-pays the result slots (written non-zero now, overwritten by
+            // fulfil): fulfil then costs 5k gas per slot instead of 22k
+            label: NO_RESULT,
+            outputCommitment: NO_RESULT
         });
         emit RequestOpened(requestId, modelId, msg.sender, inputCommitment, msg.value, deadline);
     }
@@ -159,10 +147,10 @@ contract Marketplace {
         if (block.timestamp > r.deadline) revert DeadlinePassed(requestId, r.deadline);
         if (label >= SCALAR_FIELD) revert PublicInputOutOfField(label);
         if (outputCommitment >= SCALAR_FIELD) revert PublicInputOutOfField(outputCommitment);
-        uint256 modelId = r.modelId;
-        (address provider, address verifier, uint256 modelCommitment,,) = registry.inferenceTerms(modelId);
-        uint256[4] memory pub = [modelCommitment, r.inputCommitment, label, outputCommitment];
-        if (!IInferenceVerifier(verifier).verifyProof(a, b, c, pub)) revert InvalidProof(requestId);
+        Model storage m = _existing(r.modelId);
+        uint256[4] memory pub = [m.modelCommitment, r.inputCommitment, label, outputCommitment];
+        if (!IInferenceVerifier(m.inferenceVerifier).verifyProof(a, b, c, pub)) revert InvalidProof(requestId);
+        address provider = m.provider;
 
         uint256 amount = r.escrow;
         r.status = Status.Fulfilled;
@@ -170,7 +158,7 @@ contract Marketplace {
         r.label = label;
         r.outputCommitment = outputCommitment;
         owed[provider] += amount;
-        emit RequestFulfilled(requestId, modelId, provider, label, outputCommitment, amount);
+        emit RequestFulfilled(requestId, label, outputCommitment);
     }
 
     /// @notice Return the escrow of an unanswered request whose deadline has passed; the

@@ -164,7 +164,8 @@ contract ModelRegistry {
         return (m.provider, m.inferenceVerifier, m.modelCommitment, m.price, m.retired);
     }
 
-    function _existing(uint256 modelId) private view returns (Model storage m) {
+    /// @dev The record of an existing model (reverts UnknownModel otherwise).
+    function _existing(uint256 modelId) internal view returns (Model storage m) {
         m = _models[modelId];
         if (m.provider == address(0)) revert UnknownModel(modelId);
     }

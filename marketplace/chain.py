@@ -52,7 +52,10 @@ def advance_time(w3: Web3, seconds: int) -> int:
         raise ValueError("time only moves forward")
     if is_embedded(w3):
         tester = w3.provider.ethereum_tester
-        tester.time_travel(latest_timestamp(w3) + seconds)
+        # the pending block may already be ahead of the latest one (eth-tester follows the
+        # wall clock), and time travel must strictly move it forward
+        pending = int(tester.get_block_by_number("pending")["timestamp"])
+        tester.time_travel(max(latest_timestamp(w3) + seconds, pending + 1))
         tester.mine_blocks(1)
     else:
         try:

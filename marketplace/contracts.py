@@ -25,6 +25,7 @@ from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.contract import Contract
 
+from marketplace.chain import is_embedded
 from marketplace.npm import REPO_ROOT
 from marketplace.solc import EVM_VERSION, OPTIMIZER_RUNS, compile_files, find_compiler
 from prover.errors import ChainError
@@ -36,6 +37,8 @@ ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 SHIPPED = ("Groth16Verifier", "ModelRegistry", "Marketplace")
 # statement index in ModelRegistry.registerModel's verifier array
 INFERENCE, ACCURACY, RETRIEVAL = 0, 1, 2
+# Marketplace.NO_RESULT: the label and output commitment of an unanswered request
+NO_RESULT = 2**256 - 1
 
 
 class ContractRevert(ChainError):
@@ -62,8 +65,8 @@ class RequestRecord:
     status: Status
     escrow: int
     input_commitment: int
-    label: int
-    output_commitment: int
+    label: int | None              # None until fulfilled
+    output_commitment: int | None  # None until fulfilled
 
 
 # --- compile and ship --------------------------------------------------------------------------
@@ -155,13 +158,17 @@ def decode_revert(abis: Sequence[list[dict]], data: bytes | str) -> ContractReve
     if selector not in table:
         return ContractRevert("Revert", (data.hex(),), f"the contract reverted without a known reason (0x{data.hex()})")
     name, types = table[selector]
-    return ContractRevert(name, abi_decode(types, payload))
+    values = [Web3.to_checksum_address(v) if t == "address" else v for t, v in zip(types, abi_decode(types, payload))]
+    return ContractRevert(name, tuple(values))
 
 
 def _revert_data(exc: Exception) -> bytes | None:
-    """The revert payload of a failed call: web3's ``data`` (JSON-RPC nodes), or the bytes
-    literal eth-tester puts in its message ("execution reverted: b'...'")."""
+    """The revert payload of a failed call: web3's ``data`` or the JSON-RPC error's (nodes), or
+    the bytes literal eth-tester puts in its message ("execution reverted: b'...'")."""
     data = getattr(exc, "data", None)
+    # a JSON-RPC error object (hardhat, geth) carries it as {"data": "0x…"}
+    if isinstance(data, dict):
+        data = data.get("data")
     if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
         return bytes.fromhex(data[2:])
     if isinstance(data, bytes) and len(data) >= 4:
@@ -209,23 +216,33 @@ def proof_to_evm(proof) -> tuple[list[int], list[list[int]], list[int]]:
 
 # --- deploy and call ---------------------------------------------------------------------------
 
+# the embedded chain sends with this gas limit instead of estimating: py-evm's estimate is a
+# binary search that would rerun every pairing precompile a dozen times (only used gas is paid)
+EMBEDDED_GAS_LIMIT = 10_000_000
+
+
 def transact(w3: Web3, call, sender: str, value: int = 0, abis: Sequence[list[dict]] = ()):
-    """Send a contract call from ``sender`` and wait for it. A revert (at estimation or once
-    mined) raises ContractRevert with the decoded custom error. Returns the receipt."""
+    """Send a contract call (or constructor) from ``sender`` and wait for it. It is first run
+    as an ``eth_call``/estimate, so a revert raises ContractRevert with the decoded custom error
+    and costs nothing; a revert once mined raises the same. Returns the receipt."""
     tx = {"from": sender, "value": value}
     try:
-        tx["gas"] = call.estimate_gas(tx)
+        if is_embedded(w3):
+            tx = call.build_transaction({**tx, "gas": EMBEDDED_GAS_LIMIT})
+            w3.eth.call(tx)
+        else:
+            tx["gas"] = call.estimate_gas(tx)
     except Exception as exc:
         data = _revert_data(exc)
         if data is not None:
             raise decode_revert(abis, data) from None
         raise ChainError(f"the call was refused: {exc}") from exc
-    tx_hash = call.transact(tx)
+    tx_hash = w3.eth.send_transaction(tx) if is_embedded(w3) else call.transact(tx)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
     if receipt["status"] != 1:
-        # state moved between estimate and inclusion: replay at that block for the reason
+        # state moved between the dry run and inclusion: replay at that block for the reason
         try:
-            call.call(tx, block_identifier=receipt["blockNumber"] - 1)
+            w3.eth.call({k: v for k, v in tx.items() if k != "nonce"}, block_identifier=receipt["blockNumber"] - 1)
         except Exception as exc:
             data = _revert_data(exc)
             if data is not None:
@@ -249,33 +266,30 @@ def deploy_verifier(w3: Web3, vk, sender: str) -> tuple[Contract, Any]:
 
 
 class Market:
-    """A ModelRegistry and the Marketplace selling its models, with typed calls.
+    """A deployed Marketplace (which is also the ModelRegistry of the models it sells), with
+    typed calls. ``registry`` and ``marketplace`` are the same contract.
 
     Every state-changing method waits for its transaction; its receipt is kept in
     ``last_receipt`` (for gas figures). Reverts raise ContractRevert(error name, args).
     """
 
-    def __init__(self, w3: Web3, registry: Contract, marketplace: Contract):
+    def __init__(self, w3: Web3, marketplace: Contract):
         self.w3 = w3
-        self.registry = registry
         self.marketplace = marketplace
+        self.registry = marketplace
         self.last_receipt = None
-        self._abis = [registry.abi, marketplace.abi, load_artifact("Groth16Verifier")["abi"]]
+        self._abis = [marketplace.abi, load_artifact("Groth16Verifier")["abi"]]
 
     @classmethod
     def deploy(cls, w3: Web3, sender: str) -> "Market":
-        """Deploy a fresh registry and marketplace from the shipped artifacts."""
-        registry, _ = deploy(w3, "ModelRegistry", sender=sender)
-        marketplace, _ = deploy(w3, "Marketplace", registry.address, sender=sender)
-        return cls(w3, registry, marketplace)
+        """Deploy a fresh marketplace from the shipped artifact."""
+        marketplace, _ = deploy(w3, "Marketplace", sender=sender)
+        return cls(w3, marketplace)
 
     @classmethod
-    def at(cls, w3: Web3, marketplace_address: str) -> "Market":
-        """Bind to a deployed marketplace (its registry is read from it)."""
-        marketplace = w3.eth.contract(address=marketplace_address, abi=load_artifact("Marketplace")["abi"])
-        registry = w3.eth.contract(address=marketplace.functions.registry().call(),
-                                   abi=load_artifact("ModelRegistry")["abi"])
-        return cls(w3, registry, marketplace)
+    def at(cls, w3: Web3, address: str) -> "Market":
+        """Bind to a deployed marketplace."""
+        return cls(w3, w3.eth.contract(address=address, abi=load_artifact("Marketplace")["abi"]))
 
     def _send(self, call, sender: str, value: int = 0):
         self.last_receipt = transact(self.w3, call, sender, value, self._abis)
@@ -344,7 +358,8 @@ class Market:
 
     def request(self, request_id: int) -> RequestRecord:
         r = self._view(self.marketplace.functions.request(request_id))
-        return RequestRecord(r[0], int(r[1]), int(r[2]), Status(r[3]), int(r[4]), int(r[5]), int(r[6]), int(r[7]))
+        result = [None if int(v) == NO_RESULT else int(v) for v in (r[6], r[7])]
+        return RequestRecord(r[0], int(r[1]), int(r[2]), Status(r[3]), int(r[4]), int(r[5]), *result)
 
     def balance(self) -> int:
         """Ether the marketplace holds."""

@@ -18,6 +18,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -121,16 +122,24 @@ def standard_input(sources: dict[str, str]) -> dict:
 
 
 def _run_solcjs(compiler: Compiler, request: dict) -> dict:
-    try:
-        proc = subprocess.run([str(compiler.path), "--standard-json"], input=json.dumps(request),
-                              capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise CompilerError(f"solcjs could not run ({exc}): check `node --version` (Node 20)") from exc
+    # stdout goes to a file: node exits before flushing a pipe, which cuts the JSON at 64-128 KiB
+    with tempfile.TemporaryFile("w+") as out:
+        try:
+            proc = subprocess.run([str(compiler.path), "--standard-json"], input=json.dumps(request),
+                                  stdout=out, stderr=subprocess.PIPE, text=True, timeout=600)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise CompilerError(f"solcjs could not run ({exc}): check `node --version` (Node 20)") from exc
+        out.seek(0)
+        text = out.read()
     # solcjs writes ">>> …" notices before the JSON document; the JSON starts at the first "{"
-    start = proc.stdout.find("{")
+    start = text.find("{")
     if start < 0:
         raise CompilerError(f"solcjs returned no JSON (exit {proc.returncode}): {proc.stderr.strip()[:500]}")
-    return json.loads(proc.stdout[start:])
+    try:
+        return json.loads(text[start:])
+    except ValueError as exc:
+        raise CompilerError(f"solcjs returned malformed JSON ({exc}): rerun; if it persists, reinstall "
+                            f"the npm solc package (`npm ci`)") from exc
 
 
 def _run_native(compiler: Compiler, request: dict) -> dict:

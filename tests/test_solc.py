@@ -3,6 +3,8 @@ quirks hidden, checked by running what it compiles on a real EVM."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from marketplace import solc
@@ -85,3 +87,14 @@ def test_evm_version_is_pinned_in_the_request():
     request = solc.standard_input({"a.sol": BASE})
     assert request["settings"]["evmVersion"] == solc.EVM_VERSION == "cancun"
     assert request["settings"]["metadata"] == {"appendCBOR": False}
+
+
+def test_output_larger_than_a_pipe_buffer_arrives_whole():
+    """node exits before flushing a pipe: a large standard-JSON output must still parse."""
+    functions = "\n".join(
+        f"    function a_long_function_name_to_make_the_abi_large_{i:04d}(uint256 x) external pure "
+        f"returns (uint256) {{ return x + {i}; }}" for i in range(700))
+    source = f"// SPDX-License-Identifier: MIT\npragma solidity ^0.8.28;\ncontract Wide {{\n{functions}\n}}\n"
+    out = compile_sources({"t/Wide.sol": source})
+    assert len(json.dumps(out["Wide"]["abi"])) > 128 * 1024
+    assert len(out["Wide"]["abi"]) == 700

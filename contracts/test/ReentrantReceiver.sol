@@ -13,6 +13,8 @@ contract ReentrantReceiver {
     uint256 public receipts;
     /// @notice Whether the re-entering withdraw succeeded (it must not).
     bool public reentrySucceeded;
+    /// @notice When set, the receive hook reverts: the payment must then fail as a whole.
+    bool public refusePayment;
 
     constructor(Marketplace market_) {
         market = market_;
@@ -33,7 +35,13 @@ contract ReentrantReceiver {
         market.withdraw();
     }
 
+    /// @notice Make the receive hook revert (or accept again).
+    function setRefusePayment(bool refuse) external {
+        refusePayment = refuse;
+    }
+
     receive() external payable {
+        require(!refusePayment, "refused");
         receipts += 1;
         if (receipts == 1) {
             (bool ok,) = address(market).call(abi.encodeCall(Marketplace.withdraw, ()));
