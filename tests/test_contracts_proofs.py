@@ -277,9 +277,8 @@ def test_bad_verifying_key_is_refused_at_deployment(chain, toy_circuit):
     assert err.value.error == "InvalidVerifyingKey"
 
 
-@pytest.mark.slow
 def test_our_prover_proof_verifies_on_chain(toy_circuit, verifier):
-    """A proof from prover.groth16.prove (minutes while MSM runs on the py_ecc reference)."""
+    """A proof from prover.groth16.prove, whatever the pool's source."""
     toy = toy_circuit.zkmarket_proof("b", "x1")
     assert _verify_on_chain(verifier, toy)
     public = list(toy.public)
