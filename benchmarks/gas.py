@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from benchmarks import CACHE_DIR, RESULTS_DIR
@@ -22,6 +20,7 @@ from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.contracts import Market, deploy, deploy_verifier, transact
 from marketplace.npm import REPO_ROOT
 from marketplace.solc import EVM_VERSION, find_compiler
+from prover.formats.binfile import atomic_output
 
 CODE_SIZE_LIMIT = 24_576
 PRICE = 10**16
@@ -125,12 +124,9 @@ def table(result: dict) -> str:
 
 def save(result: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(result, fh, indent=1)
-        fh.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    with atomic_output(path, "w") as out:
+        json.dump(result, out, indent=1)
+        out.write("\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -29,6 +27,7 @@ from marketplace.chain import is_embedded
 from marketplace.npm import REPO_ROOT
 from marketplace.solc import EVM_VERSION, OPTIMIZER_RUNS, compile_files, find_compiler
 from prover.errors import ChainError
+from prover.formats.binfile import atomic_output
 from prover.field import limbs_to_ints
 
 CONTRACTS_DIR = REPO_ROOT / "contracts"
@@ -96,18 +95,6 @@ def compile_contracts(include_test: bool = False) -> dict[str, dict]:
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; artifacts are ordinary package files
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def artifact_text(artifact: dict) -> str:
     """The exact text of a shipped artifact file (stable, so a fresh compile compares equal)."""
     return json.dumps(artifact, indent=1, sort_keys=True) + "\n"
@@ -120,7 +107,8 @@ def build_artifacts(out_dir: Path = ARTIFACTS_DIR) -> list[Path]:
     paths = []
     for name in SHIPPED:
         path = out_dir / f"{name}.json"
-        _write_atomic(path, artifact_text(compiled[name]))
+        with atomic_output(path, "w") as out:
+            out.write(artifact_text(compiled[name]))
         paths.append(path)
     return paths
 

@@ -25,6 +25,7 @@ from marketplace.contracts import deploy_verifier, proof_to_evm
 from marketplace.npm import REPO_ROOT, run_npm_tool
 from prover import kernels
 from prover.field import FR_MODULUS, ints_to_limbs
+from prover.formats.snarkjs_json import read_proof
 from prover.formats.wtns import read_wtns
 from prover.formats.zkey import read_zkey
 from prover.groth16.keys import Proof, ProvingKey, VerifyingKey
@@ -75,20 +76,6 @@ def snarkjs(*args) -> str:
     return run_npm_tool("snarkjs", *args, timeout=900).stdout
 
 
-def proof_from_snarkjs_json(doc: dict) -> Proof:
-    """snarkjs proof.json (projective coordinates with z = 1, G2 coordinates real first) ->
-    Proof in the kernel layouts."""
-    def g1(p):
-        assert p[2] == "1", "snarkjs writes affine points with z = 1"
-        return ints_to_limbs([int(p[0]), int(p[1])])
-
-    def g2(p):
-        assert p[2] == ["1", "0"]
-        return ints_to_limbs([int(v) for v in (*p[0], *p[1])]).reshape(2, 2, 4)
-
-    return Proof(g1(doc["pi_a"]), g2(doc["pi_b"]), g1(doc["pi_c"]))
-
-
 def native_msm() -> bool:
     return kernels.BACKEND["g1_msm"] == "native" and kernels.BACKEND["g2_msm"] == "native"
 
@@ -120,7 +107,7 @@ class ToyCircuit:
         out, pub = self.dir / f"{model}_{inp}.proof.json", self.dir / f"{model}_{inp}.public.json"
         snarkjs("groth16", "prove", self.zkey, self.witness(model, inp), out, pub)
         public = tuple(int(v) for v in json.loads(pub.read_text()))
-        return ToyProof(public, proof_from_snarkjs_json(json.loads(out.read_text())), "snarkjs")
+        return ToyProof(public, read_proof(out), "snarkjs")
 
     def zkmarket_proof(self, model: str, inp: str) -> ToyProof:
         """A proof made by our prover from circom's witness."""
