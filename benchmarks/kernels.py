@@ -133,15 +133,17 @@ def main(argv: list[str]) -> int:
     for group, label, size, fn, make_args in tqdm(chosen, desc="kernels", unit="case"):
         inputs = make_args()
         seconds = best_of(args.repeat, fn, *inputs)
-        rows.append({"group": group, "kernel": label, "size": size, "seconds": seconds})
+        # the machine is shared: the load beside each figure says how far to trust it
+        rows.append({"group": group, "kernel": label, "size": size, "seconds": seconds,
+                     "load_average": round(os.getloadavg()[0], 1)})
         del inputs
 
-    print(f"\n{'kernel':<46} {'size':>9} {'time':>11} {'per element':>13}")
+    print(f"\n{'kernel':<46} {'size':>9} {'time':>11} {'per element':>13} {'load':>6}")
     for row in rows:
         size = row["size"]
         size_text = f"2^{size.bit_length() - 1}" if size & (size - 1) == 0 else str(size)
         print(f"{row['kernel']:<46} {size_text:>9} {row['seconds'] * 1e3:>8.1f} ms "
-              f"{row['seconds'] / size * 1e9:>10.0f} ns")
+              f"{row['seconds'] / size * 1e9:>10.0f} ns {row['load_average']:>6.1f}")
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     result = {

@@ -27,8 +27,8 @@ def random_fr(pyrng, n, edges=True):
     """n field elements below r; with edges, 0, 1 and r-1 are among them."""
     values = [pyrng.randrange(FR_MODULUS) for _ in range(n)]
     if edges:
-        for i, edge in enumerate([0, 1, FR_MODULUS - 1][:n]):
-            values[pyrng.randrange(n) if n > 3 else i] = edge
+        for i, edge in zip(pyrng.sample(range(n), min(n, 3)), [0, 1, FR_MODULUS - 1]):
+            values[i] = edge
     return ints_to_limbs(values)
 
 
@@ -167,6 +167,8 @@ def test_ntt_rejects_bad_arguments(pyrng):
         kernels.coset_intt(random_fr(pyrng, 4), FR_MODULUS)
     with pytest.raises(ValueError, match=r"shape \(n, 4\)"):
         kernels.ntt(np.zeros((4, 2, 4), dtype=np.uint64))
+    with pytest.raises(TypeError, match="shift must be an int"):
+        kernels.coset_ntt(random_fr(pyrng, 4), 1.5)
     # a zero shift is a degenerate but valid evaluation: every point is 0
     coeffs = random_fr(pyrng, 4)
     assert (kernels.coset_ntt(coeffs, 0) == reference.coset_ntt(coeffs, 0)).all()

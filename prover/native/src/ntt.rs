@@ -9,6 +9,7 @@ use ark_ff::{PrimeField, Zero};
 use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
 use num_bigint::{BigInt as PyInt, BigUint, Sign};
 use numpy::{PyArrayDyn, PyUntypedArrayMethods};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use crate::arrays::{c_order, fr, fr_limbs, input, leading_len, output, parse_all, Arg, LIMBS};
@@ -19,7 +20,7 @@ const TWO_ADICITY: u32 = 28;
 fn shift_element(shift: &Bound<'_, PyAny>, kernel: &'static str) -> PyResult<Fr> {
     let value: PyInt = shift
         .extract()
-        .map_err(|_| Arg::new(kernel, "shift").error("must be an int"))?;
+        .map_err(|_| PyTypeError::new_err(format!("{kernel}: shift must be an int, got {}", shift.get_type())))?;
     let r = PyInt::from_biguint(Sign::Plus, BigUint::from(Fr::MODULUS));
     let reduced = ((value % &r) + &r) % &r;
     Ok(Fr::from(reduced.to_biguint().expect("reduced mod r is non-negative")))
