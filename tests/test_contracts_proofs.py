@@ -4,14 +4,15 @@
 statement order (model commitment, input commitment, label, output commitment): Poseidon
 commitments to a 2x2 weight matrix and a salted 2-vector input, the two logits' commitment and
 their argmax. circom2 compiles it and snarkjs runs the ceremony (a powers of tau of power 10,
-cached across sessions in pytest's cache as any public phase-1 file would be, and a per-session
-phase 2 with one contribution). Witnesses come from circom's witness program; proofs from our
+cached across sessions in pytest's cache as any public phase-1 file would be, and a phase 2
+with one contribution, cached there too under the circuit source's hash). Witnesses come from circom's witness program; proofs from our
 prover (``prover.groth16.prove``) once its MSM kernels are native, otherwise from snarkjs, so
 the suite stays fast either way. Other contract test modules import ``toy_circuit`` from here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -140,20 +141,24 @@ def phase1_ptau(cache_dir: Path) -> Path:
 
 
 def build_toy_circuit(workdir: Path, ptau_cache: Path) -> ToyCircuit:
-    """Compile the toy circuit and run its phase 2 (once per process and directory)."""
+    """Compile the toy circuit and run its phase 2 into ``workdir``, unless a complete build is
+    already there (the final key is written last, under its name only when complete)."""
     if workdir in _BUILT:
         return _BUILT[workdir]
     workdir.mkdir(parents=True, exist_ok=True)
-    ptau_cache.mkdir(parents=True, exist_ok=True)
-    ptau = phase1_ptau(ptau_cache)
-    # circom2 runs under WASI with the working directory's tree preopened: run it from the
-    # repository, the circomlib include path relative to it
-    run_npm_tool("circom2", CIRCUIT.relative_to(REPO_ROOT), "--O2", "--r1cs", "--wasm", "-o", workdir,
-                 "-l", "node_modules", cwd=REPO_ROOT, timeout=600)
     r1cs, wasm = workdir / "toy_inference.r1cs", workdir / "toy_inference_js" / "toy_inference.wasm"
     zkey0, zkey = workdir / "toy_0.zkey", workdir / "toy.zkey"
-    snarkjs("groth16", "setup", r1cs, ptau, zkey0)
-    snarkjs("zkey", "contribute", zkey0, zkey, "--name=contract tests", "-e=phase two entropy")
+    if not zkey.exists():
+        ptau_cache.mkdir(parents=True, exist_ok=True)
+        ptau = phase1_ptau(ptau_cache)
+        # circom2 runs under WASI with the working directory's tree preopened: run it from the
+        # repository, the circomlib include path relative to it
+        run_npm_tool("circom2", CIRCUIT.relative_to(REPO_ROOT), "--O2", "--r1cs", "--wasm", "-o", workdir,
+                     "-l", "node_modules", cwd=REPO_ROOT, timeout=600)
+        snarkjs("groth16", "setup", r1cs, ptau, zkey0)
+        tmp = workdir / "toy.zkey.tmp"
+        snarkjs("zkey", "contribute", zkey0, tmp, "--name=contract tests", "-e=phase two entropy")
+        os.replace(tmp, zkey)
     circuit = ToyCircuit(workdir, wasm, zkey, read_zkey(zkey))
     _BUILT[workdir] = circuit
     return circuit
@@ -161,8 +166,16 @@ def build_toy_circuit(workdir: Path, ptau_cache: Path) -> ToyCircuit:
 
 @pytest.fixture(scope="session")
 def toy_circuit(request, tmp_path_factory) -> ToyCircuit:
-    cache = Path(request.config.cache.mkdir("zkmarket-contract-ptau"))
-    return build_toy_circuit(tmp_path_factory.getbasetemp() / "toy_inference", cache)
+    """The toy circuit's build, kept in pytest's cache between sessions under a name that
+    changes with the circuit's source (so an edited circuit is rebuilt); in the session's
+    temporary directory when the cache is disabled (-p no:cacheprovider)."""
+    source_hash = hashlib.sha256(CIRCUIT.read_bytes()).hexdigest()[:16]
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        base = tmp_path_factory.getbasetemp()
+        return build_toy_circuit(base / "toy_inference", base / "ptau")
+    return build_toy_circuit(Path(cache.mkdir(f"zkmarket-toy-inference-{source_hash}")),
+                             Path(cache.mkdir("zkmarket-contract-ptau")))
 
 
 # --- the verifier contract against the proofs ---------------------------------------------------
