@@ -3,8 +3,6 @@ binding with typed sends, decoded reverts and pull-payment withdrawals."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +11,10 @@ from web3 import Web3
 from web3.contract import Contract
 
 from marketplace.contracts import (
-    ARTIFACTS_DIR, CONTRACTS_DIR, _revert_data, _write_atomic, artifact_text, decode_revert, deploy, load_artifact,
-    transact,
+    ARTIFACTS_DIR, CONTRACTS_DIR, _revert_data, artifact_text, decode_revert, deploy, load_artifact, transact,
 )
 from marketplace.solc import EVM_VERSION, OPTIMIZER_RUNS, compile_files, find_compiler
+from prover.formats.binfile import atomic_output
 
 # the contracts of the accuracy and retrieval protocols (artifacts beside the shipped ones);
 # their sources live in contracts/statements/ and each is compiled with what it imports
@@ -50,24 +48,18 @@ def build_statement_artifacts(out_dir: Path = ARTIFACTS_DIR) -> list[Path]:
     paths = []
     for name, artifact in compile_statement_contracts().items():
         path = out_dir / f"{name}.json"
-        _write_atomic(path, artifact_text(artifact))
+        with atomic_output(path, "w") as out:
+            out.write(artifact_text(artifact))
         paths.append(path)
     return paths
 
 
 def write_arrays(path, **arrays: np.ndarray) -> Path:
-    """Write int64 arrays to a numpy ``.npz`` atomically (a temp file, then rename), so an
-    interrupted write leaves no half-written hand-over file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **{k: np.asarray(v, dtype=np.int64) for k, v in arrays.items()})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write int64 arrays to a numpy ``.npz`` atomically, so an interrupted write leaves no
+    half-written hand-over file."""
+    with atomic_output(path, "wb") as out:
+        np.savez(out, **{k: np.asarray(v, dtype=np.int64) for k, v in arrays.items()})
+    return Path(path)
 
 
 def read_arrays(path, names: tuple[str, ...], what: str) -> list[np.ndarray]:

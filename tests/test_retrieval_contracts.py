@@ -1,0 +1,138 @@
+"""RetrievalMarket on the embedded EVM with a real retrieval proof: a valid proof pays the
+provider and records the returned set, which the requester's delivery check accepts only for
+exactly the proved items; reject twins for a late answer, a second answer, a wrong commitment
+and a stranger."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from marketplace.chain import advance_time, latest_timestamp
+from marketplace.retrieval import (
+    Retrieval, RequestStatus, check_delivery, read_corpus, read_delivery, write_corpus, write_delivery,
+)
+from prover.circuit import datasets as D
+from prover.circuit import retrieval as R
+from prover.errors import FormatError, VerificationError
+from prover.field import FR_MODULUS
+from test_accuracy_contracts import World, _reverts, make_world, proofs  # noqa: F401  (session fixture)
+
+PRICE = 5 * 10**16
+WINDOW = 600
+
+
+@pytest.fixture
+def market(proofs):  # noqa: F811
+    world = make_world(proofs)
+    retrieval = Retrieval.deploy(world.w3, world.market.registry.address, sender=world.w3.eth.accounts[0])
+    corpus_id = retrieval.register_corpus(world.provider, R.corpus_commitment(proofs.graph, proofs.corpus),
+                                          len(proofs.corpus))
+    return world, retrieval, corpus_id
+
+
+def _request(world: World, retrieval: Retrieval, corpus_id: int, cls: int) -> int:
+    deadline = latest_timestamp(world.w3) + WINDOW
+    return retrieval.request(world.auditor, world.model_id, corpus_id, cls, deadline, PRICE)
+
+
+def test_valid_proof_pays_the_provider_and_the_delivery_checks(market, proofs):  # noqa: F811
+    world, retrieval, corpus_id = market
+    rid = _request(world, retrieval, corpus_id, proofs.requested_class)
+    proof, public, selected = proofs.retrieval
+    cls, size = R.split_class_and_size(public[2])
+    assert cls == proofs.requested_class and size == len(selected) >= 2
+    retrieval.fulfil(world.provider, rid, proof, public[3], size)
+    record = retrieval.request_of(rid)
+    assert (record.status, record.returned_set_commitment, record.returned_size) == \
+        (RequestStatus.FULFILLED, public[3], size)
+    assert retrieval.owed(world.provider) == PRICE
+    # the requester accepts exactly the proved items at their positions
+    items = proofs.corpus[selected]
+    check_delivery(proofs.graph, len(proofs.corpus), selected, items, record)
+    outsider = next(i for i in range(len(proofs.corpus)) if i not in selected)
+    for positions in (selected[1:], np.sort(np.append(selected, outsider))):
+        with pytest.raises(VerificationError):
+            check_delivery(proofs.graph, len(proofs.corpus), positions, proofs.corpus[positions], record)
+    altered = items.copy()
+    altered[0, 0] += 1
+    with pytest.raises(VerificationError):
+        check_delivery(proofs.graph, len(proofs.corpus), selected, altered, record)
+    # each outcome once
+    _reverts("RequestNotOpen", retrieval.fulfil, world.provider, rid, proof, public[3], size)
+    advance_time(world.w3, WINDOW + 1)
+    _reverts("RequestNotOpen", retrieval.refund, world.auditor, rid)
+    assert retrieval.withdraw(world.provider) == PRICE
+    assert retrieval.balance() == 0
+
+
+def test_a_set_missing_or_adding_an_item_is_refused(market, proofs):  # noqa: F811
+    world, retrieval, corpus_id = market
+    rid = _request(world, retrieval, corpus_id, proofs.requested_class)
+    proof, public, selected = proofs.retrieval
+    hashes = D.item_hashes(proofs.graph, proofs.corpus)
+    n = len(proofs.corpus)
+    outsider = next(i for i in range(n) if i not in selected)
+    short = list(selected[1:])
+    extra = sorted(list(selected) + [outsider])
+    for positions in (short, extra):
+        commitment = R.returned_set_commitment(n, positions, [hashes[i] for i in positions])
+        _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, commitment, len(positions))
+    _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, public[3], len(selected) - 1)
+    _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, public[3], n + 1)
+    assert retrieval.request_of(rid).status == RequestStatus.OPEN
+
+
+def test_proof_for_another_corpus_or_class_is_refused(market, proofs):  # noqa: F811
+    world, retrieval, corpus_id = market
+    proof, public, selected = proofs.retrieval
+    other = proofs.corpus.copy()
+    other[0, 0] += 1
+    other_id = retrieval.register_corpus(world.stranger, R.corpus_commitment(proofs.graph, other), len(other))
+    for rid in (_request(world, retrieval, other_id, proofs.requested_class),
+                _request(world, retrieval, corpus_id, (proofs.requested_class + 1) % 4)):
+        _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, public[3], len(selected))
+
+
+def test_late_answer_stranger_and_refund_rules(market, proofs):  # noqa: F811
+    world, retrieval, corpus_id = market
+    rid = _request(world, retrieval, corpus_id, proofs.requested_class)
+    proof, public, selected = proofs.retrieval
+    _reverts("NotProvider", retrieval.fulfil, world.stranger, rid, proof, public[3], len(selected))
+    _reverts("DeadlineNotReached", retrieval.refund, world.auditor, rid)
+    advance_time(world.w3, WINDOW + 1)
+    _reverts("DeadlinePassed", retrieval.fulfil, world.provider, rid, proof, public[3], len(selected))
+    _reverts("NotRequester", retrieval.refund, world.stranger, rid)
+    retrieval.refund(world.auditor, rid)
+    assert retrieval.request_of(rid).status == RequestStatus.REFUNDED
+    assert retrieval.owed(world.auditor) == PRICE and retrieval.owed(world.provider) == 0
+    _reverts("RequestNotOpen", retrieval.refund, world.auditor, rid)
+    _reverts("UnknownRequest", retrieval.request_of, rid + 1)
+
+
+def test_bad_corpora_and_requests_are_refused(market, proofs):  # noqa: F811
+    world, retrieval, corpus_id = market
+    _reverts("BadCorpus", retrieval.register_corpus, world.provider, FR_MODULUS, 8)
+    _reverts("BadCorpus", retrieval.register_corpus, world.provider, 1, 0)
+    _reverts("UnknownCorpus", retrieval.corpus, corpus_id + 5)
+    now = latest_timestamp(world.w3)
+    _reverts("UnknownCorpus", retrieval.request, world.auditor, world.model_id, corpus_id + 5, 1, now + 60, PRICE)
+    _reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1, now + 60, 0)
+    _reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1 << 32, now + 60, PRICE)
+    _reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1, now - 1, PRICE)
+    assert retrieval.corpus(corpus_id).size == len(proofs.corpus)
+
+
+def test_corpus_and_delivery_files(tmp_path, proofs):  # noqa: F811
+    path = write_corpus(tmp_path / "corpus.npz", proofs.corpus)
+    assert (read_corpus(path) == proofs.corpus).all()
+    _, _, selected = proofs.retrieval
+    path = write_delivery(tmp_path / "delivery.npz", selected, proofs.corpus[selected])
+    positions, items = read_delivery(path)
+    assert (positions == selected).all() and (items == proofs.corpus[selected]).all()
+    np.savez(tmp_path / "bad.npz", positions=selected[:1], items=proofs.corpus[selected])
+    with pytest.raises(FormatError, match="one corpus position"):
+        read_delivery(tmp_path / "bad.npz")
+    np.savez(tmp_path / "no_items.npz", positions=selected)
+    with pytest.raises(FormatError, match="items"):
+        read_corpus(tmp_path / "no_items.npz")
