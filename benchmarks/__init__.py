@@ -8,6 +8,7 @@ from pathlib import Path
 
 BENCHMARKS = {
     "groth16": "benchmarks.groth16_prove",
+    "models": "benchmarks.models",
     "ceremony": "benchmarks.ceremony",
 }
 
