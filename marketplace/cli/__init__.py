@@ -24,6 +24,9 @@ GROUPS = {
     "provider": "marketplace.cli.provider",
     "consumer": "marketplace.cli.consumer",
     "demo": "marketplace.cli.demo",
+    "audit": "marketplace.cli.audit",
+    "corpus": "marketplace.cli.corpus",
+    "retrieve": "marketplace.cli.retrieve",
 }
 
 
