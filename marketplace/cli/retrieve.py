@@ -1,0 +1,95 @@
+"""`zkmarket retrieve deploy | request | check | refund`: pay for the items of a committed
+corpus that a model assigns to a class, with a proof that none is missing or extra.
+
+    zkmarket retrieve deploy --registry ADDRESS
+    zkmarket retrieve request --retrieval ADDRESS --model ID --corpus ID --class C --payment WEI
+    zkmarket retrieve check MODEL.onnx delivery.npz --retrieval ADDRESS --request ID
+    zkmarket retrieve refund --retrieval ADDRESS --request ID
+
+``check`` compares the items the provider delivered (positions and items, see
+marketplace.retrieval) with the returned-set commitment its proof put on-chain and exits
+non-zero when they differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from marketplace.cli.corpus import retrieval_args
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    from marketplace.cli.deploy import connect_args
+    from marketplace.retrieval import Retrieval
+
+    w3, account = connect_args(args)
+    retrieval = Retrieval.deploy(w3, args.registry, sender=account)
+    print(f"RetrievalMarket: {retrieval.contract.address}")
+    return 0
+
+
+def run_request(args: argparse.Namespace) -> int:
+    from marketplace.chain import latest_timestamp
+
+    retrieval, account = retrieval_args(args)
+    deadline = latest_timestamp(retrieval.w3) + args.timeout
+    rid = retrieval.request(account, args.model, args.corpus, args.cls, deadline, args.payment)
+    print(json.dumps({"request_id": rid, "deadline": deadline}))
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from marketplace.provider import quantized_graph
+    from marketplace.retrieval import check_delivery, read_delivery
+
+    graph, _ = quantized_graph(args.onnx)
+    positions, items = read_delivery(args.delivery)
+    retrieval, _ = retrieval_args(args)
+    record = retrieval.request_of(args.request)
+    corpus = retrieval.corpus(record.corpus_id)
+    check_delivery(graph, corpus.size, positions, items, record)  # VerificationError -> exit 1
+    print(json.dumps({"request_id": args.request, "accepted": True, "items": [int(p) for p in positions]}))
+    return 0
+
+
+def run_refund(args: argparse.Namespace) -> int:
+    retrieval, account = retrieval_args(args)
+    retrieval.refund(account, args.request)
+    print(f"request {args.request}: refunded; withdrew {retrieval.withdraw(account)} wei")
+    return 0
+
+
+def register(sub) -> None:
+    from marketplace.cli.deploy import chain_arguments, verb_group
+
+    verbs = verb_group(sub, "retrieve", "pay for proved retrieval from a committed corpus", __doc__)
+    p = verbs.add_parser("deploy", help="deploy a RetrievalMarket for a model registry")
+    p.add_argument("--registry", required=True, metavar="ADDRESS", help="the ModelRegistry's address")
+    chain_arguments(p, account=0)
+    p.set_defaults(run=run_deploy)
+
+    def contract_args(p):
+        p.add_argument("--retrieval", required=True, metavar="ADDRESS", help="the RetrievalMarket's address")
+        chain_arguments(p, account=2)
+
+    p = verbs.add_parser("request", help="pay for the corpus items a model assigns to a class")
+    p.add_argument("--model", type=int, required=True, help="the registered model's id")
+    p.add_argument("--corpus", type=int, required=True, help="the registered corpus's id")
+    p.add_argument("--class", dest="cls", type=int, required=True, help="the requested class")
+    p.add_argument("--payment", type=int, required=True, help="wei paid to the provider for a valid proof")
+    p.add_argument("--timeout", type=int, default=3600, help="seconds (chain time) before a refund is possible")
+    contract_args(p)
+    p.set_defaults(run=run_request)
+
+    p = verbs.add_parser("check", help="check delivered items against the proved returned set")
+    p.add_argument("onnx", help="the model (.onnx) whose input quantization the items use")
+    p.add_argument("delivery", help="the delivery file (.npz with positions and items)")
+    p.add_argument("--request", type=int, required=True, help="the fulfilled request's id")
+    contract_args(p)
+    p.set_defaults(run=run_check)
+
+    p = verbs.add_parser("refund", help="refund an unanswered request after its deadline and withdraw")
+    p.add_argument("--request", type=int, required=True, help="the request id")
+    contract_args(p)
+    p.set_defaults(run=run_refund)
