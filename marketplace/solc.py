@@ -122,10 +122,13 @@ def standard_input(sources: dict[str, str]) -> dict:
 
 
 def _run_solcjs(compiler: Compiler, request: dict) -> dict:
-    # stdout goes to a file: node exits before flushing a pipe, which cuts the JSON at 64-128 KiB
-    with tempfile.TemporaryFile("w+") as out:
+    # stdin and stdout are files, not pipes: node exits before flushing a pipe (cutting the JSON
+    # at 64-128 KiB) and its synchronous read of a large piped stdin can fail with EAGAIN
+    with tempfile.TemporaryFile("w+") as src, tempfile.TemporaryFile("w+") as out:
+        json.dump(request, src)
+        src.seek(0)
         try:
-            proc = subprocess.run([str(compiler.path), "--standard-json"], input=json.dumps(request),
+            proc = subprocess.run([str(compiler.path), "--standard-json"], stdin=src,
                                   stdout=out, stderr=subprocess.PIPE, text=True, timeout=600)
         except (OSError, subprocess.SubprocessError) as exc:
             raise CompilerError(f"solcjs could not run ({exc}): check `node --version` (Node 20)") from exc
