@@ -10,6 +10,7 @@ BENCHMARKS = {
     "groth16": "benchmarks.groth16_prove",
     "models": "benchmarks.models",
     "ceremony": "benchmarks.ceremony",
+    "accuracy_retrieval": "benchmarks.accuracy_retrieval",
 }
 
 HERE = Path(__file__).resolve().parent

@@ -1,0 +1,160 @@
+"""Accuracy and retrieval proofs: constraints, prove time and peak memory as the number of
+samples (accuracy) or corpus items (retrieval) grows.
+
+The model is the smallest example model (``mlp``, quantized as the catalog says) on the digits
+test split (test samples repeat past the split's 360 for the 1000-sample case). For every case
+the circuit is built and its constraints counted (``per_sample`` = the growth per sample over
+the previous size; the weight commitment is paid once per proof). Cases whose Groth16 domain is
+at most 2^``--max-power`` are also proved, each in a child process so that its peak resident
+memory (``ru_maxrss``) is its own: circuit build, witness, setup from an INSECURE known-secret
+ptau (cached in ``benchmarks/.cache/``; fine for timing), prove, verify. Larger cases are
+reported with their domain and ``"proved": false``. Results are printed as a table and saved
+to ``benchmarks/results/accuracy_retrieval.json``.
+
+    python -m benchmarks accuracy_retrieval [--accuracy 10 100 1000] [--retrieval 64 256]
+        [--mode private|public] [--max-power 19]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from benchmarks import CACHE_DIR, RESULTS_DIR
+from prover.formats.binfile import atomic_output
+
+# an INSECURE known secret: these keys only ever prove benchmark circuits
+SECRET = (0xACC0, 0x5EED, 0xBE7A)
+
+
+def _digits(n: int):
+    """(quantized graph, n quantized digits test inputs, their labels)."""
+    from marketplace.models import digits_split, example_models, model_inputs
+    from prover.onnx import executor
+    from prover.onnx.importer import import_model
+    from prover.onnx.quantize import quantize
+
+    x_tr, _, x_te, y_te = digits_split()
+    m = example_models()["mlp"]
+    q = quantize(import_model(m.path), model_inputs(m.input_shape, x_tr), m.precision)
+    index = np.arange(n) % len(y_te)
+    return q, executor.quantize_input(q, model_inputs(m.input_shape, x_te[index])), y_te[index]
+
+
+def _circuit(kind: str, n: int, mode: str):
+    from prover.circuit import accuracy as A
+    from prover.circuit import retrieval as R
+
+    q, x, y = _digits(n)
+    t0 = time.perf_counter()
+    if kind == "accuracy":
+        circuit = A.accuracy_circuit(q, n, mode)
+        build = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        witness = circuit.witness(x, y).witness
+    else:
+        circuit = R.retrieval_circuit(q, n, mode)
+        build = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        witness = circuit.witness(x, 3).witness
+    return circuit.r1cs, witness, build, time.perf_counter() - t0
+
+
+def _ptau(power: int):
+    from prover.ceremony.known_secret import known_secret_ptau
+    from prover.formats.ptau import read_ptau, write_ptau
+
+    path = CACHE_DIR / f"known_secret_{power}.ptau"
+    if path.exists():
+        return read_ptau(path)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    ptau = known_secret_ptau(power, *SECRET, progress=True)
+    write_ptau(ptau, path)
+    return ptau
+
+
+def prove_case(kind: str, n: int, mode: str) -> dict:
+    """One proved case (run in a child process): timings and this process's peak memory."""
+    from prover.groth16 import qap
+    from prover.groth16.prove import prove
+    from prover.groth16.setup import setup
+    from prover.groth16.verify import verify
+
+    r1cs, witness, build, witness_s = _circuit(kind, n, mode)
+    domain = qap.domain_size(r1cs.n_constraints, r1cs.n_public)
+    t0 = time.perf_counter()
+    pk = setup(r1cs, _ptau(domain.bit_length() - 1))
+    setup_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    proof, public = prove(pk, witness, r1cs=r1cs)
+    prove_s = time.perf_counter() - t0
+    if not verify(pk.verifying_key(), public, proof):
+        raise RuntimeError(f"the {kind} proof for {n} does not verify")
+    return {"build_s": round(build, 2), "witness_s": round(witness_s, 2), "setup_s": round(setup_s, 2),
+            "prove_s": round(prove_s, 2), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
+
+
+def count_case(kind: str, n: int, mode: str) -> dict:
+    from prover.circuit import accuracy as A
+    from prover.circuit import retrieval as R
+    from prover.groth16 import qap
+
+    q, _, _ = _digits(1)
+    t0 = time.perf_counter()
+    circuit = A.accuracy_circuit(q, n, mode) if kind == "accuracy" else R.retrieval_circuit(q, n, mode)
+    r1cs = circuit.r1cs
+    domain = qap.domain_size(r1cs.n_constraints, r1cs.n_public)
+    return {"kind": kind, "n": n, "mode": mode, "constraints": r1cs.n_constraints, "wires": r1cs.n_wires,
+            "domain_power": domain.bit_length() - 1, "build_s": round(time.perf_counter() - t0, 2)}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks accuracy_retrieval", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accuracy", type=int, nargs="*", default=[10, 100, 1000])
+    parser.add_argument("--retrieval", type=int, nargs="*", default=[64, 256])
+    parser.add_argument("--mode", choices=("private", "public"), default="private")
+    parser.add_argument("--max-power", type=int, default=19, help="prove only cases with a domain up to 2^this")
+    parser.add_argument("--case", help=argparse.SUPPRESS)  # child process: KIND:N:MODE
+    args = parser.parse_args(argv)
+    if args.case:
+        kind, n, mode = args.case.split(":")
+        print(json.dumps(prove_case(kind, int(n), mode)))
+        return 0
+    rows = []
+    cases = [("accuracy", n) for n in args.accuracy] + [("retrieval", n) for n in args.retrieval]
+    for kind, n in cases:
+        row = count_case(kind, n, args.mode)
+        row["proved"] = row["domain_power"] <= args.max_power
+        if row["proved"]:
+            child = subprocess.run([sys.executable, "-m", "benchmarks.accuracy_retrieval", "--case",
+                                    f"{kind}:{n}:{args.mode}"], capture_output=True, text=True, check=True)
+            row.update(json.loads(child.stdout.strip().splitlines()[-1]))
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    for kind in ("accuracy", "retrieval"):
+        mine = [r for r in rows if r["kind"] == kind]
+        for prev, cur in zip(mine, mine[1:]):
+            cur["per_sample"] = round((cur["constraints"] - prev["constraints"]) / (cur["n"] - prev["n"]), 1)
+    print(f"{'statement':<10} {'n':>5} {'constraints':>12} {'per item':>9} {'2^k':>4} {'witness s':>9} "
+          f"{'setup s':>8} {'prove s':>8} {'peak MiB':>9}")
+    for r in rows:
+        print(f"{r['kind']:<10} {r['n']:>5} {r['constraints']:>12,} {r.get('per_sample', ''):>9} "
+              f"{r['domain_power']:>4} {r.get('witness_s', '-'):>9} {r.get('setup_s', '-'):>8} "
+              f"{r.get('prove_s', '-'):>8} {r.get('peak_rss_mib', '-'):>9}")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    with atomic_output(RESULTS_DIR / "accuracy_retrieval.json", "w") as out:
+        json.dump({"machine": platform.platform(), "cores": os.cpu_count(),
+                   "load_average": list(os.getloadavg()), "model": "mlp", "rows": rows}, out, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
