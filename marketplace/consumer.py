@@ -16,6 +16,7 @@ deadline is refunded (``refund`` then ``withdraw``).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import tempfile
 import time
@@ -121,9 +122,11 @@ class Consumer:
 
     # before paying
 
-    def inspect(self, model_id: int, *, endpoint: str | None = None, check_setup: bool = True) -> Offer:
+    def inspect(self, model_id: int, *, endpoint: str | None = None, check_setup: bool = True,
+                insecure_phase1: bool = False) -> Offer:
         """The model's terms and card; with ``check_setup`` also the setup checks of the module
-        docstring (VerificationError names the first that fails)."""
+        docstring (VerificationError names the first that fails). ``insecure_phase1`` accepts a
+        powers of tau without any phase-1 transcript (a known-secret one: demonstrations only)."""
         record = self.market._view(self.market.registry.functions.model(model_id))
         provider, price, verifier, retired, commitment = record[0], int(record[1]), record[2], record[3], int(record[4])
         transcript_hash, metadata_uri = bytes(record[8]), record[9]
@@ -139,18 +142,17 @@ class Consumer:
                                     f"on-chain: use the provider's endpoint for this model")
         checked = False
         if check_setup:
-            self._check_setup(model_id, endpoint, card, verifier, transcript_hash)
+            self._check_setup(model_id, endpoint, card, verifier, transcript_hash, insecure_phase1)
             checked = True
         return Offer(model_id, provider, price, endpoint, card, checked)
 
-    def _check_setup(self, model_id: int, endpoint: str, card: dict, verifier: str, transcript_hash: bytes) -> None:
-        key = f"{model_id}:{self.market.marketplace.address}:{card['files']['circuit.zkey']}:{transcript_hash.hex()}"
+    def _check_setup(self, model_id: int, endpoint: str, card: dict, verifier: str, transcript_hash: bytes,
+                     insecure_phase1: bool) -> None:
+        key = f"{model_id}:{self.market.marketplace.address}:{card['files']['circuit.zkey']}:{transcript_hash.hex()}:{insecure_phase1}"
         with tempfile.TemporaryDirectory(prefix="zkmarket-setup-") as tmp:
             paths = {}
             for name in SETUP_FILES:
                 data = channel.fetch_setup_file(endpoint, name)
-                import hashlib
-
                 if hashlib.sha256(data).hexdigest() != card["files"][name]:
                     raise VerificationError(f"{name} from {endpoint} does not match the model card's digest")
                 paths[name] = Path(tmp) / name
@@ -162,16 +164,17 @@ class Consumer:
                 return
             self.log(f"model {model_id}: checking the setup ceremony transcripts")
             r1cs, ptau = read_r1cs(paths["circuit.r1cs"]), read_ptau(paths["phase1.ptau"])
-            ptau_report = verify_ptau_transcript(ptau)
+            phase1_records = powersoftau.read_contributions(ptau.contributions)
+            if phase1_records or not insecure_phase1:
+                phase1 = {c[2] for c in verify_ptau_transcript(ptau).contributions}
+                if not phase1 & set(self.trusted["phase1"]):
+                    raise VerificationError(f"model {model_id}: no phase-1 contribution you trust (e.g. your own); "
+                                            f"whoever made this powers of tau could forge proofs")
             zkey_report = verify_zkey_transcript(r1cs, ptau, pk)
         if setup_transcript_hash(ptau, pk) != transcript_hash:
             raise VerificationError(f"model {model_id}'s registered setup transcript hash is not the hash of "
                                     f"the transcripts its provider publishes")
-        phase1 = {c[2] for c in ptau_report.contributions}
         phase2_hashes = {c.contribution_hash for c in zkey_report.contributions}
-        if not phase1 & set(self.trusted["phase1"]):
-            raise VerificationError(f"model {model_id}: no phase-1 contribution you trust (e.g. your own); "
-                                    f"whoever made this powers of tau could forge proofs")
         if not phase2_hashes & set(self.trusted["phase2"]):
             raise VerificationError(f"model {model_id}: no phase-2 contribution you trust (e.g. your own); "
                                     f"the provider could forge proofs for this key")

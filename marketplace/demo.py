@@ -8,6 +8,11 @@ setup transcripts and the verifier, then buys predictions for digits from the te
 proved by the provider and verified on-chain before the escrow is paid out. The labels are
 compared with the float model run by onnxruntime, and a summary table ends the run.
 
+Phase 1 is by default the INSECURE known-secret powers of tau (its secret is in the source), which
+the demo says loudly; ``phase1="ceremony"`` (``zkmarket demo --ceremony``) runs a local phase-1
+ceremony with the consumer's contribution instead, which is honest but slow (preparing the
+Lagrange sections of a 2^15 powers of tau takes many minutes on two cores).
+
 Compiled circuits, ceremony files and keys are cached (``--cache``, ``$ZKMARKET_CACHE`` or
 ``~/.cache/zkmarket``), so a second run skips the ceremony and the setup.
 """
@@ -64,7 +69,7 @@ def eth(wei: int) -> str:
 
 
 def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path | None = None,
-             price: int = PRICE_WEI, progress: bool = True, out: Callable[[str], None] = print) -> DemoReport:
+             price: int = PRICE_WEI, phase1: str = "known-secret", progress: bool = True, out: Callable[[str], None] = print) -> DemoReport:
     """Run the demo (see the module docstring) and print its summary; returns the figures."""
     from marketplace.models import digits_split, example_models, model_inputs
 
@@ -77,10 +82,11 @@ def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path
     w3 = connect()
     deployer, provider_account, consumer_account = w3.eth.accounts[:3]
     market = Market.deploy(w3, deployer)
-    out(f"marketplace deployed at {market.marketplace.address} (registry {market.registry.address})")
+    out(f"marketplace deployed at {market.marketplace.address}")
 
     consumer = Consumer(market, consumer_account, name="consumer", state_dir=cache_dir / "consumer", log=out)
-    served = prepare_model(model.path, participants=[consumer], cache_dir=cache_dir, progress=progress, log=out)
+    served = prepare_model(model.path, participants=[consumer], phase1=phase1, cache_dir=cache_dir,
+                           progress=progress, log=out)
 
     with tempfile.TemporaryDirectory(prefix="zkmarket-provider-") as state_dir:
         provider = Provider(market, provider_account, served, ProviderStore(state_dir), log=out, progress=progress)
@@ -88,9 +94,16 @@ def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path
             endpoint = provider.open_channel()
             out(f"provider endpoint (the input channel): {endpoint}")
             model_id = provider.register(price)
-            offer = consumer.inspect(model_id)
-            out(f"consumer checked model {model_id}: both ceremony transcripts verify and hold its own "
-                f"contributions; the registered verifier embeds the checked key")
+            insecure = phase1 == "known-secret"
+            offer = consumer.inspect(model_id, insecure_phase1=insecure)
+            checked = "the phase-2 transcript verifies and holds" if insecure else \
+                "both ceremony transcripts verify and hold"
+            out(f"consumer checked model {model_id}: {checked} its own contribution; the registered verifier "
+                f"embeds the checked key")
+            if insecure:
+                out("WARNING: phase 1 is the INSECURE known-secret powers of tau (fast, for this demo): whoever "
+                    "knows its secret can forge proofs. `zkmarket demo --ceremony` runs a real phase-1 "
+                    "ceremony with the consumer's contribution instead (slow: minutes to tens of minutes)")
 
             accounts = {"provider": provider_account, "consumer": consumer_account}
             before = {name: int(w3.eth.get_balance(a)) for name, a in accounts.items()}

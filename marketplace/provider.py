@@ -133,9 +133,10 @@ def setup_transcript_hash(ptau, proving_key: ProvingKey) -> bytes:
     commit to every contribution of each phase. Read from the files, not verified here: the
     consumer verifies both transcripts and recomputes this."""
     records = powersoftau.read_contributions(ptau.contributions)
-    if not records:
-        raise ProviderError("the powers of tau has no contribution: anyone could forge proofs with it")
-    return hashlib.sha256(records[-1].next_challenge + phase2.transcript_hasher(proving_key.mpc_params).digest()).digest()
+    # a known-secret ptau has no phase-1 transcript: zeros say so (and the consumer refuses it
+    # unless told to accept an insecure phase 1)
+    phase1 = records[-1].next_challenge if records else bytes(64)
+    return hashlib.sha256(phase1 + phase2.transcript_hasher(proving_key.mpc_params).digest()).digest()
 
 
 def circuit_power(circuit: InferenceCircuit) -> int:
@@ -143,11 +144,33 @@ def circuit_power(circuit: InferenceCircuit) -> int:
     return qap.domain_size(r1cs.n_constraints, r1cs.n_public).bit_length() - 1
 
 
+# The demo's INSECURE phase-1 secret: it is in this source file, so anyone can forge proofs for a
+# key made from it, whatever phase 2 does (the free public inputs absorb a forged vk_x).
+KNOWN_SECRET = {"tau": int.from_bytes(hashlib.sha256(b"zkml-market known tau").digest(), "big"),
+                "alpha": int.from_bytes(hashlib.sha256(b"zkml-market known alpha").digest(), "big"),
+                "beta": int.from_bytes(hashlib.sha256(b"zkml-market known beta").digest(), "big")}
+PHASE1_MODES = ("ceremony", "known-secret")
+
+
 def phase1_ptau(power: int, participants: list[Participant], cache_dir: Path, *,
-                progress: bool = True):
-    """A prepared powers of tau of ``power`` from a fresh local phase-1 ceremony with one
-    contribution per participant (cached per power and participant list). A ptau file from a
-    public ceremony can be given to ``prepare_model`` instead."""
+                mode: str = "ceremony", progress: bool = True):
+    """A prepared powers of tau of ``power``: in ``ceremony`` mode from a fresh local phase-1
+    ceremony with one contribution per participant; in ``known-secret`` mode from the INSECURE
+    ``KNOWN_SECRET`` (fast, for demonstrations and tests). Cached per power and participants.
+    A ptau file from a public ceremony can be given to ``prepare_model`` instead."""
+    if mode == "known-secret":
+        from prover.ceremony.known_secret import known_secret_ptau
+        from prover.field import FR_MODULUS
+
+        path = cache_dir / "ptau" / f"known_secret_{power}.ptau"
+        if path.exists():
+            return read_ptau(path)
+        ptau = known_secret_ptau(power, **{k: v % FR_MODULUS for k, v in KNOWN_SECRET.items()}, progress=progress)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_ptau(ptau, path)
+        return ptau
+    if mode != "ceremony":
+        raise ValueError(f"phase-1 mode must be one of {PHASE1_MODES}, got {mode!r}")
     if not participants:
         raise ProviderError("a phase-1 ceremony needs at least one participant other than the provider")
     names = "+".join(p.name for p in participants)
@@ -164,13 +187,14 @@ def phase1_ptau(power: int, participants: list[Participant], cache_dir: Path, *,
 
 
 def prepare_model(onnx_path: str | Path, *, participants: list[Participant] = (), ptau_path: str | Path | None = None,
-                  calibration: np.ndarray | None = None, precision: Precision | None = None,
+                  phase1: str = "ceremony", calibration: np.ndarray | None = None, precision: Precision | None = None,
                   cache_dir: Path | None = None, progress: bool = True, log: Callable[[str], None] = print
                   ) -> ServedModel:
     """Compile an ONNX model and run its setup ceremony (see the module docstring); every file
     lands in ``cache_dir/models/<model key>/``, and a second call reuses them. The phase-1
     ptau is ``ptau_path`` (a prepared file from a public ceremony) or a local ceremony among
-    ``participants``; each participant then contributes to the phase-2 key."""
+    ``participants`` (``phase1="known-secret"``: the INSECURE known-secret ptau instead); each
+    participant then contributes to the phase-2 key."""
     cache_dir = Path(cache_dir or default_cache_dir())
     t0 = time.perf_counter()
     with tqdm(total=2, desc="compile", unit="step", disable=not progress, leave=False) as bar:
@@ -184,7 +208,7 @@ def prepare_model(onnx_path: str | Path, *, participants: list[Participant] = ()
         f"{circuit.r1cs.n_wires:,} wires ({time.perf_counter() - t0:.1f} s)")
 
     names = [p.name for p in participants]
-    ceremony_id = hashlib.sha256(json.dumps([str(ptau_path and sha256_file(ptau_path)), names]).encode()).hexdigest()[:8]
+    ceremony_id = hashlib.sha256(json.dumps([str(ptau_path and sha256_file(ptau_path)), phase1, names]).encode()).hexdigest()[:8]
     setup_dir = cache_dir / "models" / f"{key}-{ceremony_id}"
     card_path = setup_dir / "model.json"
     if card_path.exists() and all((setup_dir / f).exists() for f in SETUP_FILES):
@@ -199,8 +223,12 @@ def prepare_model(onnx_path: str | Path, *, participants: list[Participant] = ()
     if ptau_path is not None:
         ptau = read_ptau(ptau_path)
     else:
-        log(f"phase 1: powers of tau 2^{power} with contributions from {', '.join(names) or 'nobody'}")
-        ptau = phase1_ptau(power, list(participants), cache_dir, progress=progress)
+        if phase1 == "known-secret":
+            log(f"phase 1: INSECURE known-secret powers of tau 2^{power} (its secret is in the source: "
+                f"anyone can forge proofs for this key; use --ptau from a public ceremony for real use)")
+        else:
+            log(f"phase 1: powers of tau 2^{power} with contributions from {', '.join(names) or 'nobody'}")
+        ptau = phase1_ptau(power, list(participants), cache_dir, mode=phase1, progress=progress)
     from prover.groth16.setup import setup
 
     with tqdm(total=1 + len(participants), desc="setup", unit="step", disable=not progress, leave=False) as bar:

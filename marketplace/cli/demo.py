@@ -9,7 +9,8 @@ from pathlib import Path
 def run(args: argparse.Namespace) -> int:
     from marketplace.demo import run_demo
 
-    report = run_demo(args.n, model_name=args.model, cache_dir=args.cache, progress=not args.no_progress)
+    report = run_demo(args.n, model_name=args.model, cache_dir=args.cache,
+                      phase1="ceremony" if args.ceremony else "known-secret", progress=not args.no_progress)
     return 0 if all(r.proved == r.onnxruntime for r in report.rows) else 1
 
 
@@ -22,5 +23,8 @@ def register(sub) -> None:
     parser.add_argument("--cache", type=Path, default=None,
                         help="cache folder for circuits, ceremony files and keys (default $ZKMARKET_CACHE or "
                              "~/.cache/zkmarket)")
+    parser.add_argument("--ceremony", action="store_true",
+                        help="run a real phase-1 ceremony with the consumer's contribution instead of the INSECURE "
+                             "known-secret powers of tau (slow)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)

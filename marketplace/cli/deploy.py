@@ -92,8 +92,7 @@ def run(args: argparse.Namespace) -> int:
     market = Market.deploy(w3, account)
     deployment = {"chain_id": int(w3.eth.chain_id), "marketplace": market.marketplace.address,
                   "registry": market.registry.address, "deployer": account}
-    print(f"ModelRegistry: {market.registry.address}")
-    print(f"Marketplace:   {market.marketplace.address}")
+    print(f"Marketplace: {market.marketplace.address} (model registry: {market.registry.address})")
     if args.rpc is None:
         print("(in-process chain: it ends with this command; pass --rpc URL to deploy to a node)")
     elif args.out:
