@@ -139,3 +139,26 @@ def test_accuracy_proof_verifies_and_rejects_another_test_set_or_model(mode, rng
     for wrong in rejected:
         assert wrong != public
         assert not verify(vk, wrong, proof)
+
+
+def test_is_equal_gadget_counts_exactly_the_equal_pairs(rng):
+    """The equality gadget behind n_correct and the retrieval selection: e_i = [x_i == y_i],
+    and no witness with a flipped e_i satisfies it."""
+    from prover.circuit import gadgets as G
+    from prover.circuit.builder import Builder
+
+    x = rng.integers(-3, 4, 40)
+    y = np.where(rng.random(40) < 0.5, x, rng.integers(-3, 4, 40))
+    b = Builder()
+    xw, yw = b.input("x", (40,)), b.input("y", (40,))
+    e = G.is_equal(b, xw, yw)
+    circuit = b.finish()
+    values = circuit.run({"x": x, "y": y})
+    assert (values.get(e) == (x == y)).all()
+    witness = values.limbs(circuit.order)
+    assert circuit.r1cs.is_satisfied(witness)
+    for i in (int(np.argmax(x == y)), int(np.argmax(x != y))):
+        wire = int(circuit.final(e[i]))
+        flipped = witness.copy()
+        flipped[wire] = ints_to_limbs([1 - int(x[i] == y[i])])[0]
+        assert not circuit.r1cs.is_satisfied(flipped)
