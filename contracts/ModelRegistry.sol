@@ -107,6 +107,7 @@ contract ModelRegistry {
         emit ModelRegistered(
             modelId, msg.sender, modelCommitment, architectureHash, verifiers, price, transcriptHash, metadataURI
         );
+        _afterRegister(modelId, msg.sender);
     }
 
     /// @notice Change a model's price per prediction (open requests keep the price they paid).
@@ -163,6 +164,9 @@ contract ModelRegistry {
         Model storage m = _existing(modelId);
         return (m.provider, m.inferenceVerifier, m.modelCommitment, m.price, m.retired);
     }
+
+    /// @dev Hook for a contract built on the registry, run after each registration.
+    function _afterRegister(uint256 modelId, address provider) internal virtual {}
 
     /// @dev The record of an existing model (reverts UnknownModel otherwise).
     function _existing(uint256 modelId) internal view returns (Model storage m) {
