@@ -8,7 +8,7 @@ the run fails).
 Phase 2: the synthetic circuit of the Groth16 benchmark with a domain of 2^``--phase2-k``
 (default 12: 4094 constraints) and, unless ``--no-models``, the inference circuits of the
 example models (private weights) whose domain is at most 2^``--max-model-k`` (default 16: all
-but LeNet). Each key starts
+but LeNet), each on a ptau one power above its domain. Each key starts
 from our ``zkey new`` on an INSECURE known-secret ptau (timing only; cached); each tool
 contributes to it, then each verifies both contributed keys against the .r1cs and the ptau.
 
@@ -93,8 +93,7 @@ def _model_keys(max_k: int, log=print) -> list[tuple[str, dict[str, Path], int]]
     out = []
     for model in example_models().values():
         base = CACHE_DIR / f"ceremony_model_{model.name}"
-        files = {"r1cs": base.with_suffix(".r1cs"), "zkey": base.with_suffix(".zkey"),
-                 "meta": base.with_suffix(".json")}
+        files = {"r1cs": base.with_suffix(".r1cs"), "meta": base.with_suffix(".json")}
         meta = json.loads(files["meta"].read_text()) if files["meta"].exists() else None
         if meta is None or (meta["k"] <= max_k and not files["r1cs"].exists()):
             log(f"  compiling the {model.name} inference circuit (cached)")
@@ -110,7 +109,10 @@ def _model_keys(max_k: int, log=print) -> list[tuple[str, dict[str, Path], int]]
         if meta["k"] > max_k:
             log(f"  skipping {model.name}: its domain 2^{meta['k']} exceeds --max-model-k {max_k}")
             continue
-        files["ptau"] = _known_secret_ptau(meta["k"], log)
+        # a ptau one power above the domain: with power exactly log2(domain) snarkjs's circuit
+        # hash reads a point past the G1 powers, which ours leaves out (prover.groth16.setup)
+        files["ptau"] = _known_secret_ptau(meta["k"] + 1, log)
+        files["zkey"] = CACHE_DIR / f"ceremony_model_{model.name}_p{meta['k'] + 1}.zkey"
         if not files["zkey"].exists():
             write_zkey(setup(read_r1cs(files["r1cs"]), read_ptau(files["ptau"])), files["zkey"])
         out.append((model.name, files, meta["constraints"]))
