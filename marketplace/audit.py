@@ -130,3 +130,20 @@ class Audit(SettlementContract):
 
     def attestations(self, model_id: int) -> list[Attestation]:
         return [Attestation(*(int(v) for v in a)) for a in self.contract.functions.attestations(model_id).call()]
+
+
+def answer_challenge(audit: Audit, provider: str, challenge_id: int, graph, proving_key, test_set_path,
+                     mode: str = "private", progress: bool = False) -> ChallengeStatus:
+    """The provider's whole answer (what `zkmarket provider answer-audit` runs): read the
+    auditor's test-set file, check it against the challenge's on-chain commitment and sample
+    count, prove the accuracy and answer. Returns PASSED or FAILED; raises VerificationError
+    before any transaction when the file is not the committed test set."""
+    record = audit.status(challenge_id)
+    if record.status != ChallengeStatus.OPEN:
+        raise VerificationError(f"challenge {challenge_id} is {record.status.name.lower()}: nothing to answer")
+    inputs, labels = read_test_set(test_set_path)
+    if len(labels) != record.samples:
+        raise VerificationError(f"the test set has {len(labels)} samples, the challenge {record.samples}: "
+                                "ask the auditor for the file it committed to")
+    proof, public = prove_accuracy(graph, proving_key, inputs, labels, record.test_set_commitment, mode, progress)
+    return audit.answer(provider, challenge_id, proof, public[3])

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from marketplace.audit import Audit, ChallengeStatus, read_test_set, write_test_set
+from marketplace.audit import Audit, ChallengeStatus, answer_challenge, read_test_set, write_test_set
 from marketplace.chain import advance_time, connect
 from marketplace.contracts import ContractRevert, Market, artifact_text, deploy_verifier, load_artifact
 from marketplace.settlement import STATEMENT_CONTRACTS, compile_statement_contracts
 from prover.circuit import accuracy as A
 from prover.circuit import retrieval as R
 from prover.circuit import statements as S
-from prover.errors import FormatError
+from prover.errors import FormatError, VerificationError
 from prover.field import FR_MODULUS
 from prover.onnx import executor
 from test_accuracy import prove_with_test_key
@@ -33,7 +33,7 @@ class Proofs:
     """Real proofs about one small model (known-secret keys: test keys, never real ones)."""
 
     graph: object
-    accuracy_vk: object
+    accuracy_pk: object
     test_inputs: np.ndarray
     honest_labels: np.ndarray   # the model gets all 3 right
     hard_labels: np.ndarray     # the model gets 2 of 3 right
@@ -63,7 +63,7 @@ def proofs():
     rc = R.retrieval_circuit(q, len(corpus), "public")
     result = rc.witness(corpus, cls)
     rpk, rproof, rpublic = prove_with_test_key(rc.r1cs, result.witness)
-    return Proofs(q, pk.verifying_key(), x, predicted, hard, (proof, public), failing,
+    return Proofs(q, pk, x, predicted, hard, (proof, public), failing,
                   rpk.verifying_key(), corpus, cls, (rproof, rpublic, result.selected))
 
 
@@ -85,7 +85,7 @@ def make_world(proofs: Proofs, models: int = 1) -> World:
     w3 = connect()
     deployer, provider, auditor, stranger = w3.eth.accounts[:4]
     market = Market.deploy(w3, deployer)
-    acc_verifier, _ = deploy_verifier(w3, proofs.accuracy_vk, deployer)
+    acc_verifier, _ = deploy_verifier(w3, proofs.accuracy_pk.verifying_key(), deployer)
     ret_verifier, _ = deploy_verifier(w3, proofs.retrieval_vk, deployer)
     commitment = S.model_commitment(proofs.graph)
     for _ in range(models):
@@ -205,6 +205,23 @@ def test_strangers_and_bad_arguments_are_refused(world, proofs):
     audit.unstake(world.provider, model)
     assert audit.owed(world.provider) == BOND + FEE
     _reverts("NotStaked", audit.unstake, world.provider, model)
+
+
+def test_provider_answers_from_the_auditors_file_and_refuses_another(world, proofs, tmp_path):
+    """The SDK's whole provider answer: the file is checked against the on-chain commitment
+    before any proof or transaction."""
+    cid = _challenge(world, proofs, proofs.honest_labels)
+    wrong = write_test_set(tmp_path / "wrong.npz", proofs.test_inputs, proofs.hard_labels)
+    with pytest.raises(VerificationError, match="commitment"):
+        answer_challenge(world.audit, world.provider, cid, proofs.graph, proofs.accuracy_pk, wrong, mode="public")
+    short = write_test_set(tmp_path / "short.npz", proofs.test_inputs[:2], proofs.honest_labels[:2])
+    with pytest.raises(VerificationError, match="samples"):
+        answer_challenge(world.audit, world.provider, cid, proofs.graph, proofs.accuracy_pk, short, mode="public")
+    right = write_test_set(tmp_path / "right.npz", proofs.test_inputs, proofs.honest_labels)
+    status = answer_challenge(world.audit, world.provider, cid, proofs.graph, proofs.accuracy_pk, right, mode="public")
+    assert status == ChallengeStatus.PASSED and world.audit.owed(world.provider) == FEE
+    with pytest.raises(VerificationError, match="passed"):
+        answer_challenge(world.audit, world.provider, cid, proofs.graph, proofs.accuracy_pk, right, mode="public")
 
 
 def test_test_set_file_round_trip_and_refusals(tmp_path, proofs):
