@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from marketplace import channel
-from marketplace.chain import advance_time, latest_timestamp
+from marketplace.chain import advance_time, is_embedded, latest_timestamp
 from marketplace.contracts import ContractRevert, Market, Status, load_artifact, verifier_constructor_args
 from marketplace.provider import SETUP_FILES, setup_transcript_hash
 from marketplace.store import read_json, write_json
@@ -229,7 +229,7 @@ class Consumer:
             record = self.market.request(request_id)
             if record.status == Status.FULFILLED:
                 break
-            if record.status == Status.REFUNDED or latest_timestamp(w3) > record.deadline:
+            if record.status == Status.REFUNDED or self._chain_now() > record.deadline:
                 self.refund(request_id)
                 return Prediction(request_id, None, None, offer.price, time.perf_counter() - t0, open_gas, True)
             wait()
@@ -245,6 +245,13 @@ class Consumer:
             raise VerificationError(f"request {request_id}: the logits' argmax is not the proved label")
         return Prediction(request_id, record.label, [int(v) for v in logits], offer.price,
                           time.perf_counter() - t0, open_gas)
+
+    def _chain_now(self) -> int:
+        """The time the next block will at least have: the latest block's on the in-process
+        chain (its clock moves only by hand), else also the wall clock (a quiet node mines no
+        blocks, yet its next block is stamped with the current time)."""
+        now = latest_timestamp(self.market.w3)
+        return now if is_embedded(self.market.w3) else max(now, int(time.time()))
 
     def refund(self, request_id: int, *, move_time: bool = False) -> int:
         """Take back the escrow of an unanswered request after its deadline and withdraw it;

@@ -49,6 +49,9 @@ def run_register(args: argparse.Namespace) -> int:
         raise ZkmarketError(f"ONNX model {args.onnx} does not exist; give the path of a .onnx file")
     if args.ptau is not None and not Path(args.ptau).is_file():
         raise ZkmarketError(f"powers of tau {args.ptau} does not exist")
+    from prover.onnx.importer import import_model
+
+    import_model(args.onnx)  # a corrupt or unsupported model fails here, before the chain is touched
     market, account = market_args(args)
     served = _served_model(args.onnx, args.ptau, args.calibration, args.cache)
     provider = Provider(market, account, served, ProviderStore(args.state))
