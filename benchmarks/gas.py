@@ -73,7 +73,7 @@ def measure(url: str | None = None, log=print) -> dict:
            "4 public inputs, as a transaction")
     model_id = market.register_model(provider, proof.model_commitment, verifier.address, PRICE,
                                      metadata_uri="toy://a")
-    record("registerModel", market.last_receipt, "with a 7-byte metadata URI")
+    record("registerModel", market.last_receipt, "7-byte metadata URI; marks the provider's credit slot")
     market.set_price(provider, model_id, PRICE)
     record("setPrice", market.last_receipt)
 
@@ -83,8 +83,8 @@ def measure(url: str | None = None, log=print) -> dict:
         market.fulfil(provider, rid, proof.evm, proof.label, proof.output_commitment)
         record("fulfil", market.last_receipt, note)
 
-    open_and_fulfil("first payment to this provider (new credit slot)")
-    open_and_fulfil("provider already credited (steady state)")
+    open_and_fulfil("first request (request counter slot new) / the provider's first payment")
+    open_and_fulfil("a later request and payment")
     late = market.open_request(consumer, model_id, other.input_commitment, latest_timestamp(w3) + TIMEOUT)
     advance_time(w3, TIMEOUT + 1)
     market.refund(consumer, late)
@@ -93,6 +93,7 @@ def measure(url: str | None = None, log=print) -> dict:
     record("withdraw", market.last_receipt, "provider, 2 payments")
     market.withdraw(consumer)
     record("withdraw", market.last_receipt, "consumer, 1 refund")
+    open_and_fulfil("after the provider withdrew")
     market.retire(provider, model_id)
     record("retire", market.last_receipt)
 
