@@ -35,7 +35,7 @@ from marketplace.store import (EXPIRED, FULFILLED, RECEIVED, WAITING, ProviderSt
                                RequestState, default_cache_dir, read_json, write_json)
 from prover.ceremony import phase2, powersoftau, prepare_phase2
 from prover.circuit.statements import InferenceCircuit, inference_circuit, input_commitment
-from prover.errors import FormatError, ZkmarketError
+from prover.errors import CircuitError, FormatError, ZkmarketError
 from prover.formats import read_ptau, read_zkey, write_ptau, write_r1cs, write_zkey
 from prover.groth16 import qap
 from prover.groth16.keys import ProvingKey
@@ -187,14 +187,18 @@ def phase1_ptau(power: int, participants: list[Participant], cache_dir: Path, *,
 
 
 def prepare_model(onnx_path: str | Path, *, participants: list[Participant] = (), ptau_path: str | Path | None = None,
-                  phase1: str = "ceremony", calibration: np.ndarray | None = None, precision: Precision | None = None,
+                  zkey_path: str | Path | None = None, phase1: str = "ceremony", calibration: np.ndarray | None = None, precision: Precision | None = None,
                   cache_dir: Path | None = None, progress: bool = True, log: Callable[[str], None] = print
                   ) -> ServedModel:
     """Compile an ONNX model and run its setup ceremony (see the module docstring); every file
     lands in ``cache_dir/models/<model key>/``, and a second call reuses them. The phase-1
     ptau is ``ptau_path`` (a prepared file from a public ceremony) or a local ceremony among
     ``participants`` (``phase1="known-secret"``: the INSECURE known-secret ptau instead); each
-    participant then contributes to the phase-2 key."""
+    participant then contributes to the phase-2 key. ``zkey_path`` is instead a key for this
+    circuit and ``ptau_path`` that others already contributed to (``zkmarket provider setup``,
+    then ``zkmarket zkey contribute``)."""
+    if zkey_path is not None and ptau_path is None:
+        raise ProviderError("a contributed key (--zkey) needs the powers of tau it was made from (--ptau)")
     cache_dir = Path(cache_dir or default_cache_dir())
     t0 = time.perf_counter()
     with tqdm(total=2, desc="compile", unit="step", disable=not progress, leave=False) as bar:
@@ -208,7 +212,8 @@ def prepare_model(onnx_path: str | Path, *, participants: list[Participant] = ()
         f"{circuit.r1cs.n_wires:,} wires ({time.perf_counter() - t0:.1f} s)")
 
     names = [p.name for p in participants]
-    ceremony_id = hashlib.sha256(json.dumps([str(ptau_path and sha256_file(ptau_path)), phase1, names]).encode()).hexdigest()[:8]
+    ceremony_id = hashlib.sha256(json.dumps([str(ptau_path and sha256_file(ptau_path)), str(zkey_path and sha256_file(zkey_path)), phase1,
+                                          names]).encode()).hexdigest()[:8]
     setup_dir = cache_dir / "models" / f"{key}-{ceremony_id}"
     card_path = setup_dir / "model.json"
     if card_path.exists() and all((setup_dir / f).exists() for f in SETUP_FILES):
@@ -233,7 +238,10 @@ def prepare_model(onnx_path: str | Path, *, participants: list[Participant] = ()
 
     with tqdm(total=1 + len(participants), desc="setup", unit="step", disable=not progress, leave=False) as bar:
         bar.set_postfix_str("groth16 setup")
-        pk = setup(circuit.r1cs, ptau)
+        pk = setup(circuit.r1cs, ptau) if zkey_path is None else read_zkey(zkey_path)
+        if (pk.n_vars, pk.n_public) != (circuit.r1cs.n_wires, circuit.r1cs.n_public):
+            raise CircuitError(f"{zkey_path} is a key for another circuit ({pk.n_vars} wires, this one has "
+                               f"{circuit.r1cs.n_wires}): make it with `zkmarket provider setup` for this model")
         bar.update()
         for participant in participants:
             bar.set_postfix_str(f"phase 2: {participant.name}")
@@ -260,6 +268,18 @@ def prepare_model(onnx_path: str | Path, *, participants: list[Participant] = ()
     log(f"setup done: 2^{power} domain, {len(participants)} phase-2 contribution(s) "
         f"({time.perf_counter() - t0:.1f} s) in {setup_dir}")
     return ServedModel(graph, circuit, pk, setup_dir, card)
+
+
+def initial_key(onnx_path: str | Path, ptau_path: str | Path, out: str | Path, *,
+                calibration: np.ndarray | None = None) -> ProvingKey:
+    """Write the model's key before any phase-2 contribution (delta = 1: anyone can forge with
+    it) for the consumers to contribute to with ``zkmarket zkey contribute``."""
+    from prover.groth16.setup import setup
+
+    graph, _ = quantized_graph(onnx_path, calibration)
+    pk = setup(inference_circuit(graph).r1cs, read_ptau(ptau_path))
+    write_zkey(pk, out)
+    return pk
 
 
 # --- the agent -----------------------------------------------------------------------------------

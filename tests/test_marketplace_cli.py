@@ -56,3 +56,13 @@ def test_scripts_are_the_cli_verbs(script):
     result = subprocess.run([sys.executable, root / "scripts" / f"{script}.py", "--help"], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0 and f"zkmarket {script}" in result.stdout
+
+
+def test_trust_records_contribution_hashes_and_refuses_anything_else(tmp_path, capsys):
+    digest = "ab" * 64
+    assert main(["consumer", "trust", "--state", str(tmp_path), "--phase2", digest.upper()]) == 0
+    from marketplace.store import read_json
+
+    assert read_json(tmp_path / "consumer.json")["phase2"] == [digest]
+    assert "is not a contribution hash" in one_error_line(capsys, ["consumer", "trust", "--state", str(tmp_path),
+                                                                  "--phase1", "abc"])

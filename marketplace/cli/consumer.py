@@ -2,6 +2,7 @@
 
     zkmarket consumer predict --model ID input.npy [--timeout S] --rpc URL --market ADDRESS
     zkmarket consumer refund --request ID --rpc URL --market ADDRESS
+    zkmarket consumer trust --phase1 HASH --phase2 HASH
 
 ``predict`` checks the model's setup (unless ``--insecure-skip-setup-check``), escrows the
 price, sends the input over the provider's channel and prints the verified label and logits;
@@ -52,6 +53,24 @@ def run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_trust(args: argparse.Namespace) -> int:
+    from marketplace.store import read_json, write_json
+
+    path = Path(args.state) / "consumer.json"
+    trusted = read_json(path) if path.exists() else {"phase1": [], "phase2": [], "checked": []}
+    for phase, hashes in (("phase1", args.phase1), ("phase2", args.phase2)):
+        for digest in hashes or []:
+            digest = digest.lower().removeprefix("0x")
+            if len(digest) != 128 or any(c not in "0123456789abcdef" for c in digest):
+                raise ZkmarketError(f"{digest!r} is not a contribution hash (128 hex digits, as `zkmarket "
+                                    f"powersoftau contribute` and `zkmarket zkey contribute` print them)")
+            if digest not in trusted[phase]:
+                trusted[phase].append(digest)
+    write_json(path, trusted)
+    print(f"trusted contributions: {len(trusted['phase1'])} phase 1, {len(trusted['phase2'])} phase 2 ({path})")
+    return 0
+
+
 def run_refund(args: argparse.Namespace) -> int:
     consumer = _consumer(args)
     amount = consumer.refund(args.request, move_time=args.move_time)
@@ -74,6 +93,12 @@ def register(sub) -> None:
                    help="do not check the setup ceremony (tests and development chains only)")
     market_arguments(p, account=2)
     p.set_defaults(run=run_predict)
+
+    p = verbs.add_parser("trust", help="record ceremony contributions you trust (e.g. your own)")
+    p.add_argument("--phase1", nargs="*", metavar="HASH", help="phase-1 contribution (response) hashes")
+    p.add_argument("--phase2", nargs="*", metavar="HASH", help="phase-2 contribution hashes")
+    p.add_argument("--state", default="consumer-state", help="the consumer's state directory")
+    p.set_defaults(run=run_trust)
 
     p = verbs.add_parser("refund", help="refund an unanswered request after its deadline and withdraw")
     p.add_argument("--request", type=int, required=True, help="the request id")
