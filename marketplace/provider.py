@@ -484,7 +484,11 @@ class Provider:
         self.poll_requests()
         answers = []
         for record in self.store.requests(RECEIVED):
-            answer = self.answer(record)
+            try:
+                answer = self.answer(record)
+            except ZkmarketError as exc:  # e.g. the node hiccuped: the request stays received, retried next round
+                self.log(f"request {record.request_id}: not answered this round: {exc}")
+                continue
             if answer is None:
                 self._close_unanswerable(record)
             else:

@@ -95,7 +95,7 @@ def run_serve(args: argparse.Namespace) -> int:
     extra = state.extra
     served = _served_model(extra["onnx"], extra.get("ptau"), extra.get("calibration"), extra.get("cache"),
                            extra.get("zkey"))
-    provider = Provider(market, account, served, store)
+    provider = Provider(market, account, served, store, log=lambda message: print(message, flush=True))
     url = urlparse(extra["endpoint"])
     provider.open_channel(url.hostname or "127.0.0.1", url.port or 80)
     print(f"serving model {state.model_id} at {provider.endpoint}", flush=True)
