@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use ark_bn254::{g1, g2, Fq, Fq2, Fr, G1Affine, G2Affine};
 use ark_ec::short_weierstrass::Projective;
 use ark_ec::scalar_mul::variable_base::VariableBaseMSM;
-use ark_ec::AffineRepr;
+use ark_ec::{AffineRepr, PrimeGroup};
 use ark_ff::{BigInt, PrimeField};
 use numpy::ndarray::{ArrayD, IxDyn};
 use numpy::{Element, IntoPyArray, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArrayMethods};
@@ -210,6 +210,8 @@ pub trait Curve: VariableBaseMSM<ScalarField = Fr> {
     fn write(point: &Self::MulBase, out: &mut [u64]);
     /// sum_i scalars[i] * bases[i] (scalars canonical, below r).
     fn multi_scalar_mul(bases: &[Self::MulBase], scalars: &[BigInt<4>]) -> Self;
+    /// s * point for a full-size scalar s.
+    fn mul_full(point: &Self::MulBase, s: &BigInt<4>) -> Self;
 }
 
 fn all_zero(limbs: &[u64]) -> bool {
@@ -239,6 +241,12 @@ impl Curve for Projective<g1::Config> {
 
     fn multi_scalar_mul(bases: &[G1Affine], scalars: &[BigInt<4>]) -> Self {
         crate::pippenger::msm(bases, scalars)
+    }
+
+    fn mul_full(point: &G1Affine, s: &BigInt<4>) -> Self {
+        // ark-bn254 multiplies projective G1 points with the GLV endomorphism: half the
+        // doublings (sound on all of G1, whose cofactor is 1)
+        Self::from(*point).mul_bigint(s)
     }
 
     fn write(point: &G1Affine, out: &mut [u64]) {
@@ -272,6 +280,12 @@ impl Curve for Projective<g2::Config> {
 
     fn multi_scalar_mul(bases: &[G2Affine], scalars: &[BigInt<4>]) -> Self {
         crate::pippenger::msm(bases, scalars)
+    }
+
+    fn mul_full(point: &G2Affine, s: &BigInt<4>) -> Self {
+        // double-and-add with mixed additions: the GLV endomorphism would be wrong for twist
+        // points outside G2, which these kernels accept
+        point.mul_bigint(s)
     }
 
     fn write(point: &G2Affine, out: &mut [u64]) {

@@ -2,7 +2,6 @@
 //! points (one point per row, for the Groth16 setup's per-wire sums).
 
 use ark_bn254::{Fr, G1Projective, G2Projective};
-use ark_ec::PrimeGroup;
 use ark_ff::{BigInt, BigInteger, BitIteratorBE, Fp, PrimeField, Zero};
 use numpy::{PyArrayDyn, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
@@ -111,14 +110,13 @@ pub fn sparse_matvec<'py>(
 
 /// s * P by double-and-add on the shorter of s and r - s: R1CS coefficients are mostly small
 /// positive or small negative numbers, for which this is a handful of group operations.
-/// Full-size ones go to arkworks' scalar multiplication, which splits them in two halves with
-/// the curve's endomorphism (GLV) and so needs half the doublings.
+/// Full-size ones go to the group's own full-size multiplication.
 fn signed_mul<G: Curve>(point: &G::MulBase, s: &BigInt<4>) -> G {
     let mut negated = Fr::MODULUS;
     negated.sub_with_borrow(s);
     let (k, negate) = if negated.num_bits() < s.num_bits() { (negated, true) } else { (*s, false) };
     if k.num_bits() > 64 {
-        return G::from(*point).mul_bigint(s);
+        return G::mul_full(point, s);
     }
     let mut acc = G::zero();
     for bit in BitIteratorBE::without_leading_zeros(k) {
