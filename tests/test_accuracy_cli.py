@@ -1,14 +1,19 @@
-"""The audit, corpus and retrieve command groups: files they write are the ones the SDK and the
-circuits read, and bad input is a one-line error with a non-zero exit."""
+"""The audit, corpus and retrieve command groups and the hand-over files: the files the verbs
+write are the ones the SDK and the circuits read, a bad file or argument is a one-line error
+with a non-zero exit, and the statement contracts' shipped artifacts match a fresh compile."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from marketplace.audit import read_test_set
+from marketplace.audit import read_test_set, write_test_set
 from marketplace.cli import main
+from marketplace.contracts import artifact_text, load_artifact
 from marketplace.models import MODELS_DIR, digits_split
-from marketplace.retrieval import read_corpus
+from marketplace.retrieval import read_corpus, read_delivery, write_corpus, write_delivery
+from marketplace.settlement import STATEMENT_CONTRACTS, compile_statement_contracts
+from prover.errors import FormatError
 from prover.circuit import accuracy as A
 from prover.circuit import retrieval as R
 from test_accuracy import digits_mlp  # noqa: F401  (module fixture)
@@ -45,3 +50,43 @@ def test_bad_input_is_a_one_line_error(tmp_path, capsys):
     assert "zkmarket audit deploy" in capsys.readouterr().err
     assert main(["retrieve", "refund", "--retrieval", "not-an-address", "--request", "1"]) == 1
     assert "zkmarket retrieve deploy" in capsys.readouterr().err
+
+
+def test_test_set_file_round_trip_and_refusals(tmp_path, digits_mlp):  # noqa: F811
+    _, x, y = digits_mlp
+    path = write_test_set(tmp_path / "test_set.npz", x[:5], y[:5])
+    inputs, labels = read_test_set(path)
+    assert (inputs == x[:5]).all() and (labels == y[:5]).all()
+    assert [p.name for p in tmp_path.iterdir()] == ["test_set.npz"]  # no temp file left
+    (tmp_path / "junk.npz").write_bytes(b"not a numpy file")
+    with pytest.raises(FormatError):
+        read_test_set(tmp_path / "junk.npz")
+    np.savez(tmp_path / "short.npz", inputs=x[:5], labels=y[:2])
+    with pytest.raises(FormatError, match="one label per"):
+        read_test_set(tmp_path / "short.npz")
+    np.savez(tmp_path / "float.npz", inputs=x[:5] * 0.5, labels=y[:5])
+    with pytest.raises(FormatError, match="integer"):
+        read_test_set(tmp_path / "float.npz")
+
+
+def test_corpus_and_delivery_files(tmp_path, digits_mlp):  # noqa: F811
+    _, x, _ = digits_mlp
+    path = write_corpus(tmp_path / "corpus.npz", x[:8])
+    assert (read_corpus(path) == x[:8]).all()
+    selected = np.array([1, 4, 6])
+    path = write_delivery(tmp_path / "delivery.npz", selected, x[selected])
+    positions, items = read_delivery(path)
+    assert (positions == selected).all() and (items == x[selected]).all()
+    np.savez(tmp_path / "bad.npz", positions=selected[:1], items=x[selected])
+    with pytest.raises(FormatError, match="one corpus position"):
+        read_delivery(tmp_path / "bad.npz")
+    np.savez(tmp_path / "no_items.npz", positions=selected)
+    with pytest.raises(FormatError, match="items"):
+        read_corpus(tmp_path / "no_items.npz")
+
+
+def test_statement_artifacts_match_a_fresh_compile():
+    fresh = compile_statement_contracts()
+    for name in STATEMENT_CONTRACTS:
+        assert artifact_text(load_artifact(name)) == artifact_text(fresh[name]), (
+            f"marketplace/artifacts/{name}.json is stale: run `python -m marketplace.settlement`")

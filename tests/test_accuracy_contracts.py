@@ -6,22 +6,25 @@ and each outcome happens exactly once."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pytest
 
-from marketplace.audit import Audit, ChallengeStatus, answer_challenge, read_test_set, write_test_set
+from marketplace.audit import Audit, ChallengeStatus, answer_challenge, write_test_set
 from marketplace.chain import advance_time, connect
-from marketplace.contracts import ContractRevert, Market, artifact_text, deploy_verifier, load_artifact
-from marketplace.settlement import STATEMENT_CONTRACTS, compile_statement_contracts
+from marketplace.contracts import ContractRevert, Market, deploy_verifier
 from prover.circuit import accuracy as A
 from prover.circuit import retrieval as R
 from prover.circuit import statements as S
-from prover.errors import FormatError, VerificationError
+from prover.errors import VerificationError
 from prover.field import FR_MODULUS
 from prover.onnx import executor
 from test_accuracy import prove_with_test_key
 from test_compile import _case_graph
+
+# real proofs on py-evm's pairing precompile: minutes, so the whole module is slow
+pytestmark = pytest.mark.slow
 
 WINDOW = 3600
 BOND, FEE = 10**18, 10**17
@@ -47,6 +50,12 @@ class Proofs:
 
 @pytest.fixture(scope="session")
 def proofs():
+    return build_proofs()
+
+
+@lru_cache(maxsize=None)
+def build_proofs() -> Proofs:
+    """Built once per test session, however many modules import the fixture."""
     rng = np.random.default_rng(20261121)
     q, calibration = _case_graph("gemm", rng)
     x = executor.quantize_input(q, calibration[:3])
@@ -222,26 +231,3 @@ def test_provider_answers_from_the_auditors_file_and_refuses_another(world, proo
     assert status == ChallengeStatus.PASSED and world.audit.owed(world.provider) == FEE
     with pytest.raises(VerificationError, match="passed"):
         answer_challenge(world.audit, world.provider, cid, proofs.graph, proofs.accuracy_pk, right, mode="public")
-
-
-def test_test_set_file_round_trip_and_refusals(tmp_path, proofs):
-    path = write_test_set(tmp_path / "test_set.npz", proofs.test_inputs, proofs.honest_labels)
-    inputs, labels = read_test_set(path)
-    assert (inputs == proofs.test_inputs).all() and (labels == proofs.honest_labels).all()
-    assert [p.name for p in tmp_path.iterdir()] == ["test_set.npz"]  # no temp file left
-    (tmp_path / "junk.npz").write_bytes(b"not a numpy file")
-    with pytest.raises(FormatError):
-        read_test_set(tmp_path / "junk.npz")
-    np.savez(tmp_path / "short.npz", inputs=proofs.test_inputs, labels=proofs.honest_labels[:2])
-    with pytest.raises(FormatError, match="one label per"):
-        read_test_set(tmp_path / "short.npz")
-    np.savez(tmp_path / "float.npz", inputs=proofs.test_inputs * 0.5, labels=proofs.honest_labels)
-    with pytest.raises(FormatError, match="integer"):
-        read_test_set(tmp_path / "float.npz")
-
-
-def test_statement_artifacts_match_a_fresh_compile():
-    fresh = compile_statement_contracts()
-    for name in STATEMENT_CONTRACTS:
-        assert artifact_text(load_artifact(name)) == artifact_text(fresh[name]), (
-            f"marketplace/artifacts/{name}.json is stale: run `python -m marketplace.settlement`")

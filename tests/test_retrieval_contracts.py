@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 
 from marketplace.chain import advance_time, latest_timestamp
-from marketplace.retrieval import (
-    Retrieval, RequestStatus, check_delivery, read_corpus, read_delivery, write_corpus, write_delivery,
-)
+from marketplace.retrieval import Retrieval, RequestStatus, check_delivery
 from prover.circuit import datasets as D
 from prover.circuit import retrieval as R
-from prover.errors import FormatError, VerificationError
+from prover.errors import VerificationError
 from prover.field import FR_MODULUS
 from test_accuracy_contracts import World, _reverts, make_world, proofs  # noqa: F401  (session fixture)
+
+# real proofs on py-evm's pairing precompile: minutes, so the whole module is slow
+pytestmark = pytest.mark.slow
 
 PRICE = 5 * 10**16
 WINDOW = 600
@@ -121,18 +122,3 @@ def test_bad_corpora_and_requests_are_refused(market, proofs):  # noqa: F811
     _reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1 << 32, now + 60, PRICE)
     _reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1, now - 1, PRICE)
     assert retrieval.corpus(corpus_id).size == len(proofs.corpus)
-
-
-def test_corpus_and_delivery_files(tmp_path, proofs):  # noqa: F811
-    path = write_corpus(tmp_path / "corpus.npz", proofs.corpus)
-    assert (read_corpus(path) == proofs.corpus).all()
-    _, _, selected = proofs.retrieval
-    path = write_delivery(tmp_path / "delivery.npz", selected, proofs.corpus[selected])
-    positions, items = read_delivery(path)
-    assert (positions == selected).all() and (items == proofs.corpus[selected]).all()
-    np.savez(tmp_path / "bad.npz", positions=selected[:1], items=proofs.corpus[selected])
-    with pytest.raises(FormatError, match="one corpus position"):
-        read_delivery(tmp_path / "bad.npz")
-    np.savez(tmp_path / "no_items.npz", positions=selected)
-    with pytest.raises(FormatError, match="items"):
-        read_corpus(tmp_path / "no_items.npz")
