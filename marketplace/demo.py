@@ -32,6 +32,7 @@ from marketplace.consumer import Consumer
 from marketplace.contracts import Market
 from marketplace.provider import Provider, prepare_model
 from marketplace.store import ProviderStore, default_cache_dir
+from prover.errors import ZkmarketError
 
 PRICE_WEI = 10 ** 15  # 0.001 ether per prediction
 ETHER = 10 ** 18
@@ -57,7 +58,11 @@ class DemoReport:
 
 
 def onnxruntime_labels(onnx_path: Path, x: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise ZkmarketError("the demo compares its labels with onnxruntime, which is not installed: "
+                            "`pip install -e '.[test]'` (or `make install`)") from exc
 
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     logits = session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0]

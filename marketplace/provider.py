@@ -71,7 +71,11 @@ def bundled_calibration(onnx_path: Path) -> tuple[np.ndarray, Precision] | None:
     digest = sha256_file(onnx_path)
     for model in example_models().values():
         if sha256_file(model.path) == digest:
-            return model_inputs(model.input_shape, digits_split()[0]), model.precision
+            try:
+                return model_inputs(model.input_shape, digits_split()[0]), model.precision
+            except ImportError as exc:  # the digits data ships with scikit-learn
+                raise ProviderError("the bundled models calibrate on scikit-learn's digits: install scikit-learn "
+                                    "(`pip install -e '.[test]'`) or give --calibration") from exc
     return None
 
 
