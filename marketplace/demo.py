@@ -149,6 +149,6 @@ def summary(report: DemoReport, price: int) -> list[str]:
     for name in report.balances_before:
         b, a = report.balances_before[name], report.balances_after[name]
         lines.append(f"{name:<9}  {eth(b):>20}  {eth(a):>20}  {'+' if a >= b else '-'}{eth(abs(a - b))}")
-    lines.append(f"(the consumer also paid gas; the provider paid gas for registering and fulfilling)")
+    lines.append("(the consumer also paid gas; the provider paid gas for registering and fulfilling)")
     lines.append(f"total time {report.seconds:.1f} s")
     return lines
