@@ -37,6 +37,19 @@ def limbs_to_ints(values: np.ndarray) -> list[int]:
     return [int.from_bytes(raw[i: i + ELEMENT_BYTES], "little") for i in range(0, len(raw), ELEMENT_BYTES)]
 
 
+def below_modulus(limbs: np.ndarray, modulus: int = FR_MODULUS) -> np.ndarray:
+    """Boolean mask of the ``(..., 4)`` limb rows whose value is below ``modulus``, compared limb
+    by limb from the most significant one, without converting to Python ints."""
+    m = np.frombuffer(modulus.to_bytes(ELEMENT_BYTES, "little"), dtype="<u8")
+    limbs = np.asarray(limbs).reshape(-1, LIMBS)
+    less = np.zeros(len(limbs), dtype=bool)
+    equal = np.ones(len(limbs), dtype=bool)
+    for k in range(LIMBS - 1, -1, -1):
+        less |= equal & (limbs[:, k] < m[k])
+        equal &= limbs[:, k] == m[k]
+    return less
+
+
 def signed_to_fr(values: np.ndarray) -> np.ndarray:
     """Signed int64 array (any shape) -> flat Fr limb array, ``x mod r``, without a Python loop."""
     v = np.asarray(values, dtype=np.int64).reshape(-1)

@@ -28,7 +28,7 @@ import numpy as np
 
 from prover import kernels
 from prover.errors import FormatError, ZkmarketError
-from prover.field import ELEMENT_BYTES, FQ_MODULUS, FR_MODULUS, LIMBS
+from prover.field import ELEMENT_BYTES, FQ_MODULUS, FR_MODULUS, LIMBS, below_modulus  # noqa: F401 (re-exported)
 
 MAGIC_BYTES = 4
 FILE_HEADER = struct.Struct("<4sII")
@@ -192,18 +192,6 @@ def read_prime(binfile: BinFile, header: np.ndarray, offset: int, expected: int,
         raise binfile.error(f"{what} is {prime}, not BN254's {expected}: the file is for another "
                             f"curve; regenerate it for bn128/BN254")
     return offset + 4 + n8
-
-
-def below_modulus(limbs: np.ndarray, modulus: int) -> np.ndarray:
-    """Boolean mask of the ``(n, 4)`` limb rows whose value is below ``modulus`` (vectorised)."""
-    m = np.frombuffer(modulus.to_bytes(ELEMENT_BYTES, "little"), dtype="<u8")
-    limbs = limbs.reshape(-1, LIMBS)
-    less = np.zeros(len(limbs), dtype=bool)
-    equal = np.ones(len(limbs), dtype=bool)
-    for k in range(LIMBS - 1, -1, -1):  # most significant limb first
-        less |= equal & (limbs[:, k] < m[k])
-        equal &= limbs[:, k] == m[k]
-    return less
 
 
 def field_elements(raw: np.ndarray, modulus: int, where: str) -> np.ndarray:

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from prover import kernels
 from prover.errors import CircuitError
-from prover.field import FR_MODULUS, LIMBS, ints_to_limbs, limbs_to_ints
+from prover.field import FR_MODULUS, LIMBS, below_modulus, ints_to_limbs, limbs_to_ints
 from prover.groth16 import qap
 from prover.groth16.keys import Proof, ProvingKey
 from prover.r1cs import R1CS
@@ -91,18 +91,6 @@ def check_witness(pk: ProvingKey, witness: np.ndarray) -> np.ndarray:
     if not below_modulus(witness).all():
         raise CircuitError("the witness holds values >= r: reduce them modulo the field order")
     return witness
-
-
-def below_modulus(values: np.ndarray, modulus: int = FR_MODULUS) -> np.ndarray:
-    """Per element of an ``(n, 4)`` limb array: is it below ``modulus``? (limb-wise, most
-    significant limb first, without converting to Python ints)."""
-    m = ints_to_limbs([modulus])[0]
-    below = np.zeros(len(values), dtype=bool)
-    undecided = np.ones(len(values), dtype=bool)
-    for limb in range(LIMBS - 1, -1, -1):
-        below |= undecided & (values[:, limb] < m[limb])
-        undecided &= values[:, limb] == m[limb]
-    return below
 
 
 def _msm(kernel, points: np.ndarray, scalars: np.ndarray) -> np.ndarray:

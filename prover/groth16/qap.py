@@ -58,16 +58,6 @@ def qap_matrices(r1cs: R1CS) -> tuple[SparseMatrix, SparseMatrix]:
     return a_qap, b_qap
 
 
-def transpose(matrix: SparseMatrix, n_cols: int) -> SparseMatrix:
-    """The CSR transpose (rows become wires), keeping row order within each wire: the key's
-    per-wire points are sums over the rows a wire appears in."""
-    rows = np.repeat(np.arange(matrix.n_rows, dtype=np.int64), np.diff(matrix.indptr))
-    order = np.argsort(matrix.indices, kind="stable")
-    counts = np.bincount(matrix.indices, minlength=n_cols)
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return SparseMatrix(indptr, rows[order], np.ascontiguousarray(matrix.coeffs[order]))
-
-
 def evaluations(a_qap: SparseMatrix, b_qap: SparseMatrix, witness: np.ndarray, n: int
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``A.w``, ``B.w`` on the ``n`` domain rows (zero past the used rows) and ``C`` taken as

@@ -27,6 +27,7 @@ import numpy as np
 from prover import kernels
 from prover.errors import CircuitError
 from prover.field import FR_MODULUS, ints_to_limbs
+from prover.formats.binfile import points_uncompressed
 from prover.groth16 import qap
 from prover.groth16.keys import ProvingKey
 from prover.kernels import reference
@@ -59,8 +60,8 @@ def setup(r1cs: R1CS, ptau) -> ProvingKey:
     rows = a_qap.n_rows
     lagrange = np.ascontiguousarray(ptau.lagrange_g1(n)[:rows])
 
-    a_t = qap.transpose(a_qap, r1cs.n_wires)
-    b_t = qap.transpose(b_qap, r1cs.n_wires)
+    a_t = a_qap.transpose(r1cs.n_wires)
+    b_t = b_qap.transpose(r1cs.n_wires)
     a_points = kernels.g1_sparse_lincomb(a_t.indptr, a_t.indices, a_t.coeffs, lagrange)
     b1_points = kernels.g1_sparse_lincomb(b_t.indptr, b_t.indices, b_t.coeffs, lagrange)
     b2_points = kernels.g2_sparse_lincomb(b_t.indptr, b_t.indices, b_t.coeffs,
@@ -68,7 +69,7 @@ def setup(r1cs: R1CS, ptau) -> ProvingKey:
 
     # IC and C share one combination: wire j's terms against [beta L | alpha L | L]
     points = np.concatenate([ptau.lagrange_beta_g1(n)[:rows], ptau.lagrange_alpha_g1(n)[:rows], lagrange])
-    ic_c = qap.transpose(_vstack([a_qap, b_qap, r1cs.C], rows), r1cs.n_wires)
+    ic_c = _vstack([a_qap, b_qap, r1cs.C], rows).transpose(r1cs.n_wires)
     ic_c_points = kernels.g1_sparse_lincomb(ic_c.indptr, ic_c.indices, ic_c.coeffs, points)
     n_ic = r1cs.n_public + 1
 
@@ -119,16 +120,12 @@ def circuit_hash(pk: ProvingKey, tau_g1: np.ndarray) -> bytes:
     )
     hasher = hashlib.blake2b(digest_size=64)
     for point in (pk.alpha1, pk.beta1, pk.beta2, pk.gamma2, pk.delta1, pk.delta2):
-        hasher.update(uncompressed(point[None]))
-    for length, points in ((len(pk.ic), pk.ic), (n - 1, h_hash_points), (len(pk.c_points), pk.c_points),
-                           (pk.n_vars, pk.a_points), (pk.n_vars, pk.b1_points), (pk.n_vars, pk.b2_points)):
+        hasher.update(points_uncompressed(point, "g2" if point.ndim == 3 else "g1"))
+    for length, points, group in ((len(pk.ic), pk.ic, "g1"), (n - 1, h_hash_points, "g1"),
+                                  (len(pk.c_points), pk.c_points, "g1"), (pk.n_vars, pk.a_points, "g1"),
+                                  (pk.n_vars, pk.b1_points, "g1"), (pk.n_vars, pk.b2_points, "g2")):
         hasher.update(length.to_bytes(4, "big"))
-        hasher.update(uncompressed(points))
+        hasher.update(points_uncompressed(points, group))
     return hasher.digest()
 
 
-def uncompressed(points: np.ndarray) -> bytes:
-    """Points in snarkjs's uncompressed form: per coordinate big-endian (a G2 coordinate as
-    imaginary then real part); the point at infinity as zeros (the layouts already use zeros)."""
-    raw = np.ascontiguousarray(points, dtype="<u8").view(np.uint8).reshape(len(points), 2, -1)
-    return raw[:, :, ::-1].tobytes()
