@@ -7,7 +7,9 @@ results go to ``benchmarks/results/`` as JSON, cached inputs to ``benchmarks/.ca
 from pathlib import Path
 
 BENCHMARKS = {
+    "kernels": "benchmarks.kernels",
     "groth16": "benchmarks.groth16_prove",
+    "gas": "benchmarks.gas",
     "models": "benchmarks.models",
     "ceremony": "benchmarks.ceremony",
     "accuracy_retrieval": "benchmarks.accuracy_retrieval",
