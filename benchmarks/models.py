@@ -204,8 +204,7 @@ def summarize(row: dict) -> None:
             row[f"cpu_ratio_{which}"] = peer["prove"]["cpu_seconds"] / ours[which]["cpu_seconds"]
         row["target_10x"] = row["ratio_groth16_prove"] >= 10
     elif peer and "stopped_at" in peer:
-        capped = peer[peer["stopped_at"]]
-        row["target_10x"] = capped["status"] in ("timeout", "memory cap")  # EZKL did not finish at all
+        row["target_10x"] = None  # undetermined: EZKL never proved (see its stopped step's status)
     if row["model"] == SCALE_MODEL:
         steps = [ours["compile"], ours["model_prove"], ours["verify"]]
         scale = {"seconds": sum(s["seconds"] for s in steps), "cpu_seconds": sum(s["cpu_seconds"] for s in steps),
@@ -238,6 +237,8 @@ def table(rows: list[dict]) -> str:
         peak = max(o[s]["peak_rss_mib"] for s in ("compile", "setup", "witness", "groth16_prove", "model_prove",
                                                   "verify"))
         ratio = f"{r['ratio_groth16_prove']:.1f}x" if "ratio_groth16_prove" in r else "-"
+        if "stopped_at" in e:
+            ratio = f"EZKL {e['stopped_at']}: {e[e['stopped_at']]['status']}"
         lines.append(
             f"{r['model']:<10}{o['constraints']:>9}{o['wires']:>9}{_cell(o['compile']):>8}{_cell(o['setup']):>8}"
             f"{_cell(o['witness']):>8}{_cell(o['groth16_prove']):>8}{_cell(o['model_prove']):>10}"
@@ -262,6 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-peer", action="store_true", help="measure ours only")
     parser.add_argument("--no-ours", action="store_true",
                         help="measure EZKL only (the saved results keep our side of each model)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep each model's files (compiled model, keys, proofs) in DIR/NAME for a closer look")
     parser.add_argument("--peer-timeout", type=float, default=1800.0, help="seconds per EZKL step")
     parser.add_argument("--peer-memory-gib", type=float, default=12.0, help="resident memory cap per EZKL step")
     args = parser.parse_args(argv)
@@ -279,12 +282,14 @@ def main(argv: list[str] | None = None) -> int:
     catalog = example_models()
     x_train, _, x_test, _ = digits_split()
     rows = []
-    with tempfile.TemporaryDirectory(prefix="bench_models_") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench_models_", dir=args.keep) as tmp:
         for name in args.models:
             model = catalog[name]
             x = model_inputs(model.input_shape, x_test[:1])[0]
-            workdir = Path(tmp) / name
-            workdir.mkdir()
+            workdir = (args.keep or Path(tmp)) / name
+            workdir.mkdir(exist_ok=True)
             if model.precision.headroom_bits != Precision().headroom_bits:
                 raise RuntimeError(f"{name}: --bits cannot express headroom {model.precision.headroom_bits}")
             row = {"model": name}
@@ -307,13 +312,13 @@ def save(rows: list[dict], peer_version: str | None, note: str | None, args) -> 
     """Write the rows into ``results/models.json``, keeping the rows of models not run this time
     (so that one model can be measured again on its own)."""
     path = RESULTS_DIR / "models.json"
-    earlier = []
+    earlier: dict = {}
     if path.exists():
         try:
-            earlier = json.loads(path.read_text()).get("rows", [])
+            earlier = json.loads(path.read_text())
         except ValueError:
-            earlier = []
-    merged = {r["model"]: r for r in earlier}
+            earlier = {}
+    merged = {r["model"]: r for r in earlier.get("rows", [])}
     for row in rows:  # a side measured now replaces that side only
         merged[row["model"]] = {**merged.get(row["model"], {}), **row}
         summarize(merged[row["model"]])
@@ -322,7 +327,8 @@ def save(rows: list[dict], peer_version: str | None, note: str | None, args) -> 
         "benchmark": "models", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "load_average_at_end": os.getloadavg()},
-        "kernels": kernels.BACKEND, "ezkl": peer_version, "note": note,
+        "kernels": kernels.BACKEND, "ezkl": peer_version or earlier.get("ezkl"),
+        "note": note if not earlier.get("ezkl") or peer_version else None,
         "peer_caps": {"timeout_s": args.peer_timeout, "memory_gib": args.peer_memory_gib}, "rows": rows,
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
