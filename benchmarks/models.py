@@ -59,39 +59,47 @@ MIB = 2**20
 
 # --- measured child processes ----------------------------------------------------------------
 
-def _rss_bytes(pid: int) -> int:
+def _memory_bytes(pid: int) -> tuple[int, int]:
+    """(current, peak) resident memory of a running process, from /proc."""
+    found = {"VmRSS:": 0, "VmHWM:": 0}
     try:
         with open(f"/proc/{pid}/status") as status:
             for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
+                if line[:6] in found:
+                    found[line[:6]] = int(line.split()[1]) * 1024
     except (FileNotFoundError, ProcessLookupError):
         pass
-    return 0
+    return found["VmRSS:"], found["VmHWM:"]
 
 
 def run_capped(cmd: list[str], log: Path, timeout: float | None = None, max_rss: int | None = None) -> dict:
     """Run ``cmd`` (output to ``log``); its wall and CPU seconds, peak RSS (MiB) and status
     ("ok", "failed", "timeout" or "memory cap"). A child over ``timeout`` seconds or ``max_rss``
-    bytes of resident memory is killed."""
+    bytes of resident memory is killed.
+
+    The peak is the child's own high-water mark (VmHWM, read while it runs): ``wait4``'s
+    ru_maxrss would not do, since Linux keeps it across fork and exec, so that every child
+    would report at least this (large) Python process's size."""
     start = time.perf_counter()
     with open(log, "ab") as out:
         out.write(f"$ {' '.join(cmd)}\n".encode())
         out.flush()
         child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
-    status = None
+    status, peak = None, 0
     try:
         while True:
             pid, wait_status, usage = os.wait4(child.pid, os.WNOHANG)
             if pid:
                 break
+            rss, high_water = _memory_bytes(child.pid)
+            peak = max(peak, high_water)
             if timeout is not None and time.perf_counter() - start > timeout:
                 status = "timeout"
-            elif max_rss is not None and _rss_bytes(child.pid) > max_rss:
+            elif max_rss is not None and rss > max_rss:
                 status = "memory cap"
             if status:
                 child.send_signal(signal.SIGKILL)
-            time.sleep(0.05)
+            time.sleep(0.02)
     except BaseException:
         child.kill()
         child.wait()
@@ -100,7 +108,9 @@ def run_capped(cmd: list[str], log: Path, timeout: float | None = None, max_rss:
     if status is None:
         status = "ok" if child.returncode == 0 else "failed"
     return {"status": status, "seconds": time.perf_counter() - start,
-            "cpu_seconds": usage.ru_utime + usage.ru_stime, "peak_rss_mib": usage.ru_maxrss * 1024 / MIB}
+            "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            # a child too quick to be sampled falls back to the (inflated) ru_maxrss
+            "peak_rss_mib": (peak or usage.ru_maxrss * 1024) / MIB}
 
 
 def cached_ptau(power: int) -> Path:
