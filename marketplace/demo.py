@@ -10,8 +10,8 @@ compared with the float model run by onnxruntime, and a summary table ends the r
 
 Phase 1 is by default the INSECURE known-secret powers of tau (its secret is in the source), which
 the demo says loudly; ``phase1="ceremony"`` (``zkmarket demo --ceremony``) runs a local phase-1
-ceremony with the consumer's contribution instead, which is honest but slow (preparing the
-Lagrange sections of a 2^15 powers of tau takes many minutes on two cores).
+ceremony with the consumer's contribution instead, which is honest but slower (254 s for the
+first run on an idle 2-core machine, mostly preparing the 2^15 powers of tau's Lagrange sections).
 
 Compiled circuits, ceremony files and keys are cached (``--cache``, ``$ZKMARKET_CACHE`` or
 ``~/.cache/zkmarket``), so a second run skips the ceremony and the setup.
@@ -108,7 +108,7 @@ def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path
             if insecure:
                 out("WARNING: phase 1 is the INSECURE known-secret powers of tau (fast, for this demo): whoever "
                     "knows its secret can forge proofs. `zkmarket demo --ceremony` runs a real phase-1 "
-                    "ceremony with the consumer's contribution instead (slow: minutes to tens of minutes)")
+                    "ceremony with the consumer's contribution instead (the first time: about 4 minutes on an idle 2-core machine)")
 
             accounts = {"provider": provider_account, "consumer": consumer_account}
             before = {name: int(w3.eth.get_balance(a)) for name, a in accounts.items()}
