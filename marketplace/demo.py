@@ -2,7 +2,7 @@
 
 One process plays every part, each through its own account and the same interfaces as the
 separate programs: a deployer deploys the marketplace; the consumer contributes to the setup
-ceremony (phase 1 and phase 2 of the bundled digits MLP's key); the provider compiles the
+ceremony (phase 2 of the bundled digits MLP's key; phase 1 too with ``--ceremony``); the provider compiles the
 model, sets it up, deploys its verifier and registers it with a price; the consumer checks the
 setup transcripts and the verifier, then buys predictions for digits from the test split, each
 proved by the provider and verified on-chain before the escrow is paid out. The labels are
