@@ -127,9 +127,9 @@ class Consumer:
         """The model's terms and card; with ``check_setup`` also the setup checks of the module
         docstring (VerificationError names the first that fails). ``insecure_phase1`` accepts a
         powers of tau without any phase-1 transcript (a known-secret one: demonstrations only)."""
-        record = self.market._view(self.market.registry.functions.model(model_id))
-        provider, price, verifier, retired, commitment = record[0], int(record[1]), record[2], record[3], int(record[4])
-        transcript_hash, metadata_uri = bytes(record[8]), record[9]
+        record = self.market.model(model_id)
+        provider, price, verifier, retired = record.provider, record.price, record.inference_verifier, record.retired
+        commitment, transcript_hash, metadata_uri = record.model_commitment, record.transcript_hash, record.metadata_uri
         if retired:
             raise ConsumerError(f"model {model_id} is retired and takes no requests")
         endpoint = endpoint or metadata_uri

@@ -57,6 +57,21 @@ class Status(IntEnum):
 
 
 @dataclass(frozen=True)
+class ModelRecord:
+    """A registered model as ModelRegistry.model returns it."""
+    provider: str
+    price: int
+    inference_verifier: str
+    retired: bool
+    model_commitment: int
+    accuracy_verifier: str
+    retrieval_verifier: str
+    architecture_hash: bytes
+    transcript_hash: bytes
+    metadata_uri: str
+
+
+@dataclass(frozen=True)
 class RequestRecord:
     consumer: str
     deadline: int
@@ -311,6 +326,11 @@ class Market:
 
     def retire(self, provider: str, model_id: int) -> None:
         self._send(self.registry.functions.retire(model_id), provider)
+
+    def model(self, model_id: int) -> ModelRecord:
+        """The registry's record of a model (UnknownModel revert for an id never registered)."""
+        r = self._view(self.registry.functions.model(model_id))
+        return ModelRecord(r[0], int(r[1]), r[2], bool(r[3]), int(r[4]), r[5], r[6], bytes(r[7]), bytes(r[8]), r[9])
 
     def price(self, model_id: int) -> int:
         return int(self._view(self.registry.functions.inferenceTerms(model_id))[3])

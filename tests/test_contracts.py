@@ -277,11 +277,12 @@ def test_registration_needs_a_deployed_verifier(env):
 
 
 def test_registration_records_every_field(env):
-    model = env.market.registry.functions.model(env.model_a).call()
-    assert model[0] == env.provider and model[1] == PRICE
-    assert model[2] == env.verifier.address and model[3] is False
-    assert model[4] == env.circuit.proof("a", "x1").model_commitment
-    assert model[-1] == "toy://a"
+    model = env.market.model(env.model_a)
+    assert model.provider == env.provider and model.price == PRICE
+    assert model.inference_verifier == env.verifier.address and model.retired is False
+    assert model.model_commitment == env.circuit.proof("a", "x1").model_commitment
+    assert model.metadata_uri == "toy://a"
+    refused(env, "UnknownModel", lambda: env.market.model(42))
 
 
 def test_model_without_an_inference_verifier_cannot_be_requested(env):
