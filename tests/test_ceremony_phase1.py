@@ -23,7 +23,6 @@ from prover.ceremony.rng import ChaCha, fr_from_rng, g1_from_rng, g2_from_rng
 from prover.errors import VerificationError
 from prover.field import limbs_to_ints
 from prover.formats.ptau import PointSection, read_ptau, write_ptau
-from tests.circuits.artifacts import build
 
 BEACON = bytes.fromhex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
 
@@ -125,11 +124,6 @@ def test_our_prepare_phase2_is_snarkjs_byte_for_byte_and_verifies(our_transcript
     write_ptau(ours, base / "ours_prepared.ptau")
     assert (base / "ours_prepared.ptau").read_bytes() == (base / "snarkjs_prepared.ptau").read_bytes()
     assert verify_ptau_transcript(read_ptau(base / "ours_prepared.ptau")).prepared
-
-
-@pytest.fixture(scope="session")
-def artifacts(tmp_path_factory):
-    return build(tmp_path_factory.getbasetemp() / "snarkjs_artifacts")
 
 
 def test_we_verify_snarkjs_transcripts_and_our_contribution_on_top(artifacts, tmp_path):

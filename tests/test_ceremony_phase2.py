@@ -26,14 +26,8 @@ from prover.groth16.keys import Proof
 from prover.groth16.prove import prove
 from prover.groth16.setup import G1_GENERATOR, G2_GENERATOR, setup
 from prover.groth16.verify import verify
-from tests.circuits.artifacts import build
 
 BEACON = bytes.fromhex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
-
-
-@pytest.fixture(scope="session")
-def artifacts(tmp_path_factory):
-    return build(tmp_path_factory.getbasetemp() / "snarkjs_artifacts")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from circuits.artifacts import build, snarkjs
+from circuits.artifacts import snarkjs
 from marketplace.cli import main
 from prover.field import FR_MODULUS
 from prover.formats.wtns import read_wtns, write_wtns
@@ -21,11 +21,6 @@ ZKMARKET = Path(sys.executable).parent / "zkmarket"
 G1_GENERATOR = ["1", "2", "1"]
 G2_GENERATOR = [[str(c) for c in bn.normalize(bn.G2)[0].coeffs], [str(c) for c in bn.normalize(bn.G2)[1].coeffs],
                 ["1", "0"]]
-
-
-@pytest.fixture(scope="session")
-def artifacts(tmp_path_factory):
-    return build(tmp_path_factory.getbasetemp() / "snarkjs_artifacts")
 
 
 def zkmarket(capsys, *argv) -> tuple[int, str, str]:

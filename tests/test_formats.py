@@ -31,11 +31,6 @@ from prover.r1cs import R1CS, SparseMatrix
 CIRCUITS = ("multiplier", "poseidon_preimage")
 
 
-@pytest.fixture(scope="session")
-def artifacts(tmp_path_factory):
-    return build(tmp_path_factory.getbasetemp() / "snarkjs_artifacts")
-
-
 def export_json(tmp_path, *args) -> object:
     out = tmp_path / "export.json"
     snarkjs(*args, out)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from py_ecc import optimized_bn128 as bn
 
-from circuits.artifacts import build, snarkjs
+from circuits.artifacts import snarkjs
 from marketplace.npm import run_npm_tool
 from prover import kernels
 from prover.ceremony.known_secret import known_secret_ptau, lagrange_scalars, tau_powers
@@ -367,12 +367,6 @@ def test_prove_checks_the_witness(proved):
 
 
 # --- interoperability with snarkjs ------------------------------------------------------------
-
-@pytest.fixture(scope="session")
-def artifacts(tmp_path_factory):
-    """circom2/snarkjs-made circuits, witnesses, keys and proofs (shared with the format tests)."""
-    return build(tmp_path_factory.getbasetemp() / "snarkjs_artifacts")
-
 
 def _snarkjs_verifies(vk: Path, public: Path, proof: Path) -> bool:
     return run_npm_tool("snarkjs", "groth16", "verify", vk, public, proof, check=False,
