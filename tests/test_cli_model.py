@@ -15,7 +15,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from circuits.artifacts import snarkjs
 from marketplace.cli import main
-from marketplace.cli import model as model_cli
+from prover.onnx.graph_file import load_graph, save_graph
 from prover.ceremony.known_secret import known_secret_ptau
 from prover.circuit.statements import input_commitment, model_commitment, output_commitment
 from prover.formats.ptau import write_ptau
@@ -118,8 +118,8 @@ def test_compile_writes_circuit_and_model_json(work, capsys):
 
 def test_saved_graph_is_the_quantized_graph(work, capsys, tmp_path):
     graph = reference_graph(work)
-    model_cli.save_graph(graph, tmp_path)
-    loaded = model_cli.load_graph(tmp_path)
+    save_graph(graph, tmp_path)
+    loaded = load_graph(tmp_path)
     x = executor.quantize_input(graph, work["calibration"])
     assert np.array_equal(executor.execute(loaded, x)[loaded.output], executor.execute(graph, x)[graph.output])
     assert model_commitment(loaded) == model_commitment(graph)
