@@ -224,6 +224,17 @@ def proof_to_evm(proof) -> tuple[list[int], list[list[int]], list[int]]:
 EMBEDDED_GAS_LIMIT = 10_000_000
 
 
+def view(call, abis: Sequence[list[dict]] = ()):
+    """Run a read-only call; a revert raises ContractRevert with the custom error's name."""
+    try:
+        return call.call()
+    except Exception as exc:
+        data = _revert_data(exc)
+        if data is not None:
+            raise decode_revert(abis, data) from None
+        raise
+
+
 def transact(w3: Web3, call, sender: str, value: int = 0, abis: Sequence[list[dict]] = ()):
     """Send a contract call (or constructor) from ``sender`` and wait for it. It is first run
     as an ``eth_call``/estimate, so a revert raises ContractRevert with the decoded custom error
@@ -299,13 +310,7 @@ class Market:
         return self.last_receipt
 
     def _view(self, call):
-        try:
-            return call.call()
-        except Exception as exc:
-            data = _revert_data(exc)
-            if data is not None:
-                raise decode_revert(self._abis, data) from None
-            raise
+        return view(call, self._abis)
 
     # registry
 

@@ -11,7 +11,7 @@ from web3 import Web3
 from web3.contract import Contract
 
 from marketplace.contracts import (
-    ARTIFACTS_DIR, CONTRACTS_DIR, _revert_data, artifact_text, decode_revert, deploy, load_artifact, transact,
+    ARTIFACTS_DIR, CONTRACTS_DIR, artifact_text, deploy, load_artifact, transact, view,
 )
 from marketplace.solc import EVM_VERSION, OPTIMIZER_RUNS, compile_files, find_compiler
 from prover.formats.binfile import atomic_output
@@ -106,13 +106,7 @@ class SettlementContract:
         return int(event["args"][field])
 
     def _view(self, call):
-        try:
-            return call.call()
-        except Exception as exc:
-            data = _revert_data(exc)
-            if data is not None:
-                raise decode_revert(self._abis, data) from None
-            raise
+        return view(call, self._abis)
 
     def withdraw(self, account: str) -> int:
         """Withdraw everything owed to ``account``; returns the wei sent."""
