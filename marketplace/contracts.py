@@ -178,8 +178,10 @@ def _revert_data(exc: Exception) -> bytes | None:
         return data
     message = exc.args[0] if exc.args else None
     if isinstance(message, str):
-        start = max(message.find("b'"), message.find('b"'))
-        if start >= 0:
+        # the first literal: the payload's own repr may hold b' or b" (e.g. the bytes 9b 22)
+        starts = [i for i in (message.find("b'"), message.find('b"')) if i >= 0]
+        if starts:
+            start = min(starts)
             try:
                 payload = ast.literal_eval(message[start:])
             except (ValueError, SyntaxError):

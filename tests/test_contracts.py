@@ -356,3 +356,18 @@ def test_fulfil_gas_is_within_budget(env):
     total, execution = used[0]
     assert execution <= 250_000, f"fulfil executed {execution} gas ({total} with the intrinsic cost)"
     assert len(set(used)) == 1, used
+
+
+@pytest.mark.parametrize("deadline", [0x6B0E9B22, 0x6B0E9B27, 0x62276227, 0x12345678])
+def test_a_revert_is_decoded_whatever_bytes_its_arguments_hold(deadline):
+    """eth-tester reports a revert as the repr of its payload; arguments whose bytes read as
+    b" or b' inside that repr (0x9b 0x22: \\x9b") must not be taken for its start."""
+    from eth_utils import keccak
+
+    from marketplace.contracts import _revert_data, decode_revert, load_artifact
+
+    payload = keccak(text="DeadlineNotReached(uint256,uint256)")[:4] + (1).to_bytes(32, "big") + \
+        deadline.to_bytes(32, "big")
+    failure = Exception(f"execution reverted: {payload!r}")
+    revert = decode_revert([load_artifact("AccuracyAudit")["abi"]], _revert_data(failure))
+    assert (revert.error, revert.args_) == ("DeadlineNotReached", (1, deadline))
