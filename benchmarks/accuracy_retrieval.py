@@ -6,13 +6,14 @@ test split (test samples repeat past the split's 360 for the 1000-sample case). 
 the circuit is built and its constraints counted (``per_sample`` = the growth per sample over
 the previous size; the weight commitment is paid once per proof). Cases whose Groth16 domain is
 at most 2^``--max-power`` are also proved, each in a child process so that its peak resident
-memory (``ru_maxrss``) is its own: circuit build, witness, setup from an INSECURE known-secret
-ptau (cached in ``benchmarks/.cache/``; fine for timing), prove, verify. Larger cases are
-reported with their domain and ``"proved": false``. Results are printed as a table and saved
-to ``benchmarks/results/accuracy_retrieval.json``.
+memory (``ru_maxrss``) is its own: circuit build, witness, the key made straight from an
+INSECURE known secret (``known_secret_setup``: the key a setup from the known-secret ptau
+would give, without building a ptau of twice the domain; fine for timing), prove, verify.
+Larger cases are reported with their domain and ``"proved": false``. Results are printed as a
+table and saved to ``benchmarks/results/accuracy_retrieval.json``.
 
     python -m benchmarks accuracy_retrieval [--accuracy 10 100 1000] [--retrieval 64 256]
-        [--mode private|public] [--max-power 19]
+        [--mode private|public] [--max-power 23]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import time
 
 import numpy as np
 
-from benchmarks import CACHE_DIR, RESULTS_DIR
+from benchmarks import RESULTS_DIR
 from prover.formats.binfile import atomic_output
 
 # an INSECURE known secret: these keys only ever prove benchmark circuits
@@ -68,30 +69,15 @@ def _circuit(kind: str, n: int, mode: str):
     return circuit.r1cs, witness, build, time.perf_counter() - t0
 
 
-def _ptau(power: int):
-    from prover.ceremony.known_secret import known_secret_ptau
-    from prover.formats.ptau import read_ptau, write_ptau
-
-    path = CACHE_DIR / f"known_secret_{power}.ptau"
-    if path.exists():
-        return read_ptau(path)
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    ptau = known_secret_ptau(power, *SECRET, progress=True)
-    write_ptau(ptau, path)
-    return ptau
-
-
 def prove_case(kind: str, n: int, mode: str) -> dict:
     """One proved case (run in a child process): timings and this process's peak memory."""
-    from prover.groth16 import qap
+    from prover.ceremony.known_secret import known_secret_setup
     from prover.groth16.prove import prove
-    from prover.groth16.setup import setup
     from prover.groth16.verify import verify
 
     r1cs, witness, build, witness_s = _circuit(kind, n, mode)
-    domain = qap.domain_size(r1cs.n_constraints, r1cs.n_public)
     t0 = time.perf_counter()
-    pk = setup(r1cs, _ptau(domain.bit_length() - 1))
+    pk = known_secret_setup(r1cs, *SECRET, progress=True)
     setup_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     proof, public = prove(pk, witness, r1cs=r1cs)
@@ -121,7 +107,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--accuracy", type=int, nargs="*", default=[10, 100, 1000])
     parser.add_argument("--retrieval", type=int, nargs="*", default=[64, 256])
     parser.add_argument("--mode", choices=("private", "public"), default="private")
-    parser.add_argument("--max-power", type=int, default=19, help="prove only cases with a domain up to 2^this")
+    parser.add_argument("--max-power", type=int, default=23, help="prove only cases with a domain up to 2^this")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # child process: KIND:N:MODE
     args = parser.parse_args(argv)
     if args.case:
@@ -135,7 +121,7 @@ def main(argv: list[str]) -> int:
         row["proved"] = row["domain_power"] <= args.max_power
         if row["proved"]:
             child = subprocess.run([sys.executable, "-m", "benchmarks.accuracy_retrieval", "--case",
-                                    f"{kind}:{n}:{args.mode}"], capture_output=True, text=True, check=True)
+                                    f"{kind}:{n}:{args.mode}"], stdout=subprocess.PIPE, text=True, check=True)
             row.update(json.loads(child.stdout.strip().splitlines()[-1]))
         rows.append(row)
         print(json.dumps(row), flush=True)

@@ -13,7 +13,7 @@ from py_ecc import optimized_bn128 as bn
 from circuits.artifacts import snarkjs
 from marketplace.npm import run_npm_tool
 from prover import kernels
-from prover.ceremony.known_secret import known_secret_ptau, lagrange_scalars, tau_powers
+from prover.ceremony.known_secret import known_secret_ptau, known_secret_setup, lagrange_scalars, tau_powers
 from prover.errors import CircuitError
 from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.formats.ptau import write_ptau
@@ -246,6 +246,46 @@ def test_setup_points_are_the_secret_polynomials(ptau_small):
     assert (pk.alpha1 == _g1(alpha)).all() and (pk.beta1 == _g1(beta)).all()
     assert (pk.delta1 == _g1(1)).all()
     assert len(pk.mpc_params["cs_hash"]) == 64
+
+
+@pytest.mark.parametrize("n_constraints", [1, 12, 40])
+def test_known_secret_setup_is_the_setup_from_the_known_secret_ptau(rng, n_constraints, tmp_path):
+    """The direct setup from the secret (no ptau) writes the very key, byte for byte with the
+    same circuit hash, that setup makes from the known-secret ptau of the domain's power."""
+    circuit = random_circuit(rng, n_constraints=n_constraints)
+    n = qap.domain_size(circuit.r1cs.n_constraints, circuit.r1cs.n_public)
+    from_ptau = setup(circuit.r1cs, known_secret_ptau(n.bit_length() - 1, **SECRET))
+    direct = known_secret_setup(circuit.r1cs, **SECRET)
+    write_zkey(from_ptau, tmp_path / "ptau.zkey")
+    write_zkey(direct, tmp_path / "direct.zkey")
+    assert (tmp_path / "ptau.zkey").read_bytes() == (tmp_path / "direct.zkey").read_bytes()
+    assert direct.mpc_params["cs_hash"] == from_ptau.mpc_params["cs_hash"]
+    proof, public = prove(direct, ints_to_limbs(circuit.witness))
+    assert verify(direct.verifying_key(), public, proof)
+    # another secret is another key
+    other = known_secret_setup(circuit.r1cs, **{**SECRET, "tau": SECRET["tau"] + 1})
+    assert not (other.a_points == direct.a_points).all()
+    assert other.mpc_params["cs_hash"] != direct.mpc_params["cs_hash"]
+
+
+def test_known_secret_setup_past_the_hash_chunk_matches_the_ptau_setup():
+    """Past 2^14 rows snarkjs's circuit hash reads its H points in whole chunks; the direct
+    setup hashes what setup from the ptau hashes (a 2^15 domain of repeated squarings)."""
+    rows = 20_000
+    # wire 0 one, 1 x (public input), then x^2, x^4, ...: one multiplication per row
+    a = [[(1 if i == 0 else i + 1, 1)] for i in range(rows)]
+    c = [[(i + 2, 1)] for i in range(rows)]
+    witness = [1, 3]
+    for _ in range(rows):
+        witness.append(witness[-1] * witness[-1] % R)
+    r1cs = R1CS(n_wires=len(witness), n_outputs=0, n_public_inputs=1, n_private_inputs=len(witness) - 2,
+                A=_csr(a), B=_csr(a), C=_csr(c))
+    assert r1cs.is_satisfied(ints_to_limbs(witness))
+    assert qap.domain_size(r1cs.n_constraints, r1cs.n_public) == 1 << 15
+    direct = known_secret_setup(r1cs, **SECRET)
+    from_ptau = setup(r1cs, known_secret_ptau(15, **SECRET))
+    assert direct.mpc_params["cs_hash"] == from_ptau.mpc_params["cs_hash"]
+    assert (direct.h_points == from_ptau.h_points).all() and (direct.c_points == from_ptau.c_points).all()
 
 
 def test_setup_refuses_a_ptau_too_small(rng):

@@ -10,6 +10,8 @@ instead of a ceremony, i.e. ``tau^i G1`` for ``i < 2^(p+1) - 1``, ``tau^i G2``, 
 ``beta tau^i G1`` for ``i < 2^p``, ``beta G2``, and for every domain size ``n = 2^k`` the
 Lagrange sections ``L_i(tau) G1`` (up to ``n = 2^(p+1)``, the H query of a ``2^p`` circuit),
 ``L_i(tau) G2``, ``alpha L_i(tau) G1``, ``beta L_i(tau) G1`` (up to ``n = 2^p``).
+:func:`known_secret_setup` skips the ptau altogether and makes a circuit's key (the one
+``setup`` would make from that ptau) straight from the secret.
 """
 
 from __future__ import annotations
@@ -91,3 +93,87 @@ def known_secret_ptau(power: int, tau: int, alpha: int, beta: int, *, progress: 
         beta_g2=kernels.g2_batch_mul(G2, ints_to_limbs([beta % FR_MODULUS]))[0],
         lagrange=lagrange_sections, source=source,
     )
+
+
+def known_secret_setup(r1cs, tau: int, alpha: int, beta: int, *, progress: bool = False):
+    """The Groth16 key that :func:`prover.groth16.setup.setup` makes for ``r1cs`` from
+    ``known_secret_ptau(log2(domain), tau, alpha, beta)``, point for point and with the same
+    circuit hash, computed from the KNOWN secret directly (INSECURE, see the module docstring).
+
+    Instead of combining ptau points wire by wire it evaluates each wire's QAP polynomials at
+    ``tau`` as field elements (sparse products with the Lagrange scalars) and multiplies the
+    generators once per key point: no ptau of twice the domain is built, so keys for circuits
+    of millions of constraints (the accuracy and retrieval benchmarks) take minutes, not hours.
+    """
+    from prover.errors import CircuitError
+    from prover.groth16 import qap
+    from prover.groth16.keys import ProvingKey
+    from prover.groth16.setup import circuit_hash, h_hash_count
+
+    if r1cs.prime != FR_MODULUS:
+        raise CircuitError("the circuit is not over the BN254 scalar field: compile it for bn128")
+    tau, alpha, beta = (x % FR_MODULUS for x in (tau, alpha, beta))
+    if 0 in (tau, alpha, beta):
+        raise ValueError("tau, alpha and beta must be non-zero modulo r")
+    n = qap.domain_size(r1cs.n_constraints, r1cs.n_public)
+    steps = ("Lagrange scalars", "A", "B1", "B2", "IC and C", "H", "circuit hash")
+    with tqdm(total=len(steps), desc=f"known-secret setup 2^{n.bit_length() - 1} (INSECURE)", unit="step",
+              disable=not progress, leave=False) as bar:
+        def step(name: str) -> None:
+            bar.set_postfix_str(name)
+
+        step(steps[0])
+        # the ptau of power log2(n) has tau^0 .. tau^(2n-2) in G1: its 2n Lagrange block lacks
+        # the top power (see lagrange_scalars), and so does the key made from it
+        powers = tau_powers(tau, 2 * n - 1)
+        lagrange_n = kernels.intt(np.ascontiguousarray(powers[:n]))
+        top = np.zeros((2 * n, powers.shape[1]), dtype=np.uint64)
+        top[: 2 * n - 1] = powers
+        lagrange_2n = kernels.intt(top)
+        del top
+        a_qap, b_qap = qap.qap_matrices(r1cs)
+        rows = a_qap.n_rows
+        lag = np.ascontiguousarray(lagrange_n[:rows])
+        u = a_qap.transpose(r1cs.n_wires).dot(lag)
+        v = b_qap.transpose(r1cs.n_wires).dot(lag)
+        c_rows = r1cs.C.n_rows
+        w = r1cs.C.transpose(r1cs.n_wires).dot(np.ascontiguousarray(lagrange_n[:c_rows]))
+        bar.update()
+
+        step(steps[1])
+        a_points = kernels.g1_batch_mul(G1, u)
+        bar.update()
+        step(steps[2])
+        b1_points = kernels.g1_batch_mul(G1, v)
+        bar.update()
+        step(steps[3])
+        b2_points = kernels.g2_batch_mul(G2, v)
+        bar.update()
+        step(steps[4])
+        # gamma = delta = 1: IC_j and C_j are (beta u_j + alpha v_j + w_j) G1
+        ic_c = kernels.fr_add(kernels.fr_add(_scaled(u, beta), _scaled(v, alpha)), w)
+        ic_c_points = kernels.g1_batch_mul(G1, ic_c)
+        bar.update()
+        step(steps[5])
+        h_points = kernels.g1_batch_mul(G1, np.ascontiguousarray(lagrange_2n[1::2]))
+        del lagrange_2n
+        bar.update()
+        n_ic = r1cs.n_public + 1
+        pk = ProvingKey(
+            n_vars=r1cs.n_wires, n_public=r1cs.n_public, domain_size=n,
+            alpha1=kernels.g1_batch_mul(G1, ints_to_limbs([alpha]))[0],
+            beta1=kernels.g1_batch_mul(G1, ints_to_limbs([beta]))[0],
+            beta2=kernels.g2_batch_mul(G2, ints_to_limbs([beta]))[0],
+            gamma2=G2.copy(), delta1=G1.copy(), delta2=G2.copy(),
+            ic=ic_c_points[:n_ic], A=a_qap, B=b_qap,
+            a_points=a_points, b1_points=b1_points, b2_points=b2_points,
+            c_points=ic_c_points[n_ic:], h_points=h_points, n_constraints=r1cs.n_constraints,
+        )
+        step(steps[6])
+        # the circuit hash hashes tau^i (tau^n - 1) G1 in place of the H query
+        count = h_hash_count(n, 2 * n - 1)
+        tau_n_minus_1 = (pow(tau, n, FR_MODULUS) - 1) % FR_MODULUS
+        h_hash = kernels.g1_batch_mul(G1, _scaled(np.ascontiguousarray(powers[:count]), tau_n_minus_1))
+        pk.mpc_params = {"cs_hash": circuit_hash(pk, h_hash), "contributions": []}
+        bar.update()
+    return pk

@@ -83,7 +83,7 @@ def setup(r1cs: R1CS, ptau) -> ProvingKey:
         c_points=ic_c_points[n_ic:], h_points=qap.circom_h_query(ptau.lagrange_g1(2 * n)),
         n_constraints=r1cs.n_constraints,
     )
-    pk.mpc_params = {"cs_hash": circuit_hash(pk, ptau.tau_g1), "contributions": []}
+    pk.mpc_params = {"cs_hash": circuit_hash(pk, h_hash_points(ptau.tau_g1, n)), "contributions": []}
     return pk
 
 
@@ -100,28 +100,39 @@ def _vstack(matrices: list[SparseMatrix], rows: int) -> SparseMatrix:
                         np.concatenate([m.coeffs for m in matrices]))
 
 
-def circuit_hash(pk: ProvingKey, tau_g1: np.ndarray) -> bytes:
-    """The phase-2 circuit hash snarkjs stores in a new .zkey (and every contribution chains
-    from): BLAKE2b-512 over the key's points in uncompressed form, with the H query hashed as
-    ``tau^i (tau^n - 1) G1`` (taken from the ptau's G1 powers) rather than as stored."""
-    n = pk.domain_size
+def h_hash_count(n: int, n_tau_g1: int) -> int:
+    """How many ``tau^i (tau^n - 1) G1`` points snarkjs hashes for a domain of ``n`` rows, given
+    a ptau with ``n_tau_g1`` G1 powers."""
     # snarkjs hashes min(n - 1, 2^14)-point chunks starting below n - 1, so past 2^14 rows the
     # last chunk runs to n points (a quirk kept for byte-identical keys)
     count = n - 1 if n - 1 <= _H_HASH_CHUNK else -(-(n - 1) // _H_HASH_CHUNK) * _H_HASH_CHUNK
     # ... which with a ptau of power exactly log2(n) reads one point past the G1 powers, into
     # the next section's bytes; that one point is left out here (the only hash that differs)
-    count = min(count, len(tau_g1) - n)
+    return min(count, n_tau_g1 - n)
+
+
+def h_hash_points(tau_g1: np.ndarray, n: int) -> np.ndarray:
+    """The points :func:`circuit_hash` hashes in place of the H query, ``tau^i (tau^n - 1) G1``,
+    from a ptau's G1 powers."""
+    count = h_hash_count(n, len(tau_g1))
     index = np.arange(count, dtype=np.int64)
-    h_hash_points = kernels.g1_sparse_lincomb(
+    return kernels.g1_sparse_lincomb(
         np.arange(0, 2 * count + 1, 2, dtype=np.int64),
         np.stack([index + n, index], axis=1).reshape(-1),
         np.tile(ints_to_limbs([1, FR_MODULUS - 1]), (count, 1)),
         np.ascontiguousarray(tau_g1[: n + count]),
     )
+
+
+def circuit_hash(pk: ProvingKey, h_hash: np.ndarray) -> bytes:
+    """The phase-2 circuit hash snarkjs stores in a new .zkey (and every contribution chains
+    from): BLAKE2b-512 over the key's points in uncompressed form, with the H query hashed as
+    ``h_hash`` (:func:`h_hash_points`: ``tau^i (tau^n - 1) G1``) rather than as stored."""
+    n = pk.domain_size
     hasher = hashlib.blake2b(digest_size=64)
     for point in (pk.alpha1, pk.beta1, pk.beta2, pk.gamma2, pk.delta1, pk.delta2):
         hasher.update(points_uncompressed(point, "g2" if point.ndim == 3 else "g1"))
-    for length, points, group in ((len(pk.ic), pk.ic, "g1"), (n - 1, h_hash_points, "g1"),
+    for length, points, group in ((len(pk.ic), pk.ic, "g1"), (n - 1, h_hash, "g1"),
                                   (len(pk.c_points), pk.c_points, "g1"), (pk.n_vars, pk.a_points, "g1"),
                                   (pk.n_vars, pk.b1_points, "g1"), (pk.n_vars, pk.b2_points, "g2")):
         hasher.update(length.to_bytes(4, "big"))
