@@ -23,14 +23,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from marketplace import channel
+from marketplace.audit import ChallengeStatus, answer_challenge
 from marketplace.chain import latest_timestamp
 from marketplace.contracts import ContractRevert, Market, Status, deploy_verifier
+from marketplace.retrieval import answer_request
 from marketplace.store import (EXPIRED, FULFILLED, RECEIVED, WAITING, ProviderState, ProviderStore,
                                RequestState, default_cache_dir, read_json, write_json)
 from prover.ceremony import phase2, powersoftau, prepare_phase2
@@ -275,15 +277,97 @@ def prepare_model(onnx_path: str | Path, *, participants: list[Participant] = ()
 
 
 def initial_key(onnx_path: str | Path, ptau_path: str | Path, out: str | Path, *,
-                calibration: np.ndarray | None = None) -> ProvingKey:
+                calibration: np.ndarray | None = None, statement: tuple[str, int] | None = None) -> ProvingKey:
     """Write the model's key before any phase-2 contribution (delta = 1: anyone can forge with
-    it) for the consumers to contribute to with ``zkmarket zkey contribute``."""
+    it) for the consumers to contribute to with ``zkmarket zkey contribute``: the inference
+    key, or with ``statement=(kind, size)`` that batch statement's (see ``statement_circuit``)."""
     from prover.groth16.setup import setup
 
     graph, _ = quantized_graph(onnx_path, calibration)
-    pk = setup(inference_circuit(graph).r1cs, read_ptau(ptau_path))
+    circuit = inference_circuit(graph) if statement is None else statement_circuit(graph, *statement)
+    pk = setup(circuit.r1cs, read_ptau(ptau_path))
     write_zkey(pk, out)
     return pk
+
+
+# --- batch statements about the same weights: accuracy audits and retrieval ----------------------
+
+STATEMENTS = ("accuracy", "retrieval")
+
+
+@dataclass
+class StatementKey:
+    """The proving key of a batch statement about a served model: ``accuracy`` over ``size``
+    test samples or ``retrieval`` over a corpus of ``size`` items (each circuit takes a fixed
+    number), and the .zkey file it is kept in."""
+
+    kind: str
+    size: int
+    proving_key: ProvingKey
+    path: Path
+
+
+def statement_circuit(graph: Graph, kind: str, size: int, progress: bool = False):
+    """The accuracy or retrieval circuit of ``graph`` for ``size`` samples or corpus items, in
+    the private-weights mode of the inference statement (the same model commitment)."""
+    from prover.circuit.accuracy import accuracy_circuit
+    from prover.circuit.retrieval import retrieval_circuit
+
+    if kind not in STATEMENTS:
+        raise ValueError(f"statement must be one of {STATEMENTS}, got {kind!r}")
+    if size < 1:
+        raise ProviderError(f"an {kind} statement needs at least one {'sample' if kind == 'accuracy' else 'item'}")
+    build = accuracy_circuit if kind == "accuracy" else retrieval_circuit
+    return build(graph, size, show_progress=progress)
+
+
+def prepare_statement(model: ServedModel, kind: str, size: int, *, participants: list[Participant] = (),
+                      ptau_path: str | Path | None = None, zkey_path: str | Path | None = None,
+                      phase1: str = "ceremony", cache_dir: Path | None = None, progress: bool = True,
+                      log: Callable[[str], None] = print) -> StatementKey:
+    """Set up the key of the ``kind`` statement (see ``statement_circuit``) of a served model,
+    as ``prepare_model`` does for inference: from ``ptau_path`` (a prepared ptau of at least the
+    circuit's power), a local phase-1 ceremony among ``participants``, or (``phase1=
+    "known-secret"``) straight from the INSECURE known secret; then each participant (e.g. the
+    auditors who will rely on it) contributes to phase 2. ``zkey_path`` is instead a key for this
+    circuit that others already contributed to. Kept beside the model's setup and reused."""
+    if phase1 not in PHASE1_MODES:
+        raise ValueError(f"phase-1 mode must be one of {PHASE1_MODES}, got {phase1!r}")
+    names = [p.name for p in participants]
+    ceremony_id = hashlib.sha256(json.dumps([kind, size, str(ptau_path and sha256_file(ptau_path)),
+                                             str(zkey_path and sha256_file(zkey_path)), phase1, names]
+                                            ).encode()).hexdigest()[:8]
+    path = model.setup_dir / f"{kind}_{size}-{ceremony_id}.zkey"
+    if path.exists():  # written whole or not at all (write_zkey is atomic)
+        log(f"{kind} key for {size} reused from {path}")
+        return StatementKey(kind, size, read_zkey(path), path)
+    r1cs = statement_circuit(model.graph, kind, size, progress=progress).r1cs
+    power = qap.domain_size(r1cs.n_constraints, r1cs.n_public).bit_length() - 1
+    log(f"{kind} statement over {size}: {r1cs.n_constraints:,} constraints, a 2^{power} domain")
+    t0 = time.perf_counter()
+    from prover.groth16.setup import setup
+
+    if zkey_path is not None:
+        pk = read_zkey(zkey_path)
+    elif ptau_path is not None:
+        pk = setup(r1cs, read_ptau(ptau_path))  # CircuitError names the power it needs
+    elif phase1 == "known-secret":
+        from prover.ceremony.known_secret import known_secret_setup
+
+        log(f"phase 1: INSECURE known secret (in the source: anyone can forge {kind} proofs for this key; "
+            f"give a ptau of power >= {power} from a public ceremony for real use)")
+        pk = known_secret_setup(r1cs, **KNOWN_SECRET, progress=progress)
+    else:
+        log(f"phase 1: powers of tau 2^{power} with contributions from {', '.join(names) or 'nobody'}")
+        pk = setup(r1cs, phase1_ptau(power, list(participants), cache_dir or default_cache_dir(), progress=progress))
+    if (pk.n_vars, pk.n_public) != (r1cs.n_wires, r1cs.n_public):
+        raise CircuitError(f"{zkey_path} is a key for another circuit ({pk.n_vars} wires; the {kind} circuit over "
+                           f"{size} has {r1cs.n_wires}): make it for this statement")
+    for participant in participants:
+        pk = participant.contribute_phase2(pk, progress=progress)
+    write_zkey(pk, path)
+    log(f"{kind} key ready: {len(participants)} phase-2 contribution(s) ({time.perf_counter() - t0:.1f} s) in {path}")
+    return StatementKey(kind, size, pk, path)
 
 
 # --- the agent -----------------------------------------------------------------------------------
@@ -302,8 +386,10 @@ class Provider:
     """A provider account serving one registered model on one marketplace (see module doc)."""
 
     def __init__(self, market: Market, account: str, model: ServedModel, store: ProviderStore, *,
-                 log: Callable[[str], None] = print, progress: bool = True):
+                 statements: Sequence[StatementKey] = (), log: Callable[[str], None] = print,
+                 progress: bool = True):
         self.market = market
+        self.statements = {key.kind: key for key in statements}
         self.w3 = market.w3
         self.account = account
         self.model = model
@@ -418,11 +504,20 @@ class Provider:
         with self._chain_lock:
             verifier, receipt = deploy_verifier(self.w3, self.model.proving_key.verifying_key(), self.account)
             self.log(f"verifier deployed at {verifier.address} ({receipt['gasUsed']:,} gas)")
+            statement_verifiers = {}
+            for kind, key in self.statements.items():
+                contract, receipt = deploy_verifier(self.w3, key.proving_key.verifying_key(), self.account)
+                statement_verifiers[kind] = contract.address
+                self.log(f"{kind} verifier ({key.size}) deployed at {contract.address} ({receipt['gasUsed']:,} gas)")
             model_id = self.market.register_model(
                 self.account, self.model.model_commitment, verifier.address, price,
                 architecture_hash=bytes.fromhex(card["architecture_hash"][2:]),
-                transcript_hash=bytes.fromhex(card["setup_transcript_hash"][2:]), metadata_uri=metadata_uri)
+                transcript_hash=bytes.fromhex(card["setup_transcript_hash"][2:]), metadata_uri=metadata_uri,
+                accuracy_verifier=statement_verifiers.get("accuracy"),
+                retrieval_verifier=statement_verifiers.get("retrieval"))
             self.state.last_block = int(self.market.last_receipt["blockNumber"])
+        self.state.statements = {kind: {"size": key.size, "zkey": str(key.path), "verifier": statement_verifiers[kind]}
+                                 for kind, key in self.statements.items()}
         self.state.model_id = model_id
         self.state.model_commitment = self.model.model_commitment
         self.state.setup_dir = str(self.model.setup_dir)
@@ -517,6 +612,62 @@ class Provider:
         while not stop():
             self.serve_once()
             time.sleep(poll_seconds)
+
+    # accuracy audits and retrieval (contracts/statements)
+
+    def _statement(self, kind: str, size: int, model_id: int, what: str) -> StatementKey:
+        """The key to answer ``what`` (about ``model_id``, over ``size``) with, or why there is none."""
+        if self.model_id is None:
+            raise ProviderError("register the model first (`zkmarket provider register`)")
+        if model_id != self.model_id:
+            raise ProviderError(f"{what} is about model {model_id}, not this provider's model {self.model_id}")
+        key = self.statements.get(kind)
+        if key is None:
+            flag = "--accuracy-samples" if kind == "accuracy" else "--retrieval-items"
+            raise ProviderError(f"this model was registered without an {kind} statement: register it with {flag}")
+        if key.size != size:
+            raise ProviderError(f"the registered {kind} statement is over {key.size}, this one over {size}: "
+                                f"its verifier would refuse the proof")
+        return key
+
+    def stake(self, audit, claim_bps: int, bond: int) -> None:
+        """State the model's claimed accuracy (basis points) on ``audit`` (a
+        ``marketplace.audit.Audit``) and stake ``bond`` wei on it."""
+        if self.model_id is None:
+            raise ProviderError("register the model first (`zkmarket provider register`)")
+        with self._chain_lock:
+            audit.stake(self.account, self.model_id, claim_bps, bond)
+        self.log(f"model {self.model_id}: claims {claim_bps / 100:.2f}% accuracy, {bond} wei staked")
+
+    def answer_audit(self, audit, challenge_id: int, test_set_path) -> ChallengeStatus:
+        """Answer an accuracy challenge from the auditor's test-set file (see
+        ``marketplace.audit.answer_challenge``); returns PASSED or FAILED."""
+        with self._chain_lock:
+            record = audit.status(challenge_id)
+        key = self._statement("accuracy", record.samples, record.model_id, f"challenge {challenge_id}")
+        t0 = time.perf_counter()
+        with self._chain_lock:
+            outcome = answer_challenge(audit, self.account, challenge_id, self.model.graph, key.proving_key,
+                                       test_set_path, progress=self.progress)
+            correct = audit.status(challenge_id).correct
+        self.log(f"challenge {challenge_id}: proved {correct}/{record.samples} correct, "
+                 f"{outcome.name.lower()} ({time.perf_counter() - t0:.1f} s)")
+        return outcome
+
+    def answer_retrieval(self, retrieval, request_id: int, corpus_path, delivery_path) -> list[int]:
+        """Answer a retrieval request from the corpus file (see
+        ``marketplace.retrieval.answer_request``); returns the delivered corpus positions."""
+        with self._chain_lock:
+            record = retrieval.request_of(request_id)
+            corpus = retrieval.corpus(record.corpus_id)
+        key = self._statement("retrieval", corpus.size, record.model_id, f"retrieval request {request_id}")
+        t0 = time.perf_counter()
+        with self._chain_lock:
+            positions = answer_request(retrieval, self.account, request_id, self.model.graph, key.proving_key,
+                                       corpus_path, delivery_path, progress=self.progress)
+        self.log(f"retrieval request {request_id}: {len(positions)} of {corpus.size} items are class "
+                 f"{record.requested_class}, proved and fulfilled ({time.perf_counter() - t0:.1f} s)")
+        return positions
 
     def withdraw(self) -> int:
         """Withdraw the provider's earnings (0 when nothing is owed)."""

@@ -89,6 +89,33 @@ def prove_retrieval(graph, proving_key, corpus: np.ndarray, requested_class: int
     return proof, public, result.selected
 
 
+def answer_request(retrieval: "Retrieval", provider: str, request_id: int, graph, proving_key, corpus_path,
+                   delivery_path, mode: str = "private", progress: bool = False) -> list[int]:
+    """The provider's whole answer (what `zkmarket provider answer-retrieval` runs): read the
+    corpus file, check it against the registered corpus's commitment and size, prove which items
+    the model assigns to the requested class, write the delivery file (positions and items) for
+    the requester and fulfil on-chain. Raises VerificationError before any transaction
+    when the file is not the registered corpus. Returns the delivered positions."""
+    from prover.circuit.retrieval import corpus_commitment, split_class_and_size
+
+    request = retrieval.request_of(request_id)
+    if request.status != RequestStatus.OPEN:
+        raise VerificationError(f"retrieval request {request_id} is {request.status.name.lower()}: nothing to answer")
+    corpus = retrieval.corpus(request.corpus_id)
+    items = read_corpus(corpus_path)
+    if len(items) != corpus.size or corpus_commitment(graph, items) != corpus.commitment:
+        raise VerificationError(f"{corpus_path} is not corpus {request.corpus_id} ({corpus.size} items, commitment "
+                                f"{hex(corpus.commitment)}): give the file that was registered")
+    proof, public, selected = prove_retrieval(graph, proving_key, items, request.requested_class, mode, progress)
+    _, size = split_class_and_size(public[2])
+    positions = [int(p) for p in selected]
+    # the delivery is on disk before the payment is claimed: a paid request always has one
+    # (a delivery of a request left unfulfilled fails the requester's check)
+    write_delivery(delivery_path, np.array(positions, dtype=np.int64), items[positions])
+    retrieval.fulfil(provider, request_id, proof, public[3], size)
+    return positions
+
+
 def check_delivery(graph, corpus_size: int, positions, items: np.ndarray, request: RetrievalRequest) -> None:
     """The requester's check: the delivered items, hashed at their positions, give the
     returned-set commitment and size the contract recorded. Raises VerificationError."""

@@ -107,6 +107,8 @@ class ProviderState:
     model_commitment: int | None = None
     setup_dir: str | None = None       # the folder holding the model's spec, r1cs, ptau and zkey
     last_block: int = -1               # RequestOpened events up to this block have been read
+    # the batch statements registered with the model: kind -> {"size", "zkey", "verifier"}
+    statements: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
 

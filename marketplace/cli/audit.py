@@ -19,16 +19,22 @@ import json
 from prover.errors import ZkmarketError
 
 
-def _audit(args):
+def audit_at(w3, address: str):
+    """The AccuracyAudit at ``address``, or a ZkmarketError saying how to get one."""
     from web3 import Web3
 
     from marketplace.audit import Audit
+
+    if not Web3.is_address(address) or not w3.eth.get_code(Web3.to_checksum_address(address)):
+        raise ZkmarketError(f"no contract at {address} on this chain: deploy one with `zkmarket audit deploy`")
+    return Audit.at(w3, Web3.to_checksum_address(address))
+
+
+def _audit(args):
     from marketplace.cli.deploy import connect_args
 
     w3, account = connect_args(args)
-    if not Web3.is_address(args.audit) or not w3.eth.get_code(Web3.to_checksum_address(args.audit)):
-        raise ZkmarketError(f"no contract at {args.audit} on this chain: deploy one with `zkmarket audit deploy`")
-    return Audit.at(w3, Web3.to_checksum_address(args.audit)), account
+    return audit_at(w3, args.audit), account
 
 
 def run_deploy(args: argparse.Namespace) -> int:
@@ -44,10 +50,10 @@ def run_deploy(args: argparse.Namespace) -> int:
 def run_test_set(args: argparse.Namespace) -> int:
     from marketplace.audit import write_test_set
     from marketplace.models import digits_split, model_inputs
-    from marketplace.provider import quantized_graph
+    from marketplace.cli.provider import model_graph
     from prover.onnx import executor
 
-    graph, _ = quantized_graph(args.onnx)
+    graph = model_graph(args)
     _, _, x_te, y_te = digits_split()
     if not 1 <= args.samples <= len(y_te):
         raise ZkmarketError(f"--samples must be in [1, {len(y_te)}] (the digits test split)")
@@ -59,10 +65,10 @@ def run_test_set(args: argparse.Namespace) -> int:
 
 def run_challenge(args: argparse.Namespace) -> int:
     from marketplace.audit import read_test_set
-    from marketplace.provider import quantized_graph
+    from marketplace.cli.provider import model_graph
     from prover.circuit.accuracy import test_set_commitment
 
-    graph, _ = quantized_graph(args.onnx)
+    graph = model_graph(args)
     inputs, labels = read_test_set(args.test_set)
     commitment = test_set_commitment(graph, inputs, labels)
     audit, account = _audit(args)
@@ -92,6 +98,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     from marketplace.cli.deploy import chain_arguments, verb_group
+    from marketplace.cli.provider import model_arguments
 
     verbs = verb_group(sub, "audit", "challenge a model's claimed accuracy; read challenges and attestations",
                        __doc__)
@@ -102,7 +109,7 @@ def register(sub) -> None:
     p.set_defaults(run=run_deploy)
 
     p = verbs.add_parser("test-set", help="write a test-set file from the bundled digits test split")
-    p.add_argument("onnx", help="the model (.onnx; its quantization decides the inputs)")
+    model_arguments(p, "the model (.onnx; its quantization decides the inputs)")
     p.add_argument("--samples", type=int, default=100, help="how many test samples (default 100)")
     p.add_argument("--out", default="test_set.npz", help="the test-set file to write")
     p.set_defaults(run=run_test_set)
@@ -112,7 +119,7 @@ def register(sub) -> None:
         chain_arguments(p, account)
 
     p = verbs.add_parser("challenge", help="challenge a staked model with a committed test set and a fee")
-    p.add_argument("onnx", help="the model (.onnx) the challenge is about")
+    model_arguments(p, "the model (.onnx) the challenge is about")
     p.add_argument("test_set", help="the test-set file (.npz with quantized inputs and labels)")
     p.add_argument("--model", type=int, required=True, help="the registered model's id")
     p.add_argument("--fee", type=int, required=True, help="the fee in wei (paid to the provider if it passes)")

@@ -1,9 +1,14 @@
-"""`zkmarket provider register | serve`: offer a model and answer its requests with proofs.
+"""`zkmarket provider setup | register | serve | stake | answer-audit | answer-retrieval`: offer a model
+and answer its requests, audits and retrievals with proofs.
 
     zkmarket provider register model.onnx --price WEI --ptau P.ptau --state DIR [--calibration X.npy]
                                [--endpoint http://127.0.0.1:8600] --rpc URL --market ADDRESS
     zkmarket provider serve --state DIR --rpc URL
-    zkmarket provider setup model.onnx --ptau P.ptau --out C0.zkey
+    zkmarket provider setup model.onnx --ptau P.ptau --out C0.zkey [--accuracy-samples N | --retrieval-items N]
+    zkmarket provider stake --audit ADDRESS --claim-bps 9000 --bond WEI --state DIR --rpc URL
+    zkmarket provider answer-audit test_set.npz --audit ADDRESS --challenge ID --state DIR --rpc URL
+    zkmarket provider answer-retrieval corpus.npz --retrieval ADDRESS --request ID --out delivery.npz
+                                       --state DIR --rpc URL
 
 ``register`` compiles and quantizes the model (a bundled example model needs no calibration
 data), sets up its key from the prepared powers of tau ``--ptau`` (from a public or multi-party
@@ -11,6 +16,17 @@ ceremony: ``zkmarket powersoftau``), deploys the verifier and registers the mode
 endpoint as its metadata URI. ``serve`` listens on that endpoint (the input channel) and
 answers requests until interrupted; its state directory lets a restart resume every pending
 request.
+
+The same weights can back two batch statements (``marketplace.audit``, ``marketplace.retrieval``):
+``register --accuracy-samples N`` also sets up and registers the verifier of an accuracy proof
+over N test samples, ``--retrieval-items N`` that of retrieval over an N-item corpus; their
+circuits are larger than the inference circuit, so ``--statement-ptau`` gives a ptau big enough
+(default ``--ptau``), and ``--accuracy-zkey`` / ``--retrieval-zkey`` keys the auditors and
+requesters contributed to (``setup --accuracy-samples N`` writes the initial one). ``stake``
+claims an accuracy and stakes a bond on an AccuracyAudit; ``answer-audit`` proves the count on
+the auditor's test-set file and answers the challenge; ``answer-retrieval`` proves which items
+of the registered corpus file the model assigns to the requested class, fulfils the request and
+writes the delivery file for the requester.
 """
 
 from __future__ import annotations
@@ -35,11 +51,30 @@ def _load_calibration(path):
         raise ZkmarketError(f"cannot read calibration inputs {path} ({exc}): give a .npy batch of inputs") from exc
 
 
+def model_arguments(p, help: str = "the model (.onnx)") -> None:
+    """The model a verb is about, and the calibration it was quantized with."""
+    p.add_argument("onnx", help=help)
+    p.add_argument("--calibration", help="the .npy batch of typical inputs the model was quantized with (not "
+                                         "needed for the bundled example models)")
+
+
+def model_graph(args: argparse.Namespace):
+    """The quantized graph of ``args.onnx`` (with ``args.calibration``)."""
+    from marketplace.provider import quantized_graph
+
+    return quantized_graph(args.onnx, _load_calibration(args.calibration))[0]
+
+
 def _served_model(onnx, ptau, calibration, cache, zkey=None):
     from marketplace.provider import prepare_model
 
     return prepare_model(onnx, ptau_path=ptau, zkey_path=zkey, calibration=_load_calibration(calibration),
                          cache_dir=cache)
+
+
+def _statement_sizes(args) -> list[tuple[str, int]]:
+    return [(kind, size) for kind, size in (("accuracy", args.accuracy_samples), ("retrieval", args.retrieval_items))
+            if size is not None]
 
 
 def run_setup(args: argparse.Namespace) -> int:
@@ -48,7 +83,11 @@ def run_setup(args: argparse.Namespace) -> int:
     for path in (args.onnx, args.ptau):
         if not Path(path).is_file():
             raise ZkmarketError(f"{path} does not exist")
-    initial_key(args.onnx, args.ptau, args.out, calibration=_load_calibration(args.calibration))
+    statements = _statement_sizes(args)
+    if len(statements) > 1:
+        raise ZkmarketError("one key per call: give --accuracy-samples or --retrieval-items, not both")
+    initial_key(args.onnx, args.ptau, args.out, calibration=_load_calibration(args.calibration),
+                statement=statements[0] if statements else None)
     print(f"wrote {args.out} (no contribution yet: anyone can forge proofs with it). Consumers contribute with "
           f"`zkmarket zkey contribute {args.out} NEXT.zkey`; register the last key with --zkey")
     return 0
@@ -56,7 +95,7 @@ def run_setup(args: argparse.Namespace) -> int:
 
 def run_register(args: argparse.Namespace) -> int:
     from marketplace.cli.deploy import market_args
-    from marketplace.provider import Provider
+    from marketplace.provider import Provider, prepare_statement
     from marketplace.store import ProviderStore
 
     if not Path(args.onnx).is_file():
@@ -66,9 +105,15 @@ def run_register(args: argparse.Namespace) -> int:
     from prover.onnx.importer import import_model
 
     import_model(args.onnx)  # a corrupt or unsupported model fails here, before the chain is touched
+    for path in (args.statement_ptau, args.accuracy_zkey, args.retrieval_zkey):
+        if path is not None and not Path(path).is_file():
+            raise ZkmarketError(f"{path} does not exist")
     market, account = market_args(args)
     served = _served_model(args.onnx, args.ptau, args.calibration, args.cache, args.zkey)
-    provider = Provider(market, account, served, ProviderStore(args.state))
+    statements = [prepare_statement(served, kind, size, ptau_path=args.statement_ptau or args.ptau,
+                                    zkey_path=getattr(args, f"{kind}_zkey"), cache_dir=args.cache)
+                  for kind, size in _statement_sizes(args)]
+    provider = Provider(market, account, served, ProviderStore(args.state), statements=statements)
     model_id = provider.register(args.price, metadata_uri=args.endpoint)
     provider.state.extra = {"onnx": str(Path(args.onnx).resolve()), "endpoint": args.endpoint,
                             "ptau": args.ptau and str(Path(args.ptau).resolve()),
@@ -80,10 +125,13 @@ def run_register(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_serve(args: argparse.Namespace) -> int:
+def _registered_provider(args: argparse.Namespace):
+    """The provider of a state directory that `provider register` wrote, with its model and
+    statement keys."""
     from marketplace.cli.deploy import market_args
-    from marketplace.provider import Provider
+    from marketplace.provider import Provider, StatementKey
     from marketplace.store import ProviderStore
+    from prover.formats import read_zkey
 
     store = ProviderStore(args.state)
     state = store.load()
@@ -95,7 +143,15 @@ def run_serve(args: argparse.Namespace) -> int:
     extra = state.extra
     served = _served_model(extra["onnx"], extra.get("ptau"), extra.get("calibration"), extra.get("cache"),
                            extra.get("zkey"))
-    provider = Provider(market, account, served, store, log=lambda message: print(message, flush=True))
+    statements = [StatementKey(kind, int(entry["size"]), read_zkey(entry["zkey"]), Path(entry["zkey"]))
+                  for kind, entry in state.statements.items()]
+    return Provider(market, account, served, store, statements=statements,
+                    log=lambda message: print(message, flush=True))
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    provider = _registered_provider(args)
+    state, extra = provider.state, provider.state.extra
     url = urlparse(extra["endpoint"])
     provider.open_channel(url.hostname or "127.0.0.1", url.port or 80)
     print(f"serving model {state.model_id} at {provider.endpoint}", flush=True)
@@ -103,6 +159,44 @@ def run_serve(args: argparse.Namespace) -> int:
         provider.serve(args.poll)
     finally:
         provider.close()
+    return 0
+
+
+def run_stake(args: argparse.Namespace) -> int:
+    from marketplace.cli.audit import audit_at
+
+    provider = _registered_provider(args)
+    provider.stake(audit_at(provider.w3, args.audit), args.claim_bps, args.bond)
+    return 0
+
+
+def run_answer_audit(args: argparse.Namespace) -> int:
+    import json
+
+    from marketplace.cli.audit import audit_at
+
+    if not Path(args.test_set).is_file():
+        raise ZkmarketError(f"test-set file {args.test_set} does not exist: ask the auditor for it")
+    provider = _registered_provider(args)
+    audit = audit_at(provider.w3, args.audit)
+    outcome = provider.answer_audit(audit, args.challenge, args.test_set)
+    record = audit.status(args.challenge)
+    print(json.dumps({"challenge_id": args.challenge, "status": outcome.name.lower(), "samples": record.samples,
+                      "correct": record.correct}))
+    return 0
+
+
+def run_answer_retrieval(args: argparse.Namespace) -> int:
+    import json
+
+    from marketplace.cli.corpus import retrieval_at
+
+    if not Path(args.corpus).is_file():
+        raise ZkmarketError(f"corpus file {args.corpus} does not exist: give the file that was registered")
+    provider = _registered_provider(args)
+    positions = provider.answer_retrieval(retrieval_at(provider.w3, args.retrieval), args.request, args.corpus,
+                                          args.out)
+    print(json.dumps({"request_id": args.request, "items": positions, "delivery": str(args.out)}))
     return 0
 
 
@@ -116,6 +210,7 @@ def register(sub) -> None:
     p.add_argument("--ptau", required=True, help="prepared powers of tau from a multi-party ceremony")
     p.add_argument("--out", required=True, help="the key to write (.zkey)")
     p.add_argument("--calibration", help="a .npy batch of typical inputs (not needed for the bundled models)")
+    statement_sizes(p, "the initial key of")
     p.set_defaults(run=run_setup)
 
     p = verbs.add_parser("register", help="compile, set up, deploy the verifier and register a model")
@@ -129,6 +224,11 @@ def register(sub) -> None:
     p.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"the input channel's URL (default {DEFAULT_ENDPOINT})")
     p.add_argument("--state", default="provider-state", help="the provider's state directory")
     p.add_argument("--cache", default=None, help="cache folder for circuits and keys")
+    statement_sizes(p, "also register a verifier of")
+    p.add_argument("--statement-ptau", help="prepared powers of tau for the statements' larger circuits "
+                                            "(default --ptau)")
+    p.add_argument("--accuracy-zkey", help="the accuracy key after the auditors' phase-2 contributions")
+    p.add_argument("--retrieval-zkey", help="the retrieval key after the requesters' phase-2 contributions")
     market_arguments(p, account=1)
     p.set_defaults(run=run_register)
 
@@ -137,3 +237,34 @@ def register(sub) -> None:
     p.add_argument("--poll", type=float, default=1.0, help="seconds between polls of the chain")
     market_arguments(p, account=1)
     p.set_defaults(run=run_serve)
+
+    def registered(p):
+        p.add_argument("--state", default="provider-state", help="the provider's state directory")
+        market_arguments(p, account=1)
+
+    p = verbs.add_parser("stake", help="claim an accuracy for the registered model and stake a bond on it")
+    p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
+    p.add_argument("--claim-bps", type=int, required=True, help="the claimed accuracy in basis points (9000 = 90%%)")
+    p.add_argument("--bond", type=int, required=True, help="wei staked: the auditor's if the claim fails")
+    registered(p)
+    p.set_defaults(run=run_stake)
+
+    p = verbs.add_parser("answer-audit", help="prove the accuracy on an auditor's test set and answer the challenge")
+    p.add_argument("test_set", help="the auditor's test-set file (.npz)")
+    p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
+    p.add_argument("--challenge", type=int, required=True, help="the challenge id")
+    registered(p)
+    p.set_defaults(run=run_answer_audit)
+
+    p = verbs.add_parser("answer-retrieval", help="prove and fulfil a retrieval request, write the delivery file")
+    p.add_argument("corpus", help="the registered corpus file (.npz)")
+    p.add_argument("--retrieval", required=True, metavar="ADDRESS", help="the RetrievalMarket's address")
+    p.add_argument("--request", type=int, required=True, help="the retrieval request id")
+    p.add_argument("--out", default="delivery.npz", help="the delivery file to write for the requester")
+    registered(p)
+    p.set_defaults(run=run_answer_retrieval)
+
+
+def statement_sizes(p, what: str) -> None:
+    p.add_argument("--accuracy-samples", type=int, metavar="N", help=f"{what} the accuracy statement over N samples")
+    p.add_argument("--retrieval-items", type=int, metavar="N", help=f"{what} the retrieval statement over N items")

@@ -40,10 +40,10 @@ def run_request(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from marketplace.provider import quantized_graph
+    from marketplace.cli.provider import model_graph
     from marketplace.retrieval import check_delivery, read_delivery
 
-    graph, _ = quantized_graph(args.onnx)
+    graph = model_graph(args)
     positions, items = read_delivery(args.delivery)
     retrieval, _ = retrieval_args(args)
     record = retrieval.request_of(args.request)
@@ -62,6 +62,7 @@ def run_refund(args: argparse.Namespace) -> int:
 
 def register(sub) -> None:
     from marketplace.cli.deploy import chain_arguments, verb_group
+    from marketplace.cli.provider import model_arguments
 
     verbs = verb_group(sub, "retrieve", "pay for proved retrieval from a committed corpus", __doc__)
     p = verbs.add_parser("deploy", help="deploy a RetrievalMarket for a model registry")
@@ -83,7 +84,7 @@ def register(sub) -> None:
     p.set_defaults(run=run_request)
 
     p = verbs.add_parser("check", help="check delivered items against the proved returned set")
-    p.add_argument("onnx", help="the model (.onnx) whose input quantization the items use")
+    model_arguments(p, "the model (.onnx) whose input quantization the items use")
     p.add_argument("delivery", help="the delivery file (.npz with positions and items)")
     p.add_argument("--request", type=int, required=True, help="the fulfilled request's id")
     contract_args(p)

@@ -1,0 +1,248 @@
+"""The provider agent's batch statements on the in-process chain with real proofs: a model
+registered with an accuracy and a retrieval verifier (keys with a phase-2 contribution from the
+auditor and the requester), an audit answered from the auditor's test-set file and attested, a
+retrieval answered from the corpus file and delivered; and the refusals before any transaction
+(a file that is not the committed one, a challenge of another size or model, a statement the
+model was not registered with), the late and the second answer.
+
+The model is test_marketplace's small Gemm-ReLU-Gemm network, with the known-secret phase 1
+(test keys, never real ones). Slow: each answer is a pairing check on py-evm."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from marketplace.audit import Audit, ChallengeStatus, read_test_set, write_test_set
+from marketplace.chain import advance_time, connect, latest_timestamp
+from marketplace.consumer import Consumer
+from marketplace.contracts import ContractRevert, Market
+from marketplace.provider import Provider, ProviderError, prepare_model, prepare_statement
+from marketplace.retrieval import Retrieval, RequestStatus, check_delivery, read_delivery, write_corpus
+from marketplace.store import ProviderStore
+from prover.circuit import accuracy as A
+from prover.circuit.retrieval import corpus_commitment, matching_items
+from prover.errors import VerificationError
+from prover.onnx import executor
+from test_marketplace import write_small_model
+
+pytestmark = pytest.mark.slow
+SAMPLES, ITEMS = 3, 6
+WINDOW = 3600
+BOND, FEE, PAYMENT = 10**17, 10**15, 2 * 10**15
+QUIET = {"log": lambda m: None, "progress": False}
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    """The small model served with its inference key, and its two statement keys, each with a
+    phase-2 contribution from the party that relies on it."""
+    root = tmp_path_factory.mktemp("statements")
+    path = root / "small.onnx"
+    calibration = write_small_model(path)
+    cache = root / "cache"
+    w3 = connect()
+    market = Market.deploy(w3, w3.eth.accounts[0])
+    served = prepare_model(path, phase1="known-secret", calibration=calibration, cache_dir=cache,
+                           participants=[Consumer(market, w3.eth.accounts[2], state_dir=root / "consumer", **_log())],
+                           **QUIET)
+    auditor = Consumer(market, w3.eth.accounts[3], name="auditor", state_dir=root / "auditor", **_log())
+    requester = Consumer(market, w3.eth.accounts[4], name="requester", state_dir=root / "requester", **_log())
+    accuracy = prepare_statement(served, "accuracy", SAMPLES, participants=[auditor], phase1="known-secret",
+                                 cache_dir=cache, **QUIET)
+    retrieval = prepare_statement(served, "retrieval", ITEMS, participants=[requester], phase1="known-secret",
+                                  cache_dir=cache, **QUIET)
+    return {"served": served, "calibration": calibration, "accuracy": accuracy, "retrieval": retrieval,
+            "auditor_trusts": auditor.trusted["phase2"], "requester_trusts": requester.trusted["phase2"],
+            "cache": cache}
+
+
+def _log():
+    return {"log": lambda m: None}
+
+
+@pytest.fixture
+def world(keys, tmp_path):
+    w3 = connect()
+    deployer, provider_account, _, auditor, requester, stranger = w3.eth.accounts[:6]
+    market = Market.deploy(w3, deployer)
+    provider = Provider(market, provider_account, keys["served"], ProviderStore(tmp_path / "provider"),
+                        statements=[keys["accuracy"], keys["retrieval"]], **QUIET)
+    model_id = provider.register(10**15, metadata_uri="http://127.0.0.1:1")
+    audit = Audit.deploy(w3, market.registry.address, WINDOW, sender=deployer)
+    retrieval = Retrieval.deploy(w3, market.registry.address, sender=deployer)
+    graph = keys["served"].graph
+    x = executor.quantize_input(graph, keys["calibration"][:ITEMS])
+    return {"w3": w3, "market": market, "provider": provider, "model_id": model_id, "audit": audit,
+            "retrieval": retrieval, "auditor": auditor, "requester": requester, "stranger": stranger,
+            "graph": graph, "x": x, "tmp": tmp_path, "keys": keys}
+
+
+def _challenge(world, labels, samples=None):
+    """The provider stakes; the auditor commits to (inputs, labels) and writes the test-set file."""
+    graph, x = world["graph"], world["x"][:len(labels)]
+    world["provider"].stake(world["audit"], 6_000, BOND)
+    path = write_test_set(world["tmp"] / "test_set.npz", x, labels)
+    cid = world["audit"].challenge(world["auditor"], world["model_id"], A.test_set_commitment(graph, x, labels),
+                                   samples or len(labels), FEE)
+    return cid, path
+
+
+def _predicted(world, n):
+    return executor.argmax_label(executor.execute(world["graph"], world["x"][:n])[world["graph"].output])
+
+
+def test_statement_keys_carry_their_partys_contribution_and_are_reused(keys):
+    for kind, trusted in (("accuracy", keys["auditor_trusts"]), ("retrieval", keys["requester_trusts"])):
+        key = keys[kind]
+        assert key.path.exists() and len(key.proving_key.mpc_params["contributions"]) == 1
+        assert len(trusted) == 1
+    lines = []
+    again = prepare_statement(keys["served"], "accuracy", SAMPLES,
+                              participants=[_NamedParticipant("auditor")], phase1="known-secret",
+                              cache_dir=keys["cache"], log=lines.append, progress=False)
+    assert any("reused" in line for line in lines) and again.path == keys["accuracy"].path
+    # another size is another circuit and another key
+    with pytest.raises(ProviderError, match="at least one"):
+        prepare_statement(keys["served"], "accuracy", 0, phase1="known-secret", cache_dir=keys["cache"], **QUIET)
+
+
+class _NamedParticipant:
+    """A participant whose key file exists already: contributing again would be a bug."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def contribute_phase2(self, proving_key, progress=False):
+        raise AssertionError("a cached statement key was contributed to again")
+
+
+def test_registration_names_both_statement_verifiers(world):
+    market, provider = world["market"], world["provider"]
+    registry = market.registry.functions
+    for index, kind in ((1, "accuracy"), (2, "retrieval")):
+        address = registry.verifierFor(world["model_id"], index).call()
+        assert address == provider.state.statements[kind]["verifier"] != "0x" + "00" * 20
+        assert provider.state.statements[kind]["size"] == {"accuracy": SAMPLES, "retrieval": ITEMS}[kind]
+    saved = provider.store.load()
+    assert saved.statements == provider.state.statements
+
+
+def test_audit_is_answered_from_the_test_set_file_and_attested(world):
+    labels = _predicted(world, SAMPLES)
+    labels[0] = (labels[0] + 1) % 4  # 2 of 3 right: at the 60% claim
+    cid, path = _challenge(world, labels)
+    assert world["provider"].answer_audit(world["audit"], cid, path) == ChallengeStatus.PASSED
+    record = world["audit"].status(cid)
+    inputs, file_labels = read_test_set(path)
+    assert record.correct == A.count_correct(world["graph"], inputs, file_labels) == 2
+    (attestation,) = world["audit"].attestations(world["model_id"])
+    assert (attestation.samples, attestation.correct, attestation.challenge_id) == (SAMPLES, 2, cid)
+    assert world["audit"].owed(world["provider"].account) == FEE
+    # a second answer is refused before any transaction
+    block = world["w3"].eth.block_number
+    with pytest.raises(VerificationError, match="passed: nothing to answer"):
+        world["provider"].answer_audit(world["audit"], cid, path)
+    assert world["w3"].eth.block_number == block
+
+
+def test_a_test_set_that_is_not_the_committed_one_is_refused_before_proving(world):
+    labels = _predicted(world, SAMPLES)
+    cid, path = _challenge(world, labels)
+    write_test_set(path, world["x"][:SAMPLES], (labels + 1) % 4)  # the file changed after the commitment
+    block = world["w3"].eth.block_number
+    with pytest.raises(VerificationError, match="does not match the challenge's commitment"):
+        world["provider"].answer_audit(world["audit"], cid, path)
+    assert world["w3"].eth.block_number == block
+    assert world["audit"].status(cid).status == ChallengeStatus.OPEN
+
+
+def test_a_challenge_of_another_size_is_not_answered(world):
+    labels = _predicted(world, SAMPLES)
+    cid, path = _challenge(world, labels, samples=SAMPLES + 1)
+    with pytest.raises(ProviderError, match=f"over {SAMPLES}, this one over {SAMPLES + 1}"):
+        world["provider"].answer_audit(world["audit"], cid, path)
+    assert world["audit"].status(cid).status == ChallengeStatus.OPEN
+    # unanswerable, it expires in the auditor's favour
+    advance_time(world["w3"], WINDOW + 1)
+    world["audit"].expire(world["stranger"], cid)
+    assert world["audit"].owed(world["auditor"]) == BOND + FEE
+
+
+def test_a_late_answer_is_refused_by_the_contract(world):
+    labels = _predicted(world, SAMPLES)
+    cid, path = _challenge(world, labels)
+    advance_time(world["w3"], WINDOW + 1)
+    with pytest.raises(ContractRevert) as info:
+        world["provider"].answer_audit(world["audit"], cid, path)
+    assert info.value.error == "DeadlinePassed"
+    assert world["audit"].status(cid).status == ChallengeStatus.OPEN
+    assert world["audit"].owed(world["provider"].account) == 0
+
+
+def _retrieval_request(world, cls):
+    corpus = world["x"]
+    path = write_corpus(world["tmp"] / "corpus.npz", corpus)
+    retrieval = world["retrieval"]
+    corpus_id = retrieval.register_corpus(world["provider"].account, corpus_commitment(world["graph"], corpus), ITEMS)
+    rid = retrieval.request(world["requester"], world["model_id"], corpus_id, cls,
+                            latest_timestamp(world["w3"]) + WINDOW, PAYMENT)
+    return rid, path
+
+
+def test_retrieval_is_answered_from_the_corpus_file_and_the_delivery_checks(world):
+    cls = int(np.bincount(_predicted(world, ITEMS)).argmax())
+    rid, path = _retrieval_request(world, cls)
+    delivery = world["tmp"] / "delivery.npz"
+    positions = world["provider"].answer_retrieval(world["retrieval"], rid, path, delivery)
+    assert positions == [int(i) for i in matching_items(world["graph"], world["x"], cls)] and positions
+    record = world["retrieval"].request_of(rid)
+    assert record.status == RequestStatus.FULFILLED and record.returned_size == len(positions)
+    delivered_positions, items = read_delivery(delivery)
+    check_delivery(world["graph"], ITEMS, delivered_positions, items, record)
+    assert (items == world["x"][positions]).all()
+    assert world["retrieval"].owed(world["provider"].account) == PAYMENT
+    with pytest.raises(VerificationError, match="fulfilled: nothing to answer"):
+        world["provider"].answer_retrieval(world["retrieval"], rid, path, delivery)
+
+
+def test_a_corpus_file_that_is_not_the_registered_one_is_refused_before_proving(world):
+    rid, path = _retrieval_request(world, 1)
+    changed = world["x"].copy()
+    changed[2, 0] += 1
+    write_corpus(path, changed)
+    block = world["w3"].eth.block_number
+    with pytest.raises(VerificationError, match="is not corpus"):
+        world["provider"].answer_retrieval(world["retrieval"], rid, path, world["tmp"] / "delivery.npz")
+    assert world["w3"].eth.block_number == block
+    assert not (world["tmp"] / "delivery.npz").exists()
+    assert world["retrieval"].request_of(rid).status == RequestStatus.OPEN
+
+
+def test_a_model_registered_without_statements_answers_none(keys, tmp_path):
+    w3 = connect()
+    deployer, plain_account, full_account, auditor = w3.eth.accounts[:4]
+    market = Market.deploy(w3, deployer)
+    plain = Provider(market, plain_account, keys["served"], ProviderStore(tmp_path / "plain"), **QUIET)
+    plain.register(10**15, metadata_uri="http://127.0.0.1:1")
+    audit = Audit.deploy(w3, market.registry.address, WINDOW, sender=deployer)
+    with pytest.raises(ContractRevert) as info:  # no accuracy verifier: nothing to stake on
+        plain.stake(audit, 5_000, BOND)
+    assert info.value.error == "AccuracyUnsupported"
+    full = Provider(market, full_account, keys["served"], ProviderStore(tmp_path / "full"),
+                    statements=[keys["accuracy"]], **QUIET)
+    full.register(10**15, metadata_uri="http://127.0.0.1:1")
+    full.stake(audit, 5_000, BOND)
+    x = executor.quantize_input(keys["served"].graph, keys["calibration"][:SAMPLES])
+    labels = np.zeros(SAMPLES, dtype=np.int64)
+    cid = audit.challenge(auditor, full.model_id, A.test_set_commitment(keys["served"].graph, x, labels),
+                          SAMPLES, FEE)
+    path = write_test_set(tmp_path / "t.npz", x, labels)
+    # a challenge about another provider's model is not this provider's to answer
+    with pytest.raises(ProviderError, match="not this provider's"):
+        plain.answer_audit(audit, cid, path)
+    # the right provider, started without its statement keys, says how to get them
+    forgetful = Provider(market, full_account, keys["served"], ProviderStore(tmp_path / "full"), **QUIET)
+    with pytest.raises(ProviderError, match="register it with --accuracy-samples"):
+        forgetful.answer_audit(audit, cid, path)
+    assert audit.status(cid).status == ChallengeStatus.OPEN
