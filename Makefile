@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-fast demo bench clean
+.PHONY: install test test-fast demo demo-all bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test-fast: install
 
 demo: install
 	$(VENV)/bin/zkmarket demo
+
+# the demo, then an accuracy audit and a trustless retrieval with the same weights
+demo-all: install
+	$(VENV)/bin/zkmarket demo --all
 
 bench: install
 	$(PY) -m benchmarks

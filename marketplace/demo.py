@@ -13,6 +13,19 @@ the demo says loudly; ``phase1="ceremony"`` (``zkmarket demo --ceremony``) runs 
 ceremony with the consumer's contribution instead, which is honest but slower (254 s for the
 first run on an idle 2-core machine, mostly preparing the 2^15 powers of tau's Lagrange sections).
 
+With ``statements=True`` (``zkmarket demo --all``) the same weights also back the two batch
+statements: the provider registers the model with an accuracy verifier (over ``audit_samples``
+test samples) and a retrieval verifier (over a ``corpus_items`` corpus), whose keys carry a
+phase-2 contribution from the auditor and from the requester. After the predictions the
+provider stakes a bond on a claimed accuracy, the auditor challenges it with a committed test
+set from the digits test split, and the provider proves its count on exactly that set: the
+attestation lands on-chain and the fee is paid. Then the provider registers a corpus of digits
+images, the requester pays for every item of one class, and the provider proves that the
+returned set is exactly the items the model assigns to that class; the requester checks the
+delivered items against the proved commitment. Both proved results are compared with the
+integer executor's. (Their phase 1 is the known secret too: a local ceremony for circuits of
+2^19 rows takes far longer than a demo, so ``--all`` does not combine with ``--ceremony``.)
+
 Compiled circuits, ceremony files and keys are cached (``--cache``, ``$ZKMARKET_CACHE`` or
 ``~/.cache/zkmarket``), so a second run skips the ceremony and the setup.
 """
@@ -30,7 +43,7 @@ import numpy as np
 from marketplace.chain import connect
 from marketplace.consumer import Consumer
 from marketplace.contracts import Market
-from marketplace.provider import Provider, prepare_model
+from marketplace.provider import Provider, prepare_model, prepare_statement
 from marketplace.store import ProviderStore, default_cache_dir
 from prover.errors import ZkmarketError
 
@@ -50,11 +63,36 @@ class DemoRow:
 
 
 @dataclass
+class AuditRow:
+    challenge_id: int
+    samples: int
+    claim_bps: int
+    proved_correct: int     # the count the contract verified and attested
+    executor_correct: int   # the integer executor's count on the same test set
+    attested: bool          # the model's on-chain attestations hold this challenge's result
+    outcome: str
+    proof_seconds: float
+
+
+@dataclass
+class RetrievalRow:
+    request_id: int
+    corpus_items: int
+    requested_class: int
+    delivered: list[int]    # the corpus positions proved and delivered
+    executor: list[int]     # the positions the integer executor assigns to the class
+    delivery_checked: bool
+    proof_seconds: float
+
+
+@dataclass
 class DemoReport:
     rows: list[DemoRow]
     balances_before: dict[str, int]
     balances_after: dict[str, int]
     seconds: float
+    audit: AuditRow | None = None
+    retrieval: RetrievalRow | None = None
 
 
 def onnxruntime_labels(onnx_path: Path, x: np.ndarray) -> np.ndarray:
@@ -74,10 +112,16 @@ def eth(wei: int) -> str:
 
 
 def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path | None = None,
-             price: int = PRICE_WEI, phase1: str = "known-secret", progress: bool = True, out: Callable[[str], None] = print) -> DemoReport:
+             price: int = PRICE_WEI, phase1: str = "known-secret", statements: bool = False,
+             audit_samples: int = 100, corpus_items: int = 64, progress: bool = True,
+             out: Callable[[str], None] = print) -> DemoReport:
     """Run the demo (see the module docstring) and print its summary; returns the figures."""
     from marketplace.models import digits_split, example_models, model_inputs
 
+    if statements and phase1 != "known-secret":
+        raise ZkmarketError("--all sets up circuits of 2^19 rows and more, for which a local phase-1 ceremony takes "
+                            "hours: run it without --ceremony, or register with a public ptau "
+                            "(`zkmarket provider register --statement-ptau`)")
     t_start = time.perf_counter()
     cache_dir = Path(cache_dir or default_cache_dir())
     model = example_models()[model_name]
@@ -85,16 +129,25 @@ def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path
     out(f"cache: {cache_dir}")
 
     w3 = connect()
-    deployer, provider_account, consumer_account = w3.eth.accounts[:3]
+    deployer, provider_account, consumer_account, auditor_account, requester_account = w3.eth.accounts[:5]
     market = Market.deploy(w3, deployer)
     out(f"marketplace deployed at {market.marketplace.address}")
 
     consumer = Consumer(market, consumer_account, name="consumer", state_dir=cache_dir / "consumer", log=out)
     served = prepare_model(model.path, participants=[consumer], phase1=phase1, cache_dir=cache_dir,
                            progress=progress, log=out)
+    statement_keys = []
+    if statements:
+        # the auditor and the requester each contribute to the phase 2 of the key they rely on
+        for kind, size, name, account in (("accuracy", audit_samples, "auditor", auditor_account),
+                                          ("retrieval", corpus_items, "requester", requester_account)):
+            participant = Consumer(market, account, name=name, state_dir=cache_dir / name, log=out)
+            statement_keys.append(prepare_statement(served, kind, size, participants=[participant], phase1=phase1,
+                                                    cache_dir=cache_dir, progress=progress, log=out))
 
     with tempfile.TemporaryDirectory(prefix="zkmarket-provider-") as state_dir:
-        provider = Provider(market, provider_account, served, ProviderStore(state_dir), log=out, progress=progress)
+        provider = Provider(market, provider_account, served, ProviderStore(state_dir), statements=statement_keys,
+                            log=out, progress=progress)
         try:
             endpoint = provider.open_channel()
             out(f"provider endpoint (the input channel): {endpoint}")
@@ -111,6 +164,8 @@ def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path
                     "ceremony with the consumer's contribution instead (the first time: about 4 minutes on an idle 2-core machine)")
 
             accounts = {"provider": provider_account, "consumer": consumer_account}
+            if statements:
+                accounts.update(auditor=auditor_account, requester=requester_account)
             before = {name: int(w3.eth.get_balance(a)) for name, a in accounts.items()}
             _, _, x_test, y_test = digits_split()
             inputs = model_inputs(model.input_shape, x_test[:n_predictions])
@@ -123,14 +178,92 @@ def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path
                                     record.proof_seconds, prediction.open_gas, record.gas_used))
             earned = provider.withdraw()
             out(f"provider withdrew {eth(earned)}")
+            audit_row = retrieval_row = None
+            if statements:
+                audit_row = _audit_flow(w3, market, provider, deployer, auditor_account, audit_samples, Path(state_dir), out)
+                retrieval_row = _retrieval_flow(w3, market, provider, deployer, requester_account, corpus_items,
+                                                Path(state_dir), out)
             after = {name: int(w3.eth.get_balance(a)) for name, a in accounts.items()}
         finally:
             provider.close()
 
-    report = DemoReport(rows, before, after, time.perf_counter() - t_start)
+    report = DemoReport(rows, before, after, time.perf_counter() - t_start, audit_row, retrieval_row)
     for line in summary(report, price):
         out(line)
     return report
+
+
+AUDIT_CLAIM_BPS = 9_000          # the provider claims 90% accuracy
+AUDIT_BOND = 10 ** 16            # 0.01 ether staked on the claim
+AUDIT_FEE = 10 ** 15             # 0.001 ether, the provider's if it passes
+AUDIT_WINDOW = 3_600             # seconds the provider has to answer
+RETRIEVAL_PAYMENT = 2 * 10 ** 15
+RETRIEVAL_CLASS = 3
+
+
+def _audit_flow(w3, market: Market, provider: Provider, deployer: str, auditor: str, samples: int, workdir: Path,
+                out: Callable[[str], None]) -> AuditRow:
+    """Stake, challenge with a committed test set, answer with an accuracy proof, withdraw."""
+    from marketplace.audit import Audit, write_test_set
+    from marketplace.models import digits_split, model_inputs
+    from prover.circuit.accuracy import count_correct, test_set_commitment
+    from prover.onnx import executor
+
+    graph = provider.model.graph
+    audit = Audit.deploy(w3, market.registry.address, AUDIT_WINDOW, sender=deployer)
+    out(f"accuracy audits deployed at {audit.contract.address}")
+    provider.stake(audit, AUDIT_CLAIM_BPS, AUDIT_BOND)
+    _, _, x_test, y_test = digits_split()
+    inputs = executor.quantize_input(graph, model_inputs(graph.input_tensor.shape, x_test[:samples]))
+    labels = y_test[:samples]
+    test_set = write_test_set(workdir / "test_set.npz", inputs, labels)  # handed to the provider
+    challenge_id = audit.challenge(auditor, provider.model_id, test_set_commitment(graph, inputs, labels), samples,
+                                   AUDIT_FEE)
+    out(f"auditor: challenge {challenge_id} with a committed test set of {samples} digits, fee {eth(AUDIT_FEE)}")
+    t0 = time.perf_counter()
+    outcome = provider.answer_audit(audit, challenge_id, test_set)
+    seconds = time.perf_counter() - t0
+    record = audit.status(challenge_id)
+    attested = [a for a in audit.attestations(provider.model_id) if a.challenge_id == challenge_id]
+    out(f"on-chain attestation: {attested[0].correct}/{attested[0].samples} correct" if attested else
+        "no attestation: the claim failed and the auditor takes the bond")
+    for account in (provider.account, auditor):
+        if audit.owed(account):
+            audit.withdraw(account)
+    return AuditRow(challenge_id, samples, AUDIT_CLAIM_BPS, record.correct, count_correct(graph, inputs, labels),
+                    bool(attested) and (attested[0].correct, attested[0].samples) == (record.correct, samples),
+                    outcome.name.lower(), seconds)
+
+
+def _retrieval_flow(w3, market: Market, provider: Provider, deployer: str, requester: str, items: int,
+                    workdir: Path, out: Callable[[str], None]) -> RetrievalRow:
+    """Register a corpus, pay for a class, answer with a retrieval proof, check the delivery."""
+    from marketplace.chain import latest_timestamp
+    from marketplace.models import digits_split, model_inputs
+    from marketplace.retrieval import Retrieval, check_delivery, read_delivery, write_corpus
+    from prover.circuit.retrieval import corpus_commitment, matching_items
+    from prover.onnx import executor
+
+    graph = provider.model.graph
+    retrieval = Retrieval.deploy(w3, market.registry.address, sender=deployer)
+    out(f"retrieval market deployed at {retrieval.contract.address}")
+    _, _, x_test, _ = digits_split()
+    corpus = executor.quantize_input(graph, model_inputs(graph.input_tensor.shape, x_test[:items]))
+    corpus_path = write_corpus(workdir / "corpus.npz", corpus)
+    corpus_id = retrieval.register_corpus(provider.account, corpus_commitment(graph, corpus), items)
+    request_id = retrieval.request(requester, provider.model_id, corpus_id, RETRIEVAL_CLASS,
+                                   latest_timestamp(w3) + AUDIT_WINDOW, RETRIEVAL_PAYMENT)
+    out(f"requester: every item of class {RETRIEVAL_CLASS} in corpus {corpus_id} ({items} digits), "
+        f"{eth(RETRIEVAL_PAYMENT)}")
+    t0 = time.perf_counter()
+    delivered = provider.answer_retrieval(retrieval, request_id, corpus_path, workdir / "delivery.npz")
+    seconds = time.perf_counter() - t0
+    positions, delivered_items = read_delivery(workdir / "delivery.npz")
+    check_delivery(graph, items, positions, delivered_items, retrieval.request_of(request_id))  # raises if wrong
+    out(f"requester: the {len(positions)} delivered items are the proved set")
+    retrieval.withdraw(provider.account)
+    return RetrievalRow(request_id, items, RETRIEVAL_CLASS, delivered,
+                        [int(i) for i in matching_items(graph, corpus, RETRIEVAL_CLASS)], True, seconds)
 
 
 def summary(report: DemoReport, price: int) -> list[str]:
@@ -144,11 +277,25 @@ def summary(report: DemoReport, price: int) -> list[str]:
     n = len(report.rows)
     agree = sum(r.proved == r.onnxruntime for r in report.rows)
     lines += ["", f"{n} predictions paid at {eth(price)} each, {n} verified on-chain; "
-                  f"{agree}/{n} labels match onnxruntime",
-              "balances      before                after                 change"]
+                  f"{agree}/{n} labels match onnxruntime"]
+    if report.audit is not None:
+        a = report.audit
+        attested = "proved and attested on-chain" if a.attested else "proved, NOT attested"
+        lines.append(f"accuracy audit {a.challenge_id}: {a.proved_correct}/{a.samples} correct {attested} "
+                     f"(integer executor: {a.executor_correct}/{a.samples}), claim {a.claim_bps / 100:.0f}%: "
+                     f"{a.outcome}; proved in {a.proof_seconds:.1f} s")
+    if report.retrieval is not None:
+        r = report.retrieval
+        same = "the executor's set" if r.delivered == r.executor else f"NOT the executor's {r.executor}"
+        lines.append(f"retrieval {r.request_id}: {len(r.delivered)} of {r.corpus_items} items are class "
+                     f"{r.requested_class} ({same}), delivery checked; proved in {r.proof_seconds:.1f} s")
+    lines.append("balances      before                after                 change")
     for name in report.balances_before:
         b, a = report.balances_before[name], report.balances_after[name]
         lines.append(f"{name:<9}  {eth(b):>20}  {eth(a):>20}  {'+' if a >= b else '-'}{eth(abs(a - b))}")
     lines.append("(the consumer also paid gas; the provider paid gas for registering and fulfilling)")
+    if report.audit is not None:
+        lines.append(f"(the provider's bond of {eth(AUDIT_BOND)} stays staked on its accuracy claim; it earned the "
+                     f"audit fee and the retrieval payment)")
     lines.append(f"total time {report.seconds:.1f} s")
     return lines

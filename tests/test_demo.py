@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.demo import PRICE_WEI, DemoReport, DemoRow, run_demo, summary
+from marketplace.demo import (AUDIT_BOND, AUDIT_FEE, PRICE_WEI, RETRIEVAL_PAYMENT, AuditRow, DemoReport, DemoRow,
+                              RetrievalRow, run_demo, summary)
+from prover.errors import ZkmarketError
+
+
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory):
+    """One cache for the module's demo runs: the inference setup is made once."""
+    return tmp_path_factory.mktemp("demo-cache")
 
 
 @pytest.mark.slow
-def test_demo_pays_for_verified_predictions_that_match_onnxruntime(tmp_path):
+def test_demo_pays_for_verified_predictions_that_match_onnxruntime(demo_cache):
     lines = []
-    report = run_demo(2, cache_dir=tmp_path, progress=False, out=lines.append)
+    report = run_demo(2, cache_dir=demo_cache, progress=False, out=lines.append)
     assert [r.request_id for r in report.rows] == [1, 2]
     assert all(r.proved == r.onnxruntime for r in report.rows)
     assert all(r.fulfil_gas > 0 and r.open_gas > 0 and r.proof_seconds > 0 for r in report.rows)
@@ -23,7 +31,7 @@ def test_demo_pays_for_verified_predictions_that_match_onnxruntime(tmp_path):
     assert "INSECURE" in text and "2/2 labels match onnxruntime" in text
     # a second run reuses the cached setup
     lines.clear()
-    run_demo(1, cache_dir=tmp_path, progress=False, out=lines.append)
+    run_demo(1, cache_dir=demo_cache, progress=False, out=lines.append)
     assert any(line.startswith("setup reused from") for line in lines)
     assert any("setup already checked" in line for line in lines)
 
@@ -37,3 +45,46 @@ def test_summary_table_reports_each_request_and_the_balances():
     assert rows[0].split()[:5] == ["1", "7", "7", "7", "yes"] and rows[1].split()[:5] == ["2", "3", "5", "3", "NO"]
     assert "1/2 labels match onnxruntime" in "\n".join(lines)
     assert any("+0.001000 ETH" in line for line in lines) and any("-0.003000 ETH" in line for line in lines)
+
+
+@pytest.mark.slow
+def test_demo_all_attests_the_executors_accuracy_and_delivers_the_executors_set(demo_cache):
+    """`zkmarket demo --all`: after the predictions, an accuracy audit over 100 digits of the
+    test split and a retrieval over a 64-digit corpus, each proved and settled on-chain."""
+    lines = []
+    report = run_demo(1, cache_dir=demo_cache, statements=True, progress=False, out=lines.append)
+    audit = report.audit
+    assert (audit.samples, audit.outcome, audit.attested) == (100, "passed", True)
+    assert audit.proved_correct == audit.executor_correct and audit.proved_correct * 10_000 >= audit.claim_bps * 100
+    retrieval = report.retrieval
+    assert retrieval.corpus_items == 64 and retrieval.delivery_checked
+    assert retrieval.delivered == retrieval.executor and len(retrieval.delivered) > 0
+    # the auditor paid the fee and the requester the payment (plus gas); the provider's bond
+    # stays staked, and it received the fee and the payment
+    assert report.balances_before["auditor"] - report.balances_after["auditor"] > AUDIT_FEE
+    assert report.balances_before["requester"] - report.balances_after["requester"] > RETRIEVAL_PAYMENT
+    provider_change = report.balances_after["provider"] - report.balances_before["provider"]
+    assert -AUDIT_BOND < provider_change < PRICE_WEI + AUDIT_FEE + RETRIEVAL_PAYMENT - AUDIT_BOND
+    text = "\n".join(lines)
+    assert f"on-chain attestation: {audit.proved_correct}/100 correct" in text
+    assert "delivery checked" in text
+
+
+def test_demo_all_does_not_run_a_local_ceremony_for_the_statements(tmp_path):
+    with pytest.raises(ZkmarketError, match="without --ceremony"):
+        run_demo(1, cache_dir=tmp_path, statements=True, phase1="ceremony", out=lambda m: None)
+    assert not any(tmp_path.iterdir())  # refused before anything was made
+
+
+def test_summary_reports_the_audit_and_the_retrieval():
+    report = DemoReport([DemoRow(1, 7, 7, 7, 1.5, 150_000, 270_000)], {"provider": 0}, {"provider": 0}, 1.0,
+                        AuditRow(1, 100, 9000, 97, 97, True, "passed", 10.0),
+                        RetrievalRow(1, 64, 3, [2, 5], [2, 5], True, 9.0))
+    text = "\n".join(summary(report, 10**15))
+    assert "97/100 correct proved and attested on-chain (integer executor: 97/100)" in text
+    assert "2 of 64 items are class 3 (the executor's set)" in text
+    wrong = DemoReport(report.rows, {"provider": 0}, {"provider": 0}, 1.0,
+                       AuditRow(1, 100, 9000, 97, 96, False, "passed", 10.0),
+                       RetrievalRow(1, 64, 3, [2], [2, 5], True, 9.0))
+    text = "\n".join(summary(wrong, 10**15))
+    assert "proved, NOT attested" in text and "NOT the executor's [2, 5]" in text

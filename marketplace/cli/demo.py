@@ -1,4 +1,4 @@
-"""`zkmarket demo`: the whole flow on an in-process chain (see ``marketplace.demo``)."""
+"""`zkmarket demo [--all]`: the whole flow on an in-process chain (see ``marketplace.demo``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ def run(args: argparse.Namespace) -> int:
     from marketplace.demo import run_demo
 
     report = run_demo(args.n, model_name=args.model, cache_dir=args.cache,
-                      phase1="ceremony" if args.ceremony else "known-secret", progress=not args.no_progress)
-    return 0 if all(r.proved == r.onnxruntime for r in report.rows) else 1
+                      phase1="ceremony" if args.ceremony else "known-secret", statements=args.all,
+                      audit_samples=args.audit_samples, corpus_items=args.corpus_items,
+                      progress=not args.no_progress)
+    agree = all(r.proved == r.onnxruntime for r in report.rows)
+    if report.audit is not None:
+        agree &= report.audit.proved_correct == report.audit.executor_correct
+    if report.retrieval is not None:
+        agree &= report.retrieval.delivered == report.retrieval.executor
+    return 0 if agree else 1
 
 
 def register(sub) -> None:
@@ -26,5 +33,9 @@ def register(sub) -> None:
     parser.add_argument("--ceremony", action="store_true",
                         help="run a real phase-1 ceremony with the consumer's contribution instead of the INSECURE "
                              "known-secret powers of tau (slow)")
+    parser.add_argument("--all", action="store_true",
+                        help="also an accuracy audit and a trustless retrieval with the same weights")
+    parser.add_argument("--audit-samples", type=int, default=100, help="test samples of the audit (default 100)")
+    parser.add_argument("--corpus-items", type=int, default=64, help="digits in the retrieval corpus (default 64)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)
