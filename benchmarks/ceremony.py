@@ -109,14 +109,19 @@ def _model_keys(max_k: int, log=print) -> list[tuple[str, dict[str, Path], int]]
         if meta["k"] > max_k:
             log(f"  skipping {model.name}: its domain 2^{meta['k']} exceeds --max-model-k {max_k}")
             continue
-        # a ptau one power above the domain: with power exactly log2(domain) snarkjs's circuit
-        # hash reads a point past the G1 powers, which ours leaves out (prover.groth16.setup)
-        files["ptau"] = _known_secret_ptau(meta["k"] + 1, log)
-        files["zkey"] = CACHE_DIR / f"ceremony_model_{model.name}_p{meta['k'] + 1}.zkey"
-        if not files["zkey"].exists():
-            write_zkey(setup(read_r1cs(files["r1cs"]), read_ptau(files["ptau"])), files["zkey"])
-        out.append((model.name, files, meta["constraints"]))
+        out.append((model.name, _key_on_ptau(files, meta["k"], f"model_{model.name}", log), meta["constraints"]))
     return out
+
+
+def _key_on_ptau(files: dict[str, Path], k: int, name: str, log=print) -> dict[str, Path]:
+    """``files`` with the initial key of its circuit set up from a known-secret ptau one power
+    above the 2^k domain (and that ptau), the files `zkey verify` checks against: with power
+    exactly k snarkjs's circuit hash reads a point past the G1 powers, which ours leaves out
+    (prover.groth16.setup)."""
+    files = {**files, "ptau": _known_secret_ptau(k + 1, log), "zkey": CACHE_DIR / f"ceremony_{name}_p{k + 1}.zkey"}
+    if not files["zkey"].exists():
+        write_zkey(setup(read_r1cs(files["r1cs"]), read_ptau(files["ptau"])), files["zkey"])
+    return files
 
 
 def _known_secret_ptau(power: int, log=print) -> Path:
@@ -172,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         if 1 in args.phases:
             rows.append(phase1(args.power, work))
         if 2 in args.phases:
-            synthetic = prepare(args.phase2_k)
+            synthetic = _key_on_ptau(prepare(args.phase2_k), args.phase2_k, f"synthetic_k{args.phase2_k}")
             rows.append(phase2(f"synthetic 2^{args.phase2_k}", synthetic, (1 << args.phase2_k) - 2, work))
             if not args.no_models:
                 for name, files, constraints in _model_keys(args.max_model_k):

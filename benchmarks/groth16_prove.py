@@ -2,8 +2,9 @@
 
 For each size k (default 12, 14, 16, 18) a circuit whose domain is exactly 2^k rows
 (``2^k - n_public - 1`` constraints, mixed multiplications and additions, one public output) is
-written as .r1cs with a satisfying .wtns; a powers of tau of power k + 1 comes from the INSECURE
-known-secret builder (fine for timing); the .zkey comes from our setup. Inputs are cached in
+written as .r1cs with a satisfying .wtns; the .zkey is made straight from an INSECURE known
+secret (``known_secret_setup``, the key our setup makes from the known-secret ptau; fine for
+timing: a prover's work does not depend on who knows the secret). Inputs are cached in
 ``benchmarks/.cache/``. Both provers then run as child processes on the same .zkey and .wtns,
 so start-up and file loading count on both sides; each child's peak resident memory comes from
 GNU time. Both proofs must pass ``snarkjs groth16 verify`` or the run fails. Results are
@@ -33,14 +34,12 @@ import numpy as np
 from benchmarks import CACHE_DIR, RESULTS_DIR
 from marketplace.npm import REPO_ROOT, npm_bin, run_npm_tool
 from prover import kernels
-from prover.ceremony.known_secret import known_secret_ptau
+from prover.ceremony.known_secret import known_secret_setup
 from prover.field import FR_MODULUS, LIMBS, ints_to_limbs
 from prover.formats.binfile import atomic_output
-from prover.formats.ptau import read_ptau, write_ptau
 from prover.formats.r1cs import write_r1cs
 from prover.formats.wtns import write_wtns
 from prover.formats.zkey import write_zkey
-from prover.groth16.setup import setup
 from prover.r1cs import R1CS, SparseMatrix
 
 GNU_TIME = "/usr/bin/time"
@@ -97,21 +96,17 @@ def _csr(n_rows: int, *entries: tuple[np.ndarray, np.ndarray, int]) -> SparseMat
 # --- inputs (cached) -------------------------------------------------------------------------
 
 def prepare(k: int, cache: Path = CACHE_DIR, log=print) -> dict[str, Path]:
-    """The .r1cs, .wtns and .zkey (and ptau) of size k, built once and cached."""
-    ptau = cache / f"known_secret_{k + 1}.ptau"
-    if not ptau.exists():
-        log(f"  building the known-secret ptau of power {k + 1} (cached in {cache})")
-        cache.mkdir(parents=True, exist_ok=True)
-        write_ptau(known_secret_ptau(k + 1, **SECRET, progress=True), ptau)  # writers are atomic
+    """The .r1cs, .wtns and .zkey of size k, built once and cached."""
     base = cache / f"groth16_k{k}_v{CIRCUIT_VERSION}"
-    files = {"ptau": ptau, "r1cs": base.with_suffix(".r1cs"), "wtns": base.with_suffix(".wtns"),
+    files = {"r1cs": base.with_suffix(".r1cs"), "wtns": base.with_suffix(".wtns"),
              "zkey": base.with_suffix(".zkey"), "vk": base.with_suffix(".vk.json")}
     if not all(files[name].exists() for name in ("r1cs", "wtns", "zkey", "vk")):
-        log(f"  building the 2^{k} circuit, witness and key")
+        log(f"  building the 2^{k} circuit, witness and key (cached in {cache})")
+        cache.mkdir(parents=True, exist_ok=True)
         r1cs, witness = benchmark_circuit(k)
-        write_r1cs(r1cs, files["r1cs"])
+        write_r1cs(r1cs, files["r1cs"])  # writers are atomic
         write_wtns(witness, files["wtns"])
-        write_zkey(setup(r1cs, read_ptau(ptau)), files["zkey"])
+        write_zkey(known_secret_setup(r1cs, **SECRET, progress=True), files["zkey"])
         # snarkjs's own verification key, so that both proofs are checked independently of us
         tmp = files["vk"].with_suffix(".tmp")
         run_npm_tool("snarkjs", "zkey", "export", "verificationkey", files["zkey"], tmp, timeout=3600)
