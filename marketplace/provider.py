@@ -321,6 +321,15 @@ def statement_circuit(graph: Graph, kind: str, size: int, progress: bool = False
     return build(graph, size, show_progress=progress)
 
 
+def statement_constraints(graph: Graph, kind: str, size: int) -> int:
+    """About the constraints of the ``kind`` circuit over ``size`` (within about 1%: only the
+    hash tree over the items grows unevenly), extrapolated from the circuits over 1 and 2 (each
+    added sample or item costs the same, the weight commitment is paid once), so that a size too
+    large to build can be refused before it is built."""
+    one, two = (statement_circuit(graph, kind, n).r1cs.n_constraints for n in (1, 2))
+    return one + (two - one) * (size - 1)
+
+
 def prepare_statement(model: ServedModel, kind: str, size: int, *, participants: list[Participant] = (),
                       ptau_path: str | Path | None = None, zkey_path: str | Path | None = None,
                       phase1: str = "ceremony", cache_dir: Path | None = None, progress: bool = True,

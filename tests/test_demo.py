@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from marketplace.demo import (AUDIT_BOND, AUDIT_FEE, PRICE_WEI, RETRIEVAL_PAYMENT, AuditRow, DemoReport, DemoRow,
-                              RetrievalRow, run_demo, summary)
+                              RetrievalRow, check_statement_sizes, run_demo, summary)
 from prover.errors import ZkmarketError
 
 
@@ -88,3 +88,22 @@ def test_summary_reports_the_audit_and_the_retrieval():
                        RetrievalRow(1, 64, 3, [2], [2, 5], True, 9.0))
     text = "\n".join(summary(wrong, 10**15))
     assert "proved, NOT attested" in text and "NOT the executor's [2, 5]" in text
+
+
+def test_statements_too_large_for_the_machine_are_refused_before_any_circuit():
+    from marketplace.models import example_models
+    from marketplace.provider import quantized_graph, statement_circuit, statement_constraints
+
+    mlp, _ = quantized_graph(example_models()["mlp"].path)
+    # the extrapolation is close: every sample and item adds the same constraints but for the
+    # hash tree over the items
+    for kind in ("accuracy", "retrieval"):
+        built = statement_circuit(mlp, kind, 9).r1cs.n_constraints
+        assert abs(statement_constraints(mlp, kind, 9) - built) < 0.01 * built
+    check_statement_sizes(mlp, 1000, 256)       # 4.5M and 1.2M constraints: proved in benchmarks/
+    with pytest.raises(ZkmarketError, match="give a smaller --audit-samples"):
+        check_statement_sizes(mlp, 2000, 64)
+    with pytest.raises(ZkmarketError, match="give a smaller --corpus-items"):
+        check_statement_sizes(mlp, 100, 4000)
+    with pytest.raises(ZkmarketError, match="at least one"):
+        check_statement_sizes(mlp, 0, 64)
