@@ -41,11 +41,14 @@ NO_RESULT = 2**256 - 1
 
 
 class ContractRevert(ChainError):
-    """A contract call reverted; ``error`` is the custom error's name, ``args`` its values."""
+    """A contract call reverted; ``error`` is the custom error's name, ``args`` its values.
+    ``receipt`` is the mined transaction's receipt when the revert happened in a block (its
+    sender paid the gas it used), None when it was caught before anything was sent."""
 
     def __init__(self, error: str, args: tuple = (), message: str | None = None):
         self.error = error
         self.args_ = tuple(args)
+        self.receipt = None
         super().__init__(message or f"the contract refused: {error}{self.args_}")
 
 
@@ -238,32 +241,38 @@ def view(call, abis: Sequence[list[dict]] = ()):
 
 
 def transact(w3: Web3, call, sender: str, value: int = 0, abis: Sequence[list[dict]] = ()):
-    """Send a contract call (or constructor) from ``sender`` and wait for it. It is first run
-    as an ``eth_call``/estimate, so a revert raises ContractRevert with the decoded custom error
-    and costs nothing; a revert once mined raises the same. Returns the receipt."""
+    """Send a contract call (or constructor) from ``sender`` and wait for it; a revert raises
+    ContractRevert with the decoded custom error. Returns the receipt.
+
+    On a node the gas estimate runs the call first, so a revert is caught before anything is
+    sent. The embedded chain sends once, with a fixed gas limit and no dry run (py-evm would run
+    every pairing twice); a mined revert is replayed at the block before it for its reason, and
+    costs only the gas it used."""
     tx = {"from": sender, "value": value}
     try:
         if is_embedded(w3):
             tx = call.build_transaction({**tx, "gas": EMBEDDED_GAS_LIMIT})
-            w3.eth.call(tx)
+            tx_hash = w3.eth.send_transaction(tx)
         else:
             tx["gas"] = call.estimate_gas(tx)
+            tx_hash = call.transact(tx)
     except Exception as exc:
         data = _revert_data(exc)
         if data is not None:
             raise decode_revert(abis, data) from None
         raise ChainError(f"the call was refused: {exc}") from exc
-    tx_hash = w3.eth.send_transaction(tx) if is_embedded(w3) else call.transact(tx)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash)
     if receipt["status"] != 1:
-        # state moved between the dry run and inclusion: replay at that block for the reason
+        # the revert's reason: replay the call on the state it met
+        revert = ContractRevert("Revert", (), f"transaction {tx_hash.hex()} reverted")
         try:
             w3.eth.call({k: v for k, v in tx.items() if k != "nonce"}, block_identifier=receipt["blockNumber"] - 1)
         except Exception as exc:
             data = _revert_data(exc)
             if data is not None:
-                raise decode_revert(abis, data) from None
-        raise ContractRevert("Revert", (), f"transaction {tx_hash.hex()} reverted")
+                revert = decode_revert(abis, data)
+        revert.receipt = receipt
+        raise revert
     return receipt
 
 

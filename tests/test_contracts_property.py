@@ -98,6 +98,9 @@ class EscrowMachine(RuleBasedStateMachine):
         with pytest.raises(ContractRevert) as info:
             action()
         assert info.value.error == error, info.value
+        if info.value.receipt is not None:  # mined revert: the sender paid its gas
+            receipt = info.value.receipt
+            self.spent[account] += receipt["gasUsed"] * receipt["effectiveGasPrice"]
         return None
 
     # --- rules ---------------------------------------------------------------------------------
