@@ -1,12 +1,13 @@
 # zkml-market: `make demo` runs the whole flow on the embedded chain, `make test` runs the tests.
-# Both install what they need first (a virtual environment, the native crate, npm peers).
+# Both install what they need first (a virtual environment, the native crate, npm peers), from
+# the locks: constraints.txt (Python), prover/native/Cargo.lock (Rust), package-lock.json (npm).
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-fast demo demo-all bench clean
+.PHONY: install test test-fast demo demo-all bench lint format lock clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +18,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 	@touch $@
 
 # the native crate is rebuilt when any Rust source or the build config changes
-$(STAMP): $(VENV)/bin/python pyproject.toml prover/native/Cargo.toml $(shell find prover/native/src -name '*.rs')
-	$(PY) -m pip install --quiet -e '.[test]'
+$(STAMP): $(VENV)/bin/python pyproject.toml constraints.txt prover/native/Cargo.toml prover/native/Cargo.lock $(shell find prover/native/src -name '*.rs')
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,lint]'
 	@touch $@
 
 install: $(STAMP) node_modules/.package-lock.json
@@ -38,6 +39,26 @@ demo-all: install
 
 bench: install
 	$(PY) -m benchmarks
+
+# ruff (lint + format check) and mypy on the Python packages, rustfmt + clippy on the crate,
+# solhint on the contracts; configuration in pyproject.toml, .solhint.json
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	cd prover/native && cargo fmt --check && cargo clippy --release --all-targets --locked -- -D warnings
+	npx solhint --disc 'contracts/**/*.sol'
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	cd prover/native && cargo fmt
+
+# regenerate constraints.txt from pyproject.toml (newest versions that fit), then `make install`
+lock: $(VENV)/bin/python
+	$(PY) -m pip install --quiet pip-tools
+	$(VENV)/bin/pip-compile --quiet --extra test --extra lint --strip-extras --no-emit-index-url \
+	    --no-emit-find-links --output-file constraints.txt pyproject.toml
 
 clean:
 	rm -rf $(VENV) node_modules prover/native/target prover/_native*.so

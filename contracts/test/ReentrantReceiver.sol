@@ -41,6 +41,7 @@ contract ReentrantReceiver {
     }
 
     receive() external payable {
+        // solhint-disable-next-line gas-custom-errors
         require(!refusePayment, "refused");
         receipts += 1;
         if (receipts == 1) {
