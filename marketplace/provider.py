@@ -740,8 +740,12 @@ class Provider:
         pending = self.store.requests(RECEIVED, PROVED)
         if pending:
             self.log(f"resuming {len(pending)} request(s) with inputs: {[r.request_id for r in pending]}")
+        caught_up = False
         while not stop():
             self.serve_once()
+            if not caught_up:
+                self.log(f"caught up with the chain at block {self.state.last_block}")
+                caught_up = True
             time.sleep(poll_seconds)
 
     # accuracy audits and retrieval (contracts/statements)
