@@ -49,7 +49,8 @@ from prover.formats import read_ptau, read_zkey, write_ptau, write_r1cs, write_z
 from prover.groth16 import qap
 from prover.groth16.keys import ProvingKey
 from prover.groth16.prove import prove
-from prover.onnx.graph import Graph, InputShapeError
+from prover.onnx import executor
+from prover.onnx.graph import Graph, InputShapeError, ValueRangeError
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import Precision, quantize
 
@@ -399,6 +400,11 @@ def prepare_statement(model: ServedModel, kind: str, size: int, *, participants:
 
 # --- the agent -----------------------------------------------------------------------------------
 
+def unanswerable_input(exc: Exception) -> str:
+    """The reason a request whose input has no witness ends ``failed``."""
+    return f"the witness cannot be built: {exc}"
+
+
 @dataclass
 class Answer:
     """One fulfilled request, as the provider saw it."""
@@ -515,6 +521,18 @@ class Provider:
         if input_commitment(self.model.graph, x, salt) != onchain.input_commitment:
             self.log(f"request {request_id}: refused an input that does not match its commitment")
             return 409, {"error": "the input and salt do not match the request's on-chain input commitment"}
+        try:  # the integer executor: the circuit agrees with it bit for bit, at a fraction of a witness's cost
+            executor.execute(self.model.graph, x)
+        except ValueRangeError as exc:  # the consumer's own input, which no witness exists for
+            with self._store_lock:
+                record = self.store.request(request_id) or RequestState(request_id)
+                if record.state in (WAITING, RECEIVED):
+                    record.input, record.salt = values, salt
+                    record.input_commitment, record.deadline = onchain.input_commitment, onchain.deadline
+                    self.store.put(record.enter(FAILED, unanswerable_input(exc)))
+            self.log(f"request {request_id}: refused, not answerable: {exc}")
+            return 409, {"error": f"request {request_id} cannot be answered: {unanswerable_input(exc)}; its "
+                                  f"escrow comes back after the deadline"}
         with self._store_lock:
             record = self.store.request(request_id) or RequestState(request_id)
             if record.state not in (WAITING, RECEIVED):  # proved or final: never computed again
@@ -635,7 +653,7 @@ class Provider:
             result = self.model.circuit.witness(x, record.salt)
         except (ZkmarketError, ValueError) as exc:  # a property of this input: computing again cannot help
             with self._store_lock:
-                self.store.put(record.enter(FAILED, f"the witness cannot be built: {exc}"))
+                self.store.put(record.enter(FAILED, unanswerable_input(exc)))
             self.log(f"request {record.request_id}: failed, not retried: {record.reason}")
             return False
         proof, public = prove(self.model.proving_key, result.witness, progress=self.progress)

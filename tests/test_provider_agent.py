@@ -1,7 +1,8 @@
 """The provider agent's robustness on the in-process chain (issue 11, findings 8-10):
 
 - a poison request (an in-range input whose witness overflows a rescale) ends ``failed`` with
-  its reason, shows in ``zkmarket provider status``, is never computed again (not on the next
+  its reason, refused when it arrives (or, accepted by an older provider, after one witness
+  attempt), shows in ``zkmarket provider status``, is never computed again (not on the next
   poll, not after its refund, not after a restart: the witness attempts are counted) and its
   consumer gets the refund;
 - a fulfil landed by another account with the provider's own calldata (the call is
@@ -30,7 +31,7 @@ from marketplace.contracts import Market, Status, proof_to_evm
 from marketplace.provider import (CHANNEL_SLACK_S, FULFIL_MARGIN_S, INITIAL_PROOF_SECONDS,
                                   INITIAL_PROOF_SECONDS_PER_CONSTRAINT, KNOWN_SECRET, PROOF_TIME_FACTOR, Provider,
                                   prepare_model)
-from marketplace.store import EXPIRED, FAILED, FULFILLED, PROVED, RECEIVED, WAITING, ProviderStore
+from marketplace.store import EXPIRED, FAILED, FULFILLED, PROVED, RECEIVED, WAITING, ProviderStore, RequestState
 from prover.circuit.statements import input_commitment
 from prover.field import FR_MODULUS
 from prover.onnx import executor
@@ -107,30 +108,45 @@ def test_a_poison_request_ends_failed_for_good_and_its_consumer_is_refunded(worl
     w3, market, consumer, offer = world["w3"], world["market"], world["consumer"], world["offer"]
     tensor = world["provider"].model.graph.input_tensor
     poison = np.full(tensor.shape, 127 / 2.0 ** tensor.scale)  # in range, but overflows a rescale
-    assert int(executor.quantize_input(offer.input_graph(), poison).max()) == 127
+    xq = executor.quantize_input(offer.input_graph(), poison)
+    assert int(xq.max()) == 127
+    logged = []
+    consumer.log = logged.append
     rounds = []
 
     def wait():
-        answers = world["provider"].serve_once()
-        rounds.append(answers)
+        rounds.append(world["provider"].serve_once())
         if len(rounds) == 2:  # sending the input again is refused, with the reason
             (record,) = world["provider"].store.requests()
-            with pytest.raises(channel.Refused, match="already failed: the witness cannot be built"):
+            with pytest.raises(channel.Refused, match="cannot be answered: the witness cannot be built"):
                 channel.send_input(offer.endpoint, record.request_id, record.input, record.salt)
         if len(rounds) == 3:  # the provider restarts before the deadline passes
             restart(world)
         if len(rounds) == 5:
             advance_time(w3, 601)
 
+    # 1. refused when it arrives (the integer executor overflows too): no witness is ever built
     prediction = consumer.predict(offer, poison, timeout=600, wait=wait)
     assert prediction.refunded and market.request(prediction.request_id).status == Status.REFUNDED
-    assert rounds == [[]] * 5
+    assert any("cannot be answered: the witness cannot be built" in line for line in logged)  # told at once
+    assert rounds == [[]] * 5 and world["witness"].calls == 0
     record = world["provider"].store.request(prediction.request_id)
     assert record.state == FAILED and "witness cannot be built" in record.reason and "outside" in record.reason
-    assert world["witness"].calls == 1  # once, then never again: not on later polls, nor after the restart
-    # ... nor after the refund, nor after another restart
+    assert world["provider"].serve_once() == [] and restart(world).serve_once() == [] and world["witness"].calls == 0
+
+    # 2. a poison input a provider accepted before this rule (finding 8: it stayed received and was
+    # recomputed on every poll): its witness is attempted once, then never again
+    salt = 4242
+    old = market.open_request(consumer.account, offer.model_id, input_commitment(offer.input_graph(), xq, salt),
+                              latest_timestamp(w3) + 600)
+    world["provider"].store.put(RequestState(old, RECEIVED, market.request(old).input_commitment,
+                                             market.request(old).deadline, [int(v) for v in xq.ravel()], salt))
+    assert world["provider"].serve_once() == [] and world["witness"].calls == 1
+    assert world["provider"].store.request(old).state == FAILED
     assert world["provider"].serve_once() == [] and restart(world).serve_once() == []
-    assert world["witness"].calls == 1 and world["provider"].store.request(prediction.request_id).state == FAILED
+    advance_time(w3, 601)
+    assert consumer.refund(old) == PRICE and world["provider"].serve_once() == []
+    assert world["witness"].calls == 1 and world["provider"].store.request(old).state == FAILED
 
     # the twin: an input in range that the model's ranges hold is answered
     good = consumer.predict(offer, world["calibration"][0], wait=world["provider"].serve_once)
@@ -139,14 +155,15 @@ def test_a_poison_request_ends_failed_for_good_and_its_consumer_is_refunded(worl
     assert world["witness"].calls == 2
 
     report = status(capsys, world)
-    assert report["totals"]["failed"] == 1 and report["totals"]["fulfilled"] == 1
+    assert report["totals"]["failed"] == 2 and report["totals"]["fulfilled"] == 1
     rows = {r["request_id"]: r for r in report["requests"]}
-    assert rows[prediction.request_id]["status"] == "failed" and "outside" in rows[prediction.request_id]["reason"]
-    assert {"received", "failed"} <= set(rows[prediction.request_id]["times"])
+    for request_id in (prediction.request_id, old):
+        assert rows[request_id]["status"] == "failed" and "outside" in rows[request_id]["reason"]
+        assert "failed" in rows[request_id]["times"]
     assert rows[good.request_id]["status"] == "fulfilled" and rows[good.request_id]["gas_used"] > 0
     assert zkmarket(["provider", "status", "--state", str(world["state"])]) == 0
     table = capsys.readouterr().out
-    assert "failed" in table and "the witness cannot be built" in table and "1 fulfilled, 1 failed" in table
+    assert "failed" in table and "the witness cannot be built" in table and "1 fulfilled, 2 failed" in table
 
 
 def copy_of_fulfil(world, request_id: int, proof, label: int, output_commitment: int) -> None:
