@@ -57,10 +57,11 @@ from prover.onnx.quantize import Precision, quantize
 SETUP_FILES = ("circuit.r1cs", "phase1.ptau", "circuit.zkey")
 # The shortest deadline accepted: PROOF_TIME_FACTOR times the proving time (a busy machine is
 # slower than the measurement) per request to prove, plus FULFIL_MARGIN_S for the fulfil to be
-# mined; the card adds CHANNEL_SLACK_S for the consumer's steps between opening and sending.
+# mined; the card adds CHANNEL_SLACK_S for the consumer's steps between opening and sending
+# (its openRequest mined: a few blocks on a public chain).
 PROOF_TIME_FACTOR = 2.0
 FULFIL_MARGIN_S = 30
-CHANNEL_SLACK_S = 10
+CHANNEL_SLACK_S = 30
 # before any proof, a conservative estimate from the circuit's size: about 3x what an idle
 # 2-core machine takes (the 31k-constraint digits MLP: 1.8 s with circuit and witness)
 INITIAL_PROOF_SECONDS = 1.0
@@ -407,7 +408,8 @@ def unanswerable_input(exc: Exception) -> str:
 
 @dataclass
 class Answer:
-    """One fulfilled request, as the provider saw it."""
+    """One fulfilled request, as the provider saw it (``gas_used`` 0: another transaction
+    landed this provider's result, a copy of its fulfil or one whose receipt was lost)."""
 
     request_id: int
     label: int
@@ -698,8 +700,8 @@ class Provider:
             with self._store_lock:
                 self.store.put(record.enter(FULFILLED, "the chain already held this provider's result (a copy of "
                                                        "its fulfil, or one whose receipt was lost)"))
-            self.log(f"request {record.request_id}: label {record.label}, fulfilled on-chain with this provider's "
-                     f"result by another transaction; its logits are served")
+            self.log(f"request {record.request_id}: label {record.label}, the chain already holds this provider's "
+                     f"result (a copied fulfil, or one whose receipt was lost); its logits are served")
             return Answer(record.request_id, record.label, record.proof_seconds, 0)
         if onchain.status == Status.FULFILLED:
             reason = f"fulfilled on-chain with another result (label {onchain.label}), not this provider's"

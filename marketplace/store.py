@@ -88,7 +88,7 @@ class RequestState:
     reason: str | None = None        # why it failed or expired, or who fulfilled it
     times: dict = field(default_factory=dict)  # state -> unix time it was entered
 
-    def enter(self, state: str, reason: str | None = None) -> "RequestState":
+    def enter(self, state: str, reason: str | None = None) -> RequestState:
         """Move to ``state`` (recording when, and why if ``reason``); returns the record."""
         if state not in STATES:
             raise ValueError(f"unknown request state {state!r}")
