@@ -9,7 +9,8 @@
   permissionless) still delivers the logits, and so does the provider's own fulfil whose receipt
   a restart lost; the twin: a fulfil of *another* result (a forged proof) is not taken as ours;
 - a deadline too short to prove in is refused when the input arrives (409, nothing proved), the
-  card publishes the minimum, and the consumer refuses to open a request with a shorter timeout.
+  card publishes the minimum, and the consumer refuses to open a request with a shorter timeout;
+- a proved record (proof, reason, times) round-trips through the store, and an older record loads.
 
 The model's setup is the known-secret phase 1 without any phase-2 contribution (delta = 1), so
 the tests can forge a proof of another result with the known alpha; the consumers skip the setup
@@ -280,3 +281,23 @@ def test_a_too_short_deadline_is_refused_before_proving_and_never_opened_by_the_
     assert len(measured) == 1 and provider.proof_seconds_estimate() == measured[0]
     assert ProviderStore(world["state"]).load().proof_seconds == measured  # kept in the provider state
     assert channel.fetch_card(provider.endpoint)["min_deadline_seconds"] == provider.min_deadline_seconds()
+
+
+def test_a_proved_record_round_trips_and_an_older_record_still_loads(tmp_path):
+    store = ProviderStore(tmp_path)
+    proof = [[2**254 + 1, 3], [[5, 2**253], [7, 11]], [13, 17]]
+    record = RequestState(3, RECEIVED, input_commitment=2**250, deadline=99, input=[1, -2], salt=2**200)
+    record.label, record.logits, record.output_commitment, record.proof = 1, [4, -5], 2**251, proof
+    store.put(record.enter(PROVED))
+    loaded = store.request(3)
+    assert loaded == record and loaded.proof == proof and set(loaded.times) == {PROVED}
+    text = (tmp_path / "requests" / "3.json").read_text()
+    assert str(2**253) not in text  # big field elements are hex in the file
+    # a record written before the proved/failed states (no proof, reason or times) still loads
+    (tmp_path / "requests" / "4.json").write_text(json.dumps(
+        {"request_id": 4, "state": "fulfilled", "input_commitment": "0x5", "deadline": 9, "input": [1], "salt": "0x7",
+         "label": 2, "logits": [1, 3], "output_commitment": "0x9", "proof_seconds": 0.5, "gas_used": 1000}))
+    old = store.request(4)
+    assert old.state == FULFILLED and old.proof is None and old.reason is None and old.times == {}
+    with pytest.raises(ValueError, match="unknown request state"):
+        old.enter("lost")
