@@ -6,7 +6,8 @@
   poll, not after its refund, not after a restart: the witness attempts are counted) and its
   consumer gets the refund;
 - a fulfil landed by another account with the provider's own calldata (the call is
-  permissionless) still delivers the logits, and so does the provider's own fulfil whose receipt
+  permissionless), before the provider read the request or just before its own fulfil,
+  still delivers the logits, and so does the provider's own fulfil whose receipt
   a restart lost; the twin: a fulfil of *another* result (a forged proof) is not taken as ours;
 - a deadline too short to prove in is refused when the input arrives (409, nothing proved), the
   card publishes the minimum, and the consumer refuses to open a request with a shorter timeout;
@@ -201,6 +202,25 @@ def test_a_copied_fulfil_and_a_lost_receipt_still_deliver_the_logits(world):
     assert result["logits"] == [int(v) for v in expected.logits]
     assert market.owed(provider.account) == PRICE  # the copier paid the gas, the provider got paid
 
+    # 1b. the copy lands between the provider's read of the open request and its own fulfil (a front-run)
+    request_id = open_with_input(world, executor.quantize_input(graph, world["calibration"][1]), salt=79)
+    record = proved(world, request_id)
+    own_fulfil = market.fulfil
+
+    def front_run(sender, rid, proof, label, output_commitment):
+        own_fulfil(world["attacker"], rid, proof, label, output_commitment)  # the copier saw the calldata
+        return own_fulfil(sender, rid, proof, label, output_commitment)
+
+    market.fulfil = front_run
+    try:
+        answers = provider.serve_once()  # the provider's own fulfil reverts: RequestNotOpen
+    finally:
+        del market.fulfil
+    assert [(a.request_id, a.gas_used) for a in answers] == [(request_id, 0)]
+    assert provider.store.request(request_id).state == FULFILLED
+    assert channel.fetch_result(offer.endpoint, request_id)["logits"] == [int(v) for v in expected.logits]
+    assert market.owed(provider.account) == 2 * PRICE
+
     # 2. the provider's own fulfil is mined, but the provider dies before it sees the receipt
     request_id = open_with_input(world, executor.quantize_input(graph, world["calibration"][1]), salt=78)
     record = proved(world, request_id)
@@ -210,8 +230,8 @@ def test_a_copied_fulfil_and_a_lost_receipt_still_deliver_the_logits(world):
     assert restarted.store.request(request_id).state == PROVED
     assert channel.fetch_result(offer.endpoint, request_id)["logits"] == [int(v) for v in expected.logits]
     assert [a.request_id for a in restarted.serve_once()] == [request_id]
-    assert restarted.store.request(request_id).state == FULFILLED and world["witness"].calls == 2
-    assert market.owed(provider.account) == 2 * PRICE
+    assert restarted.store.request(request_id).state == FULFILLED and world["witness"].calls == 3
+    assert market.owed(provider.account) == 3 * PRICE
 
     # 3. end to end: a consumer whose request is fulfilled by a copy gets its verified logits
     def copy_first():
