@@ -7,6 +7,8 @@ can be tested the same way everywhere.
 
 from __future__ import annotations
 
+import time
+
 from web3 import Web3
 from web3.providers.eth_tester import EthereumTesterProvider
 
@@ -43,6 +45,14 @@ def latest_timestamp(w3: Web3) -> int:
     """The timestamp of the latest block: what the next transaction's ``block.timestamp``
     is compared with (it will be at least this)."""
     return int(w3.eth.get_block("latest")["timestamp"])
+
+
+def chain_now(w3: Web3) -> int:
+    """The time the next block will at least have: the latest block's on the in-process chain
+    (its clock moves only by hand), else also the wall clock (a quiet node mines no blocks, yet
+    its next block is stamped with the current time)."""
+    now = latest_timestamp(w3)
+    return now if is_embedded(w3) else max(now, int(time.time()))
 
 
 def advance_time(w3: Web3, seconds: int) -> int:

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from marketplace import channel
-from marketplace.chain import advance_time, is_embedded, latest_timestamp
+from marketplace.chain import advance_time, chain_now, latest_timestamp
 from marketplace.contracts import ContractRevert, Market, Status, load_artifact, verifier_constructor_args
 from marketplace.provider import SETUP_FILES, setup_transcript_hash
 from marketplace.store import read_json, write_json
@@ -198,8 +198,15 @@ class Consumer:
     def predict(self, offer: Offer, x: np.ndarray, *, timeout: int = 600,
                 wait: Callable[[], None] = lambda: time.sleep(1.0)) -> Prediction:
         """Buy one prediction for the real-valued input ``x`` (see the module docstring).
-        ``timeout`` seconds of chain time later the request is refunded if unanswered; ``wait``
-        runs between polls (a sleep; the demo runs the provider there)."""
+        ``timeout`` seconds of chain time later the request is refunded if unanswered; a timeout
+        shorter than the card's ``min_deadline_seconds`` (the provider would refuse the input:
+        too little time to prove it) is refused before anything is paid. ``wait`` runs between
+        polls (a sleep; the demo runs the provider there)."""
+        minimum = offer.card.get("min_deadline_seconds")
+        if isinstance(minimum, int) and timeout < minimum:
+            raise ConsumerError(f"a timeout of {timeout} s is shorter than model {offer.model_id}'s provider needs to "
+                                f"prove and fulfil a request ({minimum} s, the card's min_deadline_seconds): give "
+                                f"a timeout of at least {minimum} s (--timeout)")
         graph = offer.input_graph()
         x = np.asarray(x, dtype=np.float64)
         if x.shape != graph.input_tensor.shape:
@@ -215,7 +222,7 @@ class Consumer:
         salt = secrets.randbelow(FR_MODULUS)
         commitment = input_commitment(graph, xq, salt)
         t0 = time.perf_counter()
-        deadline = latest_timestamp(w3) + timeout
+        deadline = self._chain_now() + timeout  # a quiet node's latest block may be long past
         request_id = self.market.open_request(self.account, offer.model_id, commitment, deadline, offer.price)
         open_gas = int(self.market.last_receipt["gasUsed"])
         self.log(f"request {request_id}: escrowed {offer.price} wei, deadline in {timeout} s")
@@ -247,11 +254,8 @@ class Consumer:
                           time.perf_counter() - t0, open_gas)
 
     def _chain_now(self) -> int:
-        """The time the next block will at least have: the latest block's on the in-process
-        chain (its clock moves only by hand), else also the wall clock (a quiet node mines no
-        blocks, yet its next block is stamped with the current time)."""
-        now = latest_timestamp(self.market.w3)
-        return now if is_embedded(self.market.w3) else max(now, int(time.time()))
+        """The time the next block will at least have (``marketplace.chain.chain_now``)."""
+        return chain_now(self.market.w3)
 
     def refund(self, request_id: int, *, move_time: bool = False) -> int:
         """Take back the escrow of an unanswered request after its deadline and withdraw it;

@@ -12,13 +12,20 @@ setup transcript hash, and the channel endpoint as metadata URI). ``Provider.ser
 round of the serve loop: read new ``RequestOpened`` events for the model, prove and fulfil every
 request whose input arrived (``marketplace.channel``) and matches its commitment, and mark the
 ones past their deadline. Everything it learns goes to its ``ProviderStore`` first, so a
-provider killed at any point and started again resumes every pending request.
+provider killed at any point and started again resumes every pending request: the logits and
+the proof are on disk before the fulfil transaction is sent, so a request the chain holds this
+provider's result for is always served its logits, whoever landed the (permissionless) fulfil
+and whether or not its receipt was seen. An input whose witness cannot be built (it overflows
+a quantized range) ends ``failed`` and is never computed again. Inputs whose deadline leaves
+less than the measured proving time plus a margin are refused when they arrive; the card
+publishes that minimum (``min_deadline_seconds``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -30,10 +37,10 @@ from tqdm import tqdm
 
 from marketplace import channel
 from marketplace.audit import ChallengeStatus, answer_challenge
-from marketplace.chain import latest_timestamp
-from marketplace.contracts import ContractRevert, Market, Status, deploy_verifier
+from marketplace.chain import chain_now
+from marketplace.contracts import ContractRevert, Market, RequestRecord, Status, deploy_verifier, proof_to_evm
 from marketplace.retrieval import answer_request
-from marketplace.store import (EXPIRED, FULFILLED, RECEIVED, WAITING, ProviderState, ProviderStore,
+from marketplace.store import (EXPIRED, FAILED, FULFILLED, PROVED, RECEIVED, WAITING, ProviderState, ProviderStore,
                                RequestState, default_cache_dir, read_json, write_json)
 from prover.ceremony import phase2, powersoftau, prepare_phase2
 from prover.circuit.statements import InferenceCircuit, inference_circuit, input_commitment
@@ -42,11 +49,25 @@ from prover.formats import read_ptau, read_zkey, write_ptau, write_r1cs, write_z
 from prover.groth16 import qap
 from prover.groth16.keys import ProvingKey
 from prover.groth16.prove import prove
-from prover.onnx.graph import Graph, InputShapeError
+from prover.onnx import executor
+from prover.onnx.graph import Graph, InputShapeError, ValueRangeError
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import Precision, quantize
 
 SETUP_FILES = ("circuit.r1cs", "phase1.ptau", "circuit.zkey")
+# The shortest deadline accepted: PROOF_TIME_FACTOR times the proving time (a busy machine is
+# slower than the measurement) per request to prove, plus FULFIL_MARGIN_S for the fulfil to be
+# mined; the card adds CHANNEL_SLACK_S for the consumer's steps between opening and sending
+# (its openRequest mined: a few blocks on a public chain).
+PROOF_TIME_FACTOR = 2.0
+FULFIL_MARGIN_S = 30
+CHANNEL_SLACK_S = 30
+# before any proof, a conservative estimate from the circuit's size: the 31k-constraint digits
+# MLP's witness and proof take 1.8 s on an idle 2-core machine, 3.5 s at load average 15; this
+# says 4.1 s (and PROOF_TIME_FACTOR doubles it)
+INITIAL_PROOF_SECONDS = 1.0
+INITIAL_PROOF_SECONDS_PER_CONSTRAINT = 100e-6
+MEASURED_PROOFS = 8  # the estimate is the slowest of this many latest answers
 # requests are read from the chain in block ranges of this size (nodes cap log queries)
 LOG_RANGE = 2_000
 
@@ -381,9 +402,15 @@ def prepare_statement(model: ServedModel, kind: str, size: int, *, participants:
 
 # --- the agent -----------------------------------------------------------------------------------
 
+def unanswerable_input(exc: Exception) -> str:
+    """The reason a request whose input has no witness ends ``failed``."""
+    return f"the witness cannot be built: {exc}"
+
+
 @dataclass
 class Answer:
-    """One fulfilled request, as the provider saw it."""
+    """One fulfilled request, as the provider saw it (``gas_used`` 0: another transaction
+    landed this provider's result, a copy of its fulfil or one whose receipt was lost)."""
 
     request_id: int
     label: int
@@ -408,6 +435,7 @@ class Provider:
         self.endpoint: str | None = None
         self._server: channel.ChannelServer | None = None
         self._chain_lock = threading.Lock()  # the channel thread and the serve loop share web3
+        self._store_lock = threading.Lock()  # ... and read-modify-write request records
         saved = store.load()
         chain_id = int(self.w3.eth.chain_id)
         if saved is None:
@@ -444,7 +472,8 @@ class Provider:
             self._server = None
 
     def _card(self):
-        return 200, {**self.model.card, "model_id": self.model_id, "provider": self.account}
+        return 200, {**self.model.card, "model_id": self.model_id, "provider": self.account,
+                     "min_deadline_seconds": self.min_deadline_seconds()}
 
     def _setup_file(self, name: str):
         if name not in SETUP_FILES:
@@ -452,8 +481,8 @@ class Provider:
         return 200, (self.model.setup_dir / name).read_bytes()
 
     def _result(self, request_id: int):
-        record = self.store.request(request_id)
-        if record is None or record.state != FULFILLED:
+        record = self._delivered(request_id)
+        if record is None:
             return 404, {"error": f"request {request_id} has no answer yet"}
         return 200, {"request_id": request_id, "label": record.label, "logits": record.logits,
                      "output_commitment": hex(record.output_commitment)}
@@ -471,7 +500,7 @@ class Provider:
                 onchain = self.market.request(request_id)
             except ContractRevert:
                 return 404, {"error": f"request {request_id} does not exist on the marketplace"}
-            now = latest_timestamp(self.w3)
+            now = chain_now(self.w3)
         if onchain.model_id != self.model_id:
             return 409, {"error": f"request {request_id} is for model {onchain.model_id}, this endpoint serves "
                                   f"model {self.model_id}"}
@@ -479,6 +508,11 @@ class Provider:
             return 409, {"error": f"request {request_id} is {onchain.status.name.lower()}, not open"}
         if now >= onchain.deadline:
             return 409, {"error": f"request {request_id} is past its deadline"}
+        if onchain.deadline - now < self._seconds_needed(0):
+            return 409, {"error": f"request {request_id}'s deadline is {onchain.deadline - now} s away, too soon to "
+                                  f"prove and fulfil it (about {self.proof_seconds_estimate():.1f} s to prove): open "
+                                  f"requests at least {self.min_deadline_seconds()} s before their deadline "
+                                  f"(the card's min_deadline_seconds)"}
         tensor = self.model.graph.input_tensor
         if len(values) != tensor.size:
             return 409, {"error": f"the input has {len(values)} values, the model takes {tensor.size} "
@@ -490,13 +524,49 @@ class Provider:
         if input_commitment(self.model.graph, x, salt) != onchain.input_commitment:
             self.log(f"request {request_id}: refused an input that does not match its commitment")
             return 409, {"error": "the input and salt do not match the request's on-chain input commitment"}
-        record = self.store.request(request_id) or RequestState(request_id)
-        if record.state in (FULFILLED, EXPIRED):
-            return 409, {"error": f"request {request_id} is already {record.state}"}
-        record.state, record.input, record.salt = RECEIVED, values, salt
-        record.input_commitment, record.deadline = onchain.input_commitment, onchain.deadline
-        self.store.put(record)  # on disk before the consumer hears "accepted"
+        try:  # the integer executor: the circuit agrees with it bit for bit, at a fraction of a witness's cost
+            executor.execute(self.model.graph, x)
+        except ValueRangeError as exc:  # the consumer's own input, which no witness exists for
+            with self._store_lock:
+                record = self.store.request(request_id) or RequestState(request_id)
+                if record.state in (WAITING, RECEIVED):
+                    record.input, record.salt = values, salt
+                    record.input_commitment, record.deadline = onchain.input_commitment, onchain.deadline
+                    self.store.put(record.enter(FAILED, unanswerable_input(exc)))
+            self.log(f"request {request_id}: refused, not answerable: {exc}")
+            return 409, {"error": f"request {request_id} cannot be answered: {unanswerable_input(exc)}; its "
+                                  f"escrow comes back after the deadline"}
+        with self._store_lock:
+            record = self.store.request(request_id) or RequestState(request_id)
+            if record.state not in (WAITING, RECEIVED):  # proved or final: never computed again
+                reason = f": {record.reason}" if record.reason else ""
+                return 409, {"error": f"request {request_id} is already {record.state}{reason}"}
+            queued = len([r for r in self.store.requests(RECEIVED) if r.request_id != request_id])
+            if onchain.deadline - now < self._seconds_needed(queued):
+                return 409, {"error": f"request {request_id}'s deadline is {onchain.deadline - now} s away and "
+                                      f"{queued} request(s) are ahead of it: it cannot be proved in time; open it "
+                                      f"with a later deadline"}
+            record.input, record.salt = values, salt
+            record.input_commitment, record.deadline = onchain.input_commitment, onchain.deadline
+            self.store.put(record.enter(RECEIVED))  # on disk before the consumer hears "accepted"
         return 202, {"status": "accepted", "request_id": request_id}
+
+    def proof_seconds_estimate(self) -> float:
+        """Seconds one answer takes to compute (witness and proof): the slowest of the latest
+        measured ones, or before any, a conservative estimate from the circuit's size."""
+        if self.state.proof_seconds:
+            return max(self.state.proof_seconds)
+        return INITIAL_PROOF_SECONDS + INITIAL_PROOF_SECONDS_PER_CONSTRAINT * self.model.circuit.r1cs.n_constraints
+
+    def _seconds_needed(self, queued: int) -> float:
+        """Seconds before its deadline a request must arrive to be proved and fulfilled in time
+        behind ``queued`` requests already received."""
+        return PROOF_TIME_FACTOR * self.proof_seconds_estimate() * (queued + 1) + FULFIL_MARGIN_S
+
+    def min_deadline_seconds(self) -> int:
+        """The card's ``min_deadline_seconds``: the shortest timeout (deadline minus the time the
+        request is opened) whose input an idle provider accepts."""
+        return math.ceil(self._seconds_needed(0)) + CHANNEL_SLACK_S
 
     # chain
 
@@ -550,9 +620,10 @@ class Provider:
                 for event in events:
                     args = event["args"]
                     request_id = int(args["requestId"])
-                    if self.store.request(request_id) is None:
-                        self.store.put(RequestState(request_id, WAITING, int(args["inputCommitment"]),
-                                                    int(args["deadline"])))
+                    with self._store_lock:  # the channel may have stored its input meanwhile
+                        if self.store.request(request_id) is None:
+                            self.store.put(RequestState(request_id, WAITING, int(args["inputCommitment"]),
+                                                        int(args["deadline"])).enter(WAITING))
                     seen.append(request_id)
                 start = end + 1
             self.state.last_block = head
@@ -560,66 +631,142 @@ class Provider:
         return seen
 
     def answer(self, record: RequestState) -> Answer | None:
-        """Prove and fulfil one request whose input was received. Returns None when the
-        request is no longer open (fulfilled elsewhere, refunded, past its deadline)."""
+        """Prove one request whose input was received (unless it is already proved) and settle
+        it on-chain (``_settle``). Returns the answer, or None when the request ended otherwise:
+        ``failed`` (its witness cannot be built) or ``expired`` (no longer open, or the chain
+        holds another result)."""
+        if record.state == RECEIVED:
+            with self._chain_lock:
+                onchain = self.market.request(record.request_id)
+                now = chain_now(self.w3)
+            if onchain.status != Status.OPEN or now > onchain.deadline:  # nothing to prove for
+                return self._settled_elsewhere(record, onchain)
+            if not self._prove(record):
+                return None
+        return self._settle(record)
+
+    def _prove(self, record: RequestState) -> bool:
+        """Compute the witness and proof of a received request and store them (state
+        ``proved``: label, logits, proof) before anything is sent. An input whose witness
+        cannot be built ends ``failed`` with the reason (returns False)."""
         graph = self.model.graph
-        x = np.array(record.input, dtype=np.int64).reshape(graph.input_tensor.shape)
         t0 = time.perf_counter()
-        result = self.model.circuit.witness(x, record.salt)
+        try:
+            x = np.array(record.input, dtype=np.int64).reshape(graph.input_tensor.shape)
+            result = self.model.circuit.witness(x, record.salt)
+        except (ZkmarketError, ValueError) as exc:  # a property of this input: computing again cannot help
+            with self._store_lock:
+                self.store.put(record.enter(FAILED, unanswerable_input(exc)))
+            self.log(f"request {record.request_id}: failed, not retried: {record.reason}")
+            return False
         proof, public = prove(self.model.proving_key, result.witness, progress=self.progress)
         seconds = time.perf_counter() - t0
-        label, output_commitment = int(public[2]), int(public[3])
+        record.label, record.output_commitment = int(public[2]), int(public[3])
+        record.logits = [int(v) for v in np.asarray(result.logits).ravel()]
+        record.proof = [list(part) for part in proof_to_evm(proof)]
+        record.proof_seconds = seconds
+        with self._store_lock:
+            self.store.put(record.enter(PROVED))  # the logits are durable before the fulfil is sent
+        self.state.proof_seconds = [*self.state.proof_seconds, round(seconds, 3)][-MEASURED_PROOFS:]
+        self.store.save(self.state)
+        return True
+
+    def _settle(self, record: RequestState) -> Answer | None:
+        """Send the stored proof of a proved request. If the request is no longer open, the
+        chain decides: it is ``fulfilled`` when the chain holds this provider's label and output
+        commitment (someone copied the fulfil, or its receipt was lost), else ``expired``."""
         with self._chain_lock:
             onchain = self.market.request(record.request_id)
-            if onchain.status != Status.OPEN or latest_timestamp(self.w3) >= onchain.deadline:
-                return None
-            try:
-                self.market.fulfil(self.account, record.request_id, proof, label, output_commitment)
-            except ContractRevert as exc:
-                if exc.error in ("RequestNotOpen", "DeadlinePassed"):
-                    return None
-                raise
-            gas = int(self.market.last_receipt["gasUsed"])
-        record.state, record.label = FULFILLED, label
-        record.logits = [int(v) for v in np.asarray(result.logits).ravel()]
-        record.output_commitment, record.proof_seconds, record.gas_used = output_commitment, seconds, gas
-        self.store.put(record)
-        self.log(f"request {record.request_id}: label {label}, proved in {seconds:.1f} s, fulfilled ({gas:,} gas)")
-        return Answer(record.request_id, label, seconds, gas)
+            if onchain.status == Status.OPEN:
+                try:
+                    self.market.fulfil(self.account, record.request_id, record.proof, record.label,
+                                       record.output_commitment)
+                except ContractRevert as exc:
+                    if exc.error not in ("RequestNotOpen", "DeadlinePassed"):
+                        raise
+                    onchain = self.market.request(record.request_id)  # a fulfil landed first, or too late
+                else:
+                    gas = int(self.market.last_receipt["gasUsed"])
+                    with self._store_lock:
+                        record.gas_used = gas
+                        self.store.put(record.enter(FULFILLED))
+                    self.log(f"request {record.request_id}: label {record.label}, proved in "
+                             f"{record.proof_seconds:.1f} s, fulfilled ({gas:,} gas)")
+                    return Answer(record.request_id, record.label, record.proof_seconds, gas)
+        return self._settled_elsewhere(record, onchain)
+
+    def _settled_elsewhere(self, record: RequestState, onchain: RequestRecord) -> Answer | None:
+        """Record what became of a request this provider did not fulfil itself (see ``_settle``)."""
+        if onchain.status == Status.FULFILLED and self._holds_our_result(record, onchain):
+            with self._store_lock:
+                self.store.put(record.enter(FULFILLED, "the chain already held this provider's result (a copy of "
+                                                       "its fulfil, or one whose receipt was lost)"))
+            self.log(f"request {record.request_id}: label {record.label}, the chain already holds this provider's "
+                     f"result (a copied fulfil, or one whose receipt was lost); its logits are served")
+            return Answer(record.request_id, record.label, record.proof_seconds, 0)
+        if onchain.status == Status.FULFILLED:
+            reason = f"fulfilled on-chain with another result (label {onchain.label}), not this provider's"
+        elif onchain.status == Status.REFUNDED:
+            reason = "refunded to its consumer"
+        elif onchain.status == Status.OPEN:
+            reason = "its deadline passed before it was answered"
+        else:
+            reason = f"the chain holds it as {onchain.status.name.lower()}"
+        self._close_unanswerable(record, reason)
+        return None
+
+    @staticmethod
+    def _holds_our_result(record: RequestState, onchain: RequestRecord) -> bool:
+        """Whether the on-chain request is fulfilled with exactly the label and output commitment
+        this provider proved (so the logits it stored are the ones the chain commits to)."""
+        return (record.state == PROVED and onchain.status == Status.FULFILLED
+                and (onchain.label, onchain.output_commitment) == (record.label, record.output_commitment))
+
+    def _delivered(self, request_id: int) -> RequestState | None:
+        """The request's record if its logits may be sent: fulfilled, or proved while the chain
+        already holds its result (the fulfil was mined, the serve loop has not recorded it yet)."""
+        record = self.store.request(request_id)
+        if record is not None and record.state == PROVED:
+            with self._chain_lock:
+                onchain = self.market.request(request_id)
+            return record if self._holds_our_result(record, onchain) else None
+        return record if record is not None and record.state == FULFILLED else None
 
     def serve_once(self) -> list[Answer]:
         """One round of the serve loop (see the module docstring). Returns what it answered."""
         self.poll_requests()
         answers = []
-        for record in self.store.requests(RECEIVED):
+        for record in self.store.requests(RECEIVED, PROVED):
             try:
                 answer = self.answer(record)
-            except ZkmarketError as exc:  # e.g. the node hiccuped: the request stays received, retried next round
+            except ZkmarketError as exc:  # e.g. the node hiccuped: the request stays as it was, retried next round
                 self.log(f"request {record.request_id}: not answered this round: {exc}")
                 continue
-            if answer is None:
-                self._close_unanswerable(record)
-            else:
+            if answer is not None:
                 answers.append(answer)
         with self._chain_lock:
-            now = latest_timestamp(self.w3)
+            now = chain_now(self.w3)
         for record in self.store.requests(WAITING):
-            if now >= record.deadline:
-                self._close_unanswerable(record)
+            if now > record.deadline:
+                self._close_unanswerable(record, "its input did not arrive before its deadline")
         return answers
 
-    def _close_unanswerable(self, record: RequestState) -> None:
-        record.state = EXPIRED
-        self.store.put(record)
-        self.log(f"request {record.request_id}: no longer open, not answered")
+    def _close_unanswerable(self, record: RequestState, reason: str) -> None:
+        with self._store_lock:
+            self.store.put(record.enter(EXPIRED, reason))
+        self.log(f"request {record.request_id}: not answered: {reason}")
 
     def serve(self, poll_seconds: float = 1.0, stop: Callable[[], bool] = lambda: False) -> None:
         """Serve until ``stop()`` is true (or forever): resume what the store holds, then poll."""
-        pending = self.store.requests(RECEIVED)
+        pending = self.store.requests(RECEIVED, PROVED)
         if pending:
             self.log(f"resuming {len(pending)} request(s) with inputs: {[r.request_id for r in pending]}")
+        caught_up = False
         while not stop():
             self.serve_once()
+            if not caught_up:
+                self.log(f"caught up with the chain at block {self.state.last_block}")
+                caught_up = True
             time.sleep(poll_seconds)
 
     # accuracy audits and retrieval (contracts/statements)

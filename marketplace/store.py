@@ -7,13 +7,18 @@ A provider's state directory holds:
   ``RequestOpened`` events were read;
 - ``requests/<id>.json``: one record per request for the provider's model, written when the
   request is seen on-chain (``waiting``), when its input arrives over the channel and matches
-  the on-chain commitment (``received``: the input and salt are kept), when it is answered
-  (``fulfilled``: label, logits, proof time, gas) or when it can no longer be answered
-  (``expired``).
+  the on-chain commitment (``received``: the input and salt are kept), when it is proved
+  (``proved``: label, logits and the proof, written *before* the fulfil transaction is sent, so
+  a provider killed while it is in flight still has the logits the chain now commits to), when
+  the chain holds its result (``fulfilled``), when it can no longer be answered (``expired``,
+  with the reason) or when its witness cannot be built (``failed``, with the reason: an input in
+  range that overflows the model's quantized ranges; it is never computed again). ``times``
+  keeps when the record entered each state (unix seconds).
 
 Every write goes through ``atomic_output`` (temp file, then ``os.replace``): a provider killed at
 any moment leaves each file either as it was or as it became, never half-written. Requests in
-state ``received`` are what a restarted provider proves first.
+state ``received`` are what a restarted provider proves first; those in ``proved`` it settles
+(sends the stored proof, or finds the chain already holds its result) without proving again.
 
 The setup cache (``cache_dir``) holds compiled artifacts keyed by what they are made from (the
 model's hash, the ceremony's participants), written the same way, so a second run reuses them.
@@ -23,14 +28,17 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from prover.errors import ZkmarketError
 from prover.formats.binfile import atomic_output
 
-WAITING, RECEIVED, FULFILLED, EXPIRED = "waiting", "received", "fulfilled", "expired"
-STATES = (WAITING, RECEIVED, FULFILLED, EXPIRED)
+WAITING, RECEIVED, PROVED, FULFILLED, EXPIRED, FAILED = "waiting", "received", "proved", "fulfilled", "expired", "failed"
+STATES = (WAITING, RECEIVED, PROVED, FULFILLED, EXPIRED, FAILED)
+# states a request never leaves: nothing about it is computed or sent again
+FINAL_STATES = (FULFILLED, EXPIRED, FAILED)
 
 
 class StoreError(ZkmarketError):
@@ -75,25 +83,51 @@ class RequestState:
     logits: list | None = None
     output_commitment: int | None = None
     proof_seconds: float | None = None
-    gas_used: int | None = None
+    gas_used: int | None = None      # None when another account landed the fulfil
+    proof: list | None = None        # (a, b, c) in EVM calldata order, once proved
+    reason: str | None = None        # why it failed or expired, or who fulfilled it
+    times: dict = field(default_factory=dict)  # state -> unix time it was entered
+
+    def enter(self, state: str, reason: str | None = None) -> RequestState:
+        """Move to ``state`` (recording when, and why if ``reason``); returns the record."""
+        if state not in STATES:
+            raise ValueError(f"unknown request state {state!r}")
+        self.state, self.reason = state, reason
+        self.times = {**self.times, state: round(time.time(), 3)}
+        return self
 
     def to_json(self) -> dict:
         data = asdict(self)
         # field elements as hex strings: JSON readers elsewhere lose precision on big ints
-        for key in ("input_commitment", "salt", "output_commitment"):
+        for key in ("input_commitment", "salt", "output_commitment", "proof"):
             if data[key] is not None:
-                data[key] = hex(data[key])
+                data[key] = _hex_tree(data[key])
         return data
 
     @classmethod
     def from_json(cls, data: dict) -> "RequestState":
         data = dict(data)
-        for key in ("input_commitment", "salt", "output_commitment"):
-            if isinstance(data.get(key), str):
-                data[key] = int(data[key], 16)
+        for key in ("input_commitment", "salt", "output_commitment", "proof"):
+            if data.get(key) is not None:
+                data[key] = _int_tree(data[key])
         if data.get("state") not in STATES:
             raise StoreError(f"request {data.get('request_id')} has unknown state {data.get('state')!r}")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise StoreError(f"request {data.get('request_id')} is not a request record ({exc})") from exc
+
+
+def _hex_tree(value):
+    """Ints (in nested lists) as hex strings."""
+    return [_hex_tree(v) for v in value] if isinstance(value, (list, tuple)) else hex(int(value))
+
+
+def _int_tree(value):
+    """The inverse of ``_hex_tree`` (plain ints pass through, as older records hold them)."""
+    if isinstance(value, list):
+        return [_int_tree(v) for v in value]
+    return int(value, 16) if isinstance(value, str) else value
 
 
 @dataclass
@@ -110,6 +144,9 @@ class ProviderState:
     # the batch statements registered with the model: kind -> {"size", "zkey", "verifier"}
     statements: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    # seconds the latest inference answers took to compute (witness + proof), newest last: what
+    # the shortest deadline the provider accepts is measured from
+    proof_seconds: list = field(default_factory=list)
 
 
 class ProviderStore:

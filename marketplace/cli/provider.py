@@ -1,9 +1,10 @@
-"""`zkmarket provider setup | register | serve | stake | answer-audit | answer-retrieval`: offer a model
-and answer its requests, audits and retrievals with proofs.
+"""`zkmarket provider setup | register | serve | status | stake | answer-audit | answer-retrieval`: offer
+a model and answer its requests, audits and retrievals with proofs.
 
     zkmarket provider register model.onnx --price WEI --ptau P.ptau --state DIR [--calibration X.npy]
                                [--endpoint http://127.0.0.1:8600] --rpc URL --market ADDRESS
     zkmarket provider serve --state DIR --rpc URL
+    zkmarket provider status --state DIR [--json]
     zkmarket provider setup model.onnx --ptau P.ptau --out C0.zkey [--accuracy-samples N | --retrieval-items N]
     zkmarket provider stake --audit ADDRESS --claim-bps 9000 --bond WEI --state DIR --rpc URL
     zkmarket provider answer-audit test_set.npz --audit ADDRESS --challenge ID --state DIR --rpc URL
@@ -15,7 +16,9 @@ data), sets up its key from the prepared powers of tau ``--ptau`` (from a public
 ceremony: ``zkmarket powersoftau``), deploys the verifier and registers the model with the
 endpoint as its metadata URI. ``serve`` listens on that endpoint (the input channel) and
 answers requests until interrupted; its state directory lets a restart resume every pending
-request.
+request. ``status`` reads that directory (no chain needed): each request's state (waiting,
+received, proved, fulfilled, expired, failed), why it expired or failed, when it entered each
+state, and the totals.
 
 The same weights can back two batch statements (``marketplace.audit``, ``marketplace.retrieval``):
 ``register --accuracy-samples N`` also sets up and registers the verifier of an accuracy proof
@@ -162,6 +165,51 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# since: when the request entered its current state; received: when its input arrived
+STATUS_COLUMNS = ("request", "status", "since", "received", "reason")
+
+
+def _clock(seconds) -> str:
+    import time
+
+    return "" if seconds is None else time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """Print every request of the state directory (see the module docstring)."""
+    import json
+    from collections import Counter
+
+    from marketplace.store import STATES, ProviderStore
+
+    if not (Path(args.state) / "provider.json").is_file():
+        raise ZkmarketError(f"{args.state} is not a provider state directory: give the --state of "
+                            f"`zkmarket provider register`")
+    store = ProviderStore(args.state)
+    state, records = store.load(), store.requests()
+    totals = Counter(r.state for r in records)
+    if args.json:
+        print(json.dumps({
+            "model_id": state.model_id, "recent_proof_seconds": state.proof_seconds,
+            "totals": {name: totals[name] for name in STATES},
+            "requests": [{"request_id": r.request_id, "status": r.state, "reason": r.reason, "times": r.times,
+                          "label": r.label, "proof_seconds": r.proof_seconds, "gas_used": r.gas_used}
+                         for r in records]}))
+        return 0
+    rows = [STATUS_COLUMNS]
+    for r in records:
+        rows.append((str(r.request_id), r.state, _clock(r.times.get(r.state)), _clock(r.times.get("received")),
+                     r.reason or ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(STATUS_COLUMNS) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
+    summary = ", ".join(f"{totals[name]} {name}" for name in STATES if totals[name])
+    proofs = state.proof_seconds
+    timing = f"; latest proofs {min(proofs):.1f}-{max(proofs):.1f} s" if proofs else ""
+    print(f"model {state.model_id}: {len(records)} request(s){': ' + summary if summary else ''}{timing}")
+    return 0
+
+
 def run_stake(args: argparse.Namespace) -> int:
     from marketplace.cli.audit import audit_at
 
@@ -237,6 +285,11 @@ def register(sub) -> None:
     p.add_argument("--poll", type=float, default=1.0, help="seconds between polls of the chain")
     market_arguments(p, account=1)
     p.set_defaults(run=run_serve)
+
+    p = verbs.add_parser("status", help="each request's state, reason and times, from the state directory")
+    p.add_argument("--state", default="provider-state", help="the provider's state directory")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.set_defaults(run=run_status)
 
     def registered(p):
         p.add_argument("--state", default="provider-state", help="the provider's state directory")
