@@ -145,12 +145,20 @@ class Consumer:
             self._save()
 
     def check_statement(self, model_id: int, kind: str, size: int, *, endpoint: str | None = None,
-                        insecure_phase1: bool = False) -> None:
+                        insecure_phase1: bool = False, settlement=None) -> None:
         """What an auditor (``kind="accuracy"``, ``size`` test samples) or a retrieval requester
         (``"retrieval"``, a corpus of ``size`` items) runs before paying: the model's ``kind``
         verifier is the Groth16 verifier of a key, for that statement's circuit rebuilt from the
         published architecture, whose ceremony verifies and holds a contribution this client
-        trusts (``marketplace.setup_check``). Raises VerificationError otherwise."""
+        trusts (``marketplace.setup_check``). ``settlement`` (an ``Audit`` or ``Retrieval``) must
+        settle on this client's registry, so the checked verifier is the one it calls. Raises
+        VerificationError otherwise."""
+        if settlement is not None:
+            registry = settlement.contract.functions.registry().call()
+            if registry != self.market.registry.address:
+                raise VerificationError(f"{settlement.NAME} at {settlement.contract.address} settles on the registry "
+                                        f"{registry}, not {self.market.registry.address}: the verifier checked "
+                                        f"here is not the one it calls")
         record = self.market.model(model_id)
         endpoint = endpoint or record.metadata_uri
         card = self._card(model_id, record, endpoint)

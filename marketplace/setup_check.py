@@ -36,16 +36,24 @@ from __future__ import annotations
 import hashlib
 import inspect
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from marketplace import channel
 from marketplace.contracts import load_artifact, verifier_constructor_args
 from prover.ceremony import powersoftau
-from prover.ceremony.phase2_verify import Phase2Report, verify_zkey_from_initial, verify_zkey_transcript
+from prover.ceremony.phase2_verify import (
+    Phase2Report,
+    verify_zkey_from_initial,
+    verify_zkey_transcript,
+)
 from prover.ceremony.powersoftau_verify import verify_ptau_transcript
-from prover.circuit.statements import architecture_graph, architecture_spec_hash, inference_circuit
+from prover.circuit.statements import (
+    architecture_graph,
+    architecture_spec_hash,
+    inference_circuit,
+)
 from prover.errors import VerificationError
 from prover.formats import read_ptau, read_zkey, write_r1cs
 from prover.onnx.graph import Graph

@@ -29,8 +29,8 @@ from prover import poseidon
 from prover.circuit import gadgets as G
 from prover.circuit.builder import Builder, Circuit, LinComb, concatenate
 from prover.circuit.compile import Lowering, check_compilable, lower, weight_names
-from prover.field import FR_MODULUS
 from prover.errors import FormatError
+from prover.field import FR_MODULUS
 from prover.onnx.graph import Constant, Graph, InputShapeError, Op, Tensor
 
 PUBLIC_INPUTS = ("model_commitment", "input_commitment", "label", "output_commitment")
