@@ -8,7 +8,10 @@ the phase-2 key carry contributions from parties other than the provider (``part
 whom the consumers can check for in the transcripts (see ``marketplace.consumer``).
 
 ``Provider.register`` deploys the key's verifier and registers the model (commitment, price,
-setup transcript hash, and the channel endpoint as metadata URI). ``Provider.serve_once`` is one
+setup transcript hash, and the channel endpoint as metadata URI). The channel publishes the
+model card, with the weights-free architecture spec (``card["architecture"]``) and the keys of
+the batch statements (``card["statements"]``), and every setup file, so that every client can
+rebuild the circuits and check the keys and verifiers it relies on (``marketplace.setup_check``). ``Provider.serve_once`` is one
 round of the serve loop: read new ``RequestOpened`` events for the model, prove and fulfil every
 request whose input arrived (``marketplace.channel``) and matches its commitment, and mark the
 ones past their deadline. Everything it learns goes to its ``ProviderStore`` first, so a

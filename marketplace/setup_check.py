@@ -73,20 +73,23 @@ class Trust:
     checked: list[str]
 
 
-def statement_files(card: dict, kind: str) -> tuple[dict[str, str], int | None]:
-    """``({file name: SHA-256}, size)`` of the ``kind`` statement's published setup files, from
-    the model card; VerificationError when the card publishes none."""
+def statement_files(card: dict, kind: str) -> tuple[dict[str, str], int | None, dict[str, int]]:
+    """``({file name: SHA-256}, size, {file name: bytes})`` of the ``kind`` statement's published
+    setup files, from the model card; VerificationError when the card publishes none."""
     if kind == "inference":
         files = card.get("files")
         if not isinstance(files, dict) or any(name not in files for name in INFERENCE_FILES):
             raise VerificationError("the model card does not list the inference setup files: the provider's "
                                     "endpoint is not a zkmarket provider card")
-        return {name: files[name] for name in INFERENCE_FILES}, None
+        return {name: files[name] for name in INFERENCE_FILES}, None, dict(card.get("sizes") or {})
     entry = (card.get("statements") or {}).get(kind)
     if not isinstance(entry, dict) or f"{kind}.zkey" not in (entry.get("files") or {}):
         raise VerificationError(f"the provider publishes no {kind} key on its channel, so its {kind} verifier "
                                 f"cannot be checked: refuse the model (or ask the provider to serve the key)")
-    return dict(entry["files"]), int(entry.get("size", 0))
+    size = entry.get("size")
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise VerificationError(f"the model card names no size for its {kind} key")
+    return dict(entry["files"]), size, dict(entry.get("sizes") or {})
 
 
 def rebuilt_graph(card: dict, architecture_hash: bytes) -> Graph:
@@ -123,7 +126,8 @@ def r1cs_bytes(r1cs) -> bytes:
 def download(endpoint: str, name: str, digest: str, directory: Path, max_bytes: int | None = None) -> Path:
     """Fetch a published setup file into ``directory`` and check it against the card's SHA-256."""
     fetch = channel.fetch_setup_file
-    if max_bytes is not None and "max_bytes" in inspect.signature(fetch).parameters:
+    # the channel's download cap (the card's size of the file), where this channel has one
+    if isinstance(max_bytes, int) and "max_bytes" in inspect.signature(fetch).parameters:
         data = fetch(endpoint, name, max_bytes=max_bytes)
     else:
         data = fetch(endpoint, name)
@@ -189,13 +193,12 @@ def check_statement_setup(w3, account: str, *, model_id: int, record, card: dict
                 "retrieval": record.retrieval_verifier}[kind]
     if int(verifier, 16) == 0:
         raise VerificationError(f"{what}: the model registered no {kind} verifier")
-    files, published_size = statement_files(card, kind)
+    files, published_size, sizes = statement_files(card, kind)
     if kind != "inference" and published_size != size:
         raise VerificationError(f"{what}: the published key is for {published_size}, you need {size}: its verifier "
                                 f"would refuse every proof about your data")
     zkey_name = "circuit.zkey" if kind == "inference" else f"{kind}.zkey"
     ptau_name = "phase1.ptau" if kind == "inference" else f"{kind}.ptau"
-    sizes = card.get("sizes") or {}
     key = ":".join(str(v) for v in (kind, size, model_id, record.inference_verifier, verifier, files[zkey_name],
                                     record.architecture_hash.hex(), record.transcript_hash.hex(), insecure_phase1))
     graph = rebuilt_graph(card, record.architecture_hash)
