@@ -3,8 +3,9 @@
 One process plays every part, each through its own account and the same interfaces as the
 separate programs: a deployer deploys the marketplace; the consumer contributes to the setup
 ceremony (phase 2 of the bundled digits MLP's key; phase 1 too with ``--ceremony``); the provider compiles the
-model, sets it up, deploys its verifier and registers it with a price; the consumer checks the
-setup transcripts and the verifier, then buys predictions for digits from the test split, each
+model, sets it up, deploys its verifier and registers it with a price; the consumer rebuilds the
+inference circuit from the published architecture and checks the key against it, the setup
+transcripts and the verifier (``marketplace.setup_check``), then buys predictions for digits from the test split, each
 proved by the provider and verified on-chain before the escrow is paid out. The labels are
 compared with the float model run by onnxruntime, and a summary table ends the run.
 
@@ -17,14 +18,17 @@ With ``statements=True`` (``zkmarket demo --all``) the same weights also back th
 statements: the provider registers the model with an accuracy verifier (over ``audit_samples``
 test samples) and a retrieval verifier (over a ``corpus_items`` corpus), whose keys carry a
 phase-2 contribution from the auditor and from the requester. After the predictions the
-provider stakes a bond on a claimed accuracy, the auditor challenges it with a committed test
-set from the digits test split, and the provider proves its count on exactly that set: the
-attestation lands on-chain and the fee is paid. Then the provider registers a corpus of digits
-images, the requester pays for every item of one class, and the provider proves that the
-returned set is exactly the items the model assigns to that class; the requester checks the
-delivered items against the proved commitment. Both proved results are compared with the
-integer executor's. (Their phase 1 is the known secret too: a local ceremony for circuits of
-2^19 rows takes far longer than a demo, so ``--all`` does not combine with ``--ceremony``.)
+provider stakes a bond on a claimed accuracy; the auditor checks the accuracy verifier as the
+consumer checked the inference one (the circuit over its sample count rebuilt, its own phase-2
+contribution in the key) and challenges it with a committed test set from the digits test
+split, and the provider proves its count on exactly that set: the attestation lands on-chain
+and the fee is paid. Then the provider registers a corpus of digits images; the requester
+checks the retrieval verifier the same way and pays for every item of one class, and the
+provider proves that the returned set is exactly the items the model assigns to that class;
+the requester checks the delivered items against the proved commitment. Both proved results
+are compared with the integer executor's. (Their phase 1 is the known secret too: a local
+ceremony for circuits of 2^19 rows takes far longer than a demo, so ``--all`` does not combine
+with ``--ceremony``.)
 
 Compiled circuits, ceremony files and keys are cached (``--cache``, ``$ZKMARKET_CACHE`` or
 ``~/.cache/zkmarket``), so a second run skips the ceremony and the setup.

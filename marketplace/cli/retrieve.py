@@ -33,7 +33,6 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 def run_request(args: argparse.Namespace) -> int:
     from marketplace.chain import latest_timestamp
-
     from marketplace.cli.consumer import check_statement_args
 
     retrieval, account = retrieval_args(args)
