@@ -54,7 +54,7 @@ from prover.circuit.statements import (
     architecture_spec_hash,
     inference_circuit,
 )
-from prover.errors import VerificationError
+from prover.errors import CircuitError, VerificationError
 from prover.formats import read_ptau, read_zkey, write_r1cs
 from prover.onnx.graph import Graph
 
@@ -156,7 +156,10 @@ def verify_transcripts(r1cs, ptau, pk, trust: Trust, *, insecure_phase1: bool, w
             if not phase1 & set(trust.phase1):
                 raise VerificationError(f"{what}: no phase-1 contribution you trust (e.g. your own); whoever made "
                                         f"this powers of tau could forge proofs")
-        report = verify_zkey_transcript(r1cs, ptau, pk)
+        try:
+            report = verify_zkey_transcript(r1cs, ptau, pk)
+        except CircuitError as exc:  # e.g. a ptau too small for the rebuilt circuit
+            raise VerificationError(f"{what}: the published key cannot be the rebuilt circuit's ({exc})") from exc
     if not {c.contribution_hash for c in report.contributions} & set(trust.phase2):
         raise VerificationError(f"{what}: no phase-2 contribution you trust (e.g. your own); the provider could "
                                 f"forge proofs for this key")

@@ -31,6 +31,7 @@ from marketplace.contracts import Market, compile_contracts, deploy, deploy_veri
 from marketplace.provider import (
     Provider,
     ServedModel,
+    phase1_ptau,
     setup_transcript_hash,
     sha256_file,
 )
@@ -52,6 +53,7 @@ from prover.circuit.statements import (
 )
 from prover.errors import FormatError, VerificationError
 from prover.formats import read_ptau, write_r1cs, write_zkey
+from prover.groth16 import qap
 from prover.groth16.setup import setup
 
 QUIET = {"log": lambda m: None, "progress": False}
@@ -69,14 +71,14 @@ def free_inputs_circuit():
     return b.finish()
 
 
-def dishonest_provider(env, account_index: int, r1cs_file, pk, name: str) -> tuple[Provider, int]:
+def dishonest_provider(env, account_index: int, r1cs_file, ptau_file, pk, name: str) -> tuple[Provider, int]:
     """A provider registering the real model commitment and architecture with the key ``pk``
-    (and publishing ``r1cs_file`` as its circuit), its channel open."""
+    (and publishing ``r1cs_file`` as its circuit, ``ptau_file`` as its phase 1), its channel open."""
     served, tmp = env["served"], env["tmp"]
     setup_dir = tmp / name
     setup_dir.mkdir()
     shutil.copy(r1cs_file, setup_dir / "circuit.r1cs")
-    shutil.copy(served.setup_dir / "phase1.ptau", setup_dir / "phase1.ptau")
+    shutil.copy(ptau_file, setup_dir / "phase1.ptau")
     write_zkey(pk, setup_dir / "circuit.zkey")
     ptau = read_ptau(setup_dir / "phase1.ptau")
     card = {**served.card, "files": {f: sha256_file(setup_dir / f) for f in ("circuit.r1cs", "phase1.ptau", "circuit.zkey")},
@@ -108,27 +110,32 @@ def test_the_architecture_spec_is_the_hash_preimage_and_rebuilds_the_circuit(wor
 def test_a_one_constraint_circuit_with_free_public_inputs_is_refused(world):  # noqa: F811
     consumer, served, tmp = world["consumer"], world["served"], world["tmp"]
     fake = free_inputs_circuit().r1cs
-    ptau = read_ptau(served.setup_dir / "phase1.ptau")
-    pk = consumer.contribute_phase2(setup(fake, ptau))  # the consumer's own phase-2 contribution
+    power = qap.domain_size(fake.n_constraints, fake.n_public).bit_length() - 1
+    # a real phase-1 ceremony holding the consumer's own contribution (tiny: the circuit is)
+    ptau = phase1_ptau(power, [consumer], tmp / "cache", mode="ceremony", progress=False)
+    (ptau_file,) = (tmp / "cache" / "ptau").glob(f"phase1_{power}_*.ptau")
+    pk = consumer.contribute_phase2(setup(fake, ptau))  # and its own phase-2 contribution
     write_r1cs(fake, tmp / "fake.r1cs")
-    # the attack: relative to the provider's own circuit, the ceremony checks all pass
-    verify_transcripts(fake, ptau, pk, consumer._trust(), insecure_phase1=True, what="the fake")
-    provider, model_id = dishonest_provider(world, 5, tmp / "fake.r1cs", pk, "fake")
+    # the attack: relative to the provider's own circuit, every ceremony check passes, with no
+    # insecure flag
+    verify_transcripts(fake, ptau, pk, consumer._trust(), insecure_phase1=False, what="the fake")
+    provider, model_id = dishonest_provider(world, 5, tmp / "fake.r1cs", ptau_file, pk, "fake")
     try:
         record = world["market"].model(model_id)
         assert record.model_commitment == served.model_commitment
+        assert record.architecture_hash == world["market"].model(world["model_id"]).architecture_hash
         check_verifier_code(world["w3"], consumer.account, record.inference_verifier, pk)
         # ... and inspect refuses it, because the circuit rebuilt from the architecture is not it
         with pytest.raises(VerificationError, match="not the inference circuit of the registered architecture"):
-            consumer.inspect(model_id, insecure_phase1=True)
+            consumer.inspect(model_id)
     finally:
         provider.close()
 
     # the real circuit published beside that key: the key is verified against the rebuilt circuit
-    provider, model_id = dishonest_provider(world, 6, served.setup_dir / "circuit.r1cs", pk, "fake-key")
+    provider, model_id = dishonest_provider(world, 6, served.setup_dir / "circuit.r1cs", ptau_file, pk, "fake-key")
     try:
-        with pytest.raises(VerificationError, match="another circuit"):
-            consumer.inspect(model_id, insecure_phase1=True)
+        with pytest.raises(VerificationError, match="cannot be the rebuilt circuit|another circuit"):
+            consumer.inspect(model_id)
     finally:
         provider.close()
     # the twin: the honest model passes the same checks
