@@ -1,11 +1,14 @@
 """The consumer client: check a model's setup, pay for a prediction, get a verified answer.
 
 ``Consumer.inspect`` reads a registered model and its provider's card (over the channel) and,
-unless told not to, checks its setup: both ceremony transcripts verify
-(``prover.ceremony``), the phase-1 and phase-2 transcripts each hold a contribution the consumer
-trusts (by default its own, made with ``contribute_phase1`` / ``contribute_phase2``), their hash
-is the one registered on-chain, and the registered verifier contract is exactly the one built
-from the verified key. A model failing any of this is refused before anything is paid.
+unless told not to, checks its setup (``marketplace.setup_check``): the inference circuit rebuilt
+from the card's architecture, whose hash is the one registered on-chain, is the circuit of the
+key; both ceremony transcripts verify against it (``prover.ceremony``) and each holds a
+contribution the consumer trusts (by default its own, made with ``contribute_phase1`` /
+``contribute_phase2``); their hash is the one registered on-chain; and the registered verifier
+contract is exactly the one built from the verified key. A model failing any of this is refused
+before anything is paid. ``Consumer.check_statement`` runs the same checks on the accuracy or
+retrieval verifier an auditor or a retrieval requester relies on.
 
 ``Consumer.predict`` quantizes the input and commits to it with a fresh salt, escrows exactly
 the price (``openRequest``), sends the input over the channel, and waits for the request to be
@@ -16,9 +19,7 @@ deadline is refunded (``refund`` then ``withdraw``).
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,16 +29,13 @@ import numpy as np
 
 from marketplace import channel
 from marketplace.chain import advance_time, chain_now, latest_timestamp
-from marketplace.contracts import ContractRevert, Market, Status, load_artifact, verifier_constructor_args
-from marketplace.provider import SETUP_FILES, setup_transcript_hash
+from marketplace.contracts import ContractRevert, Market, Status
+from marketplace.setup_check import Trust, check_statement_setup, check_verifier_code
 from marketplace.store import read_json, write_json
 from prover.ceremony import phase2, powersoftau
-from prover.ceremony.phase2_verify import verify_zkey_transcript
-from prover.ceremony.powersoftau_verify import verify_ptau_transcript
 from prover.circuit.statements import input_commitment, output_commitment
 from prover.errors import ChainError, VerificationError, ZkmarketError
 from prover.field import FR_MODULUS
-from prover.formats import read_ptau, read_r1cs, read_zkey
 from prover.onnx.executor import argmax_label, quantize_input
 from prover.onnx.graph import Graph, InputShapeError, Tensor
 
@@ -128,70 +126,70 @@ class Consumer:
         docstring (VerificationError names the first that fails). ``insecure_phase1`` accepts a
         powers of tau without any phase-1 transcript (a known-secret one: demonstrations only)."""
         record = self.market.model(model_id)
-        provider, price, verifier, retired = record.provider, record.price, record.inference_verifier, record.retired
-        commitment, transcript_hash, metadata_uri = record.model_commitment, record.transcript_hash, record.metadata_uri
-        if retired:
+        if record.retired:
             raise ConsumerError(f"model {model_id} is retired and takes no requests")
-        endpoint = endpoint or metadata_uri
-        if not endpoint.startswith(("http://", "https://")):
-            raise ConsumerError(f"model {model_id} names no HTTP endpoint (metadata URI {metadata_uri!r}): "
-                                f"give the provider's endpoint with --endpoint")
-        card = channel.fetch_card(endpoint)
-        if int(card["model_commitment"], 16) != commitment or card.get("model_id") != model_id:
-            raise VerificationError(f"the endpoint {endpoint} describes another model than model {model_id} "
-                                    f"on-chain: use the provider's endpoint for this model")
+        endpoint = endpoint or record.metadata_uri
+        card = self._card(model_id, record, endpoint)
         checked = False
         if check_setup:
-            self._check_setup(model_id, endpoint, card, verifier, transcript_hash, insecure_phase1)
+            self._check_setup(model_id, endpoint, card, record, insecure_phase1)
             checked = True
+        provider, price = record.provider, record.price
         return Offer(model_id, provider, price, endpoint, card, checked)
 
-    def _check_setup(self, model_id: int, endpoint: str, card: dict, verifier: str, transcript_hash: bytes,
-                     insecure_phase1: bool) -> None:
-        key = f"{model_id}:{self.market.marketplace.address}:{card['files']['circuit.zkey']}:{transcript_hash.hex()}:{insecure_phase1}"
-        with tempfile.TemporaryDirectory(prefix="zkmarket-setup-") as tmp:
-            paths = {}
-            for name in SETUP_FILES:
-                data = channel.fetch_setup_file(endpoint, name)
-                if hashlib.sha256(data).hexdigest() != card["files"][name]:
-                    raise VerificationError(f"{name} from {endpoint} does not match the model card's digest")
-                paths[name] = Path(tmp) / name
-                paths[name].write_bytes(data)
-            pk = read_zkey(paths["circuit.zkey"])
-            self._check_verifier(verifier, pk)
-            if key in self.trusted["checked"]:
-                self.log(f"model {model_id}: setup already checked (same key and transcript)")
-                return
-            self.log(f"model {model_id}: checking the setup ceremony transcripts")
-            r1cs, ptau = read_r1cs(paths["circuit.r1cs"]), read_ptau(paths["phase1.ptau"])
-            phase1_records = powersoftau.read_contributions(ptau.contributions)
-            if phase1_records or not insecure_phase1:
-                phase1 = {c[2] for c in verify_ptau_transcript(ptau).contributions}
-                if not phase1 & set(self.trusted["phase1"]):
-                    raise VerificationError(f"model {model_id}: no phase-1 contribution you trust (e.g. your own); "
-                                            f"whoever made this powers of tau could forge proofs")
-            zkey_report = verify_zkey_transcript(r1cs, ptau, pk)
-        if setup_transcript_hash(ptau, pk) != transcript_hash:
-            raise VerificationError(f"model {model_id}'s registered setup transcript hash is not the hash of "
-                                    f"the transcripts its provider publishes")
-        phase2_hashes = {c.contribution_hash for c in zkey_report.contributions}
-        if not phase2_hashes & set(self.trusted["phase2"]):
-            raise VerificationError(f"model {model_id}: no phase-2 contribution you trust (e.g. your own); "
-                                    f"the provider could forge proofs for this key")
-        self.trusted["checked"].append(key)
-        self._save()
+    def _check_setup(self, model_id: int, endpoint: str, card: dict, record, insecure_phase1: bool) -> None:
+        """The inference statement's setup checks (``marketplace.setup_check``)."""
+        if check_statement_setup(self.market.w3, self.account, model_id=model_id, record=record, card=card,
+                                 endpoint=endpoint, kind="inference", size=None, trust=self._trust(),
+                                 insecure_phase1=insecure_phase1, log=self.log):
+            self._save()
+
+    def check_statement(self, model_id: int, kind: str, size: int, *, endpoint: str | None = None,
+                        insecure_phase1: bool = False, settlement=None) -> None:
+        """What an auditor (``kind="accuracy"``, ``size`` test samples) or a retrieval requester
+        (``"retrieval"``, a corpus of ``size`` items) runs before paying: the model's ``kind``
+        verifier is the Groth16 verifier of a key, for that statement's circuit rebuilt from the
+        published architecture, whose ceremony verifies and holds a contribution this client
+        trusts (``marketplace.setup_check``). ``settlement`` (an ``Audit`` or ``Retrieval``) must
+        settle on this client's registry, so the checked verifier is the one it calls. Raises
+        VerificationError otherwise."""
+        if settlement is not None:
+            registry = settlement.contract.functions.registry().call()
+            if registry != self.market.registry.address:
+                raise VerificationError(f"{settlement.NAME} at {settlement.contract.address} settles on the registry "
+                                        f"{registry}, not {self.market.registry.address}: the verifier checked "
+                                        f"here is not the one it calls")
+        record = self.market.model(model_id)
+        endpoint = endpoint or record.metadata_uri
+        card = self._card(model_id, record, endpoint)
+        if check_statement_setup(self.market.w3, self.account, model_id=model_id, record=record, card=card,
+                                 endpoint=endpoint, kind=kind, size=size, trust=self._trust(),
+                                 insecure_phase1=insecure_phase1, log=self.log):
+            self._save()
+
+    def _card(self, model_id: int, record, endpoint: str) -> dict:
+        """The provider's model card, after checking that it is about this registered model."""
+        if not endpoint.startswith(("http://", "https://")):
+            raise ConsumerError(f"model {model_id} names no HTTP endpoint (metadata URI {record.metadata_uri!r}): "
+                                f"give the provider's endpoint with --endpoint")
+        card = channel.fetch_card(endpoint)
+        try:
+            same = int(card["model_commitment"], 16) == record.model_commitment and card.get("model_id") == model_id
+        except (KeyError, TypeError, ValueError):
+            same = False
+        if not same:
+            raise VerificationError(f"the endpoint {endpoint} describes another model than model {model_id} "
+                                    f"on-chain: use the provider's endpoint for this model")
+        return card
+
+    def _trust(self) -> Trust:
+        """The trust store as ``setup_check`` takes it (the same lists: what it checks is kept)."""
+        return Trust(self.trusted["phase1"], self.trusted["phase2"], self.trusted["checked"])
 
     def _check_verifier(self, verifier: str, pk) -> None:
         """The registered verifier's code must be what the Groth16Verifier constructor makes of
-        the checked key (its immutables are the key): run the constructor as a call and compare."""
-        artifact = load_artifact("Groth16Verifier")
-        factory = self.market.w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-        creation = factory.constructor(*verifier_constructor_args(pk.verifying_key())).build_transaction(
-            {"from": self.account, "gas": 10_000_000})["data"]
-        expected = self.market.w3.eth.call({"from": self.account, "data": creation, "gas": 10_000_000})
-        if bytes(self.market.w3.eth.get_code(verifier)) != bytes(expected):
-            raise VerificationError(f"the model's verifier {verifier} does not embed the published key: "
-                                    f"its proofs prove nothing about this setup")
+        the checked key (``setup_check.check_verifier_code``)."""
+        check_verifier_code(self.market.w3, self.account, verifier, pk)
 
     # paying
 

@@ -3,8 +3,9 @@
 One process plays every part, each through its own account and the same interfaces as the
 separate programs: a deployer deploys the marketplace; the consumer contributes to the setup
 ceremony (phase 2 of the bundled digits MLP's key; phase 1 too with ``--ceremony``); the provider compiles the
-model, sets it up, deploys its verifier and registers it with a price; the consumer checks the
-setup transcripts and the verifier, then buys predictions for digits from the test split, each
+model, sets it up, deploys its verifier and registers it with a price; the consumer rebuilds the
+inference circuit from the published architecture and checks the key against it, the setup
+transcripts and the verifier (``marketplace.setup_check``), then buys predictions for digits from the test split, each
 proved by the provider and verified on-chain before the escrow is paid out. The labels are
 compared with the float model run by onnxruntime, and a summary table ends the run.
 
@@ -17,14 +18,17 @@ With ``statements=True`` (``zkmarket demo --all``) the same weights also back th
 statements: the provider registers the model with an accuracy verifier (over ``audit_samples``
 test samples) and a retrieval verifier (over a ``corpus_items`` corpus), whose keys carry a
 phase-2 contribution from the auditor and from the requester. After the predictions the
-provider stakes a bond on a claimed accuracy, the auditor challenges it with a committed test
-set from the digits test split, and the provider proves its count on exactly that set: the
-attestation lands on-chain and the fee is paid. Then the provider registers a corpus of digits
-images, the requester pays for every item of one class, and the provider proves that the
-returned set is exactly the items the model assigns to that class; the requester checks the
-delivered items against the proved commitment. Both proved results are compared with the
-integer executor's. (Their phase 1 is the known secret too: a local ceremony for circuits of
-2^19 rows takes far longer than a demo, so ``--all`` does not combine with ``--ceremony``.)
+provider stakes a bond on a claimed accuracy; the auditor checks the accuracy verifier as the
+consumer checked the inference one (the circuit over its sample count rebuilt, its own phase-2
+contribution in the key) and challenges it with a committed test set from the digits test
+split, and the provider proves its count on exactly that set: the attestation lands on-chain
+and the fee is paid. Then the provider registers a corpus of digits images; the requester
+checks the retrieval verifier the same way and pays for every item of one class, and the
+provider proves that the returned set is exactly the items the model assigns to that class;
+the requester checks the delivered items against the proved commitment. Both proved results
+are compared with the integer executor's. (Their phase 1 is the known secret too: a local
+ceremony for circuits of 2^19 rows takes far longer than a demo, so ``--all`` does not combine
+with ``--ceremony``.)
 
 Compiled circuits, ceremony files and keys are cached (``--cache``, ``$ZKMARKET_CACHE`` or
 ``~/.cache/zkmarket``), so a second run skips the ceremony and the setup.
@@ -136,14 +140,14 @@ def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path
     consumer = Consumer(market, consumer_account, name="consumer", state_dir=cache_dir / "consumer", log=out)
     served = prepare_model(model.path, participants=[consumer], phase1=phase1, cache_dir=cache_dir,
                            progress=progress, log=out)
-    statement_keys = []
+    statement_keys, clients = [], {}
     if statements:
         check_statement_sizes(served.graph, audit_samples, corpus_items)
         # the auditor and the requester each contribute to the phase 2 of the key they rely on
         for kind, size, name, account in (("accuracy", audit_samples, "auditor", auditor_account),
                                           ("retrieval", corpus_items, "requester", requester_account)):
-            participant = Consumer(market, account, name=name, state_dir=cache_dir / name, log=out)
-            statement_keys.append(prepare_statement(served, kind, size, participants=[participant], phase1=phase1,
+            clients[kind] = Consumer(market, account, name=name, state_dir=cache_dir / name, log=out)
+            statement_keys.append(prepare_statement(served, kind, size, participants=[clients[kind]], phase1=phase1,
                                                     cache_dir=cache_dir, progress=progress, log=out))
 
     with tempfile.TemporaryDirectory(prefix="zkmarket-provider-") as state_dir:
@@ -154,11 +158,13 @@ def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path
             out(f"provider endpoint (the input channel): {endpoint}")
             model_id = provider.register(price)
             insecure = phase1 == "known-secret"
+            t0 = time.perf_counter()
             offer = consumer.inspect(model_id, insecure_phase1=insecure)
             checked = "the phase-2 transcript verifies and holds" if insecure else \
                 "both ceremony transcripts verify and hold"
-            out(f"consumer checked model {model_id}: {checked} its own contribution; the registered verifier "
-                f"embeds the checked key")
+            out(f"consumer checked model {model_id}: the inference circuit rebuilt from the published architecture "
+                f"is the key's; {checked} its own contribution; the registered verifier embeds the checked key "
+                f"({time.perf_counter() - t0:.1f} s)")
             if insecure:
                 out("WARNING: phase 1 is the INSECURE known-secret powers of tau (fast, for this demo): whoever "
                     "knows its secret can forge proofs. `zkmarket demo --ceremony` runs a real phase-1 "
@@ -181,8 +187,9 @@ def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path
             out(f"provider withdrew {eth(earned)}")
             audit_row = retrieval_row = None
             if statements:
-                audit_row = _audit_flow(w3, market, provider, deployer, auditor_account, audit_samples, Path(state_dir), out)
-                retrieval_row = _retrieval_flow(w3, market, provider, deployer, requester_account, corpus_items,
+                audit_row = _audit_flow(w3, market, provider, deployer, clients["accuracy"], audit_samples,
+                                        Path(state_dir), out)
+                retrieval_row = _retrieval_flow(w3, market, provider, deployer, clients["retrieval"], corpus_items,
                                                 Path(state_dir), out)
             after = {name: int(w3.eth.get_balance(a)) for name, a in accounts.items()}
         finally:
@@ -218,9 +225,10 @@ RETRIEVAL_PAYMENT = 2 * 10 ** 15
 RETRIEVAL_CLASS = 3
 
 
-def _audit_flow(w3, market: Market, provider: Provider, deployer: str, auditor: str, samples: int, workdir: Path,
-                out: Callable[[str], None]) -> AuditRow:
-    """Stake, challenge with a committed test set, answer with an accuracy proof, withdraw."""
+def _audit_flow(w3, market: Market, provider: Provider, deployer: str, client: Consumer, samples: int,
+                workdir: Path, out: Callable[[str], None]) -> AuditRow:
+    """Stake; the auditor checks the accuracy verifier, challenges with a committed test set;
+    the provider answers with an accuracy proof; both withdraw."""
     from marketplace.audit import Audit, write_test_set
     from marketplace.models import digits_split, model_inputs
     from prover.circuit.accuracy import count_correct, test_set_commitment
@@ -234,6 +242,8 @@ def _audit_flow(w3, market: Market, provider: Provider, deployer: str, auditor: 
     inputs = executor.quantize_input(graph, model_inputs(graph.input_tensor.shape, x_test[:samples]))
     labels = y_test[:samples]
     test_set = write_test_set(workdir / "test_set.npz", inputs, labels)  # handed to the provider
+    auditor = client.account
+    _check_statement_verifier(client, provider.model_id, "accuracy", samples, audit, out)  # before the fee
     challenge_id = audit.challenge(auditor, provider.model_id, test_set_commitment(graph, inputs, labels), samples,
                                    AUDIT_FEE)
     out(f"auditor: challenge {challenge_id} with a committed test set of {samples} digits, fee {eth(AUDIT_FEE)}")
@@ -252,9 +262,21 @@ def _audit_flow(w3, market: Market, provider: Provider, deployer: str, auditor: 
                     outcome.name.lower(), seconds)
 
 
-def _retrieval_flow(w3, market: Market, provider: Provider, deployer: str, requester: str, items: int,
+def _check_statement_verifier(client: Consumer, model_id: int, kind: str, size: int, settlement,
+                              out: Callable[[str], None]) -> None:
+    """The auditor's or requester's check of the verifier it is about to pay on (known-secret
+    phase 1, its own phase-2 contribution), timed."""
+    t0 = time.perf_counter()
+    client.check_statement(model_id, kind, size, insecure_phase1=True, settlement=settlement)
+    out(f"{client.name} checked model {model_id}'s {kind} verifier: the {kind} circuit over {size} rebuilt from the "
+        f"published architecture is the key's, whose phase-2 transcript holds its own contribution "
+        f"({time.perf_counter() - t0:.1f} s)")
+
+
+def _retrieval_flow(w3, market: Market, provider: Provider, deployer: str, client: Consumer, items: int,
                     workdir: Path, out: Callable[[str], None]) -> RetrievalRow:
-    """Register a corpus, pay for a class, answer with a retrieval proof, check the delivery."""
+    """Register a corpus; the requester checks the retrieval verifier and pays for a class; the
+    provider answers with a retrieval proof; the requester checks the delivery."""
     from marketplace.chain import latest_timestamp
     from marketplace.models import digits_split, model_inputs
     from marketplace.retrieval import Retrieval, check_delivery, read_delivery, write_corpus
@@ -268,6 +290,8 @@ def _retrieval_flow(w3, market: Market, provider: Provider, deployer: str, reque
     corpus = executor.quantize_input(graph, model_inputs(graph.input_tensor.shape, x_test[:items]))
     corpus_path = write_corpus(workdir / "corpus.npz", corpus)
     corpus_id = retrieval.register_corpus(provider.account, corpus_commitment(graph, corpus), items)
+    requester = client.account
+    _check_statement_verifier(client, provider.model_id, "retrieval", items, retrieval, out)  # before paying
     request_id = retrieval.request(requester, provider.model_id, corpus_id, RETRIEVAL_CLASS,
                                    latest_timestamp(w3) + AUDIT_WINDOW, RETRIEVAL_PAYMENT)
     out(f"requester: every item of class {RETRIEVAL_CLASS} in corpus {corpus_id} ({items} digits), "

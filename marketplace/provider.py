@@ -8,7 +8,10 @@ the phase-2 key carry contributions from parties other than the provider (``part
 whom the consumers can check for in the transcripts (see ``marketplace.consumer``).
 
 ``Provider.register`` deploys the key's verifier and registers the model (commitment, price,
-setup transcript hash, and the channel endpoint as metadata URI). ``Provider.serve_once`` is one
+setup transcript hash, and the channel endpoint as metadata URI). The channel publishes the
+model card, with the weights-free architecture spec (``card["architecture"]``) and the keys of
+the batch statements (``card["statements"]``), and every setup file, so that every client can
+rebuild the circuits and check the keys and verifiers it relies on (``marketplace.setup_check``). ``Provider.serve_once`` is one
 round of the serve loop: read new ``RequestOpened`` events for the model, prove and fulfil every
 request whose input arrived (``marketplace.channel``) and matches its commitment, and mark the
 ones past their deadline. Everything it learns goes to its ``ProviderStore`` first, so a
@@ -43,7 +46,7 @@ from marketplace.retrieval import answer_request
 from marketplace.store import (EXPIRED, FAILED, FULFILLED, PROVED, RECEIVED, WAITING, ProviderState, ProviderStore,
                                RequestState, default_cache_dir, read_json, write_json)
 from prover.ceremony import phase2, powersoftau, prepare_phase2
-from prover.circuit.statements import InferenceCircuit, inference_circuit, input_commitment
+from prover.circuit.statements import InferenceCircuit, architecture_spec, inference_circuit, input_commitment
 from prover.errors import CircuitError, FormatError, ZkmarketError
 from prover.formats import read_ptau, read_zkey, write_ptau, write_r1cs, write_zkey
 from prover.groth16 import qap
@@ -155,15 +158,17 @@ class Participant:
 
 
 def setup_transcript_hash(ptau, proving_key: ProvingKey) -> bytes:
-    """The 32 bytes a model registers as its setup transcript hash: SHA-256 of the phase-1
-    transcript's last challenge and the phase-2 transcript hash (both BLAKE2b-512), which
-    commit to every contribution of each phase. Read from the files, not verified here: the
-    consumer verifies both transcripts and recomputes this."""
+    """The 32 bytes a model registers as its setup transcript hash
+    (``prover.ceremony.verify_setup.setup_transcript_hash``) of a ptau's and a key's
+    transcripts. Read from the files, not verified here: every client verifies both
+    transcripts and recomputes this (``marketplace.setup_check``)."""
+    from prover.ceremony.verify_setup import setup_transcript_hash as transcript_hash
+
     records = powersoftau.read_contributions(ptau.contributions)
-    # a known-secret ptau has no phase-1 transcript: zeros say so (and the consumer refuses it
+    # a known-secret ptau has no phase-1 transcript: zeros say so (and the clients refuse it
     # unless told to accept an insecure phase 1)
     phase1 = records[-1].next_challenge if records else bytes(64)
-    return hashlib.sha256(phase1 + phase2.transcript_hasher(proving_key.mpc_params).digest()).digest()
+    return transcript_hash(phase1, phase2.transcript_hasher(proving_key.mpc_params).digest())
 
 
 def circuit_power(circuit: InferenceCircuit) -> int:
@@ -244,7 +249,7 @@ def prepare_model(onnx_path: str | Path, *, participants: list[Participant] = ()
     setup_dir = cache_dir / "models" / f"{key}-{ceremony_id}"
     card_path = setup_dir / "model.json"
     if card_path.exists() and all((setup_dir / f).exists() for f in SETUP_FILES):
-        card = read_json(card_path)
+        card = {**read_json(card_path), "architecture": architecture_spec(graph)}  # also for older caches
         pk = read_zkey(setup_dir / "circuit.zkey")
         log(f"setup reused from {setup_dir}")
         return ServedModel(graph, circuit, pk, setup_dir, card)
@@ -285,6 +290,7 @@ def prepare_model(onnx_path: str | Path, *, participants: list[Participant] = ()
         "model_key": key,
         "model_commitment": hex(model_commitment(graph)),
         "architecture_hash": "0x" + architecture_hash(graph).to_bytes(32, "big").hex(),
+        "architecture": architecture_spec(graph),  # its preimage: clients rebuild the circuits from it
         "input": {"shape": list(tensor.shape), "scale": tensor.scale, "bits": tensor.bits},
         "output": {"shape": list(graph.output_tensor.shape), "scale": graph.output_tensor.scale},
         "constraints": circuit.r1cs.n_constraints,
@@ -320,12 +326,15 @@ STATEMENTS = ("accuracy", "retrieval")
 class StatementKey:
     """The proving key of a batch statement about a served model: ``accuracy`` over ``size``
     test samples or ``retrieval`` over a corpus of ``size`` items (each circuit takes a fixed
-    number), and the .zkey file it is kept in."""
+    number), the .zkey file it is kept in, and the prepared ptau its phase 1 is (None for the
+    INSECURE known secret). The provider publishes both files (``<kind>.zkey``, ``<kind>.ptau``)
+    for the auditors' and requesters' checks (``marketplace.setup_check``)."""
 
     kind: str
     size: int
     proving_key: ProvingKey
     path: Path
+    ptau: Path | None = None
 
 
 def statement_circuit(graph: Graph, kind: str, size: int, progress: bool = False):
@@ -368,9 +377,11 @@ def prepare_statement(model: ServedModel, kind: str, size: int, *, participants:
                                              str(zkey_path and sha256_file(zkey_path)), phase1, names]
                                             ).encode()).hexdigest()[:8]
     path = model.setup_dir / f"{kind}_{size}-{ceremony_id}.zkey"
+    ceremony_ptau = path.with_suffix(".ptau")  # a local phase-1 ceremony's ptau, published beside the key
     if path.exists():  # written whole or not at all (write_zkey is atomic)
         log(f"{kind} key for {size} reused from {path}")
-        return StatementKey(kind, size, read_zkey(path), path)
+        ptau_file = Path(ptau_path) if ptau_path is not None else ceremony_ptau if ceremony_ptau.exists() else None
+        return StatementKey(kind, size, read_zkey(path), path, ptau_file)
     r1cs = statement_circuit(model.graph, kind, size, progress=progress).r1cs
     power = qap.domain_size(r1cs.n_constraints, r1cs.n_public).bit_length() - 1
     log(f"{kind} statement over {size}: {r1cs.n_constraints:,} constraints, a 2^{power} domain")
@@ -389,7 +400,9 @@ def prepare_statement(model: ServedModel, kind: str, size: int, *, participants:
         pk = known_secret_setup(r1cs, **KNOWN_SECRET, progress=progress)
     else:
         log(f"phase 1: powers of tau 2^{power} with contributions from {', '.join(names) or 'nobody'}")
-        pk = setup(r1cs, phase1_ptau(power, list(participants), cache_dir or default_cache_dir(), progress=progress))
+        ptau = phase1_ptau(power, list(participants), cache_dir or default_cache_dir(), progress=progress)
+        write_ptau(ptau, ceremony_ptau)
+        pk = setup(r1cs, ptau)
     if (pk.n_vars, pk.n_public) != (r1cs.n_wires, r1cs.n_public):
         raise CircuitError(f"{zkey_path} is a key for another circuit ({pk.n_vars} wires; the {kind} circuit over "
                            f"{size} has {r1cs.n_wires}): make it for this statement")
@@ -397,7 +410,23 @@ def prepare_statement(model: ServedModel, kind: str, size: int, *, participants:
         pk = participant.contribute_phase2(pk, progress=progress)
     write_zkey(pk, path)
     log(f"{kind} key ready: {len(participants)} phase-2 contribution(s) ({time.perf_counter() - t0:.1f} s) in {path}")
-    return StatementKey(kind, size, pk, path)
+    ptau_file = Path(ptau_path) if ptau_path is not None else ceremony_ptau if ceremony_ptau.exists() else None
+    return StatementKey(kind, size, pk, path, ptau_file)
+
+
+def published_statements(keys) -> tuple[dict[str, Path], dict]:
+    """What a provider publishes of its statement keys: ``({file name: path}, card entry)``, the
+    card entry ``{kind: {"size": n, "files": {file name: SHA-256}, "sizes": {file name: bytes}}}``
+    with the files ``<kind>.zkey`` and, unless the phase 1 is the known secret, ``<kind>.ptau``."""
+    files, card = {}, {}
+    for key in keys:
+        mine = {f"{key.kind}.zkey": Path(key.path)}
+        if key.ptau is not None:
+            mine[f"{key.kind}.ptau"] = Path(key.ptau)
+        files.update(mine)
+        card[key.kind] = {"size": key.size, "files": {n: sha256_file(p) for n, p in mine.items()},
+                          "sizes": {n: p.stat().st_size for n, p in mine.items()}}
+    return files, card
 
 
 # --- the agent -----------------------------------------------------------------------------------
@@ -434,6 +463,7 @@ class Provider:
         self.progress = progress
         self.endpoint: str | None = None
         self._server: channel.ChannelServer | None = None
+        self._statement_files, self._statement_card = published_statements(self.statements.values())
         self._chain_lock = threading.Lock()  # the channel thread and the serve loop share web3
         self._store_lock = threading.Lock()  # ... and read-modify-write request records
         saved = store.load()
@@ -473,12 +503,14 @@ class Provider:
 
     def _card(self):
         return 200, {**self.model.card, "model_id": self.model_id, "provider": self.account,
-                     "min_deadline_seconds": self.min_deadline_seconds()}
+                     "min_deadline_seconds": self.min_deadline_seconds(), "statements": self._statement_card}
 
     def _setup_file(self, name: str):
-        if name not in SETUP_FILES:
-            return 404, {"error": f"no setup file {name}; the files are {', '.join(SETUP_FILES)}"}
-        return 200, (self.model.setup_dir / name).read_bytes()
+        path = self.model.setup_dir / name if name in SETUP_FILES else self._statement_files.get(name)
+        if path is None:
+            names = [*SETUP_FILES, *self._statement_files]
+            return 404, {"error": f"no setup file {name}; the files are {', '.join(names)}"}
+        return 200, path.read_bytes()
 
     def _result(self, request_id: int):
         record = self._delivered(request_id)
@@ -595,7 +627,8 @@ class Provider:
                 accuracy_verifier=statement_verifiers.get("accuracy"),
                 retrieval_verifier=statement_verifiers.get("retrieval"))
             self.state.last_block = int(self.market.last_receipt["blockNumber"])
-        self.state.statements = {kind: {"size": key.size, "zkey": str(key.path), "verifier": statement_verifiers[kind]}
+        self.state.statements = {kind: {"size": key.size, "zkey": str(key.path), "verifier": statement_verifiers[kind],
+                                        "ptau": key.ptau and str(key.ptau)}
                                  for kind, key in self.statements.items()}
         self.state.model_id = model_id
         self.state.model_commitment = self.model.model_commitment

@@ -74,7 +74,8 @@ def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):  # no
     labels[1] = (labels[1] + 1) % 4
     write_test_set(tmp_path / "test_set.npz", x[:SAMPLES], labels)
     challenge = _last_json(zkmarket("audit", "challenge", *model, tmp_path / "test_set.npz", "--audit", audit_address,
-                                    "--model", 1, "--fee", FEE, *chain, "--account", 3))
+                                    "--model", 1, "--fee", FEE, "--insecure-skip-setup-check", *chain,
+                                    "--account", 3))
     assert challenge["test_set_commitment"] == str(A.test_set_commitment(graph, x[:SAMPLES], labels))
     # the provider is handed another file: refused with one line, nothing proved or sent
     write_test_set(tmp_path / "other.npz", x[:SAMPLES], predicted[:SAMPLES])
@@ -97,7 +98,8 @@ def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):  # no
                                  retrieval_address, *chain, "--account", 1))
     cls = int(predicted[0])
     request = _last_json(zkmarket("retrieve", "request", "--retrieval", retrieval_address, "--model", 1, "--corpus",
-                                  corpus["corpus_id"], "--class", cls, "--payment", PAYMENT, *chain, "--account", 2))
+                                  corpus["corpus_id"], "--class", cls, "--payment", PAYMENT,
+                                  "--insecure-skip-setup-check", *chain, "--account", 2))
     delivered = _last_json(zkmarket("provider", "answer-retrieval", tmp_path / "corpus.npz", "--retrieval",
                                     retrieval_address, "--request", request["request_id"], "--out",
                                     tmp_path / "delivery.npz", *state, *market_args))

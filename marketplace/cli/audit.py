@@ -7,8 +7,10 @@
 
 ``test-set`` writes the hand-over file (quantized inputs and labels, see marketplace.audit)
 from the bundled digits test split; ``challenge`` recomputes the file's commitment with the
-model's quantization, opens the challenge and prints the commitment the provider must prove
-about. Hand the file to the provider; it answers with `zkmarket provider answer-audit`.
+model's quantization, checks the model's accuracy verifier for that many samples
+(``marketplace.setup_check``: the circuit rebuilt from the provider's card, the ceremony holding
+a contribution in ``--state``; refused before any fee is paid), opens the challenge and prints
+the commitment the provider must prove about. Hand the file to the provider; it answers with `zkmarket provider answer-audit`.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def run_test_set(args: argparse.Namespace) -> int:
 
 def run_challenge(args: argparse.Namespace) -> int:
     from marketplace.audit import read_test_set
+    from marketplace.cli.consumer import check_statement_args
     from marketplace.cli.provider import model_graph
     from prover.circuit.accuracy import test_set_commitment
 
@@ -72,6 +75,7 @@ def run_challenge(args: argparse.Namespace) -> int:
     inputs, labels = read_test_set(args.test_set)
     commitment = test_set_commitment(graph, inputs, labels)
     audit, account = _audit(args)
+    check_statement_args(args, audit, account, "accuracy", args.model, len(labels))  # before the fee is paid
     cid = audit.challenge(account, args.model, commitment, len(labels), args.fee)
     record = audit.status(cid)
     print(json.dumps({"challenge_id": cid, "test_set_commitment": str(commitment), "samples": len(labels),
@@ -97,6 +101,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
+    from marketplace.cli.consumer import statement_check_arguments
     from marketplace.cli.deploy import chain_arguments, verb_group
     from marketplace.cli.provider import model_arguments
 
@@ -123,6 +128,7 @@ def register(sub) -> None:
     p.add_argument("test_set", help="the test-set file (.npz with quantized inputs and labels)")
     p.add_argument("--model", type=int, required=True, help="the registered model's id")
     p.add_argument("--fee", type=int, required=True, help="the fee in wei (paid to the provider if it passes)")
+    statement_check_arguments(p, "auditor-state")
     contract_args(p, account=3)
     p.set_defaults(run=run_challenge)
 

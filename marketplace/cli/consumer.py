@@ -4,7 +4,8 @@
     zkmarket consumer refund --request ID --rpc URL --market ADDRESS
     zkmarket consumer trust --phase1 HASH --phase2 HASH
 
-``predict`` checks the model's setup (unless ``--insecure-skip-setup-check``), escrows the
+``predict`` checks the model's setup (``marketplace.setup_check``, unless
+``--insecure-skip-setup-check``), escrows the
 price, sends the input over the provider's channel and prints the verified label and logits;
 an unanswered request is refunded once its deadline passes. ``refund`` refunds a request
 after its deadline (``--move-time`` advances a development node's clock first).
@@ -38,10 +39,37 @@ def _consumer(args):
     return Consumer(market, account, state_dir=args.state)
 
 
+def statement_check_arguments(p, state: str) -> None:
+    """The options of a verb that pays on a statement verifier (an audit, a retrieval request)."""
+    p.add_argument("--state", default=state, help="this client's state directory (trusted contributions)")
+    p.add_argument("--endpoint", help="the provider's channel URL (default: the model's metadata URI)")
+    p.add_argument("--insecure-phase1", action="store_true",
+                   help="accept a phase 1 without a transcript (a known-secret one: demonstrations only)")
+    p.add_argument("--insecure-skip-setup-check", action="store_true",
+                   help="do not check the statement's verifier (tests and development chains only)")
+
+
+def check_statement_args(args, settlement, account: str, kind: str, model_id: int, size: int) -> None:
+    """Before paying on ``settlement`` (an Audit or a Retrieval): check the model's ``kind``
+    verifier for ``size`` (``Consumer.check_statement``) unless told not to."""
+    from marketplace.consumer import Consumer
+    from marketplace.contracts import Market
+
+    if args.insecure_skip_setup_check:
+        print(f"zkmarket: warning: the {kind} verifier was not checked: the provider may be able to forge proofs")
+        return
+    market = Market.at(settlement.w3, settlement.contract.functions.registry().call())
+    client = Consumer(market, account, name={"accuracy": "auditor", "retrieval": "requester"}[kind],
+                      state_dir=args.state)
+    client.check_statement(model_id, kind, size, endpoint=args.endpoint, insecure_phase1=args.insecure_phase1,
+                           settlement=settlement)
+
+
 def run_predict(args: argparse.Namespace) -> int:
     x = _load_input(args.input)
     consumer = _consumer(args)
-    offer = consumer.inspect(args.model, endpoint=args.endpoint, check_setup=not args.insecure_skip_setup_check)
+    offer = consumer.inspect(args.model, endpoint=args.endpoint, check_setup=not args.insecure_skip_setup_check,
+                             insecure_phase1=args.insecure_phase1)
     if not offer.setup_checked:
         print("zkmarket: warning: the setup was not checked: the provider may be able to forge proofs")
     prediction = consumer.predict(offer, x, timeout=args.timeout)
@@ -89,6 +117,8 @@ def register(sub) -> None:
     p.add_argument("--timeout", type=int, default=600, help="seconds (chain time) before the request can be refunded")
     p.add_argument("--endpoint", help="the provider's channel URL (default: the model's metadata URI)")
     p.add_argument("--state", default="consumer-state", help="the consumer's state directory (trusted contributions)")
+    p.add_argument("--insecure-phase1", action="store_true",
+                   help="accept a phase 1 without a transcript (a known-secret one: demonstrations only)")
     p.add_argument("--insecure-skip-setup-check", action="store_true",
                    help="do not check the setup ceremony (tests and development chains only)")
     market_arguments(p, account=2)

@@ -146,7 +146,8 @@ def _registered_provider(args: argparse.Namespace):
     extra = state.extra
     served = _served_model(extra["onnx"], extra.get("ptau"), extra.get("calibration"), extra.get("cache"),
                            extra.get("zkey"))
-    statements = [StatementKey(kind, int(entry["size"]), read_zkey(entry["zkey"]), Path(entry["zkey"]))
+    statements = [StatementKey(kind, int(entry["size"]), read_zkey(entry["zkey"]), Path(entry["zkey"]),
+                               entry.get("ptau") and Path(entry["ptau"]))
                   for kind, entry in state.statements.items()]
     return Provider(market, account, served, store, statements=statements,
                     log=lambda message: print(message, flush=True))

@@ -6,7 +6,9 @@ corpus that a model assigns to a class, with a proof that none is missing or ext
     zkmarket retrieve check MODEL.onnx delivery.npz --retrieval ADDRESS --request ID
     zkmarket retrieve refund --retrieval ADDRESS --request ID
 
-``check`` compares the items the provider delivered (positions and items, see
+``request`` first checks the model's retrieval verifier for the corpus's size
+(``marketplace.setup_check``: the circuit rebuilt from the provider's card, the ceremony holding a
+contribution in ``--state``) and pays nothing when it fails. ``check`` compares the items the provider delivered (positions and items, see
 marketplace.retrieval) with the returned-set commitment its proof put on-chain and exits
 non-zero when they differ.
 """
@@ -31,8 +33,11 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 def run_request(args: argparse.Namespace) -> int:
     from marketplace.chain import latest_timestamp
+    from marketplace.cli.consumer import check_statement_args
 
     retrieval, account = retrieval_args(args)
+    size = retrieval.corpus(args.corpus).size
+    check_statement_args(args, retrieval, account, "retrieval", args.model, size)  # before the payment
     deadline = latest_timestamp(retrieval.w3) + args.timeout
     rid = retrieval.request(account, args.model, args.corpus, args.cls, deadline, args.payment)
     print(json.dumps({"request_id": rid, "deadline": deadline}))
@@ -61,6 +66,7 @@ def run_refund(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
+    from marketplace.cli.consumer import statement_check_arguments
     from marketplace.cli.deploy import chain_arguments, verb_group
     from marketplace.cli.provider import model_arguments
 
@@ -80,6 +86,7 @@ def register(sub) -> None:
     p.add_argument("--class", dest="cls", type=int, required=True, help="the requested class")
     p.add_argument("--payment", type=int, required=True, help="wei paid to the provider for a valid proof")
     p.add_argument("--timeout", type=int, default=3600, help="seconds (chain time) before a refund is possible")
+    statement_check_arguments(p, "requester-state")
     contract_args(p)
     p.set_defaults(run=run_request)
 

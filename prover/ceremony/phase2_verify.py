@@ -95,6 +95,16 @@ def verify_zkey_transcript(r1cs: R1CS, ptau, pk: ProvingKey, *, progress: bool =
         return _verify(initial, pk, bar)
 
 
+def verify_zkey_from_initial(initial: ProvingKey, pk: ProvingKey, *, progress: bool = False) -> Phase2Report:
+    """The checks of ``verify_zkey_transcript`` against the circuit's initial key (delta = 1)
+    instead of recomputing it from a ptau: for a key whose phase 1 is a KNOWN secret
+    (``prover.ceremony.known_secret.known_secret_setup`` makes that initial key), which only
+    demonstrations accept."""
+    with tqdm(total=2 + len(pk.mpc_params.get("contributions", [])), desc="zkey verify", unit="step",
+              disable=not progress, leave=False) as bar:
+        return _verify(initial, pk, bar)
+
+
 def _verify(initial: ProvingKey, pk: ProvingKey, bar) -> Phase2Report:
     mpc = pk.mpc_params
     if (pk.n_vars, pk.n_public, pk.domain_size) != (initial.n_vars, initial.n_public, initial.domain_size):

@@ -4,8 +4,9 @@ key, as a consumer must run it before trusting a model's proofs.
 ``verify_setup(r1cs, ptau, pk)`` verifies the ptau's transcript (``powersoftau_verify``) and the
 key's transcript against the circuit and that ptau (``phase2_verify``), raising
 ``VerificationError`` on the first problem. The report lists every contribution of both
-phases and a ``transcript_hash``, BLAKE2b(ptau's last challenge || the key's transcript hash),
-which names this exact setup (what a model's registration publishes).
+phases and a ``transcript_hash`` (``setup_transcript_hash``: SHA-256 of the ptau's last
+challenge and the key's transcript hash), which names this exact setup (what a model's
+registration publishes on-chain, 32 bytes).
 """
 
 from __future__ import annotations
@@ -19,6 +20,14 @@ from prover.groth16.keys import ProvingKey
 from prover.r1cs import R1CS
 
 
+def setup_transcript_hash(phase1_challenge: bytes, phase2_transcript_hash: bytes) -> bytes:
+    """The one definition of a setup's transcript hash: SHA-256 of the phase-1 transcript's last
+    challenge and the phase-2 transcript hash (both BLAKE2b-512, each committing to every
+    contribution of its phase). A phase 1 without a transcript (a known-secret ptau) counts as
+    64 zero bytes."""
+    return hashlib.sha256(phase1_challenge + phase2_transcript_hash).digest()
+
+
 @dataclass
 class SetupReport:
     phase1: Phase1Report
@@ -26,8 +35,8 @@ class SetupReport:
 
     @property
     def transcript_hash(self) -> str:
-        return hashlib.blake2b(bytes.fromhex(self.phase1.next_challenge)
-                               + bytes.fromhex(self.phase2.transcript_hash), digest_size=64).hexdigest()
+        return setup_transcript_hash(bytes.fromhex(self.phase1.next_challenge),
+                                     bytes.fromhex(self.phase2.transcript_hash)).hex()
 
     @property
     def phase2_contributors(self) -> list[str]:

@@ -29,20 +29,30 @@ from prover import poseidon
 from prover.circuit import gadgets as G
 from prover.circuit.builder import Builder, Circuit, LinComb, concatenate
 from prover.circuit.compile import Lowering, check_compilable, lower, weight_names
+from prover.errors import FormatError
 from prover.field import FR_MODULUS
-from prover.onnx.graph import Graph, InputShapeError
+from prover.onnx.graph import Constant, Graph, InputShapeError, Op, Tensor
 
 PUBLIC_INPUTS = ("model_commitment", "input_commitment", "label", "output_commitment")
 
 
 # --- commitments, computed outside the circuit ---------------------------------------------
 
-def architecture_hash(graph: Graph) -> int:
-    """A field element naming the quantized architecture: SHA-256 (mod r) of a canonical JSON
-    of the ops, tensors (shapes, scales, bounds) and constants (shapes, scales, bounds, and the
-    values of the non-weight constants, which are part of the circuit)."""
+def architecture_spec(graph: Graph) -> dict:
+    """The weights-free architecture of a quantized graph: the preimage of ``architecture_hash``,
+    and what a model card publishes as ``card["architecture"]`` so that any client can rebuild
+    the model's circuits (``architecture_graph``). A JSON object:
+
+    - ``input``, ``output``: the names of the input and output tensors;
+    - ``ops``: ``[kind, [input names], output name, attrs]`` in execution order;
+    - ``tensors``: ``{name: [shape, scale, bits, checked]}`` (the input's shape, scale and bit
+      width among them);
+    - ``constants``: ``{name: [shape, scale, bits, values]}``, where ``values`` is the flat list
+      of a non-weight constant's values (they are circuit constants) and ``null`` for a weight
+      (a dense/conv weight or bias: private, bound by the model commitment instead).
+    """
     weights = set(weight_names(graph))
-    spec = {
+    return {
         "input": graph.input,
         "output": graph.output,
         "ops": [[op.kind, list(op.inputs), op.output, _jsonable(op.attrs)] for op in graph.ops],
@@ -51,8 +61,71 @@ def architecture_hash(graph: Graph) -> int:
                           None if n in weights else c.values.ravel().tolist()]
                       for n, c in sorted(graph.constants.items())},
     }
+
+
+def architecture_spec_hash(spec: dict) -> int:
+    """SHA-256 (mod r) of the canonical JSON (sorted keys, no spaces) of an architecture spec."""
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).digest()
     return int.from_bytes(digest, "big") % FR_MODULUS
+
+
+def architecture_hash(graph: Graph) -> int:
+    """A field element naming the quantized architecture: ``architecture_spec_hash`` of
+    ``architecture_spec`` (the ops, tensors and constants, with the values of the non-weight
+    constants, which are part of the circuit)."""
+    return architecture_spec_hash(architecture_spec(graph))
+
+
+# a client rebuilds a circuit from a spec it was sent: refuse one too large to build at all
+MAX_SPEC_ELEMENTS = 1 << 26
+
+
+def architecture_graph(spec: dict) -> Graph:
+    """The quantized graph an architecture spec describes, with every weight 0 (a placeholder:
+    in private mode a circuit depends on the weights' shapes and bounds only, so this graph's
+    circuits are the model's). Raises FormatError when ``spec`` is not a well-formed spec; the
+    graph's own checks (``Graph.validate``) run when a circuit is built from it."""
+    def attrs_of(value):  # JSON lists back to the tuples the importer puts in op attributes
+        if isinstance(value, list):
+            return tuple(attrs_of(v) for v in value)
+        if isinstance(value, dict):
+            return {k: attrs_of(v) for k, v in value.items()}
+        return value
+
+    def shape_of(value) -> tuple[int, ...]:
+        if not isinstance(value, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1
+                                                  for d in value):
+            raise ValueError(f"a shape must be a list of positive integers, got {value!r}")
+        return tuple(value)
+
+    try:
+        weights = set()
+        for kind, inputs, _output, _attrs in spec["ops"]:
+            if kind in ("dense", "conv"):
+                weights.update(inputs[1:])
+        tensors, constants, elements = {}, {}, 0
+        for name, (shape, scale, bits, checked) in spec["tensors"].items():
+            tensors[name] = Tensor(name, shape_of(shape), scale, bits, bool(checked))
+            elements += tensors[name].size
+        for name, (shape, scale, bits, values) in spec["constants"].items():
+            shape = shape_of(shape) if shape else ()
+            elements += int(np.prod(shape, dtype=np.int64))
+            if elements > MAX_SPEC_ELEMENTS:
+                raise ValueError(f"more than {MAX_SPEC_ELEMENTS:,} values in all")
+            if values is None:
+                if name not in weights:
+                    raise ValueError(f"constant {name!r} has no values but is no dense/conv weight")
+                array = np.zeros(shape, dtype=np.int64)
+            else:
+                array = np.array(values, dtype=np.int64).reshape(shape)
+            constants[name] = Constant(name, array, scale, bits)
+        if elements > MAX_SPEC_ELEMENTS:
+            raise ValueError(f"more than {MAX_SPEC_ELEMENTS:,} values in all")
+        ops = [Op(kind, tuple(inputs), output, attrs_of(attrs)) for kind, inputs, output, attrs in spec["ops"]]
+        return Graph(spec["input"], spec["output"], tensors, constants, ops, quantized=True)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise FormatError(f"the model card's architecture is not a well-formed architecture spec ({exc}): "
+                          f"the provider publishes a broken card") from exc
 
 
 def _jsonable(value):

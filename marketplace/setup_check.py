@@ -1,0 +1,235 @@
+"""The client's check of a model's setup before it pays anything: one check for every statement a
+client relies on (the consumer's inference, the auditor's accuracy, the requester's retrieval).
+
+A provider publishes, on its channel (``marketplace.channel``), a model card with the
+weights-free architecture spec (``card["architecture"]``, see
+``prover.circuit.statements.architecture_spec``) and the setup files of each statement it
+registered a verifier for: for inference ``circuit.r1cs``, ``phase1.ptau`` and ``circuit.zkey``
+(``card["files"]``, SHA-256 digests); for a batch statement ``<kind>.zkey`` and, when its phase 1
+is a ptau, ``<kind>.ptau`` (``card["statements"][kind]``, with the size its circuit is for).
+``check_statement_setup`` then checks all of the following, and raises ``VerificationError``
+naming the first that fails:
+
+1. the architecture spec hashes to the architecture hash registered on-chain (the hash that the
+   model commitment's preimage starts with, and that every statement circuit pins as a constant);
+2. the statement's circuit rebuilt from that spec with placeholder weights (in private mode a
+   circuit depends only on the architecture: ``inference_circuit`` or, for ``kind`` and ``size``,
+   ``marketplace.provider.statement_circuit``) is the provider's: byte for byte against a
+   published ``circuit.r1cs``, and in every case the key is verified against the rebuilt circuit,
+   never against the provider's;
+3. the ceremony transcripts verify against that circuit (``powersoftau_verify``,
+   ``phase2_verify``) and each phase holds a contribution the client trusts (its own, by
+   default); ``insecure_phase1`` accepts a phase 1 without a transcript (a known-secret one:
+   demonstrations only), and for a batch statement without a published ptau it takes the
+   KNOWN secret of ``marketplace.provider`` as the phase 1 the key was made from;
+4. for inference, the registered setup transcript hash is the hash of the two transcripts;
+5. the registered verifier contract's code is exactly what the Groth16Verifier constructor makes
+   of the checked key (the constructor run as a call: its immutables are the key).
+
+Without these a provider could register a verifier of any circuit (a 1-constraint one with free
+public inputs verifies whatever it is told) or an always-true contract, and every "verified"
+result would be its choice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from marketplace import channel
+from marketplace.contracts import load_artifact, verifier_constructor_args
+from prover.ceremony import powersoftau
+from prover.ceremony.phase2_verify import (
+    Phase2Report,
+    verify_zkey_from_initial,
+    verify_zkey_transcript,
+)
+from prover.ceremony.powersoftau_verify import verify_ptau_transcript
+from prover.circuit.statements import (
+    architecture_graph,
+    architecture_spec_hash,
+    inference_circuit,
+)
+from prover.errors import CircuitError, VerificationError
+from prover.formats import read_ptau, read_zkey, write_r1cs
+from prover.onnx.graph import Graph
+
+STATEMENT_KINDS = ("inference", "accuracy", "retrieval")
+INFERENCE_FILES = ("circuit.r1cs", "phase1.ptau", "circuit.zkey")
+
+
+@dataclass
+class Trust:
+    """What a client trusts and has checked: the hashes of phase-1 and phase-2 contributions
+    (its own, or ones it recorded with ``zkmarket consumer trust``) and the keys of the setups
+    it already checked (``marketplace.consumer.Consumer`` keeps them in its state directory)."""
+
+    phase1: list[str]
+    phase2: list[str]
+    checked: list[str]
+
+
+def statement_files(card: dict, kind: str) -> tuple[dict[str, str], int | None, dict[str, int]]:
+    """``({file name: SHA-256}, size, {file name: bytes})`` of the ``kind`` statement's published
+    setup files, from the model card; VerificationError when the card publishes none."""
+    if kind == "inference":
+        files = card.get("files")
+        if not isinstance(files, dict) or any(name not in files for name in INFERENCE_FILES):
+            raise VerificationError("the model card does not list the inference setup files: the provider's "
+                                    "endpoint is not a zkmarket provider card")
+        return {name: files[name] for name in INFERENCE_FILES}, None, dict(card.get("sizes") or {})
+    entry = (card.get("statements") or {}).get(kind)
+    if not isinstance(entry, dict) or f"{kind}.zkey" not in (entry.get("files") or {}):
+        raise VerificationError(f"the provider publishes no {kind} key on its channel, so its {kind} verifier "
+                                f"cannot be checked: refuse the model (or ask the provider to serve the key)")
+    size = entry.get("size")
+    if not isinstance(size, int) or isinstance(size, bool):
+        raise VerificationError(f"the model card names no size for its {kind} key")
+    return dict(entry["files"]), size, dict(entry.get("sizes") or {})
+
+
+def rebuilt_graph(card: dict, architecture_hash: bytes) -> Graph:
+    """The model's graph with placeholder weights, from the card's architecture spec, after
+    checking that the spec is the preimage of the architecture hash registered on-chain."""
+    spec = card.get("architecture")
+    if not isinstance(spec, dict):
+        raise VerificationError("the model card publishes no architecture (card['architecture']): its circuit "
+                                "cannot be rebuilt, so nothing ties the key to the model; refuse it")
+    if architecture_spec_hash(spec).to_bytes(32, "big") != bytes(architecture_hash):
+        raise VerificationError("the model card's architecture does not hash to the architecture hash "
+                                "registered on-chain: the card describes another model than the commitment")
+    return architecture_graph(spec)
+
+
+def statement_r1cs(graph: Graph, kind: str, size: int | None = None):
+    """The R1CS of the ``kind`` statement about ``graph`` (batch statements over ``size``),
+    built by the same functions the provider builds it with."""
+    if kind == "inference":
+        return inference_circuit(graph).r1cs
+    from marketplace.provider import statement_circuit
+
+    return statement_circuit(graph, kind, size).r1cs
+
+
+def r1cs_bytes(r1cs) -> bytes:
+    """The .r1cs file of a circuit, as bytes."""
+    with tempfile.TemporaryDirectory(prefix="zkmarket-r1cs-") as tmp:
+        path = Path(tmp) / "circuit.r1cs"
+        write_r1cs(r1cs, path)
+        return path.read_bytes()
+
+
+def download(endpoint: str, name: str, digest: str, directory: Path, max_bytes: int | None = None) -> Path:
+    """Fetch a published setup file into ``directory`` and check it against the card's SHA-256."""
+    fetch = channel.fetch_setup_file
+    # the channel's download cap (the card's size of the file), where this channel has one
+    if isinstance(max_bytes, int) and "max_bytes" in inspect.signature(fetch).parameters:
+        data = fetch(endpoint, name, max_bytes=max_bytes)
+    else:
+        data = fetch(endpoint, name)
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise VerificationError(f"{name} from {endpoint} does not match the model card's digest")
+    path = directory / name
+    path.write_bytes(data)
+    return path
+
+
+def verify_transcripts(r1cs, ptau, pk, trust: Trust, *, insecure_phase1: bool, what: str) -> Phase2Report:
+    """Both ceremony phases of ``pk`` against the (rebuilt) circuit ``r1cs``, each holding a
+    trusted contribution; ``ptau`` None means the key's phase 1 is the KNOWN secret (accepted
+    only with ``insecure_phase1``)."""
+    if ptau is None:
+        if not insecure_phase1:
+            raise VerificationError(f"{what}: the provider publishes no phase-1 powers of tau for this key, so its "
+                                    f"phase 1 cannot be checked; whoever made it could forge proofs")
+        from marketplace.provider import KNOWN_SECRET
+        from prover.ceremony.known_secret import known_secret_setup
+
+        report = verify_zkey_from_initial(known_secret_setup(r1cs, **KNOWN_SECRET), pk)
+    else:
+        if powersoftau.read_contributions(ptau.contributions) or not insecure_phase1:
+            phase1 = {c[2] for c in verify_ptau_transcript(ptau).contributions}
+            if not phase1 & set(trust.phase1):
+                raise VerificationError(f"{what}: no phase-1 contribution you trust (e.g. your own); whoever made "
+                                        f"this powers of tau could forge proofs")
+        try:
+            report = verify_zkey_transcript(r1cs, ptau, pk)
+        except CircuitError as exc:  # e.g. a ptau too small for the rebuilt circuit
+            raise VerificationError(f"{what}: the published key cannot be the rebuilt circuit's ({exc})") from exc
+    if not {c.contribution_hash for c in report.contributions} & set(trust.phase2):
+        raise VerificationError(f"{what}: no phase-2 contribution you trust (e.g. your own); the provider could "
+                                f"forge proofs for this key")
+    return report
+
+
+def check_verifier_code(w3, account: str, verifier: str, pk, what: str = "the model's verifier") -> None:
+    """The contract at ``verifier`` must be what the Groth16Verifier constructor makes of
+    ``pk``'s verifying key (its immutables are the key): run the constructor as a call and
+    compare the code it returns with the code at the address."""
+    artifact = load_artifact("Groth16Verifier")
+    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
+    creation = factory.constructor(*verifier_constructor_args(pk.verifying_key())).build_transaction(
+        {"from": account, "gas": 10_000_000})["data"]
+    expected = w3.eth.call({"from": account, "data": creation, "gas": 10_000_000})
+    if bytes(w3.eth.get_code(verifier)) != bytes(expected):
+        raise VerificationError(f"{what} {verifier} does not embed the published key: its proofs prove nothing "
+                                f"about this setup")
+
+
+def check_statement_setup(w3, account: str, *, model_id: int, record, card: dict, endpoint: str, kind: str,
+                          size: int | None, trust: Trust, insecure_phase1: bool = False,
+                          log: Callable[[str], None] = print) -> bool:
+    """Check the setup of model ``model_id``'s ``kind`` statement (see the module docstring):
+    ``record`` is its ``ModelRecord`` on-chain, ``card`` the provider's model card; a batch
+    statement is checked for ``size`` (the test set's samples, the corpus's items). Returns
+    True when the transcripts were verified now, False when this exact setup was checked
+    before (``trust.checked``; the verifier's code is compared every time). Appends the
+    setup's key to ``trust.checked`` on success: the caller saves it."""
+    if kind not in STATEMENT_KINDS:
+        raise ValueError(f"statement must be one of {STATEMENT_KINDS}, got {kind!r}")
+    what = f"model {model_id}" + ("" if kind == "inference" else f"'s {kind} statement")
+    verifier = {"inference": record.inference_verifier, "accuracy": record.accuracy_verifier,
+                "retrieval": record.retrieval_verifier}[kind]
+    if int(verifier, 16) == 0:
+        raise VerificationError(f"{what}: the model registered no {kind} verifier")
+    files, published_size, sizes = statement_files(card, kind)
+    if kind != "inference" and published_size != size:
+        raise VerificationError(f"{what}: the published key is for {published_size}, you need {size}: its verifier "
+                                f"would refuse every proof about your data")
+    zkey_name = "circuit.zkey" if kind == "inference" else f"{kind}.zkey"
+    ptau_name = "phase1.ptau" if kind == "inference" else f"{kind}.ptau"
+    key = ":".join(str(v) for v in (kind, size, model_id, record.inference_verifier, verifier, files[zkey_name],
+                                    record.architecture_hash.hex(), record.transcript_hash.hex(), insecure_phase1))
+    graph = rebuilt_graph(card, record.architecture_hash)
+    with tempfile.TemporaryDirectory(prefix="zkmarket-setup-") as tmp:
+        zkey_path = download(endpoint, zkey_name, files[zkey_name], Path(tmp), sizes.get(zkey_name))
+        pk = read_zkey(zkey_path)
+        check_verifier_code(w3, account, verifier, pk, f"{what}: the {kind} verifier")
+        if key in trust.checked:
+            log(f"{what}: setup already checked (same architecture, key and transcript)")
+            return False
+        log(f"{what}: rebuilding the {kind} circuit from the published architecture")
+        r1cs = statement_r1cs(graph, kind, size)
+        if kind == "inference":
+            published = download(endpoint, "circuit.r1cs", files["circuit.r1cs"], Path(tmp),
+                                 sizes.get("circuit.r1cs")).read_bytes()
+            if published != r1cs_bytes(r1cs):
+                raise VerificationError(f"{what}: the provider's circuit.r1cs is not the inference circuit of the "
+                                        f"registered architecture: its proofs would not be about this model")
+        ptau = None
+        if ptau_name in files:
+            ptau = read_ptau(download(endpoint, ptau_name, files[ptau_name], Path(tmp), sizes.get(ptau_name)))
+        log(f"{what}: checking the setup ceremony transcripts")
+        verify_transcripts(r1cs, ptau, pk, trust, insecure_phase1=insecure_phase1, what=what)
+    if kind == "inference":
+        from marketplace.provider import setup_transcript_hash
+
+        if setup_transcript_hash(ptau, pk) != record.transcript_hash:
+            raise VerificationError(f"{what}'s registered setup transcript hash is not the hash of the transcripts "
+                                    f"its provider publishes")
+    trust.checked.append(key)
+    return True
