@@ -59,8 +59,10 @@ def _circuit(kind: str, n: int, mode: str):
     if kind == "accuracy":
         circuit = A.accuracy_circuit(q, n, mode)
         build = time.perf_counter() - t0
+        _, pool_x, pool_y = _digits(360)  # the digits test split is the pool the n samples are drawn from
         t0 = time.perf_counter()
-        witness = circuit.witness(x, y).witness
+        pool = A.build_pool(q, pool_x, pool_y)
+        witness = circuit.witness(pool, A.make_draw(12345, pool.size, n)).witness
     else:
         circuit = R.retrieval_circuit(q, n, mode)
         build = time.perf_counter() - t0

@@ -18,17 +18,18 @@ With ``statements=True`` (``zkmarket demo --all``) the same weights also back th
 statements: the provider registers the model with an accuracy verifier (over ``audit_samples``
 test samples) and a retrieval verifier (over a ``corpus_items`` corpus), whose keys carry a
 phase-2 contribution from the auditor and from the requester. After the predictions the
-provider stakes a bond on a claimed accuracy; the auditor checks the accuracy verifier as the
-consumer checked the inference one (the circuit over its sample count rebuilt, its own phase-2
-contribution in the key) and challenges it with a committed test set from the digits test
-split, and the provider proves its count on exactly that set: the attestation lands on-chain
-and the fee is paid. Then the provider registers a corpus of digits images; the requester
-checks the retrieval verifier the same way and pays for every item of one class, and the
-provider proves that the returned set is exactly the items the model assigns to that class;
-the requester checks the delivered items against the proved commitment. Both proved results
-are compared with the integer executor's. (Their phase 1 is the known secret too: a local
-ceremony for circuits of 2^19 rows takes far longer than a demo, so ``--all`` does not combine
-with ``--ceremony``.)
+auditor registers the digits test split as a test pool (published file, Merkle root on-chain),
+the provider stakes a bond on a claimed accuracy and accepts the pool after checking its labels,
+the auditor checks the accuracy verifier as the consumer checked the inference one (the circuit
+over the stake's sample count rebuilt, its own phase-2 contribution in the key) and challenges,
+the samples are drawn from the next block's hash, and the provider proves its count on exactly
+those samples: the attestation lands on-chain and the fee is paid. Then the provider registers a
+corpus of digits images; the requester checks the retrieval verifier the same way and pays for
+every item of one class, and the provider proves that the returned set is exactly the items the
+model assigns to that class; the requester checks the delivered items against the proved
+commitment. Both proved results are compared with the integer executor's. (Their phase 1 is the
+known secret too: a local ceremony for circuits of 2^20 rows takes far longer than a demo, so
+``--all`` does not combine with ``--ceremony``.)
 
 Compiled circuits, ceremony files and keys are cached (``--cache``, ``$ZKMARKET_CACHE`` or
 ``~/.cache/zkmarket``), so a second run skips the ceremony and the setup.
@@ -72,7 +73,7 @@ class AuditRow:
     samples: int
     claim_bps: int
     proved_correct: int     # the count the contract verified and attested
-    executor_correct: int   # the integer executor's count on the same test set
+    executor_correct: int   # the integer executor's count on the same drawn samples
     attested: bool          # the model's on-chain attestations hold this challenge's result
     outcome: str
     proof_seconds: float
@@ -123,7 +124,7 @@ def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path
     from marketplace.models import digits_split, example_models, model_inputs
 
     if statements and phase1 != "known-secret":
-        raise ZkmarketError("--all sets up circuits of 2^19 rows and more, for which a local phase-1 ceremony takes "
+        raise ZkmarketError("--all sets up circuits of 2^20 rows and more, for which a local phase-1 ceremony takes "
                             "hours: run it without --ceremony, or register with a public ptau "
                             "(`zkmarket provider register --statement-ptau`)")
     t_start = time.perf_counter()
@@ -221,43 +222,50 @@ AUDIT_CLAIM_BPS = 9_000          # the provider claims 90% accuracy
 AUDIT_BOND = 10 ** 16            # 0.01 ether staked on the claim
 AUDIT_FEE = 10 ** 15             # 0.001 ether, the provider's if it passes
 AUDIT_WINDOW = 3_600             # seconds the provider has to answer
+AUDIT_UNBONDING = 3 * 3_600      # seconds from an unstake request to the end of challenges
 RETRIEVAL_PAYMENT = 2 * 10 ** 15
 RETRIEVAL_CLASS = 3
 
 
 def _audit_flow(w3, market: Market, provider: Provider, deployer: str, client: Consumer, samples: int,
                 workdir: Path, out: Callable[[str], None]) -> AuditRow:
-    """Stake; the auditor checks the accuracy verifier, challenges with a committed test set;
-    the provider answers with an accuracy proof; both withdraw."""
-    from marketplace.audit import Audit, write_test_set
+    """Register the digits test split as a pool, stake, accept the pool; the auditor checks the
+    accuracy verifier and challenges; draw the samples, answer with an accuracy proof on them,
+    withdraw."""
+    from marketplace.audit import Audit, write_pool
     from marketplace.models import digits_split, model_inputs
-    from prover.circuit.accuracy import count_correct, test_set_commitment
+    from prover.circuit.accuracy import count_correct, pool_root, sample_indices
     from prover.onnx import executor
 
     graph = provider.model.graph
-    audit = Audit.deploy(w3, market.registry.address, AUDIT_WINDOW, sender=deployer)
+    audit = Audit.deploy(w3, market.registry.address, AUDIT_WINDOW, AUDIT_UNBONDING, sender=deployer)
     out(f"accuracy audits deployed at {audit.contract.address}")
-    provider.stake(audit, AUDIT_CLAIM_BPS, AUDIT_BOND)
     _, _, x_test, y_test = digits_split()
-    inputs = executor.quantize_input(graph, model_inputs(graph.input_tensor.shape, x_test[:samples]))
-    labels = y_test[:samples]
-    test_set = write_test_set(workdir / "test_set.npz", inputs, labels)  # handed to the provider
+    inputs = executor.quantize_input(graph, model_inputs(graph.input_tensor.shape, x_test))
     auditor = client.account
+    pool_file = write_pool(workdir / "pool.npz", inputs, y_test)  # published: anyone can check it
+    pool_id = audit.register_pool(auditor, pool_root(graph, inputs, y_test), len(y_test), str(pool_file))
+    out(f"auditor: pool {pool_id} registered, the {len(y_test)} digits of the test split with their labels")
+    provider.stake(audit, AUDIT_CLAIM_BPS, AUDIT_BOND)
+    provider.accept_pool(audit, pool_id, pool_file, min_pass_probability=0.5)  # small --audit-samples pass less surely
     _check_statement_verifier(client, provider.model_id, "accuracy", samples, audit, out)  # before the fee
-    challenge_id = audit.challenge(auditor, provider.model_id, test_set_commitment(graph, inputs, labels), samples,
-                                   AUDIT_FEE)
-    out(f"auditor: challenge {challenge_id} with a committed test set of {samples} digits, fee {eth(AUDIT_FEE)}")
+    challenge_id = audit.challenge(auditor, provider.model_id, pool_id, AUDIT_FEE)
+    record = audit.draw(auditor, challenge_id)
+    out(f"auditor: challenge {challenge_id} on pool {pool_id}, fee {eth(AUDIT_FEE)}; {samples} samples drawn "
+        f"from block {record.draw_block}'s hash")
     t0 = time.perf_counter()
-    outcome = provider.answer_audit(audit, challenge_id, test_set)
+    outcome = provider.answer_audit(audit, challenge_id, pool_file)
     seconds = time.perf_counter() - t0
     record = audit.status(challenge_id)
+    drawn = sample_indices(record.draw)
     attested = [a for a in audit.attestations(provider.model_id) if a.challenge_id == challenge_id]
     out(f"on-chain attestation: {attested[0].correct}/{attested[0].samples} correct" if attested else
         "no attestation: the claim failed and the auditor takes the bond")
     for account in (provider.account, auditor):
         if audit.owed(account):
             audit.withdraw(account)
-    return AuditRow(challenge_id, samples, AUDIT_CLAIM_BPS, record.correct, count_correct(graph, inputs, labels),
+    return AuditRow(challenge_id, samples, AUDIT_CLAIM_BPS, record.correct,
+                    count_correct(graph, inputs[drawn], y_test[drawn]),
                     bool(attested) and (attested[0].correct, attested[0].samples) == (record.correct, samples),
                     outcome.name.lower(), seconds)
 

@@ -373,8 +373,11 @@ def prepare_statement(model: ServedModel, kind: str, size: int, *, participants:
     if phase1 not in PHASE1_MODES:
         raise ValueError(f"phase-1 mode must be one of {PHASE1_MODES}, got {phase1!r}")
     names = [p.name for p in participants]
+    from prover.circuit.accuracy import CIRCUIT_VERSION
+
+    version = [CIRCUIT_VERSION] if kind == "accuracy" else []  # a cached key of an older accuracy circuit is not reused
     ceremony_id = hashlib.sha256(json.dumps([kind, size, str(ptau_path and sha256_file(ptau_path)),
-                                             str(zkey_path and sha256_file(zkey_path)), phase1, names]
+                                             str(zkey_path and sha256_file(zkey_path)), phase1, names] + version
                                             ).encode()).hexdigest()[:8]
     path = model.setup_dir / f"{kind}_{size}-{ceremony_id}.zkey"
     ceremony_ptau = path.with_suffix(".ptau")  # a local phase-1 ceremony's ptau, published beside the key
@@ -804,8 +807,8 @@ class Provider:
 
     # accuracy audits and retrieval (contracts/statements)
 
-    def _statement(self, kind: str, size: int, model_id: int, what: str) -> StatementKey:
-        """The key to answer ``what`` (about ``model_id``, over ``size``) with, or why there is none."""
+    def _statement(self, kind: str, size: int | None, model_id: int, what: str) -> StatementKey:
+        """The key to answer ``what`` (about ``model_id``, over ``size`` unless None) with, or why there is none."""
         if self.model_id is None:
             raise ProviderError("register the model first (`zkmarket provider register`)")
         if model_id != self.model_id:
@@ -814,30 +817,58 @@ class Provider:
         if key is None:
             flag = "--accuracy-samples" if kind == "accuracy" else "--retrieval-items"
             raise ProviderError(f"this model was registered without an {kind} statement: register it with {flag}")
-        if key.size != size:
+        if size is not None and key.size != size:
             raise ProviderError(f"the registered {kind} statement is over {key.size}, this one over {size}: "
                                 f"its verifier would refuse the proof")
         return key
 
-    def stake(self, audit, claim_bps: int, bond: int) -> None:
+    def stake(self, audit, claim_bps: int, bond: int, slice_: int | None = None, min_fee: int = 0) -> None:
         """State the model's claimed accuracy (basis points) on ``audit`` (a
-        ``marketplace.audit.Audit``) and stake ``bond`` wei on it."""
-        if self.model_id is None:
-            raise ProviderError("register the model first (`zkmarket provider register`)")
+        ``marketplace.audit.Audit``) over the sample count of its registered accuracy circuit
+        (the only count its proofs can answer) and stake ``bond`` wei, ``slice_`` (default all
+        of it) at risk per challenge; challenges pay at least ``min_fee``."""
+        key = self._statement("accuracy", None, self.model_id, "a stake")
         with self._chain_lock:
-            audit.stake(self.account, self.model_id, claim_bps, bond)
-        self.log(f"model {self.model_id}: claims {claim_bps / 100:.2f}% accuracy, {bond} wei staked")
+            audit.stake(self.account, self.model_id, claim_bps, key.size, bond, slice_, min_fee)
+        self.log(f"model {self.model_id}: claims {claim_bps / 100:.2f}% accuracy over {key.size} drawn samples, "
+                 f"{bond} wei staked ({slice_ or bond} wei per lost challenge)")
 
-    def answer_audit(self, audit, challenge_id: int, test_set_path) -> ChallengeStatus:
-        """Answer an accuracy challenge from the auditor's test-set file (see
-        ``marketplace.audit.answer_challenge``); returns PASSED or FAILED."""
+    def accept_pool(self, audit, pool_id: int, pool_path, min_pass_probability: float = 0.99) -> float:
+        """Put the bond at risk on a registered pool, after checking its published file: the
+        file must be the registered pool (root and size), and the model must pass a challenge
+        on it (its claim met by ``samples`` draws with replacement) with at least
+        ``min_pass_probability``, computed from the integer executor's labels on the whole pool.
+        A pool with wrong labels (or one this model is not as good on as it claims) is refused
+        with ProviderError before any transaction. Returns the pass probability."""
+        from marketplace.audit import load_pool, pass_probability
+        from prover.circuit.accuracy import count_correct
+
+        with self._chain_lock:
+            stake, record = audit.stake_of(self.model_id), audit.pool_of(pool_id)
+        if stake.bond == 0:
+            raise ProviderError(f"model {self.model_id} has no bond at stake: stake first")
+        pool = load_pool(self.model.graph, pool_path, record)
+        correct = count_correct(self.model.graph, pool.inputs, pool.labels)
+        chance = pass_probability(correct / pool.size, stake.samples, stake.claim_bps)
+        if chance < min_pass_probability:
+            raise ProviderError(f"pool {pool_id}: the model labels {correct}/{pool.size} as the pool does, so a "
+                                f"challenge of {stake.samples} draws passes the {stake.claim_bps / 100:.2f}% claim "
+                                f"with probability {chance:.4f} only: not accepted (check its labels)")
+        with self._chain_lock:
+            audit.accept_pool(self.account, self.model_id, pool_id)
+        self.log(f"pool {pool_id} accepted: {correct}/{pool.size} correct, a challenge passes with p={chance:.4f}")
+        return chance
+
+    def answer_audit(self, audit, challenge_id: int, pool_path) -> ChallengeStatus:
+        """Answer an accuracy challenge from its pool's file (see
+        ``marketplace.audit.answer_challenge``: drawn first if nobody has); returns PASSED or FAILED."""
         with self._chain_lock:
             record = audit.status(challenge_id)
         key = self._statement("accuracy", record.samples, record.model_id, f"challenge {challenge_id}")
         t0 = time.perf_counter()
         with self._chain_lock:
             outcome = answer_challenge(audit, self.account, challenge_id, self.model.graph, key.proving_key,
-                                       test_set_path, progress=self.progress)
+                                       pool_path, progress=self.progress)
             correct = audit.status(challenge_id).correct
         self.log(f"challenge {challenge_id}: proved {correct}/{record.samples} correct, "
                  f"{outcome.name.lower()} ({time.perf_counter() - t0:.1f} s)")

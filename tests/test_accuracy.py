@@ -1,7 +1,8 @@
-"""The accuracy statement: the proved count is the integer executor's count on the digits test
-split, the commitments are the inference statement's and the auditor's, constraints grow
-linearly with the samples (the weight commitment once), and a proof speaks only of its own
-test set and model."""
+"""The accuracy statement: the proved count is the integer executor's count on the samples a
+draw selects from a pool of digits, the commitments are the inference statement's and the pool's,
+constraints grow linearly with the samples (the weight commitment once), the indices are the
+draw's alone (a canonical reading of the hash, another sample's path refused), and a proof speaks
+only of its own pool, draw and model."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from prover.onnx.graph import InputShapeError
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import quantize
 from test_compile import _case_graph
+
+SEED = 0x5EED_1234_5678_9ABC_DEF0 << 100
 
 
 def prove_with_test_key(r1cs, witness):
@@ -43,97 +46,153 @@ def digits_mlp():
     return q, executor.quantize_input(q, model_inputs(m.input_shape, x_te)), y_te
 
 
-def test_proved_count_is_the_executors_count_on_100_digits(digits_mlp):
+@pytest.fixture(scope="module")
+def digits_pool(digits_mlp):
+    """The whole quantized digits test split as a pool, every 9th label wrong so that the count
+    is not trivially n."""
     q, x, y = digits_mlp
-    n = 100
-    # a few wrong labels so that the count is not trivially n
-    labels = y[:n].copy()
+    labels = y.copy()
     labels[::9] = (labels[::9] + 1) % 10
+    return A.build_pool(q, x, labels)
+
+
+def test_proved_count_is_the_executors_count_on_drawn_digits(digits_mlp, digits_pool):
+    q, _, _ = digits_mlp
+    n, pool = 8, digits_pool
     ac = A.accuracy_circuit(q, n)
-    result = ac.witness(x[:n], labels)
+    draw = A.make_draw(SEED, pool.size, n)
+    result = ac.witness(pool, draw)
     assert ac.r1cs.is_satisfied(result.witness)
-    expected = A.count_correct(q, x[:n], labels)
-    assert result.n_correct == expected
-    assert expected < n - 5
-    assert (result.predicted == executor.argmax_label(executor.execute(q, x[:n])[q.output])).all()
-    assert result.public == dict(zip(A.PUBLIC_INPUTS, A.public_inputs(q, x[:n], labels)))
+    assert result.indices == A.sample_indices(draw) and all(0 <= i < pool.size for i in result.indices)
+    xs, ys = pool.inputs[result.indices], pool.labels[result.indices]
+    assert result.n_correct == A.count_correct(q, xs, ys)
+    assert (result.predicted == executor.argmax_label(executor.execute(q, xs)[q.output])).all()
+    assert result.public == dict(zip(A.PUBLIC_INPUTS, A.public_inputs(q, pool, draw)))
+    assert (result.public["pool_root"], result.public["draw"]) == (pool.root, draw)
     # the model commitment is the inference statement's: both speak of the same weights
     assert result.public["model_commitment"] == S.model_commitment(q)
     assert limbs_to_ints(result.witness[1:5]) == [result.public[k] for k in A.PUBLIC_INPUTS]
-    # reject twins: a witness claiming one more correct sample, or another sample count, fails
-    for wire in (4, 3):
+    # reject twins: a witness claiming one more correct sample, another draw or another root fails
+    for wire in (4, 3, 2):
         wrong = result.witness.copy()
         wrong[wire] = ints_to_limbs([limbs_to_ints(wrong[wire:wire + 1])[0] + 1])[0]
         assert not ac.r1cs.is_satisfied(wrong)
+
+
+def test_samples_at_other_positions_do_not_satisfy_the_circuit(digits_mlp, digits_pool, monkeypatch):
+    """The prover's only freedom would be which pool items it proves: items (with their valid
+    Merkle paths) at positions other than the draw's are refused."""
+    q, _, _ = digits_mlp
+    ac = A.accuracy_circuit(q, 2)
+    draw = A.make_draw(SEED, digits_pool.size, 2)
+    honest = A.sample_indices(draw)
+    monkeypatch.setattr(A, "sample_indices", lambda d: [(i + 1) % digits_pool.size for i in honest])
+    assert not ac.r1cs.is_satisfied(ac.witness(digits_pool, draw).witness)
+
+
+def test_the_hash_digits_have_one_reading_only():
+    """canonical_digits: the digits of h + r (the same field element, another integer) satisfy
+    the recomposition but not the comparison with r, so the indices have one reading."""
+    from prover.circuit.builder import Builder
+
+    b = Builder()
+    h = b.input("h", (1,), field=True)
+    first_step = len(b.steps)
+    digits = A.canonical_digits(b, h)
+    circuit = b.finish()
+    value = 12345678901234567890  # below 2^254 - r: h + r also fits the 254 digit bits
+    assert circuit.r1cs.is_satisfied(circuit.witness({"h": [value]}))
+
+    def aliased(v):
+        v.set(digits, np.array([[((value + FR_MODULUS) >> (16 * j)) & 0xFFFF for j in range(16)]], dtype=np.int64))
+    circuit.steps[first_step] = aliased
+    assert not circuit.r1cs.is_satisfied(circuit.witness({"h": [value]}))
+
+
+def test_sample_indices_cover_the_pool_and_follow_the_seed():
+    draws = [A.make_draw(seed, 7, 15) for seed in range(60)]
+    seen = {i for d in draws for i in A.sample_indices(d)}
+    assert seen == set(range(7))
+    assert A.sample_indices(draws[0]) != A.sample_indices(draws[1])
+    assert A.split_draw(draws[5]) == (5, 7, 15)
+    with pytest.raises(ValueError):
+        A.make_draw(1 << A.SEED_BITS, 7, 15)
+    with pytest.raises(ValueError):
+        A.make_draw(1, A.MAX_POOL_SIZE + 1, 15)
 
 
 def test_constraints_grow_linearly_and_the_weights_are_committed_once(digits_mlp):
     q, x, y = digits_mlp
     counts = [A.accuracy_circuit(q, n).r1cs.n_constraints for n in (1, 2, 3, 4)]
     per_sample = counts[1] - counts[0]
-    # each sample adds the same model and equality constraints; only the shared hash tree
-    # over the item hashes and the label packing add a little unevenly
+    # each sample adds the same model, hash and path constraints; only the index hashes (one
+    # per 15 samples) add a little unevenly
     for a, b in zip(counts[1:], counts[2:]):
         assert abs((b - a) - per_sample) < 0.01 * per_sample
-    # a sample costs less than a whole inference proof: the weight packing and hashing are
-    # not repeated per sample
+    # the weight packing and hashing are not repeated per sample
     inference = S.inference_circuit(q).r1cs.n_constraints
-    assert per_sample < inference / 2
     assert counts[0] - per_sample > inference / 2
 
 
-def test_test_set_commitment_binds_inputs_labels_and_order(digits_mlp):
+def test_the_pool_root_binds_inputs_labels_order_and_size(digits_mlp):
     q, x, y = digits_mlp
-    base = A.test_set_commitment(q, x[:4], y[:4])
+    base = A.pool_root(q, x[:4], y[:4])
     other_label = y[:4].copy()
     other_label[2] = (other_label[2] + 1) % 10
     other_pixel = x[:4].copy()
     other_pixel[1, 0] += 1
     for xs, ys in ((x[:4], other_label), (other_pixel, y[:4]), (x[[1, 0, 2, 3]], y[[1, 0, 2, 3]]),
                    (x[:3], y[:3])):
-        assert A.test_set_commitment(q, xs, ys) != base
+        assert A.pool_root(q, xs, ys) != base
 
 
-def test_wrong_shapes_and_labels_are_refused_before_proving(digits_mlp):
+def test_wrong_draws_pools_and_labels_are_refused_before_proving(digits_mlp):
     q, x, y = digits_mlp
     ac = A.accuracy_circuit(q, 2)
+    pool = A.build_pool(q, x[:5], y[:5])
     with pytest.raises(InputShapeError, match="exactly 2"):
-        ac.witness(x[:3], y[:3])
+        ac.witness(pool, A.make_draw(1, 5, 3))
+    with pytest.raises(InputShapeError, match="pool of 6 samples"):
+        ac.witness(pool, A.make_draw(1, 6, 2))
     with pytest.raises(InputShapeError, match="one per test input"):
-        ac.witness(x[:2], y[:3])
+        A.build_pool(q, x[:2], y[:3])
     with pytest.raises(InputShapeError, match="class indices"):
-        ac.witness(x[:2], np.array([1, 200]))
+        A.build_pool(q, x[:2], np.array([1, 200]))
     with pytest.raises(InputShapeError):
-        ac.witness(x[:2, :10], y[:2])
+        A.build_pool(q, x[:2, :10], y[:2])
+    with pytest.raises(InputShapeError, match="at most 4"):
+        A.build_pool(q, x[:5], y[:5], depth=2)
     with pytest.raises(ValueError):
         A.accuracy_circuit(q, 0)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["private", "public"])
-def test_accuracy_proof_verifies_and_rejects_another_test_set_or_model(mode, rng):
-    """Groth16 end to end on a small model (known-secret ptau: a test key, never a real one):
+def test_accuracy_proof_verifies_and_rejects_another_pool_draw_or_model(mode, rng):
+    """Groth16 end to end on a small model (known-secret key: a test key, never a real one):
     the verifier accepts the statement's public inputs and rejects the same proof presented
-    for another test set, another model, another count or another sample count."""
+    for another pool, another model, another count or another draw."""
+    from prover.ceremony.known_secret import known_secret_setup
+    from prover.groth16.prove import prove
     from prover.groth16.verify import verify
 
     q, calibration = _case_graph("gemm", rng)
-    x = executor.quantize_input(q, calibration[:3])
-    labels = np.array([0, 1, 2])
+    x = executor.quantize_input(q, calibration[:6])
+    labels = np.array([0, 1, 2, 3, 0, 1])
+    pool = A.build_pool(q, x, labels)
     ac = A.accuracy_circuit(q, 3, mode)
-    pk, proof, public = prove_with_test_key(ac.r1cs, ac.witness(x, labels).witness)
-    assert public == A.public_inputs(q, x, labels)
+    draw = A.make_draw(SEED, pool.size, 3)
+    pk = known_secret_setup(ac.r1cs, 5, 7, 11)
+    proof, public = prove(pk, ac.witness(pool, draw).witness, r1cs=ac.r1cs)
+    assert public == A.public_inputs(q, pool, draw)
     vk = pk.verifying_key()
     assert verify(vk, public, proof)
-    other_q, other_cal = _case_graph("gemm", np.random.default_rng(7))
-    other_x = x.copy()
-    other_x[0, 0] += 1
+    other_q, _ = _case_graph("gemm", np.random.default_rng(7))
     rejected = [
-        [public[0], A.test_set_commitment(q, other_x, labels)] + public[2:],
-        [public[0], A.test_set_commitment(q, x, (labels + 1) % 4)] + public[2:],
+        [public[0], A.pool_root(q, x, (labels + 1) % 4)] + public[2:],
         [S.model_commitment(other_q)] + public[1:],
         public[:3] + [(public[3] + 1) % FR_MODULUS],
-        public[:2] + [public[2] + 1, public[3]],
+        public[:2] + [A.make_draw(SEED + 1, pool.size, 3), public[3]],
     ]
     assert S.model_commitment(other_q) != public[0]
     for wrong in rejected:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from marketplace.audit import read_test_set, write_test_set
+import json
+
+from marketplace.audit import read_pool, write_pool
 from marketplace.cli import main
 from marketplace.contracts import artifact_text, load_artifact
 from marketplace.models import MODELS_DIR, digits_split
@@ -21,12 +23,13 @@ from test_accuracy import digits_mlp  # noqa: F401  (module fixture)
 MLP = str(MODELS_DIR / "mlp.onnx")
 
 
-def test_test_set_and_corpus_files_match_the_quantized_digits(tmp_path, capsys, digits_mlp):  # noqa: F811
+def test_pool_and_corpus_files_match_the_quantized_digits(tmp_path, capsys, digits_mlp):  # noqa: F811
     q, x, y = digits_mlp
-    assert main(["audit", "test-set", MLP, "--samples", "12", "--out", str(tmp_path / "t.npz")]) == 0
-    inputs, labels = read_test_set(tmp_path / "t.npz")
+    assert main(["audit", "pool", "publish", MLP, "--samples", "12", "--out", str(tmp_path / "t.npz")]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    inputs, labels = read_pool(tmp_path / "t.npz")
     assert (inputs == x[:12]).all() and (labels == y[:12]).all()
-    assert A.test_set_commitment(q, inputs, labels) == A.test_set_commitment(q, x[:12], y[:12])
+    assert int(printed["root"]) == A.pool_root(q, inputs, labels) == A.pool_root(q, x[:12], y[:12])
     assert main(["corpus", "make", MLP, "--items", "9", "--out", str(tmp_path / "c.npz")]) == 0
     items = read_corpus(tmp_path / "c.npz")
     assert (items == x[:9]).all()
@@ -35,7 +38,7 @@ def test_test_set_and_corpus_files_match_the_quantized_digits(tmp_path, capsys, 
 
 def test_bad_input_is_a_one_line_error(tmp_path, capsys):
     n_test = len(digits_split()[3])
-    assert main(["audit", "test-set", MLP, "--samples", str(n_test + 1), "--out", str(tmp_path / "t.npz")]) == 1
+    assert main(["audit", "pool", "publish", MLP, "--samples", str(n_test + 1), "--out", str(tmp_path / "t.npz")]) == 1
     assert "--samples must be in" in capsys.readouterr().err
     assert not (tmp_path / "t.npz").exists()
     (tmp_path / "junk.npz").write_bytes(b"junk")
@@ -52,21 +55,21 @@ def test_bad_input_is_a_one_line_error(tmp_path, capsys):
     assert "zkmarket retrieve deploy" in capsys.readouterr().err
 
 
-def test_test_set_file_round_trip_and_refusals(tmp_path, digits_mlp):  # noqa: F811
+def test_pool_file_round_trip_and_refusals(tmp_path, digits_mlp):  # noqa: F811
     _, x, y = digits_mlp
-    path = write_test_set(tmp_path / "test_set.npz", x[:5], y[:5])
-    inputs, labels = read_test_set(path)
+    path = write_pool(tmp_path / "pool.npz", x[:5], y[:5])
+    inputs, labels = read_pool(path)
     assert (inputs == x[:5]).all() and (labels == y[:5]).all()
-    assert [p.name for p in tmp_path.iterdir()] == ["test_set.npz"]  # no temp file left
+    assert [p.name for p in tmp_path.iterdir()] == ["pool.npz"]  # no temp file left
     (tmp_path / "junk.npz").write_bytes(b"not a numpy file")
     with pytest.raises(FormatError):
-        read_test_set(tmp_path / "junk.npz")
+        read_pool(tmp_path / "junk.npz")
     np.savez(tmp_path / "short.npz", inputs=x[:5], labels=y[:2])
     with pytest.raises(FormatError, match="one label per"):
-        read_test_set(tmp_path / "short.npz")
+        read_pool(tmp_path / "short.npz")
     np.savez(tmp_path / "float.npz", inputs=x[:5] * 0.5, labels=y[:5])
     with pytest.raises(FormatError, match="integer"):
-        read_test_set(tmp_path / "float.npz")
+        read_pool(tmp_path / "float.npz")
 
 
 def test_corpus_and_delivery_files(tmp_path, digits_mlp):  # noqa: F811

@@ -1,51 +1,67 @@
-"""AccuracyAudit on the embedded EVM with real accuracy proofs: an answer at or above the claim
-pays the provider and attests the model, one below the claim or no answer gives the auditor the
-bond; every path has its reject twin (late answer, second answer, wrong commitment, stranger),
-and each outcome happens exactly once."""
+"""AccuracyAudit on the embedded EVM with real accuracy proofs on drawn pool samples.
+
+A bonded challenge (on a pool the provider accepted) that passes pays the provider and attests
+the model; one that fails or goes unanswered pays the challenger its fee and one slice of the
+bond. Every path has its reject twin (late answer, second answer, another pool, another draw,
+a tampered proof, a stranger), and the attacks of the old design fail: a pool without data or
+with wrong labels, or a sample count of the challenger's choosing, cannot take a bond; an
+unstake cannot front-run a challenge; a second account cannot block the slot; a model can stake
+again after unstaking or losing its bond."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 import pytest
 
-from marketplace.audit import Audit, ChallengeStatus, answer_challenge, write_test_set
+from marketplace.audit import Audit, ChallengeStatus, answer_challenge, next_block, write_pool
 from marketplace.chain import advance_time, connect
-from marketplace.contracts import ContractRevert, Market, deploy_verifier
+from marketplace.contracts import ContractRevert, Market, deploy_verifier, proof_to_evm
 from prover.circuit import accuracy as A
 from prover.circuit import retrieval as R
 from prover.circuit import statements as S
 from prover.errors import VerificationError
 from prover.field import FR_MODULUS
 from prover.onnx import executor
+from prover.ceremony.known_secret import known_secret_setup
 from test_accuracy import prove_with_test_key
 from test_compile import _case_graph
 
 # real proofs on py-evm's pairing precompile: minutes, so the whole module is slow
 pytestmark = pytest.mark.slow
 
-WINDOW = 3600
-BOND, FEE = 10**18, 10**17
-CLAIM_BPS = 9000  # 3/3 passes, 2/3 fails
+WINDOW, UNBONDING = 3600, 3 * 3600
+SLICE, FEE = 5 * 10**17, 10**17
+BOND = 2 * SLICE
+CLAIM_BPS = 9000  # 3/3 passes, fewer fails
+SAMPLES = 3
+POOL_ITEMS = 8
 
 
 @dataclass
 class Proofs:
-    """Real proofs about one small model (known-secret keys: test keys, never real ones)."""
+    """Real keys and pools about one small model (known-secret keys: test keys, never real ones).
+    ``prove`` proves the samples a draw selects from a pool, once per (pool, draw)."""
 
     graph: object
+    circuit: object
     accuracy_pk: object
-    test_inputs: np.ndarray
-    honest_labels: np.ndarray   # the model gets all 3 right
-    hard_labels: np.ndarray     # the model gets 2 of 3 right
-    passing: tuple              # (proof, public) on honest_labels
-    failing: tuple              # (proof, public) on hard_labels
+    honest: object              # A.TestPool labelled with the model's own labels: 3/3 on every draw
+    hard: object                # every label wrong: 0/3 on every draw
     retrieval_vk: object
     corpus: np.ndarray
     requested_class: int
     retrieval: tuple            # (proof, public, selected positions)
+    cache: dict = field(default_factory=dict)
+
+    def prove(self, pool, draw: int):
+        key = (pool.root, draw)
+        if key not in self.cache:
+            from prover.groth16.prove import prove
+            self.cache[key] = prove(self.accuracy_pk, self.circuit.witness(pool, draw).witness, r1cs=self.circuit.r1cs)
+        return self.cache[key]
 
 
 @pytest.fixture(scope="session")
@@ -58,22 +74,19 @@ def build_proofs() -> Proofs:
     """Built once per test session, however many modules import the fixture."""
     rng = np.random.default_rng(20261121)
     q, calibration = _case_graph("gemm", rng)
-    x = executor.quantize_input(q, calibration[:3])
+    x = executor.quantize_input(q, calibration[:POOL_ITEMS])
     predicted = executor.argmax_label(executor.execute(q, x)[q.output])
-    hard = predicted.copy()
-    hard[0] = (hard[0] + 1) % 4
-    ac = A.accuracy_circuit(q, 3, "public")
-    pk, proof, public = prove_with_test_key(ac.r1cs, ac.witness(x, predicted).witness)
-    from prover.groth16.prove import prove
-    failing = prove(pk, ac.witness(x, hard).witness, r1cs=ac.r1cs)
+    honest = A.build_pool(q, x, predicted)
+    hard = A.build_pool(q, x, (predicted + 1) % 4)
+    ac = A.accuracy_circuit(q, SAMPLES, "public")
+    pk = known_secret_setup(ac.r1cs, 5, 7, 11)  # straight from the known secret: 2^14 powers of tau are slow
     corpus = executor.quantize_input(q, calibration[:8])
     labels = executor.argmax_label(executor.execute(q, corpus)[q.output])
     cls = int(np.bincount(labels).argmax())
     rc = R.retrieval_circuit(q, len(corpus), "public")
     result = rc.witness(corpus, cls)
     rpk, rproof, rpublic = prove_with_test_key(rc.r1cs, result.witness)
-    return Proofs(q, pk, x, predicted, hard, (proof, public), failing,
-                  rpk.verifying_key(), corpus, cls, (rproof, rpublic, result.selected))
+    return Proofs(q, ac, pk, honest, hard, rpk.verifying_key(), corpus, cls, (rproof, rpublic, result.selected))
 
 
 @dataclass
@@ -86,11 +99,12 @@ class World:
     stranger: str
     model_id: int
     retrieval_verifier: str
+    pools: dict  # name -> pool id: "honest", "hard" (both published), "private" (the honest data, no URI)
 
 
 def make_world(proofs: Proofs, models: int = 1) -> World:
-    """A fresh chain: registry, audit, a verifier per statement and ``models`` registrations of
-    the small model (ids 1..models) naming them."""
+    """A fresh chain: registry, audit, a verifier per statement, ``models`` registrations of
+    the small model (ids 1..models) naming them, and the pools registered by the auditor."""
     w3 = connect()
     deployer, provider, auditor, stranger = w3.eth.accounts[:4]
     market = Market.deploy(w3, deployer)
@@ -100,8 +114,11 @@ def make_world(proofs: Proofs, models: int = 1) -> World:
     for _ in range(models):
         model_id = market.register_model(provider, commitment, None, 0, accuracy_verifier=acc_verifier.address,
                                          retrieval_verifier=ret_verifier.address)
-    audit = Audit.deploy(w3, market.registry.address, WINDOW, sender=deployer)
-    return World(w3, market, audit, provider, auditor, stranger, model_id, ret_verifier.address)
+    audit = Audit.deploy(w3, market.registry.address, WINDOW, UNBONDING, sender=deployer)
+    pools = {"honest": audit.register_pool(auditor, proofs.honest.root, POOL_ITEMS, "file:honest.npz"),
+             "hard": audit.register_pool(auditor, proofs.hard.root, POOL_ITEMS, "file:hard.npz")}
+    pools["private"] = audit.register_pool(stranger, proofs.honest.root, POOL_ITEMS, "")
+    return World(w3, market, audit, provider, auditor, stranger, model_id, ret_verifier.address, pools)
 
 
 @pytest.fixture
@@ -116,117 +133,254 @@ def _reverts(error: str, fn, *args):
     return info.value
 
 
-def _challenge(world: World, proofs: Proofs, labels) -> int:
-    world.audit.stake(world.provider, world.model_id, CLAIM_BPS, BOND)
-    commitment = A.test_set_commitment(proofs.graph, proofs.test_inputs, labels)
-    return world.audit.challenge(world.auditor, world.model_id, commitment, len(labels), FEE)
+def _stake(world: World, *pools: str, bond: int = BOND) -> None:
+    world.audit.stake(world.provider, world.model_id, CLAIM_BPS, SAMPLES, bond, SLICE)
+    for name in pools:
+        world.audit.accept_pool(world.provider, world.model_id, world.pools[name])
 
 
-def test_answer_at_the_claim_pays_the_provider_and_attests_the_model(world, proofs):
-    cid = _challenge(world, proofs, proofs.honest_labels)
-    assert world.audit.balance() == BOND + FEE
-    proof, public = proofs.passing
-    assert world.audit.answer(world.provider, cid, proof, public[3]) == ChallengeStatus.PASSED
+def _drawn(world: World, pool: str, challenger: str | None = None) -> tuple[int, object]:
+    cid = world.audit.challenge(challenger or world.auditor, world.model_id, world.pools[pool], FEE)
+    record = world.audit.draw(world.stranger, cid)  # anyone draws
+    assert record.status == ChallengeStatus.DRAWN
+    return cid, record
+
+
+def _answer(world: World, proofs: Proofs, cid: int, pool) -> ChallengeStatus:
+    proof, public = proofs.prove(pool, world.audit.status(cid).draw)
+    return world.audit.answer(world.provider, cid, proof, public[3])
+
+
+def test_a_passing_answer_pays_the_provider_and_attests_the_model(world, proofs):
+    _stake(world, "honest")
+    cid = world.audit.challenge(world.auditor, world.model_id, world.pools["honest"], FEE)
+    gas = {"challenge": world.audit.last_receipt["gasUsed"]}
     record = world.audit.status(cid)
-    assert (record.correct, record.samples, record.status) == (3, 3, ChallengeStatus.PASSED)
+    assert (record.status, record.bonded, record.samples) == (ChallengeStatus.WAITING, True, SAMPLES)
+    _reverts("DrawTooEarly", world.audit.draw, world.stranger, cid, False)  # the draw block is the next one
+    record = world.audit.draw(world.stranger, cid)
+    gas["draw"] = world.audit.last_receipt["gasUsed"]
+    assert A.split_draw(record.draw)[1:] == (POOL_ITEMS, SAMPLES) and record.deadline > 0
+    assert _answer(world, proofs, cid, proofs.honest) == ChallengeStatus.PASSED
+    gas["answer"] = world.audit.last_receipt["gasUsed"]
+    print(f"gas: {gas}")
     (att,) = world.audit.attestations(world.model_id)
-    assert (att.test_set_commitment, att.samples, att.correct, att.challenge_id) == (public[1], 3, 3, cid)
+    assert (att.pool_id, att.samples, att.correct, att.challenge_id, att.bonded) == \
+        (world.pools["honest"], SAMPLES, SAMPLES, cid, True)
     assert world.audit.owed(world.provider) == FEE and world.audit.owed(world.auditor) == 0
     assert world.audit.stake_of(world.model_id).bond == BOND
-    # each outcome once: a second answer and a late expiry are refused
-    _reverts("ChallengeNotOpen", world.audit.answer, world.provider, cid, proof, public[3])
+    # each outcome once
+    proof, public = proofs.prove(proofs.honest, record.draw)
+    _reverts("WrongStatus", world.audit.answer, world.provider, cid, proof, public[3])
+    _reverts("WrongStatus", world.audit.draw, world.stranger, cid)
     advance_time(world.w3, WINDOW + 1)
-    _reverts("ChallengeNotOpen", world.audit.expire, world.auditor, cid)
-    before = world.w3.eth.get_balance(world.provider)
+    _reverts("WrongStatus", world.audit.expire, world.auditor, cid)
     assert world.audit.withdraw(world.provider) == FEE
-    assert world.w3.eth.get_balance(world.provider) > before
     _reverts("NothingToWithdraw", world.audit.withdraw, world.provider)
     assert world.audit.balance() == BOND
 
 
-def test_answer_below_the_claim_gives_the_auditor_the_bond(world, proofs):
-    cid = _challenge(world, proofs, proofs.hard_labels)
-    proof, public = proofs.failing
-    assert public[3] == 2
-    assert world.audit.answer(world.provider, cid, proof, 2) == ChallengeStatus.FAILED
-    assert world.audit.owed(world.auditor) == BOND + FEE and world.audit.owed(world.provider) == 0
+def test_a_failing_answer_takes_one_slice_and_the_stake_goes_on(world, proofs):
+    _stake(world, "honest", "hard")
+    cid, _ = _drawn(world, "hard")
+    assert _answer(world, proofs, cid, proofs.hard) == ChallengeStatus.FAILED
+    assert world.audit.status(cid).correct == 0
+    assert world.audit.owed(world.auditor) == FEE + SLICE and world.audit.owed(world.provider) == 0
     assert world.audit.attestations(world.model_id) == []
+    stake = world.audit.stake_of(world.model_id)
+    assert (stake.bond, stake.settled, stake.pending) == (BOND - SLICE, 1, 0)
+    # the rest of the bond still answers for the next challenge
+    cid2, _ = _drawn(world, "hard", world.stranger)
+    assert _answer(world, proofs, cid2, proofs.hard) == ChallengeStatus.FAILED
     assert world.audit.stake_of(world.model_id).bond == 0
-    # the bond is gone: the model cannot be challenged again, the provider cannot unstake
-    _reverts("NotStaked", world.audit.challenge, world.auditor, world.model_id, public[1], 3, FEE)
-    _reverts("NotStaked", world.audit.unstake, world.provider, world.model_id)
-    assert world.audit.withdraw(world.auditor) == BOND + FEE
-    assert world.audit.balance() == 0
+    _reverts("NotStaked", world.audit.challenge, world.auditor, world.model_id, world.pools["hard"], FEE)
+    assert world.audit.balance() == 2 * (FEE + SLICE)
 
 
-def test_no_answer_in_time_gives_the_auditor_the_bond_and_a_late_answer_is_refused(world, proofs):
-    cid = _challenge(world, proofs, proofs.honest_labels)
-    _reverts("DeadlineNotReached", world.audit.expire, world.auditor, cid)
+def test_a_late_answer_loses_the_slice(world, proofs):
+    _stake(world, "honest")
+    cid, record = _drawn(world, "honest")
+    _reverts("DeadlineNotReached", world.audit.expire, world.stranger, cid)
     advance_time(world.w3, WINDOW + 1)
-    proof, public = proofs.passing
+    proof, public = proofs.prove(proofs.honest, record.draw)
     _reverts("DeadlinePassed", world.audit.answer, world.provider, cid, proof, public[3])
-    world.audit.expire(world.stranger, cid)  # anyone may settle it; the auditor is paid
+    world.audit.expire(world.stranger, cid)  # anyone settles it; the challenger is paid
     assert world.audit.status(cid).status == ChallengeStatus.EXPIRED
-    assert world.audit.owed(world.auditor) == BOND + FEE and world.audit.owed(world.stranger) == 0
-    _reverts("ChallengeNotOpen", world.audit.expire, world.auditor, cid)
-    _reverts("ChallengeNotOpen", world.audit.answer, world.provider, cid, proof, public[3])
+    assert world.audit.owed(world.auditor) == FEE + SLICE and world.audit.owed(world.stranger) == 0
+    assert world.audit.stake_of(world.model_id).bond == BOND - SLICE
+    _reverts("WrongStatus", world.audit.expire, world.auditor, cid)
 
 
-def test_proofs_for_another_test_set_or_count_are_refused(world, proofs):
-    cid = _challenge(world, proofs, proofs.hard_labels)  # committed to the hard labels
-    proof, public = proofs.passing                        # a proof about the honest labels
+def test_proofs_about_another_pool_draw_count_or_tampered_are_refused(world, proofs):
+    _stake(world, "honest", "hard")
+    cid, record = _drawn(world, "honest")
+    other_draw = A.make_draw(A.split_draw(record.draw)[0] ^ 1, POOL_ITEMS, SAMPLES)
+    refused = [
+        proofs.prove(proofs.hard, record.draw),       # the same draw on the other pool
+        proofs.prove(proofs.honest, other_draw),      # the right pool at indices of another draw
+    ]
+    for proof, public in refused:
+        _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, public[3])
+    proof, public = proofs.prove(proofs.honest, record.draw)
+    _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, public[3] - 1)  # claims less
+    _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, SAMPLES + 1)   # more than it ran
+    a, b, c = proof_to_evm(proof)
+    tampered = (a, b, [c[0], (c[1] + 1) % FR_MODULUS])
+    _reverts("InvalidProof", world.audit.answer, world.provider, cid, tampered, public[3])
+    _reverts("NotProvider", world.audit.answer, world.stranger, cid, proof, public[3])
+    assert world.audit.status(cid).status == ChallengeStatus.DRAWN
+    assert world.audit.answer(world.provider, cid, proof, public[3]) == ChallengeStatus.PASSED
+
+
+def test_a_proof_over_another_sample_count_is_refused(world, proofs):
+    """Route 2 of the old attack: the sample count is the stake's (the registered circuit's);
+    a stake that names another count gets draws no proof of this circuit answers."""
+    world.audit.stake(world.provider, world.model_id, CLAIM_BPS, SAMPLES + 1, BOND, SLICE)
+    world.audit.accept_pool(world.provider, world.model_id, world.pools["honest"])
+    cid, record = _drawn(world, "honest")
+    assert A.split_draw(record.draw)[2] == SAMPLES + 1
+    with pytest.raises(Exception, match="exactly 3"):
+        proofs.prove(proofs.honest, record.draw)
+    wrong = A.make_draw(A.split_draw(record.draw)[0], POOL_ITEMS, SAMPLES)
+    proof, public = proofs.prove(proofs.honest, wrong)
     _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, public[3])
-    failing, fpublic = proofs.failing
-    _reverts("InvalidProof", world.audit.answer, world.provider, cid, failing, 3)   # claims more
-    _reverts("InvalidProof", world.audit.answer, world.provider, cid, failing, 4)   # beyond the samples
-    assert world.audit.status(cid).status == ChallengeStatus.OPEN
-    assert world.audit.answer(world.provider, cid, failing, 2) == ChallengeStatus.FAILED
 
 
-def test_a_challenge_with_another_sample_count_refuses_the_proof(world, proofs):
-    world.audit.stake(world.provider, world.model_id, CLAIM_BPS, BOND)
-    proof, public = proofs.passing
-    cid = world.audit.challenge(world.auditor, world.model_id, public[1], 4, FEE)
-    _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, public[3])
+def test_pools_the_provider_did_not_accept_never_take_the_bond(world, proofs):
+    """Routes 1 and 3 of the old attack: a pool whose data nobody has (or that is never handed
+    over), and a pool with wrong labels, are not accepted, so a challenge on them only asks for
+    an attestation: unanswered, the challenger gets its fee back and the bond stays."""
+    _stake(world, "honest")
+    assert not world.audit.accepts(world.model_id, world.pools["hard"])
+    ghost = world.audit.register_pool(world.stranger, 12345, POOL_ITEMS, "")  # a root without preimage
+    for pool in (ghost, world.pools["hard"]):
+        cid = world.audit.challenge(world.stranger, world.model_id, pool, FEE)
+        assert not world.audit.status(cid).bonded
+        world.audit.draw(world.stranger, cid)
+        advance_time(world.w3, WINDOW + 1)
+        world.audit.expire(world.stranger, cid)
+        assert world.audit.status(cid).status == ChallengeStatus.EXPIRED
+    assert world.audit.owed(world.stranger) == 2 * FEE
+    assert world.audit.stake_of(world.model_id).bond == BOND
+    assert world.audit.balance() == BOND + 2 * FEE
+
+
+def test_a_private_test_set_buys_an_attestation_but_never_the_bond(world, proofs, tmp_path):
+    _stake(world, "honest")
+    cid, _ = _drawn(world, "private")
+    assert not world.audit.status(cid).bonded
+    # the auditor hands its file to the provider; the answer earns the fee and an unbonded attestation
+    path = write_pool(tmp_path / "private.npz", proofs.honest.inputs, proofs.honest.labels)
+    assert answer_challenge(world.audit, world.provider, cid, proofs.graph, proofs.accuracy_pk, path,
+                            mode="public") == ChallengeStatus.PASSED
+    (att,) = world.audit.attestations(world.model_id)
+    assert (att.pool_id, att.bonded) == (world.pools["private"], False)
+    assert world.audit.owed(world.provider) == FEE
+    # before its draw, the challenger (only) may take an attestation request back
+    cid = world.audit.challenge(world.auditor, world.model_id, world.pools["private"], FEE)
+    _reverts("NotCancellable", world.audit.cancel, world.stranger, cid)
+    world.audit.cancel(world.auditor, cid)
+    assert world.audit.owed(world.auditor) == FEE
+    _reverts("WrongStatus", world.audit.draw, world.auditor, cid)
+
+
+def test_an_unstake_request_does_not_front_run_a_challenge(world, proofs):
+    _stake(world, "honest", "hard")
+    world.audit.request_unstake(world.provider, world.model_id)
+    # the challenge landing after the request is still taken, and bonded
+    cid, _ = _drawn(world, "hard")
+    _reverts("UnbondingNotDue", world.audit.complete_unstake, world.provider, world.model_id)
+    advance_time(world.w3, UNBONDING + 1)
+    _reverts("Unbonding", world.audit.challenge, world.auditor, world.model_id, world.pools["hard"], FEE)
+    _reverts("ChallengesPending", world.audit.complete_unstake, world.provider, world.model_id)
+    world.audit.expire(world.stranger, cid)  # the answer window passed too: the slice is the auditor's
+    assert world.audit.complete_unstake(world.provider, world.model_id) == BOND - SLICE
+    assert world.audit.owed(world.provider) == BOND - SLICE
+    assert world.audit.owed(world.auditor) == FEE + SLICE
+    _reverts("NotStaked", world.audit.complete_unstake, world.provider, world.model_id)
+    # and the model stakes again, with a fresh list of accepted pools
+    world.audit.stake(world.provider, world.model_id, CLAIM_BPS, SAMPLES, SLICE, SLICE)
+    stake = world.audit.stake_of(world.model_id)
+    assert (stake.epoch, stake.bond, stake.opened) == (2, SLICE, 0)
+    assert not world.audit.accepts(world.model_id, world.pools["hard"])
+
+
+def test_a_second_account_cannot_block_the_slot(world, proofs):
+    """One slice: the provider's own second account challenges first; an honest challenge is
+    still opened (queued, its fee held) and is drawn as soon as the first settles, whichever
+    way; if the bond runs out before its turn, its fee comes back and the model can restake."""
+    _stake(world, "honest", "hard", bond=SLICE)
+    sybil = world.w3.eth.accounts[5]
+    first = world.audit.challenge(sybil, world.model_id, world.pools["honest"], FEE)
+    honest = world.audit.challenge(world.auditor, world.model_id, world.pools["hard"], FEE)
+    third = world.audit.challenge(world.stranger, world.model_id, world.pools["hard"], FEE)
+    next_block(world.w3)
+    _reverts("Queued", world.audit.draw, world.auditor, honest)
+    world.audit.draw(sybil, first)
+    assert _answer(world, proofs, first, proofs.honest) == ChallengeStatus.PASSED
+    # the slot is free: the honest challenge draws, fails and takes the slice
+    world.audit.draw(world.auditor, honest)
+    assert _answer(world, proofs, honest, proofs.hard) == ChallengeStatus.FAILED
+    assert world.audit.owed(world.auditor) == FEE + SLICE
+    # the bond is gone before the third one's turn: it cannot be drawn, anyone cancels it for its challenger
+    _reverts("Queued", world.audit.draw, world.stranger, third)
+    _reverts("StakeInUse", world.audit.stake, world.provider, world.model_id, CLAIM_BPS, SAMPLES, BOND, SLICE)
+    world.audit.cancel(world.auditor, third)
+    assert world.audit.owed(world.stranger) == FEE
+    world.audit.stake(world.provider, world.model_id, CLAIM_BPS, SAMPLES, BOND, SLICE)
+    assert world.audit.stake_of(world.model_id).epoch == 2
+
+
+def test_a_draw_block_out_of_the_hash_window_is_drawn_again(world, proofs):
+    _stake(world, "honest")
+    cid = world.audit.challenge(world.auditor, world.model_id, world.pools["honest"], FEE)
+    world.w3.provider.ethereum_tester.mine_blocks(258)
+    record = world.audit.draw(world.stranger, cid)
+    assert (record.status, record.redraws) == (ChallengeStatus.WAITING, 1)
+    assert record.draw_block == world.w3.eth.block_number + 1
+    record = world.audit.draw(world.stranger, cid)
+    assert record.status == ChallengeStatus.DRAWN
+    assert world.audit.balance() == BOND + FEE
 
 
 def test_strangers_and_bad_arguments_are_refused(world, proofs):
     audit, model = world.audit, world.model_id
-    _reverts("NotProvider", audit.stake, world.stranger, model, CLAIM_BPS, BOND)
-    _reverts("BadStake", audit.stake, world.provider, model, 0, BOND)
-    _reverts("BadStake", audit.stake, world.provider, model, 10_001, BOND)
-    _reverts("BadStake", audit.stake, world.provider, model, CLAIM_BPS, 0)
-    _reverts("NotStaked", audit.challenge, world.auditor, model, 1, 3, FEE)
-    cid = _challenge(world, proofs, proofs.honest_labels)
-    _reverts("AlreadyStaked", audit.stake, world.provider, model, CLAIM_BPS, BOND)
-    _reverts("ChallengeInProgress", audit.challenge, world.stranger, model, 1, 3, FEE)
-    _reverts("ChallengeInProgress", audit.unstake, world.provider, model)
-    proof, public = proofs.passing
-    _reverts("NotProvider", audit.answer, world.stranger, cid, proof, public[3])
-    _reverts("NotProvider", audit.answer, world.auditor, cid, proof, public[3])
-    _reverts("UnknownChallenge", audit.status, cid + 1)
-    audit.answer(world.provider, cid, proof, public[3])
-    _reverts("BadChallenge", audit.challenge, world.auditor, model, public[1], 0, FEE)
-    _reverts("BadChallenge", audit.challenge, world.auditor, model, public[1], 3, 0)
-    _reverts("PublicInputOutOfField", audit.challenge, world.auditor, model, FR_MODULUS, 3, FEE)
-    # the provider may leave once no challenge is open: the bond comes back, once
-    _reverts("NotProvider", audit.unstake, world.stranger, model)
-    audit.unstake(world.provider, model)
-    assert audit.owed(world.provider) == BOND + FEE
-    _reverts("NotStaked", audit.unstake, world.provider, model)
+    _reverts("BadWindows", lambda: Audit.deploy(world.w3, world.market.registry.address, WINDOW, WINDOW,
+                                                 sender=world.provider))
+    _reverts("BadPool", audit.register_pool, world.auditor, FR_MODULUS, 4, "")
+    _reverts("BadPool", audit.register_pool, world.auditor, 1, 0, "")
+    _reverts("BadPool", audit.register_pool, world.auditor, 1, A.MAX_POOL_SIZE + 1, "")
+    _reverts("UnknownPool", audit.pool_of, 99)
+    _reverts("NotStaked", audit.challenge, world.auditor, model, world.pools["honest"], FEE)
+    _reverts("NotProvider", audit.stake, world.stranger, model, CLAIM_BPS, SAMPLES, BOND, SLICE)
+    for claim, samples, bond, slice_ in ((0, 3, BOND, SLICE), (10_001, 3, BOND, SLICE), (CLAIM_BPS, 0, BOND, SLICE),
+                                         (CLAIM_BPS, 65_536, BOND, SLICE), (CLAIM_BPS, 3, BOND, BOND + 1),
+                                         (CLAIM_BPS, 3, BOND + 1, SLICE)):
+        _reverts("BadStake", audit.stake, world.provider, model, claim, samples, bond, slice_)
+    audit.stake(world.provider, model, CLAIM_BPS, SAMPLES, BOND, SLICE, FEE)
+    _reverts("StakeInUse", audit.stake, world.provider, model, CLAIM_BPS, SAMPLES, BOND, SLICE)
+    _reverts("NotProvider", audit.accept_pool, world.stranger, model, world.pools["honest"])
+    _reverts("UnknownPool", audit.accept_pool, world.provider, model, 99)
+    _reverts("UnknownPool", audit.challenge, world.auditor, model, 99, FEE)
+    _reverts("FeeTooLow", audit.challenge, world.auditor, model, world.pools["honest"], FEE - 1)
+    _reverts("NotProvider", audit.request_unstake, world.stranger, model)
+    _reverts("UnbondingNotDue", audit.complete_unstake, world.provider, model)
+    audit.request_unstake(world.provider, model)
+    _reverts("AlreadyUnbonding", audit.request_unstake, world.provider, model)
+    _reverts("UnknownChallenge", audit.status, 1)
+    _reverts("UnknownChallenge", audit.draw, world.stranger, 1)
 
 
-def test_provider_answers_from_the_auditors_file_and_refuses_another(world, proofs, tmp_path):
-    """The SDK's whole provider answer: the file is checked against the on-chain commitment
-    before any proof or transaction."""
-    cid = _challenge(world, proofs, proofs.honest_labels)
-    wrong = write_test_set(tmp_path / "wrong.npz", proofs.test_inputs, proofs.hard_labels)
-    with pytest.raises(VerificationError, match="commitment"):
+def test_the_provider_answers_from_the_published_file_and_refuses_another(world, proofs, tmp_path):
+    """The SDK's whole provider answer: it checks the file against the on-chain root before any
+    proof or transaction, then draws when nobody has."""
+    _stake(world, "honest")
+    cid = world.audit.challenge(world.auditor, world.model_id, world.pools["honest"], FEE)
+    wrong = write_pool(tmp_path / "wrong.npz", proofs.hard.inputs, proofs.hard.labels)
+    with pytest.raises(VerificationError, match="not the registered pool"):
         answer_challenge(world.audit, world.provider, cid, proofs.graph, proofs.accuracy_pk, wrong, mode="public")
-    short = write_test_set(tmp_path / "short.npz", proofs.test_inputs[:2], proofs.honest_labels[:2])
-    with pytest.raises(VerificationError, match="samples"):
-        answer_challenge(world.audit, world.provider, cid, proofs.graph, proofs.accuracy_pk, short, mode="public")
-    right = write_test_set(tmp_path / "right.npz", proofs.test_inputs, proofs.honest_labels)
+    assert world.audit.status(cid).status == ChallengeStatus.WAITING  # refused before drawing: nothing sent
+    right = write_pool(tmp_path / "right.npz", proofs.honest.inputs, proofs.honest.labels)
     status = answer_challenge(world.audit, world.provider, cid, proofs.graph, proofs.accuracy_pk, right, mode="public")
     assert status == ChallengeStatus.PASSED and world.audit.owed(world.provider) == FEE
     with pytest.raises(VerificationError, match="passed"):

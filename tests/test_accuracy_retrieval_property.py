@@ -1,17 +1,20 @@
 """Ether conservation in the accuracy audit and the retrieval market under random use.
 
-A hypothesis state machine stakes (by providers and strangers), challenges with test sets the
-pool of real proofs does or does not match, answers (right proof, wrong proof, stranger),
-expires, unstakes, opens and answers and refunds retrieval requests, moves time and
-withdraws. A plain-Python model of the rules predicts whether every call succeeds and whom it
-credits; after every step each contract's ether equals what it still holds for someone (bonds
-at stake, fees of open challenges, payments of open requests) plus its credits, every credit
-matches the model, and no settled challenge or request changes again.
+A hypothesis state machine stakes (by providers and strangers, again after an unstake or a lost
+bond), accepts pools, challenges on accepted, unaccepted and private pools with several
+challenges open at once, draws (letting the draw block fall out of the 256-block hash window at
+times), answers (right proof, a proof about another pool, a stranger), expires, cancels,
+requests and completes unstakes; it also opens, answers and refunds retrieval requests, moves
+time and withdraws. A plain-Python model of the rules predicts whether every call succeeds and
+whom it credits; after every step each contract's ether equals what it still holds for someone
+(bonds, fees of unsettled challenges, payments of open requests) plus its credits, every credit
+and stake record matches the model, no settled challenge changes again, and no more bonded
+challenges are drawn and unsettled than the bond has slices for.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -22,25 +25,44 @@ from marketplace.audit import ChallengeStatus
 from marketplace.chain import advance_time, latest_timestamp
 from marketplace.contracts import ContractRevert
 from marketplace.retrieval import RequestStatus, Retrieval
-from prover.circuit import accuracy as A
 from prover.circuit import retrieval as R
-from test_accuracy_contracts import WINDOW, make_world, proofs  # noqa: F401  (session fixture)
+from test_accuracy_contracts import CLAIM_BPS, SAMPLES, UNBONDING, WINDOW, make_world, proofs  # noqa: F401
 
-MODELS = 3
-SHORT_WAIT, LONG_WAIT = 10, 2 * WINDOW  # far from every deadline, however slow the chain
-CLAIMS = (6000, 9000)                    # 2 of 3 correct passes the first, fails the second
+MODELS = 2
+SHORT_WAIT, LONG_WAIT = 10, 2 * UNBONDING  # far from every deadline, however slow the chain
 AMOUNTS = (10**15, 7 * 10**16)
+SLICE = 10**16
+OPEN = (ChallengeStatus.WAITING, ChallengeStatus.DRAWN)
+
+
+@dataclass
+class StakeModel:
+    bond: int
+    slice: int
+    epoch: int
+    accepted: set = field(default_factory=set)
+    unbonding_at: int = 0
+    opened: int = 0
+    settled: int = 0
+    cancelled: int = 0
+
+    @property
+    def window(self) -> int:
+        return self.settled + self.bond // self.slice
 
 
 @dataclass
 class ChallengeModel:
     cid: int
     model: int
-    auditor: str
-    test_set: str   # "honest", "hard" or "other"
+    challenger: str
+    pool: str       # "honest", "hard" or "private" (the honest data, registered without a URI)
     fee: int
-    deadline: int
-    status: ChallengeStatus = ChallengeStatus.OPEN
+    bonded: bool
+    position: int
+    status: ChallengeStatus = ChallengeStatus.WAITING
+    deadline: int = 0
+    draw: int = 0
 
 
 @dataclass
@@ -65,12 +87,9 @@ class AuditAndRetrieval(RuleBasedStateMachine):
         self.corpus_id = self.retrieval.register_corpus(self.world.provider, R.corpus_commitment(p.graph, p.corpus),
                                                         len(p.corpus))
         self.accounts = w3.eth.accounts[1:5]   # provider, auditor, stranger, another auditor
-        self.commitments = {
-            "honest": A.test_set_commitment(p.graph, p.test_inputs, p.honest_labels),
-            "hard": A.test_set_commitment(p.graph, p.test_inputs, p.hard_labels),
-            "other": 12345,
-        }
-        self.stakes = {m: None for m in range(1, MODELS + 1)}   # model -> [claim, bond] or None
+        self.data = {"honest": p.honest, "hard": p.hard, "private": p.honest}
+        self.stakes: dict[int, StakeModel | None] = {m: None for m in range(1, MODELS + 1)}
+        self.epochs = {m: 0 for m in range(1, MODELS + 1)}
         self.challenges: list[ChallengeModel] = []
         self.requests: list[RequestModel] = []
         self.owed = {"audit": {}, "retrieval": {}}
@@ -79,75 +98,142 @@ class AuditAndRetrieval(RuleBasedStateMachine):
     def _credit(self, where, account, amount):
         self.owed[where][account] = self.owed[where].get(account, 0) + amount
 
-    def _open(self, model):
-        return next((c for c in self.challenges if c.model == model and c.status == ChallengeStatus.OPEN), None)
-
     def _call(self, expect_ok: bool, fn, *args):
         try:
             result = fn(*args)
         except ContractRevert as exc:
-            assert not expect_ok, f"{fn.__name__}{args[:2]} reverted with {exc.error}"
+            assert not expect_ok, f"{fn.__name__}{args[:3]} reverted with {exc.error}"
             return None
-        assert expect_ok, f"{fn.__name__}{args[:2]} succeeded against the rules"
+        assert expect_ok, f"{fn.__name__}{args[:3]} succeeded against the rules"
         return result if result is not None else True
 
     def _now(self):
         return latest_timestamp(self.world.w3)
 
-    # accuracy audit
-    @rule(model=st.integers(1, MODELS), claim=st.sampled_from(CLAIMS), bond=st.sampled_from(AMOUNTS),
-          by_provider=st.booleans())
-    def stake(self, model, claim, bond, by_provider):
-        sender = self.world.provider if by_provider else self.world.stranger
-        ok = by_provider and self.stakes[model] is None
-        if self._call(ok, self.world.audit.stake, sender, model, claim, bond):
-            self.stakes[model] = [claim, bond]
+    def _pick(self, pick):
+        return self.challenges[pick % len(self.challenges)]
 
-    @rule(model=st.integers(1, MODELS), test_set=st.sampled_from(("honest", "hard", "other")),
-          fee=st.sampled_from(AMOUNTS), auditor=st.sampled_from((1, 3)))
-    def challenge(self, model, test_set, fee, auditor):
-        sender = self.accounts[auditor]
+    def _settle_bonded(self, ch: ChallengeModel, lost: bool):
+        stake = self.stakes[ch.model]
+        stake.settled += 1
+        if lost:
+            stake.bond -= stake.slice
+            self._credit("audit", ch.challenger, ch.fee + stake.slice)
+
+    # accuracy audit
+    @rule(model=st.integers(1, MODELS), slices=st.integers(1, 2), by_provider=st.booleans())
+    def stake(self, model, slices, by_provider):
+        sender = self.world.provider if by_provider else self.world.stranger
+        old = self.stakes[model]
+        ok = by_provider and (old is None or (old.bond == 0 and old.opened == old.settled + old.cancelled))
+        if self._call(ok, self.world.audit.stake, sender, model, CLAIM_BPS, SAMPLES, slices * SLICE, SLICE):
+            self.epochs[model] += 1
+            self.stakes[model] = StakeModel(slices * SLICE, SLICE, self.epochs[model])
+
+    @rule(model=st.integers(1, MODELS), pool=st.sampled_from(("honest", "hard")), by_provider=st.booleans())
+    def accept(self, model, pool, by_provider):
+        sender = self.world.provider if by_provider else self.world.stranger
         stake = self.stakes[model]
-        ok = stake is not None and stake[1] > 0 and self._open(model) is None
-        cid = self._call(ok, self.world.audit.challenge, sender, model, self.commitments[test_set], 3, fee)
+        ok = by_provider and stake is not None and stake.bond > 0
+        if self._call(ok, self.world.audit.accept_pool, sender, model, self.world.pools[pool]):
+            stake.accepted.add(pool)
+
+    @rule(model=st.integers(1, MODELS), pool=st.sampled_from(("honest", "hard", "private")),
+          fee=st.sampled_from(AMOUNTS), challenger=st.sampled_from((1, 2, 3)))
+    def challenge(self, model, pool, fee, challenger):
+        sender = self.accounts[challenger]
+        stake = self.stakes[model]
+        bonded = stake is not None and pool in stake.accepted
+        ok = stake is not None and (not bonded or (stake.bond > 0 and (stake.unbonding_at == 0 or
+                                                                       self._now() < stake.unbonding_at)))
+        cid = self._call(ok, self.world.audit.challenge, sender, model, self.world.pools[pool], fee)
         if cid:
-            self.challenges.append(ChallengeModel(cid, model, sender, test_set, fee, self._now() + WINDOW))
+            position = stake.opened if bonded else 0
+            if bonded:
+                stake.opened += 1
+            self.challenges.append(ChallengeModel(cid, model, sender, pool, fee, bonded, position))
+            record = self.world.audit.status(cid)
+            assert (record.bonded, record.position, record.samples) == (bonded, position, SAMPLES)
 
     @precondition(lambda self: self.challenges)
-    @rule(pick=st.integers(0, 100), proof=st.sampled_from(("passing", "failing")), by_provider=st.booleans())
+    @rule(pick=st.integers(0, 100))
+    def draw(self, pick):
+        ch = self._pick(pick)
+        stake = self.stakes[ch.model]
+        ok = ch.status == ChallengeStatus.WAITING and (not ch.bonded or ch.position < stake.window)
+        before = self.world.audit.status(ch.cid)
+        if self._call(ok, self.world.audit.draw, self.world.stranger, ch.cid):
+            record = self.world.audit.status(ch.cid)
+            if record.status == ChallengeStatus.WAITING:  # the draw block had left the hash window
+                assert record.redraws == before.redraws + 1
+                return
+            assert record.status == ChallengeStatus.DRAWN
+            ch.status, ch.deadline, ch.draw = ChallengeStatus.DRAWN, record.deadline, record.draw
+
+    @rule()
+    def let_draw_blocks_lapse(self):
+        self.world.w3.provider.ethereum_tester.mine_blocks(257)
+
+    @precondition(lambda self: self.challenges)
+    @rule(pick=st.integers(0, 100), proof=st.sampled_from(("right", "other pool")), by_provider=st.booleans())
     def answer(self, pick, proof, by_provider):
-        ch = self.challenges[pick % len(self.challenges)]
+        ch = self._pick(pick)
+        if ch.status != ChallengeStatus.DRAWN:
+            return
         sender = self.world.provider if by_provider else self.world.stranger
-        matches = (ch.test_set, proof) in (("honest", "passing"), ("hard", "failing"))
-        ok = by_provider and ch.status == ChallengeStatus.OPEN and self._now() < ch.deadline and matches
-        evm_proof, public = getattr(self.proofs, proof)
+        data = self.data[ch.pool] if proof == "right" else \
+            (self.proofs.hard if self.data[ch.pool] is self.proofs.honest else self.proofs.honest)
+        evm_proof, public = self.proofs.prove(data, ch.draw)
+        ok = by_provider and self._now() < ch.deadline and proof == "right"
         if self._call(ok, self.world.audit.answer, sender, ch.cid, evm_proof, public[3]):
-            stake = self.stakes[ch.model]
-            if public[3] * 10_000 >= stake[0] * 3:
-                ch.status = ChallengeStatus.PASSED
+            passed = self.data[ch.pool] is self.proofs.honest
+            ch.status = ChallengeStatus.PASSED if passed else ChallengeStatus.FAILED
+            if ch.bonded:
+                self._settle_bonded(ch, lost=not passed)
+            if passed or not ch.bonded:
                 self._credit("audit", self.world.provider, ch.fee)
-            else:
-                ch.status = ChallengeStatus.FAILED
-                self._credit("audit", ch.auditor, ch.fee + stake[1])
-                stake[1] = 0
 
     @precondition(lambda self: self.challenges)
     @rule(pick=st.integers(0, 100))
     def expire(self, pick):
-        ch = self.challenges[pick % len(self.challenges)]
-        ok = ch.status == ChallengeStatus.OPEN and self._now() > ch.deadline
+        ch = self._pick(pick)
+        ok = ch.status == ChallengeStatus.DRAWN and self._now() > ch.deadline
         if self._call(ok, self.world.audit.expire, self.world.stranger, ch.cid):
             ch.status = ChallengeStatus.EXPIRED
-            self._credit("audit", ch.auditor, ch.fee + self.stakes[ch.model][1])
-            self.stakes[ch.model][1] = 0
+            if ch.bonded:
+                self._settle_bonded(ch, lost=True)
+            else:
+                self._credit("audit", ch.challenger, ch.fee)
+
+    @precondition(lambda self: self.challenges)
+    @rule(pick=st.integers(0, 100), by_challenger=st.booleans())
+    def cancel(self, pick, by_challenger):
+        ch = self._pick(pick)
+        sender = ch.challenger if by_challenger else self.accounts[0]  # the provider challenges nothing
+        ok = ch.status == ChallengeStatus.WAITING and \
+            (self.stakes[ch.model].bond == 0 if ch.bonded else sender == ch.challenger)
+        if self._call(ok, self.world.audit.cancel, sender, ch.cid):
+            ch.status = ChallengeStatus.CANCELLED
+            if ch.bonded:
+                self.stakes[ch.model].cancelled += 1
+            self._credit("audit", ch.challenger, ch.fee)
 
     @rule(model=st.integers(1, MODELS))
-    def unstake(self, model):
+    def request_unstake(self, model):
         stake = self.stakes[model]
-        ok = stake is not None and stake[1] > 0 and self._open(model) is None
-        if self._call(ok, self.world.audit.unstake, self.world.provider, model):
-            self._credit("audit", self.world.provider, stake[1])
-            stake[1] = 0
+        ok = stake is not None and stake.bond > 0 and stake.unbonding_at == 0
+        at = self._call(ok, self.world.audit.request_unstake, self.world.provider, model)
+        if at:
+            stake.unbonding_at = at
+
+    @rule(model=st.integers(1, MODELS))
+    def complete_unstake(self, model):
+        stake = self.stakes[model]
+        ok = stake is not None and stake.bond > 0 and stake.unbonding_at != 0 and \
+            self._now() >= stake.unbonding_at and stake.opened == stake.settled + stake.cancelled
+        if self._call(ok, self.world.audit.complete_unstake, self.world.provider, model):
+            self._credit("audit", self.world.provider, stake.bond)
+            stake.bond = 0
 
     # retrieval
     @rule(valid_class=st.booleans(), payment=st.sampled_from(AMOUNTS), requester=st.sampled_from((1, 3)))
@@ -198,8 +284,8 @@ class AuditAndRetrieval(RuleBasedStateMachine):
 
     @invariant()
     def ether_is_conserved_and_credits_match(self):
-        held_audit = sum(s[1] for s in self.stakes.values() if s) + \
-            sum(c.fee for c in self.challenges if c.status == ChallengeStatus.OPEN)
+        held_audit = sum(s.bond for s in self.stakes.values() if s) + \
+            sum(c.fee for c in self.challenges if c.status in OPEN)
         held_retrieval = sum(r.payment for r in self.requests if r.status == RequestStatus.OPEN)
         for where, contract, held in (("audit", self.world.audit, held_audit),
                                       ("retrieval", self.retrieval, held_retrieval)):
@@ -210,11 +296,20 @@ class AuditAndRetrieval(RuleBasedStateMachine):
             assert self.world.audit.status(ch.cid).status == ch.status
         for rq in self.requests:
             assert self.retrieval.request_of(rq.rid).status == rq.status
+        for model, stake in self.stakes.items():
+            if stake is None:
+                continue
+            record = self.world.audit.stake_of(model)
+            assert (record.bond, record.epoch, record.opened, record.settled, record.cancelled) == \
+                (stake.bond, stake.epoch, stake.opened, stake.settled, stake.cancelled)
+            drawn = sum(1 for c in self.challenges if c.model == model and c.bonded and
+                        c.status == ChallengeStatus.DRAWN)
+            assert drawn <= stake.bond // stake.slice  # every drawn bonded challenge finds its slice
 
 
 @pytest.mark.slow
 def test_ether_is_conserved_under_random_audits_and_retrievals(proofs):  # noqa: F811
     AuditAndRetrieval.proofs = proofs
     run_state_machine_as_test(AuditAndRetrieval, settings=settings(
-        max_examples=4, stateful_step_count=14, deadline=None, derandomize=True,
+        max_examples=4, stateful_step_count=24, deadline=None, derandomize=True,
         suppress_health_check=list(HealthCheck)))

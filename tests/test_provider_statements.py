@@ -1,9 +1,10 @@
 """The provider agent's batch statements on the in-process chain with real proofs: a model
 registered with an accuracy and a retrieval verifier (keys with a phase-2 contribution from the
-auditor and the requester), an audit answered from the auditor's test-set file and attested, a
-retrieval answered from the corpus file and delivered; and the refusals before any transaction
-(a file that is not the committed one, a challenge of another size or model, a statement the
-model was not registered with), the late and the second answer.
+auditor and the requester), a pool checked and accepted and an audit on it answered from the
+pool file and attested, a retrieval answered from the corpus file and delivered; and the
+refusals before any transaction (a pool with wrong labels, a file that is not the registered
+one, a challenge about another model, a statement the model was not registered with), the late
+and the second answer.
 
 The model is test_marketplace's small Gemm-ReLU-Gemm network, with the known-secret phase 1
 (test keys, never real ones). Slow: each answer is a pairing check on py-evm."""
@@ -13,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from marketplace.audit import Audit, ChallengeStatus, read_test_set, write_test_set
+from marketplace.audit import Audit, ChallengeStatus, write_pool
 from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.consumer import Consumer
 from marketplace.contracts import ContractRevert, Market
@@ -28,7 +29,7 @@ from test_marketplace import write_small_model
 
 pytestmark = pytest.mark.slow
 SAMPLES, ITEMS = 3, 6
-WINDOW = 3600
+WINDOW, UNBONDING = 3600, 7200
 BOND, FEE, PAYMENT = 10**17, 10**15, 2 * 10**15
 QUIET = {"log": lambda m: None, "progress": False}
 
@@ -69,7 +70,7 @@ def world(keys, tmp_path):
     provider = Provider(market, provider_account, keys["served"], ProviderStore(tmp_path / "provider"),
                         statements=[keys["accuracy"], keys["retrieval"]], **QUIET)
     model_id = provider.register(10**15, metadata_uri="http://127.0.0.1:1")
-    audit = Audit.deploy(w3, market.registry.address, WINDOW, sender=deployer)
+    audit = Audit.deploy(w3, market.registry.address, WINDOW, UNBONDING, sender=deployer)
     retrieval = Retrieval.deploy(w3, market.registry.address, sender=deployer)
     graph = keys["served"].graph
     x = executor.quantize_input(graph, keys["calibration"][:ITEMS])
@@ -78,14 +79,22 @@ def world(keys, tmp_path):
             "graph": graph, "x": x, "tmp": tmp_path, "keys": keys}
 
 
-def _challenge(world, labels, samples=None):
-    """The provider stakes; the auditor commits to (inputs, labels) and writes the test-set file."""
+def _pool(world, labels, accept=True):
+    """The auditor registers a pool of the first inputs with ``labels`` and publishes its file;
+    the provider stakes and (``accept``) checks and accepts the pool. Returns (pool id, path)."""
     graph, x = world["graph"], world["x"][:len(labels)]
-    world["provider"].stake(world["audit"], 6_000, BOND)
-    path = write_test_set(world["tmp"] / "test_set.npz", x, labels)
-    cid = world["audit"].challenge(world["auditor"], world["model_id"], A.test_set_commitment(graph, x, labels),
-                                   samples or len(labels), FEE)
-    return cid, path
+    path = write_pool(world["tmp"] / "pool.npz", x, labels)
+    pool_id = world["audit"].register_pool(world["auditor"], A.pool_root(graph, x, labels), len(labels), str(path))
+    if world["audit"].stake_of(world["model_id"]).bond == 0:
+        world["provider"].stake(world["audit"], 6_000, BOND)
+    if accept:
+        world["provider"].accept_pool(world["audit"], pool_id, path)
+    return pool_id, path
+
+
+def _challenge(world, labels):
+    pool_id, path = _pool(world, labels)
+    return world["audit"].challenge(world["auditor"], world["model_id"], pool_id, FEE), path
 
 
 def _predicted(world, n):
@@ -128,16 +137,15 @@ def test_registration_names_both_statement_verifiers(world):
     assert saved.statements == provider.state.statements
 
 
-def test_audit_is_answered_from_the_test_set_file_and_attested(world):
-    labels = _predicted(world, SAMPLES)
-    labels[0] = (labels[0] + 1) % 4  # 2 of 3 right: at the 60% claim
+def test_audit_is_answered_from_the_pool_file_and_attested(world):
+    labels = _predicted(world, ITEMS)
     cid, path = _challenge(world, labels)
-    assert world["provider"].answer_audit(world["audit"], cid, path) == ChallengeStatus.PASSED
+    assert world["provider"].answer_audit(world["audit"], cid, path) == ChallengeStatus.PASSED  # drawn by it
     record = world["audit"].status(cid)
-    inputs, file_labels = read_test_set(path)
-    assert record.correct == A.count_correct(world["graph"], inputs, file_labels) == 2
+    assert record.bonded and record.correct == SAMPLES == record.samples
     (attestation,) = world["audit"].attestations(world["model_id"])
-    assert (attestation.samples, attestation.correct, attestation.challenge_id) == (SAMPLES, 2, cid)
+    assert (attestation.samples, attestation.correct, attestation.challenge_id, attestation.bonded) == \
+        (SAMPLES, SAMPLES, cid, True)
     assert world["audit"].owed(world["provider"].account) == FEE
     # a second answer is refused before any transaction
     block = world["w3"].eth.block_number
@@ -146,37 +154,42 @@ def test_audit_is_answered_from_the_test_set_file_and_attested(world):
     assert world["w3"].eth.block_number == block
 
 
-def test_a_test_set_that_is_not_the_committed_one_is_refused_before_proving(world):
-    labels = _predicted(world, SAMPLES)
-    cid, path = _challenge(world, labels)
-    write_test_set(path, world["x"][:SAMPLES], (labels + 1) % 4)  # the file changed after the commitment
+def test_a_pool_with_wrong_labels_is_not_accepted_and_cannot_take_the_bond(world):
+    labels = (_predicted(world, ITEMS) + 1) % 4
     block = world["w3"].eth.block_number
-    with pytest.raises(VerificationError, match="does not match the challenge's commitment"):
-        world["provider"].answer_audit(world["audit"], cid, path)
-    assert world["w3"].eth.block_number == block
-    assert world["audit"].status(cid).status == ChallengeStatus.OPEN
-
-
-def test_a_challenge_of_another_size_is_not_answered(world):
-    labels = _predicted(world, SAMPLES)
-    cid, path = _challenge(world, labels, samples=SAMPLES + 1)
-    with pytest.raises(ProviderError, match=f"over {SAMPLES}, this one over {SAMPLES + 1}"):
-        world["provider"].answer_audit(world["audit"], cid, path)
-    assert world["audit"].status(cid).status == ChallengeStatus.OPEN
-    # unanswerable, it expires in the auditor's favour
+    with pytest.raises(ProviderError, match="not accepted"):
+        _pool(world, labels)
+    pool_id, path = _pool(world, labels, accept=False)
+    assert world["w3"].eth.block_number == block + 3  # the pool twice and the stake: no acceptance
+    assert not world["audit"].accepts(world["model_id"], pool_id)
+    cid = world["audit"].challenge(world["stranger"], world["model_id"], pool_id, FEE)
+    assert not world["audit"].status(cid).bonded
+    world["audit"].draw(world["stranger"], cid)
     advance_time(world["w3"], WINDOW + 1)
     world["audit"].expire(world["stranger"], cid)
-    assert world["audit"].owed(world["auditor"]) == BOND + FEE
+    assert world["audit"].owed(world["stranger"]) == FEE  # its fee back, nothing more
+    assert world["audit"].stake_of(world["model_id"]).bond == BOND
+
+
+def test_a_pool_file_that_is_not_the_registered_one_is_refused_before_any_transaction(world):
+    labels = _predicted(world, ITEMS)
+    cid, path = _challenge(world, labels)
+    write_pool(path, world["x"][:ITEMS], (labels + 1) % 4)  # the file changed after the registration
+    block = world["w3"].eth.block_number
+    with pytest.raises(VerificationError, match="not the registered pool"):
+        world["provider"].answer_audit(world["audit"], cid, path)
+    assert world["w3"].eth.block_number == block
+    assert world["audit"].status(cid).status == ChallengeStatus.WAITING
 
 
 def test_a_late_answer_is_refused_by_the_contract(world):
-    labels = _predicted(world, SAMPLES)
-    cid, path = _challenge(world, labels)
+    cid, path = _challenge(world, _predicted(world, ITEMS))
+    world["audit"].draw(world["auditor"], cid)
     advance_time(world["w3"], WINDOW + 1)
     with pytest.raises(ContractRevert) as info:
         world["provider"].answer_audit(world["audit"], cid, path)
     assert info.value.error == "DeadlinePassed"
-    assert world["audit"].status(cid).status == ChallengeStatus.OPEN
+    assert world["audit"].status(cid).status == ChallengeStatus.DRAWN
     assert world["audit"].owed(world["provider"].account) == 0
 
 
@@ -225,19 +238,23 @@ def test_a_model_registered_without_statements_answers_none(keys, tmp_path):
     market = Market.deploy(w3, deployer)
     plain = Provider(market, plain_account, keys["served"], ProviderStore(tmp_path / "plain"), **QUIET)
     plain.register(10**15, metadata_uri="http://127.0.0.1:1")
-    audit = Audit.deploy(w3, market.registry.address, WINDOW, sender=deployer)
-    with pytest.raises(ContractRevert) as info:  # no accuracy verifier: nothing to stake on
+    audit = Audit.deploy(w3, market.registry.address, WINDOW, UNBONDING, sender=deployer)
+    with pytest.raises(ProviderError, match="register it with --accuracy-samples"):
         plain.stake(audit, 5_000, BOND)
+    with pytest.raises(ContractRevert) as info:  # no accuracy verifier: nothing to stake on
+        audit.stake(plain_account, plain.model_id, 5_000, SAMPLES, BOND)
     assert info.value.error == "AccuracyUnsupported"
     full = Provider(market, full_account, keys["served"], ProviderStore(tmp_path / "full"),
                     statements=[keys["accuracy"]], **QUIET)
     full.register(10**15, metadata_uri="http://127.0.0.1:1")
     full.stake(audit, 5_000, BOND)
-    x = executor.quantize_input(keys["served"].graph, keys["calibration"][:SAMPLES])
-    labels = np.zeros(SAMPLES, dtype=np.int64)
-    cid = audit.challenge(auditor, full.model_id, A.test_set_commitment(keys["served"].graph, x, labels),
-                          SAMPLES, FEE)
-    path = write_test_set(tmp_path / "t.npz", x, labels)
+    assert audit.stake_of(full.model_id).samples == SAMPLES  # the registered circuit's count
+    graph = keys["served"].graph
+    x = executor.quantize_input(graph, keys["calibration"][:ITEMS])
+    labels = np.zeros(ITEMS, dtype=np.int64)
+    path = write_pool(tmp_path / "t.npz", x, labels)
+    pool_id = audit.register_pool(auditor, A.pool_root(graph, x, labels), ITEMS, str(path))
+    cid = audit.challenge(auditor, full.model_id, pool_id, FEE)
     # a challenge about another provider's model is not this provider's to answer
     with pytest.raises(ProviderError, match="not this provider's"):
         plain.answer_audit(audit, cid, path)
@@ -245,4 +262,4 @@ def test_a_model_registered_without_statements_answers_none(keys, tmp_path):
     forgetful = Provider(market, full_account, keys["served"], ProviderStore(tmp_path / "full"), **QUIET)
     with pytest.raises(ProviderError, match="register it with --accuracy-samples"):
         forgetful.answer_audit(audit, cid, path)
-    assert audit.status(cid).status == ChallengeStatus.OPEN
+    assert audit.status(cid).status == ChallengeStatus.WAITING

@@ -1,8 +1,9 @@
 """Accuracy audits and trustless retrieval from the command line, each party its own process,
 meeting on a `hardhat node`: the provider registers a model with an accuracy and a retrieval
-verifier, stakes on a claim, and answers the auditor's challenge and the requester's paid
-retrieval with proofs; the auditor reads the attestation, the requester checks the delivered
-items. The refusals: a test set that is not the committed one, a delivery that is not the
+verifier, stakes on a claim and accepts the auditor's published pool after checking it; the
+auditor challenges and draws the samples; the provider answers with a proof, and the requester's
+paid retrieval too; the auditor reads the attestation, the requester checks the delivered
+items. The refusals: a pool file that is not the registered one, a delivery that is not the
 proved set. Phase 1 is the known-secret ptau (test keys), so no consumer check is involved."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import numpy as np
 import pytest
 
-from marketplace.audit import write_test_set
+from marketplace.audit import write_pool
 from marketplace.chain import connect
 from marketplace.provider import phase1_ptau, quantized_graph
 from marketplace.retrieval import read_delivery, write_delivery
@@ -39,14 +40,14 @@ def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):  # no
     np.save(tmp_path / "calibration.npy", calibration)
     cache = tmp_path / "cache"
     phase1_ptau(12, [], cache, mode="known-secret", progress=False)  # the inference circuit's
-    phase1_ptau(13, [], cache, mode="known-secret", progress=False)  # the statements' larger circuits
+    phase1_ptau(14, [], cache, mode="known-secret", progress=False)  # the statements' larger circuits
     chain = ["--rpc", hardhat_url]
     zkmarket("deploy", *chain, "--out", tmp_path / "deployment.json")
     deployment = json.loads((tmp_path / "deployment.json").read_text())
     market_args = [*chain, "--market", deployment["marketplace"]]
     model = [onnx_path, "--calibration", tmp_path / "calibration.npy"]
     state = ["--state", tmp_path / "provider-state"]
-    statement_ptau = cache / "ptau" / "known_secret_13.ptau"
+    statement_ptau = cache / "ptau" / "known_secret_14.ptau"
     # the accuracy key: written by the provider, contributed to by the auditor, then registered
     zkmarket("provider", "setup", *model, "--ptau", statement_ptau, "--out", tmp_path / "accuracy_0.zkey",
              "--accuracy-samples", SAMPLES)
@@ -66,29 +67,40 @@ def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):  # no
     x = executor.quantize_input(graph, calibration[:ITEMS])
     predicted = executor.argmax_label(executor.execute(graph, x)[graph.output])
 
-    # the audit: deploy, stake, a committed test set (2 of 3 labels right), the proved answer
-    audit = zkmarket("audit", "deploy", "--registry", deployment["registry"], "--window", 3600, *chain)
+    # the audit: deploy, stake, a published pool checked and accepted, a drawn challenge, the proved answer
+    audit = zkmarket("audit", "deploy", "--registry", deployment["registry"], "--window", 3600, "--unbonding", 7200,
+                     *chain)
     audit_address = audit.stdout.split()[-1]
     zkmarket("provider", "stake", "--audit", audit_address, "--claim-bps", 6000, "--bond", BOND, *state, *market_args)
-    labels = predicted[:SAMPLES].copy()
-    labels[1] = (labels[1] + 1) % 4
-    write_test_set(tmp_path / "test_set.npz", x[:SAMPLES], labels)
-    challenge = _last_json(zkmarket("audit", "challenge", *model, tmp_path / "test_set.npz", "--audit", audit_address,
-                                    "--model", 1, "--fee", FEE, "--insecure-skip-setup-check", *chain,
+    pool_file = write_pool(tmp_path / "pool.npz", x, predicted)
+    pool = _last_json(zkmarket("audit", "pool", "register", *model, pool_file, "--audit", audit_address,
+                               "--uri", pool_file.as_uri(), *chain, "--account", 3))
+    assert pool["root"] == str(A.pool_root(graph, x, predicted)) and pool["size"] == ITEMS
+    checked = _last_json(zkmarket("audit", "pool", "check", *model, pool_file, "--audit", audit_address,
+                                  "--pool", pool["pool_id"], *chain))
+    assert checked["matches"] and checked["model_correct"] == ITEMS
+    zkmarket("provider", "accept-pool", pool_file, "--audit", audit_address, "--pool", pool["pool_id"], *state,
+             *market_args)
+    challenge = _last_json(zkmarket("audit", "challenge", "--audit", audit_address, "--model", 1, "--pool",
+                                    pool["pool_id"], "--fee", FEE, "--insecure-skip-setup-check", *chain,
                                     "--account", 3))
-    assert challenge["test_set_commitment"] == str(A.test_set_commitment(graph, x[:SAMPLES], labels))
+    assert challenge["bonded"] and challenge["samples"] == SAMPLES
+    drawn = _last_json(zkmarket("audit", "draw", "--audit", audit_address, "--challenge", challenge["challenge_id"],
+                                *chain, "--account", 3))
+    assert drawn["status"] == "drawn" and len(drawn["indices"]) == SAMPLES
     # the provider is handed another file: refused with one line, nothing proved or sent
-    write_test_set(tmp_path / "other.npz", x[:SAMPLES], predicted[:SAMPLES])
+    write_pool(tmp_path / "other.npz", x, (predicted + 1) % 4)
     refused = zkmarket("provider", "answer-audit", tmp_path / "other.npz", "--audit", audit_address, "--challenge",
                        challenge["challenge_id"], *state, *market_args, check=False)
     assert refused.returncode != 0
     (error,) = [line for line in refused.stderr.splitlines() if line.startswith("zkmarket: error:")]
-    assert "does not match the challenge's commitment" in error
-    answer = _last_json(zkmarket("provider", "answer-audit", tmp_path / "test_set.npz", "--audit", audit_address,
+    assert "not the registered pool" in error
+    answer = _last_json(zkmarket("provider", "answer-audit", pool_file, "--audit", audit_address,
                                  "--challenge", challenge["challenge_id"], *state, *market_args))
-    assert answer == {"challenge_id": challenge["challenge_id"], "status": "passed", "samples": SAMPLES, "correct": 2}
+    assert answer == {"challenge_id": challenge["challenge_id"], "status": "passed", "samples": SAMPLES,
+                      "correct": SAMPLES}
     status = _last_json(zkmarket("audit", "status", "--audit", audit_address, "--model", 1, *chain))
-    assert [(a["samples"], a["correct"]) for a in status["attestations"]] == [(SAMPLES, 2)]
+    assert [(a["samples"], a["correct"], a["bonded"]) for a in status["attestations"]] == [(SAMPLES, SAMPLES, True)]
 
     # retrieval: a registered corpus, a paid request, the proved answer and the delivery check
     retrieval = zkmarket("retrieve", "deploy", "--registry", deployment["registry"], *chain)

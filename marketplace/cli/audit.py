@@ -1,16 +1,24 @@
-"""`zkmarket audit deploy | test-set | challenge | status`: accuracy audits of registered models.
+"""`zkmarket audit deploy | pool | challenge | draw | expire | cancel | status`: accuracy audits of
+registered models on test pools.
 
-    zkmarket audit deploy --registry ADDRESS [--window S]
-    zkmarket audit test-set MODEL.onnx --samples N --out test_set.npz
-    zkmarket audit challenge MODEL.onnx test_set.npz --audit ADDRESS --model ID --fee WEI
-    zkmarket audit status --audit ADDRESS (--challenge ID | --model ID)
+    zkmarket audit deploy --registry ADDRESS [--window S] [--unbonding S]
+    zkmarket audit pool publish MODEL.onnx --samples N --out pool.npz
+    zkmarket audit pool register MODEL.onnx pool.npz --audit ADDRESS [--uri URI]
+    zkmarket audit pool check MODEL.onnx pool.npz --audit ADDRESS --pool ID
+    zkmarket audit challenge --audit ADDRESS --model ID --pool ID --fee WEI
+    zkmarket audit draw --audit ADDRESS --challenge ID
+    zkmarket audit expire | cancel --audit ADDRESS --challenge ID
+    zkmarket audit status --audit ADDRESS (--challenge ID | --model ID | --pool ID)
 
-``test-set`` writes the hand-over file (quantized inputs and labels, see marketplace.audit)
-from the bundled digits test split; ``challenge`` recomputes the file's commitment with the
-model's quantization, checks the model's accuracy verifier for that many samples
-(``marketplace.setup_check``: the circuit rebuilt from the provider's card, the ceremony holding
-a contribution in ``--state``; refused before any fee is paid), opens the challenge and prints
-the commitment the provider must prove about. Hand the file to the provider; it answers with `zkmarket provider answer-audit`.
+``pool publish`` writes a pool file (quantized inputs and labels, see marketplace.audit) from
+the bundled digits test split; ``pool register`` recomputes its Merkle root with the model's
+quantization and registers it (``--uri`` says where the file is published; without one the pool
+is private and can only buy attestations); ``pool check`` checks a fetched file against the
+registered root and size and prints the model's accuracy on its labels. A challenge names a
+pool; before its fee is paid, ``challenge`` checks the model's accuracy verifier for the stake's
+sample count (``marketplace.setup_check``: the circuit rebuilt from the provider's card, the
+ceremony holding a contribution in ``--state``). ``draw`` fixes its samples once the next block
+is mined (anyone may call it); the provider answers with `zkmarket provider answer-audit`.
 """
 
 from __future__ import annotations
@@ -44,42 +52,85 @@ def run_deploy(args: argparse.Namespace) -> int:
     from marketplace.cli.deploy import connect_args
 
     w3, account = connect_args(args)
-    audit = Audit.deploy(w3, args.registry, args.window, sender=account)
+    audit = Audit.deploy(w3, args.registry, args.window, args.unbonding, sender=account)
     print(f"AccuracyAudit: {audit.contract.address}")
     return 0
 
 
-def run_test_set(args: argparse.Namespace) -> int:
-    from marketplace.audit import write_test_set
-    from marketplace.models import digits_split, model_inputs
+def run_pool_publish(args: argparse.Namespace) -> int:
+    from marketplace.audit import write_pool
     from marketplace.cli.provider import model_graph
+    from marketplace.models import digits_split, model_inputs
+    from prover.circuit.accuracy import MAX_POOL_SIZE, pool_root
     from prover.onnx import executor
 
     graph = model_graph(args)
     _, _, x_te, y_te = digits_split()
-    if not 1 <= args.samples <= len(y_te):
-        raise ZkmarketError(f"--samples must be in [1, {len(y_te)}] (the digits test split)")
+    if not 1 <= args.samples <= min(len(y_te), MAX_POOL_SIZE):
+        raise ZkmarketError(f"--samples must be in [1, {min(len(y_te), MAX_POOL_SIZE)}] (the digits test split)")
     x = executor.quantize_input(graph, model_inputs(graph.input_tensor.shape, x_te[:args.samples]))
-    write_test_set(args.out, x, y_te[:args.samples])
-    print(f"{args.out}: {args.samples} quantized digits test samples with labels")
+    write_pool(args.out, x, y_te[:args.samples])
+    print(json.dumps({"pool_file": str(args.out), "size": args.samples,
+                      "root": str(pool_root(graph, x, y_te[:args.samples]))}))
+    return 0
+
+
+def run_pool_register(args: argparse.Namespace) -> int:
+    from marketplace.audit import load_pool
+    from marketplace.cli.provider import model_graph
+
+    pool = load_pool(model_graph(args), args.pool_file)
+    audit, account = _audit(args)
+    pool_id = audit.register_pool(account, pool.root, pool.size, args.uri)
+    print(json.dumps({"pool_id": pool_id, "root": str(pool.root), "size": pool.size, "uri": args.uri}))
+    return 0
+
+
+def run_pool_check(args: argparse.Namespace) -> int:
+    from marketplace.audit import load_pool
+    from marketplace.cli.provider import model_graph
+    from prover.circuit.accuracy import count_correct
+
+    graph = model_graph(args)
+    audit, _ = _audit(args)
+    pool = load_pool(graph, args.pool_file, audit.pool_of(args.pool))  # VerificationError when it differs
+    correct = count_correct(graph, pool.inputs, pool.labels)
+    print(json.dumps({"pool_id": args.pool, "matches": True, "size": pool.size, "model_correct": correct,
+                      "model_accuracy": correct / pool.size}))
     return 0
 
 
 def run_challenge(args: argparse.Namespace) -> int:
-    from marketplace.audit import read_test_set
     from marketplace.cli.consumer import check_statement_args
-    from marketplace.cli.provider import model_graph
-    from prover.circuit.accuracy import test_set_commitment
 
-    graph = model_graph(args)
-    inputs, labels = read_test_set(args.test_set)
-    commitment = test_set_commitment(graph, inputs, labels)
     audit, account = _audit(args)
-    check_statement_args(args, audit, account, "accuracy", args.model, len(labels))  # before the fee is paid
-    cid = audit.challenge(account, args.model, commitment, len(labels), args.fee)
+    samples = audit.stake_of(args.model).samples  # the registered circuit's count
+    check_statement_args(args, audit, account, "accuracy", args.model, samples)  # before the fee is paid
+    cid = audit.challenge(account, args.model, args.pool, args.fee)
     record = audit.status(cid)
-    print(json.dumps({"challenge_id": cid, "test_set_commitment": str(commitment), "samples": len(labels),
-                      "deadline": record.deadline}))
+    print(json.dumps({"challenge_id": cid, "bonded": record.bonded, "samples": record.samples,
+                      "draw_block": record.draw_block}))
+    return 0
+
+
+def run_draw(args: argparse.Namespace) -> int:
+    from prover.circuit.accuracy import sample_indices
+
+    audit, account = _audit(args)
+    record = audit.draw(account, args.challenge)
+    out = {"challenge_id": args.challenge, "status": record.status.name.lower()}
+    if record.draw:
+        out.update(draw=str(record.draw), indices=sample_indices(record.draw), deadline=record.deadline)
+    else:
+        out.update(draw_block=record.draw_block, redraws=record.redraws)  # deferred: the block left the window
+    print(json.dumps(out))
+    return 0
+
+
+def run_settle(args: argparse.Namespace) -> int:
+    audit, account = _audit(args)
+    getattr(audit, args.verb)(account, args.challenge)
+    print(json.dumps({"challenge_id": args.challenge, "status": audit.status(args.challenge).status.name.lower()}))
     return 0
 
 
@@ -88,14 +139,21 @@ def run_status(args: argparse.Namespace) -> int:
     if args.challenge is not None:
         c = audit.status(args.challenge)
         print(json.dumps({"challenge_id": args.challenge, "status": c.status.name.lower(), "model_id": c.model_id,
-                          "auditor": c.auditor, "samples": c.samples, "correct": c.correct, "fee": c.fee,
-                          "deadline": c.deadline, "test_set_commitment": str(c.test_set_commitment)}))
+                          "pool_id": c.pool_id, "bonded": c.bonded, "challenger": c.challenger, "samples": c.samples,
+                          "correct": c.correct, "fee": c.fee, "draw": str(c.draw), "deadline": c.deadline,
+                          "draw_block": c.draw_block, "redraws": c.redraws}))
         return 0
-    stake = audit.stake_of(args.model)
-    print(json.dumps({"model_id": args.model, "claim_bps": stake.claim_bps, "bond": stake.bond,
-                      "open_challenge": stake.open_challenge,
-                      "attestations": [{"test_set_commitment": str(a.test_set_commitment), "samples": a.samples,
-                                        "correct": a.correct, "challenge_id": a.challenge_id}
+    if args.pool is not None:
+        p = audit.pool_of(args.pool)
+        print(json.dumps({"pool_id": args.pool, "registrant": p.registrant, "root": str(p.root), "size": p.size,
+                          "uri": audit.pool_uri(args.pool)}))
+        return 0
+    s = audit.stake_of(args.model)
+    print(json.dumps({"model_id": args.model, "claim_bps": s.claim_bps, "samples": s.samples, "bond": s.bond,
+                      "slice": s.slice, "min_fee": s.min_fee, "epoch": s.epoch, "unbonding_at": s.unbonding_at,
+                      "pending_challenges": s.pending,
+                      "attestations": [{"pool_id": a.pool_id, "samples": a.samples, "correct": a.correct,
+                                        "challenge_id": a.challenge_id, "bonded": a.bonded}
                                        for a in audit.attestations(args.model)]}))
     return 0
 
@@ -105,36 +163,64 @@ def register(sub) -> None:
     from marketplace.cli.deploy import chain_arguments, verb_group
     from marketplace.cli.provider import model_arguments
 
-    verbs = verb_group(sub, "audit", "challenge a model's claimed accuracy; read challenges and attestations",
-                       __doc__)
+    verbs = verb_group(sub, "audit", "challenge a model's claimed accuracy on test pools; read challenges and "
+                                     "attestations", __doc__)
     p = verbs.add_parser("deploy", help="deploy an AccuracyAudit for a model registry")
     p.add_argument("--registry", required=True, metavar="ADDRESS", help="the ModelRegistry's address")
     p.add_argument("--window", type=int, default=86_400, help="seconds a provider has to answer (default a day)")
+    p.add_argument("--unbonding", type=int, default=3 * 86_400,
+                   help="seconds from an unstake request to the end of challenges (default three days)")
     chain_arguments(p, account=0)
     p.set_defaults(run=run_deploy)
-
-    p = verbs.add_parser("test-set", help="write a test-set file from the bundled digits test split")
-    model_arguments(p, "the model (.onnx; its quantization decides the inputs)")
-    p.add_argument("--samples", type=int, default=100, help="how many test samples (default 100)")
-    p.add_argument("--out", default="test_set.npz", help="the test-set file to write")
-    p.set_defaults(run=run_test_set)
 
     def contract_args(p, account):
         p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
         chain_arguments(p, account)
 
-    p = verbs.add_parser("challenge", help="challenge a staked model with a committed test set and a fee")
-    model_arguments(p, "the model (.onnx) the challenge is about")
-    p.add_argument("test_set", help="the test-set file (.npz with quantized inputs and labels)")
+    pool = verbs.add_parser("pool", help="publish, register and check test pools").add_subparsers(
+        dest="pool_verb", metavar="VERB", required=True)
+    p = pool.add_parser("publish", help="write a pool file from the bundled digits test split")
+    model_arguments(p, "the model (.onnx; its quantization decides the inputs)")
+    p.add_argument("--samples", type=int, default=360, help="how many test samples (default 360)")
+    p.add_argument("--out", default="pool.npz", help="the pool file to write")
+    p.set_defaults(run=run_pool_publish)
+    p = pool.add_parser("register", help="register a pool file's Merkle root")
+    model_arguments(p, "the model (.onnx) whose quantization the pool's inputs have")
+    p.add_argument("pool_file", help="the pool file (.npz with quantized inputs and labels)")
+    p.add_argument("--uri", default="", help="where the file is published (none: a private test set)")
+    contract_args(p, account=3)
+    p.set_defaults(run=run_pool_register)
+    p = pool.add_parser("check", help="check a fetched pool file against the registered pool")
+    model_arguments(p, "the model (.onnx) whose quantization the pool's inputs have")
+    p.add_argument("pool_file", help="the pool file (.npz)")
+    p.add_argument("--pool", type=int, required=True, help="the pool id")
+    contract_args(p, account=0)
+    p.set_defaults(run=run_pool_check)
+
+    p = verbs.add_parser("challenge", help="challenge a staked model on a pool with a fee")
     p.add_argument("--model", type=int, required=True, help="the registered model's id")
+    p.add_argument("--pool", type=int, required=True, help="the pool id (bonded if the provider accepted it)")
     p.add_argument("--fee", type=int, required=True, help="the fee in wei (paid to the provider if it passes)")
     statement_check_arguments(p, "auditor-state")
     contract_args(p, account=3)
     p.set_defaults(run=run_challenge)
 
-    p = verbs.add_parser("status", help="a challenge's state, or a model's stake and attestations")
+    p = verbs.add_parser("draw", help="draw a challenge's samples from the hash of its draw block")
+    p.add_argument("--challenge", type=int, required=True, help="the challenge id")
+    contract_args(p, account=3)
+    p.set_defaults(run=run_draw)
+
+    for verb, what in (("expire", "settle an unanswered drawn challenge after its deadline"),
+                       ("cancel", "take back the fee of a challenge that can no longer be drawn")):
+        p = verbs.add_parser(verb, help=what)
+        p.add_argument("--challenge", type=int, required=True, help="the challenge id")
+        contract_args(p, account=3)
+        p.set_defaults(run=run_settle, verb=verb)
+
+    p = verbs.add_parser("status", help="a challenge's state, a pool, or a model's stake and attestations")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--challenge", type=int, help="a challenge id")
     which.add_argument("--model", type=int, help="a model id")
+    which.add_argument("--pool", type=int, help="a pool id")
     contract_args(p, account=0)
     p.set_defaults(run=run_status)

@@ -1,13 +1,15 @@
-"""`zkmarket provider setup | register | serve | status | stake | answer-audit | answer-retrieval`: offer
-a model and answer its requests, audits and retrievals with proofs.
+"""`zkmarket provider setup | register | serve | status | stake | accept-pool | unstake | answer-audit |
+answer-retrieval`: offer a model and answer its requests, audits and retrievals with proofs.
 
     zkmarket provider register model.onnx --price WEI --ptau P.ptau --state DIR [--calibration X.npy]
                                [--endpoint http://127.0.0.1:8600] --rpc URL --market ADDRESS
     zkmarket provider serve --state DIR --rpc URL
     zkmarket provider status --state DIR [--json]
     zkmarket provider setup model.onnx --ptau P.ptau --out C0.zkey [--accuracy-samples N | --retrieval-items N]
-    zkmarket provider stake --audit ADDRESS --claim-bps 9000 --bond WEI --state DIR --rpc URL
-    zkmarket provider answer-audit test_set.npz --audit ADDRESS --challenge ID --state DIR --rpc URL
+    zkmarket provider stake --audit ADDRESS --claim-bps 9000 --bond WEI [--slice WEI] --state DIR --rpc URL
+    zkmarket provider accept-pool pool.npz --audit ADDRESS --pool ID --state DIR --rpc URL
+    zkmarket provider unstake --audit ADDRESS [--complete] --state DIR --rpc URL
+    zkmarket provider answer-audit pool.npz --audit ADDRESS --challenge ID --state DIR --rpc URL
     zkmarket provider answer-retrieval corpus.npz --retrieval ADDRESS --request ID --out delivery.npz
                                        --state DIR --rpc URL
 
@@ -26,8 +28,11 @@ over N test samples, ``--retrieval-items N`` that of retrieval over an N-item co
 circuits are larger than the inference circuit, so ``--statement-ptau`` gives a ptau big enough
 (default ``--ptau``), and ``--accuracy-zkey`` / ``--retrieval-zkey`` keys the auditors and
 requesters contributed to (``setup --accuracy-samples N`` writes the initial one). ``stake``
-claims an accuracy and stakes a bond on an AccuracyAudit; ``answer-audit`` proves the count on
-the auditor's test-set file and answers the challenge; ``answer-retrieval`` proves which items
+claims an accuracy over the accuracy circuit's sample count and stakes a bond on an
+AccuracyAudit; ``accept-pool`` checks a published pool file (its root, and the model's accuracy
+on its labels) and puts the bond at risk on that pool; ``unstake`` asks for the bond back and
+``--complete`` takes it after the unbonding delay; ``answer-audit`` draws the samples if nobody
+has, proves the count on them from the pool file and answers the challenge; ``answer-retrieval`` proves which items
 of the registered corpus file the model assigns to the requested class, fulfils the request and
 writes the delivery file for the requester.
 """
@@ -215,7 +220,33 @@ def run_stake(args: argparse.Namespace) -> int:
     from marketplace.cli.audit import audit_at
 
     provider = _registered_provider(args)
-    provider.stake(audit_at(provider.w3, args.audit), args.claim_bps, args.bond)
+    provider.stake(audit_at(provider.w3, args.audit), args.claim_bps, args.bond, args.slice, args.min_fee)
+    return 0
+
+
+def run_accept_pool(args: argparse.Namespace) -> int:
+    from marketplace.cli.audit import audit_at
+
+    if not Path(args.pool_file).is_file():
+        raise ZkmarketError(f"pool file {args.pool_file} does not exist: fetch the file the pool's URI names")
+    provider = _registered_provider(args)
+    provider.accept_pool(audit_at(provider.w3, args.audit), args.pool, args.pool_file, args.min_pass)
+    return 0
+
+
+def run_unstake(args: argparse.Namespace) -> int:
+    import json
+
+    from marketplace.cli.audit import audit_at
+
+    provider = _registered_provider(args)
+    audit = audit_at(provider.w3, args.audit)
+    if args.complete:
+        print(json.dumps({"model_id": provider.model_id,
+                          "bond": audit.complete_unstake(provider.account, provider.model_id)}))
+    else:
+        print(json.dumps({"model_id": provider.model_id,
+                          "unbonding_at": audit.request_unstake(provider.account, provider.model_id)}))
     return 0
 
 
@@ -224,11 +255,11 @@ def run_answer_audit(args: argparse.Namespace) -> int:
 
     from marketplace.cli.audit import audit_at
 
-    if not Path(args.test_set).is_file():
-        raise ZkmarketError(f"test-set file {args.test_set} does not exist: ask the auditor for it")
+    if not Path(args.pool_file).is_file():
+        raise ZkmarketError(f"pool file {args.pool_file} does not exist: fetch the challenged pool's file")
     provider = _registered_provider(args)
     audit = audit_at(provider.w3, args.audit)
-    outcome = provider.answer_audit(audit, args.challenge, args.test_set)
+    outcome = provider.answer_audit(audit, args.challenge, args.pool_file)
     record = audit.status(args.challenge)
     print(json.dumps({"challenge_id": args.challenge, "status": outcome.name.lower(), "samples": record.samples,
                       "correct": record.correct}))
@@ -299,12 +330,29 @@ def register(sub) -> None:
     p = verbs.add_parser("stake", help="claim an accuracy for the registered model and stake a bond on it")
     p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
     p.add_argument("--claim-bps", type=int, required=True, help="the claimed accuracy in basis points (9000 = 90%%)")
-    p.add_argument("--bond", type=int, required=True, help="wei staked: the auditor's if the claim fails")
+    p.add_argument("--bond", type=int, required=True, help="wei staked, a whole number of slices")
+    p.add_argument("--slice", type=int, help="wei one lost challenge takes (default: the whole bond)")
+    p.add_argument("--min-fee", type=int, default=0, help="the least fee a challenge pays (wei)")
     registered(p)
     p.set_defaults(run=run_stake)
 
-    p = verbs.add_parser("answer-audit", help="prove the accuracy on an auditor's test set and answer the challenge")
-    p.add_argument("test_set", help="the auditor's test-set file (.npz)")
+    p = verbs.add_parser("accept-pool", help="check a published pool file and put the bond at risk on its pool")
+    p.add_argument("pool_file", help="the pool's published file (.npz)")
+    p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
+    p.add_argument("--pool", type=int, required=True, help="the pool id")
+    p.add_argument("--min-pass", type=float, default=0.99,
+                   help="refuse the pool unless a challenge on it passes the claim with this probability")
+    registered(p)
+    p.set_defaults(run=run_accept_pool)
+
+    p = verbs.add_parser("unstake", help="ask for the bond back, or (--complete) take it after the delay")
+    p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
+    p.add_argument("--complete", action="store_true", help="complete an unstake requested earlier")
+    registered(p)
+    p.set_defaults(run=run_unstake)
+
+    p = verbs.add_parser("answer-audit", help="prove the accuracy on a challenge's drawn samples and answer it")
+    p.add_argument("pool_file", help="the challenged pool's file (.npz)")
     p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
     p.add_argument("--challenge", type=int, required=True, help="the challenge id")
     registered(p)
