@@ -152,7 +152,7 @@ class Consumer:
         with tempfile.TemporaryDirectory(prefix="zkmarket-setup-") as tmp:
             paths = {}
             for name in SETUP_FILES:
-                data = channel.fetch_setup_file(endpoint, name)
+                data = channel.fetch_setup_file(endpoint, name, channel.setup_file_size(card, name))
                 if hashlib.sha256(data).hexdigest() != card["files"][name]:
                     raise VerificationError(f"{name} from {endpoint} does not match the model card's digest")
                 paths[name] = Path(tmp) / name
@@ -233,7 +233,8 @@ class Consumer:
                 self.refund(request_id)
                 return Prediction(request_id, None, None, offer.price, time.perf_counter() - t0, open_gas, True)
             wait()
-        answer = channel.fetch_result(offer.endpoint, request_id)
+        signature = channel.sign_result_request(w3, self.account, self.market.marketplace.address, request_id)
+        answer = channel.fetch_result(offer.endpoint, request_id, signature)
         if answer is None:
             raise ConsumerError(f"request {request_id} was fulfilled on-chain but the provider does not send "
                                 f"the logits: the proved label is {record.label}")

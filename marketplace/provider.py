@@ -407,6 +407,7 @@ class Provider:
         self.progress = progress
         self.endpoint: str | None = None
         self._server: channel.ChannelServer | None = None
+        self._chain_id: int | None = None  # read when the channel opens (GET /result checks signatures for it)
         self._chain_lock = threading.Lock()  # the channel thread and the serve loop share web3
         saved = store.load()
         chain_id = int(self.w3.eth.chain_id)
@@ -427,14 +428,20 @@ class Provider:
 
     # channel
 
-    def open_channel(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Start the input channel's HTTP endpoint; returns its URL."""
+    def open_channel(self, host: str = "127.0.0.1", port: int = 0, limits: channel.ChannelLimits | None = None) -> str:
+        """Start the input channel's HTTP endpoint; returns its URL. ``limits`` default to
+        ``channel.ChannelLimits`` with the body limit fitted to this model's input."""
+        tensor = self.model.graph.input_tensor
+        if limits is None:
+            limits = channel.ChannelLimits(max_body=channel.input_body_limit(tensor.size, tensor.bits))
+        with self._chain_lock:
+            self._chain_id = int(self.w3.eth.chain_id)
         handlers = channel.Handlers()
         handlers.card = self._card
         handlers.setup_file = self._setup_file
         handlers.accept_input = self.accept_input
         handlers.result = self._result
-        self._server = channel.ChannelServer(handlers, host, port)
+        self._server = channel.ChannelServer(handlers, host, port, limits)
         self.endpoint = self._server.url
         return self.endpoint
 
@@ -444,14 +451,35 @@ class Provider:
             self._server = None
 
     def _card(self):
-        return 200, {**self.model.card, "model_id": self.model_id, "provider": self.account}
+        """The model card with the model id, the provider's account and each setup file's size
+        (the most a consumer downloads of it)."""
+        sizes = {name: (self.model.setup_dir / name).stat().st_size for name in SETUP_FILES}
+        return 200, {**self.model.card, "model_id": self.model_id, "provider": self.account, "sizes": sizes}
 
     def _setup_file(self, name: str):
         if name not in SETUP_FILES:
             return 404, {"error": f"no setup file {name}; the files are {', '.join(SETUP_FILES)}"}
-        return 200, (self.model.setup_dir / name).read_bytes()
+        return 200, self.model.setup_dir / name  # streamed from disk by the channel
 
-    def _result(self, request_id: int):
+    def _result(self, request_id: int, signature: str | None):
+        """The channel's GET /result: the logits, only for a signature by the request's on-chain
+        consumer over ``channel.result_request_message`` (401 without a valid signature, 403
+        for another account's, 404 before fulfilment)."""
+        how = (f"sign channel.result_request_message(marketplace, chain id, {request_id}) with the consumer's "
+               f"account (EIP-191) and send it as 'Authorization: {channel.AUTH_SCHEME} 0x<signature>'")
+        if signature is None:
+            return 401, {"error": f"the result goes to the request's consumer only: {how}"}
+        try:
+            signer = channel.result_signer(self.market.marketplace.address, self._chain_id, request_id, signature)
+        except ValueError as exc:
+            return 401, {"error": f"{exc}: {how}"}
+        with self._chain_lock:
+            try:
+                onchain = self.market.request(request_id)
+            except ContractRevert:
+                return 404, {"error": f"request {request_id} does not exist on the marketplace"}
+        if signer.lower() != onchain.consumer.lower():
+            return 403, {"error": f"request {request_id} belongs to another account than the signer {signer}"}
         record = self.store.request(request_id)
         if record is None or record.state != FULFILLED:
             return 404, {"error": f"request {request_id} has no answer yet"}
