@@ -17,6 +17,7 @@ provider killed at any point and started again resumes every pending request.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
@@ -430,10 +431,10 @@ class Provider:
 
     def open_channel(self, host: str = "127.0.0.1", port: int = 0, limits: channel.ChannelLimits | None = None) -> str:
         """Start the input channel's HTTP endpoint; returns its URL. ``limits`` default to
-        ``channel.ChannelLimits`` with the body limit fitted to this model's input."""
+        ``channel.ChannelLimits``; the body limit is always the one fitted to this model's input."""
         tensor = self.model.graph.input_tensor
-        if limits is None:
-            limits = channel.ChannelLimits(max_body=channel.input_body_limit(tensor.size, tensor.bits))
+        limits = dataclasses.replace(limits or channel.ChannelLimits(),
+                                     max_body=channel.input_body_limit(tensor.size, tensor.bits))
         with self._chain_lock:
             self._chain_id = int(self.w3.eth.chain_id)
         handlers = channel.Handlers()

@@ -18,6 +18,7 @@ prediction is proved, for the result tests. The load test (200 attackers while a
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import socket
@@ -277,8 +278,6 @@ def test_the_card_states_each_setup_file_and_files_are_capped_at_that_size(world
     setup_dir = world["provider"].model.setup_dir
     assert card["sizes"] == {name: (setup_dir / name).stat().st_size for name in SETUP_FILES}
     data = channel.fetch_setup_file(world["offer"].endpoint, "circuit.r1cs", channel.setup_file_size(card, "circuit.r1cs"))
-    import hashlib
-
     assert hashlib.sha256(data).hexdigest() == sha256_file(setup_dir / "circuit.r1cs") == card["files"]["circuit.r1cs"]
     with pytest.raises(channel.ChannelError, match="more than"):
         channel.fetch_setup_file(world["offer"].endpoint, "circuit.r1cs", card["sizes"]["circuit.r1cs"] - 1)
@@ -363,3 +362,108 @@ def test_the_consumer_refuses_a_setup_file_longer_than_the_card_states(malicious
         channel.fetch_setup_file(f"{malicious.url}/huge", "circuit.zkey", 1000, timeout=5)
     with pytest.raises(channel.ChannelError, match="more than the 1000 bytes"):
         channel.fetch_setup_file(f"{malicious.url}/endless", "circuit.zkey", 1000, timeout=5)
+
+
+# --- Done when 3: the load test ------------------------------------------------------------------
+
+LOAD_CLIENTS = 200
+# the channel's own share of memory is bounded by its caps: at most max_connections (256)
+# connections, each holding at most aiohttp's read buffer (2 x 64 KiB) and one body of max_body
+# (2 KiB for the digits MLP), about 33 MiB; the bound allows for the allocator's slack
+LOAD_RSS_MARGIN = 96 << 20
+
+
+class RSSPeak:
+    """The process's peak resident set size (from /proc/self/statm) while it runs."""
+
+    def __init__(self):
+        self.peak, self.stop = 0, threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+
+    def _sample(self):
+        import os
+
+        page = os.sysconf("SC_PAGE_SIZE")
+        while True:
+            with open("/proc/self/statm") as fh:
+                self.peak = max(self.peak, int(fh.read().split()[1]) * page)
+            if self.stop.wait(0.05):
+                return
+
+    def close(self) -> int:
+        self.stop.set()
+        self.thread.join()
+        return self.peak
+
+
+@pytest.mark.slow
+def test_200_hostile_clients_do_not_stop_an_honest_consumer(tmp_path):
+    """200 concurrent slow or oversized clients (tests/channel_load.py, another process) while a
+    consumer buys 5 proved predictions of the bundled digits MLP on the in-process chain: all 5
+    complete and check out, the process's peak RSS stays within LOAD_RSS_MARGIN of its peak for
+    the same predictions without load, every attacker is answered or dropped, nothing crashes."""
+    from pathlib import Path
+
+    from marketplace.models import digits_split, example_models, model_inputs
+
+    model = example_models()["mlp"]
+    w3 = connect()
+    deployer, provider_account, consumer_account = w3.eth.accounts[:3]
+    market = Market.deploy(w3, deployer)
+    consumer = Consumer(market, consumer_account, state_dir=tmp_path / "consumer", log=lambda m: None)
+    served = prepare_model(model.path, participants=[consumer], phase1="known-secret", cache_dir=tmp_path / "cache",
+                           progress=False, log=lambda m: None)
+    provider = Provider(market, provider_account, served, ProviderStore(tmp_path / "provider"), log=lambda m: None,
+                        progress=False)
+    endpoint = provider.open_channel()  # the default limits, as `zkmarket provider serve` runs them
+    server = provider._server
+    try:
+        offer = consumer.inspect(provider.register(PRICE), insecure_phase1=True)
+        inputs = model_inputs(model.input_shape, digits_split()[2][:10])
+
+        def buy(xs) -> float:
+            """Download the setup files (as inspect does) and buy a prediction of each of ``xs``."""
+            t0 = time.monotonic()
+            for name in SETUP_FILES:
+                data = channel.fetch_setup_file(endpoint, name, offer.card["sizes"][name])
+                assert hashlib.sha256(data).hexdigest() == offer.card["files"][name]
+            del data
+            for x in xs:
+                prediction = consumer.predict(offer, x, wait=provider.serve_once)
+                assert not prediction.refunded
+                assert prediction.logits == [int(v) for v in executor.predict(served.graph, x).logits]
+            return time.monotonic() - t0
+
+        quiet = RSSPeak()
+        quiet_seconds = buy(inputs[:5])
+        quiet_peak = quiet.close()
+
+        stop_file = tmp_path / "stop"
+        load = subprocess.Popen([sys.executable, str(Path(__file__).with_name("channel_load.py")), server.host,
+                                 str(server.port), str(LOAD_CLIENTS), str(server.limits.max_body), "900",
+                                 str(stop_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            time.sleep(3)  # every client connected and holding
+            loaded = RSSPeak()
+            load_seconds = buy(inputs[5:10])
+            loaded_peak = loaded.close()
+        finally:
+            stop_file.touch()
+            out, err = load.communicate(timeout=120)
+        assert load.returncode == 0, err.decode()[-2000:]
+        counts = json.loads(out)
+        print(f"\nload test: 5 predictions in {quiet_seconds:.1f} s quiet, {load_seconds:.1f} s under "
+              f"{LOAD_CLIENTS} hostile clients (each with the setup files' download); peak RSS "
+              f"{quiet_peak / 2**20:.0f} MiB quiet, {loaded_peak / 2**20:.0f} MiB under load; "
+              f"server refusals {dict(server.stats)}; clients saw {counts}")
+        assert loaded_peak <= quiet_peak + LOAD_RSS_MARGIN
+        # every kind of attacker was refused or dropped, none held a connection for a minute
+        for kind in ("slow_headers", "half_body", "oversized", "nested"):
+            assert sum(n for key, n in counts.items() if key.startswith(kind + ":")) > 0
+        assert not any(key.endswith((":held_60s", ":connect_failed")) for key in counts)
+        assert counts.get("half_body:408", 0) > 0 and counts.get("oversized:413", 0) > 0
+        assert counts.get("nested:413", 0) > 0 and counts.get("slow_headers:closed", 0) > 0
+        assert server.thread.is_alive() and channel.fetch_card(endpoint)["model_id"] == offer.model_id
+    finally:
+        provider.close()
