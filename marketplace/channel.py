@@ -54,9 +54,9 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import aiohttp
 from aiohttp import web
@@ -70,6 +70,8 @@ SETUP_TIMEOUT_S = 300
 # the consumer's caps on what it reads: the card, and any other JSON answer
 CARD_MAX_BYTES = 1 << 20
 ANSWER_MAX_BYTES = 1 << 20
+# the most a card may state for one setup file (LeNet's key is well under it)
+SETUP_MAX_BYTES = 4 << 30
 # how deep JSON may nest on either side (the card nests a few levels, an input two)
 MAX_JSON_DEPTH = 32
 # how long the consumer keeps retrying an endpoint that answers 503 (busy)
@@ -391,10 +393,17 @@ class ChannelServer:
             return 503, {"error": "the provider is busy: try again in a second"}
         self._in_flight += 1
         future = self._pool.submit(self._guarded, fn, *args)
-        future.add_done_callback(lambda _: self._loop.call_soon_threadsafe(self._done))
+        future.add_done_callback(self._done)
         return await asyncio.wrap_future(future)
 
-    def _done(self) -> None:
+    def _done(self, _future) -> None:
+        """(In the handler thread.) One call fewer in flight, counted on the event loop."""
+        try:
+            self._loop.call_soon_threadsafe(self._leave)
+        except RuntimeError:  # the loop closed while the call ran: nothing is counted any more
+            pass
+
+    def _leave(self) -> None:
         self._in_flight -= 1
 
     @staticmethod
@@ -477,7 +486,7 @@ def _request(url: str, data: bytes | None = None, *, headers: dict | None = None
             status, body, answer_headers = asyncio.run(_exchange(url, data, headers or {}, max_bytes, timeout))
         except ChannelError:
             raise
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise ChannelError(f"the provider's endpoint {url} did not answer within {timeout:g} s") from None
         except (aiohttp.ServerDisconnectedError, ConnectionResetError) as exc:
             if time.monotonic() + pause > give_up:
@@ -518,11 +527,15 @@ def fetch_card(endpoint: str, timeout: float = HTTP_TIMEOUT_S) -> dict:
 
 def setup_file_size(card: dict, name: str) -> int:
     """The size in bytes the card states for the setup file ``name`` (``card["sizes"]``): the
-    most the consumer downloads of it. ChannelError when the card states none."""
+    most the consumer downloads of it. ChannelError when the card states none, or more than
+    ``SETUP_MAX_BYTES``."""
     size = card.get("sizes", {}).get(name) if isinstance(card.get("sizes"), dict) else None
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ChannelError(f"the model card states no size for {name}: the consumer downloads no file of "
                            f"unknown size (is the provider's zkmarket older than the sizes field?)")
+    if size > SETUP_MAX_BYTES:
+        raise ChannelError(f"the model card states {size} bytes for {name}, more than the {SETUP_MAX_BYTES} "
+                           f"the consumer downloads of a setup file")
     return size
 
 

@@ -34,7 +34,7 @@ async def outcome(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dr
     while True:
         try:
             data = await asyncio.wait_for(reader.read(65536), 1.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if drip is not None:
                 writer.write(drip)
                 await writer.drain()
@@ -65,13 +65,13 @@ async def client(i: int, host: str, port: int, max_body: int, stop_at: float, st
     while time.monotonic() < stop_at and not os.path.exists(stop_file):
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
-        except (OSError, asyncio.TimeoutError):
+        except (OSError, TimeoutError):
             counts[f"{kind}:connect_failed"] += 1
             await asyncio.sleep(0.5)
             continue
         try:
             result = await asyncio.wait_for(attack(kind, reader, writer, max_body), 60)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             result = "held_60s"
         except (ConnectionError, OSError):
             result = "reset"
