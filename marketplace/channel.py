@@ -525,29 +525,30 @@ def fetch_card(endpoint: str, timeout: float = HTTP_TIMEOUT_S) -> dict:
     return body
 
 
-def setup_file_size(card: dict, name: str) -> int:
-    """The size in bytes the card states for the setup file ``name`` (``card["sizes"]``): the
-    most the consumer downloads of it. ChannelError when the card states none, or more than
-    ``SETUP_MAX_BYTES``."""
-    size = card.get("sizes", {}).get(name) if isinstance(card.get("sizes"), dict) else None
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+def setup_file_size(card: dict, name: str) -> int | None:
+    """The size in bytes the card states for the setup file ``name`` (``card["sizes"]``), or
+    None when it states none (``fetch_setup_file`` then refuses to download it)."""
+    sizes = card.get("sizes")
+    return sizes.get(name) if isinstance(sizes, dict) else None
+
+
+def fetch_setup_file(endpoint: str, name: str, max_bytes: int | None = None, timeout: float = SETUP_TIMEOUT_S) -> bytes:
+    """A setup file of exactly ``max_bytes`` bytes, the size the model card states for it
+    (``setup_file_size``); ChannelError when no size is stated (None) or it is over
+    ``SETUP_MAX_BYTES``, for a file of any other length, a refusal, or an answer slower than
+    ``timeout``."""
+    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 0:
         raise ChannelError(f"the model card states no size for {name}: the consumer downloads no file of "
                            f"unknown size (is the provider's zkmarket older than the sizes field?)")
-    if size > SETUP_MAX_BYTES:
-        raise ChannelError(f"the model card states {size} bytes for {name}, more than the {SETUP_MAX_BYTES} "
-                           f"the consumer downloads of a setup file")
-    return size
-
-
-def fetch_setup_file(endpoint: str, name: str, size: int, timeout: float = SETUP_TIMEOUT_S) -> bytes:
-    """A setup file of exactly ``size`` bytes (``setup_file_size``); ChannelError for any other
-    length, a refusal, or an answer slower than ``timeout``."""
+    if max_bytes > SETUP_MAX_BYTES:
+        raise ChannelError(f"the model card states {max_bytes} bytes for {name}, more than the "
+                           f"{SETUP_MAX_BYTES} the consumer downloads of a setup file")
     url = f"{endpoint.rstrip('/')}/setup/{name}"
-    status, raw, _ = _request(url, max_bytes=size, timeout=timeout)
+    status, raw, _ = _request(url, max_bytes=max_bytes, timeout=timeout)
     if status != 200:
         raise ChannelError(f"{url} answered {status}: the provider does not publish {name}")
-    if len(raw) != size:
-        raise ChannelError(f"{url} sent {len(raw)} bytes, the model card states {size}")
+    if len(raw) != max_bytes:
+        raise ChannelError(f"{url} sent {len(raw)} bytes, the model card states {max_bytes}")
     return raw
 
 

@@ -281,9 +281,9 @@ def test_the_card_states_each_setup_file_and_files_are_capped_at_that_size(world
     with pytest.raises(channel.ChannelError, match="more than"):
         channel.fetch_setup_file(world["offer"].endpoint, "circuit.r1cs", card["sizes"]["circuit.r1cs"] - 1)
     with pytest.raises(channel.ChannelError, match="states no size"):
-        channel.setup_file_size({"sizes": {}}, "circuit.zkey")
+        channel.fetch_setup_file(world["offer"].endpoint, "circuit.r1cs", channel.setup_file_size({}, "circuit.r1cs"))
     with pytest.raises(channel.ChannelError, match="more than"):
-        channel.setup_file_size({"sizes": {"circuit.zkey": 1 << 40}}, "circuit.zkey")
+        channel.fetch_setup_file(world["offer"].endpoint, "circuit.zkey", max_bytes=1 << 40)
     assert ask(world, "GET", "/setup/..%2Fprovider.json")[0] == 404
 
 
