@@ -24,7 +24,7 @@ def connect(url: str | None = None, timeout: float = RPC_TIMEOUT_S) -> Web3:
     if url is None:
         from eth_tester import EthereumTester, PyEVMBackend
 
-        return Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend())))
+        return Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend()), api_endpoints=_embedded_endpoints()))
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
     try:
         w3.eth.chain_id
@@ -34,6 +34,30 @@ def connect(url: str | None = None, timeout: float = RPC_TIMEOUT_S) -> Web3:
             f"(e.g. `npx hardhat node`) or pass the right URL"
         ) from exc
     return w3
+
+
+def _embedded_endpoints() -> dict:
+    """eth-tester's JSON-RPC methods, with ``eth_sign`` as a node with unlocked accounts has it,
+    so that a consumer signs through its node on both chains (``channel.sign_result_request``)."""
+    from web3.providers.eth_tester.defaults import API_ENDPOINTS
+
+    endpoints = {namespace: dict(methods) for namespace, methods in API_ENDPOINTS.items()}
+    endpoints["eth"]["sign"] = _embedded_sign
+    return endpoints
+
+
+def _embedded_sign(tester, params) -> str:
+    """``eth_sign(address, data)``: the EIP-191 personal-message signature of ``data`` by one of
+    the in-process chain's accounts, with the key eth-tester made for it."""
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
+
+    address, data = params
+    for key in tester.backend.account_keys:
+        if key.public_key.to_checksum_address().lower() == str(address).lower():
+            signed = Account.sign_message(encode_defunct(hexstr=data), key.to_bytes())
+            return "0x" + bytes(signed.signature).hex()
+    raise ChainError(f"eth_sign: {address} is not an account of the in-process chain")
 
 
 def is_embedded(w3: Web3) -> bool:

@@ -238,7 +238,8 @@ class Consumer:
                 self.refund(request_id)
                 return Prediction(request_id, None, None, offer.price, time.perf_counter() - t0, open_gas, True)
             wait()
-        answer = channel.fetch_result(offer.endpoint, request_id)
+        signature = channel.sign_result_request(w3, self.account, self.market.marketplace.address, request_id)
+        answer = channel.fetch_result(offer.endpoint, request_id, signature)
         if answer is None:
             raise ConsumerError(f"request {request_id} was fulfilled on-chain but the provider does not send "
                                 f"the logits: the proved label is {record.label}")

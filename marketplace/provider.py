@@ -26,6 +26,7 @@ publishes that minimum (``min_deadline_seconds``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -467,6 +468,7 @@ class Provider:
         self.endpoint: str | None = None
         self._server: channel.ChannelServer | None = None
         self._statement_files, self._statement_card = published_statements(self.statements.values())
+        self._chain_id: int | None = None  # read when the channel opens (GET /result checks signatures for it)
         self._chain_lock = threading.Lock()  # the channel thread and the serve loop share web3
         self._store_lock = threading.Lock()  # ... and read-modify-write request records
         saved = store.load()
@@ -488,14 +490,20 @@ class Provider:
 
     # channel
 
-    def open_channel(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Start the input channel's HTTP endpoint; returns its URL."""
+    def open_channel(self, host: str = "127.0.0.1", port: int = 0, limits: channel.ChannelLimits | None = None) -> str:
+        """Start the input channel's HTTP endpoint; returns its URL. ``limits`` default to
+        ``channel.ChannelLimits``; the body limit is always the one fitted to this model's input."""
+        tensor = self.model.graph.input_tensor
+        limits = dataclasses.replace(limits or channel.ChannelLimits(),
+                                     max_body=channel.input_body_limit(tensor.size, tensor.bits))
+        with self._chain_lock:
+            self._chain_id = int(self.w3.eth.chain_id)
         handlers = channel.Handlers()
         handlers.card = self._card
         handlers.setup_file = self._setup_file
         handlers.accept_input = self.accept_input
         handlers.result = self._result
-        self._server = channel.ChannelServer(handlers, host, port)
+        self._server = channel.ChannelServer(handlers, host, port, limits)
         self.endpoint = self._server.url
         return self.endpoint
 
@@ -505,7 +513,11 @@ class Provider:
             self._server = None
 
     def _card(self):
-        return 200, {**self.model.card, "model_id": self.model_id, "provider": self.account,
+        """The model card with the model id, the provider's account, the minimum deadline it
+        answers in, its statement keys, and each setup file's size (the most a consumer
+        downloads of it)."""
+        sizes = {name: (self.model.setup_dir / name).stat().st_size for name in SETUP_FILES}
+        return 200, {**self.model.card, "model_id": self.model_id, "provider": self.account, "sizes": sizes,
                      "min_deadline_seconds": self.min_deadline_seconds(), "statements": self._statement_card}
 
     def _setup_file(self, name: str):
@@ -513,9 +525,27 @@ class Provider:
         if path is None:
             names = [*SETUP_FILES, *self._statement_files]
             return 404, {"error": f"no setup file {name}; the files are {', '.join(names)}"}
-        return 200, path.read_bytes()
+        return 200, path  # streamed from disk by the channel
 
-    def _result(self, request_id: int):
+    def _result(self, request_id: int, signature: str | None):
+        """The channel's GET /result: the logits, only for a signature by the request's on-chain
+        consumer over ``channel.result_request_message`` (401 without a valid signature, 403
+        for another account's, 404 before fulfilment)."""
+        how = (f"sign channel.result_request_message(marketplace, chain id, {request_id}) with the consumer's "
+               f"account (EIP-191) and send it as 'Authorization: {channel.AUTH_SCHEME} 0x<signature>'")
+        if signature is None:
+            return 401, {"error": f"the result goes to the request's consumer only: {how}"}
+        try:
+            signer = channel.result_signer(self.market.marketplace.address, self._chain_id, request_id, signature)
+        except ValueError as exc:
+            return 401, {"error": f"{exc}: {how}"}
+        with self._chain_lock:
+            try:
+                onchain = self.market.request(request_id)
+            except ContractRevert:
+                return 404, {"error": f"request {request_id} does not exist on the marketplace"}
+        if signer.lower() != onchain.consumer.lower():
+            return 403, {"error": f"request {request_id} belongs to another account than the signer {signer}"}
         record = self._delivered(request_id)
         if record is None:
             return 404, {"error": f"request {request_id} has no answer yet"}

@@ -34,7 +34,6 @@ result would be its choice.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,12 +124,7 @@ def r1cs_bytes(r1cs) -> bytes:
 
 def download(endpoint: str, name: str, digest: str, directory: Path, max_bytes: int | None = None) -> Path:
     """Fetch a published setup file into ``directory`` and check it against the card's SHA-256."""
-    fetch = channel.fetch_setup_file
-    # the channel's download cap (the card's size of the file), where this channel has one
-    if isinstance(max_bytes, int) and "max_bytes" in inspect.signature(fetch).parameters:
-        data = fetch(endpoint, name, max_bytes=max_bytes)
-    else:
-        data = fetch(endpoint, name)
+    data = channel.fetch_setup_file(endpoint, name, max_bytes=max_bytes)  # exactly the card's size, or refused
     if hashlib.sha256(data).hexdigest() != digest:
         raise VerificationError(f"{name} from {endpoint} does not match the model card's digest")
     path = directory / name

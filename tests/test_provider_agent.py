@@ -91,6 +91,13 @@ def restart(world) -> Provider:
     return new
 
 
+def fetch_result(world, request_id: int):
+    """The consumer's signed GET /result of ``request_id`` (None before the provider sends it)."""
+    market, consumer = world["market"], world["consumer"]
+    signature = channel.sign_result_request(world["w3"], consumer.account, market.marketplace.address, request_id)
+    return channel.fetch_result(world["offer"].endpoint, request_id, signature)
+
+
 def open_with_input(world, x_quantized: np.ndarray, salt: int = 77, seconds: int = 600) -> int:
     """Open a request for ``x_quantized`` and send its input, as ``Consumer.predict`` does."""
     offer, market = world["offer"], world["market"]
@@ -198,7 +205,7 @@ def test_a_copied_fulfil_and_a_lost_receipt_still_deliver_the_logits(world):
     assert [(a.request_id, a.label, a.gas_used) for a in answers] == [(request_id, int(expected.label), 0)]
     record = provider.store.request(request_id)
     assert record.state == FULFILLED and "already held this provider's result" in record.reason
-    result = channel.fetch_result(offer.endpoint, request_id)
+    result = fetch_result(world, request_id)
     assert result["logits"] == [int(v) for v in expected.logits]
     assert market.owed(provider.account) == PRICE  # the copier paid the gas, the provider got paid
 
@@ -218,7 +225,7 @@ def test_a_copied_fulfil_and_a_lost_receipt_still_deliver_the_logits(world):
         del market.fulfil
     assert [(a.request_id, a.gas_used) for a in answers] == [(request_id, 0)]
     assert provider.store.request(request_id).state == FULFILLED
-    assert channel.fetch_result(offer.endpoint, request_id)["logits"] == [int(v) for v in expected.logits]
+    assert fetch_result(world, request_id)["logits"] == [int(v) for v in expected.logits]
     assert market.owed(provider.account) == 2 * PRICE
 
     # 2. the provider's own fulfil is mined, but the provider dies before it sees the receipt
@@ -228,7 +235,7 @@ def test_a_copied_fulfil_and_a_lost_receipt_still_deliver_the_logits(world):
     restarted = restart(world)
     # the consumer asks before the restarted serve loop has settled the record: it gets the logits
     assert restarted.store.request(request_id).state == PROVED
-    assert channel.fetch_result(offer.endpoint, request_id)["logits"] == [int(v) for v in expected.logits]
+    assert fetch_result(world, request_id)["logits"] == [int(v) for v in expected.logits]
     assert [a.request_id for a in restarted.serve_once()] == [request_id]
     assert restarted.store.request(request_id).state == FULFILLED and world["witness"].calls == 3
     assert market.owed(provider.account) == 3 * PRICE
@@ -262,11 +269,11 @@ def test_a_fulfil_of_another_result_is_not_taken_as_ours(world):
     copy_of_fulfil(world, request_id, proof_to_evm(forged), other_label, other_output)
     assert market.request(request_id).status == Status.FULFILLED
 
-    assert channel.fetch_result(offer.endpoint, request_id) is None  # the stored logits are not the chain's result
+    assert fetch_result(world, request_id) is None  # the stored logits are not the chain's result
     assert provider.serve_once() == []
     record = provider.store.request(request_id)
     assert record.state == EXPIRED and "another result" in record.reason
-    assert channel.fetch_result(offer.endpoint, request_id) is None
+    assert fetch_result(world, request_id) is None
 
 
 def test_a_too_short_deadline_is_refused_before_proving_and_never_opened_by_the_consumer(world):

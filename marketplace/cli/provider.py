@@ -40,6 +40,7 @@ writes the delivery file for the requester.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -162,7 +163,14 @@ def run_serve(args: argparse.Namespace) -> int:
     provider = _registered_provider(args)
     state, extra = provider.state, provider.state.extra
     url = urlparse(extra["endpoint"])
-    provider.open_channel(url.hostname or "127.0.0.1", url.port or 80)
+    from marketplace.channel import ChannelLimits
+
+    limits = ChannelLimits()
+    if args.channel_timeout is not None:
+        limits = dataclasses.replace(limits, header_timeout=args.channel_timeout, body_timeout=args.channel_timeout)
+    if args.max_connections is not None:
+        limits = dataclasses.replace(limits, max_connections=args.max_connections)
+    provider.open_channel(url.hostname or "127.0.0.1", url.port or 80, limits)
     print(f"serving model {state.model_id} at {provider.endpoint}", flush=True)
     try:
         provider.serve(args.poll)
@@ -315,6 +323,10 @@ def register(sub) -> None:
     p = verbs.add_parser("serve", help="answer requests for the registered model until interrupted")
     p.add_argument("--state", default="provider-state", help="the provider's state directory")
     p.add_argument("--poll", type=float, default=1.0, help="seconds between polls of the chain")
+    p.add_argument("--channel-timeout", type=float,
+                   help="seconds a client has for a request's headers, and again for its body (default 5)")
+    p.add_argument("--max-connections", type=int,
+                   help="open channel connections; past it a new one gets 503 (default 256)")
     market_arguments(p, account=1)
     p.set_defaults(run=run_serve)
 
