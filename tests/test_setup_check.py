@@ -199,7 +199,7 @@ def register_on_new_chain(served, tmp_path, *, statements=(), statement_verifier
                                          metadata_uri=provider.endpoint, accuracy_verifier=always_true.address,
                                          retrieval_verifier=always_true.address)
         provider.state.model_id = model_id  # the card names the model it serves
-    audit = Audit.deploy(w3, market.registry.address, 3600, sender=deployer)
+    audit = Audit.deploy(w3, market.registry.address, 3600, 3 * 3600, sender=deployer)
     retrieval = Retrieval.deploy(w3, market.registry.address, sender=deployer)
     return {"w3": w3, "market": market, "provider": provider, "model_id": model_id,
             "settlement": {"accuracy": audit, "retrieval": retrieval}}
@@ -242,7 +242,7 @@ def test_statement_verifiers_are_checked_against_the_rebuilt_circuits(keys, alwa
     try:
         w3 = honest["w3"]
         other = Market.deploy(w3, w3.eth.accounts[0])  # settlement contracts of another registry
-        elsewhere = {"accuracy": Audit.deploy(w3, other.registry.address, 3600, sender=w3.eth.accounts[0]),
+        elsewhere = {"accuracy": Audit.deploy(w3, other.registry.address, 3600, 3 * 3600, sender=w3.eth.accounts[0]),
                      "retrieval": Retrieval.deploy(w3, other.registry.address, sender=w3.eth.accounts[0])}
         card = honest["provider"]._card()[1]
         assert {k: v["size"] for k, v in card["statements"].items()} == {"accuracy": SAMPLES, "retrieval": ITEMS}
