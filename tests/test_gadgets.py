@@ -397,6 +397,10 @@ def test_packing_of_different_lengths_never_collides():
     element: z3 finds no pair of range-checked 2-bit inputs of lengths 1..3 packing alike, and
     every sequence of up to 4 values of 3 bits has its own packing."""
     assert G.pack_values([1, 2], 8) != G.pack_values([1, 2, -128], 8)
+    # a value out of range would spill into its neighbour's slot ([1, 2] and [257, 1] alike)
+    for spilling in ([257, 1], [1, 128], [-129]):
+        with pytest.raises(ValueRangeError):
+            G.pack_values(spilling, 8)
     b = Builder()
     xs = [b.input(f"x{m}", (m,)) for m in (1, 2, 3)]
     packs = [G.pack(b, x, 2) for x in xs]

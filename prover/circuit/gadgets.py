@@ -356,8 +356,13 @@ def packing_layout(n: int, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def pack_values(values: np.ndarray, bits: int) -> list[int]:
     """Field elements packing signed ``bits``-bit values, the reference for ``pack``: element
-    g = markers[g] + sum_j weights[g, j] * (v[index[g, j]] + 2^(bits-1)) (``packing_layout``)."""
+    g = markers[g] + sum_j weights[g, j] * (v[index[g, j]] + 2^(bits-1)) (``packing_layout``).
+    Raises ValueRangeError for a value outside [-2^(bits-1), 2^(bits-1)): it would spill into
+    the next slot, and two sequences would pack alike (the circuit's range check refuses it)."""
     offset = [int(v) + (1 << (bits - 1)) for v in np.asarray(values).ravel()]
+    if offset and not 0 <= min(offset) <= max(offset) < 1 << bits:
+        raise ValueRangeError(f"a packed value is outside the {bits}-bit signed range "
+                              f"[{-(1 << (bits - 1))}, {1 << (bits - 1)}): quantize it for the model first")
     index, weights, markers = packing_layout(len(offset), bits)
     taken = np.array(offset + [0], dtype=object)[index]  # index -1 takes the trailing 0
     return [int(e) for e in (taken * weights).sum(axis=1) + markers]
