@@ -307,9 +307,9 @@ def _retrieval_flow(w3, market: Market, provider: Provider, deployer: str, clien
     t0 = time.perf_counter()
     delivered = provider.answer_retrieval(retrieval, request_id, corpus_path, workdir / "delivery.npz")
     seconds = time.perf_counter() - t0
-    positions, delivered_items = read_delivery(workdir / "delivery.npz")
-    check_delivery(graph, items, positions, delivered_items, retrieval.request_of(request_id))  # raises if wrong
-    out(f"requester: the {len(positions)} delivered items are the proved set")
+    check_delivery(graph, items, read_delivery(workdir / "delivery.npz"), request_id,
+                   retrieval.request_of(request_id))  # raises if wrong
+    out(f"requester: the {len(delivered)} delivered items are the proved set (salted commitment checked)")
     retrieval.withdraw(provider.account)
     return RetrievalRow(request_id, items, RETRIEVAL_CLASS, delivered,
                         [int(i) for i in matching_items(graph, corpus, RETRIEVAL_CLASS)], True, seconds)

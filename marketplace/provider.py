@@ -109,7 +109,8 @@ def bundled_calibration(onnx_path: Path) -> tuple[np.ndarray, Precision] | None:
 def quantized_graph(onnx_path: str | Path, calibration: np.ndarray | None = None,
                     precision: Precision | None = None) -> tuple[Graph, str]:
     """Import and quantize an ONNX model; returns the graph and the model key (SHA-256 of the
-    ONNX bytes, the precision and the calibration data) that names its cached setup.
+    circuit format, the ONNX bytes, the precision and the calibration data) that names its
+    cached setup.
     Raises FormatError for a missing or corrupt file, and asks for calibration data when the
     model is not a bundled one."""
     onnx_path = Path(onnx_path)
@@ -126,7 +127,10 @@ def quantized_graph(onnx_path: str | Path, calibration: np.ndarray | None = None
     if calibration.shape[1:] != float_graph.input_tensor.shape:
         raise InputShapeError(f"calibration inputs have per-sample shape {calibration.shape[1:]}, the model "
                               f"expects {float_graph.input_tensor.shape}")
+    from prover.circuit.statements import CIRCUIT_FORMAT
+
     key = hashlib.sha256()
+    key.update(f"circuit format {CIRCUIT_FORMAT}".encode())  # a new format never reuses an old setup
     key.update(onnx_path.read_bytes())
     key.update(json.dumps([precision.act_bits, precision.weight_bits, precision.headroom_bits]).encode())
     key.update(np.ascontiguousarray(calibration).tobytes())

@@ -13,9 +13,10 @@ from marketplace.audit import read_pool, write_pool
 from marketplace.cli import main
 from marketplace.contracts import artifact_text, load_artifact
 from marketplace.models import MODELS_DIR, digits_split
-from marketplace.retrieval import read_corpus, read_delivery, write_corpus, write_delivery
+from marketplace.retrieval import Delivery, read_corpus, read_delivery, write_corpus, write_delivery
 from marketplace.settlement import STATEMENT_CONTRACTS, compile_statement_contracts
 from prover.errors import FormatError
+from prover.field import FR_MODULUS
 from prover.circuit import accuracy as A
 from prover.circuit import retrieval as R
 from test_accuracy import digits_mlp  # noqa: F401  (module fixture)
@@ -76,13 +77,23 @@ def test_corpus_and_delivery_files(tmp_path, digits_mlp):  # noqa: F811
     _, x, _ = digits_mlp
     path = write_corpus(tmp_path / "corpus.npz", x[:8])
     assert (read_corpus(path) == x[:8]).all()
-    selected = np.array([1, 4, 6])
-    path = write_delivery(tmp_path / "delivery.npz", selected, x[selected])
-    positions, items = read_delivery(path)
-    assert (positions == selected).all() and (items == x[selected]).all()
-    np.savez(tmp_path / "bad.npz", positions=selected[:1], items=x[selected])
-    with pytest.raises(FormatError, match="one corpus position"):
-        read_delivery(tmp_path / "bad.npz")
+    selected, salt = np.array([1, 4, 6]), FR_MODULUS - 1  # the largest salt survives the round trip
+    path = write_delivery(tmp_path / "delivery.npz", Delivery(7, selected, x[selected], salt))
+    delivery = read_delivery(path)
+    assert (delivery.positions == selected).all() and (delivery.items == x[selected]).all()
+    assert (delivery.request_id, delivery.salt) == (7, salt)
+    salt_bytes = np.frombuffer(salt.to_bytes(32, "big"), dtype=np.uint8)
+    whole = dict(request_id=np.array(7), positions=selected, items=x[selected], salt=salt_bytes)
+    for change, match in (({"positions": selected[:1]}, "one corpus position"),
+                          ({"salt": salt_bytes[1:]}, "salt"),
+                          ({"salt": np.full(32, 255, dtype=np.uint8)}, "not a field element"),
+                          ({"request_id": selected}, "names its request")):
+        np.savez(tmp_path / "bad.npz", **{**whole, **change})
+        with pytest.raises(FormatError, match=match):
+            read_delivery(tmp_path / "bad.npz")
+    np.savez(tmp_path / "unsalted.npz", positions=selected, items=x[selected])  # the old format
+    with pytest.raises(FormatError, match="salt"):
+        read_delivery(tmp_path / "unsalted.npz")
     np.savez(tmp_path / "no_items.npz", positions=selected)
     with pytest.raises(FormatError, match="items"):
         read_corpus(tmp_path / "no_items.npz")

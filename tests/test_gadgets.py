@@ -376,7 +376,8 @@ def test_packing_is_injective_and_matches_reference(rng):
     z = Z3Circuit(c)
     xv = np.array([-4, 3, 0, -1])
     (p,) = G.pack_values(xv, bits)
-    assert p == sum((int(v) + 4) << (3 * j) for j, v in enumerate(xv))
+    # offset values, then the end marker one slot past the last value
+    assert p == sum((int(v) + 4) << (3 * j) for j, v in enumerate(xv)) + (1 << 3 * 4)
     values = c.run({"x": xv})
     assert c.public_values(values)["packed"] == [p]
     # the packed element determines every value
@@ -390,8 +391,53 @@ def test_packing_is_injective_and_matches_reference(rng):
         c.run({"x": np.array([4, 0, 0, 0])})
 
 
+def test_packing_of_different_lengths_never_collides():
+    """The old zero padding packed [1, 2] and [1, 2, -2^(bits-1)] alike (the offset value of
+    -2^(bits-1) is 0); with the end marker no two sequences of different lengths share an
+    element: z3 finds no pair of range-checked 2-bit inputs of lengths 1..3 packing alike, and
+    every sequence of up to 4 values of 3 bits has its own packing."""
+    assert G.pack_values([1, 2], 8) != G.pack_values([1, 2, -128], 8)
+    # a value out of range would spill into its neighbour's slot ([1, 2] and [257, 1] alike)
+    for spilling in ([257, 1], [1, 128], [-129]):
+        with pytest.raises(ValueRangeError):
+            G.pack_values(spilling, 8)
+    b = Builder()
+    xs = [b.input(f"x{m}", (m,)) for m in (1, 2, 3)]
+    packs = [G.pack(b, x, 2) for x in xs]
+    z = Z3Circuit(b.finish())
+    wires = [_final(z.circuit, p)[0] for p in packs]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert z.refutes(z.value(wires[i]) != z.value(wires[j])), (i + 1, j + 1)
+    # exhaustively: 8^0 + ... + 8^4 sequences, one packing each
+    seen = {}
+    for m in range(5):
+        for values in np.ndindex(*(8,) * m):
+            key = tuple(G.pack_values(np.array(values, dtype=np.int64) - 4, 3))
+            assert key not in seen, (values, seen.get(key))
+            seen[key] = values
+    assert len(seen) == sum(8 ** m for m in range(5))
+
+
+@pytest.mark.parametrize("bits,n", [(3, 1), (8, 30), (8, 31), (8, 32), (8, 80), (1, 300)])
+def test_packing_circuit_equals_reference_at_every_length(rng, bits, n):
+    """pack and pack_values share packing_layout: equal elements for lengths that fill a group
+    exactly, leave it short or spill into the next, with the extreme values of the range."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    values = np.concatenate([[lo, hi], rng.integers(lo, hi + 1, n)])[:n].astype(np.int64)
+    b = Builder()
+    x = b.input("x", (n,))
+    pw = G.pack(b, x, bits)
+    c = b.finish()
+    vals = c.run({"x": values})
+    packed = G.pack_values(values, bits)
+    assert [int(v) for v in vals.get_field(pw)] == packed
+    assert len(packed) == -(-n // G.values_per_element(bits)) and all(p < 1 << 253 for p in packed)
+    assert c.r1cs.is_satisfied(vals.limbs(c.order))
+
+
 def test_packing_groups():
-    assert G.values_per_element(8) == 31
+    assert G.values_per_element(8) == 31 and G.values_per_element(1) == 252
     values = np.arange(-40, 40)
     packed = G.pack_values(values, 8)
     assert len(packed) == 3 and all(p < 1 << 253 for p in packed)
@@ -401,6 +447,12 @@ def test_packing_groups():
     c = b.finish()
     vals = c.run({"x": values})
     assert [int(v) for v in vals.get_field(pw)] == packed
+    # the widest group fills 252 bits and its marker the 253rd: still below r
+    index, weights, markers = G.packing_layout(5, 126)
+    assert index.shape == (3, 2) and list(markers) == [1 << 252, 1 << 252, 1 << 126]
+    assert max(G.pack_values([(1 << 125) - 1] * 5, 126)) == (1 << 253) - 1
+    with pytest.raises(ValueError, match="cannot pack"):
+        G.values_per_element(253)
 
 
 @pytest.mark.parametrize("width", [1, 2, 16])

@@ -11,6 +11,8 @@ The model is test_marketplace's small Gemm-ReLU-Gemm network, with the known-sec
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -19,7 +21,8 @@ from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.consumer import Consumer
 from marketplace.contracts import ContractRevert, Market
 from marketplace.provider import Provider, ProviderError, prepare_model, prepare_statement
-from marketplace.retrieval import Retrieval, RequestStatus, check_delivery, read_delivery, write_corpus
+from marketplace.retrieval import (Delivery, Retrieval, RequestStatus, check_delivery, read_delivery, write_corpus,
+                                   write_delivery)
 from marketplace.store import ProviderStore
 from prover.circuit import accuracy as A
 from prover.circuit.retrieval import corpus_commitment, matching_items
@@ -207,16 +210,25 @@ def test_retrieval_is_answered_from_the_corpus_file_and_the_delivery_checks(worl
     cls = int(np.bincount(_predicted(world, ITEMS)).argmax())
     rid, path = _retrieval_request(world, cls)
     delivery = world["tmp"] / "delivery.npz"
+    # a delivery left by an earlier answer to this request whose fulfil did not land (or is
+    # still pending): the retry keeps its salt, so the file is right whichever answer lands
+    earlier_salt = 0xE4711E4 << 160
+    write_delivery(delivery, Delivery(rid, np.zeros(0, dtype=np.int64), world["x"][:0], earlier_salt))
     positions = world["provider"].answer_retrieval(world["retrieval"], rid, path, delivery)
     assert positions == [int(i) for i in matching_items(world["graph"], world["x"], cls)] and positions
     record = world["retrieval"].request_of(rid)
     assert record.status == RequestStatus.FULFILLED and record.returned_size == len(positions)
-    delivered_positions, items = read_delivery(delivery)
-    check_delivery(world["graph"], ITEMS, delivered_positions, items, record)
-    assert (items == world["x"][positions]).all()
+    delivered = read_delivery(delivery)
+    check_delivery(world["graph"], ITEMS, delivered, rid, record)
+    assert (delivered.items == world["x"][positions]).all() and delivered.request_id == rid
+    assert delivered.salt == earlier_salt
+    # the salt is the proof's: the same items under another salt are refused
+    with pytest.raises(VerificationError, match="salt"):
+        check_delivery(world["graph"], ITEMS, dataclasses.replace(delivered, salt=delivered.salt ^ 1), rid, record)
     assert world["retrieval"].owed(world["provider"].account) == PAYMENT
     with pytest.raises(VerificationError, match="fulfilled: nothing to answer"):
         world["provider"].answer_retrieval(world["retrieval"], rid, path, delivery)
+    assert read_delivery(delivery).salt == delivered.salt  # the refused second answer left the file alone
 
 
 def test_a_corpus_file_that_is_not_the_registered_one_is_refused_before_proving(world):

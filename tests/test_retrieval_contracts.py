@@ -1,7 +1,8 @@
 """RetrievalMarket on the embedded EVM with a real retrieval proof: a valid proof pays the
-provider and records the returned set, which the requester's delivery check accepts only for
-exactly the proved items; reject twins for a late answer, a second answer, a wrong commitment
-and a stranger."""
+provider and records the salted returned set, which the requester's delivery check accepts only
+for exactly the proved items with the proof's salt; reject twins for a late answer, a second
+answer, a wrong commitment (another set, or the right set under another salt), a stranger, and
+deliveries with an item dropped, added or altered, a wrong salt or another request's id."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import numpy as np
 import pytest
 
 from marketplace.chain import advance_time, latest_timestamp
-from marketplace.retrieval import Retrieval, RequestStatus, check_delivery
+from marketplace.retrieval import Delivery, Retrieval, RequestStatus, check_delivery
 from prover.circuit import datasets as D
 from prover.circuit import retrieval as R
 from prover.errors import VerificationError
 from prover.field import FR_MODULUS
+from test_accuracy import prove_with_test_key
 from test_accuracy_contracts import World, _reverts, make_world, proofs  # noqa: F401  (session fixture)
 
 # real proofs on py-evm's pairing precompile: minutes, so the whole module is slow
@@ -21,6 +23,20 @@ pytestmark = pytest.mark.slow
 
 PRICE = 5 * 10**16
 WINDOW = 600
+SALT = 0xC0FFEE << 180
+
+
+@pytest.fixture(scope="module")
+def salted(proofs):  # noqa: F811
+    """(proof, public, selected) of the shared corpus and class under the known ``SALT``, with
+    the retrieval key the world registers (the known-secret setup is deterministic)."""
+    rc = R.retrieval_circuit(proofs.graph, len(proofs.corpus), "public")
+    result = rc.witness(proofs.corpus, proofs.requested_class, SALT)
+    pk, proof, public = prove_with_test_key(rc.r1cs, result.witness)
+    vk = pk.verifying_key()
+    assert all(np.array_equal(getattr(vk, f), getattr(proofs.retrieval_vk, f))
+               for f in ("alpha1", "beta2", "gamma2", "delta2", "ic"))
+    return proof, public, result.selected
 
 
 @pytest.fixture
@@ -37,10 +53,10 @@ def _request(world: World, retrieval: Retrieval, corpus_id: int, cls: int) -> in
     return retrieval.request(world.auditor, world.model_id, corpus_id, cls, deadline, PRICE)
 
 
-def test_valid_proof_pays_the_provider_and_the_delivery_checks(market, proofs):  # noqa: F811
+def test_valid_proof_pays_the_provider_and_the_delivery_checks(market, proofs, salted):  # noqa: F811
     world, retrieval, corpus_id = market
     rid = _request(world, retrieval, corpus_id, proofs.requested_class)
-    proof, public, selected = proofs.retrieval
+    proof, public, selected = salted
     cls, size = R.split_class_and_size(public[2])
     assert cls == proofs.requested_class and size == len(selected) >= 2
     retrieval.fulfil(world.provider, rid, proof, public[3], size)
@@ -48,17 +64,27 @@ def test_valid_proof_pays_the_provider_and_the_delivery_checks(market, proofs): 
     assert (record.status, record.returned_set_commitment, record.returned_size) == \
         (RequestStatus.FULFILLED, public[3], size)
     assert retrieval.owed(world.provider) == PRICE
-    # the requester accepts exactly the proved items at their positions
-    items = proofs.corpus[selected]
-    check_delivery(proofs.graph, len(proofs.corpus), selected, items, record)
-    outsider = next(i for i in range(len(proofs.corpus)) if i not in selected)
-    for positions in (selected[1:], np.sort(np.append(selected, outsider))):
-        with pytest.raises(VerificationError):
-            check_delivery(proofs.graph, len(proofs.corpus), positions, proofs.corpus[positions], record)
+    # the requester accepts exactly the proved items at their positions, with the proof's salt
+    n, items = len(proofs.corpus), proofs.corpus[selected]
+    check_delivery(proofs.graph, n, Delivery(rid, selected, items, SALT), rid, record)
+    outsider = next(i for i in range(n) if i not in selected)
     altered = items.copy()
     altered[0, 0] += 1
-    with pytest.raises(VerificationError):
-        check_delivery(proofs.graph, len(proofs.corpus), selected, altered, record)
+    spilled = items.copy()  # the same packing if packing did not range check: 1 << bits carried
+    spilled[0, 0] += 1 << proofs.graph.input_tensor.bits
+    spilled[0, 1] -= 1
+    refused = [Delivery(rid, selected[1:], items[1:], SALT),                     # an item dropped
+               Delivery(rid, np.sort(np.append(selected, outsider)),              # an item added
+                        proofs.corpus[np.sort(np.append(selected, outsider))], SALT),
+               Delivery(rid, selected, altered, SALT),                           # an item altered
+               Delivery(rid, selected, spilled, SALT),                           # out of range
+               Delivery(rid, selected, items[::-1], SALT),                       # items swapped
+               Delivery(rid, selected, items, SALT + 1),                         # a wrong salt
+               Delivery(rid, selected, items, 0),                                # no salt
+               Delivery(rid + 1, selected, items, SALT)]                         # another request
+    for delivery in refused:
+        with pytest.raises(VerificationError):
+            check_delivery(proofs.graph, n, delivery, rid, record)
     # each outcome once
     _reverts("RequestNotOpen", retrieval.fulfil, world.provider, rid, proof, public[3], size)
     advance_time(world.w3, WINDOW + 1)
@@ -67,18 +93,22 @@ def test_valid_proof_pays_the_provider_and_the_delivery_checks(market, proofs): 
     assert retrieval.balance() == 0
 
 
-def test_a_set_missing_or_adding_an_item_is_refused(market, proofs):  # noqa: F811
+def test_a_set_missing_or_adding_an_item_is_refused(market, proofs, salted):  # noqa: F811
     world, retrieval, corpus_id = market
     rid = _request(world, retrieval, corpus_id, proofs.requested_class)
-    proof, public, selected = proofs.retrieval
+    proof, public, selected = salted
     hashes = D.item_hashes(proofs.graph, proofs.corpus)
     n = len(proofs.corpus)
     outsider = next(i for i in range(n) if i not in selected)
     short = list(selected[1:])
     extra = sorted(list(selected) + [outsider])
     for positions in (short, extra):
-        commitment = R.returned_set_commitment(n, positions, [hashes[i] for i in positions])
+        commitment = R.returned_set_commitment(n, positions, [hashes[i] for i in positions], SALT)
         _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, commitment, len(positions))
+    # the proved set under another salt (or none) is another commitment: refused too
+    for salt in (SALT + 1, 0):
+        commitment = R.returned_set_commitment(n, selected, [hashes[i] for i in selected], salt)
+        _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, commitment, len(selected))
     _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, public[3], len(selected) - 1)
     _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, public[3], n + 1)
     assert retrieval.request_of(rid).status == RequestStatus.OPEN

@@ -8,6 +8,7 @@ proved set. Phase 1 is the known-secret ptau (test keys), so no consumer check i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -119,12 +120,15 @@ def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):  # no
     checked = _last_json(zkmarket("retrieve", "check", *model, tmp_path / "delivery.npz", "--retrieval",
                                   retrieval_address, "--request", request["request_id"], *chain))
     assert checked == {"request_id": request["request_id"], "accepted": True, "items": delivered["items"]}
-    # a delivery missing an item is refused
-    positions, items = read_delivery(tmp_path / "delivery.npz")
-    write_delivery(tmp_path / "short.npz", positions[1:], items[1:])
-    short = zkmarket("retrieve", "check", *model, tmp_path / "short.npz", "--retrieval", retrieval_address,
-                     "--request", request["request_id"], *chain, check=False)
-    assert short.returncode != 0 and "not the set the proof committed to" in short.stderr
+    # a delivery missing an item, or with another salt, is refused
+    delivery = read_delivery(tmp_path / "delivery.npz")
+    write_delivery(tmp_path / "short.npz", dataclasses.replace(delivery, positions=delivery.positions[1:],
+                                                               items=delivery.items[1:]))
+    write_delivery(tmp_path / "resalted.npz", dataclasses.replace(delivery, salt=delivery.salt ^ 1))
+    for name in ("short.npz", "resalted.npz"):
+        refused = zkmarket("retrieve", "check", *model, tmp_path / name, "--retrieval", retrieval_address,
+                           "--request", request["request_id"], *chain, check=False)
+        assert refused.returncode != 0 and "not the set the proof committed to" in refused.stderr, name
 
     w3 = connect(hardhat_url)
     assert w3.eth.get_balance(audit_address) == BOND + FEE  # the fee awaits the provider's withdrawal

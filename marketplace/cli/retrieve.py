@@ -8,9 +8,10 @@ corpus that a model assigns to a class, with a proof that none is missing or ext
 
 ``request`` first checks the model's retrieval verifier for the corpus's size
 (``marketplace.setup_check``: the circuit rebuilt from the provider's card, the ceremony holding a
-contribution in ``--state``) and pays nothing when it fails. ``check`` compares the items the provider delivered (positions and items, see
-marketplace.retrieval) with the returned-set commitment its proof put on-chain and exits
-non-zero when they differ.
+contribution in ``--state``) and pays nothing when it fails. ``check`` recomputes the salted
+returned-set commitment from what the provider delivered (the items, their corpus positions and
+the salt, see marketplace.retrieval), compares it and the size with what its proof put on-chain,
+and exits non-zero when they differ.
 """
 
 from __future__ import annotations
@@ -49,12 +50,12 @@ def run_check(args: argparse.Namespace) -> int:
     from marketplace.retrieval import check_delivery, read_delivery
 
     graph = model_graph(args)
-    positions, items = read_delivery(args.delivery)
+    delivery = read_delivery(args.delivery)
     retrieval, _ = retrieval_args(args)
     record = retrieval.request_of(args.request)
     corpus = retrieval.corpus(record.corpus_id)
-    check_delivery(graph, corpus.size, positions, items, record)  # VerificationError -> exit 1
-    print(json.dumps({"request_id": args.request, "accepted": True, "items": [int(p) for p in positions]}))
+    check_delivery(graph, corpus.size, delivery, args.request, record)  # VerificationError -> exit 1
+    print(json.dumps({"request_id": args.request, "accepted": True, "items": [int(p) for p in delivery.positions]}))
     return 0
 
 
@@ -92,7 +93,7 @@ def register(sub) -> None:
 
     p = verbs.add_parser("check", help="check delivered items against the proved returned set")
     model_arguments(p, "the model (.onnx) whose input quantization the items use")
-    p.add_argument("delivery", help="the delivery file (.npz with positions and items)")
+    p.add_argument("delivery", help="the delivery file (.npz with request_id, positions, items and salt)")
     p.add_argument("--request", type=int, required=True, help="the fulfilled request's id")
     contract_args(p)
     p.set_defaults(run=run_check)

@@ -327,34 +327,57 @@ def linear_private(b: Builder, x, weight_wires: np.ndarray, bias_wires: np.ndarr
 # --- packing and hashing ---------------------------------------------------------------------
 
 def values_per_element(bits: int) -> int:
-    """How many ``bits``-bit values one field element packs (their sum stays below 2^253 < r)."""
-    return MAX_DECOMPOSITION_BITS // bits
+    """How many ``bits``-bit values one field element packs: the group and its end marker
+    (one bit past the group) stay below 2^253 < r."""
+    per = (MAX_DECOMPOSITION_BITS - 1) // bits
+    if per < 1:
+        raise ValueError(f"cannot pack {bits}-bit values: at most {MAX_DECOMPOSITION_BITS - 1} bits fit an element")
+    return per
+
+
+def packing_layout(n: int, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each of n ``bits``-bit values goes, the one definition behind ``pack_values`` and
+    ``pack``: element g packs the values at ``index[g]`` (-1: no value) times ``weights[g]``
+    (2^(bits*j) at slot j) plus ``markers[g]`` = 2^(bits*m_g), a 1 just above its m_g values.
+
+    Values are offset by 2^(bits-1), so each slot holds [0, 2^bits) and an offset value of 0
+    (the value -2^(bits-1)) is a real value, not padding: the marker is what says how many
+    values an element holds. An element therefore determines its count and its values, and a
+    packed list determines the sequence of any length ([1, 2] and [1, 2, -128] differ)."""
+    per = values_per_element(bits)
+    groups = -(-n // per)
+    index = np.arange(groups * per, dtype=np.int64).reshape(groups, per)
+    index = np.where(index < n, index, -1)
+    slot = np.array([1 << (bits * j) for j in range(per)], dtype=object)
+    weights = np.where(index >= 0, slot, 0).astype(object)
+    markers = np.array([1 << (bits * int(m)) for m in (index >= 0).sum(axis=1)], dtype=object)
+    return index, weights, markers
 
 
 def pack_values(values: np.ndarray, bits: int) -> list[int]:
-    """Field elements packing signed ``bits``-bit values, the reference for ``pack``:
-    element e = sum_j 2^(bits*j) * (v_j + 2^(bits-1)) over consecutive groups of
-    ``values_per_element(bits)`` values (the last group may be shorter)."""
-    vals = [int(v) + (1 << (bits - 1)) for v in np.asarray(values).ravel()]
-    per = values_per_element(bits)
-    return [sum(v << (bits * j) for j, v in enumerate(vals[i:i + per])) for i in range(0, len(vals), per)]
+    """Field elements packing signed ``bits``-bit values, the reference for ``pack``: element
+    g = markers[g] + sum_j weights[g, j] * (v[index[g, j]] + 2^(bits-1)) (``packing_layout``).
+    Raises ValueRangeError for a value outside [-2^(bits-1), 2^(bits-1)): it would spill into
+    the next slot, and two sequences would pack alike (the circuit's range check refuses it)."""
+    offset = [int(v) + (1 << (bits - 1)) for v in np.asarray(values).ravel()]
+    if offset and not 0 <= min(offset) <= max(offset) < 1 << bits:
+        raise ValueRangeError(f"a packed value is outside the {bits}-bit signed range "
+                              f"[{-(1 << (bits - 1))}, {1 << (bits - 1)}): quantize it for the model first")
+    index, weights, markers = packing_layout(len(offset), bits)
+    taken = np.array(offset + [0], dtype=object)[index]  # index -1 takes the trailing 0
+    return [int(e) for e in (taken * weights).sum(axis=1) + markers]
 
 
 def pack(b: Builder, x, bits: int) -> np.ndarray:
     """Range check every element of x as ``bits``-bit signed (bits + 1 constraints each) and
     pack them into field wires as ``pack_values`` does (one linear constraint per element).
-    Because each offset value lies in [0, 2^bits) and a group spans at most 253 bits, the
-    packing is injective: the packed wires determine the values."""
+    Because each offset value lies in [0, 2^bits) and an element with its marker spans at most
+    253 bits, the packing is injective: the packed wires determine the values."""
     x = LinComb.lift(x).reshape(-1)
     signed_bits(b, x, bits, what="packed value")
-    per = values_per_element(bits)
-    n = x.size
-    groups = -(-n // per)
-    idx = np.arange(groups * per).reshape(groups, per)
-    idx = np.where(idx < n, idx, -1)
-    shifts = np.array([1 << (bits * j) for j in range(per)], dtype=object)
-    shifted = gather(x + (1 << (bits - 1)), idx) * shifts
-    return b.materialize(shifted.sum(), field=True)
+    index, weights, markers = packing_layout(x.size, bits)
+    packed = (gather(x + (1 << (bits - 1)), index) * weights).sum() + LinComb.constant(markers)
+    return b.materialize(packed, field=True)
 
 
 def _sbox(b: Builder, x: LinComb) -> np.ndarray:

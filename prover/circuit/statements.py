@@ -35,6 +35,13 @@ from prover.onnx.graph import Constant, Graph, InputShapeError, Op, Tensor
 
 PUBLIC_INPUTS = ("model_commitment", "input_commitment", "label", "output_commitment")
 
+# The version of the statements' circuits and commitments, bumped whenever the same quantized
+# model would get another R1CS or commitment, so that setups cached under the old one (keyed by
+# the model, marketplace.provider.quantized_graph) are rebuilt rather than reused.
+# 2: packing marks where each element's values end (gadgets.packing_layout); the retrieval
+# statement's returned-set commitment is salted.
+CIRCUIT_FORMAT = 2
+
 
 # --- commitments, computed outside the circuit ---------------------------------------------
 
