@@ -378,11 +378,10 @@ def prepare_statement(model: ServedModel, kind: str, size: int, *, participants:
     if phase1 not in PHASE1_MODES:
         raise ValueError(f"phase-1 mode must be one of {PHASE1_MODES}, got {phase1!r}")
     names = [p.name for p in participants]
-    from prover.circuit.accuracy import CIRCUIT_VERSION
-
-    version = [CIRCUIT_VERSION] if kind == "accuracy" else []  # a cached key of an older accuracy circuit is not reused
+    # the model's setup folder is keyed by the circuit format (quantized_graph), so a key cached
+    # for an older statement circuit is never reused
     ceremony_id = hashlib.sha256(json.dumps([kind, size, str(ptau_path and sha256_file(ptau_path)),
-                                             str(zkey_path and sha256_file(zkey_path)), phase1, names] + version
+                                             str(zkey_path and sha256_file(zkey_path)), phase1, names]
                                             ).encode()).hexdigest()[:8]
     path = model.setup_dir / f"{kind}_{size}-{ceremony_id}.zkey"
     ceremony_ptau = path.with_suffix(".ptau")  # a local phase-1 ceremony's ptau, published beside the key

@@ -53,8 +53,6 @@ from prover.onnx import executor
 from prover.onnx.graph import Graph, InputShapeError
 
 PUBLIC_INPUTS = ("model_commitment", "pool_root", "draw", "n_correct")
-# names this statement's circuit in key caches: keys made for the earlier test-set circuit differ
-CIRCUIT_VERSION = "pool-draw-1"
 LABEL_BITS = 8             # labels are class indices 0..127
 POOL_DEPTH = 12            # a pool holds at most 2^12 = 4096 samples (AccuracyAudit.MAX_POOL_SIZE)
 MAX_POOL_SIZE = 1 << POOL_DEPTH
