@@ -8,9 +8,11 @@ can be tested the same way everywhere.
 from __future__ import annotations
 
 import time
+from typing import cast
 
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.providers.eth_tester import EthereumTesterProvider
+from web3.types import RPCEndpoint
 
 from prover.errors import ChainError
 
@@ -85,7 +87,8 @@ def advance_time(w3: Web3, seconds: int) -> int:
     if seconds < 0:
         raise ValueError("time only moves forward")
     if is_embedded(w3):
-        tester = w3.provider.ethereum_tester
+        tester = cast(EthereumTesterProvider, w3.provider).ethereum_tester
+        assert tester is not None, "an EthereumTesterProvider sets its tester when it is made"
         # the pending block may already be ahead of the latest one (eth-tester follows the
         # wall clock), and time travel must strictly move it forward
         pending = int(tester.get_block_by_number("pending")["timestamp"])
@@ -93,9 +96,10 @@ def advance_time(w3: Web3, seconds: int) -> int:
         tester.mine_blocks(1)
     else:
         try:
-            w3.provider.make_request("evm_increaseTime", [seconds])
-            w3.provider.make_request("evm_mine", [])
+            w3.provider.make_request(RPCEndpoint("evm_increaseTime"), [seconds])
+            w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         except Exception as exc:
-            raise ChainError(f"the node at {w3.provider.endpoint_uri} cannot move time "
+            uri = cast(HTTPProvider, w3.provider).endpoint_uri  # connect() makes one for every URL
+            raise ChainError(f"the node at {uri} cannot move time "
                              f"(evm_increaseTime): use a development node such as hardhat") from exc
     return latest_timestamp(w3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from eth_typing import ChecksumAddress
 
 from web3 import Web3
 from web3.contract import Contract
@@ -58,7 +59,7 @@ def write_arrays(path, **arrays: np.ndarray) -> Path:
     """Write int64 arrays to a numpy ``.npz`` atomically, so an interrupted write leaves no
     half-written hand-over file."""
     with atomic_output(path, "wb") as out:
-        np.savez(out, **{k: np.asarray(v, dtype=np.int64) for k, v in arrays.items()})
+        np.savez(out, allow_pickle=False, **{k: np.asarray(v, dtype=np.int64) for k, v in arrays.items()})
     return Path(path)
 
 
@@ -94,7 +95,7 @@ class SettlementContract:
         return cls(w3, contract)
 
     @classmethod
-    def at(cls, w3: Web3, address: str):
+    def at(cls, w3: Web3, address: ChecksumAddress):
         return cls(w3, w3.eth.contract(address=address, abi=load_artifact(cls.NAME)["abi"]))
 
     def _send(self, call, sender: str, value: int = 0):

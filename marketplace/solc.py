@@ -154,7 +154,7 @@ def _run_native(compiler: Compiler, request: dict) -> dict:
     except SolcError as exc:
         # py-solc-x raises on compile errors; re-read them from its captured output
         try:
-            return json.loads(exc.stdout_data)
+            return json.loads(exc.stdout_data or "")
         except (TypeError, ValueError):
             raise CompilerError(f"solc failed: {exc}") from exc
 

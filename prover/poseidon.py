@@ -103,7 +103,7 @@ class GrainStream:
 def _parameters(t: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
     bits = GrainStream(t)
     n_constants = (FULL_ROUNDS + partial_rounds(t)) * t
-    constants = []
+    constants: list[int] = []
     while len(constants) < n_constants:
         c = bits.draw(FIELD_BITS)
         if c < FR_MODULUS:  # rejection sampling below r

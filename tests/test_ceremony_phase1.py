@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import subprocess
 from dataclasses import replace
 
@@ -20,7 +21,7 @@ from prover.ceremony.known_secret import known_secret_ptau
 from prover.ceremony.powersoftau_verify import verify_ptau_transcript
 from prover.ceremony.prepare_phase2 import prepare_phase2
 from prover.ceremony.rng import ChaCha, fr_from_rng, g1_from_rng, g2_from_rng
-from prover.errors import VerificationError
+from prover.errors import FormatError, VerificationError
 from prover.field import limbs_to_ints
 from prover.formats.ptau import PointSection, read_ptau, write_ptau
 
@@ -92,6 +93,20 @@ def test_response_hash_is_the_hash_of_the_compressed_response():
         data += powersoftau.points_compressed(points, group)
     data += powersoftau.key_bytes(result.contribution.key)
     assert result.response_hash == hashlib.blake2b(data).digest() == result.contribution.response_hash()
+
+
+def test_contributing_after_a_beacon_record_without_its_parameters_is_a_format_error():
+    """A corrupt file can hold a beacon record without its beacon value and iteration count;
+    the next contribution writes the records again and refuses it with a typed error."""
+    first = powersoftau.contribute(powersoftau.new(3), "alice")
+    raw = bytearray(powersoftau.write_contributions([replace(first.contribution, name="")]))
+    assert raw[-8:] == struct.pack("<II", powersoftau.CONTRIBUTION, 0)  # type, then no parameters
+    raw[-8:-4] = struct.pack("<I", powersoftau.BEACON)
+    corrupt = replace(first.ptau, contributions=bytes(raw))
+    assert powersoftau.read_contributions(corrupt.contributions)[0].beacon_hash is None
+    with pytest.raises(FormatError, match="no beacon value or iteration count"):
+        powersoftau.contribute(corrupt, "bob")
+    assert powersoftau.contribute(first.ptau, "bob").ptau.contributions  # the intact file takes it
 
 
 @pytest.fixture(scope="module")

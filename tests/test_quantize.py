@@ -208,6 +208,21 @@ def test_predict_needs_a_quantized_graph_and_run_float_a_float_one(rng):
         executor.execute(quantized, np.full(6, 0.7))
 
 
+def test_scales_and_bounds_are_read_from_a_quantized_graph_only(rng):
+    graph = float_mlp(rng)
+    quantized = quantize(graph, rng.uniform(-1, 1, (50, 6)))
+    t, c = quantized.input_tensor, quantized.constants["W1"]
+    assert (t.quantized_scale, t.quantized_bits) == (t.scale, t.bits)
+    assert (c.quantized_scale, c.quantized_bits) == (c.scale, c.bits)
+    for unquantized in (graph.input_tensor, graph.constants["W1"]):
+        with pytest.raises(CircuitError, match="float graph; quantize the model"):
+            _ = unquantized.quantized_scale
+        with pytest.raises(CircuitError, match="float graph; quantize the model"):
+            _ = unquantized.quantized_bits
+    with pytest.raises(CircuitError, match="tensor 'x' has no scale"):
+        executor.quantize_input(graph, np.zeros(6))
+
+
 def test_argmax_ties_go_to_the_lowest_index():
     assert executor.argmax_label(np.array([[3, 7, 7, 1], [-2, -2, -5, -9]])).tolist() == [1, 0]
 

@@ -25,7 +25,7 @@ def steps(desc: str, names: list[str]):
     """A progress bar over the named steps of a command (shown on a terminal only); yields a
     function to call as each step starts."""
     bar = tqdm(total=len(names), desc=desc, unit="step", disable=None, leave=False, file=sys.stderr)
-    started = []
+    started: list[str] = []
 
     def start(name: str) -> None:
         if started:

@@ -29,8 +29,10 @@ import secrets
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -406,7 +408,7 @@ INPUT = ("input", {"help": "INPUT.npy: one real-valued input"})
 SALT = ("--salt", {"metavar": "HEX", "help": "salt of the input commitment (default: random, printed)"})
 
 # verb -> (help, run, arguments in order)
-VERBS = {
+VERBS: dict[str, tuple[str, Callable[[argparse.Namespace], int], list[tuple[str, dict[str, Any]]]]] = {
     "compile": ("quantize an ONNX model and compile its inference circuit", run_compile, [
         ("model", {"help": "MODEL.onnx"}),
         ("outdir", {"help": "directory to create (must not hold files)"}),

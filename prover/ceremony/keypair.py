@@ -92,7 +92,7 @@ def phase1_key(challenge: bytes, rng: ChaCha) -> tuple[dict[str, int], dict[str,
     return secrets, public
 
 
-def phase2_key(transcript_prefix: "hashlib._Hash", rng: ChaCha) -> tuple[int, PublicKey, bytes]:
+def phase2_key(transcript_prefix: hashlib.blake2b, rng: ChaCha) -> tuple[int, PublicKey, bytes]:
     """Secret delta, its public key and the contribution's transcript hash: the circuit hash and
     earlier contributions (``transcript_prefix``, left unchanged) followed by ``g1_s, g1_sx``;
     ``g2_sp`` is hashed from that transcript."""
@@ -103,7 +103,7 @@ def phase2_key(transcript_prefix: "hashlib._Hash", rng: ChaCha) -> tuple[int, Pu
     return delta, PublicKey(g1_s, g1_sx, g2_mul(hash_to_g2(transcript), delta)), transcript
 
 
-def phase2_transcript(transcript_prefix: "hashlib._Hash", g1_s: np.ndarray, g1_sx: np.ndarray) -> bytes:
+def phase2_transcript(transcript_prefix: hashlib.blake2b, g1_s: np.ndarray, g1_sx: np.ndarray) -> bytes:
     hasher = transcript_prefix.copy()
     hasher.update(points_uncompressed(g1_s, "g1") + points_uncompressed(g1_sx, "g1"))
     return hasher.digest()

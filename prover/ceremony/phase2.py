@@ -42,7 +42,7 @@ def contribution_hash(record: dict) -> bytes:
     return hashlib.blake2b(record_bytes(record), digest_size=64).digest()
 
 
-def transcript_hasher(mpc_params: dict, upto: int | None = None) -> "hashlib._Hash":
+def transcript_hasher(mpc_params: dict, upto: int | None = None) -> hashlib.blake2b:
     """BLAKE2b over the circuit hash and the first ``upto`` records (all by default)."""
     if len(mpc_params.get("cs_hash", b"")) != 64:
         raise FormatError("the key has no 64-byte circuit hash in its phase-2 section: make it with "

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import struct
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 from tqdm import tqdm
@@ -110,7 +111,7 @@ def points_compressed(points: np.ndarray, group: str) -> bytes:
     if group == "g1":
         sign_limbs = y[:, 0]
     else:  # c1 unless it is zero
-        c1_zero = ~y[:, 1].any(axis=1)
+        c1_zero = cast(np.ndarray, ~y[:, 1].any(axis=1))  # numpy's stubs allow a scalar
         sign_limbs = np.where(c1_zero[:, None], y[:, 0], y[:, 1])
     negative = ~below_modulus(sign_limbs, (FQ_MODULUS - 1) // 2 + 1)
     infinity = ~points.reshape(len(points), -1).any(axis=1)
@@ -138,7 +139,7 @@ def read_contributions(raw: bytes, where: str = "section 7 (contributions)") -> 
     (count,) = struct.unpack("<I", take(4))
     records = []
     for _ in range(count):
-        first = {name: point(group) for name, _, _, group in RECORD_POINTS}
+        first: dict[str, Any] = {name: point(group) for name, _, _, group in RECORD_POINTS}
         parts = {(n, attr): point(g) for n, attr, g in KEY_LAYOUT}
         key = {n: PublicKey(parts[n, "g1_s"], parts[n, "g1_sx"], parts[n, "g2_spx"]) for n in PHASE1_SECRETS}
         c = Contribution(**first, key=key, partial_hash=take(PARTIAL_STATE_BYTES),
@@ -177,9 +178,12 @@ def write_contributions(records: list[Contribution]) -> bytes:
         out += c.partial_hash + c.next_challenge + struct.pack("<I", c.type)
         params = bytearray()
         if c.name:
-            name = c.name[:64].encode("utf-8")
-            params += bytes([PARAM_NAME, len(name)]) + name
+            encoded = c.name[:64].encode("utf-8")
+            params += bytes([PARAM_NAME, len(encoded)]) + encoded
         if c.type == BEACON:
+            if c.num_iterations_exp is None or c.beacon_hash is None:
+                raise FormatError(f"beacon record {c.name!r} has no beacon value or iteration count: the "
+                                  "transcript is corrupt (`zkmarket powersoftau verify` names the record)")
             params += bytes([PARAM_ITERATIONS, c.num_iterations_exp, PARAM_BEACON_HASH, len(c.beacon_hash)])
             params += c.beacon_hash
         out += struct.pack("<I", len(params)) + params
@@ -301,7 +305,7 @@ def _apply_key(ptau: PowersOfTau, rng: ChaCha, name: str, progress: bool,
     sections = {name: PointSection.from_points(np.concatenate(chunks), PHASE1_SECTIONS[name][1], ptau.source)
                 for name, chunks in new_series.items()}
     new_ptau = PowersOfTau(ptau.power, **sections, beta_g2=beta_g2, ceremony_power=ptau.power,
-                           contributions=b"", source=ptau.source)
+                           contributions=b"", lagrange=None, source=ptau.source)
     record = Contribution(tau_g1=sections["tau_g1"][1], tau_g2=sections["tau_g2"][1],
                           alpha_g1=sections["alpha_tau_g1"][0], beta_g1=sections["beta_tau_g1"][0],
                           beta_g2=beta_g2, key=key, partial_hash=partial_hash,

@@ -270,7 +270,7 @@ class _Input:
 class Builder:
     """Collects wires, constraints (in batches of COO entries) and witness steps."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.n_wires = 1  # wire 0 is the constant 1
         # per batch of constraints, for A, B, C: wires (n, m) and coefficients, int64 (n, m)
         # or Fr limbs (n, m, 4)
@@ -320,7 +320,7 @@ class Builder:
         for x in (a, b, c):
             w = np.broadcast_to(x.wires, shape + (x.terms,)).reshape(n, x.terms)
             if x.coeffs.dtype == np.int64:
-                k = np.broadcast_to(x.coeffs, shape + (x.terms,)).reshape(n, x.terms)
+                k: np.ndarray = np.broadcast_to(x.coeffs, shape + (x.terms,)).reshape(n, x.terms)
             else:
                 # big coefficients become Fr limbs now, once per distinct row of a broadcast
                 k = np.broadcast_to(_limbs_of_broadcast(x.coeffs), shape + (x.terms, LIMBS)).reshape(n, x.terms, LIMBS)
@@ -406,7 +406,7 @@ def _merge_repeats(wires: np.ndarray, coeffs: np.ndarray, nonzero: np.ndarray):
     keyed = np.where(nonzero, wires, -1 - np.arange(wires.shape[1]))
     srt = np.sort(keyed, axis=1)
     for i in np.nonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))[0]:
-        first: dict[int, int] = {}
+        first: dict[int, np.intp] = {}
         for j in np.nonzero(nonzero[i])[0]:
             w = int(wires[i, j])
             if w not in first:

@@ -139,7 +139,7 @@ def _linear(b: Builder, low: Lowering, op: Op) -> Value:
 
 def _rescale(b: Builder, low: Lowering, op: Op) -> Value:
     out = low.graph.tensors[op.output]
-    q, bits = G.rescale(b, low.values[op.inputs[0]].lc, op.attrs["shift"], out.bits)
+    q, bits = G.rescale(b, low.values[op.inputs[0]].lc, op.attrs["shift"], out.quantized_bits)
     return Value(LinComb.of(q), bits)
 
 
@@ -147,18 +147,18 @@ def _relu(b: Builder, low: Lowering, op: Op) -> Value:
     x = low.values[op.inputs[0]]
     bits = x.sign_bits
     if bits is None:  # the operand's bound holds by construction; decompose to get the sign
-        bits = G.signed_bits(b, x.lc, low.graph.tensors[op.inputs[0]].bits, what=f"relu ({op.source})")
+        bits = G.signed_bits(b, x.lc, low.graph.tensors[op.inputs[0]].quantized_bits, what=f"relu ({op.source})")
     return Value(LinComb.of(G.relu(b, x.lc, bits)))
 
 
-def _pool_args(low: Lowering, op: Op):
+def _pool_args(low: Lowering, op: Op) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     a = op.attrs
     return low.graph.tensors[op.inputs[0]].shape, a["kernel"], a["strides"], a["pads"]
 
 
 def _maxpool(b: Builder, low: Lowering, op: Op) -> Value:
     x = low.values[op.inputs[0]].lc
-    bits = low.graph.tensors[op.inputs[0]].bits
+    bits = low.graph.tensors[op.inputs[0]].quantized_bits
     return Value(LinComb.of(G.max_pool(b, x, *_pool_args(low, op), bits=bits)))
 
 

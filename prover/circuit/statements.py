@@ -152,7 +152,7 @@ def packed_weights(graph: Graph) -> list[int]:
     out: list[int] = []
     for name in weight_names(graph):
         c = graph.constants[name]
-        out += G.pack_values(c.values, c.bits)
+        out += G.pack_values(c.values, c.quantized_bits)
     return out
 
 
@@ -161,7 +161,7 @@ def model_commitment(graph: Graph) -> int:
 
 
 def input_commitment(graph: Graph, x_quantized: np.ndarray, salt: int) -> int:
-    return poseidon.commit([salt] + G.pack_values(x_quantized, graph.input_tensor.bits))
+    return poseidon.commit([salt] + G.pack_values(x_quantized, graph.input_tensor.quantized_bits))
 
 
 def output_commitment(logits: np.ndarray) -> int:
@@ -217,7 +217,7 @@ def model_commitment_wire(b: Builder, low: Lowering) -> np.ndarray:
     if low.mode == "private":
         parts = [LinComb.constant(np.array([architecture_hash(graph)], dtype=object))]
         for name in weight_names(graph):
-            parts.append(LinComb.of(G.pack(b, low.weight_wires[name], graph.constants[name].bits)))
+            parts.append(LinComb.of(G.pack(b, low.weight_wires[name], graph.constants[name].quantized_bits)))
         return G.commit(b, concatenate(parts))
     return b.materialize(LinComb.constant(np.array([model_commitment(graph)], dtype=object)), field=True)
 
@@ -233,12 +233,12 @@ def inference_circuit(graph: Graph, mode: str = "private") -> InferenceCircuit:
     b = Builder()
     x = b.input("input", graph.input_tensor.shape)
     salt = b.input("salt", (), field=True)
-    packed_input = G.pack(b, x, graph.input_tensor.bits)  # also the input's range check
+    packed_input = G.pack(b, x, graph.input_tensor.quantized_bits)  # also the input's range check
     low = lower(b, graph, x, mode)
     model = model_commitment_wire(b, low)
     inp = G.commit(b, concatenate([LinComb.of(np.array([salt])), LinComb.of(packed_input)]))
     logits = b.materialize(low.output.reshape(-1))
-    label = G.argmax(b, logits, graph.output_tensor.bits)
+    label = G.argmax(b, logits, graph.output_tensor.quantized_bits)
     out = G.commit(b, logits)
     for name, wire in zip(PUBLIC_INPUTS, (model, inp, label, out)):
         b.public(name, wire)

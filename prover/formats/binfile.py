@@ -94,7 +94,8 @@ def read_binfile(path: str | os.PathLike, kind: str, max_version: int) -> BinFil
     if size < FILE_HEADER.size:
         raise FormatError(f"{path}: {size} bytes is too short for a {kind} file header")
     data = np.memmap(path, dtype=np.uint8, mode="r")
-    magic, version, n_sections = FILE_HEADER.unpack_from(data, 0)
+    # struct reads an array through .data (its buffer): numpy's stubs declare ndarray a buffer on 3.12+ only
+    magic, version, n_sections = FILE_HEADER.unpack_from(data.data, 0)
     if magic != kind.encode():
         raise FormatError(f"{path}: not a {kind} file (magic {magic!r}, expected {kind.encode()!r})")
     if version == 0 or version > max_version:
@@ -106,7 +107,7 @@ def read_binfile(path: str | os.PathLike, kind: str, max_version: int) -> BinFil
         if pos + SECTION_HEADER.size > size:
             raise FormatError(f"{path}: truncated: header of section #{index + 1} of {n_sections} "
                               f"lies past the end of the file")
-        section_id, section_size = SECTION_HEADER.unpack_from(data, pos)
+        section_id, section_size = SECTION_HEADER.unpack_from(data.data, pos)
         pos += SECTION_HEADER.size
         if pos + section_size > size:
             raise FormatError(f"{path}: truncated: section {section_id} declares {section_size} bytes "
@@ -184,7 +185,7 @@ def read_prime(binfile: BinFile, header: np.ndarray, offset: int, expected: int,
     Returns the offset after it."""
     if len(header) < offset + 4:
         raise binfile.error(f"header section is truncated before the {what} size")
-    (n8,) = struct.unpack_from("<I", header, offset)
+    (n8,) = struct.unpack_from("<I", header.data, offset)
     if n8 != ELEMENT_BYTES or len(header) < offset + 4 + n8:
         raise binfile.error(f"{what} is {n8} bytes wide; only BN254 (32-byte elements) is supported")
     prime = int.from_bytes(bytes(header[offset + 4: offset + 4 + n8]), "little")

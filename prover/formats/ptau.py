@@ -24,7 +24,7 @@ import numpy as np
 
 from prover.errors import FormatError
 from prover.field import FQ_MODULUS
-from prover.formats.binfile import (POINT_BYTES, POINT_SHAPES, points_from_lem, points_to_lem,
+from prover.formats.binfile import (POINT_BYTES, POINT_SHAPES, Chunks, points_from_lem, points_to_lem,
                                     prime_header, read_binfile, read_prime, write_binfile)
 
 PTAU_VERSION = 1
@@ -119,7 +119,7 @@ def read_ptau(path: str | os.PathLike) -> PowersOfTau:
     pos = read_prime(bf, header, 0, FQ_MODULUS, "base field prime q")
     if len(header) != pos + 8:
         raise bf.error(f"header section is {len(header)} bytes, expected {pos + 8}")
-    power, ceremony_power = struct.unpack_from("<II", header, pos)
+    power, ceremony_power = struct.unpack_from("<II", header.data, pos)
     if power > 28:
         raise bf.error(f"power {power} exceeds BN254's 2^28 roots of unity: the header is corrupt")
 
@@ -152,7 +152,7 @@ def write_ptau(ptau: PowersOfTau, path: str | os.PathLike) -> None:
     when ``ptau`` has them (a ``PowersOfTau`` with ``lagrange=None`` gives a phase-1-only file,
     the input of ``snarkjs powersoftau prepare phase2``). Points are written as stored."""
     header = prime_header(FQ_MODULUS) + struct.pack("<II", ptau.power, ptau.ceremony_power or ptau.power)
-    sections = [(1, header)]
+    sections: list[tuple[int, Chunks]] = [(1, header)]
     for name, (sid, _) in PHASE1_SECTIONS.items():
         sections.append((sid, getattr(ptau, name).lem))
     sections.append((BETA_G2_SECTION, points_to_lem(ptau.beta_g2)))

@@ -47,7 +47,7 @@ def _header(bf: BinFile) -> R1csHeader:
     pos = read_prime(bf, raw, 0, FR_MODULUS, "field prime")
     if len(raw) != pos + HEADER_COUNTS.size:
         raise bf.error(f"header section is {len(raw)} bytes, expected {pos + HEADER_COUNTS.size}")
-    header = R1csHeader(*HEADER_COUNTS.unpack_from(raw, pos))
+    header = R1csHeader(*HEADER_COUNTS.unpack_from(raw.data, pos))
     if 1 + header.n_outputs + header.n_public_inputs + header.n_private_inputs > header.n_wires:
         raise bf.error(f"header counts {header.n_outputs} outputs, {header.n_public_inputs} public and "
                        f"{header.n_private_inputs} private inputs, more than its {header.n_wires} wires")
@@ -63,7 +63,7 @@ def _scan_lists(bf: BinFile, words: memoryview, n_lists: int) -> np.ndarray:
     """Word offset of the count that opens each of the 3 * n_constraints linear combinations.
     Each count says where the next combination starts, so this walk is sequential, but it loops
     per combination, not per coefficient."""
-    positions = []
+    positions: list[int] = []
     append = positions.append
     pos, end = 0, len(words)
     try:
@@ -93,7 +93,7 @@ def read_r1cs(path: str | os.PathLike) -> R1CS:
         raise bf.error("section 2 (constraints) is not a whole number of 32-bit words: the file is corrupt")
     words_np = raw.view("<u4")
     n_lists = 3 * header.n_constraints
-    count_pos = _scan_lists(bf, memoryview(np.ascontiguousarray(raw)).cast("I"), n_lists)
+    count_pos = _scan_lists(bf, np.ascontiguousarray(raw).data.cast("I"), n_lists)
     counts = words_np[count_pos].astype(np.int64)
 
     # without the count words the section is a plain (nnz, 9) table of entries in file order
@@ -118,7 +118,7 @@ def read_r1cs(path: str | os.PathLike) -> R1CS:
     if bf.has(3):
         wire_to_label = bf.section_array(3, "<u8", header.n_wires, "wire to label map").astype(np.uint64)
     return R1CS(header.n_wires, header.n_outputs, header.n_public_inputs, header.n_private_inputs,
-                *matrices, prime=FR_MODULUS, wire_to_label=wire_to_label)
+                matrices[0], matrices[1], matrices[2], prime=FR_MODULUS, wire_to_label=wire_to_label)
 
 
 def _constraint_words(r1cs: R1CS) -> np.ndarray:

@@ -26,7 +26,7 @@ def read_wtns(path: str | os.PathLike) -> np.ndarray:
     pos = read_prime(bf, header, 0, FR_MODULUS, "field prime")
     if len(header) != pos + 4:
         raise bf.error(f"header section is {len(header)} bytes, expected {pos + 4}")
-    (n,) = struct.unpack_from("<I", header, pos)
+    (n,) = struct.unpack_from("<I", header.data, pos)
     values = bf.section(2, "witness values")
     if len(values) != n * ELEMENT_BYTES:
         raise bf.error(f"section 2 (witness values) holds {len(values)} bytes, the header announces "

@@ -75,7 +75,7 @@ def _header(bf: BinFile) -> dict:
     expected = pos + 12 + sum(POINT_BYTES[g] for _, g in HEADER_POINTS)
     if len(raw) != expected:
         raise bf.error(f"section 2 (Groth16 header) is {len(raw)} bytes, expected {expected}")
-    n_vars, n_public, domain_size = struct.unpack_from("<III", raw, pos)
+    n_vars, n_public, domain_size = struct.unpack_from("<III", raw.data, pos)
     if domain_size == 0 or domain_size & (domain_size - 1) or n_public + 1 > n_vars:
         raise bf.error(f"header counts (n_vars {n_vars}, n_public {n_public}, domain {domain_size}) are "
                        f"inconsistent: the file is corrupt")

@@ -9,6 +9,7 @@ through one strided view (im2col without copies until the matrix product).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,7 +102,7 @@ def _reshape(x, *, shape, **_):
 
 
 # op kind -> batched numpy semantics; operands arrive with a leading batch axis, constants without
-SEMANTICS = {
+SEMANTICS: dict[str, Callable[..., np.ndarray]] = {
     "dense": _dense, "conv": _conv, "rescale": _rescale, "relu": _relu,
     "maxpool": _maxpool, "sumpool": _sumpool, "avgpool": _avgpool,
     "mul": _mul, "add": _add, "sub": _sub, "reshape": _reshape,
@@ -124,7 +125,7 @@ def _batched(graph: Graph, x: np.ndarray) -> tuple[np.ndarray, bool]:
 def check_bound(graph: Graph, name: str, values: np.ndarray, where: str) -> None:
     """Raise ValueRangeError if a value of tensor ``name`` is outside its declared bits."""
     t = graph.tensors[name]
-    lo, hi = bound_of(t.bits)
+    lo, hi = bound_of(t.quantized_bits)
     vmin, vmax = int(values.min(initial=0)), int(values.max(initial=0))
     if vmin < lo or vmax > hi:
         bad = vmin if vmin < lo else vmax
@@ -190,18 +191,19 @@ def quantize_input(graph: Graph, x: np.ndarray) -> np.ndarray:
     """Real-valued input -> the graph's int64 input: round(x * 2**scale), halves rounded up.
     Raises ValueRangeError for a value outside the input's declared bound."""
     t = graph.input_tensor
-    q = np.floor(np.asarray(x, dtype=np.float64) * 2.0 ** t.scale + 0.5)
-    lo, hi = bound_of(t.bits)
+    q = np.floor(np.asarray(x, dtype=np.float64) * 2.0 ** t.quantized_scale + 0.5)
+    lo, hi = bound_of(t.quantized_bits)
     if q.size and (q.min() < lo or q.max() > hi):
         raise ValueRangeError(
             f"input value {float(np.abs(x).max())} is outside the model's quantized input range "
-            f"[{lo * 2.0 ** -t.scale}, {hi * 2.0 ** -t.scale}]; scale the input like the training data")
+            f"[{lo * 2.0 ** -t.quantized_scale}, {hi * 2.0 ** -t.quantized_scale}]; "
+            "scale the input like the training data")
     return q.astype(np.int64)
 
 
 def dequantize(graph: Graph, name: str, values: np.ndarray) -> np.ndarray:
     """Integer values of tensor ``name`` -> the real numbers they stand for."""
-    return np.asarray(values, dtype=np.float64) * 2.0 ** -graph.tensors[name].scale
+    return np.asarray(values, dtype=np.float64) * 2.0 ** -graph.tensors[name].quantized_scale
 
 
 def argmax_label(logits: np.ndarray) -> np.ndarray:

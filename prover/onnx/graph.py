@@ -114,6 +114,16 @@ class Tensor:
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
+    @property
+    def quantized_scale(self) -> int:
+        """``scale``, which every tensor of a quantized graph has; CircuitError otherwise."""
+        return _quantized(self.scale, f"tensor {self.name!r}", "scale")
+
+    @property
+    def quantized_bits(self) -> int:
+        """``bits``, which every tensor of a quantized graph has; CircuitError otherwise."""
+        return _quantized(self.bits, f"tensor {self.name!r}", "bit bound")
+
 
 @dataclass
 class Constant:
@@ -123,6 +133,24 @@ class Constant:
     values: np.ndarray
     scale: int | None = None
     bits: int | None = None
+
+    @property
+    def quantized_scale(self) -> int:
+        """``scale``, which every constant of a quantized graph has; CircuitError otherwise."""
+        return _quantized(self.scale, f"constant {self.name!r}", "scale")
+
+    @property
+    def quantized_bits(self) -> int:
+        """``bits``, which every constant of a quantized graph has; CircuitError otherwise."""
+        return _quantized(self.bits, f"constant {self.name!r}", "bit bound")
+
+
+def _quantized(value: int | None, what: str, attribute: str) -> int:
+    """A scale or bound that quantization sets (``Graph.validate`` checks it is there)."""
+    if value is None:
+        raise CircuitError(f"{what} has no {attribute}: it belongs to a float graph; quantize the model "
+                           "first (prover.onnx.quantize)")
+    return value
 
 
 @dataclass

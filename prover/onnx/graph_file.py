@@ -50,7 +50,7 @@ def save_graph(graph: Graph, directory: Path) -> None:
     }
     (directory / GRAPH_JSON).write_text(json.dumps(spec, indent=1))
     with open(directory / WEIGHTS_NPZ, "wb") as out:
-        np.savez(out, **{f"c{i}": graph.constants[n].values for i, n in enumerate(names)})
+        np.savez(out, allow_pickle=False, **{f"c{i}": graph.constants[n].values for i, n in enumerate(names)})
 
 
 def load_graph(directory: Path) -> Graph:

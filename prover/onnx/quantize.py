@@ -103,7 +103,7 @@ def logit_error(float_graph: Graph, quantized: Graph, inputs: np.ndarray) -> flo
     logits, read as real numbers, against the float graph's."""
     f = executor.run_float(float_graph, inputs)
     q = executor.dequantize(quantized, quantized.output, executor.predict(quantized, inputs).logits)
-    return float(np.linalg.norm(q - f) / max(np.linalg.norm(f), 1e-300))
+    return float(np.linalg.norm(q - f) / max(float(np.linalg.norm(f)), 1e-300))
 
 
 def choose_precision(graph: Graph, inputs: np.ndarray, labels: np.ndarray, tolerance: float = 0.005,
@@ -164,7 +164,7 @@ class _Quantizer:
         self.graph.tensors[name] = Tensor(name, tuple(shape), scale, bits, checked)
 
     def _scale(self, name: str) -> int:
-        return self.graph.tensors[name].scale
+        return self.graph.tensors[name].quantized_scale
 
     def _weight(self, name: str) -> Constant:
         values = self.f.constants[name].values
@@ -213,7 +213,7 @@ class _Quantizer:
         """dense and conv: accumulator interval per output channel from the weights' signs."""
         x = op.inputs[0]
         w = self._weight(op.inputs[1])
-        s_acc = self._scale(x) + w.scale
+        s_acc = self._scale(x) + w.quantized_scale
         bias_name = op.inputs[2] if len(op.inputs) > 2 else f"{op.output}:bias"
         float_bias = self.f.constants[op.inputs[2]].values if len(op.inputs) > 2 else np.zeros(w.values.shape[0])
         self._add_const(quantize_constant(bias_name, float_bias, s_acc))
