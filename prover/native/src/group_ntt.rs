@@ -118,22 +118,35 @@ where
             twiddles.push(power);
             power *= w;
         }
-        let upper: Vec<Projective<P>> = v.par_chunks(len).flat_map_iter(|block| block[half..].iter().copied()).collect();
-        let products = if half == 1 { upper } else { multiply_all(&upper, |i| twiddles[i % half]) };
-        v.par_chunks_mut(len).zip(products.par_chunks(half)).for_each(|(block, products)| {
-            let (lower, upper) = block.split_at_mut(half);
-            for ((lo, hi), t) in lower.iter_mut().zip(upper.iter_mut()).zip(products) {
-                *hi = *lo - t;
-                *lo += t;
-            }
-        });
+        let upper: Vec<Projective<P>> = v
+            .par_chunks(len)
+            .flat_map_iter(|block| block[half..].iter().copied())
+            .collect();
+        let products = if half == 1 {
+            upper
+        } else {
+            multiply_all(&upper, |i| twiddles[i % half])
+        };
+        v.par_chunks_mut(len)
+            .zip(products.par_chunks(half))
+            .for_each(|(block, products)| {
+                let (lower, upper) = block.split_at_mut(half);
+                for ((lo, hi), t) in lower.iter_mut().zip(upper.iter_mut()).zip(products) {
+                    *hi = *lo - t;
+                    *lo += t;
+                }
+            });
         len *= 2;
     }
     let scaled = multiply_all(v, |_| domain.size_inv);
     v.copy_from_slice(&scaled);
 }
 
-fn group_intt<'py, P>(py: Python<'py>, kernel: &'static str, points_obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<u64>>>
+fn group_intt<'py, P>(
+    py: Python<'py>,
+    kernel: &'static str,
+    points_obj: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArrayDyn<u64>>>
 where
     P: GLVConfig + CurveConfig<ScalarField = Fr>,
     Projective<P>: Curve<MulBase = Affine<P>>,

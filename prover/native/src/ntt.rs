@@ -86,14 +86,22 @@ pub fn intt<'py>(py: Python<'py>, evals: &Bound<'py, PyAny>) -> PyResult<Bound<'
 
 /// Evaluations at shift * w_n^i.
 #[pyfunction]
-pub fn coset_ntt<'py>(py: Python<'py>, coeffs: &Bound<'py, PyAny>, shift: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+pub fn coset_ntt<'py>(
+    py: Python<'py>,
+    coeffs: &Bound<'py, PyAny>,
+    shift: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
     let s = shift_element(shift, "coset_ntt")?;
     transform(py, "coset_ntt", "coeffs", coeffs, s, false)
 }
 
 /// Coefficients of the polynomial with these evaluations at shift * w_n^i (inverse of `coset_ntt`).
 #[pyfunction]
-pub fn coset_intt<'py>(py: Python<'py>, evals: &Bound<'py, PyAny>, shift: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+pub fn coset_intt<'py>(
+    py: Python<'py>,
+    evals: &Bound<'py, PyAny>,
+    shift: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
     let s = shift_element(shift, "coset_intt")?;
     transform(py, "coset_intt", "evals", evals, s, true)
 }
