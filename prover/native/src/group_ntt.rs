@@ -29,36 +29,44 @@ const WINDOW: usize = 4;
 /// Table entries per point: P, 3P, 5P, 7P.
 const TABLE: usize = 1 << (WINDOW - 2);
 
+/// Points whose tables are made affine together (one inversion per 2^11 table points, a
+/// negligible cost): bounds the tables' memory whatever the block size.
+const BATCH: usize = 1 << 9;
+
 /// `[s(i) * P_i]`: each point times its own scalar (see the module docstring).
 fn multiply_all<P>(points: &[Projective<P>], scalar: impl Fn(usize) -> Fr + Sync) -> Vec<Projective<P>>
 where
     P: GLVConfig + CurveConfig<ScalarField = Fr>,
 {
-    let odd_multiples: Vec<Projective<P>> = points
-        .par_iter()
-        .flat_map_iter(|&p| {
-            let twice = p.double();
-            let mut row = [p; TABLE];
-            for i in 1..TABLE {
-                row[i] = row[i - 1] + twice;
-            }
-            row
-        })
-        .collect();
-    let tables = Projective::normalize_batch(&odd_multiples);
-    tables
-        .par_chunks_exact(TABLE)
-        .zip(points.par_iter())
-        .enumerate()
-        .map(|(i, (table, &p))| {
-            let k = scalar(i);
-            if k.is_one() {
-                p
-            } else {
-                mul_by_table(table, k)
-            }
-        })
-        .collect()
+    let mut out = Vec::with_capacity(points.len());
+    for (b, batch) in points.chunks(BATCH).enumerate() {
+        let odd_multiples: Vec<Projective<P>> = batch
+            .par_iter()
+            .flat_map_iter(|&p| {
+                let twice = p.double();
+                let mut row = [p; TABLE];
+                for i in 1..TABLE {
+                    row[i] = row[i - 1] + twice;
+                }
+                row
+            })
+            .collect();
+        let tables = Projective::normalize_batch(&odd_multiples);
+        let products = tables
+            .par_chunks_exact(TABLE)
+            .zip(batch.par_iter())
+            .enumerate()
+            .map(|(i, (table, &p))| {
+                let k = scalar(b * BATCH + i);
+                if k.is_one() {
+                    p
+                } else {
+                    mul_by_table(table, k)
+                }
+            });
+        out.par_extend(products);
+    }
+    out
 }
 
 /// `k * P` from P's affine table `[P, 3P, 5P, 7P]`: `k = k1 + k2 lambda` (GLV), then the
