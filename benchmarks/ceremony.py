@@ -12,10 +12,16 @@ but LeNet), each on a ptau one power above its domain. Each key starts
 from our ``zkey new`` on an INSECURE known-secret ptau (timing only; cached); each tool
 contributes to it, then each verifies both contributed keys against the .r1cs and the ptau.
 
+Prepare (``--phases prepare``): ``powersoftau prepare phase2`` (the Lagrange sections) of a
+powers of tau of each ``--prepare-powers`` (default 12), made from an INSECURE known secret with
+its Lagrange sections left out (cached); both tools prepare the same file and their outputs must
+be byte for byte the same, or the run fails.
+
 Every command runs as a child process (start-up and file loading count on both sides); peak
 resident memory comes from ``wait4``. Results: a table, and ``benchmarks/results/ceremony.json``.
 
-    python -m benchmarks ceremony [--power 16] [--phase2-k 12] [--no-models] [--max-model-k 16] [--phases 1 2]
+    python -m benchmarks ceremony [--power 16] [--phase2-k 12] [--no-models] [--max-model-k 16]
+                                  [--phases 1 2 prepare] [--prepare-powers 12 13]
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import json
 import os
 import platform
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks import CACHE_DIR, RESULTS_DIR
@@ -146,6 +153,34 @@ def phase2(name: str, files: dict[str, Path], constraints: int, work: Path, log=
         outputs)
 
 
+def prepare(power: int, work: Path, log=print) -> dict:
+    """Both tools' ``powersoftau prepare phase2`` of the same unprepared 2^power file."""
+    start = CACHE_DIR / f"known_secret_{power}_unprepared.ptau"
+    if not start.exists():
+        log(f"  building the unprepared known-secret ptau of power {power} (cached)")
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        write_ptau(replace(known_secret_ptau(power, **SECRET, progress=True), lagrange={}), start)
+    outputs = {tool: work / f"{tool}_prepared_{power}.ptau" for tool in ("zkmarket", "snarkjs")}
+    log(f"  prepare phase2 at 2^{power}")
+    row = {"phase": "prepare", "what": f"prepare phase2 2^{power}", "size": 1 << power}
+    for tool, cmd in (("zkmarket", _zkmarket("powersoftau", "prepare", "phase2", start, outputs["zkmarket"])),
+                      ("snarkjs", _snarkjs("powersoftau", "prepare", "phase2", start, outputs["snarkjs"]))):
+        seconds, rss = run_measured(cmd)
+        row[f"{tool}_prepare_s"], row[f"{tool}_prepare_mib"] = seconds, rss / 2**20
+    if outputs["zkmarket"].read_bytes() != outputs["snarkjs"].read_bytes():
+        raise RuntimeError(f"prepare phase2 at 2^{power}: our file differs from snarkjs's")
+    return row
+
+
+def prepare_table(rows: list[dict]) -> str:
+    lines = [f"{'what':<24} {'size':>7} | {'prepare s':>10} {'(snarkjs)':>9} | {'MiB':>6} {'(snarkjs)':>9}"]
+    for r in rows:
+        lines.append(f"{r['what']:<24} {r['size']:>7} | {r['zkmarket_prepare_s']:>10.1f} {r['snarkjs_prepare_s']:>9.1f} | "
+                     f"{r['zkmarket_prepare_mib']:>6.0f} {r['snarkjs_prepare_mib']:>9.0f}")
+    lines.append("both tools prepared the same file; the outputs are byte for byte the same")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = [f"{'phase':>5} {'what':<22} {'size':>7} | {'contribute s':>13} {'(snarkjs)':>9} | "
              f"{'verify s':>9} {'(snarkjs)':>9} | {'MiB contrib':>11} {'(snarkjs)':>9}"]
@@ -160,23 +195,34 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _tables(rows: list[dict]) -> str:
+    ceremony = [r for r in rows if r["phase"] != "prepare"]
+    prepared = [r for r in rows if r["phase"] == "prepare"]
+    return "\n\n".join(t for t in ((table(ceremony) if ceremony else ""),
+                                   (prepare_table(prepared) if prepared else "")) if t)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks ceremony", description=__doc__.splitlines()[0])
     parser.add_argument("--power", type=int, default=16, help="phase-1 power (2^power powers of tau)")
     parser.add_argument("--phase2-k", type=int, default=12, help="log2 domain of the synthetic phase-2 circuit")
     parser.add_argument("--no-models", action="store_true", help="skip the example models' circuits")
     parser.add_argument("--max-model-k", type=int, default=16, help="skip models whose domain exceeds 2^K")
-    parser.add_argument("--phases", type=int, nargs="+", default=[1, 2], choices=[1, 2],
+    parser.add_argument("--phases", nargs="+", default=["1", "2"], choices=["1", "2", "prepare"],
                         help="which phases to run (rows of earlier runs are kept in the JSON)")
+    parser.add_argument("--prepare-powers", type=int, nargs="+", default=[12],
+                        help="powers of the `prepare phase2` rows")
     args = parser.parse_args(argv)
 
     rows = []
     load_before = os.getloadavg()[1]  # the machine is shared: record how busy it was
     with tempfile.TemporaryDirectory(prefix="ceremony-bench-") as tmp:
         work = Path(tmp)
-        if 1 in args.phases:
+        if "1" in args.phases:
             rows.append(phase1(args.power, work))
-        if 2 in args.phases:
+        if "prepare" in args.phases:
+            rows.extend(prepare(power, work) for power in args.prepare_powers)
+        if "2" in args.phases:
             synthetic = _key_on_ptau(prepare(args.phase2_k), args.phase2_k, f"synthetic_k{args.phase2_k}")
             rows.append(phase2(f"synthetic 2^{args.phase2_k}", synthetic, (1 << args.phase2_k) - 2, work))
             if not args.no_models:
@@ -184,12 +230,12 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(phase2(f"model {name}", files, constraints, work))
     for row in rows:
         row["load_average_5min"] = [load_before, os.getloadavg()[1]]
-    print(table(rows))
+    print(_tables(rows))
     results = RESULTS_DIR / "ceremony.json"
     if results.exists():  # keep the rows this run did not measure
         measured = {r["what"] for r in rows}
         rows = [r for r in json.loads(results.read_text())["rows"] if r["what"] not in measured] + rows
-        rows.sort(key=lambda r: (r["phase"], r["size"]))
+        rows.sort(key=lambda r: (str(r["phase"]), r["size"]))
     snarkjs_version = json.loads((REPO_ROOT / "node_modules/snarkjs/package.json").read_text())["version"]
     result = {"benchmark": "ceremony", "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "snarkjs": snarkjs_version, "kernels": sorted(set(kernels.BACKEND.values())), "rows": rows}
@@ -197,5 +243,5 @@ def main(argv: list[str] | None = None) -> int:
     with atomic_output(results, "w") as f:
         json.dump(result, f, indent=2)
     with atomic_output(results.with_suffix(".txt"), "w") as f:
-        f.write(table(rows) + "\n")
+        f.write(_tables(rows) + "\n")
     return 0

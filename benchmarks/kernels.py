@@ -2,12 +2,15 @@
 
 Times each kernel on random inputs at the sizes the prover and the setup meet: G1/G2 MSM at
 2^12, 2^16 and 2^18 points with full-size scalars and with witness-like small signed scalars;
-NTT, inverse and coset NTT at 2^16, 2^18 and 2^20; sparse matrix-vector and sparse
+NTT, inverse and coset NTT at 2^16, 2^18 and 2^20; the group inverse NTT of phase-2 preparation
+(G1 and G2 points, 2^12 to 2^15) in one kernel call, beside the stage-by-stage path it replaced
+(one sparse-kernel round trip per radix-2 stage); sparse matrix-vector and sparse
 point-combination products shaped like R1CS matrices; batch multiplication; Montgomery
 conversions and Fr products on 2^20 elements; a 4-pair pairing check. Each figure is the best
-of ``--repeat`` runs. The table is printed and saved to ``benchmarks/results/kernels.json``.
+of ``--repeat`` runs. The table is printed and saved to ``benchmarks/results/kernels.json`` (a
+run with ``--only`` keeps the other rows of the file).
 
-    python -m benchmarks.kernels [--quick] [--repeat 3] [--only msm ntt ...]
+    python -m benchmarks.kernels [--quick] [--repeat 3] [--only msm ntt group_ntt ...]
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from tqdm import tqdm
 
 from benchmarks import RESULTS_DIR
 from prover import kernels
+from prover.ceremony.prepare_phase2 import group_intt_by_stages
 from prover.field import FR_MODULUS, ints_to_limbs, signed_to_fr
 from prover.formats.binfile import atomic_output
 from prover.kernels.reference import g1_to_array, g2_to_array, bn
@@ -96,6 +100,13 @@ def cases(rng: np.random.Generator, quick: bool):
         yield "ntt", "ntt", n, kernels.ntt, lambda n=n: (random_fr(rng, n),)
         yield "ntt", "intt", n, kernels.intt, lambda n=n: (random_fr(rng, n),)
         yield "ntt", "coset_ntt", n, kernels.coset_ntt, lambda n=n: (random_fr(rng, n), 5)
+    for k in ([10, 12] if quick else [12, 13, 14, 15]):
+        n = 1 << k
+        for group in ("g1", "g2"):
+            yield "group_ntt", f"{group}_intt (one kernel call)", n, getattr(kernels, f"{group}_intt"), \
+                lambda n=n, g=group: (table(g, n),)
+            yield "group_ntt", f"{group}_intt (stage by stage, before)", n, group_intt_by_stages, \
+                lambda n=n, g=group: (table(g, n), g)
     yield "sparse", "sparse_matvec (3 per row, full-size)", sparse_rows, kernels.sparse_matvec, \
         lambda: random_csr(rng, sparse_rows, sparse_rows, 3, random_fr) + (random_fr(rng, sparse_rows),)
     lincomb_rows = sparse_rows // 4
@@ -120,7 +131,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.kernels", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best counts")
-    parser.add_argument("--only", nargs="+", choices=["msm", "ntt", "sparse", "batch_mul", "field", "pairing"],
+    parser.add_argument("--only", nargs="+", choices=["msm", "ntt", "group_ntt", "sparse", "batch_mul", "field", "pairing"],
                         help="only these groups of kernels")
     args = parser.parse_args(argv)
     if any(backend != "native" for backend in kernels.BACKEND.values()):
@@ -153,6 +164,9 @@ def main(argv: list[str]) -> int:
         "rows": rows,
     }
     path = RESULTS_DIR / ("kernels_quick.json" if args.quick else "kernels.json")
+    if args.only and path.exists():  # keep the rows of the kernels this run did not measure
+        measured = {(r["kernel"], r["size"]) for r in rows}
+        rows[:0] = [r for r in json.loads(path.read_text())["rows"] if (r["kernel"], r["size"]) not in measured]
     with atomic_output(path, "w") as out:
         json.dump(result, out, indent=1)
     print(f"saved {path}")

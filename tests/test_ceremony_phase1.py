@@ -12,6 +12,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from py_ecc import optimized_bn128 as bn
 
 from marketplace.npm import REPO_ROOT, run_npm_tool
 from prover.ceremony import powersoftau
@@ -22,7 +23,7 @@ from prover.ceremony.powersoftau_verify import verify_ptau_transcript
 from prover.ceremony.prepare_phase2 import prepare_phase2
 from prover.ceremony.rng import ChaCha, fr_from_rng, g1_from_rng, g2_from_rng
 from prover.errors import FormatError, VerificationError
-from prover.field import limbs_to_ints
+from prover.field import ints_to_limbs, limbs_to_ints
 from prover.formats.ptau import PointSection, read_ptau, write_ptau
 
 BEACON = bytes.fromhex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
@@ -82,6 +83,35 @@ def test_rng_draws_what_ffjavascript_draws(tmp_path):
     assert limbs_to_ints(g2_from_rng(rng)) == [int(x) for x in theirs["g2"]]
     other = ChaCha([9, 8, 7, 6, 5, 4, 3, 3])
     assert fr_from_rng(other) != int(theirs["fr"])
+
+
+@pytest.mark.parametrize("bits", [128, 100, 64, 253])
+def test_verifier_scalars_are_the_integers_their_random_bytes_give(bits):
+    """The vectorised conversion against the integer path: each scalar is its bytes read
+    little-endian, masked to ``bits`` bits."""
+    from prover.ceremony.rng import random_scalars, scalars_from_bytes
+
+    words = -(-bits // 64)
+    raw = os.urandom(50 * 8 * words)
+    expected = [int.from_bytes(raw[i: i + 8 * words], "little") % (1 << bits) for i in range(0, len(raw), 8 * words)]
+    assert limbs_to_ints(scalars_from_bytes(raw, 50, bits)) == expected
+    drawn = random_scalars(2000, bits)
+    values = limbs_to_ints(drawn)
+    assert drawn.shape == (2000, 4) and max(values) < 1 << bits
+    assert len(set(values)) == 2000
+    # every bit position varies (a stuck word or a wrong mask would show)
+    for b in (0, 63, bits - 1):
+        assert 0 < sum(v >> b & 1 for v in values) < 2000
+    assert not np.array_equal(random_scalars(8, bits), random_scalars(8, bits))
+
+
+def test_verifier_scalars_refuse_sizes_that_could_reach_r():
+    from prover.ceremony.rng import random_scalars, scalars_from_bytes
+
+    with pytest.raises(ValueError, match="1 to 253 bits"):
+        random_scalars(4, 254)
+    with pytest.raises(ValueError, match="take 64 random bytes, got 63"):
+        scalars_from_bytes(bytes(63), 4, 128)
 
 
 def test_response_hash_is_the_hash_of_the_compressed_response():
@@ -196,29 +226,42 @@ def test_import_ptau_hands_out_only_verified_files(artifacts, tmp_path):
 
 
 @pytest.mark.parametrize("group", ["g1", "g2"])
-def test_group_intt_is_the_inverse_dft_computed_with_py_ecc(group):
-    """The group inverse NTT of prepare phase 2 against the definition, point by point in py_ecc."""
-    from py_ecc import optimized_bn128 as bn
-
-    from prover.ceremony.prepare_phase2 import group_intt
-    from prover.field import FR_MODULUS
-    from prover.kernels import reference, root_of_unity
+def test_stage_by_stage_group_intt_is_the_inverse_dft_computed_with_py_ecc(group):
+    """The slow reference of prepare phase 2 (radix-2 stages on the sparse kernels) against the
+    definition, point by point in py_ecc."""
+    from prover.ceremony.prepare_phase2 import group_intt_by_stages
+    from prover.kernels import reference
 
     n = 8 if group == "g1" else 4  # py_ecc's G2 arithmetic is slow
-    base, store = (bn.G1, reference.g1_to_array) if group == "g1" else (bn.G2, reference.g2_to_array)
-    points = [bn.multiply(base, 1000 + 7 * j) for j in range(n)]
-    w_inv = pow(root_of_unity(n), -1, FR_MODULUS)
-    n_inv = pow(n, -1, FR_MODULUS)
-    expected = []
-    for i in range(n):
-        acc = bn.Z1 if group == "g1" else bn.Z2
-        for j, p in enumerate(points):
-            acc = bn.add(acc, bn.multiply(p, n_inv * pow(w_inv, i * j, FR_MODULUS) % FR_MODULUS))
-        expected.append(store(acc))
-    got = group_intt(np.stack([store(p) for p in points]), group)
-    assert np.array_equal(got, np.stack(expected))
-    shuffled = group_intt(np.stack([store(p) for p in points[::-1]]), group)
-    assert not np.array_equal(shuffled, np.stack(expected))
+    ref_intt, to_array, base = ((reference.g1_intt, reference.g1_to_array, bn.G1) if group == "g1"
+                                else (reference.g2_intt, reference.g2_to_array, bn.G2))
+    points = np.stack([to_array(bn.multiply(base, 1000 + 7 * j)) for j in range(n)])
+    expected = ref_intt(points)
+    assert np.array_equal(group_intt_by_stages(points, group), expected)
+    assert not np.array_equal(group_intt_by_stages(points[::-1].copy(), group), expected)
+
+
+@pytest.mark.parametrize("group, n", [("g1", 1), ("g1", 2), ("g1", 64), ("g2", 2), ("g2", 16)])
+def test_group_intt_kernel_is_the_stage_by_stage_reference(group, n):
+    """One kernel call per block against the stage-by-stage path, on random points with the
+    point at infinity among them."""
+    from prover import kernels
+    from prover.ceremony.prepare_phase2 import group_intt, group_intt_by_stages
+    from prover.kernels import reference
+
+    rng = np.random.default_rng(n)
+    scalars = ints_to_limbs([int(x) for x in rng.integers(1, 2**62, size=n)])
+    if group == "g1":
+        points = kernels.g1_batch_mul(reference.g1_to_array(bn.G1), scalars)
+    else:
+        points = kernels.g2_batch_mul(reference.g2_to_array(bn.G2), scalars)
+    if n > 1:
+        points[n // 2] = 0
+    expected = group_intt_by_stages(points, group)
+    assert np.array_equal(group_intt(points, group), expected)
+    changed = points.copy()
+    changed[0] = 0
+    assert not np.array_equal(group_intt(changed, group), expected)
 
 
 def test_reduced_files_verify_and_refuse_contributions(our_transcript):

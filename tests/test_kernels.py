@@ -311,6 +311,56 @@ def test_batch_mul_rejects_bad_base(pyrng, group):
         batch_mul(base, ints_to_limbs([0, FR_MODULUS + 5]))
 
 
+GROUP_INTT = {1: (kernels.g1_intt, reference.g1_intt), 2: (kernels.g2_intt, reference.g2_intt)}
+
+
+@pytest.mark.parametrize("group, n", [(1, 1), (1, 2), (1, 8), (2, 1), (2, 4)])
+def test_group_intt_matches_reference(pyrng, group, n):
+    intt, ref_intt = GROUP_INTT[group]
+    points = reference_points(pyrng, group, n, infinity_at=n // 2 if n > 1 else None)
+    got = intt(points)
+    assert got.shape == points.shape
+    assert (got == ref_intt(points)).all()
+    if n > 1:  # one changed point changes the transform
+        changed = points.copy()
+        changed[0] = points[1]
+        assert not (intt(changed) == got).all()
+
+
+@pytest.mark.parametrize("group, k", [(1, 11), (2, 6)])
+def test_group_intt_is_the_lagrange_basis_at_scale(pyrng, group, k):
+    """``sum_i intt(P)_i * ntt(r)_i = sum_j r_j P_j`` for random r (the identity phase-1
+    verification checks Lagrange sections with); at 2^11 the kernel's last stages multiply
+    their points in more than one batch."""
+    intt, _ = GROUP_INTT[group]
+    msm, _, batch_mul, *_ = GROUPS[group]
+    n = 1 << k
+    points = batch_mul(G1_GEN if group == 1 else G2_GEN, random_fr(pyrng, n, edges=False))
+    r = random_fr(pyrng, n)
+    lagrange = intt(points)
+    assert (msm(lagrange, kernels.ntt(r)) == msm(points, r)).all()
+    assert not (msm(lagrange, kernels.ntt(r)) == msm(points[::-1].copy(), r)).all()
+
+
+@pytest.mark.parametrize("group", [1, 2])
+def test_group_intt_rejects_bad_points_and_lengths(pyrng, group):
+    intt, _ = GROUP_INTT[group]
+    points = reference_points(pyrng, group, 4)
+    name = "g1_intt" if group == 1 else "g2_intt"
+    with pytest.raises(ValueError, match=rf"{name}: points length must be a power of two up to 2\^28, got 3"):
+        intt(points[:3].copy())
+    with pytest.raises(ValueError, match="power of two"):
+        intt(points[:0].copy())
+    bad = points.copy()
+    bad[2] = off_curve(points[2])
+    with pytest.raises(ValueError, match=rf"{name}: points\[2\] is not on the BN254"):
+        intt(bad)
+    with pytest.raises(ValueError, match="must have shape"):
+        intt(points.reshape(4, -1))
+    with pytest.raises(TypeError, match="numpy uint64 array"):
+        intt(points.astype(np.int64))
+
+
 # --- sparse products -----------------------------------------------------------------------
 
 def random_csr(pyrng, rows, columns, max_row, long_row=None):

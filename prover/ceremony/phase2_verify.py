@@ -20,7 +20,6 @@ It raises ``VerificationError`` naming the first problem, and otherwise returns 
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,14 +29,11 @@ from prover import kernels
 from prover.ceremony.keypair import g1_mul, is_zero, phase2_transcript, same_ratio
 from prover.ceremony.phase2 import contribution_hash, record_key, transcript_hasher
 from prover.ceremony.powersoftau import BEACON
-from prover.ceremony.rng import beacon_rng, fr_from_rng, g1_from_rng, hash_to_g2
+from prover.ceremony.rng import beacon_rng, fr_from_rng, g1_from_rng, hash_to_g2, random_scalars
 from prover.errors import VerificationError
-from prover.field import ints_to_limbs
 from prover.groth16.keys import ProvingKey
 from prover.groth16.setup import G1_GENERATOR, G2_GENERATOR, setup
 from prover.r1cs import R1CS
-
-RANDOM_BITS = 128  # a forged section passes the random-combination check with chance 2^-128
 
 
 @dataclass
@@ -74,7 +70,7 @@ def _same_scaling(name: str, initial: np.ndarray, current: np.ndarray, delta2: n
                     f"the key is for another circuit")
     if not len(initial):
         return
-    scalars = ints_to_limbs([secrets.randbits(RANDOM_BITS) for _ in range(len(initial))])
+    scalars = random_scalars(len(initial))
     r_initial, r_current = _random_combination(initial, scalars), _random_combination(current, scalars)
     if is_zero(r_initial) and is_zero(r_current):
         return

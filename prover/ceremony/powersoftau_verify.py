@@ -21,7 +21,6 @@ It raises ``VerificationError`` naming the first problem and otherwise returns a
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,13 +30,11 @@ from prover import kernels
 from prover.ceremony.keypair import PHASE1_SECRETS, phase1_g2_sp, phase1_key, same_ratio
 from prover.ceremony.powersoftau import (BEACON, CHUNK, Contribution, first_challenge, next_challenge,
                                          read_contributions)
-from prover.ceremony.rng import beacon_rng
+from prover.ceremony.rng import beacon_rng, random_scalars
 from prover.errors import FormatError, VerificationError
 from prover.field import ints_to_limbs
 from prover.formats.ptau import LAGRANGE_SECTIONS, PHASE1_SECTIONS, PowersOfTau
 from prover.groth16.setup import G1_GENERATOR, G2_GENERATOR
-
-RANDOM_BITS = 128
 
 
 @dataclass
@@ -89,10 +86,6 @@ def verify_contribution(index: int, cur: Contribution, prev: dict) -> None:
             raise _fail(f"{label}: its {what} does not follow from the previous contribution by its secret")
 
 
-def _random_scalars(n: int) -> np.ndarray:
-    return ints_to_limbs([secrets.randbits(RANDOM_BITS) for _ in range(n)])
-
-
 def _consecutive_powers(ptau: PowersOfTau, series: str, group: str) -> tuple[np.ndarray, np.ndarray]:
     """``(sum r_i P_i, sum r_i P_(i+1))`` over the series, chunk by chunk."""
     section = getattr(ptau, series)
@@ -100,7 +93,7 @@ def _consecutive_powers(ptau: PowersOfTau, series: str, group: str) -> tuple[np.
     lower, upper = [], []
     for start in range(0, len(section) - 1, CHUNK):
         points = section[start: min(start + CHUNK + 1, len(section))]
-        r = _random_scalars(len(points) - 1)
+        r = random_scalars(len(points) - 1)
         lower.append(msm(np.ascontiguousarray(points[:-1]), r))
         upper.append(msm(np.ascontiguousarray(points[1:]), r))
     ones = ints_to_limbs([1] * len(lower))
@@ -135,7 +128,7 @@ def _check_lagrange(ptau: PowersOfTau, progress: bool) -> None:
         group = PHASE1_SECTIONS[series][1]
         msm = kernels.g1_msm if group == "g1" else kernels.g2_msm
         powers = getattr(ptau, series)
-        r = _random_scalars(n)
+        r = random_scalars(n)
         available = min(n, len(powers))
         r[available:] = 0  # the 2n block has one power fewer than points: its top power counts as zero
         expected = msm(np.ascontiguousarray(powers[:available]), np.ascontiguousarray(r[:available]))

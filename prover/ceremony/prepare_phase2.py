@@ -3,8 +3,10 @@
 For each domain size n = 2^k (k = 0..power, and k = power + 1 for tau G1, whose top power is
 missing and taken as zero), the points ``L_i(tau) P`` for ``i < n`` are the inverse NTT, over the
 group, of ``tau^j P`` for ``j < n``: ``L_i(tau) = (1/n) sum_j tau^j w^(-ij)``. Nobody needs to
-know tau for this. The inverse NTT runs as radix-2 stages, each one sparse linear combination
-(two points per output) on the native kernels: n log n scalar multiplications per block.
+know tau for this. Each block is one call of the group inverse-NTT kernel (``kernels.g1_intt`` /
+``g2_intt``: radix 2, (n/2) log n + n scalar multiplications). ``group_intt_by_stages`` is the
+same transform written out here stage by stage on the sparse-combination kernels, kept as the
+readable reference the kernel is tested against.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ def _bit_reversed(n: int) -> np.ndarray:
 
 def group_intt(points: np.ndarray, group: str) -> np.ndarray:
     """The inverse NTT of a power-of-two run of points: ``out_i = (1/n) sum_j w^(-ij) P_j``,
-    with ``w = kernels.root_of_unity(n)`` (radix 2, decimation in time)."""
+    with ``w = kernels.root_of_unity(n)``, in one kernel call."""
+    intt = kernels.g1_intt if group == "g1" else kernels.g2_intt
+    return intt(np.ascontiguousarray(points))
+
+
+def group_intt_by_stages(points: np.ndarray, group: str) -> np.ndarray:
+    """``group_intt`` as radix-2 decimation-in-time stages, one round trip to the sparse
+    combination kernels per stage (the slow reference of the kernel)."""
     n = len(points)
     lincomb = kernels.g1_sparse_lincomb if group == "g1" else kernels.g2_sparse_lincomb
     a = np.ascontiguousarray(points[_bit_reversed(n)])

@@ -11,6 +11,9 @@ words (read big-endian from a hash):
 A contributor's secret comes from the same stream seeded with BLAKE2b(64 bytes of operating
 system randomness || the user's entropy text) (``contribution_rng``).
 
+A verifier's random scalars (the linear combinations that batch its pairing checks) come straight
+from the operating system's CSPRNG, a whole array at a time (``random_scalars``).
+
 The stream is read the way ffjavascript reads it: a 64-bit draw is two 32-bit words, the first
 one high; a field element draws four 64-bit words (least significant first), masks them to the
 modulus's 254 bits, rejects values >= p and takes the result as a *Montgomery* representation,
@@ -32,6 +35,8 @@ from prover.field import FQ_MODULUS, FR_MODULUS
 from prover.kernels import reference
 
 _MASK32 = 0xFFFFFFFF
+# a forged section passes one random-combination check with chance 2^-VERIFIER_BITS
+VERIFIER_BITS = 128
 _MASK254 = (1 << 254) - 1
 _R_INV = {p: pow(1 << 256, -1, p) for p in (FQ_MODULUS, FR_MODULUS)}
 # the order of the twist divided by r: clears the cofactor of a random twist point
@@ -190,3 +195,28 @@ def contribution_rng(entropy: str | bytes = b"") -> ChaCha:
     extra = entropy.encode("utf-8") if isinstance(entropy, str) else bytes(entropy)
     digest = hashlib.blake2b(secrets.token_bytes(64) + extra, digest_size=64).digest()
     return ChaCha(seed_from_hash(digest))
+
+
+def random_scalars(n: int, bits: int = VERIFIER_BITS) -> np.ndarray:
+    """``n`` independent uniform ``bits``-bit scalars (below r for ``bits`` < 254) from the
+    operating system's CSPRNG, as an ``(n, 4)`` Fr limb array, without a Python loop."""
+    return scalars_from_bytes(secrets.token_bytes(n * 8 * _words(bits)), n, bits)
+
+
+def _words(bits: int) -> int:
+    if not 0 < bits < 254:
+        raise ValueError(f"random scalars must have 1 to 253 bits to stay below r, got {bits}")
+    return -(-bits // 64)
+
+
+def scalars_from_bytes(raw: bytes, n: int, bits: int) -> np.ndarray:
+    """The scalars ``random_scalars`` makes of ``raw``: per scalar, ``ceil(bits / 64)``
+    little-endian 64-bit words, the top one masked to ``bits`` bits in all."""
+    words = _words(bits)
+    if len(raw) != n * 8 * words:
+        raise ValueError(f"{n} scalars of {bits} bits take {n * 8 * words} random bytes, got {len(raw)}")
+    out = np.zeros((n, 4), dtype=np.uint64)
+    out[:, :words] = np.frombuffer(raw, dtype="<u8").reshape(n, words)
+    if bits % 64:
+        out[:, words - 1] &= np.uint64((1 << (bits % 64)) - 1)
+    return out

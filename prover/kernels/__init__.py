@@ -23,6 +23,8 @@ Kernels:
 - ``ntt(coeffs)``, ``intt(evals)``: evaluations at ``w^i`` with ``w = root_of_unity(n)``,
   ``n`` a power of two; ``coset_ntt(coeffs, shift)`` / ``coset_intt(evals, shift)``:
   evaluations at ``shift * w^i`` (``shift`` a Python int).
+- ``g1_intt(points)``, ``g2_intt(points)``: the inverse NTT over the group, ``out_i = (1/n) sum_j
+  w^(-ij) P_j`` for a power-of-two run of points (phase-2 preparation's Lagrange bases).
 - ``sparse_matvec(indptr, indices, coeffs, vector)``: CSR matrix times an Fr vector -> Fr array.
 - ``g1_msm(points, scalars)``, ``g2_msm(points, scalars)``: sum of ``s_i * P_i`` -> one point.
 - ``g1_batch_mul(base, scalars)``, ``g2_batch_mul``: ``[s_i * base]`` -> points.
@@ -55,6 +57,7 @@ KERNELS = (
     "to_montgomery", "from_montgomery",
     "fr_add", "fr_sub", "fr_mul",
     "ntt", "intt", "coset_ntt", "coset_intt",
+    "g1_intt", "g2_intt",
     "sparse_matvec",
     "g1_msm", "g2_msm", "g1_batch_mul", "g2_batch_mul",
     "g1_sparse_lincomb", "g2_sparse_lincomb",
@@ -63,8 +66,8 @@ KERNELS = (
 
 if TYPE_CHECKING:  # the type checker sees the reference signatures; the names are bound below
     from prover.kernels.reference import (  # noqa: F401
-        coset_intt, coset_ntt, fr_add, fr_mul, fr_sub, from_montgomery, g1_batch_mul, g1_msm,
-        g1_sparse_lincomb, g2_batch_mul, g2_msm, g2_sparse_lincomb, intt, ntt, pairing_check,
+        coset_intt, coset_ntt, fr_add, fr_mul, fr_sub, from_montgomery, g1_batch_mul, g1_intt, g1_msm,
+        g1_sparse_lincomb, g2_batch_mul, g2_intt, g2_msm, g2_sparse_lincomb, intt, ntt, pairing_check,
         sparse_matvec, to_montgomery,
     )
 

@@ -202,6 +202,30 @@ def g2_sparse_lincomb(indptr, indices, coeffs, points) -> np.ndarray:
     return _sparse_lincomb(indptr, indices, coeffs, points, 2)
 
 
+def _group_intt(points: np.ndarray, group: int) -> np.ndarray:
+    """The inverse DFT over the group by its definition: n^2 scalar multiplications."""
+    load, store, zero = _g(group)
+    n = len(points)
+    w_inv = pow(root_of_unity(n), -1, FR_MODULUS)
+    n_inv = pow(n, -1, FR_MODULUS)
+    loaded = [load(p) for p in points]
+    out = []
+    for i in range(n):
+        acc = zero
+        for j, p in enumerate(loaded):
+            acc = bn.add(acc, bn.multiply(p, n_inv * pow(w_inv, i * j, FR_MODULUS) % FR_MODULUS))
+        out.append(store(acc))
+    return np.stack(out)
+
+
+def g1_intt(points: np.ndarray) -> np.ndarray:
+    return _group_intt(points, 1)
+
+
+def g2_intt(points: np.ndarray) -> np.ndarray:
+    return _group_intt(points, 2)
+
+
 def pairing_check(g1_points: np.ndarray, g2_points: np.ndarray) -> bool:
     if len(g1_points) != len(g2_points):
         raise ValueError("pairing_check needs as many G1 as G2 points")

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use ark_bn254::{g1, g2, Fq, Fq2, Fr, G1Affine, G2Affine};
-use ark_ec::short_weierstrass::Projective;
 use ark_ec::scalar_mul::variable_base::VariableBaseMSM;
+use ark_ec::short_weierstrass::Projective;
 use ark_ec::{AffineRepr, PrimeGroup};
 use ark_ff::{BigInt, PrimeField};
 use numpy::ndarray::{ArrayD, IxDyn};
@@ -94,7 +94,11 @@ pub fn leading_len(arg: Arg, shape: &[usize], tail: &[usize]) -> PyResult<usize>
     }
     let mut want = vec!["n".to_string()];
     want.extend(tail.iter().map(|d| d.to_string()));
-    Err(arg.error(format!("must have shape ({}), got {}", want.join(", "), shape_text(shape))))
+    Err(arg.error(format!(
+        "must have shape ({}), got {}",
+        want.join(", "),
+        shape_text(shape)
+    )))
 }
 
 /// Check that `shape` is exactly `want` (a single point).
@@ -102,7 +106,11 @@ pub fn exact_shape(arg: Arg, shape: &[usize], want: &[usize]) -> PyResult<()> {
     if shape == want {
         Ok(())
     } else {
-        Err(arg.error(format!("must have shape {}, got {}", shape_text(want), shape_text(shape))))
+        Err(arg.error(format!(
+            "must have shape {}, got {}",
+            shape_text(want),
+            shape_text(shape)
+        )))
     }
 }
 
@@ -121,7 +129,11 @@ pub fn parse_all<T: Send>(
     stride: usize,
     parse: impl Fn(&[u64]) -> Result<T, &'static str> + Sync + Send,
 ) -> PyResult<Vec<T>> {
-    match data.par_chunks_exact(stride).map(&parse).collect::<Result<Vec<T>, &str>>() {
+    match data
+        .par_chunks_exact(stride)
+        .map(&parse)
+        .collect::<Result<Vec<T>, &str>>()
+    {
         Ok(values) => Ok(values),
         Err(_) => {
             let (index, what) = data

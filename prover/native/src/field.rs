@@ -18,7 +18,9 @@ fn element_shape(arg: Arg, shape: &[usize]) -> PyResult<()> {
     if shape.last() == Some(&LIMBS) {
         Ok(())
     } else {
-        Err(arg.error(format!("must have shape (..., 4) (4 uint64 limbs per element), got {shape:?}")))
+        Err(arg.error(format!(
+            "must have shape (..., 4) (4 uint64 limbs per element), got {shape:?}"
+        )))
     }
 }
 
@@ -30,7 +32,13 @@ fn map_elements(
     not_below: &'static str,
     f: impl Fn(BigInt<4>) -> BigInt<4> + Sync + Send,
 ) -> PyResult<Vec<u64>> {
-    check_all(arg, data, LIMBS, |l| if below(l, modulus) { Ok(()) } else { Err(not_below) })?;
+    check_all(arg, data, LIMBS, |l| {
+        if below(l, modulus) {
+            Ok(())
+        } else {
+            Err(not_below)
+        }
+    })?;
     let mut out = vec![0u64; data.len()];
     out.par_chunks_exact_mut(LIMBS)
         .zip(data.par_chunks_exact(LIMBS))
@@ -63,13 +71,21 @@ fn montgomery<'py>(
 
 /// values * R mod p for each element (R = 2^256; field "fr" or "fq").
 #[pyfunction]
-pub fn to_montgomery<'py>(py: Python<'py>, values: &Bound<'py, PyAny>, field: &str) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+pub fn to_montgomery<'py>(
+    py: Python<'py>,
+    values: &Bound<'py, PyAny>,
+    field: &str,
+) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
     montgomery(py, "to_montgomery", values, field, true)
 }
 
 /// values * R^-1 mod p for each element (R = 2^256; field "fr" or "fq").
 #[pyfunction]
-pub fn from_montgomery<'py>(py: Python<'py>, values: &Bound<'py, PyAny>, field: &str) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+pub fn from_montgomery<'py>(
+    py: Python<'py>,
+    values: &Bound<'py, PyAny>,
+    field: &str,
+) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
     montgomery(py, "from_montgomery", values, field, false)
 }
 
@@ -94,7 +110,11 @@ fn binary<'py>(
     if a_arr.shape() != b_arr.shape() {
         return Err(crate::arrays::call_error(
             kernel,
-            format!("a and b must have the same shape, got {:?} and {:?}", a_arr.shape(), b_arr.shape()),
+            format!(
+                "a and b must have the same shape, got {:?} and {:?}",
+                a_arr.shape(),
+                b_arr.shape()
+            ),
         ));
     }
     let (a_data, b_data) = (c_order(&a_arr), c_order(&b_arr));
@@ -114,18 +134,30 @@ fn binary<'py>(
 
 /// (a + b) mod r, element-wise.
 #[pyfunction]
-pub fn fr_add<'py>(py: Python<'py>, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+pub fn fr_add<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
     binary(py, "fr_add", a, b, |x, y| (raw(x) + raw(y)).0)
 }
 
 /// (a - b) mod r, element-wise.
 #[pyfunction]
-pub fn fr_sub<'py>(py: Python<'py>, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+pub fn fr_sub<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
     binary(py, "fr_sub", a, b, |x, y| (raw(x) - raw(y)).0)
 }
 
 /// (a * b) mod r, element-wise.
 #[pyfunction]
-pub fn fr_mul<'py>(py: Python<'py>, a: &Bound<'py, PyAny>, b: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+pub fn fr_mul<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
     binary(py, "fr_mul", a, b, |x, y| (Fr::from_bigint(x).unwrap() * raw(y)).0)
 }

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 
 mod arrays;
 mod field;
+mod group_ntt;
 mod msm;
 mod ntt;
 mod pairing;
@@ -27,6 +28,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ntt::intt, m)?)?;
     m.add_function(wrap_pyfunction!(ntt::coset_ntt, m)?)?;
     m.add_function(wrap_pyfunction!(ntt::coset_intt, m)?)?;
+    m.add_function(wrap_pyfunction!(group_ntt::g1_intt, m)?)?;
+    m.add_function(wrap_pyfunction!(group_ntt::g2_intt, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::sparse_matvec, m)?)?;
     m.add_function(wrap_pyfunction!(msm::g1_msm, m)?)?;
     m.add_function(wrap_pyfunction!(msm::g2_msm, m)?)?;

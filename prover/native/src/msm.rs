@@ -22,7 +22,10 @@ fn msm<'py, G: Curve>(
     let n = leading_len(p_arg, p_arr.shape(), G::POINT_SHAPE)?;
     let m = leading_len(s_arg, s_arr.shape(), &[LIMBS])?;
     if n != m {
-        return Err(call_error(kernel, format!("points and scalars must have the same length, got {n} and {m}")));
+        return Err(call_error(
+            kernel,
+            format!("points and scalars must have the same length, got {n} and {m}"),
+        ));
     }
     let (p_data, s_data) = (c_order(&p_arr), c_order(&s_arr));
     let (p_data, s_data): (&[u64], &[u64]) = (&p_data, &s_data);
@@ -63,13 +66,21 @@ macro_rules! group_kernels {
     ($msm:ident, $batch_mul:ident, $group:ty) => {
         #[doc = concat!("sum_i scalars[i] * points[i] (", stringify!($group), ").")]
         #[pyfunction]
-        pub fn $msm<'py>(py: Python<'py>, points: &Bound<'py, PyAny>, scalars: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+        pub fn $msm<'py>(
+            py: Python<'py>,
+            points: &Bound<'py, PyAny>,
+            scalars: &Bound<'py, PyAny>,
+        ) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
             msm::<$group>(py, stringify!($msm), points, scalars)
         }
 
         #[doc = concat!("[scalars[i] * base] (", stringify!($group), ").")]
         #[pyfunction]
-        pub fn $batch_mul<'py>(py: Python<'py>, base: &Bound<'py, PyAny>, scalars: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+        pub fn $batch_mul<'py>(
+            py: Python<'py>,
+            base: &Bound<'py, PyAny>,
+            scalars: &Bound<'py, PyAny>,
+        ) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
             batch_mul::<$group>(py, stringify!($batch_mul), base, scalars)
         }
     };

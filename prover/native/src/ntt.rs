@@ -1,4 +1,5 @@
-//! Number-theoretic transforms over Fr on power-of-two domains, plain and on a coset.
+//! Number-theoretic transforms over Fr on power-of-two domains, plain and on a coset (the
+//! inverse transform over curve points is group_ntt.rs).
 //!
 //! The domain generator is w_n = w^(2^28/n) with w = 5^((r-1)/2^28), the root snarkjs uses.
 //! ark-bn254 derives its two-adic root from the same generator 5, so arkworks' radix-2 domain
@@ -14,7 +15,7 @@ use pyo3::prelude::*;
 
 use crate::arrays::{c_order, fr, fr_limbs, input, leading_len, output, parse_all, Arg, LIMBS};
 
-const TWO_ADICITY: u32 = 28;
+pub const TWO_ADICITY: u32 = 28;
 
 /// A Python int reduced mod r.
 fn shift_element(shift: &Bound<'_, PyAny>, kernel: &'static str) -> PyResult<Fr> {
@@ -24,6 +25,14 @@ fn shift_element(shift: &Bound<'_, PyAny>, kernel: &'static str) -> PyResult<Fr>
     let r = PyInt::from_biguint(Sign::Plus, BigUint::from(Fr::MODULUS));
     let reduced = ((value % &r) + &r) % &r;
     Ok(Fr::from(reduced.to_biguint().expect("reduced mod r is non-negative")))
+}
+
+/// A domain size is a power of two up to 2^28.
+pub fn check_domain_size(arg: Arg, n: usize) -> PyResult<()> {
+    if n == 0 || !n.is_power_of_two() || n > 1 << TWO_ADICITY {
+        return Err(arg.error(format!("length must be a power of two up to 2^28, got {n}")));
+    }
+    Ok(())
 }
 
 fn transform<'py>(
@@ -37,9 +46,7 @@ fn transform<'py>(
     let arg = Arg::new(kernel, name);
     let arr = input::<u64>(arg, values, "uint64")?;
     let n = leading_len(arg, arr.shape(), &[LIMBS])?;
-    if n == 0 || !n.is_power_of_two() || n > 1 << TWO_ADICITY {
-        return Err(arg.error(format!("length must be a power of two up to 2^28, got {n}")));
-    }
+    check_domain_size(arg, n)?;
     if inverse && shift.is_zero() {
         return Err(Arg::new(kernel, "shift").error("must be nonzero mod r (a coset of zero cannot be inverted)"));
     }
@@ -79,14 +86,22 @@ pub fn intt<'py>(py: Python<'py>, evals: &Bound<'py, PyAny>) -> PyResult<Bound<'
 
 /// Evaluations at shift * w_n^i.
 #[pyfunction]
-pub fn coset_ntt<'py>(py: Python<'py>, coeffs: &Bound<'py, PyAny>, shift: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+pub fn coset_ntt<'py>(
+    py: Python<'py>,
+    coeffs: &Bound<'py, PyAny>,
+    shift: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
     let s = shift_element(shift, "coset_ntt")?;
     transform(py, "coset_ntt", "coeffs", coeffs, s, false)
 }
 
 /// Coefficients of the polynomial with these evaluations at shift * w_n^i (inverse of `coset_ntt`).
 #[pyfunction]
-pub fn coset_intt<'py>(py: Python<'py>, evals: &Bound<'py, PyAny>, shift: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+pub fn coset_intt<'py>(
+    py: Python<'py>,
+    evals: &Bound<'py, PyAny>,
+    shift: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
     let s = shift_element(shift, "coset_intt")?;
     transform(py, "coset_intt", "evals", evals, s, true)
 }

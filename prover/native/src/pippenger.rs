@@ -130,7 +130,13 @@ fn batched_affine_msm<P: SWCurveConfig<ScalarField = Fr>>(bases: &[Affine<P>], s
 
 /// One window: sum_b (b+1) * bucket_b, where bucket_b collects the points whose digit here is
 /// +-(b+1).
-fn window_sum<P: SWCurveConfig>(points: &[Affine<P>], digits: &[i32], windows: usize, w: usize, c: usize) -> Projective<P> {
+fn window_sum<P: SWCurveConfig>(
+    points: &[Affine<P>],
+    digits: &[i32],
+    windows: usize,
+    w: usize,
+    c: usize,
+) -> Projective<P> {
     let buckets_len = 1usize << (c - 1);
     let mut batch = AffineBatch::<P>::new(buckets_len);
     for (point, d) in points.iter().zip(digits.iter().skip(w).step_by(windows)) {

@@ -31,7 +31,11 @@ impl<'py> Csr<'py> {
         indices: &Bound<'py, PyAny>,
         coeffs: &Bound<'py, PyAny>,
     ) -> PyResult<Self> {
-        let (p_arg, i_arg, c_arg) = (Arg::new(kernel, "indptr"), Arg::new(kernel, "indices"), Arg::new(kernel, "coeffs"));
+        let (p_arg, i_arg, c_arg) = (
+            Arg::new(kernel, "indptr"),
+            Arg::new(kernel, "indices"),
+            Arg::new(kernel, "coeffs"),
+        );
         let indptr = input::<i64>(p_arg, indptr, "int64")?;
         let indices = input::<i64>(i_arg, indices, "int64")?;
         let coeffs = input::<u64>(c_arg, coeffs, "uint64")?;
@@ -42,9 +46,17 @@ impl<'py> Csr<'py> {
             return Err(p_arg.error("must have rows + 1 entries (at least one), got none"));
         }
         if nnz != n_coeffs {
-            return Err(call_error(kernel, format!("indices and coeffs must have the same length, got {nnz} and {n_coeffs}")));
+            return Err(call_error(
+                kernel,
+                format!("indices and coeffs must have the same length, got {nnz} and {n_coeffs}"),
+            ));
         }
-        Ok(Csr { indptr, indices, coeffs, rows: rows_plus_one - 1 })
+        Ok(Csr {
+            indptr,
+            indices,
+            coeffs,
+            rows: rows_plus_one - 1,
+        })
     }
 }
 
@@ -56,16 +68,32 @@ fn check_csr(kernel: &'static str, indptr: &[i64], indices: &[i64], coeffs: &[u6
         return Err(p_arg.error_at(0, format!("must be 0, got {}", indptr[0])));
     }
     if let Some(i) = indptr.windows(2).position(|w| w[1] < w[0]) {
-        return Err(p_arg.error_at(i + 1, format!("= {} is below the entry before it (indptr must not decrease)", indptr[i + 1])));
+        return Err(p_arg.error_at(
+            i + 1,
+            format!(
+                "= {} is below the entry before it (indptr must not decrease)",
+                indptr[i + 1]
+            ),
+        ));
     }
     let last = indptr[indptr.len() - 1];
     if last != indices.len() as i64 {
-        return Err(p_arg.error(format!("must end at the number of nonzeros {}, got {last}", indices.len())));
+        return Err(p_arg.error(format!(
+            "must end at the number of nonzeros {}, got {last}",
+            indices.len()
+        )));
     }
     if let Some(k) = indices.par_iter().position_first(|&j| j < 0 || j as usize >= columns) {
-        return Err(Arg::new(kernel, "indices").error_at(k, format!("= {} is not a column index in [0, {columns})", indices[k])));
+        return Err(Arg::new(kernel, "indices")
+            .error_at(k, format!("= {} is not a column index in [0, {columns})", indices[k])));
     }
-    check_all(Arg::new(kernel, "coeffs"), coeffs, LIMBS, |l| if below(l, &Fr::MODULUS) { Ok(()) } else { Err(NOT_FR) })
+    check_all(Arg::new(kernel, "coeffs"), coeffs, LIMBS, |l| {
+        if below(l, &Fr::MODULUS) {
+            Ok(())
+        } else {
+            Err(NOT_FR)
+        }
+    })
 }
 
 fn row_range(indptr: &[i64], row: usize) -> std::ops::Range<usize> {
@@ -86,7 +114,12 @@ pub fn sparse_matvec<'py>(
     let v_arg = Arg::new(KERNEL, "vector");
     let v_arr = input::<u64>(v_arg, vector, "uint64")?;
     let columns = leading_len(v_arg, v_arr.shape(), &[LIMBS])?;
-    let (ip, idx, cs, vs) = (c_order(&csr.indptr), c_order(&csr.indices), c_order(&csr.coeffs), c_order(&v_arr));
+    let (ip, idx, cs, vs) = (
+        c_order(&csr.indptr),
+        c_order(&csr.indices),
+        c_order(&csr.coeffs),
+        c_order(&v_arr),
+    );
     let (ip, idx, cs, vs): (&[i64], &[i64], &[u64], &[u64]) = (&ip, &idx, &cs, &vs);
     let rows = csr.rows;
     let out = py.allow_threads(|| -> PyResult<Vec<u64>> {
@@ -114,7 +147,11 @@ pub fn sparse_matvec<'py>(
 fn signed_mul<G: Curve>(point: &G::MulBase, s: &BigInt<4>) -> G {
     let mut negated = Fr::MODULUS;
     negated.sub_with_borrow(s);
-    let (k, negate) = if negated.num_bits() < s.num_bits() { (negated, true) } else { (*s, false) };
+    let (k, negate) = if negated.num_bits() < s.num_bits() {
+        (negated, true)
+    } else {
+        (*s, false)
+    };
     if k.num_bits() > 64 {
         return G::mul_full(point, s);
     }
@@ -144,7 +181,12 @@ fn sparse_lincomb<'py, G: Curve>(
     let t_arg = Arg::new(kernel, "points");
     let t_arr = input::<u64>(t_arg, points_obj, "uint64")?;
     let columns = leading_len(t_arg, t_arr.shape(), G::POINT_SHAPE)?;
-    let (ip, idx, cs, ts) = (c_order(&csr.indptr), c_order(&csr.indices), c_order(&csr.coeffs), c_order(&t_arr));
+    let (ip, idx, cs, ts) = (
+        c_order(&csr.indptr),
+        c_order(&csr.indices),
+        c_order(&csr.coeffs),
+        c_order(&t_arr),
+    );
     let (ip, idx, cs, ts): (&[i64], &[i64], &[u64], &[u64]) = (&ip, &idx, &cs, &ts);
     let rows = csr.rows;
     let out = py.allow_threads(|| -> PyResult<Vec<u64>> {
