@@ -222,7 +222,7 @@ class Consumer:
         t0 = time.perf_counter()
         deadline = self._chain_now() + timeout  # a quiet node's latest block may be long past
         request_id = self.market.open_request(self.account, offer.model_id, commitment, deadline, offer.price)
-        open_gas = int(self.market.last_receipt["gasUsed"])
+        open_gas = int(self.market.receipt["gasUsed"])
         self.log(f"request {request_id}: escrowed {offer.price} wei, deadline in {timeout} s")
         try:
             channel.send_input(offer.endpoint, request_id, xq.ravel(), salt)
