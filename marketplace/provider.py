@@ -223,8 +223,9 @@ def phase1_ptau(power: int, participants: list[Participant], cache_dir: Path, *,
     return prepared
 
 
-def prepare_model(onnx_path: str | Path, *, participants: Sequence[Participant] = (), ptau_path: str | Path | None = None,
-                  zkey_path: str | Path | None = None, phase1: str = "ceremony", calibration: np.ndarray | None = None, precision: Precision | None = None,
+def prepare_model(onnx_path: str | Path, *, participants: Sequence[Participant] = (),
+                  ptau_path: str | Path | None = None, zkey_path: str | Path | None = None, phase1: str = "ceremony",
+                  calibration: np.ndarray | None = None, precision: Precision | None = None,
                   cache_dir: Path | None = None, progress: bool = True, log: Callable[[str], None] = print
                   ) -> ServedModel:
     """Compile an ONNX model and run its setup ceremony (see the module docstring); every file
