@@ -247,7 +247,7 @@ class Audit(SettlementContract):
         return ChallengeRecord(c[0], ChallengeStatus(c[1]), bool(c[2]), *(int(v) for v in c[3:]))
 
     def attestations(self, model_id: int) -> list[Attestation]:
-        return [Attestation(*(int(v) for v in a[:4]), bool(a[4]))
+        return [Attestation(int(a[0]), int(a[1]), int(a[2]), int(a[3]), bool(a[4]))
                 for a in self.contract.functions.attestations(model_id).call()]
 
 

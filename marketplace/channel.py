@@ -275,7 +275,7 @@ class ChannelServer:
         self._in_flight = 0
         self._pool = concurrent.futures.ThreadPoolExecutor(self.limits.workers, thread_name_prefix="zkmarket-channel")
         self._loop = asyncio.new_event_loop()
-        started = concurrent.futures.Future()
+        started: concurrent.futures.Future[tuple[str, int]] = concurrent.futures.Future()
         self.thread = threading.Thread(target=self._run, args=(host, port, started), name="zkmarket-channel",
                                        daemon=True)
         self.thread.start()
@@ -353,8 +353,8 @@ class ChannelServer:
             if len(parts) == 2 and parts[0] == "setup":
                 return await self._send(request, *await self._call(self.handlers.setup_file, parts[1]))
             if len(parts) == 2 and parts[0] == "result" and parts[1].isdigit() and len(parts[1]) <= 78:
-                scheme, _, signature = request.headers.get("Authorization", "").partition(" ")
-                signature = signature.strip() if scheme == AUTH_SCHEME and signature.strip() else None
+                scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+                signature = credentials.strip() if scheme == AUTH_SCHEME and credentials.strip() else None
                 return await self._send(request, *await self._call(self.handlers.result, int(parts[1]), signature))
         return await self._send(request, 404, {"error": f"no such resource {request.method} {request.path}"})
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from web3 import Web3
 
 from marketplace import channel
 from marketplace.chain import advance_time, chain_now, latest_timestamp
@@ -194,7 +195,7 @@ class Consumer:
     # paying
 
     def predict(self, offer: Offer, x: np.ndarray, *, timeout: int = 600,
-                wait: Callable[[], None] = lambda: time.sleep(1.0)) -> Prediction:
+                wait: Callable[[], object] = lambda: time.sleep(1.0)) -> Prediction:
         """Buy one prediction for the real-valued input ``x`` (see the module docstring).
         ``timeout`` seconds of chain time later the request is refunded if unanswered; a timeout
         shorter than the card's ``min_deadline_seconds`` (the provider would refuse the input:
@@ -213,7 +214,7 @@ class Consumer:
         xq = quantize_input(graph, x)  # ValueRangeError before anything is paid
         w3 = self.market.w3
         needed = offer.price + PREDICTION_GAS * int(w3.eth.gas_price)
-        balance = int(w3.eth.get_balance(self.account))
+        balance = int(w3.eth.get_balance(Web3.to_checksum_address(self.account)))
         if balance < needed:
             raise ConsumerError(f"account {self.account} holds {balance} wei; a prediction needs {offer.price} wei "
                                 f"of escrow plus gas (about {needed} wei in all): fund the account")
@@ -222,7 +223,7 @@ class Consumer:
         t0 = time.perf_counter()
         deadline = self._chain_now() + timeout  # a quiet node's latest block may be long past
         request_id = self.market.open_request(self.account, offer.model_id, commitment, deadline, offer.price)
-        open_gas = int(self.market.last_receipt["gasUsed"])
+        open_gas = int(self.market.receipt["gasUsed"])
         self.log(f"request {request_id}: escrowed {offer.price} wei, deadline in {timeout} s")
         try:
             channel.send_input(offer.endpoint, request_id, xq.ravel(), salt)

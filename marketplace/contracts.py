@@ -16,12 +16,14 @@ import sys
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 from eth_abi import decode as abi_decode
+from eth_typing import ChecksumAddress
 from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.contract import Contract
+from web3.types import TxParams, TxReceipt, Wei
 
 from marketplace.chain import is_embedded
 from marketplace.npm import REPO_ROOT
@@ -48,7 +50,7 @@ class ContractRevert(ChainError):
     def __init__(self, error: str, args: tuple = (), message: str | None = None):
         self.error = error
         self.args_ = tuple(args)
-        self.receipt = None
+        self.receipt: TxReceipt | None = None
         super().__init__(message or f"the contract refused: {error}{self.args_}")
 
 
@@ -248,7 +250,7 @@ def transact(w3: Web3, call, sender: str, value: int = 0, abis: Sequence[list[di
     sent. The embedded chain sends once, with a fixed gas limit and no dry run (py-evm would run
     every pairing twice); a mined revert is replayed at the block before it for its reason, and
     costs only the gas it used."""
-    tx = {"from": sender, "value": value}
+    tx: TxParams = {"from": sender, "value": Wei(value)}
     try:
         if is_embedded(w3):
             tx = call.build_transaction({**tx, "gas": EMBEDDED_GAS_LIMIT})
@@ -266,7 +268,8 @@ def transact(w3: Web3, call, sender: str, value: int = 0, abis: Sequence[list[di
         # the revert's reason: replay the call on the state it met
         revert = ContractRevert("Revert", (), f"transaction {tx_hash.hex()} reverted")
         try:
-            w3.eth.call({k: v for k, v in tx.items() if k != "nonce"}, block_identifier=receipt["blockNumber"] - 1)
+            replay = cast(TxParams, {k: v for k, v in tx.items() if k != "nonce"})
+            w3.eth.call(replay, block_identifier=receipt["blockNumber"] - 1)
         except Exception as exc:
             data = _revert_data(exc)
             if data is not None:
@@ -302,7 +305,7 @@ class Market:
         self.w3 = w3
         self.marketplace = marketplace
         self.registry = marketplace
-        self.last_receipt = None
+        self.last_receipt: TxReceipt | None = None
         self._abis = [marketplace.abi, load_artifact("Groth16Verifier")["abi"]]
 
     @classmethod
@@ -312,12 +315,21 @@ class Market:
         return cls(w3, marketplace)
 
     @classmethod
-    def at(cls, w3: Web3, address: str) -> "Market":
+    def at(cls, w3: Web3, address: ChecksumAddress) -> "Market":
         """Bind to a deployed marketplace."""
         return cls(w3, w3.eth.contract(address=address, abi=load_artifact("Marketplace")["abi"]))
 
     def _send(self, call, sender: str, value: int = 0):
         self.last_receipt = transact(self.w3, call, sender, value, self._abis)
+        return self.last_receipt
+
+    @property
+    def receipt(self) -> TxReceipt:
+        """``last_receipt``, the receipt of the last transaction this Market sent; ChainError
+        before it sent one."""
+        if self.last_receipt is None:
+            raise ChainError("no transaction sent through this Market yet: its receipt is read after a "
+                             "state-changing call (open_request, fulfil, ...)")
         return self.last_receipt
 
     def _view(self, call):

@@ -134,7 +134,7 @@ def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path
     out(f"cache: {cache_dir}")
 
     w3 = connect()
-    deployer, provider_account, consumer_account, auditor_account, requester_account = w3.eth.accounts[:5]
+    deployer, provider_account, consumer_account, auditor_account, requester_account = list(w3.eth.accounts)[:5]
     market = Market.deploy(w3, deployer)
     out(f"marketplace deployed at {market.marketplace.address}")
 
@@ -182,8 +182,11 @@ def run_demo(n_predictions: int = 5, *, model_name: str = "mlp", cache_dir: Path
             for i, x in enumerate(inputs):
                 prediction = consumer.predict(offer, x, wait=provider.serve_once)
                 record = provider.store.request(prediction.request_id)
-                rows.append(DemoRow(prediction.request_id, int(y_test[i]), int(expected[i]), int(prediction.label),
-                                    record.proof_seconds, prediction.open_gas, record.gas_used))
+                if prediction.label is None or record is None:
+                    raise ZkmarketError(f"request {prediction.request_id} was refunded, not answered: the provider "
+                                        f"could not prove it in time; run the demo again on an idler machine")
+                rows.append(DemoRow(prediction.request_id, int(y_test[i]), int(expected[i]), prediction.label,
+                                    record.proved_seconds, prediction.open_gas, record.gas_used or 0))
             earned = provider.withdraw()
             out(f"provider withdrew {eth(earned)}")
             audit_row = retrieval_row = None
@@ -248,8 +251,9 @@ def _audit_flow(w3, market: Market, provider: Provider, deployer: str, client: C
     out(f"auditor: pool {pool_id} registered, the {len(y_test)} digits of the test split with their labels")
     provider.stake(audit, AUDIT_CLAIM_BPS, AUDIT_BOND)
     provider.accept_pool(audit, pool_id, pool_file, min_pass_probability=0.5)  # small --audit-samples pass less surely
-    _check_statement_verifier(client, provider.model_id, "accuracy", samples, audit, out)  # before the fee
-    challenge_id = audit.challenge(auditor, provider.model_id, pool_id, AUDIT_FEE)
+    model_id = provider.registered_model_id
+    _check_statement_verifier(client, model_id, "accuracy", samples, audit, out)  # before the fee
+    challenge_id = audit.challenge(auditor, model_id, pool_id, AUDIT_FEE)
     record = audit.draw(auditor, challenge_id)
     out(f"auditor: challenge {challenge_id} on pool {pool_id}, fee {eth(AUDIT_FEE)}; {samples} samples drawn "
         f"from block {record.draw_block}'s hash")
@@ -258,7 +262,7 @@ def _audit_flow(w3, market: Market, provider: Provider, deployer: str, client: C
     seconds = time.perf_counter() - t0
     record = audit.status(challenge_id)
     drawn = sample_indices(record.draw)
-    attested = [a for a in audit.attestations(provider.model_id) if a.challenge_id == challenge_id]
+    attested = [a for a in audit.attestations(model_id) if a.challenge_id == challenge_id]
     out(f"on-chain attestation: {attested[0].correct}/{attested[0].samples} correct" if attested else
         "no attestation: the claim failed and the auditor takes the bond")
     for account in (provider.account, auditor):
@@ -299,8 +303,9 @@ def _retrieval_flow(w3, market: Market, provider: Provider, deployer: str, clien
     corpus_path = write_corpus(workdir / "corpus.npz", corpus)
     corpus_id = retrieval.register_corpus(provider.account, corpus_commitment(graph, corpus), items)
     requester = client.account
-    _check_statement_verifier(client, provider.model_id, "retrieval", items, retrieval, out)  # before paying
-    request_id = retrieval.request(requester, provider.model_id, corpus_id, RETRIEVAL_CLASS,
+    model_id = provider.registered_model_id
+    _check_statement_verifier(client, model_id, "retrieval", items, retrieval, out)  # before paying
+    request_id = retrieval.request(requester, model_id, corpus_id, RETRIEVAL_CLASS,
                                    latest_timestamp(w3) + AUDIT_WINDOW, RETRIEVAL_PAYMENT)
     out(f"requester: every item of class {RETRIEVAL_CLASS} in corpus {corpus_id} ({items} digits), "
         f"{eth(RETRIEVAL_PAYMENT)}")
@@ -328,20 +333,23 @@ def summary(report: DemoReport, price: int) -> list[str]:
     lines += ["", f"{n} predictions paid at {eth(price)} each, {n} verified on-chain; "
                   f"{agree}/{n} labels match onnxruntime"]
     if report.audit is not None:
-        a = report.audit
-        attested = "proved and attested on-chain" if a.attested else "proved, NOT attested"
-        lines.append(f"accuracy audit {a.challenge_id}: {a.proved_correct}/{a.samples} correct {attested} "
-                     f"(integer executor: {a.executor_correct}/{a.samples}), claim {a.claim_bps / 100:.0f}%: "
-                     f"{a.outcome}; proved in {a.proof_seconds:.1f} s")
+        audit = report.audit
+        attested = "proved and attested on-chain" if audit.attested else "proved, NOT attested"
+        lines.append(f"accuracy audit {audit.challenge_id}: {audit.proved_correct}/{audit.samples} correct {attested} "
+                     f"(integer executor: {audit.executor_correct}/{audit.samples}), claim "
+                     f"{audit.claim_bps / 100:.0f}%: {audit.outcome}; proved in {audit.proof_seconds:.1f} s")
     if report.retrieval is not None:
-        r = report.retrieval
-        same = "the executor's set" if r.delivered == r.executor else f"NOT the executor's {r.executor}"
-        lines.append(f"retrieval {r.request_id}: {len(r.delivered)} of {r.corpus_items} items are class "
-                     f"{r.requested_class} ({same}), delivery checked; proved in {r.proof_seconds:.1f} s")
+        retrieval = report.retrieval
+        same = ("the executor's set" if retrieval.delivered == retrieval.executor
+                else f"NOT the executor's {retrieval.executor}")
+        lines.append(f"retrieval {retrieval.request_id}: {len(retrieval.delivered)} of {retrieval.corpus_items} "
+                     f"items are class {retrieval.requested_class} ({same}), delivery checked; proved in "
+                     f"{retrieval.proof_seconds:.1f} s")
     lines.append("balances      before                after                 change")
     for name in report.balances_before:
-        b, a = report.balances_before[name], report.balances_after[name]
-        lines.append(f"{name:<9}  {eth(b):>20}  {eth(a):>20}  {'+' if a >= b else '-'}{eth(abs(a - b))}")
+        before, after = report.balances_before[name], report.balances_after[name]
+        lines.append(f"{name:<9}  {eth(before):>20}  {eth(after):>20}  "
+                     f"{'+' if after >= before else '-'}{eth(abs(after - before))}")
     lines.append("(the consumer also paid gas; the provider paid gas for registering and fulfilling)")
     if report.audit is not None:
         lines.append(f"(the provider's bond of {eth(AUDIT_BOND)} stays staked on its accuracy claim; it earned the "

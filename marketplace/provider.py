@@ -34,7 +34,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -154,10 +154,10 @@ class ServedModel:
 
 # A participant in the ceremony: contributes to a phase-1 ptau and to a phase-2 key, and
 # returns the new one (``marketplace.consumer.Consumer`` is one).
-class Participant:
+class Participant(Protocol):
     name: str
 
-    def contribute_phase1(self, ptau, progress: bool = False): ...
+    def contribute_phase1(self, ptau: powersoftau.PowersOfTau, progress: bool = False) -> powersoftau.PowersOfTau: ...
 
     def contribute_phase2(self, proving_key: ProvingKey, progress: bool = False) -> ProvingKey: ...
 
@@ -223,8 +223,9 @@ def phase1_ptau(power: int, participants: list[Participant], cache_dir: Path, *,
     return prepared
 
 
-def prepare_model(onnx_path: str | Path, *, participants: list[Participant] = (), ptau_path: str | Path | None = None,
-                  zkey_path: str | Path | None = None, phase1: str = "ceremony", calibration: np.ndarray | None = None, precision: Precision | None = None,
+def prepare_model(onnx_path: str | Path, *, participants: Sequence[Participant] = (),
+                  ptau_path: str | Path | None = None, zkey_path: str | Path | None = None, phase1: str = "ceremony",
+                  calibration: np.ndarray | None = None, precision: Precision | None = None,
                   cache_dir: Path | None = None, progress: bool = True, log: Callable[[str], None] = print
                   ) -> ServedModel:
     """Compile an ONNX model and run its setup ceremony (see the module docstring); every file
@@ -365,7 +366,7 @@ def statement_constraints(graph: Graph, kind: str, size: int) -> int:
     return one + (two - one) * (size - 1)
 
 
-def prepare_statement(model: ServedModel, kind: str, size: int, *, participants: list[Participant] = (),
+def prepare_statement(model: ServedModel, kind: str, size: int, *, participants: Sequence[Participant] = (),
                       ptau_path: str | Path | None = None, zkey_path: str | Path | None = None,
                       phase1: str = "ceremony", cache_dir: Path | None = None, progress: bool = True,
                       log: Callable[[str], None] = print) -> StatementKey:
@@ -491,6 +492,13 @@ class Provider:
     def model_id(self) -> int | None:
         return self.state.model_id
 
+    @property
+    def registered_model_id(self) -> int:
+        """``model_id`` of a registered model; ProviderError before ``register``."""
+        if self.state.model_id is None:
+            raise ProviderError("register the model first (`zkmarket provider register`)")
+        return self.state.model_id
+
     # channel
 
     def open_channel(self, host: str = "127.0.0.1", port: int = 0, limits: channel.ChannelLimits | None = None) -> str:
@@ -498,7 +506,7 @@ class Provider:
         ``channel.ChannelLimits``; the body limit is always the one fitted to this model's input."""
         tensor = self.model.graph.input_tensor
         limits = dataclasses.replace(limits or channel.ChannelLimits(),
-                                     max_body=channel.input_body_limit(tensor.size, tensor.bits))
+                                     max_body=channel.input_body_limit(tensor.size, tensor.quantized_bits))
         with self._chain_lock:
             self._chain_id = int(self.w3.eth.chain_id)
         handlers = channel.Handlers()
@@ -538,6 +546,7 @@ class Provider:
                f"account (EIP-191) and send it as 'Authorization: {channel.AUTH_SCHEME} 0x<signature>'")
         if signature is None:
             return 401, {"error": f"the result goes to the request's consumer only: {how}"}
+        assert self._chain_id is not None, "open_channel reads the chain id before it starts the server"
         try:
             signer = channel.result_signer(self.market.marketplace.address, self._chain_id, request_id, signature)
         except ValueError as exc:
@@ -553,7 +562,7 @@ class Provider:
         if record is None:
             return 404, {"error": f"request {request_id} has no answer yet"}
         return 200, {"request_id": request_id, "label": record.label, "logits": record.logits,
-                     "output_commitment": hex(record.output_commitment)}
+                     "output_commitment": hex(record.proved_output_commitment)}
 
     def accept_input(self, body: dict):
         """The channel's POST /input: keep the input if the request is open, for this model,
@@ -585,9 +594,10 @@ class Provider:
         if len(values) != tensor.size:
             return 409, {"error": f"the input has {len(values)} values, the model takes {tensor.size} "
                                   f"(shape {tensor.shape})"}
-        lo, hi = -(1 << (tensor.bits - 1)), (1 << (tensor.bits - 1)) - 1
+        bits = tensor.quantized_bits
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
         if min(values) < lo or max(values) > hi:
-            return 409, {"error": f"input values must lie in [{lo}, {hi}] (the model's {tensor.bits}-bit input)"}
+            return 409, {"error": f"input values must lie in [{lo}, {hi}] (the model's {bits}-bit input)"}
         x = np.array(values, dtype=np.int64).reshape(tensor.shape)
         if input_commitment(self.model.graph, x, salt) != onchain.input_commitment:
             self.log(f"request {request_id}: refused an input that does not match its commitment")
@@ -662,7 +672,7 @@ class Provider:
                 transcript_hash=bytes.fromhex(card["setup_transcript_hash"][2:]), metadata_uri=metadata_uri,
                 accuracy_verifier=statement_verifiers.get("accuracy"),
                 retrieval_verifier=statement_verifiers.get("retrieval"))
-            self.state.last_block = int(self.market.last_receipt["blockNumber"])
+            self.state.last_block = int(self.market.receipt["blockNumber"])
         self.state.statements = {kind: {"size": key.size, "zkey": str(key.path), "verifier": statement_verifiers[kind],
                                         "ptau": key.ptau and str(key.ptau)}
                                  for kind, key in self.statements.items()}
@@ -722,7 +732,7 @@ class Provider:
         t0 = time.perf_counter()
         try:
             x = np.array(record.input, dtype=np.int64).reshape(graph.input_tensor.shape)
-            result = self.model.circuit.witness(x, record.salt)
+            result = self.model.circuit.witness(x, record.received_salt)
         except (ZkmarketError, ValueError) as exc:  # a property of this input: computing again cannot help
             with self._store_lock:
                 self.store.put(record.enter(FAILED, unanswerable_input(exc)))
@@ -748,20 +758,20 @@ class Provider:
             onchain = self.market.request(record.request_id)
             if onchain.status == Status.OPEN:
                 try:
-                    self.market.fulfil(self.account, record.request_id, record.proof, record.label,
-                                       record.output_commitment)
+                    self.market.fulfil(self.account, record.request_id, record.proof, record.proved_label,
+                                       record.proved_output_commitment)
                 except ContractRevert as exc:
                     if exc.error not in ("RequestNotOpen", "DeadlinePassed"):
                         raise
                     onchain = self.market.request(record.request_id)  # a fulfil landed first, or too late
                 else:
-                    gas = int(self.market.last_receipt["gasUsed"])
+                    gas = int(self.market.receipt["gasUsed"])
                     with self._store_lock:
                         record.gas_used = gas
                         self.store.put(record.enter(FULFILLED))
                     self.log(f"request {record.request_id}: label {record.label}, proved in "
                              f"{record.proof_seconds:.1f} s, fulfilled ({gas:,} gas)")
-                    return Answer(record.request_id, record.label, record.proof_seconds, gas)
+                    return Answer(record.request_id, record.proved_label, record.proved_seconds, gas)
         return self._settled_elsewhere(record, onchain)
 
     def _settled_elsewhere(self, record: RequestState, onchain: RequestRecord) -> Answer | None:
@@ -772,7 +782,7 @@ class Provider:
                                                        "its fulfil, or one whose receipt was lost)"))
             self.log(f"request {record.request_id}: label {record.label}, the chain already holds this provider's "
                      f"result (a copied fulfil, or one whose receipt was lost); its logits are served")
-            return Answer(record.request_id, record.label, record.proof_seconds, 0)
+            return Answer(record.request_id, record.proved_label, record.proved_seconds, 0)
         if onchain.status == Status.FULFILLED:
             reason = f"fulfilled on-chain with another result (label {onchain.label}), not this provider's"
         elif onchain.status == Status.REFUNDED:
@@ -842,9 +852,7 @@ class Provider:
 
     def _statement(self, kind: str, size: int | None, model_id: int, what: str) -> StatementKey:
         """The key to answer ``what`` (about ``model_id``, over ``size`` unless None) with, or why there is none."""
-        if self.model_id is None:
-            raise ProviderError("register the model first (`zkmarket provider register`)")
-        if model_id != self.model_id:
+        if model_id != self.registered_model_id:
             raise ProviderError(f"{what} is about model {model_id}, not this provider's model {self.model_id}")
         key = self.statements.get(kind)
         if key is None:
@@ -860,9 +868,10 @@ class Provider:
         ``marketplace.audit.Audit``) over the sample count of its registered accuracy circuit
         (the only count its proofs can answer) and stake ``bond`` wei, ``slice_`` (default all
         of it) at risk per challenge; challenges pay at least ``min_fee``."""
-        key = self._statement("accuracy", None, self.model_id, "a stake")
+        model_id = self.registered_model_id
+        key = self._statement("accuracy", None, model_id, "a stake")
         with self._chain_lock:
-            audit.stake(self.account, self.model_id, claim_bps, key.size, bond, slice_, min_fee)
+            audit.stake(self.account, model_id, claim_bps, key.size, bond, slice_, min_fee)
         self.log(f"model {self.model_id}: claims {claim_bps / 100:.2f}% accuracy over {key.size} drawn samples, "
                  f"{bond} wei staked ({slice_ or bond} wei per lost challenge)")
 

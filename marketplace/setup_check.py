@@ -111,6 +111,8 @@ def statement_r1cs(graph: Graph, kind: str, size: int | None = None):
         return inference_circuit(graph).r1cs
     from marketplace.provider import statement_circuit
 
+    if size is None:
+        raise CircuitError(f"the {kind} statement is over a number of samples or items: give its size")
     return statement_circuit(graph, kind, size).r1cs
 
 
@@ -143,7 +145,8 @@ def verify_transcripts(r1cs, ptau, pk, trust: Trust, *, insecure_phase1: bool, w
         from marketplace.provider import KNOWN_SECRET
         from prover.ceremony.known_secret import known_secret_setup
 
-        report = verify_zkey_from_initial(known_secret_setup(r1cs, **KNOWN_SECRET), pk)
+        report = verify_zkey_from_initial(known_secret_setup(r1cs, KNOWN_SECRET["tau"], KNOWN_SECRET["alpha"],
+                                                             KNOWN_SECRET["beta"]), pk)
     else:
         if powersoftau.read_contributions(ptau.contributions) or not insecure_phase1:
             phase1 = {c[2] for c in verify_ptau_transcript(ptau).contributions}

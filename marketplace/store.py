@@ -31,6 +31,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from prover.errors import ZkmarketError
 from prover.formats.binfile import atomic_output
@@ -39,6 +40,8 @@ WAITING, RECEIVED, PROVED, FULFILLED, EXPIRED, FAILED = "waiting", "received", "
 STATES = (WAITING, RECEIVED, PROVED, FULFILLED, EXPIRED, FAILED)
 # states a request never leaves: nothing about it is computed or sent again
 FINAL_STATES = (FULFILLED, EXPIRED, FAILED)
+
+T = TypeVar("T")
 
 
 class StoreError(ZkmarketError):
@@ -96,6 +99,26 @@ class RequestState:
         self.times = {**self.times, state: round(time.time(), 3)}
         return self
 
+    @property
+    def received_salt(self) -> int:
+        """``salt``, which a request has from ``received`` on; StoreError before."""
+        return _recorded(self.salt, self, "salt", "received")
+
+    @property
+    def proved_label(self) -> int:
+        """``label``, which a request has from ``proved`` on; StoreError before."""
+        return _recorded(self.label, self, "label", "proved")
+
+    @property
+    def proved_output_commitment(self) -> int:
+        """``output_commitment``, which a request has from ``proved`` on; StoreError before."""
+        return _recorded(self.output_commitment, self, "output commitment", "proved")
+
+    @property
+    def proved_seconds(self) -> float:
+        """``proof_seconds``, which a request has from ``proved`` on; StoreError before."""
+        return _recorded(self.proof_seconds, self, "proof time", "proved")
+
     def to_json(self) -> dict:
         data = asdict(self)
         # field elements as hex strings: JSON readers elsewhere lose precision on big ints
@@ -116,6 +139,15 @@ class RequestState:
             return cls(**data)
         except TypeError as exc:
             raise StoreError(f"request {data.get('request_id')} is not a request record ({exc})") from exc
+
+
+def _recorded(value: T | None, record: RequestState, what: str, stage: str) -> T:
+    """A field a request record holds once it reached ``stage`` (the agent fills it on entry)."""
+    if value is None:
+        raise StoreError(f"request {record.request_id} (state {record.state}) has no {what}: it has not been "
+                         f"{stage} yet, or its record in requests/ is damaged (restore it, or let the request "
+                         f"expire and refund)")
+    return value
 
 
 def _hex_tree(value):

@@ -11,7 +11,10 @@ import pytest
 
 from marketplace.models import digits_split, example_models, model_inputs
 from prover.circuit import accuracy as A
+from prover.circuit import datasets as D
 from prover.circuit import statements as S
+from prover.circuit.builder import Builder
+from prover.errors import CircuitError
 from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.onnx import executor
 from prover.onnx.graph import InputShapeError
@@ -144,6 +147,16 @@ def test_the_pool_root_binds_inputs_labels_order_and_size(digits_mlp):
     for xs, ys in ((x[:4], other_label), (other_pixel, y[:4]), (x[[1, 0, 2, 3]], y[[1, 0, 2, 3]]),
                    (x[:3], y[:3])):
         assert A.pool_root(q, xs, ys) != base
+
+
+def test_items_hash_on_a_quantized_graph_only_and_an_empty_set_has_no_circuit(digits_mlp):
+    q, x, _ = digits_mlp
+    assert D.item_hashes(q, x[:2]) == [D.item_hash(q, x[0]), D.item_hash(q, x[1])]
+    m = example_models()["mlp"]
+    with pytest.raises(CircuitError, match="quantize the model first"):  # a float graph has no bit bounds
+        D.item_hash(import_model(m.path), x[0])
+    with pytest.raises(CircuitError, match="at least one item"):
+        D.classify_items(Builder(), q, x[:0], "private")
 
 
 def test_wrong_draws_pools_and_labels_are_refused_before_proving(digits_mlp):

@@ -32,9 +32,11 @@ from marketplace.consumer import Consumer, ConsumerError
 from marketplace.contracts import Market, Status, proof_to_evm
 from marketplace.provider import (CHANNEL_SLACK_S, FULFIL_MARGIN_S, INITIAL_PROOF_SECONDS,
                                   INITIAL_PROOF_SECONDS_PER_CONSTRAINT, KNOWN_SECRET, PROOF_TIME_FACTOR, Provider,
-                                  prepare_model)
-from marketplace.store import EXPIRED, FAILED, FULFILLED, PROVED, RECEIVED, WAITING, ProviderStore, RequestState
+                                  ProviderError, prepare_model)
+from marketplace.store import (EXPIRED, FAILED, FULFILLED, PROVED, RECEIVED, WAITING, ProviderStore, RequestState,
+                               StoreError)
 from prover.circuit.statements import input_commitment
+from prover.errors import ChainError
 from prover.field import FR_MODULUS
 from prover.onnx import executor
 from test_ceremony_phase2 import _forge
@@ -308,6 +310,32 @@ def test_a_too_short_deadline_is_refused_before_proving_and_never_opened_by_the_
     assert len(measured) == 1 and provider.proof_seconds_estimate() == measured[0]
     assert ProviderStore(world["state"]).load().proof_seconds == measured  # kept in the provider state
     assert channel.fetch_card(provider.endpoint)["min_deadline_seconds"] == provider.min_deadline_seconds()
+
+
+def test_state_read_before_it_exists_is_a_typed_error_and_a_record_without_its_salt_ends_failed(world, tmp_path):
+    w3, market, provider, offer = world["w3"], world["market"], world["provider"], world["offer"]
+    # the typed accessors: the value once the state holds it, a typed error before
+    assert provider.registered_model_id == offer.model_id
+    with pytest.raises(ProviderError, match="register the model first"):
+        _ = Provider(market, world["attacker"], provider.model, ProviderStore(tmp_path / "fresh"),
+                     **QUIET).registered_model_id
+    assert market.receipt is market.last_receipt and market.receipt["status"] == 1
+    with pytest.raises(ChainError, match="no transaction sent"):
+        _ = Market(w3, market.marketplace).receipt
+    received = RequestState(9, RECEIVED, salt=5)
+    assert received.received_salt == 5
+    for accessor in ("proved_label", "proved_output_commitment", "proved_seconds"):
+        with pytest.raises(StoreError, match="has not been proved yet"):
+            getattr(received, accessor)
+    # a received record whose salt is gone (a damaged file) ends failed with the reason, unproved
+    tensor = provider.model.graph.input_tensor
+    request_id = market.open_request(world["consumer"].account, offer.model_id, 123, latest_timestamp(w3) + 600,
+                                     offer.price)
+    provider.store.put(RequestState(request_id, RECEIVED, input_commitment=123, input=[0] * tensor.size))
+    assert provider.answer(provider.store.request(request_id)) is None
+    record = provider.store.request(request_id)
+    assert record.state == FAILED and "has no salt" in record.reason and world["witness"].calls == 0
+    assert market.request(request_id).status == Status.OPEN  # nothing sent: the consumer's refund stays open
 
 
 def test_a_proved_record_round_trips_and_an_older_record_still_loads(tmp_path):

@@ -196,11 +196,14 @@ def run_status(args: argparse.Namespace) -> int:
 
     from marketplace.store import STATES, ProviderStore
 
-    if not (Path(args.state) / "provider.json").is_file():
-        raise ZkmarketError(f"{args.state} is not a provider state directory: give the --state of "
-                            f"`zkmarket provider register`")
+    not_state = ZkmarketError(f"{args.state} is not a provider state directory: give the --state of "
+                              f"`zkmarket provider register`")
+    if not (Path(args.state) / "provider.json").is_file():  # before ProviderStore makes the folder
+        raise not_state
     store = ProviderStore(args.state)
     state, records = store.load(), store.requests()
+    if state is None:  # provider.json went away since the check
+        raise not_state
     totals = Counter(r.state for r in records)
     if args.json:
         print(json.dumps({

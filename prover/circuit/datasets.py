@@ -18,12 +18,15 @@ others.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from prover import poseidon
 from prover.circuit import gadgets as G
 from prover.circuit.builder import Builder, LinComb, concatenate
 from prover.circuit.compile import Lowering, lower
+from prover.errors import CircuitError
 from prover.onnx.graph import Graph, InputShapeError
 
 
@@ -39,13 +42,13 @@ def check_items(graph: Graph, items: np.ndarray, what: str = "item") -> np.ndarr
 
 def item_hash(graph: Graph, x_quantized: np.ndarray) -> int:
     """The hash of one quantized item (see module docstring)."""
-    return poseidon.commit(G.pack_values(x_quantized, graph.input_tensor.bits))
+    return poseidon.commit(G.pack_values(x_quantized, graph.input_tensor.quantized_bits))
 
 
 def item_hashes(graph: Graph, items: np.ndarray) -> list[int]:
     """``item_hash`` of every item, batched: one Poseidon batch per tree level."""
     items = check_items(graph, items)
-    bits = graph.input_tensor.bits
+    bits = graph.input_tensor.quantized_bits
     packed = [G.pack_values(x, bits) for x in items]
     if len(packed[0]) <= poseidon.ARITY:  # one tree level: hash all items in two batches
         roots = poseidon.poseidon_batch(packed)
@@ -53,7 +56,7 @@ def item_hashes(graph: Graph, items: np.ndarray) -> list[int]:
     return [poseidon.commit(p) for p in packed]
 
 
-def items_commitment(hashes: list[int], extra: list[int] = ()) -> int:
+def items_commitment(hashes: Sequence[int], extra: Sequence[int] = ()) -> int:
     """The commitment to a data set from its item hashes (and, for a test set, packed labels)."""
     return poseidon.commit([int(h) for h in hashes] + [int(e) for e in extra])
 
@@ -74,11 +77,13 @@ def classify_items(b: Builder, graph: Graph, items: np.ndarray, mode: str,
         from tqdm import tqdm
         samples = tqdm(samples, desc="circuit", unit="item")
     for i in samples:
-        packed.append(G.pack(b, items[i], graph.input_tensor.bits))  # also the item's range check
+        packed.append(G.pack(b, items[i], graph.input_tensor.quantized_bits))  # also the item's range check
         low = lower(b, graph, items[i], mode, first.weight_wires if first else None)
         first = first or low
         logits = b.materialize(low.output.reshape(-1))
-        labels.append(G.argmax(b, logits, graph.output_tensor.bits))
+        labels.append(G.argmax(b, logits, graph.output_tensor.quantized_bits))
+    if first is None:
+        raise CircuitError("no items to classify: a data set has at least one item (check it with check_items)")
     return np.stack(packed), np.array(labels, dtype=np.int64), first
 
 

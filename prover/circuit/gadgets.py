@@ -281,8 +281,8 @@ def conv_indices(shape, weight_shape, strides, pads, dilations, group: int
     chans = g[:, None] * cg + np.arange(cg)[None, :]                              # (O, cg)
     xi = win[chans]                                                               # (O, cg, OH, OW, k)
     xi = xi.transpose(0, 2, 3, 1, 4).reshape(o * oh * ow, cg * kh * kw)
-    wi = np.arange(o * cg * kh * kw).reshape(o, 1, 1, cg * kh * kw)
-    wi = np.broadcast_to(wi, (o, oh, ow, cg * kh * kw)).reshape(o * oh * ow, cg * kh * kw)
+    w_flat = np.arange(o * cg * kh * kw).reshape(o, 1, 1, cg * kh * kw)
+    wi = np.broadcast_to(w_flat, (o, oh, ow, cg * kh * kw)).reshape(o * oh * ow, cg * kh * kw)
     return np.ascontiguousarray(xi), np.ascontiguousarray(wi), np.repeat(np.arange(o, dtype=np.int64), oh * ow)
 
 
