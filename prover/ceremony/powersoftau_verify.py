@@ -121,6 +121,8 @@ def _check_powers(ptau: PowersOfTau, last: Contribution) -> None:
 
 
 def _check_lagrange(ptau: PowersOfTau, progress: bool) -> None:
+    if ptau.lagrange is None:
+        raise _fail("the file has no Lagrange sections to check (an unprepared powers of tau)")
     n_max = 1 << ptau.power
     blocks = [(series, n) for series in LAGRANGE_SECTIONS for n in (1 << k for k in range(ptau.power + 2))
               if n <= n_max or (series == "tau_g1" and n == 2 * n_max)]
