@@ -86,8 +86,13 @@ def prove_case(kind: str, n: int, mode: str) -> dict:
     prove_s = time.perf_counter() - t0
     if not verify(pk.verifying_key(), public, proof):
         raise RuntimeError(f"the {kind} proof for {n} does not verify")
-    return {"build_s": round(build, 2), "witness_s": round(witness_s, 2), "setup_s": round(setup_s, 2),
-            "prove_s": round(prove_s, 2), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
+    return {
+        "build_s": round(build, 2),
+        "witness_s": round(witness_s, 2),
+        "setup_s": round(setup_s, 2),
+        "prove_s": round(prove_s, 2),
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
+    }
 
 
 def count_case(kind: str, n: int, mode: str) -> dict:
@@ -100,12 +105,21 @@ def count_case(kind: str, n: int, mode: str) -> dict:
     circuit = A.accuracy_circuit(q, n, mode) if kind == "accuracy" else R.retrieval_circuit(q, n, mode)
     r1cs = circuit.r1cs
     domain = qap.domain_size(r1cs.n_constraints, r1cs.n_public)
-    return {"kind": kind, "n": n, "mode": mode, "constraints": r1cs.n_constraints, "wires": r1cs.n_wires,
-            "domain_power": domain.bit_length() - 1, "build_s": round(time.perf_counter() - t0, 2)}
+    return {
+        "kind": kind,
+        "n": n,
+        "mode": mode,
+        "constraints": r1cs.n_constraints,
+        "wires": r1cs.n_wires,
+        "domain_power": domain.bit_length() - 1,
+        "build_s": round(time.perf_counter() - t0, 2),
+    }
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks accuracy_retrieval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks accuracy_retrieval", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--accuracy", type=int, nargs="*", default=[10, 100, 1000])
     parser.add_argument("--retrieval", type=int, nargs="*", default=[64, 256])
     parser.add_argument("--mode", choices=("private", "public"), default="private")
@@ -122,8 +136,12 @@ def main(argv: list[str]) -> int:
         row = count_case(kind, n, args.mode)
         row["proved"] = row["domain_power"] <= args.max_power
         if row["proved"]:
-            child = subprocess.run([sys.executable, "-m", "benchmarks.accuracy_retrieval", "--case",
-                                    f"{kind}:{n}:{args.mode}"], stdout=subprocess.PIPE, text=True, check=True)
+            child = subprocess.run(
+                [sys.executable, "-m", "benchmarks.accuracy_retrieval", "--case", f"{kind}:{n}:{args.mode}"],
+                stdout=subprocess.PIPE,
+                text=True,
+                check=True,
+            )
             row.update(json.loads(child.stdout.strip().splitlines()[-1]))
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -131,16 +149,29 @@ def main(argv: list[str]) -> int:
         mine = [r for r in rows if r["kind"] == kind]
         for prev, cur in zip(mine, mine[1:]):
             cur["per_sample"] = round((cur["constraints"] - prev["constraints"]) / (cur["n"] - prev["n"]), 1)
-    print(f"{'statement':<10} {'n':>5} {'constraints':>12} {'per item':>9} {'2^k':>4} {'witness s':>9} "
-          f"{'setup s':>8} {'prove s':>8} {'peak MiB':>9}")
+    print(
+        f"{'statement':<10} {'n':>5} {'constraints':>12} {'per item':>9} {'2^k':>4} {'witness s':>9} "
+        f"{'setup s':>8} {'prove s':>8} {'peak MiB':>9}"
+    )
     for r in rows:
-        print(f"{r['kind']:<10} {r['n']:>5} {r['constraints']:>12,} {r.get('per_sample', ''):>9} "
-              f"{r['domain_power']:>4} {r.get('witness_s', '-'):>9} {r.get('setup_s', '-'):>8} "
-              f"{r.get('prove_s', '-'):>8} {r.get('peak_rss_mib', '-'):>9}")
+        print(
+            f"{r['kind']:<10} {r['n']:>5} {r['constraints']:>12,} {r.get('per_sample', ''):>9} "
+            f"{r['domain_power']:>4} {r.get('witness_s', '-'):>9} {r.get('setup_s', '-'):>8} "
+            f"{r.get('prove_s', '-'):>8} {r.get('peak_rss_mib', '-'):>9}"
+        )
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     with atomic_output(RESULTS_DIR / "accuracy_retrieval.json", "w") as out:
-        json.dump({"machine": platform.platform(), "cores": os.cpu_count(),
-                   "load_average": list(os.getloadavg()), "model": "mlp", "rows": rows}, out, indent=1)
+        json.dump(
+            {
+                "machine": platform.platform(),
+                "cores": os.cpu_count(),
+                "load_average": list(os.getloadavg()),
+                "model": "mlp",
+                "rows": rows,
+            },
+            out,
+            indent=1,
+        )
     return 0
 
 

@@ -82,11 +82,20 @@ def phase1(power: int, work: Path, log=print) -> dict:
     log(f"  phase 1 at 2^{power}: contribute and verify")
     return _contribute_and_verify(
         {"phase": 1, "what": f"powers of tau 2^{power}", "size": 1 << power},
-        {"zkmarket": _zkmarket("powersoftau", "contribute", start, outputs["zkmarket"], "-n", "bench", "-e", ENTROPY),
-         "snarkjs": _snarkjs("powersoftau", "contribute", start, outputs["snarkjs"], "--name=bench", f"-e={ENTROPY}")},
-        {"zkmarket": lambda p: _zkmarket("powersoftau", "verify", p),
-         "snarkjs": lambda p: _snarkjs("powersoftau", "verify", p)},
-        outputs)
+        {
+            "zkmarket": _zkmarket(
+                "powersoftau", "contribute", start, outputs["zkmarket"], "-n", "bench", "-e", ENTROPY
+            ),
+            "snarkjs": _snarkjs(
+                "powersoftau", "contribute", start, outputs["snarkjs"], "--name=bench", f"-e={ENTROPY}"
+            ),
+        },
+        {
+            "zkmarket": lambda p: _zkmarket("powersoftau", "verify", p),
+            "snarkjs": lambda p: _snarkjs("powersoftau", "verify", p),
+        },
+        outputs,
+    )
 
 
 def _model_keys(max_k: int, log=print) -> list[tuple[str, dict[str, Path], int]]:
@@ -107,8 +116,10 @@ def _model_keys(max_k: int, log=print) -> list[tuple[str, dict[str, Path], int]]
             graph = import_model(model.path)
             q = quantize(graph, model_inputs(graph.input_tensor.shape, x_train), model.precision)
             r1cs = inference_circuit(q, "private").r1cs
-            meta = {"k": qap.domain_size(r1cs.n_constraints, r1cs.n_public).bit_length() - 1,
-                    "constraints": r1cs.n_constraints}
+            meta = {
+                "k": qap.domain_size(r1cs.n_constraints, r1cs.n_public).bit_length() - 1,
+                "constraints": r1cs.n_constraints,
+            }
             if meta["k"] <= max_k:
                 write_r1cs(r1cs, files["r1cs"])
             with atomic_output(files["meta"], "w") as f:
@@ -146,11 +157,20 @@ def phase2(name: str, files: dict[str, Path], constraints: int, work: Path, log=
     log(f"  phase 2 for {name} ({constraints} constraints): contribute and verify")
     return _contribute_and_verify(
         {"phase": 2, "what": name, "size": constraints},
-        {"zkmarket": _zkmarket("zkey", "contribute", files["zkey"], outputs["zkmarket"], "-n", "bench", "-e", ENTROPY),
-         "snarkjs": _snarkjs("zkey", "contribute", files["zkey"], outputs["snarkjs"], "--name=bench", f"-e={ENTROPY}")},
-        {"zkmarket": lambda p: _zkmarket("zkey", "verify", files["r1cs"], files["ptau"], p),
-         "snarkjs": lambda p: _snarkjs("zkey", "verify", files["r1cs"], files["ptau"], p)},
-        outputs)
+        {
+            "zkmarket": _zkmarket(
+                "zkey", "contribute", files["zkey"], outputs["zkmarket"], "-n", "bench", "-e", ENTROPY
+            ),
+            "snarkjs": _snarkjs(
+                "zkey", "contribute", files["zkey"], outputs["snarkjs"], "--name=bench", f"-e={ENTROPY}"
+            ),
+        },
+        {
+            "zkmarket": lambda p: _zkmarket("zkey", "verify", files["r1cs"], files["ptau"], p),
+            "snarkjs": lambda p: _snarkjs("zkey", "verify", files["r1cs"], files["ptau"], p),
+        },
+        outputs,
+    )
 
 
 def prepare(power: int, work: Path, log=print) -> dict:
@@ -163,8 +183,10 @@ def prepare(power: int, work: Path, log=print) -> dict:
     outputs = {tool: work / f"{tool}_prepared_{power}.ptau" for tool in ("zkmarket", "snarkjs")}
     log(f"  prepare phase2 at 2^{power}")
     row = {"phase": "prepare", "what": f"prepare phase2 2^{power}", "size": 1 << power}
-    for tool, cmd in (("zkmarket", _zkmarket("powersoftau", "prepare", "phase2", start, outputs["zkmarket"])),
-                      ("snarkjs", _snarkjs("powersoftau", "prepare", "phase2", start, outputs["snarkjs"]))):
+    for tool, cmd in (
+        ("zkmarket", _zkmarket("powersoftau", "prepare", "phase2", start, outputs["zkmarket"])),
+        ("snarkjs", _snarkjs("powersoftau", "prepare", "phase2", start, outputs["snarkjs"])),
+    ):
         seconds, rss = run_measured(cmd)
         row[f"{tool}_prepare_s"], row[f"{tool}_prepare_mib"] = seconds, rss / 2**20
     if outputs["zkmarket"].read_bytes() != outputs["snarkjs"].read_bytes():
@@ -175,31 +197,39 @@ def prepare(power: int, work: Path, log=print) -> dict:
 def prepare_table(rows: list[dict]) -> str:
     lines = [f"{'what':<24} {'size':>7} | {'prepare s':>10} {'(snarkjs)':>9} | {'MiB':>6} {'(snarkjs)':>9}"]
     for r in rows:
-        lines.append(f"{r['what']:<24} {r['size']:>7} | {r['zkmarket_prepare_s']:>10.1f} {r['snarkjs_prepare_s']:>9.1f} | "
-                     f"{r['zkmarket_prepare_mib']:>6.0f} {r['snarkjs_prepare_mib']:>9.0f}")
+        lines.append(
+            f"{r['what']:<24} {r['size']:>7} | {r['zkmarket_prepare_s']:>10.1f} {r['snarkjs_prepare_s']:>9.1f} | "
+            f"{r['zkmarket_prepare_mib']:>6.0f} {r['snarkjs_prepare_mib']:>9.0f}"
+        )
     lines.append("both tools prepared the same file; the outputs are byte for byte the same")
     return "\n".join(lines)
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'phase':>5} {'what':<22} {'size':>7} | {'contribute s':>13} {'(snarkjs)':>9} | "
-             f"{'verify s':>9} {'(snarkjs)':>9} | {'MiB contrib':>11} {'(snarkjs)':>9}"]
+    lines = [
+        f"{'phase':>5} {'what':<22} {'size':>7} | {'contribute s':>13} {'(snarkjs)':>9} | "
+        f"{'verify s':>9} {'(snarkjs)':>9} | {'MiB contrib':>11} {'(snarkjs)':>9}"
+    ]
     for r in rows:
         lines.append(
             f"{r['phase']:>5} {r['what']:<22} {r['size']:>7} | {r['zkmarket_contribute_s']:>13.1f} "
             f"{r['snarkjs_contribute_s']:>9.1f} | {r['zkmarket_verifies_snarkjs_s']:>9.1f} "
             f"{r['snarkjs_verifies_snarkjs_s']:>9.1f} | {r['zkmarket_contribute_mib']:>11.0f} "
-            f"{r['snarkjs_contribute_mib']:>9.0f}")
-    lines.append("verify columns: both tools verifying the same (snarkjs-made) file; each tool also "
-                 "verified the other's output (JSON has all four times)")
+            f"{r['snarkjs_contribute_mib']:>9.0f}"
+        )
+    lines.append(
+        "verify columns: both tools verifying the same (snarkjs-made) file; each tool also "
+        "verified the other's output (JSON has all four times)"
+    )
     return "\n".join(lines)
 
 
 def _tables(rows: list[dict]) -> str:
     ceremony = [r for r in rows if r["phase"] != "prepare"]
     prepared = [r for r in rows if r["phase"] == "prepare"]
-    return "\n\n".join(t for t in ((table(ceremony) if ceremony else ""),
-                                   (prepare_table(prepared) if prepared else "")) if t)
+    return "\n\n".join(
+        t for t in ((table(ceremony) if ceremony else ""), (prepare_table(prepared) if prepared else "")) if t
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,10 +238,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phase2-k", type=int, default=12, help="log2 domain of the synthetic phase-2 circuit")
     parser.add_argument("--no-models", action="store_true", help="skip the example models' circuits")
     parser.add_argument("--max-model-k", type=int, default=16, help="skip models whose domain exceeds 2^K")
-    parser.add_argument("--phases", nargs="+", default=["1", "2"], choices=["1", "2", "prepare"],
-                        help="which phases to run (rows of earlier runs are kept in the JSON)")
-    parser.add_argument("--prepare-powers", type=int, nargs="+", default=[12],
-                        help="powers of the `prepare phase2` rows")
+    parser.add_argument(
+        "--phases",
+        nargs="+",
+        default=["1", "2"],
+        choices=["1", "2", "prepare"],
+        help="which phases to run (rows of earlier runs are kept in the JSON)",
+    )
+    parser.add_argument(
+        "--prepare-powers", type=int, nargs="+", default=[12], help="powers of the `prepare phase2` rows"
+    )
     args = parser.parse_args(argv)
 
     rows = []
@@ -237,8 +273,13 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in json.loads(results.read_text())["rows"] if r["what"] not in measured] + rows
         rows.sort(key=lambda r: (str(r["phase"]), r["size"]))
     snarkjs_version = json.loads((REPO_ROOT / "node_modules/snarkjs/package.json").read_text())["version"]
-    result = {"benchmark": "ceremony", "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-              "snarkjs": snarkjs_version, "kernels": sorted(set(kernels.BACKEND.values())), "rows": rows}
+    result = {
+        "benchmark": "ceremony",
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "snarkjs": snarkjs_version,
+        "kernels": sorted(set(kernels.BACKEND.values())),
+        "rows": rows,
+    }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     with atomic_output(results, "w") as f:
         json.dump(result, f, indent=2)

@@ -29,9 +29,17 @@ BATCH_AXIS = "N"
 
 
 def files(workdir: Path) -> dict[str, str]:
-    names = {"model": "model.onnx", "input": "input.json", "settings": "settings.json",
-             "compiled": "model.compiled", "srs": "kzg.srs", "witness": "witness.json", "vk": "vk.key",
-             "pk": "pk.key", "proof": "proof.json"}
+    names = {
+        "model": "model.onnx",
+        "input": "input.json",
+        "settings": "settings.json",
+        "compiled": "model.compiled",
+        "srs": "kzg.srs",
+        "witness": "witness.json",
+        "vk": "vk.key",
+        "pk": "pk.key",
+        "proof": "proof.json",
+    }
     return {k: str(workdir / v) for k, v in names.items()}
 
 

@@ -57,8 +57,15 @@ def measure(url: str | None = None, log=print) -> dict:
 
     def record(step: str, receipt, note: str = "") -> None:
         intrinsic = intrinsic_gas(w3, receipt["transactionHash"])
-        steps.append({"step": step, "gas": int(receipt["gasUsed"]), "intrinsic": intrinsic,
-                      "execution": int(receipt["gasUsed"]) - intrinsic, "note": note})
+        steps.append(
+            {
+                "step": step,
+                "gas": int(receipt["gasUsed"]),
+                "intrinsic": intrinsic,
+                "execution": int(receipt["gasUsed"]) - intrinsic,
+                "note": note,
+            }
+        )
 
     verifier, receipt = deploy_verifier(w3, circuit.verifying_key, deployer)
     record("deploy Groth16Verifier", receipt, "key as immutables, 3 pairing checks of the key")
@@ -69,10 +76,12 @@ def measure(url: str | None = None, log=print) -> dict:
     market = Market(w3, market_contract)
 
     a, b, c = proof.evm
-    record("verifyProof alone", transact(w3, verifier.functions.verifyProof(a, b, c, list(proof.public)), deployer),
-           "4 public inputs, as a transaction")
-    model_id = market.register_model(provider, proof.model_commitment, verifier.address, PRICE,
-                                     metadata_uri="toy://a")
+    record(
+        "verifyProof alone",
+        transact(w3, verifier.functions.verifyProof(a, b, c, list(proof.public)), deployer),
+        "4 public inputs, as a transaction",
+    )
+    model_id = market.register_model(provider, proof.model_commitment, verifier.address, PRICE, metadata_uri="toy://a")
     record("registerModel", market.last_receipt, "7-byte metadata URI; marks the provider's credit slot")
     market.set_price(provider, model_id, PRICE)
     record("setPrice", market.last_receipt)
@@ -97,9 +106,14 @@ def measure(url: str | None = None, log=print) -> dict:
     market.retire(provider, model_id)
     record("retire", market.last_receipt)
 
-    code_size = {name: len(w3.eth.get_code(addr)) for name, addr in
-                 (("Groth16Verifier", verifier.address), ("ModelRegistry", registry.address),
-                  ("Marketplace", market_contract.address))}
+    code_size = {
+        name: len(w3.eth.get_code(addr))
+        for name, addr in (
+            ("Groth16Verifier", verifier.address),
+            ("ModelRegistry", registry.address),
+            ("Marketplace", market_contract.address),
+        )
+    }
     compiler = find_compiler()
     return {
         "chain": url or "eth-tester (py-evm)",

@@ -62,23 +62,29 @@ def benchmark_circuit(k: int, seed: int = 2026) -> tuple[R1CS, np.ndarray]:
     mul, add = j[j % 2 == 0], j[j % 2 == 1]
     xa, xb, xc = (2 + (j // 2 * step + offset) % N_INPUTS for step, offset in ((1, 0), (7, 3), (13, 5)))
     last = np.array([n - 1])
-    a = _csr(n, (mul, xa[mul], 1), (add, v[add - 1], 1), (last, v[-1:], 1),   # first entries
-             (mul, xc[mul], 1), (add, xa[add], 1), (last, v[-2:-1], 1),       # second
-             (add, np.zeros_like(add), 3))                                   # third: the constant
+    a = _csr(
+        n,
+        (mul, xa[mul], 1),
+        (add, v[add - 1], 1),
+        (last, v[-1:], 1),  # first entries
+        (mul, xc[mul], 1),
+        (add, xa[add], 1),
+        (last, v[-2:-1], 1),  # second
+        (add, np.zeros_like(add), 3),
+    )  # third: the constant
     b = _csr(n, (mul, xb[mul], 1), (add, np.zeros_like(add), 1), (last, np.zeros(1, np.int64), 1))
     c = _csr(n, (j, v, 1), (last, np.ones(1, np.int64), 1))
-    r1cs = R1CS(n_wires=first_v + len(j), n_outputs=1, n_public_inputs=0, n_private_inputs=N_INPUTS,
-                A=a, B=b, C=c)
+    r1cs = R1CS(n_wires=first_v + len(j), n_outputs=1, n_public_inputs=0, n_private_inputs=N_INPUTS, A=a, B=b, C=c)
 
     rng = np.random.default_rng(seed)
     witness = np.zeros((r1cs.n_wires, LIMBS), dtype=np.uint64)
     witness[0] = ints_to_limbs([1])[0]
-    witness[2:first_v] = ints_to_limbs([int.from_bytes(rng.bytes(32), "little") for _ in range(N_INPUTS)],
-                                       FR_MODULUS)
+    witness[2:first_v] = ints_to_limbs([int.from_bytes(rng.bytes(32), "little") for _ in range(N_INPUTS)], FR_MODULUS)
     # the multiplications read only inputs, the additions only the multiplication before them
     witness[v[mul]] = kernels.fr_mul(kernels.fr_add(witness[xa[mul]], witness[xc[mul]]), witness[xb[mul]])
-    witness[v[add]] = kernels.fr_add(kernels.fr_add(witness[v[add - 1]], witness[xa[add]]),
-                                     ints_to_limbs([3] * len(add)))
+    witness[v[add]] = kernels.fr_add(
+        kernels.fr_add(witness[v[add - 1]], witness[xa[add]]), ints_to_limbs([3] * len(add))
+    )
     witness[1] = kernels.fr_add(witness[v[-1:]], witness[v[-2:-1]])[0]
     return r1cs, witness
 
@@ -95,11 +101,16 @@ def _csr(n_rows: int, *entries: tuple[np.ndarray, np.ndarray, int]) -> SparseMat
 
 # --- inputs (cached) -------------------------------------------------------------------------
 
+
 def prepare(k: int, cache: Path = CACHE_DIR, log=print) -> dict[str, Path]:
     """The .r1cs, .wtns and .zkey of size k, built once and cached."""
     base = cache / f"groth16_k{k}_v{CIRCUIT_VERSION}"
-    files = {"r1cs": base.with_suffix(".r1cs"), "wtns": base.with_suffix(".wtns"),
-             "zkey": base.with_suffix(".zkey"), "vk": base.with_suffix(".vk.json")}
+    files = {
+        "r1cs": base.with_suffix(".r1cs"),
+        "wtns": base.with_suffix(".wtns"),
+        "zkey": base.with_suffix(".zkey"),
+        "vk": base.with_suffix(".vk.json"),
+    }
     if not all(files[name].exists() for name in ("r1cs", "wtns", "zkey", "vk")):
         log(f"  building the 2^{k} circuit, witness and key (cached in {cache})")
         cache.mkdir(parents=True, exist_ok=True)
@@ -115,6 +126,7 @@ def prepare(k: int, cache: Path = CACHE_DIR, log=print) -> dict[str, Path]:
 
 
 # --- running the provers ---------------------------------------------------------------------
+
 
 def run_measured(cmd: list[str]) -> tuple[float, int]:
     """Wall time (s) and peak resident memory (bytes) of a child process; raises on failure.
@@ -137,18 +149,25 @@ def zkmarket_cmd() -> list[str]:
 
 
 def snarkjs_verifies(vk: Path, public: Path, proof: Path) -> bool:
-    return run_npm_tool("snarkjs", "groth16", "verify", vk, public, proof, check=False,
-                        timeout=600).returncode == 0
+    return run_npm_tool("snarkjs", "groth16", "verify", vk, public, proof, check=False, timeout=600).returncode == 0
 
 
 def measure(k: int, files: dict[str, Path], repeat: int, workdir: Path) -> dict:
     """Best-of-``repeat`` time and the peak memory of each prover at size k; both proofs are
     checked with snarkjs."""
     sides = {
-        "zkmarket": lambda proof, public: zkmarket_cmd() + ["groth16", "prove", str(files["zkey"]),
-                                                            str(files["wtns"]), str(proof), str(public)],
-        "snarkjs": lambda proof, public: [str(npm_bin("snarkjs")), "groth16", "prove", str(files["zkey"]),
-                                          str(files["wtns"]), str(proof), str(public)],
+        "zkmarket": lambda proof, public: (
+            zkmarket_cmd() + ["groth16", "prove", str(files["zkey"]), str(files["wtns"]), str(proof), str(public)]
+        ),
+        "snarkjs": lambda proof, public: [
+            str(npm_bin("snarkjs")),
+            "groth16",
+            "prove",
+            str(files["zkey"]),
+            str(files["wtns"]),
+            str(proof),
+            str(public),
+        ],
     }
     row = {"k": k, "constraints": (1 << k) - 2}
     for name, cmd in sides.items():
@@ -169,8 +188,9 @@ def profile(files: dict[str, Path], top: int = 20) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         profiler = cProfile.Profile()
         profiler.enable()
-        cli_main(["groth16", "prove", str(files["zkey"]), str(files["wtns"]),
-                  f"{tmp}/proof.json", f"{tmp}/public.json"])
+        cli_main(
+            ["groth16", "prove", str(files["zkey"]), str(files["wtns"]), f"{tmp}/proof.json", f"{tmp}/public.json"]
+        )
         profiler.disable()
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
@@ -178,18 +198,28 @@ def profile(files: dict[str, Path], top: int = 20) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'constraints':>12} {'zkmarket s':>11} {'snarkjs s':>10} {'ratio':>6} "
-             f"{'zkmarket MiB':>13} {'snarkjs MiB':>12}"]
+    lines = [
+        f"{'constraints':>12} {'zkmarket s':>11} {'snarkjs s':>10} {'ratio':>6} "
+        f"{'zkmarket MiB':>13} {'snarkjs MiB':>12}"
+    ]
     for r in rows:
-        lines.append(f"{r['constraints']:>12} {r['zkmarket_seconds']:>11.2f} {r['snarkjs_seconds']:>10.2f} "
-                     f"{r['ratio']:>6.2f} {r['zkmarket_peak_rss_mib']:>13.0f} {r['snarkjs_peak_rss_mib']:>12.0f}")
+        lines.append(
+            f"{r['constraints']:>12} {r['zkmarket_seconds']:>11.2f} {r['snarkjs_seconds']:>10.2f} "
+            f"{r['ratio']:>6.2f} {r['zkmarket_peak_rss_mib']:>13.0f} {r['snarkjs_peak_rss_mib']:>12.0f}"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks groth16", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[12, 14, 16, 18], metavar="K",
-                        help="log2 of the domain size of each benchmark circuit")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[12, 14, 16, 18],
+        metavar="K",
+        help="log2 of the domain size of each benchmark circuit",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per prover and size (best time kept)")
     parser.add_argument("--profile", action="store_true", help="also profile our prover at the largest size")
     args = parser.parse_args(argv)
@@ -199,8 +229,9 @@ def main(argv: list[str] | None = None) -> int:
 
     snarkjs_version = json.loads((REPO_ROOT / "node_modules/snarkjs/package.json").read_text())["version"]
     backends = sorted(set(kernels.BACKEND.values()))
-    print(f"groth16 prove: zkmarket ({'/'.join(backends)} kernels) vs snarkjs {snarkjs_version}, "
-          f"{os.cpu_count()} cores")
+    print(
+        f"groth16 prove: zkmarket ({'/'.join(backends)} kernels) vs snarkjs {snarkjs_version}, {os.cpu_count()} cores"
+    )
     if "reference" in backends:
         slow = [name for name, b in kernels.BACKEND.items() if b == "reference"]
         print(f"  warning: py_ecc reference kernels in use for {', '.join(slow)}: expect very slow runs")
@@ -213,9 +244,13 @@ def main(argv: list[str] | None = None) -> int:
             print(table(rows[-1:]).splitlines()[1], flush=True)
     print(table(rows))
     report = {
-        "benchmark": "groth16_prove", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "benchmark": "groth16_prove",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "snarkjs": snarkjs_version, "kernels": kernels.BACKEND, "repeat": args.repeat, "rows": rows,
+        "snarkjs": snarkjs_version,
+        "kernels": kernels.BACKEND,
+        "repeat": args.repeat,
+        "rows": rows,
     }
     if args.profile:
         report["profile"] = profile(prepare(max(args.sizes)))

@@ -93,46 +93,103 @@ def cases(rng: np.random.Generator, quick: bool):
         msm = getattr(kernels, f"{group}_msm")
         for k in msm_sizes:
             n = 1 << k
-            yield "msm", f"{group}_msm (full-size scalars)", n, msm, lambda n=n, g=group: (table(g, n), random_fr(rng, n))
-            yield "msm", f"{group}_msm (witness-like scalars)", n, msm, lambda n=n, g=group: (table(g, n), witness_like(rng, n))
+            yield (
+                "msm",
+                f"{group}_msm (full-size scalars)",
+                n,
+                msm,
+                lambda n=n, g=group: (table(g, n), random_fr(rng, n)),
+            )
+            yield (
+                "msm",
+                f"{group}_msm (witness-like scalars)",
+                n,
+                msm,
+                lambda n=n, g=group: (table(g, n), witness_like(rng, n)),
+            )
     for k in ntt_sizes:
         n = 1 << k
         yield "ntt", "ntt", n, kernels.ntt, lambda n=n: (random_fr(rng, n),)
         yield "ntt", "intt", n, kernels.intt, lambda n=n: (random_fr(rng, n),)
         yield "ntt", "coset_ntt", n, kernels.coset_ntt, lambda n=n: (random_fr(rng, n), 5)
-    for k in ([10, 12] if quick else [12, 13, 14, 15]):
+    for k in [10, 12] if quick else [12, 13, 14, 15]:
         n = 1 << k
         for group in ("g1", "g2"):
-            yield "group_ntt", f"{group}_intt (one kernel call)", n, getattr(kernels, f"{group}_intt"), \
-                lambda n=n, g=group: (table(g, n),)
-            yield "group_ntt", f"{group}_intt (stage by stage, before)", n, group_intt_by_stages, \
-                lambda n=n, g=group: (table(g, n), g)
-    yield "sparse", "sparse_matvec (3 per row, full-size)", sparse_rows, kernels.sparse_matvec, \
-        lambda: random_csr(rng, sparse_rows, sparse_rows, 3, random_fr) + (random_fr(rng, sparse_rows),)
+            yield (
+                "group_ntt",
+                f"{group}_intt (one kernel call)",
+                n,
+                getattr(kernels, f"{group}_intt"),
+                lambda n=n, g=group: (table(g, n),),
+            )
+            yield (
+                "group_ntt",
+                f"{group}_intt (stage by stage, before)",
+                n,
+                group_intt_by_stages,
+                lambda n=n, g=group: (table(g, n), g),
+            )
+    yield (
+        "sparse",
+        "sparse_matvec (3 per row, full-size)",
+        sparse_rows,
+        kernels.sparse_matvec,
+        lambda: random_csr(rng, sparse_rows, sparse_rows, 3, random_fr) + (random_fr(rng, sparse_rows),),
+    )
     lincomb_rows = sparse_rows // 4
     for group in ("g1", "g2"):
-        yield "sparse", f"{group}_sparse_lincomb (3 per row, small signed)", lincomb_rows, \
-            getattr(kernels, f"{group}_sparse_lincomb"), \
-            lambda g=group: random_csr(rng, lincomb_rows, lincomb_rows, 3,
-                                       lambda r, n: signed_to_fr(r.integers(-64, 64, size=n))) + (table(g, lincomb_rows),)
-        yield "batch_mul", f"{group}_batch_mul", lincomb_rows, getattr(kernels, f"{group}_batch_mul"), \
-            lambda g=group: (G1_GEN if g == "g1" else G2_GEN, random_fr(rng, lincomb_rows))
+        yield (
+            "sparse",
+            f"{group}_sparse_lincomb (3 per row, small signed)",
+            lincomb_rows,
+            getattr(kernels, f"{group}_sparse_lincomb"),
+            lambda g=group: (
+                random_csr(rng, lincomb_rows, lincomb_rows, 3, lambda r, n: signed_to_fr(r.integers(-64, 64, size=n)))
+                + (table(g, lincomb_rows),)
+            ),
+        )
+        yield (
+            "batch_mul",
+            f"{group}_batch_mul",
+            lincomb_rows,
+            getattr(kernels, f"{group}_batch_mul"),
+            lambda g=group: (G1_GEN if g == "g1" else G2_GEN, random_fr(rng, lincomb_rows)),
+        )
     for field in ("fr", "fq"):
-        yield "field", f"to_montgomery ({field})", bulk, kernels.to_montgomery, \
-            lambda f=field: (random_fr(rng, bulk), f)
-        yield "field", f"from_montgomery ({field})", bulk, kernels.from_montgomery, \
-            lambda f=field: (random_fr(rng, bulk), f)
+        yield (
+            "field",
+            f"to_montgomery ({field})",
+            bulk,
+            kernels.to_montgomery,
+            lambda f=field: (random_fr(rng, bulk), f),
+        )
+        yield (
+            "field",
+            f"from_montgomery ({field})",
+            bulk,
+            kernels.from_montgomery,
+            lambda f=field: (random_fr(rng, bulk), f),
+        )
     yield "field", "fr_mul", bulk, kernels.fr_mul, lambda: (random_fr(rng, bulk), random_fr(rng, bulk))
-    yield "pairing", "pairing_check (4 pairs)", 4, kernels.pairing_check, \
-        lambda: (kernels.g1_batch_mul(G1_GEN, random_fr(rng, 4)), kernels.g2_batch_mul(G2_GEN, random_fr(rng, 4)))
+    yield (
+        "pairing",
+        "pairing_check (4 pairs)",
+        4,
+        kernels.pairing_check,
+        lambda: (kernels.g1_batch_mul(G1_GEN, random_fr(rng, 4)), kernels.g2_batch_mul(G2_GEN, random_fr(rng, 4))),
+    )
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.kernels", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the best counts")
-    parser.add_argument("--only", nargs="+", choices=["msm", "ntt", "group_ntt", "sparse", "batch_mul", "field", "pairing"],
-                        help="only these groups of kernels")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=["msm", "ntt", "group_ntt", "sparse", "batch_mul", "field", "pairing"],
+        help="only these groups of kernels",
+    )
     args = parser.parse_args(argv)
     if any(backend != "native" for backend in kernels.BACKEND.values()):
         print("some kernels are not native; rebuild with `pip install -e .`", file=sys.stderr)
@@ -145,16 +202,25 @@ def main(argv: list[str]) -> int:
         inputs = make_args()
         seconds = best_of(args.repeat, fn, *inputs)
         # the machine is shared: the load beside each figure says how far to trust it
-        rows.append({"group": group, "kernel": label, "size": size, "seconds": seconds,
-                     "load_average": round(os.getloadavg()[0], 1)})
+        rows.append(
+            {
+                "group": group,
+                "kernel": label,
+                "size": size,
+                "seconds": seconds,
+                "load_average": round(os.getloadavg()[0], 1),
+            }
+        )
         del inputs
 
     print(f"\n{'kernel':<46} {'size':>9} {'time':>11} {'per element':>13} {'load':>6}")
     for row in rows:
         size = row["size"]
         size_text = f"2^{size.bit_length() - 1}" if size & (size - 1) == 0 else str(size)
-        print(f"{row['kernel']:<46} {size_text:>9} {row['seconds'] * 1e3:>8.1f} ms "
-              f"{row['seconds'] / size * 1e9:>10.0f} ns {row['load_average']:>6.1f}")
+        print(
+            f"{row['kernel']:<46} {size_text:>9} {row['seconds'] * 1e3:>8.1f} ms "
+            f"{row['seconds'] / size * 1e9:>10.0f} ns {row['load_average']:>6.1f}"
+        )
 
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     result = {

@@ -59,6 +59,7 @@ MIB = 2**20
 
 # --- measured child processes ----------------------------------------------------------------
 
+
 def _memory_bytes(pid: int) -> tuple[int, int]:
     """(current, peak) resident memory of a running process, from /proc."""
     found = {"VmRSS:": 0, "VmHWM:": 0}
@@ -107,10 +108,13 @@ def run_capped(cmd: list[str], log: Path, timeout: float | None = None, max_rss:
     child.returncode = os.waitstatus_to_exitcode(wait_status)
     if status is None:
         status = "ok" if child.returncode == 0 else "failed"
-    return {"status": status, "seconds": time.perf_counter() - start,
-            "cpu_seconds": usage.ru_utime + usage.ru_stime,
-            # a child too quick to be sampled falls back to the (inflated) ru_maxrss
-            "peak_rss_mib": (peak or usage.ru_maxrss * 1024) / MIB}
+    return {
+        "status": status,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+        # a child too quick to be sampled falls back to the (inflated) ru_maxrss
+        "peak_rss_mib": (peak or usage.ru_maxrss * 1024) / MIB,
+    }
 
 
 def cached_ptau(power: int) -> Path:
@@ -119,6 +123,7 @@ def cached_ptau(power: int) -> Path:
     if not path.exists():
         from prover.ceremony.known_secret import known_secret_ptau
         from prover.formats.ptau import write_ptau
+
         print(f"  building the known-secret ptau of power {power} (cached in {CACHE_DIR})", flush=True)
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
         write_ptau(known_secret_ptau(power, **SECRET, progress=True), path)  # atomic
@@ -126,6 +131,7 @@ def cached_ptau(power: int) -> Path:
 
 
 # --- the two sides ---------------------------------------------------------------------------
+
 
 def measure_ours(name: str, model, calibration: np.ndarray, x: np.ndarray, workdir: Path) -> dict:
     """Compile, set up, witness, prove and verify one example model with the zkmarket CLI.
@@ -145,22 +151,49 @@ def measure_ours(name: str, model, calibration: np.ndarray, x: np.ndarray, workd
         result = run_capped(zk + [str(a) for a in args], log)
         row[label] = result
         if result["status"] != "ok":
-            raise RuntimeError(f"{name}: zkmarket {' '.join(map(str, args[:2]))} {result['status']}:\n"
-                               f"{log.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"{name}: zkmarket {' '.join(map(str, args[:2]))} {result['status']}:\n{log.read_text()[-3000:]}"
+            )
         return result
 
-    step("compile", "model", "compile", model.path, outdir, "--calibration", work / "calibration.npy",
-         "--bits", model.precision.act_bits, model.precision.weight_bits)
+    step(
+        "compile",
+        "model",
+        "compile",
+        model.path,
+        outdir,
+        "--calibration",
+        work / "calibration.npy",
+        "--bits",
+        model.precision.act_bits,
+        model.precision.weight_bits,
+    )
     info = json.loads((outdir / "model.json").read_text())
     row["constraints"], row["wires"], row["parameters"] = info["constraints"], info["wires"], info["parameters"]
     power = domain_size(info["constraints"], len(info["public_inputs"])).bit_length() - 1
     row["domain_log2"] = power
     step("setup", "model", "setup", outdir, "--ptau", cached_ptau(power))
     step("witness", "model", "witness", outdir, work / "input.npy", work / "w.wtns", "--salt", SALT)
-    step("groth16_prove", "groth16", "prove", outdir / "circuit.zkey", work / "w.wtns", work / "proof_g.json",
-         work / "public_g.json")
-    step("model_prove", "model", "prove", outdir, work / "input.npy", work / "proof.json", work / "public.json",
-         "--salt", SALT)
+    step(
+        "groth16_prove",
+        "groth16",
+        "prove",
+        outdir / "circuit.zkey",
+        work / "w.wtns",
+        work / "proof_g.json",
+        work / "public_g.json",
+    )
+    step(
+        "model_prove",
+        "model",
+        "prove",
+        outdir,
+        work / "input.npy",
+        work / "proof.json",
+        work / "public.json",
+        "--salt",
+        SALT,
+    )
     step("verify", "model", "verify", outdir, work / "proof.json", work / "public.json")
     # the Groth16-only proof is of the same statement: same public signals, and it verifies too
     if json.loads((work / "public_g.json").read_text()) != json.loads((work / "public.json").read_text()):
@@ -188,8 +221,9 @@ def measure_ezkl(onnx_path: Path, x: np.ndarray, workdir: Path, timeout: float, 
     (work / "input.json").write_text(json.dumps({"input_data": [np.asarray(x, dtype=float).ravel().tolist()]}))
     row: dict = {}
     for peer_step in PEER_STEPS:
-        result = run_capped([sys.executable, "-m", "benchmarks.ezkl_peer", peer_step, str(work)], work / "log.txt",
-                            timeout, max_rss)
+        result = run_capped(
+            [sys.executable, "-m", "benchmarks.ezkl_peer", peer_step, str(work)], work / "log.txt", timeout, max_rss
+        )
         row[peer_step] = result
         if peer_step == "settings" and (work / "settings.json").exists():
             settings = json.loads((work / "settings.json").read_text())
@@ -202,6 +236,7 @@ def measure_ezkl(onnx_path: Path, x: np.ndarray, workdir: Path, timeout: float, 
 
 
 # --- report ----------------------------------------------------------------------------------
+
 
 def summarize(row: dict) -> None:
     """Ratios and the targets, from a model's measured steps."""
@@ -217,9 +252,13 @@ def summarize(row: dict) -> None:
         row["target_10x"] = None  # undetermined: EZKL never proved (see its stopped step's status)
     if row["model"] == SCALE_MODEL:
         steps = [ours["compile"], ours["model_prove"], ours["verify"]]
-        scale = {"seconds": sum(s["seconds"] for s in steps), "cpu_seconds": sum(s["cpu_seconds"] for s in steps),
-                 "peak_rss_mib": max(s["peak_rss_mib"] for s in steps),
-                 "setup_seconds": ours["setup"]["seconds"], "setup_peak_rss_mib": ours["setup"]["peak_rss_mib"]}
+        scale = {
+            "seconds": sum(s["seconds"] for s in steps),
+            "cpu_seconds": sum(s["cpu_seconds"] for s in steps),
+            "peak_rss_mib": max(s["peak_rss_mib"] for s in steps),
+            "setup_seconds": ours["setup"]["seconds"],
+            "setup_peak_rss_mib": ours["setup"]["peak_rss_mib"],
+        }
         scale["met"] = scale["seconds"] <= SCALE_SECONDS and scale["peak_rss_mib"] <= SCALE_MIB
         row["scale"] = scale
 
@@ -233,19 +272,24 @@ def _cell(step: dict | None, key: str = "seconds", fmt: str = "{:.1f}") -> str:
 
 
 def table(rows: list[dict]) -> str:
-    head = (f"{'model':<10}{'constr':>9}{'wires':>9}{'compile':>8}{'setup':>8}{'witness':>8}{'prove':>8}"
-            f"{'prove e2e':>10}{'verify':>7}{'MiB':>7} | {'ezkl rows':>10}{'setup':>8}{'MiB':>7}{'prove':>8}"
-            f"{'MiB':>7} | {'ratio':>6}")
+    head = (
+        f"{'model':<10}{'constr':>9}{'wires':>9}{'compile':>8}{'setup':>8}{'witness':>8}{'prove':>8}"
+        f"{'prove e2e':>10}{'verify':>7}{'MiB':>7} | {'ezkl rows':>10}{'setup':>8}{'MiB':>7}{'prove':>8}"
+        f"{'MiB':>7} | {'ratio':>6}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         o, e = r.get("ours"), r.get("ezkl") or {}
         if o is None:
-            lines.append(f"{r['model']:<10}{'(ours not measured)':>67} | {str(e.get('rows', '-')):>10}"
-                         f"{_cell(e.get('setup')):>8}{_cell(e.get('setup'), 'peak_rss_mib', '{:.0f}'):>7}"
-                         f"{_cell(e.get('prove')):>8}{_cell(e.get('prove'), 'peak_rss_mib', '{:.0f}'):>7} |")
+            lines.append(
+                f"{r['model']:<10}{'(ours not measured)':>67} | {str(e.get('rows', '-')):>10}"
+                f"{_cell(e.get('setup')):>8}{_cell(e.get('setup'), 'peak_rss_mib', '{:.0f}'):>7}"
+                f"{_cell(e.get('prove')):>8}{_cell(e.get('prove'), 'peak_rss_mib', '{:.0f}'):>7} |"
+            )
             continue
-        peak = max(o[s]["peak_rss_mib"] for s in ("compile", "setup", "witness", "groth16_prove", "model_prove",
-                                                  "verify"))
+        peak = max(
+            o[s]["peak_rss_mib"] for s in ("compile", "setup", "witness", "groth16_prove", "model_prove", "verify")
+        )
         ratio = f"{r['ratio_groth16_prove']:.1f}x" if "ratio_groth16_prove" in r else "-"
         if "stopped_at" in e:
             ratio = f"EZKL {e['stopped_at']}: {e[e['stopped_at']]['status']}"
@@ -254,16 +298,21 @@ def table(rows: list[dict]) -> str:
             f"{_cell(o['witness']):>8}{_cell(o['groth16_prove']):>8}{_cell(o['model_prove']):>10}"
             f"{_cell(o['verify']):>7}{peak:>7.0f} | {str(e.get('rows', '-')):>10}{_cell(e.get('setup')):>8}"
             f"{_cell(e.get('setup'), 'peak_rss_mib', '{:.0f}'):>7}{_cell(e.get('prove')):>8}"
-            f"{_cell(e.get('prove'), 'peak_rss_mib', '{:.0f}'):>7} | {ratio:>6}")
-    lines.append("seconds are wall time; 'prove' is the Groth16 prover on the .wtns, 'prove e2e' is zkmarket "
-                 "model prove (circuit, witness, proof); MiB is peak RSS")
+            f"{_cell(e.get('prove'), 'peak_rss_mib', '{:.0f}'):>7} | {ratio:>6}"
+        )
+    lines.append(
+        "seconds are wall time; 'prove' is the Groth16 prover on the .wtns, 'prove e2e' is zkmarket "
+        "model prove (circuit, witness, proof); MiB is peak RSS"
+    )
     for r in rows:
         if "scale" in r:
             s = r["scale"]
-            lines.append(f"scale ({r['model']}): compile + prove + verify {s['seconds']:.1f} s wall "
-                         f"({s['cpu_seconds']:.1f} s CPU), peak {s['peak_rss_mib']:.0f} MiB: target "
-                         f"{SCALE_SECONDS:.0f} s / {SCALE_MIB:.0f} MiB {'met' if s['met'] else 'NOT met'} "
-                         f"(one-time setup {s['setup_seconds']:.1f} s, {s['setup_peak_rss_mib']:.0f} MiB)")
+            lines.append(
+                f"scale ({r['model']}): compile + prove + verify {s['seconds']:.1f} s wall "
+                f"({s['cpu_seconds']:.1f} s CPU), peak {s['peak_rss_mib']:.0f} MiB: target "
+                f"{SCALE_SECONDS:.0f} s / {SCALE_MIB:.0f} MiB {'met' if s['met'] else 'NOT met'} "
+                f"(one-time setup {s['setup_seconds']:.1f} s, {s['setup_peak_rss_mib']:.0f} MiB)"
+            )
     return "\n".join(lines)
 
 
@@ -271,10 +320,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks models", description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument("--no-peer", action="store_true", help="measure ours only")
-    parser.add_argument("--no-ours", action="store_true",
-                        help="measure EZKL only (the saved results keep our side of each model)")
-    parser.add_argument("--keep", type=Path, metavar="DIR",
-                        help="keep each model's files (compiled model, keys, proofs) in DIR/NAME for a closer look")
+    parser.add_argument(
+        "--no-ours", action="store_true", help="measure EZKL only (the saved results keep our side of each model)"
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep each model's files (compiled model, keys, proofs) in DIR/NAME for a closer look",
+    )
     parser.add_argument("--peer-timeout", type=float, default=1800.0, help="seconds per EZKL step")
     parser.add_argument("--peer-memory-gib", type=float, default=12.0, help="resident memory cap per EZKL step")
     args = parser.parse_args(argv)
@@ -285,8 +339,11 @@ def main(argv: list[str] | None = None) -> int:
         note = "EZKL skipped (--no-peer)"
     elif peer_version is None:
         note = "EZKL skipped: ezkl is not importable here (pip install ezkl into this environment to compare)"
-    print(f"example models: zkmarket vs {'EZKL ' + peer_version if peer_version else 'nobody'}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"example models: zkmarket vs {'EZKL ' + peer_version if peer_version else 'nobody'}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     if note:
         print(f"  note: {note}")
     catalog = example_models()
@@ -308,8 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                 row["ours"] = measure_ours(name, model, model_inputs(model.input_shape, x_train), x, workdir)
             if peer_version:
                 print(f"{name}: EZKL", flush=True)
-                row["ezkl"] = measure_ezkl(model.path, x, workdir, args.peer_timeout,
-                                           int(args.peer_memory_gib * 2**30))
+                row["ezkl"] = measure_ezkl(model.path, x, workdir, args.peer_timeout, int(args.peer_memory_gib * 2**30))
             row["date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             row["load_average"] = os.getloadavg()[0]
             rows.append(row)
@@ -334,12 +390,19 @@ def save(rows: list[dict], peer_version: str | None, note: str | None, args) -> 
         summarize(merged[row["model"]])
     rows = sorted(merged.values(), key=lambda r: MODELS.index(r["model"]))
     report = {
-        "benchmark": "models", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "load_average_at_end": os.getloadavg()},
-        "kernels": kernels.BACKEND, "ezkl": peer_version or earlier.get("ezkl"),
+        "benchmark": "models",
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_at_end": os.getloadavg(),
+        },
+        "kernels": kernels.BACKEND,
+        "ezkl": peer_version or earlier.get("ezkl"),
         "note": note if not earlier.get("ezkl") or peer_version else None,
-        "peer_caps": {"timeout_s": args.peer_timeout, "memory_gib": args.peer_memory_gib}, "rows": rows,
+        "peer_caps": {"timeout_s": args.peer_timeout, "memory_gib": args.peer_memory_gib},
+        "rows": rows,
     }
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     with atomic_output(path, "w") as out:

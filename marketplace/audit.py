@@ -34,8 +34,8 @@ FULL_BPS = 10_000
 
 class ChallengeStatus(IntEnum):
     NONE = 0
-    WAITING = 1   # opened; samples not drawn yet
-    DRAWN = 2     # samples fixed; the answer is due by the deadline
+    WAITING = 1  # opened; samples not drawn yet
+    DRAWN = 2  # samples fixed; the answer is due by the deadline
     PASSED = 3
     FAILED = 4
     EXPIRED = 5
@@ -51,14 +51,14 @@ class PoolRecord:
 
 @dataclass(frozen=True)
 class StakeRecord:
-    bond: int            # what is left of it
-    slice: int           # what one lost bonded challenge takes
+    bond: int  # what is left of it
+    slice: int  # what one lost bonded challenge takes
     min_fee: int
     claim_bps: int
-    samples: int         # the accuracy circuit's sample count
+    samples: int  # the accuracy circuit's sample count
     epoch: int
-    unbonding_at: int    # 0 unless an unstake was requested
-    opened: int          # bonded challenges of this stake
+    unbonding_at: int  # 0 unless an unstake was requested
+    opened: int  # bonded challenges of this stake
     settled: int
     cancelled: int
 
@@ -98,6 +98,7 @@ class Attestation:
 
 # --- the pool file ---------------------------------------------------------------------------
 
+
 def write_pool(path, inputs: np.ndarray, labels: np.ndarray) -> Path:
     """Write a pool file atomically."""
     return write_arrays(path, inputs=inputs, labels=labels)
@@ -119,8 +120,10 @@ def load_pool(graph, path, record: PoolRecord | None = None):
 
     pool = build_pool(graph, *read_pool(path))
     if record is not None and (pool.root, pool.size) != (record.root, record.size):
-        raise VerificationError(f"{path} is not the registered pool: its root is {pool.root} over {pool.size} "
-                                f"samples, the pool's {record.root} over {record.size}; fetch the published file")
+        raise VerificationError(
+            f"{path} is not the registered pool: its root is {pool.root} over {pool.size} "
+            f"samples, the pool's {record.root} over {record.size}; fetch the published file"
+        )
     return pool
 
 
@@ -131,8 +134,9 @@ def pass_probability(accuracy: float, samples: int, claim_bps: int) -> float:
     from math import comb
 
     need = -(-claim_bps * samples // FULL_BPS)
-    return float(sum(comb(samples, k) * accuracy ** k * (1 - accuracy) ** (samples - k)
-                     for k in range(need, samples + 1)))
+    return float(
+        sum(comb(samples, k) * accuracy**k * (1 - accuracy) ** (samples - k) for k in range(need, samples + 1))
+    )
 
 
 def prove_accuracy(graph, proving_key, pool, draw: int, mode: str = "private", progress: bool = False):
@@ -167,6 +171,7 @@ def next_block(w3) -> None:
 
 # --- the contract ----------------------------------------------------------------------------
 
+
 class Audit(SettlementContract):
     """A deployed AccuracyAudit with typed calls (``Audit.deploy(w3, registry, answer_window,
     unbonding_delay, sender=...)``)."""
@@ -190,8 +195,16 @@ class Audit(SettlementContract):
         raise VerificationError(f"pool {pool_id} is not registered on this AccuracyAudit")
 
     # stakes
-    def stake(self, provider: str, model_id: int, claim_bps: int, samples: int, bond: int, slice_: int | None = None,
-              min_fee: int = 0) -> None:
+    def stake(
+        self,
+        provider: str,
+        model_id: int,
+        claim_bps: int,
+        samples: int,
+        bond: int,
+        slice_: int | None = None,
+        min_fee: int = 0,
+    ) -> None:
         """State the claimed accuracy (basis points) over ``samples`` and stake ``bond`` wei, taken
         ``slice_`` (default all of it) per lost challenge."""
         self._send(self.contract.functions.stake(model_id, claim_bps, samples, slice_ or bond, min_fee), provider, bond)
@@ -247,12 +260,22 @@ class Audit(SettlementContract):
         return ChallengeRecord(c[0], ChallengeStatus(c[1]), bool(c[2]), *(int(v) for v in c[3:]))
 
     def attestations(self, model_id: int) -> list[Attestation]:
-        return [Attestation(int(a[0]), int(a[1]), int(a[2]), int(a[3]), bool(a[4]))
-                for a in self.contract.functions.attestations(model_id).call()]
+        return [
+            Attestation(int(a[0]), int(a[1]), int(a[2]), int(a[3]), bool(a[4]))
+            for a in self.contract.functions.attestations(model_id).call()
+        ]
 
 
-def answer_challenge(audit: Audit, provider: str, challenge_id: int, graph, proving_key, pool_path,
-                     mode: str = "private", progress: bool = False) -> ChallengeStatus:
+def answer_challenge(
+    audit: Audit,
+    provider: str,
+    challenge_id: int,
+    graph,
+    proving_key,
+    pool_path,
+    mode: str = "private",
+    progress: bool = False,
+) -> ChallengeStatus:
     """The provider's whole answer (what `zkmarket provider answer-audit` runs): draw the
     samples if nobody has yet, read the pool file, check it against the pool's on-chain root
     and size, prove the drawn samples and answer. Returns PASSED or FAILED; raises
@@ -265,7 +288,9 @@ def answer_challenge(audit: Audit, provider: str, challenge_id: int, graph, prov
     if record.status == ChallengeStatus.WAITING:
         record = audit.draw(provider, challenge_id)
         if record.status == ChallengeStatus.WAITING:
-            raise VerificationError(f"challenge {challenge_id}: its draw block fell out of the 256-block window and "
-                                    "the draw moved to the next block; answer again")
+            raise VerificationError(
+                f"challenge {challenge_id}: its draw block fell out of the 256-block window and "
+                "the draw moved to the next block; answer again"
+            )
     proof, public = prove_accuracy(graph, proving_key, pool, record.draw, mode, progress)
     return audit.answer(provider, challenge_id, proof, public[3])

@@ -100,6 +100,7 @@ def advance_time(w3: Web3, seconds: int) -> int:
             w3.provider.make_request(RPCEndpoint("evm_mine"), [])
         except Exception as exc:
             uri = cast(HTTPProvider, w3.provider).endpoint_uri  # connect() makes one for every URL
-            raise ChainError(f"the node at {uri} cannot move time "
-                             f"(evm_increaseTime): use a development node such as hardhat") from exc
+            raise ChainError(
+                f"the node at {uri} cannot move time (evm_increaseTime): use a development node such as hardhat"
+            ) from exc
     return latest_timestamp(w3)

@@ -98,11 +98,11 @@ class Refused(ChannelError):
 
 # --- message format ----------------------------------------------------------------------------
 
+
 def input_message(request_id: int, quantized_input, salt: int) -> dict:
     """The JSON body a consumer posts for a request: the quantized input as a flat list of ints
     and the salt as hex."""
-    return {"request_id": int(request_id), "input": [int(v) for v in quantized_input],
-            "salt": hex(int(salt))}
+    return {"request_id": int(request_id), "input": [int(v) for v in quantized_input], "salt": hex(int(salt))}
 
 
 def parse_input_message(body: dict) -> tuple[int, list[int], int]:
@@ -168,12 +168,15 @@ def parse_json(raw: bytes, what: str, limit: int = MAX_JSON_DEPTH):
 
 # --- who may read a result ---------------------------------------------------------------------
 
+
 def result_request_message(marketplace: str, chain_id: int, request_id: int) -> str:
     """The text a consumer signs (EIP-191 personal message) to read the result of
     ``request_id``: it names the marketplace contract and the chain, so a signature is good for
     this one request only."""
-    return (f"zkml-market: send me the result of request {int(request_id)} on marketplace "
-            f"{marketplace.lower()} on chain {int(chain_id)}")
+    return (
+        f"zkml-market: send me the result of request {int(request_id)} on marketplace "
+        f"{marketplace.lower()} on chain {int(chain_id)}"
+    )
 
 
 def sign_result_request(w3, account: str, marketplace: str, request_id: int) -> str:
@@ -184,8 +187,10 @@ def sign_result_request(w3, account: str, marketplace: str, request_id: int) -> 
     try:
         signature = w3.eth.sign(account, text=message)
     except Exception as exc:  # each node refuses in its own words
-        raise ChannelError(f"the node cannot sign for {account} ({exc}): the consumer's account must be one the "
-                           f"node holds the key of, to prove to the provider that the result is its own") from exc
+        raise ChannelError(
+            f"the node cannot sign for {account} ({exc}): the consumer's account must be one the "
+            f"node holds the key of, to prove to the provider that the result is its own"
+        ) from exc
     return "0x" + bytes(signature).hex()
 
 
@@ -210,6 +215,7 @@ def result_signer(marketplace: str, chain_id: int, request_id: int, signature: s
 
 # --- provider side -----------------------------------------------------------------------------
 
+
 class Handlers:
     """What the provider answers; each returns ``(status, JSON-able body)``; ``setup_file`` may
     return ``(200, Path)`` (streamed from disk) or ``(200, bytes)``. ``result`` gets the request
@@ -225,20 +231,22 @@ class Handlers:
 class ChannelLimits:
     """What one client may hold of the provider's endpoint (see the module docstring)."""
 
-    max_body: int = 64 << 10         # bytes of a POST /input body (the provider fits it to its input)
-    header_timeout: float = 5.0      # seconds from connecting (or the last answer) to a request's full headers
-    body_timeout: float = 5.0        # seconds from the headers to the whole body
-    send_timeout: float = 300.0      # seconds a client may take to read one answer (a setup file)
-    max_connections: int = 256       # open connections; past it a new one gets 503 at once
-    max_in_flight: int = 16          # requests waiting for or in the handler threads; past it 503
-    workers: int = 4                 # handler threads (they share the provider's chain lock)
-    max_header_bytes: int = 8190     # one request line or header field
+    max_body: int = 64 << 10  # bytes of a POST /input body (the provider fits it to its input)
+    header_timeout: float = 5.0  # seconds from connecting (or the last answer) to a request's full headers
+    body_timeout: float = 5.0  # seconds from the headers to the whole body
+    send_timeout: float = 300.0  # seconds a client may take to read one answer (a setup file)
+    max_connections: int = 256  # open connections; past it a new one gets 503 at once
+    max_in_flight: int = 16  # requests waiting for or in the handler threads; past it 503
+    workers: int = 4  # handler threads (they share the provider's chain lock)
+    max_header_bytes: int = 8190  # one request line or header field
 
 
 def _busy_answer() -> bytes:
     body = json.dumps({"error": "the provider is busy: try again in a second"}).encode()
-    return (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
-            b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    return (
+        b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+        b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
 
 
 class _Busy(asyncio.Protocol):
@@ -267,8 +275,7 @@ class ChannelServer:
     ``stats`` counts the refusals (busy connections and requests, bodies too large, too slow,
     not JSON or nested too deep) for the operator and the load test."""
 
-    def __init__(self, handlers: Handlers, host: str = "127.0.0.1", port: int = 0,
-                 limits: ChannelLimits | None = None):
+    def __init__(self, handlers: Handlers, host: str = "127.0.0.1", port: int = 0, limits: ChannelLimits | None = None):
         self.handlers = handlers
         self.limits = limits or ChannelLimits()
         self.stats: Counter = Counter()
@@ -276,8 +283,9 @@ class ChannelServer:
         self._pool = concurrent.futures.ThreadPoolExecutor(self.limits.workers, thread_name_prefix="zkmarket-channel")
         self._loop = asyncio.new_event_loop()
         started: concurrent.futures.Future[tuple[str, int]] = concurrent.futures.Future()
-        self.thread = threading.Thread(target=self._run, args=(host, port, started), name="zkmarket-channel",
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, args=(host, port, started), name="zkmarket-channel", daemon=True
+        )
         self.thread.start()
         try:
             self.host, self.port = started.result()
@@ -303,9 +311,15 @@ class ChannelServer:
         # aiohttp's keep-alive timer also runs from the moment a connection opens and closes it
         # while no complete request has arrived: that is the header timeout. No lingering: a
         # body left unread (refused) closes the connection instead of being read on.
-        self._server = web.Server(self._handle, handler_cancellation=True, keepalive_timeout=limits.header_timeout,
-                                  lingering_time=0, max_line_size=limits.max_header_bytes,
-                                  max_field_size=limits.max_header_bytes, access_log=None)
+        self._server = web.Server(
+            self._handle,
+            handler_cancellation=True,
+            keepalive_timeout=limits.header_timeout,
+            lingering_time=0,
+            max_line_size=limits.max_header_bytes,
+            max_field_size=limits.max_header_bytes,
+            access_log=None,
+        )
         self._tcp = await self._loop.create_server(self._protocol, host, port)
 
     def _protocol(self):
@@ -364,8 +378,9 @@ class ChannelServer:
         limit = self.limits.max_body
         if request.content_length is not None and request.content_length > limit:
             self.stats["too_large"] += 1
-            return await self._send(request, 413, {"error": f"the body may be at most {limit} bytes for this "
-                                                             f"model's input"}, close=True)
+            return await self._send(
+                request, 413, {"error": f"the body may be at most {limit} bytes for this model's input"}, close=True
+            )
         body = bytearray()
         try:
             async with asyncio.timeout(self.limits.body_timeout):
@@ -373,12 +388,17 @@ class ChannelServer:
                     body += chunk
                     if len(body) > limit:
                         self.stats["too_large"] += 1
-                        return await self._send(request, 413, {"error": f"the body may be at most {limit} bytes "
-                                                                         f"for this model's input"}, close=True)
+                        return await self._send(
+                            request,
+                            413,
+                            {"error": f"the body may be at most {limit} bytes for this model's input"},
+                            close=True,
+                        )
         except TimeoutError:
             self.stats["slow_body"] += 1
-            return await self._send(request, 408, {"error": f"the body did not arrive within "
-                                                             f"{self.limits.body_timeout:g} s"}, close=True)
+            return await self._send(
+                request, 408, {"error": f"the body did not arrive within {self.limits.body_timeout:g} s"}, close=True
+            )
         except aiohttp.web.HTTPException as exc:  # a malformed chunked body
             return await self._send(request, 400, {"error": f"the body is malformed ({exc.reason})"}, close=True)
         if not body:
@@ -423,8 +443,9 @@ class ChannelServer:
             response.content_length = body.stat().st_size
         else:
             data = bytes(body) if isinstance(body, (bytes, bytearray)) else json.dumps(body).encode()
-            response.content_type = "application/octet-stream" if isinstance(body, (bytes, bytearray)) \
-                else "application/json"
+            response.content_type = (
+                "application/octet-stream" if isinstance(body, (bytes, bytearray)) else "application/json"
+            )
             response.content_length = len(data)
         if close:
             response.force_close()
@@ -448,25 +469,34 @@ class ChannelServer:
 
 # --- consumer side -----------------------------------------------------------------------------
 
+
 async def _exchange(url: str, data: bytes | None, headers: dict, max_bytes: int, timeout: float):
     """One HTTP exchange: ``(status, body, headers)``; the body read up to ``max_bytes``."""
     headers = {"Accept-Encoding": "identity", **headers}
     if data is not None:
         headers["Content-Type"] = "application/json"
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout), auto_decompress=False,
-                                     max_line_size=8190, max_field_size=8190) as session:
-        async with session.request("POST" if data is not None else "GET", url, data=data, headers=headers,
-                                   allow_redirects=False) as response:
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout), auto_decompress=False, max_line_size=8190, max_field_size=8190
+    ) as session:
+        async with session.request(
+            "POST" if data is not None else "GET", url, data=data, headers=headers, allow_redirects=False
+        ) as response:
             if 300 <= response.status < 400:
-                raise ChannelError(f"{url} redirects (HTTP {response.status}) to "
-                                   f"{response.headers.get('Location', 'elsewhere')!r}: the consumer follows no "
-                                   f"redirect; give the provider's own endpoint")
+                raise ChannelError(
+                    f"{url} redirects (HTTP {response.status}) to "
+                    f"{response.headers.get('Location', 'elsewhere')!r}: the consumer follows no "
+                    f"redirect; give the provider's own endpoint"
+                )
             if response.headers.get("Content-Encoding", "identity") != "identity":
-                raise ChannelError(f"{url} answered with a {response.headers['Content-Encoding']} encoding; "
-                                   f"a zkmarket endpoint sends plain bodies")
+                raise ChannelError(
+                    f"{url} answered with a {response.headers['Content-Encoding']} encoding; "
+                    f"a zkmarket endpoint sends plain bodies"
+                )
             if response.content_length is not None and response.content_length > max_bytes:
-                raise ChannelError(f"{url} announces {response.content_length} bytes, more than the "
-                                   f"{max_bytes} the consumer takes for it")
+                raise ChannelError(
+                    f"{url} announces {response.content_length} bytes, more than the "
+                    f"{max_bytes} the consumer takes for it"
+                )
             body = bytearray()
             async for chunk in response.content.iter_chunked(CHUNK):
                 body += chunk
@@ -475,8 +505,15 @@ async def _exchange(url: str, data: bytes | None, headers: dict, max_bytes: int,
             return response.status, bytes(body), response.headers
 
 
-def _request(url: str, data: bytes | None = None, *, headers: dict | None = None, max_bytes: int = ANSWER_MAX_BYTES,
-             timeout: float = HTTP_TIMEOUT_S, busy_retry: float = BUSY_RETRY_S):
+def _request(
+    url: str,
+    data: bytes | None = None,
+    *,
+    headers: dict | None = None,
+    max_bytes: int = ANSWER_MAX_BYTES,
+    timeout: float = HTTP_TIMEOUT_S,
+    busy_retry: float = BUSY_RETRY_S,
+):
     """``(status, body, headers)`` of one exchange with the provider's endpoint (see the module
     docstring), retrying a busy (503) or reset endpoint for ``busy_retry`` seconds. Raises
     ChannelError when it cannot be reached or answers out of bounds."""
@@ -492,8 +529,9 @@ def _request(url: str, data: bytes | None = None, *, headers: dict | None = None
             if time.monotonic() + pause > give_up:
                 raise ChannelError(f"the provider's endpoint {url} keeps closing the connection ({exc})") from exc
         except (aiohttp.ClientError, OSError, ValueError) as exc:
-            raise ChannelError(f"the provider's endpoint {url} does not answer ({exc}): is `zkmarket provider "
-                               f"serve` running there?") from exc
+            raise ChannelError(
+                f"the provider's endpoint {url} does not answer ({exc}): is `zkmarket provider serve` running there?"
+            ) from exc
         else:
             if status != 503 or time.monotonic() + pause > give_up:
                 return status, body, answer_headers
@@ -505,8 +543,10 @@ def _json(status: int, raw: bytes, url: str):
     try:
         return parse_json(raw, f"the answer of {url}")
     except ValueError as exc:
-        raise ChannelError(f"{url} answered {status} with something the consumer does not take ({exc}): is it a "
-                           f"zkmarket provider endpoint?") from None
+        raise ChannelError(
+            f"{url} answered {status} with something the consumer does not take ({exc}): is it a "
+            f"zkmarket provider endpoint?"
+        ) from None
 
 
 def _error(body) -> str:
@@ -538,11 +578,15 @@ def fetch_setup_file(endpoint: str, name: str, max_bytes: int | None = None, tim
     ``SETUP_MAX_BYTES``, for a file of any other length, a refusal, or an answer slower than
     ``timeout``."""
     if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 0:
-        raise ChannelError(f"the model card states no size for {name}: the consumer downloads no file of "
-                           f"unknown size (is the provider's zkmarket older than the sizes field?)")
+        raise ChannelError(
+            f"the model card states no size for {name}: the consumer downloads no file of "
+            f"unknown size (is the provider's zkmarket older than the sizes field?)"
+        )
     if max_bytes > SETUP_MAX_BYTES:
-        raise ChannelError(f"the model card states {max_bytes} bytes for {name}, more than the "
-                           f"{SETUP_MAX_BYTES} the consumer downloads of a setup file")
+        raise ChannelError(
+            f"the model card states {max_bytes} bytes for {name}, more than the "
+            f"{SETUP_MAX_BYTES} the consumer downloads of a setup file"
+        )
     url = f"{endpoint.rstrip('/')}/setup/{name}"
     status, raw, _ = _request(url, max_bytes=max_bytes, timeout=timeout)
     if status != 200:
@@ -552,8 +596,7 @@ def fetch_setup_file(endpoint: str, name: str, max_bytes: int | None = None, tim
     return raw
 
 
-def send_input(endpoint: str, request_id: int, quantized_input, salt: int,
-               timeout: float = HTTP_TIMEOUT_S) -> dict:
+def send_input(endpoint: str, request_id: int, quantized_input, salt: int, timeout: float = HTTP_TIMEOUT_S) -> dict:
     """Post the input of an open request. Raises Refused when the provider refuses it (wrong
     commitment, unknown request) and ChannelError when it cannot be reached."""
     url = endpoint.rstrip("/") + "/input"

@@ -121,8 +121,9 @@ class Consumer:
 
     # before paying
 
-    def inspect(self, model_id: int, *, endpoint: str | None = None, check_setup: bool = True,
-                insecure_phase1: bool = False) -> Offer:
+    def inspect(
+        self, model_id: int, *, endpoint: str | None = None, check_setup: bool = True, insecure_phase1: bool = False
+    ) -> Offer:
         """The model's terms and card; with ``check_setup`` also the setup checks of the module
         docstring (VerificationError names the first that fails). ``insecure_phase1`` accepts a
         powers of tau without any phase-1 transcript (a known-secret one: demonstrations only)."""
@@ -140,13 +141,31 @@ class Consumer:
 
     def _check_setup(self, model_id: int, endpoint: str, card: dict, record, insecure_phase1: bool) -> None:
         """The inference statement's setup checks (``marketplace.setup_check``)."""
-        if check_statement_setup(self.market.w3, self.account, model_id=model_id, record=record, card=card,
-                                 endpoint=endpoint, kind="inference", size=None, trust=self._trust(),
-                                 insecure_phase1=insecure_phase1, log=self.log):
+        if check_statement_setup(
+            self.market.w3,
+            self.account,
+            model_id=model_id,
+            record=record,
+            card=card,
+            endpoint=endpoint,
+            kind="inference",
+            size=None,
+            trust=self._trust(),
+            insecure_phase1=insecure_phase1,
+            log=self.log,
+        ):
             self._save()
 
-    def check_statement(self, model_id: int, kind: str, size: int, *, endpoint: str | None = None,
-                        insecure_phase1: bool = False, settlement=None) -> None:
+    def check_statement(
+        self,
+        model_id: int,
+        kind: str,
+        size: int,
+        *,
+        endpoint: str | None = None,
+        insecure_phase1: bool = False,
+        settlement=None,
+    ) -> None:
         """What an auditor (``kind="accuracy"``, ``size`` test samples) or a retrieval requester
         (``"retrieval"``, a corpus of ``size`` items) runs before paying: the model's ``kind``
         verifier is the Groth16 verifier of a key, for that statement's circuit rebuilt from the
@@ -157,30 +176,46 @@ class Consumer:
         if settlement is not None:
             registry = settlement.contract.functions.registry().call()
             if registry != self.market.registry.address:
-                raise VerificationError(f"{settlement.NAME} at {settlement.contract.address} settles on the registry "
-                                        f"{registry}, not {self.market.registry.address}: the verifier checked "
-                                        f"here is not the one it calls")
+                raise VerificationError(
+                    f"{settlement.NAME} at {settlement.contract.address} settles on the registry "
+                    f"{registry}, not {self.market.registry.address}: the verifier checked "
+                    f"here is not the one it calls"
+                )
         record = self.market.model(model_id)
         endpoint = endpoint or record.metadata_uri
         card = self._card(model_id, record, endpoint)
-        if check_statement_setup(self.market.w3, self.account, model_id=model_id, record=record, card=card,
-                                 endpoint=endpoint, kind=kind, size=size, trust=self._trust(),
-                                 insecure_phase1=insecure_phase1, log=self.log):
+        if check_statement_setup(
+            self.market.w3,
+            self.account,
+            model_id=model_id,
+            record=record,
+            card=card,
+            endpoint=endpoint,
+            kind=kind,
+            size=size,
+            trust=self._trust(),
+            insecure_phase1=insecure_phase1,
+            log=self.log,
+        ):
             self._save()
 
     def _card(self, model_id: int, record, endpoint: str) -> dict:
         """The provider's model card, after checking that it is about this registered model."""
         if not endpoint.startswith(("http://", "https://")):
-            raise ConsumerError(f"model {model_id} names no HTTP endpoint (metadata URI {record.metadata_uri!r}): "
-                                f"give the provider's endpoint with --endpoint")
+            raise ConsumerError(
+                f"model {model_id} names no HTTP endpoint (metadata URI {record.metadata_uri!r}): "
+                f"give the provider's endpoint with --endpoint"
+            )
         card = channel.fetch_card(endpoint)
         try:
             same = int(card["model_commitment"], 16) == record.model_commitment and card.get("model_id") == model_id
         except (KeyError, TypeError, ValueError):
             same = False
         if not same:
-            raise VerificationError(f"the endpoint {endpoint} describes another model than model {model_id} "
-                                    f"on-chain: use the provider's endpoint for this model")
+            raise VerificationError(
+                f"the endpoint {endpoint} describes another model than model {model_id} "
+                f"on-chain: use the provider's endpoint for this model"
+            )
         return card
 
     def _trust(self) -> Trust:
@@ -194,8 +229,9 @@ class Consumer:
 
     # paying
 
-    def predict(self, offer: Offer, x: np.ndarray, *, timeout: int = 600,
-                wait: Callable[[], object] = lambda: time.sleep(1.0)) -> Prediction:
+    def predict(
+        self, offer: Offer, x: np.ndarray, *, timeout: int = 600, wait: Callable[[], object] = lambda: time.sleep(1.0)
+    ) -> Prediction:
         """Buy one prediction for the real-valued input ``x`` (see the module docstring).
         ``timeout`` seconds of chain time later the request is refunded if unanswered; a timeout
         shorter than the card's ``min_deadline_seconds`` (the provider would refuse the input:
@@ -203,21 +239,26 @@ class Consumer:
         polls (a sleep; the demo runs the provider there)."""
         minimum = offer.card.get("min_deadline_seconds")
         if isinstance(minimum, int) and timeout < minimum:
-            raise ConsumerError(f"a timeout of {timeout} s is shorter than model {offer.model_id}'s provider needs to "
-                                f"prove and fulfil a request ({minimum} s, the card's min_deadline_seconds): give "
-                                f"a timeout of at least {minimum} s (--timeout)")
+            raise ConsumerError(
+                f"a timeout of {timeout} s is shorter than model {offer.model_id}'s provider needs to "
+                f"prove and fulfil a request ({minimum} s, the card's min_deadline_seconds): give "
+                f"a timeout of at least {minimum} s (--timeout)"
+            )
         graph = offer.input_graph()
         x = np.asarray(x, dtype=np.float64)
         if x.shape != graph.input_tensor.shape:
-            raise InputShapeError(f"the input has shape {x.shape}, model {offer.model_id} takes "
-                                  f"{graph.input_tensor.shape}")
+            raise InputShapeError(
+                f"the input has shape {x.shape}, model {offer.model_id} takes {graph.input_tensor.shape}"
+            )
         xq = quantize_input(graph, x)  # ValueRangeError before anything is paid
         w3 = self.market.w3
         needed = offer.price + PREDICTION_GAS * int(w3.eth.gas_price)
         balance = int(w3.eth.get_balance(Web3.to_checksum_address(self.account)))
         if balance < needed:
-            raise ConsumerError(f"account {self.account} holds {balance} wei; a prediction needs {offer.price} wei "
-                                f"of escrow plus gas (about {needed} wei in all): fund the account")
+            raise ConsumerError(
+                f"account {self.account} holds {balance} wei; a prediction needs {offer.price} wei "
+                f"of escrow plus gas (about {needed} wei in all): fund the account"
+            )
         salt = secrets.randbelow(FR_MODULUS)
         commitment = input_commitment(graph, xq, salt)
         t0 = time.perf_counter()
@@ -242,16 +283,20 @@ class Consumer:
         signature = channel.sign_result_request(w3, self.account, self.market.marketplace.address, request_id)
         answer = channel.fetch_result(offer.endpoint, request_id, signature)
         if answer is None:
-            raise ConsumerError(f"request {request_id} was fulfilled on-chain but the provider does not send "
-                                f"the logits: the proved label is {record.label}")
+            raise ConsumerError(
+                f"request {request_id} was fulfilled on-chain but the provider does not send "
+                f"the logits: the proved label is {record.label}"
+            )
         logits = np.array(answer["logits"], dtype=object)
         if output_commitment(logits) != record.output_commitment:
-            raise VerificationError(f"request {request_id}: the logits the provider sent do not match the proved "
-                                    f"output commitment")
+            raise VerificationError(
+                f"request {request_id}: the logits the provider sent do not match the proved output commitment"
+            )
         if int(argmax_label(logits.astype(np.int64))) != record.label:
             raise VerificationError(f"request {request_id}: the logits' argmax is not the proved label")
-        return Prediction(request_id, record.label, [int(v) for v in logits], offer.price,
-                          time.perf_counter() - t0, open_gas)
+        return Prediction(
+            request_id, record.label, [int(v) for v in logits], offer.price, time.perf_counter() - t0, open_gas
+        )
 
     def _chain_now(self) -> int:
         """The time the next block will at least have (``marketplace.chain.chain_now``)."""
@@ -271,8 +316,9 @@ class Consumer:
                 self.market.refund(self.account, request_id)
             except ContractRevert as exc:
                 if exc.error == "DeadlineNotReached":
-                    raise ChainError(f"request {request_id} can be refunded after its deadline "
-                                     f"({record.deadline}); try again then") from None
+                    raise ChainError(
+                        f"request {request_id} can be refunded after its deadline ({record.deadline}); try again then"
+                    ) from None
                 raise
             self.log(f"request {request_id}: refunded {record.escrow} wei")
         owed = self.market.owed(self.account)

@@ -64,6 +64,7 @@ class Status(IntEnum):
 @dataclass(frozen=True)
 class ModelRecord:
     """A registered model as ModelRegistry.model returns it."""
+
     provider: str
     price: int
     inference_verifier: str
@@ -84,11 +85,12 @@ class RequestRecord:
     status: Status
     escrow: int
     input_commitment: int
-    label: int | None              # None until fulfilled
+    label: int | None  # None until fulfilled
     output_commitment: int | None  # None until fulfilled
 
 
 # --- compile and ship --------------------------------------------------------------------------
+
 
 def source_files(include_test: bool = False) -> list[Path]:
     """The Solidity sources under contracts/ (test-only contracts when ``include_test``)."""
@@ -137,12 +139,15 @@ def load_artifact(name: str) -> dict:
     """The shipped artifact of a contract (no compiler needed)."""
     path = ARTIFACTS_DIR / f"{name}.json"
     if not path.exists():
-        raise ChainError(f"no compiled artifact for {name} in {ARTIFACTS_DIR}: run "
-                         f"`python -m marketplace.contracts` to build it from contracts/")
+        raise ChainError(
+            f"no compiled artifact for {name} in {ARTIFACTS_DIR}: run "
+            f"`python -m marketplace.contracts` to build it from contracts/"
+        )
     return json.loads(path.read_text())
 
 
 # --- reverts -----------------------------------------------------------------------------------
+
 
 def _error_table(abi: list[dict]) -> dict[bytes, tuple[str, list[str]]]:
     table = {}
@@ -198,6 +203,7 @@ def _revert_data(exc: Exception) -> bytes | None:
 
 # --- keys and proofs in EVM order --------------------------------------------------------------
 
+
 def g1_to_evm(point) -> list[int]:
     """A G1 point in ``prover.kernels`` layout ``(2, 4)`` -> ``[x, y]`` ints."""
     return limbs_to_ints(point)
@@ -213,10 +219,17 @@ def g2_to_evm(point) -> list[list[int]]:
 def verifier_constructor_args(vk) -> tuple:
     """Groth16Verifier constructor arguments from a ``prover.groth16.keys.VerifyingKey``."""
     if vk.n_public != 4:
-        raise ChainError(f"Groth16Verifier checks 4 public inputs; this key has {vk.n_public}: "
-                         f"the statement's circuit must expose exactly 4 public signals")
-    return (g1_to_evm(vk.alpha1), g2_to_evm(vk.beta2), g2_to_evm(vk.gamma2), g2_to_evm(vk.delta2),
-            [g1_to_evm(p) for p in vk.ic])
+        raise ChainError(
+            f"Groth16Verifier checks 4 public inputs; this key has {vk.n_public}: "
+            f"the statement's circuit must expose exactly 4 public signals"
+        )
+    return (
+        g1_to_evm(vk.alpha1),
+        g2_to_evm(vk.beta2),
+        g2_to_evm(vk.gamma2),
+        g2_to_evm(vk.delta2),
+        [g1_to_evm(p) for p in vk.ic],
+    )
 
 
 def proof_to_evm(proof) -> tuple[list[int], list[list[int]], list[int]]:
@@ -328,8 +341,10 @@ class Market:
         """``last_receipt``, the receipt of the last transaction this Market sent; ChainError
         before it sent one."""
         if self.last_receipt is None:
-            raise ChainError("no transaction sent through this Market yet: its receipt is read after a "
-                             "state-changing call (open_request, fulfil, ...)")
+            raise ChainError(
+                "no transaction sent through this Market yet: its receipt is read after a "
+                "state-changing call (open_request, fulfil, ...)"
+            )
         return self.last_receipt
 
     def _view(self, call):
@@ -337,15 +352,27 @@ class Market:
 
     # registry
 
-    def register_model(self, provider: str, model_commitment: int, inference_verifier: str, price: int,
-                       architecture_hash: bytes = b"\0" * 32, transcript_hash: bytes = b"\0" * 32,
-                       metadata_uri: str = "", accuracy_verifier: str | None = None,
-                       retrieval_verifier: str | None = None) -> int:
+    def register_model(
+        self,
+        provider: str,
+        model_commitment: int,
+        inference_verifier: str,
+        price: int,
+        architecture_hash: bytes = b"\0" * 32,
+        transcript_hash: bytes = b"\0" * 32,
+        metadata_uri: str = "",
+        accuracy_verifier: str | None = None,
+        retrieval_verifier: str | None = None,
+    ) -> int:
         """Register a model for ``provider``; returns its id."""
         zero = "0x" + "00" * 20
         verifiers = [inference_verifier or zero, accuracy_verifier or zero, retrieval_verifier or zero]
-        receipt = self._send(self.registry.functions.registerModel(
-            model_commitment, architecture_hash, verifiers, price, transcript_hash, metadata_uri), provider)
+        receipt = self._send(
+            self.registry.functions.registerModel(
+                model_commitment, architecture_hash, verifiers, price, transcript_hash, metadata_uri
+            ),
+            provider,
+        )
         (event,) = self.registry.events.ModelRegistered().process_receipt(receipt)
         return int(event["args"]["modelId"])
 
@@ -365,13 +392,15 @@ class Market:
 
     # marketplace
 
-    def open_request(self, consumer: str, model_id: int, input_commitment: int, deadline: int,
-                     value: int | None = None) -> int:
+    def open_request(
+        self, consumer: str, model_id: int, input_commitment: int, deadline: int, value: int | None = None
+    ) -> int:
         """Escrow the model's price (or ``value``, to test refusal) for a prediction; returns
         the request id."""
         value = self.price(model_id) if value is None else value
-        receipt = self._send(self.marketplace.functions.openRequest(model_id, input_commitment, deadline),
-                             consumer, value)
+        receipt = self._send(
+            self.marketplace.functions.openRequest(model_id, input_commitment, deadline), consumer, value
+        )
         (event,) = self.marketplace.events.RequestOpened().process_receipt(receipt)
         return int(event["args"]["requestId"])
 

@@ -28,8 +28,13 @@ def npm_bin(name: str) -> Path:
     raise ToolMissingError(f"{name} is not installed: run `npm ci` (or `make install`) in {REPO_ROOT}")
 
 
-def run_npm_tool(name: str, *args: str | os.PathLike, check: bool = True, timeout: float | None = None,
-                 cwd: str | os.PathLike | None = None) -> subprocess.CompletedProcess:
+def run_npm_tool(
+    name: str,
+    *args: str | os.PathLike,
+    check: bool = True,
+    timeout: float | None = None,
+    cwd: str | os.PathLike | None = None,
+) -> subprocess.CompletedProcess:
     """Run a pinned npm tool, capturing its output as text."""
     cmd = [str(npm_bin(name)), *map(str, args)]
     return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout, cwd=cwd)

@@ -44,8 +44,20 @@ from marketplace.audit import ChallengeStatus, answer_challenge
 from marketplace.chain import chain_now
 from marketplace.contracts import ContractRevert, Market, RequestRecord, Status, deploy_verifier, proof_to_evm
 from marketplace.retrieval import answer_request
-from marketplace.store import (EXPIRED, FAILED, FULFILLED, PROVED, RECEIVED, WAITING, ProviderState, ProviderStore,
-                               RequestState, default_cache_dir, read_json, write_json)
+from marketplace.store import (
+    EXPIRED,
+    FAILED,
+    FULFILLED,
+    PROVED,
+    RECEIVED,
+    WAITING,
+    ProviderState,
+    ProviderStore,
+    RequestState,
+    default_cache_dir,
+    read_json,
+    write_json,
+)
 from prover.ceremony import phase2, powersoftau, prepare_phase2
 from prover.circuit.statements import InferenceCircuit, architecture_spec, inference_circuit, input_commitment
 from prover.errors import CircuitError, FormatError, ZkmarketError
@@ -82,6 +94,7 @@ class ProviderError(ZkmarketError):
 
 # --- the model and its setup ---------------------------------------------------------------------
 
+
 def sha256_file(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -101,13 +114,16 @@ def bundled_calibration(onnx_path: Path) -> tuple[np.ndarray, Precision] | None:
             try:
                 return model_inputs(model.input_shape, digits_split()[0]), model.precision
             except ImportError as exc:  # the digits data ships with scikit-learn
-                raise ProviderError("the bundled models calibrate on scikit-learn's digits: install scikit-learn "
-                                    "(`pip install -e '.[test]'`) or give --calibration") from exc
+                raise ProviderError(
+                    "the bundled models calibrate on scikit-learn's digits: install scikit-learn "
+                    "(`pip install -e '.[test]'`) or give --calibration"
+                ) from exc
     return None
 
 
-def quantized_graph(onnx_path: str | Path, calibration: np.ndarray | None = None,
-                    precision: Precision | None = None) -> tuple[Graph, str]:
+def quantized_graph(
+    onnx_path: str | Path, calibration: np.ndarray | None = None, precision: Precision | None = None
+) -> tuple[Graph, str]:
     """Import and quantize an ONNX model; returns the graph and the model key (SHA-256 of the
     circuit format, the ONNX bytes, the precision and the calibration data) that names its
     cached setup.
@@ -118,15 +134,19 @@ def quantized_graph(onnx_path: str | Path, calibration: np.ndarray | None = None
     if calibration is None:
         bundled = bundled_calibration(onnx_path)
         if bundled is None:
-            raise FormatError(f"{onnx_path} is not a bundled example model: give calibration inputs "
-                              f"(--calibration FILE.npy, a batch of typical real inputs)")
+            raise FormatError(
+                f"{onnx_path} is not a bundled example model: give calibration inputs "
+                f"(--calibration FILE.npy, a batch of typical real inputs)"
+            )
         calibration, bundled_precision = bundled
         precision = precision or bundled_precision
     precision = precision or Precision()
     calibration = np.asarray(calibration, dtype=np.float64)
     if calibration.shape[1:] != float_graph.input_tensor.shape:
-        raise InputShapeError(f"calibration inputs have per-sample shape {calibration.shape[1:]}, the model "
-                              f"expects {float_graph.input_tensor.shape}")
+        raise InputShapeError(
+            f"calibration inputs have per-sample shape {calibration.shape[1:]}, the model "
+            f"expects {float_graph.input_tensor.shape}"
+        )
     from prover.circuit.statements import CIRCUIT_FORMAT
 
     key = hashlib.sha256()
@@ -183,14 +203,17 @@ def circuit_power(circuit: InferenceCircuit) -> int:
 
 # The demo's INSECURE phase-1 secret: it is in this source file, so anyone can forge proofs for a
 # key made from it, whatever phase 2 does (the free public inputs absorb a forged vk_x).
-KNOWN_SECRET = {"tau": int.from_bytes(hashlib.sha256(b"zkml-market known tau").digest(), "big"),
-                "alpha": int.from_bytes(hashlib.sha256(b"zkml-market known alpha").digest(), "big"),
-                "beta": int.from_bytes(hashlib.sha256(b"zkml-market known beta").digest(), "big")}
+KNOWN_SECRET = {
+    "tau": int.from_bytes(hashlib.sha256(b"zkml-market known tau").digest(), "big"),
+    "alpha": int.from_bytes(hashlib.sha256(b"zkml-market known alpha").digest(), "big"),
+    "beta": int.from_bytes(hashlib.sha256(b"zkml-market known beta").digest(), "big"),
+}
 PHASE1_MODES = ("ceremony", "known-secret")
 
 
-def phase1_ptau(power: int, participants: list[Participant], cache_dir: Path, *,
-                mode: str = "ceremony", progress: bool = True):
+def phase1_ptau(
+    power: int, participants: list[Participant], cache_dir: Path, *, mode: str = "ceremony", progress: bool = True
+):
     """A prepared powers of tau of ``power``: in ``ceremony`` mode from a fresh local phase-1
     ceremony with one contribution per participant; in ``known-secret`` mode from the INSECURE
     ``KNOWN_SECRET`` (fast, for demonstrations and tests). Cached per power and participants.
@@ -223,11 +246,19 @@ def phase1_ptau(power: int, participants: list[Participant], cache_dir: Path, *,
     return prepared
 
 
-def prepare_model(onnx_path: str | Path, *, participants: Sequence[Participant] = (),
-                  ptau_path: str | Path | None = None, zkey_path: str | Path | None = None, phase1: str = "ceremony",
-                  calibration: np.ndarray | None = None, precision: Precision | None = None,
-                  cache_dir: Path | None = None, progress: bool = True, log: Callable[[str], None] = print
-                  ) -> ServedModel:
+def prepare_model(
+    onnx_path: str | Path,
+    *,
+    participants: Sequence[Participant] = (),
+    ptau_path: str | Path | None = None,
+    zkey_path: str | Path | None = None,
+    phase1: str = "ceremony",
+    calibration: np.ndarray | None = None,
+    precision: Precision | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> ServedModel:
     """Compile an ONNX model and run its setup ceremony (see the module docstring); every file
     lands in ``cache_dir/models/<model key>/``, and a second call reuses them. The phase-1
     ptau is ``ptau_path`` (a prepared file from a public ceremony) or a local ceremony among
@@ -246,12 +277,17 @@ def prepare_model(onnx_path: str | Path, *, participants: Sequence[Participant] 
         bar.set_postfix_str("inference circuit")
         circuit = inference_circuit(graph)
         bar.update()
-    log(f"compiled {Path(onnx_path).name}: {circuit.r1cs.n_constraints:,} constraints, "
-        f"{circuit.r1cs.n_wires:,} wires ({time.perf_counter() - t0:.1f} s)")
+    log(
+        f"compiled {Path(onnx_path).name}: {circuit.r1cs.n_constraints:,} constraints, "
+        f"{circuit.r1cs.n_wires:,} wires ({time.perf_counter() - t0:.1f} s)"
+    )
 
     names = [p.name for p in participants]
-    ceremony_id = hashlib.sha256(json.dumps([str(ptau_path and sha256_file(ptau_path)), str(zkey_path and sha256_file(zkey_path)), phase1,
-                                          names]).encode()).hexdigest()[:8]
+    ceremony_id = hashlib.sha256(
+        json.dumps(
+            [str(ptau_path and sha256_file(ptau_path)), str(zkey_path and sha256_file(zkey_path)), phase1, names]
+        ).encode()
+    ).hexdigest()[:8]
     setup_dir = cache_dir / "models" / f"{key}-{ceremony_id}"
     card_path = setup_dir / "model.json"
     if card_path.exists() and all((setup_dir / f).exists() for f in SETUP_FILES):
@@ -267,8 +303,10 @@ def prepare_model(onnx_path: str | Path, *, participants: Sequence[Participant] 
         ptau = read_ptau(ptau_path)
     else:
         if phase1 == "known-secret":
-            log(f"phase 1: INSECURE known-secret powers of tau 2^{power} (its secret is in the source: "
-                f"anyone can forge proofs for this key; use --ptau from a public ceremony for real use)")
+            log(
+                f"phase 1: INSECURE known-secret powers of tau 2^{power} (its secret is in the source: "
+                f"anyone can forge proofs for this key; use --ptau from a public ceremony for real use)"
+            )
         else:
             log(f"phase 1: powers of tau 2^{power} with contributions from {', '.join(names) or 'nobody'}")
         ptau = phase1_ptau(power, list(participants), cache_dir, mode=phase1, progress=progress)
@@ -278,8 +316,10 @@ def prepare_model(onnx_path: str | Path, *, participants: Sequence[Participant] 
         bar.set_postfix_str("groth16 setup")
         pk = setup(circuit.r1cs, ptau) if zkey_path is None else read_zkey(zkey_path)
         if (pk.n_vars, pk.n_public) != (circuit.r1cs.n_wires, circuit.r1cs.n_public):
-            raise CircuitError(f"{zkey_path} is a key for another circuit ({pk.n_vars} wires, this one has "
-                               f"{circuit.r1cs.n_wires}): make it with `zkmarket provider setup` for this model")
+            raise CircuitError(
+                f"{zkey_path} is a key for another circuit ({pk.n_vars} wires, this one has "
+                f"{circuit.r1cs.n_wires}): make it with `zkmarket provider setup` for this model"
+            )
         bar.update()
         for participant in participants:
             bar.set_postfix_str(f"phase 2: {participant.name}")
@@ -304,13 +344,21 @@ def prepare_model(onnx_path: str | Path, *, participants: Sequence[Participant] 
         "files": {name: sha256_file(setup_dir / name) for name in SETUP_FILES},
     }
     write_json(card_path, card)  # last: its presence marks a complete setup folder
-    log(f"setup done: 2^{power} domain, {len(participants)} phase-2 contribution(s) "
-        f"({time.perf_counter() - t0:.1f} s) in {setup_dir}")
+    log(
+        f"setup done: 2^{power} domain, {len(participants)} phase-2 contribution(s) "
+        f"({time.perf_counter() - t0:.1f} s) in {setup_dir}"
+    )
     return ServedModel(graph, circuit, pk, setup_dir, card)
 
 
-def initial_key(onnx_path: str | Path, ptau_path: str | Path, out: str | Path, *,
-                calibration: np.ndarray | None = None, statement: tuple[str, int] | None = None) -> ProvingKey:
+def initial_key(
+    onnx_path: str | Path,
+    ptau_path: str | Path,
+    out: str | Path,
+    *,
+    calibration: np.ndarray | None = None,
+    statement: tuple[str, int] | None = None,
+) -> ProvingKey:
     """Write the model's key before any phase-2 contribution (delta = 1: anyone can forge with
     it) for the consumers to contribute to with ``zkmarket zkey contribute``: the inference
     key, or with ``statement=(kind, size)`` that batch statement's (see ``statement_circuit``)."""
@@ -366,10 +414,19 @@ def statement_constraints(graph: Graph, kind: str, size: int) -> int:
     return one + (two - one) * (size - 1)
 
 
-def prepare_statement(model: ServedModel, kind: str, size: int, *, participants: Sequence[Participant] = (),
-                      ptau_path: str | Path | None = None, zkey_path: str | Path | None = None,
-                      phase1: str = "ceremony", cache_dir: Path | None = None, progress: bool = True,
-                      log: Callable[[str], None] = print) -> StatementKey:
+def prepare_statement(
+    model: ServedModel,
+    kind: str,
+    size: int,
+    *,
+    participants: Sequence[Participant] = (),
+    ptau_path: str | Path | None = None,
+    zkey_path: str | Path | None = None,
+    phase1: str = "ceremony",
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> StatementKey:
     """Set up the key of the ``kind`` statement (see ``statement_circuit``) of a served model,
     as ``prepare_model`` does for inference: from ``ptau_path`` (a prepared ptau of at least the
     circuit's power), a local phase-1 ceremony among ``participants``, or (``phase1=
@@ -381,9 +438,18 @@ def prepare_statement(model: ServedModel, kind: str, size: int, *, participants:
     names = [p.name for p in participants]
     # the model's setup folder is keyed by the circuit format (quantized_graph), so a key cached
     # for an older statement circuit is never reused
-    ceremony_id = hashlib.sha256(json.dumps([kind, size, str(ptau_path and sha256_file(ptau_path)),
-                                             str(zkey_path and sha256_file(zkey_path)), phase1, names]
-                                            ).encode()).hexdigest()[:8]
+    ceremony_id = hashlib.sha256(
+        json.dumps(
+            [
+                kind,
+                size,
+                str(ptau_path and sha256_file(ptau_path)),
+                str(zkey_path and sha256_file(zkey_path)),
+                phase1,
+                names,
+            ]
+        ).encode()
+    ).hexdigest()[:8]
     path = model.setup_dir / f"{kind}_{size}-{ceremony_id}.zkey"
     ceremony_ptau = path.with_suffix(".ptau")  # a local phase-1 ceremony's ptau, published beside the key
     if path.exists():  # written whole or not at all (write_zkey is atomic)
@@ -403,8 +469,10 @@ def prepare_statement(model: ServedModel, kind: str, size: int, *, participants:
     elif phase1 == "known-secret":
         from prover.ceremony.known_secret import known_secret_setup
 
-        log(f"phase 1: INSECURE known secret (in the source: anyone can forge {kind} proofs for this key; "
-            f"give a ptau of power >= {power} from a public ceremony for real use)")
+        log(
+            f"phase 1: INSECURE known secret (in the source: anyone can forge {kind} proofs for this key; "
+            f"give a ptau of power >= {power} from a public ceremony for real use)"
+        )
         pk = known_secret_setup(r1cs, **KNOWN_SECRET, progress=progress)
     else:
         log(f"phase 1: powers of tau 2^{power} with contributions from {', '.join(names) or 'nobody'}")
@@ -412,8 +480,10 @@ def prepare_statement(model: ServedModel, kind: str, size: int, *, participants:
         write_ptau(ptau, ceremony_ptau)
         pk = setup(r1cs, ptau)
     if (pk.n_vars, pk.n_public) != (r1cs.n_wires, r1cs.n_public):
-        raise CircuitError(f"{zkey_path} is a key for another circuit ({pk.n_vars} wires; the {kind} circuit over "
-                           f"{size} has {r1cs.n_wires}): make it for this statement")
+        raise CircuitError(
+            f"{zkey_path} is a key for another circuit ({pk.n_vars} wires; the {kind} circuit over "
+            f"{size} has {r1cs.n_wires}): make it for this statement"
+        )
     for participant in participants:
         pk = participant.contribute_phase2(pk, progress=progress)
     write_zkey(pk, path)
@@ -432,12 +502,16 @@ def published_statements(keys) -> tuple[dict[str, Path], dict]:
         if key.ptau is not None:
             mine[f"{key.kind}.ptau"] = Path(key.ptau)
         files.update(mine)
-        card[key.kind] = {"size": key.size, "files": {n: sha256_file(p) for n, p in mine.items()},
-                          "sizes": {n: p.stat().st_size for n, p in mine.items()}}
+        card[key.kind] = {
+            "size": key.size,
+            "files": {n: sha256_file(p) for n, p in mine.items()},
+            "sizes": {n: p.stat().st_size for n, p in mine.items()},
+        }
     return files, card
 
 
 # --- the agent -----------------------------------------------------------------------------------
+
 
 def unanswerable_input(exc: Exception) -> str:
     """The reason a request whose input has no witness ends ``failed``."""
@@ -458,9 +532,17 @@ class Answer:
 class Provider:
     """A provider account serving one registered model on one marketplace (see module doc)."""
 
-    def __init__(self, market: Market, account: str, model: ServedModel, store: ProviderStore, *,
-                 statements: Sequence[StatementKey] = (), log: Callable[[str], None] = print,
-                 progress: bool = True):
+    def __init__(
+        self,
+        market: Market,
+        account: str,
+        model: ServedModel,
+        store: ProviderStore,
+        *,
+        statements: Sequence[StatementKey] = (),
+        log: Callable[[str], None] = print,
+        progress: bool = True,
+    ):
         self.market = market
         self.statements = {key.kind: key for key in statements}
         self.w3 = market.w3
@@ -481,11 +563,15 @@ class Provider:
             saved = ProviderState(chain_id, market.marketplace.address, account)
             store.save(saved)
         elif (saved.chain_id, saved.marketplace, saved.account) != (chain_id, market.marketplace.address, account):
-            raise ProviderError(f"the state in {store.root} belongs to marketplace {saved.marketplace} on chain "
-                                f"{saved.chain_id} (account {saved.account}): use another --state directory")
+            raise ProviderError(
+                f"the state in {store.root} belongs to marketplace {saved.marketplace} on chain "
+                f"{saved.chain_id} (account {saved.account}): use another --state directory"
+            )
         elif saved.model_commitment is not None and saved.model_commitment != model.model_commitment:
-            raise ProviderError(f"the state in {store.root} serves another model (commitment "
-                                f"{hex(saved.model_commitment)}): use another --state directory")
+            raise ProviderError(
+                f"the state in {store.root} serves another model (commitment "
+                f"{hex(saved.model_commitment)}): use another --state directory"
+            )
         self.state = saved
 
     @property
@@ -505,8 +591,9 @@ class Provider:
         """Start the input channel's HTTP endpoint; returns its URL. ``limits`` default to
         ``channel.ChannelLimits``; the body limit is always the one fitted to this model's input."""
         tensor = self.model.graph.input_tensor
-        limits = dataclasses.replace(limits or channel.ChannelLimits(),
-                                     max_body=channel.input_body_limit(tensor.size, tensor.quantized_bits))
+        limits = dataclasses.replace(
+            limits or channel.ChannelLimits(), max_body=channel.input_body_limit(tensor.size, tensor.quantized_bits)
+        )
         with self._chain_lock:
             self._chain_id = int(self.w3.eth.chain_id)
         handlers = channel.Handlers()
@@ -528,8 +615,14 @@ class Provider:
         answers in, its statement keys, and each setup file's size (the most a consumer
         downloads of it)."""
         sizes = {name: (self.model.setup_dir / name).stat().st_size for name in SETUP_FILES}
-        return 200, {**self.model.card, "model_id": self.model_id, "provider": self.account, "sizes": sizes,
-                     "min_deadline_seconds": self.min_deadline_seconds(), "statements": self._statement_card}
+        return 200, {
+            **self.model.card,
+            "model_id": self.model_id,
+            "provider": self.account,
+            "sizes": sizes,
+            "min_deadline_seconds": self.min_deadline_seconds(),
+            "statements": self._statement_card,
+        }
 
     def _setup_file(self, name: str):
         path = self.model.setup_dir / name if name in SETUP_FILES else self._statement_files.get(name)
@@ -542,8 +635,10 @@ class Provider:
         """The channel's GET /result: the logits, only for a signature by the request's on-chain
         consumer over ``channel.result_request_message`` (401 without a valid signature, 403
         for another account's, 404 before fulfilment)."""
-        how = (f"sign channel.result_request_message(marketplace, chain id, {request_id}) with the consumer's "
-               f"account (EIP-191) and send it as 'Authorization: {channel.AUTH_SCHEME} 0x<signature>'")
+        how = (
+            f"sign channel.result_request_message(marketplace, chain id, {request_id}) with the consumer's "
+            f"account (EIP-191) and send it as 'Authorization: {channel.AUTH_SCHEME} 0x<signature>'"
+        )
         if signature is None:
             return 401, {"error": f"the result goes to the request's consumer only: {how}"}
         assert self._chain_id is not None, "open_channel reads the chain id before it starts the server"
@@ -561,8 +656,12 @@ class Provider:
         record = self._delivered(request_id)
         if record is None:
             return 404, {"error": f"request {request_id} has no answer yet"}
-        return 200, {"request_id": request_id, "label": record.label, "logits": record.logits,
-                     "output_commitment": hex(record.proved_output_commitment)}
+        return 200, {
+            "request_id": request_id,
+            "label": record.label,
+            "logits": record.logits,
+            "output_commitment": hex(record.proved_output_commitment),
+        }
 
     def accept_input(self, body: dict):
         """The channel's POST /input: keep the input if the request is open, for this model,
@@ -579,21 +678,26 @@ class Provider:
                 return 404, {"error": f"request {request_id} does not exist on the marketplace"}
             now = chain_now(self.w3)
         if onchain.model_id != self.model_id:
-            return 409, {"error": f"request {request_id} is for model {onchain.model_id}, this endpoint serves "
-                                  f"model {self.model_id}"}
+            return 409, {
+                "error": f"request {request_id} is for model {onchain.model_id}, this endpoint serves "
+                f"model {self.model_id}"
+            }
         if onchain.status != Status.OPEN:
             return 409, {"error": f"request {request_id} is {onchain.status.name.lower()}, not open"}
         if now >= onchain.deadline:
             return 409, {"error": f"request {request_id} is past its deadline"}
         if onchain.deadline - now < self._seconds_needed(0):
-            return 409, {"error": f"request {request_id}'s deadline is {onchain.deadline - now} s away, too soon to "
-                                  f"prove and fulfil it (about {self.proof_seconds_estimate():.1f} s to prove): open "
-                                  f"requests at least {self.min_deadline_seconds()} s before their deadline "
-                                  f"(the card's min_deadline_seconds)"}
+            return 409, {
+                "error": f"request {request_id}'s deadline is {onchain.deadline - now} s away, too soon to "
+                f"prove and fulfil it (about {self.proof_seconds_estimate():.1f} s to prove): open "
+                f"requests at least {self.min_deadline_seconds()} s before their deadline "
+                f"(the card's min_deadline_seconds)"
+            }
         tensor = self.model.graph.input_tensor
         if len(values) != tensor.size:
-            return 409, {"error": f"the input has {len(values)} values, the model takes {tensor.size} "
-                                  f"(shape {tensor.shape})"}
+            return 409, {
+                "error": f"the input has {len(values)} values, the model takes {tensor.size} (shape {tensor.shape})"
+            }
         bits = tensor.quantized_bits
         lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
         if min(values) < lo or max(values) > hi:
@@ -612,8 +716,10 @@ class Provider:
                     record.input_commitment, record.deadline = onchain.input_commitment, onchain.deadline
                     self.store.put(record.enter(FAILED, unanswerable_input(exc)))
             self.log(f"request {request_id}: refused, not answerable: {exc}")
-            return 409, {"error": f"request {request_id} cannot be answered: {unanswerable_input(exc)}; its "
-                                  f"escrow comes back after the deadline"}
+            return 409, {
+                "error": f"request {request_id} cannot be answered: {unanswerable_input(exc)}; its "
+                f"escrow comes back after the deadline"
+            }
         with self._store_lock:
             record = self.store.request(request_id) or RequestState(request_id)
             if record.state not in (WAITING, RECEIVED):  # proved or final: never computed again
@@ -621,9 +727,11 @@ class Provider:
                 return 409, {"error": f"request {request_id} is already {record.state}{reason}"}
             queued = len([r for r in self.store.requests(RECEIVED) if r.request_id != request_id])
             if onchain.deadline - now < self._seconds_needed(queued):
-                return 409, {"error": f"request {request_id}'s deadline is {onchain.deadline - now} s away and "
-                                      f"{queued} request(s) are ahead of it: it cannot be proved in time; open it "
-                                      f"with a later deadline"}
+                return 409, {
+                    "error": f"request {request_id}'s deadline is {onchain.deadline - now} s away and "
+                    f"{queued} request(s) are ahead of it: it cannot be proved in time; open it "
+                    f"with a later deadline"
+                }
             record.input, record.salt = values, salt
             record.input_commitment, record.deadline = onchain.input_commitment, onchain.deadline
             self.store.put(record.enter(RECEIVED))  # on disk before the consumer hears "accepted"
@@ -667,15 +775,26 @@ class Provider:
                 statement_verifiers[kind] = contract.address
                 self.log(f"{kind} verifier ({key.size}) deployed at {contract.address} ({receipt['gasUsed']:,} gas)")
             model_id = self.market.register_model(
-                self.account, self.model.model_commitment, verifier.address, price,
+                self.account,
+                self.model.model_commitment,
+                verifier.address,
+                price,
                 architecture_hash=bytes.fromhex(card["architecture_hash"][2:]),
-                transcript_hash=bytes.fromhex(card["setup_transcript_hash"][2:]), metadata_uri=metadata_uri,
+                transcript_hash=bytes.fromhex(card["setup_transcript_hash"][2:]),
+                metadata_uri=metadata_uri,
                 accuracy_verifier=statement_verifiers.get("accuracy"),
-                retrieval_verifier=statement_verifiers.get("retrieval"))
+                retrieval_verifier=statement_verifiers.get("retrieval"),
+            )
             self.state.last_block = int(self.market.receipt["blockNumber"])
-        self.state.statements = {kind: {"size": key.size, "zkey": str(key.path), "verifier": statement_verifiers[kind],
-                                        "ptau": key.ptau and str(key.ptau)}
-                                 for kind, key in self.statements.items()}
+        self.state.statements = {
+            kind: {
+                "size": key.size,
+                "zkey": str(key.path),
+                "verifier": statement_verifiers[kind],
+                "ptau": key.ptau and str(key.ptau),
+            }
+            for kind, key in self.statements.items()
+        }
         self.state.model_id = model_id
         self.state.model_commitment = self.model.model_commitment
         self.state.setup_dir = str(self.model.setup_dir)
@@ -695,14 +814,18 @@ class Provider:
             while start <= head:
                 end = min(head, start + LOG_RANGE - 1)
                 events = self.market.marketplace.events.RequestOpened().get_logs(
-                    from_block=start, to_block=end, argument_filters={"modelId": self.model_id})
+                    from_block=start, to_block=end, argument_filters={"modelId": self.model_id}
+                )
                 for event in events:
                     args = event["args"]
                     request_id = int(args["requestId"])
                     with self._store_lock:  # the channel may have stored its input meanwhile
                         if self.store.request(request_id) is None:
-                            self.store.put(RequestState(request_id, WAITING, int(args["inputCommitment"]),
-                                                        int(args["deadline"])).enter(WAITING))
+                            self.store.put(
+                                RequestState(
+                                    request_id, WAITING, int(args["inputCommitment"]), int(args["deadline"])
+                                ).enter(WAITING)
+                            )
                     seen.append(request_id)
                 start = end + 1
             self.state.last_block = head
@@ -758,8 +881,13 @@ class Provider:
             onchain = self.market.request(record.request_id)
             if onchain.status == Status.OPEN:
                 try:
-                    self.market.fulfil(self.account, record.request_id, record.proof, record.proved_label,
-                                       record.proved_output_commitment)
+                    self.market.fulfil(
+                        self.account,
+                        record.request_id,
+                        record.proof,
+                        record.proved_label,
+                        record.proved_output_commitment,
+                    )
                 except ContractRevert as exc:
                     if exc.error not in ("RequestNotOpen", "DeadlinePassed"):
                         raise
@@ -769,8 +897,10 @@ class Provider:
                     with self._store_lock:
                         record.gas_used = gas
                         self.store.put(record.enter(FULFILLED))
-                    self.log(f"request {record.request_id}: label {record.label}, proved in "
-                             f"{record.proof_seconds:.1f} s, fulfilled ({gas:,} gas)")
+                    self.log(
+                        f"request {record.request_id}: label {record.label}, proved in "
+                        f"{record.proof_seconds:.1f} s, fulfilled ({gas:,} gas)"
+                    )
                     return Answer(record.request_id, record.proved_label, record.proved_seconds, gas)
         return self._settled_elsewhere(record, onchain)
 
@@ -778,10 +908,17 @@ class Provider:
         """Record what became of a request this provider did not fulfil itself (see ``_settle``)."""
         if onchain.status == Status.FULFILLED and self._holds_our_result(record, onchain):
             with self._store_lock:
-                self.store.put(record.enter(FULFILLED, "the chain already held this provider's result (a copy of "
-                                                       "its fulfil, or one whose receipt was lost)"))
-            self.log(f"request {record.request_id}: label {record.label}, the chain already holds this provider's "
-                     f"result (a copied fulfil, or one whose receipt was lost); its logits are served")
+                self.store.put(
+                    record.enter(
+                        FULFILLED,
+                        "the chain already held this provider's result (a copy of "
+                        "its fulfil, or one whose receipt was lost)",
+                    )
+                )
+            self.log(
+                f"request {record.request_id}: label {record.label}, the chain already holds this provider's "
+                f"result (a copied fulfil, or one whose receipt was lost); its logits are served"
+            )
             return Answer(record.request_id, record.proved_label, record.proved_seconds, 0)
         if onchain.status == Status.FULFILLED:
             reason = f"fulfilled on-chain with another result (label {onchain.label}), not this provider's"
@@ -798,8 +935,11 @@ class Provider:
     def _holds_our_result(record: RequestState, onchain: RequestRecord) -> bool:
         """Whether the on-chain request is fulfilled with exactly the label and output commitment
         this provider proved (so the logits it stored are the ones the chain commits to)."""
-        return (record.state == PROVED and onchain.status == Status.FULFILLED
-                and (onchain.label, onchain.output_commitment) == (record.label, record.output_commitment))
+        return (
+            record.state == PROVED
+            and onchain.status == Status.FULFILLED
+            and (onchain.label, onchain.output_commitment) == (record.label, record.output_commitment)
+        )
 
     def _delivered(self, request_id: int) -> RequestState | None:
         """The request's record if its logits may be sent: fulfilled, or proved while the chain
@@ -859,8 +999,10 @@ class Provider:
             flag = "--accuracy-samples" if kind == "accuracy" else "--retrieval-items"
             raise ProviderError(f"this model was registered without an {kind} statement: register it with {flag}")
         if size is not None and key.size != size:
-            raise ProviderError(f"the registered {kind} statement is over {key.size}, this one over {size}: "
-                                f"its verifier would refuse the proof")
+            raise ProviderError(
+                f"the registered {kind} statement is over {key.size}, this one over {size}: "
+                f"its verifier would refuse the proof"
+            )
         return key
 
     def stake(self, audit, claim_bps: int, bond: int, slice_: int | None = None, min_fee: int = 0) -> None:
@@ -872,8 +1014,10 @@ class Provider:
         key = self._statement("accuracy", None, model_id, "a stake")
         with self._chain_lock:
             audit.stake(self.account, model_id, claim_bps, key.size, bond, slice_, min_fee)
-        self.log(f"model {self.model_id}: claims {claim_bps / 100:.2f}% accuracy over {key.size} drawn samples, "
-                 f"{bond} wei staked ({slice_ or bond} wei per lost challenge)")
+        self.log(
+            f"model {self.model_id}: claims {claim_bps / 100:.2f}% accuracy over {key.size} drawn samples, "
+            f"{bond} wei staked ({slice_ or bond} wei per lost challenge)"
+        )
 
     def accept_pool(self, audit, pool_id: int, pool_path, min_pass_probability: float = 0.99) -> float:
         """Put the bond at risk on a registered pool, after checking its published file: the
@@ -893,9 +1037,11 @@ class Provider:
         correct = count_correct(self.model.graph, pool.inputs, pool.labels)
         chance = pass_probability(correct / pool.size, stake.samples, stake.claim_bps)
         if chance < min_pass_probability:
-            raise ProviderError(f"pool {pool_id}: the model labels {correct}/{pool.size} as the pool does, so a "
-                                f"challenge of {stake.samples} draws passes the {stake.claim_bps / 100:.2f}% claim "
-                                f"with probability {chance:.4f} only: not accepted (check its labels)")
+            raise ProviderError(
+                f"pool {pool_id}: the model labels {correct}/{pool.size} as the pool does, so a "
+                f"challenge of {stake.samples} draws passes the {stake.claim_bps / 100:.2f}% claim "
+                f"with probability {chance:.4f} only: not accepted (check its labels)"
+            )
         with self._chain_lock:
             audit.accept_pool(self.account, self.model_id, pool_id)
         self.log(f"pool {pool_id} accepted: {correct}/{pool.size} correct, a challenge passes with p={chance:.4f}")
@@ -909,11 +1055,14 @@ class Provider:
         key = self._statement("accuracy", record.samples, record.model_id, f"challenge {challenge_id}")
         t0 = time.perf_counter()
         with self._chain_lock:
-            outcome = answer_challenge(audit, self.account, challenge_id, self.model.graph, key.proving_key,
-                                       pool_path, progress=self.progress)
+            outcome = answer_challenge(
+                audit, self.account, challenge_id, self.model.graph, key.proving_key, pool_path, progress=self.progress
+            )
             correct = audit.status(challenge_id).correct
-        self.log(f"challenge {challenge_id}: proved {correct}/{record.samples} correct, "
-                 f"{outcome.name.lower()} ({time.perf_counter() - t0:.1f} s)")
+        self.log(
+            f"challenge {challenge_id}: proved {correct}/{record.samples} correct, "
+            f"{outcome.name.lower()} ({time.perf_counter() - t0:.1f} s)"
+        )
         return outcome
 
     def answer_retrieval(self, retrieval, request_id: int, corpus_path, delivery_path) -> list[int]:
@@ -925,10 +1074,20 @@ class Provider:
         key = self._statement("retrieval", corpus.size, record.model_id, f"retrieval request {request_id}")
         t0 = time.perf_counter()
         with self._chain_lock:
-            positions = answer_request(retrieval, self.account, request_id, self.model.graph, key.proving_key,
-                                       corpus_path, delivery_path, progress=self.progress)
-        self.log(f"retrieval request {request_id}: {len(positions)} of {corpus.size} items are class "
-                 f"{record.requested_class}, proved and fulfilled ({time.perf_counter() - t0:.1f} s)")
+            positions = answer_request(
+                retrieval,
+                self.account,
+                request_id,
+                self.model.graph,
+                key.proving_key,
+                corpus_path,
+                delivery_path,
+                progress=self.progress,
+            )
+        self.log(
+            f"retrieval request {request_id}: {len(positions)} of {corpus.size} items are class "
+            f"{record.requested_class}, proved and fulfilled ({time.perf_counter() - t0:.1f} s)"
+        )
         return positions
 
     def withdraw(self) -> int:

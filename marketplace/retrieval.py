@@ -58,6 +58,7 @@ class RetrievalRequest:
 
 # --- files -----------------------------------------------------------------------------------
 
+
 def write_corpus(path, items: np.ndarray) -> Path:
     return write_arrays(path, items=items)
 
@@ -83,8 +84,13 @@ SALT_BYTES = 32
 
 def write_delivery(path, delivery: Delivery) -> Path:
     salt = np.frombuffer(int(delivery.salt).to_bytes(SALT_BYTES, "big"), dtype=np.uint8)
-    return write_arrays(path, request_id=np.array(delivery.request_id), positions=np.asarray(delivery.positions),
-                        items=delivery.items, salt=salt)
+    return write_arrays(
+        path,
+        request_id=np.array(delivery.request_id),
+        positions=np.asarray(delivery.positions),
+        items=delivery.items,
+        salt=salt,
+    )
 
 
 def read_delivery(path) -> Delivery:
@@ -102,8 +108,16 @@ def read_delivery(path) -> Delivery:
 
 # --- proving and checking --------------------------------------------------------------------
 
-def prove_retrieval(graph, proving_key, corpus: np.ndarray, requested_class: int, mode: str = "private",
-                    progress: bool = False, salt: int | None = None):
+
+def prove_retrieval(
+    graph,
+    proving_key,
+    corpus: np.ndarray,
+    requested_class: int,
+    mode: str = "private",
+    progress: bool = False,
+    salt: int | None = None,
+):
     """The provider's side: prove which corpus items the model assigns to the class, committed
     with ``salt`` (a fresh one when None). Returns (proof, public signals, selected positions,
     salt)."""
@@ -127,8 +141,17 @@ def _salt_of_earlier_delivery(path, request_id: int) -> int | None:
     return earlier.salt if earlier.request_id == request_id else None
 
 
-def answer_request(retrieval: "Retrieval", provider: str, request_id: int, graph, proving_key, corpus_path,
-                   delivery_path, mode: str = "private", progress: bool = False) -> list[int]:
+def answer_request(
+    retrieval: "Retrieval",
+    provider: str,
+    request_id: int,
+    graph,
+    proving_key,
+    corpus_path,
+    delivery_path,
+    mode: str = "private",
+    progress: bool = False,
+) -> list[int]:
     """The provider's whole answer (what `zkmarket provider answer-retrieval` runs): read the
     corpus file, check it against the registered corpus's commitment and size, prove which items
     the model assigns to the requested class with a fresh salt, write the delivery file
@@ -143,10 +166,19 @@ def answer_request(retrieval: "Retrieval", provider: str, request_id: int, graph
     corpus = retrieval.corpus(request.corpus_id)
     items = read_corpus(corpus_path)
     if len(items) != corpus.size or corpus_commitment(graph, items) != corpus.commitment:
-        raise VerificationError(f"{corpus_path} is not corpus {request.corpus_id} ({corpus.size} items, commitment "
-                                f"{hex(corpus.commitment)}): give the file that was registered")
-    proof, public, selected, salt = prove_retrieval(graph, proving_key, items, request.requested_class, mode,
-                                                    progress, _salt_of_earlier_delivery(delivery_path, request_id))
+        raise VerificationError(
+            f"{corpus_path} is not corpus {request.corpus_id} ({corpus.size} items, commitment "
+            f"{hex(corpus.commitment)}): give the file that was registered"
+        )
+    proof, public, selected, salt = prove_retrieval(
+        graph,
+        proving_key,
+        items,
+        request.requested_class,
+        mode,
+        progress,
+        _salt_of_earlier_delivery(delivery_path, request_id),
+    )
     _, size = split_class_and_size(public[2])
     positions = [int(p) for p in selected]
     # the delivery is on disk before the payment is claimed: a paid request always has one
@@ -168,20 +200,25 @@ def check_delivery(graph, corpus_size: int, delivery: Delivery, request_id: int,
     if request.status != RequestStatus.FULFILLED:
         raise VerificationError(f"the request is {request.status.name.lower()}, not fulfilled: nothing to check yet")
     if delivery.request_id != request_id:
-        raise VerificationError(f"the delivery is for request {delivery.request_id}, not {request_id}: "
-                                "ask the provider for this request's delivery file")
+        raise VerificationError(
+            f"the delivery is for request {delivery.request_id}, not {request_id}: "
+            "ask the provider for this request's delivery file"
+        )
     try:
         hashes = D.item_hashes(graph, delivery.items) if len(delivery.items) else []
         commitment = R.returned_set_commitment(corpus_size, delivery.positions, hashes, delivery.salt)
     except (InputShapeError, ValueRangeError) as exc:  # bad positions, items of another shape or range
         raise VerificationError(f"the delivery is malformed ({exc}); do not accept it") from exc
     if len(delivery.positions) != request.returned_size or commitment != request.returned_set_commitment:
-        raise VerificationError("the delivered items are not the set the proof committed to: an item is missing, "
-                                "extra, altered or at the wrong position, or the salt is not the proof's; "
-                                "do not accept the delivery")
+        raise VerificationError(
+            "the delivered items are not the set the proof committed to: an item is missing, "
+            "extra, altered or at the wrong position, or the salt is not the proof's; "
+            "do not accept the delivery"
+        )
 
 
 # --- the contract ----------------------------------------------------------------------------
+
 
 class Retrieval(SettlementContract):
     """A deployed RetrievalMarket with typed calls (``Retrieval.deploy(w3, registry, sender=...)``)."""
@@ -192,17 +229,20 @@ class Retrieval(SettlementContract):
         receipt = self._send(self.contract.functions.registerCorpus(commitment, size), owner)
         return self._event(receipt, "CorpusRegistered", "corpusId")
 
-    def request(self, requester: str, model_id: int, corpus_id: int, requested_class: int, deadline: int,
-                payment: int) -> int:
-        receipt = self._send(self.contract.functions.request(model_id, corpus_id, requested_class, deadline),
-                             requester, payment)
+    def request(
+        self, requester: str, model_id: int, corpus_id: int, requested_class: int, deadline: int, payment: int
+    ) -> int:
+        receipt = self._send(
+            self.contract.functions.request(model_id, corpus_id, requested_class, deadline), requester, payment
+        )
         return self._event(receipt, "RequestOpened", "requestId")
 
     def fulfil(self, provider: str, request_id: int, proof, returned_set_commitment: int, returned_size: int) -> None:
         """Answer with a retrieval proof (``(a, b, c)`` in EVM order or a ``Proof``)."""
         a, b, c = proof if isinstance(proof, (tuple, list)) else proof_to_evm(proof)
-        self._send(self.contract.functions.fulfil(request_id, a, b, c, returned_set_commitment, returned_size),
-                   provider)
+        self._send(
+            self.contract.functions.fulfil(request_id, a, b, c, returned_set_commitment, returned_size), provider
+        )
 
     def refund(self, requester: str, request_id: int) -> None:
         self._send(self.contract.functions.refund(request_id), requester)

@@ -12,7 +12,13 @@ from web3 import Web3
 from web3.contract import Contract
 
 from marketplace.contracts import (
-    ARTIFACTS_DIR, CONTRACTS_DIR, artifact_text, deploy, load_artifact, transact, view,
+    ARTIFACTS_DIR,
+    CONTRACTS_DIR,
+    artifact_text,
+    deploy,
+    load_artifact,
+    transact,
+    view,
 )
 from marketplace.solc import EVM_VERSION, OPTIMIZER_RUNS, compile_files, find_compiler
 from prover.formats.binfile import atomic_output
@@ -26,8 +32,12 @@ STATEMENTS_DIR = CONTRACTS_DIR / "statements"
 def statement_sources(name: str) -> list[Path]:
     """The Solidity files one statement contract is compiled from. One unit per compile keeps
     solcjs's output small (it truncates its standard output at 64 KiB when it is a pipe)."""
-    return [CONTRACTS_DIR / "ModelRegistry.sol", STATEMENTS_DIR / "IStatementVerifier.sol",
-            STATEMENTS_DIR / "PullPayments.sol", STATEMENTS_DIR / f"{name}.sol"]
+    return [
+        CONTRACTS_DIR / "ModelRegistry.sol",
+        STATEMENTS_DIR / "IStatementVerifier.sol",
+        STATEMENTS_DIR / "PullPayments.sol",
+        STATEMENTS_DIR / f"{name}.sol",
+    ]
 
 
 def compile_statement_contracts() -> dict[str, dict]:
@@ -37,7 +47,9 @@ def compile_statement_contracts() -> dict[str, dict]:
     for name in STATEMENT_CONTRACTS:
         out = compile_files(statement_sources(name), compiler=compiler)[name]
         artifacts[name] = {
-            "contractName": name, "abi": out["abi"], "bytecode": out["bytecode"],
+            "contractName": name,
+            "abi": out["abi"],
+            "bytecode": out["bytecode"],
             "deployedBytecode": out["deployedBytecode"],
             "compiler": {"version": compiler.version, "evmVersion": EVM_VERSION, "optimizerRuns": OPTIMIZER_RUNS},
         }

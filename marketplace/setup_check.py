@@ -78,13 +78,17 @@ def statement_files(card: dict, kind: str) -> tuple[dict[str, str], int | None, 
     if kind == "inference":
         files = card.get("files")
         if not isinstance(files, dict) or any(name not in files for name in INFERENCE_FILES):
-            raise VerificationError("the model card does not list the inference setup files: the provider's "
-                                    "endpoint is not a zkmarket provider card")
+            raise VerificationError(
+                "the model card does not list the inference setup files: the provider's "
+                "endpoint is not a zkmarket provider card"
+            )
         return {name: files[name] for name in INFERENCE_FILES}, None, dict(card.get("sizes") or {})
     entry = (card.get("statements") or {}).get(kind)
     if not isinstance(entry, dict) or f"{kind}.zkey" not in (entry.get("files") or {}):
-        raise VerificationError(f"the provider publishes no {kind} key on its channel, so its {kind} verifier "
-                                f"cannot be checked: refuse the model (or ask the provider to serve the key)")
+        raise VerificationError(
+            f"the provider publishes no {kind} key on its channel, so its {kind} verifier "
+            f"cannot be checked: refuse the model (or ask the provider to serve the key)"
+        )
     size = entry.get("size")
     if not isinstance(size, int) or isinstance(size, bool):
         raise VerificationError(f"the model card names no size for its {kind} key")
@@ -96,11 +100,15 @@ def rebuilt_graph(card: dict, architecture_hash: bytes) -> Graph:
     checking that the spec is the preimage of the architecture hash registered on-chain."""
     spec = card.get("architecture")
     if not isinstance(spec, dict):
-        raise VerificationError("the model card publishes no architecture (card['architecture']): its circuit "
-                                "cannot be rebuilt, so nothing ties the key to the model; refuse it")
+        raise VerificationError(
+            "the model card publishes no architecture (card['architecture']): its circuit "
+            "cannot be rebuilt, so nothing ties the key to the model; refuse it"
+        )
     if architecture_spec_hash(spec).to_bytes(32, "big") != bytes(architecture_hash):
-        raise VerificationError("the model card's architecture does not hash to the architecture hash "
-                                "registered on-chain: the card describes another model than the commitment")
+        raise VerificationError(
+            "the model card's architecture does not hash to the architecture hash "
+            "registered on-chain: the card describes another model than the commitment"
+        )
     return architecture_graph(spec)
 
 
@@ -140,26 +148,32 @@ def verify_transcripts(r1cs, ptau, pk, trust: Trust, *, insecure_phase1: bool, w
     only with ``insecure_phase1``)."""
     if ptau is None:
         if not insecure_phase1:
-            raise VerificationError(f"{what}: the provider publishes no phase-1 powers of tau for this key, so its "
-                                    f"phase 1 cannot be checked; whoever made it could forge proofs")
+            raise VerificationError(
+                f"{what}: the provider publishes no phase-1 powers of tau for this key, so its "
+                f"phase 1 cannot be checked; whoever made it could forge proofs"
+            )
         from marketplace.provider import KNOWN_SECRET
         from prover.ceremony.known_secret import known_secret_setup
 
-        report = verify_zkey_from_initial(known_secret_setup(r1cs, KNOWN_SECRET["tau"], KNOWN_SECRET["alpha"],
-                                                             KNOWN_SECRET["beta"]), pk)
+        report = verify_zkey_from_initial(
+            known_secret_setup(r1cs, KNOWN_SECRET["tau"], KNOWN_SECRET["alpha"], KNOWN_SECRET["beta"]), pk
+        )
     else:
         if powersoftau.read_contributions(ptau.contributions) or not insecure_phase1:
             phase1 = {c[2] for c in verify_ptau_transcript(ptau).contributions}
             if not phase1 & set(trust.phase1):
-                raise VerificationError(f"{what}: no phase-1 contribution you trust (e.g. your own); whoever made "
-                                        f"this powers of tau could forge proofs")
+                raise VerificationError(
+                    f"{what}: no phase-1 contribution you trust (e.g. your own); whoever made "
+                    f"this powers of tau could forge proofs"
+                )
         try:
             report = verify_zkey_transcript(r1cs, ptau, pk)
         except CircuitError as exc:  # e.g. a ptau too small for the rebuilt circuit
             raise VerificationError(f"{what}: the published key cannot be the rebuilt circuit's ({exc})") from exc
     if not {c.contribution_hash for c in report.contributions} & set(trust.phase2):
-        raise VerificationError(f"{what}: no phase-2 contribution you trust (e.g. your own); the provider could "
-                                f"forge proofs for this key")
+        raise VerificationError(
+            f"{what}: no phase-2 contribution you trust (e.g. your own); the provider could forge proofs for this key"
+        )
     return report
 
 
@@ -170,16 +184,29 @@ def check_verifier_code(w3, account: str, verifier: str, pk, what: str = "the mo
     artifact = load_artifact("Groth16Verifier")
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
     creation = factory.constructor(*verifier_constructor_args(pk.verifying_key())).build_transaction(
-        {"from": account, "gas": 10_000_000})["data"]
+        {"from": account, "gas": 10_000_000}
+    )["data"]
     expected = w3.eth.call({"from": account, "data": creation, "gas": 10_000_000})
     if bytes(w3.eth.get_code(verifier)) != bytes(expected):
-        raise VerificationError(f"{what} {verifier} does not embed the published key: its proofs prove nothing "
-                                f"about this setup")
+        raise VerificationError(
+            f"{what} {verifier} does not embed the published key: its proofs prove nothing about this setup"
+        )
 
 
-def check_statement_setup(w3, account: str, *, model_id: int, record, card: dict, endpoint: str, kind: str,
-                          size: int | None, trust: Trust, insecure_phase1: bool = False,
-                          log: Callable[[str], None] = print) -> bool:
+def check_statement_setup(
+    w3,
+    account: str,
+    *,
+    model_id: int,
+    record,
+    card: dict,
+    endpoint: str,
+    kind: str,
+    size: int | None,
+    trust: Trust,
+    insecure_phase1: bool = False,
+    log: Callable[[str], None] = print,
+) -> bool:
     """Check the setup of model ``model_id``'s ``kind`` statement (see the module docstring):
     ``record`` is its ``ModelRecord`` on-chain, ``card`` the provider's model card; a batch
     statement is checked for ``size`` (the test set's samples, the corpus's items). Returns
@@ -189,18 +216,35 @@ def check_statement_setup(w3, account: str, *, model_id: int, record, card: dict
     if kind not in STATEMENT_KINDS:
         raise ValueError(f"statement must be one of {STATEMENT_KINDS}, got {kind!r}")
     what = f"model {model_id}" + ("" if kind == "inference" else f"'s {kind} statement")
-    verifier = {"inference": record.inference_verifier, "accuracy": record.accuracy_verifier,
-                "retrieval": record.retrieval_verifier}[kind]
+    verifier = {
+        "inference": record.inference_verifier,
+        "accuracy": record.accuracy_verifier,
+        "retrieval": record.retrieval_verifier,
+    }[kind]
     if int(verifier, 16) == 0:
         raise VerificationError(f"{what}: the model registered no {kind} verifier")
     files, published_size, sizes = statement_files(card, kind)
     if kind != "inference" and published_size != size:
-        raise VerificationError(f"{what}: the published key is for {published_size}, you need {size}: its verifier "
-                                f"would refuse every proof about your data")
+        raise VerificationError(
+            f"{what}: the published key is for {published_size}, you need {size}: its verifier "
+            f"would refuse every proof about your data"
+        )
     zkey_name = "circuit.zkey" if kind == "inference" else f"{kind}.zkey"
     ptau_name = "phase1.ptau" if kind == "inference" else f"{kind}.ptau"
-    key = ":".join(str(v) for v in (kind, size, model_id, record.inference_verifier, verifier, files[zkey_name],
-                                    record.architecture_hash.hex(), record.transcript_hash.hex(), insecure_phase1))
+    key = ":".join(
+        str(v)
+        for v in (
+            kind,
+            size,
+            model_id,
+            record.inference_verifier,
+            verifier,
+            files[zkey_name],
+            record.architecture_hash.hex(),
+            record.transcript_hash.hex(),
+            insecure_phase1,
+        )
+    )
     graph = rebuilt_graph(card, record.architecture_hash)
     with tempfile.TemporaryDirectory(prefix="zkmarket-setup-") as tmp:
         zkey_path = download(endpoint, zkey_name, files[zkey_name], Path(tmp), sizes.get(zkey_name))
@@ -212,11 +256,14 @@ def check_statement_setup(w3, account: str, *, model_id: int, record, card: dict
         log(f"{what}: rebuilding the {kind} circuit from the published architecture")
         r1cs = statement_r1cs(graph, kind, size)
         if kind == "inference":
-            published = download(endpoint, "circuit.r1cs", files["circuit.r1cs"], Path(tmp),
-                                 sizes.get("circuit.r1cs")).read_bytes()
+            published = download(
+                endpoint, "circuit.r1cs", files["circuit.r1cs"], Path(tmp), sizes.get("circuit.r1cs")
+            ).read_bytes()
             if published != r1cs_bytes(r1cs):
-                raise VerificationError(f"{what}: the provider's circuit.r1cs is not the inference circuit of the "
-                                        f"registered architecture: its proofs would not be about this model")
+                raise VerificationError(
+                    f"{what}: the provider's circuit.r1cs is not the inference circuit of the "
+                    f"registered architecture: its proofs would not be about this model"
+                )
         ptau = None
         if ptau_name in files:
             ptau = read_ptau(download(endpoint, ptau_name, files[ptau_name], Path(tmp), sizes.get(ptau_name)))
@@ -226,7 +273,8 @@ def check_statement_setup(w3, account: str, *, model_id: int, record, card: dict
         from marketplace.provider import setup_transcript_hash
 
         if setup_transcript_hash(ptau, pk) != record.transcript_hash:
-            raise VerificationError(f"{what}'s registered setup transcript hash is not the hash of the transcripts "
-                                    f"its provider publishes")
+            raise VerificationError(
+                f"{what}'s registered setup transcript hash is not the hash of the transcripts its provider publishes"
+            )
     trust.checked.append(key)
     return True

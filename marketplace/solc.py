@@ -38,9 +38,9 @@ class CompilerError(ZkmarketError):
 
 @dataclass(frozen=True)
 class Compiler:
-    backend: str   # "native" (py-solc-x) or "solcjs" (npm solc)
+    backend: str  # "native" (py-solc-x) or "solcjs" (npm solc)
     path: Path
-    version: str   # "MAJOR.MINOR.PATCH", the same form for both backends
+    version: str  # "MAJOR.MINOR.PATCH", the same form for both backends
 
 
 def pinned_version() -> str:
@@ -93,8 +93,10 @@ def find_compiler(backend: str | None = None) -> Compiler:
             except (OSError, subprocess.SubprocessError, CompilerError):
                 continue
         if backend == "native":
-            raise CompilerError(f"no native solc {want} is installed: install it with py-solc-x "
-                                f"(`python -m solcx.install v{want}`) or put it on PATH")
+            raise CompilerError(
+                f"no native solc {want} is installed: install it with py-solc-x "
+                f"(`python -m solcx.install v{want}`) or put it on PATH"
+            )
     try:
         path = npm_bin("solcjs")
     except ToolMissingError as exc:
@@ -128,8 +130,14 @@ def _run_solcjs(compiler: Compiler, request: dict) -> dict:
         json.dump(request, src)
         src.seek(0)
         try:
-            proc = subprocess.run([str(compiler.path), "--standard-json"], stdin=src,
-                                  stdout=out, stderr=subprocess.PIPE, text=True, timeout=600)
+            proc = subprocess.run(
+                [str(compiler.path), "--standard-json"],
+                stdin=src,
+                stdout=out,
+                stderr=subprocess.PIPE,
+                text=True,
+                timeout=600,
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             raise CompilerError(f"solcjs could not run ({exc}): check `node --version` (Node 20)") from exc
         out.seek(0)
@@ -141,8 +149,9 @@ def _run_solcjs(compiler: Compiler, request: dict) -> dict:
     try:
         return json.loads(text[start:])
     except ValueError as exc:
-        raise CompilerError(f"solcjs returned malformed JSON ({exc}): rerun; if it persists, reinstall "
-                            f"the npm solc package (`npm ci`)") from exc
+        raise CompilerError(
+            f"solcjs returned malformed JSON ({exc}): rerun; if it persists, reinstall the npm solc package (`npm ci`)"
+        ) from exc
 
 
 def _run_native(compiler: Compiler, request: dict) -> dict:

@@ -36,7 +36,14 @@ from typing import TypeVar
 from prover.errors import ZkmarketError
 from prover.formats.binfile import atomic_output
 
-WAITING, RECEIVED, PROVED, FULFILLED, EXPIRED, FAILED = "waiting", "received", "proved", "fulfilled", "expired", "failed"
+WAITING, RECEIVED, PROVED, FULFILLED, EXPIRED, FAILED = (
+    "waiting",
+    "received",
+    "proved",
+    "fulfilled",
+    "expired",
+    "failed",
+)
 STATES = (WAITING, RECEIVED, PROVED, FULFILLED, EXPIRED, FAILED)
 # states a request never leaves: nothing about it is computed or sent again
 FINAL_STATES = (FULFILLED, EXPIRED, FAILED)
@@ -68,8 +75,9 @@ def read_json(path: Path):
     except FileNotFoundError:
         raise
     except (OSError, ValueError) as exc:
-        raise StoreError(f"{path} is unreadable ({exc}): restore it or start the provider with a fresh "
-                         f"--state directory") from exc
+        raise StoreError(
+            f"{path} is unreadable ({exc}): restore it or start the provider with a fresh --state directory"
+        ) from exc
 
 
 @dataclass
@@ -80,15 +88,15 @@ class RequestState:
     state: str = WAITING
     input_commitment: int = 0
     deadline: int = 0
-    input: list | None = None        # the quantized input (ints), once received
+    input: list | None = None  # the quantized input (ints), once received
     salt: int | None = None
     label: int | None = None
     logits: list | None = None
     output_commitment: int | None = None
     proof_seconds: float | None = None
-    gas_used: int | None = None      # None when another account landed the fulfil
-    proof: list | None = None        # (a, b, c) in EVM calldata order, once proved
-    reason: str | None = None        # why it failed or expired, or who fulfilled it
+    gas_used: int | None = None  # None when another account landed the fulfil
+    proof: list | None = None  # (a, b, c) in EVM calldata order, once proved
+    reason: str | None = None  # why it failed or expired, or who fulfilled it
     times: dict = field(default_factory=dict)  # state -> unix time it was entered
 
     def enter(self, state: str, reason: str | None = None) -> RequestState:
@@ -144,9 +152,11 @@ class RequestState:
 def _recorded(value: T | None, record: RequestState, what: str, stage: str) -> T:
     """A field a request record holds once it reached ``stage`` (the agent fills it on entry)."""
     if value is None:
-        raise StoreError(f"request {record.request_id} (state {record.state}) has no {what}: it has not been "
-                         f"{stage} yet, or its record in requests/ is damaged (restore it, or let the request "
-                         f"expire and refund)")
+        raise StoreError(
+            f"request {record.request_id} (state {record.state}) has no {what}: it has not been "
+            f"{stage} yet, or its record in requests/ is damaged (restore it, or let the request "
+            f"expire and refund)"
+        )
     return value
 
 
@@ -171,8 +181,8 @@ class ProviderState:
     account: str
     model_id: int | None = None
     model_commitment: int | None = None
-    setup_dir: str | None = None       # the folder holding the model's spec, r1cs, ptau and zkey
-    last_block: int = -1               # RequestOpened events up to this block have been read
+    setup_dir: str | None = None  # the folder holding the model's spec, r1cs, ptau and zkey
+    last_block: int = -1  # RequestOpened events up to this block have been read
     # the batch statements registered with the model: kind -> {"size", "zkey", "verifier"}
     statements: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)

@@ -27,14 +27,14 @@ def ints_to_limbs(values: Iterable[int], modulus: int | None = None) -> np.ndarr
         vals = [v % modulus for v in vals]
     buf = bytearray(ELEMENT_BYTES * len(vals))
     for i, v in enumerate(vals):
-        buf[ELEMENT_BYTES * i: ELEMENT_BYTES * (i + 1)] = v.to_bytes(ELEMENT_BYTES, "little")
+        buf[ELEMENT_BYTES * i : ELEMENT_BYTES * (i + 1)] = v.to_bytes(ELEMENT_BYTES, "little")
     return np.frombuffer(bytes(buf), dtype="<u8").reshape(len(vals), LIMBS).astype(np.uint64)
 
 
 def limbs_to_ints(values: np.ndarray) -> list[int]:
     """``(..., 4)`` uint64 limbs -> flat list of Python ints."""
     raw = np.ascontiguousarray(values, dtype="<u8").tobytes()
-    return [int.from_bytes(raw[i: i + ELEMENT_BYTES], "little") for i in range(0, len(raw), ELEMENT_BYTES)]
+    return [int.from_bytes(raw[i : i + ELEMENT_BYTES], "little") for i in range(0, len(raw), ELEMENT_BYTES)]
 
 
 def below_modulus(limbs: np.ndarray, modulus: int = FR_MODULUS) -> np.ndarray:

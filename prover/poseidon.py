@@ -35,7 +35,7 @@ FULL_ROUNDS = 8
 PARTIAL_ROUNDS = (56, 57, 56, 60, 60, 63, 64, 63, 60, 66, 60, 65, 70, 60, 64, 68)
 MAX_INPUTS = len(PARTIAL_ROUNDS)
 ARITY = MAX_INPUTS  # children per node of the commitment tree
-FIELD_BITS = 254    # bit length of r, the "n" of the parameter script
+FIELD_BITS = 254  # bit length of r, the "n" of the parameter script
 ALPHA = 5
 
 
@@ -46,6 +46,7 @@ def partial_rounds(t: int) -> int:
 
 
 # --- constants: the Grain LFSR procedure ------------------------------------------------------
+
 
 class GrainStream:
     """The parameter script's bit stream for (prime field, x^alpha S-box, n=254, t, R_F, R_P).
@@ -63,11 +64,13 @@ class GrainStream:
     BLOCK = 18
 
     def __init__(self, t: int):
-        seed = "{:02b}{:04b}{:012b}{:012b}{:010b}{:010b}".format(
-            1, 0, FIELD_BITS, t, FULL_ROUNDS, partial_rounds(t)) + "1" * 30
+        seed = (
+            "{:02b}{:04b}{:012b}{:012b}{:010b}{:010b}".format(1, 0, FIELD_BITS, t, FULL_ROUNDS, partial_rounds(t))
+            + "1" * 30
+        )
         self.state = sum(int(b) << i for i, b in enumerate(seed))  # register bit i = seed[i]
         self._raw(160 // self.BLOCK * self.BLOCK)
-        self._raw_tail = self._raw(self.BLOCK)[160 % self.BLOCK:]  # the rest of the 160 discarded
+        self._raw_tail = self._raw(self.BLOCK)[160 % self.BLOCK :]  # the rest of the 160 discarded
         self.buffer = np.zeros(0, dtype=np.uint8)
 
     def _raw(self, n: int) -> np.ndarray:
@@ -131,6 +134,7 @@ def mds_matrix(t: int) -> tuple[tuple[int, ...], ...]:
 
 # --- the permutation -------------------------------------------------------------------------
 
+
 def permute_batch(states: np.ndarray) -> np.ndarray:
     """Poseidon permutation of each column of ``states`` (object array (t, batch) of ints < r)."""
     t = states.shape[0]
@@ -175,6 +179,7 @@ def poseidon(inputs: Sequence[int]) -> int:
 
 # --- commitment to a sequence ----------------------------------------------------------------
 
+
 def tree_layout(n: int) -> list[list[int]]:
     """Widths of the hashes at each level of ``tree`` for a sequence of length n (bottom first).
 
@@ -196,9 +201,9 @@ def tree(elements: Sequence[int]) -> int:
     level = [int(e) % FR_MODULUS for e in elements]
     for widths in tree_layout(len(level)):
         full = widths.count(ARITY)
-        nxt = poseidon_batch([level[i * ARITY:(i + 1) * ARITY] for i in range(full)])
+        nxt = poseidon_batch([level[i * ARITY : (i + 1) * ARITY] for i in range(full)])
         if full < len(widths):
-            nxt.append(poseidon(level[full * ARITY:]))
+            nxt.append(poseidon(level[full * ARITY :]))
         level = nxt
     return level[0]
 

@@ -20,9 +20,9 @@ from prover.field import FR_MODULUS, LIMBS
 class SparseMatrix:
     """CSR matrix over Fr: rows are constraints, columns are wires."""
 
-    indptr: np.ndarray   # int64 (rows + 1,)
+    indptr: np.ndarray  # int64 (rows + 1,)
     indices: np.ndarray  # int64 (nnz,)
-    coeffs: np.ndarray   # uint64 (nnz, 4), canonical Fr limbs
+    coeffs: np.ndarray  # uint64 (nnz, 4), canonical Fr limbs
 
     @property
     def n_rows(self) -> int:
@@ -45,8 +45,9 @@ class SparseMatrix:
 
     @classmethod
     def empty(cls, n_rows: int) -> "SparseMatrix":
-        return cls(np.zeros(n_rows + 1, dtype=np.int64), np.zeros(0, dtype=np.int64),
-                   np.zeros((0, LIMBS), dtype=np.uint64))
+        return cls(
+            np.zeros(n_rows + 1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, LIMBS), dtype=np.uint64)
+        )
 
 
 @dataclass

@@ -44,17 +44,33 @@ OPSET = 13
 # name -> (input shape, layers, epochs, learning rate); a layer is (kind, *sizes)
 ARCHITECTURES = {
     "mlp": ((64,), [("dense", 64, 32), ("relu",), ("dense", 32, 10)], 60, 3e-3),
-    "cnn": ((1, 8, 8), [("conv", 1, 8, 3, 1), ("relu",), ("maxpool",), ("flatten",), ("dense", 128, 10)],
-            40, 3e-3),
+    "cnn": ((1, 8, 8), [("conv", 1, 8, 3, 1), ("relu",), ("maxpool",), ("flatten",), ("dense", 128, 10)], 40, 3e-3),
     "quadratic": ((64,), [("dense", 64, 32), ("square",), ("dense", 32, 10)], 60, 2e-3),
-    "lenet": ((1, 28, 28), [("conv", 1, 6, 5, 0), ("relu",), ("maxpool",), ("conv", 6, 16, 5, 0), ("relu",),
-                            ("maxpool",), ("flatten",), ("dense", 256, 120), ("relu",), ("dense", 120, 84),
-                            ("relu",), ("dense", 84, 10)], 20, 1e-3),
+    "lenet": (
+        (1, 28, 28),
+        [
+            ("conv", 1, 6, 5, 0),
+            ("relu",),
+            ("maxpool",),
+            ("conv", 6, 16, 5, 0),
+            ("relu",),
+            ("maxpool",),
+            ("flatten",),
+            ("dense", 256, 120),
+            ("relu",),
+            ("dense", 120, 84),
+            ("relu",),
+            ("dense", 84, 10),
+        ],
+        20,
+        1e-3,
+    ),
 }
 BATCH = 32
 
 
 # --- layers: forward keeps what backward needs; backward returns the input gradient -----------
+
 
 class Dense:
     def __init__(self, rng, n_in, n_out):
@@ -94,8 +110,8 @@ class Conv:
         dx = np.zeros((n, c, h + 2 * p, w_ + 2 * p))
         for u in range(k):
             for v in range(k):
-                dx[:, :, u:u + oh, v:v + ow] += dcols[:, :, :, :, u, v].transpose(0, 3, 1, 2)
-        return dx[:, :, p:p + h, p:p + w_]
+                dx[:, :, u : u + oh, v : v + ow] += dcols[:, :, :, :, u, v].transpose(0, 3, 1, 2)
+        return dx[:, :, p : p + h, p : p + w_]
 
 
 class Relu:
@@ -172,7 +188,7 @@ def train(name: str, x: np.ndarray, y: np.ndarray, seed: int = SPLIT_SEED):
     for _ in tqdm(range(epochs), desc=f"train {name}", unit="epoch", leave=False):
         order = rng.permutation(len(x))
         for start in range(0, len(x), BATCH):
-            idx = order[start:start + BATCH]
+            idx = order[start : start + BATCH]
             logits = forward(net, x[idx])
             p = np.exp(logits - logits.max(1, keepdims=True))
             p /= p.sum(1, keepdims=True)
@@ -187,7 +203,7 @@ def train(name: str, x: np.ndarray, y: np.ndarray, seed: int = SPLIT_SEED):
                     g = layer.grads[key]
                     m, v = beta1 * m + (1 - beta1) * g, beta2 * v + (1 - beta2) * g * g
                     state[(i, key)] = (m, v)
-                    m_hat, v_hat = m / (1 - beta1 ** step), v / (1 - beta2 ** step)
+                    m_hat, v_hat = m / (1 - beta1**step), v / (1 - beta2**step)
                     value -= lr * m_hat / (np.sqrt(v_hat) + eps)
     return net
 
@@ -207,8 +223,17 @@ def export(name: str, net) -> onnx.ModelProto:
             nodes.append(helper.make_node("Gemm", [x, f"{node}.W", f"{node}.b"], [out], name=node, transB=1))
         elif kind == "conv":
             k, p = sizes[2], sizes[3]
-            nodes.append(helper.make_node("Conv", [x, f"{node}.W", f"{node}.b"], [out], name=node,
-                                          kernel_shape=[k, k], pads=[p] * 4, strides=[1, 1]))
+            nodes.append(
+                helper.make_node(
+                    "Conv",
+                    [x, f"{node}.W", f"{node}.b"],
+                    [out],
+                    name=node,
+                    kernel_shape=[k, k],
+                    pads=[p] * 4,
+                    strides=[1, 1],
+                )
+            )
         elif kind == "relu":
             nodes.append(helper.make_node("Relu", [x], [out], name=node))
         elif kind == "square":
@@ -220,11 +245,15 @@ def export(name: str, net) -> onnx.ModelProto:
         x = out
     nodes.append(helper.make_node("Identity", [x], ["logits"], name="output"))
     graph = helper.make_graph(
-        nodes, f"digits_{name}",
+        nodes,
+        f"digits_{name}",
         [helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["N", *shape])],
-        [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["N", 10])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="zkml-market scripts/train_models.py")
+        [helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["N", 10])],
+        inits,
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="zkml-market scripts/train_models.py"
+    )
     model.ir_version = 8  # readable by every onnxruntime the project supports
     onnx.checker.check_model(model, full_check=True)
     return model
@@ -255,7 +284,8 @@ def readme(catalog: dict) -> str:
     rows = "\n".join(
         f"| `{e['file']}` | {e['parameters']:,} | {e['accuracy']['float_onnxruntime']:.2%} | "
         f"{e['accuracy']['quantized']:.2%} | {e['precision']['act_bits']} / {e['precision']['weight_bits']} |"
-        for e in catalog.values())
+        for e in catalog.values()
+    )
     return f"""# Example models
 
 Trained and exported by `scripts/train_models.py` (numpy, seeded; do not edit by hand) on
@@ -295,13 +325,20 @@ def main(argv=None) -> int:
         graph = import_model(path)
         precision, quantized = choose_precision(graph, train_x, y_tr)
         catalog[name] = {
-            "file": path.name, "input_shape": list(shape), "parameters": graph.n_parameters(),
-            "precision": {"act_bits": precision.act_bits, "weight_bits": precision.weight_bits,
-                          "headroom_bits": precision.headroom_bits},
+            "file": path.name,
+            "input_shape": list(shape),
+            "parameters": graph.n_parameters(),
+            "precision": {
+                "act_bits": precision.act_bits,
+                "weight_bits": precision.weight_bits,
+                "headroom_bits": precision.headroom_bits,
+            },
             "calibration_logit_error": round(quantized.meta["calibration_logit_error"], 4),
-            "accuracy": {"float_onnxruntime": onnxruntime_accuracy(path, test_x, y_te),
-                         "float_executor": accuracy(graph, test_x, y_te),
-                         "quantized": accuracy(quantized, test_x, y_te)},
+            "accuracy": {
+                "float_onnxruntime": onnxruntime_accuracy(path, test_x, y_te),
+                "float_executor": accuracy(graph, test_x, y_te),
+                "quantized": accuracy(quantized, test_x, y_te),
+            },
         }
         print(f"{name}: {json.dumps(catalog[name]['accuracy'])} with {precision}", file=sys.stderr)
     catalog = dict(sorted(catalog.items()))

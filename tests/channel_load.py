@@ -49,8 +49,10 @@ async def attack(kind: str, reader, writer, max_body: int) -> str:
         writer.write(b"POST /input HTTP/1.1\r\nHost: provider\r\n")
         return await outcome(reader, writer, b"X")
     if kind == "half_body":
-        writer.write(b"POST /input HTTP/1.1\r\nHost: provider\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n{\"request_id\": 1, \"input\"" % (max_body - 100))
+        writer.write(
+            b"POST /input HTTP/1.1\r\nHost: provider\r\nContent-Type: application/json\r\n"
+            b'Content-Length: %d\r\n\r\n{"request_id": 1, "input"' % (max_body - 100)
+        )
         return await outcome(reader, writer, None)
     if kind == "oversized":
         writer.write(b"POST /input HTTP/1.1\r\nHost: provider\r\nContent-Length: 100000000\r\n\r\n" + b"1" * 65536)

@@ -78,7 +78,7 @@ def test_proved_count_is_the_executors_count_on_drawn_digits(digits_mlp, digits_
     # reject twins: a witness claiming one more correct sample, another draw or another root fails
     for wire in (4, 3, 2):
         wrong = result.witness.copy()
-        wrong[wire] = ints_to_limbs([limbs_to_ints(wrong[wire:wire + 1])[0] + 1])[0]
+        wrong[wire] = ints_to_limbs([limbs_to_ints(wrong[wire : wire + 1])[0] + 1])[0]
         assert not ac.r1cs.is_satisfied(wrong)
 
 
@@ -108,6 +108,7 @@ def test_the_hash_digits_have_one_reading_only():
 
     def aliased(v):
         v.set(digits, np.array([[((value + FR_MODULUS) >> (16 * j)) & 0xFFFF for j in range(16)]], dtype=np.int64))
+
     circuit.steps[first_step] = aliased
     assert not circuit.r1cs.is_satisfied(circuit.witness({"h": [value]}))
 
@@ -144,8 +145,7 @@ def test_the_pool_root_binds_inputs_labels_order_and_size(digits_mlp):
     other_label[2] = (other_label[2] + 1) % 10
     other_pixel = x[:4].copy()
     other_pixel[1, 0] += 1
-    for xs, ys in ((x[:4], other_label), (other_pixel, y[:4]), (x[[1, 0, 2, 3]], y[[1, 0, 2, 3]]),
-                   (x[:3], y[:3])):
+    for xs, ys in ((x[:4], other_label), (other_pixel, y[:4]), (x[[1, 0, 2, 3]], y[[1, 0, 2, 3]]), (x[:3], y[:3])):
         assert A.pool_root(q, xs, ys) != base
 
 

@@ -43,8 +43,7 @@ def test_bad_input_is_a_one_line_error(tmp_path, capsys):
     assert "--samples must be in" in capsys.readouterr().err
     assert not (tmp_path / "t.npz").exists()
     (tmp_path / "junk.npz").write_bytes(b"junk")
-    assert main(["corpus", "register", MLP, str(tmp_path / "junk.npz"), "--retrieval",
-                 "0x" + "11" * 20]) == 1
+    assert main(["corpus", "register", MLP, str(tmp_path / "junk.npz"), "--retrieval", "0x" + "11" * 20]) == 1
     assert "not a corpus file" in capsys.readouterr().err
     np.savez(tmp_path / "c.npz", items=np.zeros((2, 64), dtype=np.int64))
     # the in-process chain has no contract at that address
@@ -84,10 +83,12 @@ def test_corpus_and_delivery_files(tmp_path, digits_mlp):  # noqa: F811
     assert (delivery.request_id, delivery.salt) == (7, salt)
     salt_bytes = np.frombuffer(salt.to_bytes(32, "big"), dtype=np.uint8)
     whole = dict(request_id=np.array(7), positions=selected, items=x[selected], salt=salt_bytes)
-    for change, match in (({"positions": selected[:1]}, "one corpus position"),
-                          ({"salt": salt_bytes[1:]}, "salt"),
-                          ({"salt": np.full(32, 255, dtype=np.uint8)}, "not a field element"),
-                          ({"request_id": selected}, "names its request")):
+    for change, match in (
+        ({"positions": selected[:1]}, "one corpus position"),
+        ({"salt": salt_bytes[1:]}, "salt"),
+        ({"salt": np.full(32, 255, dtype=np.uint8)}, "not a field element"),
+        ({"request_id": selected}, "names its request"),
+    ):
         np.savez(tmp_path / "bad.npz", **{**whole, **change})
         with pytest.raises(FormatError, match=match):
             read_delivery(tmp_path / "bad.npz")
@@ -103,4 +104,5 @@ def test_statement_artifacts_match_a_fresh_compile():
     fresh = compile_statement_contracts()
     for name in STATEMENT_CONTRACTS:
         assert artifact_text(load_artifact(name)) == artifact_text(fresh[name]), (
-            f"marketplace/artifacts/{name}.json is stale: run `python -m marketplace.settlement`")
+            f"marketplace/artifacts/{name}.json is stale: run `python -m marketplace.settlement`"
+        )

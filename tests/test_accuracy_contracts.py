@@ -48,18 +48,19 @@ class Proofs:
     graph: object
     circuit: object
     accuracy_pk: object
-    honest: object              # A.TestPool labelled with the model's own labels: 3/3 on every draw
-    hard: object                # every label wrong: 0/3 on every draw
+    honest: object  # A.TestPool labelled with the model's own labels: 3/3 on every draw
+    hard: object  # every label wrong: 0/3 on every draw
     retrieval_vk: object
     corpus: np.ndarray
     requested_class: int
-    retrieval: tuple            # (proof, public, selected positions)
+    retrieval: tuple  # (proof, public, selected positions)
     cache: dict = field(default_factory=dict)
 
     def prove(self, pool, draw: int):
         key = (pool.root, draw)
         if key not in self.cache:
             from prover.groth16.prove import prove
+
             self.cache[key] = prove(self.accuracy_pk, self.circuit.witness(pool, draw).witness, r1cs=self.circuit.r1cs)
         return self.cache[key]
 
@@ -112,11 +113,19 @@ def make_world(proofs: Proofs, models: int = 1) -> World:
     ret_verifier, _ = deploy_verifier(w3, proofs.retrieval_vk, deployer)
     commitment = S.model_commitment(proofs.graph)
     for _ in range(models):
-        model_id = market.register_model(provider, commitment, None, 0, accuracy_verifier=acc_verifier.address,
-                                         retrieval_verifier=ret_verifier.address)
+        model_id = market.register_model(
+            provider,
+            commitment,
+            None,
+            0,
+            accuracy_verifier=acc_verifier.address,
+            retrieval_verifier=ret_verifier.address,
+        )
     audit = Audit.deploy(w3, market.registry.address, WINDOW, UNBONDING, sender=deployer)
-    pools = {"honest": audit.register_pool(auditor, proofs.honest.root, POOL_ITEMS, "file:honest.npz"),
-             "hard": audit.register_pool(auditor, proofs.hard.root, POOL_ITEMS, "file:hard.npz")}
+    pools = {
+        "honest": audit.register_pool(auditor, proofs.honest.root, POOL_ITEMS, "file:honest.npz"),
+        "hard": audit.register_pool(auditor, proofs.hard.root, POOL_ITEMS, "file:hard.npz"),
+    }
     pools["private"] = audit.register_pool(stranger, proofs.honest.root, POOL_ITEMS, "")
     return World(w3, market, audit, provider, auditor, stranger, model_id, ret_verifier.address, pools)
 
@@ -165,8 +174,13 @@ def test_a_passing_answer_pays_the_provider_and_attests_the_model(world, proofs)
     gas["answer"] = world.audit.last_receipt["gasUsed"]
     print(f"gas: {gas}")
     (att,) = world.audit.attestations(world.model_id)
-    assert (att.pool_id, att.samples, att.correct, att.challenge_id, att.bonded) == \
-        (world.pools["honest"], SAMPLES, SAMPLES, cid, True)
+    assert (att.pool_id, att.samples, att.correct, att.challenge_id, att.bonded) == (
+        world.pools["honest"],
+        SAMPLES,
+        SAMPLES,
+        cid,
+        True,
+    )
     assert world.audit.owed(world.provider) == FEE and world.audit.owed(world.auditor) == 0
     assert world.audit.stake_of(world.model_id).bond == BOND
     # each outcome once
@@ -216,14 +230,14 @@ def test_proofs_about_another_pool_draw_count_or_tampered_are_refused(world, pro
     cid, record = _drawn(world, "honest")
     other_draw = A.make_draw(A.split_draw(record.draw)[0] ^ 1, POOL_ITEMS, SAMPLES)
     refused = [
-        proofs.prove(proofs.hard, record.draw),       # the same draw on the other pool
-        proofs.prove(proofs.honest, other_draw),      # the right pool at indices of another draw
+        proofs.prove(proofs.hard, record.draw),  # the same draw on the other pool
+        proofs.prove(proofs.honest, other_draw),  # the right pool at indices of another draw
     ]
     for proof, public in refused:
         _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, public[3])
     proof, public = proofs.prove(proofs.honest, record.draw)
     _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, public[3] - 1)  # claims less
-    _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, SAMPLES + 1)   # more than it ran
+    _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, SAMPLES + 1)  # more than it ran
     a, b, c = proof_to_evm(proof)
     tampered = (a, b, [c[0], (c[1] + 1) % FR_MODULUS])
     _reverts("InvalidProof", world.audit.answer, world.provider, cid, tampered, public[3])
@@ -271,8 +285,10 @@ def test_a_private_test_set_buys_an_attestation_but_never_the_bond(world, proofs
     assert not world.audit.status(cid).bonded
     # the auditor hands its file to the provider; the answer earns the fee and an unbonded attestation
     path = write_pool(tmp_path / "private.npz", proofs.honest.inputs, proofs.honest.labels)
-    assert answer_challenge(world.audit, world.provider, cid, proofs.graph, proofs.accuracy_pk, path,
-                            mode="public") == ChallengeStatus.PASSED
+    assert (
+        answer_challenge(world.audit, world.provider, cid, proofs.graph, proofs.accuracy_pk, path, mode="public")
+        == ChallengeStatus.PASSED
+    )
     (att,) = world.audit.attestations(world.model_id)
     assert (att.pool_id, att.bonded) == (world.pools["private"], False)
     assert world.audit.owed(world.provider) == FEE
@@ -345,17 +361,24 @@ def test_a_draw_block_out_of_the_hash_window_is_drawn_again(world, proofs):
 
 def test_strangers_and_bad_arguments_are_refused(world, proofs):
     audit, model = world.audit, world.model_id
-    _reverts("BadWindows", lambda: Audit.deploy(world.w3, world.market.registry.address, WINDOW, WINDOW,
-                                                 sender=world.provider))
+    _reverts(
+        "BadWindows",
+        lambda: Audit.deploy(world.w3, world.market.registry.address, WINDOW, WINDOW, sender=world.provider),
+    )
     _reverts("BadPool", audit.register_pool, world.auditor, FR_MODULUS, 4, "")
     _reverts("BadPool", audit.register_pool, world.auditor, 1, 0, "")
     _reverts("BadPool", audit.register_pool, world.auditor, 1, A.MAX_POOL_SIZE + 1, "")
     _reverts("UnknownPool", audit.pool_of, 99)
     _reverts("NotStaked", audit.challenge, world.auditor, model, world.pools["honest"], FEE)
     _reverts("NotProvider", audit.stake, world.stranger, model, CLAIM_BPS, SAMPLES, BOND, SLICE)
-    for claim, samples, bond, slice_ in ((0, 3, BOND, SLICE), (10_001, 3, BOND, SLICE), (CLAIM_BPS, 0, BOND, SLICE),
-                                         (CLAIM_BPS, 65_536, BOND, SLICE), (CLAIM_BPS, 3, BOND, BOND + 1),
-                                         (CLAIM_BPS, 3, BOND + 1, SLICE)):
+    for claim, samples, bond, slice_ in (
+        (0, 3, BOND, SLICE),
+        (10_001, 3, BOND, SLICE),
+        (CLAIM_BPS, 0, BOND, SLICE),
+        (CLAIM_BPS, 65_536, BOND, SLICE),
+        (CLAIM_BPS, 3, BOND, BOND + 1),
+        (CLAIM_BPS, 3, BOND + 1, SLICE),
+    ):
         _reverts("BadStake", audit.stake, world.provider, model, claim, samples, bond, slice_)
     audit.stake(world.provider, model, CLAIM_BPS, SAMPLES, BOND, SLICE, FEE)
     _reverts("StakeInUse", audit.stake, world.provider, model, CLAIM_BPS, SAMPLES, BOND, SLICE)

@@ -56,7 +56,7 @@ class ChallengeModel:
     cid: int
     model: int
     challenger: str
-    pool: str       # "honest", "hard" or "private" (the honest data, registered without a URI)
+    pool: str  # "honest", "hard" or "private" (the honest data, registered without a URI)
     fee: int
     bonded: bool
     position: int
@@ -84,9 +84,10 @@ class AuditAndRetrieval(RuleBasedStateMachine):
         self.world = make_world(p, models=MODELS)
         w3 = self.world.w3
         self.retrieval = Retrieval.deploy(w3, self.world.market.registry.address, sender=w3.eth.accounts[0])
-        self.corpus_id = self.retrieval.register_corpus(self.world.provider, R.corpus_commitment(p.graph, p.corpus),
-                                                        len(p.corpus))
-        self.accounts = w3.eth.accounts[1:5]   # provider, auditor, stranger, another auditor
+        self.corpus_id = self.retrieval.register_corpus(
+            self.world.provider, R.corpus_commitment(p.graph, p.corpus), len(p.corpus)
+        )
+        self.accounts = w3.eth.accounts[1:5]  # provider, auditor, stranger, another auditor
         self.data = {"honest": p.honest, "hard": p.hard, "private": p.honest}
         self.stakes: dict[int, StakeModel | None] = {m: None for m in range(1, MODELS + 1)}
         self.epochs = {m: 0 for m in range(1, MODELS + 1)}
@@ -138,14 +139,19 @@ class AuditAndRetrieval(RuleBasedStateMachine):
         if self._call(ok, self.world.audit.accept_pool, sender, model, self.world.pools[pool]):
             stake.accepted.add(pool)
 
-    @rule(model=st.integers(1, MODELS), pool=st.sampled_from(("honest", "hard", "private")),
-          fee=st.sampled_from(AMOUNTS), challenger=st.sampled_from((1, 2, 3)))
+    @rule(
+        model=st.integers(1, MODELS),
+        pool=st.sampled_from(("honest", "hard", "private")),
+        fee=st.sampled_from(AMOUNTS),
+        challenger=st.sampled_from((1, 2, 3)),
+    )
     def challenge(self, model, pool, fee, challenger):
         sender = self.accounts[challenger]
         stake = self.stakes[model]
         bonded = stake is not None and pool in stake.accepted
-        ok = stake is not None and (not bonded or (stake.bond > 0 and (stake.unbonding_at == 0 or
-                                                                       self._now() < stake.unbonding_at)))
+        ok = stake is not None and (
+            not bonded or (stake.bond > 0 and (stake.unbonding_at == 0 or self._now() < stake.unbonding_at))
+        )
         cid = self._call(ok, self.world.audit.challenge, sender, model, self.world.pools[pool], fee)
         if cid:
             position = stake.opened if bonded else 0
@@ -181,8 +187,11 @@ class AuditAndRetrieval(RuleBasedStateMachine):
         if ch.status != ChallengeStatus.DRAWN:
             return
         sender = self.world.provider if by_provider else self.world.stranger
-        data = self.data[ch.pool] if proof == "right" else \
-            (self.proofs.hard if self.data[ch.pool] is self.proofs.honest else self.proofs.honest)
+        data = (
+            self.data[ch.pool]
+            if proof == "right"
+            else (self.proofs.hard if self.data[ch.pool] is self.proofs.honest else self.proofs.honest)
+        )
         evm_proof, public = self.proofs.prove(data, ch.draw)
         ok = by_provider and self._now() < ch.deadline and proof == "right"
         if self._call(ok, self.world.audit.answer, sender, ch.cid, evm_proof, public[3]):
@@ -210,8 +219,9 @@ class AuditAndRetrieval(RuleBasedStateMachine):
     def cancel(self, pick, by_challenger):
         ch = self._pick(pick)
         sender = ch.challenger if by_challenger else self.accounts[0]  # the provider challenges nothing
-        ok = ch.status == ChallengeStatus.WAITING and \
-            (self.stakes[ch.model].bond == 0 if ch.bonded else sender == ch.challenger)
+        ok = ch.status == ChallengeStatus.WAITING and (
+            self.stakes[ch.model].bond == 0 if ch.bonded else sender == ch.challenger
+        )
         if self._call(ok, self.world.audit.cancel, sender, ch.cid):
             ch.status = ChallengeStatus.CANCELLED
             if ch.bonded:
@@ -229,8 +239,13 @@ class AuditAndRetrieval(RuleBasedStateMachine):
     @rule(model=st.integers(1, MODELS))
     def complete_unstake(self, model):
         stake = self.stakes[model]
-        ok = stake is not None and stake.bond > 0 and stake.unbonding_at != 0 and \
-            self._now() >= stake.unbonding_at and stake.opened == stake.settled + stake.cancelled
+        ok = (
+            stake is not None
+            and stake.bond > 0
+            and stake.unbonding_at != 0
+            and self._now() >= stake.unbonding_at
+            and stake.opened == stake.settled + stake.cancelled
+        )
         if self._call(ok, self.world.audit.complete_unstake, self.world.provider, model):
             self._credit("audit", self.world.provider, stake.bond)
             stake.bond = 0
@@ -241,8 +256,9 @@ class AuditAndRetrieval(RuleBasedStateMachine):
         cls = self.proofs.requested_class if valid_class else (self.proofs.requested_class + 1) % 4
         sender = self.accounts[requester]
         deadline = self._now() + WINDOW
-        rid = self._call(True, self.retrieval.request, sender, self.world.model_id, self.corpus_id, cls, deadline,
-                         payment)
+        rid = self._call(
+            True, self.retrieval.request, sender, self.world.model_id, self.corpus_id, cls, deadline, payment
+        )
         self.requests.append(RequestModel(rid, sender, valid_class, payment, deadline))
 
     @precondition(lambda self: self.requests)
@@ -284,11 +300,14 @@ class AuditAndRetrieval(RuleBasedStateMachine):
 
     @invariant()
     def ether_is_conserved_and_credits_match(self):
-        held_audit = sum(s.bond for s in self.stakes.values() if s) + \
-            sum(c.fee for c in self.challenges if c.status in OPEN)
+        held_audit = sum(s.bond for s in self.stakes.values() if s) + sum(
+            c.fee for c in self.challenges if c.status in OPEN
+        )
         held_retrieval = sum(r.payment for r in self.requests if r.status == RequestStatus.OPEN)
-        for where, contract, held in (("audit", self.world.audit, held_audit),
-                                      ("retrieval", self.retrieval, held_retrieval)):
+        for where, contract, held in (
+            ("audit", self.world.audit, held_audit),
+            ("retrieval", self.retrieval, held_retrieval),
+        ):
             credits = {a: contract.owed(a) for a in self.accounts}
             assert credits == {a: self.owed[where].get(a, 0) for a in self.accounts}
             assert contract.balance() == held + sum(credits.values())
@@ -300,16 +319,29 @@ class AuditAndRetrieval(RuleBasedStateMachine):
             if stake is None:
                 continue
             record = self.world.audit.stake_of(model)
-            assert (record.bond, record.epoch, record.opened, record.settled, record.cancelled) == \
-                (stake.bond, stake.epoch, stake.opened, stake.settled, stake.cancelled)
-            drawn = sum(1 for c in self.challenges if c.model == model and c.bonded and
-                        c.status == ChallengeStatus.DRAWN)
+            assert (record.bond, record.epoch, record.opened, record.settled, record.cancelled) == (
+                stake.bond,
+                stake.epoch,
+                stake.opened,
+                stake.settled,
+                stake.cancelled,
+            )
+            drawn = sum(
+                1 for c in self.challenges if c.model == model and c.bonded and c.status == ChallengeStatus.DRAWN
+            )
             assert drawn <= stake.bond // stake.slice  # every drawn bonded challenge finds its slice
 
 
 @pytest.mark.slow
 def test_ether_is_conserved_under_random_audits_and_retrievals(proofs):  # noqa: F811
     AuditAndRetrieval.proofs = proofs
-    run_state_machine_as_test(AuditAndRetrieval, settings=settings(
-        max_examples=4, stateful_step_count=24, deadline=None, derandomize=True,
-        suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        AuditAndRetrieval,
+        settings=settings(
+            max_examples=4,
+            stateful_step_count=24,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )

@@ -69,7 +69,8 @@ def test_rng_draws_what_ffjavascript_draws(tmp_path):
         "out.fr = curve.Fr.toObject(curve.Fr.fromRng(rng)).toString();\n"
         "out.g1 = curve.G1.toObject(curve.G1.toAffine(curve.G1.fromRng(rng))).slice(0, 2).map(String);\n"
         "out.g2 = curve.G2.toObject(curve.G2.toAffine(curve.G2.fromRng(rng))).slice(0, 2).flat().map(String);\n"
-        "console.log(JSON.stringify(out));\nawait curve.terminate();\n")
+        "console.log(JSON.stringify(out));\nawait curve.terminate();\n"
+    )
     try:
         node = subprocess.run(["node", str(script)], capture_output=True, text=True, check=True, timeout=120)
     finally:
@@ -93,7 +94,7 @@ def test_verifier_scalars_are_the_integers_their_random_bytes_give(bits):
 
     words = -(-bits // 64)
     raw = os.urandom(50 * 8 * words)
-    expected = [int.from_bytes(raw[i: i + 8 * words], "little") % (1 << bits) for i in range(0, len(raw), 8 * words)]
+    expected = [int.from_bytes(raw[i : i + 8 * words], "little") % (1 << bits) for i in range(0, len(raw), 8 * words)]
     assert limbs_to_ints(scalars_from_bytes(raw, 50, bits)) == expected
     drawn = random_scalars(2000, bits)
     values = limbs_to_ints(drawn)
@@ -158,8 +159,11 @@ def test_snarkjs_verifies_our_transcript_and_we_verify_it(our_transcript):
     for path in paths.values():
         assert _snarkjs("powersoftau", "verify", path, check=False).returncode == 0
     report = verify_ptau_transcript(read_ptau(paths["final"]))
-    assert [(n, k) for n, k, _ in report.contributions] == [("alice", "contribution"), ("bob", "contribution"),
-                                                            ("beacon", "beacon")]
+    assert [(n, k) for n, k, _ in report.contributions] == [
+        ("alice", "contribution"),
+        ("bob", "contribution"),
+        ("beacon", "beacon"),
+    ]
 
 
 def test_our_prepare_phase2_is_snarkjs_byte_for_byte_and_verifies(our_transcript):
@@ -191,8 +195,11 @@ def _tampered(ptau):
     yield "dropped last contribution", replace(ptau, contributions=dropped_last), "last contribution"
     bad = replace(records[1], name="bob")
     bad.key = {**bad.key, "alpha": records[0].key["alpha"]}
-    yield "foreign key", replace(ptau, contributions=powersoftau.write_contributions([records[0], bad, records[2]])), \
-        "proof of knowledge of alpha"
+    yield (
+        "foreign key",
+        replace(ptau, contributions=powersoftau.write_contributions([records[0], bad, records[2]])),
+        "proof of knowledge of alpha",
+    )
     yield "no contribution", replace(ptau, contributions=powersoftau.write_contributions([])), "no contribution"
 
 
@@ -233,8 +240,11 @@ def test_stage_by_stage_group_intt_is_the_inverse_dft_computed_with_py_ecc(group
     from prover.kernels import reference
 
     n = 8 if group == "g1" else 4  # py_ecc's G2 arithmetic is slow
-    ref_intt, to_array, base = ((reference.g1_intt, reference.g1_to_array, bn.G1) if group == "g1"
-                                else (reference.g2_intt, reference.g2_to_array, bn.G2))
+    ref_intt, to_array, base = (
+        (reference.g1_intt, reference.g1_to_array, bn.G1)
+        if group == "g1"
+        else (reference.g2_intt, reference.g2_to_array, bn.G2)
+    )
     points = np.stack([to_array(bn.multiply(base, 1000 + 7 * j)) for j in range(n)])
     expected = ref_intt(points)
     assert np.array_equal(group_intt_by_stages(points, group), expected)

@@ -44,8 +44,10 @@ def test_we_verify_snarkjs_transcripts(multiplier):
     art, r1cs, ptau = multiplier
     assert verify_zkey_transcript(r1cs, ptau, read_zkey(art.zkey)).n_contributions == 0
     report = verify_zkey_transcript(r1cs, ptau, read_zkey(art.zkey_beacon))
-    assert [(c.name, c.kind) for c in report.contributions] == [("first contributor", "contribution"),
-                                                                ("final beacon", "beacon")]
+    assert [(c.name, c.kind) for c in report.contributions] == [
+        ("first contributor", "contribution"),
+        ("final beacon", "beacon"),
+    ]
     # the transcript hash commits to the ceremony: one contribution less, another hash
     assert report.transcript_hash != verify_zkey_transcript(r1cs, ptau, read_zkey(art.zkey_contributed)).transcript_hash
 
@@ -94,9 +96,11 @@ def _tampered(pk):
     dropped_last = {**pk.mpc_params, "contributions": records[:2]}
     yield "dropped last contribution", replace(pk, mpc_params=dropped_last), "contribution is missing"
     bad_key = {**records[1], "g2_spx": records[0]["g2_spx"]}
-    yield "forged proof of knowledge", replace(pk, mpc_params={**pk.mpc_params, "contributions":
-                                                                 [records[0], bad_key, records[2]]}), \
-        "proof of knowledge"
+    yield (
+        "forged proof of knowledge",
+        replace(pk, mpc_params={**pk.mpc_params, "contributions": [records[0], bad_key, records[2]]}),
+        "proof of knowledge",
+    )
     yield "delta not from the key", replace(pk, delta1=g1_mul(pk.delta1, 5)), "delta1"
 
 
@@ -130,10 +134,14 @@ def _forge(pk, public: list[int], alpha: int, delta: int) -> Proof:
     e(A, B) = e(alpha1, beta2) e(vk_x, gamma2) e(C, delta2)."""
     a, b = 5, 7
     vk_x = kernels.g1_msm(pk.ic, ints_to_limbs([1, *public]))
-    numerator = kernels.g1_msm(np.stack([G1_GENERATOR, pk.beta1, vk_x]),
-                               ints_to_limbs([a * b, FR_MODULUS - alpha, FR_MODULUS - 1]))
-    return Proof(g1_mul(G1_GENERATOR, a), kernels.g2_batch_mul(G2_GENERATOR, ints_to_limbs([b]))[0],
-                 g1_mul(numerator, pow(delta, -1, FR_MODULUS)))
+    numerator = kernels.g1_msm(
+        np.stack([G1_GENERATOR, pk.beta1, vk_x]), ints_to_limbs([a * b, FR_MODULUS - alpha, FR_MODULUS - 1])
+    )
+    return Proof(
+        g1_mul(G1_GENERATOR, a),
+        kernels.g2_batch_mul(G2_GENERATOR, ints_to_limbs([b]))[0],
+        g1_mul(numerator, pow(delta, -1, FR_MODULUS)),
+    )
 
 
 def test_provider_only_setup_lets_a_wrong_label_verify_and_an_honest_contribution_stops_it(multiplier):

@@ -53,21 +53,43 @@ def world(tmp_path_factory):
     deployer, provider_account, consumer_account, stranger_account = w3.eth.accounts[:4]
     market = Market.deploy(w3, deployer)
     consumer = Consumer(market, consumer_account, state_dir=root / "consumer", log=lambda m: None)
-    served = prepare_model(root / "small.onnx", participants=[consumer], phase1="known-secret",
-                           calibration=calibration, cache_dir=root / "cache", progress=False, log=lambda m: None)
-    provider = Provider(market, provider_account, served, ProviderStore(root / "provider"), log=lambda m: None,
-                        progress=False)
+    served = prepare_model(
+        root / "small.onnx",
+        participants=[consumer],
+        phase1="known-secret",
+        calibration=calibration,
+        cache_dir=root / "cache",
+        progress=False,
+        log=lambda m: None,
+    )
+    provider = Provider(
+        market, provider_account, served, ProviderStore(root / "provider"), log=lambda m: None, progress=False
+    )
     tensor = served.graph.input_tensor
-    limits = channel.ChannelLimits(max_body=channel.input_body_limit(tensor.size, tensor.bits),
-                                   header_timeout=HEADER_TIMEOUT, body_timeout=BODY_TIMEOUT,
-                                   max_connections=MAX_CONNECTIONS, max_in_flight=MAX_IN_FLIGHT, workers=2)
+    limits = channel.ChannelLimits(
+        max_body=channel.input_body_limit(tensor.size, tensor.bits),
+        header_timeout=HEADER_TIMEOUT,
+        body_timeout=BODY_TIMEOUT,
+        max_connections=MAX_CONNECTIONS,
+        max_in_flight=MAX_IN_FLIGHT,
+        workers=2,
+    )
     provider.open_channel(limits=limits)
     model_id = provider.register(PRICE)
     offer = consumer.inspect(model_id, check_setup=False)
     prediction = consumer.predict(offer, calibration[2], wait=provider.serve_once)
     assert not prediction.refunded
-    yield {"w3": w3, "market": market, "provider": provider, "consumer": consumer, "offer": offer,
-           "prediction": prediction, "stranger": stranger_account, "calibration": calibration, "limits": limits}
+    yield {
+        "w3": w3,
+        "market": market,
+        "provider": provider,
+        "consumer": consumer,
+        "offer": offer,
+        "prediction": prediction,
+        "stranger": stranger_account,
+        "calibration": calibration,
+        "limits": limits,
+    }
     provider.close()
 
 
@@ -96,8 +118,13 @@ def serving(world) -> bool:
         return False
     graph, w3, market = world["offer"].input_graph(), world["w3"], world["market"]
     x = executor.quantize_input(graph, world["calibration"][7])
-    request_id = market.open_request(world["consumer"].account, world["offer"].model_id,
-                                     input_commitment(graph, x, 5), latest_timestamp(w3) + 300, PRICE)
+    request_id = market.open_request(
+        world["consumer"].account,
+        world["offer"].model_id,
+        input_commitment(graph, x, 5),
+        latest_timestamp(w3) + 300,
+        PRICE,
+    )
     return channel.send_input(world["offer"].endpoint, request_id, x.ravel(), 5)["status"] == "accepted"
 
 
@@ -115,11 +142,14 @@ def recv_all(sock: socket.socket, timeout: float = 10) -> bytes:
 
 # --- finding 4: nested JSON ----------------------------------------------------------------------
 
+
 def test_nested_json_crashes_json_loads_but_not_the_channel(world):
     # the attack: with py_ecc imported (recursion limit 100000), json.loads of ~117 KiB of '['
     # in a thread overflows the C stack: the process dies with SIGSEGV
-    attack = "import json, threading, py_ecc.bn128\n" \
-             "t = threading.Thread(target=json.loads, args=('[' * 120000,)); t.start(); t.join()\nprint('alive')"
+    attack = (
+        "import json, threading, py_ecc.bn128\n"
+        "t = threading.Thread(target=json.loads, args=('[' * 120000,)); t.start(); t.join()\nprint('alive')"
+    )
     crashed = subprocess.run([sys.executable, "-c", attack], check=False, capture_output=True, timeout=120)
     assert crashed.returncode != 0 and b"alive" not in crashed.stdout
 
@@ -155,6 +185,7 @@ def test_body_limit_is_fitted_to_the_input(world):
 
 # --- finding 5: results only to the request's consumer ----------------------------------------
 
+
 def test_a_stranger_cannot_read_the_result_and_the_consumer_can(world):
     w3, market, prediction = world["w3"], world["market"], world["prediction"]
     request_id, path = prediction.request_id, f"/result/{prediction.request_id}"
@@ -170,8 +201,10 @@ def test_a_stranger_cannot_read_the_result_and_the_consumer_can(world):
     assert status == 403 and "logits" not in body
     # the consumer's signature of another request, or for another marketplace, does not carry over
     own = world["consumer"].account
-    for signature in (channel.sign_result_request(w3, own, market.marketplace.address, request_id + 1),
-                      channel.sign_result_request(w3, own, "0x" + "11" * 20, request_id)):
+    for signature in (
+        channel.sign_result_request(w3, own, market.marketplace.address, request_id + 1),
+        channel.sign_result_request(w3, own, "0x" + "11" * 20, request_id),
+    ):
         status, body = ask(world, "GET", path, headers={"Authorization": f"EIP191 {signature}"})
         assert status == 403, (signature, body)
     with pytest.raises(channel.ChannelError, match="403"):
@@ -185,10 +218,13 @@ def test_a_stranger_cannot_read_the_result_and_the_consumer_can(world):
 
 # --- finding 6: channel resources ----------------------------------------------------------------
 
+
 def test_a_half_sent_body_is_dropped_after_the_timeout(world):
     with socket.create_connection(address(world)) as sock:
-        sock.sendall(b"POST /input HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 500\r\n\r\n{\"request_id\": 1, ")
+        sock.sendall(
+            b"POST /input HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 500\r\n\r\n{"request_id": 1, '
+        )
         t0 = time.monotonic()
         answer = recv_all(sock)
         waited = time.monotonic() - t0
@@ -247,14 +283,22 @@ def test_connections_and_calls_past_their_caps_get_503_and_the_endpoint_keeps_se
 
     # calls: while the chain is busy (its lock held), handler calls wait; past MAX_IN_FLIGHT, 503
     provider, statuses = world["provider"], []
-    signature = channel.sign_result_request(world["w3"], world["consumer"].account,
-                                            world["market"].marketplace.address, world["prediction"].request_id)
+    signature = channel.sign_result_request(
+        world["w3"], world["consumer"].account, world["market"].marketplace.address, world["prediction"].request_id
+    )
     lock = provider._chain_lock
     lock.acquire()
     try:
+
         def fetch():
-            statuses.append(ask(world, "GET", f"/result/{world['prediction'].request_id}",
-                                 headers={"Authorization": f"EIP191 {signature}"})[0])
+            statuses.append(
+                ask(
+                    world,
+                    "GET",
+                    f"/result/{world['prediction'].request_id}",
+                    headers={"Authorization": f"EIP191 {signature}"},
+                )[0]
+            )
 
         waiting = [threading.Thread(target=fetch) for _ in range(MAX_IN_FLIGHT)]
         for thread in waiting:
@@ -276,7 +320,9 @@ def test_the_card_states_each_setup_file_and_files_are_capped_at_that_size(world
     card = channel.fetch_card(world["offer"].endpoint)
     setup_dir = world["provider"].model.setup_dir
     assert card["sizes"] == {name: (setup_dir / name).stat().st_size for name in SETUP_FILES}
-    data = channel.fetch_setup_file(world["offer"].endpoint, "circuit.r1cs", channel.setup_file_size(card, "circuit.r1cs"))
+    data = channel.fetch_setup_file(
+        world["offer"].endpoint, "circuit.r1cs", channel.setup_file_size(card, "circuit.r1cs")
+    )
     assert hashlib.sha256(data).hexdigest() == sha256_file(setup_dir / "circuit.r1cs") == card["files"]["circuit.r1cs"]
     with pytest.raises(channel.ChannelError, match="more than"):
         channel.fetch_setup_file(world["offer"].endpoint, "circuit.r1cs", card["sizes"]["circuit.r1cs"] - 1)
@@ -288,6 +334,7 @@ def test_the_card_states_each_setup_file_and_files_are_capped_at_that_size(world
 
 
 # --- the consumer against a malicious endpoint ---------------------------------------------------
+
 
 class MaliciousEndpoint(socketserver.ThreadingTCPServer):
     """An endpoint that answers GET /<mode>/... with the attack ``mode`` names."""
@@ -348,9 +395,17 @@ def malicious():
     server.close()
 
 
-@pytest.mark.parametrize("mode, error", [("huge", "announces 2097152 bytes"), ("endless", "more than"),
-                                         ("nested", "nests deeper"), ("redirect", "follows no redirect"),
-                                         ("trickle", "within 2 s"), ("gzip", "encoding")])
+@pytest.mark.parametrize(
+    "mode, error",
+    [
+        ("huge", "announces 2097152 bytes"),
+        ("endless", "more than"),
+        ("nested", "nests deeper"),
+        ("redirect", "follows no redirect"),
+        ("trickle", "within 2 s"),
+        ("gzip", "encoding"),
+    ],
+)
 def test_the_consumer_refuses_what_a_malicious_endpoint_sends(malicious, mode, error):
     t0 = time.monotonic()
     with pytest.raises(channel.ChannelError, match=error):
@@ -413,10 +468,17 @@ def test_200_hostile_clients_do_not_stop_an_honest_consumer(tmp_path):
     deployer, provider_account, consumer_account = w3.eth.accounts[:3]
     market = Market.deploy(w3, deployer)
     consumer = Consumer(market, consumer_account, state_dir=tmp_path / "consumer", log=lambda m: None)
-    served = prepare_model(model.path, participants=[consumer], phase1="known-secret", cache_dir=tmp_path / "cache",
-                           progress=False, log=lambda m: None)
-    provider = Provider(market, provider_account, served, ProviderStore(tmp_path / "provider"), log=lambda m: None,
-                        progress=False)
+    served = prepare_model(
+        model.path,
+        participants=[consumer],
+        phase1="known-secret",
+        cache_dir=tmp_path / "cache",
+        progress=False,
+        log=lambda m: None,
+    )
+    provider = Provider(
+        market, provider_account, served, ProviderStore(tmp_path / "provider"), log=lambda m: None, progress=False
+    )
     endpoint = provider.open_channel()  # the default limits, as `zkmarket provider serve` runs them
     server = provider._server
     try:
@@ -441,9 +503,20 @@ def test_200_hostile_clients_do_not_stop_an_honest_consumer(tmp_path):
         quiet_peak = quiet.close()
 
         stop_file = tmp_path / "stop"
-        load = subprocess.Popen([sys.executable, str(Path(__file__).with_name("channel_load.py")), server.host,
-                                 str(server.port), str(LOAD_CLIENTS), str(server.limits.max_body), "900",
-                                 str(stop_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        load = subprocess.Popen(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("channel_load.py")),
+                server.host,
+                str(server.port),
+                str(LOAD_CLIENTS),
+                str(server.limits.max_body),
+                "900",
+                str(stop_file),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         try:
             time.sleep(3)  # every client connected and holding
             loaded = RSSPeak()
@@ -454,10 +527,12 @@ def test_200_hostile_clients_do_not_stop_an_honest_consumer(tmp_path):
             out, err = load.communicate(timeout=120)
         assert load.returncode == 0, err.decode()[-2000:]
         counts = json.loads(out)
-        print(f"\nload test: 5 predictions in {quiet_seconds:.1f} s quiet, {load_seconds:.1f} s under "
-              f"{LOAD_CLIENTS} hostile clients (each with the setup files' download); peak RSS "
-              f"{quiet_peak / 2**20:.0f} MiB quiet, {loaded_peak / 2**20:.0f} MiB under load; "
-              f"server refusals {dict(server.stats)}; clients saw {counts}")
+        print(
+            f"\nload test: 5 predictions in {quiet_seconds:.1f} s quiet, {load_seconds:.1f} s under "
+            f"{LOAD_CLIENTS} hostile clients (each with the setup files' download); peak RSS "
+            f"{quiet_peak / 2**20:.0f} MiB quiet, {loaded_peak / 2**20:.0f} MiB under load; "
+            f"server refusals {dict(server.stats)}; clients saw {counts}"
+        )
         assert loaded_peak <= quiet_peak + LOAD_RSS_MARGIN
         # every kind of attacker was refused or dropped, none held a connection for a minute
         for kind in ("slow_headers", "half_body", "oversized", "nested"):

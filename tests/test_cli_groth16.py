@@ -19,8 +19,11 @@ from prover.kernels.reference import bn
 
 ZKMARKET = Path(sys.executable).parent / "zkmarket"
 G1_GENERATOR = ["1", "2", "1"]
-G2_GENERATOR = [[str(c) for c in bn.normalize(bn.G2)[0].coeffs], [str(c) for c in bn.normalize(bn.G2)[1].coeffs],
-                ["1", "0"]]
+G2_GENERATOR = [
+    [str(c) for c in bn.normalize(bn.G2)[0].coeffs],
+    [str(c) for c in bn.normalize(bn.G2)[1].coeffs],
+    ["1", "0"],
+]
 
 
 def zkmarket(capsys, *argv) -> tuple[int, str, str]:
@@ -39,6 +42,7 @@ def assert_one_error_line(code: int, err: str, *fragments: str) -> None:
 
 
 # --- interop ----------------------------------------------------------------------------------
+
 
 def test_setup_writes_snarkjs_key_that_snarkjs_proves_with(artifacts, tmp_path, capsys):
     art = artifacts.circuits["multiplier"]
@@ -61,8 +65,14 @@ def test_setup_at_the_ptau_power_limit(artifacts, tmp_path, capsys):
     code, _, _ = zkmarket(capsys, "groth16", "setup", art.r1cs, tmp_path / "pot3.ptau", tmp_path / "ours.zkey")
     assert code == 0
     assert (tmp_path / "ours.zkey").read_bytes() == (tmp_path / "snarkjs.zkey").read_bytes()
-    code, _, err = zkmarket(capsys, "groth16", "setup", artifacts.circuits["poseidon_preimage"].r1cs,
-                            tmp_path / "pot3.ptau", tmp_path / "big.zkey")
+    code, _, err = zkmarket(
+        capsys,
+        "groth16",
+        "setup",
+        artifacts.circuits["poseidon_preimage"].r1cs,
+        tmp_path / "pot3.ptau",
+        tmp_path / "big.zkey",
+    )
     assert_one_error_line(code, err, "larger")
     assert not (tmp_path / "big.zkey").exists()
 
@@ -110,17 +120,23 @@ def test_exports_match_snarkjs(artifacts, tmp_path, capsys):
 def test_installed_command_verifies_and_rejects(artifacts, tmp_path):
     """The console script, as a user runs it."""
     art = artifacts.circuits["multiplier"]
-    ok = subprocess.run([ZKMARKET, "groth16", "verify", art.vk, art.public, art.proof],
-                        capture_output=True, text=True, timeout=300)
+    ok = subprocess.run(
+        [ZKMARKET, "groth16", "verify", art.vk, art.public, art.proof], capture_output=True, text=True, timeout=300
+    )
     assert (ok.returncode, ok.stdout.strip()) == (0, "OK")
     (tmp_path / "public.json").write_text(json.dumps(["101", "3"]))
-    bad = subprocess.run([ZKMARKET, "groth16", "verify", art.vk, tmp_path / "public.json", art.proof],
-                         capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        [ZKMARKET, "groth16", "verify", art.vk, tmp_path / "public.json", art.proof],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode != 0 and bad.stdout == ""
     assert_one_error_line(bad.returncode, bad.stderr, "invalid proof")
 
 
 # --- reject twins -----------------------------------------------------------------------------
+
 
 def _tampered(artifacts, tmp_path, key: str, value) -> Path:
     art = artifacts.circuits["multiplier"]
@@ -134,17 +150,22 @@ def _tampered(artifacts, tmp_path, key: str, value) -> Path:
 @pytest.mark.parametrize("key, value", [("pi_a", G1_GENERATOR), ("pi_b", G2_GENERATOR), ("pi_c", G1_GENERATOR)])
 def test_tampered_proof_is_rejected(artifacts, tmp_path, capsys, key, value):
     art = artifacts.circuits["multiplier"]
-    code, out, err = zkmarket(capsys, "groth16", "verify", art.vk, art.public, _tampered(artifacts, tmp_path, key, value))
+    code, out, err = zkmarket(
+        capsys, "groth16", "verify", art.vk, art.public, _tampered(artifacts, tmp_path, key, value)
+    )
     assert out == ""
     assert_one_error_line(code, err, "invalid proof")
 
 
-@pytest.mark.parametrize("signals, fragment", [
-    (["102", "4"], "invalid proof"),
-    (["102", str(3 + FR_MODULUS)], "not below the scalar field"),
-    (["102", "three"], "not a decimal number"),
-    (["102"], "expects 2"),
-])
+@pytest.mark.parametrize(
+    "signals, fragment",
+    [
+        (["102", "4"], "invalid proof"),
+        (["102", str(3 + FR_MODULUS)], "not below the scalar field"),
+        (["102", "three"], "not a decimal number"),
+        (["102"], "expects 2"),
+    ],
+)
 def test_bad_public_signals_are_rejected(artifacts, tmp_path, capsys, signals, fragment):
     art = artifacts.circuits["multiplier"]
     (tmp_path / "public.json").write_text(json.dumps(signals))
@@ -166,8 +187,9 @@ def test_malformed_json_is_rejected(artifacts, tmp_path, capsys, which):
 
 def test_off_curve_proof_point_is_rejected(artifacts, tmp_path, capsys):
     art = artifacts.circuits["multiplier"]
-    code, _, err = zkmarket(capsys, "groth16", "verify", art.vk, art.public,
-                            _tampered(artifacts, tmp_path, "pi_a", ["1", "3", "1"]))
+    code, _, err = zkmarket(
+        capsys, "groth16", "verify", art.vk, art.public, _tampered(artifacts, tmp_path, "pi_a", ["1", "3", "1"])
+    )
     assert_one_error_line(code, err, "pi_a is not a point")
 
 
@@ -180,6 +202,7 @@ def test_prove_with_a_witness_of_another_circuit_fails(artifacts, tmp_path, caps
 
 
 # --- r1cs / wtns ------------------------------------------------------------------------------
+
 
 def test_r1cs_info_matches_snarkjs(artifacts, capsys):
     art = artifacts.circuits["poseidon_preimage"]

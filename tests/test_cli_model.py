@@ -37,16 +37,25 @@ def write_model(path: Path, seed: int, activation: str = "Relu", nudge: float = 
     ``nudge`` is added to one first-layer weight (a model with other weights but, when small,
     the same scales and so the same circuit)."""
     rng = np.random.default_rng(seed)
-    weights = {"w1": rng.normal(size=(HIDDEN, N_IN)), "b1": rng.normal(size=HIDDEN),
-               "w2": rng.normal(size=(N_OUT, HIDDEN)), "b2": rng.normal(size=N_OUT)}
+    weights = {
+        "w1": rng.normal(size=(HIDDEN, N_IN)),
+        "b1": rng.normal(size=HIDDEN),
+        "w2": rng.normal(size=(N_OUT, HIDDEN)),
+        "b2": rng.normal(size=N_OUT),
+    }
     weights["w1"][1, 1] += nudge
-    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1),
-             helper.make_node(activation, ["h"], ["a"]),
-             helper.make_node("Gemm", ["a", "w2", "b2"], ["y"], transB=1)]
+    nodes = [
+        helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1),
+        helper.make_node(activation, ["h"], ["a"]),
+        helper.make_node("Gemm", ["a", "w2", "b2"], ["y"], transB=1),
+    ]
     graph = helper.make_graph(
-        nodes, "perceptron", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, N_IN])],
+        nodes,
+        "perceptron",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, N_IN])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, N_OUT])],
-        [numpy_helper.from_array(v.astype(np.float32), n) for n, v in weights.items()])
+        [numpy_helper.from_array(v.astype(np.float32), n) for n, v in weights.items()],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
     return path
 
@@ -65,15 +74,23 @@ def work(tmp_path_factory):
     np.save(base / "x.npy", calibration[3])
     ptau = base / "small.ptau"
     write_ptau(known_secret_ptau(PTAU_POWER, tau=0x7A0, alpha=0xA1, beta=0xBE), ptau)
-    return {"base": base, "a": write_model(base / "a.onnx", seed=1), "b": write_model(base / "b.onnx", seed=1, nudge=0.1),
-            "cal": base / "cal.npy", "x": base / "x.npy", "calibration": calibration, "ptau": ptau}
+    return {
+        "base": base,
+        "a": write_model(base / "a.onnx", seed=1),
+        "b": write_model(base / "b.onnx", seed=1, nudge=0.1),
+        "cal": base / "cal.npy",
+        "x": base / "x.npy",
+        "calibration": calibration,
+        "ptau": ptau,
+    }
 
 
 def compiled(work, capsys, name: str, *options) -> Path:
     outdir = work["base"] / f"{name}{''.join(o.strip('-') for o in map(str, options))}"
     if not outdir.exists():
-        code, out, err = zkmarket(capsys, "model", "compile", work[name], outdir, "--calibration", work["cal"],
-                                  *options)
+        code, out, err = zkmarket(
+            capsys, "model", "compile", work[name], outdir, "--calibration", work["cal"], *options
+        )
         assert code == 0, err
     return outdir
 
@@ -102,6 +119,7 @@ def reference_graph(work, name: str = "a"):
 
 
 # --- compile ---------------------------------------------------------------------------------
+
 
 def test_compile_writes_circuit_and_model_json(work, capsys):
     outdir = compiled(work, capsys, "a")
@@ -133,8 +151,20 @@ def test_compile_with_labels_records_the_accuracy(work, capsys, tmp_path):
     graph = import_model(work["a"])
     labels = executor.argmax_label(executor.run_float(graph, work["calibration"]))
     np.save(tmp_path / "y.npy", labels)
-    code, out, err = zkmarket(capsys, "model", "compile", work["a"], tmp_path / "out", "--calibration", work["cal"],
-                              "--labels", tmp_path / "y.npy", "--bits", 8, 8)
+    code, out, err = zkmarket(
+        capsys,
+        "model",
+        "compile",
+        work["a"],
+        tmp_path / "out",
+        "--calibration",
+        work["cal"],
+        "--labels",
+        tmp_path / "y.npy",
+        "--bits",
+        8,
+        8,
+    )
     assert code == 0, err
     info = json.loads((tmp_path / "out" / "model.json").read_text())
     assert info["accuracy"]["float"] == 1.0  # the labels are the float model's own
@@ -142,8 +172,17 @@ def test_compile_with_labels_records_the_accuracy(work, capsys, tmp_path):
     assert "quantized" in out
     # twin: labels that do not match the calibration batch are refused
     np.save(tmp_path / "y_short.npy", labels[:-1])
-    code, _, err = zkmarket(capsys, "model", "compile", work["a"], tmp_path / "out2", "--calibration", work["cal"],
-                            "--labels", tmp_path / "y_short.npy")
+    code, _, err = zkmarket(
+        capsys,
+        "model",
+        "compile",
+        work["a"],
+        tmp_path / "out2",
+        "--calibration",
+        work["cal"],
+        "--labels",
+        tmp_path / "y_short.npy",
+    )
     assert_one_error_line(code, err, "labels")
     assert not (tmp_path / "out2").exists()
 
@@ -168,8 +207,9 @@ def test_unsupported_op_is_refused_before_any_output(work, capsys, tmp_path):
 
 def test_calibration_of_the_wrong_shape_is_refused(work, capsys, tmp_path):
     np.save(tmp_path / "cal7.npy", np.zeros((10, N_IN - 1)))
-    code, _, err = zkmarket(capsys, "model", "compile", work["a"], tmp_path / "out", "--calibration",
-                            tmp_path / "cal7.npy")
+    code, _, err = zkmarket(
+        capsys, "model", "compile", work["a"], tmp_path / "out", "--calibration", tmp_path / "cal7.npy"
+    )
     assert_one_error_line(code, err, "shape")
     assert not (tmp_path / "out").exists()
 
@@ -200,6 +240,7 @@ def test_interrupted_compile_leaves_nothing(work, capsys, tmp_path, monkeypatch)
 
 # --- witness ---------------------------------------------------------------------------------
 
+
 def test_witness_satisfies_the_circuit_and_matches_the_executor(work, capsys, tmp_path):
     outdir = compiled(work, capsys, "a")
     code, out, err = zkmarket(capsys, "model", "witness", outdir, work["x"], tmp_path / "w.wtns", "--salt", hex(SALT))
@@ -225,11 +266,14 @@ def test_snarkjs_checks_our_witness_against_our_circuit(work, capsys, tmp_path):
     assert "WITNESS IS CORRECT" in snarkjs("wtns", "check", outdir / "circuit.r1cs", tmp_path / "w.wtns")
 
 
-@pytest.mark.parametrize("bad_input, fragment", [
-    (np.zeros(N_IN - 1), "shape"),
-    (np.full(N_IN, 1000.0), "outside"),
-    (np.array(["a"] * N_IN), "real numbers"),
-])
+@pytest.mark.parametrize(
+    "bad_input, fragment",
+    [
+        (np.zeros(N_IN - 1), "shape"),
+        (np.full(N_IN, 1000.0), "outside"),
+        (np.array(["a"] * N_IN), "real numbers"),
+    ],
+)
 def test_bad_inputs_get_one_line_and_no_witness(work, capsys, tmp_path, bad_input, fragment):
     np.save(tmp_path / "bad.npy", bad_input)
     outdir = compiled(work, capsys, "a")
@@ -264,6 +308,7 @@ def test_a_directory_that_was_tampered_with_is_refused(work, capsys, tmp_path):
 
 # --- setup, prove, verify --------------------------------------------------------------------
 
+
 def test_proof_verifies_here_and_in_snarkjs(work, proved, capsys):
     outdir, proof, public = proved
     code, out, err = zkmarket(capsys, "model", "verify", outdir, proof, public)
@@ -271,9 +316,12 @@ def test_proof_verifies_here_and_in_snarkjs(work, proved, capsys):
     signals = json.loads(public.read_text())
     graph = reference_graph(work)
     logits, label = executor.predict(graph, np.load(work["x"]))
-    assert signals == [str(model_commitment(graph)),
-                       str(input_commitment(graph, executor.quantize_input(graph, np.load(work["x"])), SALT)),
-                       str(int(label)), str(output_commitment(logits))]
+    assert signals == [
+        str(model_commitment(graph)),
+        str(input_commitment(graph, executor.quantize_input(graph, np.load(work["x"])), SALT)),
+        str(int(label)),
+        str(output_commitment(logits)),
+    ]
     assert "OK" in snarkjs("groth16", "verify", outdir / "verification_key.json", public, proof)
 
 
@@ -324,9 +372,11 @@ def test_prove_before_setup_and_bad_input_leave_no_proof(work, capsys, tmp_path)
     import shutil
 
     outdir = tmp_path / "fresh"  # the compile's files only, without the keys of other tests
-    shutil.copytree(compiled(work, capsys, "a"), outdir,
-                    ignore=shutil.ignore_patterns("circuit.zkey", "verification_key.json", "*.wtns", "*proof*",
-                                                  "*public*"))
+    shutil.copytree(
+        compiled(work, capsys, "a"),
+        outdir,
+        ignore=shutil.ignore_patterns("circuit.zkey", "verification_key.json", "*.wtns", "*proof*", "*public*"),
+    )
     code, _, err = zkmarket(capsys, "model", "prove", outdir, work["x"], tmp_path / "p.json", tmp_path / "q.json")
     assert_one_error_line(code, err, "model setup")
     assert not (tmp_path / "p.json").exists()

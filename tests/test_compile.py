@@ -89,8 +89,10 @@ def test_both_modes_make_the_same_statement_and_public_weights_are_cheaper(rng):
     assert private.witness(sample, SALT).public == public.witness(sample, SALT).public
     assert public.r1cs.n_constraints < private.r1cs.n_constraints
     # and a different salt hides the input behind another commitment
-    assert public.witness(sample, SALT + 1).public["input_commitment"] != \
-        public.witness(sample, SALT).public["input_commitment"]
+    assert (
+        public.witness(sample, SALT + 1).public["input_commitment"]
+        != public.witness(sample, SALT).public["input_commitment"]
+    )
 
 
 def test_architecture_hash_names_the_architecture(rng):

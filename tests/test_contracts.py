@@ -7,7 +7,14 @@ import pytest
 
 from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.contracts import (
-    SHIPPED, ContractRevert, Market, Status, artifact_text, compile_contracts, deploy_verifier, load_artifact,
+    SHIPPED,
+    ContractRevert,
+    Market,
+    Status,
+    artifact_text,
+    compile_contracts,
+    deploy_verifier,
+    load_artifact,
 )
 from prover.field import FR_MODULUS
 from test_contracts_proofs import toy_circuit  # noqa: F401  (session fixture)
@@ -32,8 +39,9 @@ class Env:
 
     def register(self, model: str, price: int = PRICE) -> int:
         commitment = self.circuit.proof(model, "x1").model_commitment
-        return self.market.register_model(self.provider, commitment, self.verifier.address, price,
-                                          metadata_uri=f"toy://{model}")
+        return self.market.register_model(
+            self.provider, commitment, self.verifier.address, price, metadata_uri=f"toy://{model}"
+        )
 
     def open(self, inp: str = "x1", model_id: int | None = None, **kw) -> int:
         commitment = self.circuit.proof("a", inp).input_commitment
@@ -80,12 +88,17 @@ def refused(env: Env, error: str, action) -> ContractRevert:
 
 
 def fulfil(env: Env, request_id: int, proof, label=None, output=None, sender=None):
-    return env.market.fulfil(sender or env.provider, request_id, proof.evm,
-                             proof.label if label is None else label,
-                             proof.output_commitment if output is None else output)
+    return env.market.fulfil(
+        sender or env.provider,
+        request_id,
+        proof.evm,
+        proof.label if label is None else label,
+        proof.output_commitment if output is None else output,
+    )
 
 
 # --- the accept path ---------------------------------------------------------------------------
+
 
 def test_valid_proof_fulfils_records_and_pays_once(env):
     proof = env.circuit.proof("a", "x1")
@@ -127,14 +140,18 @@ def test_refund_after_deadline_returns_the_escrow_to_the_consumer(env):
 
 # --- proofs that must not pay ------------------------------------------------------------------
 
+
 def test_tampered_proof_is_refused(env):
     proof = env.circuit.proof("a", "x1")
     rid = env.open("x1")
     a, b, c = proof.evm
     other = env.circuit.proof("b", "x2").evm
     for tampered in ((other[0], b, c), (a, b, other[2]), ([a[0], (a[1] + 1)], b, c)):
-        refused(env, "InvalidProof", lambda t=tampered: env.market.fulfil(
-            env.provider, rid, t, proof.label, proof.output_commitment))
+        refused(
+            env,
+            "InvalidProof",
+            lambda t=tampered: env.market.fulfil(env.provider, rid, t, proof.label, proof.output_commitment),
+        )
     fulfil(env, rid, proof)  # the untampered twin still pays
     assert env.market.owed(env.provider) == PRICE
 
@@ -169,16 +186,24 @@ def test_public_input_at_or_above_r_is_refused(env):
     rid = env.open("x1")
     err = refused(env, "PublicInputOutOfField", lambda: fulfil(env, rid, proof, label=proof.label + FR_MODULUS))
     assert err.args_ == (proof.label + FR_MODULUS,)
-    refused(env, "PublicInputOutOfField",
-            lambda: fulfil(env, rid, proof, output=proof.output_commitment + FR_MODULUS))
-    refused(env, "PublicInputOutOfField", lambda: env.market.open_request(
-        env.consumer, env.model_a, FR_MODULUS, latest_timestamp(env.w3) + HOUR))
-    refused(env, "CommitmentOutOfField", lambda: env.market.register_model(
-        env.provider, FR_MODULUS + proof.model_commitment, env.verifier.address, PRICE))
+    refused(env, "PublicInputOutOfField", lambda: fulfil(env, rid, proof, output=proof.output_commitment + FR_MODULUS))
+    refused(
+        env,
+        "PublicInputOutOfField",
+        lambda: env.market.open_request(env.consumer, env.model_a, FR_MODULUS, latest_timestamp(env.w3) + HOUR),
+    )
+    refused(
+        env,
+        "CommitmentOutOfField",
+        lambda: env.market.register_model(
+            env.provider, FR_MODULUS + proof.model_commitment, env.verifier.address, PRICE
+        ),
+    )
     fulfil(env, rid, proof)
 
 
 # --- at most one settlement --------------------------------------------------------------------
+
 
 def test_second_fulfil_is_refused(env):
     proof = env.circuit.proof("a", "x1")
@@ -229,6 +254,7 @@ def test_unknown_request_is_refused(env):
 
 # --- opening requests --------------------------------------------------------------------------
 
+
 def test_wrong_payment_amount_is_refused(env):
     for value in (PRICE - 1, PRICE + 1, 0):
         err = refused(env, "WrongPayment", lambda v=value: env.open("x1", value=v))
@@ -275,8 +301,9 @@ def test_retired_model_takes_no_new_requests_but_open_ones_settle(env):
 def test_registration_needs_a_deployed_verifier(env):
     commitment = env.circuit.proof("a", "x1").model_commitment
     refused(env, "NoVerifier", lambda: env.market.register_model(env.provider, commitment, None, PRICE))
-    err = refused(env, "VerifierNotDeployed", lambda: env.market.register_model(
-        env.provider, commitment, env.stranger, PRICE))
+    err = refused(
+        env, "VerifierNotDeployed", lambda: env.market.register_model(env.provider, commitment, env.stranger, PRICE)
+    )
     assert err.args_ == (env.stranger,)
 
 
@@ -291,8 +318,9 @@ def test_registration_records_every_field(env):
 
 def test_model_without_an_inference_verifier_cannot_be_requested(env):
     commitment = env.circuit.proof("a", "x1").model_commitment
-    accuracy_only = env.market.register_model(env.provider, commitment, None, PRICE,
-                                              accuracy_verifier=env.verifier.address)
+    accuracy_only = env.market.register_model(
+        env.provider, commitment, None, PRICE, accuracy_verifier=env.verifier.address
+    )
     refused(env, "InferenceUnsupported", lambda: env.open("x1", model_id=accuracy_only))
 
 
@@ -308,8 +336,14 @@ def test_mined_invalid_fulfil_costs_the_sender_only_gas(env):
     before = env.snapshot()
     a, b, c = proof.evm
     call = env.market.marketplace.functions.fulfil(rid, a, b, c, 1 - proof.label, proof.output_commitment)
-    tx = env.w3.eth.send_transaction({"from": env.provider, "to": env.market.marketplace.address,
-                                      "data": call._encode_transaction_data(), "gas": 400_000})
+    tx = env.w3.eth.send_transaction(
+        {
+            "from": env.provider,
+            "to": env.market.marketplace.address,
+            "data": call._encode_transaction_data(),
+            "gas": 400_000,
+        }
+    )
     receipt = env.w3.eth.wait_for_transaction_receipt(tx)
     assert receipt["status"] == 0
     after = env.snapshot()
@@ -322,11 +356,13 @@ def test_mined_invalid_fulfil_costs_the_sender_only_gas(env):
 
 # --- artifacts, code size, gas -----------------------------------------------------------------
 
+
 def test_shipped_artifacts_match_a_fresh_compile():
     fresh = compile_contracts()
     for name in SHIPPED:
         assert artifact_text(load_artifact(name)) == artifact_text(fresh[name]), (
-            f"marketplace/artifacts/{name}.json is stale: run `python -m marketplace.contracts`")
+            f"marketplace/artifacts/{name}.json is stale: run `python -m marketplace.contracts`"
+        )
 
 
 def test_each_contract_fits_the_code_size_limit(env):
@@ -370,8 +406,9 @@ def test_a_revert_is_decoded_whatever_bytes_its_arguments_hold(deadline):
 
     from marketplace.contracts import _revert_data, decode_revert, load_artifact
 
-    payload = keccak(text="DeadlineNotReached(uint256,uint256)")[:4] + (1).to_bytes(32, "big") + \
-        deadline.to_bytes(32, "big")
+    payload = (
+        keccak(text="DeadlineNotReached(uint256,uint256)")[:4] + (1).to_bytes(32, "big") + deadline.to_bytes(32, "big")
+    )
     failure = Exception(f"execution reverted: {payload!r}")
     revert = decode_revert([load_artifact("AccuracyAudit")["abi"]], _revert_data(failure))
     assert (revert.error, revert.args_) == ("DeadlineNotReached", (1, deadline))

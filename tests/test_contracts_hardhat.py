@@ -31,9 +31,14 @@ def free_port() -> int:
 def hardhat_url():
     port = free_port()
     env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"}
-    proc = subprocess.Popen([str(npm_bin("hardhat")), "node", "--hostname", "127.0.0.1", "--port", str(port)],
-                            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [str(npm_bin("hardhat")), "node", "--hostname", "127.0.0.1", "--port", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT_S

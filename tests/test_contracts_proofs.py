@@ -133,8 +133,14 @@ def phase1_ptau(cache_dir: Path) -> Path:
     if not ptau.exists():
         fresh, contributed, tmp = (cache_dir / f"pot{PTAU_POWER}_{s}" for s in ("0.ptau", "1.ptau", "final.tmp"))
         snarkjs("powersoftau", "new", "bn128", PTAU_POWER, fresh)
-        snarkjs("powersoftau", "contribute", fresh, contributed, "--name=contract tests",
-                "-e=entropy for the contract tests")
+        snarkjs(
+            "powersoftau",
+            "contribute",
+            fresh,
+            contributed,
+            "--name=contract tests",
+            "-e=entropy for the contract tests",
+        )
         snarkjs("powersoftau", "prepare", "phase2", contributed, tmp)
         os.replace(tmp, ptau)  # only a complete file gets the final name
     return ptau
@@ -153,8 +159,19 @@ def build_toy_circuit(workdir: Path, ptau_cache: Path) -> ToyCircuit:
         ptau = phase1_ptau(ptau_cache)
         # circom2 runs under WASI with the working directory's tree preopened: run it from the
         # repository, the circomlib include path relative to it
-        run_npm_tool("circom2", CIRCUIT.relative_to(REPO_ROOT), "--O2", "--r1cs", "--wasm", "-o", workdir,
-                     "-l", "node_modules", cwd=REPO_ROOT, timeout=600)
+        run_npm_tool(
+            "circom2",
+            CIRCUIT.relative_to(REPO_ROOT),
+            "--O2",
+            "--r1cs",
+            "--wasm",
+            "-o",
+            workdir,
+            "-l",
+            "node_modules",
+            cwd=REPO_ROOT,
+            timeout=600,
+        )
         snarkjs("groth16", "setup", r1cs, ptau, zkey0)
         tmp = workdir / "toy.zkey.tmp"
         snarkjs("zkey", "contribute", zkey0, tmp, "--name=contract tests", "-e=phase two entropy")
@@ -174,11 +191,13 @@ def toy_circuit(request, tmp_path_factory) -> ToyCircuit:
     if cache is None:
         base = tmp_path_factory.getbasetemp()
         return build_toy_circuit(base / "toy_inference", base / "ptau")
-    return build_toy_circuit(Path(cache.mkdir(f"zkmarket-toy-inference-{source_hash}")),
-                             Path(cache.mkdir("zkmarket-contract-ptau")))
+    return build_toy_circuit(
+        Path(cache.mkdir(f"zkmarket-toy-inference-{source_hash}")), Path(cache.mkdir("zkmarket-contract-ptau"))
+    )
 
 
 # --- the verifier contract against the proofs ---------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def chain():
@@ -241,12 +260,12 @@ def test_tampered_points_are_rejected(toy_circuit, verifier):
     toy = toy_circuit.proof("a", "x1")
     a, b, c = toy.evm
     other = toy_circuit.proof("b", "x2").evm
-    assert not _verify_on_chain(verifier, toy, evm=(other[0], b, c))   # A of another proof
-    assert not _verify_on_chain(verifier, toy, evm=(a, other[1], c))   # B of another proof
-    assert not _verify_on_chain(verifier, toy, evm=(a, b, other[2]))   # C of another proof
+    assert not _verify_on_chain(verifier, toy, evm=(other[0], b, c))  # A of another proof
+    assert not _verify_on_chain(verifier, toy, evm=(a, other[1], c))  # B of another proof
+    assert not _verify_on_chain(verifier, toy, evm=(a, b, other[2]))  # C of another proof
     assert not _verify_on_chain(verifier, toy, evm=(a, [b[0][::-1], b[1][::-1]], c))  # py_ecc G2 order
-    assert not _verify_on_chain(verifier, toy, evm=([1, 3], b, c))     # off the curve
-    assert not _verify_on_chain(verifier, toy, evm=([0, 0], b, c))     # the point at infinity
+    assert not _verify_on_chain(verifier, toy, evm=([1, 3], b, c))  # off the curve
+    assert not _verify_on_chain(verifier, toy, evm=([0, 0], b, c))  # the point at infinity
 
 
 def test_on_chain_verdicts_agree_with_py_ecc(toy_circuit, verifier):
@@ -254,8 +273,11 @@ def test_on_chain_verdicts_agree_with_py_ecc(toy_circuit, verifier):
     vk = toy_circuit.verifying_key
     good = toy_circuit.proof("b", "x2")
     other = toy_circuit.proof("a", "x1")
-    cases = [(good.public, good.proof), (other.public, good.proof),
-             (good.public, Proof(other.proof.a, good.proof.b, good.proof.c))]
+    cases = [
+        (good.public, good.proof),
+        (other.public, good.proof),
+        (good.public, Proof(other.proof.a, good.proof.b, good.proof.c)),
+    ]
     for public, proof in cases:
         on_chain = _verify_on_chain(verifier, good, list(public), proof_to_evm(proof))
         assert on_chain == verify_reference(vk, list(public), proof)

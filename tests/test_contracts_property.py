@@ -33,7 +33,7 @@ RECEIVER_PRICE = 10**15
 @dataclass
 class ModelState:
     model_id: int
-    name: str        # which toy model's weights ("a" or "b")
+    name: str  # which toy model's weights ("a" or "b")
     provider: str
     price: int
 
@@ -79,7 +79,7 @@ class EscrowMachine(RuleBasedStateMachine):
         self.everyone = d.accounts[1:6]
         self.owed = {a: 0 for a in self.everyone}
         self.start = {a: self.w3.eth.get_balance(a) for a in self.everyone}
-        self.spent = {a: 0 for a in self.everyone}      # fees and escrow payments
+        self.spent = {a: 0 for a in self.everyone}  # fees and escrow payments
         self.withdrawn = {a: 0 for a in self.everyone}
         self.open_requests: dict[int, RequestState] = {}
 
@@ -105,25 +105,38 @@ class EscrowMachine(RuleBasedStateMachine):
 
     # --- rules ---------------------------------------------------------------------------------
 
-    @rule(target=models, provider_index=st.integers(0, 1), name=st.sampled_from(sorted(MODELS)),
-          price=st.sampled_from(PRICES))
+    @rule(
+        target=models,
+        provider_index=st.integers(0, 1),
+        name=st.sampled_from(sorted(MODELS)),
+        price=st.sampled_from(PRICES),
+    )
     def register(self, provider_index, name, price):
         provider = self.providers[provider_index]
         commitment = self.deployment.valid[(name, "x1")].model_commitment
-        model_id = self._expect(None, lambda: self.market.register_model(
-            provider, commitment, self.deployment.verifier.address, price), provider)
+        model_id = self._expect(
+            None,
+            lambda: self.market.register_model(provider, commitment, self.deployment.verifier.address, price),
+            provider,
+        )
         return ModelState(model_id, name, provider, price)
 
     @rule(model=models, price=st.sampled_from(PRICES), by_provider=st.booleans())
     def set_price(self, model, price, by_provider):
         sender = model.provider if by_provider else self.consumers[0]
-        self._expect(None if by_provider else "NotProvider",
-                     lambda: self.market.set_price(sender, model.model_id, price), sender)
+        self._expect(
+            None if by_provider else "NotProvider", lambda: self.market.set_price(sender, model.model_id, price), sender
+        )
         if by_provider:
             model.price = price
 
-    @rule(target=requests, model=models, consumer_index=st.integers(0, 2), inp=st.sampled_from(sorted(INPUTS)),
-          overpay=st.sampled_from((0, 0, 0, 1, -1)))
+    @rule(
+        target=requests,
+        model=models,
+        consumer_index=st.integers(0, 2),
+        inp=st.sampled_from(sorted(INPUTS)),
+        overpay=st.sampled_from((0, 0, 0, 1, -1)),
+    )
     def open_request(self, model, consumer_index, inp, overpay):
         consumer = self.consumers[consumer_index]
         value = model.price + overpay
@@ -132,8 +145,11 @@ class EscrowMachine(RuleBasedStateMachine):
         deadline = latest_timestamp(self.w3) + TIMEOUT
         commitment = self.deployment.valid[(model.name, inp)].input_commitment
         error = None if value == model.price else "WrongPayment"
-        rid = self._expect(error, lambda: self.market.open_request(consumer, model.model_id, commitment, deadline,
-                                                                    value=value), consumer)
+        rid = self._expect(
+            error,
+            lambda: self.market.open_request(consumer, model.model_id, commitment, deadline, value=value),
+            consumer,
+        )
         if rid is None:
             return multiple()  # nothing opened: nothing for later rules to use
         self.spent[consumer] += value
@@ -141,8 +157,13 @@ class EscrowMachine(RuleBasedStateMachine):
         self.open_requests[rid] = state
         return state
 
-    @rule(request=requests, proof_model=st.sampled_from(sorted(MODELS)), proof_inp=st.sampled_from(sorted(INPUTS)),
-          tamper=st.sampled_from(("none", "none", "label", "point")), sender_index=st.integers(0, 4))
+    @rule(
+        request=requests,
+        proof_model=st.sampled_from(sorted(MODELS)),
+        proof_inp=st.sampled_from(sorted(INPUTS)),
+        tamper=st.sampled_from(("none", "none", "label", "point")),
+        sender_index=st.integers(0, 4),
+    )
     def fulfil(self, request, proof_model, proof_inp, tamper, sender_index):
         sender = self.everyone[sender_index]
         proof = self.deployment.valid[(proof_model, proof_inp)]
@@ -160,8 +181,11 @@ class EscrowMachine(RuleBasedStateMachine):
             error = "DeadlinePassed"
         else:
             error = None if matches else "InvalidProof"
-        self._expect(error, lambda: self.market.fulfil(sender, request.request_id, (a, b, c), label,
-                                                       proof.output_commitment), sender)
+        self._expect(
+            error,
+            lambda: self.market.fulfil(sender, request.request_id, (a, b, c), label, proof.output_commitment),
+            sender,
+        )
         if error is None:
             request.status = Status.FULFILLED
             self.owed[request.model.provider] += request.escrow
@@ -232,9 +256,16 @@ def deployment(toy_circuit):  # noqa: F811
 @pytest.mark.slow
 def test_ether_is_conserved_under_random_use(deployment):
     EscrowMachine.deployment = deployment
-    run_state_machine_as_test(EscrowMachine, settings=settings(
-        max_examples=5, stateful_step_count=12, deadline=None, derandomize=True,
-        suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        EscrowMachine,
+        settings=settings(
+            max_examples=5,
+            stateful_step_count=12,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )
 
 
 def test_a_short_fixed_run_of_the_machine_conserves_ether(deployment):
@@ -244,24 +275,29 @@ def test_a_short_fixed_run_of_the_machine_conserves_ether(deployment):
     model = m.register(0, "a", 10**15)
     paid = m.open_request(model, 0, "x1", 0)
     late = m.open_request(model, 1, "x2", 0)
-    m.open_request(model, 2, "x2", 1)              # wrong payment: refused
-    m.fulfil(paid, "a", "x2", "none", 0)           # proof for another input: refused
-    m.fulfil(paid, "a", "x1", "none", 4)           # valid, submitted by a consumer: provider paid
-    m.refund(late, True)                           # before the deadline: refused
+    m.open_request(model, 2, "x2", 1)  # wrong payment: refused
+    m.fulfil(paid, "a", "x2", "none", 0)  # proof for another input: refused
+    m.fulfil(paid, "a", "x1", "none", 4)  # valid, submitted by a consumer: provider paid
+    m.refund(late, True)  # before the deadline: refused
     m.wait(LONG_WAIT)
-    m.refund(late, False)                          # by a stranger: refused
+    m.refund(late, False)  # by a stranger: refused
     m.refund(late, True)
-    m.fulfil(late, "a", "x2", "none", 0)           # after the refund: refused
+    m.fulfil(late, "a", "x2", "none", 0)  # after the refund: refused
     for account_index in range(5):
         m.withdraw(account_index)
-    for check in (m.contract_holds_exactly_what_it_owes, m.credits_match_the_rules,
-                  m.no_account_gains_what_it_is_not_owed, m.open_requests_are_open_on_chain):
+    for check in (
+        m.contract_holds_exactly_what_it_owes,
+        m.credits_match_the_rules,
+        m.no_account_gains_what_it_is_not_owed,
+        m.open_requests_are_open_on_chain,
+    ):
         check()
     assert m.withdrawn[m.providers[0]] == 10**15 and m.withdrawn[m.consumers[1]] == 10**15
     assert m.market.balance() == 0
 
 
 # --- re-entrancy -------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def receiver_artifact():
@@ -280,8 +316,10 @@ def refunded_receiver(d: Deployment, artifact: dict, inputs: tuple[str, ...]):
         return market._send(fn, owner, value)
 
     for inp in inputs:
-        call(receiver.functions.open(model_id, d.valid[("a", inp)].input_commitment,
-                                     latest_timestamp(w3) + TIMEOUT), RECEIVER_PRICE)
+        call(
+            receiver.functions.open(model_id, d.valid[("a", inp)].input_commitment, latest_timestamp(w3) + TIMEOUT),
+            RECEIVER_PRICE,
+        )
     advance_time(w3, LONG_WAIT)
     for rid in range(1, len(inputs) + 1):
         call(receiver.functions.refund(rid))

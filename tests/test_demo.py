@@ -5,8 +5,19 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.demo import (AUDIT_BOND, AUDIT_FEE, PRICE_WEI, RETRIEVAL_PAYMENT, AuditRow, DemoReport, DemoRow,
-                              RetrievalRow, check_statement_sizes, run_demo, summary)
+from marketplace.demo import (
+    AUDIT_BOND,
+    AUDIT_FEE,
+    PRICE_WEI,
+    RETRIEVAL_PAYMENT,
+    AuditRow,
+    DemoReport,
+    DemoRow,
+    RetrievalRow,
+    check_statement_sizes,
+    run_demo,
+    summary,
+)
 from prover.errors import ZkmarketError
 
 
@@ -37,9 +48,12 @@ def test_demo_pays_for_verified_predictions_that_match_onnxruntime(demo_cache):
 
 
 def test_summary_table_reports_each_request_and_the_balances():
-    report = DemoReport([DemoRow(1, 7, 7, 7, 1.5, 150_000, 270_000), DemoRow(2, 3, 5, 3, 2.0, 140_000, 271_000)],
-                        {"provider": 10**18, "consumer": 2 * 10**18},
-                        {"provider": 10**18 + 10**15, "consumer": 2 * 10**18 - 3 * 10**15}, 12.0)
+    report = DemoReport(
+        [DemoRow(1, 7, 7, 7, 1.5, 150_000, 270_000), DemoRow(2, 3, 5, 3, 2.0, 140_000, 271_000)],
+        {"provider": 10**18, "consumer": 2 * 10**18},
+        {"provider": 10**18 + 10**15, "consumer": 2 * 10**18 - 3 * 10**15},
+        12.0,
+    )
     lines = summary(report, 10**15)
     rows = [line for line in lines if line.strip()[:1].isdigit()]
     assert rows[0].split()[:5] == ["1", "7", "7", "7", "yes"] and rows[1].split()[:5] == ["2", "3", "5", "3", "NO"]
@@ -77,15 +91,25 @@ def test_demo_all_does_not_run_a_local_ceremony_for_the_statements(tmp_path):
 
 
 def test_summary_reports_the_audit_and_the_retrieval():
-    report = DemoReport([DemoRow(1, 7, 7, 7, 1.5, 150_000, 270_000)], {"provider": 0}, {"provider": 0}, 1.0,
-                        AuditRow(1, 100, 9000, 97, 97, True, "passed", 10.0),
-                        RetrievalRow(1, 64, 3, [2, 5], [2, 5], True, 9.0))
+    report = DemoReport(
+        [DemoRow(1, 7, 7, 7, 1.5, 150_000, 270_000)],
+        {"provider": 0},
+        {"provider": 0},
+        1.0,
+        AuditRow(1, 100, 9000, 97, 97, True, "passed", 10.0),
+        RetrievalRow(1, 64, 3, [2, 5], [2, 5], True, 9.0),
+    )
     text = "\n".join(summary(report, 10**15))
     assert "97/100 correct proved and attested on-chain (integer executor: 97/100)" in text
     assert "2 of 64 items are class 3 (the executor's set)" in text
-    wrong = DemoReport(report.rows, {"provider": 0}, {"provider": 0}, 1.0,
-                       AuditRow(1, 100, 9000, 97, 96, False, "passed", 10.0),
-                       RetrievalRow(1, 64, 3, [2], [2, 5], True, 9.0))
+    wrong = DemoReport(
+        report.rows,
+        {"provider": 0},
+        {"provider": 0},
+        1.0,
+        AuditRow(1, 100, 9000, 97, 96, False, "passed", 10.0),
+        RetrievalRow(1, 64, 3, [2], [2, 5], True, 9.0),
+    )
     text = "\n".join(summary(wrong, 10**15))
     assert "proved, NOT attested" in text and "NOT the executor's [2, 5]" in text
 
@@ -100,7 +124,7 @@ def test_statements_too_large_for_the_machine_are_refused_before_any_circuit():
     for kind in ("accuracy", "retrieval"):
         built = statement_circuit(mlp, kind, 9).r1cs.n_constraints
         assert abs(statement_constraints(mlp, kind, 9) - built) < 0.01 * built
-    check_statement_sizes(mlp, 1000, 256)       # 4.5M and 1.2M constraints: proved in benchmarks/
+    check_statement_sizes(mlp, 1000, 256)  # 4.5M and 1.2M constraints: proved in benchmarks/
     with pytest.raises(ZkmarketError, match="give a smaller --audit-samples"):
         check_statement_sizes(mlp, 2000, 64)
     with pytest.raises(ZkmarketError, match="give a smaller --corpus-items"):

@@ -21,8 +21,15 @@ from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.formats.binfile import read_binfile, write_binfile
 from prover.formats.ptau import read_ptau, write_ptau
 from prover.formats.r1cs import read_r1cs, read_r1cs_header, write_r1cs
-from prover.formats.snarkjs_json import (read_proof, read_public, read_verification_key, solidity_calldata,
-                                        write_proof, write_public, write_verification_key)
+from prover.formats.snarkjs_json import (
+    read_proof,
+    read_public,
+    read_verification_key,
+    solidity_calldata,
+    write_proof,
+    write_public,
+    write_verification_key,
+)
 from prover.formats.wtns import read_wtns, write_wtns
 from prover.formats.zkey import read_zkey, write_zkey
 from prover.kernels.reference import g1_to_array, g2_to_array, bn
@@ -53,13 +60,19 @@ def snarkjs_g2(p) -> list[int]:
 
 # --- .r1cs ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("circuit", CIRCUITS)
 def test_r1cs_matches_snarkjs_export(artifacts, tmp_path, circuit):
     art = artifacts.circuits[circuit]
     r1cs = read_r1cs(art.r1cs)
     ref = export_json(tmp_path, "r1cs", "export", "json", art.r1cs)
-    assert (r1cs.n_wires, r1cs.n_outputs, r1cs.n_public_inputs, r1cs.n_private_inputs, r1cs.n_constraints) == \
-        (ref["nVars"], ref["nOutputs"], ref["nPubInputs"], ref["nPrvInputs"], ref["nConstraints"])
+    assert (r1cs.n_wires, r1cs.n_outputs, r1cs.n_public_inputs, r1cs.n_private_inputs, r1cs.n_constraints) == (
+        ref["nVars"],
+        ref["nOutputs"],
+        ref["nPubInputs"],
+        ref["nPrvInputs"],
+        ref["nConstraints"],
+    )
     for m, mat in enumerate((r1cs.A, r1cs.B, r1cs.C)):
         coeffs = limbs_to_ints(mat.coeffs)
         for row, constraint in enumerate(ref["constraints"]):
@@ -91,8 +104,11 @@ def _random_matrix(rng, rows: int, n_wires: int) -> SparseMatrix:
     nnz = int(per_row.sum())
     values = [int(v) for v in rng.integers(0, 2**62, nnz)]
     values = [FR_MODULUS - 1 - v if k % 3 == 0 else v for k, v in enumerate(values)]  # near r too
-    return SparseMatrix(np.concatenate(([0], np.cumsum(per_row))).astype(np.int64),
-                        rng.integers(0, n_wires, nnz).astype(np.int64), ints_to_limbs(values))
+    return SparseMatrix(
+        np.concatenate(([0], np.cumsum(per_row))).astype(np.int64),
+        rng.integers(0, n_wires, nnz).astype(np.int64),
+        ints_to_limbs(values),
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -121,6 +137,7 @@ def test_r1cs_we_write_is_read_by_snarkjs(artifacts, tmp_path):
 
 
 # --- .wtns ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("circuit", CIRCUITS)
 def test_wtns_matches_snarkjs_export_and_round_trips(artifacts, tmp_path, circuit):
@@ -153,6 +170,7 @@ def test_snarkjs_checks_the_witness_we_write(artifacts, tmp_path):
 
 # --- .ptau ------------------------------------------------------------------------------------
 
+
 def test_ptau_points_are_powers_of_one_tau(artifacts):
     """e(tau G1, G2) = e(G1, tau G2) and e(alpha tau G1, G2) = e(alpha G1, tau G2): the sections
     decode to consistent points (a wrong Montgomery or byte order would give off-curve points)."""
@@ -161,12 +179,11 @@ def test_ptau_points_are_powers_of_one_tau(artifacts):
     assert ptau.power == PTAU_POWER and len(ptau.tau_g1) == 2 * n - 1 and len(ptau.tau_g2) == n
     g2 = g2_to_array(bn.G2)
     neg = lambda p: g1_to_array(bn.neg(kernels.reference.g1_from_array(p)))  # noqa: E731
-    assert kernels.pairing_check(np.stack([ptau.tau_g1[1], neg(ptau.tau_g1[0])]),
-                                 np.stack([g2, ptau.tau_g2[1]]))
-    assert kernels.pairing_check(np.stack([ptau.alpha_tau_g1[1], neg(ptau.alpha_tau_g1[0])]),
-                                 np.stack([g2, ptau.tau_g2[1]]))
-    assert not kernels.pairing_check(np.stack([ptau.tau_g1[2], neg(ptau.tau_g1[0])]),
-                                     np.stack([g2, ptau.tau_g2[1]]))
+    assert kernels.pairing_check(np.stack([ptau.tau_g1[1], neg(ptau.tau_g1[0])]), np.stack([g2, ptau.tau_g2[1]]))
+    assert kernels.pairing_check(
+        np.stack([ptau.alpha_tau_g1[1], neg(ptau.alpha_tau_g1[0])]), np.stack([g2, ptau.tau_g2[1]])
+    )
+    assert not kernels.pairing_check(np.stack([ptau.tau_g1[2], neg(ptau.tau_g1[0])]), np.stack([g2, ptau.tau_g2[1]]))
 
 
 def test_ptau_lagrange_bases_sum_to_the_generator(artifacts):
@@ -209,6 +226,7 @@ def test_known_secret_ptau_equals_what_snarkjs_prepares(tmp_path):
 
 # --- .zkey ------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("circuit", CIRCUITS)
 @pytest.mark.parametrize("kind", ["zkey", "zkey_contributed", "zkey_beacon"])
 def test_zkey_written_back_is_byte_identical(artifacts, tmp_path, circuit, kind):
@@ -238,7 +256,7 @@ def test_zkey_matches_snarkjs_export(artifacts, tmp_path):
     for m, mat in enumerate((pk.A, pk.B)):
         for row in range(mat.n_rows):
             for k in range(mat.indptr[row], mat.indptr[row + 1]):
-                ours.append((m, row, int(mat.indices[k]), limbs_to_ints(mat.coeffs[k:k + 1])[0]))
+                ours.append((m, row, int(mat.indices[k]), limbs_to_ints(mat.coeffs[k : k + 1])[0]))
     assert sorted(ours) == theirs
     assert pk.mpc_params["contributions"][1]["name"] == "final beacon"
     assert pk.mpc_params["contributions"][1]["num_iterations_exp"] == 10
@@ -298,16 +316,18 @@ def _patch_section(path, out, section_id, offset, new: bytes):
     bf = read_binfile(path, path.suffix[1:], 2)
     start = bf.sections[section_id][0][0] + offset
     data = bytearray(path.read_bytes())
-    data[start: start + len(new)] = new
+    data[start : start + len(new)] = new
     out.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("kind, section, offset", [("r1cs", 1, 4), ("wtns", 1, 4), ("ptau", 1, 4),
-                                                   ("zkey", 2, 4), ("zkey", 2, 40)])
+@pytest.mark.parametrize(
+    "kind, section, offset", [("r1cs", 1, 4), ("wtns", 1, 4), ("ptau", 1, 4), ("zkey", 2, 4), ("zkey", 2, 40)]
+)
 def test_wrong_field_prime_is_a_format_error(artifacts, tmp_path, kind, section, offset):
-    other_prime = (FQ_MODULUS if offset == 40 or kind == "r1cs" or kind == "wtns" else FR_MODULUS)
-    _patch_section(_source(artifacts, kind), tmp_path / f"p.{kind}", section, offset,
-                   other_prime.to_bytes(32, "little"))
+    other_prime = FQ_MODULUS if offset == 40 or kind == "r1cs" or kind == "wtns" else FR_MODULUS
+    _patch_section(
+        _source(artifacts, kind), tmp_path / f"p.{kind}", section, offset, other_prime.to_bytes(32, "little")
+    )
     with pytest.raises(FormatError, match="another curve"):
         READERS[kind](tmp_path / f"p.{kind}")
 
@@ -318,8 +338,7 @@ def test_wrong_and_missing_sections_are_format_errors(artifacts, tmp_path):
     with pytest.raises(FormatError, match="PLONK key"):
         read_zkey(tmp_path / "plonk.zkey")
     bf = read_binfile(zkey, "zkey", 1)
-    write_binfile(tmp_path / "noh.zkey", "zkey", 1,
-                  [(sid, bytes(bf.section(sid))) for sid in bf.sections if sid != 9])
+    write_binfile(tmp_path / "noh.zkey", "zkey", 1, [(sid, bytes(bf.section(sid))) for sid in bf.sections if sid != 9])
     with pytest.raises(FormatError, match="section 9"):
         read_zkey(tmp_path / "noh.zkey")
     with pytest.raises(FormatError, match="not a wtns file"):
@@ -340,9 +359,11 @@ def test_wrong_and_missing_sections_are_format_errors(artifacts, tmp_path):
 def test_constraint_section_of_the_wrong_length_is_a_format_error(artifacts, tmp_path):
     bf = read_binfile(artifacts.circuits["poseidon_preimage"].r1cs, "r1cs", 1)
     sections = {sid: bytes(bf.section(sid)) for sid in bf.sections}
-    for name, constraints, message in (("short", sections[2][:-36], "truncated"),
-                                       ("cut", sections[2][:4000], "truncated"),
-                                       ("long", sections[2] + bytes(4), "1 words after the last constraint")):
+    for name, constraints, message in (
+        ("short", sections[2][:-36], "truncated"),
+        ("cut", sections[2][:4000], "truncated"),
+        ("long", sections[2] + bytes(4), "1 words after the last constraint"),
+    ):
         write_binfile(tmp_path / f"{name}.r1cs", "r1cs", 1, {**sections, 2: constraints}.items())
         with pytest.raises(FormatError, match=message):
             read_r1cs(tmp_path / f"{name}.r1cs")
@@ -376,6 +397,7 @@ def test_interrupted_write_leaves_no_file(tmp_path):
 
 # --- JSON and calldata ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("circuit", CIRCUITS)
 def test_verification_key_json_is_what_snarkjs_exports(artifacts, tmp_path, circuit):
     """Including vk_alphabeta_12 (our pairing, matched to snarkjs's final exponentiation)."""
@@ -394,23 +416,27 @@ def test_proof_and_public_json_round_trip_and_calldata(artifacts, tmp_path, circ
     write_public(public, tmp_path / "public.json")
     assert (tmp_path / "proof.json").read_text() == art.proof.read_text()
     assert (tmp_path / "public.json").read_text() == art.public.read_text()
-    assert solidity_calldata(proof, public) == snarkjs("zkey", "export", "soliditycalldata", art.public,
-                                                       art.proof).strip()
+    assert (
+        solidity_calldata(proof, public) == snarkjs("zkey", "export", "soliditycalldata", art.public, art.proof).strip()
+    )
     # G2 in calldata is (imaginary, real): the first b word is pi_b's x.c1
     b_x_c1 = limbs_to_ints(proof.b[0, 1:2])[0]
     assert solidity_calldata(proof, public).split("[[")[1].startswith(f'"0x{b_x_c1:064x}"')
 
 
-@pytest.mark.parametrize("content, message", [
-    (f'["{FR_MODULUS}"]', "not below the scalar field"),
-    ('["12", "abc"]', "not a decimal number"),
-    ('["-5"]', "not a decimal number"),
-    ('["0xZZ"]', "not a decimal number"),
-    ('["12", "0x"]', "not a decimal number"),
-    ("[1.5]", "not a number"),
-    ('{"a": 1}', "expected a JSON list"),
-    ('["1", ', "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (f'["{FR_MODULUS}"]', "not below the scalar field"),
+        ('["12", "abc"]', "not a decimal number"),
+        ('["-5"]', "not a decimal number"),
+        ('["0xZZ"]', "not a decimal number"),
+        ('["12", "0x"]', "not a decimal number"),
+        ("[1.5]", "not a number"),
+        ('{"a": 1}', "expected a JSON list"),
+        ('["1", ', "not valid JSON"),
+    ],
+)
 def test_bad_public_json_is_rejected(tmp_path, content, message):
     (tmp_path / "public.json").write_text(content)
     with pytest.raises(FormatError, match=message):
@@ -426,8 +452,10 @@ def test_bad_proof_json_is_rejected(artifacts, tmp_path):
     good = json.loads(artifacts.circuits["multiplier"].proof.read_text())
     cases = {
         "off curve": ({**good, "pi_a": [good["pi_a"][0], "5", "1"]}, "not a point on the BN254 curve"),
-        "off twist": ({**good, "pi_b": [good["pi_b"][0], [good["pi_b"][1][1], good["pi_b"][1][0]], ["1", "0"]]},
-                      "twist curve"),
+        "off twist": (
+            {**good, "pi_b": [good["pi_b"][0], [good["pi_b"][1][1], good["pi_b"][1][0]], ["1", "0"]]},
+            "twist curve",
+        ),
         "projective": ({**good, "pi_c": [*good["pi_c"][:2], "2"]}, "affine"),
         "too big": ({**good, "pi_a": [str(FQ_MODULUS), "2", "1"]}, "base field"),
         "missing": ({k: v for k, v in good.items() if k != "pi_b"}, "'pi_b' is missing"),

@@ -27,6 +27,7 @@ R = FR_MODULUS
 
 # --- the z3 encoding -------------------------------------------------------------------------
 
+
 class NotLinearisable(Exception):
     pass
 
@@ -43,8 +44,10 @@ class Z3Circuit:
         r1cs = circuit.r1cs
         self.circuit = circuit
         rows = [(_rows(r1cs.A, i), _rows(r1cs.B, i), _rows(r1cs.C, i)) for i in range(r1cs.n_constraints)]
-        booleanity = [not c and len(a) == 1 and a[0][1] == 1 and sorted(b) == sorted([(a[0][0], 1), (0, R - 1)])
-                      for a, b, c in rows]
+        booleanity = [
+            not c and len(a) == 1 and a[0][1] == 1 and sorted(b) == sorted([(a[0][0], 1), (0, R - 1)])
+            for a, b, c in rows
+        ]
         self.bits = {a[0][0]: z3.Bool(f"b{a[0][0]}") for (a, _, _), is_bit in zip(rows, booleanity) if is_bit}
         self.ints = {w: z3.Int(f"w{w}") for w in range(1, r1cs.n_wires) if w not in self.bits}
         self.solver = z3.Solver()
@@ -100,11 +103,12 @@ def _final(circuit, wires):
 
 def _mutated(witness: np.ndarray, wire: int, delta: int = 1) -> np.ndarray:
     out = witness.copy()
-    out[wire] = ints_to_limbs([(limbs_to_ints(witness[wire:wire + 1])[0] + delta) % R])[0]
+    out[wire] = ints_to_limbs([(limbs_to_ints(witness[wire : wire + 1])[0] + delta) % R])[0]
     return out
 
 
 # --- range checks ----------------------------------------------------------------------------
+
 
 def _range_circuit(k, signed):
     b = Builder()
@@ -147,6 +151,7 @@ def test_range_check_rejects_mutations(rng):
 
 # --- rescale -------------------------------------------------------------------------------
 
+
 def _rescale_circuit(shift, out_bits, n=1, drop_q_check=False):
     b = Builder()
     x = b.input("x", (n,))
@@ -167,8 +172,9 @@ def test_rescale_is_sound():
         xs = z.signed(xw)
         # every satisfying witness has q = floor(x / 2^shift) (SMT div is floor for a positive
         # divisor) with x inside the representable range, for any field value of x
-        assert z.refutes(z3.And(z.signed(qw) == xs / (1 << shift),
-                                xs >= -(1 << (k - 1 + shift)), xs < (1 << (k - 1 + shift))))
+        assert z.refutes(
+            z3.And(z.signed(qw) == xs / (1 << shift), xs >= -(1 << (k - 1 + shift)), xs < (1 << (k - 1 + shift)))
+        )
     assert z.satisfiable(z.signed(_final(c, x)[0]) == -(1 << (k - 1 + shift)))
 
 
@@ -198,6 +204,7 @@ def test_rescale_completeness_and_mutations(rng):
 
 
 # --- relu, max, argmax ----------------------------------------------------------------------
+
 
 def _relu_circuit(k):
     b = Builder()
@@ -282,8 +289,7 @@ def test_argmax_is_sound_with_lowest_index_on_ties():
 def test_argmax_completeness_and_mutations(rng):
     k, n = 8, 10
     c, x, label = _argmax_circuit(k, n)
-    for xv in (rng.integers(-128, 128, size=n), np.array([3, 9, 9, -1, 9, 0, 0, 0, 0, 0]),
-               np.full(n, -128)):
+    for xv in (rng.integers(-128, 128, size=n), np.array([3, 9, 9, -1, 9, 0, 0, 0, 0, 0]), np.full(n, -128)):
         values = c.run({"x": xv})
         assert c.public_values(values)["label"] == [int(np.argmax(xv))]
         w = values.limbs(c.order)
@@ -294,8 +300,10 @@ def test_argmax_completeness_and_mutations(rng):
 
 # --- pooling and linear layers --------------------------------------------------------------
 
+
 def test_pools_match_the_executor(rng):
     from prover.onnx.executor import windows
+
     shape, kernel, strides, pads = (2, 5, 5), (2, 2), (2, 2), (0, 0, 1, 1)
     b = Builder()
     x = b.input("x", shape)
@@ -316,6 +324,7 @@ def test_pools_match_the_executor(rng):
 @pytest.mark.parametrize("private", [False, True])
 def test_conv_and_dense_match_the_executor(rng, private):
     from prover.onnx.executor import conv2d
+
     shape, wshape, group = (4, 6, 5), (6, 2, 3, 2), 2
     strides, pads, dil = (2, 1), (1, 0, 1, 1), (1, 2)
     weights = rng.integers(-8, 8, size=wshape)
@@ -365,6 +374,7 @@ def test_quadratic_activation(rng):
 
 
 # --- packing and Poseidon -------------------------------------------------------------------
+
 
 def test_packing_is_injective_and_matches_reference(rng):
     bits = 3
@@ -416,7 +426,7 @@ def test_packing_of_different_lengths_never_collides():
             key = tuple(G.pack_values(np.array(values, dtype=np.int64) - 4, 3))
             assert key not in seen, (values, seen.get(key))
             seen[key] = values
-    assert len(seen) == sum(8 ** m for m in range(5))
+    assert len(seen) == sum(8**m for m in range(5))
 
 
 @pytest.mark.parametrize("bits,n", [(3, 1), (8, 30), (8, 31), (8, 32), (8, 80), (1, 300)])

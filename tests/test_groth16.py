@@ -18,8 +18,7 @@ from prover.errors import CircuitError
 from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.formats.ptau import write_ptau
 from prover.formats.r1cs import read_r1cs
-from prover.formats.snarkjs_json import (read_proof, read_public, read_verification_key, write_proof,
-                                         write_public)
+from prover.formats.snarkjs_json import read_proof, read_public, read_verification_key, write_proof, write_public
 from prover.formats.wtns import read_wtns
 from prover.formats.zkey import read_zkey, write_zkey
 from prover.groth16 import qap
@@ -36,11 +35,11 @@ SECRET = {"tau": 0x5EC12E7, "alpha": 0xA1FA, "beta": 0xBE7A}
 
 # --- hand-written circuits (Python ints, independent of the code under test) ---------------
 
+
 def _csr(rows: list[list[tuple[int, int]]]) -> SparseMatrix:
     indptr = np.cumsum([0] + [len(r) for r in rows]).astype(np.int64)
     wires = [w for r in rows for w, _ in r]
-    return SparseMatrix(indptr, np.array(wires, dtype=np.int64),
-                        ints_to_limbs([c for r in rows for _, c in r], R))
+    return SparseMatrix(indptr, np.array(wires, dtype=np.int64), ints_to_limbs([c for r in rows for _, c in r], R))
 
 
 class HandCircuit:
@@ -49,9 +48,15 @@ class HandCircuit:
     def __init__(self, a, b, c, witness, n_outputs, n_public_inputs):
         self.rows = (a, b, c)
         self.witness = witness
-        self.r1cs = R1CS(n_wires=len(witness), n_outputs=n_outputs, n_public_inputs=n_public_inputs,
-                         n_private_inputs=len(witness) - 1 - n_outputs - n_public_inputs,
-                         A=_csr(a), B=_csr(b), C=_csr(c))
+        self.r1cs = R1CS(
+            n_wires=len(witness),
+            n_outputs=n_outputs,
+            n_public_inputs=n_public_inputs,
+            n_private_inputs=len(witness) - 1 - n_outputs - n_public_inputs,
+            A=_csr(a),
+            B=_csr(b),
+            C=_csr(c),
+        )
 
     def row_values(self, matrix: int, witness: list[int]) -> list[int]:
         return [sum(c * witness[w] for w, c in row) % R for row in self.rows[matrix]]
@@ -61,8 +66,14 @@ def multiplier_circuit(a: int = 3, b: int = 11) -> HandCircuit:
     """out = a^2 * b + a, with out public (output), a public (input), b private."""
     # wires: 0 one, 1 out, 2 a, 3 b, 4 a^2
     witness = [1, (a * a * b + a) % R, a, b, a * a % R]
-    return HandCircuit(a=[[(2, 1)], [(4, 1)]], b=[[(2, 1)], [(3, 1)]], c=[[(4, 1)], [(1, 1), (2, R - 1)]],
-                       witness=witness, n_outputs=1, n_public_inputs=1)
+    return HandCircuit(
+        a=[[(2, 1)], [(4, 1)]],
+        b=[[(2, 1)], [(3, 1)]],
+        c=[[(4, 1)], [(1, 1), (2, R - 1)]],
+        witness=witness,
+        n_outputs=1,
+        n_public_inputs=1,
+    )
 
 
 def random_circuit(rng, n_constraints: int = 10, n_inputs: int = 3) -> HandCircuit:
@@ -96,6 +107,7 @@ def random_circuit(rng, n_constraints: int = 10, n_inputs: int = 3) -> HandCircu
 
 
 # --- polynomial helpers over Fr with Python ints (the textbook side) ----------------------
+
 
 def _interpolate(evals: list[int]) -> list[int]:
     n = len(evals)
@@ -147,14 +159,14 @@ def _qap_polynomials(circuit: HandCircuit, witness: list[int], n: int):
 
 # --- the reduction ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("make", [multiplier_circuit, random_circuit])
 def test_reduction_satisfies_the_textbook_identity(make, rng):
     circuit = make(rng) if make is random_circuit else make()
     r1cs = circuit.r1cs
     n = qap.domain_size(r1cs.n_constraints, r1cs.n_public)
     a_poly, b_poly, c_poly = _qap_polynomials(circuit, circuit.witness, n)
-    h_poly, rem = _divide_by_vanishing(
-        [(x - y) % R for x, y in zip(_poly_mul(a_poly, b_poly), c_poly + [0] * n)], n)
+    h_poly, rem = _divide_by_vanishing([(x - y) % R for x, y in zip(_poly_mul(a_poly, b_poly), c_poly + [0] * n)], n)
     assert not any(rem), "a satisfying witness must give A*B - C divisible by x^n - 1"
 
     a_qap, b_qap = qap.qap_matrices(r1cs)
@@ -184,13 +196,14 @@ def test_domain_size_counts_constraints_public_rows_and_the_constant_wire():
 
 # --- known-secret ptau and setup against the secret -----------------------------------------
 
+
 def test_known_secret_lagrange_bases_match_the_closed_formula():
     tau = SECRET["tau"]
     powers = tau_powers(tau, 15)
     assert limbs_to_ints(powers) == [pow(tau, i, R) for i in range(15)]
     got = limbs_to_ints(lagrange_scalars(powers, 16))
     for n in (1, 2, 4, 8):
-        assert got[n - 1: 2 * n - 1] == [_lagrange_at(n, i, tau) for i in range(n)]
+        assert got[n - 1 : 2 * n - 1] == [_lagrange_at(n, i, tau) for i in range(n)]
     # the 16 block has no tau^15: L_i(tau) - tau^15 w^i / 16
     w, top = kernels.root_of_unity(16), pow(tau, 15, R) * pow(16, -1, R)
     assert got[15:31] == [(_lagrange_at(16, i, tau) - top * pow(w, i, R)) % R for i in range(16)]
@@ -278,8 +291,15 @@ def test_known_secret_setup_past_the_hash_chunk_matches_the_ptau_setup():
     witness = [1, 3]
     for _ in range(rows):
         witness.append(witness[-1] * witness[-1] % R)
-    r1cs = R1CS(n_wires=len(witness), n_outputs=0, n_public_inputs=1, n_private_inputs=len(witness) - 2,
-                A=_csr(a), B=_csr(a), C=_csr(c))
+    r1cs = R1CS(
+        n_wires=len(witness),
+        n_outputs=0,
+        n_public_inputs=1,
+        n_private_inputs=len(witness) - 2,
+        A=_csr(a),
+        B=_csr(a),
+        C=_csr(c),
+    )
     assert r1cs.is_satisfied(ints_to_limbs(witness))
     assert qap.domain_size(r1cs.n_constraints, r1cs.n_public) == 1 << 15
     direct = known_secret_setup(r1cs, **SECRET)
@@ -295,6 +315,7 @@ def test_setup_refuses_a_ptau_too_small(rng):
 
 
 # --- prove and verify -----------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def proved():
@@ -340,7 +361,7 @@ def _fq2_sqrt(a: bn.FQ2):
     q = FQ_MODULUS
     a1 = a ** ((q - 3) // 4)
     alpha = a1 * a1 * a
-    if alpha ** q * alpha == bn.FQ2([q - 1, 0]):
+    if alpha**q * alpha == bn.FQ2([q - 1, 0]):
         return None
     x0 = a1 * a
     if alpha == bn.FQ2([q - 1, 0]):
@@ -351,8 +372,8 @@ def _fq2_sqrt(a: bn.FQ2):
 def _twist_point_outside_g2() -> np.ndarray:
     for x in range(1, 50):
         xx = bn.FQ2([x, 1])
-        y = _fq2_sqrt(xx ** 3 + bn.b2)
-        if y is not None and y * y == xx ** 3 + bn.b2:
+        y = _fq2_sqrt(xx**3 + bn.b2)
+        if y is not None and y * y == xx**3 + bn.b2:
             point = (xx, y, bn.FQ2.one())
             if not bn.is_inf(bn.multiply(point, R)):
                 return g2_to_array(point)
@@ -408,9 +429,9 @@ def test_prove_checks_the_witness(proved):
 
 # --- interoperability with snarkjs ------------------------------------------------------------
 
+
 def _snarkjs_verifies(vk: Path, public: Path, proof: Path) -> bool:
-    return run_npm_tool("snarkjs", "groth16", "verify", vk, public, proof, check=False,
-                        timeout=600).returncode == 0
+    return run_npm_tool("snarkjs", "groth16", "verify", vk, public, proof, check=False, timeout=600).returncode == 0
 
 
 @pytest.mark.parametrize("circuit", ["multiplier", "poseidon_preimage"])

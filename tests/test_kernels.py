@@ -13,6 +13,7 @@ from py_ecc import optimized_bn128 as bn
 from prover import kernels
 from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.kernels import reference
+
 # one construction of a twist point outside G2 (an Fq2 square root) serves both test files
 from test_groth16 import _twist_point_outside_g2
 
@@ -40,6 +41,7 @@ def test_every_kernel_is_native():
 
 
 # --- element-wise field kernels ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("field, modulus", [("fr", FR_MODULUS), ("fq", FQ_MODULUS)])
 def test_montgomery_matches_reference(pyrng, field, modulus):
@@ -105,6 +107,7 @@ def test_inputs_may_be_read_only_or_strided(pyrng):
 
 
 # --- NTT -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [1, 2, 8, 64])
 def test_ntt_matches_reference(pyrng, n):
@@ -251,8 +254,9 @@ def test_msm_with_repeated_and_opposite_points(pyrng, group):
     choice = [pyrng.randrange(4) for _ in range(n)]
     points = distinct[choice]
     points[::97] = 0  # some points at infinity
-    pool = [1, 2, 3, FR_MODULUS - 1, FR_MODULUS - 2, 2**100 + 3, FR_MODULUS - 2**70] + \
-        [pyrng.randrange(FR_MODULUS) for _ in range(3)]
+    pool = [1, 2, 3, FR_MODULUS - 1, FR_MODULUS - 2, 2**100 + 3, FR_MODULUS - 2**70] + [
+        pyrng.randrange(FR_MODULUS) for _ in range(3)
+    ]
     scalars = [pyrng.choice(pool) for _ in range(n)]
     total = sum(s * ks[c] for i, (s, c) in enumerate(zip(scalars, choice)) if i % 97) % FR_MODULUS
     expected = batch_mul(gen, ints_to_limbs([total]))[0]
@@ -363,6 +367,7 @@ def test_group_intt_rejects_bad_points_and_lengths(pyrng, group):
 
 # --- sparse products -----------------------------------------------------------------------
 
+
 def random_csr(pyrng, rows, columns, max_row, long_row=None):
     """A CSR matrix with empty rows, zero and r-1 coefficients; row `long_row` gets
     `max_row` entries, the others up to 4."""
@@ -450,10 +455,15 @@ def test_sparse_lincomb_long_rows_agree_with_msm(pyrng, group):
 
 # --- pairing -------------------------------------------------------------------------------
 
+
 def test_pairing_check_accepts_a_product_of_one_and_rejects_a_perturbed_one(pyrng):
     a, b = pyrng.randrange(1, FR_MODULUS), pyrng.randrange(1, FR_MODULUS)
-    g1 = np.stack([kernels.g1_batch_mul(G1_GEN, ints_to_limbs([a]))[0],
-                   kernels.g1_batch_mul(G1_GEN, ints_to_limbs([(-a * b) % FR_MODULUS]))[0]])
+    g1 = np.stack(
+        [
+            kernels.g1_batch_mul(G1_GEN, ints_to_limbs([a]))[0],
+            kernels.g1_batch_mul(G1_GEN, ints_to_limbs([(-a * b) % FR_MODULUS]))[0],
+        ]
+    )
     g2 = np.stack([kernels.g2_batch_mul(G2_GEN, ints_to_limbs([b]))[0], G2_GEN])
     assert kernels.pairing_check(g1, g2) is True
     perturbed = g1.copy()

@@ -39,14 +39,18 @@ def write_small_model(path: Path, seed: int = 0, n_in: int = 16, n_hidden: int =
     b1 = rng.normal(0, 0.1, n_hidden).astype(np.float32)
     w2 = rng.normal(0, 0.5, (n_out, n_hidden)).astype(np.float32)
     b2 = rng.normal(0, 0.1, n_out).astype(np.float32)
-    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1),
-             helper.make_node("Relu", ["h"], ["r"]),
-             helper.make_node("Gemm", ["r", "w2", "b2"], ["logits"], transB=1)]
+    nodes = [
+        helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1),
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("Gemm", ["r", "w2", "b2"], ["logits"], transB=1),
+    ]
     graph = helper.make_graph(
-        nodes, "small",
+        nodes,
+        "small",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", n_in])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", n_out])],
-        [numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))])
+        [numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
     return rng.uniform(0, 1, (64, n_in))
 
@@ -67,14 +71,30 @@ def world(small_model, tmp_path):
     deployer, provider_account, consumer_account = w3.eth.accounts[:3]
     market = Market.deploy(w3, deployer)
     consumer = Consumer(market, consumer_account, state_dir=cache / "consumer", log=lambda m: None)
-    served = prepare_model(path, participants=[consumer], phase1="known-secret", calibration=calibration,
-                           cache_dir=cache, progress=False, log=lambda m: None)
-    provider = Provider(market, provider_account, served, ProviderStore(tmp_path / "provider"),
-                        log=lambda m: None, progress=False)
+    served = prepare_model(
+        path,
+        participants=[consumer],
+        phase1="known-secret",
+        calibration=calibration,
+        cache_dir=cache,
+        progress=False,
+        log=lambda m: None,
+    )
+    provider = Provider(
+        market, provider_account, served, ProviderStore(tmp_path / "provider"), log=lambda m: None, progress=False
+    )
     provider.open_channel()
     model_id = provider.register(PRICE)
-    yield {"w3": w3, "market": market, "consumer": consumer, "provider": provider, "model_id": model_id,
-           "calibration": calibration, "served": served, "tmp": tmp_path}
+    yield {
+        "w3": w3,
+        "market": market,
+        "consumer": consumer,
+        "provider": provider,
+        "model_id": model_id,
+        "calibration": calibration,
+        "served": served,
+        "tmp": tmp_path,
+    }
     provider.close()
 
 
@@ -137,8 +157,9 @@ def test_an_input_not_matching_its_commitment_is_refused_and_refunded(world):
     assert market.request(request_id).status == Status.REFUNDED
     assert provider.serve_once() == [] and provider.store.request(request_id).state == "expired"
     # the twin: the matching input is accepted
-    request_id = market.open_request(consumer.account, offer.model_id, input_commitment(graph, x, salt),
-                                     latest_timestamp(w3) + 300)
+    request_id = market.open_request(
+        consumer.account, offer.model_id, input_commitment(graph, x, salt), latest_timestamp(w3) + 300
+    )
     assert channel.send_input(offer.endpoint, request_id, x.ravel(), salt)["status"] == "accepted"
 
 
@@ -148,14 +169,21 @@ def test_a_restarted_provider_answers_the_request_it_received(world):
     graph = offer.input_graph()
     x = executor.quantize_input(graph, world["calibration"][5])
     salt = 99
-    request_id = market.open_request(consumer.account, offer.model_id, input_commitment(graph, x, salt),
-                                     latest_timestamp(w3) + 300)
+    request_id = market.open_request(
+        consumer.account, offer.model_id, input_commitment(graph, x, salt), latest_timestamp(w3) + 300
+    )
     channel.send_input(offer.endpoint, request_id, x.ravel(), salt)
     provider.close()  # the provider stops before proving
     assert ProviderStore(world["tmp"] / "provider").request(request_id).state == RECEIVED
 
-    restarted = Provider(market, provider.account, world["served"], ProviderStore(world["tmp"] / "provider"),
-                         log=lambda m: None, progress=False)
+    restarted = Provider(
+        market,
+        provider.account,
+        world["served"],
+        ProviderStore(world["tmp"] / "provider"),
+        log=lambda m: None,
+        progress=False,
+    )
     assert restarted.model_id == world["model_id"]  # registration is not repeated
     assert restarted.register(PRICE) == world["model_id"]
     answers = restarted.serve_once()
@@ -181,9 +209,14 @@ def test_consumer_refuses_a_setup_without_its_contribution_or_with_another_verif
     forgeable = setup(served.circuit.r1cs, read_ptau(served.setup_dir / "phase1.ptau"))
     verifier, _ = deploy_verifier(world["w3"], forgeable.verifying_key(), provider.account)
     card = served.card
-    model_id = market.register_model(provider.account, served.model_commitment, verifier.address, PRICE,
-                                     transcript_hash=bytes.fromhex(card["setup_transcript_hash"][2:]),
-                                     metadata_uri=provider.endpoint)
+    model_id = market.register_model(
+        provider.account,
+        served.model_commitment,
+        verifier.address,
+        PRICE,
+        transcript_hash=bytes.fromhex(card["setup_transcript_hash"][2:]),
+        metadata_uri=provider.endpoint,
+    )
     with pytest.raises(VerificationError):  # the endpoint's card names model 1, and the verifier differs
         world["consumer"].inspect(model_id, insecure_phase1=True)
     with pytest.raises(VerificationError, match="does not embed the published key"):
@@ -202,8 +235,15 @@ def test_bad_input_and_low_balance_are_refused_before_any_escrow(world):
     poor = w3.eth.accounts[5]
     balance = w3.eth.get_balance(poor)
     gas_price = w3.eth.gas_price
-    w3.eth.send_transaction({"from": poor, "to": w3.eth.accounts[6], "gas": 21000, "gasPrice": gas_price,
-                             "value": balance - PRICE // 2 - 21000 * gas_price})
+    w3.eth.send_transaction(
+        {
+            "from": poor,
+            "to": w3.eth.accounts[6],
+            "gas": 21000,
+            "gasPrice": gas_price,
+            "value": balance - PRICE // 2 - 21000 * gas_price,
+        }
+    )
     poor_consumer = Consumer(market, poor, log=lambda m: None)
     with pytest.raises(ConsumerError, match="fund the account"):
         poor_consumer.predict(offer, world["calibration"][0])
@@ -212,9 +252,13 @@ def test_bad_input_and_low_balance_are_refused_before_any_escrow(world):
 
 def test_channel_message_format_is_checked():
     assert channel.parse_input_message(channel.input_message(3, [1, -2], 5)) == (3, [1, -2], 5)
-    for body in ({"request_id": 0, "input": [1], "salt": "0x1"}, {"request_id": 1, "input": [1.5], "salt": "0x1"},
-                 {"request_id": 1, "input": [1], "salt": 5}, {"request_id": 1, "input": [1], "salt": hex(2**254)},
-                 [1, 2]):
+    for body in (
+        {"request_id": 0, "input": [1], "salt": "0x1"},
+        {"request_id": 1, "input": [1.5], "salt": "0x1"},
+        {"request_id": 1, "input": [1], "salt": 5},
+        {"request_id": 1, "input": [1], "salt": hex(2**254)},
+        [1, 2],
+    ):
         with pytest.raises(ValueError):
             channel.parse_input_message(body)
 

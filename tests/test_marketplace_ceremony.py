@@ -35,10 +35,16 @@ def test_contributed_key_registered_and_accepted_without_insecure_flags(tmp_path
     initial_key(onnx_path, ptau_path, tmp_path / "key0.zkey", calibration=calibration)
     write_zkey(consumer.contribute_phase2(read_zkey(tmp_path / "key0.zkey")), tmp_path / "key1.zkey")
 
-    served = prepare_model(onnx_path, ptau_path=ptau_path, zkey_path=tmp_path / "key1.zkey", calibration=calibration,
-                           cache_dir=tmp_path / "cache", progress=False, **quiet)
-    provider = Provider(market, provider_account, served, ProviderStore(tmp_path / "provider"), progress=False,
-                        **quiet)
+    served = prepare_model(
+        onnx_path,
+        ptau_path=ptau_path,
+        zkey_path=tmp_path / "key1.zkey",
+        calibration=calibration,
+        cache_dir=tmp_path / "cache",
+        progress=False,
+        **quiet,
+    )
+    provider = Provider(market, provider_account, served, ProviderStore(tmp_path / "provider"), progress=False, **quiet)
     provider.open_channel()
     try:
         model_id = provider.register(10**15)
@@ -53,10 +59,22 @@ def test_contributed_key_registered_and_accepted_without_insecure_flags(tmp_path
         with pytest.raises(VerificationError, match="no phase-1 contribution you trust"):
             other.inspect(model_id)
         # ... and accepts once told to trust the phase-1 contribution as well (the CLI's `trust`)
-        assert main(["consumer", "trust", "--state", str(tmp_path / "other"),
-                     "--phase1", *consumer.trusted["phase1"], "--phase2", *consumer.trusted["phase2"]]) == 0
+        assert (
+            main(
+                [
+                    "consumer",
+                    "trust",
+                    "--state",
+                    str(tmp_path / "other"),
+                    "--phase1",
+                    *consumer.trusted["phase1"],
+                    "--phase2",
+                    *consumer.trusted["phase2"],
+                ]
+            )
+            == 0
+        )
         assert read_json(tmp_path / "other" / "consumer.json")["phase1"] == consumer.trusted["phase1"]
         assert Consumer(market, other_account, state_dir=tmp_path / "other", **quiet).inspect(model_id).setup_checked
     finally:
         provider.close()
-

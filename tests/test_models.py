@@ -90,8 +90,9 @@ def _training_script():
 
 def _same_model(a: onnx.ModelProto, b: onnx.ModelProto) -> bool:
     """Same graph, and weights equal up to float rounding (BLAS builds may differ in the last bit)."""
-    if [(n.op_type, list(n.input), list(n.output)) for n in a.graph.node] != \
-            [(n.op_type, list(n.input), list(n.output)) for n in b.graph.node]:
+    if [(n.op_type, list(n.input), list(n.output)) for n in a.graph.node] != [
+        (n.op_type, list(n.input), list(n.output)) for n in b.graph.node
+    ]:
         return False
     wa = {t.name: onnx.numpy_helper.to_array(t) for t in a.graph.initializer}
     wb = {t.name: onnx.numpy_helper.to_array(t) for t in b.graph.initializer}

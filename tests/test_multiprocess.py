@@ -44,8 +44,9 @@ def zkmarket(*args, check=True, timeout=600):
 
 
 def start(*args, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([*ZKMARKET, *map(str, args)], stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [*ZKMARKET, *map(str, args)], stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def start_provider(*args, log: Path) -> subprocess.Popen:
@@ -85,9 +86,24 @@ def test_provider_restart_and_refund_across_processes(hardhat_url, tmp_path):  #
     market_args = [*chain, "--market", market_address]
     state = tmp_path / "provider-state"
     endpoint = f"http://127.0.0.1:{free_port()}"
-    out = zkmarket("provider", "register", onnx_path, "--price", PRICE, "--ptau", ptau_path, "--calibration",
-                   tmp_path / "calibration.npy", "--endpoint", endpoint, "--state", state, "--cache",
-                   tmp_path / "cache", *market_args)
+    out = zkmarket(
+        "provider",
+        "register",
+        onnx_path,
+        "--price",
+        PRICE,
+        "--ptau",
+        ptau_path,
+        "--calibration",
+        tmp_path / "calibration.npy",
+        "--endpoint",
+        endpoint,
+        "--state",
+        state,
+        "--cache",
+        tmp_path / "cache",
+        *market_args,
+    )
     assert "model id: 1" in out.stdout
 
     inputs = calibration[:3]
@@ -116,10 +132,20 @@ def test_provider_restart_and_refund_across_processes(hardhat_url, tmp_path):  #
         # bad input: one error line, a non-zero exit, and no request opened
         np.save(tmp_path / "wrong.npy", np.zeros(15))
         poor = w3.eth.accounts[7]
-        w3.eth.send_transaction({"from": poor, "to": w3.eth.accounts[8], "gas": 21000, "gasPrice": 10**9,
-                                 "value": w3.eth.get_balance(poor) - 21000 * 10**9 - PRICE // 2})
-        for args in ([tmp_path / "wrong.npy", *consumer_args], [tmp_path / "x0.npy", *consumer_args, "--account", 7],
-                     [tmp_path / "x0.npy", *consumer_args, "--timeout", 5]):
+        w3.eth.send_transaction(
+            {
+                "from": poor,
+                "to": w3.eth.accounts[8],
+                "gas": 21000,
+                "gasPrice": 10**9,
+                "value": w3.eth.get_balance(poor) - 21000 * 10**9 - PRICE // 2,
+            }
+        )
+        for args in (
+            [tmp_path / "wrong.npy", *consumer_args],
+            [tmp_path / "x0.npy", *consumer_args, "--account", 7],
+            [tmp_path / "x0.npy", *consumer_args, "--timeout", 5],
+        ):
             result = zkmarket("consumer", "predict", *args, check=False)
             assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
             assert result.stderr.startswith("zkmarket: error: ")
@@ -135,13 +161,20 @@ def test_provider_restart_and_refund_across_processes(hardhat_url, tmp_path):  #
     # the fulfil is sent and served as soon as the chain holds the provider's result.)
     provider = start_provider("--state", state, "--poll", 3600, *market_args, log=tmp_path / "p2.log")
     # its first round is over (it polls next in an hour): the input it accepts now stays unproved
-    wait_for(lambda: "caught up with the chain" in (tmp_path / "p2.log").read_text(), "the provider's first round",
-             procs=[provider])
-    consumer = start("consumer", "predict", tmp_path / "x1.npy", "--timeout", 600, *consumer_args,
-                     log=tmp_path / "c2.log")
+    wait_for(
+        lambda: "caught up with the chain" in (tmp_path / "p2.log").read_text(),
+        "the provider's first round",
+        procs=[provider],
+    )
+    consumer = start(
+        "consumer", "predict", tmp_path / "x1.npy", "--timeout", 600, *consumer_args, log=tmp_path / "c2.log"
+    )
     try:
-        wait_for(lambda: request_state(2) == "received", "the provider to accept request 2's input",
-                 procs=[provider, consumer])
+        wait_for(
+            lambda: request_state(2) == "received",
+            "the provider to accept request 2's input",
+            procs=[provider, consumer],
+        )
         stop(provider)  # SIGKILL: no clean-up runs
         assert market.request(2).status == Status.OPEN
         provider = start_provider("--state", state, "--poll", 0.5, *market_args, log=tmp_path / "p3.log")
@@ -162,11 +195,15 @@ def test_provider_restart_and_refund_across_processes(hardhat_url, tmp_path):  #
     stop(provider)
     provider = start_provider("--state", state, "--poll", 3600, *market_args, log=tmp_path / "p4.log")
     # (a timeout well above the card's min_deadline_seconds, which the measured proofs set)
-    consumer = start("consumer", "predict", tmp_path / "x2.npy", "--timeout", 120, *consumer_args,
-                     log=tmp_path / "c3.log")
+    consumer = start(
+        "consumer", "predict", tmp_path / "x2.npy", "--timeout", 120, *consumer_args, log=tmp_path / "c3.log"
+    )
     try:
-        wait_for(lambda: request_state(3) == "received", "the provider to accept request 3's input",
-                 procs=[provider, consumer])
+        wait_for(
+            lambda: request_state(3) == "received",
+            "the provider to accept request 3's input",
+            procs=[provider, consumer],
+        )
         stop(provider)
         balance = w3.eth.get_balance(w3.eth.accounts[2])
         advance_time(w3, 180)  # hardhat's evm_increaseTime: the deadline passes

@@ -19,8 +19,13 @@ FLOAT = onnx.TensorProto.FLOAT
 def make_model(nodes, input_shape, output_shape, weights=None, opset=13) -> onnx.ModelProto:
     """A one-input one-output ONNX model; ``weights`` become float32 initializers."""
     inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), k) for k, v in (weights or {}).items()]
-    graph = helper.make_graph(nodes, "t", [helper.make_tensor_value_info("x", FLOAT, ["N", *input_shape])],
-                              [helper.make_tensor_value_info("y", FLOAT, ["N", *output_shape])], inits)
+    graph = helper.make_graph(
+        nodes,
+        "t",
+        [helper.make_tensor_value_info("x", FLOAT, ["N", *input_shape])],
+        [helper.make_tensor_value_info("y", FLOAT, ["N", *output_shape])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     return model
@@ -45,68 +50,175 @@ def flat(inp, out="y"):
 
 # case name -> (nodes, input shape, output shape, weights(rng)); every op of the supported list
 CASES = {
-    "gemm": (lambda r: ([gemm("g", "x", "y", alpha=0.5, beta=2.0)], (8,), (4,),
-                        {"g.W": w(r, 4, 8), "g.b": w(r, 4)})),
-    "gemm_transB0_rowbias": (lambda r: ([gemm("g", "x", "y", transB=0)], (8,), (4,),
-                                        {"g.W": w(r, 8, 4), "g.b": w(r, 1, 4)})),
-    "matmul_add_bias": (lambda r: ([helper.make_node("MatMul", ["x", "m"], ["h"], name="mm"),
-                                    helper.make_node("Add", ["h", "c"], ["y"], name="bias")], (8,), (4,),
-                                   {"m": w(r, 8, 4), "c": w(r, 4)})),
-    "add_sub_two_tensors": (lambda r: ([gemm("a", "x", "ha"), gemm("b", "x", "hb"),
-                                        helper.make_node("Sub", ["ha", "hb"], ["d"], name="sub"),
-                                        helper.make_node("Add", ["d", "x"], ["y"], name="add")], (8,), (8,),
-                                       {"a.W": w(r, 8, 8), "a.b": w(r, 8), "b.W": w(r, 8, 8, scale=0.05),
-                                        "b.b": w(r, 8)})),
-    "identity_read_twice": (lambda r: ([gemm("g", "x", "h"), helper.make_node("Identity", ["h"], ["hi"], name="id"),
-                                        helper.make_node("Add", ["hi", "c"], ["a"], name="add_c"),
-                                        helper.make_node("Relu", ["hi"], ["rl"], name="relu"),
-                                        helper.make_node("Add", ["a", "rl"], ["y"], name="add")], (8,), (4,),
-                                       {"g.W": w(r, 4, 8), "g.b": w(r, 4), "c": w(r, 4)})),
-    "const_minus_tensor": (lambda r: ([helper.make_node("Sub", ["c", "x"], ["y"], name="sub")], (8,), (8,),
-                                      {"c": w(r, 8)})),
-    "mul_square_and_const": (lambda r: ([gemm("g", "x", "h"), helper.make_node("Mul", ["h", "h"], ["sq"], name="sq"),
-                                         helper.make_node("Mul", ["sq", "c"], ["p"], name="scale"),
-                                         helper.make_node("Mul", ["p", "x"], ["y"], name="mixed")],
-                                        (8,), (8,), {"g.W": w(r, 8, 8), "g.b": w(r, 8), "c": w(r, 8)})),
-    "conv_stride_pad_groups": (lambda r: ([helper.make_node("Conv", ["x", "k", "kb"], ["h"], name="conv",
-                                                            strides=[2, 2], pads=[1, 0, 1, 2], group=2,
-                                                            kernel_shape=[3, 3]), flat("h")],
-                                          (4, 7, 7), (6 * 4 * 4,), {"k": w(r, 6, 2, 3, 3), "kb": w(r, 6)})),
-    "conv_dilated": (lambda r: ([helper.make_node("Conv", ["x", "k"], ["h"], name="conv", pads=[2, 1, 1, 1],
-                                                  dilations=[2, 1]), flat("h")],
-                                (2, 6, 6), (3 * 7 * 6,), {"k": w(r, 3, 2, 2, 3)})),
-    "conv_same_upper": (lambda r: ([helper.make_node("Conv", ["x", "k"], ["h"], name="conv", auto_pad="SAME_UPPER",
-                                                     strides=[2, 2]), flat("h")],
-                                   (2, 5, 6), (3 * 3 * 3,), {"k": w(r, 3, 2, 2, 3)})),
-    "relu_maxpool_padded": (lambda r: ([helper.make_node("Relu", ["x"], ["r"], name="relu"),
-                                        helper.make_node("MaxPool", ["x"], ["m"], name="pool", kernel_shape=[3, 3],
-                                                         strides=[2, 2], pads=[1, 1, 1, 1]),
-                                        flat("m", "fm"), flat("r", "fr"),
-                                        helper.make_node("MatMul", ["fr", "proj"], ["pr"], name="proj"),
-                                        helper.make_node("Add", ["fm", "pr"], ["y"], name="add")],
-                                       (2, 6, 6), (18,), {"proj": w(r, 72, 18)})),
-    "maxpool_negative_inputs": (lambda r: ([helper.make_node("Add", ["x", "c"], ["s"], name="shift"),
-                                            helper.make_node("MaxPool", ["s"], ["m"], name="pool",
-                                                             kernel_shape=[2, 2], pads=[1, 1, 1, 1]), flat("m")],
-                                           (1, 4, 4), (25,), {"c": np.full((1, 1, 1), -3.0)})),
-    "averagepool_pow2_and_not": (lambda r: ([helper.make_node("AveragePool", ["x"], ["a"], name="avg4",
-                                                              kernel_shape=[2, 2], strides=[2, 2]),
-                                             helper.make_node("AveragePool", ["x"], ["b"], name="avg9",
-                                                              kernel_shape=[3, 3], strides=[3, 3], pads=[1, 1, 1, 1],
-                                                              count_include_pad=1),
-                                             flat("a", "fa"), flat("b", "fb"),
-                                             helper.make_node("MatMul", ["fb", "proj"], ["pb"], name="proj"),
-                                             helper.make_node("Add", ["fa", "pb"], ["y"], name="add")],
-                                            (2, 8, 8), (32,), {"proj": w(r, 18, 32)})),
-    "global_average_pool": (lambda r: ([helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"),
-                                        flat("g")], (3, 7, 5), (3,), {})),
-    "reshape_identity_constant": (lambda r: ([helper.make_node("Constant", [], ["shape"], name="shape",
-                                                               value=numpy_helper.from_array(np.array([-1, 12], np.int64))),
-                                              helper.make_node("Constant", [], ["c"], name="offset", value_float=0.25),
-                                              helper.make_node("Identity", ["x"], ["xi"], name="id"),
-                                              helper.make_node("Reshape", ["xi", "shape"], ["r"], name="reshape"),
-                                              helper.make_node("Add", ["r", "c"], ["y"], name="add")],
-                                             (3, 2, 2), (12,), {})),
+    "gemm": (lambda r: ([gemm("g", "x", "y", alpha=0.5, beta=2.0)], (8,), (4,), {"g.W": w(r, 4, 8), "g.b": w(r, 4)})),
+    "gemm_transB0_rowbias": (
+        lambda r: ([gemm("g", "x", "y", transB=0)], (8,), (4,), {"g.W": w(r, 8, 4), "g.b": w(r, 1, 4)})
+    ),
+    "matmul_add_bias": (
+        lambda r: (
+            [
+                helper.make_node("MatMul", ["x", "m"], ["h"], name="mm"),
+                helper.make_node("Add", ["h", "c"], ["y"], name="bias"),
+            ],
+            (8,),
+            (4,),
+            {"m": w(r, 8, 4), "c": w(r, 4)},
+        )
+    ),
+    "add_sub_two_tensors": (
+        lambda r: (
+            [
+                gemm("a", "x", "ha"),
+                gemm("b", "x", "hb"),
+                helper.make_node("Sub", ["ha", "hb"], ["d"], name="sub"),
+                helper.make_node("Add", ["d", "x"], ["y"], name="add"),
+            ],
+            (8,),
+            (8,),
+            {"a.W": w(r, 8, 8), "a.b": w(r, 8), "b.W": w(r, 8, 8, scale=0.05), "b.b": w(r, 8)},
+        )
+    ),
+    "identity_read_twice": (
+        lambda r: (
+            [
+                gemm("g", "x", "h"),
+                helper.make_node("Identity", ["h"], ["hi"], name="id"),
+                helper.make_node("Add", ["hi", "c"], ["a"], name="add_c"),
+                helper.make_node("Relu", ["hi"], ["rl"], name="relu"),
+                helper.make_node("Add", ["a", "rl"], ["y"], name="add"),
+            ],
+            (8,),
+            (4,),
+            {"g.W": w(r, 4, 8), "g.b": w(r, 4), "c": w(r, 4)},
+        )
+    ),
+    "const_minus_tensor": (
+        lambda r: ([helper.make_node("Sub", ["c", "x"], ["y"], name="sub")], (8,), (8,), {"c": w(r, 8)})
+    ),
+    "mul_square_and_const": (
+        lambda r: (
+            [
+                gemm("g", "x", "h"),
+                helper.make_node("Mul", ["h", "h"], ["sq"], name="sq"),
+                helper.make_node("Mul", ["sq", "c"], ["p"], name="scale"),
+                helper.make_node("Mul", ["p", "x"], ["y"], name="mixed"),
+            ],
+            (8,),
+            (8,),
+            {"g.W": w(r, 8, 8), "g.b": w(r, 8), "c": w(r, 8)},
+        )
+    ),
+    "conv_stride_pad_groups": (
+        lambda r: (
+            [
+                helper.make_node(
+                    "Conv",
+                    ["x", "k", "kb"],
+                    ["h"],
+                    name="conv",
+                    strides=[2, 2],
+                    pads=[1, 0, 1, 2],
+                    group=2,
+                    kernel_shape=[3, 3],
+                ),
+                flat("h"),
+            ],
+            (4, 7, 7),
+            (6 * 4 * 4,),
+            {"k": w(r, 6, 2, 3, 3), "kb": w(r, 6)},
+        )
+    ),
+    "conv_dilated": (
+        lambda r: (
+            [helper.make_node("Conv", ["x", "k"], ["h"], name="conv", pads=[2, 1, 1, 1], dilations=[2, 1]), flat("h")],
+            (2, 6, 6),
+            (3 * 7 * 6,),
+            {"k": w(r, 3, 2, 2, 3)},
+        )
+    ),
+    "conv_same_upper": (
+        lambda r: (
+            [
+                helper.make_node("Conv", ["x", "k"], ["h"], name="conv", auto_pad="SAME_UPPER", strides=[2, 2]),
+                flat("h"),
+            ],
+            (2, 5, 6),
+            (3 * 3 * 3,),
+            {"k": w(r, 3, 2, 2, 3)},
+        )
+    ),
+    "relu_maxpool_padded": (
+        lambda r: (
+            [
+                helper.make_node("Relu", ["x"], ["r"], name="relu"),
+                helper.make_node(
+                    "MaxPool", ["x"], ["m"], name="pool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]
+                ),
+                flat("m", "fm"),
+                flat("r", "fr"),
+                helper.make_node("MatMul", ["fr", "proj"], ["pr"], name="proj"),
+                helper.make_node("Add", ["fm", "pr"], ["y"], name="add"),
+            ],
+            (2, 6, 6),
+            (18,),
+            {"proj": w(r, 72, 18)},
+        )
+    ),
+    "maxpool_negative_inputs": (
+        lambda r: (
+            [
+                helper.make_node("Add", ["x", "c"], ["s"], name="shift"),
+                helper.make_node("MaxPool", ["s"], ["m"], name="pool", kernel_shape=[2, 2], pads=[1, 1, 1, 1]),
+                flat("m"),
+            ],
+            (1, 4, 4),
+            (25,),
+            {"c": np.full((1, 1, 1), -3.0)},
+        )
+    ),
+    "averagepool_pow2_and_not": (
+        lambda r: (
+            [
+                helper.make_node("AveragePool", ["x"], ["a"], name="avg4", kernel_shape=[2, 2], strides=[2, 2]),
+                helper.make_node(
+                    "AveragePool",
+                    ["x"],
+                    ["b"],
+                    name="avg9",
+                    kernel_shape=[3, 3],
+                    strides=[3, 3],
+                    pads=[1, 1, 1, 1],
+                    count_include_pad=1,
+                ),
+                flat("a", "fa"),
+                flat("b", "fb"),
+                helper.make_node("MatMul", ["fb", "proj"], ["pb"], name="proj"),
+                helper.make_node("Add", ["fa", "pb"], ["y"], name="add"),
+            ],
+            (2, 8, 8),
+            (32,),
+            {"proj": w(r, 18, 32)},
+        )
+    ),
+    "global_average_pool": (
+        lambda r: ([helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"), flat("g")], (3, 7, 5), (3,), {})
+    ),
+    "reshape_identity_constant": (
+        lambda r: (
+            [
+                helper.make_node(
+                    "Constant", [], ["shape"], name="shape", value=numpy_helper.from_array(np.array([-1, 12], np.int64))
+                ),
+                helper.make_node("Constant", [], ["c"], name="offset", value_float=0.25),
+                helper.make_node("Identity", ["x"], ["xi"], name="id"),
+                helper.make_node("Reshape", ["xi", "shape"], ["r"], name="reshape"),
+                helper.make_node("Add", ["r", "c"], ["y"], name="add"),
+            ],
+            (3, 2, 2),
+            (12,),
+            {},
+        )
+    ),
 }
 
 
@@ -130,8 +242,10 @@ def test_quantized_execution_tracks_float_within_quantization_error(case, rng):
     calibration, x = _inputs(rng, in_shape, 256), _inputs(rng, in_shape, 32)
     reference = executor.run_float(graph, x)
     coarse, fine = (quantize(graph, calibration, Precision(b, b)) for b in (8, 14))
-    errors = [np.abs(executor.dequantize(q, q.output, executor.predict(q, x).logits) - reference).max()
-              for q in (coarse, fine)]
+    errors = [
+        np.abs(executor.dequantize(q, q.output, executor.predict(q, x).logits) - reference).max()
+        for q in (coarse, fine)
+    ]
     scale = np.abs(reference).max()
     assert errors[1] <= 0.01 * scale
     # more bits must mean less error: the quantizer really uses the precision it is given
@@ -149,8 +263,7 @@ def test_matmul_add_is_folded_into_one_dense_with_bias(rng):
 def test_batchnorm_is_folded_into_the_layer_before(after, rng):
     c = 4
     bn_w = {"bn.s": rng.uniform(0.5, 2, c), "bn.b": w(rng, c), "bn.m": w(rng, c), "bn.v": rng.uniform(0.1, 3, c)}
-    bn = helper.make_node("BatchNormalization", ["h", "bn.s", "bn.b", "bn.m", "bn.v"], ["n"], name="bn",
-                          epsilon=1e-3)
+    bn = helper.make_node("BatchNormalization", ["h", "bn.s", "bn.b", "bn.m", "bn.v"], ["n"], name="bn", epsilon=1e-3)
     if after == "conv":
         nodes = [helper.make_node("Conv", ["x", "k", "kb"], ["h"], name="conv", pads=[1, 1, 1, 1]), bn, flat("n")]
         shape, out, weights = (2, 5, 5), (c * 25,), {"k": w(rng, c, 2, 3, 3), "kb": w(rng, c)}
@@ -164,15 +277,20 @@ def test_batchnorm_is_folded_into_the_layer_before(after, rng):
     x = _inputs(rng, shape, 8)
     np.testing.assert_allclose(executor.run_float(graph, x), onnxruntime_run(model, x), rtol=1e-4, atol=1e-4)
     # the shared initializers are untouched: folding made new constants
-    assert np.array_equal(graph.constants["k" if after == "conv" else "g.W"].values,
-                          weights["k" if after == "conv" else "g.W"].astype(np.float64))
+    assert np.array_equal(
+        graph.constants["k" if after == "conv" else "g.W"].values,
+        weights["k" if after == "conv" else "g.W"].astype(np.float64),
+    )
 
 
 def test_batchnorm_without_a_layer_to_fold_into_is_refused(rng):
     c = 2
-    model = make_model([helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["n"], name="lonely_bn"),
-                        flat("n")], (c, 3, 3), (c * 9,),
-                       {"s": np.ones(c), "b": np.zeros(c), "m": np.zeros(c), "v": np.ones(c)})
+    model = make_model(
+        [helper.make_node("BatchNormalization", ["x", "s", "b", "m", "v"], ["n"], name="lonely_bn"), flat("n")],
+        (c, 3, 3),
+        (c * 9,),
+        {"s": np.ones(c), "b": np.zeros(c), "m": np.zeros(c), "v": np.ones(c)},
+    )
     with pytest.raises(UnsupportedModelError, match="lonely_bn"):
         import_model(model)
 
@@ -201,8 +319,11 @@ def test_missing_and_corrupt_files_are_format_errors(tmp_path, rng):
     data = good.SerializeToString()
     (tmp_path / "good.onnx").write_bytes(data)
     assert import_model(tmp_path / "good.onnx").ops[0].kind == "dense"
-    for name, corrupt in [("truncated", data[: len(data) // 2]), ("garbage", b"\xff\x00 not onnx" * 10),
-                          ("empty", b"")]:
+    for name, corrupt in [
+        ("truncated", data[: len(data) // 2]),
+        ("garbage", b"\xff\x00 not onnx" * 10),
+        ("empty", b""),
+    ]:
         (tmp_path / f"{name}.onnx").write_bytes(corrupt)
         with pytest.raises(FormatError):
             import_model(tmp_path / f"{name}.onnx")
@@ -214,34 +335,65 @@ def test_model_failing_the_onnx_checker_is_a_format_error(rng):
         import_model(model)
 
 
-@pytest.mark.parametrize("variant,reason", [
-    ("fixed_batch", "fixed batch size 5"), ("variable_weights", "must be a constant"),
-    ("padded_avg_excluding_pad", "count_include_pad"), ("two_outputs", "exactly one input and one output"),
-    ("ceil_mode", "ceil_mode"), ("reshape_into_batch", "batch axis"), ("conv1d", "only 2-D Conv")])
+@pytest.mark.parametrize(
+    "variant,reason",
+    [
+        ("fixed_batch", "fixed batch size 5"),
+        ("variable_weights", "must be a constant"),
+        ("padded_avg_excluding_pad", "count_include_pad"),
+        ("two_outputs", "exactly one input and one output"),
+        ("ceil_mode", "ceil_mode"),
+        ("reshape_into_batch", "batch axis"),
+        ("conv1d", "only 2-D Conv"),
+    ],
+)
 def test_unsupported_shapes_and_attributes_are_refused(variant, reason, rng):
     weights = {"g.W": w(rng, 4, 8), "g.b": w(rng, 4)}
     if variant == "fixed_batch":
         model = make_model([gemm("g", "x", "y")], (8,), (4,), weights)
         model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 5
     elif variant == "variable_weights":
-        model = make_model([helper.make_node("Relu", ["x"], ["r"], name="r"),
-                            helper.make_node("MatMul", ["x", "r"], ["p"], name="mm"), flat("p")], (4, 4), (16,))
+        model = make_model(
+            [
+                helper.make_node("Relu", ["x"], ["r"], name="r"),
+                helper.make_node("MatMul", ["x", "r"], ["p"], name="mm"),
+                flat("p"),
+            ],
+            (4, 4),
+            (16,),
+        )
     elif variant == "padded_avg_excluding_pad":
-        model = make_model([helper.make_node("AveragePool", ["x"], ["a"], name="avg", kernel_shape=[3, 3],
-                                             pads=[1, 1, 1, 1]), flat("a")], (1, 4, 4), (16,))
+        model = make_model(
+            [
+                helper.make_node("AveragePool", ["x"], ["a"], name="avg", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+                flat("a"),
+            ],
+            (1, 4, 4),
+            (16,),
+        )
     elif variant == "two_outputs":
         model = make_model([gemm("g", "x", "y"), helper.make_node("Relu", ["y"], ["z"], name="r")], (8,), (4,), weights)
         model.graph.output.append(helper.make_tensor_value_info("z", FLOAT, ["N", 4]))
     elif variant == "ceil_mode":
-        model = make_model([helper.make_node("MaxPool", ["x"], ["m"], name="pool", kernel_shape=[2, 2],
-                                             strides=[2, 2], ceil_mode=1), flat("m")], (1, 5, 5), (9,))
+        model = make_model(
+            [
+                helper.make_node(
+                    "MaxPool", ["x"], ["m"], name="pool", kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1
+                ),
+                flat("m"),
+            ],
+            (1, 5, 5),
+            (9,),
+        )
     elif variant == "reshape_into_batch":
-        model = make_model([helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")], (2, 4), (4,),
-                           {"s": np.array([-1, 4])})
+        model = make_model(
+            [helper.make_node("Reshape", ["x", "s"], ["y"], name="rs")], (2, 4), (4,), {"s": np.array([-1, 4])}
+        )
         model.graph.initializer[0].CopyFrom(numpy_helper.from_array(np.array([-1, 4], np.int64), "s"))
     else:
-        model = make_model([helper.make_node("Conv", ["x", "k"], ["y"], name="c1d")], (2, 6), (5,),
-                           {"k": w(rng, 1, 2, 2)})
+        model = make_model(
+            [helper.make_node("Conv", ["x", "k"], ["y"], name="c1d")], (2, 6), (5,), {"k": w(rng, 1, 2, 2)}
+        )
         model.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", FLOAT, ["N", 1, 5]))
     with pytest.raises(UnsupportedModelError, match=reason):
         import_model(model)

@@ -47,9 +47,15 @@ def _random_rows(seed: int) -> list[list[int]]:
 @pytest.fixture(scope="session")
 def circomlibjs_hashes():
     rows = _random_rows(7)
-    proc = subprocess.run(["node", "--input-type=module", "-e", NODE_HASHER], cwd=REPO_ROOT,
-                          input=json.dumps([[str(v) for v in r] for r in rows]),
-                          capture_output=True, text=True, timeout=300, check=True)
+    proc = subprocess.run(
+        ["node", "--input-type=module", "-e", NODE_HASHER],
+        cwd=REPO_ROOT,
+        input=json.dumps([[str(v) for v in r] for r in rows]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     return rows, [int(v) for v in json.loads(proc.stdout)]
 
 

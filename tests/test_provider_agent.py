@@ -30,11 +30,28 @@ from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.cli import main as zkmarket
 from marketplace.consumer import Consumer, ConsumerError
 from marketplace.contracts import Market, Status, proof_to_evm
-from marketplace.provider import (CHANNEL_SLACK_S, FULFIL_MARGIN_S, INITIAL_PROOF_SECONDS,
-                                  INITIAL_PROOF_SECONDS_PER_CONSTRAINT, KNOWN_SECRET, PROOF_TIME_FACTOR, Provider,
-                                  ProviderError, prepare_model)
-from marketplace.store import (EXPIRED, FAILED, FULFILLED, PROVED, RECEIVED, WAITING, ProviderStore, RequestState,
-                               StoreError)
+from marketplace.provider import (
+    CHANNEL_SLACK_S,
+    FULFIL_MARGIN_S,
+    INITIAL_PROOF_SECONDS,
+    INITIAL_PROOF_SECONDS_PER_CONSTRAINT,
+    KNOWN_SECRET,
+    PROOF_TIME_FACTOR,
+    Provider,
+    ProviderError,
+    prepare_model,
+)
+from marketplace.store import (
+    EXPIRED,
+    FAILED,
+    FULFILLED,
+    PROVED,
+    RECEIVED,
+    WAITING,
+    ProviderStore,
+    RequestState,
+    StoreError,
+)
 from prover.circuit.statements import input_commitment
 from prover.errors import ChainError
 from prover.field import FR_MODULUS
@@ -74,9 +91,17 @@ def world(served, small_model, tmp_path):  # noqa: F811
     consumer = Consumer(market, consumer_account, log=lambda m: None)
     witness = CountingWitness(served.circuit)
     served.circuit.witness = witness
-    world = {"w3": w3, "market": market, "provider": provider, "consumer": consumer, "attacker": attacker,
-             "offer": consumer.inspect(model_id, check_setup=False), "calibration": small_model[1],
-             "witness": witness, "state": tmp_path / "provider"}
+    world = {
+        "w3": w3,
+        "market": market,
+        "provider": provider,
+        "consumer": consumer,
+        "attacker": attacker,
+        "offer": consumer.inspect(model_id, check_setup=False),
+        "calibration": small_model[1],
+        "witness": witness,
+        "state": tmp_path / "provider",
+    }
     yield world
     world["provider"].close()
     del served.circuit.witness  # the real method again
@@ -104,8 +129,9 @@ def open_with_input(world, x_quantized: np.ndarray, salt: int = 77, seconds: int
     """Open a request for ``x_quantized`` and send its input, as ``Consumer.predict`` does."""
     offer, market = world["offer"], world["market"]
     commitment = input_commitment(offer.input_graph(), x_quantized, salt)
-    request_id = market.open_request(world["consumer"].account, offer.model_id, commitment,
-                                     latest_timestamp(world["w3"]) + seconds)
+    request_id = market.open_request(
+        world["consumer"].account, offer.model_id, commitment, latest_timestamp(world["w3"]) + seconds
+    )
     assert channel.send_input(offer.endpoint, request_id, x_quantized.ravel(), salt)["status"] == "accepted"
     return request_id
 
@@ -118,7 +144,7 @@ def status(capsys, world) -> dict:
 def test_a_poison_request_ends_failed_for_good_and_its_consumer_is_refunded(world, capsys):
     w3, market, consumer, offer = world["w3"], world["market"], world["consumer"], world["offer"]
     tensor = world["provider"].model.graph.input_tensor
-    poison = np.full(tensor.shape, 127 / 2.0 ** tensor.scale)  # in range, but overflows a rescale
+    poison = np.full(tensor.shape, 127 / 2.0**tensor.scale)  # in range, but overflows a rescale
     xq = executor.quantize_input(offer.input_graph(), poison)
     assert int(xq.max()) == 127
     logged = []
@@ -148,10 +174,19 @@ def test_a_poison_request_ends_failed_for_good_and_its_consumer_is_refunded(worl
     # 2. a poison input a provider accepted before this rule (finding 8: it stayed received and was
     # recomputed on every poll): its witness is attempted once, then never again
     salt = 4242
-    old = market.open_request(consumer.account, offer.model_id, input_commitment(offer.input_graph(), xq, salt),
-                              latest_timestamp(w3) + 600)
-    world["provider"].store.put(RequestState(old, RECEIVED, market.request(old).input_commitment,
-                                             market.request(old).deadline, [int(v) for v in xq.ravel()], salt))
+    old = market.open_request(
+        consumer.account, offer.model_id, input_commitment(offer.input_graph(), xq, salt), latest_timestamp(w3) + 600
+    )
+    world["provider"].store.put(
+        RequestState(
+            old,
+            RECEIVED,
+            market.request(old).input_commitment,
+            market.request(old).deadline,
+            [int(v) for v in xq.ravel()],
+            salt,
+        )
+    )
     assert world["provider"].serve_once() == [] and world["witness"].calls == 1
     assert world["provider"].store.request(old).state == FAILED
     assert world["provider"].serve_once() == [] and restart(world).serve_once() == []
@@ -161,8 +196,9 @@ def test_a_poison_request_ends_failed_for_good_and_its_consumer_is_refunded(worl
 
     # the twin: an input in range that the model's ranges hold is answered
     good = consumer.predict(offer, world["calibration"][0], wait=world["provider"].serve_once)
-    assert not good.refunded and good.logits == [int(v) for v in executor.predict(
-        world["provider"].model.graph, world["calibration"][0]).logits]
+    assert not good.refunded and good.logits == [
+        int(v) for v in executor.predict(world["provider"].model.graph, world["calibration"][0]).logits
+    ]
     assert world["witness"].calls == 2
 
     report = status(capsys, world)
@@ -250,8 +286,7 @@ def test_a_copied_fulfil_and_a_lost_receipt_still_deliver_the_logits(world):
         world["provider"].serve_once()
 
     prediction = world["consumer"].predict(offer, world["calibration"][2], wait=copy_first)
-    assert prediction.logits == [int(v) for v in executor.predict(provider.model.graph,
-                                                                    world["calibration"][2]).logits]
+    assert prediction.logits == [int(v) for v in executor.predict(provider.model.graph, world["calibration"][2]).logits]
 
 
 def provider_requests(world, *states) -> list[int]:
@@ -265,8 +300,7 @@ def test_a_fulfil_of_another_result_is_not_taken_as_ours(world):
     record = proved(world, request_id)
     # with this key's known toxic waste anyone proves any statement: a label and logits of its choice
     other_label, other_output = (record.label + 1) % 4, 12345
-    public = [provider.model.model_commitment, market.request(request_id).input_commitment, other_label,
-              other_output]
+    public = [provider.model.model_commitment, market.request(request_id).input_commitment, other_label, other_output]
     forged = _forge(provider.model.proving_key, public, KNOWN_SECRET["alpha"] % FR_MODULUS, 1)
     copy_of_fulfil(world, request_id, proof_to_evm(forged), other_label, other_output)
     assert market.request(request_id).status == Status.FULFILLED
@@ -296,8 +330,12 @@ def test_a_too_short_deadline_is_refused_before_proving_and_never_opened_by_the_
     # a request opened some other way with too short a deadline: refused when its input arrives
     graph = offer.input_graph()
     x = executor.quantize_input(graph, world["calibration"][0])
-    request_id = market.open_request(consumer.account, offer.model_id, input_commitment(graph, x, 5),
-                                     latest_timestamp(w3) + minimum - CHANNEL_SLACK_S - 2)
+    request_id = market.open_request(
+        consumer.account,
+        offer.model_id,
+        input_commitment(graph, x, 5),
+        latest_timestamp(w3) + minimum - CHANNEL_SLACK_S - 2,
+    )
     with pytest.raises(channel.Refused, match="too soon to prove"):
         channel.send_input(offer.endpoint, request_id, x.ravel(), 5)
     assert provider.serve_once() == [] and provider.store.request(request_id).state == WAITING
@@ -317,8 +355,9 @@ def test_state_read_before_it_exists_is_a_typed_error_and_a_record_without_its_s
     # the typed accessors: the value once the state holds it, a typed error before
     assert provider.registered_model_id == offer.model_id
     with pytest.raises(ProviderError, match="register the model first"):
-        _ = Provider(market, world["attacker"], provider.model, ProviderStore(tmp_path / "fresh"),
-                     **QUIET).registered_model_id
+        _ = Provider(
+            market, world["attacker"], provider.model, ProviderStore(tmp_path / "fresh"), **QUIET
+        ).registered_model_id
     assert market.receipt is market.last_receipt and market.receipt["status"] == 1
     with pytest.raises(ChainError, match="no transaction sent"):
         _ = Market(w3, market.marketplace).receipt
@@ -329,8 +368,9 @@ def test_state_read_before_it_exists_is_a_typed_error_and_a_record_without_its_s
             getattr(received, accessor)
     # a received record whose salt is gone (a damaged file) ends failed with the reason, unproved
     tensor = provider.model.graph.input_tensor
-    request_id = market.open_request(world["consumer"].account, offer.model_id, 123, latest_timestamp(w3) + 600,
-                                     offer.price)
+    request_id = market.open_request(
+        world["consumer"].account, offer.model_id, 123, latest_timestamp(w3) + 600, offer.price
+    )
     provider.store.put(RequestState(request_id, RECEIVED, input_commitment=123, input=[0] * tensor.size))
     assert provider.answer(provider.store.request(request_id)) is None
     record = provider.store.request(request_id)
@@ -349,9 +389,23 @@ def test_a_proved_record_round_trips_and_an_older_record_still_loads(tmp_path):
     text = (tmp_path / "requests" / "3.json").read_text()
     assert str(2**253) not in text  # big field elements are hex in the file
     # a record written before the proved/failed states (no proof, reason or times) still loads
-    (tmp_path / "requests" / "4.json").write_text(json.dumps(
-        {"request_id": 4, "state": "fulfilled", "input_commitment": "0x5", "deadline": 9, "input": [1], "salt": "0x7",
-         "label": 2, "logits": [1, 3], "output_commitment": "0x9", "proof_seconds": 0.5, "gas_used": 1000}))
+    (tmp_path / "requests" / "4.json").write_text(
+        json.dumps(
+            {
+                "request_id": 4,
+                "state": "fulfilled",
+                "input_commitment": "0x5",
+                "deadline": 9,
+                "input": [1],
+                "salt": "0x7",
+                "label": 2,
+                "logits": [1, 3],
+                "output_commitment": "0x9",
+                "proof_seconds": 0.5,
+                "gas_used": 1000,
+            }
+        )
+    )
     old = store.request(4)
     assert old.state == FULFILLED and old.proof is None and old.reason is None and old.times == {}
     with pytest.raises(ValueError, match="unknown request state"):

@@ -21,8 +21,15 @@ from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.consumer import Consumer
 from marketplace.contracts import ContractRevert, Market
 from marketplace.provider import Provider, ProviderError, prepare_model, prepare_statement
-from marketplace.retrieval import (Delivery, Retrieval, RequestStatus, check_delivery, read_delivery, write_corpus,
-                                   write_delivery)
+from marketplace.retrieval import (
+    Delivery,
+    Retrieval,
+    RequestStatus,
+    check_delivery,
+    read_delivery,
+    write_corpus,
+    write_delivery,
+)
 from marketplace.store import ProviderStore
 from prover.circuit import accuracy as A
 from prover.circuit.retrieval import corpus_commitment, matching_items
@@ -47,18 +54,31 @@ def keys(tmp_path_factory):
     cache = root / "cache"
     w3 = connect()
     market = Market.deploy(w3, w3.eth.accounts[0])
-    served = prepare_model(path, phase1="known-secret", calibration=calibration, cache_dir=cache,
-                           participants=[Consumer(market, w3.eth.accounts[2], state_dir=root / "consumer", **_log())],
-                           **QUIET)
+    served = prepare_model(
+        path,
+        phase1="known-secret",
+        calibration=calibration,
+        cache_dir=cache,
+        participants=[Consumer(market, w3.eth.accounts[2], state_dir=root / "consumer", **_log())],
+        **QUIET,
+    )
     auditor = Consumer(market, w3.eth.accounts[3], name="auditor", state_dir=root / "auditor", **_log())
     requester = Consumer(market, w3.eth.accounts[4], name="requester", state_dir=root / "requester", **_log())
-    accuracy = prepare_statement(served, "accuracy", SAMPLES, participants=[auditor], phase1="known-secret",
-                                 cache_dir=cache, **QUIET)
-    retrieval = prepare_statement(served, "retrieval", ITEMS, participants=[requester], phase1="known-secret",
-                                  cache_dir=cache, **QUIET)
-    return {"served": served, "calibration": calibration, "accuracy": accuracy, "retrieval": retrieval,
-            "auditor_trusts": auditor.trusted["phase2"], "requester_trusts": requester.trusted["phase2"],
-            "cache": cache}
+    accuracy = prepare_statement(
+        served, "accuracy", SAMPLES, participants=[auditor], phase1="known-secret", cache_dir=cache, **QUIET
+    )
+    retrieval = prepare_statement(
+        served, "retrieval", ITEMS, participants=[requester], phase1="known-secret", cache_dir=cache, **QUIET
+    )
+    return {
+        "served": served,
+        "calibration": calibration,
+        "accuracy": accuracy,
+        "retrieval": retrieval,
+        "auditor_trusts": auditor.trusted["phase2"],
+        "requester_trusts": requester.trusted["phase2"],
+        "cache": cache,
+    }
 
 
 def _log():
@@ -70,22 +90,40 @@ def world(keys, tmp_path):
     w3 = connect()
     deployer, provider_account, _, auditor, requester, stranger = w3.eth.accounts[:6]
     market = Market.deploy(w3, deployer)
-    provider = Provider(market, provider_account, keys["served"], ProviderStore(tmp_path / "provider"),
-                        statements=[keys["accuracy"], keys["retrieval"]], **QUIET)
+    provider = Provider(
+        market,
+        provider_account,
+        keys["served"],
+        ProviderStore(tmp_path / "provider"),
+        statements=[keys["accuracy"], keys["retrieval"]],
+        **QUIET,
+    )
     model_id = provider.register(10**15, metadata_uri="http://127.0.0.1:1")
     audit = Audit.deploy(w3, market.registry.address, WINDOW, UNBONDING, sender=deployer)
     retrieval = Retrieval.deploy(w3, market.registry.address, sender=deployer)
     graph = keys["served"].graph
     x = executor.quantize_input(graph, keys["calibration"][:ITEMS])
-    return {"w3": w3, "market": market, "provider": provider, "model_id": model_id, "audit": audit,
-            "retrieval": retrieval, "auditor": auditor, "requester": requester, "stranger": stranger,
-            "graph": graph, "x": x, "tmp": tmp_path, "keys": keys}
+    return {
+        "w3": w3,
+        "market": market,
+        "provider": provider,
+        "model_id": model_id,
+        "audit": audit,
+        "retrieval": retrieval,
+        "auditor": auditor,
+        "requester": requester,
+        "stranger": stranger,
+        "graph": graph,
+        "x": x,
+        "tmp": tmp_path,
+        "keys": keys,
+    }
 
 
 def _pool(world, labels, accept=True):
     """The auditor registers a pool of the first inputs with ``labels`` and publishes its file;
     the provider stakes and (``accept``) checks and accepts the pool. Returns (pool id, path)."""
-    graph, x = world["graph"], world["x"][:len(labels)]
+    graph, x = world["graph"], world["x"][: len(labels)]
     path = write_pool(world["tmp"] / "pool.npz", x, labels)
     pool_id = world["audit"].register_pool(world["auditor"], A.pool_root(graph, x, labels), len(labels), str(path))
     if world["audit"].stake_of(world["model_id"]).bond == 0:
@@ -110,9 +148,16 @@ def test_statement_keys_carry_their_partys_contribution_and_are_reused(keys):
         assert key.path.exists() and len(key.proving_key.mpc_params["contributions"]) == 1
         assert len(trusted) == 1
     lines = []
-    again = prepare_statement(keys["served"], "accuracy", SAMPLES,
-                              participants=[_NamedParticipant("auditor")], phase1="known-secret",
-                              cache_dir=keys["cache"], log=lines.append, progress=False)
+    again = prepare_statement(
+        keys["served"],
+        "accuracy",
+        SAMPLES,
+        participants=[_NamedParticipant("auditor")],
+        phase1="known-secret",
+        cache_dir=keys["cache"],
+        log=lines.append,
+        progress=False,
+    )
     assert any("reused" in line for line in lines) and again.path == keys["accuracy"].path
     # another size is another circuit and another key
     with pytest.raises(ProviderError, match="at least one"):
@@ -147,8 +192,12 @@ def test_audit_is_answered_from_the_pool_file_and_attested(world):
     record = world["audit"].status(cid)
     assert record.bonded and record.correct == SAMPLES == record.samples
     (attestation,) = world["audit"].attestations(world["model_id"])
-    assert (attestation.samples, attestation.correct, attestation.challenge_id, attestation.bonded) == \
-        (SAMPLES, SAMPLES, cid, True)
+    assert (attestation.samples, attestation.correct, attestation.challenge_id, attestation.bonded) == (
+        SAMPLES,
+        SAMPLES,
+        cid,
+        True,
+    )
     assert world["audit"].owed(world["provider"].account) == FEE
     # a second answer is refused before any transaction
     block = world["w3"].eth.block_number
@@ -201,8 +250,9 @@ def _retrieval_request(world, cls):
     path = write_corpus(world["tmp"] / "corpus.npz", corpus)
     retrieval = world["retrieval"]
     corpus_id = retrieval.register_corpus(world["provider"].account, corpus_commitment(world["graph"], corpus), ITEMS)
-    rid = retrieval.request(world["requester"], world["model_id"], corpus_id, cls,
-                            latest_timestamp(world["w3"]) + WINDOW, PAYMENT)
+    rid = retrieval.request(
+        world["requester"], world["model_id"], corpus_id, cls, latest_timestamp(world["w3"]) + WINDOW, PAYMENT
+    )
     return rid, path
 
 
@@ -256,8 +306,9 @@ def test_a_model_registered_without_statements_answers_none(keys, tmp_path):
     with pytest.raises(ContractRevert) as info:  # no accuracy verifier: nothing to stake on
         audit.stake(plain_account, plain.model_id, 5_000, SAMPLES, BOND)
     assert info.value.error == "AccuracyUnsupported"
-    full = Provider(market, full_account, keys["served"], ProviderStore(tmp_path / "full"),
-                    statements=[keys["accuracy"]], **QUIET)
+    full = Provider(
+        market, full_account, keys["served"], ProviderStore(tmp_path / "full"), statements=[keys["accuracy"]], **QUIET
+    )
     full.register(10**15, metadata_uri="http://127.0.0.1:1")
     full.stake(audit, 5_000, BOND)
     assert audit.stake_of(full.model_id).samples == SAMPLES  # the registered circuit's count

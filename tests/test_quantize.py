@@ -14,31 +14,50 @@ from prover.onnx.quantize import Precision, choose_precision, quantize, quantize
 
 def float_mlp(rng, n_in=6, hidden=5, n_out=3) -> Graph:
     """x -> dense -> relu -> dense, as a float graph built directly in the IR."""
-    consts = {"W1": rng.normal(0, 1, (hidden, n_in)), "b1": rng.normal(0, 0.3, hidden),
-              "W2": rng.normal(0, 1, (n_out, hidden)), "b2": rng.normal(0, 0.3, n_out)}
+    consts = {
+        "W1": rng.normal(0, 1, (hidden, n_in)),
+        "b1": rng.normal(0, 0.3, hidden),
+        "W2": rng.normal(0, 1, (n_out, hidden)),
+        "b2": rng.normal(0, 0.3, n_out),
+    }
     return Graph(
-        input="x", output="y",
-        tensors={"x": Tensor("x", (n_in,)), "h": Tensor("h", (hidden,)), "r": Tensor("r", (hidden,)),
-                 "y": Tensor("y", (n_out,))},
+        input="x",
+        output="y",
+        tensors={
+            "x": Tensor("x", (n_in,)),
+            "h": Tensor("h", (hidden,)),
+            "r": Tensor("r", (hidden,)),
+            "y": Tensor("y", (n_out,)),
+        },
         constants={k: Constant(k, v) for k, v in consts.items()},
-        ops=[Op("dense", ("x", "W1", "b1"), "h"), Op("relu", ("h",), "r"), Op("dense", ("r", "W2", "b2"), "y")])
+        ops=[Op("dense", ("x", "W1", "b1"), "h"), Op("relu", ("h",), "r"), Op("dense", ("r", "W2", "b2"), "y")],
+    )
 
 
 def avgpool_graph(kernel) -> Graph:
     side = 6
     out = side // kernel[0]
-    return Graph(input="x", output="y",
-                 tensors={"x": Tensor("x", (1, side, side)), "p": Tensor("p", (1, out, out)),
-                          "y": Tensor("y", (out * out,))},
-                 constants={},
-                 ops=[Op("avgpool", ("x",), "p", {"kernel": kernel, "strides": kernel, "pads": (0, 0, 0, 0)}),
-                      Op("reshape", ("p",), "y", {"shape": (out * out,)})])
+    return Graph(
+        input="x",
+        output="y",
+        tensors={"x": Tensor("x", (1, side, side)), "p": Tensor("p", (1, out, out)), "y": Tensor("y", (out * out,))},
+        constants={},
+        ops=[
+            Op("avgpool", ("x",), "p", {"kernel": kernel, "strides": kernel, "pads": (0, 0, 0, 0)}),
+            Op("reshape", ("p",), "y", {"shape": (out * out,)}),
+        ],
+    )
 
 
 def rescale_graph(shift: int, out_bits: int) -> Graph:
-    return Graph(input="x", output="y", quantized=True, constants={},
-                 tensors={"x": Tensor("x", (4,), 10, 40, True), "y": Tensor("y", (4,), 10 - shift, out_bits, True)},
-                 ops=[Op("rescale", ("x",), "y", {"shift": shift})])
+    return Graph(
+        input="x",
+        output="y",
+        quantized=True,
+        constants={},
+        tensors={"x": Tensor("x", (4,), 10, 40, True), "y": Tensor("y", (4,), 10 - shift, out_bits, True)},
+        ops=[Op("rescale", ("x",), "y", {"shift": shift})],
+    )
 
 
 @settings(max_examples=200, deadline=None)
@@ -46,9 +65,9 @@ def rescale_graph(shift: int, out_bits: int) -> Graph:
 def test_scale_is_the_largest_that_fits(max_abs, bits, headroom):
     s = scale_for(max_abs, bits, headroom)
     limit = (1 << (bits - 1 - headroom)) - 1
-    assert max_abs * 2.0 ** s <= limit
+    assert max_abs * 2.0**s <= limit
     assert max_abs * 2.0 ** (s + 1) > limit  # one more fractional bit would not fit
-    assert np.floor(max_abs * 2.0 ** s + 0.5) <= limit  # nor does rounding push it out
+    assert np.floor(max_abs * 2.0**s + 0.5) <= limit  # nor does rounding push it out
 
 
 def test_a_precision_without_fractional_room_is_refused():
@@ -118,8 +137,7 @@ def test_derived_accumulator_bound_is_attained_by_the_worst_input(rng):
     extremes = np.concatenate([highest, lowest])
     got = executor.execute(_prefix(quantized, first.output), extremes)[first.output]
     worst = [max(abs(int(v)) for v in row) for row in got]
-    expected_max = max(sum(int(a) * int(b) for a, b in zip(w, x)) + int(c)
-                       for w, x, c in zip(w1, highest, b1))
+    expected_max = max(sum(int(a) * int(b) for a, b in zip(w, x)) + int(c) for w, x, c in zip(w1, highest, b1))
     assert max(int(got[i, i]) for i in range(len(w1))) == expected_max
     assert bits_for_range(-max(worst), max(worst)) <= acc.bits <= bits_for_range(-max(worst), max(worst)) + 1
 
@@ -131,10 +149,10 @@ def test_linear_layers_round_to_nearest(rng):
     shift = quantized.ops[1].attrs["shift"]
     w1 = quantized.constants["W1"].values
     s_acc = quantized.tensors[quantized.ops[0].output].scale
-    bias = np.floor(graph.constants["b1"].values * 2.0 ** s_acc + 0.5).astype(np.int64)
+    bias = np.floor(graph.constants["b1"].values * 2.0**s_acc + 0.5).astype(np.int64)
     exact = x @ w1.T + bias  # the accumulator without the rounding half
     got = executor.execute(_prefix(quantized, "h"), x)["h"]
-    assert np.array_equal(got, np.floor(exact / 2 ** shift + 0.5).astype(np.int64))
+    assert np.array_equal(got, np.floor(exact / 2**shift + 0.5).astype(np.int64))
     assert not np.array_equal(got, exact >> shift)  # plain floor would differ somewhere
 
 

@@ -74,7 +74,7 @@ def test_the_salt_is_bound_and_hides_the_set(proved):
     assert committed != poseidon.commit(vector) and committed != _set_commitment(CORPUS, hashes, result.selected, 0)
     assert committed != _set_commitment(CORPUS, hashes, result.selected, SALT + 1)
     salt_wire = int(rc.circuit.final(rc.salt_wire))
-    assert limbs_to_ints(result.witness[salt_wire:salt_wire + 1]) == [SALT]
+    assert limbs_to_ints(result.witness[salt_wire : salt_wire + 1]) == [SALT]
     assert not rc.r1cs.is_satisfied(_with_public(result.witness, salt_wire, SALT + 1))
     # another salt, the same set: a witness of its own, the same class and size
     other = rc.witness(corpus, CLASS, SALT + 1)
@@ -104,7 +104,7 @@ def test_a_set_missing_a_match_or_adding_a_non_match_has_no_witness(proved):
     for position in (honest[0], outsider):
         wire = int(rc.circuit.final(rc.selection_wires[position]))
         flipped = result.witness.copy()
-        flipped[wire] = ints_to_limbs([1 - limbs_to_ints(flipped[wire:wire + 1])[0]])[0]
+        flipped[wire] = ints_to_limbs([1 - limbs_to_ints(flipped[wire : wire + 1])[0]])[0]
         assert not rc.r1cs.is_satisfied(flipped)
 
 
@@ -164,8 +164,11 @@ def test_retrieval_proof_verifies_and_rejects_other_sets(rng):
     salt = result.salt
     rejected = [
         public[:2] + [R.class_and_size(cls, len(honest) - 1), _set_commitment(len(corpus), hashes, honest[1:], salt)],
-        public[:2] + [R.class_and_size(cls, len(honest) + 1),
-                      _set_commitment(len(corpus), hashes, sorted(honest + [outsider]), salt)],
+        public[:2]
+        + [
+            R.class_and_size(cls, len(honest) + 1),
+            _set_commitment(len(corpus), hashes, sorted(honest + [outsider]), salt),
+        ],
         public[:3] + [_set_commitment(len(corpus), hashes, honest[1:], salt)],
         public[:3] + [_set_commitment(len(corpus), hashes, honest, (salt + 1) % FR_MODULUS)],
         [public[0], R.corpus_commitment(q, other_corpus)] + public[2:],

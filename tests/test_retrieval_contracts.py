@@ -34,8 +34,10 @@ def salted(proofs):  # noqa: F811
     result = rc.witness(proofs.corpus, proofs.requested_class, SALT)
     pk, proof, public = prove_with_test_key(rc.r1cs, result.witness)
     vk = pk.verifying_key()
-    assert all(np.array_equal(getattr(vk, f), getattr(proofs.retrieval_vk, f))
-               for f in ("alpha1", "beta2", "gamma2", "delta2", "ic"))
+    assert all(
+        np.array_equal(getattr(vk, f), getattr(proofs.retrieval_vk, f))
+        for f in ("alpha1", "beta2", "gamma2", "delta2", "ic")
+    )
     return proof, public, result.selected
 
 
@@ -43,8 +45,9 @@ def salted(proofs):  # noqa: F811
 def market(proofs):  # noqa: F811
     world = make_world(proofs)
     retrieval = Retrieval.deploy(world.w3, world.market.registry.address, sender=world.w3.eth.accounts[0])
-    corpus_id = retrieval.register_corpus(world.provider, R.corpus_commitment(proofs.graph, proofs.corpus),
-                                          len(proofs.corpus))
+    corpus_id = retrieval.register_corpus(
+        world.provider, R.corpus_commitment(proofs.graph, proofs.corpus), len(proofs.corpus)
+    )
     return world, retrieval, corpus_id
 
 
@@ -61,8 +64,11 @@ def test_valid_proof_pays_the_provider_and_the_delivery_checks(market, proofs, s
     assert cls == proofs.requested_class and size == len(selected) >= 2
     retrieval.fulfil(world.provider, rid, proof, public[3], size)
     record = retrieval.request_of(rid)
-    assert (record.status, record.returned_set_commitment, record.returned_size) == \
-        (RequestStatus.FULFILLED, public[3], size)
+    assert (record.status, record.returned_set_commitment, record.returned_size) == (
+        RequestStatus.FULFILLED,
+        public[3],
+        size,
+    )
     assert retrieval.owed(world.provider) == PRICE
     # the requester accepts exactly the proved items at their positions, with the proof's salt
     n, items = len(proofs.corpus), proofs.corpus[selected]
@@ -73,15 +79,21 @@ def test_valid_proof_pays_the_provider_and_the_delivery_checks(market, proofs, s
     spilled = items.copy()  # the same packing if packing did not range check: 1 << bits carried
     spilled[0, 0] += 1 << proofs.graph.input_tensor.bits
     spilled[0, 1] -= 1
-    refused = [Delivery(rid, selected[1:], items[1:], SALT),                     # an item dropped
-               Delivery(rid, np.sort(np.append(selected, outsider)),              # an item added
-                        proofs.corpus[np.sort(np.append(selected, outsider))], SALT),
-               Delivery(rid, selected, altered, SALT),                           # an item altered
-               Delivery(rid, selected, spilled, SALT),                           # out of range
-               Delivery(rid, selected, items[::-1], SALT),                       # items swapped
-               Delivery(rid, selected, items, SALT + 1),                         # a wrong salt
-               Delivery(rid, selected, items, 0),                                # no salt
-               Delivery(rid + 1, selected, items, SALT)]                         # another request
+    refused = [
+        Delivery(rid, selected[1:], items[1:], SALT),  # an item dropped
+        Delivery(
+            rid,
+            np.sort(np.append(selected, outsider)),  # an item added
+            proofs.corpus[np.sort(np.append(selected, outsider))],
+            SALT,
+        ),
+        Delivery(rid, selected, altered, SALT),  # an item altered
+        Delivery(rid, selected, spilled, SALT),  # out of range
+        Delivery(rid, selected, items[::-1], SALT),  # items swapped
+        Delivery(rid, selected, items, SALT + 1),  # a wrong salt
+        Delivery(rid, selected, items, 0),  # no salt
+        Delivery(rid + 1, selected, items, SALT),
+    ]  # another request
     for delivery in refused:
         with pytest.raises(VerificationError):
             check_delivery(proofs.graph, n, delivery, rid, record)
@@ -120,8 +132,10 @@ def test_proof_for_another_corpus_or_class_is_refused(market, proofs):  # noqa: 
     other = proofs.corpus.copy()
     other[0, 0] += 1
     other_id = retrieval.register_corpus(world.stranger, R.corpus_commitment(proofs.graph, other), len(other))
-    for rid in (_request(world, retrieval, other_id, proofs.requested_class),
-                _request(world, retrieval, corpus_id, (proofs.requested_class + 1) % 4)):
+    for rid in (
+        _request(world, retrieval, other_id, proofs.requested_class),
+        _request(world, retrieval, corpus_id, (proofs.requested_class + 1) % 4),
+    ):
         _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, public[3], len(selected))
 
 

@@ -81,11 +81,15 @@ def dishonest_provider(env, account_index: int, r1cs_file, ptau_file, pk, name: 
     shutil.copy(ptau_file, setup_dir / "phase1.ptau")
     write_zkey(pk, setup_dir / "circuit.zkey")
     ptau = read_ptau(setup_dir / "phase1.ptau")
-    card = {**served.card, "files": {f: sha256_file(setup_dir / f) for f in ("circuit.r1cs", "phase1.ptau", "circuit.zkey")},
-            "setup_transcript_hash": "0x" + setup_transcript_hash(ptau, pk).hex()}
+    card = {
+        **served.card,
+        "files": {f: sha256_file(setup_dir / f) for f in ("circuit.r1cs", "phase1.ptau", "circuit.zkey")},
+        "setup_transcript_hash": "0x" + setup_transcript_hash(ptau, pk).hex(),
+    }
     model = ServedModel(served.graph, served.circuit, pk, setup_dir, card)
-    provider = Provider(env["market"], env["w3"].eth.accounts[account_index], model,
-                        ProviderStore(tmp / f"{name}-state"), **QUIET)
+    provider = Provider(
+        env["market"], env["w3"].eth.accounts[account_index], model, ProviderStore(tmp / f"{name}-state"), **QUIET
+    )
     provider.open_channel()
     return provider, provider.register(PRICE)
 
@@ -143,8 +147,10 @@ def test_a_one_constraint_circuit_with_free_public_inputs_is_refused(world):  # 
 
 
 def test_a_card_whose_architecture_is_not_the_registered_one_is_refused(world, tmp_path):  # noqa: F811
-    provider, consumer = world["provider"], Consumer(world["market"], world["consumer"].account,
-                                                     state_dir=tmp_path / "fresh", log=lambda m: None)
+    provider, consumer = (
+        world["provider"],
+        Consumer(world["market"], world["consumer"].account, state_dir=tmp_path / "fresh", log=lambda m: None),
+    )
     consumer.trusted["phase2"] = list(world["consumer"].trusted["phase2"])  # trusts the key, has checked nothing
     card = provider.model.card
     spec = json.loads(json.dumps(card["architecture"]))
@@ -154,8 +160,9 @@ def test_a_card_whose_architecture_is_not_the_registered_one_is_refused(world, t
         provider.model = dataclasses.replace(provider.model, card={**card, "architecture": spec})
         with pytest.raises(VerificationError, match="does not hash to the architecture hash registered"):
             consumer.inspect(world["model_id"], insecure_phase1=True)
-        provider.model = dataclasses.replace(provider.model, card={k: v for k, v in card.items()
-                                                                   if k != "architecture"})
+        provider.model = dataclasses.replace(
+            provider.model, card={k: v for k, v in card.items() if k != "architecture"}
+        )
         with pytest.raises(VerificationError, match="publishes no architecture"):
             consumer.inspect(world["model_id"], insecure_phase1=True)
         with pytest.raises(VerificationError, match="does not hash"):
@@ -182,8 +189,9 @@ def register_on_new_chain(served, tmp_path, *, statements=(), statement_verifier
     w3 = connect()
     deployer, provider_account = w3.eth.accounts[:2]
     market = Market.deploy(w3, deployer)
-    provider = Provider(market, provider_account, served, ProviderStore(tmp_path / "provider"),
-                        statements=statements, **QUIET)
+    provider = Provider(
+        market, provider_account, served, ProviderStore(tmp_path / "provider"), statements=statements, **QUIET
+    )
     provider.open_channel()
     if statement_verifier is None:
         model_id = provider.register(PRICE)
@@ -193,36 +201,57 @@ def register_on_new_chain(served, tmp_path, *, statements=(), statement_verifier
         assert always_true.functions.verifyProof([0, 0], [[0, 0], [0, 0]], [0, 0], [0, 0, 0, 0]).call() is True
         card = served.card
         verifier, _ = deploy_verifier(w3, served.proving_key.verifying_key(), provider_account)
-        model_id = market.register_model(provider_account, served.model_commitment, verifier.address, PRICE,
-                                         architecture_hash=bytes.fromhex(card["architecture_hash"][2:]),
-                                         transcript_hash=bytes.fromhex(card["setup_transcript_hash"][2:]),
-                                         metadata_uri=provider.endpoint, accuracy_verifier=always_true.address,
-                                         retrieval_verifier=always_true.address)
+        model_id = market.register_model(
+            provider_account,
+            served.model_commitment,
+            verifier.address,
+            PRICE,
+            architecture_hash=bytes.fromhex(card["architecture_hash"][2:]),
+            transcript_hash=bytes.fromhex(card["setup_transcript_hash"][2:]),
+            metadata_uri=provider.endpoint,
+            accuracy_verifier=always_true.address,
+            retrieval_verifier=always_true.address,
+        )
         provider.state.model_id = model_id  # the card names the model it serves
     audit = Audit.deploy(w3, market.registry.address, 3600, 3 * 3600, sender=deployer)
     retrieval = Retrieval.deploy(w3, market.registry.address, sender=deployer)
-    return {"w3": w3, "market": market, "provider": provider, "model_id": model_id,
-            "settlement": {"accuracy": audit, "retrieval": retrieval}}
+    return {
+        "w3": w3,
+        "market": market,
+        "provider": provider,
+        "model_id": model_id,
+        "settlement": {"accuracy": audit, "retrieval": retrieval},
+    }
 
 
 def clients(chain, state_root, trusted: dict | None = None):
     """The auditor's and the requester's clients on ``chain`` (their trust from ``state_root``)."""
     w3, market = chain["w3"], chain["market"]
-    return {"accuracy": (Consumer(market, w3.eth.accounts[3], name="auditor", state_dir=state_root / "auditor",
-                                  log=lambda m: None), SAMPLES),
-            "retrieval": (Consumer(market, w3.eth.accounts[4], name="requester",
-                                   state_dir=state_root / "requester", log=lambda m: None), ITEMS)}
+    return {
+        "accuracy": (
+            Consumer(market, w3.eth.accounts[3], name="auditor", state_dir=state_root / "auditor", log=lambda m: None),
+            SAMPLES,
+        ),
+        "retrieval": (
+            Consumer(
+                market, w3.eth.accounts[4], name="requester", state_dir=state_root / "requester", log=lambda m: None
+            ),
+            ITEMS,
+        ),
+    }
 
 
 def test_an_always_true_statement_verifier_without_published_keys_is_refused(world, always_true_artifact, tmp_path):  # noqa: F811
-    chain = register_on_new_chain(world["served"], tmp_path, statement_verifier="always-true",
-                                  artifact=always_true_artifact)
+    chain = register_on_new_chain(
+        world["served"], tmp_path, statement_verifier="always-true", artifact=always_true_artifact
+    )
     try:
         for kind, (client, size) in clients(chain, tmp_path).items():
             balance = chain["w3"].eth.get_balance(client.account)
             with pytest.raises(VerificationError, match=f"publishes no {kind} key"):
-                client.check_statement(chain["model_id"], kind, size, insecure_phase1=True,
-                                       settlement=chain["settlement"][kind])
+                client.check_statement(
+                    chain["model_id"], kind, size, insecure_phase1=True, settlement=chain["settlement"][kind]
+                )
             assert chain["w3"].eth.get_balance(client.account) == balance  # nothing paid, not even gas
     finally:
         chain["provider"].close()
@@ -237,20 +266,28 @@ def test_statement_verifiers_are_checked_against_the_rebuilt_circuits(keys, alwa
     served, statements = keys["served"], [keys["accuracy"], keys["retrieval"]]
     state_root = keys["cache"].parent  # where test_provider_statements' auditor and requester keep their trust
     honest = register_on_new_chain(served, tmp_path / "honest", statements=statements)
-    forged = register_on_new_chain(served, tmp_path / "forged", statements=statements,
-                                   statement_verifier="always-true", artifact=always_true_artifact)
+    forged = register_on_new_chain(
+        served,
+        tmp_path / "forged",
+        statements=statements,
+        statement_verifier="always-true",
+        artifact=always_true_artifact,
+    )
     try:
         w3 = honest["w3"]
         other = Market.deploy(w3, w3.eth.accounts[0])  # settlement contracts of another registry
-        elsewhere = {"accuracy": Audit.deploy(w3, other.registry.address, 3600, 3 * 3600, sender=w3.eth.accounts[0]),
-                     "retrieval": Retrieval.deploy(w3, other.registry.address, sender=w3.eth.accounts[0])}
+        elsewhere = {
+            "accuracy": Audit.deploy(w3, other.registry.address, 3600, 3 * 3600, sender=w3.eth.accounts[0]),
+            "retrieval": Retrieval.deploy(w3, other.registry.address, sender=w3.eth.accounts[0]),
+        }
         card = honest["provider"]._card()[1]
         assert {k: v["size"] for k, v in card["statements"].items()} == {"accuracy": SAMPLES, "retrieval": ITEMS}
         assert set(card["statements"]["accuracy"]["files"]) == {"accuracy.zkey"}  # known secret: no ptau
         for kind, (client, size) in clients(forged, state_root).items():
             with pytest.raises(VerificationError, match="does not embed the published key"):
-                client.check_statement(forged["model_id"], kind, size, insecure_phase1=True,
-                                       settlement=forged["settlement"][kind])
+                client.check_statement(
+                    forged["model_id"], kind, size, insecure_phase1=True, settlement=forged["settlement"][kind]
+                )
         for kind, (client, size) in clients(honest, state_root).items():
             settlement = honest["settlement"][kind]
             with pytest.raises(VerificationError, match="you need"):
@@ -258,10 +295,10 @@ def test_statement_verifiers_are_checked_against_the_rebuilt_circuits(keys, alwa
             with pytest.raises(VerificationError, match="no phase-1 powers of tau"):
                 client.check_statement(honest["model_id"], kind, size, settlement=settlement)
             with pytest.raises(VerificationError, match="not the one it calls"):
-                client.check_statement(honest["model_id"], kind, size, insecure_phase1=True,
-                                       settlement=elsewhere[kind])
-            stranger = Consumer(honest["market"], honest["w3"].eth.accounts[5], state_dir=tmp_path / "stranger",
-                                log=lambda m: None)
+                client.check_statement(honest["model_id"], kind, size, insecure_phase1=True, settlement=elsewhere[kind])
+            stranger = Consumer(
+                honest["market"], honest["w3"].eth.accounts[5], state_dir=tmp_path / "stranger", log=lambda m: None
+            )
             with pytest.raises(VerificationError, match="no phase-2 contribution you trust"):
                 stranger.check_statement(honest["model_id"], kind, size, insecure_phase1=True, settlement=settlement)
             client.check_statement(honest["model_id"], kind, size, insecure_phase1=True, settlement=settlement)

@@ -28,8 +28,10 @@ contract Base { uint256 internal constant OFFSET = 7; }
 
 def test_version_strings_of_both_backends_parse_to_the_same_form():
     assert parse_version("0.8.28+commit.7893614a.Emscripten.clang") == "0.8.28"
-    assert parse_version("solc, the solidity compiler commandline interface\n"
-                         "Version: 0.8.28+commit.7893614a.Linux.g++") == "0.8.28"
+    assert (
+        parse_version("solc, the solidity compiler commandline interface\nVersion: 0.8.28+commit.7893614a.Linux.g++")
+        == "0.8.28"
+    )
     with pytest.raises(CompilerError, match="cannot read a solc version"):
         parse_version(">>> no version here")
 
@@ -93,7 +95,9 @@ def test_output_larger_than_a_pipe_buffer_arrives_whole():
     """node exits before flushing a pipe: a large standard-JSON output must still parse."""
     functions = "\n".join(
         f"    function a_long_function_name_to_make_the_abi_large_{i:04d}(uint256 x) external pure "
-        f"returns (uint256) {{ return x + {i}; }}" for i in range(700))
+        f"returns (uint256) {{ return x + {i}; }}"
+        for i in range(700)
+    )
     source = f"// SPDX-License-Identifier: MIT\npragma solidity ^0.8.28;\ncontract Wide {{\n{functions}\n}}\n"
     out = compile_sources({"t/Wide.sol": source})
     assert len(json.dumps(out["Wide"]["abi"])) > 128 * 1024

@@ -50,17 +50,47 @@ def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):  # no
     state = ["--state", tmp_path / "provider-state"]
     statement_ptau = cache / "ptau" / "known_secret_14.ptau"
     # the accuracy key: written by the provider, contributed to by the auditor, then registered
-    zkmarket("provider", "setup", *model, "--ptau", statement_ptau, "--out", tmp_path / "accuracy_0.zkey",
-             "--accuracy-samples", SAMPLES)
+    zkmarket(
+        "provider",
+        "setup",
+        *model,
+        "--ptau",
+        statement_ptau,
+        "--out",
+        tmp_path / "accuracy_0.zkey",
+        "--accuracy-samples",
+        SAMPLES,
+    )
     zkmarket("zkey", "contribute", tmp_path / "accuracy_0.zkey", tmp_path / "accuracy_1.zkey", "--name", "auditor")
-    out = zkmarket("provider", "register", *model, "--price", 10**15, "--ptau", cache / "ptau" / "known_secret_12.ptau",
-                   "--statement-ptau", statement_ptau, "--accuracy-samples", SAMPLES,
-                   "--accuracy-zkey", tmp_path / "accuracy_1.zkey", "--retrieval-items", ITEMS,
-                   "--endpoint", f"http://127.0.0.1:{free_port()}", *state, "--cache", cache, *market_args)
+    out = zkmarket(
+        "provider",
+        "register",
+        *model,
+        "--price",
+        10**15,
+        "--ptau",
+        cache / "ptau" / "known_secret_12.ptau",
+        "--statement-ptau",
+        statement_ptau,
+        "--accuracy-samples",
+        SAMPLES,
+        "--accuracy-zkey",
+        tmp_path / "accuracy_1.zkey",
+        "--retrieval-items",
+        ITEMS,
+        "--endpoint",
+        f"http://127.0.0.1:{free_port()}",
+        *state,
+        "--cache",
+        cache,
+        *market_args,
+    )
     assert "model id: 1" in out.stdout
     saved = json.loads((tmp_path / "provider-state" / "provider.json").read_text())
-    assert {kind: entry["size"] for kind, entry in saved["statements"].items()} == {"accuracy": SAMPLES,
-                                                                                   "retrieval": ITEMS}
+    assert {kind: entry["size"] for kind, entry in saved["statements"].items()} == {
+        "accuracy": SAMPLES,
+        "retrieval": ITEMS,
+    }
     registered_key = read_zkey(saved["statements"]["accuracy"]["zkey"])
     assert [c["name"] for c in registered_key.mpc_params["contributions"]] == ["auditor"]
 
@@ -69,37 +99,99 @@ def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):  # no
     predicted = executor.argmax_label(executor.execute(graph, x)[graph.output])
 
     # the audit: deploy, stake, a published pool checked and accepted, a drawn challenge, the proved answer
-    audit = zkmarket("audit", "deploy", "--registry", deployment["registry"], "--window", 3600, "--unbonding", 7200,
-                     *chain)
+    audit = zkmarket(
+        "audit", "deploy", "--registry", deployment["registry"], "--window", 3600, "--unbonding", 7200, *chain
+    )
     audit_address = audit.stdout.split()[-1]
     zkmarket("provider", "stake", "--audit", audit_address, "--claim-bps", 6000, "--bond", BOND, *state, *market_args)
     pool_file = write_pool(tmp_path / "pool.npz", x, predicted)
-    pool = _last_json(zkmarket("audit", "pool", "register", *model, pool_file, "--audit", audit_address,
-                               "--uri", pool_file.as_uri(), *chain, "--account", 3))
+    pool = _last_json(
+        zkmarket(
+            "audit",
+            "pool",
+            "register",
+            *model,
+            pool_file,
+            "--audit",
+            audit_address,
+            "--uri",
+            pool_file.as_uri(),
+            *chain,
+            "--account",
+            3,
+        )
+    )
     assert pool["root"] == str(A.pool_root(graph, x, predicted)) and pool["size"] == ITEMS
-    checked = _last_json(zkmarket("audit", "pool", "check", *model, pool_file, "--audit", audit_address,
-                                  "--pool", pool["pool_id"], *chain))
+    checked = _last_json(
+        zkmarket(
+            "audit", "pool", "check", *model, pool_file, "--audit", audit_address, "--pool", pool["pool_id"], *chain
+        )
+    )
     assert checked["matches"] and checked["model_correct"] == ITEMS
-    zkmarket("provider", "accept-pool", pool_file, "--audit", audit_address, "--pool", pool["pool_id"], *state,
-             *market_args)
-    challenge = _last_json(zkmarket("audit", "challenge", "--audit", audit_address, "--model", 1, "--pool",
-                                    pool["pool_id"], "--fee", FEE, "--insecure-skip-setup-check", *chain,
-                                    "--account", 3))
+    zkmarket(
+        "provider", "accept-pool", pool_file, "--audit", audit_address, "--pool", pool["pool_id"], *state, *market_args
+    )
+    challenge = _last_json(
+        zkmarket(
+            "audit",
+            "challenge",
+            "--audit",
+            audit_address,
+            "--model",
+            1,
+            "--pool",
+            pool["pool_id"],
+            "--fee",
+            FEE,
+            "--insecure-skip-setup-check",
+            *chain,
+            "--account",
+            3,
+        )
+    )
     assert challenge["bonded"] and challenge["samples"] == SAMPLES
-    drawn = _last_json(zkmarket("audit", "draw", "--audit", audit_address, "--challenge", challenge["challenge_id"],
-                                *chain, "--account", 3))
+    drawn = _last_json(
+        zkmarket(
+            "audit", "draw", "--audit", audit_address, "--challenge", challenge["challenge_id"], *chain, "--account", 3
+        )
+    )
     assert drawn["status"] == "drawn" and len(drawn["indices"]) == SAMPLES
     # the provider is handed another file: refused with one line, nothing proved or sent
     write_pool(tmp_path / "other.npz", x, (predicted + 1) % 4)
-    refused = zkmarket("provider", "answer-audit", tmp_path / "other.npz", "--audit", audit_address, "--challenge",
-                       challenge["challenge_id"], *state, *market_args, check=False)
+    refused = zkmarket(
+        "provider",
+        "answer-audit",
+        tmp_path / "other.npz",
+        "--audit",
+        audit_address,
+        "--challenge",
+        challenge["challenge_id"],
+        *state,
+        *market_args,
+        check=False,
+    )
     assert refused.returncode != 0
     (error,) = [line for line in refused.stderr.splitlines() if line.startswith("zkmarket: error:")]
     assert "not the registered pool" in error
-    answer = _last_json(zkmarket("provider", "answer-audit", pool_file, "--audit", audit_address,
-                                 "--challenge", challenge["challenge_id"], *state, *market_args))
-    assert answer == {"challenge_id": challenge["challenge_id"], "status": "passed", "samples": SAMPLES,
-                      "correct": SAMPLES}
+    answer = _last_json(
+        zkmarket(
+            "provider",
+            "answer-audit",
+            pool_file,
+            "--audit",
+            audit_address,
+            "--challenge",
+            challenge["challenge_id"],
+            *state,
+            *market_args,
+        )
+    )
+    assert answer == {
+        "challenge_id": challenge["challenge_id"],
+        "status": "passed",
+        "samples": SAMPLES,
+        "correct": SAMPLES,
+    }
     status = _last_json(zkmarket("audit", "status", "--audit", audit_address, "--model", 1, *chain))
     assert [(a["samples"], a["correct"], a["bonded"]) for a in status["attestations"]] == [(SAMPLES, SAMPLES, True)]
 
@@ -107,27 +199,90 @@ def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):  # no
     retrieval = zkmarket("retrieve", "deploy", "--registry", deployment["registry"], *chain)
     retrieval_address = retrieval.stdout.split()[-1]
     np.savez(tmp_path / "corpus.npz", items=x)
-    corpus = _last_json(zkmarket("corpus", "register", *model, tmp_path / "corpus.npz", "--retrieval",
-                                 retrieval_address, *chain, "--account", 1))
+    corpus = _last_json(
+        zkmarket(
+            "corpus",
+            "register",
+            *model,
+            tmp_path / "corpus.npz",
+            "--retrieval",
+            retrieval_address,
+            *chain,
+            "--account",
+            1,
+        )
+    )
     cls = int(predicted[0])
-    request = _last_json(zkmarket("retrieve", "request", "--retrieval", retrieval_address, "--model", 1, "--corpus",
-                                  corpus["corpus_id"], "--class", cls, "--payment", PAYMENT,
-                                  "--insecure-skip-setup-check", *chain, "--account", 2))
-    delivered = _last_json(zkmarket("provider", "answer-retrieval", tmp_path / "corpus.npz", "--retrieval",
-                                    retrieval_address, "--request", request["request_id"], "--out",
-                                    tmp_path / "delivery.npz", *state, *market_args))
+    request = _last_json(
+        zkmarket(
+            "retrieve",
+            "request",
+            "--retrieval",
+            retrieval_address,
+            "--model",
+            1,
+            "--corpus",
+            corpus["corpus_id"],
+            "--class",
+            cls,
+            "--payment",
+            PAYMENT,
+            "--insecure-skip-setup-check",
+            *chain,
+            "--account",
+            2,
+        )
+    )
+    delivered = _last_json(
+        zkmarket(
+            "provider",
+            "answer-retrieval",
+            tmp_path / "corpus.npz",
+            "--retrieval",
+            retrieval_address,
+            "--request",
+            request["request_id"],
+            "--out",
+            tmp_path / "delivery.npz",
+            *state,
+            *market_args,
+        )
+    )
     assert delivered["items"] == [int(i) for i in matching_items(graph, x, cls)] and delivered["items"]
-    checked = _last_json(zkmarket("retrieve", "check", *model, tmp_path / "delivery.npz", "--retrieval",
-                                  retrieval_address, "--request", request["request_id"], *chain))
+    checked = _last_json(
+        zkmarket(
+            "retrieve",
+            "check",
+            *model,
+            tmp_path / "delivery.npz",
+            "--retrieval",
+            retrieval_address,
+            "--request",
+            request["request_id"],
+            *chain,
+        )
+    )
     assert checked == {"request_id": request["request_id"], "accepted": True, "items": delivered["items"]}
     # a delivery missing an item, or with another salt, is refused
     delivery = read_delivery(tmp_path / "delivery.npz")
-    write_delivery(tmp_path / "short.npz", dataclasses.replace(delivery, positions=delivery.positions[1:],
-                                                               items=delivery.items[1:]))
+    write_delivery(
+        tmp_path / "short.npz",
+        dataclasses.replace(delivery, positions=delivery.positions[1:], items=delivery.items[1:]),
+    )
     write_delivery(tmp_path / "resalted.npz", dataclasses.replace(delivery, salt=delivery.salt ^ 1))
     for name in ("short.npz", "resalted.npz"):
-        refused = zkmarket("retrieve", "check", *model, tmp_path / name, "--retrieval", retrieval_address,
-                           "--request", request["request_id"], *chain, check=False)
+        refused = zkmarket(
+            "retrieve",
+            "check",
+            *model,
+            tmp_path / name,
+            "--retrieval",
+            retrieval_address,
+            "--request",
+            request["request_id"],
+            *chain,
+            check=False,
+        )
         assert refused.returncode != 0 and "not the set the proof committed to" in refused.stderr, name
 
     w3 = connect(hardhat_url)

@@ -68,10 +68,13 @@ def run_pool_publish(args: argparse.Namespace) -> int:
     _, _, x_te, y_te = digits_split()
     if not 1 <= args.samples <= min(len(y_te), MAX_POOL_SIZE):
         raise ZkmarketError(f"--samples must be in [1, {min(len(y_te), MAX_POOL_SIZE)}] (the digits test split)")
-    x = executor.quantize_input(graph, model_inputs(graph.input_tensor.shape, x_te[:args.samples]))
-    write_pool(args.out, x, y_te[:args.samples])
-    print(json.dumps({"pool_file": str(args.out), "size": args.samples,
-                      "root": str(pool_root(graph, x, y_te[:args.samples]))}))
+    x = executor.quantize_input(graph, model_inputs(graph.input_tensor.shape, x_te[: args.samples]))
+    write_pool(args.out, x, y_te[: args.samples])
+    print(
+        json.dumps(
+            {"pool_file": str(args.out), "size": args.samples, "root": str(pool_root(graph, x, y_te[: args.samples]))}
+        )
+    )
     return 0
 
 
@@ -95,8 +98,17 @@ def run_pool_check(args: argparse.Namespace) -> int:
     audit, _ = _audit(args)
     pool = load_pool(graph, args.pool_file, audit.pool_of(args.pool))  # VerificationError when it differs
     correct = count_correct(graph, pool.inputs, pool.labels)
-    print(json.dumps({"pool_id": args.pool, "matches": True, "size": pool.size, "model_correct": correct,
-                      "model_accuracy": correct / pool.size}))
+    print(
+        json.dumps(
+            {
+                "pool_id": args.pool,
+                "matches": True,
+                "size": pool.size,
+                "model_correct": correct,
+                "model_accuracy": correct / pool.size,
+            }
+        )
+    )
     return 0
 
 
@@ -108,8 +120,11 @@ def run_challenge(args: argparse.Namespace) -> int:
     check_statement_args(args, audit, account, "accuracy", args.model, samples)  # before the fee is paid
     cid = audit.challenge(account, args.model, args.pool, args.fee)
     record = audit.status(cid)
-    print(json.dumps({"challenge_id": cid, "bonded": record.bonded, "samples": record.samples,
-                      "draw_block": record.draw_block}))
+    print(
+        json.dumps(
+            {"challenge_id": cid, "bonded": record.bonded, "samples": record.samples, "draw_block": record.draw_block}
+        )
+    )
     return 0
 
 
@@ -138,23 +153,66 @@ def run_status(args: argparse.Namespace) -> int:
     audit, _ = _audit(args)
     if args.challenge is not None:
         c = audit.status(args.challenge)
-        print(json.dumps({"challenge_id": args.challenge, "status": c.status.name.lower(), "model_id": c.model_id,
-                          "pool_id": c.pool_id, "bonded": c.bonded, "challenger": c.challenger, "samples": c.samples,
-                          "correct": c.correct, "fee": c.fee, "draw": str(c.draw), "deadline": c.deadline,
-                          "draw_block": c.draw_block, "redraws": c.redraws}))
+        print(
+            json.dumps(
+                {
+                    "challenge_id": args.challenge,
+                    "status": c.status.name.lower(),
+                    "model_id": c.model_id,
+                    "pool_id": c.pool_id,
+                    "bonded": c.bonded,
+                    "challenger": c.challenger,
+                    "samples": c.samples,
+                    "correct": c.correct,
+                    "fee": c.fee,
+                    "draw": str(c.draw),
+                    "deadline": c.deadline,
+                    "draw_block": c.draw_block,
+                    "redraws": c.redraws,
+                }
+            )
+        )
         return 0
     if args.pool is not None:
         p = audit.pool_of(args.pool)
-        print(json.dumps({"pool_id": args.pool, "registrant": p.registrant, "root": str(p.root), "size": p.size,
-                          "uri": audit.pool_uri(args.pool)}))
+        print(
+            json.dumps(
+                {
+                    "pool_id": args.pool,
+                    "registrant": p.registrant,
+                    "root": str(p.root),
+                    "size": p.size,
+                    "uri": audit.pool_uri(args.pool),
+                }
+            )
+        )
         return 0
     s = audit.stake_of(args.model)
-    print(json.dumps({"model_id": args.model, "claim_bps": s.claim_bps, "samples": s.samples, "bond": s.bond,
-                      "slice": s.slice, "min_fee": s.min_fee, "epoch": s.epoch, "unbonding_at": s.unbonding_at,
-                      "pending_challenges": s.pending,
-                      "attestations": [{"pool_id": a.pool_id, "samples": a.samples, "correct": a.correct,
-                                        "challenge_id": a.challenge_id, "bonded": a.bonded}
-                                       for a in audit.attestations(args.model)]}))
+    print(
+        json.dumps(
+            {
+                "model_id": args.model,
+                "claim_bps": s.claim_bps,
+                "samples": s.samples,
+                "bond": s.bond,
+                "slice": s.slice,
+                "min_fee": s.min_fee,
+                "epoch": s.epoch,
+                "unbonding_at": s.unbonding_at,
+                "pending_challenges": s.pending,
+                "attestations": [
+                    {
+                        "pool_id": a.pool_id,
+                        "samples": a.samples,
+                        "correct": a.correct,
+                        "challenge_id": a.challenge_id,
+                        "bonded": a.bonded,
+                    }
+                    for a in audit.attestations(args.model)
+                ],
+            }
+        )
+    )
     return 0
 
 
@@ -163,13 +221,18 @@ def register(sub) -> None:
     from marketplace.cli.deploy import chain_arguments, verb_group
     from marketplace.cli.provider import model_arguments
 
-    verbs = verb_group(sub, "audit", "challenge a model's claimed accuracy on test pools; read challenges and "
-                                     "attestations", __doc__)
+    verbs = verb_group(
+        sub, "audit", "challenge a model's claimed accuracy on test pools; read challenges and attestations", __doc__
+    )
     p = verbs.add_parser("deploy", help="deploy an AccuracyAudit for a model registry")
     p.add_argument("--registry", required=True, metavar="ADDRESS", help="the ModelRegistry's address")
     p.add_argument("--window", type=int, default=86_400, help="seconds a provider has to answer (default a day)")
-    p.add_argument("--unbonding", type=int, default=3 * 86_400,
-                   help="seconds from an unstake request to the end of challenges (default three days)")
+    p.add_argument(
+        "--unbonding",
+        type=int,
+        default=3 * 86_400,
+        help="seconds from an unstake request to the end of challenges (default three days)",
+    )
     chain_arguments(p, account=0)
     p.set_defaults(run=run_deploy)
 
@@ -178,7 +241,8 @@ def register(sub) -> None:
         chain_arguments(p, account)
 
     pool = verbs.add_parser("pool", help="publish, register and check test pools").add_subparsers(
-        dest="pool_verb", metavar="VERB", required=True)
+        dest="pool_verb", metavar="VERB", required=True
+    )
     p = pool.add_parser("publish", help="write a pool file from the bundled digits test split")
     model_arguments(p, "the model (.onnx; its quantization decides the inputs)")
     p.add_argument("--samples", type=int, default=360, help="how many test samples (default 360)")
@@ -210,8 +274,10 @@ def register(sub) -> None:
     contract_args(p, account=3)
     p.set_defaults(run=run_draw)
 
-    for verb, what in (("expire", "settle an unanswered drawn challenge after its deadline"),
-                       ("cancel", "take back the fee of a challenge that can no longer be drawn")):
+    for verb, what in (
+        ("expire", "settle an unanswered drawn challenge after its deadline"),
+        ("cancel", "take back the fee of a challenge that can no longer be drawn"),
+    ):
         p = verbs.add_parser(verb, help=what)
         p.add_argument("--challenge", type=int, required=True, help="the challenge id")
         contract_args(p, account=3)

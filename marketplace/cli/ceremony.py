@@ -28,8 +28,10 @@ def _new(args) -> int:
 
     pk = setup(read_r1cs(args.r1cs), read_ptau(args.ptau))
     write_zkey(pk, args.out)
-    print(f"circuit hash: {pk.mpc_params['cs_hash'].hex()}\nwrote {args.out} (no contribution yet: "
-          f"INSECURE until someone contributes)")
+    print(
+        f"circuit hash: {pk.mpc_params['cs_hash'].hex()}\nwrote {args.out} (no contribution yet: "
+        f"INSECURE until someone contributes)"
+    )
     return 0
 
 

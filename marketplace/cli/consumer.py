@@ -43,10 +43,16 @@ def statement_check_arguments(p, state: str) -> None:
     """The options of a verb that pays on a statement verifier (an audit, a retrieval request)."""
     p.add_argument("--state", default=state, help="this client's state directory (trusted contributions)")
     p.add_argument("--endpoint", help="the provider's channel URL (default: the model's metadata URI)")
-    p.add_argument("--insecure-phase1", action="store_true",
-                   help="accept a phase 1 without a transcript (a known-secret one: demonstrations only)")
-    p.add_argument("--insecure-skip-setup-check", action="store_true",
-                   help="do not check the statement's verifier (tests and development chains only)")
+    p.add_argument(
+        "--insecure-phase1",
+        action="store_true",
+        help="accept a phase 1 without a transcript (a known-secret one: demonstrations only)",
+    )
+    p.add_argument(
+        "--insecure-skip-setup-check",
+        action="store_true",
+        help="do not check the statement's verifier (tests and development chains only)",
+    )
 
 
 def check_statement_args(args, settlement, account: str, kind: str, model_id: int, size: int) -> None:
@@ -59,25 +65,39 @@ def check_statement_args(args, settlement, account: str, kind: str, model_id: in
         print(f"zkmarket: warning: the {kind} verifier was not checked: the provider may be able to forge proofs")
         return
     market = Market.at(settlement.w3, settlement.contract.functions.registry().call())
-    client = Consumer(market, account, name={"accuracy": "auditor", "retrieval": "requester"}[kind],
-                      state_dir=args.state)
-    client.check_statement(model_id, kind, size, endpoint=args.endpoint, insecure_phase1=args.insecure_phase1,
-                           settlement=settlement)
+    client = Consumer(
+        market, account, name={"accuracy": "auditor", "retrieval": "requester"}[kind], state_dir=args.state
+    )
+    client.check_statement(
+        model_id, kind, size, endpoint=args.endpoint, insecure_phase1=args.insecure_phase1, settlement=settlement
+    )
 
 
 def run_predict(args: argparse.Namespace) -> int:
     x = _load_input(args.input)
     consumer = _consumer(args)
-    offer = consumer.inspect(args.model, endpoint=args.endpoint, check_setup=not args.insecure_skip_setup_check,
-                             insecure_phase1=args.insecure_phase1)
+    offer = consumer.inspect(
+        args.model,
+        endpoint=args.endpoint,
+        check_setup=not args.insecure_skip_setup_check,
+        insecure_phase1=args.insecure_phase1,
+    )
     if not offer.setup_checked:
         print("zkmarket: warning: the setup was not checked: the provider may be able to forge proofs")
     prediction = consumer.predict(offer, x, timeout=args.timeout)
     if prediction.refunded:
         print(f"request {prediction.request_id}: not answered before its deadline; the escrow was refunded")
         return 2
-    print(json.dumps({"request_id": prediction.request_id, "label": prediction.label,
-                      "logits": prediction.logits, "paid_wei": prediction.price}))
+    print(
+        json.dumps(
+            {
+                "request_id": prediction.request_id,
+                "label": prediction.label,
+                "logits": prediction.logits,
+                "paid_wei": prediction.price,
+            }
+        )
+    )
     return 0
 
 
@@ -90,8 +110,10 @@ def run_trust(args: argparse.Namespace) -> int:
         for digest in hashes or []:
             digest = digest.lower().removeprefix("0x")
             if len(digest) != 128 or any(c not in "0123456789abcdef" for c in digest):
-                raise ZkmarketError(f"{digest!r} is not a contribution hash (128 hex digits, as `zkmarket "
-                                    f"powersoftau contribute` and `zkmarket zkey contribute` print them)")
+                raise ZkmarketError(
+                    f"{digest!r} is not a contribution hash (128 hex digits, as `zkmarket "
+                    f"powersoftau contribute` and `zkmarket zkey contribute` print them)"
+                )
             if digest not in trusted[phase]:
                 trusted[phase].append(digest)
     write_json(path, trusted)
@@ -117,10 +139,16 @@ def register(sub) -> None:
     p.add_argument("--timeout", type=int, default=600, help="seconds (chain time) before the request can be refunded")
     p.add_argument("--endpoint", help="the provider's channel URL (default: the model's metadata URI)")
     p.add_argument("--state", default="consumer-state", help="the consumer's state directory (trusted contributions)")
-    p.add_argument("--insecure-phase1", action="store_true",
-                   help="accept a phase 1 without a transcript (a known-secret one: demonstrations only)")
-    p.add_argument("--insecure-skip-setup-check", action="store_true",
-                   help="do not check the setup ceremony (tests and development chains only)")
+    p.add_argument(
+        "--insecure-phase1",
+        action="store_true",
+        help="accept a phase 1 without a transcript (a known-secret one: demonstrations only)",
+    )
+    p.add_argument(
+        "--insecure-skip-setup-check",
+        action="store_true",
+        help="do not check the setup ceremony (tests and development chains only)",
+    )
     market_arguments(p, account=2)
     p.set_defaults(run=run_predict)
 

@@ -45,7 +45,7 @@ def run_make(args: argparse.Namespace) -> int:
     _, _, x_te, _ = digits_split()
     if not 1 <= args.items <= len(x_te):
         raise ZkmarketError(f"--items must be in [1, {len(x_te)}] (the digits test split)")
-    write_corpus(args.out, executor.quantize_input(graph, model_inputs(graph.input_tensor.shape, x_te[:args.items])))
+    write_corpus(args.out, executor.quantize_input(graph, model_inputs(graph.input_tensor.shape, x_te[: args.items])))
     print(f"{args.out}: {args.items} quantized digits images")
     return 0
 

@@ -21,17 +21,28 @@ DEFAULT_DEPLOYMENT = "deployment.json"
 
 
 def chain_arguments(parser: argparse.ArgumentParser, account: int) -> None:
-    parser.add_argument("--rpc", metavar="URL", default=os.environ.get("ZKMARKET_RPC"),
-                        help="JSON-RPC URL of the node (default: $ZKMARKET_RPC, else a fresh in-process chain)")
-    parser.add_argument("--account", default=str(account),
-                        help=f"index of an unlocked account of the node, or its address (default {account})")
+    parser.add_argument(
+        "--rpc",
+        metavar="URL",
+        default=os.environ.get("ZKMARKET_RPC"),
+        help="JSON-RPC URL of the node (default: $ZKMARKET_RPC, else a fresh in-process chain)",
+    )
+    parser.add_argument(
+        "--account",
+        default=str(account),
+        help=f"index of an unlocked account of the node, or its address (default {account})",
+    )
 
 
 def market_arguments(parser: argparse.ArgumentParser, account: int) -> None:
     chain_arguments(parser, account)
     parser.add_argument("--market", metavar="ADDRESS", help="the Marketplace's address (default: read --deployment)")
-    parser.add_argument("--deployment", metavar="FILE", default=DEFAULT_DEPLOYMENT,
-                        help=f"the file `zkmarket deploy` wrote (default {DEFAULT_DEPLOYMENT})")
+    parser.add_argument(
+        "--deployment",
+        metavar="FILE",
+        default=DEFAULT_DEPLOYMENT,
+        help=f"the file `zkmarket deploy` wrote (default {DEFAULT_DEPLOYMENT})",
+    )
 
 
 def verb_group(sub, name: str, help: str, doc: str):
@@ -90,8 +101,12 @@ def run(args: argparse.Namespace) -> int:
 
     w3, account = connect_args(args)
     market = Market.deploy(w3, account)
-    deployment = {"chain_id": int(w3.eth.chain_id), "marketplace": market.marketplace.address,
-                  "registry": market.registry.address, "deployer": account}
+    deployment = {
+        "chain_id": int(w3.eth.chain_id),
+        "marketplace": market.marketplace.address,
+        "registry": market.registry.address,
+        "deployer": account,
+    }
     print(f"Marketplace: {market.marketplace.address} (model registry: {market.registry.address})")
     if args.rpc is None:
         print("(in-process chain: it ends with this command; pass --rpc URL to deploy to a node)")
@@ -102,8 +117,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("deploy", help="deploy the model registry and the marketplace",
-                            description=__doc__.split("\n\n")[0])
+    parser = sub.add_parser(
+        "deploy", help="deploy the model registry and the marketplace", description=__doc__.split("\n\n")[0]
+    )
     chain_arguments(parser, account=0)
     parser.add_argument("--out", default=DEFAULT_DEPLOYMENT, help=f"deployment file (default {DEFAULT_DEPLOYMENT})")
     parser.set_defaults(run=run)

@@ -1,8 +1,8 @@
 """`zkmarket groth16 setup | prove | verify`: snarkjs's Groth16 verbs on snarkjs-compatible files.
 
-    zkmarket groth16 setup C.r1cs P.ptau C.zkey
-    zkmarket groth16 prove C.zkey W.wtns proof.json public.json
-    zkmarket groth16 verify verification_key.json public.json proof.json
+zkmarket groth16 setup C.r1cs P.ptau C.zkey
+zkmarket groth16 prove C.zkey W.wtns proof.json public.json
+zkmarket groth16 verify verification_key.json public.json proof.json
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from prover.errors import VerificationError
 
 INSECURE_KEY_WARNING = (
     "zkmarket: warning: this key has had no phase-2 contribution (delta = 1), so anyone can forge "
-    "proofs for it: use it for tests only, or have independent parties contribute before relying on it")
+    "proofs for it: use it for tests only, or have independent parties contribute before relying on it"
+)
 
 
 @contextlib.contextmanager
@@ -56,7 +57,7 @@ def run_setup(args: argparse.Namespace) -> int:
         step("write zkey")
         write_zkey(pk, args.zkey)
     cs_hash = pk.mpc_params["cs_hash"].hex()
-    print(f"Circuit hash: {' '.join(cs_hash[i:i + 8] for i in range(0, len(cs_hash), 8))}")
+    print(f"Circuit hash: {' '.join(cs_hash[i : i + 8] for i in range(0, len(cs_hash), 8))}")
     print(INSECURE_KEY_WARNING, file=sys.stderr)
     return 0
 
@@ -83,11 +84,15 @@ def run_verify(args: argparse.Namespace) -> int:
     public_signals = read_public(args.public)
     proof = read_proof(args.proof)
     if len(public_signals) != vk.n_public:
-        raise VerificationError(f"{args.public} holds {len(public_signals)} public signals but the "
-                                f"verification key expects {vk.n_public}: are they for this circuit?")
+        raise VerificationError(
+            f"{args.public} holds {len(public_signals)} public signals but the "
+            f"verification key expects {vk.n_public}: are they for this circuit?"
+        )
     if not verify(vk, public_signals, proof):
-        raise VerificationError(f"invalid proof: {args.proof} does not verify for the public signals "
-                                f"in {args.public} under {args.verification_key}")
+        raise VerificationError(
+            f"invalid proof: {args.proof} does not verify for the public signals "
+            f"in {args.public} under {args.verification_key}"
+        )
     print("OK")
     return 0
 

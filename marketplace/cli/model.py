@@ -55,18 +55,22 @@ class ModelDirError(ZkmarketError):
 
 # --- a compiled model directory --------------------------------------------------------------
 
+
 def read_model_json(directory: Path) -> dict:
     path = Path(directory) / MODEL_JSON
     try:
         info = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ModelDirError(f"{directory} is not a compiled model (no {MODEL_JSON}): "
-                            "run zkmarket model compile MODEL.onnx OUTDIR first") from None
+        raise ModelDirError(
+            f"{directory} is not a compiled model (no {MODEL_JSON}): run zkmarket model compile MODEL.onnx OUTDIR first"
+        ) from None
     except ValueError as exc:
         raise ModelDirError(f"{path} is not valid JSON ({exc}): compile the model again") from exc
     if info.get("format_version") != FORMAT_VERSION:
-        raise ModelDirError(f"{path} has format {info.get('format_version')}, this zkmarket reads "
-                            f"{FORMAT_VERSION}: compile the model again")
+        raise ModelDirError(
+            f"{path} has format {info.get('format_version')}, this zkmarket reads "
+            f"{FORMAT_VERSION}: compile the model again"
+        )
     return info
 
 
@@ -80,16 +84,20 @@ def load_statement(directory: Path, show_progress: bool = False):
     info = read_model_json(directory)
     graph = load_graph(directory)
     if str(model_commitment(graph)) != info["model_commitment"]:
-        raise ModelDirError(f"{directory}: the quantized graph does not match the model commitment in "
-                            f"{MODEL_JSON} (files changed or mixed up): compile the model again")
+        raise ModelDirError(
+            f"{directory}: the quantized graph does not match the model commitment in "
+            f"{MODEL_JSON} (files changed or mixed up): compile the model again"
+        )
     with steps("model circuit", ["build circuit"]) as step:
         step("build circuit")
         statement = inference_circuit(graph, info["mode"])
     r1cs = statement.r1cs
     if (r1cs.n_constraints, r1cs.n_wires) != (info["constraints"], info["wires"]):
-        raise ModelDirError(f"{directory}: the rebuilt circuit has {r1cs.n_constraints} constraints and "
-                            f"{r1cs.n_wires} wires, {MODEL_JSON} records {info['constraints']} and "
-                            f"{info['wires']}: compile the model again with this version of zkmarket")
+        raise ModelDirError(
+            f"{directory}: the rebuilt circuit has {r1cs.n_constraints} constraints and "
+            f"{r1cs.n_wires} wires, {MODEL_JSON} records {info['constraints']} and "
+            f"{info['wires']}: compile the model again with this version of zkmarket"
+        )
     return statement, info
 
 
@@ -127,8 +135,9 @@ def inference_witness(statement, input_path: str, salt: int):
     if x.shape == (1,) + tuple(want):
         x = x[0]
     if x.shape != tuple(want):
-        raise InputShapeError(f"{input_path} holds shape {x.shape}, the model takes {tuple(want)} "
-                              f"(or a batch of one): reshape the input")
+        raise InputShapeError(
+            f"{input_path} holds shape {x.shape}, the model takes {tuple(want)} (or a batch of one): reshape the input"
+        )
     if x.dtype.kind not in "iuf":
         raise FormatError(f"{input_path} holds {x.dtype} values, the model takes real numbers")
     x_quantized = executor.quantize_input(statement.graph, x)
@@ -148,6 +157,7 @@ def _print_result(result, salt: int | None = None) -> None:
 
 # --- compile ---------------------------------------------------------------------------------
 
+
 def _calibration(args, graph, model_path: Path):
     """(calibration inputs, labels or None, precision or None, what the labels are) from the
     options, or the digits split for one of the project's example models."""
@@ -159,16 +169,27 @@ def _calibration(args, graph, model_path: Path):
             raise ZkmarketError("--labels needs --calibration: the labels are those of the calibration inputs")
         example = _example_model(model_path)
         if example is None:
-            raise ZkmarketError("no calibration inputs: give --calibration X.npy, a batch of typical inputs "
-                                f"of shape (N, {', '.join(map(str, want))}) scaled like the training data")
+            raise ZkmarketError(
+                "no calibration inputs: give --calibration X.npy, a batch of typical inputs "
+                f"of shape (N, {', '.join(map(str, want))}) scaled like the training data"
+            )
         from marketplace.models import digits_split, model_inputs
+
         x_tr, _, x_te, y_te = digits_split()
-        return (model_inputs(example.input_shape, x_tr), None, example.precision,
-                model_inputs(example.input_shape, x_te), y_te, "digits test split")
+        return (
+            model_inputs(example.input_shape, x_tr),
+            None,
+            example.precision,
+            model_inputs(example.input_shape, x_te),
+            y_te,
+            "digits test split",
+        )
     x = _load_array(args.calibration, "calibration inputs")
     if x.ndim != len(want) + 1 or tuple(x.shape[1:]) != want or len(x) == 0:
-        raise InputShapeError(f"{args.calibration} holds shape {x.shape}, calibration needs a batch "
-                              f"(N, {', '.join(map(str, want))}) with N >= 1: reshape it")
+        raise InputShapeError(
+            f"{args.calibration} holds shape {x.shape}, calibration needs a batch "
+            f"(N, {', '.join(map(str, want))}) with N >= 1: reshape it"
+        )
     if x.dtype.kind not in "iuf":
         raise FormatError(f"{args.calibration} holds {x.dtype} values, calibration needs real numbers")
     x = x.astype(np.float64)
@@ -176,8 +197,10 @@ def _calibration(args, graph, model_path: Path):
         return x, None, None, None, None, None
     y = _load_array(args.labels, "labels")
     if y.shape != (len(x),) or y.dtype.kind not in "iu":
-        raise InputShapeError(f"{args.labels} holds {y.dtype} of shape {y.shape}: --labels needs {len(x)} "
-                              "integer class labels, one per calibration input")
+        raise InputShapeError(
+            f"{args.labels} holds {y.dtype} of shape {y.shape}: --labels needs {len(x)} "
+            "integer class labels, one per calibration input"
+        )
     return x, y, None, x, y, "calibration inputs"
 
 
@@ -194,8 +217,9 @@ def _example_model(model_path: Path):
 
 def _check_outdir(outdir: Path) -> None:
     if outdir.exists() and (not outdir.is_dir() or any(outdir.iterdir())):
-        raise ZkmarketError(f"{outdir} already exists and is not an empty directory: "
-                            "remove it or choose another output directory")
+        raise ZkmarketError(
+            f"{outdir} already exists and is not an empty directory: remove it or choose another output directory"
+        )
 
 
 def compile_model(args: argparse.Namespace) -> dict:
@@ -239,16 +263,20 @@ def compile_model(args: argparse.Namespace) -> dict:
             "calibration_samples": int(len(x)),
             "input": _tensor_info(quantized, quantized.input),
             "output": _tensor_info(quantized, quantized.output),
-            "scales": {n: {"scale": t.scale, "bits": t.bits, "checked": t.checked}
-                       for n, t in quantized.tensors.items()},
+            "scales": {
+                n: {"scale": t.scale, "bits": t.bits, "checked": t.checked} for n, t in quantized.tensors.items()
+            },
             "parameters": int(sum(quantized.constants[n].values.size for n in _weights(quantized))),
             "constraints": int(r1cs.n_constraints),
             "wires": int(r1cs.n_wires),
         }
         if y_eval is not None:
-            info["accuracy"] = {"evaluated_on": evaluated_on, "samples": int(len(y_eval)),
-                                "float": accuracy(graph, x_eval, y_eval),
-                                "quantized": accuracy(quantized, x_eval, y_eval)}
+            info["accuracy"] = {
+                "evaluated_on": evaluated_on,
+                "samples": int(len(y_eval)),
+                "float": accuracy(graph, x_eval, y_eval),
+                "quantized": accuracy(quantized, x_eval, y_eval),
+            }
         step("write files")
         _check_outdir(outdir)
         outdir.parent.mkdir(parents=True, exist_ok=True)
@@ -267,6 +295,7 @@ def compile_model(args: argparse.Namespace) -> dict:
 
 def _weights(graph) -> list[str]:
     from prover.circuit.compile import weight_names
+
     return weight_names(graph)
 
 
@@ -281,12 +310,15 @@ def run_compile(args: argparse.Namespace) -> int:
     print(f"constraints: {info['constraints']}  wires: {info['wires']}  mode: {info['mode']}")
     if "accuracy" in info:
         a = info["accuracy"]
-        print(f"accuracy on the {a['evaluated_on']} ({a['samples']}): float {a['float']:.4f}, "
-              f"quantized {a['quantized']:.4f}")
+        print(
+            f"accuracy on the {a['evaluated_on']} ({a['samples']}): float {a['float']:.4f}, "
+            f"quantized {a['quantized']:.4f}"
+        )
     return 0
 
 
 # --- witness, setup, prove, verify -----------------------------------------------------------
+
 
 def run_witness(args: argparse.Namespace) -> int:
     from prover.formats.wtns import write_wtns
@@ -317,6 +349,7 @@ def setup_model(outdir, ptau_path=None, progress: bool = False) -> None:
         step("powers of tau")
         if ptau_path is None:
             from prover.ceremony.known_secret import known_secret_ptau
+
             power = domain_size(r1cs.n_constraints, r1cs.n_public).bit_length() - 1
             # secrets drawn here and dropped: only this process ever knew them
             draw = lambda: secrets.randbelow(FR_MODULUS - 1) + 1  # noqa: E731
@@ -334,8 +367,11 @@ def setup_model(outdir, ptau_path=None, progress: bool = False) -> None:
 def run_setup(args: argparse.Namespace) -> int:
     setup_model(args.outdir, args.ptau, progress=sys.stderr.isatty())
     if args.ptau is None:
-        print("zkmarket: warning: no --ptau: the powers of tau came from one local random secret; "
-              "use a public multi-party powers of tau for real keys", file=sys.stderr)
+        print(
+            "zkmarket: warning: no --ptau: the powers of tau came from one local random secret; "
+            "use a public multi-party powers of tau for real keys",
+            file=sys.stderr,
+        )
     print(INSECURE_KEY_WARNING, file=sys.stderr)
     print(f"wrote {Path(args.outdir) / CIRCUIT_ZKEY} and {Path(args.outdir) / VERIFICATION_KEY}")
     return 0
@@ -355,8 +391,10 @@ def run_prove(args: argparse.Namespace) -> int:
     result = inference_witness(statement, args.input, salt)
     pk = read_zkey(outdir / CIRCUIT_ZKEY)
     if (pk.n_vars, pk.n_public) != (statement.r1cs.n_wires, statement.r1cs.n_public):
-        raise ModelDirError(f"{outdir / CIRCUIT_ZKEY} is for another circuit ({pk.n_vars} wires): "
-                            f"run zkmarket model setup {outdir} again")
+        raise ModelDirError(
+            f"{outdir / CIRCUIT_ZKEY} is for another circuit ({pk.n_vars} wires): "
+            f"run zkmarket model setup {outdir} again"
+        )
     proof, public = prove(pk, result.witness, progress=sys.stderr.isatty(), r1cs=statement.r1cs)
     write_proof(proof, args.proof)
     write_public(public, args.public)
@@ -380,17 +418,23 @@ def verify_model(outdir, proof_path, public_path) -> list[int]:
     proof = read_proof(proof_path)
     names = info["public_inputs"]
     if len(public) != len(names) or vk.n_public != len(names):
-        raise VerificationError(f"{public_path} holds {len(public)} public signals, an inference statement "
-                                f"has {len(names)} ({', '.join(names)}): is it for this model?")
+        raise VerificationError(
+            f"{public_path} holds {len(public)} public signals, an inference statement "
+            f"has {len(names)} ({', '.join(names)}): is it for this model?"
+        )
     # in private mode every model of one architecture shares the circuit and key: the
     # commitment is what ties the proof to these weights
     if str(public[names.index("model_commitment")]) != info["model_commitment"]:
-        raise VerificationError(f"{public_path} is about another model (model commitment "
-                                f"{public[names.index('model_commitment')]}, {outdir} has "
-                                f"{info['model_commitment']})")
+        raise VerificationError(
+            f"{public_path} is about another model (model commitment "
+            f"{public[names.index('model_commitment')]}, {outdir} has "
+            f"{info['model_commitment']})"
+        )
     if not verify(vk, public, proof):
-        raise VerificationError(f"invalid proof: {proof_path} does not verify for the public signals in "
-                                f"{public_path} under {outdir / VERIFICATION_KEY}")
+        raise VerificationError(
+            f"invalid proof: {proof_path} does not verify for the public signals in "
+            f"{public_path} under {outdir / VERIFICATION_KEY}"
+        )
     return public
 
 
@@ -409,28 +453,75 @@ SALT = ("--salt", {"metavar": "HEX", "help": "salt of the input commitment (defa
 
 # verb -> (help, run, arguments in order)
 VERBS: dict[str, tuple[str, Callable[[argparse.Namespace], int], list[tuple[str, dict[str, Any]]]]] = {
-    "compile": ("quantize an ONNX model and compile its inference circuit", run_compile, [
-        ("model", {"help": "MODEL.onnx"}),
-        ("outdir", {"help": "directory to create (must not hold files)"}),
-        ("--calibration", {"metavar": "X.npy", "help": "batch of typical real inputs (N, *input shape) to "
-                           "choose the scales from (default for the example models: their digits training split)"}),
-        ("--labels", {"metavar": "Y.npy", "help": "labels of the calibration inputs: the cheapest precision "
-                      "keeping the accuracy is chosen, and the accuracy is recorded"}),
-        ("--public-model", {"action": "store_true", "help": "weights as circuit constants (both sides know "
-                            "them; linear layers are free)"}),
-        ("--bits", {"type": int, "nargs": 2, "metavar": ("ACT", "WEIGHT"), "help": "activation and weight bit "
-                    "widths (default: chosen from --labels, else 8 8)"}),
-    ]),
-    "witness": ("witness (.wtns) of one input; prints the label and commitments", run_witness, [
-        OUTDIR, INPUT, ("wtns", {"help": "witness to write (.wtns)"}), SALT]),
-    "setup": ("proving and verification keys of a compiled model", run_setup, [
-        OUTDIR, ("--ptau", {"metavar": "P", "help": "powers of tau prepared for phase 2 (default: a "
-                            "throw-away local one, for trying things)"})]),
-    "prove": ("prove the model's inference on one input", run_prove, [
-        OUTDIR, INPUT, ("proof", {"help": "PROOF.json to write"}), ("public", {"help": "PUBLIC.json to write"}),
-        SALT]),
-    "verify": ("verify an inference proof; exit status 0 and OK when valid", run_verify, [
-        OUTDIR, ("proof", {"help": "PROOF.json"}), ("public", {"help": "PUBLIC.json"})]),
+    "compile": (
+        "quantize an ONNX model and compile its inference circuit",
+        run_compile,
+        [
+            ("model", {"help": "MODEL.onnx"}),
+            ("outdir", {"help": "directory to create (must not hold files)"}),
+            (
+                "--calibration",
+                {
+                    "metavar": "X.npy",
+                    "help": "batch of typical real inputs (N, *input shape) to "
+                    "choose the scales from (default for the example models: their digits training split)",
+                },
+            ),
+            (
+                "--labels",
+                {
+                    "metavar": "Y.npy",
+                    "help": "labels of the calibration inputs: the cheapest precision "
+                    "keeping the accuracy is chosen, and the accuracy is recorded",
+                },
+            ),
+            (
+                "--public-model",
+                {
+                    "action": "store_true",
+                    "help": "weights as circuit constants (both sides know them; linear layers are free)",
+                },
+            ),
+            (
+                "--bits",
+                {
+                    "type": int,
+                    "nargs": 2,
+                    "metavar": ("ACT", "WEIGHT"),
+                    "help": "activation and weight bit widths (default: chosen from --labels, else 8 8)",
+                },
+            ),
+        ],
+    ),
+    "witness": (
+        "witness (.wtns) of one input; prints the label and commitments",
+        run_witness,
+        [OUTDIR, INPUT, ("wtns", {"help": "witness to write (.wtns)"}), SALT],
+    ),
+    "setup": (
+        "proving and verification keys of a compiled model",
+        run_setup,
+        [
+            OUTDIR,
+            (
+                "--ptau",
+                {
+                    "metavar": "P",
+                    "help": "powers of tau prepared for phase 2 (default: a throw-away local one, for trying things)",
+                },
+            ),
+        ],
+    ),
+    "prove": (
+        "prove the model's inference on one input",
+        run_prove,
+        [OUTDIR, INPUT, ("proof", {"help": "PROOF.json to write"}), ("public", {"help": "PUBLIC.json to write"}), SALT],
+    ),
+    "verify": (
+        "verify an inference proof; exit status 0 and OK when valid",
+        run_verify,
+        [OUTDIR, ("proof", {"help": "PROOF.json"}), ("public", {"help": "PUBLIC.json"})],
+    ),
 }
 
 

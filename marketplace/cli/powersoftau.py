@@ -1,10 +1,10 @@
 """`zkmarket powersoftau ...`: the phase-1 ceremony in snarkjs's form.
 
-    zkmarket powersoftau new bn128 POWER OUT.ptau
-    zkmarket powersoftau contribute IN.ptau OUT.ptau [--name NAME] [-e ENTROPY]
-    zkmarket powersoftau beacon IN.ptau OUT.ptau BEACON_HEX ITERATIONS_EXP [--name NAME]
-    zkmarket powersoftau prepare phase2 IN.ptau OUT.ptau
-    zkmarket powersoftau verify IN.ptau
+zkmarket powersoftau new bn128 POWER OUT.ptau
+zkmarket powersoftau contribute IN.ptau OUT.ptau [--name NAME] [-e ENTROPY]
+zkmarket powersoftau beacon IN.ptau OUT.ptau BEACON_HEX ITERATIONS_EXP [--name NAME]
+zkmarket powersoftau prepare phase2 IN.ptau OUT.ptau
+zkmarket powersoftau verify IN.ptau
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ def _contribute(args) -> int:
 
 def _warn_if_was_prepared(ptau) -> None:
     if ptau.lagrange:
-        print("the input was prepared for phase 2; its Lagrange sections no longer match and were left "
-              "out: run `zkmarket powersoftau prepare phase2` again after the last contribution")
+        print(
+            "the input was prepared for phase 2; its Lagrange sections no longer match and were left "
+            "out: run `zkmarket powersoftau prepare phase2` again after the last contribution"
+        )
 
 
 def _beacon(args) -> int:

@@ -63,8 +63,11 @@ def _load_calibration(path):
 def model_arguments(p, help: str = "the model (.onnx)") -> None:
     """The model a verb is about, and the calibration it was quantized with."""
     p.add_argument("onnx", help=help)
-    p.add_argument("--calibration", help="the .npy batch of typical inputs the model was quantized with (not "
-                                         "needed for the bundled example models)")
+    p.add_argument(
+        "--calibration",
+        help="the .npy batch of typical inputs the model was quantized with (not "
+        "needed for the bundled example models)",
+    )
 
 
 def model_graph(args: argparse.Namespace):
@@ -77,13 +80,17 @@ def model_graph(args: argparse.Namespace):
 def _served_model(onnx, ptau, calibration, cache, zkey=None):
     from marketplace.provider import prepare_model
 
-    return prepare_model(onnx, ptau_path=ptau, zkey_path=zkey, calibration=_load_calibration(calibration),
-                         cache_dir=cache)
+    return prepare_model(
+        onnx, ptau_path=ptau, zkey_path=zkey, calibration=_load_calibration(calibration), cache_dir=cache
+    )
 
 
 def _statement_sizes(args) -> list[tuple[str, int]]:
-    return [(kind, size) for kind, size in (("accuracy", args.accuracy_samples), ("retrieval", args.retrieval_items))
-            if size is not None]
+    return [
+        (kind, size)
+        for kind, size in (("accuracy", args.accuracy_samples), ("retrieval", args.retrieval_items))
+        if size is not None
+    ]
 
 
 def run_setup(args: argparse.Namespace) -> int:
@@ -95,10 +102,17 @@ def run_setup(args: argparse.Namespace) -> int:
     statements = _statement_sizes(args)
     if len(statements) > 1:
         raise ZkmarketError("one key per call: give --accuracy-samples or --retrieval-items, not both")
-    initial_key(args.onnx, args.ptau, args.out, calibration=_load_calibration(args.calibration),
-                statement=statements[0] if statements else None)
-    print(f"wrote {args.out} (no contribution yet: anyone can forge proofs with it). Consumers contribute with "
-          f"`zkmarket zkey contribute {args.out} NEXT.zkey`; register the last key with --zkey")
+    initial_key(
+        args.onnx,
+        args.ptau,
+        args.out,
+        calibration=_load_calibration(args.calibration),
+        statement=statements[0] if statements else None,
+    )
+    print(
+        f"wrote {args.out} (no contribution yet: anyone can forge proofs with it). Consumers contribute with "
+        f"`zkmarket zkey contribute {args.out} NEXT.zkey`; register the last key with --zkey"
+    )
     return 0
 
 
@@ -119,16 +133,27 @@ def run_register(args: argparse.Namespace) -> int:
             raise ZkmarketError(f"{path} does not exist")
     market, account = market_args(args)
     served = _served_model(args.onnx, args.ptau, args.calibration, args.cache, args.zkey)
-    statements = [prepare_statement(served, kind, size, ptau_path=args.statement_ptau or args.ptau,
-                                    zkey_path=getattr(args, f"{kind}_zkey"), cache_dir=args.cache)
-                  for kind, size in _statement_sizes(args)]
+    statements = [
+        prepare_statement(
+            served,
+            kind,
+            size,
+            ptau_path=args.statement_ptau or args.ptau,
+            zkey_path=getattr(args, f"{kind}_zkey"),
+            cache_dir=args.cache,
+        )
+        for kind, size in _statement_sizes(args)
+    ]
     provider = Provider(market, account, served, ProviderStore(args.state), statements=statements)
     model_id = provider.register(args.price, metadata_uri=args.endpoint)
-    provider.state.extra = {"onnx": str(Path(args.onnx).resolve()), "endpoint": args.endpoint,
-                            "ptau": args.ptau and str(Path(args.ptau).resolve()),
-                            "zkey": args.zkey and str(Path(args.zkey).resolve()),
-                            "calibration": args.calibration and str(Path(args.calibration).resolve()),
-                            "cache": args.cache and str(Path(args.cache).resolve())}
+    provider.state.extra = {
+        "onnx": str(Path(args.onnx).resolve()),
+        "endpoint": args.endpoint,
+        "ptau": args.ptau and str(Path(args.ptau).resolve()),
+        "zkey": args.zkey and str(Path(args.zkey).resolve()),
+        "calibration": args.calibration and str(Path(args.calibration).resolve()),
+        "cache": args.cache and str(Path(args.cache).resolve()),
+    }
     provider.store.save(provider.state)
     print(f"model id: {model_id}")
     return 0
@@ -150,13 +175,22 @@ def _registered_provider(args: argparse.Namespace):
         args.market = state.marketplace
     market, account = market_args(args)
     extra = state.extra
-    served = _served_model(extra["onnx"], extra.get("ptau"), extra.get("calibration"), extra.get("cache"),
-                           extra.get("zkey"))
-    statements = [StatementKey(kind, int(entry["size"]), read_zkey(entry["zkey"]), Path(entry["zkey"]),
-                               entry.get("ptau") and Path(entry["ptau"]))
-                  for kind, entry in state.statements.items()]
-    return Provider(market, account, served, store, statements=statements,
-                    log=lambda message: print(message, flush=True))
+    served = _served_model(
+        extra["onnx"], extra.get("ptau"), extra.get("calibration"), extra.get("cache"), extra.get("zkey")
+    )
+    statements = [
+        StatementKey(
+            kind,
+            int(entry["size"]),
+            read_zkey(entry["zkey"]),
+            Path(entry["zkey"]),
+            entry.get("ptau") and Path(entry["ptau"]),
+        )
+        for kind, entry in state.statements.items()
+    ]
+    return Provider(
+        market, account, served, store, statements=statements, log=lambda message: print(message, flush=True)
+    )
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -196,8 +230,9 @@ def run_status(args: argparse.Namespace) -> int:
 
     from marketplace.store import STATES, ProviderStore
 
-    not_state = ZkmarketError(f"{args.state} is not a provider state directory: give the --state of "
-                              f"`zkmarket provider register`")
+    not_state = ZkmarketError(
+        f"{args.state} is not a provider state directory: give the --state of `zkmarket provider register`"
+    )
     if not (Path(args.state) / "provider.json").is_file():  # before ProviderStore makes the folder
         raise not_state
     store = ProviderStore(args.state)
@@ -206,17 +241,33 @@ def run_status(args: argparse.Namespace) -> int:
         raise not_state
     totals = Counter(r.state for r in records)
     if args.json:
-        print(json.dumps({
-            "model_id": state.model_id, "recent_proof_seconds": state.proof_seconds,
-            "totals": {name: totals[name] for name in STATES},
-            "requests": [{"request_id": r.request_id, "status": r.state, "reason": r.reason, "times": r.times,
-                          "label": r.label, "proof_seconds": r.proof_seconds, "gas_used": r.gas_used}
-                         for r in records]}))
+        print(
+            json.dumps(
+                {
+                    "model_id": state.model_id,
+                    "recent_proof_seconds": state.proof_seconds,
+                    "totals": {name: totals[name] for name in STATES},
+                    "requests": [
+                        {
+                            "request_id": r.request_id,
+                            "status": r.state,
+                            "reason": r.reason,
+                            "times": r.times,
+                            "label": r.label,
+                            "proof_seconds": r.proof_seconds,
+                            "gas_used": r.gas_used,
+                        }
+                        for r in records
+                    ],
+                }
+            )
+        )
         return 0
     rows = [STATUS_COLUMNS]
     for r in records:
-        rows.append((str(r.request_id), r.state, _clock(r.times.get(r.state)), _clock(r.times.get("received")),
-                     r.reason or ""))
+        rows.append(
+            (str(r.request_id), r.state, _clock(r.times.get(r.state)), _clock(r.times.get("received")), r.reason or "")
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(STATUS_COLUMNS) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1])
@@ -253,11 +304,20 @@ def run_unstake(args: argparse.Namespace) -> int:
     provider = _registered_provider(args)
     audit = audit_at(provider.w3, args.audit)
     if args.complete:
-        print(json.dumps({"model_id": provider.model_id,
-                          "bond": audit.complete_unstake(provider.account, provider.model_id)}))
+        print(
+            json.dumps(
+                {"model_id": provider.model_id, "bond": audit.complete_unstake(provider.account, provider.model_id)}
+            )
+        )
     else:
-        print(json.dumps({"model_id": provider.model_id,
-                          "unbonding_at": audit.request_unstake(provider.account, provider.model_id)}))
+        print(
+            json.dumps(
+                {
+                    "model_id": provider.model_id,
+                    "unbonding_at": audit.request_unstake(provider.account, provider.model_id),
+                }
+            )
+        )
     return 0
 
 
@@ -272,8 +332,16 @@ def run_answer_audit(args: argparse.Namespace) -> int:
     audit = audit_at(provider.w3, args.audit)
     outcome = provider.answer_audit(audit, args.challenge, args.pool_file)
     record = audit.status(args.challenge)
-    print(json.dumps({"challenge_id": args.challenge, "status": outcome.name.lower(), "samples": record.samples,
-                      "correct": record.correct}))
+    print(
+        json.dumps(
+            {
+                "challenge_id": args.challenge,
+                "status": outcome.name.lower(),
+                "samples": record.samples,
+                "correct": record.correct,
+            }
+        )
+    )
     return 0
 
 
@@ -285,8 +353,9 @@ def run_answer_retrieval(args: argparse.Namespace) -> int:
     if not Path(args.corpus).is_file():
         raise ZkmarketError(f"corpus file {args.corpus} does not exist: give the file that was registered")
     provider = _registered_provider(args)
-    positions = provider.answer_retrieval(retrieval_at(provider.w3, args.retrieval), args.request, args.corpus,
-                                          args.out)
+    positions = provider.answer_retrieval(
+        retrieval_at(provider.w3, args.retrieval), args.request, args.corpus, args.out
+    )
     print(json.dumps({"request_id": args.request, "items": positions, "delivery": str(args.out)}))
     return 0
 
@@ -308,16 +377,22 @@ def register(sub) -> None:
     p.add_argument("onnx", help="the model (.onnx)")
     p.add_argument("--price", type=int, required=True, help="wei per prediction")
     p.add_argument("--ptau", help="prepared powers of tau from a multi-party ceremony (zkmarket powersoftau)")
-    p.add_argument("--calibration", help="a .npy batch of typical inputs for quantization (not needed for the "
-                                         "bundled example models)")
-    p.add_argument("--zkey", help="the model's key after the consumers' phase-2 contributions (from `zkmarket "
-                                  "provider setup` and `zkmarket zkey contribute`); default: a fresh key")
+    p.add_argument(
+        "--calibration",
+        help="a .npy batch of typical inputs for quantization (not needed for the bundled example models)",
+    )
+    p.add_argument(
+        "--zkey",
+        help="the model's key after the consumers' phase-2 contributions (from `zkmarket "
+        "provider setup` and `zkmarket zkey contribute`); default: a fresh key",
+    )
     p.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help=f"the input channel's URL (default {DEFAULT_ENDPOINT})")
     p.add_argument("--state", default="provider-state", help="the provider's state directory")
     p.add_argument("--cache", default=None, help="cache folder for circuits and keys")
     statement_sizes(p, "also register a verifier of")
-    p.add_argument("--statement-ptau", help="prepared powers of tau for the statements' larger circuits "
-                                            "(default --ptau)")
+    p.add_argument(
+        "--statement-ptau", help="prepared powers of tau for the statements' larger circuits (default --ptau)"
+    )
     p.add_argument("--accuracy-zkey", help="the accuracy key after the auditors' phase-2 contributions")
     p.add_argument("--retrieval-zkey", help="the retrieval key after the requesters' phase-2 contributions")
     market_arguments(p, account=1)
@@ -326,10 +401,14 @@ def register(sub) -> None:
     p = verbs.add_parser("serve", help="answer requests for the registered model until interrupted")
     p.add_argument("--state", default="provider-state", help="the provider's state directory")
     p.add_argument("--poll", type=float, default=1.0, help="seconds between polls of the chain")
-    p.add_argument("--channel-timeout", type=float,
-                   help="seconds a client has for a request's headers, and again for its body (default 5)")
-    p.add_argument("--max-connections", type=int,
-                   help="open channel connections; past it a new one gets 503 (default 256)")
+    p.add_argument(
+        "--channel-timeout",
+        type=float,
+        help="seconds a client has for a request's headers, and again for its body (default 5)",
+    )
+    p.add_argument(
+        "--max-connections", type=int, help="open channel connections; past it a new one gets 503 (default 256)"
+    )
     market_arguments(p, account=1)
     p.set_defaults(run=run_serve)
 
@@ -355,8 +434,12 @@ def register(sub) -> None:
     p.add_argument("pool_file", help="the pool's published file (.npz)")
     p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
     p.add_argument("--pool", type=int, required=True, help="the pool id")
-    p.add_argument("--min-pass", type=float, default=0.99,
-                   help="refuse the pool unless a challenge on it passes the claim with this probability")
+    p.add_argument(
+        "--min-pass",
+        type=float,
+        default=0.99,
+        help="refuse the pool unless a challenge on it passes the claim with this probability",
+    )
     registered(p)
     p.set_defaults(run=run_accept_pool)
 

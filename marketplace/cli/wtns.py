@@ -14,15 +14,19 @@ def run_check(args: argparse.Namespace) -> int:
 
     r1cs, witness = read_r1cs(args.r1cs), read_wtns(args.wtns)
     if len(witness) != r1cs.n_wires:
-        raise CircuitError(f"{args.wtns} holds {len(witness)} values but {args.r1cs} has {r1cs.n_wires} "
-                           f"wires: was the witness computed for this circuit?")
+        raise CircuitError(
+            f"{args.wtns} holds {len(witness)} values but {args.r1cs} has {r1cs.n_wires} "
+            f"wires: was the witness computed for this circuit?"
+        )
     try:
         bad = r1cs.unsatisfied(witness)
     except ValueError as exc:  # wire 0 is not 1
         raise CircuitError(f"{args.wtns}: {exc}") from exc
     if len(bad):
-        raise CircuitError(f"{args.wtns} violates {len(bad)} of {r1cs.n_constraints} constraints of "
-                           f"{args.r1cs}, first #{int(bad[0])}: recompute the witness from the inputs")
+        raise CircuitError(
+            f"{args.wtns} violates {len(bad)} of {r1cs.n_constraints} constraints of "
+            f"{args.r1cs}, first #{int(bad[0])}: recompute the witness from the inputs"
+        )
     print("OK")
     return 0
 

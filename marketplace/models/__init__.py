@@ -28,9 +28,9 @@ LENET_SIDE = 28
 class ExampleModel:
     name: str
     path: Path
-    input_shape: tuple[int, ...]   # per sample, without the batch axis
+    input_shape: tuple[int, ...]  # per sample, without the batch axis
     precision: Precision
-    accuracy: dict                 # measured accuracies on the test split
+    accuracy: dict  # measured accuracies on the test split
 
 
 def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -41,8 +41,9 @@ def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
     digits = load_digits()
     images = digits.images.astype(np.float64) / 16.0
-    x_tr, x_te, y_tr, y_te = train_test_split(images, digits.target, test_size=TEST_FRACTION,
-                                              random_state=SPLIT_SEED, stratify=digits.target)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        images, digits.target, test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=digits.target
+    )
     return x_tr, y_tr.astype(np.int64), x_te, y_te.astype(np.int64)
 
 
@@ -74,6 +75,13 @@ def model_inputs(input_shape: tuple[int, ...], images: np.ndarray) -> np.ndarray
 def example_models() -> dict[str, ExampleModel]:
     """The committed example models by name."""
     catalog = json.loads(CATALOG.read_text())
-    return {name: ExampleModel(name, MODELS_DIR / entry["file"], tuple(entry["input_shape"]),
-                               Precision(**entry["precision"]), entry["accuracy"])
-            for name, entry in catalog.items()}
+    return {
+        name: ExampleModel(
+            name,
+            MODELS_DIR / entry["file"],
+            tuple(entry["input_shape"]),
+            Precision(**entry["precision"]),
+            entry["accuracy"],
+        )
+        for name, entry in catalog.items()
+    }

@@ -26,8 +26,14 @@ PARTIAL_STATE_BYTES = 216
 
 _MASK = (1 << 64) - 1
 _IV = (
-    0x6A09E667F3BCC908, 0xBB67AE8584CAA73B, 0x3C6EF372FE94F82B, 0xA54FF53A5F1D36F1,
-    0x510E527FADE682D1, 0x9B05688C2B3E6C1F, 0x1F83D9ABFB41BD6B, 0x5BE0CD19137E2179,
+    0x6A09E667F3BCC908,
+    0xBB67AE8584CAA73B,
+    0x3C6EF372FE94F82B,
+    0xA54FF53A5F1D36F1,
+    0x510E527FADE682D1,
+    0x9B05688C2B3E6C1F,
+    0x1F83D9ABFB41BD6B,
+    0x5BE0CD19137E2179,
 )
 _SIGMA = (
     (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
@@ -58,46 +64,111 @@ def compress_reference(h: list[int], block, counter: int, last: bool) -> None:
         v14 ^= M
     for r in range(12):
         s = _SIGMA[r % 10]
-        v0 = (v0 + v4 + m[s[0]]) & M; v12 ^= v0; v12 = (v12 >> 32) | ((v12 << 32) & M)
-        v8 = (v8 + v12) & M; v4 ^= v8; v4 = (v4 >> 24) | ((v4 << 40) & M)
-        v0 = (v0 + v4 + m[s[1]]) & M; v12 ^= v0; v12 = (v12 >> 16) | ((v12 << 48) & M)
-        v8 = (v8 + v12) & M; v4 ^= v8; v4 = (v4 >> 63) | ((v4 << 1) & M)
-        v1 = (v1 + v5 + m[s[2]]) & M; v13 ^= v1; v13 = (v13 >> 32) | ((v13 << 32) & M)
-        v9 = (v9 + v13) & M; v5 ^= v9; v5 = (v5 >> 24) | ((v5 << 40) & M)
-        v1 = (v1 + v5 + m[s[3]]) & M; v13 ^= v1; v13 = (v13 >> 16) | ((v13 << 48) & M)
-        v9 = (v9 + v13) & M; v5 ^= v9; v5 = (v5 >> 63) | ((v5 << 1) & M)
-        v2 = (v2 + v6 + m[s[4]]) & M; v14 ^= v2; v14 = (v14 >> 32) | ((v14 << 32) & M)
-        v10 = (v10 + v14) & M; v6 ^= v10; v6 = (v6 >> 24) | ((v6 << 40) & M)
-        v2 = (v2 + v6 + m[s[5]]) & M; v14 ^= v2; v14 = (v14 >> 16) | ((v14 << 48) & M)
-        v10 = (v10 + v14) & M; v6 ^= v10; v6 = (v6 >> 63) | ((v6 << 1) & M)
-        v3 = (v3 + v7 + m[s[6]]) & M; v15 ^= v3; v15 = (v15 >> 32) | ((v15 << 32) & M)
-        v11 = (v11 + v15) & M; v7 ^= v11; v7 = (v7 >> 24) | ((v7 << 40) & M)
-        v3 = (v3 + v7 + m[s[7]]) & M; v15 ^= v3; v15 = (v15 >> 16) | ((v15 << 48) & M)
-        v11 = (v11 + v15) & M; v7 ^= v11; v7 = (v7 >> 63) | ((v7 << 1) & M)
-        v0 = (v0 + v5 + m[s[8]]) & M; v15 ^= v0; v15 = (v15 >> 32) | ((v15 << 32) & M)
-        v10 = (v10 + v15) & M; v5 ^= v10; v5 = (v5 >> 24) | ((v5 << 40) & M)
-        v0 = (v0 + v5 + m[s[9]]) & M; v15 ^= v0; v15 = (v15 >> 16) | ((v15 << 48) & M)
-        v10 = (v10 + v15) & M; v5 ^= v10; v5 = (v5 >> 63) | ((v5 << 1) & M)
-        v1 = (v1 + v6 + m[s[10]]) & M; v12 ^= v1; v12 = (v12 >> 32) | ((v12 << 32) & M)
-        v11 = (v11 + v12) & M; v6 ^= v11; v6 = (v6 >> 24) | ((v6 << 40) & M)
-        v1 = (v1 + v6 + m[s[11]]) & M; v12 ^= v1; v12 = (v12 >> 16) | ((v12 << 48) & M)
-        v11 = (v11 + v12) & M; v6 ^= v11; v6 = (v6 >> 63) | ((v6 << 1) & M)
-        v2 = (v2 + v7 + m[s[12]]) & M; v13 ^= v2; v13 = (v13 >> 32) | ((v13 << 32) & M)
-        v8 = (v8 + v13) & M; v7 ^= v8; v7 = (v7 >> 24) | ((v7 << 40) & M)
-        v2 = (v2 + v7 + m[s[13]]) & M; v13 ^= v2; v13 = (v13 >> 16) | ((v13 << 48) & M)
-        v8 = (v8 + v13) & M; v7 ^= v8; v7 = (v7 >> 63) | ((v7 << 1) & M)
-        v3 = (v3 + v4 + m[s[14]]) & M; v14 ^= v3; v14 = (v14 >> 32) | ((v14 << 32) & M)
-        v9 = (v9 + v14) & M; v4 ^= v9; v4 = (v4 >> 24) | ((v4 << 40) & M)
-        v3 = (v3 + v4 + m[s[15]]) & M; v14 ^= v3; v14 = (v14 >> 16) | ((v14 << 48) & M)
-        v9 = (v9 + v14) & M; v4 ^= v9; v4 = (v4 >> 63) | ((v4 << 1) & M)
+        v0 = (v0 + v4 + m[s[0]]) & M
+        v12 ^= v0
+        v12 = (v12 >> 32) | ((v12 << 32) & M)
+        v8 = (v8 + v12) & M
+        v4 ^= v8
+        v4 = (v4 >> 24) | ((v4 << 40) & M)
+        v0 = (v0 + v4 + m[s[1]]) & M
+        v12 ^= v0
+        v12 = (v12 >> 16) | ((v12 << 48) & M)
+        v8 = (v8 + v12) & M
+        v4 ^= v8
+        v4 = (v4 >> 63) | ((v4 << 1) & M)
+        v1 = (v1 + v5 + m[s[2]]) & M
+        v13 ^= v1
+        v13 = (v13 >> 32) | ((v13 << 32) & M)
+        v9 = (v9 + v13) & M
+        v5 ^= v9
+        v5 = (v5 >> 24) | ((v5 << 40) & M)
+        v1 = (v1 + v5 + m[s[3]]) & M
+        v13 ^= v1
+        v13 = (v13 >> 16) | ((v13 << 48) & M)
+        v9 = (v9 + v13) & M
+        v5 ^= v9
+        v5 = (v5 >> 63) | ((v5 << 1) & M)
+        v2 = (v2 + v6 + m[s[4]]) & M
+        v14 ^= v2
+        v14 = (v14 >> 32) | ((v14 << 32) & M)
+        v10 = (v10 + v14) & M
+        v6 ^= v10
+        v6 = (v6 >> 24) | ((v6 << 40) & M)
+        v2 = (v2 + v6 + m[s[5]]) & M
+        v14 ^= v2
+        v14 = (v14 >> 16) | ((v14 << 48) & M)
+        v10 = (v10 + v14) & M
+        v6 ^= v10
+        v6 = (v6 >> 63) | ((v6 << 1) & M)
+        v3 = (v3 + v7 + m[s[6]]) & M
+        v15 ^= v3
+        v15 = (v15 >> 32) | ((v15 << 32) & M)
+        v11 = (v11 + v15) & M
+        v7 ^= v11
+        v7 = (v7 >> 24) | ((v7 << 40) & M)
+        v3 = (v3 + v7 + m[s[7]]) & M
+        v15 ^= v3
+        v15 = (v15 >> 16) | ((v15 << 48) & M)
+        v11 = (v11 + v15) & M
+        v7 ^= v11
+        v7 = (v7 >> 63) | ((v7 << 1) & M)
+        v0 = (v0 + v5 + m[s[8]]) & M
+        v15 ^= v0
+        v15 = (v15 >> 32) | ((v15 << 32) & M)
+        v10 = (v10 + v15) & M
+        v5 ^= v10
+        v5 = (v5 >> 24) | ((v5 << 40) & M)
+        v0 = (v0 + v5 + m[s[9]]) & M
+        v15 ^= v0
+        v15 = (v15 >> 16) | ((v15 << 48) & M)
+        v10 = (v10 + v15) & M
+        v5 ^= v10
+        v5 = (v5 >> 63) | ((v5 << 1) & M)
+        v1 = (v1 + v6 + m[s[10]]) & M
+        v12 ^= v1
+        v12 = (v12 >> 32) | ((v12 << 32) & M)
+        v11 = (v11 + v12) & M
+        v6 ^= v11
+        v6 = (v6 >> 24) | ((v6 << 40) & M)
+        v1 = (v1 + v6 + m[s[11]]) & M
+        v12 ^= v1
+        v12 = (v12 >> 16) | ((v12 << 48) & M)
+        v11 = (v11 + v12) & M
+        v6 ^= v11
+        v6 = (v6 >> 63) | ((v6 << 1) & M)
+        v2 = (v2 + v7 + m[s[12]]) & M
+        v13 ^= v2
+        v13 = (v13 >> 32) | ((v13 << 32) & M)
+        v8 = (v8 + v13) & M
+        v7 ^= v8
+        v7 = (v7 >> 24) | ((v7 << 40) & M)
+        v2 = (v2 + v7 + m[s[13]]) & M
+        v13 ^= v2
+        v13 = (v13 >> 16) | ((v13 << 48) & M)
+        v8 = (v8 + v13) & M
+        v7 ^= v8
+        v7 = (v7 >> 63) | ((v7 << 1) & M)
+        v3 = (v3 + v4 + m[s[14]]) & M
+        v14 ^= v3
+        v14 = (v14 >> 32) | ((v14 << 32) & M)
+        v9 = (v9 + v14) & M
+        v4 ^= v9
+        v4 = (v4 >> 24) | ((v4 << 40) & M)
+        v3 = (v3 + v4 + m[s[15]]) & M
+        v14 ^= v3
+        v14 = (v14 >> 16) | ((v14 << 48) & M)
+        v9 = (v9 + v14) & M
+        v4 ^= v9
+        v4 = (v4 >> 63) | ((v4 << 1) & M)
     for i, x in enumerate((v0 ^ v8, v1 ^ v9, v2 ^ v10, v3 ^ v11, v4 ^ v12, v5 ^ v13, v6 ^ v14, v7 ^ v15)):
         h[i] ^= x
 
 
 def _compress(h: list[int], block, counter: int, last: bool) -> None:
     """F(h, m, t, f) of RFC 7693, updating ``h`` in place."""
-    h[:] = _STATE.unpack(native_blake2b.compress(12, h, list(_BLOCK.unpack(block)),
-                                                 [counter & _MASK, counter >> 64], last))
+    h[:] = _STATE.unpack(
+        native_blake2b.compress(12, h, list(_BLOCK.unpack(block)), [counter & _MASK, counter >> 64], last)
+    )
 
 
 class ResumableBlake2b:
@@ -107,8 +178,8 @@ class ResumableBlake2b:
         self.h = list(_IV)
         self.h[0] ^= 0x01010000 ^ DIGEST_BYTES  # parameter block: digest length, fanout 1, depth 1
         self.buffer = bytearray(BLOCK_BYTES)
-        self.pos = 0          # bytes waiting in the buffer
-        self.compressed = 0   # bytes already compressed
+        self.pos = 0  # bytes waiting in the buffer
+        self.compressed = 0  # bytes already compressed
 
     def update(self, data) -> "ResumableBlake2b":
         data = memoryview(data).cast("B")
@@ -121,10 +192,10 @@ class ResumableBlake2b:
             if self.pos == 0:
                 while n - i > BLOCK_BYTES:  # whole blocks straight from the input, keeping the last
                     self.compressed += BLOCK_BYTES
-                    _compress(self.h, data[i: i + BLOCK_BYTES], self.compressed, False)
+                    _compress(self.h, data[i : i + BLOCK_BYTES], self.compressed, False)
                     i += BLOCK_BYTES
             take = min(BLOCK_BYTES - self.pos, n - i)
-            self.buffer[self.pos: self.pos + take] = data[i: i + take]
+            self.buffer[self.pos : self.pos + take] = data[i : i + take]
             self.pos += take
             i += take
         return self
@@ -137,9 +208,11 @@ class ResumableBlake2b:
 
     def partial_state(self) -> bytes:
         """The 216-byte state snarkjs stores as a contribution's ``partialHash``."""
-        return (bytes(self.buffer) + _STATE.pack(*self.h)
-                + struct.pack("<6I", self.compressed & 0xFFFFFFFF, self.compressed >> 32,
-                              self.pos, 0, 0, 0))
+        return (
+            bytes(self.buffer)
+            + _STATE.pack(*self.h)
+            + struct.pack("<6I", self.compressed & 0xFFFFFFFF, self.compressed >> 32, self.pos, 0, 0, 0)
+        )
 
     @classmethod
     def from_partial_state(cls, state: bytes) -> "ResumableBlake2b":

@@ -37,6 +37,7 @@ class PublicKey:
 
 # --- point arithmetic on kernel-layout arrays ---------------------------------------------------
 
+
 def g1_mul(point: np.ndarray, scalar: int) -> np.ndarray:
     return kernels.g1_batch_mul(np.ascontiguousarray(point), ints_to_limbs([scalar % FR_MODULUS]))[0]
 
@@ -70,11 +71,14 @@ def same_ratio(g1_a: np.ndarray, g1_b: np.ndarray, g2_a: np.ndarray, g2_b: np.nd
 
 # --- keys ---------------------------------------------------------------------------------------
 
+
 def phase1_g2_sp(personalisation: int, challenge: bytes, g1_s: np.ndarray, g1_sx: np.ndarray) -> np.ndarray:
     """``g2_sp`` of a phase-1 key: hashed from the personalisation byte, the challenge it answers
     and its two G1 points."""
-    digest = hashlib.blake2b(bytes([personalisation]) + challenge + points_uncompressed(g1_s, "g1")
-                             + points_uncompressed(g1_sx, "g1"), digest_size=64).digest()
+    digest = hashlib.blake2b(
+        bytes([personalisation]) + challenge + points_uncompressed(g1_s, "g1") + points_uncompressed(g1_sx, "g1"),
+        digest_size=64,
+    ).digest()
     return hash_to_g2(digest)
 
 

@@ -64,6 +64,7 @@ def known_secret_ptau(power: int, tau: int, alpha: int, beta: int, *, progress: 
     size = 1 << power
     source = f"known-secret ptau 2^{power} (INSECURE)"
     with tqdm(total=9, desc=source, unit="section", disable=not progress, leave=False) as bar:
+
         def series(name: str, group: str, scalars: np.ndarray, factor: int = 1) -> PointSection:
             bar.set_postfix_str(name)
             if factor != 1:
@@ -89,9 +90,14 @@ def known_secret_ptau(power: int, tau: int, alpha: int, beta: int, *, progress: 
             "beta_tau_g1": series("Lagrange beta G1", "g1", lagrange, beta),
         }
     return PowersOfTau(
-        power, tau_g1=tau_g1, tau_g2=tau_g2, alpha_tau_g1=alpha_tau_g1, beta_tau_g1=beta_tau_g1,
+        power,
+        tau_g1=tau_g1,
+        tau_g2=tau_g2,
+        alpha_tau_g1=alpha_tau_g1,
+        beta_tau_g1=beta_tau_g1,
         beta_g2=kernels.g2_batch_mul(G2, ints_to_limbs([beta % FR_MODULUS]))[0],
-        lagrange=lagrange_sections, source=source,
+        lagrange=lagrange_sections,
+        source=source,
     )
 
 
@@ -117,8 +123,14 @@ def known_secret_setup(r1cs, tau: int, alpha: int, beta: int, *, progress: bool 
         raise ValueError("tau, alpha and beta must be non-zero modulo r")
     n = qap.domain_size(r1cs.n_constraints, r1cs.n_public)
     steps = ("Lagrange scalars", "A", "B1", "B2", "IC and C", "H", "circuit hash")
-    with tqdm(total=len(steps), desc=f"known-secret setup 2^{n.bit_length() - 1} (INSECURE)", unit="step",
-              disable=not progress, leave=False) as bar:
+    with tqdm(
+        total=len(steps),
+        desc=f"known-secret setup 2^{n.bit_length() - 1} (INSECURE)",
+        unit="step",
+        disable=not progress,
+        leave=False,
+    ) as bar:
+
         def step(name: str) -> None:
             bar.set_postfix_str(name)
 
@@ -160,14 +172,24 @@ def known_secret_setup(r1cs, tau: int, alpha: int, beta: int, *, progress: bool 
         bar.update()
         n_ic = r1cs.n_public + 1
         pk = ProvingKey(
-            n_vars=r1cs.n_wires, n_public=r1cs.n_public, domain_size=n,
+            n_vars=r1cs.n_wires,
+            n_public=r1cs.n_public,
+            domain_size=n,
             alpha1=kernels.g1_batch_mul(G1, ints_to_limbs([alpha]))[0],
             beta1=kernels.g1_batch_mul(G1, ints_to_limbs([beta]))[0],
             beta2=kernels.g2_batch_mul(G2, ints_to_limbs([beta]))[0],
-            gamma2=G2.copy(), delta1=G1.copy(), delta2=G2.copy(),
-            ic=ic_c_points[:n_ic], A=a_qap, B=b_qap,
-            a_points=a_points, b1_points=b1_points, b2_points=b2_points,
-            c_points=ic_c_points[n_ic:], h_points=h_points, n_constraints=r1cs.n_constraints,
+            gamma2=G2.copy(),
+            delta1=G1.copy(),
+            delta2=G2.copy(),
+            ic=ic_c_points[:n_ic],
+            A=a_qap,
+            B=b_qap,
+            a_points=a_points,
+            b1_points=b1_points,
+            b2_points=b2_points,
+            c_points=ic_c_points[n_ic:],
+            h_points=h_points,
+            n_constraints=r1cs.n_constraints,
         )
         step(steps[6])
         # the circuit hash hashes tau^i (tau^n - 1) G1 in place of the H query

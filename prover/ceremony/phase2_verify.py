@@ -40,7 +40,7 @@ from prover.r1cs import R1CS
 class ContributionInfo:
     index: int
     name: str
-    kind: str             # "contribution" or "beacon"
+    kind: str  # "contribution" or "beacon"
     contribution_hash: str
 
 
@@ -66,8 +66,10 @@ def _random_combination(points: np.ndarray, scalars: np.ndarray) -> np.ndarray:
 def _same_scaling(name: str, initial: np.ndarray, current: np.ndarray, delta2: np.ndarray) -> None:
     """``current = initial / delta`` point by point, checked on one random combination."""
     if initial.shape != current.shape:
-        raise _fail(f"the {name} section has {len(current)} points, the circuit's key {len(initial)}: "
-                    f"the key is for another circuit")
+        raise _fail(
+            f"the {name} section has {len(current)} points, the circuit's key {len(initial)}: "
+            f"the key is for another circuit"
+        )
     if not len(initial):
         return
     scalars = random_scalars(len(initial))
@@ -75,16 +77,19 @@ def _same_scaling(name: str, initial: np.ndarray, current: np.ndarray, delta2: n
     if is_zero(r_initial) and is_zero(r_current):
         return
     if not same_ratio(r_initial, r_current, delta2, G2_GENERATOR):
-        raise _fail(f"the {name} points are not the circuit's divided by the key's delta (a changed "
-                    f"point or a contribution that did not scale them)")
+        raise _fail(
+            f"the {name} points are not the circuit's divided by the key's delta (a changed "
+            f"point or a contribution that did not scale them)"
+        )
 
 
 def verify_zkey_transcript(r1cs: R1CS, ptau, pk: ProvingKey, *, progress: bool = False) -> Phase2Report:
     """Check ``pk`` against the circuit ``r1cs`` and the prepared powers of tau ``ptau`` (see
     the module docstring); the ptau itself is checked by ``powersoftau_verify``."""
     mpc = pk.mpc_params
-    with tqdm(total=3 + len(mpc.get("contributions", [])), desc="zkey verify", unit="step",
-              disable=not progress, leave=False) as bar:
+    with tqdm(
+        total=3 + len(mpc.get("contributions", [])), desc="zkey verify", unit="step", disable=not progress, leave=False
+    ) as bar:
         bar.set_postfix_str("initial key")
         initial = setup(r1cs, ptau)
         bar.update()
@@ -96,20 +101,29 @@ def verify_zkey_from_initial(initial: ProvingKey, pk: ProvingKey, *, progress: b
     instead of recomputing it from a ptau: for a key whose phase 1 is a KNOWN secret
     (``prover.ceremony.known_secret.known_secret_setup`` makes that initial key), which only
     demonstrations accept."""
-    with tqdm(total=2 + len(pk.mpc_params.get("contributions", [])), desc="zkey verify", unit="step",
-              disable=not progress, leave=False) as bar:
+    with tqdm(
+        total=2 + len(pk.mpc_params.get("contributions", [])),
+        desc="zkey verify",
+        unit="step",
+        disable=not progress,
+        leave=False,
+    ) as bar:
         return _verify(initial, pk, bar)
 
 
 def _verify(initial: ProvingKey, pk: ProvingKey, bar) -> Phase2Report:
     mpc = pk.mpc_params
     if (pk.n_vars, pk.n_public, pk.domain_size) != (initial.n_vars, initial.n_public, initial.domain_size):
-        raise _fail(f"the key is for another circuit: it has {pk.n_vars} wires, {pk.n_public} public and a "
-                    f"domain of {pk.domain_size}; the circuit {initial.n_vars}, {initial.n_public} and "
-                    f"{initial.domain_size}")
+        raise _fail(
+            f"the key is for another circuit: it has {pk.n_vars} wires, {pk.n_public} public and a "
+            f"domain of {pk.domain_size}; the circuit {initial.n_vars}, {initial.n_public} and "
+            f"{initial.domain_size}"
+        )
     if mpc.get("cs_hash") != initial.mpc_params["cs_hash"]:
-        raise _fail("the circuit hash differs from this circuit's with this powers of tau: the key is for "
-                    "another circuit or another ptau")
+        raise _fail(
+            "the circuit hash differs from this circuit's with this powers of tau: the key is for "
+            "another circuit or another ptau"
+        )
 
     records = mpc.get("contributions", [])
     infos = []
@@ -119,8 +133,10 @@ def _verify(initial: ProvingKey, pk: ProvingKey, bar) -> Phase2Report:
         key = record_key(record)
         expected = phase2_transcript(transcript_hasher(mpc, upto=i), key.g1_s, key.g1_sx)
         if expected != record["transcript"]:
-            raise _fail(f"{label}: its transcript hash does not follow from the circuit hash and the records "
-                        f"before it (a contribution was dropped, inserted, reordered or altered)")
+            raise _fail(
+                f"{label}: its transcript hash does not follow from the circuit hash and the records "
+                f"before it (a contribution was dropped, inserted, reordered or altered)"
+            )
         g2_sp = hash_to_g2(record["transcript"])
         if not same_ratio(key.g1_s, key.g1_sx, g2_sp, key.g2_spx):
             raise _fail(f"{label}: its proof of knowledge of the secret is invalid")
@@ -134,9 +150,14 @@ def _verify(initial: ProvingKey, pk: ProvingKey, bar) -> Phase2Report:
             g1_s = g1_from_rng(rng)
             if not (np.array_equal(g1_s, key.g1_s) and np.array_equal(g1_mul(g1_s, secret), key.g1_sx)):
                 raise _fail(f"{label}: the beacon's key is not the one its beacon value gives")
-        infos.append(ContributionInfo(i + 1, record.get("name", ""),
-                                      "beacon" if record.get("type") == BEACON else "contribution",
-                                      contribution_hash(record).hex()))
+        infos.append(
+            ContributionInfo(
+                i + 1,
+                record.get("name", ""),
+                "beacon" if record.get("type") == BEACON else "contribution",
+                contribution_hash(record).hex(),
+            )
+        )
         delta = record["delta_after"]
         bar.update()
 
@@ -144,8 +165,10 @@ def _verify(initial: ProvingKey, pk: ProvingKey, bar) -> Phase2Report:
         if not np.array_equal(getattr(pk, name), getattr(initial, name)):
             raise _fail(f"{name} differs from the circuit's key: only delta may change in phase 2")
     if not np.array_equal(pk.delta1, delta):
-        raise _fail("delta1 of the key is not the delta after the last recorded contribution (a "
-                    "contribution is missing from the transcript)")
+        raise _fail(
+            "delta1 of the key is not the delta after the last recorded contribution (a "
+            "contribution is missing from the transcript)"
+        )
     if not same_ratio(G1_GENERATOR, pk.delta1, G2_GENERATOR, pk.delta2):
         raise _fail("delta2 does not carry the same secret as delta1")
     for name in ("ic", "a_points", "b1_points", "b2_points"):
@@ -153,8 +176,11 @@ def _verify(initial: ProvingKey, pk: ProvingKey, bar) -> Phase2Report:
             raise _fail(f"the {name} section differs from the circuit's key: only delta, C and H may change")
     for name in ("A", "B"):
         mine, theirs = getattr(pk, name), getattr(initial, name)
-        if not (np.array_equal(mine.indptr, theirs.indptr) and np.array_equal(mine.indices, theirs.indices)
-                and np.array_equal(mine.coeffs, theirs.coeffs)):
+        if not (
+            np.array_equal(mine.indptr, theirs.indptr)
+            and np.array_equal(mine.indices, theirs.indices)
+            and np.array_equal(mine.coeffs, theirs.coeffs)
+        ):
             raise _fail(f"the {name} coefficients differ from the circuit's: the key is for another circuit")
     bar.update()
     bar.set_postfix_str("L and H points")

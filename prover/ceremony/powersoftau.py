@@ -45,15 +45,20 @@ from prover.groth16.setup import G1_GENERATOR, G2_GENERATOR
 HASH_BYTES = 64
 CONTRIBUTION, BEACON = 0, 1
 PARAM_NAME, PARAM_ITERATIONS, PARAM_BEACON_HASH = 1, 2, 3
-MAX_POWER = 28           # BN254's Fr has 2^28-th roots of unity
-CHUNK = 1 << 16          # points per kernel call, bounding memory at any power
+MAX_POWER = 28  # BN254's Fr has 2^28-th roots of unity
+CHUNK = 1 << 16  # points per kernel call, bounding memory at any power
 # the key in the order snarkjs serialises it: the six G1 points, then the three G2 points
-KEY_LAYOUT = ([p for n in PHASE1_SECRETS for p in ((n, "g1_s", "g1"), (n, "g1_sx", "g1"))]
-              + [(n, "g2_spx", "g2") for n in PHASE1_SECRETS])
+KEY_LAYOUT = [p for n in PHASE1_SECRETS for p in ((n, "g1_s", "g1"), (n, "g1_sx", "g1"))] + [
+    (n, "g2_spx", "g2") for n in PHASE1_SECRETS
+]
 # first points of the parameters that each record keeps: (record field, series, index, group)
-RECORD_POINTS = (("tau_g1", "tau_g1", 1, "g1"), ("tau_g2", "tau_g2", 1, "g2"),
-                 ("alpha_g1", "alpha_tau_g1", 0, "g1"), ("beta_g1", "beta_tau_g1", 0, "g1"),
-                 ("beta_g2", "beta_g2", 0, "g2"))
+RECORD_POINTS = (
+    ("tau_g1", "tau_g1", 1, "g1"),
+    ("tau_g2", "tau_g2", 1, "g2"),
+    ("alpha_g1", "alpha_tau_g1", 0, "g1"),
+    ("beta_g1", "beta_tau_g1", 0, "g1"),
+    ("beta_g2", "beta_g2", 0, "g2"),
+)
 
 
 class CeremonyError(ZkmarketError):
@@ -94,6 +99,7 @@ class Phase1Result:
 
 # --- encodings ----------------------------------------------------------------------------------
 
+
 def key_bytes(key: dict[str, PublicKey]) -> bytes:
     """A phase-1 key uncompressed, as the response hash consumes it."""
     return b"".join(points_uncompressed(getattr(key[n], attr), g) for n, attr, g in KEY_LAYOUT)
@@ -130,7 +136,7 @@ def read_contributions(raw: bytes, where: str = "section 7 (contributions)") -> 
         if pos + n > len(raw):
             raise FormatError(f"{where}: truncated contribution record: the file is corrupt")
         pos += n
-        return bytes(raw[pos - n: pos])
+        return bytes(raw[pos - n : pos])
 
     def point(group: str) -> np.ndarray:
         data = np.frombuffer(take(POINT_BYTES[group]), dtype=np.uint8)
@@ -142,8 +148,13 @@ def read_contributions(raw: bytes, where: str = "section 7 (contributions)") -> 
         first: dict[str, Any] = {name: point(group) for name, _, _, group in RECORD_POINTS}
         parts = {(n, attr): point(g) for n, attr, g in KEY_LAYOUT}
         key = {n: PublicKey(parts[n, "g1_s"], parts[n, "g1_sx"], parts[n, "g2_spx"]) for n in PHASE1_SECRETS}
-        c = Contribution(**first, key=key, partial_hash=take(PARTIAL_STATE_BYTES),
-                         next_challenge=take(HASH_BYTES), type=struct.unpack("<I", take(4))[0])
+        c = Contribution(
+            **first,
+            key=key,
+            partial_hash=take(PARTIAL_STATE_BYTES),
+            next_challenge=take(HASH_BYTES),
+            type=struct.unpack("<I", take(4))[0],
+        )
         params = take(struct.unpack("<I", take(4))[0])
         i, last_tag = 0, 0
         while i < len(params):
@@ -152,13 +163,13 @@ def read_contributions(raw: bytes, where: str = "section 7 (contributions)") -> 
                 raise FormatError(f"{where}: contribution parameters are not sorted: the file is corrupt")
             last_tag = tag
             if tag == PARAM_NAME:
-                c.name = params[i + 2: i + 2 + params[i + 1]].decode("utf-8", errors="replace")
+                c.name = params[i + 2 : i + 2 + params[i + 1]].decode("utf-8", errors="replace")
                 i += 2 + params[i + 1]
             elif tag == PARAM_ITERATIONS:
                 c.num_iterations_exp = params[i + 1]
                 i += 2
             elif tag == PARAM_BEACON_HASH:
-                c.beacon_hash = params[i + 2: i + 2 + params[i + 1]]
+                c.beacon_hash = params[i + 2 : i + 2 + params[i + 1]]
                 i += 2 + params[i + 1]
             else:
                 raise FormatError(f"{where}: unknown contribution parameter type {tag}")
@@ -182,8 +193,10 @@ def write_contributions(records: list[Contribution]) -> bytes:
             params += bytes([PARAM_NAME, len(encoded)]) + encoded
         if c.type == BEACON:
             if c.num_iterations_exp is None or c.beacon_hash is None:
-                raise FormatError(f"beacon record {c.name!r} has no beacon value or iteration count: the "
-                                  "transcript is corrupt (`zkmarket powersoftau verify` names the record)")
+                raise FormatError(
+                    f"beacon record {c.name!r} has no beacon value or iteration count: the "
+                    "transcript is corrupt (`zkmarket powersoftau verify` names the record)"
+                )
             params += bytes([PARAM_ITERATIONS, c.num_iterations_exp, PARAM_BEACON_HASH, len(c.beacon_hash)])
             params += c.beacon_hash
         out += struct.pack("<I", len(params)) + params
@@ -191,6 +204,7 @@ def write_contributions(records: list[Contribution]) -> bytes:
 
 
 # --- hashes -------------------------------------------------------------------------------------
+
 
 def first_challenge(power: int) -> bytes:
     """Challenge 0: BLAKE2b(BLAKE2b() || the all-generator parameters, uncompressed)."""
@@ -211,7 +225,7 @@ def series_chunks(ptau: PowersOfTau):
     for name, (_, group) in PHASE1_SECTIONS.items():
         section = getattr(ptau, name)
         for start in range(0, len(section), CHUNK):
-            yield name, group, section[start: start + CHUNK]
+            yield name, group, section[start : start + CHUNK]
     yield "beta_g2", "g2", ptau.beta_g2[None]
 
 
@@ -229,6 +243,7 @@ def last_challenge(ptau: PowersOfTau, records: list[Contribution]) -> bytes:
 
 # --- the steps ----------------------------------------------------------------------------------
 
+
 def new(power: int) -> PowersOfTau:
     """A new ceremony of ``power`` (snarkjs ``powersoftau new bn128 POWER``): every point the
     generator, no contribution. It protects nothing until someone contributes."""
@@ -240,27 +255,40 @@ def new(power: int) -> PowersOfTau:
     def series(point: np.ndarray, count: int, group: str) -> PointSection:
         return PointSection.from_points(np.broadcast_to(point, (count,) + point.shape), group, source)
 
-    return PowersOfTau(power, tau_g1=series(G1_GENERATOR, 2 * n - 1, "g1"), tau_g2=series(G2_GENERATOR, n, "g2"),
-                       alpha_tau_g1=series(G1_GENERATOR, n, "g1"), beta_tau_g1=series(G1_GENERATOR, n, "g1"),
-                       beta_g2=G2_GENERATOR.copy(), ceremony_power=power,
-                       contributions=write_contributions([]), source=source)
+    return PowersOfTau(
+        power,
+        tau_g1=series(G1_GENERATOR, 2 * n - 1, "g1"),
+        tau_g2=series(G2_GENERATOR, n, "g2"),
+        alpha_tau_g1=series(G1_GENERATOR, n, "g1"),
+        beta_tau_g1=series(G1_GENERATOR, n, "g1"),
+        beta_g2=G2_GENERATOR.copy(),
+        ceremony_power=power,
+        contributions=write_contributions([]),
+        source=source,
+    )
 
 
-def contribute(ptau: PowersOfTau, name: str = "", entropy: str | bytes = b"", *,
-               progress: bool = False) -> Phase1Result:
+def contribute(
+    ptau: PowersOfTau, name: str = "", entropy: str | bytes = b"", *, progress: bool = False
+) -> Phase1Result:
     """Multiply the parameters by fresh secrets (from the OS CSPRNG plus ``entropy``) and append
     the contribution's record with its proof of knowledge; the secrets are dropped on return."""
     return _apply_key(ptau, contribution_rng(entropy), name, progress)
 
 
-def beacon(ptau: PowersOfTau, beacon_hash: bytes, iterations_exp: int, name: str = "", *,
-           progress: bool = False) -> Phase1Result:
+def beacon(
+    ptau: PowersOfTau, beacon_hash: bytes, iterations_exp: int, name: str = "", *, progress: bool = False
+) -> Phase1Result:
     """The closing contribution whose secrets anyone can recompute from a public random value
     ``beacon_hash`` (e.g. a future block hash) hashed ``2^iterations_exp`` times."""
     check_beacon(beacon_hash, iterations_exp)
-    return _apply_key(ptau, beacon_rng(beacon_hash, iterations_exp), name, progress,
-                      beacon_params={"type": BEACON, "num_iterations_exp": iterations_exp,
-                                     "beacon_hash": bytes(beacon_hash)})
+    return _apply_key(
+        ptau,
+        beacon_rng(beacon_hash, iterations_exp),
+        name,
+        progress,
+        beacon_params={"type": BEACON, "num_iterations_exp": iterations_exp, "beacon_hash": bytes(beacon_hash)},
+    )
 
 
 def check_beacon(beacon_hash: bytes, iterations_exp: int) -> None:
@@ -270,11 +298,14 @@ def check_beacon(beacon_hash: bytes, iterations_exp: int) -> None:
         raise CeremonyError(f"the beacon's iteration exponent must be between 10 and 63, got {iterations_exp}")
 
 
-def _apply_key(ptau: PowersOfTau, rng: ChaCha, name: str, progress: bool,
-               beacon_params: dict | None = None) -> Phase1Result:
+def _apply_key(
+    ptau: PowersOfTau, rng: ChaCha, name: str, progress: bool, beacon_params: dict | None = None
+) -> Phase1Result:
     if ptau.ceremony_power and ptau.ceremony_power != ptau.power:
-        raise CeremonyError(f"{ptau.source} was reduced from power {ptau.ceremony_power} to {ptau.power}: "
-                            f"contribute to the full-size file instead")
+        raise CeremonyError(
+            f"{ptau.source} was reduced from power {ptau.ceremony_power} to {ptau.power}: "
+            f"contribute to the full-size file instead"
+        )
     records = read_contributions(ptau.contributions)
     challenge = last_challenge(ptau, records)
     secrets, key = phase1_key(challenge, rng)
@@ -291,7 +322,7 @@ def _apply_key(ptau: PowersOfTau, rng: ChaCha, name: str, progress: bool,
                 scaled = g2_mul(points[0], secrets["beta"])[None]
             else:
                 start = sum(len(c) for c in new_series[series_name])
-                scalars = powers[start: start + len(points)]
+                scalars = powers[start : start + len(points)]
                 if factors[series_name] != 1:
                     scalars = kernels.fr_mul(scalars, np.tile(ints_to_limbs([factors[series_name]]), (len(points), 1)))
                 scaled = scale_points(points, scalars, group)
@@ -302,15 +333,31 @@ def _apply_key(ptau: PowersOfTau, rng: ChaCha, name: str, progress: bool,
     partial_hash = response.partial_state()
     response_hash = response.update(key_bytes(key)).digest()
 
-    sections = {name: PointSection.from_points(np.concatenate(chunks), PHASE1_SECTIONS[name][1], ptau.source)
-                for name, chunks in new_series.items()}
-    new_ptau = PowersOfTau(ptau.power, **sections, beta_g2=beta_g2, ceremony_power=ptau.power,
-                           contributions=b"", lagrange=None, source=ptau.source)
-    record = Contribution(tau_g1=sections["tau_g1"][1], tau_g2=sections["tau_g2"][1],
-                          alpha_g1=sections["alpha_tau_g1"][0], beta_g1=sections["beta_tau_g1"][0],
-                          beta_g2=beta_g2, key=key, partial_hash=partial_hash,
-                          next_challenge=next_challenge(response_hash, new_ptau), name=name,
-                          **(beacon_params or {}))
+    sections = {
+        name: PointSection.from_points(np.concatenate(chunks), PHASE1_SECTIONS[name][1], ptau.source)
+        for name, chunks in new_series.items()
+    }
+    new_ptau = PowersOfTau(
+        ptau.power,
+        **sections,
+        beta_g2=beta_g2,
+        ceremony_power=ptau.power,
+        contributions=b"",
+        lagrange=None,
+        source=ptau.source,
+    )
+    record = Contribution(
+        tau_g1=sections["tau_g1"][1],
+        tau_g2=sections["tau_g2"][1],
+        alpha_g1=sections["alpha_tau_g1"][0],
+        beta_g1=sections["beta_tau_g1"][0],
+        beta_g2=beta_g2,
+        key=key,
+        partial_hash=partial_hash,
+        next_challenge=next_challenge(response_hash, new_ptau),
+        name=name,
+        **(beacon_params or {}),
+    )
     new_ptau.contributions = write_contributions(records + [record])
     del secrets, powers  # the toxic waste: nothing keeps it past this call
     return Phase1Result(new_ptau, record, response_hash)

@@ -28,8 +28,7 @@ from tqdm import tqdm
 
 from prover import kernels
 from prover.ceremony.keypair import PHASE1_SECRETS, phase1_g2_sp, phase1_key, same_ratio
-from prover.ceremony.powersoftau import (BEACON, CHUNK, Contribution, first_challenge, next_challenge,
-                                         read_contributions)
+from prover.ceremony.powersoftau import BEACON, CHUNK, Contribution, first_challenge, next_challenge, read_contributions
 from prover.ceremony.rng import beacon_rng, random_scalars
 from prover.errors import FormatError, VerificationError
 from prover.field import ints_to_limbs
@@ -41,8 +40,8 @@ from prover.groth16.setup import G1_GENERATOR, G2_GENERATOR
 class Phase1Report:
     power: int
     contributions: list[tuple[str, str, str]]  # (name, "contribution" | "beacon", response hash hex)
-    next_challenge: str                        # the challenge a further contribution would answer
-    prepared: bool                             # holds the Lagrange sections for phase 2
+    next_challenge: str  # the challenge a further contribution would answer
+    prepared: bool  # holds the Lagrange sections for phase 2
 
 
 def _fail(problem: str) -> VerificationError:
@@ -50,8 +49,14 @@ def _fail(problem: str) -> VerificationError:
 
 
 def _initial(power: int) -> dict:
-    return {"tau_g1": G1_GENERATOR, "tau_g2": G2_GENERATOR, "alpha_g1": G1_GENERATOR,
-            "beta_g1": G1_GENERATOR, "beta_g2": G2_GENERATOR, "next_challenge": first_challenge(power)}
+    return {
+        "tau_g1": G1_GENERATOR,
+        "tau_g2": G2_GENERATOR,
+        "alpha_g1": G1_GENERATOR,
+        "beta_g1": G1_GENERATOR,
+        "beta_g2": G2_GENERATOR,
+        "next_challenge": first_challenge(power),
+    }
 
 
 def verify_contribution(index: int, cur: Contribution, prev: dict) -> None:
@@ -71,8 +76,10 @@ def verify_contribution(index: int, cur: Contribution, prev: dict) -> None:
         key = cur.key[name]
         g2_sp[name] = phase1_g2_sp(personalisation, challenge, key.g1_s, key.g1_sx)
         if not same_ratio(key.g1_s, key.g1_sx, g2_sp[name], key.g2_spx):
-            raise _fail(f"{label}: its proof of knowledge of {name} is invalid (or it answers another "
-                        f"challenge: a contribution before it was dropped or changed)")
+            raise _fail(
+                f"{label}: its proof of knowledge of {name} is invalid (or it answers another "
+                f"challenge: a contribution before it was dropped or changed)"
+            )
     tau, alpha, beta = (cur.key[n] for n in PHASE1_SECRETS)
     checks = (
         ("tau G1", same_ratio(prev["tau_g1"], cur.tau_g1, g2_sp["tau"], tau.g2_spx)),
@@ -92,7 +99,7 @@ def _consecutive_powers(ptau: PowersOfTau, series: str, group: str) -> tuple[np.
     msm = kernels.g1_msm if group == "g1" else kernels.g2_msm
     lower, upper = [], []
     for start in range(0, len(section) - 1, CHUNK):
-        points = section[start: min(start + CHUNK + 1, len(section))]
+        points = section[start : min(start + CHUNK + 1, len(section))]
         r = random_scalars(len(points) - 1)
         lower.append(msm(np.ascontiguousarray(points[:-1]), r))
         upper.append(msm(np.ascontiguousarray(points[1:]), r))
@@ -101,8 +108,12 @@ def _consecutive_powers(ptau: PowersOfTau, series: str, group: str) -> tuple[np.
 
 
 def _check_powers(ptau: PowersOfTau, last: Contribution) -> None:
-    first = {"tau_g1": (G1_GENERATOR, last.tau_g1), "tau_g2": (G2_GENERATOR, last.tau_g2),
-             "alpha_tau_g1": (last.alpha_g1,), "beta_tau_g1": (last.beta_g1,)}
+    first = {
+        "tau_g1": (G1_GENERATOR, last.tau_g1),
+        "tau_g2": (G2_GENERATOR, last.tau_g2),
+        "alpha_tau_g1": (last.alpha_g1,),
+        "beta_tau_g1": (last.beta_g1,),
+    }
     for series, expected in first.items():
         section = getattr(ptau, series)
         for i, point in enumerate(expected):
@@ -114,8 +125,11 @@ def _check_powers(ptau: PowersOfTau, last: Contribution) -> None:
         if len(getattr(ptau, series)) < 2:
             continue
         low, high = _consecutive_powers(ptau, series, group)
-        ok = (same_ratio(low, high, G2_GENERATOR, last.tau_g2) if group == "g1"
-              else same_ratio(G1_GENERATOR, last.tau_g1, low, high))
+        ok = (
+            same_ratio(low, high, G2_GENERATOR, last.tau_g2)
+            if group == "g1"
+            else same_ratio(G1_GENERATOR, last.tau_g1, low, high)
+        )
         if not ok:
             raise _fail(f"the {series} points are not consecutive powers of tau (a changed point)")
 
@@ -124,8 +138,12 @@ def _check_lagrange(ptau: PowersOfTau, progress: bool) -> None:
     if ptau.lagrange is None:
         raise _fail("the file has no Lagrange sections to check (an unprepared powers of tau)")
     n_max = 1 << ptau.power
-    blocks = [(series, n) for series in LAGRANGE_SECTIONS for n in (1 << k for k in range(ptau.power + 2))
-              if n <= n_max or (series == "tau_g1" and n == 2 * n_max)]
+    blocks = [
+        (series, n)
+        for series in LAGRANGE_SECTIONS
+        for n in (1 << k for k in range(ptau.power + 2))
+        if n <= n_max or (series == "tau_g1" and n == 2 * n_max)
+    ]
     for series, n in tqdm(blocks, desc="verify Lagrange sections", disable=not progress, leave=False):
         group = PHASE1_SECTIONS[series][1]
         msm = kernels.g1_msm if group == "g1" else kernels.g2_msm
@@ -134,11 +152,12 @@ def _check_lagrange(ptau: PowersOfTau, progress: bool) -> None:
         available = min(n, len(powers))
         r[available:] = 0  # the 2n block has one power fewer than points: its top power counts as zero
         expected = msm(np.ascontiguousarray(powers[:available]), np.ascontiguousarray(r[:available]))
-        lagrange = ptau.lagrange[series][n - 1: 2 * n - 1]
+        lagrange = ptau.lagrange[series][n - 1 : 2 * n - 1]
         got = msm(np.ascontiguousarray(lagrange), kernels.ntt(r))
         if not np.array_equal(got, expected):
-            raise _fail(f"the Lagrange block of size {n} of {series} does not match the powers of tau "
-                        f"(prepare the file again)")
+            raise _fail(
+                f"the Lagrange block of size {n} of {series} does not match the powers of tau (prepare the file again)"
+            )
 
 
 def verify_ptau_transcript(ptau: PowersOfTau, *, progress: bool = False) -> Phase1Report:
@@ -155,19 +174,23 @@ def verify_ptau_transcript(ptau: PowersOfTau, *, progress: bool = False) -> Phas
     report = []
     for i, record in enumerate(tqdm(records, desc="verify contributions", disable=not progress, leave=False)):
         verify_contribution(i + 1, record, prev)
-        prev = {**{k: getattr(record, k) for k in ("tau_g1", "tau_g2", "alpha_g1", "beta_g1", "beta_g2")},
-                "next_challenge": record.next_challenge}
-        report.append((record.name, "beacon" if record.type == BEACON else "contribution",
-                       record.response_hash().hex()))
+        prev = {
+            **{k: getattr(record, k) for k in ("tau_g1", "tau_g2", "alpha_g1", "beta_g1", "beta_g2")},
+            "next_challenge": record.next_challenge,
+        }
+        report.append(
+            (record.name, "beacon" if record.type == BEACON else "contribution", record.response_hash().hex())
+        )
     last = records[-1]
     _check_powers(ptau, last)
     if ptau.power == ceremony_power and next_challenge(last.response_hash(), ptau) != last.next_challenge:
-        raise _fail("the parameters are not the ones the last contribution hashed into its next "
-                    "challenge (the file was changed after it, or a contribution is missing)")
+        raise _fail(
+            "the parameters are not the ones the last contribution hashed into its next "
+            "challenge (the file was changed after it, or a contribution is missing)"
+        )
     if ptau.lagrange:
         _check_lagrange(ptau, progress)
     return Phase1Report(ptau.power, report, last.next_challenge.hex(), bool(ptau.lagrange))
-
 
 
 def import_ptau(path, *, progress: bool = False) -> tuple[PowersOfTau, Phase1Report]:

@@ -86,6 +86,15 @@ def prepare_phase2(ptau: PowersOfTau, *, progress: bool = False) -> PowersOfTau:
                 bar.update()
                 n *= 2
             lagrange[series] = PointSection.from_points(np.concatenate(blocks), group, ptau.source)
-    return PowersOfTau(ptau.power, ptau.tau_g1, ptau.tau_g2, ptau.alpha_tau_g1, ptau.beta_tau_g1, ptau.beta_g2,
-                       ceremony_power=ptau.ceremony_power, contributions=ptau.contributions,
-                       lagrange=lagrange, source=ptau.source)
+    return PowersOfTau(
+        ptau.power,
+        ptau.tau_g1,
+        ptau.tau_g2,
+        ptau.alpha_tau_g1,
+        ptau.beta_tau_g1,
+        ptau.beta_g2,
+        ceremony_power=ptau.ceremony_power,
+        contributions=ptau.contributions,
+        lagrange=lagrange,
+        source=ptau.source,
+    )

@@ -73,8 +73,16 @@ class ChaCha:
     def _next_block(self) -> None:
         x = list(self.state)
         for _ in range(10):
-            for q in ((0, 4, 8, 12), (1, 5, 9, 13), (2, 6, 10, 14), (3, 7, 11, 15),
-                      (0, 5, 10, 15), (1, 6, 11, 12), (2, 7, 8, 13), (3, 4, 9, 14)):
+            for q in (
+                (0, 4, 8, 12),
+                (1, 5, 9, 13),
+                (2, 6, 10, 14),
+                (3, 7, 11, 15),
+                (0, 5, 10, 15),
+                (1, 6, 11, 12),
+                (2, 7, 8, 13),
+                (3, 4, 9, 14),
+            ):
                 _quarter_round(x, *q)
         self.block = [(a + b) & _MASK32 for a, b in zip(x, self.state)]
         self.index = 0

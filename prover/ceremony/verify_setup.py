@@ -35,8 +35,9 @@ class SetupReport:
 
     @property
     def transcript_hash(self) -> str:
-        return setup_transcript_hash(bytes.fromhex(self.phase1.next_challenge),
-                                     bytes.fromhex(self.phase2.transcript_hash)).hex()
+        return setup_transcript_hash(
+            bytes.fromhex(self.phase1.next_challenge), bytes.fromhex(self.phase2.transcript_hash)
+        ).hex()
 
     @property
     def phase2_contributors(self) -> list[str]:

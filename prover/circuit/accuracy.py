@@ -53,24 +53,26 @@ from prover.onnx import executor
 from prover.onnx.graph import Graph, InputShapeError
 
 PUBLIC_INPUTS = ("model_commitment", "pool_root", "draw", "n_correct")
-LABEL_BITS = 8             # labels are class indices 0..127
-POOL_DEPTH = 12            # a pool holds at most 2^12 = 4096 samples (AccuracyAudit.MAX_POOL_SIZE)
+LABEL_BITS = 8  # labels are class indices 0..127
+POOL_DEPTH = 12  # a pool holds at most 2^12 = 4096 samples (AccuracyAudit.MAX_POOL_SIZE)
 MAX_POOL_SIZE = 1 << POOL_DEPTH
-DIGIT_BITS = 16            # pool sizes and sample counts fit 16 bits in the draw
-INDICES_PER_HASH = 15      # 16-bit digits of one hash below bit 240
+DIGIT_BITS = 16  # pool sizes and sample counts fit 16 bits in the draw
+INDICES_PER_HASH = 15  # 16-bit digits of one hash below bit 240
 SEED_BITS = 216
-SEED_CHUNK_BITS = 54       # the seed's range check in int64-sized chunks
+SEED_CHUNK_BITS = 54  # the seed's range check in int64-sized chunks
 MAX_SAMPLES = (1 << DIGIT_BITS) - 1
 _R_DIGITS = np.array([(FR_MODULUS >> (DIGIT_BITS * j)) & 0xFFFF for j in range(16)], dtype=np.int64)
 
 
 # --- the draw and the indices (the reference the circuit must agree with) ----------------------
 
+
 def make_draw(seed: int, pool_size: int, n_samples: int) -> int:
     """The draw public input from a 216-bit seed (what ``AccuracyAudit.draw`` computes)."""
     if not 0 <= seed < 1 << SEED_BITS or not 1 <= pool_size <= MAX_POOL_SIZE or not 1 <= n_samples <= MAX_SAMPLES:
-        raise ValueError(f"a draw needs seed < 2^{SEED_BITS}, 1 <= pool size <= {MAX_POOL_SIZE} and "
-                         f"1 <= samples <= {MAX_SAMPLES}")
+        raise ValueError(
+            f"a draw needs seed < 2^{SEED_BITS}, 1 <= pool size <= {MAX_POOL_SIZE} and 1 <= samples <= {MAX_SAMPLES}"
+        )
     return (seed << 32) | (pool_size << 16) | n_samples
 
 
@@ -94,6 +96,7 @@ def sample_indices(draw: int) -> list[int]:
 
 
 # --- the test pool ------------------------------------------------------------------------------
+
 
 def check_labels(labels: np.ndarray, n: int) -> np.ndarray:
     labels = np.asarray(labels)
@@ -142,7 +145,7 @@ def build_pool(graph: Graph, inputs: np.ndarray, labels: np.ndarray, depth: int 
     levels = [leaves + [0] * ((1 << depth) - len(leaves))]
     for _ in range(depth):
         below = levels[-1]
-        levels.append(poseidon.poseidon_batch([below[i:i + 2] for i in range(0, len(below), 2)]))
+        levels.append(poseidon.poseidon_batch([below[i : i + 2] for i in range(0, len(below), 2)]))
     return TestPool(items, labels, levels)
 
 
@@ -159,6 +162,7 @@ def count_correct(graph: Graph, x_quantized: np.ndarray, labels: np.ndarray) -> 
 
 # --- circuit side -----------------------------------------------------------------------------
 
+
 def canonical_digits(b: Builder, h: np.ndarray) -> np.ndarray:
     """Wires d (shape (m, 16)) of the base-2^16 digits of each field wire of ``h`` as an integer
     below r: h = sum_j 2^(16 j) d_j with d_0..d_14 16-bit and d_15 14-bit (so the sum is below
@@ -172,8 +176,13 @@ def canonical_digits(b: Builder, h: np.ndarray) -> np.ndarray:
 
     def split(v):
         hv = v.get_field(h)
-        v.set(digits, np.array([[(int(x) >> (DIGIT_BITS * j)) & 0xFFFF for j in range(16)] for x in hv],
-                               dtype=np.int64).reshape(m, 16))
+        v.set(
+            digits,
+            np.array([[(int(x) >> (DIGIT_BITS * j)) & 0xFFFF for j in range(16)] for x in hv], dtype=np.int64).reshape(
+                m, 16
+            ),
+        )
+
     b.step(split)
     G.unsigned_bits(b, digits[:, :15], DIGIT_BITS, what="hash digit")
     G.unsigned_bits(b, digits[:, 15], 254 - 15 * DIGIT_BITS, what="hash digit")
@@ -183,8 +192,12 @@ def canonical_digits(b: Builder, h: np.ndarray) -> np.ndarray:
     b.step(lambda v: v.set(lt, (v.get(digits) < _R_DIGITS).astype(np.int64)))
     G.booleans(b, lt)
     # d < r_j exactly when r_j - 1 - d is in [0, 2^16); otherwise r_j - 1 - d + 2^16 is
-    G.unsigned_bits(b, (1 - LinComb.of(lt)) * (1 << DIGIT_BITS) - LinComb.of(digits) + (_R_DIGITS - 1),
-                    DIGIT_BITS, what="digit comparison")
+    G.unsigned_bits(
+        b,
+        (1 - LinComb.of(lt)) * (1 << DIGIT_BITS) - LinComb.of(digits) + (_R_DIGITS - 1),
+        DIGIT_BITS,
+        what="digit comparison",
+    )
     eq = G.is_equal(b, LinComb.of(digits), LinComb.constant(np.broadcast_to(_R_DIGITS, (m, 16)).copy()))
     below = [lt[:, 0]]
     for j in range(1, 16):
@@ -197,6 +210,7 @@ def canonical_digits(b: Builder, h: np.ndarray) -> np.ndarray:
         for j in range(1, 16):
             acc = v.get(lt[:, j]) + v.get(eq[:, j]) * acc
             v.set(below[j], acc)
+
     b.step(compare)
     b.constrain_zero(LinComb.of(below[-1]) - 1)
     return digits
@@ -207,8 +221,13 @@ def _select_samples(b: Builder, draw: np.ndarray, pool_size: np.ndarray, n: int,
     digit = q * size + index with q 16-bit, index < size (size - 1 - index 16-bit) and index
     ``depth``-bit, so the index is the digit modulo the size."""
     groups = -(-n // INDICES_PER_HASH)
-    pairs = concatenate([LinComb.of(np.full((groups, 1), int(draw), dtype=np.int64)),
-                         LinComb.constant(np.arange(groups, dtype=np.int64)[:, None])], axis=1)
+    pairs = concatenate(
+        [
+            LinComb.of(np.full((groups, 1), int(draw), dtype=np.int64)),
+            LinComb.constant(np.arange(groups, dtype=np.int64)[:, None]),
+        ],
+        axis=1,
+    )
     hashes = b.materialize(G.poseidon(b, pairs), field=True)
     digit = canonical_digits(b, hashes)[:, :INDICES_PER_HASH].reshape(-1)[:n]
     size = LinComb.of(np.full(n, int(pool_size), dtype=np.int64))
@@ -220,6 +239,7 @@ def _select_samples(b: Builder, draw: np.ndarray, pool_size: np.ndarray, n: int,
             raise InputShapeError("the draw names an empty pool")
         v.set(q, dv // sv)
         v.set(index, dv % sv)
+
     b.step(divide)
     b.constrain(LinComb.of(q), size, LinComb.of(digit) - LinComb.of(index))
     G.unsigned_bits(b, q, DIGIT_BITS, what="index quotient")
@@ -249,7 +269,7 @@ class AccuracyCircuit:
     n_samples: int
     pool_depth: int
     circuit: Circuit
-    lowering: Lowering          # the first sample's (its weight wires are every sample's)
+    lowering: Lowering  # the first sample's (its weight wires are every sample's)
     predicted_wires: np.ndarray
 
     @property
@@ -261,25 +281,34 @@ class AccuracyCircuit:
         when the draw is for another sample count or pool size, or the pool for another depth."""
         seed, size, n = split_draw(draw)
         if n != self.n_samples:
-            raise InputShapeError(f"the draw asks for {n} samples; this circuit proves accuracy on exactly "
-                                  f"{self.n_samples}")
+            raise InputShapeError(
+                f"the draw asks for {n} samples; this circuit proves accuracy on exactly {self.n_samples}"
+            )
         if size != pool.size or pool.depth != self.pool_depth:
-            raise InputShapeError(f"the draw is for a pool of {size} samples, this pool has {pool.size} "
-                                  f"(tree depth {pool.depth}; the circuit's is {self.pool_depth})")
+            raise InputShapeError(
+                f"the draw is for a pool of {size} samples, this pool has {pool.size} "
+                f"(tree depth {pool.depth}; the circuit's is {self.pool_depth})"
+            )
         indices = sample_indices(draw)
-        chunks = [(seed >> (SEED_CHUNK_BITS * j)) & ((1 << SEED_CHUNK_BITS) - 1)
-                  for j in range(SEED_BITS // SEED_CHUNK_BITS)]
-        inputs = {"samples": pool.inputs[indices], "sample_labels": pool.labels[indices],
-                  "siblings": np.array([pool.path(i) for i in indices], dtype=object).reshape(n, self.pool_depth),
-                  "seed_chunks": np.array(chunks, dtype=np.int64), "pool_size": np.array([size], dtype=np.int64)}
+        chunks = [
+            (seed >> (SEED_CHUNK_BITS * j)) & ((1 << SEED_CHUNK_BITS) - 1) for j in range(SEED_BITS // SEED_CHUNK_BITS)
+        ]
+        inputs = {
+            "samples": pool.inputs[indices],
+            "sample_labels": pool.labels[indices],
+            "siblings": np.array([pool.path(i) for i in indices], dtype=object).reshape(n, self.pool_depth),
+            "seed_chunks": np.array(chunks, dtype=np.int64),
+            "pool_size": np.array([size], dtype=np.int64),
+        }
         inputs.update(weight_inputs(self.lowering))
         values = self.circuit.run(inputs, show_progress)
         public = {k: v[0] for k, v in self.circuit.public_values(values).items()}
         return AccuracyResult(values.limbs(self.circuit.order), public, indices, values.get(self.predicted_wires))
 
 
-def accuracy_circuit(graph: Graph, n_samples: int, mode: str = "private", show_progress: bool = False,
-                     pool_depth: int = POOL_DEPTH) -> AccuracyCircuit:
+def accuracy_circuit(
+    graph: Graph, n_samples: int, mode: str = "private", show_progress: bool = False, pool_depth: int = POOL_DEPTH
+) -> AccuracyCircuit:
     """Build the accuracy statement's circuit for ``n_samples`` samples drawn from a pool of
     tree depth ``pool_depth`` (module docstring)."""
     check_compilable(graph, mode)
@@ -298,25 +327,29 @@ def accuracy_circuit(graph: Graph, n_samples: int, mode: str = "private", show_p
     G.unsigned_bits(b, chunks, SEED_CHUNK_BITS, what="draw seed")
     G.unsigned_bits(b, pool_size, DIGIT_BITS, what="pool size")
     seed_weights = np.array([1 << (32 + SEED_CHUNK_BITS * j) for j in range(len(chunks))], dtype=object)
-    draw = b.materialize((LinComb.of(chunks) * seed_weights).sum() + LinComb.of(pool_size[0]) * (1 << 16)
-                         + n_samples, field=True)
+    draw = b.materialize(
+        (LinComb.of(chunks) * seed_weights).sum() + LinComb.of(pool_size[0]) * (1 << 16) + n_samples, field=True
+    )
     index_bits = _select_samples(b, draw, pool_size[0], n_samples, pool_depth)
     # the model on every sample, the leaves and their paths to one root
     packed, predicted, first = D.classify_items(b, graph, xs, mode, show_progress)
     model = model_commitment_wire(b, first)
     hashes = D.hash_items(b, packed)
-    node = b.materialize(G.poseidon(b, concatenate([LinComb.of(hashes[:, None]), LinComb.of(labels[:, None])],
-                                                   axis=1)), field=True)
+    node = b.materialize(
+        G.poseidon(b, concatenate([LinComb.of(hashes[:, None]), LinComb.of(labels[:, None])], axis=1)), field=True
+    )
     for level in range(pool_depth):
         bit, sibling = index_bits[:, level], siblings[:, level]
-        swap = b.alloc(n_samples)   # bit * (sibling - node): the node is the right child when bit = 1
+        swap = b.alloc(n_samples)  # bit * (sibling - node): the node is the right child when bit = 1
 
         def step(v, bit=bit, sibling=sibling, node=node, swap=swap):
             v.set_field(swap, v.get(bit).astype(object) * (v.get_field(sibling) - v.get_field(node)))
+
         b.step(step)
         b.constrain(LinComb.of(bit), LinComb.of(sibling) - LinComb.of(node), LinComb.of(swap))
-        pair = concatenate([(LinComb.of(node) + LinComb.of(swap))[:, None],
-                            (LinComb.of(sibling) - LinComb.of(swap))[:, None]], axis=1)
+        pair = concatenate(
+            [(LinComb.of(node) + LinComb.of(swap))[:, None], (LinComb.of(sibling) - LinComb.of(swap))[:, None]], axis=1
+        )
         node = b.materialize(G.poseidon(b, pair), field=True)
     if n_samples > 1:
         b.constrain_zero(LinComb.of(node[1:]) - LinComb.of(np.full(n_samples - 1, node[0], dtype=np.int64)))
@@ -330,5 +363,9 @@ def public_inputs(graph: Graph, pool: TestPool, draw: int) -> list[int]:
     """The statement's public inputs as a verifier recomputes them from the model, the pool and
     the draw (statement order)."""
     indices = sample_indices(draw)
-    return [model_commitment(graph), pool.root, int(draw),
-            count_correct(graph, pool.inputs[indices], pool.labels[indices])]
+    return [
+        model_commitment(graph),
+        pool.root,
+        int(draw),
+        count_correct(graph, pool.inputs[indices], pool.labels[indices]),
+    ]

@@ -34,6 +34,7 @@ INT64_SAFE = 1 << 62  # bound below which sums of two int64 values cannot wrap
 
 # --- linear combinations ---------------------------------------------------------------------
 
+
 def _coeff_array(values) -> np.ndarray:
     """Coefficients as int64 when every one fits, else as an object array of Python ints."""
     arr = np.asarray(values)
@@ -121,8 +122,7 @@ class LinComb:
 
     def single_wires(self) -> np.ndarray | None:
         """The wires, when every element is exactly one wire with coefficient 1."""
-        if self.terms == 1 and self.coeffs.dtype == np.int64 and (self.coeffs == 1).all() \
-                and (self.wires != 0).all():
+        if self.terms == 1 and self.coeffs.dtype == np.int64 and (self.coeffs == 1).all() and (self.wires != 0).all():
             return self.wires[..., 0]
         return None
 
@@ -152,8 +152,11 @@ class LinComb:
         """Times integer constants ``k`` (a scalar or an array broadcast over the shape)."""
         k = np.asarray(k, dtype=object if _is_big(k) else np.int64)
         k = k[..., None] if k.ndim else k
-        if self.coeffs.dtype == np.int64 and k.dtype == np.int64 and \
-                _max_abs(self.coeffs) * max(_max_abs(k), 1) < INT64_SAFE:
+        if (
+            self.coeffs.dtype == np.int64
+            and k.dtype == np.int64
+            and _max_abs(self.coeffs) * max(_max_abs(k), 1) < INT64_SAFE
+        ):
             coeffs = self.coeffs * k
         else:
             coeffs = _coeff_array(self.coeffs.astype(object) * k.astype(object))
@@ -191,6 +194,7 @@ def concatenate(lcs: Sequence[LinComb], axis: int = 0) -> LinComb:
 
 
 # --- witness values --------------------------------------------------------------------------
+
 
 class WitnessValues:
     """Values of all wires while the witness program runs (provisional wire numbers)."""
@@ -232,13 +236,14 @@ class WitnessValues:
         """Signed int64 values of small-valued linear combinations; raises CircuitError rather
         than wrap when a value does not fit in int64."""
         vals = self.get(lc.wires)
-        if lc.coeffs.dtype == np.int64 and \
-                _max_abs(lc.coeffs) * max(_max_abs(vals), 1) * max(lc.terms, 1) < INT64_SAFE:
+        if lc.coeffs.dtype == np.int64 and _max_abs(lc.coeffs) * max(_max_abs(vals), 1) * max(lc.terms, 1) < INT64_SAFE:
             return (lc.coeffs * vals).sum(axis=-1)
         exact = (lc.coeffs.astype(object) * vals.astype(object)).sum(axis=-1)
         if _max_abs(np.asarray(exact, dtype=object)) >= INT64_SAFE:
-            raise CircuitError("a linear combination's value does not fit in 62 bits: the quantized model "
-                               "overflows; use fewer bits per value or smaller scales")
+            raise CircuitError(
+                "a linear combination's value does not fit in 62 bits: the quantized model "
+                "overflows; use fewer bits per value or smaller scales"
+            )
         return np.asarray(exact, dtype=object).astype(np.int64)
 
     def eval_field(self, lc: LinComb) -> np.ndarray:
@@ -260,11 +265,12 @@ WitnessStep = Callable[[WitnessValues], None]
 
 # --- the builder ----------------------------------------------------------------------------
 
+
 @dataclass
 class _Input:
     name: str
     wires: np.ndarray  # provisional numbers, shaped like the input
-    field: bool        # values are field elements (e.g. a salt) rather than small ints
+    field: bool  # values are field elements (e.g. a salt) rather than small ints
 
 
 class Builder:
@@ -331,7 +337,9 @@ class Builder:
     def constrain_zero(self, x) -> None:
         """Add ``x = 0`` (as ``x * 1 = 0``)."""
         x = LinComb.lift(x)
-        self.constrain(x, LinComb.constant(np.ones(x.shape, dtype=np.int64)), LinComb.constant(np.zeros(x.shape, dtype=np.int64)))
+        self.constrain(
+            x, LinComb.constant(np.ones(x.shape, dtype=np.int64)), LinComb.constant(np.zeros(x.shape, dtype=np.int64))
+        )
 
     def step(self, fn: WitnessStep) -> None:
         self.steps.append(fn)
@@ -353,6 +361,7 @@ class Builder:
                 v.set_field(out, v.eval_field(x))
             else:
                 v.set(out, v.eval(x))
+
         self.step(step)
         return out
 
@@ -362,8 +371,11 @@ class Builder:
         outputs = [w.ravel() for _, w, k in self._public if k == "output"]
         pub_in = [w.ravel() for _, w, k in self._public if k == "input"]
         priv_in = [i.wires.ravel() for i in self.inputs]
-        first = np.concatenate([np.zeros(1, dtype=np.int64)] + outputs + pub_in + priv_in) \
-            if (outputs or pub_in or priv_in) else np.zeros(1, dtype=np.int64)
+        first = (
+            np.concatenate([np.zeros(1, dtype=np.int64)] + outputs + pub_in + priv_in)
+            if (outputs or pub_in or priv_in)
+            else np.zeros(1, dtype=np.int64)
+        )
         # an input made public counts once, in its public position
         _, first_pos = np.unique(first, return_index=True)
         first = first[np.sort(first_pos)]
@@ -376,8 +388,15 @@ class Builder:
         n_pub = sum(len(w) for w in pub_in)
         n_priv = len(first) - 1 - n_out - n_pub
         mats = [_csr(self._batches, j, self.n_constraints, new_of_old) for j in range(3)]
-        r1cs = R1CS(n_wires=self.n_wires, n_outputs=n_out, n_public_inputs=n_pub,
-                    n_private_inputs=n_priv, A=mats[0], B=mats[1], C=mats[2])
+        r1cs = R1CS(
+            n_wires=self.n_wires,
+            n_outputs=n_out,
+            n_public_inputs=n_pub,
+            n_private_inputs=n_priv,
+            A=mats[0],
+            B=mats[1],
+            C=mats[2],
+        )
         return Circuit(r1cs, list(self.steps), list(self.inputs), list(self._public), order)
 
 
@@ -393,8 +412,9 @@ def _object_limbs(coeffs: np.ndarray) -> np.ndarray:
 def _limbs_of_broadcast(coeffs: np.ndarray) -> np.ndarray:
     """``_object_limbs`` of an array that may be a broadcast view: converted along its real
     (non-zero-stride) extent only, then broadcast again."""
-    index = tuple(slice(0, 1) if stride == 0 and size > 1 else slice(None)
-                  for stride, size in zip(coeffs.strides, coeffs.shape))
+    index = tuple(
+        slice(0, 1) if stride == 0 and size > 1 else slice(None) for stride, size in zip(coeffs.strides, coeffs.shape)
+    )
     return np.broadcast_to(_object_limbs(coeffs[index]), coeffs.shape + (LIMBS,))
 
 
@@ -474,8 +494,7 @@ class Circuit:
                 raise CircuitError(f"witness input {spec.name!r} is missing")
             given = np.asarray(inputs[spec.name], dtype=object if spec.field else np.int64)
             if given.shape != spec.wires.shape:
-                raise CircuitError(f"witness input {spec.name!r} has shape {given.shape}, "
-                                   f"expected {spec.wires.shape}")
+                raise CircuitError(f"witness input {spec.name!r} has shape {given.shape}, expected {spec.wires.shape}")
             if spec.field:
                 values.set_field(spec.wires, given)
             else:
@@ -483,6 +502,7 @@ class Circuit:
         steps = self.steps
         if show_progress:
             from tqdm import tqdm
+
             steps = tqdm(steps, desc="witness", unit="step")
         for step in steps:
             step(values)

@@ -71,8 +71,9 @@ def check_compilable(graph: Graph, mode: str) -> None:
         raise UnsupportedModelError(f"ops without a circuit lowering: {', '.join(unknown)}")
 
 
-def lower(b: Builder, graph: Graph, x, mode: str = "private",
-          weight_wires: dict[str, np.ndarray] | None = None) -> Lowering:
+def lower(
+    b: Builder, graph: Graph, x, mode: str = "private", weight_wires: dict[str, np.ndarray] | None = None
+) -> Lowering:
     """Add the constraints of ``graph`` applied to the input tensor ``x`` (wires or LinComb of
     the input's shape, already range checked by the caller). Private-mode weight wires are
     declared as builder inputs named ``weight:<constant name>``, unless ``weight_wires`` (the
@@ -96,13 +97,15 @@ def lower(b: Builder, graph: Graph, x, mode: str = "private",
         value = rule(b, low, op)
         want = graph.tensors[op.output].shape
         if value.lc.shape != want:
-            raise UnsupportedModelError(f"op {op.kind} ({op.source}) lowered to shape {value.lc.shape}, "
-                                        f"the graph declares {want}")
+            raise UnsupportedModelError(
+                f"op {op.kind} ({op.source}) lowered to shape {value.lc.shape}, the graph declares {want}"
+            )
         low.values[op.output] = value
     return low
 
 
 # --- one rule per op kind --------------------------------------------------------------------
+
 
 def _operand(low: Lowering, name: str, out_ndim: int):
     """A tensor operand's LinComb, or a constant's int64 values (leading 1-axes dropped so they
@@ -126,8 +129,9 @@ def _linear(b: Builder, low: Lowering, op: Op) -> Value:
         xi, wi, bi = G.dense_indices(w.shape[1], w.shape[0], lead=int(np.prod(x.shape[:-1])))
     else:
         a = op.attrs
-        xi, wi, bi = G.conv_indices(x.shape, w.shape, a["strides"], a["pads"], a.get("dilations", (1, 1)),
-                                    a.get("group", 1))
+        xi, wi, bi = G.conv_indices(
+            x.shape, w.shape, a["strides"], a["pads"], a.get("dilations", (1, 1)), a.get("group", 1)
+        )
     if low.mode == "public":
         bias = graph.constants[b_name].values if b_name else None
         lc = G.linear_public(b, x, w, bias, xi, wi, bi)

@@ -35,8 +35,10 @@ def check_items(graph: Graph, items: np.ndarray, what: str = "item") -> np.ndarr
     items = np.asarray(items)
     want = graph.input_tensor.shape
     if items.ndim != len(want) + 1 or items.shape[1:] != want or len(items) == 0:
-        raise InputShapeError(f"{what}s have shape {items.shape}; expected (n >= 1, {', '.join(map(str, want))}): "
-                              "quantize them with prover.onnx.executor.quantize_input first")
+        raise InputShapeError(
+            f"{what}s have shape {items.shape}; expected (n >= 1, {', '.join(map(str, want))}): "
+            "quantize them with prover.onnx.executor.quantize_input first"
+        )
     return items.astype(np.int64)
 
 
@@ -63,8 +65,10 @@ def items_commitment(hashes: Sequence[int], extra: Sequence[int] = ()) -> int:
 
 # --- circuit side -----------------------------------------------------------------------------
 
-def classify_items(b: Builder, graph: Graph, items: np.ndarray, mode: str,
-                   show_progress: bool = False) -> tuple[np.ndarray, np.ndarray, Lowering]:
+
+def classify_items(
+    b: Builder, graph: Graph, items: np.ndarray, mode: str, show_progress: bool = False
+) -> tuple[np.ndarray, np.ndarray, Lowering]:
     """Run the model on every item wire tensor of ``items`` (shape (n, *input shape)): range
     check and pack each item, lower the graph on it, take the argmax label. Every sample shares
     the first lowering's weight wires, so the caller commits to the weights once.
@@ -75,6 +79,7 @@ def classify_items(b: Builder, graph: Graph, items: np.ndarray, mode: str,
     samples = range(len(items))
     if show_progress:
         from tqdm import tqdm
+
         samples = tqdm(samples, desc="circuit", unit="item")
     for i in samples:
         packed.append(G.pack(b, items[i], graph.input_tensor.quantized_bits))  # also the item's range check
@@ -94,8 +99,7 @@ def hash_items(b: Builder, packed: np.ndarray) -> np.ndarray:
     n, k = packed.shape
     if k <= poseidon.ARITY:
         roots = b.materialize(G.poseidon(b, LinComb.of(packed)), field=True)
-        pairs = concatenate([LinComb.of(roots[:, None]),
-                             LinComb.constant(np.full((n, 1), k, dtype=np.int64))], axis=1)
+        pairs = concatenate([LinComb.of(roots[:, None]), LinComb.constant(np.full((n, 1), k, dtype=np.int64))], axis=1)
         return b.materialize(G.poseidon(b, pairs), field=True)
     return np.array([G.commit(b, LinComb.of(row)) for row in packed], dtype=np.int64)
 

@@ -43,8 +43,9 @@ def _check_bits(k: int) -> None:
 def _check_range(values: np.ndarray, lo: int, hi: int, what: str) -> None:
     if values.size and (values.min() < lo or values.max() > hi):
         bad = values[(values < lo) | (values > hi)].ravel()[0]
-        raise ValueRangeError(f"{what}: value {bad} is outside [{lo}, {hi}]; the input is outside the "
-                              "range the model was quantized for")
+        raise ValueRangeError(
+            f"{what}: value {bad} is outside [{lo}, {hi}]; the input is outside the range the model was quantized for"
+        )
 
 
 def checked_product(a: np.ndarray, b: np.ndarray, what: str = "product") -> np.ndarray:
@@ -56,6 +57,7 @@ def checked_product(a: np.ndarray, b: np.ndarray, what: str = "product") -> np.n
 
 
 # --- bits and ranges -------------------------------------------------------------------------
+
 
 def booleans(b: Builder, bits: np.ndarray) -> None:
     """Constrain each wire of ``bits`` to be 0 or 1: bit * (bit - 1) = 0."""
@@ -77,6 +79,7 @@ def unsigned_bits(b: Builder, x, k: int, what: str = "range check") -> np.ndarra
         xv = v.eval(x)
         _check_range(xv, 0, (1 << k) - 1, what)
         v.set(bits, (xv[..., None] >> np.arange(k, dtype=np.int64)) & 1)
+
     b.step(step)
     return bits
 
@@ -96,6 +99,7 @@ def from_signed_bits(bits: np.ndarray) -> LinComb:
 
 
 # --- arithmetic ------------------------------------------------------------------------------
+
 
 def rescale(b: Builder, x, shift: int, out_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """q = floor(x / 2^shift), range checked as ``out_bits``-bit signed.
@@ -119,6 +123,7 @@ def rescale(b: Builder, x, shift: int, out_bits: int) -> tuple[np.ndarray, np.nd
         qv = xv >> shift
         v.set(q, qv)
         v.set(rem_bits, ((xv - (qv << shift))[..., None] >> np.arange(shift, dtype=np.int64)) & 1)
+
     b.step(step)
     q_bits = signed_bits(b, q, out_bits, what="rescale output")
     return q, q_bits
@@ -193,6 +198,7 @@ def argmax(b: Builder, x, bits: int) -> np.ndarray:
         v.set(e, np.arange(n) == lab)
         v.set(m, xv[lab])
         v.set(label, lab)
+
     b.step(step)
     booleans(b, e)
     b.constrain_zero(LinComb.of(e).sum() - 1)
@@ -216,6 +222,7 @@ def is_equal(b: Builder, x, y) -> np.ndarray:
         dv = v.eval_field(d)
         v.set_field(inv, [pow(int(k), -1, FR_MODULUS) if k else 0 for k in dv.ravel()])
         v.set(e, (dv == 0).astype(np.int64))
+
     b.step(step)
     b.constrain(d, LinComb.of(inv), 1 - LinComb.of(e))
     b.constrain(d, LinComb.of(e), _zeros(d.shape))
@@ -223,6 +230,7 @@ def is_equal(b: Builder, x, y) -> np.ndarray:
 
 
 # --- pooling and linear layers ---------------------------------------------------------------
+
 
 def gather(x: LinComb, index: np.ndarray) -> LinComb:
     """Elements of the flattened x at ``index``; index -1 gives 0 (zero padding)."""
@@ -235,6 +243,7 @@ def window_indices(shape: tuple[int, int, int], kernel, strides, pads, dilations
     """Flat indices into x[C, H, W] of every pooling/convolution window, shape
     (C, OH, OW, kh*kw), -1 where the window covers padding."""
     from prover.onnx.executor import windows  # the executor's window geometry, reused as is
+
     idx = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(1, *shape)
     win = windows(idx, kernel, strides, pads, dilations, pad_value=-1)[0]
     return win.reshape(*win.shape[:3], -1)
@@ -257,15 +266,16 @@ def max_pool(b: Builder, x: LinComb, shape, kernel, strides, pads, bits: int) ->
 def dense_indices(n_in: int, n_out: int, lead: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Term tables of y[l, o] = sum_i W[o, i] x[l, i] + bias[o]: x index and flat W index,
     shape (lead * n_out, n_in), and the bias index of each output."""
-    xi = (np.arange(lead)[:, None, None] * n_in + np.arange(n_in)[None, None, :])
+    xi = np.arange(lead)[:, None, None] * n_in + np.arange(n_in)[None, None, :]
     wi = np.arange(n_out)[None, :, None] * n_in + np.arange(n_in)[None, None, :]
     xi, wi = np.broadcast_arrays(xi, wi)
     bias = np.tile(np.arange(n_out, dtype=np.int64), lead)
     return xi.reshape(lead * n_out, n_in).copy(), wi.reshape(lead * n_out, n_in).copy(), bias
 
 
-def conv_indices(shape, weight_shape, strides, pads, dilations, group: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def conv_indices(
+    shape, weight_shape, strides, pads, dilations, group: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Term tables of the grouped convolution of ``prover.onnx.graph``: for output (o, i, j),
     flattened, the x index (-1 on padding) and the flat W index of each of C/group*kh*kw terms,
     and the bias index o of each output."""
@@ -278,32 +288,45 @@ def conv_indices(shape, weight_shape, strides, pads, dilations, group: int
     og = o // group
     outs = np.arange(o)
     g = outs // og
-    chans = g[:, None] * cg + np.arange(cg)[None, :]                              # (O, cg)
-    xi = win[chans]                                                               # (O, cg, OH, OW, k)
+    chans = g[:, None] * cg + np.arange(cg)[None, :]  # (O, cg)
+    xi = win[chans]  # (O, cg, OH, OW, k)
     xi = xi.transpose(0, 2, 3, 1, 4).reshape(o * oh * ow, cg * kh * kw)
     w_flat = np.arange(o * cg * kh * kw).reshape(o, 1, 1, cg * kh * kw)
     wi = np.broadcast_to(w_flat, (o, oh, ow, cg * kh * kw)).reshape(o * oh * ow, cg * kh * kw)
     return np.ascontiguousarray(xi), np.ascontiguousarray(wi), np.repeat(np.arange(o, dtype=np.int64), oh * ow)
 
 
-def linear_public(b: Builder, x, weights: np.ndarray, bias: np.ndarray | None,
-                  x_index: np.ndarray, w_index: np.ndarray, bias_index: np.ndarray) -> LinComb:
+def linear_public(
+    b: Builder,
+    x,
+    weights: np.ndarray,
+    bias: np.ndarray | None,
+    x_index: np.ndarray,
+    w_index: np.ndarray,
+    bias_index: np.ndarray,
+) -> LinComb:
     """y[o] = sum_k weights[w_index[o,k]] * x[x_index[o,k]] + bias[bias_index[o]] with the
     weights and bias as circuit constants (public-model mode): a linear combination of x's
     wires, no constraint. x_index -1 marks a padding term (0)."""
     xw = b.materialize(LinComb.lift(x)).ravel()
     w = np.asarray(weights, dtype=np.int64).ravel()
     valid = x_index >= 0
-    lc = LinComb(np.where(valid, xw[np.where(valid, x_index, 0)], 0),
-                 np.where(valid, w[w_index], 0))
+    lc = LinComb(np.where(valid, xw[np.where(valid, x_index, 0)], 0), np.where(valid, w[w_index], 0))
     if bias is not None:
         bias = np.asarray(bias, dtype=np.int64).ravel()
         lc = lc + LinComb.constant(bias[bias_index])
     return lc
 
 
-def linear_private(b: Builder, x, weight_wires: np.ndarray, bias_wires: np.ndarray | None,
-                   x_index: np.ndarray, w_index: np.ndarray, bias_index: np.ndarray) -> LinComb:
+def linear_private(
+    b: Builder,
+    x,
+    weight_wires: np.ndarray,
+    bias_wires: np.ndarray | None,
+    x_index: np.ndarray,
+    w_index: np.ndarray,
+    bias_index: np.ndarray,
+) -> LinComb:
     """The same sum with weights and bias as witness wires (bound elsewhere to the model
     commitment): one constraint p = w * x per non-padding term; y is the linear combination
     sum p + bias."""
@@ -325,6 +348,7 @@ def linear_private(b: Builder, x, weight_wires: np.ndarray, bias_wires: np.ndarr
 
 
 # --- packing and hashing ---------------------------------------------------------------------
+
 
 def values_per_element(bits: int) -> int:
     """How many ``bits``-bit values one field element packs: the group and its end marker
@@ -361,8 +385,10 @@ def pack_values(values: np.ndarray, bits: int) -> list[int]:
     the next slot, and two sequences would pack alike (the circuit's range check refuses it)."""
     offset = [int(v) + (1 << (bits - 1)) for v in np.asarray(values).ravel()]
     if offset and not 0 <= min(offset) <= max(offset) < 1 << bits:
-        raise ValueRangeError(f"a packed value is outside the {bits}-bit signed range "
-                              f"[{-(1 << (bits - 1))}, {1 << (bits - 1)}): quantize it for the model first")
+        raise ValueRangeError(
+            f"a packed value is outside the {bits}-bit signed range "
+            f"[{-(1 << (bits - 1))}, {1 << (bits - 1)}): quantize it for the model first"
+        )
     index, weights, markers = packing_layout(len(offset), bits)
     taken = np.array(offset + [0], dtype=object)[index]  # index -1 takes the trailing 0
     return [int(e) for e in (taken * weights).sum(axis=1) + markers]
@@ -394,6 +420,7 @@ def _sbox(b: Builder, x: LinComb) -> np.ndarray:
         v.set_field(x2, sq)
         v.set_field(x4, quad)
         v.set_field(y, quad * xv % FR_MODULUS)
+
     b.step(step)
     return y
 
@@ -411,12 +438,12 @@ def _poseidon_schedule(t: int) -> tuple[list[tuple[bool, np.ndarray]], np.ndarra
     mds = np.array(hash_spec.mds_matrix(t), dtype=object)
     r_p = hash_spec.partial_rounds(t)
     half = hash_spec.FULL_ROUNDS // 2
-    coef = np.zeros((t, t - 1), dtype=object)   # state_i = coef[i] . basis + const[i]
+    coef = np.zeros((t, t - 1), dtype=object)  # state_i = coef[i] . basis + const[i]
     coef[1:, :] = np.eye(t - 1, dtype=np.int64).astype(object)
     const = np.zeros(t, dtype=object)
     rounds = []
     for rnd in range(hash_spec.FULL_ROUNDS + r_p):
-        const = (const + np.array(constants[rnd * t:(rnd + 1) * t], dtype=object)) % FR_MODULUS
+        const = (const + np.array(constants[rnd * t : (rnd + 1) * t], dtype=object)) % FR_MODULUS
         full = rnd < half or rnd >= half + r_p
         rows = list(range(t)) if full else [0]
         rounds.append((full, np.concatenate([coef[rows], const[rows, None]], axis=1)))
@@ -439,19 +466,21 @@ def poseidon(b: Builder, inputs) -> LinComb:
     Every row of the batch shares the coefficients of ``_poseidon_schedule``, so the linear
     layers cost nothing and the only constraints are 3 per S-box (t per full round, 1 per
     partial round)."""
-    basis = b.materialize(LinComb.lift(inputs), field=True)   # (batch, K) wires
+    basis = b.materialize(LinComb.lift(inputs), field=True)  # (batch, K) wires
     batch, width = basis.shape
     rounds, output = _poseidon_schedule(width + 1)
     const_wire = np.zeros((batch, 1), dtype=np.int64)
     for full, coeffs in rounds:
         wires = np.concatenate([basis, const_wire], axis=1)
         n_rows, k = coeffs.shape
-        lc = LinComb(np.broadcast_to(wires[:, None, :], (batch, n_rows, k)),
-                     np.broadcast_to(coeffs[None], (batch, n_rows, k)))
-        out = _sbox(b, lc)                                    # (batch, n_rows)
+        lc = LinComb(
+            np.broadcast_to(wires[:, None, :], (batch, n_rows, k)), np.broadcast_to(coeffs[None], (batch, n_rows, k))
+        )
+        out = _sbox(b, lc)  # (batch, n_rows)
         basis = out if full else np.concatenate([basis, out], axis=1)
-    return LinComb(np.concatenate([basis, const_wire], axis=1),
-                   np.broadcast_to(output[None], (batch, len(output))).copy())
+    return LinComb(
+        np.concatenate([basis, const_wire], axis=1), np.broadcast_to(output[None], (batch, len(output))).copy()
+    )
 
 
 def tree(b: Builder, elements) -> np.ndarray:
@@ -462,9 +491,9 @@ def tree(b: Builder, elements) -> np.ndarray:
         full = widths.count(hash_spec.ARITY)
         parts = []
         if full:
-            parts.append(b.materialize(poseidon(b, level[:full * hash_spec.ARITY].reshape(full, -1)), field=True))
+            parts.append(b.materialize(poseidon(b, level[: full * hash_spec.ARITY].reshape(full, -1)), field=True))
         if full < len(widths):
-            parts.append(b.materialize(poseidon(b, level[full * hash_spec.ARITY:][None, :]), field=True))
+            parts.append(b.materialize(poseidon(b, level[full * hash_spec.ARITY :][None, :]), field=True))
         level = np.concatenate(parts)
     return level[0]
 

@@ -100,8 +100,12 @@ def public_inputs(graph: Graph, corpus: np.ndarray, requested_class: int, salt: 
     model, corpus and class with the executor (statement order)."""
     hashes = D.item_hashes(graph, corpus)
     selected = matching_items(graph, corpus, requested_class)
-    return [model_commitment(graph), D.items_commitment(hashes), class_and_size(requested_class, len(selected)),
-            returned_set_commitment(len(corpus), selected, [hashes[i] for i in selected], salt)]
+    return [
+        model_commitment(graph),
+        D.items_commitment(hashes),
+        class_and_size(requested_class, len(selected)),
+        returned_set_commitment(len(corpus), selected, [hashes[i] for i in selected], salt),
+    ]
 
 
 @dataclass
@@ -129,19 +133,25 @@ class RetrievalCircuit:
     def r1cs(self):
         return self.circuit.r1cs
 
-    def witness(self, corpus: np.ndarray, requested_class: int, salt: int | None = None,
-                show_progress: bool = False) -> RetrievalResult:
+    def witness(
+        self, corpus: np.ndarray, requested_class: int, salt: int | None = None, show_progress: bool = False
+    ) -> RetrievalResult:
         """The witness for a quantized corpus, a class and the returned set's salt (a fresh
         ``fresh_salt()`` when None: every answer needs its own). Raises InputShapeError for a
         wrong shape or salt, ValueRangeError for an item outside the quantized range."""
         salt = fresh_salt() if salt is None else _check_salt(salt)
         items = D.check_items(self.graph, corpus, "corpus item")
         if len(items) != self.corpus_size:
-            raise InputShapeError(f"the corpus has {len(items)} items; this circuit retrieves from exactly "
-                                  f"{self.corpus_size}: build one for {len(items)}")
+            raise InputShapeError(
+                f"the corpus has {len(items)} items; this circuit retrieves from exactly "
+                f"{self.corpus_size}: build one for {len(items)}"
+            )
         class_and_size(requested_class, 0)  # the class's range, before any work
-        inputs = {"corpus": items, "requested_class": np.array(int(requested_class)),
-                  "salt": np.array(salt, dtype=object)}
+        inputs = {
+            "corpus": items,
+            "requested_class": np.array(int(requested_class)),
+            "salt": np.array(salt, dtype=object),
+        }
         inputs.update(weight_inputs(self.lowering))
         values = self.circuit.run(inputs, show_progress)
         public = {k: v[0] for k, v in self.circuit.public_values(values).items()}
@@ -157,8 +167,9 @@ def _select(b: Builder, bits: np.ndarray, hashes: np.ndarray) -> np.ndarray:
     return kept
 
 
-def retrieval_circuit(graph: Graph, corpus_size: int, mode: str = "private",
-                      show_progress: bool = False) -> RetrievalCircuit:
+def retrieval_circuit(
+    graph: Graph, corpus_size: int, mode: str = "private", show_progress: bool = False
+) -> RetrievalCircuit:
     """Build the retrieval statement's circuit for a corpus of ``corpus_size`` items."""
     check_compilable(graph, mode)
     if corpus_size < 1:

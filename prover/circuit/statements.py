@@ -47,6 +47,7 @@ CIRCUIT_FORMAT = 3
 
 # --- commitments, computed outside the circuit ---------------------------------------------
 
+
 def architecture_spec(graph: Graph) -> dict:
     """The weights-free architecture of a quantized graph: the preimage of ``architecture_hash``,
     and what a model card publishes as ``card["architecture"]`` so that any client can rebuild
@@ -66,9 +67,10 @@ def architecture_spec(graph: Graph) -> dict:
         "output": graph.output,
         "ops": [[op.kind, list(op.inputs), op.output, _jsonable(op.attrs)] for op in graph.ops],
         "tensors": {n: [list(t.shape), t.scale, t.bits, t.checked] for n, t in sorted(graph.tensors.items())},
-        "constants": {n: [list(c.values.shape), c.scale, c.bits,
-                          None if n in weights else c.values.ravel().tolist()]
-                      for n, c in sorted(graph.constants.items())},
+        "constants": {
+            n: [list(c.values.shape), c.scale, c.bits, None if n in weights else c.values.ravel().tolist()]
+            for n, c in sorted(graph.constants.items())
+        },
     }
 
 
@@ -94,6 +96,7 @@ def architecture_graph(spec: dict) -> Graph:
     in private mode a circuit depends on the weights' shapes and bounds only, so this graph's
     circuits are the model's). Raises FormatError when ``spec`` is not a well-formed spec; the
     graph's own checks (``Graph.validate``) run when a circuit is built from it."""
+
     def attrs_of(value):  # JSON lists back to the tuples the importer puts in op attributes
         if isinstance(value, list):
             return tuple(attrs_of(v) for v in value)
@@ -102,8 +105,9 @@ def architecture_graph(spec: dict) -> Graph:
         return value
 
     def shape_of(value) -> tuple[int, ...]:
-        if not isinstance(value, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1
-                                                  for d in value):
+        if not isinstance(value, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in value
+        ):
             raise ValueError(f"a shape must be a list of positive integers, got {value!r}")
         return tuple(value)
 
@@ -133,8 +137,10 @@ def architecture_graph(spec: dict) -> Graph:
         ops = [Op(kind, tuple(inputs), output, attrs_of(attrs)) for kind, inputs, output, attrs in spec["ops"]]
         return Graph(spec["input"], spec["output"], tensors, constants, ops, quantized=True)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-        raise FormatError(f"the model card's architecture is not a well-formed architecture spec ({exc}): "
-                          f"the provider publishes a broken card") from exc
+        raise FormatError(
+            f"the model card's architecture is not a well-formed architecture spec ({exc}): "
+            f"the provider publishes a broken card"
+        ) from exc
 
 
 def _jsonable(value):
@@ -169,6 +175,7 @@ def output_commitment(logits: np.ndarray) -> int:
 
 
 # --- the circuit ----------------------------------------------------------------------------
+
 
 @dataclass
 class InferenceResult:

@@ -68,19 +68,20 @@ class BinFile:
         if len(found) > 1:
             raise self.error(f"{name} appears {len(found)} times; a {self.kind} file holds it once")
         offset, size = found[0]
-        return self.data[offset: offset + size]
+        return self.data[offset : offset + size]
 
-    def section_array(self, section_id: int, dtype, count: int, what: str = "",
-                      offset: int = 0) -> np.ndarray:
+    def section_array(self, section_id: int, dtype, count: int, what: str = "", offset: int = 0) -> np.ndarray:
         """``count`` items of ``dtype`` starting ``offset`` bytes into a section, checking that the
         section is long enough (a truncated section is a FormatError, never a short array)."""
         raw = self.section(section_id, what)
         dtype = np.dtype(dtype)
         need = offset + count * dtype.itemsize
         if len(raw) < need:
-            raise self.error(f"section {section_id} ({what}) holds {len(raw)} bytes, expected at least "
-                             f"{need}: the file is truncated or corrupt")
-        return raw[offset: need].view(dtype)
+            raise self.error(
+                f"section {section_id} ({what}) holds {len(raw)} bytes, expected at least "
+                f"{need}: the file is truncated or corrupt"
+            )
+        return raw[offset:need].view(dtype)
 
 
 def read_binfile(path: str | os.PathLike, kind: str, max_version: int) -> BinFile:
@@ -99,19 +100,22 @@ def read_binfile(path: str | os.PathLike, kind: str, max_version: int) -> BinFil
     if magic != kind.encode():
         raise FormatError(f"{path}: not a {kind} file (magic {magic!r}, expected {kind.encode()!r})")
     if version == 0 or version > max_version:
-        raise FormatError(f"{path}: {kind} version {version} is not supported (this reader knows "
-                          f"versions 1 to {max_version})")
+        raise FormatError(
+            f"{path}: {kind} version {version} is not supported (this reader knows versions 1 to {max_version})"
+        )
     sections: dict[int, list[tuple[int, int]]] = {}
     pos = FILE_HEADER.size
     for index in range(n_sections):
         if pos + SECTION_HEADER.size > size:
-            raise FormatError(f"{path}: truncated: header of section #{index + 1} of {n_sections} "
-                              f"lies past the end of the file")
+            raise FormatError(
+                f"{path}: truncated: header of section #{index + 1} of {n_sections} lies past the end of the file"
+            )
         section_id, section_size = SECTION_HEADER.unpack_from(data.data, pos)
         pos += SECTION_HEADER.size
         if pos + section_size > size:
-            raise FormatError(f"{path}: truncated: section {section_id} declares {section_size} bytes "
-                              f"but only {size - pos} remain")
+            raise FormatError(
+                f"{path}: truncated: section {section_id} declares {section_size} bytes but only {size - pos} remain"
+            )
         sections.setdefault(section_id, []).append((pos, section_size))
         pos += section_size
     return BinFile(path, kind, version, data, sections)
@@ -135,8 +139,9 @@ def atomic_output(path: str | os.PathLike, mode: str = "wb"):
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise ZkmarketError(f"{path}: cannot write here ({exc.strerror}): check that the folder "
-                            f"exists and is writable") from exc
+        raise ZkmarketError(
+            f"{path}: cannot write here ({exc.strerror}): check that the folder exists and is writable"
+        ) from exc
     try:
         with os.fdopen(fd, mode) as out:
             yield out
@@ -150,8 +155,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "wb"):
         raise
 
 
-def write_binfile(path: str | os.PathLike, kind: str, version: int,
-                  sections: Iterable[tuple[int, Chunks]]) -> None:
+def write_binfile(path: str | os.PathLike, kind: str, version: int, sections: Iterable[tuple[int, Chunks]]) -> None:
     """Write a container atomically (see ``atomic_output``). Each section's content is a
     bytes-like object / array or an iterable of them (written in order), so large sections can
     be produced chunk by chunk."""
@@ -163,8 +167,7 @@ def write_binfile(path: str | os.PathLike, kind: str, version: int,
             out.write(SECTION_HEADER.pack(section_id, 0))
             size = 0
             for chunk in _chunks(content):
-                buf = np.ascontiguousarray(chunk).view(np.uint8) if isinstance(chunk, np.ndarray) \
-                    else memoryview(chunk)
+                buf = np.ascontiguousarray(chunk).view(np.uint8) if isinstance(chunk, np.ndarray) else memoryview(chunk)
                 out.write(buf)
                 size += buf.nbytes
             end = out.tell()
@@ -174,6 +177,7 @@ def write_binfile(path: str | os.PathLike, kind: str, version: int,
 
 
 # --- field elements ---------------------------------------------------------------------------
+
 
 def prime_header(prime: int) -> bytes:
     """``n8`` (u32) then the prime in ``n8`` little-endian bytes, as the headers store it."""
@@ -188,10 +192,11 @@ def read_prime(binfile: BinFile, header: np.ndarray, offset: int, expected: int,
     (n8,) = struct.unpack_from("<I", header.data, offset)
     if n8 != ELEMENT_BYTES or len(header) < offset + 4 + n8:
         raise binfile.error(f"{what} is {n8} bytes wide; only BN254 (32-byte elements) is supported")
-    prime = int.from_bytes(bytes(header[offset + 4: offset + 4 + n8]), "little")
+    prime = int.from_bytes(bytes(header[offset + 4 : offset + 4 + n8]), "little")
     if prime != expected:
-        raise binfile.error(f"{what} is {prime}, not BN254's {expected}: the file is for another "
-                            f"curve; regenerate it for bn128/BN254")
+        raise binfile.error(
+            f"{what} is {prime}, not BN254's {expected}: the file is for another curve; regenerate it for bn128/BN254"
+        )
     return offset + 4 + n8
 
 
@@ -201,8 +206,10 @@ def field_elements(raw: np.ndarray, modulus: int, where: str) -> np.ndarray:
     limbs = np.ascontiguousarray(raw).view("<u8").reshape(-1, LIMBS).astype(np.uint64)
     bad = ~below_modulus(limbs, modulus)
     if bad.any():
-        raise FormatError(f"{where}: element #{int(np.argmax(bad))} is not below the field modulus "
-                          f"(not a canonical field element): the file is corrupt")
+        raise FormatError(
+            f"{where}: element #{int(np.argmax(bad))} is not below the field modulus "
+            f"(not a canonical field element): the file is corrupt"
+        )
     return limbs
 
 
@@ -211,6 +218,7 @@ def fr_elements(raw: np.ndarray, where: str) -> np.ndarray:
 
 
 # --- curve points -----------------------------------------------------------------------------
+
 
 def points_from_lem(raw: np.ndarray, group: str, where: str) -> np.ndarray:
     """LEM point bytes (Montgomery, little-endian) -> canonical point array in kernel layout."""

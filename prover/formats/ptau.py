@@ -24,14 +24,22 @@ import numpy as np
 
 from prover.errors import FormatError
 from prover.field import FQ_MODULUS
-from prover.formats.binfile import (POINT_BYTES, POINT_SHAPES, Chunks, points_from_lem, points_to_lem,
-                                    prime_header, read_binfile, read_prime, write_binfile)
+from prover.formats.binfile import (
+    POINT_BYTES,
+    POINT_SHAPES,
+    Chunks,
+    points_from_lem,
+    points_to_lem,
+    prime_header,
+    read_binfile,
+    read_prime,
+    write_binfile,
+)
 
 PTAU_VERSION = 1
 NO_CONTRIBUTIONS = struct.pack("<I", 0)
 
-PHASE1_SECTIONS = {"tau_g1": (2, "g1"), "tau_g2": (3, "g2"), "alpha_tau_g1": (4, "g1"),
-                   "beta_tau_g1": (5, "g1")}
+PHASE1_SECTIONS = {"tau_g1": (2, "g1"), "tau_g2": (3, "g2"), "alpha_tau_g1": (4, "g1"), "beta_tau_g1": (5, "g1")}
 BETA_G2_SECTION = 6
 CONTRIBUTIONS_SECTION = 7
 # phase-1 series -> its Lagrange-basis section (written by `prepare phase2`)
@@ -78,24 +86,28 @@ class PowersOfTau:
     tau_g2: PointSection
     alpha_tau_g1: PointSection
     beta_tau_g1: PointSection
-    beta_g2: np.ndarray                      # G2 (2, 2, 4), canonical
-    ceremony_power: int = 0                  # 0: same as power
+    beta_g2: np.ndarray  # G2 (2, 2, 4), canonical
+    ceremony_power: int = 0  # 0: same as power
     contributions: bytes = NO_CONTRIBUTIONS  # section 7 as stored
     lagrange: dict[str, PointSection] | None = field(default=None, repr=False)
-    source: str = "powers of tau"            # file name for messages
+    source: str = "powers of tau"  # file name for messages
 
     def _lagrange(self, series: str, domain_size: int) -> np.ndarray:
         if not self.lagrange:
-            raise FormatError(f"{self.source}: this powers-of-tau file is not prepared for phase 2 "
-                              f"(no Lagrange sections 12-15): run `snarkjs powersoftau prepare phase2 "
-                              f"IN.ptau OUT.ptau` and use OUT.ptau")
+            raise FormatError(
+                f"{self.source}: this powers-of-tau file is not prepared for phase 2 "
+                f"(no Lagrange sections 12-15): run `snarkjs powersoftau prepare phase2 "
+                f"IN.ptau OUT.ptau` and use OUT.ptau"
+            )
         points = self.lagrange[series]
         if domain_size <= 0 or domain_size & (domain_size - 1) or 2 * domain_size - 1 > len(points):
             largest = (len(points) + 1) // 2
-            raise FormatError(f"{self.source}: no Lagrange basis of size {domain_size} for {series} "
-                              f"(power {self.power} holds power-of-two sizes up to {largest}): use a "
-                              f"powers-of-tau file of a larger power")
-        return points[domain_size - 1: 2 * domain_size - 1]
+            raise FormatError(
+                f"{self.source}: no Lagrange basis of size {domain_size} for {series} "
+                f"(power {self.power} holds power-of-two sizes up to {largest}): use a "
+                f"powers-of-tau file of a larger power"
+            )
+        return points[domain_size - 1 : 2 * domain_size - 1]
 
     def lagrange_g1(self, domain_size: int) -> np.ndarray:
         """``L_i(tau) * G1`` over the domain of ``domain_size`` (up to 2^(power+1))."""
@@ -141,10 +153,19 @@ def read_ptau(path: str | os.PathLike) -> PowersOfTau:
             top = 2 * n if name == "tau_g1" else n  # largest domain in the section (see above)
             lagrange[name] = series(sid, PHASE1_SECTIONS[name][1], f"lagrange {name}", 2 * top - 1)
     elif any(present):
-        raise bf.error("only some of the phase-2 Lagrange sections 12-15 are present: the file is "
-                       "corrupt; prepare it again with `snarkjs powersoftau prepare phase2`")
-    return PowersOfTau(power, **phase1, beta_g2=beta_g2, ceremony_power=ceremony_power,
-                       contributions=contributions, lagrange=lagrange, source=str(bf.path))
+        raise bf.error(
+            "only some of the phase-2 Lagrange sections 12-15 are present: the file is "
+            "corrupt; prepare it again with `snarkjs powersoftau prepare phase2`"
+        )
+    return PowersOfTau(
+        power,
+        **phase1,
+        beta_g2=beta_g2,
+        ceremony_power=ceremony_power,
+        contributions=contributions,
+        lagrange=lagrange,
+        source=str(bf.path),
+    )
 
 
 def write_ptau(ptau: PowersOfTau, path: str | os.PathLike) -> None:

@@ -22,8 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from prover.field import ELEMENT_BYTES, FR_MODULUS, LIMBS
-from prover.formats.binfile import (BinFile, fr_elements, prime_header, read_binfile, read_prime,
-                                    write_binfile)
+from prover.formats.binfile import BinFile, fr_elements, prime_header, read_binfile, read_prime, write_binfile
 from prover.r1cs import R1CS, SparseMatrix
 
 R1CS_VERSION = 1
@@ -49,8 +48,10 @@ def _header(bf: BinFile) -> R1csHeader:
         raise bf.error(f"header section is {len(raw)} bytes, expected {pos + HEADER_COUNTS.size}")
     header = R1csHeader(*HEADER_COUNTS.unpack_from(raw.data, pos))
     if 1 + header.n_outputs + header.n_public_inputs + header.n_private_inputs > header.n_wires:
-        raise bf.error(f"header counts {header.n_outputs} outputs, {header.n_public_inputs} public and "
-                       f"{header.n_private_inputs} private inputs, more than its {header.n_wires} wires")
+        raise bf.error(
+            f"header counts {header.n_outputs} outputs, {header.n_public_inputs} public and "
+            f"{header.n_private_inputs} private inputs, more than its {header.n_wires} wires"
+        )
     return header
 
 
@@ -71,8 +72,9 @@ def _scan_lists(bf: BinFile, words: memoryview, n_lists: int) -> np.ndarray:
             append(pos)
             pos += 1 + ENTRY_WORDS * words[pos]
     except IndexError:
-        raise bf.error(f"section 2 (constraints) is truncated: it ends inside constraint "
-                       f"{(len(positions) - 1) // 3}") from None
+        raise bf.error(
+            f"section 2 (constraints) is truncated: it ends inside constraint {(len(positions) - 1) // 3}"
+        ) from None
     if pos != end:
         problem = "is truncated" if pos > end else f"has {end - pos} words after the last constraint"
         raise bf.error(f"section 2 (constraints) {problem}: the file is corrupt")
@@ -86,8 +88,10 @@ def read_r1cs(path: str | os.PathLike) -> R1CS:
     header = _header(bf)
     for sid in CUSTOM_GATE_SECTIONS:
         if bf.has(sid):
-            raise bf.error("the circuit uses custom gates, which only PLONK supports: compile it "
-                           "without custom templates for Groth16")
+            raise bf.error(
+                "the circuit uses custom gates, which only PLONK supports: compile it "
+                "without custom templates for Groth16"
+            )
     raw = bf.section(2, "constraints")
     if len(raw) % WORD:
         raise bf.error("section 2 (constraints) is not a whole number of 32-bit words: the file is corrupt")
@@ -104,8 +108,10 @@ def read_r1cs(path: str | os.PathLike) -> R1CS:
     wires = table[:, 0].astype(np.int64)
     coeffs = fr_elements(table[:, 1:], bf.where(2, "constraints"))
     if len(wires) and wires.max() >= header.n_wires:
-        raise bf.error(f"a constraint refers to wire {int(wires.max())}, but the circuit has "
-                       f"{header.n_wires} wires: the file is corrupt")
+        raise bf.error(
+            f"a constraint refers to wire {int(wires.max())}, but the circuit has "
+            f"{header.n_wires} wires: the file is corrupt"
+        )
 
     matrix_of_entry = np.repeat(np.tile(np.arange(3, dtype=np.int8), header.n_constraints), counts)
     matrices = []
@@ -117,8 +123,17 @@ def read_r1cs(path: str | os.PathLike) -> R1CS:
     wire_to_label = None
     if bf.has(3):
         wire_to_label = bf.section_array(3, "<u8", header.n_wires, "wire to label map").astype(np.uint64)
-    return R1CS(header.n_wires, header.n_outputs, header.n_public_inputs, header.n_private_inputs,
-                matrices[0], matrices[1], matrices[2], prime=FR_MODULUS, wire_to_label=wire_to_label)
+    return R1CS(
+        header.n_wires,
+        header.n_outputs,
+        header.n_public_inputs,
+        header.n_private_inputs,
+        matrices[0],
+        matrices[1],
+        matrices[2],
+        prime=FR_MODULUS,
+        wire_to_label=wire_to_label,
+    )
 
 
 def _constraint_words(r1cs: R1CS) -> np.ndarray:
@@ -148,12 +163,14 @@ def write_r1cs(r1cs: R1CS, path: str | os.PathLike, n_labels: int | None = None)
     """Write ``r1cs`` as circom does. ``n_labels`` (the circuit's signal count before
     simplification, which ``R1CS`` does not keep) defaults to the largest label + 1; pass
     ``read_r1cs_header(original).n_labels`` to reproduce a circom file exactly."""
-    wire_to_label = (np.arange(r1cs.n_wires, dtype=np.uint64) if r1cs.wire_to_label is None
-                     else np.asarray(r1cs.wire_to_label, dtype="<u8"))
+    wire_to_label = (
+        np.arange(r1cs.n_wires, dtype=np.uint64)
+        if r1cs.wire_to_label is None
+        else np.asarray(r1cs.wire_to_label, dtype="<u8")
+    )
     if n_labels is None:
         n_labels = int(wire_to_label.max()) + 1 if len(wire_to_label) else 0
     header = prime_header(r1cs.prime) + HEADER_COUNTS.pack(
-        r1cs.n_wires, r1cs.n_outputs, r1cs.n_public_inputs, r1cs.n_private_inputs, n_labels,
-        r1cs.n_constraints)
-    write_binfile(path, "r1cs", R1CS_VERSION,
-                  [(2, _constraint_words(r1cs)), (1, header), (3, wire_to_label)])
+        r1cs.n_wires, r1cs.n_outputs, r1cs.n_public_inputs, r1cs.n_private_inputs, n_labels, r1cs.n_constraints
+    )
+    write_binfile(path, "r1cs", R1CS_VERSION, [(2, _constraint_words(r1cs)), (1, header), (3, wire_to_label)])

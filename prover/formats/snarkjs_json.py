@@ -41,6 +41,7 @@ XI_REAL = 9
 
 # --- points <-> JSON --------------------------------------------------------------------------
 
+
 def _g1_json(point: np.ndarray) -> list[str]:
     x, y = limbs_to_ints(point.reshape(2, 4))
     return ["0", "1", "0"] if x == y == 0 else [str(x), str(y), "1"]
@@ -91,8 +92,10 @@ def _g1_from_json(value, what: str, where: str) -> np.ndarray:
 
 
 def _g2_from_json(value, what: str, where: str) -> np.ndarray:
-    coords = [[_number(v, what, FQ_MODULUS, where) for v in _shape(c, [2], what, where)]
-              for c in _shape(value, [3], what, where)]
+    coords = [
+        [_number(v, what, FQ_MODULUS, where) for v in _shape(c, [2], what, where)]
+        for c in _shape(value, [3], what, where)
+    ]
     if coords[2] == [0, 0]:
         return np.zeros((2, 2, 4), dtype=np.uint64)
     if coords[2] != [1, 0]:
@@ -106,6 +109,7 @@ def _g2_from_json(value, what: str, where: str) -> np.ndarray:
 
 
 # --- files ------------------------------------------------------------------------------------
+
 
 def _write_json(obj, path: str | os.PathLike) -> None:
     # snarkjs writes with a one-space indent; keep the same look
@@ -122,16 +126,19 @@ def _read_json(path: str | os.PathLike, what: str):
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FormatError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}): expected a "
-                          f"snarkjs {what}") from exc
+        raise FormatError(
+            f"{path}: not valid JSON ({exc.msg} at line {exc.lineno}): expected a snarkjs {what}"
+        ) from exc
 
 
 def _check_protocol(obj: dict, where: str, what: str) -> None:
     if not isinstance(obj, dict):
         raise FormatError(f"{where}: expected a JSON object (a snarkjs {what})")
     if obj.get("protocol", "groth16") != "groth16" or obj.get("curve", "bn128") != "bn128":
-        raise FormatError(f"{where}: this {what} is for protocol {obj.get('protocol')!r} on curve "
-                          f"{obj.get('curve')!r}; only groth16 on bn128 is supported")
+        raise FormatError(
+            f"{where}: this {what} is for protocol {obj.get('protocol')!r} on curve "
+            f"{obj.get('curve')!r}; only groth16 on bn128 is supported"
+        )
 
 
 def _field(obj: dict, key: str, where: str):
@@ -195,8 +202,13 @@ def read_verification_key(path: str | os.PathLike) -> VerifyingKey:
 
 
 def proof_json(proof: Proof) -> dict:
-    return {"pi_a": _g1_json(proof.a), "pi_b": _g2_json(proof.b), "pi_c": _g1_json(proof.c),
-            "protocol": "groth16", "curve": "bn128"}
+    return {
+        "pi_a": _g1_json(proof.a),
+        "pi_b": _g2_json(proof.b),
+        "pi_c": _g1_json(proof.c),
+        "protocol": "groth16",
+        "curve": "bn128",
+    }
 
 
 def write_proof(proof: Proof, path: str | os.PathLike) -> None:
@@ -208,9 +220,11 @@ def read_proof(path: str | os.PathLike) -> Proof:
     obj = _read_json(path, "proof")
     where = str(path)
     _check_protocol(obj, where, "proof")
-    return Proof(_g1_from_json(_field(obj, "pi_a", where), "pi_a", where),
-                 _g2_from_json(_field(obj, "pi_b", where), "pi_b", where),
-                 _g1_from_json(_field(obj, "pi_c", where), "pi_c", where))
+    return Proof(
+        _g1_from_json(_field(obj, "pi_a", where), "pi_a", where),
+        _g2_from_json(_field(obj, "pi_b", where), "pi_b", where),
+        _g1_from_json(_field(obj, "pi_c", where), "pi_c", where),
+    )
 
 
 def write_public(signals: list[int], path: str | os.PathLike) -> None:
@@ -229,6 +243,7 @@ def read_public(path: str | os.PathLike) -> list[int]:
 def solidity_calldata(proof: Proof, public_signals: list[int]) -> str:
     """The arguments of a snarkjs Groth16 verifier's ``verifyProof(a, b, c, input)``, formatted
     exactly as ``snarkjs zkey export soliditycalldata`` prints them."""
+
     def word(v: int) -> str:
         return f'"0x{v:064x}"'
 
@@ -236,7 +251,9 @@ def solidity_calldata(proof: Proof, public_signals: list[int]) -> str:
     bx0, bx1, by0, by1 = limbs_to_ints(proof.b.reshape(4, 4))
     cx, cy = limbs_to_ints(proof.c.reshape(2, 4))
     inputs = ",".join(word(s) for s in public_signals)
-    return (f"[{word(ax)}, {word(ay)}],"
-            f"[[{word(bx1)}, {word(bx0)}],[{word(by1)}, {word(by0)}]],"
-            f"[{word(cx)}, {word(cy)}],"
-            f"[{inputs}]")
+    return (
+        f"[{word(ax)}, {word(ay)}],"
+        f"[[{word(bx1)}, {word(bx0)}],[{word(by1)}, {word(by0)}]],"
+        f"[{word(cx)}, {word(cy)}],"
+        f"[{inputs}]"
+    )

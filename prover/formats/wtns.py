@@ -29,8 +29,10 @@ def read_wtns(path: str | os.PathLike) -> np.ndarray:
     (n,) = struct.unpack_from("<I", header.data, pos)
     values = bf.section(2, "witness values")
     if len(values) != n * ELEMENT_BYTES:
-        raise bf.error(f"section 2 (witness values) holds {len(values)} bytes, the header announces "
-                       f"{n} values ({n * ELEMENT_BYTES} bytes): the file is truncated or corrupt")
+        raise bf.error(
+            f"section 2 (witness values) holds {len(values)} bytes, the header announces "
+            f"{n} values ({n * ELEMENT_BYTES} bytes): the file is truncated or corrupt"
+        )
     return fr_elements(values, bf.where(2, "witness values"))
 
 

@@ -37,8 +37,17 @@ import numpy as np
 
 from prover import kernels
 from prover.field import ELEMENT_BYTES, FQ_MODULUS, FR_MODULUS, LIMBS
-from prover.formats.binfile import (POINT_BYTES, BinFile, fr_elements, points_from_lem, points_to_lem,
-                                    prime_header, read_binfile, read_prime, write_binfile)
+from prover.formats.binfile import (
+    POINT_BYTES,
+    BinFile,
+    fr_elements,
+    points_from_lem,
+    points_to_lem,
+    prime_header,
+    read_binfile,
+    read_prime,
+    write_binfile,
+)
 from prover.groth16.keys import ProvingKey, VerifyingKey
 from prover.r1cs import SparseMatrix
 
@@ -47,8 +56,14 @@ GROTH16 = 1
 PROTOCOL_NAMES = {1: "Groth16", 2: "PLONK", 10: "FFLONK"}
 CS_HASH_BYTES = 64
 COEFFICIENT = np.dtype([("matrix", "<u4"), ("row", "<u4"), ("wire", "<u4"), ("value", "<u8", (LIMBS,))])
-HEADER_POINTS = (("alpha1", "g1"), ("beta1", "g1"), ("beta2", "g2"), ("gamma2", "g2"),
-                 ("delta1", "g1"), ("delta2", "g2"))
+HEADER_POINTS = (
+    ("alpha1", "g1"),
+    ("beta1", "g1"),
+    ("beta2", "g2"),
+    ("gamma2", "g2"),
+    ("delta1", "g1"),
+    ("delta2", "g2"),
+)
 SETUP_SECTION_ORDER = (1, 2, 4, 3, 9, 8, 5, 6, 7, 10)
 # contribution parameter tags (section 10)
 PARAM_NAME, PARAM_ITERATIONS, PARAM_BEACON_HASH = 1, 2, 3
@@ -57,9 +72,11 @@ PARAM_NAME, PARAM_ITERATIONS, PARAM_BEACON_HASH = 1, 2, 3
 def _points(bf: BinFile, section_id: int, group: str, count: int, what: str) -> np.ndarray:
     raw = bf.section(section_id, what)
     if len(raw) != count * POINT_BYTES[group]:
-        raise bf.error(f"section {section_id} ({what}) holds {len(raw)} bytes, expected {count} "
-                       f"{group.upper()} points ({count * POINT_BYTES[group]} bytes): the file is "
-                       f"truncated or corrupt")
+        raise bf.error(
+            f"section {section_id} ({what}) holds {len(raw)} bytes, expected {count} "
+            f"{group.upper()} points ({count * POINT_BYTES[group]} bytes): the file is "
+            f"truncated or corrupt"
+        )
     return points_from_lem(raw, group, bf.where(section_id, what))
 
 
@@ -67,8 +84,10 @@ def _header(bf: BinFile) -> dict:
     protocol = bf.section_array(1, "<u4", 1, "protocol")[0]
     if protocol != GROTH16:
         name = PROTOCOL_NAMES.get(int(protocol), f"protocol {int(protocol)}")
-        raise bf.error(f"this is a {name} key; only Groth16 keys are supported: make one with "
-                       f"`zkmarket groth16 setup` or `snarkjs groth16 setup`")
+        raise bf.error(
+            f"this is a {name} key; only Groth16 keys are supported: make one with "
+            f"`zkmarket groth16 setup` or `snarkjs groth16 setup`"
+        )
     raw = bf.section(2, "Groth16 header")
     pos = read_prime(bf, raw, 0, FQ_MODULUS, "base field prime q")
     pos = read_prime(bf, raw, pos, FR_MODULUS, "scalar field prime r")
@@ -77,12 +96,14 @@ def _header(bf: BinFile) -> dict:
         raise bf.error(f"section 2 (Groth16 header) is {len(raw)} bytes, expected {expected}")
     n_vars, n_public, domain_size = struct.unpack_from("<III", raw.data, pos)
     if domain_size == 0 or domain_size & (domain_size - 1) or n_public + 1 > n_vars:
-        raise bf.error(f"header counts (n_vars {n_vars}, n_public {n_public}, domain {domain_size}) are "
-                       f"inconsistent: the file is corrupt")
+        raise bf.error(
+            f"header counts (n_vars {n_vars}, n_public {n_public}, domain {domain_size}) are "
+            f"inconsistent: the file is corrupt"
+        )
     header = {"n_vars": n_vars, "n_public": n_public, "domain_size": domain_size}
     pos += 12
     for name, group in HEADER_POINTS:
-        header[name] = points_from_lem(raw[pos: pos + POINT_BYTES[group]], group, bf.where(2, name))[0]
+        header[name] = points_from_lem(raw[pos : pos + POINT_BYTES[group]], group, bf.where(2, name))[0]
         pos += POINT_BYTES[group]
     return header
 
@@ -92,14 +113,18 @@ def _coefficients(bf: BinFile, n_vars: int, domain_size: int) -> tuple[SparseMat
     count = int(bf.section_array(4, "<u4", 1, "coefficients")[0])
     raw = bf.section(4, "coefficients")
     if len(raw) != 4 + count * COEFFICIENT.itemsize:
-        raise bf.error(f"section 4 (coefficients) holds {len(raw)} bytes for {count} entries of "
-                       f"{COEFFICIENT.itemsize} bytes: the file is truncated or corrupt")
+        raise bf.error(
+            f"section 4 (coefficients) holds {len(raw)} bytes for {count} entries of "
+            f"{COEFFICIENT.itemsize} bytes: the file is truncated or corrupt"
+        )
     entries = raw[4:].view(COEFFICIENT)
     where = bf.where(4, "coefficients")
-    if count and (entries["matrix"].max() > 1 or entries["wire"].max() >= n_vars
-                  or entries["row"].max() >= domain_size):
-        raise bf.error("section 4 (coefficients) has an entry outside matrices A/B, the wires or the "
-                       "domain: the file is corrupt")
+    if count and (
+        entries["matrix"].max() > 1 or entries["wire"].max() >= n_vars or entries["row"].max() >= domain_size
+    ):
+        raise bf.error(
+            "section 4 (coefficients) has an entry outside matrices A/B, the wires or the domain: the file is corrupt"
+        )
     # stored v R^2: two Montgomery reductions give v back
     values = kernels.from_montgomery(kernels.from_montgomery(fr_elements(entries["value"], where), "fr"), "fr")
     values = np.asarray(values, dtype=np.uint64)
@@ -109,9 +134,13 @@ def _coefficients(bf: BinFile, n_vars: int, domain_size: int) -> tuple[SparseMat
         mine = np.nonzero(entries["matrix"] == m)[0]
         order = mine[np.argsort(entries["row"][mine], kind="stable")]  # keep file order within a row
         per_row = np.bincount(entries["row"][order].astype(np.int64), minlength=rows)
-        matrices.append(SparseMatrix(np.concatenate(([0], np.cumsum(per_row))).astype(np.int64),
-                                     entries["wire"][order].astype(np.int64),
-                                     np.ascontiguousarray(values[order])))
+        matrices.append(
+            SparseMatrix(
+                np.concatenate(([0], np.cumsum(per_row))).astype(np.int64),
+                entries["wire"][order].astype(np.int64),
+                np.ascontiguousarray(values[order]),
+            )
+        )
     return matrices[0], matrices[1], rows
 
 
@@ -121,9 +150,14 @@ def _mpc_params(bf: BinFile) -> dict:
     cs_hash = reader.take(CS_HASH_BYTES)
     contributions = []
     for _ in range(reader.u32()):
-        c = {"delta_after": reader.points("g1"), "g1_s": reader.points("g1"),
-             "g1_sx": reader.points("g1"), "g2_spx": reader.points("g2"),
-             "transcript": reader.take(CS_HASH_BYTES), "type": reader.u32()}
+        c = {
+            "delta_after": reader.points("g1"),
+            "g1_s": reader.points("g1"),
+            "g1_sx": reader.points("g1"),
+            "g2_spx": reader.points("g2"),
+            "transcript": reader.take(CS_HASH_BYTES),
+            "type": reader.u32(),
+        }
         params = _Reader(bf, reader.take(reader.u32()))
         while not params.done():
             tag = params.take(1)[0]
@@ -150,7 +184,7 @@ class _Reader:
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.data):
             raise self.bf.error("section 10 (phase-2 contributions) is truncated: the file is corrupt")
-        out = self.data[self.pos: self.pos + n]
+        out = self.data[self.pos : self.pos + n]
         self.pos += n
         return out
 
@@ -174,10 +208,13 @@ def read_zkey(path: str | os.PathLike) -> ProvingKey:
     if rows < n_public + 1:
         raise bf.error("section 4 (coefficients) lacks the public-input rows every Groth16 key has")
     return ProvingKey(
-        n_vars=n_vars, n_public=n_public, domain_size=domain_size,
+        n_vars=n_vars,
+        n_public=n_public,
+        domain_size=domain_size,
         **{name: h[name] for name, _ in HEADER_POINTS},
         ic=_points(bf, 3, "g1", n_public + 1, "IC"),
-        A=a, B=b,
+        A=a,
+        B=b,
         a_points=_points(bf, 5, "g1", n_vars, "A points"),
         b1_points=_points(bf, 6, "g1", n_vars, "B1 points"),
         b2_points=_points(bf, 7, "g2", n_vars, "B2 points"),
@@ -193,8 +230,9 @@ def read_verifying_key(path: str | os.PathLike) -> VerifyingKey:
     verificationkey` needs, without converting the proving points."""
     bf = read_binfile(path, "zkey", ZKEY_VERSION)
     h = _header(bf)
-    return VerifyingKey(h["alpha1"], h["beta2"], h["gamma2"], h["delta2"],
-                        _points(bf, 3, "g1", h["n_public"] + 1, "IC"))
+    return VerifyingKey(
+        h["alpha1"], h["beta2"], h["gamma2"], h["delta2"], _points(bf, 3, "g1", h["n_public"] + 1, "IC")
+    )
 
 
 def _coefficient_section(pk: ProvingKey) -> np.ndarray:
@@ -215,8 +253,10 @@ def _coefficient_section(pk: ProvingKey) -> np.ndarray:
 def _mpc_section(mpc_params: dict) -> bytes:
     cs_hash = mpc_params.get("cs_hash")
     if cs_hash is None or len(cs_hash) != CS_HASH_BYTES:
-        raise ValueError("the proving key has no 64-byte circuit hash (mpc_params['cs_hash']): make it "
-                         "with prover.groth16.setup.setup, which computes it")
+        raise ValueError(
+            "the proving key has no 64-byte circuit hash (mpc_params['cs_hash']): make it "
+            "with prover.groth16.setup.setup, which computes it"
+        )
     out = bytearray(cs_hash)
     contributions = mpc_params.get("contributions", [])
     out += struct.pack("<I", len(contributions))
@@ -240,8 +280,11 @@ def write_zkey(pk: ProvingKey, path: str | os.PathLike) -> None:
     """Write ``pk`` exactly as snarkjs lays out a Groth16 .zkey (section order, coefficient order
     and encodings); needs ``pk.mpc_params['cs_hash']``."""
     mpc = _mpc_section(pk.mpc_params)  # first: a key without a circuit hash writes nothing
-    header = (prime_header(FQ_MODULUS) + prime_header(FR_MODULUS)
-              + struct.pack("<III", pk.n_vars, pk.n_public, pk.domain_size))
+    header = (
+        prime_header(FQ_MODULUS)
+        + prime_header(FR_MODULUS)
+        + struct.pack("<III", pk.n_vars, pk.n_public, pk.domain_size)
+    )
     header_points = [points_to_lem(getattr(pk, name)) for name, _ in HEADER_POINTS]
     coefficients = _coefficient_section(pk)
     sections = {

@@ -14,11 +14,11 @@ from prover.r1cs import SparseMatrix
 
 @dataclass
 class VerifyingKey:
-    alpha1: np.ndarray   # G1 (2, 4)
-    beta2: np.ndarray    # G2 (2, 2, 4)
-    gamma2: np.ndarray   # G2
-    delta2: np.ndarray   # G2
-    ic: np.ndarray       # G1 (n_public + 1, 2, 4): IC[0] + sum public_i * IC[i]
+    alpha1: np.ndarray  # G1 (2, 4)
+    beta2: np.ndarray  # G2 (2, 2, 4)
+    gamma2: np.ndarray  # G2
+    delta2: np.ndarray  # G2
+    ic: np.ndarray  # G1 (n_public + 1, 2, 4): IC[0] + sum public_i * IC[i]
 
     @property
     def n_public(self) -> int:
@@ -35,23 +35,23 @@ class ProvingKey:
     their product on the constraint rows.
     """
 
-    n_vars: int          # wires, including the constant wire 0
-    n_public: int        # public wires after wire 0 (outputs + public inputs)
-    domain_size: int     # power of two >= n_constraints + n_public + 1
-    alpha1: np.ndarray   # G1
-    beta1: np.ndarray    # G1
-    beta2: np.ndarray    # G2
-    gamma2: np.ndarray   # G2
-    delta1: np.ndarray   # G1
-    delta2: np.ndarray   # G2
-    ic: np.ndarray       # G1 (n_public + 1)
-    A: SparseMatrix      # rows: domain rows used; columns: wires
+    n_vars: int  # wires, including the constant wire 0
+    n_public: int  # public wires after wire 0 (outputs + public inputs)
+    domain_size: int  # power of two >= n_constraints + n_public + 1
+    alpha1: np.ndarray  # G1
+    beta1: np.ndarray  # G1
+    beta2: np.ndarray  # G2
+    gamma2: np.ndarray  # G2
+    delta1: np.ndarray  # G1
+    delta2: np.ndarray  # G2
+    ic: np.ndarray  # G1 (n_public + 1)
+    A: SparseMatrix  # rows: domain rows used; columns: wires
     B: SparseMatrix
-    a_points: np.ndarray   # G1 (n_vars)
+    a_points: np.ndarray  # G1 (n_vars)
     b1_points: np.ndarray  # G1 (n_vars)
     b2_points: np.ndarray  # G2 (n_vars)
-    c_points: np.ndarray   # G1 (n_vars - n_public - 1): private wires only
-    h_points: np.ndarray   # G1 (domain_size)
+    c_points: np.ndarray  # G1 (n_vars - n_public - 1): private wires only
+    h_points: np.ndarray  # G1 (domain_size)
     n_constraints: int = 0  # constraints of the circuit itself (rows of C)
     # phase-2 transcript (the .zkey section 10): circuit hash and contributions, opaque here
     mpc_params: dict = field(default_factory=dict, repr=False)

@@ -33,8 +33,14 @@ Reduction = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 _STAGES = ("witness polynomials", "quotient", "pi_a", "pi_b", "pi_c")
 
 
-def prove(pk: ProvingKey, witness: np.ndarray, *, progress: bool = False, r1cs: R1CS | None = None,
-          reduction: Reduction = qap.circom_quotient) -> tuple[Proof, list[int]]:
+def prove(
+    pk: ProvingKey,
+    witness: np.ndarray,
+    *,
+    progress: bool = False,
+    r1cs: R1CS | None = None,
+    reduction: Reduction = qap.circom_quotient,
+) -> tuple[Proof, list[int]]:
     """Prove knowledge of ``witness`` (an Fr limb array ``(n_vars, 4)``) for ``pk``'s circuit.
 
     Returns the proof and the public signals (wires ``1..n_public`` as ints). Checks the
@@ -46,8 +52,10 @@ def prove(pk: ProvingKey, witness: np.ndarray, *, progress: bool = False, r1cs: 
     if r1cs is not None:
         bad = r1cs.unsatisfied(witness)
         if len(bad):
-            raise CircuitError(f"the witness violates {len(bad)} constraint(s), first #{int(bad[0])}: "
-                               "recompute it from the circuit's inputs")
+            raise CircuitError(
+                f"the witness violates {len(bad)} constraint(s), first #{int(bad[0])}: "
+                "recompute it from the circuit's inputs"
+            )
     bar = tqdm(total=len(_STAGES), desc="groth16 prove", unit="stage", disable=not progress, leave=False)
     try:
         r, s = secrets.randbelow(FR_MODULUS - 1) + 1, secrets.randbelow(FR_MODULUS - 1) + 1
@@ -68,15 +76,16 @@ def prove(pk: ProvingKey, witness: np.ndarray, *, progress: bool = False, r1cs: 
         b1 = _msm(kernels.g1_msm, _with(pk.b1_points, pk.beta1, pk.delta1), _scalars(witness, 1, s))
         bar.update()
         bar.set_postfix_str(_STAGES[4])
-        private = witness[pk.n_public + 1:]
+        private = witness[pk.n_public + 1 :]
         pi_c = _msm(
-            kernels.g1_msm, np.concatenate([pk.c_points, pk.h_points, np.stack([pi_a, b1, pk.delta1])]),
+            kernels.g1_msm,
+            np.concatenate([pk.c_points, pk.h_points, np.stack([pi_a, b1, pk.delta1])]),
             np.concatenate([private, h, ints_to_limbs([s, r, -r * s], FR_MODULUS)]),
         )
         bar.update()
     finally:
         bar.close()
-    return Proof(pi_a, pi_b, pi_c), limbs_to_ints(witness[1: pk.n_public + 1])
+    return Proof(pi_a, pi_b, pi_c), limbs_to_ints(witness[1 : pk.n_public + 1])
 
 
 def check_witness(pk: ProvingKey, witness: np.ndarray) -> np.ndarray:
@@ -84,8 +93,10 @@ def check_witness(pk: ProvingKey, witness: np.ndarray) -> np.ndarray:
     that wire 0 is 1 and that every value is below r."""
     witness = np.ascontiguousarray(witness, dtype=np.uint64)
     if witness.shape != (pk.n_vars, LIMBS):
-        raise CircuitError(f"the witness has shape {witness.shape} but the proving key expects "
-                           f"({pk.n_vars}, {LIMBS}): was it computed for this circuit?")
+        raise CircuitError(
+            f"the witness has shape {witness.shape} but the proving key expects "
+            f"({pk.n_vars}, {LIMBS}): was it computed for this circuit?"
+        )
     if not (witness[0, 0] == 1 and not witness[0, 1:].any()):
         raise CircuitError("witness wire 0 must be the constant 1: was it computed for this circuit?")
     if not below_modulus(witness).all():

@@ -53,13 +53,15 @@ def qap_matrices(r1cs: R1CS) -> tuple[SparseMatrix, SparseMatrix]:
     b = r1cs.B
     b_qap = SparseMatrix(
         np.concatenate([b.indptr.astype(np.int64), np.full(n_extra, b.indptr[-1], dtype=np.int64)]),
-        b.indices.astype(np.int64), b.coeffs,
+        b.indices.astype(np.int64),
+        b.coeffs,
     )
     return a_qap, b_qap
 
 
-def evaluations(a_qap: SparseMatrix, b_qap: SparseMatrix, witness: np.ndarray, n: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def evaluations(
+    a_qap: SparseMatrix, b_qap: SparseMatrix, witness: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``A.w``, ``B.w`` on the ``n`` domain rows (zero past the used rows) and ``C`` taken as
     their product."""
     a = _pad(a_qap.dot(witness), n)
@@ -87,4 +89,3 @@ def circom_h_query(lagrange_g1_2n: np.ndarray) -> np.ndarray:
     """The key side of :func:`circom_quotient`: the odd-index points of the ``2n``-domain
     Lagrange basis in G1 (``L_(2j+1)(tau) G1``)."""
     return np.ascontiguousarray(lagrange_g1_2n[1::2])
-

@@ -55,7 +55,8 @@ def setup(r1cs: R1CS, ptau) -> ProvingKey:
         raise CircuitError(
             f"the circuit needs a domain of 2^{log_n} rows ({r1cs.n_constraints} constraints + "
             f"{r1cs.n_public + 1} public rows), so a powers of tau of power >= {log_n}; this one "
-            f"has power {ptau.power}: use a larger (prepared) ptau")
+            f"has power {ptau.power}: use a larger (prepared) ptau"
+        )
     a_qap, b_qap = qap.qap_matrices(r1cs)
     rows = a_qap.n_rows
     lagrange = np.ascontiguousarray(ptau.lagrange_g1(n)[:rows])
@@ -64,8 +65,9 @@ def setup(r1cs: R1CS, ptau) -> ProvingKey:
     b_t = b_qap.transpose(r1cs.n_wires)
     a_points = kernels.g1_sparse_lincomb(a_t.indptr, a_t.indices, a_t.coeffs, lagrange)
     b1_points = kernels.g1_sparse_lincomb(b_t.indptr, b_t.indices, b_t.coeffs, lagrange)
-    b2_points = kernels.g2_sparse_lincomb(b_t.indptr, b_t.indices, b_t.coeffs,
-                                          np.ascontiguousarray(ptau.lagrange_g2(n)[:rows]))
+    b2_points = kernels.g2_sparse_lincomb(
+        b_t.indptr, b_t.indices, b_t.coeffs, np.ascontiguousarray(ptau.lagrange_g2(n)[:rows])
+    )
 
     # IC and C share one combination: wire j's terms against [beta L | alpha L | L]
     points = np.concatenate([ptau.lagrange_beta_g1(n)[:rows], ptau.lagrange_alpha_g1(n)[:rows], lagrange])
@@ -74,13 +76,23 @@ def setup(r1cs: R1CS, ptau) -> ProvingKey:
     n_ic = r1cs.n_public + 1
 
     pk = ProvingKey(
-        n_vars=r1cs.n_wires, n_public=r1cs.n_public, domain_size=n,
-        alpha1=np.array(ptau.alpha_tau_g1[0]), beta1=np.array(ptau.beta_tau_g1[0]),
-        beta2=np.array(ptau.beta_g2), gamma2=G2_GENERATOR.copy(),
-        delta1=G1_GENERATOR.copy(), delta2=G2_GENERATOR.copy(),
-        ic=ic_c_points[:n_ic], A=a_qap, B=b_qap,
-        a_points=a_points, b1_points=b1_points, b2_points=b2_points,
-        c_points=ic_c_points[n_ic:], h_points=qap.circom_h_query(ptau.lagrange_g1(2 * n)),
+        n_vars=r1cs.n_wires,
+        n_public=r1cs.n_public,
+        domain_size=n,
+        alpha1=np.array(ptau.alpha_tau_g1[0]),
+        beta1=np.array(ptau.beta_tau_g1[0]),
+        beta2=np.array(ptau.beta_g2),
+        gamma2=G2_GENERATOR.copy(),
+        delta1=G1_GENERATOR.copy(),
+        delta2=G2_GENERATOR.copy(),
+        ic=ic_c_points[:n_ic],
+        A=a_qap,
+        B=b_qap,
+        a_points=a_points,
+        b1_points=b1_points,
+        b2_points=b2_points,
+        c_points=ic_c_points[n_ic:],
+        h_points=qap.circom_h_query(ptau.lagrange_g1(2 * n)),
         n_constraints=r1cs.n_constraints,
     )
     pk.mpc_params = {"cs_hash": circuit_hash(pk, h_hash_points(ptau.tau_g1, n)), "contributions": []}
@@ -96,8 +108,11 @@ def _vstack(matrices: list[SparseMatrix], rows: int) -> SparseMatrix:
         ptr = np.concatenate([ptr, np.full(rows - m.n_rows, ptr[-1] if len(ptr) else 0, dtype=np.int64)])
         indptr.append(nnz + ptr)
         nnz += m.nnz
-    return SparseMatrix(np.concatenate(indptr), np.concatenate([m.indices.astype(np.int64) for m in matrices]),
-                        np.concatenate([m.coeffs for m in matrices]))
+    return SparseMatrix(
+        np.concatenate(indptr),
+        np.concatenate([m.indices.astype(np.int64) for m in matrices]),
+        np.concatenate([m.coeffs for m in matrices]),
+    )
 
 
 def h_hash_count(n: int, n_tau_g1: int) -> int:
@@ -132,11 +147,14 @@ def circuit_hash(pk: ProvingKey, h_hash: np.ndarray) -> bytes:
     hasher = hashlib.blake2b(digest_size=64)
     for point in (pk.alpha1, pk.beta1, pk.beta2, pk.gamma2, pk.delta1, pk.delta2):
         hasher.update(points_uncompressed(point, "g2" if point.ndim == 3 else "g1"))
-    for length, points, group in ((len(pk.ic), pk.ic, "g1"), (n - 1, h_hash, "g1"),
-                                  (len(pk.c_points), pk.c_points, "g1"), (pk.n_vars, pk.a_points, "g1"),
-                                  (pk.n_vars, pk.b1_points, "g1"), (pk.n_vars, pk.b2_points, "g2")):
+    for length, points, group in (
+        (len(pk.ic), pk.ic, "g1"),
+        (n - 1, h_hash, "g1"),
+        (len(pk.c_points), pk.c_points, "g1"),
+        (pk.n_vars, pk.a_points, "g1"),
+        (pk.n_vars, pk.b1_points, "g1"),
+        (pk.n_vars, pk.b2_points, "g2"),
+    ):
         hasher.update(length.to_bytes(4, "big"))
         hasher.update(points_uncompressed(points, group))
     return hasher.digest()
-
-

@@ -30,10 +30,12 @@ def verify(vk: VerifyingKey, public_signals: list[int], proof: Proof) -> bool:
         return False
     vk_x = kernels.g1_msm(vk.ic, ints_to_limbs([1, *map(int, public_signals)]))
     try:
-        return bool(kernels.pairing_check(
-            np.stack([_neg_g1(proof.a), vk.alpha1, vk_x, proof.c]),
-            np.stack([proof.b, vk.beta2, vk.gamma2, vk.delta2]),
-        ))
+        return bool(
+            kernels.pairing_check(
+                np.stack([_neg_g1(proof.a), vk.alpha1, vk_x, proof.c]),
+                np.stack([proof.b, vk.beta2, vk.gamma2, vk.delta2]),
+            )
+        )
     except ValueError:  # a point off its curve, or B outside the subgroup
         return False
 
@@ -51,8 +53,12 @@ def verify_reference(vk: VerifyingKey, public_signals: list[int], proof: Proof) 
     for point, signal in zip(vk.ic[1:], public_signals):
         vk_x = bn.add(vk_x, bn.multiply(reference.g1_from_array(point), int(signal)))
     product = bn.FQ12.one()
-    for p, q in ((bn.neg(a), b), (reference.g1_from_array(vk.alpha1), _py_ecc_g2(vk.beta2)),
-                 (vk_x, _py_ecc_g2(vk.gamma2)), (c, _py_ecc_g2(vk.delta2))):
+    for p, q in (
+        (bn.neg(a), b),
+        (reference.g1_from_array(vk.alpha1), _py_ecc_g2(vk.beta2)),
+        (vk_x, _py_ecc_g2(vk.gamma2)),
+        (c, _py_ecc_g2(vk.delta2)),
+    ):
         product *= bn.pairing(q, p, final_exponentiate=False)
     return bn.final_exponentiate(product) == bn.FQ12.one()
 
@@ -62,21 +68,20 @@ def _well_formed(vk: VerifyingKey, public_signals: list[int], proof: Proof) -> b
     canonical coordinates (an encoding >= q would alias another point)."""
     if len(public_signals) != vk.n_public:
         return False
-    if not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and 0 <= x < FR_MODULUS
-               for x in public_signals):
+    if not all(
+        isinstance(x, (int, np.integer)) and not isinstance(x, bool) and 0 <= x < FR_MODULUS for x in public_signals
+    ):
         return False
     shapes = ((proof.a, (2, LIMBS)), (proof.b, (2, 2, LIMBS)), (proof.c, (2, LIMBS)))
     if not all(isinstance(p, np.ndarray) and p.shape == shape for p, shape in shapes):
         return False
-    coordinates = limbs_to_ints(np.concatenate([np.asarray(p, dtype=np.uint64).reshape(-1, LIMBS)
-                                                for p, _ in shapes]))
+    coordinates = limbs_to_ints(np.concatenate([np.asarray(p, dtype=np.uint64).reshape(-1, LIMBS) for p, _ in shapes]))
     return all(x < FQ_MODULUS for x in coordinates)
 
 
 def _neg_g1(point: np.ndarray) -> np.ndarray:
     x, y = limbs_to_ints(point)
     return ints_to_limbs([x, (FQ_MODULUS - y) % FQ_MODULUS])
-
 
 
 def _py_ecc_g2(point: np.ndarray):

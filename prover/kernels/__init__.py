@@ -54,21 +54,48 @@ except ImportError as exc:  # pragma: no cover - only without a build
     ) from exc
 
 KERNELS = (
-    "to_montgomery", "from_montgomery",
-    "fr_add", "fr_sub", "fr_mul",
-    "ntt", "intt", "coset_ntt", "coset_intt",
-    "g1_intt", "g2_intt",
+    "to_montgomery",
+    "from_montgomery",
+    "fr_add",
+    "fr_sub",
+    "fr_mul",
+    "ntt",
+    "intt",
+    "coset_ntt",
+    "coset_intt",
+    "g1_intt",
+    "g2_intt",
     "sparse_matvec",
-    "g1_msm", "g2_msm", "g1_batch_mul", "g2_batch_mul",
-    "g1_sparse_lincomb", "g2_sparse_lincomb",
+    "g1_msm",
+    "g2_msm",
+    "g1_batch_mul",
+    "g2_batch_mul",
+    "g1_sparse_lincomb",
+    "g2_sparse_lincomb",
     "pairing_check",
 )
 
 if TYPE_CHECKING:  # the type checker sees the reference signatures; the names are bound below
     from prover.kernels.reference import (  # noqa: F401
-        coset_intt, coset_ntt, fr_add, fr_mul, fr_sub, from_montgomery, g1_batch_mul, g1_intt, g1_msm,
-        g1_sparse_lincomb, g2_batch_mul, g2_intt, g2_msm, g2_sparse_lincomb, intt, ntt, pairing_check,
-        sparse_matvec, to_montgomery,
+        coset_intt,
+        coset_ntt,
+        fr_add,
+        fr_mul,
+        fr_sub,
+        from_montgomery,
+        g1_batch_mul,
+        g1_intt,
+        g1_msm,
+        g1_sparse_lincomb,
+        g2_batch_mul,
+        g2_intt,
+        g2_msm,
+        g2_sparse_lincomb,
+        intt,
+        ntt,
+        pairing_check,
+        sparse_matvec,
+        to_montgomery,
     )
 
 BACKEND: dict[str, str] = {}

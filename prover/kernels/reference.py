@@ -29,6 +29,7 @@ def _modulus(field: str) -> int:
 
 # --- field element arrays -------------------------------------------------------------------
 
+
 def to_montgomery(values: np.ndarray, field: str) -> np.ndarray:
     p = _modulus(field)
     return ints_to_limbs([(v * R_MONT) % p for v in limbs_to_ints(values)])
@@ -53,6 +54,7 @@ def fr_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 # --- NTT ------------------------------------------------------------------------------------
+
 
 def root_of_unity(n: int) -> int:
     """The primitive n-th root of unity (n a power of two <= 2^28) used by every NTT."""
@@ -99,6 +101,7 @@ def coset_intt(evals: np.ndarray, shift: int) -> np.ndarray:
 
 # --- sparse products ------------------------------------------------------------------------
 
+
 def sparse_matvec(indptr: np.ndarray, indices: np.ndarray, coeffs: np.ndarray, vector: np.ndarray) -> np.ndarray:
     vec = limbs_to_ints(vector)
     cs = limbs_to_ints(coeffs)
@@ -112,6 +115,7 @@ def sparse_matvec(indptr: np.ndarray, indices: np.ndarray, coeffs: np.ndarray, v
 
 
 # --- curve points ---------------------------------------------------------------------------
+
 
 def g1_from_array(arr: np.ndarray):
     x, y = limbs_to_ints(arr.reshape(2, 4))
@@ -172,8 +176,11 @@ def g2_msm(points: np.ndarray, scalars: np.ndarray) -> np.ndarray:
 def _batch_mul(base: np.ndarray, scalars: np.ndarray, group: int) -> np.ndarray:
     load, store, _ = _g(group)
     b = load(base)
-    return np.stack([store(bn.multiply(b, s)) for s in limbs_to_ints(scalars)]) if len(scalars) else \
-        np.zeros((0,) + base.shape, dtype=np.uint64)
+    return (
+        np.stack([store(bn.multiply(b, s)) for s in limbs_to_ints(scalars)])
+        if len(scalars)
+        else np.zeros((0,) + base.shape, dtype=np.uint64)
+    )
 
 
 def g1_batch_mul(base: np.ndarray, scalars: np.ndarray) -> np.ndarray:

@@ -42,9 +42,9 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias, strides, pads, dilations, gr
     oh, ow = win.shape[2:4]
     out = np.empty((n, o, oh, ow), dtype=np.result_type(x, weight))
     for g in range(group):
-        cols = win[:, g * cg:(g + 1) * cg].transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, cg * kh * kw)
-        w = weight[g * og:(g + 1) * og].reshape(og, cg * kh * kw)
-        out[:, g * og:(g + 1) * og] = (cols @ w.T).reshape(n, oh, ow, og).transpose(0, 3, 1, 2)
+        cols = win[:, g * cg : (g + 1) * cg].transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, cg * kh * kw)
+        w = weight[g * og : (g + 1) * og].reshape(og, cg * kh * kw)
+        out[:, g * og : (g + 1) * og] = (cols @ w.T).reshape(n, oh, ow, og).transpose(0, 3, 1, 2)
     if bias is not None:
         out += bias.reshape(1, o, 1, 1)
     return out
@@ -86,7 +86,7 @@ def _mul(a, b, **_):
 
 
 def _shifted(v, left):
-    return v << left if v.dtype.kind == "i" else v * float(2 ** left)
+    return v << left if v.dtype.kind == "i" else v * float(2**left)
 
 
 def _add(a, b, *, shifts=(0, 0), **_):
@@ -103,9 +103,17 @@ def _reshape(x, *, shape, **_):
 
 # op kind -> batched numpy semantics; operands arrive with a leading batch axis, constants without
 SEMANTICS: dict[str, Callable[..., np.ndarray]] = {
-    "dense": _dense, "conv": _conv, "rescale": _rescale, "relu": _relu,
-    "maxpool": _maxpool, "sumpool": _sumpool, "avgpool": _avgpool,
-    "mul": _mul, "add": _add, "sub": _sub, "reshape": _reshape,
+    "dense": _dense,
+    "conv": _conv,
+    "rescale": _rescale,
+    "relu": _relu,
+    "maxpool": _maxpool,
+    "sumpool": _sumpool,
+    "avgpool": _avgpool,
+    "mul": _mul,
+    "add": _add,
+    "sub": _sub,
+    "reshape": _reshape,
 }
 
 
@@ -119,7 +127,8 @@ def _batched(graph: Graph, x: np.ndarray) -> tuple[np.ndarray, bool]:
         return x, False
     raise InputShapeError(
         f"input has shape {x.shape}, the model expects {want} or a batch (N, {', '.join(map(str, want))}); "
-        "reshape the input to the model's input shape")
+        "reshape the input to the model's input shape"
+    )
 
 
 def check_bound(graph: Graph, name: str, values: np.ndarray, where: str) -> None:
@@ -132,7 +141,8 @@ def check_bound(graph: Graph, name: str, values: np.ndarray, where: str) -> None
         raise ValueRangeError(
             f"{where}: value {bad} of tensor {name!r} is outside its {t.bits}-bit range [{lo}, {hi}]; "
             "the input is outside the range the model was quantized for (quantize it again with "
-            "calibration data that covers such inputs)")
+            "calibration data that covers such inputs)"
+        )
 
 
 def execute(graph: Graph, x: np.ndarray, keep_all: bool = False) -> dict[str, np.ndarray]:
@@ -143,8 +153,10 @@ def execute(graph: Graph, x: np.ndarray, keep_all: bool = False) -> dict[str, np
     batch, single = _batched(graph, x)
     if graph.quantized:
         if batch.dtype.kind not in "iu":
-            raise CircuitError(f"a quantized graph takes integers, not {batch.dtype}; quantize the input "
-                               "with quantize_input (or call predict)")
+            raise CircuitError(
+                f"a quantized graph takes integers, not {batch.dtype}; quantize the input "
+                "with quantize_input (or call predict)"
+            )
         batch = batch.astype(np.int64, copy=False)
         check_bound(graph, graph.input, batch, "model input")
     else:
@@ -156,8 +168,9 @@ def execute(graph: Graph, x: np.ndarray, keep_all: bool = False) -> dict[str, np
         out = SEMANTICS[op.kind](*operands, *params, **op.attrs)
         expected = (batch.shape[0],) + graph.tensors[op.output].shape
         if out.shape != expected:
-            raise CircuitError(f"op {op.kind} ({op.source}) produced shape {out.shape[1:]}, "
-                               f"graph declares {expected[1:]}")
+            raise CircuitError(
+                f"op {op.kind} ({op.source}) produced shape {out.shape[1:]}, graph declares {expected[1:]}"
+            )
         if graph.quantized:
             check_bound(graph, op.output, out, f"{op.kind} ({op.source})")
         values[op.output] = out
@@ -191,13 +204,14 @@ def quantize_input(graph: Graph, x: np.ndarray) -> np.ndarray:
     """Real-valued input -> the graph's int64 input: round(x * 2**scale), halves rounded up.
     Raises ValueRangeError for a value outside the input's declared bound."""
     t = graph.input_tensor
-    q = np.floor(np.asarray(x, dtype=np.float64) * 2.0 ** t.quantized_scale + 0.5)
+    q = np.floor(np.asarray(x, dtype=np.float64) * 2.0**t.quantized_scale + 0.5)
     lo, hi = bound_of(t.quantized_bits)
     if q.size and (q.min() < lo or q.max() > hi):
         raise ValueRangeError(
             f"input value {float(np.abs(x).max())} is outside the model's quantized input range "
-            f"[{lo * 2.0 ** -t.quantized_scale}, {hi * 2.0 ** -t.quantized_scale}]; "
-            "scale the input like the training data")
+            f"[{lo * 2.0**-t.quantized_scale}, {hi * 2.0**-t.quantized_scale}]; "
+            "scale the input like the training data"
+        )
     return q.astype(np.int64)
 
 

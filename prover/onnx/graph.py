@@ -106,9 +106,9 @@ class Tensor:
 
     name: str
     shape: tuple[int, ...]
-    scale: int | None = None   # value * 2**-scale is the real number
-    bits: int | None = None    # values in [-2**(bits-1), 2**(bits-1))
-    checked: bool = False      # bound enforced by a range check (input, rescale outputs)
+    scale: int | None = None  # value * 2**-scale is the real number
+    bits: int | None = None  # values in [-2**(bits-1), 2**(bits-1))
+    checked: bool = False  # bound enforced by a range check (input, rescale outputs)
 
     @property
     def size(self) -> int:
@@ -148,8 +148,9 @@ class Constant:
 def _quantized(value: int | None, what: str, attribute: str) -> int:
     """A scale or bound that quantization sets (``Graph.validate`` checks it is there)."""
     if value is None:
-        raise CircuitError(f"{what} has no {attribute}: it belongs to a float graph; quantize the model "
-                           "first (prover.onnx.quantize)")
+        raise CircuitError(
+            f"{what} has no {attribute}: it belongs to a float graph; quantize the model first (prover.onnx.quantize)"
+        )
     return value
 
 

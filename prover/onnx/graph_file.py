@@ -43,7 +43,10 @@ def save_graph(graph: Graph, directory: Path) -> None:
     ``weights.npz`` (the int64 constants, by position so that any name is safe)."""
     names = list(graph.constants)
     spec = {
-        "input": graph.input, "output": graph.output, "quantized": graph.quantized, "meta": _plain(graph.meta),
+        "input": graph.input,
+        "output": graph.output,
+        "quantized": graph.quantized,
+        "meta": _plain(graph.meta),
         "tensors": [[t.name, list(t.shape), t.scale, t.bits, t.checked] for t in graph.tensors.values()],
         "constants": [[c.name, c.scale, c.bits] for c in graph.constants.values()],
         "ops": [[op.kind, list(op.inputs), op.output, _plain(op.attrs), op.source] for op in graph.ops],
@@ -59,13 +62,19 @@ def load_graph(directory: Path) -> Graph:
         spec = json.loads((directory / GRAPH_JSON).read_text())
         with np.load(directory / WEIGHTS_NPZ, allow_pickle=False) as npz:
             arrays = [npz[f"c{i}"] for i in range(len(spec["constants"]))]
-        tensors = {n: Tensor(n, tuple(shape), scale, bits, checked)
-                   for n, shape, scale, bits, checked in spec["tensors"]}
-        constants = {n: Constant(n, np.asarray(arrays[i], dtype=np.int64), scale, bits)
-                     for i, (n, scale, bits) in enumerate(spec["constants"])}
-        ops = [Op(kind, tuple(inputs), output, _tuples(attrs), source)
-               for kind, inputs, output, attrs, source in spec["ops"]]
+        tensors = {
+            n: Tensor(n, tuple(shape), scale, bits, checked) for n, shape, scale, bits, checked in spec["tensors"]
+        }
+        constants = {
+            n: Constant(n, np.asarray(arrays[i], dtype=np.int64), scale, bits)
+            for i, (n, scale, bits) in enumerate(spec["constants"])
+        }
+        ops = [
+            Op(kind, tuple(inputs), output, _tuples(attrs), source)
+            for kind, inputs, output, attrs, source in spec["ops"]
+        ]
         return Graph(spec["input"], spec["output"], tensors, constants, ops, spec["quantized"], spec["meta"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise FormatError(f"{directory}: cannot read the quantized graph ({exc}); compile the model "
-                          "again with zkmarket model compile") from exc
+        raise FormatError(
+            f"{directory}: cannot read the quantized graph ({exc}); compile the model again with zkmarket model compile"
+        ) from exc

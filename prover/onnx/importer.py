@@ -34,10 +34,25 @@ from onnx import numpy_helper, shape_inference
 from prover.errors import FormatError, UnsupportedModelError
 from prover.onnx.graph import Constant, Graph, Op, Tensor
 
-SUPPORTED_OPS = frozenset({
-    "Gemm", "MatMul", "Add", "Sub", "Mul", "Conv", "Relu", "MaxPool", "AveragePool",
-    "GlobalAveragePool", "Flatten", "Reshape", "BatchNormalization", "Identity", "Constant",
-})
+SUPPORTED_OPS = frozenset(
+    {
+        "Gemm",
+        "MatMul",
+        "Add",
+        "Sub",
+        "Mul",
+        "Conv",
+        "Relu",
+        "MaxPool",
+        "AveragePool",
+        "GlobalAveragePool",
+        "Flatten",
+        "Reshape",
+        "BatchNormalization",
+        "Identity",
+        "Constant",
+    }
+)
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}
 
 
@@ -61,8 +76,9 @@ def load_model(source) -> onnx.ModelProto:
     try:
         model = onnx.load_model_from_string(data)
     except Exception as exc:  # the protobuf decoder raises several unrelated types
-        raise FormatError(f"{where} is not a valid ONNX model ({type(exc).__name__}); "
-                          "export the model again with ONNX") from exc
+        raise FormatError(
+            f"{where} is not a valid ONNX model ({type(exc).__name__}); export the model again with ONNX"
+        ) from exc
     if not model.graph.node:
         raise FormatError(f"{where} holds no ONNX graph nodes; is it an ONNX model file?")
     return model
@@ -75,7 +91,8 @@ def check_supported(model: onnx.ModelProto) -> None:
             domain = f"{node.domain}." if node.domain not in ("", "ai.onnx") else ""
             raise UnsupportedModelError(
                 f"operator {domain}{node.op_type} in node {node_label(node, index)} is not supported "
-                f"(supported: {', '.join(sorted(SUPPORTED_OPS))}); replace it before exporting")
+                f"(supported: {', '.join(sorted(SUPPORTED_OPS))}); replace it before exporting"
+            )
 
 
 def import_model(source) -> Graph:
@@ -100,7 +117,8 @@ class _Lowering:
         if len(inputs) != 1 or len(g.output) != 1:
             raise UnsupportedModelError(
                 f"the model has {len(inputs)} inputs and {len(g.output)} outputs; the compiler needs "
-                "exactly one input and one output (the logits)")
+                "exactly one input and one output (the logits)"
+            )
         self.input_name = inputs[0].name
         self.shapes = self._infer_shapes(model, inputs[0])
         self.alias: dict[str, str] = {}
@@ -116,7 +134,8 @@ class _Lowering:
         if len(self.graph.tensors[out].shape) != 1:
             raise UnsupportedModelError(
                 f"the model output {out} has per-sample shape {self.graph.tensors[out].shape}; "
-                "the compiler needs a vector of logits (add a Flatten before the output)")
+                "the compiler needs a vector of logits (add a Flatten before the output)"
+            )
         self.graph.output = out
         self.graph.validate()
 
@@ -126,15 +145,20 @@ class _Lowering:
         """Per-sample static shape of every tensor, from ONNX shape inference with batch 1."""
         tt = inp.type.tensor_type
         if tt.elem_type not in _FLOAT_TYPES:
-            raise UnsupportedModelError(f"input {inp.name} has element type "
-                                        f"{onnx.TensorProto.DataType.Name(tt.elem_type)}; a float input is needed")
+            raise UnsupportedModelError(
+                f"input {inp.name} has element type "
+                f"{onnx.TensorProto.DataType.Name(tt.elem_type)}; a float input is needed"
+            )
         dims = list(tt.shape.dim)
         if len(dims) < 2:
-            raise UnsupportedModelError(f"input {inp.name} has rank {len(dims)}; the compiler needs a batch "
-                                        "axis followed by the sample's axes")
+            raise UnsupportedModelError(
+                f"input {inp.name} has rank {len(dims)}; the compiler needs a batch axis followed by the sample's axes"
+            )
         if dims[0].HasField("dim_value") and dims[0].dim_value not in (0, 1):
-            raise UnsupportedModelError(f"input {inp.name} has a fixed batch size {dims[0].dim_value}; "
-                                        "export with batch size 1 or a symbolic batch axis")
+            raise UnsupportedModelError(
+                f"input {inp.name} has a fixed batch size {dims[0].dim_value}; "
+                "export with batch size 1 or a symbolic batch axis"
+            )
         if any(not d.HasField("dim_value") for d in dims[1:]):
             raise UnsupportedModelError(f"input {inp.name} has symbolic sample axes; export with a fixed shape")
         fixed = onnx.ModelProto()
@@ -162,7 +186,8 @@ class _Lowering:
             raise UnsupportedModelError(f"node {self.where}: shape inference gave no static shape for {name}")
         if not full or full[0] != 1:
             raise UnsupportedModelError(
-                f"node {self.where}: tensor {name} of shape {full} does not keep the batch axis first")
+                f"node {self.where}: tensor {name} of shape {full} does not keep the batch axis first"
+            )
         return full[1:]
 
     # --- names, constants, ops -------------------------------------------------------------------
@@ -231,8 +256,10 @@ class _Lowering:
 
     def _single_output(self, node):
         if len(node.output) > 1 and any(node.output[1:]):
-            raise UnsupportedModelError(f"node {self.where}: {node.op_type} with more than one output "
-                                        "is not supported (export it in inference mode)")
+            raise UnsupportedModelError(
+                f"node {self.where}: {node.op_type} with more than one output "
+                "is not supported (export it in inference mode)"
+            )
 
     # --- ONNX operators ------------------------------------------------------------------------
 
@@ -284,8 +311,9 @@ class _Lowering:
         value = np.asarray(value, dtype=np.float64)
         while value.ndim > rank:
             if value.shape[0] != 1:
-                raise UnsupportedModelError(f"node {self.where}: constant of shape {value.shape} "
-                                            "varies along the batch axis")
+                raise UnsupportedModelError(
+                    f"node {self.where}: constant of shape {value.shape} varies along the batch axis"
+                )
             value = value[0]
         return value
 
@@ -301,8 +329,9 @@ class _Lowering:
             return
         operands = []
         for name, c in ((a, ca), (b, cb)):
-            operands.append(self._tensor_input(name) if c is None
-                            else self._add_constant(name, self._per_sample(c, out)))
+            operands.append(
+                self._tensor_input(name) if c is None else self._add_constant(name, self._per_sample(c, out))
+            )
         self._emit(kind, operands, out)
 
     def _fold_bias(self, x: str, c: np.ndarray, out: str) -> bool:
@@ -356,8 +385,10 @@ class _Lowering:
             pads = (0, 0, 0, 0)
         elif auto in ("SAME_UPPER", "SAME_LOWER"):
             ins, outs = self._sample_shape(x)[1:], self._sample_shape(out)[1:]
-            total = [max((o - 1) * s + (k - 1) * d + 1 - i, 0)
-                     for i, o, s, k, d in zip(ins, outs, strides, kernel, dilations)]
+            total = [
+                max((o - 1) * s + (k - 1) * d + 1 - i, 0)
+                for i, o, s, k, d in zip(ins, outs, strides, kernel, dilations)
+            ]
             small = [t // 2 for t in total]
             big = [t - s for t, s in zip(total, small)]
             pads = tuple(small + big) if auto == "SAME_UPPER" else tuple(big + small)
@@ -373,17 +404,27 @@ class _Lowering:
         x = self._tensor_input(node.input[0])
         xs = self._sample_shape(x)
         if len(xs) != 3 or len(kernel) != 2:
-            raise UnsupportedModelError(f"node {self.where}: {node.op_type} needs a (C, H, W) input and a "
-                                        f"2-D kernel, got input {xs} and kernel {tuple(kernel)}")
+            raise UnsupportedModelError(
+                f"node {self.where}: {node.op_type} needs a (C, H, W) input and a "
+                f"2-D kernel, got input {xs} and kernel {tuple(kernel)}"
+            )
         strides = tuple(attrs.get("strides", (1, 1)))
         dilations = tuple(attrs.get("dilations", (1, 1)))
         pads = self._pads(attrs, kernel, strides, dilations, x, node.output[0])
-        expected = tuple((n + pads[i] + pads[i + 2] - ((k - 1) * d + 1)) // s + 1
-                         for i, (n, k, s, d) in enumerate(zip(xs[1:], kernel, strides, dilations)))
+        expected = tuple(
+            (n + pads[i] + pads[i + 2] - ((k - 1) * d + 1)) // s + 1
+            for i, (n, k, s, d) in enumerate(zip(xs[1:], kernel, strides, dilations))
+        )
         if expected != self._sample_shape(node.output[0])[1:]:
             raise UnsupportedModelError(f"node {self.where}: ceil_mode output shapes are not supported")
-        return {"x": x, "kernel": tuple(int(k) for k in kernel), "strides": strides, "pads": pads,
-                "dilations": dilations, "attrs": attrs}
+        return {
+            "x": x,
+            "kernel": tuple(int(k) for k in kernel),
+            "strides": strides,
+            "pads": pads,
+            "dilations": dilations,
+            "attrs": attrs,
+        }
 
     def _Conv(self, node):
         w = self._need_const(node.input[1], "Conv weights").astype(np.float64)
@@ -396,8 +437,15 @@ class _Lowering:
         inputs = [win["x"], self._add_constant(node.input[1], w)]
         if len(node.input) > 2 and node.input[2]:
             inputs.append(self._add_constant(node.input[2], self._need_const(node.input[2], "Conv bias")))
-        self._emit("conv", inputs, node.output[0], strides=win["strides"], pads=win["pads"],
-                   dilations=win["dilations"], group=int(attrs.get("group", 1)))
+        self._emit(
+            "conv",
+            inputs,
+            node.output[0],
+            strides=win["strides"],
+            pads=win["pads"],
+            dilations=win["dilations"],
+            group=int(attrs.get("group", 1)),
+        )
 
     def _MaxPool(self, node):
         self._single_output(node)
@@ -405,8 +453,9 @@ class _Lowering:
         win = self._window_attrs(node, attrs.get("kernel_shape", ()))
         if win["dilations"] != (1, 1):
             raise UnsupportedModelError(f"node {self.where}: MaxPool with dilations is not supported")
-        self._emit("maxpool", [win["x"]], node.output[0], kernel=win["kernel"], strides=win["strides"],
-                   pads=win["pads"])
+        self._emit(
+            "maxpool", [win["x"]], node.output[0], kernel=win["kernel"], strides=win["strides"], pads=win["pads"]
+        )
 
     def _AveragePool(self, node):
         attrs = self._attrs(node)
@@ -414,9 +463,11 @@ class _Lowering:
         if any(win["pads"]) and not attrs.get("count_include_pad", 0):
             raise UnsupportedModelError(
                 f"node {self.where}: AveragePool with padding and count_include_pad=0 divides border "
-                "windows by different counts; export with count_include_pad=1 or without padding")
-        self._emit("avgpool", [win["x"]], node.output[0], kernel=win["kernel"], strides=win["strides"],
-                   pads=win["pads"])
+                "windows by different counts; export with count_include_pad=1 or without padding"
+            )
+        self._emit(
+            "avgpool", [win["x"]], node.output[0], kernel=win["kernel"], strides=win["strides"], pads=win["pads"]
+        )
 
     def _GlobalAveragePool(self, node):
         x = self._tensor_input(node.input[0])
@@ -440,22 +491,31 @@ class _Lowering:
         self._single_output(node)
         attrs = self._attrs(node)
         if attrs.get("training_mode", 0):
-            raise UnsupportedModelError(f"node {self.where}: BatchNormalization in training mode; "
-                                        "export the model in inference mode")
-        scale, shift, mean, var = (self._need_const(n, "BatchNormalization parameter").astype(np.float64)
-                                   for n in node.input[1:5])
+            raise UnsupportedModelError(
+                f"node {self.where}: BatchNormalization in training mode; export the model in inference mode"
+            )
+        scale, shift, mean, var = (
+            self._need_const(n, "BatchNormalization parameter").astype(np.float64) for n in node.input[1:5]
+        )
         x = self._name(node.input[0])
         op = self._producer(x)
-        if op is None or op.kind not in ("dense", "conv") or (
-                op.kind == "dense" and len(self.graph.tensors[x].shape) != 1):
+        if (
+            op is None
+            or op.kind not in ("dense", "conv")
+            or (op.kind == "dense" and len(self.graph.tensors[x].shape) != 1)
+        ):
             raise UnsupportedModelError(
                 f"node {self.where}: BatchNormalization must directly follow a Conv or Gemm whose "
-                "output nothing else reads, so that it can be folded into its weights")
+                "output nothing else reads, so that it can be folded into its weights"
+            )
         # y = (z - mean) * a + shift with a = scale / sqrt(var + eps), z = W x + b
         a = scale / np.sqrt(var + attrs.get("epsilon", 1e-5))
         w = self.graph.constants[op.inputs[1]].values
         b = self.graph.constants[op.inputs[2]].values if len(op.inputs) > 2 else 0.0
         folded_w = w * a.reshape((-1,) + (1,) * (w.ndim - 1))
-        op.inputs = (op.inputs[0], self._add_constant(f"{op.inputs[1]}.bn", folded_w),
-                     self._add_constant(f"{op.inputs[1]}.bn_bias", (b - mean) * a + shift))
+        op.inputs = (
+            op.inputs[0],
+            self._add_constant(f"{op.inputs[1]}.bn", folded_w),
+            self._add_constant(f"{op.inputs[1]}.bn_bias", (b - mean) * a + shift),
+        )
         self._rename_output(op, node.output[0])

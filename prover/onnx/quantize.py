@@ -22,8 +22,7 @@ from tqdm import tqdm
 
 from prover.errors import UnsupportedModelError
 from prover.onnx import executor
-from prover.onnx.graph import (MAX_BITS, Constant, Graph, Op, Tensor, ValueRangeError, bits_for_range,
-                               bound_of)
+from prover.onnx.graph import MAX_BITS, Constant, Graph, Op, Tensor, ValueRangeError, bits_for_range, bound_of
 
 
 @dataclass(frozen=True)
@@ -37,9 +36,23 @@ class Precision:
 
 
 # tried in order by choose_precision: cheapest range checks first
-PRECISION_LADDER = tuple(Precision(a, w) for a, w in
-                         ((6, 6), (7, 6), (7, 7), (8, 7), (8, 8), (9, 8), (10, 8), (10, 10), (12, 10),
-                          (12, 12), (14, 12), (16, 14)))
+PRECISION_LADDER = tuple(
+    Precision(a, w)
+    for a, w in (
+        (6, 6),
+        (7, 6),
+        (7, 7),
+        (8, 7),
+        (8, 8),
+        (9, 8),
+        (10, 8),
+        (10, 10),
+        (12, 10),
+        (12, 12),
+        (14, 12),
+        (16, 14),
+    )
+)
 
 
 def calibrate(graph: Graph, inputs: np.ndarray) -> dict[str, float]:
@@ -60,23 +73,29 @@ def scale_for(max_abs: float, bits: int, headroom_bits: int = 0) -> int:
     # log2 is inexact next to powers of two: settle the last step exactly
     while max_abs * 2.0 ** (s + 1) <= limit:
         s += 1
-    while max_abs * 2.0 ** s > limit:
+    while max_abs * 2.0**s > limit:
         s -= 1
     return s
 
 
 def quantize_constant(name: str, values: np.ndarray, scale: int) -> Constant:
     """round(values * 2**scale) as int64, halves rounded up, with the bits it needs."""
-    q = np.floor(np.asarray(values, dtype=np.float64) * 2.0 ** scale + 0.5)
-    if q.size and np.abs(q).max() >= 2.0 ** MAX_BITS:
-        raise UnsupportedModelError(f"constant {name} would need more than {MAX_BITS} bits at scale {scale}; "
-                                    "quantize with fewer activation or weight bits")
+    q = np.floor(np.asarray(values, dtype=np.float64) * 2.0**scale + 0.5)
+    if q.size and np.abs(q).max() >= 2.0**MAX_BITS:
+        raise UnsupportedModelError(
+            f"constant {name} would need more than {MAX_BITS} bits at scale {scale}; "
+            "quantize with fewer activation or weight bits"
+        )
     q = q.astype(np.int64)
     return Constant(name, q, scale, bits_for_range(q.min(initial=0), q.max(initial=0)))
 
 
-def quantize(graph: Graph, calibration_inputs: np.ndarray, precision: Precision = Precision(),
-             max_abs: dict[str, float] | None = None) -> Graph:
+def quantize(
+    graph: Graph,
+    calibration_inputs: np.ndarray,
+    precision: Precision = Precision(),
+    max_abs: dict[str, float] | None = None,
+) -> Graph:
     """Quantize a float graph with scales calibrated on ``calibration_inputs`` (a batch of real
     inputs, e.g. the training split; ``max_abs`` reuses an earlier ``calibrate`` of them).
     Raises UnsupportedModelError if some accumulator would need more than MAX_BITS bits."""
@@ -106,9 +125,14 @@ def logit_error(float_graph: Graph, quantized: Graph, inputs: np.ndarray) -> flo
     return float(np.linalg.norm(q - f) / max(float(np.linalg.norm(f)), 1e-300))
 
 
-def choose_precision(graph: Graph, inputs: np.ndarray, labels: np.ndarray, tolerance: float = 0.005,
-                     max_logit_error: float = 0.04,
-                     ladder: tuple[Precision, ...] = PRECISION_LADDER) -> tuple[Precision, Graph]:
+def choose_precision(
+    graph: Graph,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    tolerance: float = 0.005,
+    max_logit_error: float = 0.04,
+    ladder: tuple[Precision, ...] = PRECISION_LADDER,
+) -> tuple[Precision, Graph]:
     """The cheapest precision of ``ladder`` whose quantized graph, on the labelled calibration
     batch, is at most ``tolerance`` less accurate than the float graph and whose logits are within
     ``max_logit_error`` (relative) of the float ones; and the graph quantized with it.
@@ -131,7 +155,8 @@ def choose_precision(graph: Graph, inputs: np.ndarray, labels: np.ndarray, toler
             return precision, quantized
     raise UnsupportedModelError(
         f"no precision up to {ladder[-1]} keeps the quantized model within {tolerance:.1%} accuracy and "
-        f"{max_logit_error:.0%} logit error of the float model; check the calibration data")
+        f"{max_logit_error:.0%} logit error of the float model; check the calibration data"
+    )
 
 
 class _Quantizer:
@@ -141,10 +166,19 @@ class _Quantizer:
         self.f, self.max_abs, self.p = float_graph, max_abs, precision
         self.interval: dict[str, tuple[int, int]] = {}
         inp = float_graph.input_tensor
-        self.graph = Graph(input=inp.name, output=float_graph.output, tensors={}, constants={}, ops=[],
-                           quantized=True, meta={"act_bits": precision.act_bits,
-                                                 "weight_bits": precision.weight_bits,
-                                                 "headroom_bits": precision.headroom_bits})
+        self.graph = Graph(
+            input=inp.name,
+            output=float_graph.output,
+            tensors={},
+            constants={},
+            ops=[],
+            quantized=True,
+            meta={
+                "act_bits": precision.act_bits,
+                "weight_bits": precision.weight_bits,
+                "headroom_bits": precision.headroom_bits,
+            },
+        )
         s_in = scale_for(max_abs[inp.name], precision.act_bits, precision.headroom_bits)
         self._declare(inp.name, inp.shape, s_in, bound_of(precision.act_bits), checked=True)
         for op in float_graph.ops:
@@ -159,7 +193,8 @@ class _Quantizer:
         if bits > MAX_BITS:
             raise UnsupportedModelError(
                 f"tensor {name} would need {bits} bits, more than {MAX_BITS}; quantize with fewer "
-                "activation or weight bits")
+                "activation or weight bits"
+            )
         self.interval[name] = (lo, hi)
         self.graph.tensors[name] = Tensor(name, tuple(shape), scale, bits, checked)
 
@@ -168,8 +203,7 @@ class _Quantizer:
 
     def _weight(self, name: str) -> Constant:
         values = self.f.constants[name].values
-        c = quantize_constant(name, values, scale_for(float(np.abs(values).max(initial=0.0)),
-                                                      self.p.weight_bits))
+        c = quantize_constant(name, values, scale_for(float(np.abs(values).max(initial=0.0)), self.p.weight_bits))
         self.graph.constants[name] = c
         return c
 
@@ -197,8 +231,13 @@ class _Quantizer:
         self._declare(acc, self.f.tensors[name].shape, scale, interval)
         self.graph.ops.append(Op("rescale", (acc,), name, {"shift": shift}, op.source))
         lo, hi = bound_of(self.p.act_bits)
-        self._declare(name, self.f.tensors[name].shape, scale - shift,
-                      (max(interval[0] >> shift, lo), min(interval[1] >> shift, hi)), checked=True)
+        self._declare(
+            name,
+            self.f.tensors[name].shape,
+            scale - shift,
+            (max(interval[0] >> shift, lo), min(interval[1] >> shift, hi)),
+            checked=True,
+        )
 
     def _operand(self, name: str, scale_if_const: int) -> tuple[str, tuple[int, int]]:
         """A tensor operand's name and interval, or a constant quantized at ``scale_if_const``."""
@@ -224,14 +263,17 @@ class _Quantizer:
         # Python ints: the interval arithmetic itself must not overflow int64
         def interval():
             b = self.graph.constants[bias_name].values
-            return (min(int(p) * lo + int(n) * hi + int(c) for p, n, c in zip(pos, neg, b)),
-                    max(int(p) * hi + int(n) * lo + int(c) for p, n, c in zip(pos, neg, b)))
+            return (
+                min(int(p) * lo + int(n) * hi + int(c) for p, n, c in zip(pos, neg, b)),
+                max(int(p) * hi + int(n) * lo + int(c) for p, n, c in zip(pos, neg, b)),
+            )
 
         def bias_room(shift):
             c = self.graph.constants[bias_name]
             values = c.values + (1 << (shift - 1))
-            self.graph.constants[bias_name] = Constant(bias_name, values, c.scale,
-                                                       bits_for_range(values.min(), values.max()))
+            self.graph.constants[bias_name] = Constant(
+                bias_name, values, c.scale, bits_for_range(values.min(), values.max())
+            )
             return interval()
 
         new = Op(op.kind, (x, w.name, bias_name), op.output, dict(op.attrs), op.source)
@@ -266,18 +308,19 @@ class _Quantizer:
         self.graph.ops.append(Op("sumpool", (x,), total, attrs, op.source))
         self._declare(total, self.f.tensors[op.output].shape, s, (k * lo, k * hi))
         t = self.p.weight_bits - 1 + m  # 1/k to about weight_bits significant bits
-        factor = round(2 ** t / k)
-        c = self._add_const(Constant(f"{op.output}:1/{k}", np.array(factor, dtype=np.int64), t,
-                                     bits_for_range(0, factor)))
-        self._requantize(Op("mul", (total, c), op.output, {}, op.source), s + t,
-                         (k * lo * factor, k * hi * factor))
+        factor = round(2**t / k)
+        c = self._add_const(
+            Constant(f"{op.output}:1/{k}", np.array(factor, dtype=np.int64), t, bits_for_range(0, factor))
+        )
+        self._requantize(Op("mul", (total, c), op.output, {}, op.source), s + t, (k * lo * factor, k * hi * factor))
 
     def _mul(self, op):
         a, b = op.inputs
         if a == b:  # the quadratic activation: a square is never negative
             lo, hi = self.interval[a]
-            self._requantize(Op("mul", (a, a), op.output, {}, op.source), 2 * self._scale(a),
-                             (0, max(lo * lo, hi * hi)))
+            self._requantize(
+                Op("mul", (a, a), op.output, {}, op.source), 2 * self._scale(a), (0, max(lo * lo, hi * hi))
+            )
             return
         names, ranges, scales = [], [], []
         for name in (a, b):
@@ -291,8 +334,7 @@ class _Quantizer:
                 ranges.append((int(c.values.min()), int(c.values.max())))
                 scales.append(c.scale)
         corners = [u * v for u in ranges[0] for v in ranges[1]]
-        self._requantize(Op("mul", tuple(names), op.output, {}, op.source), sum(scales),
-                         (min(corners), max(corners)))
+        self._requantize(Op("mul", tuple(names), op.output, {}, op.source), sum(scales), (min(corners), max(corners)))
 
     def _addsub(self, op):
         a, b = op.inputs

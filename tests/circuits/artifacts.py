@@ -33,9 +33,9 @@ class CircuitArtifacts:
     r1cs: Path
     wasm: Path
     wtns: Path
-    zkey: Path             # snarkjs groth16 setup (no contribution)
+    zkey: Path  # snarkjs groth16 setup (no contribution)
     zkey_contributed: Path  # + one `zkey contribute`
-    zkey_beacon: Path       # + a `zkey beacon` on top
+    zkey_beacon: Path  # + a `zkey beacon` on top
     vk: Path
     proof: Path
     public: Path
@@ -56,22 +56,55 @@ def _circuit(name: str, base: Path, ptau: Path) -> CircuitArtifacts:
     out = base / name
     out.mkdir(exist_ok=True)
     art = CircuitArtifacts(
-        name, out, out / f"{name}.r1cs", out / f"{name}_js" / f"{name}.wasm", out / "witness.wtns",
-        out / "snarkjs.zkey", out / "contributed.zkey", out / "beacon.zkey", out / "verification_key.json",
-        out / "proof.json", out / "public.json")
+        name,
+        out,
+        out / f"{name}.r1cs",
+        out / f"{name}_js" / f"{name}.wasm",
+        out / "witness.wtns",
+        out / "snarkjs.zkey",
+        out / "contributed.zkey",
+        out / "beacon.zkey",
+        out / "verification_key.json",
+        out / "proof.json",
+        out / "public.json",
+    )
     if art.public.exists():
         return art
     # circom2 runs under WASI with the working directory's tree preopened, so run it from the
     # repository with the circomlib include path given relative to it
-    run_npm_tool("circom2", CIRCUITS_DIR / f"{name}.circom", "--O2", "--r1cs", "--wasm", "-o", out,
-                 "-l", "node_modules", cwd=REPO_ROOT, timeout=600)
+    run_npm_tool(
+        "circom2",
+        CIRCUITS_DIR / f"{name}.circom",
+        "--O2",
+        "--r1cs",
+        "--wasm",
+        "-o",
+        out,
+        "-l",
+        "node_modules",
+        cwd=REPO_ROOT,
+        timeout=600,
+    )
     (out / "input.json").write_text(json.dumps(INPUTS[name]))
     snarkjs("wtns", "calculate", art.wasm, out / "input.json", art.wtns)
     snarkjs("groth16", "setup", art.r1cs, ptau, art.zkey)
-    snarkjs("zkey", "contribute", art.zkey, art.zkey_contributed, "--name=first contributor",
-            "-e=entropy for the format tests")
-    snarkjs("zkey", "beacon", art.zkey_contributed, art.zkey_beacon,
-            "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", "10", "-n=final beacon")
+    snarkjs(
+        "zkey",
+        "contribute",
+        art.zkey,
+        art.zkey_contributed,
+        "--name=first contributor",
+        "-e=entropy for the format tests",
+    )
+    snarkjs(
+        "zkey",
+        "beacon",
+        art.zkey_contributed,
+        art.zkey_beacon,
+        "0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+        "10",
+        "-n=final beacon",
+    )
     snarkjs("zkey", "export", "verificationkey", art.zkey, art.vk)
     snarkjs("groth16", "prove", art.zkey, art.wtns, art.proof, out / "public.tmp")
     os.replace(out / "public.tmp", art.public)  # written last: its presence marks a complete build
@@ -84,8 +117,9 @@ def build(base: Path) -> Artifacts:
     phase1 = base / "pot_contributed.ptau"
     if not ptau.exists():
         snarkjs("powersoftau", "new", "bn128", PTAU_POWER, base / "pot_0.ptau")
-        snarkjs("powersoftau", "contribute", base / "pot_0.ptau", phase1, "--name=tests",
-                "-e=entropy for the format tests")
+        snarkjs(
+            "powersoftau", "contribute", base / "pot_0.ptau", phase1, "--name=tests", "-e=entropy for the format tests"
+        )
         snarkjs("powersoftau", "prepare", "phase2", phase1, base / "pot.tmp")
         os.replace(base / "pot.tmp", ptau)
     return Artifacts(ptau, phase1, {name: _circuit(name, base, ptau) for name in INPUTS})
