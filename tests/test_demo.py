@@ -62,6 +62,9 @@ def test_summary_table_reports_each_request_and_the_balances():
 
 
 @pytest.mark.slow
+# the one test allowed past the suite's 600 s per-test limit: it sets up the 2^20 accuracy key
+# (578 s on a loaded 2-core machine); to come down with the suite's speed work
+@pytest.mark.timeout(1200)
 def test_demo_all_attests_the_executors_accuracy_and_delivers_the_executors_set(demo_cache):
     """`zkmarket demo --all`: after the predictions, an accuracy audit over 100 digits of the
     test split and a retrieval over a 64-digit corpus, each proved and settled on-chain."""
