@@ -141,6 +141,12 @@ class Consumer:
 
     def _check_setup(self, model_id: int, endpoint: str, card: dict, record, insecure_phase1: bool) -> None:
         """The inference statement's setup checks (``marketplace.setup_check``)."""
+        self._run_setup_check(model_id, record, card, endpoint, "inference", None, insecure_phase1)
+
+    def _run_setup_check(
+        self, model_id: int, record, card: dict, endpoint: str, kind: str, size: int | None, insecure_phase1: bool
+    ) -> None:
+        """``setup_check.check_statement_setup`` with this client's trust; what it checked is kept."""
         if check_statement_setup(
             self.market.w3,
             self.account,
@@ -148,8 +154,8 @@ class Consumer:
             record=record,
             card=card,
             endpoint=endpoint,
-            kind="inference",
-            size=None,
+            kind=kind,
+            size=size,
             trust=self._trust(),
             insecure_phase1=insecure_phase1,
             log=self.log,
@@ -184,20 +190,7 @@ class Consumer:
         record = self.market.model(model_id)
         endpoint = endpoint or record.metadata_uri
         card = self._card(model_id, record, endpoint)
-        if check_statement_setup(
-            self.market.w3,
-            self.account,
-            model_id=model_id,
-            record=record,
-            card=card,
-            endpoint=endpoint,
-            kind=kind,
-            size=size,
-            trust=self._trust(),
-            insecure_phase1=insecure_phase1,
-            log=self.log,
-        ):
-            self._save()
+        self._run_setup_check(model_id, record, card, endpoint, kind, size, insecure_phase1)
 
     def _card(self, model_id: int, record, endpoint: str) -> dict:
         """The provider's model card, after checking that it is about this registered model."""
