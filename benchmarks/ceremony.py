@@ -173,7 +173,7 @@ def phase2(name: str, files: dict[str, Path], constraints: int, work: Path, log=
     )
 
 
-def prepare(power: int, work: Path, log=print) -> dict:
+def prepare_phase2_row(power: int, work: Path, log=print) -> dict:
     """Both tools' ``powersoftau prepare phase2`` of the same unprepared 2^power file."""
     start = CACHE_DIR / f"known_secret_{power}_unprepared.ptau"
     if not start.exists():
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         if "1" in args.phases:
             rows.append(phase1(args.power, work))
         if "prepare" in args.phases:
-            rows.extend(prepare(power, work) for power in args.prepare_powers)
+            rows.extend(prepare_phase2_row(power, work) for power in args.prepare_powers)
         if "2" in args.phases:
             synthetic = _key_on_ptau(prepare(args.phase2_k), args.phase2_k, f"synthetic_k{args.phase2_k}")
             rows.append(phase2(f"synthetic 2^{args.phase2_k}", synthetic, (1 << args.phase2_k) - 2, work))

@@ -30,7 +30,7 @@ from prover import kernels
 from prover.ceremony.prepare_phase2 import group_intt_by_stages
 from prover.field import FR_MODULUS, ints_to_limbs, signed_to_fr
 from prover.formats.binfile import atomic_output
-from prover.kernels.reference import g1_to_array, g2_to_array, bn
+from prover.kernels.reference import bn, g1_to_array, g2_to_array
 
 G1_GEN = g1_to_array(bn.G1)
 G2_GEN = g2_to_array(bn.G2)

@@ -24,6 +24,7 @@ from enum import IntEnum
 from pathlib import Path
 
 import numpy as np
+
 from marketplace.chain import is_embedded
 from marketplace.contracts import proof_to_evm
 from marketplace.settlement import SettlementContract, read_arrays, write_arrays

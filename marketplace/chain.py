@@ -29,7 +29,7 @@ def connect(url: str | None = None, timeout: float = RPC_TIMEOUT_S) -> Web3:
         return Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend()), api_endpoints=_embedded_endpoints()))
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
     try:
-        w3.eth.chain_id
+        _ = w3.eth.chain_id
     except Exception as exc:  # requests/aiohttp/web3 each raise their own connection errors
         raise ChainError(
             f"no Ethereum JSON-RPC node answers at {url} ({type(exc).__name__}): start one "

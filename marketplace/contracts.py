@@ -13,10 +13,11 @@ from __future__ import annotations
 import ast
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Sequence, cast
+from typing import Any, cast
 
 from eth_abi import decode as abi_decode
 from eth_typing import ChecksumAddress
@@ -29,8 +30,8 @@ from marketplace.chain import is_embedded
 from marketplace.npm import REPO_ROOT
 from marketplace.solc import EVM_VERSION, OPTIMIZER_RUNS, compile_files, find_compiler
 from prover.errors import ChainError
-from prover.formats.binfile import atomic_output
 from prover.field import limbs_to_ints
+from prover.formats.binfile import atomic_output
 
 CONTRACTS_DIR = REPO_ROOT / "contracts"
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
@@ -322,13 +323,13 @@ class Market:
         self._abis = [marketplace.abi, load_artifact("Groth16Verifier")["abi"]]
 
     @classmethod
-    def deploy(cls, w3: Web3, sender: str) -> "Market":
+    def deploy(cls, w3: Web3, sender: str) -> Market:
         """Deploy a fresh marketplace from the shipped artifact."""
         marketplace, _ = deploy(w3, "Marketplace", sender=sender)
         return cls(w3, marketplace)
 
     @classmethod
-    def at(cls, w3: Web3, address: ChecksumAddress) -> "Market":
+    def at(cls, w3: Web3, address: ChecksumAddress) -> Market:
         """Bind to a deployed marketplace."""
         return cls(w3, w3.eth.contract(address=address, abi=load_artifact("Marketplace")["abi"]))
 

@@ -39,9 +39,9 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -206,7 +206,8 @@ def run_demo(
                 out(
                     "WARNING: phase 1 is the INSECURE known-secret powers of tau (fast, for this demo): whoever "
                     "knows its secret can forge proofs. `zkmarket demo --ceremony` runs a real phase-1 "
-                    "ceremony with the consumer's contribution instead (the first time: about 4 minutes on an idle 2-core machine)"
+                    "ceremony with the consumer's contribution instead (the first time: about 4 minutes on an idle "
+                    "2-core machine)"
                 )
 
             accounts = {"provider": provider_account, "consumer": consumer_account}

@@ -11,7 +11,8 @@ whom the consumers can check for in the transcripts (see ``marketplace.consumer`
 setup transcript hash, and the channel endpoint as metadata URI). The channel publishes the
 model card, with the weights-free architecture spec (``card["architecture"]``) and the keys of
 the batch statements (``card["statements"]``), and every setup file, so that every client can
-rebuild the circuits and check the keys and verifiers it relies on (``marketplace.setup_check``). ``Provider.serve_once`` is one
+rebuild the circuits and check the keys and verifiers it relies on (``marketplace.setup_check``).
+``Provider.serve_once`` is one
 round of the serve loop: read new ``RequestOpened`` events for the model, prove and fulfil every
 request whose input arrived (``marketplace.channel``) and matches its commitment, and mark the
 ones past their deadline. Everything it learns goes to its ``ProviderStore`` first, so a
@@ -32,9 +33,10 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm

@@ -142,7 +142,7 @@ def _salt_of_earlier_delivery(path, request_id: int) -> int | None:
 
 
 def answer_request(
-    retrieval: "Retrieval",
+    retrieval: Retrieval,
     provider: str,
     request_id: int,
     graph,

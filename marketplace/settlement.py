@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 from eth_typing import ChecksumAddress
-
 from web3 import Web3
 from web3.contract import Contract
 

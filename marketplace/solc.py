@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from marketplace.npm import REPO_ROOT, ToolMissingError, npm_bin
@@ -80,7 +80,7 @@ def _version_of(path: Path, *args: str) -> str:
     return parse_version(line)
 
 
-@lru_cache(maxsize=None)
+@cache
 def find_compiler(backend: str | None = None) -> Compiler:
     """The compiler to use: a native solc of the pinned version if installed, else solcjs.
     ``backend`` ("native" or "solcjs") forces one; raises CompilerError if it is missing."""

@@ -136,7 +136,7 @@ class RequestState:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> "RequestState":
+    def from_json(cls, data: dict) -> RequestState:
         data = dict(data)
         for key in ("input_commitment", "salt", "output_commitment", "proof"):
             if data.get(key) is not None:

@@ -7,7 +7,7 @@ Signed quantized values map to Fr as ``x mod r`` (see ../shared/DESIGN.md).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 

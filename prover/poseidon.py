@@ -23,8 +23,8 @@ sequences with equal commitments are either equal or give a Poseidon collision.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Sequence
+from collections.abc import Sequence
+from functools import cache
 
 import numpy as np
 
@@ -64,10 +64,7 @@ class GrainStream:
     BLOCK = 18
 
     def __init__(self, t: int):
-        seed = (
-            "{:02b}{:04b}{:012b}{:012b}{:010b}{:010b}".format(1, 0, FIELD_BITS, t, FULL_ROUNDS, partial_rounds(t))
-            + "1" * 30
-        )
+        seed = f"{1:02b}{0:04b}{FIELD_BITS:012b}{t:012b}{FULL_ROUNDS:010b}{partial_rounds(t):010b}" + "1" * 30
         self.state = sum(int(b) << i for i, b in enumerate(seed))  # register bit i = seed[i]
         self._raw(160 // self.BLOCK * self.BLOCK)
         self._raw_tail = self._raw(self.BLOCK)[160 % self.BLOCK :]  # the rest of the 160 discarded
@@ -102,7 +99,7 @@ class GrainStream:
         return int("".join("01"[b] for b in self.bits(n)), 2)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parameters(t: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
     bits = GrainStream(t)
     n_constants = (FULL_ROUNDS + partial_rounds(t)) * t

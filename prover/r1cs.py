@@ -35,7 +35,7 @@ class SparseMatrix:
     def dot(self, witness: np.ndarray) -> np.ndarray:
         return kernels.sparse_matvec(self.indptr, self.indices, self.coeffs, witness)
 
-    def transpose(self, n_cols: int) -> "SparseMatrix":
+    def transpose(self, n_cols: int) -> SparseMatrix:
         """The CSR transpose (columns become rows), keeping row order within each column."""
         rows = np.repeat(np.arange(self.n_rows, dtype=np.int64), np.diff(self.indptr))
         order = np.argsort(self.indices, kind="stable")
@@ -44,7 +44,7 @@ class SparseMatrix:
         return SparseMatrix(indptr, rows[order], np.ascontiguousarray(self.coeffs[order]))
 
     @classmethod
-    def empty(cls, n_rows: int) -> "SparseMatrix":
+    def empty(cls, n_rows: int) -> SparseMatrix:
         return cls(
             np.zeros(n_rows + 1, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, LIMBS), dtype=np.uint64)
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_compile import _case_graph
 
 from marketplace.models import digits_split, example_models, model_inputs
 from prover.circuit import accuracy as A
@@ -20,7 +21,6 @@ from prover.onnx import executor
 from prover.onnx.graph import InputShapeError
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import quantize
-from test_compile import _case_graph
 
 SEED = 0x5EED_1234_5678_9ABC_DEF0 << 100
 

@@ -4,10 +4,11 @@ with a non-zero exit, and the statement contracts' shipped artifacts match a fre
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
-
-import json
+from test_accuracy import digits_mlp  # noqa: F401  (module fixture)
 
 from marketplace.audit import read_pool, write_pool
 from marketplace.cli import main
@@ -15,11 +16,10 @@ from marketplace.contracts import artifact_text, load_artifact
 from marketplace.models import MODELS_DIR, digits_split
 from marketplace.retrieval import Delivery, read_corpus, read_delivery, write_corpus, write_delivery
 from marketplace.settlement import STATEMENT_CONTRACTS, compile_statement_contracts
-from prover.errors import FormatError
-from prover.field import FR_MODULUS
 from prover.circuit import accuracy as A
 from prover.circuit import retrieval as R
-from test_accuracy import digits_mlp  # noqa: F401  (module fixture)
+from prover.errors import FormatError
+from prover.field import FR_MODULUS
 
 MLP = str(MODELS_DIR / "mlp.onnx")
 

@@ -11,23 +11,23 @@ again after unstaking or losing its bond."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
+from test_accuracy import prove_with_test_key
+from test_compile import _case_graph
 
 from marketplace.audit import Audit, ChallengeStatus, answer_challenge, next_block, write_pool
 from marketplace.chain import advance_time, connect
 from marketplace.contracts import ContractRevert, Market, deploy_verifier, proof_to_evm
+from prover.ceremony.known_secret import known_secret_setup
 from prover.circuit import accuracy as A
 from prover.circuit import retrieval as R
 from prover.circuit import statements as S
 from prover.errors import VerificationError
 from prover.field import FR_MODULUS
 from prover.onnx import executor
-from prover.ceremony.known_secret import known_secret_setup
-from test_accuracy import prove_with_test_key
-from test_compile import _case_graph
 
 # real proofs on py-evm's pairing precompile: minutes, so the whole module is slow
 pytestmark = pytest.mark.slow
@@ -70,7 +70,7 @@ def proofs():
     return build_proofs()
 
 
-@lru_cache(maxsize=None)
+@cache
 def build_proofs() -> Proofs:
     """Built once per test session, however many modules import the fixture."""
     rng = np.random.default_rng(20261121)

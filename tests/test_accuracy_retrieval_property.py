@@ -20,13 +20,13 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from test_accuracy_contracts import CLAIM_BPS, SAMPLES, UNBONDING, WINDOW, make_world, proofs  # noqa: F401
 
 from marketplace.audit import ChallengeStatus
 from marketplace.chain import advance_time, latest_timestamp
 from marketplace.contracts import ContractRevert
 from marketplace.retrieval import RequestStatus, Retrieval
 from prover.circuit import retrieval as R
-from test_accuracy_contracts import CLAIM_BPS, SAMPLES, UNBONDING, WINDOW, make_world, proofs  # noqa: F401
 
 MODELS = 2
 SHORT_WAIT, LONG_WAIT = 10, 2 * UNBONDING  # far from every deadline, however slow the chain

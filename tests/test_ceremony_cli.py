@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from marketplace.cli import main
 from tests.circuits.artifacts import build
 

@@ -4,12 +4,13 @@ made before the last contribution no longer passes the verifier of the final key
 
 from __future__ import annotations
 
+from test_contracts_proofs import toy_circuit  # noqa: F401  (session fixture: circom + snarkjs build)
+
 from marketplace.chain import connect
 from marketplace.contracts import deploy_verifier, proof_to_evm
 from prover.ceremony.phase2 import beacon, contribute
 from prover.formats.wtns import read_wtns
 from prover.groth16.prove import prove
-from test_contracts_proofs import toy_circuit  # noqa: F401  (session fixture: circom + snarkjs build)
 
 BEACON = bytes(range(32))
 

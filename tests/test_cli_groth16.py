@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from circuits.artifacts import snarkjs
+
 from marketplace.cli import main
 from prover.field import FR_MODULUS
 from prover.formats.wtns import read_wtns, write_wtns

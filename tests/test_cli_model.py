@@ -11,20 +11,20 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
-
 from circuits.artifacts import snarkjs
+from onnx import TensorProto, helper, numpy_helper
+from test_cli_groth16 import assert_one_error_line, zkmarket
+
 from marketplace.cli import main
-from prover.onnx.graph_file import load_graph, save_graph
 from prover.ceremony.known_secret import known_secret_ptau
 from prover.circuit.statements import input_commitment, model_commitment, output_commitment
 from prover.formats.ptau import write_ptau
 from prover.formats.r1cs import read_r1cs
 from prover.formats.wtns import read_wtns
 from prover.onnx import executor
+from prover.onnx.graph_file import load_graph, save_graph
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import Precision, accuracy, quantize
-from test_cli_groth16 import assert_one_error_line, zkmarket
 
 N_IN, HIDDEN, N_OUT = 8, 4, 3
 SALT = 0xC0FFEE

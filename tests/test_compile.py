@@ -4,8 +4,11 @@ through the commitments of the inference statement."""
 
 from __future__ import annotations
 
+import subprocess
+
 import numpy as np
 import pytest
+from test_onnx_import import CASES, make_model
 
 from marketplace.models import CATALOG, MODELS_DIR, digits_split, example_models, model_inputs
 from marketplace.npm import run_npm_tool
@@ -19,7 +22,6 @@ from prover.onnx import executor
 from prover.onnx.graph import InputShapeError, ValueRangeError
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import Precision, quantize
-from test_onnx_import import CASES, make_model
 
 SALT = 0x5A17_0F_C0FFEE
 
@@ -156,7 +158,7 @@ def example_graphs():
 
 @pytest.mark.parametrize("mode", MODES)
 def test_example_models_prove_what_the_executor_computes(example_graphs, mode):
-    for name, q, test_inputs in example_graphs:
+    for _name, q, test_inputs in example_graphs:
         ic = S.inference_circuit(q, mode)
         for sample in test_inputs[:3]:
             _check_sample(ic, sample)
@@ -178,7 +180,7 @@ def test_example_models_on_every_test_sample(example_graphs, mode):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_scale_model_proves_what_the_executor_computes(mode):
-    for name, q, test_inputs in _example_graphs(scale=True):
+    for _name, q, test_inputs in _example_graphs(scale=True):
         ic = S.inference_circuit(q, mode)
         for sample in test_inputs[:3]:
             _check_sample(ic, sample)
@@ -194,7 +196,7 @@ def test_snarkjs_accepts_our_r1cs_with_our_witness(example_graphs, tmp_path):
     bad = result.witness.copy()
     bad[3] = ints_to_limbs([(result.label + 1) % 10])[0]
     write_wtns(bad, tmp_path / "bad.wtns")
-    with pytest.raises(Exception):
+    with pytest.raises(subprocess.CalledProcessError):
         run_npm_tool("snarkjs", "wtns", "check", tmp_path / "circuit.r1cs", tmp_path / "bad.wtns", timeout=600)
 
 

@@ -4,6 +4,7 @@ and every way of breaking a rule is refused with its custom error and moves no e
 from __future__ import annotations
 
 import pytest
+from test_contracts_proofs import toy_circuit  # noqa: F401  (session fixture)
 
 from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.contracts import (
@@ -17,7 +18,6 @@ from marketplace.contracts import (
     load_artifact,
 )
 from prover.field import FR_MODULUS
-from test_contracts_proofs import toy_circuit  # noqa: F401  (session fixture)
 
 PRICE = 10**16
 HOUR = 3600

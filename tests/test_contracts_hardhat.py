@@ -10,12 +10,12 @@ import subprocess
 import time
 
 import pytest
+from test_contracts_proofs import toy_circuit  # noqa: F401  (session fixture)
 
 from marketplace.chain import advance_time, connect, is_embedded, latest_timestamp
 from marketplace.contracts import ContractRevert, Market, Status, deploy_verifier
 from marketplace.npm import REPO_ROOT, npm_bin
 from prover.errors import ChainError
-from test_contracts_proofs import toy_circuit  # noqa: F401  (session fixture)
 
 PRICE = 10**16
 START_TIMEOUT_S = 90
@@ -48,9 +48,9 @@ def hardhat_url():
                 break
             except ChainError:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"hardhat node exited: {proc.stderr.read().decode()[-2000:]}")
+                    raise RuntimeError(f"hardhat node exited: {proc.stderr.read().decode()[-2000:]}") from None
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"hardhat node did not answer on {url} within {START_TIMEOUT_S} s")
+                    raise RuntimeError(f"hardhat node did not answer on {url} within {START_TIMEOUT_S} s") from None
                 time.sleep(0.5)
         yield url
     finally:

@@ -5,7 +5,8 @@ statement order (model commitment, input commitment, label, output commitment): 
 commitments to a 2x2 weight matrix and a salted 2-vector input, the two logits' commitment and
 their argmax. circom2 compiles it and snarkjs runs the ceremony (a powers of tau of power 10,
 cached across sessions in pytest's cache as any public phase-1 file would be, and a phase 2
-with one contribution, cached there too under the circuit source's hash). Witnesses come from circom's witness program; proofs from our
+with one contribution, cached there too under the circuit source's hash). Witnesses come from
+circom's witness program; proofs from our
 prover (``prover.groth16.prove``) once its MSM kernels are native, otherwise from snarkjs, so
 the suite stays fast either way. Other contract test modules import ``toy_circuit`` from here.
 """

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule, run_state_machine_as_test
+from test_contracts_proofs import INPUTS, MODELS, toy_circuit  # noqa: F401  (session fixture)
 
 from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.contracts import ContractRevert, Market, Status, compile_contracts, deploy, deploy_verifier
-from test_contracts_proofs import MODELS, INPUTS, toy_circuit  # noqa: F401  (session fixture)
 
 PRICES = (0, 10**15, 3 * 10**15)
 # a request stays answerable for TIMEOUT seconds; waits are short or far past it, so no step

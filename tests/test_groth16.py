@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from circuits.artifacts import snarkjs
 from py_ecc import optimized_bn128 as bn
 
-from circuits.artifacts import snarkjs
 from marketplace.npm import run_npm_tool
 from prover import kernels
 from prover.ceremony.known_secret import known_secret_ptau, known_secret_setup, lagrange_scalars, tau_powers

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from py_ecc import optimized_bn128 as bn
 
+# one construction of a twist point outside G2 (an Fq2 square root) serves both test files
+from test_groth16 import _twist_point_outside_g2
+
 from prover import kernels
 from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.kernels import reference
-
-# one construction of a twist point outside G2 (an Fq2 square root) serves both test files
-from test_groth16 import _twist_point_outside_g2
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ def test_ntt_uses_the_snarkjs_root_of_unity():
 
 def test_ntt_roundtrip_and_convolution_at_2_16(pyrng):
     n = 1 << 16
-    a, b = random_fr(pyrng, n, edges=False), random_fr(pyrng, n, edges=False)
+    a = random_fr(pyrng, n, edges=False)
     assert (kernels.intt(kernels.ntt(a)) == a).all()
     shift = 7
     assert (kernels.coset_intt(kernels.coset_ntt(a, shift), shift) == a).all()

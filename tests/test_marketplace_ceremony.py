@@ -7,6 +7,7 @@ phase-1 prepare step takes minutes on two cores)."""
 from __future__ import annotations
 
 import pytest
+from test_marketplace import write_small_model
 
 from marketplace.chain import connect
 from marketplace.cli import main
@@ -16,7 +17,6 @@ from marketplace.provider import Provider, initial_key, phase1_ptau, prepare_mod
 from marketplace.store import ProviderStore, read_json
 from prover.errors import VerificationError
 from prover.formats import read_zkey, write_zkey
-from test_marketplace import write_small_model
 
 pytestmark = pytest.mark.slow
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_contracts_hardhat import free_port, hardhat_url  # noqa: F401  (module fixture)
+from test_marketplace import write_small_model
 
 from marketplace.chain import advance_time, connect
 from marketplace.contracts import Market, Status
@@ -28,8 +30,6 @@ from marketplace.store import ProviderStore
 from prover.onnx import executor
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import Precision, quantize
-from test_contracts_hardhat import free_port, hardhat_url  # noqa: F401  (module fixture)
-from test_marketplace import write_small_model
 
 pytestmark = pytest.mark.slow
 PRICE = 10**15

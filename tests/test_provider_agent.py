@@ -24,6 +24,8 @@ import math
 
 import numpy as np
 import pytest
+from test_ceremony_phase2 import _forge
+from test_marketplace import small_model  # noqa: F401  (module fixture)
 
 from marketplace import channel
 from marketplace.chain import advance_time, connect, latest_timestamp
@@ -56,8 +58,6 @@ from prover.circuit.statements import input_commitment
 from prover.errors import ChainError
 from prover.field import FR_MODULUS
 from prover.onnx import executor
-from test_ceremony_phase2 import _forge
-from test_marketplace import small_model  # noqa: F401  (module fixture)
 
 PRICE = 10**15
 QUIET = {"log": lambda m: None, "progress": False}

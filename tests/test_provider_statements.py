@@ -15,6 +15,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from test_marketplace import write_small_model
 
 from marketplace.audit import Audit, ChallengeStatus, write_pool
 from marketplace.chain import advance_time, connect, latest_timestamp
@@ -23,8 +24,8 @@ from marketplace.contracts import ContractRevert, Market
 from marketplace.provider import Provider, ProviderError, prepare_model, prepare_statement
 from marketplace.retrieval import (
     Delivery,
-    Retrieval,
     RequestStatus,
+    Retrieval,
     check_delivery,
     read_delivery,
     write_corpus,
@@ -35,7 +36,6 @@ from prover.circuit import accuracy as A
 from prover.circuit.retrieval import corpus_commitment, matching_items
 from prover.errors import VerificationError
 from prover.onnx import executor
-from test_marketplace import write_small_model
 
 pytestmark = pytest.mark.slow
 SAMPLES, ITEMS = 3, 6

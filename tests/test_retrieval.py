@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_accuracy import digits_mlp, prove_with_test_key  # noqa: F401  (digits_mlp: a module fixture)
+from test_compile import _case_graph
 
 from prover import poseidon
 from prover.circuit import datasets as D
 from prover.circuit import retrieval as R
 from prover.circuit import statements as S
+from prover.errors import CircuitError
 from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.onnx import executor
 from prover.onnx.graph import InputShapeError
-from test_accuracy import digits_mlp, prove_with_test_key  # noqa: F401  (digits_mlp: a module fixture)
-from test_compile import _case_graph
 
 CORPUS = 64
 CLASS = 3
@@ -177,5 +178,5 @@ def test_retrieval_proof_verifies_and_rejects_other_sets(rng):
     for wrong in rejected:
         assert not verify(vk, wrong, proof)
     # proving a dishonest set fails: the prover refuses an unsatisfied witness
-    with pytest.raises(Exception):
+    with pytest.raises(CircuitError, match="violates"):
         prove(pk, _with_public(result.witness, 4, rejected[0][3]), r1cs=rc.r1cs)

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_accuracy import prove_with_test_key
+from test_accuracy_contracts import World, _reverts, make_world, proofs  # noqa: F401  (session fixture)
 
 from marketplace.chain import advance_time, latest_timestamp
-from marketplace.retrieval import Delivery, Retrieval, RequestStatus, check_delivery
+from marketplace.retrieval import Delivery, RequestStatus, Retrieval, check_delivery
 from prover.circuit import datasets as D
 from prover.circuit import retrieval as R
 from prover.errors import VerificationError
 from prover.field import FR_MODULUS
-from test_accuracy import prove_with_test_key
-from test_accuracy_contracts import World, _reverts, make_world, proofs  # noqa: F401  (session fixture)
 
 # real proofs on py-evm's pairing precompile: minutes, so the whole module is slow
 pytestmark = pytest.mark.slow

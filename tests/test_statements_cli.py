@@ -13,6 +13,9 @@ import json
 
 import numpy as np
 import pytest
+from test_contracts_hardhat import free_port, hardhat_url  # noqa: F401  (module fixture)
+from test_marketplace import write_small_model
+from test_multiprocess import zkmarket
 
 from marketplace.audit import write_pool
 from marketplace.chain import connect
@@ -22,9 +25,6 @@ from prover.circuit import accuracy as A
 from prover.circuit.retrieval import matching_items
 from prover.formats import read_zkey
 from prover.onnx import executor
-from test_contracts_hardhat import free_port, hardhat_url  # noqa: F401  (module fixture)
-from test_marketplace import write_small_model
-from test_multiprocess import zkmarket
 
 pytestmark = pytest.mark.slow
 SAMPLES, ITEMS = 3, 4

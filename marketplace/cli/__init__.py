@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zkmarket", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
     sub.required = True
-    for name, module_name in GROUPS.items():
+    for module_name in GROUPS.values():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

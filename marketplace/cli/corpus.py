@@ -36,8 +36,8 @@ def retrieval_args(args):
 
 
 def run_make(args: argparse.Namespace) -> int:
-    from marketplace.models import digits_split, model_inputs
     from marketplace.cli.provider import model_graph
+    from marketplace.models import digits_split, model_inputs
     from marketplace.retrieval import write_corpus
     from prover.onnx import executor
 

@@ -181,7 +181,7 @@ class ResumableBlake2b:
         self.pos = 0  # bytes waiting in the buffer
         self.compressed = 0  # bytes already compressed
 
-    def update(self, data) -> "ResumableBlake2b":
+    def update(self, data) -> ResumableBlake2b:
         data = memoryview(data).cast("B")
         i, n = 0, len(data)
         while i < n:
@@ -215,7 +215,7 @@ class ResumableBlake2b:
         )
 
     @classmethod
-    def from_partial_state(cls, state: bytes) -> "ResumableBlake2b":
+    def from_partial_state(cls, state: bytes) -> ResumableBlake2b:
         if len(state) != PARTIAL_STATE_BYTES:
             raise ValueError(f"a partial BLAKE2b state is {PARTIAL_STATE_BYTES} bytes, got {len(state)}")
         out = cls()

@@ -22,7 +22,8 @@ from tqdm import tqdm
 from prover import kernels
 from prover.field import FR_MODULUS, ints_to_limbs
 from prover.formats.ptau import PointSection, PowersOfTau
-from prover.groth16.setup import G1_GENERATOR as G1, G2_GENERATOR as G2
+from prover.groth16.setup import G1_GENERATOR as G1
+from prover.groth16.setup import G2_GENERATOR as G2
 
 
 def tau_powers(tau: int, count: int) -> np.ndarray:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from prover import kernels
 from prover.ceremony.keypair import PublicKey, g1_mul, g2_mul, phase2_key
-from prover.ceremony.powersoftau import BEACON, CONTRIBUTION, CHUNK, check_beacon
+from prover.ceremony.powersoftau import BEACON, CHUNK, CONTRIBUTION, check_beacon
 from prover.ceremony.rng import ChaCha, beacon_rng, contribution_rng
 from prover.errors import FormatError
 from prover.field import FR_MODULUS, ints_to_limbs

@@ -37,7 +37,7 @@ from prover.ceremony.keypair import PHASE1_SECRETS, PublicKey, g2_mul, phase1_ke
 from prover.ceremony.known_secret import tau_powers
 from prover.ceremony.rng import ChaCha, beacon_rng, contribution_rng
 from prover.errors import FormatError, ZkmarketError
-from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs
+from prover.field import FQ_MODULUS, ints_to_limbs
 from prover.formats.binfile import POINT_BYTES, below_modulus, points_from_lem, points_to_lem, points_uncompressed
 from prover.formats.ptau import PHASE1_SECTIONS, PointSection, PowersOfTau
 from prover.groth16.setup import G1_GENERATOR, G2_GENERATOR

@@ -20,8 +20,8 @@ inputs, internal wires.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -74,19 +74,19 @@ class LinComb:
 
     # constructors
     @classmethod
-    def of(cls, wires) -> "LinComb":
+    def of(cls, wires) -> LinComb:
         """Each wire as a linear combination (coefficient 1)."""
         w = np.asarray(wires, dtype=np.int64)[..., None]
         return cls(w, np.ones_like(w))
 
     @classmethod
-    def constant(cls, values) -> "LinComb":
+    def constant(cls, values) -> LinComb:
         """Constants (signed ints, any shape) as linear combinations of wire 0."""
         c = _coeff_array(np.asarray(values, dtype=object) if _is_big(values) else values)[..., None]
         return cls(np.zeros(c.shape, dtype=np.int64), c)
 
     @classmethod
-    def lift(cls, x) -> "LinComb":
+    def lift(cls, x) -> LinComb:
         return x if isinstance(x, LinComb) else cls.of(x)
 
     # shape
@@ -102,21 +102,21 @@ class LinComb:
     def terms(self) -> int:
         return self.wires.shape[-1]
 
-    def __getitem__(self, idx) -> "LinComb":
+    def __getitem__(self, idx) -> LinComb:
         # basic or fancy indexing of the leading (shape) axes; the term axis rides along
         return LinComb(self.wires[idx], self.coeffs[idx])
 
-    def take(self, indices: np.ndarray) -> "LinComb":
+    def take(self, indices: np.ndarray) -> LinComb:
         """Elements of the flattened tensor at ``indices`` (any shape)."""
         flat_w = self.wires.reshape(-1, self.terms)
         flat_c = self.coeffs.reshape(-1, self.terms)
         return LinComb(flat_w[indices], flat_c[indices])
 
-    def reshape(self, *shape) -> "LinComb":
+    def reshape(self, *shape) -> LinComb:
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape
         return LinComb(self.wires.reshape(*shape, self.terms), self.coeffs.reshape(*shape, self.terms))
 
-    def transpose(self, *axes) -> "LinComb":
+    def transpose(self, *axes) -> LinComb:
         axes = tuple(axes) + (len(axes),)
         return LinComb(self.wires.transpose(axes), self.coeffs.transpose(axes))
 
@@ -127,7 +127,7 @@ class LinComb:
         return None
 
     # arithmetic (all free)
-    def __add__(self, other) -> "LinComb":
+    def __add__(self, other) -> LinComb:
         other = other if isinstance(other, LinComb) else LinComb.constant(other)
         shape = np.broadcast_shapes(self.shape, other.shape)
         ws = [np.broadcast_to(x.wires, shape + (x.terms,)) for x in (self, other)]
@@ -138,17 +138,17 @@ class LinComb:
 
     __radd__ = __add__
 
-    def __neg__(self) -> "LinComb":
+    def __neg__(self) -> LinComb:
         return self * -1
 
-    def __sub__(self, other) -> "LinComb":
+    def __sub__(self, other) -> LinComb:
         other = other if isinstance(other, LinComb) else LinComb.constant(other)
         return self + (-other)
 
-    def __rsub__(self, other) -> "LinComb":
+    def __rsub__(self, other) -> LinComb:
         return (-self) + other
 
-    def __mul__(self, k) -> "LinComb":
+    def __mul__(self, k) -> LinComb:
         """Times integer constants ``k`` (a scalar or an array broadcast over the shape)."""
         k = np.asarray(k, dtype=object if _is_big(k) else np.int64)
         k = k[..., None] if k.ndim else k
@@ -165,7 +165,7 @@ class LinComb:
 
     __rmul__ = __mul__
 
-    def sum(self, axis: int = -1) -> "LinComb":
+    def sum(self, axis: int = -1) -> LinComb:
         """Sum over one axis of the shape: the terms are concatenated (free)."""
         axis = axis % len(self.shape)
         w = np.moveaxis(self.wires, axis, -2)
@@ -366,7 +366,7 @@ class Builder:
         return out
 
     # the result
-    def finish(self) -> "Circuit":
+    def finish(self) -> Circuit:
         """Renumber wires into the R1CS order and assemble the CSR matrices."""
         outputs = [w.ravel() for _, w, k in self._public if k == "output"]
         pub_in = [w.ravel() for _, w, k in self._public if k == "input"]

@@ -13,7 +13,7 @@ A witness value that breaks a range (a model fed an input outside its quantized 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -425,7 +425,7 @@ def _sbox(b: Builder, x: LinComb) -> np.ndarray:
     return y
 
 
-@lru_cache(maxsize=None)
+@cache
 def _poseidon_schedule(t: int) -> tuple[list[tuple[bool, np.ndarray]], np.ndarray]:
     """The permutation of width t as linear algebra over a basis of wires: for each round,
     whether it is full and the coefficients (rows: S-boxed elements; columns: basis wires, then

@@ -58,7 +58,7 @@ class PointSection:
         self.where = where
 
     @classmethod
-    def from_points(cls, points: np.ndarray, group: str, where: str = "points") -> "PointSection":
+    def from_points(cls, points: np.ndarray, group: str, where: str = "points") -> PointSection:
         points = np.asarray(points, dtype=np.uint64)
         return cls(points_to_lem(points).reshape(points.shape), group, where)
 

@@ -36,7 +36,7 @@ import struct
 import numpy as np
 
 from prover import kernels
-from prover.field import ELEMENT_BYTES, FQ_MODULUS, FR_MODULUS, LIMBS
+from prover.field import FQ_MODULUS, FR_MODULUS, LIMBS
 from prover.formats.binfile import (
     POINT_BYTES,
     BinFile,

@@ -9,14 +9,15 @@ random ``r``, ``s`` and the QAP values of the witness:
 
 Each line is one multi-scalar multiplication over the key's points with the fixed terms
 appended (terms with a zero point or scalar left out), so all curve work goes through
-``prover.kernels`` and no Python loop runs over wires or constraints. ``r`` and ``s`` make the proof zero-knowledge: two proofs of the same witness
+``prover.kernels`` and no Python loop runs over wires or constraints. ``r`` and ``s`` make the
+proof zero-knowledge: two proofs of the same witness
 differ and reveal nothing beyond the public signals.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from tqdm import tqdm

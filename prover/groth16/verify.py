@@ -19,9 +19,9 @@ import numpy as np
 from py_ecc import optimized_bn128 as bn
 
 from prover import kernels
-from prover.kernels import reference
 from prover.field import FQ_MODULUS, FR_MODULUS, LIMBS, ints_to_limbs, limbs_to_ints
 from prover.groth16.keys import Proof, VerifyingKey
+from prover.kernels import reference
 
 
 def verify(vk: VerifyingKey, public_signals: list[int], proof: Proof) -> bool:

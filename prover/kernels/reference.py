@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from py_ecc import optimized_bn128 as bn
 
-from prover.field import FQ_MODULUS, FR_MODULUS, limbs_to_ints, ints_to_limbs
+from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
 
 R_MONT = 1 << 256
 # snarkjs/ffjavascript and arkworks both take 5 as the multiplicative generator of Fr;
