@@ -29,6 +29,29 @@ from prover.onnx.quantize import quantize
 
 QUIET = {"log": lambda m: None, "progress": False}
 
+# the modules that take longest, longest first (from --durations): run first, so that with
+# `pytest -n 2 --dist loadscope` the short modules fill in around them
+LONGEST_MODULES = (
+    "test_demo.py",
+    "test_statements_cli.py",
+    "test_setup_check.py",
+    "test_marketplace_ceremony.py",
+    "test_multiprocess.py",
+    "test_provider_statements.py",
+    "test_retrieval_contracts.py",
+    "test_compile.py",
+    "test_channel.py",
+    "test_provider_agent.py",
+    "test_marketplace.py",
+    "test_retrieval.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the longest modules first (a stable sort: each module's own order is kept)."""
+    rank = {name: i for i, name in enumerate(LONGEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
 
 # --- randomness and circom/snarkjs artifacts --------------------------------------------------
 

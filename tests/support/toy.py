@@ -4,6 +4,7 @@ and proofs come from our prover when its MSM kernels are native, else from snark
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import dataclass, field
@@ -81,10 +82,11 @@ class ToyCircuit:
         """circom's witness for model ``model`` on input ``inp`` (a .wtns file)."""
         x, salt = INPUTS[inp]
         path = self.dir / f"{model}_{inp}.wtns"
-        if not path.exists():
-            src = self.dir / f"{model}_{inp}.json"
+        if not path.exists():  # another test process may write it too: each writes its own, then renames
+            src, tmp = (self.dir / f"{model}_{inp}.{os.getpid()}.{ext}" for ext in ("json", "wtns"))
             src.write_text(json.dumps({"weights": MODELS[model], "x": x, "salt": salt}))
-            snarkjs("wtns", "calculate", self.wasm, src, path)
+            snarkjs("wtns", "calculate", self.wasm, src, tmp)
+            os.replace(tmp, path)
         return path
 
     def snarkjs_proof(self, model: str, inp: str) -> ToyProof:
@@ -136,6 +138,14 @@ def build_toy_circuit(workdir: Path, ptau_cache: Path) -> ToyCircuit:
     if workdir in _BUILT:
         return _BUILT[workdir]
     workdir.mkdir(parents=True, exist_ok=True)
+    with open(workdir / "build.lock", "w") as lock:  # test processes (pytest -n) build it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        circuit = _build_locked(workdir, ptau_cache)
+    _BUILT[workdir] = circuit
+    return circuit
+
+
+def _build_locked(workdir: Path, ptau_cache: Path) -> ToyCircuit:
     r1cs, wasm = workdir / "toy_inference.r1cs", workdir / "toy_inference_js" / "toy_inference.wasm"
     zkey0, zkey = workdir / "toy_0.zkey", workdir / "toy.zkey"
     if not zkey.exists():
@@ -160,6 +170,4 @@ def build_toy_circuit(workdir: Path, ptau_cache: Path) -> ToyCircuit:
         tmp = workdir / "toy.zkey.tmp"
         snarkjs("zkey", "contribute", zkey0, tmp, "--name=contract tests", "-e=phase two entropy")
         os.replace(tmp, zkey)
-    circuit = ToyCircuit(workdir, wasm, zkey, read_zkey(zkey))
-    _BUILT[workdir] = circuit
-    return circuit
+    return ToyCircuit(workdir, wasm, zkey, read_zkey(zkey))
