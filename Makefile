@@ -24,11 +24,14 @@ $(STAMP): $(VENV)/bin/python pyproject.toml constraints.txt prover/native/Cargo.
 
 install: $(STAMP) node_modules/.package-lock.json
 
+# two test processes (pytest-xdist), a module each at a time, the longest modules first
+TEST_PROCESSES ?= 2
+
 test: install
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadscope
 
 test-fast: install
-	$(VENV)/bin/pytest -m 'not slow'
+	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadscope -m 'not slow'
 
 demo: install
 	$(VENV)/bin/zkmarket demo

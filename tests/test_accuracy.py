@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_compile import _case_graph
 
-from marketplace.models import digits_split, example_models, model_inputs
+from marketplace.models import example_models
 from prover.circuit import accuracy as A
 from prover.circuit import datasets as D
 from prover.circuit import statements as S
@@ -20,33 +20,8 @@ from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.onnx import executor
 from prover.onnx.graph import InputShapeError
 from prover.onnx.importer import import_model
-from prover.onnx.quantize import quantize
 
 SEED = 0x5EED_1234_5678_9ABC_DEF0 << 100
-
-
-def prove_with_test_key(r1cs, witness):
-    """(proving key, proof, public signals) from a known-secret ptau just big enough: a test
-    key, never a real one."""
-    from prover.ceremony.known_secret import known_secret_ptau
-    from prover.groth16 import qap
-    from prover.groth16.prove import prove
-    from prover.groth16.setup import setup
-
-    n = qap.domain_size(r1cs.n_constraints, r1cs.n_public)
-    pk = setup(r1cs, known_secret_ptau(n.bit_length() - 1, 5, 7, 11))
-    proof, public = prove(pk, witness, r1cs=r1cs)
-    return pk, proof, public
-
-
-@pytest.fixture(scope="module")
-def digits_mlp():
-    """The smallest example model (mlp: 64 -> 32 -> 10), quantized as the catalog says, and the
-    quantized digits test split."""
-    x_tr, _, x_te, y_te = digits_split()
-    m = example_models()["mlp"]
-    q = quantize(import_model(m.path), model_inputs(m.input_shape, x_tr), m.precision)
-    return q, executor.quantize_input(q, model_inputs(m.input_shape, x_te)), y_te
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 import pytest
-from test_accuracy import digits_mlp  # noqa: F401  (module fixture)
 
 from marketplace.audit import read_pool, write_pool
 from marketplace.cli import main
@@ -24,7 +23,7 @@ from prover.field import FR_MODULUS
 MLP = str(MODELS_DIR / "mlp.onnx")
 
 
-def test_pool_and_corpus_files_match_the_quantized_digits(tmp_path, capsys, digits_mlp):  # noqa: F811
+def test_pool_and_corpus_files_match_the_quantized_digits(tmp_path, capsys, digits_mlp):
     q, x, y = digits_mlp
     assert main(["audit", "pool", "publish", MLP, "--samples", "12", "--out", str(tmp_path / "t.npz")]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -55,7 +54,7 @@ def test_bad_input_is_a_one_line_error(tmp_path, capsys):
     assert "zkmarket retrieve deploy" in capsys.readouterr().err
 
 
-def test_pool_file_round_trip_and_refusals(tmp_path, digits_mlp):  # noqa: F811
+def test_pool_file_round_trip_and_refusals(tmp_path, digits_mlp):
     _, x, y = digits_mlp
     path = write_pool(tmp_path / "pool.npz", x[:5], y[:5])
     inputs, labels = read_pool(path)
@@ -72,7 +71,7 @@ def test_pool_file_round_trip_and_refusals(tmp_path, digits_mlp):  # noqa: F811
         read_pool(tmp_path / "float.npz")
 
 
-def test_corpus_and_delivery_files(tmp_path, digits_mlp):  # noqa: F811
+def test_corpus_and_delivery_files(tmp_path, digits_mlp):
     _, x, _ = digits_mlp
     path = write_corpus(tmp_path / "corpus.npz", x[:8])
     assert (read_corpus(path) == x[:8]).all()

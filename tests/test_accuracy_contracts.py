@@ -10,136 +10,36 @@ again after unstaking or losing its bond."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import cache
-
-import numpy as np
 import pytest
-from test_accuracy import prove_with_test_key
-from test_compile import _case_graph
+from support.audit_world import (
+    BOND,
+    CLAIM_BPS,
+    FEE,
+    POOL_ITEMS,
+    SAMPLES,
+    SLICE,
+    UNBONDING,
+    WINDOW,
+    Proofs,
+    World,
+    make_world,
+    reverts,
+)
 
 from marketplace.audit import Audit, ChallengeStatus, answer_challenge, next_block, write_pool
-from marketplace.chain import advance_time, connect
-from marketplace.contracts import ContractRevert, Market, deploy_verifier, proof_to_evm
-from prover.ceremony.known_secret import known_secret_setup
+from marketplace.chain import advance_time
+from marketplace.contracts import proof_to_evm
 from prover.circuit import accuracy as A
-from prover.circuit import retrieval as R
-from prover.circuit import statements as S
 from prover.errors import VerificationError
 from prover.field import FR_MODULUS
-from prover.onnx import executor
 
 # real proofs on py-evm's pairing precompile: minutes, so the whole module is slow
 pytestmark = pytest.mark.slow
-
-WINDOW, UNBONDING = 3600, 3 * 3600
-SLICE, FEE = 5 * 10**17, 10**17
-BOND = 2 * SLICE
-CLAIM_BPS = 9000  # 3/3 passes, fewer fails
-SAMPLES = 3
-POOL_ITEMS = 8
-
-
-@dataclass
-class Proofs:
-    """Real keys and pools about one small model (known-secret keys: test keys, never real ones).
-    ``prove`` proves the samples a draw selects from a pool, once per (pool, draw)."""
-
-    graph: object
-    circuit: object
-    accuracy_pk: object
-    honest: object  # A.TestPool labelled with the model's own labels: 3/3 on every draw
-    hard: object  # every label wrong: 0/3 on every draw
-    retrieval_vk: object
-    corpus: np.ndarray
-    requested_class: int
-    retrieval: tuple  # (proof, public, selected positions)
-    cache: dict = field(default_factory=dict)
-
-    def prove(self, pool, draw: int):
-        key = (pool.root, draw)
-        if key not in self.cache:
-            from prover.groth16.prove import prove
-
-            self.cache[key] = prove(self.accuracy_pk, self.circuit.witness(pool, draw).witness, r1cs=self.circuit.r1cs)
-        return self.cache[key]
-
-
-@pytest.fixture(scope="session")
-def proofs():
-    return build_proofs()
-
-
-@cache
-def build_proofs() -> Proofs:
-    """Built once per test session, however many modules import the fixture."""
-    rng = np.random.default_rng(20261121)
-    q, calibration = _case_graph("gemm", rng)
-    x = executor.quantize_input(q, calibration[:POOL_ITEMS])
-    predicted = executor.argmax_label(executor.execute(q, x)[q.output])
-    honest = A.build_pool(q, x, predicted)
-    hard = A.build_pool(q, x, (predicted + 1) % 4)
-    ac = A.accuracy_circuit(q, SAMPLES, "public")
-    pk = known_secret_setup(ac.r1cs, 5, 7, 11)  # straight from the known secret: 2^14 powers of tau are slow
-    corpus = executor.quantize_input(q, calibration[:8])
-    labels = executor.argmax_label(executor.execute(q, corpus)[q.output])
-    cls = int(np.bincount(labels).argmax())
-    rc = R.retrieval_circuit(q, len(corpus), "public")
-    result = rc.witness(corpus, cls)
-    rpk, rproof, rpublic = prove_with_test_key(rc.r1cs, result.witness)
-    return Proofs(q, ac, pk, honest, hard, rpk.verifying_key(), corpus, cls, (rproof, rpublic, result.selected))
-
-
-@dataclass
-class World:
-    w3: object
-    market: Market
-    audit: Audit
-    provider: str
-    auditor: str
-    stranger: str
-    model_id: int
-    retrieval_verifier: str
-    pools: dict  # name -> pool id: "honest", "hard" (both published), "private" (the honest data, no URI)
-
-
-def make_world(proofs: Proofs, models: int = 1) -> World:
-    """A fresh chain: registry, audit, a verifier per statement, ``models`` registrations of
-    the small model (ids 1..models) naming them, and the pools registered by the auditor."""
-    w3 = connect()
-    deployer, provider, auditor, stranger = w3.eth.accounts[:4]
-    market = Market.deploy(w3, deployer)
-    acc_verifier, _ = deploy_verifier(w3, proofs.accuracy_pk.verifying_key(), deployer)
-    ret_verifier, _ = deploy_verifier(w3, proofs.retrieval_vk, deployer)
-    commitment = S.model_commitment(proofs.graph)
-    for _ in range(models):
-        model_id = market.register_model(
-            provider,
-            commitment,
-            None,
-            0,
-            accuracy_verifier=acc_verifier.address,
-            retrieval_verifier=ret_verifier.address,
-        )
-    audit = Audit.deploy(w3, market.registry.address, WINDOW, UNBONDING, sender=deployer)
-    pools = {
-        "honest": audit.register_pool(auditor, proofs.honest.root, POOL_ITEMS, "file:honest.npz"),
-        "hard": audit.register_pool(auditor, proofs.hard.root, POOL_ITEMS, "file:hard.npz"),
-    }
-    pools["private"] = audit.register_pool(stranger, proofs.honest.root, POOL_ITEMS, "")
-    return World(w3, market, audit, provider, auditor, stranger, model_id, ret_verifier.address, pools)
 
 
 @pytest.fixture
 def world(proofs):
     return make_world(proofs)
-
-
-def _reverts(error: str, fn, *args):
-    with pytest.raises(ContractRevert) as info:
-        fn(*args)
-    assert info.value.error == error, info.value
-    return info.value
 
 
 def _stake(world: World, *pools: str, bond: int = BOND) -> None:
@@ -166,7 +66,7 @@ def test_a_passing_answer_pays_the_provider_and_attests_the_model(world, proofs)
     gas = {"challenge": world.audit.last_receipt["gasUsed"]}
     record = world.audit.status(cid)
     assert (record.status, record.bonded, record.samples) == (ChallengeStatus.WAITING, True, SAMPLES)
-    _reverts("DrawTooEarly", world.audit.draw, world.stranger, cid, False)  # the draw block is the next one
+    reverts("DrawTooEarly", world.audit.draw, world.stranger, cid, False)  # the draw block is the next one
     record = world.audit.draw(world.stranger, cid)
     gas["draw"] = world.audit.last_receipt["gasUsed"]
     assert A.split_draw(record.draw)[1:] == (POOL_ITEMS, SAMPLES) and record.deadline > 0
@@ -185,12 +85,12 @@ def test_a_passing_answer_pays_the_provider_and_attests_the_model(world, proofs)
     assert world.audit.stake_of(world.model_id).bond == BOND
     # each outcome once
     proof, public = proofs.prove(proofs.honest, record.draw)
-    _reverts("WrongStatus", world.audit.answer, world.provider, cid, proof, public[3])
-    _reverts("WrongStatus", world.audit.draw, world.stranger, cid)
+    reverts("WrongStatus", world.audit.answer, world.provider, cid, proof, public[3])
+    reverts("WrongStatus", world.audit.draw, world.stranger, cid)
     advance_time(world.w3, WINDOW + 1)
-    _reverts("WrongStatus", world.audit.expire, world.auditor, cid)
+    reverts("WrongStatus", world.audit.expire, world.auditor, cid)
     assert world.audit.withdraw(world.provider) == FEE
-    _reverts("NothingToWithdraw", world.audit.withdraw, world.provider)
+    reverts("NothingToWithdraw", world.audit.withdraw, world.provider)
     assert world.audit.balance() == BOND
 
 
@@ -207,22 +107,22 @@ def test_a_failing_answer_takes_one_slice_and_the_stake_goes_on(world, proofs):
     cid2, _ = _drawn(world, "hard", world.stranger)
     assert _answer(world, proofs, cid2, proofs.hard) == ChallengeStatus.FAILED
     assert world.audit.stake_of(world.model_id).bond == 0
-    _reverts("NotStaked", world.audit.challenge, world.auditor, world.model_id, world.pools["hard"], FEE)
+    reverts("NotStaked", world.audit.challenge, world.auditor, world.model_id, world.pools["hard"], FEE)
     assert world.audit.balance() == 2 * (FEE + SLICE)
 
 
 def test_a_late_answer_loses_the_slice(world, proofs):
     _stake(world, "honest")
     cid, record = _drawn(world, "honest")
-    _reverts("DeadlineNotReached", world.audit.expire, world.stranger, cid)
+    reverts("DeadlineNotReached", world.audit.expire, world.stranger, cid)
     advance_time(world.w3, WINDOW + 1)
     proof, public = proofs.prove(proofs.honest, record.draw)
-    _reverts("DeadlinePassed", world.audit.answer, world.provider, cid, proof, public[3])
+    reverts("DeadlinePassed", world.audit.answer, world.provider, cid, proof, public[3])
     world.audit.expire(world.stranger, cid)  # anyone settles it; the challenger is paid
     assert world.audit.status(cid).status == ChallengeStatus.EXPIRED
     assert world.audit.owed(world.auditor) == FEE + SLICE and world.audit.owed(world.stranger) == 0
     assert world.audit.stake_of(world.model_id).bond == BOND - SLICE
-    _reverts("WrongStatus", world.audit.expire, world.auditor, cid)
+    reverts("WrongStatus", world.audit.expire, world.auditor, cid)
 
 
 def test_proofs_about_another_pool_draw_count_or_tampered_are_refused(world, proofs):
@@ -234,14 +134,14 @@ def test_proofs_about_another_pool_draw_count_or_tampered_are_refused(world, pro
         proofs.prove(proofs.honest, other_draw),  # the right pool at indices of another draw
     ]
     for proof, public in refused:
-        _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, public[3])
+        reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, public[3])
     proof, public = proofs.prove(proofs.honest, record.draw)
-    _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, public[3] - 1)  # claims less
-    _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, SAMPLES + 1)  # more than it ran
+    reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, public[3] - 1)  # claims less
+    reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, SAMPLES + 1)  # more than it ran
     a, b, c = proof_to_evm(proof)
     tampered = (a, b, [c[0], (c[1] + 1) % FR_MODULUS])
-    _reverts("InvalidProof", world.audit.answer, world.provider, cid, tampered, public[3])
-    _reverts("NotProvider", world.audit.answer, world.stranger, cid, proof, public[3])
+    reverts("InvalidProof", world.audit.answer, world.provider, cid, tampered, public[3])
+    reverts("NotProvider", world.audit.answer, world.stranger, cid, proof, public[3])
     assert world.audit.status(cid).status == ChallengeStatus.DRAWN
     assert world.audit.answer(world.provider, cid, proof, public[3]) == ChallengeStatus.PASSED
 
@@ -257,7 +157,7 @@ def test_a_proof_over_another_sample_count_is_refused(world, proofs):
         proofs.prove(proofs.honest, record.draw)
     wrong = A.make_draw(A.split_draw(record.draw)[0], POOL_ITEMS, SAMPLES)
     proof, public = proofs.prove(proofs.honest, wrong)
-    _reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, public[3])
+    reverts("InvalidProof", world.audit.answer, world.provider, cid, proof, public[3])
 
 
 def test_pools_the_provider_did_not_accept_never_take_the_bond(world, proofs):
@@ -294,10 +194,10 @@ def test_a_private_test_set_buys_an_attestation_but_never_the_bond(world, proofs
     assert world.audit.owed(world.provider) == FEE
     # before its draw, the challenger (only) may take an attestation request back
     cid = world.audit.challenge(world.auditor, world.model_id, world.pools["private"], FEE)
-    _reverts("NotCancellable", world.audit.cancel, world.stranger, cid)
+    reverts("NotCancellable", world.audit.cancel, world.stranger, cid)
     world.audit.cancel(world.auditor, cid)
     assert world.audit.owed(world.auditor) == FEE
-    _reverts("WrongStatus", world.audit.draw, world.auditor, cid)
+    reverts("WrongStatus", world.audit.draw, world.auditor, cid)
 
 
 def test_an_unstake_request_does_not_front_run_a_challenge(world, proofs):
@@ -305,15 +205,15 @@ def test_an_unstake_request_does_not_front_run_a_challenge(world, proofs):
     world.audit.request_unstake(world.provider, world.model_id)
     # the challenge landing after the request is still taken, and bonded
     cid, _ = _drawn(world, "hard")
-    _reverts("UnbondingNotDue", world.audit.complete_unstake, world.provider, world.model_id)
+    reverts("UnbondingNotDue", world.audit.complete_unstake, world.provider, world.model_id)
     advance_time(world.w3, UNBONDING + 1)
-    _reverts("Unbonding", world.audit.challenge, world.auditor, world.model_id, world.pools["hard"], FEE)
-    _reverts("ChallengesPending", world.audit.complete_unstake, world.provider, world.model_id)
+    reverts("Unbonding", world.audit.challenge, world.auditor, world.model_id, world.pools["hard"], FEE)
+    reverts("ChallengesPending", world.audit.complete_unstake, world.provider, world.model_id)
     world.audit.expire(world.stranger, cid)  # the answer window passed too: the slice is the auditor's
     assert world.audit.complete_unstake(world.provider, world.model_id) == BOND - SLICE
     assert world.audit.owed(world.provider) == BOND - SLICE
     assert world.audit.owed(world.auditor) == FEE + SLICE
-    _reverts("NotStaked", world.audit.complete_unstake, world.provider, world.model_id)
+    reverts("NotStaked", world.audit.complete_unstake, world.provider, world.model_id)
     # and the model stakes again, with a fresh list of accepted pools
     world.audit.stake(world.provider, world.model_id, CLAIM_BPS, SAMPLES, SLICE, SLICE)
     stake = world.audit.stake_of(world.model_id)
@@ -331,7 +231,7 @@ def test_a_second_account_cannot_block_the_slot(world, proofs):
     honest = world.audit.challenge(world.auditor, world.model_id, world.pools["hard"], FEE)
     third = world.audit.challenge(world.stranger, world.model_id, world.pools["hard"], FEE)
     next_block(world.w3)
-    _reverts("Queued", world.audit.draw, world.auditor, honest)
+    reverts("Queued", world.audit.draw, world.auditor, honest)
     world.audit.draw(sybil, first)
     assert _answer(world, proofs, first, proofs.honest) == ChallengeStatus.PASSED
     # the slot is free: the honest challenge draws, fails and takes the slice
@@ -339,8 +239,8 @@ def test_a_second_account_cannot_block_the_slot(world, proofs):
     assert _answer(world, proofs, honest, proofs.hard) == ChallengeStatus.FAILED
     assert world.audit.owed(world.auditor) == FEE + SLICE
     # the bond is gone before the third one's turn: it cannot be drawn, anyone cancels it for its challenger
-    _reverts("Queued", world.audit.draw, world.stranger, third)
-    _reverts("StakeInUse", world.audit.stake, world.provider, world.model_id, CLAIM_BPS, SAMPLES, BOND, SLICE)
+    reverts("Queued", world.audit.draw, world.stranger, third)
+    reverts("StakeInUse", world.audit.stake, world.provider, world.model_id, CLAIM_BPS, SAMPLES, BOND, SLICE)
     world.audit.cancel(world.auditor, third)
     assert world.audit.owed(world.stranger) == FEE
     world.audit.stake(world.provider, world.model_id, CLAIM_BPS, SAMPLES, BOND, SLICE)
@@ -361,16 +261,16 @@ def test_a_draw_block_out_of_the_hash_window_is_drawn_again(world, proofs):
 
 def test_strangers_and_bad_arguments_are_refused(world, proofs):
     audit, model = world.audit, world.model_id
-    _reverts(
+    reverts(
         "BadWindows",
         lambda: Audit.deploy(world.w3, world.market.registry.address, WINDOW, WINDOW, sender=world.provider),
     )
-    _reverts("BadPool", audit.register_pool, world.auditor, FR_MODULUS, 4, "")
-    _reverts("BadPool", audit.register_pool, world.auditor, 1, 0, "")
-    _reverts("BadPool", audit.register_pool, world.auditor, 1, A.MAX_POOL_SIZE + 1, "")
-    _reverts("UnknownPool", audit.pool_of, 99)
-    _reverts("NotStaked", audit.challenge, world.auditor, model, world.pools["honest"], FEE)
-    _reverts("NotProvider", audit.stake, world.stranger, model, CLAIM_BPS, SAMPLES, BOND, SLICE)
+    reverts("BadPool", audit.register_pool, world.auditor, FR_MODULUS, 4, "")
+    reverts("BadPool", audit.register_pool, world.auditor, 1, 0, "")
+    reverts("BadPool", audit.register_pool, world.auditor, 1, A.MAX_POOL_SIZE + 1, "")
+    reverts("UnknownPool", audit.pool_of, 99)
+    reverts("NotStaked", audit.challenge, world.auditor, model, world.pools["honest"], FEE)
+    reverts("NotProvider", audit.stake, world.stranger, model, CLAIM_BPS, SAMPLES, BOND, SLICE)
     for claim, samples, bond, slice_ in (
         (0, 3, BOND, SLICE),
         (10_001, 3, BOND, SLICE),
@@ -379,19 +279,19 @@ def test_strangers_and_bad_arguments_are_refused(world, proofs):
         (CLAIM_BPS, 3, BOND, BOND + 1),
         (CLAIM_BPS, 3, BOND + 1, SLICE),
     ):
-        _reverts("BadStake", audit.stake, world.provider, model, claim, samples, bond, slice_)
+        reverts("BadStake", audit.stake, world.provider, model, claim, samples, bond, slice_)
     audit.stake(world.provider, model, CLAIM_BPS, SAMPLES, BOND, SLICE, FEE)
-    _reverts("StakeInUse", audit.stake, world.provider, model, CLAIM_BPS, SAMPLES, BOND, SLICE)
-    _reverts("NotProvider", audit.accept_pool, world.stranger, model, world.pools["honest"])
-    _reverts("UnknownPool", audit.accept_pool, world.provider, model, 99)
-    _reverts("UnknownPool", audit.challenge, world.auditor, model, 99, FEE)
-    _reverts("FeeTooLow", audit.challenge, world.auditor, model, world.pools["honest"], FEE - 1)
-    _reverts("NotProvider", audit.request_unstake, world.stranger, model)
-    _reverts("UnbondingNotDue", audit.complete_unstake, world.provider, model)
+    reverts("StakeInUse", audit.stake, world.provider, model, CLAIM_BPS, SAMPLES, BOND, SLICE)
+    reverts("NotProvider", audit.accept_pool, world.stranger, model, world.pools["honest"])
+    reverts("UnknownPool", audit.accept_pool, world.provider, model, 99)
+    reverts("UnknownPool", audit.challenge, world.auditor, model, 99, FEE)
+    reverts("FeeTooLow", audit.challenge, world.auditor, model, world.pools["honest"], FEE - 1)
+    reverts("NotProvider", audit.request_unstake, world.stranger, model)
+    reverts("UnbondingNotDue", audit.complete_unstake, world.provider, model)
     audit.request_unstake(world.provider, model)
-    _reverts("AlreadyUnbonding", audit.request_unstake, world.provider, model)
-    _reverts("UnknownChallenge", audit.status, 1)
-    _reverts("UnknownChallenge", audit.draw, world.stranger, 1)
+    reverts("AlreadyUnbonding", audit.request_unstake, world.provider, model)
+    reverts("UnknownChallenge", audit.status, 1)
+    reverts("UnknownChallenge", audit.draw, world.stranger, 1)
 
 
 def test_the_provider_answers_from_the_published_file_and_refuses_another(world, proofs, tmp_path):

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
-from test_accuracy_contracts import CLAIM_BPS, SAMPLES, UNBONDING, WINDOW, make_world, proofs  # noqa: F401
+from support.audit_world import CLAIM_BPS, SAMPLES, UNBONDING, WINDOW, make_world
 
 from marketplace.audit import ChallengeStatus
 from marketplace.chain import advance_time, latest_timestamp
@@ -333,7 +333,7 @@ class AuditAndRetrieval(RuleBasedStateMachine):
 
 
 @pytest.mark.slow
-def test_ether_is_conserved_under_random_audits_and_retrievals(proofs):  # noqa: F811
+def test_ether_is_conserved_under_random_audits_and_retrievals(proofs):
     AuditAndRetrieval.proofs = proofs
     run_state_machine_as_test(
         AuditAndRetrieval,

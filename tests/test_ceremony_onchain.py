@@ -4,8 +4,6 @@ made before the last contribution no longer passes the verifier of the final key
 
 from __future__ import annotations
 
-from test_contracts_proofs import toy_circuit  # noqa: F401  (session fixture: circom + snarkjs build)
-
 from marketplace.chain import connect
 from marketplace.contracts import deploy_verifier, proof_to_evm
 from prover.ceremony.phase2 import beacon, contribute
@@ -20,7 +18,7 @@ def _verifies(verifier, proof, public) -> bool:
     return verifier.functions.verifyProof(a, b, c, list(public)).call()
 
 
-def test_multi_party_key_verifies_on_chain(toy_circuit):  # noqa: F811
+def test_multi_party_key_verifies_on_chain(toy_circuit):
     w3 = connect()
     sender = w3.eth.accounts[0]
     key = toy_circuit.proving_key  # snarkjs's phase 2 with one contribution

@@ -8,23 +8,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support.forgeries import forge_proof
 
 from marketplace.npm import run_npm_tool
-from prover import kernels
 from prover.ceremony import phase2
 from prover.ceremony.keypair import g1_mul
 from prover.ceremony.known_secret import known_secret_ptau
 from prover.ceremony.phase2_verify import verify_zkey_transcript
 from prover.ceremony.rng import beacon_rng, fr_from_rng
 from prover.errors import VerificationError
-from prover.field import FR_MODULUS, ints_to_limbs
+from prover.field import FR_MODULUS
 from prover.formats.ptau import read_ptau
 from prover.formats.r1cs import read_r1cs
 from prover.formats.wtns import read_wtns
 from prover.formats.zkey import read_zkey, write_zkey
-from prover.groth16.keys import Proof
 from prover.groth16.prove import prove
-from prover.groth16.setup import G1_GENERATOR, G2_GENERATOR, setup
+from prover.groth16.setup import setup
 from prover.groth16.verify import verify
 
 BEACON = bytes.fromhex("0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
@@ -128,22 +127,6 @@ def test_a_key_for_another_circuit_is_rejected(artifacts, multiplier):
 SECRET = {"tau": 1234567, "alpha": 7654321, "beta": 1111111}
 
 
-def _forge(pk, public: list[int], alpha: int, delta: int) -> Proof:
-    """A proof of ANY public signals from the toxic waste alpha and delta (gamma = 1, as in every
-    snarkjs key): A = a G1, B = b G2, C = (ab G1 - alpha beta1 - vk_x) / delta, so that
-    e(A, B) = e(alpha1, beta2) e(vk_x, gamma2) e(C, delta2)."""
-    a, b = 5, 7
-    vk_x = kernels.g1_msm(pk.ic, ints_to_limbs([1, *public]))
-    numerator = kernels.g1_msm(
-        np.stack([G1_GENERATOR, pk.beta1, vk_x]), ints_to_limbs([a * b, FR_MODULUS - alpha, FR_MODULUS - 1])
-    )
-    return Proof(
-        g1_mul(G1_GENERATOR, a),
-        kernels.g2_batch_mul(G2_GENERATOR, ints_to_limbs([b]))[0],
-        g1_mul(numerator, pow(delta, -1, FR_MODULUS)),
-    )
-
-
 def test_provider_only_setup_lets_a_wrong_label_verify_and_an_honest_contribution_stops_it(multiplier):
     """The provider runs phase 1 from a secret it knows and makes the only phase-2 contribution
     (a beacon value it chose, so it knows that delta too). It then "proves" the multiplier's
@@ -160,11 +143,11 @@ def test_provider_only_setup_lets_a_wrong_label_verify_and_an_honest_contributio
     wrong = [(public[0] + 1) % FR_MODULUS] + public[1:]
     assert not verify(pk.verifying_key(), wrong, proof)  # an honest prover cannot do this
 
-    forged = _forge(pk, wrong, SECRET["alpha"], delta)
+    forged = forge_proof(pk, wrong, SECRET["alpha"], delta)
     assert verify(pk.verifying_key(), wrong, forged)
 
     honest, _ = phase2.contribute(pk, "consumer")
-    assert not verify(honest.verifying_key(), wrong, _forge(honest, wrong, SECRET["alpha"], delta))
+    assert not verify(honest.verifying_key(), wrong, forge_proof(honest, wrong, SECRET["alpha"], delta))
     assert not verify(honest.verifying_key(), wrong, forged)
     proof, public = prove(honest, read_wtns(art.wtns))
     assert verify(honest.verifying_key(), public, proof)  # honest proofs still verify

@@ -29,7 +29,7 @@ import threading
 import time
 
 import pytest
-from test_marketplace import PRICE, write_small_model
+from support.models import PRICE, write_small_model
 
 from marketplace import channel
 from marketplace.chain import connect, latest_timestamp

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from circuits.artifacts import snarkjs
+from support.cli import assert_one_error_line, zkmarket
 
-from marketplace.cli import main
 from prover.field import FR_MODULUS
 from prover.formats.wtns import read_wtns, write_wtns
 from prover.kernels.reference import bn
@@ -24,21 +24,6 @@ G2_GENERATOR = [
     [str(c) for c in bn.normalize(bn.G2)[1].coeffs],
     ["1", "0"],
 ]
-
-
-def zkmarket(capsys, *argv) -> tuple[int, str, str]:
-    """Run the CLI in-process: exit status, stdout, stderr."""
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_error_line(code: int, err: str, *fragments: str) -> None:
-    assert code != 0
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("zkmarket: error: "), err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
 
 
 # --- interop ----------------------------------------------------------------------------------

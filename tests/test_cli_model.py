@@ -13,7 +13,7 @@ import onnx
 import pytest
 from circuits.artifacts import snarkjs
 from onnx import TensorProto, helper, numpy_helper
-from test_cli_groth16 import assert_one_error_line, zkmarket
+from support.cli import assert_one_error_line, zkmarket
 
 from marketplace.cli import main
 from prover.ceremony.known_secret import known_secret_ptau

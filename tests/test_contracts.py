@@ -4,7 +4,6 @@ and every way of breaking a rule is refused with its custom error and moves no e
 from __future__ import annotations
 
 import pytest
-from test_contracts_proofs import toy_circuit  # noqa: F401  (session fixture)
 
 from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.contracts import (
@@ -59,7 +58,7 @@ class Env:
 
 
 @pytest.fixture(scope="module")
-def deployed(toy_circuit):  # noqa: F811
+def deployed(toy_circuit):
     return Env(toy_circuit)
 
 

@@ -3,64 +3,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import time
-
 import pytest
-from test_contracts_proofs import toy_circuit  # noqa: F401  (session fixture)
+from support.processes import free_port
 
 from marketplace.chain import advance_time, connect, is_embedded, latest_timestamp
 from marketplace.contracts import ContractRevert, Market, Status, deploy_verifier
-from marketplace.npm import REPO_ROOT, npm_bin
 from prover.errors import ChainError
 
 PRICE = 10**16
 START_TIMEOUT_S = 90
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def hardhat_url():
-    port = free_port()
-    env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"}
-    proc = subprocess.Popen(
-        [str(npm_bin("hardhat")), "node", "--hostname", "127.0.0.1", "--port", str(port)],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                connect(url, timeout=2)
-                break
-            except ChainError:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"hardhat node exited: {proc.stderr.read().decode()[-2000:]}") from None
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"hardhat node did not answer on {url} within {START_TIMEOUT_S} s") from None
-                time.sleep(0.5)
-        yield url
-    finally:
-        # the node runs in its own session: stop exactly the process group we started
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def test_unreachable_node_is_a_chain_error_saying_what_to_do():
@@ -69,7 +20,7 @@ def test_unreachable_node_is_a_chain_error_saying_what_to_do():
 
 
 @pytest.mark.slow
-def test_deploy_register_request_fulfil_on_hardhat(hardhat_url, toy_circuit):  # noqa: F811
+def test_deploy_register_request_fulfil_on_hardhat(hardhat_url, toy_circuit):
     w3 = connect(hardhat_url)
     assert not is_embedded(w3) and w3.eth.chain_id == 31337
     deployer, provider, consumer = w3.eth.accounts[:3]

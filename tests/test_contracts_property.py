@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule, run_state_machine_as_test
-from test_contracts_proofs import INPUTS, MODELS, toy_circuit  # noqa: F401  (session fixture)
+from support.toy import INPUTS, MODELS
 
 from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.contracts import ContractRevert, Market, Status, compile_contracts, deploy, deploy_verifier
@@ -249,7 +249,7 @@ class EscrowMachine(RuleBasedStateMachine):
 
 
 @pytest.fixture(scope="module")
-def deployment(toy_circuit):  # noqa: F811
+def deployment(toy_circuit):
     return Deployment(toy_circuit)
 
 

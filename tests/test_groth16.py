@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from circuits.artifacts import snarkjs
 from py_ecc import optimized_bn128 as bn
+from support.forgeries import twist_point_outside_g2
 
 from marketplace.npm import run_npm_tool
 from prover import kernels
@@ -356,30 +357,6 @@ def test_two_proofs_of_one_witness_differ_and_both_verify(proved):
     assert verify(pk.verifying_key(), public, again)
 
 
-def _fq2_sqrt(a: bn.FQ2):
-    """A square root in Fq2 (q = 3 mod 4), or None."""
-    q = FQ_MODULUS
-    a1 = a ** ((q - 3) // 4)
-    alpha = a1 * a1 * a
-    if alpha**q * alpha == bn.FQ2([q - 1, 0]):
-        return None
-    x0 = a1 * a
-    if alpha == bn.FQ2([q - 1, 0]):
-        return bn.FQ2([0, 1]) * x0
-    return (bn.FQ2.one() + alpha) ** ((q - 1) // 2) * x0
-
-
-def _twist_point_outside_g2() -> np.ndarray:
-    for x in range(1, 50):
-        xx = bn.FQ2([x, 1])
-        y = _fq2_sqrt(xx**3 + bn.b2)
-        if y is not None and y * y == xx**3 + bn.b2:
-            point = (xx, y, bn.FQ2.one())
-            if not bn.is_inf(bn.multiply(point, R)):
-                return g2_to_array(point)
-    raise AssertionError("no point found")
-
-
 def _tampered_cases(proof: Proof, public: list[int]):
     g1_other = _g1(7)
     a_x, a_y = limbs_to_ints(proof.a)
@@ -397,7 +374,7 @@ def _tampered_cases(proof: Proof, public: list[int]):
     yield "one public signal too few", proof, public[:-1]
     yield "A off the curve", replace(proof, a=ints_to_limbs([a_x, a_y + 1])), public
     yield "A's y not canonical (y + q)", replace(proof, a=ints_to_limbs([a_x, a_y + FQ_MODULUS])), public
-    yield "B outside the prime-order subgroup", replace(proof, b=_twist_point_outside_g2()), public
+    yield "B outside the prime-order subgroup", replace(proof, b=twist_point_outside_g2()), public
     yield "A of the wrong shape", replace(proof, a=proof.a[:1]), public
 
 

@@ -11,7 +11,7 @@ import pytest
 from py_ecc import optimized_bn128 as bn
 
 # one construction of a twist point outside G2 (an Fq2 square root) serves both test files
-from test_groth16 import _twist_point_outside_g2
+from support.forgeries import twist_point_outside_g2
 
 from prover import kernels
 from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
@@ -482,7 +482,7 @@ def test_pairing_check_rejects_points_outside_the_groups():
     g2 = np.stack([G2_GEN, G2_GEN])
     assert kernels.pairing_check(g1, g2) is False
     outside = g2.copy()
-    outside[1] = _twist_point_outside_g2()
+    outside[1] = twist_point_outside_g2()
     with pytest.raises(ValueError, match=r"g2_points\[1\] is on the twist curve but not in the prime-order subgroup"):
         kernels.pairing_check(g1, outside)
     with pytest.raises(ValueError, match="prime-order subgroup"):

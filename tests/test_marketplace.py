@@ -8,18 +8,15 @@ its phase 1 is the known-secret powers of tau (the ceremony path is in test_mark
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from support.models import PRICE
 
 from marketplace import channel
-from marketplace.chain import advance_time, connect, latest_timestamp
+from marketplace.chain import advance_time, latest_timestamp
 from marketplace.consumer import Consumer, ConsumerError
-from marketplace.contracts import Market, Status, deploy_verifier
-from marketplace.provider import Provider, prepare_model
+from marketplace.contracts import Status, deploy_verifier
+from marketplace.provider import Provider
 from marketplace.store import FULFILLED, RECEIVED, ProviderStore, StoreError
 from prover.circuit import gadgets as G
 from prover.circuit.statements import input_commitment
@@ -27,75 +24,6 @@ from prover.errors import VerificationError
 from prover.groth16.setup import setup
 from prover.onnx import executor
 from prover.onnx.graph import InputShapeError
-
-PRICE = 10**15
-
-
-def write_small_model(path: Path, seed: int = 0, n_in: int = 16, n_hidden: int = 8, n_out: int = 4) -> np.ndarray:
-    """Write a Gemm-ReLU-Gemm ONNX model (its circuit fits a 2^12 domain) to ``path``; returns
-    a calibration batch of inputs in [0, 1]."""
-    rng = np.random.default_rng(seed)
-    w1 = rng.normal(0, 0.5, (n_hidden, n_in)).astype(np.float32)
-    b1 = rng.normal(0, 0.1, n_hidden).astype(np.float32)
-    w2 = rng.normal(0, 0.5, (n_out, n_hidden)).astype(np.float32)
-    b2 = rng.normal(0, 0.1, n_out).astype(np.float32)
-    nodes = [
-        helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1),
-        helper.make_node("Relu", ["h"], ["r"]),
-        helper.make_node("Gemm", ["r", "w2", "b2"], ["logits"], transB=1),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "small",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", n_in])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", n_out])],
-        [numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))],
-    )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
-    return rng.uniform(0, 1, (64, n_in))
-
-
-@pytest.fixture(scope="module")
-def small_model(tmp_path_factory):
-    root = tmp_path_factory.mktemp("small_model")
-    path = root / "small.onnx"
-    return path, write_small_model(path), root / "cache"
-
-
-@pytest.fixture
-def world(small_model, tmp_path):
-    """A fresh chain and marketplace, a consumer that contributed to the key's phase 2, and a
-    registered provider with its channel open."""
-    path, calibration, cache = small_model
-    w3 = connect()
-    deployer, provider_account, consumer_account = w3.eth.accounts[:3]
-    market = Market.deploy(w3, deployer)
-    consumer = Consumer(market, consumer_account, state_dir=cache / "consumer", log=lambda m: None)
-    served = prepare_model(
-        path,
-        participants=[consumer],
-        phase1="known-secret",
-        calibration=calibration,
-        cache_dir=cache,
-        progress=False,
-        log=lambda m: None,
-    )
-    provider = Provider(
-        market, provider_account, served, ProviderStore(tmp_path / "provider"), log=lambda m: None, progress=False
-    )
-    provider.open_channel()
-    model_id = provider.register(PRICE)
-    yield {
-        "w3": w3,
-        "market": market,
-        "consumer": consumer,
-        "provider": provider,
-        "model_id": model_id,
-        "calibration": calibration,
-        "served": served,
-        "tmp": tmp_path,
-    }
-    provider.close()
 
 
 def calldata_of_every_transaction(w3) -> bytes:
@@ -107,7 +35,12 @@ def calldata_of_every_transaction(w3) -> bytes:
 
 
 def test_paid_prediction_is_proved_verified_and_paid(world):
-    w3, market, consumer, provider = world["w3"], world["market"], world["consumer"], world["provider"]
+    w3, market, consumer, provider = (
+        world["w3"],
+        world["market"],
+        world["consumer"],
+        world["provider"],
+    )
     offer = consumer.inspect(world["model_id"], insecure_phase1=True)
     assert offer.setup_checked and offer.price == PRICE
     x = world["calibration"][3]
@@ -133,7 +66,12 @@ def test_paid_prediction_is_proved_verified_and_paid(world):
 
 
 def test_an_input_not_matching_its_commitment_is_refused_and_refunded(world):
-    w3, market, consumer, provider = world["w3"], world["market"], world["consumer"], world["provider"]
+    w3, market, consumer, provider = (
+        world["w3"],
+        world["market"],
+        world["consumer"],
+        world["provider"],
+    )
     offer = consumer.inspect(world["model_id"], insecure_phase1=True)
     graph = offer.input_graph()
     x = executor.quantize_input(graph, world["calibration"][0])
@@ -164,7 +102,12 @@ def test_an_input_not_matching_its_commitment_is_refused_and_refunded(world):
 
 
 def test_a_restarted_provider_answers_the_request_it_received(world):
-    w3, market, consumer, provider = world["w3"], world["market"], world["consumer"], world["provider"]
+    w3, market, consumer, provider = (
+        world["w3"],
+        world["market"],
+        world["consumer"],
+        world["provider"],
+    )
     offer = consumer.inspect(world["model_id"], insecure_phase1=True)
     graph = offer.input_graph()
     x = executor.quantize_input(graph, world["calibration"][5])

@@ -7,7 +7,7 @@ phase-1 prepare step takes minutes on two cores)."""
 from __future__ import annotations
 
 import pytest
-from test_marketplace import write_small_model
+from support.models import write_small_model
 
 from marketplace.chain import connect
 from marketplace.cli import main

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_contracts_hardhat import free_port, hardhat_url  # noqa: F401  (module fixture)
-from test_marketplace import write_small_model
+from support.models import write_small_model
+from support.processes import free_port, zkmarket
 
 from marketplace.chain import advance_time, connect
 from marketplace.contracts import Market, Status
@@ -34,13 +34,6 @@ from prover.onnx.quantize import Precision, quantize
 pytestmark = pytest.mark.slow
 PRICE = 10**15
 ZKMARKET = [str(Path(sys.executable).parent / "zkmarket")]  # the installed entry point
-
-
-def zkmarket(*args, check=True, timeout=600):
-    result = subprocess.run([*ZKMARKET, *map(str, args)], capture_output=True, text=True, timeout=timeout)
-    if check and result.returncode != 0:
-        raise AssertionError(f"zkmarket {' '.join(map(str, args))} failed: {result.stderr[-3000:]}")
-    return result
 
 
 def start(*args, log: Path) -> subprocess.Popen:
@@ -73,7 +66,7 @@ def wait_for(predicate, what: str, timeout: float = 300, procs=()):
         time.sleep(0.2)
 
 
-def test_provider_restart_and_refund_across_processes(hardhat_url, tmp_path):  # noqa: F811
+def test_provider_restart_and_refund_across_processes(hardhat_url, tmp_path):
     onnx_path = tmp_path / "small.onnx"
     calibration = write_small_model(onnx_path)
     np.save(tmp_path / "calibration.npy", calibration)

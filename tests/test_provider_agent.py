@@ -24,8 +24,7 @@ import math
 
 import numpy as np
 import pytest
-from test_ceremony_phase2 import _forge
-from test_marketplace import small_model  # noqa: F401  (module fixture)
+from support.forgeries import forge_proof
 
 from marketplace import channel
 from marketplace.chain import advance_time, connect, latest_timestamp
@@ -75,13 +74,13 @@ class CountingWitness:
 
 
 @pytest.fixture(scope="module")
-def served(small_model):  # noqa: F811
+def served(small_model):
     path, calibration, cache = small_model
     return prepare_model(path, phase1="known-secret", calibration=calibration, cache_dir=cache, **QUIET)
 
 
 @pytest.fixture
-def world(served, small_model, tmp_path):  # noqa: F811
+def world(served, small_model, tmp_path):
     w3 = connect()
     deployer, provider_account, consumer_account, attacker = w3.eth.accounts[:4]
     market = Market.deploy(w3, deployer)
@@ -301,7 +300,7 @@ def test_a_fulfil_of_another_result_is_not_taken_as_ours(world):
     # with this key's known toxic waste anyone proves any statement: a label and logits of its choice
     other_label, other_output = (record.label + 1) % 4, 12345
     public = [provider.model.model_commitment, market.request(request_id).input_commitment, other_label, other_output]
-    forged = _forge(provider.model.proving_key, public, KNOWN_SECRET["alpha"] % FR_MODULUS, 1)
+    forged = forge_proof(provider.model.proving_key, public, KNOWN_SECRET["alpha"] % FR_MODULUS, 1)
     copy_of_fulfil(world, request_id, proof_to_evm(forged), other_label, other_output)
     assert market.request(request_id).status == Status.FULFILLED
 

@@ -15,13 +15,12 @@ import dataclasses
 
 import numpy as np
 import pytest
-from test_marketplace import write_small_model
+from support.models import STATEMENT_ITEMS, STATEMENT_SAMPLES
 
 from marketplace.audit import Audit, ChallengeStatus, write_pool
 from marketplace.chain import advance_time, connect, latest_timestamp
-from marketplace.consumer import Consumer
 from marketplace.contracts import ContractRevert, Market
-from marketplace.provider import Provider, ProviderError, prepare_model, prepare_statement
+from marketplace.provider import Provider, ProviderError, prepare_statement
 from marketplace.retrieval import (
     Delivery,
     RequestStatus,
@@ -38,47 +37,10 @@ from prover.errors import VerificationError
 from prover.onnx import executor
 
 pytestmark = pytest.mark.slow
-SAMPLES, ITEMS = 3, 6
+SAMPLES, ITEMS = STATEMENT_SAMPLES, STATEMENT_ITEMS  # the sizes of conftest's keys fixture
 WINDOW, UNBONDING = 3600, 7200
 BOND, FEE, PAYMENT = 10**17, 10**15, 2 * 10**15
 QUIET = {"log": lambda m: None, "progress": False}
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    """The small model served with its inference key, and its two statement keys, each with a
-    phase-2 contribution from the party that relies on it."""
-    root = tmp_path_factory.mktemp("statements")
-    path = root / "small.onnx"
-    calibration = write_small_model(path)
-    cache = root / "cache"
-    w3 = connect()
-    market = Market.deploy(w3, w3.eth.accounts[0])
-    served = prepare_model(
-        path,
-        phase1="known-secret",
-        calibration=calibration,
-        cache_dir=cache,
-        participants=[Consumer(market, w3.eth.accounts[2], state_dir=root / "consumer", **_log())],
-        **QUIET,
-    )
-    auditor = Consumer(market, w3.eth.accounts[3], name="auditor", state_dir=root / "auditor", **_log())
-    requester = Consumer(market, w3.eth.accounts[4], name="requester", state_dir=root / "requester", **_log())
-    accuracy = prepare_statement(
-        served, "accuracy", SAMPLES, participants=[auditor], phase1="known-secret", cache_dir=cache, **QUIET
-    )
-    retrieval = prepare_statement(
-        served, "retrieval", ITEMS, participants=[requester], phase1="known-secret", cache_dir=cache, **QUIET
-    )
-    return {
-        "served": served,
-        "calibration": calibration,
-        "accuracy": accuracy,
-        "retrieval": retrieval,
-        "auditor_trusts": auditor.trusted["phase2"],
-        "requester_trusts": requester.trusted["phase2"],
-        "cache": cache,
-    }
 
 
 def _log():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_accuracy import digits_mlp, prove_with_test_key  # noqa: F401  (digits_mlp: a module fixture)
+from support.models import prove_with_test_key
 from test_compile import _case_graph
 
 from prover import poseidon
@@ -37,7 +37,7 @@ def _with_public(witness, wire, value):
 
 
 @pytest.fixture(scope="module")
-def proved(digits_mlp):  # noqa: F811
+def proved(digits_mlp):
     q, x, _ = digits_mlp
     rc = R.retrieval_circuit(q, CORPUS)
     return q, x[:CORPUS], rc, rc.witness(x[:CORPUS], CLASS, SALT)
@@ -109,7 +109,7 @@ def test_a_set_missing_a_match_or_adding_a_non_match_has_no_witness(proved):
         assert not rc.r1cs.is_satisfied(flipped)
 
 
-def test_a_class_no_item_has_returns_the_empty_set(digits_mlp):  # noqa: F811
+def test_a_class_no_item_has_returns_the_empty_set(digits_mlp):
     q, x, _ = digits_mlp
     rc = R.retrieval_circuit(q, 4)
     result = rc.witness(x[:4], 9 + 3, SALT)

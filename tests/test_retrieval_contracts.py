@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_accuracy import prove_with_test_key
-from test_accuracy_contracts import World, _reverts, make_world, proofs  # noqa: F401  (session fixture)
+from support.audit_world import World, make_world, reverts
+from support.models import prove_with_test_key
 
 from marketplace.chain import advance_time, latest_timestamp
 from marketplace.retrieval import Delivery, RequestStatus, Retrieval, check_delivery
@@ -27,7 +27,7 @@ SALT = 0xC0FFEE << 180
 
 
 @pytest.fixture(scope="module")
-def salted(proofs):  # noqa: F811
+def salted(proofs):
     """(proof, public, selected) of the shared corpus and class under the known ``SALT``, with
     the retrieval key the world registers (the known-secret setup is deterministic)."""
     rc = R.retrieval_circuit(proofs.graph, len(proofs.corpus), "public")
@@ -42,7 +42,7 @@ def salted(proofs):  # noqa: F811
 
 
 @pytest.fixture
-def market(proofs):  # noqa: F811
+def market(proofs):
     world = make_world(proofs)
     retrieval = Retrieval.deploy(world.w3, world.market.registry.address, sender=world.w3.eth.accounts[0])
     corpus_id = retrieval.register_corpus(
@@ -56,7 +56,7 @@ def _request(world: World, retrieval: Retrieval, corpus_id: int, cls: int) -> in
     return retrieval.request(world.auditor, world.model_id, corpus_id, cls, deadline, PRICE)
 
 
-def test_valid_proof_pays_the_provider_and_the_delivery_checks(market, proofs, salted):  # noqa: F811
+def test_valid_proof_pays_the_provider_and_the_delivery_checks(market, proofs, salted):
     world, retrieval, corpus_id = market
     rid = _request(world, retrieval, corpus_id, proofs.requested_class)
     proof, public, selected = salted
@@ -98,14 +98,14 @@ def test_valid_proof_pays_the_provider_and_the_delivery_checks(market, proofs, s
         with pytest.raises(VerificationError):
             check_delivery(proofs.graph, n, delivery, rid, record)
     # each outcome once
-    _reverts("RequestNotOpen", retrieval.fulfil, world.provider, rid, proof, public[3], size)
+    reverts("RequestNotOpen", retrieval.fulfil, world.provider, rid, proof, public[3], size)
     advance_time(world.w3, WINDOW + 1)
-    _reverts("RequestNotOpen", retrieval.refund, world.auditor, rid)
+    reverts("RequestNotOpen", retrieval.refund, world.auditor, rid)
     assert retrieval.withdraw(world.provider) == PRICE
     assert retrieval.balance() == 0
 
 
-def test_a_set_missing_or_adding_an_item_is_refused(market, proofs, salted):  # noqa: F811
+def test_a_set_missing_or_adding_an_item_is_refused(market, proofs, salted):
     world, retrieval, corpus_id = market
     rid = _request(world, retrieval, corpus_id, proofs.requested_class)
     proof, public, selected = salted
@@ -116,17 +116,17 @@ def test_a_set_missing_or_adding_an_item_is_refused(market, proofs, salted):  # 
     extra = sorted(list(selected) + [outsider])
     for positions in (short, extra):
         commitment = R.returned_set_commitment(n, positions, [hashes[i] for i in positions], SALT)
-        _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, commitment, len(positions))
+        reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, commitment, len(positions))
     # the proved set under another salt (or none) is another commitment: refused too
     for salt in (SALT + 1, 0):
         commitment = R.returned_set_commitment(n, selected, [hashes[i] for i in selected], salt)
-        _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, commitment, len(selected))
-    _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, public[3], len(selected) - 1)
-    _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, public[3], n + 1)
+        reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, commitment, len(selected))
+    reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, public[3], len(selected) - 1)
+    reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, public[3], n + 1)
     assert retrieval.request_of(rid).status == RequestStatus.OPEN
 
 
-def test_proof_for_another_corpus_or_class_is_refused(market, proofs):  # noqa: F811
+def test_proof_for_another_corpus_or_class_is_refused(market, proofs):
     world, retrieval, corpus_id = market
     proof, public, selected = proofs.retrieval
     other = proofs.corpus.copy()
@@ -136,33 +136,33 @@ def test_proof_for_another_corpus_or_class_is_refused(market, proofs):  # noqa: 
         _request(world, retrieval, other_id, proofs.requested_class),
         _request(world, retrieval, corpus_id, (proofs.requested_class + 1) % 4),
     ):
-        _reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, public[3], len(selected))
+        reverts("InvalidProof", retrieval.fulfil, world.provider, rid, proof, public[3], len(selected))
 
 
-def test_late_answer_stranger_and_refund_rules(market, proofs):  # noqa: F811
+def test_late_answer_stranger_and_refund_rules(market, proofs):
     world, retrieval, corpus_id = market
     rid = _request(world, retrieval, corpus_id, proofs.requested_class)
     proof, public, selected = proofs.retrieval
-    _reverts("NotProvider", retrieval.fulfil, world.stranger, rid, proof, public[3], len(selected))
-    _reverts("DeadlineNotReached", retrieval.refund, world.auditor, rid)
+    reverts("NotProvider", retrieval.fulfil, world.stranger, rid, proof, public[3], len(selected))
+    reverts("DeadlineNotReached", retrieval.refund, world.auditor, rid)
     advance_time(world.w3, WINDOW + 1)
-    _reverts("DeadlinePassed", retrieval.fulfil, world.provider, rid, proof, public[3], len(selected))
-    _reverts("NotRequester", retrieval.refund, world.stranger, rid)
+    reverts("DeadlinePassed", retrieval.fulfil, world.provider, rid, proof, public[3], len(selected))
+    reverts("NotRequester", retrieval.refund, world.stranger, rid)
     retrieval.refund(world.auditor, rid)
     assert retrieval.request_of(rid).status == RequestStatus.REFUNDED
     assert retrieval.owed(world.auditor) == PRICE and retrieval.owed(world.provider) == 0
-    _reverts("RequestNotOpen", retrieval.refund, world.auditor, rid)
-    _reverts("UnknownRequest", retrieval.request_of, rid + 1)
+    reverts("RequestNotOpen", retrieval.refund, world.auditor, rid)
+    reverts("UnknownRequest", retrieval.request_of, rid + 1)
 
 
-def test_bad_corpora_and_requests_are_refused(market, proofs):  # noqa: F811
+def test_bad_corpora_and_requests_are_refused(market, proofs):
     world, retrieval, corpus_id = market
-    _reverts("BadCorpus", retrieval.register_corpus, world.provider, FR_MODULUS, 8)
-    _reverts("BadCorpus", retrieval.register_corpus, world.provider, 1, 0)
-    _reverts("UnknownCorpus", retrieval.corpus, corpus_id + 5)
+    reverts("BadCorpus", retrieval.register_corpus, world.provider, FR_MODULUS, 8)
+    reverts("BadCorpus", retrieval.register_corpus, world.provider, 1, 0)
+    reverts("UnknownCorpus", retrieval.corpus, corpus_id + 5)
     now = latest_timestamp(world.w3)
-    _reverts("UnknownCorpus", retrieval.request, world.auditor, world.model_id, corpus_id + 5, 1, now + 60, PRICE)
-    _reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1, now + 60, 0)
-    _reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1 << 32, now + 60, PRICE)
-    _reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1, now - 1, PRICE)
+    reverts("UnknownCorpus", retrieval.request, world.auditor, world.model_id, corpus_id + 5, 1, now + 60, PRICE)
+    reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1, now + 60, 0)
+    reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1 << 32, now + 60, PRICE)
+    reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1, now - 1, PRICE)
     assert retrieval.corpus(corpus_id).size == len(proofs.corpus)

@@ -21,8 +21,7 @@ import json
 import shutil
 
 import pytest
-from test_marketplace import PRICE, small_model, world  # noqa: F401  (fixtures)
-from test_provider_statements import keys  # noqa: F401  (fixture)
+from support.models import PRICE, STATEMENT_ITEMS, STATEMENT_SAMPLES
 
 from marketplace.audit import Audit
 from marketplace.chain import connect
@@ -94,7 +93,7 @@ def dishonest_provider(env, account_index: int, r1cs_file, ptau_file, pk, name: 
     return provider, provider.register(PRICE)
 
 
-def test_the_architecture_spec_is_the_hash_preimage_and_rebuilds_the_circuit(world):  # noqa: F811
+def test_the_architecture_spec_is_the_hash_preimage_and_rebuilds_the_circuit(world):
     graph = world["served"].graph
     spec = json.loads(json.dumps(world["served"].card["architecture"]))  # as a client receives it
     assert spec == architecture_spec(graph)
@@ -111,7 +110,7 @@ def test_the_architecture_spec_is_the_hash_preimage_and_rebuilds_the_circuit(wor
         architecture_graph(bad)
 
 
-def test_a_one_constraint_circuit_with_free_public_inputs_is_refused(world):  # noqa: F811
+def test_a_one_constraint_circuit_with_free_public_inputs_is_refused(world):
     consumer, served, tmp = world["consumer"], world["served"], world["tmp"]
     fake = free_inputs_circuit().r1cs
     power = qap.domain_size(fake.n_constraints, fake.n_public).bit_length() - 1
@@ -146,7 +145,7 @@ def test_a_one_constraint_circuit_with_free_public_inputs_is_refused(world):  # 
     assert consumer.inspect(world["model_id"], insecure_phase1=True).setup_checked
 
 
-def test_a_card_whose_architecture_is_not_the_registered_one_is_refused(world, tmp_path):  # noqa: F811
+def test_a_card_whose_architecture_is_not_the_registered_one_is_refused(world, tmp_path):
     provider, consumer = (
         world["provider"],
         Consumer(world["market"], world["consumer"].account, state_dir=tmp_path / "fresh", log=lambda m: None),
@@ -174,7 +173,7 @@ def test_a_card_whose_architecture_is_not_the_registered_one_is_refused(world, t
 
 # --- the statement verifiers -----------------------------------------------------------------
 
-SAMPLES, ITEMS = 3, 6  # test_provider_statements' sizes, so its keys fixture is shared
+SAMPLES, ITEMS = STATEMENT_SAMPLES, STATEMENT_ITEMS  # the sizes of conftest's keys fixture
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +240,7 @@ def clients(chain, state_root, trusted: dict | None = None):
     }
 
 
-def test_an_always_true_statement_verifier_without_published_keys_is_refused(world, always_true_artifact, tmp_path):  # noqa: F811
+def test_an_always_true_statement_verifier_without_published_keys_is_refused(world, always_true_artifact, tmp_path):
     chain = register_on_new_chain(
         world["served"], tmp_path, statement_verifier="always-true", artifact=always_true_artifact
     )
@@ -258,7 +257,7 @@ def test_an_always_true_statement_verifier_without_published_keys_is_refused(wor
 
 
 @pytest.mark.slow
-def test_statement_verifiers_are_checked_against_the_rebuilt_circuits(keys, always_true_artifact, tmp_path):  # noqa: F811
+def test_statement_verifiers_are_checked_against_the_rebuilt_circuits(keys, always_true_artifact, tmp_path):
     """The honest accuracy and retrieval verifiers pass the auditor's and the requester's
     checks; the same published keys beside an always-true contract, a key of another size, a
     client without a contribution in the key and a settlement contract of another registry are

@@ -13,9 +13,8 @@ import json
 
 import numpy as np
 import pytest
-from test_contracts_hardhat import free_port, hardhat_url  # noqa: F401  (module fixture)
-from test_marketplace import write_small_model
-from test_multiprocess import zkmarket
+from support.models import write_small_model
+from support.processes import free_port, zkmarket
 
 from marketplace.audit import write_pool
 from marketplace.chain import connect
@@ -35,7 +34,7 @@ def _last_json(result) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):  # noqa: F811
+def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):
     onnx_path = tmp_path / "small.onnx"
     calibration = write_small_model(onnx_path)
     np.save(tmp_path / "calibration.npy", calibration)

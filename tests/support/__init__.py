@@ -1,0 +1,1 @@
+"""Helpers shared by the test modules (their fixtures are in ``tests/conftest.py``)."""

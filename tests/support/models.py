@@ -1,0 +1,51 @@
+"""Small real models the tests build and prove with test keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+PRICE = 10**15
+# the sizes of the statement keys of conftest's ``keys`` fixture
+STATEMENT_SAMPLES, STATEMENT_ITEMS = 3, 6
+
+
+def prove_with_test_key(r1cs, witness):
+    """(proving key, proof, public signals) from a known-secret ptau just big enough: a test
+    key, never a real one."""
+    from prover.ceremony.known_secret import known_secret_ptau
+    from prover.groth16 import qap
+    from prover.groth16.prove import prove
+    from prover.groth16.setup import setup
+
+    n = qap.domain_size(r1cs.n_constraints, r1cs.n_public)
+    pk = setup(r1cs, known_secret_ptau(n.bit_length() - 1, 5, 7, 11))
+    proof, public = prove(pk, witness, r1cs=r1cs)
+    return pk, proof, public
+
+
+def write_small_model(path: Path, seed: int = 0, n_in: int = 16, n_hidden: int = 8, n_out: int = 4) -> np.ndarray:
+    """Write a Gemm-ReLU-Gemm ONNX model (its circuit fits a 2^12 domain) to ``path``; returns
+    a calibration batch of inputs in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    w1 = rng.normal(0, 0.5, (n_hidden, n_in)).astype(np.float32)
+    b1 = rng.normal(0, 0.1, n_hidden).astype(np.float32)
+    w2 = rng.normal(0, 0.5, (n_out, n_hidden)).astype(np.float32)
+    b2 = rng.normal(0, 0.1, n_out).astype(np.float32)
+    nodes = [
+        helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1),
+        helper.make_node("Relu", ["h"], ["r"]),
+        helper.make_node("Gemm", ["r", "w2", "b2"], ["logits"], transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "small",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", n_in])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", n_out])],
+        [numpy_helper.from_array(a, n) for a, n in ((w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"))],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    return rng.uniform(0, 1, (64, n_in))
