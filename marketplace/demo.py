@@ -19,9 +19,10 @@ statements: the provider registers the model with an accuracy verifier (over ``a
 test samples) and a retrieval verifier (over a ``corpus_items`` corpus), whose keys carry a
 phase-2 contribution from the auditor and from the requester. After the predictions the
 auditor registers the digits test split as a test pool (published file, Merkle root on-chain),
-the provider stakes a bond on a claimed accuracy and accepts the pool after checking its labels,
-the auditor checks the accuracy verifier as the consumer checked the inference one (the circuit
-over the stake's sample count rebuilt, its own phase-2 contribution in the key) and challenges,
+the provider stakes a bond on a claimed accuracy (``audit_claim_bps``, 90%) and accepts the pool
+after checking its labels, the auditor checks the accuracy verifier as the consumer checked the
+inference one (the circuit over the stake's sample count rebuilt, its own phase-2 contribution in
+the key) and challenges,
 the samples are drawn from the next block's hash, and the provider proves its count on exactly
 those samples: the attestation lands on-chain and the fee is paid. Then the provider registers a
 corpus of digits images; the requester checks the retrieval verifier the same way and pays for
@@ -127,6 +128,7 @@ def run_demo(
     phase1: str = "known-secret",
     statements: bool = False,
     audit_samples: int = 100,
+    audit_claim_bps: int = 9_000,
     corpus_items: int = 64,
     progress: bool = True,
     out: Callable[[str], None] = print,
@@ -242,7 +244,15 @@ def run_demo(
             audit_row = retrieval_row = None
             if statements:
                 audit_row = _audit_flow(
-                    w3, market, provider, deployer, clients["accuracy"], audit_samples, Path(state_dir), out
+                    w3,
+                    market,
+                    provider,
+                    deployer,
+                    clients["accuracy"],
+                    audit_samples,
+                    audit_claim_bps,
+                    Path(state_dir),
+                    out,
                 )
                 retrieval_row = _retrieval_flow(
                     w3, market, provider, deployer, clients["retrieval"], corpus_items, Path(state_dir), out
@@ -278,7 +288,6 @@ def check_statement_sizes(graph, audit_samples: int, corpus_items: int) -> None:
             )
 
 
-AUDIT_CLAIM_BPS = 9_000  # the provider claims 90% accuracy
 AUDIT_BOND = 10**16  # 0.01 ether staked on the claim
 AUDIT_FEE = 10**15  # 0.001 ether, the provider's if it passes
 AUDIT_WINDOW = 3_600  # seconds the provider has to answer
@@ -294,6 +303,7 @@ def _audit_flow(
     deployer: str,
     client: Consumer,
     samples: int,
+    claim_bps: int,
     workdir: Path,
     out: Callable[[str], None],
 ) -> AuditRow:
@@ -314,7 +324,7 @@ def _audit_flow(
     pool_file = write_pool(workdir / "pool.npz", inputs, y_test)  # published: anyone can check it
     pool_id = audit.register_pool(auditor, pool_root(graph, inputs, y_test), len(y_test), str(pool_file))
     out(f"auditor: pool {pool_id} registered, the {len(y_test)} digits of the test split with their labels")
-    provider.stake(audit, AUDIT_CLAIM_BPS, AUDIT_BOND)
+    provider.stake(audit, claim_bps, AUDIT_BOND)
     provider.accept_pool(audit, pool_id, pool_file, min_pass_probability=0.5)  # small --audit-samples pass less surely
     model_id = provider.registered_model_id
     _check_statement_verifier(client, model_id, "accuracy", samples, audit, out)  # before the fee
@@ -341,7 +351,7 @@ def _audit_flow(
     return AuditRow(
         challenge_id,
         samples,
-        AUDIT_CLAIM_BPS,
+        claim_bps,
         record.correct,
         count_correct(graph, inputs[drawn], y_test[drawn]),
         bool(attested) and (attested[0].correct, attested[0].samples) == (record.correct, samples),

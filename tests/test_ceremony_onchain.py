@@ -4,11 +4,16 @@ made before the last contribution no longer passes the verifier of the final key
 
 from __future__ import annotations
 
+import pytest
+
 from marketplace.chain import connect
 from marketplace.contracts import deploy_verifier, proof_to_evm
 from prover.ceremony.phase2 import beacon, contribute
 from prover.formats.wtns import read_wtns
 from prover.groth16.prove import prove
+
+# a four-party ceremony verified on py-evm
+pytestmark = pytest.mark.slow
 
 BEACON = bytes(range(32))
 

@@ -61,20 +61,39 @@ def test_summary_table_reports_each_request_and_the_balances():
     assert any("+0.001000 ETH" in line for line in lines) and any("-0.003000 ETH" in line for line in lines)
 
 
+# `zkmarket demo --all`'s own sizes (100 samples, 64 items) make a 2^20 accuracy key, about ten
+# minutes on a loaded 2-core machine; the test runs the same path at a third of the size. The
+# executor labels 97% of the split right, so a 70% claim passes on 30 drawn samples all but
+# surely (P(more than 9 wrong) < 1e-6), where 90% would fail about one run in a hundred.
+AUDIT_SAMPLES, AUDIT_CLAIM_BPS, CORPUS_ITEMS = 30, 7_000, 16
+
+
 @pytest.mark.slow
-# the one test allowed past the suite's 600 s per-test limit: it sets up the 2^20 accuracy key
-# (578 s on a loaded 2-core machine); to come down with the suite's speed work
-@pytest.mark.timeout(1200)
 def test_demo_all_attests_the_executors_accuracy_and_delivers_the_executors_set(demo_cache):
-    """`zkmarket demo --all`: after the predictions, an accuracy audit over 100 digits of the
-    test split and a retrieval over a 64-digit corpus, each proved and settled on-chain."""
+    """`zkmarket demo --all`: after the predictions, an accuracy audit over digits of the test
+    split and a retrieval over a digit corpus, each proved and settled on-chain."""
     lines = []
-    report = run_demo(1, cache_dir=demo_cache, statements=True, progress=False, out=lines.append)
+    report = run_demo(
+        1,
+        cache_dir=demo_cache,
+        statements=True,
+        audit_samples=AUDIT_SAMPLES,
+        audit_claim_bps=AUDIT_CLAIM_BPS,
+        corpus_items=CORPUS_ITEMS,
+        progress=False,
+        out=lines.append,
+    )
     audit = report.audit
-    assert (audit.samples, audit.outcome, audit.attested) == (100, "passed", True)
-    assert audit.proved_correct == audit.executor_correct and audit.proved_correct * 10_000 >= audit.claim_bps * 100
+    assert (audit.samples, audit.claim_bps, audit.outcome, audit.attested) == (
+        AUDIT_SAMPLES,
+        AUDIT_CLAIM_BPS,
+        "passed",
+        True,
+    )
+    assert audit.proved_correct == audit.executor_correct
+    assert audit.proved_correct * 10_000 >= audit.claim_bps * AUDIT_SAMPLES
     retrieval = report.retrieval
-    assert retrieval.corpus_items == 64 and retrieval.delivery_checked
+    assert retrieval.corpus_items == CORPUS_ITEMS and retrieval.delivery_checked
     assert retrieval.delivered == retrieval.executor and len(retrieval.delivered) > 0
     # the auditor paid the fee and the requester the payment (plus gas); the provider's bond
     # stays staked, and it received the fee and the payment
@@ -83,7 +102,7 @@ def test_demo_all_attests_the_executors_accuracy_and_delivers_the_executors_set(
     provider_change = report.balances_after["provider"] - report.balances_before["provider"]
     assert -AUDIT_BOND < provider_change < PRICE_WEI + AUDIT_FEE + RETRIEVAL_PAYMENT - AUDIT_BOND
     text = "\n".join(lines)
-    assert f"on-chain attestation: {audit.proved_correct}/100 correct" in text
+    assert f"on-chain attestation: {audit.proved_correct}/{AUDIT_SAMPLES} correct" in text
     assert "delivery checked" in text
 
 

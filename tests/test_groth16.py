@@ -282,6 +282,7 @@ def test_known_secret_setup_is_the_setup_from_the_known_secret_ptau(rng, n_const
     assert other.mpc_params["cs_hash"] != direct.mpc_params["cs_hash"]
 
 
+@pytest.mark.slow
 def test_known_secret_setup_past_the_hash_chunk_matches_the_ptau_setup():
     """Past 2^14 rows snarkjs's circuit hash reads its H points in whole chunks; the direct
     setup hashes what setup from the ptau hashes (a 2^15 domain of repeated squarings)."""

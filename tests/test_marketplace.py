@@ -136,6 +136,7 @@ def test_a_restarted_provider_answers_the_request_it_received(world):
     assert restarted.serve_once() == []  # answered once only
 
 
+@pytest.mark.slow
 def test_consumer_refuses_a_setup_without_its_contribution_or_with_another_verifier(world):
     market, provider = world["market"], world["provider"]
     stranger = Consumer(market, world["w3"].eth.accounts[4], state_dir=world["tmp"] / "stranger", log=lambda m: None)

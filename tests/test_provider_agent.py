@@ -58,6 +58,9 @@ from prover.errors import ChainError
 from prover.field import FR_MODULUS
 from prover.onnx import executor
 
+# each test serves proved requests on a chain of its own: minutes in all
+pytestmark = pytest.mark.slow
+
 PRICE = 10**15
 QUIET = {"log": lambda m: None, "progress": False}
 

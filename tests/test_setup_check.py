@@ -55,6 +55,9 @@ from prover.formats import read_ptau, write_r1cs, write_zkey
 from prover.groth16 import qap
 from prover.groth16.setup import setup
 
+# each test sets up or rebuilds circuits and keys: minutes in all
+pytestmark = pytest.mark.slow
+
 QUIET = {"log": lambda m: None, "progress": False}
 
 
@@ -256,7 +259,6 @@ def test_an_always_true_statement_verifier_without_published_keys_is_refused(wor
         chain["provider"].close()
 
 
-@pytest.mark.slow
 def test_statement_verifiers_are_checked_against_the_rebuilt_circuits(keys, always_true_artifact, tmp_path):
     """The honest accuracy and retrieval verifiers pass the auditor's and the requester's
     checks; the same published keys beside an always-true contract, a key of another size, a

@@ -68,6 +68,7 @@ def test_compiled_code_with_an_import_runs_on_the_evm():
     assert w3.eth.get_code(adder.address).hex().removeprefix("0x") == out["Adder"]["deployedBytecode"]
 
 
+@pytest.mark.slow
 def test_compile_is_deterministic_and_independent_of_comments():
     first = compile_sources({"t/Adder.sol": ADDER, "t/Base.sol": BASE})
     second = compile_sources({"t/Adder.sol": "// another comment\n" + ADDER, "t/Base.sol": BASE})
@@ -91,6 +92,7 @@ def test_evm_version_is_pinned_in_the_request():
     assert request["settings"]["metadata"] == {"appendCBOR": False}
 
 
+@pytest.mark.slow
 def test_output_larger_than_a_pipe_buffer_arrives_whole():
     """node exits before flushing a pipe: a large standard-JSON output must still parse."""
     functions = "\n".join(
