@@ -242,7 +242,7 @@ def gather(x: LinComb, index: np.ndarray) -> LinComb:
 def window_indices(shape: tuple[int, int, int], kernel, strides, pads, dilations=(1, 1)) -> np.ndarray:
     """Flat indices into x[C, H, W] of every pooling/convolution window, shape
     (C, OH, OW, kh*kw), -1 where the window covers padding."""
-    from prover.onnx.executor import windows  # the executor's window geometry, reused as is
+    from prover.onnx.ops.pool import windows  # the executor's window geometry, reused as is
 
     idx = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(1, *shape)
     win = windows(idx, kernel, strides, pads, dilations, pad_value=-1)[0]
