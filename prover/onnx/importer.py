@@ -1,12 +1,13 @@
 """ONNX file -> float model graph (``prover.onnx.graph``), with ONNX shape inference.
 
-The importer refuses, before doing any work, a model with an operator outside
-``SUPPORTED_OPS`` (``UnsupportedModelError`` naming the operator and the node), and a file that
-is missing or not a valid ONNX model (``FormatError``). It then fixes the batch axis to 1, runs
-ONNX shape inference so that every tensor has a static per-sample shape, and lowers each node to
-the graph's ops: Gemm and MatMul to ``dense``, BatchNormalization folded into the Conv or Gemm
-before it, a constant Add after a Conv or Gemm folded into its bias, Identity and Constant
-removed, Flatten and Reshape to ``reshape``.
+The importer refuses, before doing any work, a model of an opset outside 13..20 or with a
+non-constant node whose operator is outside ``SUPPORTED_OPS`` (``UnsupportedModelError`` naming
+the operator and the node), and a file that is missing or not a valid ONNX model
+(``FormatError``). It then fixes the batch axis to 1, folds every constant node
+(``prover.onnx.fold``, with ONNX shape inference, so that every tensor has a static per-sample
+shape), and lowers each remaining node to the graph's ops: Gemm and MatMul to ``dense``, BatchNormalization folded into the Conv or Gemm
+before it, a constant Add after a Conv or Gemm folded into its bias, Identity removed, Flatten
+and Reshape to ``reshape``.
 
 Each ONNX operator's rule is its entry in ``prover.onnx.ops.IMPORTS`` (the family modules of
 ``prover.onnx.ops`` list which operator becomes which graph op); this module holds the pass
@@ -20,14 +21,18 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import numpy_helper, shape_inference
+from onnx import numpy_helper
 
 from prover.errors import FormatError, UnsupportedModelError
+from prover.onnx.fold import constant_names, fold_constants
 from prover.onnx.graph import Constant, Graph, Op, Tensor
 from prover.onnx.ops import IMPORTS
 
-# the ONNX operators the importer accepts: those with a rule in the op registry
+# the ONNX operators the importer accepts on computed tensors: those with a rule in the op
+# registry (any operator is accepted on constants: it is folded)
 SUPPORTED_OPS = frozenset(IMPORTS)
+# the default-domain opsets whose operator definitions the rules follow
+OPSETS = tuple(range(13, 21))
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}
 
 
@@ -60,8 +65,20 @@ def load_model(source) -> onnx.ModelProto:
 
 
 def check_supported(model: onnx.ModelProto) -> None:
-    """Raise UnsupportedModelError for the first node whose operator the compiler lacks."""
+    """Raise UnsupportedModelError for an opset outside ``OPSETS`` and for the first node that
+    is neither constant (``prover.onnx.fold`` evaluates it at import) nor an operator the
+    compiler has a rule for."""
+    versions = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    if not versions or not OPSETS[0] <= versions[0] <= OPSETS[-1]:
+        found = f"opset {versions[0]}" if versions else "no default-domain opset"
+        raise UnsupportedModelError(
+            f"the model uses {found}; the importer reads opsets {OPSETS[0]} to {OPSETS[-1]}: "
+            f"export again with an opset in that range (e.g. opset_version={OPSETS[-1]})"
+        )
+    constant = constant_names(model)
     for index, node in enumerate(model.graph.node):
+        if all(n in constant for n in node.output if n):
+            continue  # folded at import, whatever its operator
         if node.domain not in ("", "ai.onnx") or node.op_type not in SUPPORTED_OPS:
             domain = f"{node.domain}." if node.domain not in ("", "ai.onnx") else ""
             raise UnsupportedModelError(
@@ -87,23 +104,30 @@ class Importer:
     context that the ONNX rules of ``prover.onnx.ops`` read and extend."""
 
     def __init__(self, model: onnx.ModelProto):
-        g = model.graph
-        self.values: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in g.initializer}
-        inputs = [i for i in g.input if i.name not in self.values]
-        if len(inputs) != 1 or len(g.output) != 1:
+        initializers = {t.name for t in model.graph.initializer}
+        inputs = [i for i in model.graph.input if i.name not in initializers]
+        if len(inputs) != 1 or len(model.graph.output) != 1:
             raise UnsupportedModelError(
-                f"the model has {len(inputs)} inputs and {len(g.output)} outputs; the compiler needs "
+                f"the model has {len(inputs)} inputs and {len(model.graph.output)} outputs; the compiler needs "
                 "exactly one input and one output (the logits)"
             )
         self.input_name = inputs[0].name
-        self.shapes = self._infer_shapes(model, inputs[0])
+        model, self.shapes = fold_constants(self._batch_of_one(model, inputs[0]))
+        g = model.graph
+        self.values: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in g.initializer}
         self.alias: dict[str, str] = {}
         self.uses = self._use_counts(g)
         self.graph = Graph(input=self.input_name, output="", tensors={}, constants={}, ops=[])
         self.graph.tensors[self.input_name] = Tensor(self.input_name, self.shapes[self.input_name][1:])
         for index, node in enumerate(g.node):
             self.node, self.where = node, node_label(node, index)
-            IMPORTS[node.op_type].rule(self, node)
+            entry = IMPORTS.get(node.op_type)
+            if entry is None:  # accepted by check_supported as constant, yet not folded
+                raise UnsupportedModelError(
+                    f"node {self.where}: {node.op_type} is supported on constants only, and here an input "
+                    "depends on the model input (or has no static shape); export it with constant operands"
+                )
+            entry.rule(self, node)
         out = self.resolve(g.output[0].name)
         if out not in self.graph.tensors or out == self.input_name:
             raise UnsupportedModelError(f"the model output {g.output[0].name} is not computed from its input")
@@ -117,8 +141,10 @@ class Importer:
 
     # --- shapes -------------------------------------------------------------------------------
 
-    def _infer_shapes(self, model: onnx.ModelProto, inp: onnx.ValueInfoProto) -> dict[str, tuple]:
-        """Per-sample static shape of every tensor, from ONNX shape inference with batch 1."""
+    @staticmethod
+    def _batch_of_one(model: onnx.ModelProto, inp: onnx.ValueInfoProto) -> onnx.ModelProto:
+        """A copy of the model with the batch axis of its float input fixed to 1 and no stale
+        value_info, for shape inference and folding."""
         tt = inp.type.tensor_type
         if tt.elem_type not in _FLOAT_TYPES:
             raise UnsupportedModelError(
@@ -144,17 +170,7 @@ class Importer:
                 vi.type.tensor_type.shape.dim[0].Clear()
                 vi.type.tensor_type.shape.dim[0].dim_value = 1
         del fixed.graph.value_info[:]
-        try:
-            inferred = shape_inference.infer_shapes(fixed, strict_mode=True, data_prop=True)
-        except Exception as exc:  # InferenceError and checker errors from inside inference
-            raise UnsupportedModelError(f"ONNX shape inference failed: {str(exc).splitlines()[0]}") from exc
-        shapes = {}
-        g = inferred.graph
-        for vi in list(g.input) + list(g.value_info) + list(g.output):
-            d = vi.type.tensor_type.shape.dim
-            if d and all(x.HasField("dim_value") for x in d):
-                shapes[vi.name] = tuple(int(x.dim_value) for x in d)
-        return shapes
+        return fixed
 
     def sample_shape(self, name: str) -> tuple[int, ...]:
         full = self.shapes.get(name)
@@ -238,14 +254,6 @@ class Importer:
             )
 
     # --- helpers of the ONNX rules (prover.onnx.ops) -------------------------------------------
-
-    def fold_constant(self, node, fn) -> bool:
-        """Evaluate a node whose inputs are all constants; True when done."""
-        consts = [self.const(n) for n in node.input if n]
-        if any(c is None for c in consts):
-            return False
-        self.values[node.output[0]] = fn(*consts)
-        return True
 
     def per_sample(self, value: np.ndarray, out: str) -> np.ndarray:
         """A constant operand of an elementwise op, without the batch axis if it has one."""

@@ -128,9 +128,7 @@ register(OpSpec("sub", (2,), execute_sub, quantize_add_or_sub, lower_add_or_sub)
 # --- ONNX ------------------------------------------------------------------------------------
 
 
-def _import_elementwise(im, node, kind: str, fn):
-    if im.fold_constant(node, fn):
-        return
+def _import_elementwise(im, node, kind: str):
     a, b = node.input
     out = node.output[0]
     ca, cb = im.const(a), im.const(b)
@@ -147,17 +145,17 @@ def _import_elementwise(im, node, kind: str, fn):
 @register_onnx("Add", emits=("add",))
 def import_add(im, node):
     """Add; a constant per-channel offset after a dense/conv is folded into its bias."""
-    _import_elementwise(im, node, "add", np.add)
+    _import_elementwise(im, node, "add")
 
 
 @register_onnx("Sub", emits=("sub",))
 def import_sub(im, node):
-    _import_elementwise(im, node, "sub", np.subtract)
+    _import_elementwise(im, node, "sub")
 
 
 @register_onnx("Mul", emits=("mul",))
 def import_mul(im, node):
-    _import_elementwise(im, node, "mul", np.multiply)
+    _import_elementwise(im, node, "mul")
 
 
 @register_onnx("Relu", emits=("relu",))

@@ -124,6 +124,8 @@ def import_maxpool(im, node):
 def import_averagepool(im, node):
     attrs = im.attrs(node)
     win = im.window_attrs(node, attrs.get("kernel_shape", ()))
+    if win["dilations"] != (1, 1):  # an attribute since opset 19
+        raise UnsupportedModelError(f"node {im.where}: AveragePool with dilations is not supported")
     if any(win["pads"]) and not attrs.get("count_include_pad", 0):
         raise UnsupportedModelError(
             f"node {im.where}: AveragePool with padding and count_include_pad=0 divides border "
