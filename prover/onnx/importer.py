@@ -5,9 +5,10 @@ non-constant node whose operator is outside ``SUPPORTED_OPS`` (``UnsupportedMode
 the operator and the node), and a file that is missing or not a valid ONNX model
 (``FormatError``). It then fixes the batch axis to 1, folds every constant node
 (``prover.onnx.fold``, with ONNX shape inference, so that every tensor has a static per-sample
-shape), and lowers each remaining node to the graph's ops: Gemm and MatMul to ``dense``, BatchNormalization folded into the Conv or Gemm
-before it, a constant Add after a Conv or Gemm folded into its bias, Identity removed, Flatten
-and Reshape to ``reshape``.
+shape), and lowers each remaining node to the graph's ops: Gemm and MatMul to ``dense``,
+BatchNormalization folded into the Conv or Gemm before it, a constant Add after a Conv or Gemm
+folded into its bias, Identity removed, data movement (Flatten, Reshape, Transpose, Slice, ...)
+to rewiring ops.
 
 Each ONNX operator's rule is its entry in ``prover.onnx.ops.IMPORTS`` (the family modules of
 ``prover.onnx.ops`` list which operator becomes which graph op); this module holds the pass

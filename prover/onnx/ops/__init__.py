@@ -13,7 +13,12 @@ The modules of this package, one per op family, each register their ops and ONNX
     linear.py       dense, conv                     Gemm, MatMul, Conv, BatchNormalization
     elementwise.py  add, sub, mul, relu, rescale    Add, Sub, Mul, Relu
     pool.py         maxpool, sumpool, avgpool       MaxPool, AveragePool, GlobalAveragePool
-    movement.py     reshape                         Flatten, Reshape, Identity, Constant
+    movement.py     reshape, transpose, slice,      Flatten, Reshape, Squeeze, Unsqueeze,
+                    gather, concat, pad, expand,    Transpose, Slice, Split, Gather, Concat,
+                    tile                            Pad, Expand, Tile, Identity
+
+Any other operator is accepted on constant operands only: ``prover.onnx.fold`` evaluates it at
+import.
 
 Rule signatures (each stage passes its own context object):
 

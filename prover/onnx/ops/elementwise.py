@@ -32,16 +32,17 @@ def execute_mul(a, b, **_):
     return a * b
 
 
-def _shifted(v, left):
+def shifted(v, left):
+    """v times 2**left: a shift of integers, a product of floats."""
     return v << left if v.dtype.kind == "i" else v * float(2**left)
 
 
 def execute_add(a, b, *, shifts=(0, 0), **_):
-    return _shifted(a, shifts[0]) + _shifted(b, shifts[1])
+    return shifted(a, shifts[0]) + shifted(b, shifts[1])
 
 
 def execute_sub(a, b, *, shifts=(0, 0), **_):
-    return _shifted(a, shifts[0]) - _shifted(b, shifts[1])
+    return shifted(a, shifts[0]) - shifted(b, shifts[1])
 
 
 # --- quantization ----------------------------------------------------------------------------
