@@ -274,3 +274,25 @@ def test_a_concat_with_a_dense_layer_proves_and_binds_its_weights(rng):
     result = ic.witness(sample, 7)
     assert ic.r1cs.is_satisfied(result.witness)
     assert (result.logits == executor.execute(q, sample)[q.output]).all()
+
+
+@pytest.mark.parametrize(
+    "case,attr,bad",
+    [
+        ("pad_constant_value", "pads", ((1 << 20, 1 << 20), (0, 0), (0, 0))),
+        ("tile", "repeats", (1 << 30, 1)),
+        ("expand", "shape", (3, 1 << 40)),
+        ("gather_matrix_indices", "indices", ((3, 9), (0, 1))),
+        ("transpose", "perm", (0, 0, 1)),
+    ],
+)
+def test_move_attributes_that_do_not_fit_the_declared_shapes_are_refused(case, attr, bad, rng):
+    """An architecture spec comes from the provider: a move whose attributes disagree with the
+    declared shapes (or would make a huge tensor) is refused before anything is built."""
+    model, in_shape = _model(case)
+    q = quantize(import_model(model), rng.normal(0, 1, (16, *in_shape)))
+    op = next(op for op in q.ops if attr in op.attrs)
+    op.attrs[attr] = bad
+    b = Builder()
+    with pytest.raises(UnsupportedModelError, match="do not fit|declares"):
+        lower(b, q, b.input("input", q.input_tensor.shape), "public")

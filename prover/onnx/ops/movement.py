@@ -139,6 +139,31 @@ def lower_reshape(b, low, op: Op) -> Value:
     return Value(x.lc.reshape(shape), bits)
 
 
+# the moves that make more values than they read: their output size from their attributes,
+# checked before anything is allocated (an architecture spec comes from the provider)
+_GROWTH = {
+    "pad": lambda shape, a: np.prod([d + sum(p) for d, p in zip(shape, a["pads"])], dtype=object),
+    "tile": lambda shape, a: np.prod([d * r for d, r in zip(shape, a["repeats"])], dtype=object),
+    "expand": lambda shape, a: np.prod(a["shape"], dtype=object),
+}
+
+
+def _checked_move(move, op: Op, index_arrays, attrs: dict, want: tuple[int, ...]) -> np.ndarray:
+    """The move of the operands' indices for one sample; UnsupportedModelError when the op's
+    attributes do not make the output shape the graph declares."""
+    where = f"op {op.kind} ({op.source or op.output})"
+    grow = _GROWTH.get(op.kind)
+    try:
+        if grow is not None and int(grow(index_arrays[0].shape[1:], attrs)) != int(np.prod(want, dtype=object)):
+            raise ValueError("its attributes make another number of values")
+        index = move(*index_arrays, **attrs)[0]
+    except (ValueError, IndexError, TypeError, KeyError) as exc:
+        raise UnsupportedModelError(f"{where}: its attributes do not fit its operands ({exc})") from exc
+    if index.shape != want:
+        raise UnsupportedModelError(f"{where}: makes shape {index.shape}, the graph declares {want}")
+    return index
+
+
 def _lowering(move):
     def lower_moved(b, low, op: Op) -> Value:
         """The op's move applied to the indices of its operands' values (constants and the fill
@@ -165,7 +190,7 @@ def _lowering(move):
             sources.append(LinComb.constant(np.array([attrs["value"]], dtype=np.int64)))
             attrs["value"] = offset
             bits.append(None)
-        index = move(*index_arrays, **attrs)[0]
+        index = _checked_move(move, op, index_arrays, attrs, low.graph.tensors[op.output].shape)
         value = (sources[0] if len(sources) == 1 else concatenate(sources)).take(index)
         widths = {bb.shape[-1] if bb is not None else None for bb in bits}
         if len(widths) == 1 and None not in widths:  # every source knows its sign bits
