@@ -268,6 +268,12 @@ class Importer:
             value = value[0]
         return value
 
+    def operand(self, name: str, out: str) -> str:
+        """An operand of an op writing ``out``: a computed tensor's name, or a constant added
+        per sample (``per_sample``)."""
+        c = self.const(name)
+        return self.tensor_input(name) if c is None else self.add_constant(name, self.per_sample(c, out))
+
     def rename_output(self, op: Op, new: str):
         del self.graph.tensors[op.output]
         op.output = new

@@ -17,6 +17,9 @@ The modules of this package, one per op family, each register their ops and ONNX
                     gather, concat, pad, expand,    Transpose, Slice, Split, Gather, Concat,
                     tile                            Pad, Expand, Tile, Identity
 
+    piecewise.py    neg, abs, clip, max, min,       Neg, Abs, Clip (ReLU6), Max, Min, LeakyRelu
+                    leakyrelu
+
 Any other operator is accepted on constant operands only: ``prover.onnx.fold`` evaluates it at
 import.
 
@@ -99,4 +102,4 @@ def op_spec(kind: str) -> OpSpec | None:
 
 
 # the families register themselves on import; the order is the order of the listing above
-from prover.onnx.ops import elementwise, linear, movement, pool  # noqa: E402, F401
+from prover.onnx.ops import elementwise, linear, movement, piecewise, pool  # noqa: E402, F401

@@ -73,16 +73,23 @@ def quantize_mul(qz, op: Op):
     qz.requantize(Op("mul", tuple(names), op.output, {}, op.source), sum(scales), (min(corners), max(corners)))
 
 
-def quantize_add_or_sub(qz, op: Op):
+def aligned(qz, op: Op) -> tuple[int, Op, tuple[int, int], tuple[int, int]]:
+    """A two-operand op at its operands' common scale s (the larger tensor scale): a constant
+    operand is quantized at s, a tensor of smaller scale is shifted up (attr ``shifts``).
+    Returns s, the quantized op, and the operands' intervals after the shifts."""
     a, b = op.inputs
     s = max(qz.scale(n) for n in (a, b) if n in qz.graph.tensors)
-    # a constant operand is quantized at the tensor operand's scale; tensors are shifted up
     (na, (alo, ahi)), (nb, (blo, bhi)) = qz.operand(a, s), qz.operand(b, s)
     la = s - qz.scale(na) if na in qz.graph.tensors else 0
     lb = s - qz.scale(nb) if nb in qz.graph.tensors else 0
-    alo, ahi, blo, bhi = alo << la, ahi << la, blo << lb, bhi << lb
+    new = Op(op.kind, (na, nb), op.output, {"shifts": (la, lb)}, op.source)
+    return s, new, (alo << la, ahi << la), (blo << lb, bhi << lb)
+
+
+def quantize_add_or_sub(qz, op: Op):
+    s, new, (alo, ahi), (blo, bhi) = aligned(qz, op)
     interval = (alo + blo, ahi + bhi) if op.kind == "add" else (alo - bhi, ahi - blo)
-    qz.requantize(Op(op.kind, (na, nb), op.output, {"shifts": (la, lb)}, op.source), s, interval)
+    qz.requantize(new, s, interval)
 
 
 # --- lowering --------------------------------------------------------------------------------
@@ -137,10 +144,7 @@ def _import_elementwise(im, node, kind: str):
         return
     if kind == "add" and ca is not None and fold_bias(im, b, ca, out):
         return
-    operands = []
-    for name, c in ((a, ca), (b, cb)):
-        operands.append(im.tensor_input(name) if c is None else im.add_constant(name, im.per_sample(c, out)))
-    im.emit(kind, operands, out)
+    im.emit(kind, [im.operand(a, out), im.operand(b, out)], out)
 
 
 @register_onnx("Add", emits=("add",))

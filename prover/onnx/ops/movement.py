@@ -362,11 +362,7 @@ def import_concat(im, node):
     first = next(name for name in node.input if im.const(name) is None)  # all constant: folded
     rank = len(im.sample_shape(im.tensor_input(first))) + 1
     axis = _sample_axis(im, im.attrs(node).get("axis", 0), rank)
-    operands = []
-    for name in node.input:
-        c = im.const(name)
-        operands.append(im.tensor_input(name) if c is None else im.add_constant(name, im.per_sample(c, out)))
-    im.emit("concat", operands, out, axis=axis)
+    im.emit("concat", [im.operand(name, out) for name in node.input], out, axis=axis)
 
 
 @register_onnx("Pad", emits=("pad",))
