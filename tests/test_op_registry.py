@@ -13,7 +13,8 @@ from test_onnx_import import CASES, make_model
 
 from marketplace.models import digits_split, example_models, model_inputs
 from prover.circuit import statements as S
-from prover.circuit.compile import check_compilable
+from prover.circuit.builder import Builder
+from prover.circuit.compile import check_compilable, lower
 from prover.errors import CircuitError
 from prover.formats.r1cs import write_r1cs
 from prover.onnx import executor
@@ -143,3 +144,34 @@ def test_bundled_models_compile_bit_identically(name, tmp_path):
         assert _digest((tmp_path / f"{mode}.r1cs").read_bytes()) == r1cs_digest, mode
         witness = ic.witness(sample, 12345).witness
         assert _digest(np.ascontiguousarray(witness).tobytes()) == witness_digest, mode
+
+
+def test_new_kinds_survive_the_graph_file_and_the_architecture_spec(rng, tmp_path):
+    """A client rebuilds the circuit from the published architecture spec, and the provider
+    reloads graph.json: both must give back the same circuit for every new kind's attributes
+    (nested index lists, None bounds, shifts)."""
+    from test_movement import MOVES
+    from test_piecewise import OPS
+
+    from prover.onnx.graph_file import load_graph, save_graph
+
+    for nodes, in_shape, out_shape, *_ in list(MOVES.values()) + list(OPS.values()):
+        model = make_model(nodes, in_shape, out_shape, opset=18)
+        q = quantize(import_model(model), rng.normal(0, 1, (16, *in_shape)))
+        save_graph(q, tmp_path)
+        again = load_graph(tmp_path)
+        sample = executor.quantize_input(q, rng.normal(0, 1, in_shape).clip(-2, 2))
+        assert (executor.execute(again, sample)[again.output] == executor.execute(q, sample)[q.output]).all()
+        rebuilt = S.architecture_graph(S.architecture_spec(q))
+        assert S.architecture_hash(rebuilt) == S.architecture_hash(q)
+        ours, theirs = (_lowered_r1cs(g) for g in (q, rebuilt))
+        for m in "ABC":
+            a, b = getattr(ours, m), getattr(theirs, m)
+            assert (a.indptr == b.indptr).all() and (a.indices == b.indices).all() and (a.coeffs == b.coeffs).all()
+
+
+def _lowered_r1cs(graph: Graph):
+    """The constraints of the graph alone (public mode: no weights in these models)."""
+    b = Builder()
+    lower(b, graph, b.input("input", graph.input_tensor.shape), "public")
+    return b.finish().r1cs

@@ -166,6 +166,11 @@ def test_neg_is_free_and_a_bound_outside_the_range_costs_nothing(rng):
     for nodes, expected in (
         ([n("Neg", ["x"], ["y"], name="neg")], 0),
         ([const("lo", np.float32(-100.0)), n("Clip", ["x", "lo"], ["y"], name="clip")], 0),
+        (  # the float extremes an exporter writes for a missing bound
+            [const("lo", np.float32(-3.4e38)), const("hi", np.float32(3.4e38))]
+            + [n("Clip", ["x", "lo", "hi"], ["y"], name="clip")],
+            0,
+        ),
     ):
         q = quantize(import_model(make_model(nodes, (4,), (4,))), rng.normal(0, 1, (32, 4)))
         b = Builder()

@@ -217,6 +217,11 @@ class Quantizer:
         """``quantize_constant``: values at ``scale`` (for the rules of ``prover.onnx.ops``)."""
         return quantize_constant(name, values, scale)
 
+    def fixed_point(self, value: float, scale: int) -> int:
+        """A real attribute (a bound, a fill, a slope) as an integer at ``scale``, rounded as
+        ``quantize_constant`` rounds."""
+        return int(quantize_constant("attribute", np.asarray(float(value)), scale).values)
+
     def add_const(self, c: Constant) -> str:
         self.graph.constants[c.name] = c
         return c.name

@@ -105,7 +105,7 @@ def quantize_pad(qz, op: Op):
     attrs = dict(op.attrs)
     lo, hi = qz.interval[x]
     if attrs["mode"] == "constant":
-        fill = int(np.floor(float(attrs["value"]) * 2.0 ** qz.scale(x) + 0.5))
+        fill = qz.fixed_point(attrs["value"], qz.scale(x))
         attrs["value"], lo, hi = fill, min(lo, fill), max(hi, fill)
     else:
         attrs["value"] = 0

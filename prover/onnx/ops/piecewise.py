@@ -64,10 +64,6 @@ def execute_leakyrelu(x, *, alpha, shift=0, **_):
 # --- quantization ----------------------------------------------------------------------------
 
 
-def _to_scale(value: float, scale: int) -> int:
-    return int(np.floor(float(value) * 2.0**scale + 0.5))
-
-
 def quantize_neg(qz, op: Op):
     lo, hi = qz.interval[op.inputs[0]]
     qz.keep_scale(op, (-hi, -lo))
@@ -80,18 +76,16 @@ def quantize_abs(qz, op: Op):
 
 
 def quantize_clip(qz, op: Op):
-    """Bounds at the operand's scale; a bound that x's interval never crosses is dropped (it
-    would change nothing)."""
+    """Bounds at the operand's scale, a bound outside x's interval dropped."""
     x = op.inputs[0]
     lo, hi = qz.interval[x]
     s = qz.scale(x)
-    low, high = (None if op.attrs.get(k) is None else _to_scale(op.attrs[k], s) for k in ("low", "high"))
+    low, high = op.attrs.get("low"), op.attrs.get("high")
     if low is not None and high is not None and low > high:
-        raise UnsupportedModelError(
-            f"op clip ({op.source}): min {op.attrs['low']} is above max {op.attrs['high']}; export a valid Clip"
-        )
-    low = low if low is not None and low > lo else None
-    high = high if high is not None and high < hi else None
+        raise UnsupportedModelError(f"op clip ({op.source}): min {low} is above max {high}; export a valid Clip")
+    # a bound that x's interval never crosses changes nothing (it may be a float's extreme)
+    low = None if low is None or low * 2.0**s <= lo else qz.fixed_point(low, s)
+    high = None if high is None or high * 2.0**s >= hi else qz.fixed_point(high, s)
     # clip is monotone: the interval's ends clipped bound its values
     ends = execute_clip(np.array([lo, hi], dtype=object), low=low, high=high)
     qz.keep_scale(Op("clip", op.inputs, op.output, {"low": low, "high": high}, op.source), (int(ends[0]), int(ends[1])))
@@ -110,7 +104,7 @@ def quantize_leakyrelu(qz, op: Op):
     alpha = float(op.attrs["alpha"])
     # the slope to weight_bits significant bits (at least scale 0)
     t = max(qz.p.weight_bits - 1 - int(np.ceil(np.log2(abs(alpha)))), 0) if alpha else 0
-    a = _to_scale(alpha, t)
+    a = qz.fixed_point(alpha, t)
     lo, hi = qz.interval[x]
 
     def f(v: int) -> int:
