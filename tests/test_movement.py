@@ -188,8 +188,8 @@ def test_move_is_exact_proved_bit_for_bit_and_free(case, rng):
     circuit = b.finish()
     values = circuit.run({"input": xq[0]})
     assert (values.eval(low.output) == ints[0]).all()
-    # the whole statement: the witness satisfies the R1CS; a wrong label does not
-    ic = S.inference_circuit(q, "private")
+    # the whole statement satisfies its R1CS and a wrong label does not (no weights: public mode)
+    ic = S.inference_circuit(q, "public")
     result = ic.witness(xq[0], 7)
     assert (result.logits == ints[0]).all() and ic.r1cs.is_satisfied(result.witness)
     wrong = result.witness.copy()
