@@ -26,8 +26,9 @@ def make_model(nodes, input_shape, output_shape, weights=None, opset=13) -> onnx
         [helper.make_tensor_value_info("y", FLOAT, ["N", *output_shape])],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
+    opsets = [helper.make_opsetid("", opset)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = max(8, helper.find_min_ir_version_for(opsets))
     return model
 
 
@@ -48,8 +49,65 @@ def flat(inp, out="y"):
     return helper.make_node("Flatten", [inp], [out], name=f"flatten_{out}", axis=1)
 
 
+def const(out, value):
+    """A Constant node holding ``value`` with its own dtype (initializers here are float32)."""
+    return helper.make_node(
+        "Constant", [], [out], name=f"const_{out}", value=numpy_helper.from_array(np.asarray(value))
+    )
+
+
+def shape_arithmetic(r):
+    """What exporters emit around a flatten and a mask: Shape, Gather on the shape, Unsqueeze,
+    Concat, Range, Mod, Equal, Where, ConstantOfShape, Squeeze, Cast and Expand, all on
+    constants, around three real ops (reshape, mul, add) and a dense."""
+    n = helper.make_node
+    i64 = np.int64
+    nodes = [
+        n("Shape", ["x"], ["s"], name="shape"),
+        const("k0", i64(0)),
+        const("k1", i64(1)),
+        const("k2", i64(2)),
+        const("k3", i64(3)),
+        const("axes0", np.array([0], i64)),
+        const("minus1", np.array([-1], i64)),
+        n("Gather", ["s", "k0"], ["batch"], name="batch"),
+        n("Unsqueeze", ["batch", "axes0"], ["batch1"], name="batch1"),
+        n("Concat", ["batch1", "minus1"], ["target"], name="target", axis=0),
+        n("Reshape", ["x", "target"], ["flat"], name="flatten"),
+        n("Gather", ["s", "k1"], ["d1"], name="d1"),
+        n("Gather", ["s", "k2"], ["d2"], name="d2"),
+        n("Gather", ["s", "k3"], ["d3"], name="d3"),
+        n("Mul", ["d1", "d2"], ["d12"], name="d12"),
+        n("Mul", ["d12", "d3"], ["size"], name="size"),
+        n("Range", ["k0", "size", "k1"], ["index"], name="index"),
+        n("Mod", ["index", "k2"], ["parity"], name="parity"),
+        n("Equal", ["parity", "k0"], ["even"], name="even"),
+        const("half", np.float32(0.5)),
+        const("minus_quarter", np.float32(-0.25)),
+        n("Where", ["even", "half", "minus_quarter"], ["mask"], name="mask"),
+        n("Mul", ["flat", "mask"], ["masked"], name="masked"),
+        n("Unsqueeze", ["size", "axes0"], ["size1"], name="size1"),
+        n(
+            "ConstantOfShape",
+            ["size1"],
+            ["eighths"],
+            name="eighths",
+            value=numpy_helper.from_array(np.array([0.125], np.float32)),
+        ),
+        n("Unsqueeze", ["eighths", "axes0"], ["eighths_row"], name="eighths_row"),
+        n("Squeeze", ["eighths_row", "axes0"], ["eighths_again"], name="eighths_again"),
+        n("Cast", ["k1"], ["one"], name="one", to=FLOAT),
+        n("Expand", ["one", "size1"], ["ones"], name="ones"),
+        n("Add", ["eighths_again", "ones"], ["offset"], name="offset"),
+        n("Add", ["masked", "offset"], ["shifted"], name="shifted"),
+        gemm("g", "shifted", "y"),
+    ]
+    return nodes, (2, 3, 4), (4,), {"g.W": w(r, 4, 24), "g.b": w(r, 4)}
+
+
 # case name -> (nodes, input shape, output shape, weights(rng)); every op of the supported list
 CASES = {
+    "shape_arithmetic_folded": shape_arithmetic,
     "gemm": (lambda r: ([gemm("g", "x", "y", alpha=0.5, beta=2.0)], (8,), (4,), {"g.W": w(r, 4, 8), "g.b": w(r, 4)})),
     "gemm_transB0_rowbias": (
         lambda r: ([gemm("g", "x", "y", transB=0)], (8,), (4,), {"g.W": w(r, 8, 4), "g.b": w(r, 1, 4)})
@@ -409,3 +467,44 @@ def test_wrong_input_shape_is_refused_and_right_ones_run(rng):
             executor.predict(quantized, np.zeros(bad))
         with pytest.raises(InputShapeError):
             executor.run_float(graph, np.zeros(bad))
+
+
+# --- constant folding ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("opset", range(13, 21))
+def test_shape_arithmetic_folds_away_at_every_accepted_opset(opset, rng):
+    nodes, in_shape, out_shape, weights = shape_arithmetic(rng)
+    model = make_model(nodes, in_shape, out_shape, weights, opset=opset)
+    graph = import_model(model)
+    assert [op.kind for op in graph.ops] == ["reshape", "mul", "add", "dense"]
+    assert graph.constants["mask"].values.shape == (24,) and graph.constants["offset"].values[0] == 1.125
+    x = _inputs(rng, in_shape, 8)
+    np.testing.assert_allclose(executor.run_float(graph, x), onnxruntime_run(model, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("opset", [12, 21])
+def test_opsets_outside_13_to_20_are_refused_before_any_work(opset, rng, monkeypatch):
+    model = make_model([gemm("g", "x", "y")], (8,), (4,), {"g.W": w(rng, 4, 8), "g.b": w(rng, 4)}, opset=opset)
+    monkeypatch.setattr(onnx.shape_inference, "infer_shapes", lambda *a, **k: pytest.fail("inference ran"))
+    with pytest.raises(UnsupportedModelError, match=f"opset {opset}.*13 to 20"):
+        import_model(model)
+
+
+def test_an_operator_folded_on_constants_is_refused_on_the_input(rng):
+    """The twin of folding: Cast of constants disappears, Cast of the input names itself."""
+    nodes = [helper.make_node("Cast", ["x"], ["xc"], name="the_cast", to=FLOAT), gemm("g", "xc", "y")]
+    model = make_model(nodes, (8,), (4,), {"g.W": w(rng, 4, 8), "g.b": w(rng, 4)})
+    with pytest.raises(UnsupportedModelError, match="Cast in node the_cast is not supported"):
+        import_model(model)
+
+
+def test_a_constant_that_cannot_be_evaluated_is_refused_with_its_node(rng):
+    nodes = [
+        const("table", np.array([1.0, 2.0, 3.0], np.float32)),
+        const("index", np.array([7], np.int64)),
+        helper.make_node("Gather", ["table", "index"], ["picked"], name="bad_gather"),
+        helper.make_node("Add", ["x", "picked"], ["y"], name="add"),
+    ]
+    with pytest.raises(UnsupportedModelError, match="bad_gather|shape inference"):
+        import_model(make_model(nodes, (1,), (1,)))

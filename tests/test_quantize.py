@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from prover.errors import CircuitError, UnsupportedModelError
 from prover.onnx import executor
 from prover.onnx.graph import Constant, Graph, Op, Tensor, ValueRangeError, bits_for_range, bound_of
+from prover.onnx.ops import REGISTRY
 from prover.onnx.quantize import Precision, choose_precision, quantize, quantize_constant, scale_for
 
 
@@ -281,9 +282,9 @@ def test_integer_windows_follow_the_written_semantics(rng):
     want = _naive_window_op(x, (3, 2), strides, pads, sum, weight, dilations=(2, 1), group=2)
     assert got.dtype == np.int64 and got.tolist() == want.tolist()
     for kind, reduce in (("maxpool", max), ("sumpool", sum)):
-        got = executor.SEMANTICS[kind](x[None], kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))[0]
+        got = REGISTRY[kind].execute(x[None], kernel=(3, 3), strides=(2, 2), pads=(1, 1, 1, 1))[0]
         assert got.tolist() == _naive_window_op(x, (3, 3), (2, 2), (1, 1, 1, 1), reduce).tolist()
     # padding never wins a max: an all-negative input keeps negative maxima at the border
     negative = -np.abs(x) - 1
-    border = executor.SEMANTICS["maxpool"](negative[None], kernel=(2, 2), strides=(2, 2), pads=(1, 1, 1, 1))
+    border = REGISTRY["maxpool"].execute(negative[None], kernel=(2, 2), strides=(2, 2), pads=(1, 1, 1, 1))
     assert (border < 0).all()

@@ -24,7 +24,8 @@ Bounds
     Every bound is at most ``MAX_BITS`` bits, so int64 arithmetic is exact and values never
     wrap modulo the field.
 
-Ops (``Op.kind``; ``x``, ``a``, ``b`` are input tensors, constants are named in ``inputs`` too)
+Ops (``Op.kind``; ``x``, ``a``, ``b`` are input tensors, constants are named in ``inputs`` too;
+each kind's arity, semantics, quantization and lowering are its entry in ``prover.onnx.ops``)
     ``dense``    inputs (x, W[, bias]); ``y[..., o] = sum_i W[o, i] * x[..., i] + bias[o]``
                  (the last axis of x is contracted). Scale: ``s_y = s_x + s_W``; the bias is
                  stored at scale ``s_y``.
@@ -72,23 +73,6 @@ from prover.errors import CircuitError, FormatError
 
 # int64 products and sums stay exact below this, with room for the accumulators' growth
 MAX_BITS = 62
-
-# kind -> the input arity it accepts (constants included), checked by Graph.validate
-OP_ARITY = {
-    "dense": (2, 3),
-    "conv": (2, 3),
-    "rescale": (1,),
-    "relu": (1,),
-    "maxpool": (1,),
-    "sumpool": (1,),
-    "avgpool": (1,),
-    "mul": (2,),
-    "add": (2,),
-    "sub": (2,),
-    "reshape": (1,),
-}
-FLOAT_ONLY = {"avgpool"}
-QUANTIZED_ONLY = {"rescale"}
 
 
 class ValueRangeError(CircuitError):
@@ -196,15 +180,18 @@ class Graph:
         """Check the graph is well formed: known kinds and arities, every operand defined before
         use, every tensor written once, and (quantized) integer constants and bounds present
         and at most MAX_BITS. Raises CircuitError naming the op otherwise."""
+        from prover.onnx.ops import REGISTRY  # the registry's rules import this module
+
         defined = {self.input}
+        wrong_stage = "float" if self.quantized else "quantized"
         for op in self.ops:
             where = f"op {op.kind} -> {op.output} (from {op.source or 'unknown'})"
-            if op.kind not in OP_ARITY:
+            spec = REGISTRY.get(op.kind)
+            if spec is None:
                 raise CircuitError(f"{where}: unknown op kind")
-            if len(op.inputs) not in OP_ARITY[op.kind]:
-                raise CircuitError(f"{where}: takes {OP_ARITY[op.kind]} inputs, has {len(op.inputs)}")
-            wrong_stage = FLOAT_ONLY if self.quantized else QUANTIZED_ONLY
-            if op.kind in wrong_stage:
+            if len(op.inputs) not in spec.arity:
+                raise CircuitError(f"{where}: takes {spec.arity} inputs, has {len(op.inputs)}")
+            if spec.stage == wrong_stage:
                 raise CircuitError(f"{where}: not allowed in a {'quantized' if self.quantized else 'float'} graph")
             for name in op.inputs:
                 if name not in defined and name not in self.constants:
