@@ -16,10 +16,11 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from marketplace import channel
+from marketplace.agents.consumer import Consumer, ConsumerError
+from marketplace.agents.provider import Provider
 from marketplace.chain import advance_time, connect, latest_timestamp
-from marketplace.consumer import Consumer, ConsumerError
 from marketplace.contracts import Market, Status, deploy_verifier
-from marketplace.provider import Provider, prepare_model
+from marketplace.setup.pipeline import prepare_model
 from marketplace.store import FULFILLED, RECEIVED, ProviderStore, StoreError
 from prover.circuit import gadgets as G
 from prover.circuit.statements import input_commitment

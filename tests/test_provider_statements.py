@@ -17,11 +17,11 @@ import numpy as np
 import pytest
 from test_marketplace import write_small_model
 
+from marketplace.agents.consumer import Consumer
+from marketplace.agents.provider import Provider, ProviderError
 from marketplace.audit import Audit, ChallengeStatus, write_pool
 from marketplace.chain import advance_time, connect, latest_timestamp
-from marketplace.consumer import Consumer
 from marketplace.contracts import ContractRevert, Market
-from marketplace.provider import Provider, ProviderError, prepare_model, prepare_statement
 from marketplace.retrieval import (
     Delivery,
     RequestStatus,
@@ -31,6 +31,7 @@ from marketplace.retrieval import (
     write_corpus,
     write_delivery,
 )
+from marketplace.setup.pipeline import SetupError, prepare_model, prepare_statement
 from marketplace.store import ProviderStore
 from prover.circuit import accuracy as A
 from prover.circuit.retrieval import corpus_commitment, matching_items
@@ -160,7 +161,7 @@ def test_statement_keys_carry_their_partys_contribution_and_are_reused(keys):
     )
     assert any("reused" in line for line in lines) and again.path == keys["accuracy"].path
     # another size is another circuit and another key
-    with pytest.raises(ProviderError, match="at least one"):
+    with pytest.raises(SetupError, match="at least one"):
         prepare_statement(keys["served"], "accuracy", 0, phase1="known-secret", cache_dir=keys["cache"], **QUIET)
 
 

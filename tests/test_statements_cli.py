@@ -19,8 +19,8 @@ from test_multiprocess import zkmarket
 
 from marketplace.audit import write_pool
 from marketplace.chain import connect
-from marketplace.provider import phase1_ptau, quantized_graph
 from marketplace.retrieval import read_delivery, write_delivery
+from marketplace.setup.pipeline import phase1_ptau, quantized_graph
 from prover.circuit import accuracy as A
 from prover.circuit.retrieval import matching_items
 from prover.formats import read_zkey
@@ -94,7 +94,7 @@ def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):  # no
     registered_key = read_zkey(saved["statements"]["accuracy"]["zkey"])
     assert [c["name"] for c in registered_key.mpc_params["contributions"]] == ["auditor"]
 
-    graph, _ = quantized_graph(onnx_path, calibration)
+    graph = quantized_graph(onnx_path, calibration).graph
     x = executor.quantize_input(graph, calibration[:ITEMS])
     predicted = executor.argmax_label(executor.execute(graph, x)[graph.output])
 
