@@ -18,7 +18,6 @@ Delivery file: ``.npz`` with ``request_id`` (int64, ()), ``positions`` (int64, (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 
 import numpy as np

@@ -20,7 +20,15 @@ from marketplace.agents.consumer import Consumer, ConsumerError
 from marketplace.agents.provider import Provider
 from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.contracts import Market, Status, deploy_verifier
-from marketplace.setup.pipeline import prepare_model
+from marketplace.setup.model_folder import (
+    MODEL_JSON,
+    SETUP_FILES,
+    VERIFICATION_KEY,
+    ModelFolderError,
+    model_card,
+    read_model_json,
+)
+from marketplace.setup.pipeline import load_compiled, prepare_model
 from marketplace.store import FULFILLED, RECEIVED, ProviderStore, StoreError
 from prover.circuit import gadgets as G
 from prover.circuit.statements import input_commitment
@@ -28,6 +36,7 @@ from prover.errors import VerificationError
 from prover.groth16.setup import setup
 from prover.onnx import executor
 from prover.onnx.graph import InputShapeError
+from prover.onnx.graph_file import GRAPH_JSON, WEIGHTS_NPZ
 
 PRICE = 10**15
 
@@ -223,6 +232,21 @@ def test_consumer_refuses_a_setup_without_its_contribution_or_with_another_verif
     with pytest.raises(VerificationError, match="does not embed the published key"):
         world["consumer"]._check_verifier(verifier.address, served.proving_key)
     world["consumer"]._check_verifier(market.registry.functions.model(1).call()[2], served.proving_key)
+
+
+def test_the_provider_setup_is_a_compiled_model_folder(world):
+    """prepare_model writes the one folder layout `zkmarket model compile` writes, plus the
+    setup; the same reader takes it and the published card is made from its model.json."""
+    served = world["served"]
+    info = read_model_json(served.setup_dir)
+    assert model_card(info) == served.card and info["setup"]["files"] == served.card["files"]
+    files = {p.name for p in served.setup_dir.iterdir()}
+    assert {MODEL_JSON, GRAPH_JSON, WEIGHTS_NPZ, VERIFICATION_KEY, *SETUP_FILES} <= files
+    assert load_compiled(served.setup_dir).circuit.r1cs.n_wires == served.proving_key.n_vars
+    # twin: a folder without its setup has no card to publish
+    partial = {k: v for k, v in info.items() if k != "setup"}
+    with pytest.raises(ModelFolderError, match="no key yet"):
+        model_card(partial)
 
 
 def test_bad_input_and_low_balance_are_refused_before_any_escrow(world):

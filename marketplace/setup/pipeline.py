@@ -513,7 +513,12 @@ def prepare_model(
         bar.set_postfix_str("inference circuit")
         reuse = _set_up(setup_dir)
         if reuse or (setup_dir / MODEL_JSON).exists():  # set up, or compiled and the setup interrupted
-            compiled = load_compiled(setup_dir)
+            try:
+                compiled = load_compiled(setup_dir)
+            except ModelFolderError as exc:
+                raise ModelFolderError(
+                    f"the cached setup {setup_dir} is damaged ({exc}): remove that folder and run again"
+                ) from exc
         else:
             if setup_dir.exists():  # a folder of an interrupted older run: nothing in it is taken
                 shutil.rmtree(setup_dir)
