@@ -8,6 +8,8 @@ its phase 1 is the known-secret powers of tau (the ceremony path is in test_mark
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -247,6 +249,24 @@ def test_the_provider_setup_is_a_compiled_model_folder(world):
     partial = {k: v for k, v in info.items() if k != "setup"}
     with pytest.raises(ModelFolderError, match="no key yet"):
         model_card(partial)
+
+
+def test_a_damaged_cached_setup_is_refused_not_served(world, small_model, tmp_path):
+    """A cached setup whose model.json no longer matches its model is refused with what to do;
+    the intact twin is reused as it is."""
+    path, calibration, cache = small_model
+    copy = tmp_path / "cache"
+    shutil.copytree(cache / "models", copy / "models")
+    again = dict(participants=[world["consumer"]], phase1="known-secret", calibration=calibration, progress=False)
+    lines: list[str] = []
+    assert prepare_model(path, cache_dir=copy, log=lines.append, **again).card == world["served"].card
+    assert any("setup reused" in line for line in lines)
+    folder = copy / "models" / world["served"].setup_dir.name
+    info = json.loads((folder / MODEL_JSON).read_text())
+    info["model_commitment"] = hex(int(info["model_commitment"], 16) + 1)
+    (folder / MODEL_JSON).write_text(json.dumps(info))
+    with pytest.raises(ModelFolderError, match="is damaged .*remove that folder"):
+        prepare_model(path, cache_dir=copy, log=lines.append, **again)
 
 
 def test_bad_input_and_low_balance_are_refused_before_any_escrow(world):

@@ -283,13 +283,14 @@ def compile_model(
     return CompiledModel(folder, graph, circuit, read_model_json(folder))
 
 
-def load_compiled(folder: str | Path) -> CompiledModel:
+def load_compiled(folder: str | Path, graph: Graph | None = None) -> CompiledModel:
     """A compiled-model folder (``model_folder.read_model_json``), its graph checked against the
     recorded commitments and its inference circuit rebuilt and checked against the recorded
-    shape, so a witness or key is never made for another model."""
+    shape, so a witness or key is never made for another model. ``graph`` is the model as just
+    quantized, checked against the folder in place of the folder's own graph files."""
     folder = Path(folder)
     info = read_model_json(folder)
-    graph = load_graph(folder)
+    graph = load_graph(folder) if graph is None else graph
     check_graph_matches(folder, graph, info)
     circuit = inference_circuit(graph, info["mode"])
     r1cs = circuit.r1cs
@@ -514,7 +515,7 @@ def prepare_model(
         reuse = _set_up(setup_dir)
         if reuse or (setup_dir / MODEL_JSON).exists():  # set up, or compiled and the setup interrupted
             try:
-                compiled = load_compiled(setup_dir)
+                compiled = load_compiled(setup_dir, model.graph)
             except ModelFolderError as exc:
                 raise ModelFolderError(
                     f"the cached setup {setup_dir} is damaged ({exc}): remove that folder and run again"
