@@ -45,6 +45,8 @@ class ChallengeStatus(IntEnum):
 
 @dataclass(frozen=True)
 class PoolRecord:
+    """A registered test pool: who registered it, its number of samples and its Merkle root."""
+
     registrant: str
     size: int
     root: int

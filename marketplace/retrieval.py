@@ -18,26 +18,22 @@ Delivery file: ``.npz`` with ``request_id`` (int64, ()), ``positions`` (int64, (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 
 import numpy as np
 
+from marketplace.contracts import Status as RequestStatus  # a retrieval request lives as a prediction does
 from marketplace.contracts import proof_to_evm
 from marketplace.settlement import SettlementContract, read_arrays, write_arrays
 from prover.errors import FormatError, VerificationError
 from prover.field import FR_MODULUS
 
 
-class RequestStatus(IntEnum):
-    NONE = 0
-    OPEN = 1
-    FULFILLED = 2
-    REFUNDED = 3
-
-
 @dataclass(frozen=True)
 class CorpusRecord:
+    """A registered corpus: who registered it, its commitment (``prover.circuit.retrieval.
+    corpus_commitment``) and its number of items."""
+
     owner: str
     commitment: int
     size: int

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from test_onnx_import import CASES, make_model
+from support.onnx_cases import CASES, MOVES, OPS, make_model
 
 from marketplace.models import digits_split, example_models, model_inputs
 from prover.circuit import statements as S
@@ -150,9 +150,6 @@ def test_new_kinds_survive_the_graph_file_and_the_architecture_spec(rng, tmp_pat
     """A client rebuilds the circuit from the published architecture spec, and the provider
     reloads graph.json: both must give back the same circuit for every new kind's attributes
     (nested index lists, None bounds, shifts)."""
-    from test_movement import MOVES
-    from test_piecewise import OPS
-
     from prover.onnx.graph_file import load_graph, save_graph
 
     for nodes, in_shape, out_shape, *_ in list(MOVES.values()) + list(OPS.values()):

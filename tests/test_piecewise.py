@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import z3
 from onnx import helper
-from test_gadgets import Z3Circuit, _final, _mutated
-from test_onnx_import import const, make_model, onnxruntime_run
+from support.onnx_cases import OPS, const, make_model, onnxruntime_run
+from support.z3_circuits import Z3Circuit, final_values, mutated
 
 from prover.circuit import gadgets as G
 from prover.circuit import statements as S
@@ -39,7 +39,7 @@ def _sign_select_circuit(k, positive, negative):
 def test_sign_select_is_sound(positive, negative):
     c, x, y = _sign_select_circuit(4, positive, negative)
     z = Z3Circuit(c)
-    for xw, yw in zip(_final(c, x), _final(c, y)):
+    for xw, yw in zip(final_values(c, x), final_values(c, y)):
         xs = z.signed(xw)
         assert z.refutes(z.signed(yw) == z3.If(xs >= 0, positive * xs, negative * xs))
 
@@ -50,9 +50,9 @@ def test_sign_select_completeness_and_mutations():
     assert (values.get(y) == [32, 17]).all()
     w = values.limbs(c.order)
     assert c.r1cs.is_satisfied(w)
-    for yw in _final(c, y):
-        assert not c.r1cs.is_satisfied(_mutated(w, yw))
-        assert not c.r1cs.is_satisfied(_mutated(w, yw, -1))
+    for yw in final_values(c, y):
+        assert not c.r1cs.is_satisfied(mutated(w, yw))
+        assert not c.r1cs.is_satisfied(mutated(w, yw, -1))
 
 
 def _clip_circuit(k, low, high):
@@ -70,7 +70,7 @@ def test_clip_and_minimum_are_sound():
     low, high = -2, 3
     c, x, y = _clip_circuit(3, low, high)
     z = Z3Circuit(c)
-    for xw, yw in zip(_final(c, x), _final(c, y)):
+    for xw, yw in zip(final_values(c, x), final_values(c, y)):
         xs = z.signed(xw)
         assert z.refutes(z.signed(yw) == z3.If(xs < low, low, z3.If(xs > high, high, xs)))
 
@@ -82,60 +82,13 @@ def test_minimum_of_two_wires_is_sound_and_refuses_mutations():
     y = b.materialize(G.minimum(b, LinComb.of(x[0]), LinComb.of(x[1]), 3))
     c = b.finish()
     z = Z3Circuit(c)
-    (x0, x1), (yw,) = _final(c, x), _final(c, y)
+    (x0, x1), (yw,) = final_values(c, x), final_values(c, y)
     assert z.refutes(z.signed(yw) == z3.If(z.signed(x0) < z.signed(x1), z.signed(x0), z.signed(x1)))
     w = c.run({"x": np.array([3, -4])}).limbs(c.order)
-    assert c.r1cs.is_satisfied(w) and not c.r1cs.is_satisfied(_mutated(w, yw))
+    assert c.r1cs.is_satisfied(w) and not c.r1cs.is_satisfied(mutated(w, yw))
 
 
 # --- the ops, on tiny models ------------------------------------------------------------------
-
-
-def flat(inp, out="y"):
-    return n("Flatten", [inp], [out], name=f"flatten_{out}", axis=1)
-
-
-# case -> (nodes, input shape, output shape, exact against onnxruntime, kinds of the float graph)
-OPS = {
-    "neg": ([n("Neg", ["x"], ["a"], name="neg"), flat("a")], (2, 3), (6,), True, ["neg", "reshape"]),
-    "abs": ([n("Abs", ["x"], ["a"], name="abs"), flat("a")], (2, 3), (6,), True, ["abs", "reshape"]),
-    "relu6": (
-        [const("lo", np.float32(0.0)), const("hi", np.float32(1.5)), n("Clip", ["x", "lo", "hi"], ["a"], name="r6")]
-        + [flat("a")],
-        (2, 3),
-        (6,),
-        True,
-        ["clip", "reshape"],
-    ),
-    "clip_max_only": (
-        [const("hi", np.float32(-0.5)), n("Clip", ["x", "", "hi"], ["a"], name="clip"), flat("a")],
-        (4,),
-        (4,),
-        True,
-        ["clip", "reshape"],
-    ),
-    "max_min_tensors_and_constant": (
-        [
-            const("quarter", np.float32(0.25)),
-            n("Mul", ["x", "quarter"], ["m"], name="m"),
-            n("Max", ["x", "m"], ["hi"], name="max"),
-            const("c", np.array([[0.5, -0.25, 0.0]], np.float32)),
-            n("Min", ["hi", "c"], ["a"], name="min"),
-            flat("a"),
-        ],
-        (2, 3),
-        (6,),
-        True,
-        ["mul", "max", "min", "reshape"],
-    ),
-    "leaky_relu": (
-        [n("LeakyRelu", ["x"], ["a"], name="leaky", alpha=0.1), flat("a")],
-        (2, 3),
-        (6,),
-        False,
-        ["leakyrelu", "reshape"],
-    ),
-}
 
 
 @pytest.mark.parametrize("case", sorted(OPS))
@@ -191,8 +144,8 @@ def test_a_wrong_clip_or_leaky_output_is_refused(rng):
         c = b.finish()
         w = c.run({"input": sample}).limbs(c.order)
         assert c.r1cs.is_satisfied(w)
-        for wire in _final(c, out)[:3]:
-            assert not c.r1cs.is_satisfied(_mutated(w, wire)), case
+        for wire in final_values(c, out)[:3]:
+            assert not c.r1cs.is_satisfied(mutated(w, wire)), case
 
 
 def test_clip_with_min_above_max_and_a_wide_max_are_refused():
