@@ -5,12 +5,14 @@
 //! - Terms with a zero scalar or a point at infinity are dropped first (in Groth16, most wires
 //!   are absent from B, so most of its points are infinity).
 //! - A scalar above r/2 is replaced by r - s on the negated point, so every scalar is below
-//!   2^253 and small negative witness values become small positive ones.
+//!   2^253 and small negative witness values become small positive ones. (Exact in the
+//!   prime-order groups; for a twist point outside G2, (r - s)(-P) = sP - rP.)
 //! - Each scalar is cut into signed base-2^c digits in [-2^(c-1), 2^(c-1)]: window w puts
 //!   +-P_i into bucket |d_w| - 1. A scalar of b bits has digits only in its first
 //!   ceil((b+1)/c) windows, so small scalars cost few additions, and one window width c is
 //!   chosen for the whole input from the histogram of its scalars' sizes.
-//! - In a window, the points are sorted by bucket (a counting sort), then every bucket's run is
+//! - In a window, the points are sorted by bucket (a counting sort, a block of points the size
+//!   of a core's L2 cache at a time, each bucket's sum so far first), then every bucket's run is
 //!   summed as a binary tree, level by level: the pairs of one level, across all buckets, are
 //!   affine additions whose denominators share one inversion. No bucket can stall a batch, so a
 //!   skewed digit distribution (every scalar 1, say) costs the same per addition as a uniform
@@ -19,7 +21,8 @@
 //! An affine addition then costs 5 multiplications and 1 squaring (3 of the multiplications are
 //! the batched inversion's share), against 7 and 4 for the mixed Jacobian addition of the
 //! textbook bucket method. This holds in Fq and in Fq2 alike, so G2 gets the same algorithm as
-//! G1; a G2 addition is still about 3.5 G1 ones, the cost of Fq2 arithmetic over Fq.
+//! G1; a G2 addition is still about 3.5 G1 ones, the cost of Fq2 arithmetic over Fq. Inputs of
+//! fewer terms than `small_msm` go to arkworks' projective MSM, which has no inversions.
 //!
 //! No endomorphism is used: the kernels accept any point on the twist curve (the subgroup check
 //! is the pairing's business), and the G2 endomorphism acts as a scalar only inside G2.
@@ -27,6 +30,7 @@
 use std::cmp::Reverse;
 
 use ark_bn254::Fr;
+use ark_ec::scalar_mul::variable_base::VariableBaseMSM;
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::AffineRepr;
 use ark_ff::{AdditiveGroup, BigInt, BigInteger, Field, PrimeField, Zero};
@@ -73,13 +77,22 @@ pub fn msm<P: SWCurveConfig<ScalarField = Fr>>(bases: &[Affine<P>], scalars: &[B
     if terms.is_empty() {
         return Projective::<P>::zero();
     }
+    if terms.len() < small_msm::<P>() {
+        let (small_bases, small_scalars): (Vec<Affine<P>>, Vec<BigInt<4>>) = terms
+            .iter()
+            .map(|&(i, ..)| (bases[i as usize], scalars[i as usize]))
+            .unzip();
+        return Projective::<P>::msm_bigint(&small_bases, &small_scalars);
+    }
     // largest first: the terms with a digit in window w are then a prefix
     terms.par_sort_unstable_by_key(|&(i, bits, _, _)| (Reverse(bits), i));
     let mut histogram = [0usize; MAX_BITS + 1];
     for &(_, bits, _, _) in &terms {
         histogram[bits] += 1;
     }
-    let c = window_bits(&histogram, terms[0].1);
+    // an inversion costs about 30 affine additions in Fq, 10 in Fq2
+    let inversion = if P::BaseField::extension_degree() == 1 { 30 } else { 10 };
+    let c = window_bits(&histogram, terms[0].1, inversion);
     let windows = (terms[0].1 + 1).div_ceil(c);
 
     // the sign of a negated term goes into its digits, so the points are never copied for it
@@ -140,6 +153,17 @@ pub fn msm<P: SWCurveConfig<ScalarField = Fr>>(bases: &[Affine<P>], scalars: &[B
     total
 }
 
+/// Terms below which arkworks' projective MSM is faster: a window's fixed costs (an inversion
+/// per tree level, the sort) are not yet shared by enough additions, sooner in Fq2, where an
+/// addition costs more against an inversion.
+fn small_msm<P: SWCurveConfig>() -> usize {
+    if P::BaseField::extension_degree() == 1 {
+        512
+    } else {
+        32
+    }
+}
+
 fn negated(s: &BigInt<4>) -> BigInt<4> {
     let mut neg = Fr::MODULUS;
     neg.sub_with_borrow(s);
@@ -147,16 +171,26 @@ fn negated(s: &BigInt<4>) -> BigInt<4> {
 }
 
 /// The window width c minimising the estimated cost, in affine additions: one per nonzero digit
-/// (a b-bit scalar has at most ceil((b+1)/c)) plus `BUCKET_COST` per bucket of every window.
-fn window_bits(histogram: &[usize; MAX_BITS + 1], max_bits: usize) -> usize {
+/// (a b-bit scalar has at most ceil((b+1)/c)), `BUCKET_COST` per bucket of every window, and
+/// `inversion` per inversion (one per level of a window's trees and per `MAX_BATCH` pairs), which
+/// is what makes small inputs take wide windows.
+fn window_bits(histogram: &[usize; MAX_BITS + 1], max_bits: usize, inversion: usize) -> usize {
+    // at_least[b]: terms of at least b bits
+    let mut at_least = [0usize; MAX_BITS + 2];
+    for b in (0..=MAX_BITS).rev() {
+        at_least[b] = at_least[b + 1] + histogram[b];
+    }
     (1..=MAX_WINDOW)
         .min_by_key(|&c| {
-            let additions: usize = histogram
-                .iter()
-                .enumerate()
-                .map(|(bits, &count)| count * (bits + 1).div_ceil(c))
-                .sum();
-            additions + (max_bits + 1).div_ceil(c) * BUCKET_COST * (1usize << (c - 1))
+            let buckets = 1usize << (c - 1);
+            let windows = (max_bits + 1).div_ceil(c);
+            let mut cost = windows * BUCKET_COST * buckets;
+            for w in 0..windows {
+                let terms = at_least[w * c];
+                let levels = (terms.div_ceil(buckets) + 1).next_power_of_two().trailing_zeros() as usize;
+                cost += terms + inversion * (levels + terms / (2 * MAX_BATCH));
+            }
+            cost
         })
         .expect("a non-empty range")
 }
