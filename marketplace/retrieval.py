@@ -191,7 +191,8 @@ def check_delivery(graph, corpus_size: int, delivery: Delivery, request_id: int,
     are exactly the set the proof is about. Raises VerificationError."""
     from prover.circuit import datasets as D
     from prover.circuit import retrieval as R
-    from prover.onnx.graph import InputShapeError, ValueRangeError
+    from prover.errors import ValueRangeError
+    from prover.onnx.graph import InputShapeError
 
     if request.status != RequestStatus.FULFILLED:
         raise VerificationError(f"the request is {request.status.name.lower()}, not fulfilled: nothing to check yet")

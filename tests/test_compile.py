@@ -14,12 +14,12 @@ from marketplace.models import CATALOG, MODELS_DIR, digits_split, example_models
 from marketplace.npm import run_npm_tool
 from prover.circuit import statements as S
 from prover.circuit.compile import MODES, weight_names
-from prover.errors import UnsupportedModelError
+from prover.errors import UnsupportedModelError, ValueRangeError
 from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.formats.r1cs import write_r1cs
 from prover.formats.wtns import write_wtns
 from prover.onnx import executor
-from prover.onnx.graph import InputShapeError, ValueRangeError
+from prover.onnx.graph import InputShapeError
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import Precision, quantize
 

@@ -20,8 +20,8 @@ from support.z3_circuits import Z3Circuit, final_values, mutated
 from prover import poseidon as hash_spec
 from prover.circuit import gadgets as G
 from prover.circuit.builder import Builder, LinComb
+from prover.errors import ValueRangeError
 from prover.field import FR_MODULUS
-from prover.onnx.graph import ValueRangeError
 
 R = FR_MODULUS
 
@@ -224,7 +224,7 @@ def test_argmax_completeness_and_mutations(rng):
 
 
 def test_pools_match_the_executor(rng):
-    from prover.onnx.executor import windows
+    from prover.onnx.windows import windows
 
     shape, kernel, strides, pads = (2, 5, 5), (2, 2), (2, 2), (0, 0, 1, 1)
     b = Builder()

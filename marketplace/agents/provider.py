@@ -53,10 +53,9 @@ from marketplace.store import (
     RequestState,
 )
 from prover.circuit.statements import input_commitment
-from prover.errors import ZkmarketError
+from prover.errors import ValueRangeError, ZkmarketError
 from prover.groth16.prove import prove
 from prover.onnx import executor
-from prover.onnx.graph import ValueRangeError
 
 # The shortest deadline accepted: PROOF_TIME_FACTOR times the proving time (a busy machine is
 # slower than the measurement) per request to prove, plus FULFIL_MARGIN_S for the fulfil to be

@@ -23,7 +23,7 @@ import numpy as np
 from prover.circuit.builder import Builder, LinComb, Value
 from prover.errors import UnsupportedModelError
 from prover.onnx.graph import Graph
-from prover.onnx.ops import REGISTRY
+from prover.onnx.ops import REGISTRY, validate_graph
 
 MODES = ("private", "public")
 
@@ -68,7 +68,7 @@ def check_compilable(graph: Graph, mode: str) -> None:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if not graph.quantized:
         raise UnsupportedModelError("only a quantized graph can be compiled; quantize the model first")
-    graph.validate()
+    validate_graph(graph)
     unknown = sorted({op.kind for op in graph.ops if _rule(op.kind) is None})
     if unknown:
         raise UnsupportedModelError(f"ops without a circuit lowering: {', '.join(unknown)}")

@@ -19,8 +19,8 @@ import numpy as np
 
 from prover import poseidon as hash_spec
 from prover.circuit.builder import INT64_SAFE, Builder, LinComb, concatenate
+from prover.errors import ValueRangeError
 from prover.field import FR_MODULUS
-from prover.onnx.graph import ValueRangeError
 
 # 2^(k + shift) must stay below r for a decomposition to be unique; r > 2^253
 MAX_DECOMPOSITION_BITS = 253
@@ -262,7 +262,7 @@ def gather(x: LinComb, index: np.ndarray) -> LinComb:
 def window_indices(shape: tuple[int, int, int], kernel, strides, pads, dilations=(1, 1)) -> np.ndarray:
     """Flat indices into x[C, H, W] of every pooling/convolution window, shape
     (C, OH, OW, kh*kw), -1 where the window covers padding."""
-    from prover.onnx.ops.pool import windows  # the executor's window geometry, reused as is
+    from prover.onnx.windows import windows  # the executor's window geometry, reused as is
 
     idx = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(1, *shape)
     win = windows(idx, kernel, strides, pads, dilations, pad_value=-1)[0]

@@ -14,11 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prover.errors import CircuitError
-from prover.onnx.graph import Graph, InputShapeError, Op, ValueRangeError, bound_of
+from prover.errors import CircuitError, ValueRangeError
+from prover.onnx.graph import (
+    Graph,
+    InputShapeError,
+    Op,
+    bound_of,
+)
 from prover.onnx.ops import REGISTRY
 from prover.onnx.ops.linear import conv2d  # noqa: F401  (re-exported: the window geometry)
-from prover.onnx.ops.pool import windows  # noqa: F401
 
 
 def _batched(graph: Graph, x: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -28,6 +28,11 @@ SHAPE_ONLY = frozenset({"Shape", "Size"})
 MAX_ROUNDS = 64
 
 
+def node_label(node: onnx.NodeProto, index: int) -> str:
+    """How messages name a node: its name, or its position and first output when unnamed."""
+    return node.name or f"#{index} (output {node.output[0] if node.output else '?'})"
+
+
 def constant_names(model: onnx.ModelProto) -> set[str]:
     """The tensors that folding will make constant, found from the graph's structure alone
     (before any inference): initializers, outputs of nodes whose inputs all are, and outputs
@@ -72,7 +77,6 @@ def _evaluate(node: onnx.NodeProto, feeds: dict[str, np.ndarray], opsets: dict[s
 def fold_constants(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
     """The model with every constant node folded into an initializer, and the static shapes of
     its tensors. A model without constant nodes is returned as it is."""
-    from prover.onnx.importer import node_label  # the importer calls this module
 
     opsets = {o.domain or "": o.version for o in model.opset_import}
     for _ in range(MAX_ROUNDS):

@@ -75,11 +75,6 @@ from prover.errors import CircuitError, FormatError
 MAX_BITS = 62
 
 
-class ValueRangeError(CircuitError):
-    """A value left its tensor's declared bit bound: the input is outside the range the model
-    was quantized for."""
-
-
 class InputShapeError(FormatError):
     """An input array does not have the shape the model expects."""
 
@@ -175,39 +170,6 @@ class Graph:
 
     def n_parameters(self) -> int:
         return int(sum(c.values.size for c in self.constants.values()))
-
-    def validate(self) -> None:
-        """Check the graph is well formed: known kinds and arities, every operand defined before
-        use, every tensor written once, and (quantized) integer constants and bounds present
-        and at most MAX_BITS. Raises CircuitError naming the op otherwise."""
-        from prover.onnx.ops import REGISTRY  # the registry's rules import this module
-
-        defined = {self.input}
-        wrong_stage = "float" if self.quantized else "quantized"
-        for op in self.ops:
-            where = f"op {op.kind} -> {op.output} (from {op.source or 'unknown'})"
-            spec = REGISTRY.get(op.kind)
-            if spec is None:
-                raise CircuitError(f"{where}: unknown op kind")
-            if len(op.inputs) not in spec.arity:
-                raise CircuitError(f"{where}: takes {spec.arity} inputs, has {len(op.inputs)}")
-            if spec.stage == wrong_stage:
-                raise CircuitError(f"{where}: not allowed in a {'quantized' if self.quantized else 'float'} graph")
-            for name in op.inputs:
-                if name not in defined and name not in self.constants:
-                    raise CircuitError(f"{where}: operand {name!r} is used before it is defined")
-            if op.output in defined or op.output not in self.tensors:
-                raise CircuitError(f"{where}: output must be a new declared tensor")
-            defined.add(op.output)
-        if self.output not in defined:
-            raise CircuitError(f"the graph never computes its output {self.output!r}")
-        if self.quantized:
-            for t in self.tensors.values():
-                if t.scale is None or t.bits is None or not 1 <= t.bits <= MAX_BITS:
-                    raise CircuitError(f"tensor {t.name!r} lacks a scale or a bound of 1..{MAX_BITS} bits")
-            for c in self.constants.values():
-                if c.values.dtype != np.int64 or c.scale is None or c.bits is None:
-                    raise CircuitError(f"constant {c.name!r} is not an int64 array with a scale and bound")
 
 
 def bits_for_range(lo: int, hi: int) -> int:

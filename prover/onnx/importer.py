@@ -25,9 +25,9 @@ import onnx
 from onnx import numpy_helper
 
 from prover.errors import FormatError, UnsupportedModelError
-from prover.onnx.fold import constant_names, fold_constants
+from prover.onnx.fold import constant_names, fold_constants, node_label
 from prover.onnx.graph import Constant, Graph, Op, Tensor
-from prover.onnx.ops import IMPORTS
+from prover.onnx.ops import IMPORTS, validate_graph
 
 # the ONNX operators the importer accepts on computed tensors: those with a rule in the op
 # registry (any operator is accepted on constants: it is folded)
@@ -35,11 +35,6 @@ SUPPORTED_OPS = frozenset(IMPORTS)
 # the default-domain opsets whose operator definitions the rules follow
 OPSETS = tuple(range(13, 21))
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}
-
-
-def node_label(node: onnx.NodeProto, index: int) -> str:
-    """How messages name a node: its name, or its position and first output when unnamed."""
-    return node.name or f"#{index} (output {node.output[0] if node.output else '?'})"
 
 
 def load_model(source) -> onnx.ModelProto:
@@ -138,7 +133,7 @@ class Importer:
                 "the compiler needs a vector of logits (add a Flatten before the output)"
             )
         self.graph.output = out
-        self.graph.validate()
+        validate_graph(self.graph)
 
     # --- shapes -------------------------------------------------------------------------------
 

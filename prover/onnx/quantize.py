@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from prover.errors import UnsupportedModelError
+from prover.errors import UnsupportedModelError, ValueRangeError
 from prover.onnx import executor
-from prover.onnx.graph import MAX_BITS, Constant, Graph, Op, Tensor, ValueRangeError, bits_for_range, bound_of
-from prover.onnx.ops import REGISTRY
+from prover.onnx.graph import MAX_BITS, Constant, Graph, Op, Tensor, bits_for_range, bound_of
+from prover.onnx.ops import REGISTRY, validate_graph
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def quantize(
     Raises UnsupportedModelError if some accumulator would need more than MAX_BITS bits."""
     if graph.quantized:
         raise UnsupportedModelError("the graph is already quantized")
-    graph.validate()
+    validate_graph(graph)
     if max_abs is None:
         max_abs = calibrate(graph, calibration_inputs)
     quantized = Quantizer(graph, max_abs, precision).graph
@@ -189,7 +189,7 @@ class Quantizer:
             if rule is None:
                 raise UnsupportedModelError(f"op {op.kind} ({op.source}) is made by quantization, not quantized")
             rule(self, op)
-        self.graph.validate()
+        validate_graph(self.graph)
 
     # --- bookkeeping -------------------------------------------------------------------------
 

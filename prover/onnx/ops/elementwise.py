@@ -14,8 +14,8 @@ import numpy as np
 from prover.circuit import gadgets as G
 from prover.circuit.builder import LinComb, Value
 from prover.onnx.graph import Op
-from prover.onnx.ops import OpSpec, register, register_onnx
 from prover.onnx.ops.linear import fold_bias
+from prover.onnx.ops.registry import OpSpec, register, register_onnx
 
 # --- semantics -------------------------------------------------------------------------------
 

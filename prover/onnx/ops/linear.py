@@ -17,8 +17,8 @@ from prover.circuit import gadgets as G
 from prover.circuit.builder import Value
 from prover.errors import UnsupportedModelError
 from prover.onnx.graph import Constant, Op, bits_for_range
-from prover.onnx.ops import OpSpec, register, register_onnx
-from prover.onnx.ops.pool import windows
+from prover.onnx.ops.registry import OpSpec, register, register_onnx
+from prover.onnx.windows import windows
 
 # --- semantics -------------------------------------------------------------------------------
 

@@ -28,8 +28,8 @@ import numpy as np
 from prover.circuit.builder import LinComb, Value, concatenate
 from prover.errors import UnsupportedModelError
 from prover.onnx.graph import Op
-from prover.onnx.ops import OpSpec, register, register_onnx
 from prover.onnx.ops.elementwise import shifted
+from prover.onnx.ops.registry import OpSpec, register, register_onnx
 
 # --- semantics: one move per kind, on batched arrays -----------------------------------------
 

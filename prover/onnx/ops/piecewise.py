@@ -27,8 +27,8 @@ from prover.circuit import gadgets as G
 from prover.circuit.builder import LinComb, Value
 from prover.errors import UnsupportedModelError
 from prover.onnx.graph import Op, bits_for_range
-from prover.onnx.ops import OpSpec, register, register_onnx
 from prover.onnx.ops.elementwise import aligned, shifted
+from prover.onnx.ops.registry import OpSpec, register, register_onnx
 
 # --- semantics -------------------------------------------------------------------------------
 

@@ -14,23 +14,10 @@ from prover.circuit import gadgets as G
 from prover.circuit.builder import LinComb, Value
 from prover.errors import UnsupportedModelError
 from prover.onnx.graph import Constant, Op, bits_for_range
-from prover.onnx.ops import OpSpec, register, register_onnx
+from prover.onnx.ops.registry import OpSpec, register, register_onnx
+from prover.onnx.windows import windows
 
 # --- semantics -------------------------------------------------------------------------------
-
-
-def windows(x: np.ndarray, kernel, strides, pads, dilations=(1, 1), pad_value=0) -> np.ndarray:
-    """The sliding windows of a batch ``x[N, C, H, W]`` as a view of shape
-    ``(N, C, OH, OW, kh, kw)``; ``pads = (top, left, bottom, right)`` filled with ``pad_value``."""
-    kh, kw = kernel
-    sh, sw = strides
-    dh, dw = dilations
-    top, left, bottom, right = pads
-    if any(pads):
-        x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=pad_value)
-    span_h, span_w = (kh - 1) * dh + 1, (kw - 1) * dw + 1
-    view = np.lib.stride_tricks.sliding_window_view(x, (span_h, span_w), axis=(2, 3))
-    return view[:, :, ::sh, ::sw, ::dh, ::dw]
 
 
 def execute_maxpool(x, *, kernel, strides, pads, **_):
