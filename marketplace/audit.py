@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from marketplace.chain import is_embedded
-from marketplace.contracts import proof_to_evm
+from marketplace.contracts import proof_to_evm, record_from_struct
 from marketplace.settlement import SettlementContract, read_arrays, write_arrays
 from prover.errors import ChainError, FormatError, VerificationError
 
@@ -186,8 +186,7 @@ class Audit(SettlementContract):
         return self._event(receipt, "PoolRegistered", "poolId")
 
     def pool_of(self, pool_id: int) -> PoolRecord:
-        p = self._view(self.contract.functions.poolOf(pool_id))
-        return PoolRecord(p[0], int(p[1]), int(p[2]))
+        return record_from_struct(PoolRecord, self._view(self.contract.functions.poolOf(pool_id)))
 
     def pool_uri(self, pool_id: int) -> str:
         """The URI the pool's registrant published its file at (from the registration event)."""
@@ -226,7 +225,7 @@ class Audit(SettlementContract):
         return self._event(self._send(self.contract.functions.completeUnstake(model_id), provider), "Unstaked", "bond")
 
     def stake_of(self, model_id: int) -> StakeRecord:
-        return StakeRecord(*(int(v) for v in self.contract.functions.stakeOf(model_id).call()))
+        return record_from_struct(StakeRecord, self._view(self.contract.functions.stakeOf(model_id)))
 
     # challenges
     def challenge(self, sender: str, model_id: int, pool_id: int, fee: int) -> int:
@@ -257,14 +256,10 @@ class Audit(SettlementContract):
         self._send(self.contract.functions.cancel(challenge_id), sender)
 
     def status(self, challenge_id: int) -> ChallengeRecord:
-        c = self._view(self.contract.functions.challengeOf(challenge_id))
-        return ChallengeRecord(c[0], ChallengeStatus(c[1]), bool(c[2]), *(int(v) for v in c[3:]))
+        return record_from_struct(ChallengeRecord, self._view(self.contract.functions.challengeOf(challenge_id)))
 
     def attestations(self, model_id: int) -> list[Attestation]:
-        return [
-            Attestation(int(a[0]), int(a[1]), int(a[2]), int(a[3]), bool(a[4]))
-            for a in self.contract.functions.attestations(model_id).call()
-        ]
+        return [record_from_struct(Attestation, a) for a in self.contract.functions.attestations(model_id).call()]
 
 
 def answer_challenge(
