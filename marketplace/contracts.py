@@ -312,26 +312,27 @@ def transact(w3: Web3, call, sender: str, value: int = 0, abis: Sequence[list[di
     return receipt
 
 
-def bind(w3: Web3, address: ChecksumAddress, abi: list[dict]) -> Contract:
-    """The contract at ``address``; its struct results come back as named tuples (web3's
-    ``decode_tuples``), whose field names are the ABI's components (see ``record_from_struct``)."""
-    return w3.eth.contract(address=address, abi=abi, decode_tuples=True)
-
-
 def _snake_case(name: str) -> str:
     """An ABI name in Python's spelling: ``metadataURI`` -> ``metadata_uri``."""
     return re.sub(r"(?<=[a-z0-9])([A-Z]+)", lambda m: "_" + m.group(1).lower(), name)
 
 
-def record_from_struct(cls: type[Any], struct: Any, rename: dict[str, str] | None = None, **convert) -> Any:
-    """The dataclass ``cls`` built from a struct as ``bind``'s contracts return it: each field
-    takes the ABI component of its name in snake case (or the one ``rename`` maps to it), so a
-    struct whose fields move or change is refused instead of read shifted. A field converts by
-    ``convert[name]`` when given, else by its annotated type (int, bool, bytes, str, an IntEnum).
-    ChainError when the struct's fields are not the record's."""
-    if not hasattr(struct, "_asdict"):
-        raise ChainError(f"{cls.__name__} is read from a struct with field names: bind the contract with bind()")
-    values = {(rename or {}).get(k, _snake_case(k)): v for k, v in struct._asdict().items()}
+def struct_fields(call) -> list[str]:
+    """The ABI component names of the struct (or array of structs) a contract call returns."""
+    (output,) = call.abi["outputs"]
+    return [component["name"] for component in output["components"]]
+
+
+def record_from_struct(
+    cls: type[Any], struct: Sequence, fields: Sequence[str], rename: dict[str, str] | None = None, **convert
+) -> Any:
+    """The dataclass ``cls`` built from a struct's values and its ABI component names
+    (``struct_fields``): each record field takes the component of its name in snake case (or
+    the one ``rename`` maps to it), so a struct whose fields move or change is refused instead
+    of read shifted. A field converts by ``convert[name]`` when given, else by its annotated
+    type (int, bool, bytes, str, an IntEnum). ChainError when the struct's fields are not the
+    record's."""
+    values = {(rename or {}).get(k, _snake_case(k)): v for k, v in zip(fields, struct, strict=True)}
     names = [f.name for f in dataclasses.fields(cls)]
     if sorted(values) != sorted(names):
         raise ChainError(
@@ -342,13 +343,19 @@ def record_from_struct(cls: type[Any], struct: Any, rename: dict[str, str] | Non
     return cls(**{n: convert[n](values[n]) if n in convert else hints[n](values[n]) for n in names})
 
 
+def read_record(cls: type[Any], call, abis: Sequence[list[dict]] = (), rename: dict[str, str] | None = None, **convert):
+    """Run a read-only call that returns one struct and build ``cls`` from it by name
+    (``record_from_struct``); a revert raises ContractRevert."""
+    return record_from_struct(cls, view(call, abis), struct_fields(call), rename, **convert)
+
+
 def deploy(w3: Web3, name: str, *args, sender: str, artifact: dict | None = None) -> tuple[Contract, Any]:
     """Deploy a contract from its shipped artifact (or the one given). Returns the contract
     and the deployment receipt."""
     artifact = artifact or load_artifact(name)
     factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
     receipt = transact(w3, factory.constructor(*args), sender, abis=[artifact["abi"]])
-    return bind(w3, receipt["contractAddress"], artifact["abi"]), receipt
+    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"]), receipt
 
 
 def deploy_verifier(w3: Web3, vk, sender: str) -> tuple[Contract, Any]:
@@ -380,7 +387,7 @@ class Market:
     @classmethod
     def at(cls, w3: Web3, address: ChecksumAddress) -> Market:
         """Bind to a deployed marketplace."""
-        return cls(w3, bind(w3, address, load_artifact("Marketplace")["abi"]))
+        return cls(w3, w3.eth.contract(address=address, abi=load_artifact("Marketplace")["abi"]))
 
     def _send(self, call, sender: str, value: int = 0):
         self.last_receipt = transact(self.w3, call, sender, value, self._abis)
@@ -434,7 +441,7 @@ class Market:
 
     def model(self, model_id: int) -> ModelRecord:
         """The registry's record of a model (UnknownModel revert for an id never registered)."""
-        return record_from_struct(ModelRecord, self._view(self.registry.functions.model(model_id)))
+        return read_record(ModelRecord, self.registry.functions.model(model_id), self._abis)
 
     def price(self, model_id: int) -> int:
         return int(self._view(self.registry.functions.inferenceTerms(model_id))[3])
@@ -474,8 +481,8 @@ class Market:
         def result(value: int) -> int | None:
             return None if int(value) == NO_RESULT else int(value)
 
-        r = self._view(self.marketplace.functions.request(request_id))
-        return record_from_struct(RequestRecord, r, label=result, output_commitment=result)
+        call = self.marketplace.functions.request(request_id)
+        return read_record(RequestRecord, call, self._abis, label=result, output_commitment=result)
 
     def balance(self) -> int:
         """Ether the marketplace holds."""

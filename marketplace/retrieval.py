@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from marketplace.contracts import proof_to_evm, record_from_struct
+from marketplace.contracts import proof_to_evm, read_record
 from marketplace.settlement import SettlementContract, read_arrays, write_arrays
 from prover.errors import FormatError, VerificationError
 from prover.field import FR_MODULUS
@@ -248,8 +248,8 @@ class Retrieval(SettlementContract):
         self._send(self.contract.functions.refund(request_id), requester)
 
     def corpus(self, corpus_id: int) -> CorpusRecord:
-        return record_from_struct(CorpusRecord, self._view(self.contract.functions.corpus(corpus_id)))
+        return read_record(CorpusRecord, self.contract.functions.corpus(corpus_id), self._abis)
 
     def request_of(self, request_id: int) -> RetrievalRequest:
-        r = self._view(self.contract.functions.requestOf(request_id))
-        return record_from_struct(RetrievalRequest, r, rename={"class": "requested_class"})
+        call = self.contract.functions.requestOf(request_id)
+        return read_record(RetrievalRequest, call, self._abis, rename={"class": "requested_class"})

@@ -11,7 +11,7 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
 
-from marketplace.contracts import bind, deploy, load_artifact, transact, view
+from marketplace.contracts import deploy, load_artifact, transact, view
 from prover.formats.binfile import atomic_output
 
 
@@ -56,7 +56,7 @@ class SettlementContract:
 
     @classmethod
     def at(cls, w3: Web3, address: ChecksumAddress):
-        return cls(w3, bind(w3, address, load_artifact(cls.NAME)["abi"]))
+        return cls(w3, w3.eth.contract(address=address, abi=load_artifact(cls.NAME)["abi"]))
 
     def _send(self, call, sender: str, value: int = 0):
         self.last_receipt = transact(self.w3, call, sender, value, self._abis)

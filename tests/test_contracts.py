@@ -20,6 +20,7 @@ from marketplace.contracts import (
     load_artifact,
     view,
 )
+from prover.errors import ChainError
 from prover.field import FR_MODULUS
 
 PRICE = 10**16
@@ -466,3 +467,22 @@ def test_revert_data_comes_from_web3s_exception_data_and_one_embedded_form_only(
     assert _revert_data(TransactionFailed(f"execution reverted: {payload!r}")) == payload
     assert _revert_data(TransactionFailed("execution reverted: out of gas")) is None
     assert _revert_data(ValueError(f"execution reverted: {payload!r}")) is None
+
+
+def test_records_are_built_by_abi_field_name_and_a_changed_struct_is_refused():
+    """ModelRecord comes from Marketplace.model's ABI component names, whatever their order;
+    a struct with a field the record lacks is refused rather than read shifted."""
+    from marketplace.chain import connect as connect_embedded
+    from marketplace.contracts import ModelRecord, record_from_struct, struct_fields
+
+    w3 = connect_embedded()
+    market = w3.eth.contract(address="0x" + "11" * 20, abi=load_artifact("Marketplace")["abi"])
+    fields = struct_fields(market.functions.model(1))
+    assert fields[:2] == ["provider", "price"] and "metadataURI" in fields
+    values = {"provider": "0x" + "22" * 20, "price": 5, "retired": True, "modelCommitment": 7, "metadataURI": "m"}
+    struct = [values.get(f, b"\0" * 32 if f.endswith("Hash") else "0x" + "33" * 20) for f in fields]
+    record = record_from_struct(ModelRecord, struct, fields)
+    assert (record.price, record.retired, record.model_commitment, record.metadata_uri) == (5, True, 7, "m")
+    assert record_from_struct(ModelRecord, struct[::-1], fields[::-1]) == record
+    with pytest.raises(ChainError, match="disagree"):
+        record_from_struct(ModelRecord, struct, [*fields[:-1], "metadataHash"])
