@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from marketplace.contracts import Status as RequestStatus  # a retrieval request lives as a prediction does
-from marketplace.contracts import proof_to_evm
+from marketplace.contracts import proof_to_evm, read_record
 from marketplace.settlement import SettlementContract, read_arrays, write_arrays
 from prover.errors import FormatError, VerificationError
 from prover.field import FR_MODULUS
@@ -245,9 +245,8 @@ class Retrieval(SettlementContract):
         self._send(self.contract.functions.refund(request_id), requester)
 
     def corpus(self, corpus_id: int) -> CorpusRecord:
-        c = self._view(self.contract.functions.corpus(corpus_id))
-        return CorpusRecord(c[0], int(c[1]), int(c[2]))
+        return read_record(CorpusRecord, self.contract.functions.corpus(corpus_id), self._abis)
 
     def request_of(self, request_id: int) -> RetrievalRequest:
-        r = self._view(self.contract.functions.requestOf(request_id))
-        return RetrievalRequest(r[0], int(r[1]), RequestStatus(r[2]), *(int(v) for v in r[3:]))
+        call = self.contract.functions.requestOf(request_id)
+        return read_record(RetrievalRequest, call, self._abis, rename={"class": "requested_class"})
