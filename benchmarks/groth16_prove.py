@@ -10,13 +10,20 @@ so start-up and file loading count on both sides; each child's peak resident mem
 GNU time. Both proofs must pass ``snarkjs groth16 verify`` or the run fails. Results are
 printed as a table and saved to ``benchmarks/results/groth16_prove.json``.
 
-    python -m benchmarks groth16 [--sizes 12 14] [--repeat 3] [--profile]
+Before the proofs, the G2 MSM alone (the kernel of pi_b) is timed at ``--msm-k`` (2^16 points
+by default) on full-size and on witness-like scalars, and, with ``--baseline-native`` (another
+build of ``prover._native``, e.g. main's ``prover/_native.abi3.so``), beside that build on the
+same inputs, whose results must agree. (The benchmark circuit's B reads only the 64 inputs, so
+its proofs' own G2 MSM is small.)
+
+    python -m benchmarks groth16 [--sizes 12 14] [--repeat 3] [--profile] [--baseline-native SO]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib.util
 import io
 import json
 import os
@@ -32,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import CACHE_DIR, RESULTS_DIR
+from benchmarks.kernels import G2_GEN, best_of, random_fr, witness_like
 from marketplace.npm import REPO_ROOT, npm_bin, run_npm_tool
 from prover import kernels
 from prover.ceremony.known_secret import known_secret_setup
@@ -197,6 +205,47 @@ def profile(files: dict[str, Path], top: int = 20) -> str:
     return out.getvalue()
 
 
+def load_native(path: Path):
+    """Another build of ``prover._native`` as a module of its own (its init symbol fixes the name)."""
+    spec = importlib.util.spec_from_file_location("_native", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"{path} is not a loadable extension module")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def g2_msm_rows(k: int, repeat: int, baseline: Path | None, seed: int = 2026) -> list[dict]:
+    """Best-of-``repeat`` seconds of ``g2_msm`` on 2^k random G2 points, for full-size and for
+    witness-like scalars, with ours and (if given) the baseline build on the same inputs."""
+    rng = np.random.default_rng(seed)
+    points = kernels.g2_batch_mul(G2_GEN, random_fr(rng, 1 << k))
+    builds = {"zkmarket": kernels.g2_msm}
+    if baseline is not None:
+        builds["baseline"] = load_native(baseline).g2_msm
+    rows = []
+    for name, scalars in (("full-size", random_fr(rng, 1 << k)), ("witness-like", witness_like(rng, 1 << k))):
+        sums = {build: msm(points, scalars) for build, msm in builds.items()}
+        if any((other != sums["zkmarket"]).any() for other in sums.values()):
+            raise RuntimeError(f"the baseline's G2 MSM disagrees with ours on the {name} scalars")
+        row = {"k": k, "scalars": name}
+        for build, msm in builds.items():
+            row[f"{build}_seconds"] = best_of(repeat, msm, points, scalars)
+        rows.append(row)
+    return rows
+
+
+def g2_msm_table(rows: list[dict]) -> str:
+    lines = [f"{'G2 MSM':>8} {'scalars':>13} {'zkmarket s':>11} {'baseline s':>11} {'speed-up':>9}"]
+    for r in rows:
+        base = r.get("baseline_seconds")
+        lines.append(
+            f"{'2^' + str(r['k']):>8} {r['scalars']:>13} {r['zkmarket_seconds']:>11.3f} "
+            + (f"{base:>11.3f} {base / r['zkmarket_seconds']:>8.2f}x" if base else f"{'-':>11} {'-':>9}")
+        )
+    return "\n".join(lines)
+
+
 def table(rows: list[dict]) -> str:
     lines = [
         f"{'constraints':>12} {'zkmarket s':>11} {'snarkjs s':>10} {'ratio':>6} "
@@ -222,6 +271,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per prover and size (best time kept)")
     parser.add_argument("--profile", action="store_true", help="also profile our prover at the largest size")
+    parser.add_argument("--msm-k", type=int, default=16, metavar="K", help="log2 of the G2 MSM's size (0: skip it)")
+    parser.add_argument(
+        "--baseline-native",
+        type=Path,
+        metavar="SO",
+        help="another build of prover._native to time the G2 MSM against (e.g. main's _native.abi3.so)",
+    )
     args = parser.parse_args(argv)
     if not os.access(GNU_TIME, os.X_OK):
         print(f"{GNU_TIME} (GNU time) is needed to measure peak memory: apt-get install time", file=sys.stderr)
@@ -235,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
     if "reference" in backends:
         slow = [name for name, b in kernels.BACKEND.items() if b == "reference"]
         print(f"  warning: py_ecc reference kernels in use for {', '.join(slow)}: expect very slow runs")
+    msm_rows = []
+    if args.msm_k:
+        msm_rows = g2_msm_rows(args.msm_k, max(args.repeat, 3), args.baseline_native)
+        print(g2_msm_table(msm_rows), flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         for k in args.sizes:
@@ -251,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         "kernels": kernels.BACKEND,
         "repeat": args.repeat,
         "rows": rows,
+        "g2_msm": msm_rows,
+        "g2_msm_baseline": str(args.baseline_native) if args.baseline_native else None,
     }
     if args.profile:
         report["profile"] = profile(prepare(max(args.sizes)))

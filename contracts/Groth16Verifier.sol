@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {SCALAR_FIELD as BN254_SCALAR_FIELD} from "./Common.sol";
+import {IGroth16Verifier} from "./IGroth16Verifier.sol";
+
 /// @title Groth16 verifier over BN254 for statements with four public inputs
+/// @author zkml-market
 /// @notice One compiled contract serves every circuit: the verifying key is passed to the
 /// constructor and kept as immutables (in the deployed code), so registering a model needs no
 /// compiler and a verification reads no storage. The calling convention is snarkjs's:
@@ -9,9 +13,9 @@ pragma solidity ^0.8.28;
 /// @dev Checks e(-A, B) * e(alpha, beta) * e(vk_x, gamma) * e(C, delta) == 1 with
 /// vk_x = IC0 + sum(pub[i] * IC[i+1]), using the ecAdd (0x06), ecMul (0x07) and pairing (0x08)
 /// precompiles.
-contract Groth16Verifier {
-    /// @notice BN254 scalar field order: every public input must be below it.
-    uint256 public constant SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+contract Groth16Verifier is IGroth16Verifier {
+    /// @notice BN254 scalar field order: every public input must be below it (Common.sol's).
+    uint256 public constant SCALAR_FIELD = BN254_SCALAR_FIELD;
     /// @notice BN254 base field order: every proof coordinate must be below it.
     uint256 public constant BASE_FIELD = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
     /// @notice Number of public inputs of the statement this verifier checks.

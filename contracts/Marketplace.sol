@@ -1,38 +1,27 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {RequestStatus, UnknownRequest, RequestNotOpen, ModelIsRetired} from "./Common.sol";
+import {DeadlinePassed, DeadlineNotReached, InvalidProof} from "./Common.sol";
+import {IGroth16Verifier} from "./IGroth16Verifier.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
-
-/// @notice The snarkjs calldata ABI of a Groth16 verifier for a four-input statement.
-interface IInferenceVerifier {
-    function verifyProof(
-        uint256[2] calldata a,
-        uint256[2][2] calldata b,
-        uint256[2] calldata c,
-        uint256[4] calldata pubSignals
-    ) external view returns (bool);
-}
+import {PullPayments} from "./PullPayments.sol";
 
 /// @title Pay-per-verified-prediction escrow
+/// @author zkml-market
 /// @notice The marketplace is the registry of the models it sells (it extends ModelRegistry),
 /// so a fulfil reads the model's terms without a call to another contract. A consumer escrows exactly a model's price with the commitment to its input and a
 /// deadline. A Groth16 proof that the committed model maps that input to a label and an output
 /// commitment releases the escrow to the model's provider; after the deadline an unanswered
 /// request is refunded to the consumer. Money leaves only through `withdraw` (pull payments).
-contract Marketplace is ModelRegistry {
-    enum Status {
-        None,
-        Open,
-        Fulfilled,
-        Refunded
-    }
-
+contract Marketplace is ModelRegistry, PullPayments {
+    /// @notice A consumer's escrowed request for one prediction.
     /// @dev Slot 0 packs what every step reads: consumer, deadline, model id, status.
     struct Request {
         address consumer;
         uint40 deadline;
         uint48 modelId;
-        Status status;
+        RequestStatus status;
         uint256 escrow;
         uint256 inputCommitment;
         uint256 label;
@@ -45,40 +34,36 @@ contract Marketplace is ModelRegistry {
 
     /// @notice Number of requests opened so far; request ids are 1..requestCount.
     uint256 public requestCount;
-    /// @dev What each account can withdraw, plus one once the account is known (a provider from
-    /// its first registration): crediting then rewrites a non-zero slot (5k gas) instead of
-    /// filling an empty one (22k), also after a withdrawal, which leaves the one in place.
-    mapping(address => uint256) private _owedPlusOne;
     mapping(uint256 => Request) private _requests;
 
     /// @notice The model names no inference verifier.
+    /// @param modelId the model
     error InferenceUnsupported(uint256 modelId);
     /// @notice The payment must equal the model's price exactly.
+    /// @param expected the model's price
+    /// @param sent the value sent
     error WrongPayment(uint256 expected, uint256 sent);
     /// @notice The deadline must lie in the future (and fit 40 bits).
+    /// @param deadline the deadline given
     error BadDeadline(uint256 deadline);
     /// @notice The model id does not fit the request record.
+    /// @param modelId the model id given
     error ModelIdTooLarge(uint256 modelId);
     /// @notice A public input is not a BN254 scalar field element.
+    /// @param value the input given
     error PublicInputOutOfField(uint256 value);
-    /// @notice No request has this id.
-    error UnknownRequest(uint256 requestId);
-    /// @notice The request was already fulfilled or refunded.
-    error RequestNotOpen(uint256 requestId, Status status);
-    /// @notice The deadline passed: the request can only be refunded now.
-    error DeadlinePassed(uint256 requestId, uint256 deadline);
-    /// @notice The deadline has not passed yet: the provider may still answer.
-    error DeadlineNotReached(uint256 requestId, uint256 deadline);
     /// @notice Only the request's consumer may do this.
+    /// @param requestId the request
+    /// @param caller who tried
     error NotConsumer(uint256 requestId, address caller);
-    /// @notice The proof does not verify for this request's public inputs.
-    error InvalidProof(uint256 requestId);
-    /// @notice The caller is owed nothing.
-    error NothingToWithdraw(address account);
-    /// @notice Sending the ether failed (the receiver reverted); the credit is kept.
-    error TransferFailed(address account, uint256 amount);
 
     /// @notice A consumer escrowed the price of a prediction.
+    /// @param requestId the new request
+    /// @param modelId the model asked
+    /// @param consumer who escrowed
+    /// @param inputCommitment commitment to the (salted) input
+    /// @param escrow the wei escrowed (the model's price)
+    /// @param deadline unix time after which an unanswered request can be refunded
     event RequestOpened(
         uint256 indexed requestId,
         uint256 indexed modelId,
@@ -88,11 +73,15 @@ contract Marketplace is ModelRegistry {
         uint256 deadline
     );
     /// @notice A valid proof answered a request; its escrow is now owed to the model's provider.
+    /// @param requestId the request
+    /// @param label the proved label
+    /// @param outputCommitment the proved output commitment
     event RequestFulfilled(uint256 indexed requestId, uint256 label, uint256 outputCommitment);
     /// @notice An unanswered request was refunded; the escrow is now owed to the consumer.
+    /// @param requestId the request
+    /// @param consumer who is owed the escrow
+    /// @param amount the wei owed back
     event RequestRefunded(uint256 indexed requestId, address indexed consumer, uint256 amount);
-    /// @notice An account withdrew what it was owed.
-    event Withdrawn(address indexed account, uint256 amount);
 
     /// @notice Escrow exactly the model's price for a prediction on a committed input.
     /// @param modelId the registered model
@@ -117,7 +106,7 @@ contract Marketplace is ModelRegistry {
             consumer: msg.sender,
             deadline: uint40(deadline),
             modelId: uint48(modelId),
-            status: Status.Open,
+            status: RequestStatus.Open,
             escrow: msg.value,
             inputCommitment: inputCommitment,
             // the consumer pre-pays the result slots (written non-zero now, overwritten by
@@ -145,17 +134,17 @@ contract Marketplace is ModelRegistry {
         uint256 label,
         uint256 outputCommitment
     ) external {
-        Request storage r = _open(requestId);
-        if (block.timestamp > r.deadline) revert DeadlinePassed(requestId, r.deadline);
         if (label >= SCALAR_FIELD) revert PublicInputOutOfField(label);
         if (outputCommitment >= SCALAR_FIELD) revert PublicInputOutOfField(outputCommitment);
+        Request storage r = _open(requestId);
+        if (block.timestamp > r.deadline) revert DeadlinePassed(requestId, r.deadline);
         Model storage m = _existing(r.modelId);
         uint256[4] memory pub = [m.modelCommitment, r.inputCommitment, label, outputCommitment];
-        if (!IInferenceVerifier(m.inferenceVerifier).verifyProof(a, b, c, pub)) revert InvalidProof(requestId);
+        if (!IGroth16Verifier(m.inferenceVerifier).verifyProof(a, b, c, pub)) revert InvalidProof(requestId);
         address provider = m.provider;
 
         uint256 amount = r.escrow;
-        r.status = Status.Fulfilled;
+        r.status = RequestStatus.Fulfilled;
         r.escrow = 0;
         r.label = label;
         r.outputCommitment = outputCommitment;
@@ -172,30 +161,10 @@ contract Marketplace is ModelRegistry {
         if (block.timestamp <= r.deadline) revert DeadlineNotReached(requestId, r.deadline);
 
         uint256 amount = r.escrow;
-        r.status = Status.Refunded;
+        r.status = RequestStatus.Refunded;
         r.escrow = 0;
         _credit(msg.sender, amount);
         emit RequestRefunded(requestId, msg.sender, amount);
-    }
-
-    /// @notice Send the caller everything it is owed.
-    /// @return amount the wei sent
-    function withdraw() external returns (uint256 amount) {
-        amount = owed(msg.sender);
-        if (amount == 0) revert NothingToWithdraw(msg.sender);
-        // effects before the interaction: a re-entering receiver finds nothing owed
-        _owedPlusOne[msg.sender] = 1;
-        emit Withdrawn(msg.sender, amount);
-        (bool sent,) = payable(msg.sender).call{value: amount}("");
-        if (!sent) revert TransferFailed(msg.sender, amount);
-    }
-
-    /// @notice Wei an account can withdraw.
-    /// @param account the account
-    /// @return the amount owed
-    function owed(address account) public view returns (uint256) {
-        uint256 stored = _owedPlusOne[account];
-        return stored == 0 ? 0 : stored - 1;
     }
 
     /// @notice A request's full record.
@@ -203,23 +172,20 @@ contract Marketplace is ModelRegistry {
     /// @return the request
     function request(uint256 requestId) external view returns (Request memory) {
         Request storage r = _requests[requestId];
-        if (r.status == Status.None) revert UnknownRequest(requestId);
+        if (r.status == RequestStatus.None) revert UnknownRequest(requestId);
         return r;
     }
 
-    function _credit(address account, uint256 amount) private {
-        uint256 stored = _owedPlusOne[account];
-        _owedPlusOne[account] = (stored == 0 ? 1 : stored) + amount;
-    }
-
-    /// @dev Providers are known from their first registration on (see _owedPlusOne).
+    /// @dev A provider pays its credit slot when it registers, so that the fulfil which pays it
+    /// first costs no more than the later ones.
     function _afterRegister(uint256, address provider) internal override {
-        if (_owedPlusOne[provider] == 0) _owedPlusOne[provider] = 1;
+        _enroll(provider);
     }
 
+    /// @dev The record of an open request (reverts UnknownRequest or RequestNotOpen otherwise).
     function _open(uint256 requestId) private view returns (Request storage r) {
         r = _requests[requestId];
-        if (r.status == Status.None) revert UnknownRequest(requestId);
-        if (r.status != Status.Open) revert RequestNotOpen(requestId, r.status);
+        if (r.status == RequestStatus.None) revert UnknownRequest(requestId);
+        if (r.status != RequestStatus.Open) revert RequestNotOpen(requestId, r.status);
     }
 }

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {SCALAR_FIELD as BN254_SCALAR_FIELD, NotProvider, ModelIsRetired} from "./Common.sol";
+
 /// @title Registry of committed models
+/// @author zkml-market
 /// @notice A provider registers a model by its commitment (the Poseidon hash of its quantized
 /// weights and architecture), names a Groth16 verifier for each statement it can prove, sets a
 /// price per prediction, and records the hash of its setup transcript. The commitment, the
@@ -16,6 +19,7 @@ contract ModelRegistry {
 
     /// @dev Fields used by every fulfil sit in three slots: (provider, price),
     /// (inference verifier, retired), commitment.
+    /// @notice Everything recorded about a model.
     struct Model {
         address provider;
         uint96 price;
@@ -30,28 +34,38 @@ contract ModelRegistry {
     }
 
     /// @notice BN254 scalar field order: a commitment is a public input, so it must be below it.
-    uint256 public constant SCALAR_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// @dev Common.sol's constant, exposed as a getter as before (the getter also keeps the
+    /// selector table, and so fulfil's dispatch gas, as it was).
+    uint256 public constant SCALAR_FIELD = BN254_SCALAR_FIELD;
 
     /// @notice Number of models registered so far; model ids are 1..modelCount.
     uint256 public modelCount;
     mapping(uint256 => Model) private _models;
 
     /// @notice No model has this id.
+    /// @param modelId the id asked for
     error UnknownModel(uint256 modelId);
-    /// @notice Only the model's provider may do this.
-    error NotProvider(uint256 modelId, address caller);
-    /// @notice The model is retired and takes no new business.
-    error ModelIsRetired(uint256 modelId);
     /// @notice The commitment is not a BN254 scalar field element.
+    /// @param modelCommitment the commitment given
     error CommitmentOutOfField(uint256 modelCommitment);
     /// @notice A model must name at least one verifier.
     error NoVerifier();
     /// @notice The address named as a verifier has no code.
+    /// @param verifier the address given
     error VerifierNotDeployed(address verifier);
     /// @notice The price does not fit the 96-bit price field.
+    /// @param price the price given
     error PriceTooLarge(uint256 price);
 
     /// @notice A model was registered.
+    /// @param modelId the new model
+    /// @param provider its provider (the caller)
+    /// @param modelCommitment commitment to its quantized weights
+    /// @param architectureHash hash of its architecture
+    /// @param verifiers its verifier per statement (Inference, Accuracy, Retrieval)
+    /// @param price wei per prediction
+    /// @param transcriptHash hash of its setup ceremony transcript
+    /// @param metadataURI where its public description lives
     event ModelRegistered(
         uint256 indexed modelId,
         address indexed provider,
@@ -63,8 +77,12 @@ contract ModelRegistry {
         string metadataURI
     );
     /// @notice A model's price per prediction changed.
+    /// @param modelId the model
+    /// @param oldPrice the price before (wei)
+    /// @param newPrice the price now (wei)
     event PriceChanged(uint256 indexed modelId, uint256 oldPrice, uint256 newPrice);
     /// @notice A model was retired.
+    /// @param modelId the model
     event ModelRetired(uint256 indexed modelId);
 
     /// @notice Register a model; the caller becomes its provider.
@@ -174,6 +192,7 @@ contract ModelRegistry {
         if (m.provider == address(0)) revert UnknownModel(modelId);
     }
 
+    /// @dev The record of an existing model of the caller's (reverts NotProvider otherwise).
     function _ownModel(uint256 modelId) private view returns (Model storage m) {
         m = _existing(modelId);
         if (m.provider != msg.sender) revert NotProvider(modelId, msg.sender);

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from marketplace.chain import is_embedded
-from marketplace.contracts import proof_to_evm
+from marketplace.contracts import proof_to_evm, read_record, record_from_struct, struct_fields
 from marketplace.settlement import SettlementContract, read_arrays, write_arrays
 from prover.errors import ChainError, FormatError, VerificationError
 
@@ -45,6 +45,8 @@ class ChallengeStatus(IntEnum):
 
 @dataclass(frozen=True)
 class PoolRecord:
+    """A registered test pool: who registered it, its number of samples and its Merkle root."""
+
     registrant: str
     size: int
     root: int
@@ -186,8 +188,7 @@ class Audit(SettlementContract):
         return self._event(receipt, "PoolRegistered", "poolId")
 
     def pool_of(self, pool_id: int) -> PoolRecord:
-        p = self._view(self.contract.functions.poolOf(pool_id))
-        return PoolRecord(p[0], int(p[1]), int(p[2]))
+        return read_record(PoolRecord, self.contract.functions.poolOf(pool_id), self._abis)
 
     def pool_uri(self, pool_id: int) -> str:
         """The URI the pool's registrant published its file at (from the registration event)."""
@@ -226,7 +227,7 @@ class Audit(SettlementContract):
         return self._event(self._send(self.contract.functions.completeUnstake(model_id), provider), "Unstaked", "bond")
 
     def stake_of(self, model_id: int) -> StakeRecord:
-        return StakeRecord(*(int(v) for v in self.contract.functions.stakeOf(model_id).call()))
+        return read_record(StakeRecord, self.contract.functions.stakeOf(model_id), self._abis)
 
     # challenges
     def challenge(self, sender: str, model_id: int, pool_id: int, fee: int) -> int:
@@ -257,14 +258,12 @@ class Audit(SettlementContract):
         self._send(self.contract.functions.cancel(challenge_id), sender)
 
     def status(self, challenge_id: int) -> ChallengeRecord:
-        c = self._view(self.contract.functions.challengeOf(challenge_id))
-        return ChallengeRecord(c[0], ChallengeStatus(c[1]), bool(c[2]), *(int(v) for v in c[3:]))
+        return read_record(ChallengeRecord, self.contract.functions.challengeOf(challenge_id), self._abis)
 
     def attestations(self, model_id: int) -> list[Attestation]:
-        return [
-            Attestation(int(a[0]), int(a[1]), int(a[2]), int(a[3]), bool(a[4]))
-            for a in self.contract.functions.attestations(model_id).call()
-        ]
+        call = self.contract.functions.attestations(model_id)
+        fields = struct_fields(call)
+        return [record_from_struct(Attestation, a, fields) for a in call.call()]
 
 
 def answer_challenge(

@@ -553,16 +553,21 @@ def _error(body) -> str:
     return str(body.get("error", body)) if isinstance(body, dict) else str(body)
 
 
-def fetch_card(endpoint: str, timeout: float = HTTP_TIMEOUT_S) -> dict:
-    """The provider's model card (see the module docstring), at most ``CARD_MAX_BYTES``."""
-    url = endpoint.rstrip("/") + "/model"
-    status, raw, _ = _request(url, max_bytes=CARD_MAX_BYTES, timeout=timeout)
+def _json_object(status: int, raw: bytes, url: str, what: str) -> dict:
+    """The JSON object of a 200 answer (``what`` it should be); ChannelError for any other."""
     body = _json(status, raw, url)
     if status != 200:
         raise ChannelError(f"{url} answered {status}: {_error(body)}")
     if not isinstance(body, dict):
-        raise ChannelError(f"{url} answered a model card that is not a JSON object")
+        raise ChannelError(f"{url} answered {what} that is not a JSON object")
     return body
+
+
+def fetch_card(endpoint: str, timeout: float = HTTP_TIMEOUT_S) -> dict:
+    """The provider's model card (see the module docstring), at most ``CARD_MAX_BYTES``."""
+    url = endpoint.rstrip("/") + "/model"
+    status, raw, _ = _request(url, max_bytes=CARD_MAX_BYTES, timeout=timeout)
+    return _json_object(status, raw, url, "a model card")
 
 
 def setup_file_size(card: dict, name: str) -> int | None:
@@ -617,9 +622,4 @@ def fetch_result(endpoint: str, request_id: int, signature: str, timeout: float 
     status, raw, _ = _request(url, headers={"Authorization": f"{AUTH_SCHEME} {signature}"}, timeout=timeout)
     if status == 404:
         return None
-    body = _json(status, raw, url)
-    if status != 200:
-        raise ChannelError(f"{url} answered {status}: {_error(body)}")
-    if not isinstance(body, dict):
-        raise ChannelError(f"{url} answered a result that is not a JSON object")
-    return body
+    return _json_object(status, raw, url, "a result")

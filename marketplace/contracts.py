@@ -1,8 +1,9 @@
 """Compile, ship, deploy and call the marketplace contracts.
 
 The compiled artifacts (ABI and bytecode) live in ``marketplace/artifacts`` so that a provider
-needs no compiler: ``build_artifacts()`` (``python -m marketplace.contracts``) regenerates them
-from ``contracts/``, and a test fails when they differ from a fresh compile.
+needs no compiler: ``build_artifacts()`` (``python -m marketplace.contracts``) regenerates all of
+them, the marketplace's and the statement contracts', from one compile of ``contracts/``, and a
+test fails when they differ from a fresh compile.
 
 ``Market`` wraps a deployed ModelRegistry + Marketplace pair with typed methods; a revert
 becomes ``ContractRevert`` carrying the contract's custom error name and arguments.
@@ -11,8 +12,11 @@ becomes ``ContractRevert`` carrying the contract's custom error name and argumen
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
+import re
 import sys
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
@@ -20,10 +24,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from eth_abi import decode as abi_decode
+from eth_tester.exceptions import TransactionFailed
 from eth_typing import ChecksumAddress
 from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import ContractLogicError
 from web3.types import TxParams, TxReceipt, Wei
 
 from marketplace.chain import is_embedded
@@ -37,6 +43,10 @@ CONTRACTS_DIR = REPO_ROOT / "contracts"
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 # the contracts a provider or consumer deploys; contracts/test/ holds test-only contracts
 SHIPPED = ("Groth16Verifier", "ModelRegistry", "Marketplace")
+# the contracts of the accuracy and retrieval protocols (sources in contracts/statements/)
+STATEMENT_CONTRACTS = ("AccuracyAudit", "RetrievalMarket")
+# every contract with an artifact in marketplace/artifacts
+ARTIFACTS = SHIPPED + STATEMENT_CONTRACTS
 # statement index in ModelRegistry.registerModel's verifier array
 INFERENCE, ACCURACY, RETRIEVAL = 0, 1, 2
 # Marketplace.NO_RESULT: the label and output commitment of an unanswered request
@@ -80,6 +90,8 @@ class ModelRecord:
 
 @dataclass(frozen=True)
 class RequestRecord:
+    """An escrowed request as Marketplace.request returns it."""
+
     consumer: str
     deadline: int
     model_id: int
@@ -94,15 +106,15 @@ class RequestRecord:
 
 
 def source_files(include_test: bool = False) -> list[Path]:
-    """The Solidity sources under contracts/ (test-only contracts when ``include_test``)."""
-    files = sorted(CONTRACTS_DIR.glob("*.sol"))
-    if include_test:
-        files += sorted((CONTRACTS_DIR / "test").glob("*.sol"))
-    return files
+    """The Solidity sources under contracts/, statements/ included (test-only contracts of
+    contracts/test/ when ``include_test``)."""
+    test_dir = CONTRACTS_DIR / "test"
+    return sorted(p for p in CONTRACTS_DIR.rglob("*.sol") if include_test or test_dir not in p.parents)
 
 
 def compile_contracts(include_test: bool = False) -> dict[str, dict]:
-    """Fresh compile of contracts/ -> ``{name: artifact}`` in the shipped artifact form."""
+    """Fresh compile of every source under contracts/ in one compiler run -> ``{name:
+    artifact}`` in the shipped artifact form (contracts with code only: no interfaces)."""
     compiler = find_compiler()
     compiled = compile_files(source_files(include_test), compiler=compiler)
     return {
@@ -124,11 +136,12 @@ def artifact_text(artifact: dict) -> str:
 
 
 def build_artifacts(out_dir: Path = ARTIFACTS_DIR) -> list[Path]:
-    """Compile contracts/ and write one ``NAME.json`` per shipped contract into ``out_dir``."""
+    """Compile contracts/ and write one ``NAME.json`` per contract of ``ARTIFACTS`` into
+    ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     compiled = compile_contracts()
     paths = []
-    for name in SHIPPED:
+    for name in ARTIFACTS:
         path = out_dir / f"{name}.json"
         with atomic_output(path, "w") as out:
             out.write(artifact_text(compiled[name]))
@@ -176,29 +189,35 @@ def decode_revert(abis: Sequence[list[dict]], data: bytes | str) -> ContractReve
     return ContractRevert(name, tuple(values))
 
 
+# eth-tester's form of a revert: web3's "execution reverted: " before the payload's repr
+_EMBEDDED_REVERT = "execution reverted: b"
+
+
 def _revert_data(exc: Exception) -> bytes | None:
-    """The revert payload of a failed call: web3's ``data`` or the JSON-RPC error's (nodes), or
-    the bytes literal eth-tester puts in its message ("execution reverted: b'...'")."""
-    data = getattr(exc, "data", None)
-    # a JSON-RPC error object (hardhat, geth) carries it as {"data": "0x…"}
-    if isinstance(data, dict):
-        data = data.get("data")
-    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
-        return bytes.fromhex(data[2:])
-    if isinstance(data, bytes) and len(data) >= 4:
-        return data
+    """The revert payload of a failed call, or None when it carries none.
+
+    On a node, web3 raises ContractLogicError (ContractCustomError, ContractPanicError) whose
+    ``data`` is the payload in hex; some nodes nest it in a JSON-RPC error object. The embedded
+    chain has no structured form: eth-tester's py-evm backend raises
+    ``TransactionFailed(str(revert))`` (eth_tester/backends/pyevm/main.py, ``call`` and
+    ``estimate_gas``), so the bytes survive only as their repr, which web3's eth-tester provider
+    re-raises as ``TransactionFailed("execution reverted: b'...'")``. That one exception type
+    and that one message form are the only text read."""
+    if isinstance(exc, ContractLogicError):
+        data = exc.data
+        if isinstance(data, dict):  # a JSON-RPC error object: {"message": ..., "data": "0x…"}
+            data = data.get("data")
+        if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+            return bytes.fromhex(data[2:])
+        return None
     message = exc.args[0] if exc.args else None
-    if isinstance(message, str):
-        # the first literal: the payload's own repr may hold b' or b" (e.g. the bytes 9b 22)
-        starts = [i for i in (message.find("b'"), message.find('b"')) if i >= 0]
-        if starts:
-            start = min(starts)
-            try:
-                payload = ast.literal_eval(message[start:])
-            except (ValueError, SyntaxError):
-                return None
-            if isinstance(payload, bytes) and len(payload) >= 4:
-                return payload
+    if isinstance(exc, TransactionFailed) and isinstance(message, str) and message.startswith(_EMBEDDED_REVERT):
+        try:
+            payload = ast.literal_eval(message[len(_EMBEDDED_REVERT) - 1 :])
+        except (ValueError, SyntaxError):
+            return None
+        if isinstance(payload, bytes) and len(payload) >= 4:
+            return payload
     return None
 
 
@@ -293,6 +312,43 @@ def transact(w3: Web3, call, sender: str, value: int = 0, abis: Sequence[list[di
     return receipt
 
 
+def _snake_case(name: str) -> str:
+    """An ABI name in Python's spelling: ``metadataURI`` -> ``metadata_uri``."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z]+)", lambda m: "_" + m.group(1).lower(), name)
+
+
+def struct_fields(call) -> list[str]:
+    """The ABI component names of the struct (or array of structs) a contract call returns."""
+    (output,) = call.abi["outputs"]
+    return [component["name"] for component in output["components"]]
+
+
+def record_from_struct(
+    cls: type[Any], struct: Sequence, fields: Sequence[str], rename: dict[str, str] | None = None, **convert
+) -> Any:
+    """The dataclass ``cls`` built from a struct's values and its ABI component names
+    (``struct_fields``): each record field takes the component of its name in snake case (or
+    the one ``rename`` maps to it), so a struct whose fields move or change is refused instead
+    of read shifted. A field converts by ``convert[name]`` when given, else by its annotated
+    type (int, bool, bytes, str, an IntEnum). ChainError when the struct's fields are not the
+    record's."""
+    values = {(rename or {}).get(k, _snake_case(k)): v for k, v in zip(fields, struct, strict=True)}
+    names = [f.name for f in dataclasses.fields(cls)]
+    if sorted(values) != sorted(names):
+        raise ChainError(
+            f"the contract returns {sorted(values)} where {cls.__name__} has {sorted(names)}: "
+            f"marketplace/artifacts and the Python records disagree; update both from contracts/"
+        )
+    hints = typing.get_type_hints(cls)
+    return cls(**{n: convert[n](values[n]) if n in convert else hints[n](values[n]) for n in names})
+
+
+def read_record(cls: type[Any], call, abis: Sequence[list[dict]] = (), rename: dict[str, str] | None = None, **convert):
+    """Run a read-only call that returns one struct and build ``cls`` from it by name
+    (``record_from_struct``); a revert raises ContractRevert."""
+    return record_from_struct(cls, view(call, abis), struct_fields(call), rename, **convert)
+
+
 def deploy(w3: Web3, name: str, *args, sender: str, artifact: dict | None = None) -> tuple[Contract, Any]:
     """Deploy a contract from its shipped artifact (or the one given). Returns the contract
     and the deployment receipt."""
@@ -385,8 +441,7 @@ class Market:
 
     def model(self, model_id: int) -> ModelRecord:
         """The registry's record of a model (UnknownModel revert for an id never registered)."""
-        r = self._view(self.registry.functions.model(model_id))
-        return ModelRecord(r[0], int(r[1]), r[2], bool(r[3]), int(r[4]), r[5], r[6], bytes(r[7]), bytes(r[8]), r[9])
+        return read_record(ModelRecord, self.registry.functions.model(model_id), self._abis)
 
     def price(self, model_id: int) -> int:
         return int(self._view(self.registry.functions.inferenceTerms(model_id))[3])
@@ -423,9 +478,11 @@ class Market:
         return int(self.marketplace.functions.owed(account).call())
 
     def request(self, request_id: int) -> RequestRecord:
-        r = self._view(self.marketplace.functions.request(request_id))
-        result = [None if int(v) == NO_RESULT else int(v) for v in (r[6], r[7])]
-        return RequestRecord(r[0], int(r[1]), int(r[2]), Status(r[3]), int(r[4]), int(r[5]), *result)
+        def result(value: int) -> int | None:
+            return None if int(value) == NO_RESULT else int(value)
+
+        call = self.marketplace.functions.request(request_id)
+        return read_record(RequestRecord, call, self._abis, label=result, output_commitment=result)
 
     def balance(self) -> int:
         """Ether the marketplace holds."""

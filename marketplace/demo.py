@@ -5,7 +5,7 @@ separate programs: a deployer deploys the marketplace; the consumer contributes 
 ceremony (phase 2 of the bundled digits MLP's key; phase 1 too with ``--ceremony``); the provider compiles the
 model, sets it up, deploys its verifier and registers it with a price; the consumer rebuilds the
 inference circuit from the published architecture and checks the key against it, the setup
-transcripts and the verifier (``marketplace.setup_check``), then buys predictions for digits from the test split, each
+transcripts and the verifier (``marketplace.setup.check``), then buys predictions for digits from the test split, each
 proved by the provider and verified on-chain before the escrow is paid out. The labels are
 compared with the float model run by onnxruntime, and a summary table ends the run.
 
@@ -46,10 +46,11 @@ from pathlib import Path
 
 import numpy as np
 
+from marketplace.agents.consumer import Consumer
+from marketplace.agents.provider import Provider
 from marketplace.chain import connect
-from marketplace.consumer import Consumer
 from marketplace.contracts import Market
-from marketplace.provider import Provider, prepare_model, prepare_statement, statement_constraints
+from marketplace.setup.pipeline import prepare_model, prepare_statement, statement_constraints
 from marketplace.store import ProviderStore, default_cache_dir
 from prover.errors import ZkmarketError
 

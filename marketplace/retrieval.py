@@ -18,26 +18,22 @@ Delivery file: ``.npz`` with ``request_id`` (int64, ()), ``positions`` (int64, (
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 from pathlib import Path
 
 import numpy as np
 
-from marketplace.contracts import proof_to_evm
+from marketplace.contracts import Status as RequestStatus  # a retrieval request lives as a prediction does
+from marketplace.contracts import proof_to_evm, read_record
 from marketplace.settlement import SettlementContract, read_arrays, write_arrays
 from prover.errors import FormatError, VerificationError
 from prover.field import FR_MODULUS
 
 
-class RequestStatus(IntEnum):
-    NONE = 0
-    OPEN = 1
-    FULFILLED = 2
-    REFUNDED = 3
-
-
 @dataclass(frozen=True)
 class CorpusRecord:
+    """A registered corpus: who registered it, its commitment (``prover.circuit.retrieval.
+    corpus_commitment``) and its number of items."""
+
     owner: str
     commitment: int
     size: int
@@ -195,7 +191,8 @@ def check_delivery(graph, corpus_size: int, delivery: Delivery, request_id: int,
     are exactly the set the proof is about. Raises VerificationError."""
     from prover.circuit import datasets as D
     from prover.circuit import retrieval as R
-    from prover.onnx.graph import InputShapeError, ValueRangeError
+    from prover.errors import ValueRangeError
+    from prover.onnx.graph import InputShapeError
 
     if request.status != RequestStatus.FULFILLED:
         raise VerificationError(f"the request is {request.status.name.lower()}, not fulfilled: nothing to check yet")
@@ -248,9 +245,8 @@ class Retrieval(SettlementContract):
         self._send(self.contract.functions.refund(request_id), requester)
 
     def corpus(self, corpus_id: int) -> CorpusRecord:
-        c = self._view(self.contract.functions.corpus(corpus_id))
-        return CorpusRecord(c[0], int(c[1]), int(c[2]))
+        return read_record(CorpusRecord, self.contract.functions.corpus(corpus_id), self._abis)
 
     def request_of(self, request_id: int) -> RetrievalRequest:
-        r = self._view(self.contract.functions.requestOf(request_id))
-        return RetrievalRequest(r[0], int(r[1]), RequestStatus(r[2]), *(int(v) for v in r[3:]))
+        call = self.contract.functions.requestOf(request_id)
+        return read_record(RetrievalRequest, call, self._abis, rename={"class": "requested_class"})

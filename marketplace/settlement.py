@@ -1,5 +1,6 @@
-"""What the accuracy-audit and retrieval contracts share from Python: their artifacts, and a
-binding with typed sends, decoded reverts and pull-payment withdrawals."""
+"""What the accuracy-audit and retrieval contracts share from Python: a binding with typed
+sends, decoded reverts and pull-payment withdrawals, and their ``.npz`` hand-over files. Their
+artifacts are built with the others by ``marketplace.contracts.build_artifacts``."""
 
 from __future__ import annotations
 
@@ -10,60 +11,8 @@ from eth_typing import ChecksumAddress
 from web3 import Web3
 from web3.contract import Contract
 
-from marketplace.contracts import (
-    ARTIFACTS_DIR,
-    CONTRACTS_DIR,
-    artifact_text,
-    deploy,
-    load_artifact,
-    transact,
-    view,
-)
-from marketplace.solc import EVM_VERSION, OPTIMIZER_RUNS, compile_files, find_compiler
+from marketplace.contracts import deploy, load_artifact, transact, view
 from prover.formats.binfile import atomic_output
-
-# the contracts of the accuracy and retrieval protocols (artifacts beside the shipped ones);
-# their sources live in contracts/statements/ and each is compiled with what it imports
-STATEMENT_CONTRACTS = ("AccuracyAudit", "RetrievalMarket")
-STATEMENTS_DIR = CONTRACTS_DIR / "statements"
-
-
-def statement_sources(name: str) -> list[Path]:
-    """The Solidity files one statement contract is compiled from. One unit per compile keeps
-    solcjs's output small (it truncates its standard output at 64 KiB when it is a pipe)."""
-    return [
-        CONTRACTS_DIR / "ModelRegistry.sol",
-        STATEMENTS_DIR / "IStatementVerifier.sol",
-        STATEMENTS_DIR / "PullPayments.sol",
-        STATEMENTS_DIR / f"{name}.sol",
-    ]
-
-
-def compile_statement_contracts() -> dict[str, dict]:
-    """Fresh compile of the statement contracts -> ``{name: artifact}`` (the shipped form)."""
-    compiler = find_compiler()
-    artifacts = {}
-    for name in STATEMENT_CONTRACTS:
-        out = compile_files(statement_sources(name), compiler=compiler)[name]
-        artifacts[name] = {
-            "contractName": name,
-            "abi": out["abi"],
-            "bytecode": out["bytecode"],
-            "deployedBytecode": out["deployedBytecode"],
-            "compiler": {"version": compiler.version, "evmVersion": EVM_VERSION, "optimizerRuns": OPTIMIZER_RUNS},
-        }
-    return artifacts
-
-
-def build_statement_artifacts(out_dir: Path = ARTIFACTS_DIR) -> list[Path]:
-    """Compile and write the AccuracyAudit and RetrievalMarket artifacts."""
-    paths = []
-    for name, artifact in compile_statement_contracts().items():
-        path = out_dir / f"{name}.json"
-        with atomic_output(path, "w") as out:
-            out.write(artifact_text(artifact))
-        paths.append(path)
-    return paths
 
 
 def write_arrays(path, **arrays: np.ndarray) -> Path:
@@ -130,14 +79,3 @@ class SettlementContract:
     def balance(self) -> int:
         """Ether the contract holds."""
         return int(self.w3.eth.get_balance(self.contract.address))
-
-
-def main() -> int:
-    """Regenerate the AccuracyAudit and RetrievalMarket artifacts from contracts/."""
-    for path in build_statement_artifacts():
-        print(path.name)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -26,12 +26,13 @@ model's hash, the ceremony's participants), written the same way, so a second ru
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar, overload
 
 from prover.errors import ZkmarketError
 from prover.formats.binfile import atomic_output
@@ -61,6 +62,15 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("ZKMARKET_CACHE") or Path.home() / ".cache" / "zkmarket")
 
 
+def sha256_file(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file, in hex (read in blocks: setup files are large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def write_json(path: Path, data) -> None:
     """Write JSON atomically (the previous file stays intact if this is interrupted)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +88,32 @@ def read_json(path: Path):
         raise StoreError(
             f"{path} is unreadable ({exc}): restore it or start the provider with a fresh --state directory"
         ) from exc
+
+
+class _Recorded(Generic[T]):
+    """A field a request record holds once it reached ``stage``, read as ``record.<name>``:
+    StoreError when it is missing (not there yet, or the record is damaged)."""
+
+    def __init__(self, field_name: str, what: str, stage: str):
+        self.field_name, self.what, self.stage = field_name, what, stage
+
+    @overload
+    def __get__(self, record: None, owner: type) -> _Recorded[T]: ...
+
+    @overload
+    def __get__(self, record: RequestState, owner: type | None = None) -> T: ...
+
+    def __get__(self, record: RequestState | None, owner: type | None = None) -> T | _Recorded[T]:
+        if record is None:  # read on the class
+            return self
+        value = getattr(record, self.field_name)
+        if value is None:
+            raise StoreError(
+                f"request {record.request_id} (state {record.state}) has no {self.what}: it has not "
+                f"been {self.stage} yet, or its record in requests/ is damaged (restore it, or let the "
+                f"request expire and refund)"
+            )
+        return value
 
 
 @dataclass
@@ -107,25 +143,11 @@ class RequestState:
         self.times = {**self.times, state: round(time.time(), 3)}
         return self
 
-    @property
-    def received_salt(self) -> int:
-        """``salt``, which a request has from ``received`` on; StoreError before."""
-        return _recorded(self.salt, self, "salt", "received")
-
-    @property
-    def proved_label(self) -> int:
-        """``label``, which a request has from ``proved`` on; StoreError before."""
-        return _recorded(self.label, self, "label", "proved")
-
-    @property
-    def proved_output_commitment(self) -> int:
-        """``output_commitment``, which a request has from ``proved`` on; StoreError before."""
-        return _recorded(self.output_commitment, self, "output commitment", "proved")
-
-    @property
-    def proved_seconds(self) -> float:
-        """``proof_seconds``, which a request has from ``proved`` on; StoreError before."""
-        return _recorded(self.proof_seconds, self, "proof time", "proved")
+    # fields a request has from a stage on (the agent fills them on entry); StoreError before
+    received_salt = _Recorded[int]("salt", "salt", "received")
+    proved_label = _Recorded[int]("label", "label", "proved")
+    proved_output_commitment = _Recorded[int]("output_commitment", "output commitment", "proved")
+    proved_seconds = _Recorded[float]("proof_seconds", "proof time", "proved")
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -147,17 +169,6 @@ class RequestState:
             return cls(**data)
         except TypeError as exc:
             raise StoreError(f"request {data.get('request_id')} is not a request record ({exc})") from exc
-
-
-def _recorded(value: T | None, record: RequestState, what: str, stage: str) -> T:
-    """A field a request record holds once it reached ``stage`` (the agent fills it on entry)."""
-    if value is None:
-        raise StoreError(
-            f"request {record.request_id} (state {record.state}) has no {what}: it has not been "
-            f"{stage} yet, or its record in requests/ is damaged (restore it, or let the request "
-            f"expire and refund)"
-        )
-    return value
 
 
 def _hex_tree(value):

@@ -25,3 +25,8 @@ class UnsupportedModelError(ZkmarketError):
 
 class ChainError(ZkmarketError):
     """The chain refused or could not be reached."""
+
+
+class ValueRangeError(CircuitError):
+    """A value left its tensor's declared bit bound: the input is outside the range the model
+    was quantized for."""

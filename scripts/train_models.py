@@ -35,9 +35,9 @@ from onnx import helper, numpy_helper
 from tqdm import tqdm
 
 from marketplace.models import MODELS_DIR, SPLIT_SEED, TEST_FRACTION, digits_split, model_inputs
-from prover.onnx import executor
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import accuracy, choose_precision
+from prover.onnx.windows import windows
 
 OPSET = 13
 
@@ -94,7 +94,7 @@ class Conv:
     def forward(self, x):
         self.shape = x.shape
         k, p = self.k, self.pad
-        win = executor.windows(x, (k, k), (1, 1), (p, p, p, p))
+        win = windows(x, (k, k), (1, 1), (p, p, p, p))
         n, c, oh, ow = win.shape[:4]
         self.cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, c * k * k)
         w = self.params["W"].reshape(len(self.params["W"]), -1)

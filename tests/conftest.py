@@ -17,11 +17,12 @@ from support.models import PRICE, STATEMENT_ITEMS, STATEMENT_SAMPLES, write_smal
 from support.processes import hardhat_node
 from support.toy import CIRCUIT, ToyCircuit, build_toy_circuit
 
+from marketplace.agents.consumer import Consumer
+from marketplace.agents.provider import Provider
 from marketplace.chain import connect
-from marketplace.consumer import Consumer
 from marketplace.contracts import Market
 from marketplace.models import digits_split, example_models, model_inputs
-from marketplace.provider import Provider, prepare_model, prepare_statement
+from marketplace.setup.pipeline import prepare_model, prepare_statement
 from marketplace.store import ProviderStore
 from prover.onnx import executor
 from prover.onnx.importer import import_model

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_compile import _case_graph
+from support.onnx_cases import case_graph
 
 from marketplace.models import example_models
 from prover.circuit import accuracy as A
@@ -164,7 +164,7 @@ def test_accuracy_proof_verifies_and_rejects_another_pool_draw_or_model(mode, rn
     from prover.groth16.prove import prove
     from prover.groth16.verify import verify
 
-    q, calibration = _case_graph("gemm", rng)
+    q, calibration = case_graph("gemm", rng)
     x = executor.quantize_input(q, calibration[:6])
     labels = np.array([0, 1, 2, 3, 0, 1])
     pool = A.build_pool(q, x, labels)
@@ -175,7 +175,7 @@ def test_accuracy_proof_verifies_and_rejects_another_pool_draw_or_model(mode, rn
     assert public == A.public_inputs(q, pool, draw)
     vk = pk.verifying_key()
     assert verify(vk, public, proof)
-    other_q, _ = _case_graph("gemm", np.random.default_rng(7))
+    other_q, _ = case_graph("gemm", np.random.default_rng(7))
     rejected = [
         [public[0], A.pool_root(q, x, (labels + 1) % 4)] + public[2:],
         [S.model_commitment(other_q)] + public[1:],

@@ -11,10 +11,8 @@ import pytest
 
 from marketplace.audit import read_pool, write_pool
 from marketplace.cli import main
-from marketplace.contracts import artifact_text, load_artifact
 from marketplace.models import MODELS_DIR, digits_split
 from marketplace.retrieval import Delivery, read_corpus, read_delivery, write_corpus, write_delivery
-from marketplace.settlement import STATEMENT_CONTRACTS, compile_statement_contracts
 from prover.circuit import accuracy as A
 from prover.circuit import retrieval as R
 from prover.errors import FormatError
@@ -97,11 +95,3 @@ def test_corpus_and_delivery_files(tmp_path, digits_mlp):
     np.savez(tmp_path / "no_items.npz", positions=selected)
     with pytest.raises(FormatError, match="items"):
         read_corpus(tmp_path / "no_items.npz")
-
-
-def test_statement_artifacts_match_a_fresh_compile():
-    fresh = compile_statement_contracts()
-    for name in STATEMENT_CONTRACTS:
-        assert artifact_text(load_artifact(name)) == artifact_text(fresh[name]), (
-            f"marketplace/artifacts/{name}.json is stale: run `python -m marketplace.settlement`"
-        )

@@ -32,11 +32,13 @@ import pytest
 from support.models import PRICE, write_small_model
 
 from marketplace import channel
+from marketplace.agents.consumer import Consumer
+from marketplace.agents.provider import Provider
 from marketplace.chain import connect, latest_timestamp
-from marketplace.consumer import Consumer
 from marketplace.contracts import Market
-from marketplace.provider import SETUP_FILES, Provider, prepare_model, sha256_file
-from marketplace.store import ProviderStore
+from marketplace.setup.model_folder import SETUP_FILES
+from marketplace.setup.pipeline import prepare_model
+from marketplace.store import ProviderStore, sha256_file
 from prover.circuit.statements import input_commitment
 from prover.onnx import executor
 

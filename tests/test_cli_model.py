@@ -6,6 +6,7 @@ interrupted compile) is refused with one error line and no partial output."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +17,16 @@ from onnx import TensorProto, helper, numpy_helper
 from support.cli import assert_one_error_line, zkmarket
 
 from marketplace.cli import main
+from marketplace.setup.model_folder import FORMAT_VERSION, REQUIRED_FIELDS, ModelFolderError, read_model_json
+from marketplace.setup.pipeline import load_compiled
 from prover.ceremony.known_secret import known_secret_ptau
-from prover.circuit.statements import input_commitment, model_commitment, output_commitment
+from prover.circuit.statements import (
+    architecture_hash,
+    architecture_spec,
+    input_commitment,
+    model_commitment,
+    output_commitment,
+)
 from prover.formats.ptau import write_ptau
 from prover.formats.r1cs import read_r1cs
 from prover.formats.wtns import read_wtns
@@ -125,7 +134,7 @@ def test_compile_writes_circuit_and_model_json(work, capsys):
     outdir = compiled(work, capsys, "a")
     info = json.loads((outdir / "model.json").read_text())
     graph = reference_graph(work)
-    assert info["model_commitment"] == str(model_commitment(graph))
+    assert int(info["model_commitment"], 16) == model_commitment(graph)
     r1cs = read_r1cs(outdir / "circuit.r1cs")
     assert (info["constraints"], info["wires"]) == (r1cs.n_constraints, r1cs.n_wires)
     assert r1cs.n_public == 4 and info["public_inputs"][0] == "model_commitment"
@@ -238,6 +247,61 @@ def test_interrupted_compile_leaves_nothing(work, capsys, tmp_path, monkeypatch)
     assert list(tmp_path.iterdir()) == []  # neither OUTDIR nor its temporary twin
 
 
+def test_model_json_is_the_versioned_schema_and_its_reader_accepts_it(work, capsys):
+    outdir = compiled(work, capsys, "a")
+    info = read_model_json(outdir)
+    assert info["format_version"] == FORMAT_VERSION
+    assert set(REQUIRED_FIELDS) <= set(info) and "setup" not in info
+    graph = reference_graph(work)
+    assert int(info["architecture_hash"], 16) == architecture_hash(graph)
+    assert info["architecture"] == json.loads(json.dumps(architecture_spec(graph)))
+    assert load_compiled(outdir).circuit.r1cs.n_constraints == info["constraints"]
+
+
+def _edited_copy(work, capsys, tmp_path, edit) -> Path:
+    """A copy of model A's compiled folder whose model.json ``edit`` changed."""
+    import shutil
+
+    outdir = tmp_path / "copy"
+    shutil.copytree(compiled(work, capsys, "a"), outdir)
+    info = json.loads((outdir / "model.json").read_text())
+    edit(info)
+    (outdir / "model.json").write_text(json.dumps(info))
+    return outdir
+
+
+@pytest.mark.parametrize(
+    "edit, fragment",
+    [
+        (lambda info: info.update(format_version=1), "format version 1, this zkmarket reads version 2"),
+        (lambda info: info.update(format_version=99), "format version 99"),
+        (lambda info: info.update(format_version="2"), "format version '2'"),
+        (lambda info: info.pop("format_version"), "no format version"),
+        (lambda info: info.pop("architecture"), "no 'architecture'"),
+        (lambda info: info.pop("wires"), "no 'wires'"),
+        (lambda info: info.update(constraints="12"), "'constraints' is not a JSON int"),
+        (lambda info: info.update(model_commitment="12 apples"), "'model_commitment' is not a hex number"),
+    ],
+)
+def test_a_model_json_of_another_version_or_missing_a_field_is_refused(work, capsys, tmp_path, edit, fragment):
+    outdir = _edited_copy(work, capsys, tmp_path, edit)
+    with pytest.raises(ModelFolderError, match=re.escape(fragment)) as refused:
+        read_model_json(outdir)
+    assert "zkmarket model compile" in str(refused.value)  # says what to run
+    code, _, err = zkmarket(capsys, "model", "witness", outdir, work["x"], tmp_path / "w.wtns")
+    assert_one_error_line(code, err, fragment)
+    assert not (tmp_path / "w.wtns").exists()
+
+
+def test_a_tampered_architecture_hash_is_refused(work, capsys, tmp_path):
+    outdir = _edited_copy(
+        work, capsys, tmp_path, lambda info: info.update(architecture_hash=hex(int(info["architecture_hash"], 16) ^ 1))
+    )
+    read_model_json(outdir)  # well formed: only the check against the graph finds it
+    with pytest.raises(ModelFolderError, match="architecture hash"):
+        load_compiled(outdir)
+
+
 # --- witness ---------------------------------------------------------------------------------
 
 
@@ -298,7 +362,7 @@ def test_a_directory_that_was_tampered_with_is_refused(work, capsys, tmp_path):
     outdir = tmp_path / "copy"
     shutil.copytree(compiled(work, capsys, "a"), outdir)
     info = json.loads((outdir / "model.json").read_text())
-    info["model_commitment"] = str(int(info["model_commitment"]) + 1)
+    info["model_commitment"] = hex(int(info["model_commitment"], 16) + 1)
     (outdir / "model.json").write_text(json.dumps(info))
     code, _, err = zkmarket(capsys, "model", "witness", outdir, work["x"], tmp_path / "w.wtns")
     assert_one_error_line(code, err, "model commitment")

@@ -8,29 +8,22 @@ import subprocess
 
 import numpy as np
 import pytest
-from test_onnx_import import CASES, make_model
+from support.onnx_cases import CASES, case_graph, make_model
 
 from marketplace.models import CATALOG, MODELS_DIR, digits_split, example_models, model_inputs
 from marketplace.npm import run_npm_tool
 from prover.circuit import statements as S
 from prover.circuit.compile import MODES, weight_names
-from prover.errors import UnsupportedModelError
+from prover.errors import UnsupportedModelError, ValueRangeError
 from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.formats.r1cs import write_r1cs
 from prover.formats.wtns import write_wtns
 from prover.onnx import executor
-from prover.onnx.graph import InputShapeError, ValueRangeError
+from prover.onnx.graph import InputShapeError
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import Precision, quantize
 
 SALT = 0x5A17_0F_C0FFEE
-
-
-def _case_graph(case: str, rng):
-    nodes, in_shape, out_shape, weights = CASES[case](rng)
-    graph = import_model(make_model(nodes, in_shape, out_shape, weights))
-    calibration = rng.normal(0, 1, (32, *in_shape))
-    return quantize(graph, calibration), calibration
 
 
 def _check_sample(ic: S.InferenceCircuit, sample: np.ndarray, salt: int = SALT) -> S.InferenceResult:
@@ -54,7 +47,7 @@ def _check_sample(ic: S.InferenceCircuit, sample: np.ndarray, salt: int = SALT) 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_op_lowers_to_the_executors_values(case, mode, rng):
-    q, calibration = _case_graph(case, rng)
+    q, calibration = case_graph(case, rng)
     ic = S.inference_circuit(q, mode)
     assert ic.r1cs.n_public_inputs == 4 and ic.r1cs.n_outputs == 0
     result = _check_sample(ic, executor.quantize_input(q, calibration[0]))
@@ -65,7 +58,7 @@ def test_every_op_lowers_to_the_executors_values(case, mode, rng):
 
 
 def test_weights_are_bound_to_the_model_commitment(rng):
-    q, calibration = _case_graph("conv_stride_pad_groups", rng)
+    q, calibration = case_graph("conv_stride_pad_groups", rng)
     ic = S.inference_circuit(q, "private")
     sample = executor.quantize_input(q, calibration[0])
     honest = ic.witness(sample, SALT)
@@ -85,7 +78,7 @@ def test_weights_are_bound_to_the_model_commitment(rng):
 
 
 def test_both_modes_make_the_same_statement_and_public_weights_are_cheaper(rng):
-    q, calibration = _case_graph("gemm", rng)
+    q, calibration = case_graph("gemm", rng)
     sample = executor.quantize_input(q, calibration[0])
     private, public = (S.inference_circuit(q, m) for m in MODES)
     assert private.witness(sample, SALT).public == public.witness(sample, SALT).public
@@ -98,7 +91,7 @@ def test_both_modes_make_the_same_statement_and_public_weights_are_cheaper(rng):
 
 
 def test_architecture_hash_names_the_architecture(rng):
-    q, _ = _case_graph("mul_square_and_const", rng)
+    q, _ = case_graph("mul_square_and_const", rng)
     h = S.architecture_hash(q)
     assert 0 <= h < FR_MODULUS and h == S.architecture_hash(q)
     q.ops[0].attrs["marker"] = 1
@@ -106,7 +99,7 @@ def test_architecture_hash_names_the_architecture(rng):
 
 
 def test_bad_inputs_are_refused_before_any_output(rng):
-    q, calibration = _case_graph("relu_maxpool_padded", rng)
+    q, calibration = case_graph("relu_maxpool_padded", rng)
     ic = S.inference_circuit(q, "public")
     sample = executor.quantize_input(q, calibration[0])
     with pytest.raises(InputShapeError):
@@ -210,7 +203,7 @@ def test_inference_proof_verifies_and_a_wrong_label_does_not(rng):
     from prover.groth16.setup import setup
     from prover.groth16.verify import verify
 
-    q, calibration = _case_graph("gemm", rng)
+    q, calibration = case_graph("gemm", rng)
     ic = S.inference_circuit(q, "public")
     n = qap.domain_size(ic.r1cs.n_constraints, ic.r1cs.n_public)
     pk = setup(ic.r1cs, known_secret_ptau(n.bit_length() - 1, 5, 7, 11))

@@ -7,15 +7,19 @@ import pytest
 
 from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.contracts import (
+    ARTIFACTS,
     SHIPPED,
     ContractRevert,
     Market,
     Status,
     artifact_text,
     compile_contracts,
+    deploy,
     deploy_verifier,
     load_artifact,
+    view,
 )
+from prover.errors import ChainError
 from prover.field import FR_MODULUS
 
 PRICE = 10**16
@@ -268,6 +272,34 @@ def test_deadline_must_be_in_the_future(env):
     refused(env, "BadDeadline", lambda: env.market.open_request(env.consumer, env.model_a, commitment, 2**40))
 
 
+def test_a_value_too_wide_for_its_field_is_refused_by_name(env):
+    """Every narrowing cast is checked: a price of 2^96 (registration and price change) and a
+    deadline of 2^40 are refused with their own errors, never stored truncated."""
+    commitment = env.circuit.proof("a", "x1").model_commitment
+    refused(
+        env,
+        "PriceTooLarge",
+        lambda: env.market.register_model(env.provider, commitment, env.verifier.address, 2**96),
+    )
+    refused(env, "PriceTooLarge", lambda: env.market.set_price(env.provider, env.model_a, 2**96))
+    env.market.set_price(env.provider, env.model_a, 2**96 - 1)
+    assert env.market.model(env.model_a).price == 2**96 - 1
+
+
+def test_checked_cast_refuses_a_value_that_does_not_fit():
+    """Casts.toUint64, the shared checked cast (AccuracyAudit's deadlines and block numbers),
+    reverts CastOverflow(value, 64) one past the top and passes the top itself."""
+    w3 = connect()
+    probe, _ = deploy(
+        w3, "CastsProbe", sender=w3.eth.accounts[0], artifact=compile_contracts(include_test=True)["CastsProbe"]
+    )
+    abis = [probe.abi]
+    assert view(probe.functions.toUint64(2**64 - 1), abis) == 2**64 - 1
+    with pytest.raises(ContractRevert) as info:
+        view(probe.functions.toUint64(2**64), abis)
+    assert (info.value.error, info.value.args_) == ("CastOverflow", (2**64, 64))
+
+
 def test_price_change_applies_to_new_requests_only(env):
     rid = env.open("x1")
     env.market.set_price(env.provider, env.model_a, 3 * PRICE)
@@ -357,8 +389,9 @@ def test_mined_invalid_fulfil_costs_the_sender_only_gas(env):
 
 
 def test_shipped_artifacts_match_a_fresh_compile():
+    """Every artifact (marketplace and statement contracts) comes from one compile of contracts/."""
     fresh = compile_contracts()
-    for name in SHIPPED:
+    for name in ARTIFACTS:
         assert artifact_text(load_artifact(name)) == artifact_text(fresh[name]), (
             f"marketplace/artifacts/{name}.json is stale: run `python -m marketplace.contracts`"
         )
@@ -393,6 +426,7 @@ def test_fulfil_gas_is_within_budget(env):
         receipt = env.market.last_receipt
         used.append((receipt["gasUsed"], receipt["gasUsed"] - intrinsic_gas(env.w3, receipt["transactionHash"])))
     total, execution = used[0]
+    print(f"fulfil gas: {total} used, {execution} executed")
     assert execution <= 250_000, f"fulfil executed {execution} gas ({total} with the intrinsic cost)"
     assert len(set(used)) == 1, used
 
@@ -401,6 +435,7 @@ def test_fulfil_gas_is_within_budget(env):
 def test_a_revert_is_decoded_whatever_bytes_its_arguments_hold(deadline):
     """eth-tester reports a revert as the repr of its payload; arguments whose bytes read as
     b" or b' inside that repr (0x9b 0x22: \\x9b") must not be taken for its start."""
+    from eth_tester.exceptions import TransactionFailed
     from eth_utils import keccak
 
     from marketplace.contracts import _revert_data, decode_revert, load_artifact
@@ -408,6 +443,45 @@ def test_a_revert_is_decoded_whatever_bytes_its_arguments_hold(deadline):
     payload = (
         keccak(text="DeadlineNotReached(uint256,uint256)")[:4] + (1).to_bytes(32, "big") + deadline.to_bytes(32, "big")
     )
-    failure = Exception(f"execution reverted: {payload!r}")
+    failure = TransactionFailed(f"execution reverted: {payload!r}")
     revert = decode_revert([load_artifact("AccuracyAudit")["abi"]], _revert_data(failure))
     assert (revert.error, revert.args_) == ("DeadlineNotReached", (1, deadline))
+
+
+def test_revert_data_comes_from_web3s_exception_data_and_one_embedded_form_only():
+    """A node's revert arrives as web3's ContractCustomError/ContractLogicError ``data`` (hex,
+    or nested in a JSON-RPC error object); the embedded chain's only as eth-tester's
+    TransactionFailed message. Any other exception that merely quotes bytes carries no data."""
+    from eth_tester.exceptions import TransactionFailed
+    from eth_utils import keccak
+    from web3.exceptions import ContractCustomError, ContractLogicError
+
+    from marketplace.contracts import _revert_data
+
+    payload = keccak(text="UnknownRequest(uint256)")[:4] + (7).to_bytes(32, "big")
+    hex_payload = "0x" + payload.hex()
+    assert _revert_data(ContractCustomError(hex_payload, data=hex_payload)) == payload
+    assert _revert_data(ContractLogicError("execution reverted", data={"data": hex_payload})) == payload
+    assert _revert_data(ContractLogicError("execution reverted", data=None)) is None
+    assert _revert_data(TransactionFailed(f"execution reverted: {payload!r}")) == payload
+    assert _revert_data(TransactionFailed("execution reverted: out of gas")) is None
+    assert _revert_data(ValueError(f"execution reverted: {payload!r}")) is None
+
+
+def test_records_are_built_by_abi_field_name_and_a_changed_struct_is_refused():
+    """ModelRecord comes from Marketplace.model's ABI component names, whatever their order;
+    a struct with a field the record lacks is refused rather than read shifted."""
+    from marketplace.chain import connect as connect_embedded
+    from marketplace.contracts import ModelRecord, record_from_struct, struct_fields
+
+    w3 = connect_embedded()
+    market = w3.eth.contract(address="0x" + "11" * 20, abi=load_artifact("Marketplace")["abi"])
+    fields = struct_fields(market.functions.model(1))
+    assert fields[:2] == ["provider", "price"] and "metadataURI" in fields
+    values = {"provider": "0x" + "22" * 20, "price": 5, "retired": True, "modelCommitment": 7, "metadataURI": "m"}
+    struct = [values.get(f, b"\0" * 32 if f.endswith("Hash") else "0x" + "33" * 20) for f in fields]
+    record = record_from_struct(ModelRecord, struct, fields)
+    assert (record.price, record.retired, record.model_commitment, record.metadata_uri) == (5, True, 7, "m")
+    assert record_from_struct(ModelRecord, struct[::-1], fields[::-1]) == record
+    with pytest.raises(ChainError, match="disagree"):
+        record_from_struct(ModelRecord, struct, [*fields[:-1], "metadataHash"])

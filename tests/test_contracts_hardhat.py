@@ -40,6 +40,10 @@ def test_deploy_register_request_fulfil_on_hardhat(hardhat_url, toy_circuit):
     record = market.request(rid)
     assert record.status == Status.FULFILLED and record.label == proof.label
     assert market.owed(provider) == PRICE
+    # a read-only call's revert reaches us as web3's ContractCustomError data, decoded by name
+    with pytest.raises(ContractRevert) as info:
+        market.request(rid + 99)
+    assert (info.value.error, info.value.args_) == ("UnknownRequest", (rid + 99,))
 
     # refund path with the node's clock moved past the deadline
     other = toy_circuit.proof("a", "x2")

@@ -138,9 +138,9 @@ def test_summary_reports_the_audit_and_the_retrieval():
 
 def test_statements_too_large_for_the_machine_are_refused_before_any_circuit():
     from marketplace.models import example_models
-    from marketplace.provider import quantized_graph, statement_circuit, statement_constraints
+    from marketplace.setup.pipeline import quantized_graph, statement_circuit, statement_constraints
 
-    mlp, _ = quantized_graph(example_models()["mlp"].path)
+    mlp = quantized_graph(example_models()["mlp"].path).graph
     # the extrapolation is close: every sample and item adds the same constraints but for the
     # hash tree over the items
     for kind in ("accuracy", "retrieval"):

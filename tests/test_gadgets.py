@@ -15,96 +15,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import z3
+from support.z3_circuits import Z3Circuit, final_values, mutated
 
 from prover import poseidon as hash_spec
 from prover.circuit import gadgets as G
-from prover.circuit.builder import Builder, Circuit, LinComb
-from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
-from prover.onnx.graph import ValueRangeError
+from prover.circuit.builder import Builder, LinComb
+from prover.errors import ValueRangeError
+from prover.field import FR_MODULUS
 
 R = FR_MODULUS
 
 
 # --- the z3 encoding -------------------------------------------------------------------------
-
-
-class NotLinearisable(Exception):
-    pass
-
-
-def _rows(matrix, i):
-    lo, hi = matrix.indptr[i], matrix.indptr[i + 1]
-    return [(int(c), v) for c, v in zip(matrix.indices[lo:hi], limbs_to_ints(matrix.coeffs[lo:hi]))]
-
-
-class Z3Circuit:
-    """The constraints of a circuit as z3 formulas; ``value(w)`` is wire w's value in [0, r)."""
-
-    def __init__(self, circuit: Circuit):
-        r1cs = circuit.r1cs
-        self.circuit = circuit
-        rows = [(_rows(r1cs.A, i), _rows(r1cs.B, i), _rows(r1cs.C, i)) for i in range(r1cs.n_constraints)]
-        booleanity = [
-            not c and len(a) == 1 and a[0][1] == 1 and sorted(b) == sorted([(a[0][0], 1), (0, R - 1)])
-            for a, b, c in rows
-        ]
-        self.bits = {a[0][0]: z3.Bool(f"b{a[0][0]}") for (a, _, _), is_bit in zip(rows, booleanity) if is_bit}
-        self.ints = {w: z3.Int(f"w{w}") for w in range(1, r1cs.n_wires) if w not in self.bits}
-        self.solver = z3.Solver()
-        for v in self.ints.values():
-            self.solver.add(v >= 0, v < R)
-        for i, (a, b, c) in enumerate(rows):
-            if booleanity[i]:
-                continue  # encoded by the Bool type
-            self.solver.add(self._product(a, b) - self._lin(c) == R * z3.Int(f"k{i}"))
-
-    def value(self, w: int):
-        if w == 0:
-            return z3.IntVal(1)
-        if w in self.bits:
-            return z3.If(self.bits[w], 1, 0)
-        return self.ints[w]
-
-    def signed(self, w: int):
-        v = self.value(w)
-        return z3.If(v > R // 2, v - R, v)
-
-    def _lin(self, terms):
-        return z3.Sum([z3.IntVal(0)] + [c * self.value(w) for w, c in terms])
-
-    def _product(self, a, b):
-        for x, y in ((a, b), (b, a)):
-            if all(w == 0 for w, _ in x):
-                return self._lin(x) * self._lin(y) if x else z3.IntVal(0)
-            if len(x) == 1 and x[0][0] in self.bits:
-                return x[0][1] * z3.If(self.bits[x[0][0]], self._lin(y), 0)
-        raise NotLinearisable("a product of two non-bit linear combinations")
-
-    def refutes(self, claim) -> bool:
-        """True when no satisfying assignment violates ``claim`` (z3 answers unsat)."""
-        self.solver.push()
-        self.solver.add(z3.Not(claim))
-        result = self.solver.check()
-        self.solver.pop()
-        assert result != z3.unknown
-        return result == z3.unsat
-
-    def satisfiable(self, *extra) -> bool:
-        self.solver.push()
-        self.solver.add(*extra)
-        result = self.solver.check()
-        self.solver.pop()
-        return result == z3.sat
-
-
-def _final(circuit, wires):
-    return [int(w) for w in np.atleast_1d(circuit.final(wires)).ravel()]
-
-
-def _mutated(witness: np.ndarray, wire: int, delta: int = 1) -> np.ndarray:
-    out = witness.copy()
-    out[wire] = ints_to_limbs([(limbs_to_ints(witness[wire : wire + 1])[0] + delta) % R])[0]
-    return out
 
 
 # --- range checks ----------------------------------------------------------------------------
@@ -122,7 +44,7 @@ def test_range_check_is_sound_and_complete(signed):
     k = 4
     c, x, bits = _range_circuit(k, signed)
     z = Z3Circuit(c)
-    (xw,) = _final(c, x)
+    (xw,) = final_values(c, x)
     lo, hi = (-(1 << (k - 1)), (1 << (k - 1)) - 1) if signed else (0, (1 << k) - 1)
     # exhaustively over a window of field values around the range: satisfiable exactly inside
     for v in range(lo - 3, hi + 4):
@@ -133,7 +55,7 @@ def test_range_check_is_sound_and_complete(signed):
     offset = -lo
     for v in range(lo, hi + 1):
         digits = [((v + offset) >> i) & 1 for i in range(k)]
-        claim = z3.And([z.value(w) == d for w, d in zip(_final(c, bits), digits)])
+        claim = z3.And([z.value(w) == d for w, d in zip(final_values(c, bits), digits)])
         assert z.refutes(z3.Implies(z.value(xw) == v % R, claim))
 
 
@@ -142,9 +64,9 @@ def test_range_check_rejects_mutations(rng):
     values = c.run({"x": np.array(-17)})
     w = values.limbs(c.order)
     assert c.r1cs.is_satisfied(w)
-    for bit in _final(c, bits):
-        assert not c.r1cs.is_satisfied(_mutated(w, bit))
-    assert not c.r1cs.is_satisfied(_mutated(w, _final(c, x)[0]))
+    for bit in final_values(c, bits):
+        assert not c.r1cs.is_satisfied(mutated(w, bit))
+    assert not c.r1cs.is_satisfied(mutated(w, final_values(c, x)[0]))
     with pytest.raises(ValueRangeError):
         c.run({"x": np.array(32)})
 
@@ -168,20 +90,20 @@ def test_rescale_is_sound():
     shift, k = 3, 4
     c, x, q, _ = _rescale_circuit(shift, k)
     z = Z3Circuit(c)
-    for xw, qw in zip(_final(c, x), _final(c, q)):
+    for xw, qw in zip(final_values(c, x), final_values(c, q)):
         xs = z.signed(xw)
         # every satisfying witness has q = floor(x / 2^shift) (SMT div is floor for a positive
         # divisor) with x inside the representable range, for any field value of x
         assert z.refutes(
             z3.And(z.signed(qw) == xs / (1 << shift), xs >= -(1 << (k - 1 + shift)), xs < (1 << (k - 1 + shift)))
         )
-    assert z.satisfiable(z.signed(_final(c, x)[0]) == -(1 << (k - 1 + shift)))
+    assert z.satisfiable(z.signed(final_values(c, x)[0]) == -(1 << (k - 1 + shift)))
 
 
 def test_rescale_without_quotient_check_is_caught():
     c, x, q, _ = _rescale_circuit(3, 4, drop_q_check=True)
     z = Z3Circuit(c)
-    xw, qw = _final(c, x)[0], _final(c, q)[0]
+    xw, qw = final_values(c, x)[0], final_values(c, q)[0]
     assert not z.refutes(z.signed(qw) == z.signed(xw) / 8)
 
 
@@ -196,8 +118,8 @@ def test_rescale_completeness_and_mutations(rng):
     # the quotient, one of its bits, and a remainder bit (the wires allocated between q and
     # q's bits belong to the remainder)
     rem_bits = [i for i in range(int(q.max()) + 1, int(q_bits.min()))]
-    for wire in (_final(c, q)[0], _final(c, q_bits)[5], _final(c, rem_bits)[0]):
-        assert not c.r1cs.is_satisfied(_mutated(w, wire))
+    for wire in (final_values(c, q)[0], final_values(c, q_bits)[5], final_values(c, rem_bits)[0]):
+        assert not c.r1cs.is_satisfied(mutated(w, wire))
     # a compensating change of q by +1 and the remainder by -2^shift is caught by the range check
     with pytest.raises(ValueRangeError):
         c.run({"x": np.array([1 << (k - 1 + shift), 0, 0])})
@@ -218,15 +140,15 @@ def test_relu_is_sound_and_complete(rng):
     k = 4
     c, x, y = _relu_circuit(k)
     z = Z3Circuit(c)
-    for xw, yw in zip(_final(c, x), _final(c, y)):
+    for xw, yw in zip(final_values(c, x), final_values(c, y)):
         assert z.refutes(z.signed(yw) == z3.If(z.signed(xw) > 0, z.signed(xw), 0))
     xv = np.array([-8, 7])
     values = c.run({"x": xv})
     assert (values.get(y) == np.maximum(xv, 0)).all()
     w = values.limbs(c.order)
     assert c.r1cs.is_satisfied(w)
-    for yw in _final(c, y):
-        assert not c.r1cs.is_satisfied(_mutated(w, yw))
+    for yw in final_values(c, y):
+        assert not c.r1cs.is_satisfied(mutated(w, yw))
 
 
 def _max_circuit(k, n=2):
@@ -242,11 +164,11 @@ def test_max_is_sound(n):
     k = 2
     c, x, m = _max_circuit(k, n)
     z = Z3Circuit(c)
-    xs = [z.signed(w) for w in _final(c, x)]
+    xs = [z.signed(w) for w in final_values(c, x)]
     best = xs[0]
     for v in xs[1:]:
         best = z3.If(v > best, v, best)
-    assert z.refutes(z.signed(_final(c, m)[0]) == best)
+    assert z.refutes(z.signed(final_values(c, m)[0]) == best)
 
 
 def test_max_completeness_and_mutations(rng):
@@ -258,8 +180,8 @@ def test_max_completeness_and_mutations(rng):
         assert values.get(m) == xv.max()
         w = values.limbs(c.order)
         assert c.r1cs.is_satisfied(w)
-        assert not c.r1cs.is_satisfied(_mutated(w, _final(c, m)[0]))
-        assert not c.r1cs.is_satisfied(_mutated(w, _final(c, m)[0], -1))
+        assert not c.r1cs.is_satisfied(mutated(w, final_values(c, m)[0]))
+        assert not c.r1cs.is_satisfied(mutated(w, final_values(c, m)[0], -1))
 
 
 def _argmax_circuit(k, n):
@@ -275,15 +197,15 @@ def test_argmax_is_sound_with_lowest_index_on_ties():
     k, n = 2, 3
     c, x, label = _argmax_circuit(k, n)
     z = Z3Circuit(c)
-    xs = [z.signed(w) for w in _final(c, x)]
+    xs = [z.signed(w) for w in final_values(c, x)]
     # the specification: lowest index of a maximum
     best, idx = xs[0], z3.IntVal(0)
     for i, v in enumerate(xs[1:], start=1):
         idx = z3.If(v > best, i, idx)
         best = z3.If(v > best, v, best)
-    assert z.refutes(z.value(_final(c, label)[0]) == idx)
+    assert z.refutes(z.value(final_values(c, label)[0]) == idx)
     # the public label is the wire right after the constant
-    assert _final(c, label) == [1]
+    assert final_values(c, label) == [1]
 
 
 def test_argmax_completeness_and_mutations(rng):
@@ -294,15 +216,15 @@ def test_argmax_completeness_and_mutations(rng):
         assert c.public_values(values)["label"] == [int(np.argmax(xv))]
         w = values.limbs(c.order)
         assert c.r1cs.is_satisfied(w)
-        assert not c.r1cs.is_satisfied(_mutated(w, 1))
-        assert not c.r1cs.is_satisfied(_mutated(w, 1, -1))
+        assert not c.r1cs.is_satisfied(mutated(w, 1))
+        assert not c.r1cs.is_satisfied(mutated(w, 1, -1))
 
 
 # --- pooling and linear layers --------------------------------------------------------------
 
 
 def test_pools_match_the_executor(rng):
-    from prover.onnx.executor import windows
+    from prover.onnx.windows import windows
 
     shape, kernel, strides, pads = (2, 5, 5), (2, 2), (2, 2), (0, 0, 1, 1)
     b = Builder()
@@ -318,7 +240,7 @@ def test_pools_match_the_executor(rng):
     assert (values.get(sp) == zwin.sum(axis=(-1, -2))).all()
     w = values.limbs(c.order)
     assert c.r1cs.is_satisfied(w)
-    assert not c.r1cs.is_satisfied(_mutated(w, _final(c, mp)[-1]))
+    assert not c.r1cs.is_satisfied(mutated(w, final_values(c, mp)[-1]))
 
 
 @pytest.mark.parametrize("private", [False, True])
@@ -352,7 +274,7 @@ def test_conv_and_dense_match_the_executor(rng, private):
     assert (values.get(dy) == (dxv @ dense_w.T).ravel()).all()
     w = values.limbs(c.order)
     assert c.r1cs.is_satisfied(w)
-    assert not c.r1cs.is_satisfied(_mutated(w, _final(c, yw)[7]))
+    assert not c.r1cs.is_satisfied(mutated(w, final_values(c, yw)[7]))
     # public weights cost no constraint beyond materializing the outputs
     n_products = int((xi >= 0).sum())
     assert c.r1cs.n_constraints == yw.size + dy.size + (n_products if private else 0)
@@ -368,7 +290,7 @@ def test_quadratic_activation(rng):
     assert (values.get(y) == xv * xv).all()
     w = values.limbs(c.order)
     assert c.r1cs.is_satisfied(w) and c.r1cs.n_constraints == 4
-    assert not c.r1cs.is_satisfied(_mutated(w, _final(c, y)[2]))
+    assert not c.r1cs.is_satisfied(mutated(w, final_values(c, y)[2]))
     with pytest.raises(ValueRangeError):
         c.run({"x": np.array([1 << 40, 1 << 40, 0, 0])})
 
@@ -391,12 +313,12 @@ def test_packing_is_injective_and_matches_reference(rng):
     values = c.run({"x": xv})
     assert c.public_values(values)["packed"] == [p]
     # the packed element determines every value
-    pw = _final(c, packed)[0]
-    claim = z3.And([z.signed(w) == int(v) for w, v in zip(_final(c, x), xv)])
+    pw = final_values(c, packed)[0]
+    claim = z3.And([z.signed(w) == int(v) for w, v in zip(final_values(c, x), xv)])
     assert z.refutes(z3.Implies(z.value(pw) == p, claim))
     w = values.limbs(c.order)
     assert c.r1cs.is_satisfied(w)
-    assert not c.r1cs.is_satisfied(_mutated(w, pw))
+    assert not c.r1cs.is_satisfied(mutated(w, pw))
     with pytest.raises(ValueRangeError):
         c.run({"x": np.array([4, 0, 0, 0])})
 
@@ -415,7 +337,7 @@ def test_packing_of_different_lengths_never_collides():
     xs = [b.input(f"x{m}", (m,)) for m in (1, 2, 3)]
     packs = [G.pack(b, x, 2) for x in xs]
     z = Z3Circuit(b.finish())
-    wires = [_final(z.circuit, p)[0] for p in packs]
+    wires = [final_values(z.circuit, p)[0] for p in packs]
     for i in range(3):
         for j in range(i + 1, 3):
             assert z.refutes(z.value(wires[i]) != z.value(wires[j])), (i + 1, j + 1)
@@ -479,9 +401,9 @@ def test_poseidon_gadget_equals_poseidon(rng, width):
     assert c.r1cs.n_constraints == 2 * (3 * sboxes + 1)
     w = values.limbs(c.order)
     assert c.r1cs.is_satisfied(w)
-    assert not c.r1cs.is_satisfied(_mutated(w, _final(c, h)[1]))
+    assert not c.r1cs.is_satisfied(mutated(w, final_values(c, h)[1]))
     # an inner S-box wire
-    assert not c.r1cs.is_satisfied(_mutated(w, _final(c, h)[0] - 5))
+    assert not c.r1cs.is_satisfied(mutated(w, final_values(c, h)[0] - 5))
 
 
 def test_commit_gadget_equals_commit(rng):
@@ -496,4 +418,4 @@ def test_commit_gadget_equals_commit(rng):
     assert c.public_values(values)["commitment"] == [hash_spec.commit(vals)]
     w = values.limbs(c.order)
     assert c.r1cs.is_satisfied(w)
-    assert not c.r1cs.is_satisfied(_mutated(w, 1))
+    assert not c.r1cs.is_satisfied(mutated(w, 1))

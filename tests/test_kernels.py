@@ -268,6 +268,78 @@ def test_msm_with_repeated_and_opposite_points(pyrng, group):
         assert (msm(same, ints_to_limbs([scalar] * n)) == expected).all()
 
 
+# scalars at the boundaries of the MSM's cases: zero, one, the r - s reduction (above (r-1)/2),
+# the largest and smallest windows, and powers of two where the number of digits changes
+EDGE_SCALARS = [0, 1, 2, FR_MODULUS - 1, FR_MODULUS - 2, (FR_MODULUS - 1) // 2, (FR_MODULUS + 1) // 2]
+EDGE_SCALARS += [2**k + d for k in (11, 12, 13, 64, 252) for d in (-1, 0)] + [FR_MODULUS - 2**40]
+
+
+def msm_case(pyrng, n):
+    """Discrete logs k_i of n points (some 0: infinity; some repeated; some opposite) and n
+    scalars: the edge cases, bits, small signed values of several sizes and full-size ones."""
+    ks = [pyrng.randrange(1, FR_MODULUS) for _ in range(n)]
+    for i in range(n):
+        if i % 17 == 3:
+            ks[i] = 0
+        elif i % 17 in (5, 6) and i > 8:
+            ks[i] = ks[i - 5]  # a duplicate point
+        elif i % 17 == 7 and i > 8:
+            ks[i] = (FR_MODULUS - ks[i - 4]) % FR_MODULUS  # the opposite of another point
+    scalars = []
+    for i in range(n):
+        kind = i % 8
+        if i < len(EDGE_SCALARS) and n < 8 * len(EDGE_SCALARS):
+            scalars.append(EDGE_SCALARS[(i + n) % len(EDGE_SCALARS)])
+        elif kind == 0:
+            scalars.append(pyrng.choice(EDGE_SCALARS))
+        elif kind in (1, 2):
+            scalars.append(pyrng.randrange(2))
+        elif kind in (3, 4):
+            bits = pyrng.choice([8, 16, 32, 64])
+            scalars.append(pyrng.choice([1, -1]) * pyrng.randrange(1, 2**bits) % FR_MODULUS)
+        else:
+            scalars.append(pyrng.randrange(FR_MODULUS))
+    return ks, scalars
+
+
+@pytest.mark.parametrize("group", [1, 2])
+@pytest.mark.parametrize("n", [1, 2, 3, 255, 4096])
+def test_msm_matches_py_ecc_at_every_size(pyrng, group, n):
+    """sum s_i (k_i G) against py_ecc's (sum s_i k_i) G, with the edge scalars, points at
+    infinity, duplicate and opposite points; the smallest sizes also term by term in py_ecc."""
+    msm, ref_msm, batch_mul, ref_batch_mul, *_ = GROUPS[group]
+    gen = G1_GEN if group == 1 else G2_GEN
+    ks, scalars = msm_case(pyrng, n)
+    points = batch_mul(gen, ints_to_limbs(ks))  # itself checked against py_ecc above
+    expected = ref_batch_mul(gen, ints_to_limbs([sum(a * k for a, k in zip(scalars, ks)) % FR_MODULUS]))[0]
+    assert (msm(points, ints_to_limbs(scalars)) == expected).all()
+    if n <= 3:  # each edge scalar of the smallest windows once, summed term by term in py_ecc
+        edges = EDGE_SCALARS[:7] + [2**64 - 1, 2**252]
+        for first in range(0, len(edges), n):
+            edge = ints_to_limbs([edges[(first + i) % len(edges)] for i in range(n)])
+            assert (msm(points, edge) == ref_msm(points, edge)).all()
+    # a scalar one off on a point that is not infinity gives another sum
+    i = next(i for i, k in enumerate(ks) if k)
+    scalars[i] = (scalars[i] + 1) % FR_MODULUS
+    assert not (msm(points, ints_to_limbs(scalars)) == expected).all()
+
+
+@pytest.mark.parametrize("group", [1, 2])
+@pytest.mark.parametrize("value", [1, FR_MODULUS - 1, 2**20 + 1])
+def test_msm_of_one_scalar_everywhere_spreads_over_threads(pyrng, group, value):
+    """Every term in one bucket of few windows: the windows' points are split across threads
+    and each bucket's run is summed as one long tree (doublings and cancellations included)."""
+    msm, _, batch_mul, ref_batch_mul, *_ = GROUPS[group]
+    gen = G1_GEN if group == 1 else G2_GEN
+    n = 3000
+    ks = [pyrng.randrange(1, 2**64) for _ in range(n // 3)]
+    ks = ks + ks + [FR_MODULUS - k for k in ks]  # each point twice, then its opposite
+    points = batch_mul(gen, ints_to_limbs(ks))
+    total = value * sum(ks[: n // 3]) % FR_MODULUS
+    assert (msm(points, ints_to_limbs([value] * n)) == ref_batch_mul(gen, ints_to_limbs([total]))[0]).all()
+    assert not msm(points[n // 3 :], ints_to_limbs([value] * (2 * n // 3))).any()
+
+
 @pytest.mark.parametrize("group", [1, 2])
 def test_msm_rejects_bad_points_and_scalars(pyrng, group):
     msm, *_ = GROUPS[group]

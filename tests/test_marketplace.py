@@ -8,15 +8,27 @@ its phase 1 is the known-secret powers of tau (the ceremony path is in test_mark
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 from support.models import PRICE
 
 from marketplace import channel
+from marketplace.agents.consumer import Consumer, ConsumerError
+from marketplace.agents.provider import Provider
 from marketplace.chain import advance_time, latest_timestamp
-from marketplace.consumer import Consumer, ConsumerError
 from marketplace.contracts import Status, deploy_verifier
-from marketplace.provider import Provider
+from marketplace.setup.model_folder import (
+    MODEL_JSON,
+    SETUP_FILES,
+    VERIFICATION_KEY,
+    ModelFolderError,
+    model_card,
+    read_model_json,
+)
+from marketplace.setup.pipeline import load_compiled, prepare_model
 from marketplace.store import FULFILLED, RECEIVED, ProviderStore, StoreError
 from prover.circuit import gadgets as G
 from prover.circuit.statements import input_commitment
@@ -24,6 +36,7 @@ from prover.errors import VerificationError
 from prover.groth16.setup import setup
 from prover.onnx import executor
 from prover.onnx.graph import InputShapeError
+from prover.onnx.graph_file import GRAPH_JSON, WEIGHTS_NPZ
 
 
 def calldata_of_every_transaction(w3) -> bytes:
@@ -166,6 +179,39 @@ def test_consumer_refuses_a_setup_without_its_contribution_or_with_another_verif
     with pytest.raises(VerificationError, match="does not embed the published key"):
         world["consumer"]._check_verifier(verifier.address, served.proving_key)
     world["consumer"]._check_verifier(market.registry.functions.model(1).call()[2], served.proving_key)
+
+
+def test_the_provider_setup_is_a_compiled_model_folder(world):
+    """prepare_model writes the one folder layout `zkmarket model compile` writes, plus the
+    setup; the same reader takes it and the published card is made from its model.json."""
+    served = world["served"]
+    info = read_model_json(served.setup_dir)
+    assert model_card(info) == served.card and info["setup"]["files"] == served.card["files"]
+    files = {p.name for p in served.setup_dir.iterdir()}
+    assert {MODEL_JSON, GRAPH_JSON, WEIGHTS_NPZ, VERIFICATION_KEY, *SETUP_FILES} <= files
+    assert load_compiled(served.setup_dir).circuit.r1cs.n_wires == served.proving_key.n_vars
+    # twin: a folder without its setup has no card to publish
+    partial = {k: v for k, v in info.items() if k != "setup"}
+    with pytest.raises(ModelFolderError, match="no key yet"):
+        model_card(partial)
+
+
+def test_a_damaged_cached_setup_is_refused_not_served(world, small_model, tmp_path):
+    """A cached setup whose model.json no longer matches its model is refused with what to do;
+    the intact twin is reused as it is."""
+    path, calibration, cache = small_model
+    copy = tmp_path / "cache"
+    shutil.copytree(cache / "models", copy / "models")
+    again = dict(participants=[world["consumer"]], phase1="known-secret", calibration=calibration, progress=False)
+    lines: list[str] = []
+    assert prepare_model(path, cache_dir=copy, log=lines.append, **again).card == world["served"].card
+    assert any("setup reused" in line for line in lines)
+    folder = copy / "models" / world["served"].setup_dir.name
+    info = json.loads((folder / MODEL_JSON).read_text())
+    info["model_commitment"] = hex(int(info["model_commitment"], 16) + 1)
+    (folder / MODEL_JSON).write_text(json.dumps(info))
+    with pytest.raises(ModelFolderError, match="is damaged .*remove that folder"):
+        prepare_model(path, cache_dir=copy, log=lines.append, **again)
 
 
 def test_bad_input_and_low_balance_are_refused_before_any_escrow(world):

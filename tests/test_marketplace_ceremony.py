@@ -9,11 +9,12 @@ from __future__ import annotations
 import pytest
 from support.models import write_small_model
 
+from marketplace.agents.consumer import Consumer
+from marketplace.agents.provider import Provider
 from marketplace.chain import connect
 from marketplace.cli import main
-from marketplace.consumer import Consumer
 from marketplace.contracts import Market
-from marketplace.provider import Provider, initial_key, phase1_ptau, prepare_model
+from marketplace.setup.pipeline import initial_key, phase1_ptau, prepare_model
 from marketplace.store import ProviderStore, read_json
 from prover.errors import VerificationError
 from prover.formats import read_zkey, write_zkey

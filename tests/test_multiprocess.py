@@ -25,7 +25,7 @@ from support.processes import free_port, zkmarket
 
 from marketplace.chain import advance_time, connect
 from marketplace.contracts import Market, Status
-from marketplace.provider import phase1_ptau
+from marketplace.setup.pipeline import phase1_ptau
 from marketplace.store import ProviderStore
 from prover.onnx import executor
 from prover.onnx.importer import import_model

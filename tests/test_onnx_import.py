@@ -3,223 +3,15 @@ float one, BatchNormalization folding, and the typed errors for what the compile
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import helper, numpy_helper
+from support.onnx_cases import CASES, FLOAT, const, flat, gemm, make_model, onnxruntime_run, shape_arithmetic, w
 
 from prover.errors import FormatError, UnsupportedModelError
 from prover.onnx import executor
 from prover.onnx.graph import InputShapeError
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import Precision, quantize
-
-FLOAT = onnx.TensorProto.FLOAT
-
-
-def make_model(nodes, input_shape, output_shape, weights=None, opset=13) -> onnx.ModelProto:
-    """A one-input one-output ONNX model; ``weights`` become float32 initializers."""
-    inits = [numpy_helper.from_array(np.asarray(v, dtype=np.float32), k) for k, v in (weights or {}).items()]
-    graph = helper.make_graph(
-        nodes,
-        "t",
-        [helper.make_tensor_value_info("x", FLOAT, ["N", *input_shape])],
-        [helper.make_tensor_value_info("y", FLOAT, ["N", *output_shape])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    return model
-
-
-def onnxruntime_run(model: onnx.ModelProto, x: np.ndarray) -> np.ndarray:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, {"x": x.astype(np.float32)})[0]
-
-
-def w(rng, *shape, scale=0.5):
-    return rng.normal(0, scale, shape).astype(np.float32)
-
-
-def gemm(name, inp, out, transB=1, **attrs):
-    return helper.make_node("Gemm", [inp, f"{name}.W", f"{name}.b"], [out], name=name, transB=transB, **attrs)
-
-
-def flat(inp, out="y"):
-    return helper.make_node("Flatten", [inp], [out], name=f"flatten_{out}", axis=1)
-
-
-# case name -> (nodes, input shape, output shape, weights(rng)); every op of the supported list
-CASES = {
-    "gemm": (lambda r: ([gemm("g", "x", "y", alpha=0.5, beta=2.0)], (8,), (4,), {"g.W": w(r, 4, 8), "g.b": w(r, 4)})),
-    "gemm_transB0_rowbias": (
-        lambda r: ([gemm("g", "x", "y", transB=0)], (8,), (4,), {"g.W": w(r, 8, 4), "g.b": w(r, 1, 4)})
-    ),
-    "matmul_add_bias": (
-        lambda r: (
-            [
-                helper.make_node("MatMul", ["x", "m"], ["h"], name="mm"),
-                helper.make_node("Add", ["h", "c"], ["y"], name="bias"),
-            ],
-            (8,),
-            (4,),
-            {"m": w(r, 8, 4), "c": w(r, 4)},
-        )
-    ),
-    "add_sub_two_tensors": (
-        lambda r: (
-            [
-                gemm("a", "x", "ha"),
-                gemm("b", "x", "hb"),
-                helper.make_node("Sub", ["ha", "hb"], ["d"], name="sub"),
-                helper.make_node("Add", ["d", "x"], ["y"], name="add"),
-            ],
-            (8,),
-            (8,),
-            {"a.W": w(r, 8, 8), "a.b": w(r, 8), "b.W": w(r, 8, 8, scale=0.05), "b.b": w(r, 8)},
-        )
-    ),
-    "identity_read_twice": (
-        lambda r: (
-            [
-                gemm("g", "x", "h"),
-                helper.make_node("Identity", ["h"], ["hi"], name="id"),
-                helper.make_node("Add", ["hi", "c"], ["a"], name="add_c"),
-                helper.make_node("Relu", ["hi"], ["rl"], name="relu"),
-                helper.make_node("Add", ["a", "rl"], ["y"], name="add"),
-            ],
-            (8,),
-            (4,),
-            {"g.W": w(r, 4, 8), "g.b": w(r, 4), "c": w(r, 4)},
-        )
-    ),
-    "const_minus_tensor": (
-        lambda r: ([helper.make_node("Sub", ["c", "x"], ["y"], name="sub")], (8,), (8,), {"c": w(r, 8)})
-    ),
-    "mul_square_and_const": (
-        lambda r: (
-            [
-                gemm("g", "x", "h"),
-                helper.make_node("Mul", ["h", "h"], ["sq"], name="sq"),
-                helper.make_node("Mul", ["sq", "c"], ["p"], name="scale"),
-                helper.make_node("Mul", ["p", "x"], ["y"], name="mixed"),
-            ],
-            (8,),
-            (8,),
-            {"g.W": w(r, 8, 8), "g.b": w(r, 8), "c": w(r, 8)},
-        )
-    ),
-    "conv_stride_pad_groups": (
-        lambda r: (
-            [
-                helper.make_node(
-                    "Conv",
-                    ["x", "k", "kb"],
-                    ["h"],
-                    name="conv",
-                    strides=[2, 2],
-                    pads=[1, 0, 1, 2],
-                    group=2,
-                    kernel_shape=[3, 3],
-                ),
-                flat("h"),
-            ],
-            (4, 7, 7),
-            (6 * 4 * 4,),
-            {"k": w(r, 6, 2, 3, 3), "kb": w(r, 6)},
-        )
-    ),
-    "conv_dilated": (
-        lambda r: (
-            [helper.make_node("Conv", ["x", "k"], ["h"], name="conv", pads=[2, 1, 1, 1], dilations=[2, 1]), flat("h")],
-            (2, 6, 6),
-            (3 * 7 * 6,),
-            {"k": w(r, 3, 2, 2, 3)},
-        )
-    ),
-    "conv_same_upper": (
-        lambda r: (
-            [
-                helper.make_node("Conv", ["x", "k"], ["h"], name="conv", auto_pad="SAME_UPPER", strides=[2, 2]),
-                flat("h"),
-            ],
-            (2, 5, 6),
-            (3 * 3 * 3,),
-            {"k": w(r, 3, 2, 2, 3)},
-        )
-    ),
-    "relu_maxpool_padded": (
-        lambda r: (
-            [
-                helper.make_node("Relu", ["x"], ["r"], name="relu"),
-                helper.make_node(
-                    "MaxPool", ["x"], ["m"], name="pool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1]
-                ),
-                flat("m", "fm"),
-                flat("r", "fr"),
-                helper.make_node("MatMul", ["fr", "proj"], ["pr"], name="proj"),
-                helper.make_node("Add", ["fm", "pr"], ["y"], name="add"),
-            ],
-            (2, 6, 6),
-            (18,),
-            {"proj": w(r, 72, 18)},
-        )
-    ),
-    "maxpool_negative_inputs": (
-        lambda r: (
-            [
-                helper.make_node("Add", ["x", "c"], ["s"], name="shift"),
-                helper.make_node("MaxPool", ["s"], ["m"], name="pool", kernel_shape=[2, 2], pads=[1, 1, 1, 1]),
-                flat("m"),
-            ],
-            (1, 4, 4),
-            (25,),
-            {"c": np.full((1, 1, 1), -3.0)},
-        )
-    ),
-    "averagepool_pow2_and_not": (
-        lambda r: (
-            [
-                helper.make_node("AveragePool", ["x"], ["a"], name="avg4", kernel_shape=[2, 2], strides=[2, 2]),
-                helper.make_node(
-                    "AveragePool",
-                    ["x"],
-                    ["b"],
-                    name="avg9",
-                    kernel_shape=[3, 3],
-                    strides=[3, 3],
-                    pads=[1, 1, 1, 1],
-                    count_include_pad=1,
-                ),
-                flat("a", "fa"),
-                flat("b", "fb"),
-                helper.make_node("MatMul", ["fb", "proj"], ["pb"], name="proj"),
-                helper.make_node("Add", ["fa", "pb"], ["y"], name="add"),
-            ],
-            (2, 8, 8),
-            (32,),
-            {"proj": w(r, 18, 32)},
-        )
-    ),
-    "global_average_pool": (
-        lambda r: ([helper.make_node("GlobalAveragePool", ["x"], ["g"], name="gap"), flat("g")], (3, 7, 5), (3,), {})
-    ),
-    "reshape_identity_constant": (
-        lambda r: (
-            [
-                helper.make_node(
-                    "Constant", [], ["shape"], name="shape", value=numpy_helper.from_array(np.array([-1, 12], np.int64))
-                ),
-                helper.make_node("Constant", [], ["c"], name="offset", value_float=0.25),
-                helper.make_node("Identity", ["x"], ["xi"], name="id"),
-                helper.make_node("Reshape", ["xi", "shape"], ["r"], name="reshape"),
-                helper.make_node("Add", ["r", "c"], ["y"], name="add"),
-            ],
-            (3, 2, 2),
-            (12,),
-            {},
-        )
-    ),
-}
 
 
 def _inputs(rng, shape, n):
@@ -409,3 +201,44 @@ def test_wrong_input_shape_is_refused_and_right_ones_run(rng):
             executor.predict(quantized, np.zeros(bad))
         with pytest.raises(InputShapeError):
             executor.run_float(graph, np.zeros(bad))
+
+
+# --- constant folding ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("opset", range(13, 21))
+def test_shape_arithmetic_folds_away_at_every_accepted_opset(opset, rng):
+    nodes, in_shape, out_shape, weights = shape_arithmetic(rng)
+    model = make_model(nodes, in_shape, out_shape, weights, opset=opset)
+    graph = import_model(model)
+    assert [op.kind for op in graph.ops] == ["reshape", "mul", "add", "dense"]
+    assert graph.constants["mask"].values.shape == (24,) and graph.constants["offset"].values[0] == 1.125
+    x = _inputs(rng, in_shape, 8)
+    np.testing.assert_allclose(executor.run_float(graph, x), onnxruntime_run(model, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("opset", [12, 21])
+def test_opsets_outside_13_to_20_are_refused_before_any_work(opset, rng, monkeypatch):
+    model = make_model([gemm("g", "x", "y")], (8,), (4,), {"g.W": w(rng, 4, 8), "g.b": w(rng, 4)}, opset=opset)
+    monkeypatch.setattr(onnx.shape_inference, "infer_shapes", lambda *a, **k: pytest.fail("inference ran"))
+    with pytest.raises(UnsupportedModelError, match=f"opset {opset}.*13 to 20"):
+        import_model(model)
+
+
+def test_an_operator_folded_on_constants_is_refused_on_the_input(rng):
+    """The twin of folding: Cast of constants disappears, Cast of the input names itself."""
+    nodes = [helper.make_node("Cast", ["x"], ["xc"], name="the_cast", to=FLOAT), gemm("g", "xc", "y")]
+    model = make_model(nodes, (8,), (4,), {"g.W": w(rng, 4, 8), "g.b": w(rng, 4)})
+    with pytest.raises(UnsupportedModelError, match="Cast in node the_cast is not supported"):
+        import_model(model)
+
+
+def test_a_constant_that_cannot_be_evaluated_is_refused_with_its_node(rng):
+    nodes = [
+        const("table", np.array([1.0, 2.0, 3.0], np.float32)),
+        const("index", np.array([7], np.int64)),
+        helper.make_node("Gather", ["table", "index"], ["picked"], name="bad_gather"),
+        helper.make_node("Add", ["x", "picked"], ["y"], name="add"),
+    ]
+    with pytest.raises(UnsupportedModelError, match="bad_gather|shape inference"):
+        import_model(make_model(nodes, (1,), (1,)))

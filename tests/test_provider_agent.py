@@ -27,21 +27,20 @@ import pytest
 from support.forgeries import forge_proof
 
 from marketplace import channel
-from marketplace.chain import advance_time, connect, latest_timestamp
-from marketplace.cli import main as zkmarket
-from marketplace.consumer import Consumer, ConsumerError
-from marketplace.contracts import Market, Status, proof_to_evm
-from marketplace.provider import (
+from marketplace.agents.consumer import Consumer, ConsumerError
+from marketplace.agents.provider import (
     CHANNEL_SLACK_S,
     FULFIL_MARGIN_S,
     INITIAL_PROOF_SECONDS,
     INITIAL_PROOF_SECONDS_PER_CONSTRAINT,
-    KNOWN_SECRET,
     PROOF_TIME_FACTOR,
     Provider,
     ProviderError,
-    prepare_model,
 )
+from marketplace.chain import advance_time, connect, latest_timestamp
+from marketplace.cli import main as zkmarket
+from marketplace.contracts import Market, Status, proof_to_evm
+from marketplace.setup.pipeline import KNOWN_SECRET, prepare_model
 from marketplace.store import (
     EXPIRED,
     FAILED,

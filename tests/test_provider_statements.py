@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from support.models import STATEMENT_ITEMS, STATEMENT_SAMPLES
 
+from marketplace.agents.provider import Provider, ProviderError
 from marketplace.audit import Audit, ChallengeStatus, write_pool
 from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.contracts import ContractRevert, Market
-from marketplace.provider import Provider, ProviderError, prepare_statement
 from marketplace.retrieval import (
     Delivery,
     RequestStatus,
@@ -30,6 +30,7 @@ from marketplace.retrieval import (
     write_corpus,
     write_delivery,
 )
+from marketplace.setup.pipeline import SetupError, prepare_statement
 from marketplace.store import ProviderStore
 from prover.circuit import accuracy as A
 from prover.circuit.retrieval import corpus_commitment, matching_items
@@ -122,7 +123,7 @@ def test_statement_keys_carry_their_partys_contribution_and_are_reused(keys):
     )
     assert any("reused" in line for line in lines) and again.path == keys["accuracy"].path
     # another size is another circuit and another key
-    with pytest.raises(ProviderError, match="at least one"):
+    with pytest.raises(SetupError, match="at least one"):
         prepare_statement(keys["served"], "accuracy", 0, phase1="known-secret", cache_dir=keys["cache"], **QUIET)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from support.models import prove_with_test_key
-from test_compile import _case_graph
+from support.onnx_cases import case_graph
 
 from prover import poseidon
 from prover.circuit import datasets as D
@@ -147,7 +147,7 @@ def test_retrieval_proof_verifies_and_rejects_other_sets(rng):
     from prover.groth16.prove import prove
     from prover.groth16.verify import verify
 
-    q, calibration = _case_graph("gemm", rng)
+    q, calibration = case_graph("gemm", rng)
     corpus = executor.quantize_input(q, calibration[:8])
     labels = executor.argmax_label(executor.execute(q, corpus)[q.output])
     cls = int(np.bincount(labels).argmax())

@@ -165,4 +165,6 @@ def test_bad_corpora_and_requests_are_refused(market, proofs):
     reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1, now + 60, 0)
     reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1 << 32, now + 60, PRICE)
     reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1, now - 1, PRICE)
+    # a deadline that does not fit the record's 40 bits is refused, not stored truncated
+    reverts("BadRequest", retrieval.request, world.auditor, world.model_id, corpus_id, 1, 2**40, PRICE)
     assert retrieval.corpus(corpus_id).size == len(proofs.corpus)

@@ -1,4 +1,4 @@
-"""The clients' setup checks (marketplace.setup_check) against dishonest providers, on the
+"""The clients' setup checks (marketplace.setup.check) against dishonest providers, on the
 in-process chain with the real contracts and channel:
 
 - a 1-constraint circuit with four free public inputs, whose ceremony holds the consumer's own
@@ -23,25 +23,20 @@ import shutil
 import pytest
 from support.models import PRICE, STATEMENT_ITEMS, STATEMENT_SAMPLES
 
+from marketplace.agents.consumer import Consumer
+from marketplace.agents.provider import Provider
 from marketplace.audit import Audit
 from marketplace.chain import connect
-from marketplace.consumer import Consumer
 from marketplace.contracts import Market, compile_contracts, deploy, deploy_verifier
-from marketplace.provider import (
-    Provider,
-    ServedModel,
-    phase1_ptau,
-    setup_transcript_hash,
-    sha256_file,
-)
 from marketplace.retrieval import Retrieval
-from marketplace.setup_check import (
+from marketplace.setup.check import (
     check_verifier_code,
     r1cs_bytes,
     rebuilt_graph,
     verify_transcripts,
 )
-from marketplace.store import ProviderStore
+from marketplace.setup.pipeline import ServedModel, phase1_ptau, setup_transcript_hash
+from marketplace.store import ProviderStore, sha256_file
 from prover.circuit.builder import Builder
 from prover.circuit.statements import (
     PUBLIC_INPUTS,

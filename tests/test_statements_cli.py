@@ -18,8 +18,8 @@ from support.processes import free_port, zkmarket
 
 from marketplace.audit import write_pool
 from marketplace.chain import connect
-from marketplace.provider import phase1_ptau, quantized_graph
 from marketplace.retrieval import read_delivery, write_delivery
+from marketplace.setup.pipeline import phase1_ptau, quantized_graph
 from prover.circuit import accuracy as A
 from prover.circuit.retrieval import matching_items
 from prover.formats import read_zkey
@@ -93,7 +93,7 @@ def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):
     registered_key = read_zkey(saved["statements"]["accuracy"]["zkey"])
     assert [c["name"] for c in registered_key.mpc_params["contributions"]] == ["auditor"]
 
-    graph, _ = quantized_graph(onnx_path, calibration)
+    graph = quantized_graph(onnx_path, calibration).graph
     x = executor.quantize_input(graph, calibration[:ITEMS])
     predicted = executor.argmax_label(executor.execute(graph, x)[graph.output])
 

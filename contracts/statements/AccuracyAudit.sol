@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {SCALAR_FIELD, NotProvider, DeadlinePassed, DeadlineNotReached, InvalidProof, Casts} from "../Common.sol";
+import {IGroth16Verifier} from "../IGroth16Verifier.sol";
 import {ModelRegistry} from "../ModelRegistry.sol";
-import {IStatementVerifier} from "./IStatementVerifier.sol";
-import {PullPayments} from "./PullPayments.sol";
+import {PullPayments} from "../PullPayments.sol";
 
 /// @title Accuracy audits of registered models on public test pools, settled by proofs
+/// @author zkml-market
 /// @notice Test pools are registered by the Merkle root of their (item hash, label) leaves, with
 /// their data published at a URI so that anyone can check the file against the root. A model's
 /// provider stakes a bond on a claimed accuracy over the sample count of its registered accuracy
@@ -25,6 +27,8 @@ import {PullPayments} from "./PullPayments.sol";
 /// answer window), once every bonded challenge opened before then has settled; the provider can
 /// then stake again. Money leaves only through `withdraw` (pull payments).
 contract AccuracyAudit is PullPayments {
+    /// @notice Where a challenge is in its life: Waiting, Drawn, then settled exactly once
+    /// (Passed, Failed, Expired) or, never drawn, Cancelled.
     enum Status {
         None,
         Waiting, // opened; its samples are not drawn yet (bonded: maybe queued behind others)
@@ -35,12 +39,14 @@ contract AccuracyAudit is PullPayments {
         Cancelled
     }
 
+    /// @notice A registered test pool: who registered it, its number of samples, its Merkle root.
     struct Pool {
         address registrant;
         uint32 size;
         uint256 root;
     }
 
+    /// @notice A model's bond on its claimed accuracy and the count of its bonded challenges.
     struct Stake {
         uint256 bond; // what is left of the bond
         uint256 slice; // what one lost bonded challenge takes from it
@@ -54,6 +60,7 @@ contract AccuracyAudit is PullPayments {
         uint64 cancelled; // of them, cancelled because the bond ran out before their turn
     }
 
+    /// @notice A challenge of a model's claim on a pool: its terms, its draw and its outcome.
     struct Challenge {
         address challenger;
         Status status;
@@ -104,42 +111,90 @@ contract AccuracyAudit is PullPayments {
     mapping(uint256 => Attestation[]) private _attestations;
     mapping(uint256 => mapping(uint32 => mapping(uint256 => bool))) private _accepted;
 
-    error NotProvider(uint256 modelId, address caller);
+    /// @notice The model names no accuracy verifier.
+    /// @param modelId the model
     error AccuracyUnsupported(uint256 modelId);
     /// @notice Windows must fit 32 bits and the unbonding delay exceed the answer window.
+    /// @param answerWindow the answer window given
+    /// @param unbondingDelay the unbonding delay given
     error BadWindows(uint256 answerWindow, uint256 unbondingDelay);
     /// @notice A pool needs a root below the field and 1..MAX_POOL_SIZE samples.
+    /// @param root the root given
+    /// @param size the size given
     error BadPool(uint256 root, uint256 size);
+    /// @notice No pool has this id.
+    /// @param poolId the id asked for
     error UnknownPool(uint256 poolId);
     /// @notice Claim in (0, 10000] bps, samples 1..MAX_SAMPLES, a non-zero bond that is a whole
     /// number of non-zero slices.
+    /// @param claimBps the claim given
+    /// @param samples the sample count given
+    /// @param bond the value sent
+    /// @param slice the slice given
     error BadStake(uint256 claimBps, uint256 samples, uint256 bond, uint256 slice);
     /// @notice The model's previous stake still holds a bond or unsettled bonded challenges.
+    /// @param modelId the model
     error StakeInUse(uint256 modelId);
     /// @notice The model has no bond at stake (or never stated its sample count).
+    /// @param modelId the model
     error NotStaked(uint256 modelId);
     /// @notice The stake takes no new challenges since `unbondingAt`.
+    /// @param modelId the model
+    /// @param unbondingAt when its unbonding began (unix time)
     error Unbonding(uint256 modelId, uint256 unbondingAt);
+    /// @notice An unstake was already requested for this stake.
+    /// @param modelId the model
+    /// @param unbondingAt when its unbonding begins (unix time)
     error AlreadyUnbonding(uint256 modelId, uint256 unbondingAt);
+    /// @notice No unstake was requested, or its delay has not passed yet.
+    /// @param modelId the model
+    /// @param unbondingAt when its unbonding begins (0: never requested)
     error UnbondingNotDue(uint256 modelId, uint256 unbondingAt);
     /// @notice Bonded challenges of this stake are not settled yet.
+    /// @param modelId the model
+    /// @param pending how many are still open
     error ChallengesPending(uint256 modelId, uint256 pending);
+    /// @notice The fee sent is below the stake's minimum (at least 1 wei).
+    /// @param fee the value sent
+    /// @param minFee the least fee the challenge must pay
     error FeeTooLow(uint256 fee, uint256 minFee);
+    /// @notice No challenge has this id.
+    /// @param challengeId the id asked for
     error UnknownChallenge(uint256 challengeId);
+    /// @notice The challenge is not in the status this step needs.
+    /// @param challengeId the challenge
+    /// @param status its status now
     error WrongStatus(uint256 challengeId, Status status);
     /// @notice The bonded challenge waits for earlier ones: its queue position is not below `window`.
+    /// @param challengeId the challenge
+    /// @param position its queue position
+    /// @param window the first position that may not be drawn yet
     error Queued(uint256 challengeId, uint256 position, uint256 window);
     /// @notice The draw block is not mined yet (its hash does not exist).
+    /// @param challengeId the challenge
+    /// @param drawBlock the block whose hash draws its samples
     error DrawTooEarly(uint256 challengeId, uint256 drawBlock);
-    error DeadlinePassed(uint256 challengeId, uint256 deadline);
-    error DeadlineNotReached(uint256 challengeId, uint256 deadline);
-    error InvalidProof(uint256 challengeId);
     /// @notice Only a waiting challenge that can no longer be drawn (or, unbonded, the
     /// challenger's own) can be cancelled.
+    /// @param challengeId the challenge
     error NotCancellable(uint256 challengeId);
-    error CastOverflow(uint256 value);
 
+    /// @notice A test pool was registered.
+    /// @param poolId its id
+    /// @param registrant who registered it
+    /// @param root the Merkle root of its (item hash, label) leaves
+    /// @param size its number of samples
+    /// @param uri where its file is published (empty for a private test set)
     event PoolRegistered(uint256 indexed poolId, address indexed registrant, uint256 root, uint256 size, string uri);
+    /// @notice A provider staked a bond on its model's claimed accuracy.
+    /// @param modelId the model
+    /// @param provider who staked
+    /// @param epoch the stake's number (pools are accepted per epoch)
+    /// @param claimBps the claimed accuracy in basis points
+    /// @param samples the accuracy circuit's sample count
+    /// @param bond the wei staked
+    /// @param slice what one lost bonded challenge takes
+    /// @param minFee the least fee a challenge pays
     event Staked(
         uint256 indexed modelId,
         address indexed provider,
@@ -150,9 +205,28 @@ contract AccuracyAudit is PullPayments {
         uint256 slice,
         uint256 minFee
     );
+    /// @notice The provider put its bond at risk on a pool's challenges for this epoch.
+    /// @param modelId the model
+    /// @param poolId the pool
+    /// @param epoch the stake's epoch
     event PoolAccepted(uint256 indexed modelId, uint256 indexed poolId, uint256 epoch);
+    /// @notice The provider asked for its bond back.
+    /// @param modelId the model
+    /// @param unbondingAt from when the stake takes no new challenge (unix time)
     event UnstakeRequested(uint256 indexed modelId, uint256 unbondingAt);
+    /// @notice The stake ended; what was left of the bond is now owed to the provider.
+    /// @param modelId the model
+    /// @param bond the wei owed back
     event Unstaked(uint256 indexed modelId, uint256 bond);
+    /// @notice A challenger paid a fee to challenge a model's claim on a pool.
+    /// @param challengeId the new challenge
+    /// @param modelId the model
+    /// @param challenger who paid
+    /// @param poolId the pool its samples come from
+    /// @param bonded whether a slice of the bond is at risk (the pool was accepted)
+    /// @param samples the number of samples to be drawn
+    /// @param fee the wei paid
+    /// @param drawBlock the block whose hash draws the samples
     event ChallengeOpened(
         uint256 indexed challengeId,
         uint256 indexed modelId,
@@ -164,16 +238,36 @@ contract AccuracyAudit is PullPayments {
         uint256 drawBlock
     );
     /// @notice The draw block fell out of the 256-block hash window; the draw moved to `drawBlock`.
+    /// @param challengeId the challenge
+    /// @param drawBlock the new draw block
     event DrawDeferred(uint256 indexed challengeId, uint256 drawBlock);
+    /// @notice A challenge's samples were drawn; the provider's answer is due by the deadline.
+    /// @param challengeId the challenge
+    /// @param draw the accuracy statement's draw public input (seed, pool size, sample count)
+    /// @param deadline the answer deadline (unix time)
     event SamplesDrawn(uint256 indexed challengeId, uint256 draw, uint256 deadline);
     /// @notice The proof reached the claim: the fee is owed to the provider, the attestation recorded.
+    /// @param challengeId the challenge
+    /// @param modelId the model
+    /// @param samples the samples the proof ran
+    /// @param correct how many of them the model labelled correctly
     event ChallengePassed(uint256 indexed challengeId, uint256 indexed modelId, uint256 samples, uint256 correct);
     /// @notice The proof fell below the claim (bonded: fee and a slice owed to the challenger).
+    /// @param challengeId the challenge
+    /// @param modelId the model
+    /// @param samples the samples the proof ran
+    /// @param correct how many of them the model labelled correctly
     event ChallengeFailed(uint256 indexed challengeId, uint256 indexed modelId, uint256 samples, uint256 correct);
     /// @notice No answer in time (bonded: fee and a slice owed to the challenger; else the fee back).
+    /// @param challengeId the challenge
+    /// @param modelId the model
     event ChallengeExpired(uint256 indexed challengeId, uint256 indexed modelId);
+    /// @notice A waiting challenge was cancelled; its fee is owed back to the challenger.
+    /// @param challengeId the challenge
+    /// @param modelId the model
     event ChallengeCancelled(uint256 indexed challengeId, uint256 indexed modelId);
 
+    /// @notice Deploy an accuracy audit over a registry's models.
     /// @param registry_ the model registry
     /// @param answerWindow_ seconds a provider has to answer once the samples are drawn
     /// @param unbondingDelay_ seconds from an unstake request to the end of new challenges (> answerWindow_)
@@ -261,7 +355,7 @@ contract AccuracyAudit is PullPayments {
         Stake storage s = _stakes[modelId];
         if (s.bond == 0) revert NotStaked(modelId);
         if (s.unbondingAt != 0) revert AlreadyUnbonding(modelId, s.unbondingAt);
-        uint64 at = _u64(block.timestamp + unbondingDelay);
+        uint64 at = Casts.toUint64(block.timestamp + unbondingDelay);
         s.unbondingAt = at;
         emit UnstakeRequested(modelId, at);
     }
@@ -278,7 +372,7 @@ contract AccuracyAudit is PullPayments {
         if (pending != 0) revert ChallengesPending(modelId, pending);
         uint256 bond = s.bond;
         s.bond = 0;
-        owed[provider] += bond;
+        _credit(provider, bond);
         emit Unstaked(modelId, bond);
     }
 
@@ -304,7 +398,7 @@ contract AccuracyAudit is PullPayments {
             position = s.opened++;
         }
         challengeId = ++challengeCount;
-        uint64 drawBlock = _u64(block.number + 1);
+        uint64 drawBlock = Casts.toUint64(block.number + 1);
         _challenges[challengeId] = Challenge({
             challenger: msg.sender,
             status: Status.Waiting,
@@ -340,7 +434,7 @@ contract AccuracyAudit is PullPayments {
         if (block.number <= ch.drawBlock) revert DrawTooEarly(challengeId, ch.drawBlock);
         bytes32 hash = blockhash(ch.drawBlock);
         if (hash == bytes32(0)) {
-            uint64 next = _u64(block.number + 1);
+            uint64 next = Casts.toUint64(block.number + 1);
             ch.drawBlock = next;
             ch.redraws += 1;
             emit DrawDeferred(challengeId, next);
@@ -348,7 +442,7 @@ contract AccuracyAudit is PullPayments {
         }
         uint256 seed = uint256(keccak256(abi.encode(hash, address(this), challengeId))) >> 40; // 216 bits
         uint256 value = (seed << 32) | (uint256(_pools[ch.poolId].size) << 16) | ch.samples;
-        uint64 deadline = _u64(block.timestamp + answerWindow);
+        uint64 deadline = Casts.toUint64(block.timestamp + answerWindow);
         ch.draw = value;
         ch.deadline = deadline;
         ch.status = Status.Drawn;
@@ -376,19 +470,19 @@ contract AccuracyAudit is PullPayments {
         if (correct > ch.samples) revert InvalidProof(challengeId); // no proof counts more than it ran
         address verifier = registry.verifierFor(ch.modelId, ModelRegistry.Statement.Accuracy);
         uint256[4] memory pub = [modelCommitment, _pools[ch.poolId].root, ch.draw, correct];
-        if (!IStatementVerifier(verifier).verifyProof(a, b, c, pub)) revert InvalidProof(challengeId);
+        if (!IGroth16Verifier(verifier).verifyProof(a, b, c, pub)) revert InvalidProof(challengeId);
 
         ch.correct = correct;
         bool passed = correct * FULL_BPS >= uint256(ch.claimBps) * ch.samples;
         if (passed) {
             ch.status = Status.Passed;
-            owed[provider] += ch.fee;
+            _credit(provider, ch.fee);
             _attestations[ch.modelId].push(Attestation(ch.poolId, ch.samples, correct, challengeId, ch.bonded));
             emit ChallengePassed(challengeId, ch.modelId, ch.samples, correct);
         } else {
             ch.status = Status.Failed;
-            if (ch.bonded) owed[ch.challenger] += ch.fee + _takeSlice(ch.modelId);
-            else owed[provider] += ch.fee; // an attestation request pays for the answer
+            if (ch.bonded) _credit(ch.challenger, ch.fee + _takeSlice(ch.modelId));
+            else _credit(provider, ch.fee); // an attestation request pays for the answer
             emit ChallengeFailed(challengeId, ch.modelId, ch.samples, correct);
         }
         if (ch.bonded) _stakes[ch.modelId].settled += 1;
@@ -402,10 +496,10 @@ contract AccuracyAudit is PullPayments {
         if (block.timestamp <= ch.deadline) revert DeadlineNotReached(challengeId, ch.deadline);
         ch.status = Status.Expired;
         if (ch.bonded) {
-            owed[ch.challenger] += ch.fee + _takeSlice(ch.modelId);
+            _credit(ch.challenger, ch.fee + _takeSlice(ch.modelId));
             _stakes[ch.modelId].settled += 1;
         } else {
-            owed[ch.challenger] += ch.fee;
+            _credit(ch.challenger, ch.fee);
         }
         emit ChallengeExpired(challengeId, ch.modelId);
     }
@@ -420,7 +514,7 @@ contract AccuracyAudit is PullPayments {
         }
         ch.status = Status.Cancelled;
         if (ch.bonded) _stakes[ch.modelId].cancelled += 1;
-        owed[ch.challenger] += ch.fee;
+        _credit(ch.challenger, ch.fee);
         emit ChallengeCancelled(challengeId, ch.modelId);
     }
 
@@ -467,11 +561,13 @@ contract AccuracyAudit is PullPayments {
 
     // --- internals -------------------------------------------------------------------------
 
+    /// @dev The caller, when it is the model's provider (reverts NotProvider otherwise).
     function _provider(uint256 modelId) private view returns (address provider) {
         (provider,,,,) = registry.inferenceTerms(modelId);
         if (msg.sender != provider) revert NotProvider(modelId, msg.sender);
     }
 
+    /// @dev The record of a challenge in status `want` (reverts UnknownChallenge or WrongStatus).
     function _inStatus(uint256 challengeId, Status want) private view returns (Challenge storage ch) {
         ch = _challenges[challengeId];
         if (ch.status == Status.None) revert UnknownChallenge(challengeId);
@@ -486,8 +582,4 @@ contract AccuracyAudit is PullPayments {
         s.bond -= slice;
     }
 
-    function _u64(uint256 value) private pure returns (uint64) {
-        if (value > type(uint64).max) revert CastOverflow(value);
-        return uint64(value);
-    }
 }

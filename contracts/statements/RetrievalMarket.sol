@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {SCALAR_FIELD, RequestStatus, UnknownRequest, RequestNotOpen, ModelIsRetired} from "../Common.sol";
+import {NotProvider, DeadlinePassed, DeadlineNotReached, InvalidProof} from "../Common.sol";
+import {IGroth16Verifier} from "../IGroth16Verifier.sol";
 import {ModelRegistry} from "../ModelRegistry.sol";
-import {IStatementVerifier} from "./IStatementVerifier.sol";
-import {PullPayments} from "./PullPayments.sol";
+import {PullPayments} from "../PullPayments.sol";
 
 /// @title Trustless retrieval: paid requests over committed corpora, settled by proofs
+/// @author zkml-market
 /// @notice A corpus is registered by its commitment (a Poseidon commitment to its item hashes)
 /// and size. A requester pays for a request naming a model, a corpus and a class. The model's
 /// provider answers before the deadline with a Groth16 retrieval proof of (model commitment,
@@ -14,23 +17,18 @@ import {PullPayments} from "./PullPayments.sol";
 /// the items delivered off-chain against that commitment. An unanswered request is refunded
 /// after its deadline. Money leaves only through `withdraw` (pull payments).
 contract RetrievalMarket is PullPayments {
-    enum Status {
-        None,
-        Open,
-        Fulfilled,
-        Refunded
-    }
-
+    /// @notice A registered corpus: who registered it, its commitment and its number of items.
     struct Corpus {
         address owner;
         uint256 commitment;
         uint256 size;
     }
 
+    /// @notice A paid retrieval request and, once fulfilled, the returned set's commitment and size.
     struct Request {
         address requester;
         uint40 deadline;
-        Status status;
+        RequestStatus status;
         uint256 modelId;
         uint256 corpusId;
         uint256 class;
@@ -44,25 +42,48 @@ contract RetrievalMarket is PullPayments {
 
     /// @notice The registry whose models answer requests.
     ModelRegistry public immutable registry;
+    /// @notice Number of corpora registered so far; ids are 1..corpusCount.
     uint256 public corpusCount;
+    /// @notice Number of requests opened so far; ids are 1..requestCount.
     uint256 public requestCount;
     mapping(uint256 => Corpus) private _corpora;
     mapping(uint256 => Request) private _requests;
 
+    /// @notice A corpus needs a commitment below the field and 1..2^32-1 items.
+    /// @param commitment the commitment given
+    /// @param size the size given
     error BadCorpus(uint256 commitment, uint256 size);
+    /// @notice No corpus has this id.
+    /// @param corpusId the id asked for
     error UnknownCorpus(uint256 corpusId);
+    /// @notice The model names no retrieval verifier.
+    /// @param modelId the model
     error RetrievalUnsupported(uint256 modelId);
-    error ModelIsRetired(uint256 modelId);
+    /// @notice A request needs a class below 2^32, a non-zero payment and a deadline in the
+    /// future that fits 40 bits.
+    /// @param class the class given
+    /// @param payment the value sent
+    /// @param deadline the deadline given
     error BadRequest(uint256 class, uint256 payment, uint256 deadline);
-    error UnknownRequest(uint256 requestId);
-    error RequestNotOpen(uint256 requestId, Status status);
-    error NotProvider(uint256 modelId, address caller);
+    /// @notice Only the request's requester may do this.
+    /// @param requestId the request
+    /// @param caller who tried
     error NotRequester(uint256 requestId, address caller);
-    error DeadlinePassed(uint256 requestId, uint256 deadline);
-    error DeadlineNotReached(uint256 requestId, uint256 deadline);
-    error InvalidProof(uint256 requestId);
 
+    /// @notice A corpus was registered.
+    /// @param corpusId its id
+    /// @param owner who registered it
+    /// @param commitment the Poseidon commitment to its item hashes
+    /// @param size its number of items
     event CorpusRegistered(uint256 indexed corpusId, address indexed owner, uint256 commitment, uint256 size);
+    /// @notice A requester paid for the items of a corpus that a model labels as a class.
+    /// @param requestId the new request
+    /// @param modelId the model that defines a match
+    /// @param corpusId the corpus searched
+    /// @param requester who paid
+    /// @param class the requested class
+    /// @param payment the wei paid
+    /// @param deadline unix time after which an unanswered request can be refunded
     event RequestOpened(
         uint256 indexed requestId,
         uint256 indexed modelId,
@@ -72,9 +93,18 @@ contract RetrievalMarket is PullPayments {
         uint256 payment,
         uint256 deadline
     );
+    /// @notice A valid retrieval proof answered a request; its payment is now owed to the provider.
+    /// @param requestId the request
+    /// @param returnedSetCommitment commitment to the returned items
+    /// @param returnedSize number of returned items
     event RequestFulfilled(uint256 indexed requestId, uint256 returnedSetCommitment, uint256 returnedSize);
+    /// @notice An unanswered request was refunded; its payment is now owed to the requester.
+    /// @param requestId the request
+    /// @param requester who is owed the payment
+    /// @param amount the wei owed back
     event RequestRefunded(uint256 indexed requestId, address indexed requester, uint256 amount);
 
+    /// @notice Deploy a retrieval market over a registry's models.
     /// @param registry_ the model registry
     constructor(ModelRegistry registry_) {
         registry = registry_;
@@ -115,7 +145,7 @@ contract RetrievalMarket is PullPayments {
         _requests[requestId] = Request({
             requester: msg.sender,
             deadline: uint40(deadline),
-            status: Status.Open,
+            status: RequestStatus.Open,
             modelId: modelId,
             corpusId: corpusId,
             class: class,
@@ -151,12 +181,12 @@ contract RetrievalMarket is PullPayments {
         address verifier = registry.verifierFor(r.modelId, ModelRegistry.Statement.Retrieval);
         uint256[4] memory pub =
             [modelCommitment, corpus.commitment, r.class + (returnedSize << CLASS_BITS), returnedSetCommitment];
-        if (!IStatementVerifier(verifier).verifyProof(a, b, c, pub)) revert InvalidProof(requestId);
+        if (!IGroth16Verifier(verifier).verifyProof(a, b, c, pub)) revert InvalidProof(requestId);
 
-        r.status = Status.Fulfilled;
+        r.status = RequestStatus.Fulfilled;
         r.returnedSetCommitment = returnedSetCommitment;
         r.returnedSize = returnedSize;
-        owed[provider] += r.payment;
+        _credit(provider, r.payment);
         emit RequestFulfilled(requestId, returnedSetCommitment, returnedSize);
     }
 
@@ -166,8 +196,8 @@ contract RetrievalMarket is PullPayments {
         Request storage r = _open(requestId);
         if (msg.sender != r.requester) revert NotRequester(requestId, msg.sender);
         if (block.timestamp <= r.deadline) revert DeadlineNotReached(requestId, r.deadline);
-        r.status = Status.Refunded;
-        owed[msg.sender] += r.payment;
+        r.status = RequestStatus.Refunded;
+        _credit(msg.sender, r.payment);
         emit RequestRefunded(requestId, msg.sender, r.payment);
     }
 
@@ -184,13 +214,14 @@ contract RetrievalMarket is PullPayments {
     /// @return the request record
     function requestOf(uint256 requestId) external view returns (Request memory) {
         Request storage r = _requests[requestId];
-        if (r.status == Status.None) revert UnknownRequest(requestId);
+        if (r.status == RequestStatus.None) revert UnknownRequest(requestId);
         return r;
     }
 
+    /// @dev The record of an open request (reverts UnknownRequest or RequestNotOpen otherwise).
     function _open(uint256 requestId) private view returns (Request storage r) {
         r = _requests[requestId];
-        if (r.status == Status.None) revert UnknownRequest(requestId);
-        if (r.status != Status.Open) revert RequestNotOpen(requestId, r.status);
+        if (r.status == RequestStatus.None) revert UnknownRequest(requestId);
+        if (r.status != RequestStatus.Open) revert RequestNotOpen(requestId, r.status);
     }
 }

@@ -16,7 +16,7 @@ quantization and registers it (``--uri`` says where the file is published; witho
 is private and can only buy attestations); ``pool check`` checks a fetched file against the
 registered root and size and prints the model's accuracy on its labels. A challenge names a
 pool; before its fee is paid, ``challenge`` checks the model's accuracy verifier for the stake's
-sample count (``marketplace.setup_check``: the circuit rebuilt from the provider's card, the
+sample count (``marketplace.setup.check``: the circuit rebuilt from the provider's card, the
 ceremony holding a contribution in ``--state``). ``draw`` fixes its samples once the next block
 is mined (anyone may call it); the provider answers with `zkmarket provider answer-audit`.
 """
@@ -26,30 +26,21 @@ from __future__ import annotations
 import argparse
 import json
 
+from marketplace.cli.options import (
+    audit_args,
+    chain_arguments,
+    check_statement_args,
+    command_group,
+    connect_args,
+    model_arguments,
+    model_graph,
+    setup_check_arguments,
+)
 from prover.errors import ZkmarketError
-
-
-def audit_at(w3, address: str):
-    """The AccuracyAudit at ``address``, or a ZkmarketError saying how to get one."""
-    from web3 import Web3
-
-    from marketplace.audit import Audit
-
-    if not Web3.is_address(address) or not w3.eth.get_code(Web3.to_checksum_address(address)):
-        raise ZkmarketError(f"no contract at {address} on this chain: deploy one with `zkmarket audit deploy`")
-    return Audit.at(w3, Web3.to_checksum_address(address))
-
-
-def _audit(args):
-    from marketplace.cli.deploy import connect_args
-
-    w3, account = connect_args(args)
-    return audit_at(w3, args.audit), account
 
 
 def run_deploy(args: argparse.Namespace) -> int:
     from marketplace.audit import Audit
-    from marketplace.cli.deploy import connect_args
 
     w3, account = connect_args(args)
     audit = Audit.deploy(w3, args.registry, args.window, args.unbonding, sender=account)
@@ -59,7 +50,6 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 def run_pool_publish(args: argparse.Namespace) -> int:
     from marketplace.audit import write_pool
-    from marketplace.cli.provider import model_graph
     from marketplace.models import digits_split, model_inputs
     from prover.circuit.accuracy import MAX_POOL_SIZE, pool_root
     from prover.onnx import executor
@@ -80,10 +70,9 @@ def run_pool_publish(args: argparse.Namespace) -> int:
 
 def run_pool_register(args: argparse.Namespace) -> int:
     from marketplace.audit import load_pool
-    from marketplace.cli.provider import model_graph
 
     pool = load_pool(model_graph(args), args.pool_file)
-    audit, account = _audit(args)
+    audit, account = audit_args(args)
     pool_id = audit.register_pool(account, pool.root, pool.size, args.uri)
     print(json.dumps({"pool_id": pool_id, "root": str(pool.root), "size": pool.size, "uri": args.uri}))
     return 0
@@ -91,11 +80,10 @@ def run_pool_register(args: argparse.Namespace) -> int:
 
 def run_pool_check(args: argparse.Namespace) -> int:
     from marketplace.audit import load_pool
-    from marketplace.cli.provider import model_graph
     from prover.circuit.accuracy import count_correct
 
     graph = model_graph(args)
-    audit, _ = _audit(args)
+    audit, _ = audit_args(args)
     pool = load_pool(graph, args.pool_file, audit.pool_of(args.pool))  # VerificationError when it differs
     correct = count_correct(graph, pool.inputs, pool.labels)
     print(
@@ -113,9 +101,7 @@ def run_pool_check(args: argparse.Namespace) -> int:
 
 
 def run_challenge(args: argparse.Namespace) -> int:
-    from marketplace.cli.consumer import check_statement_args
-
-    audit, account = _audit(args)
+    audit, account = audit_args(args)
     samples = audit.stake_of(args.model).samples  # the registered circuit's count
     check_statement_args(args, audit, account, "accuracy", args.model, samples)  # before the fee is paid
     cid = audit.challenge(account, args.model, args.pool, args.fee)
@@ -131,7 +117,7 @@ def run_challenge(args: argparse.Namespace) -> int:
 def run_draw(args: argparse.Namespace) -> int:
     from prover.circuit.accuracy import sample_indices
 
-    audit, account = _audit(args)
+    audit, account = audit_args(args)
     record = audit.draw(account, args.challenge)
     out = {"challenge_id": args.challenge, "status": record.status.name.lower()}
     if record.draw:
@@ -143,14 +129,14 @@ def run_draw(args: argparse.Namespace) -> int:
 
 
 def run_settle(args: argparse.Namespace) -> int:
-    audit, account = _audit(args)
+    audit, account = audit_args(args)
     getattr(audit, args.verb)(account, args.challenge)
     print(json.dumps({"challenge_id": args.challenge, "status": audit.status(args.challenge).status.name.lower()}))
     return 0
 
 
 def run_status(args: argparse.Namespace) -> int:
-    audit, _ = _audit(args)
+    audit, _ = audit_args(args)
     if args.challenge is not None:
         c = audit.status(args.challenge)
         print(
@@ -217,11 +203,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    from marketplace.cli.consumer import statement_check_arguments
-    from marketplace.cli.deploy import chain_arguments, verb_group
-    from marketplace.cli.provider import model_arguments
-
-    verbs = verb_group(
+    verbs = command_group(
         sub, "audit", "challenge a model's claimed accuracy on test pools; read challenges and attestations", __doc__
     )
     p = verbs.add_parser("deploy", help="deploy an AccuracyAudit for a model registry")
@@ -265,7 +247,7 @@ def register(sub) -> None:
     p.add_argument("--model", type=int, required=True, help="the registered model's id")
     p.add_argument("--pool", type=int, required=True, help="the pool id (bonded if the provider accepted it)")
     p.add_argument("--fee", type=int, required=True, help="the fee in wei (paid to the provider if it passes)")
-    statement_check_arguments(p, "auditor-state")
+    setup_check_arguments(p, "auditor-state")
     contract_args(p, account=3)
     p.set_defaults(run=run_challenge)
 

@@ -4,7 +4,7 @@
     zkmarket consumer refund --request ID --rpc URL --market ADDRESS
     zkmarket consumer trust --phase1 HASH --phase2 HASH
 
-``predict`` checks the model's setup (``marketplace.setup_check``, unless
+``predict`` checks the model's setup (``marketplace.setup.check``, unless
 ``--insecure-skip-setup-check``), escrows the
 price, sends the input over the provider's channel and prints the verified label and logits;
 an unanswered request is refunded once its deadline passes. ``refund`` refunds a request
@@ -17,60 +17,21 @@ import argparse
 import json
 from pathlib import Path
 
+from marketplace.cli.options import command_group, load_array, market_args, market_arguments, setup_check_arguments
 from prover.errors import ZkmarketError
 
 
 def _load_input(path: str):
-    import numpy as np
-
     if not Path(path).is_file():
         raise ZkmarketError(f"input {path} does not exist; give a .npy array of the model's input shape")
-    try:
-        return np.load(path)
-    except (OSError, ValueError) as exc:
-        raise ZkmarketError(f"cannot read input {path} ({exc}): give a .npy array") from exc
+    return load_array(path, "input")
 
 
 def _consumer(args):
-    from marketplace.cli.deploy import market_args
-    from marketplace.consumer import Consumer
+    from marketplace.agents.consumer import Consumer
 
     market, account = market_args(args)
     return Consumer(market, account, state_dir=args.state)
-
-
-def statement_check_arguments(p, state: str) -> None:
-    """The options of a verb that pays on a statement verifier (an audit, a retrieval request)."""
-    p.add_argument("--state", default=state, help="this client's state directory (trusted contributions)")
-    p.add_argument("--endpoint", help="the provider's channel URL (default: the model's metadata URI)")
-    p.add_argument(
-        "--insecure-phase1",
-        action="store_true",
-        help="accept a phase 1 without a transcript (a known-secret one: demonstrations only)",
-    )
-    p.add_argument(
-        "--insecure-skip-setup-check",
-        action="store_true",
-        help="do not check the statement's verifier (tests and development chains only)",
-    )
-
-
-def check_statement_args(args, settlement, account: str, kind: str, model_id: int, size: int) -> None:
-    """Before paying on ``settlement`` (an Audit or a Retrieval): check the model's ``kind``
-    verifier for ``size`` (``Consumer.check_statement``) unless told not to."""
-    from marketplace.consumer import Consumer
-    from marketplace.contracts import Market
-
-    if args.insecure_skip_setup_check:
-        print(f"zkmarket: warning: the {kind} verifier was not checked: the provider may be able to forge proofs")
-        return
-    market = Market.at(settlement.w3, settlement.contract.functions.registry().call())
-    client = Consumer(
-        market, account, name={"accuracy": "auditor", "retrieval": "requester"}[kind], state_dir=args.state
-    )
-    client.check_statement(
-        model_id, kind, size, endpoint=args.endpoint, insecure_phase1=args.insecure_phase1, settlement=settlement
-    )
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -129,26 +90,13 @@ def run_refund(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    from marketplace.cli.deploy import market_arguments, verb_group
-
-    verbs = verb_group(sub, "consumer", "buy verified predictions; refund unanswered requests", __doc__)
+    verbs = command_group(sub, "consumer", "buy verified predictions; refund unanswered requests", __doc__)
 
     p = verbs.add_parser("predict", help="pay for one prediction and check the proved answer")
     p.add_argument("input", help="the input (.npy, real-valued, the model's input shape)")
     p.add_argument("--model", type=int, required=True, help="the registered model's id")
     p.add_argument("--timeout", type=int, default=600, help="seconds (chain time) before the request can be refunded")
-    p.add_argument("--endpoint", help="the provider's channel URL (default: the model's metadata URI)")
-    p.add_argument("--state", default="consumer-state", help="the consumer's state directory (trusted contributions)")
-    p.add_argument(
-        "--insecure-phase1",
-        action="store_true",
-        help="accept a phase 1 without a transcript (a known-secret one: demonstrations only)",
-    )
-    p.add_argument(
-        "--insecure-skip-setup-check",
-        action="store_true",
-        help="do not check the setup ceremony (tests and development chains only)",
-    )
+    setup_check_arguments(p, "consumer-state", "the setup ceremony", "the consumer's")
     market_arguments(p, account=2)
     p.set_defaults(run=run_predict)
 

@@ -13,30 +13,19 @@ from __future__ import annotations
 import argparse
 import json
 
+from marketplace.cli.options import (
+    Verbs,
+    add_verbs,
+    chain_arguments,
+    command_group,
+    model_arguments,
+    model_graph,
+    retrieval_args,
+)
 from prover.errors import ZkmarketError
 
 
-def retrieval_at(w3, address: str):
-    """The RetrievalMarket at ``address``, or a ZkmarketError saying how to get one."""
-    from web3 import Web3
-
-    from marketplace.retrieval import Retrieval
-
-    if not Web3.is_address(address) or not w3.eth.get_code(Web3.to_checksum_address(address)):
-        raise ZkmarketError(f"no contract at {address} on this chain: deploy one with `zkmarket retrieve deploy`")
-    return Retrieval.at(w3, Web3.to_checksum_address(address))
-
-
-def retrieval_args(args):
-    """``(Retrieval, account)`` from ``--retrieval`` and the chain options."""
-    from marketplace.cli.deploy import connect_args
-
-    w3, account = connect_args(args)
-    return retrieval_at(w3, args.retrieval), account
-
-
 def run_make(args: argparse.Namespace) -> int:
-    from marketplace.cli.provider import model_graph
     from marketplace.models import digits_split, model_inputs
     from marketplace.retrieval import write_corpus
     from prover.onnx import executor
@@ -51,7 +40,6 @@ def run_make(args: argparse.Namespace) -> int:
 
 
 def run_register(args: argparse.Namespace) -> int:
-    from marketplace.cli.provider import model_graph
     from marketplace.retrieval import read_corpus
     from prover.circuit.retrieval import corpus_commitment
 
@@ -64,20 +52,28 @@ def run_register(args: argparse.Namespace) -> int:
     return 0
 
 
+VERBS: Verbs = {
+    "make": (
+        "write a corpus file from the bundled digits test split",
+        run_make,
+        [
+            lambda p: model_arguments(p, "the model (.onnx; its quantization decides the items)"),
+            ("--items", {"type": int, "default": 64, "help": "how many items (default 64)"}),
+            ("--out", {"default": "corpus.npz", "help": "the corpus file to write"}),
+        ],
+    ),
+    "register": (
+        "register a corpus by its commitment",
+        run_register,
+        [
+            lambda p: model_arguments(p, "the model (.onnx) whose input quantization the items use"),
+            ("corpus", {"help": "the corpus file (.npz with quantized items)"}),
+            ("--retrieval", {"required": True, "metavar": "ADDRESS", "help": "the RetrievalMarket's address"}),
+            lambda p: chain_arguments(p, account=1),
+        ],
+    ),
+}
+
+
 def register(sub) -> None:
-    from marketplace.cli.deploy import chain_arguments, verb_group
-    from marketplace.cli.provider import model_arguments
-
-    verbs = verb_group(sub, "corpus", "make and register corpora for trustless retrieval", __doc__)
-    p = verbs.add_parser("make", help="write a corpus file from the bundled digits test split")
-    model_arguments(p, "the model (.onnx; its quantization decides the items)")
-    p.add_argument("--items", type=int, default=64, help="how many items (default 64)")
-    p.add_argument("--out", default="corpus.npz", help="the corpus file to write")
-    p.set_defaults(run=run_make)
-
-    p = verbs.add_parser("register", help="register a corpus by its commitment")
-    model_arguments(p, "the model (.onnx) whose input quantization the items use")
-    p.add_argument("corpus", help="the corpus file (.npz with quantized items)")
-    p.add_argument("--retrieval", required=True, metavar="ADDRESS", help="the RetrievalMarket's address")
-    chain_arguments(p, account=1)
-    p.set_defaults(run=run_register)
+    add_verbs(command_group(sub, "corpus", "make and register corpora for trustless retrieval", __doc__), VERBS)

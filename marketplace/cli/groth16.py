@@ -8,37 +8,10 @@ zkmarket groth16 verify verification_key.json public.json proof.json
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 
-from tqdm import tqdm
-
+from marketplace.cli.options import INSECURE_KEY_WARNING, Verbs, add_verbs, command_group, steps
 from prover.errors import VerificationError
-
-INSECURE_KEY_WARNING = (
-    "zkmarket: warning: this key has had no phase-2 contribution (delta = 1), so anyone can forge "
-    "proofs for it: use it for tests only, or have independent parties contribute before relying on it"
-)
-
-
-@contextlib.contextmanager
-def steps(desc: str, names: list[str]):
-    """A progress bar over the named steps of a command (shown on a terminal only); yields a
-    function to call as each step starts."""
-    bar = tqdm(total=len(names), desc=desc, unit="step", disable=None, leave=False, file=sys.stderr)
-    started: list[str] = []
-
-    def start(name: str) -> None:
-        if started:
-            bar.update()
-        started.append(name)
-        bar.set_postfix_str(name)
-
-    try:
-        yield start
-        bar.update()
-    finally:
-        bar.close()
 
 
 def run_setup(args: argparse.Namespace) -> int:
@@ -97,32 +70,35 @@ def run_verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def command_group(subparsers, name: str, help: str, doc: str):
-    """Add ``zkmarket NAME`` and return the sub-parsers for its verbs (one is required)."""
-    group = subparsers.add_parser(name, help=help, description=doc.splitlines()[0])
-    verbs = group.add_subparsers(dest="verb", metavar="VERB")
-    verbs.required = True
-    return verbs
+SETUP_FILES = [("r1cs", {"help": "circuit.r1cs (circom)"}), ("ptau", {"help": "powers of tau prepared for phase 2"})]
+
+VERBS: Verbs = {
+    "setup": (
+        "proving key from a circuit and a prepared powers of tau",
+        run_setup,
+        [*SETUP_FILES, ("zkey", {"help": "proving key to write"})],
+    ),
+    "prove": (
+        "prove a witness with a proving key",
+        run_prove,
+        [
+            ("zkey", {"help": "proving key (.zkey)"}),
+            ("wtns", {"help": "witness (.wtns)"}),
+            ("proof", {"nargs": "?", "default": "proof.json", "help": "proof to write (proof.json)"}),
+            ("public", {"nargs": "?", "default": "public.json", "help": "public signals to write (public.json)"}),
+        ],
+    ),
+    "verify": (
+        "verify a proof; exit status 0 and OK when valid",
+        run_verify,
+        [
+            ("verification_key", {"nargs": "?", "default": "verification_key.json"}),
+            ("public", {"nargs": "?", "default": "public.json"}),
+            ("proof", {"nargs": "?", "default": "proof.json"}),
+        ],
+    ),
+}
 
 
 def register(subparsers) -> None:
-    verbs = command_group(subparsers, "groth16", "Groth16 setup, prove and verify (snarkjs files)", __doc__)
-
-    setup = verbs.add_parser("setup", help="proving key from a circuit and a prepared powers of tau")
-    setup.add_argument("r1cs", help="circuit.r1cs (circom)")
-    setup.add_argument("ptau", help="powers of tau prepared for phase 2")
-    setup.add_argument("zkey", help="proving key to write")
-    setup.set_defaults(run=run_setup)
-
-    prove = verbs.add_parser("prove", help="prove a witness with a proving key")
-    prove.add_argument("zkey", help="proving key (.zkey)")
-    prove.add_argument("wtns", help="witness (.wtns)")
-    prove.add_argument("proof", nargs="?", default="proof.json", help="proof to write (proof.json)")
-    prove.add_argument("public", nargs="?", default="public.json", help="public signals to write (public.json)")
-    prove.set_defaults(run=run_prove)
-
-    verify = verbs.add_parser("verify", help="verify a proof; exit status 0 and OK when valid")
-    verify.add_argument("verification_key", nargs="?", default="verification_key.json")
-    verify.add_argument("public", nargs="?", default="public.json")
-    verify.add_argument("proof", nargs="?", default="proof.json")
-    verify.set_defaults(run=run_verify)
+    add_verbs(command_group(subparsers, "groth16", "Groth16 setup, prove and verify (snarkjs files)", __doc__), VERBS)

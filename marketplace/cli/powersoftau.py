@@ -9,8 +9,7 @@ zkmarket powersoftau verify IN.ptau
 
 from __future__ import annotations
 
-from marketplace.cli.ceremony import add_beacon_arguments, add_contribute_arguments
-from marketplace.cli.groth16 import command_group
+from marketplace.cli.options import add_ceremony_verbs, command_group
 from prover.errors import ZkmarketError
 
 
@@ -88,13 +87,12 @@ def register(subparsers) -> None:
     p.add_argument("curve"), p.add_argument("power", type=int), p.add_argument("out")
     p.set_defaults(run=_new)
 
-    p = verbs.add_parser("contribute", help="contribute fresh randomness with a proof of knowledge")
-    add_contribute_arguments(p)
-    p.set_defaults(run=_contribute)
-
-    p = verbs.add_parser("beacon", help="close the ceremony with a public random beacon")
-    add_beacon_arguments(p)
-    p.set_defaults(run=_beacon)
+    add_ceremony_verbs(
+        verbs,
+        _contribute,
+        _beacon,
+        ("contribute fresh randomness with a proof of knowledge", "close the ceremony with a public random beacon"),
+    )
 
     p = verbs.add_parser("prepare", help="compute the Lagrange sections phase 2 needs")
     p.add_argument("what", help="phase2"), p.add_argument("input"), p.add_argument("out")

@@ -44,44 +44,25 @@ import dataclasses
 from pathlib import Path
 from urllib.parse import urlparse
 
+from marketplace.cli.options import (
+    audit_at,
+    command_group,
+    load_calibration,
+    market_args,
+    market_arguments,
+    retrieval_at,
+    statement_sizes,
+)
 from prover.errors import ZkmarketError
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8600"
 
 
-def _load_calibration(path):
-    if path is None:
-        return None
-    import numpy as np
-
-    try:
-        return np.load(path)
-    except (OSError, ValueError) as exc:
-        raise ZkmarketError(f"cannot read calibration inputs {path} ({exc}): give a .npy batch of inputs") from exc
-
-
-def model_arguments(p, help: str = "the model (.onnx)") -> None:
-    """The model a verb is about, and the calibration it was quantized with."""
-    p.add_argument("onnx", help=help)
-    p.add_argument(
-        "--calibration",
-        help="the .npy batch of typical inputs the model was quantized with (not "
-        "needed for the bundled example models)",
-    )
-
-
-def model_graph(args: argparse.Namespace):
-    """The quantized graph of ``args.onnx`` (with ``args.calibration``)."""
-    from marketplace.provider import quantized_graph
-
-    return quantized_graph(args.onnx, _load_calibration(args.calibration))[0]
-
-
 def _served_model(onnx, ptau, calibration, cache, zkey=None):
-    from marketplace.provider import prepare_model
+    from marketplace.setup.pipeline import prepare_model
 
     return prepare_model(
-        onnx, ptau_path=ptau, zkey_path=zkey, calibration=_load_calibration(calibration), cache_dir=cache
+        onnx, ptau_path=ptau, zkey_path=zkey, calibration=load_calibration(calibration), cache_dir=cache
     )
 
 
@@ -94,7 +75,7 @@ def _statement_sizes(args) -> list[tuple[str, int]]:
 
 
 def run_setup(args: argparse.Namespace) -> int:
-    from marketplace.provider import initial_key
+    from marketplace.setup.pipeline import initial_key
 
     for path in (args.onnx, args.ptau):
         if not Path(path).is_file():
@@ -106,7 +87,7 @@ def run_setup(args: argparse.Namespace) -> int:
         args.onnx,
         args.ptau,
         args.out,
-        calibration=_load_calibration(args.calibration),
+        calibration=load_calibration(args.calibration),
         statement=statements[0] if statements else None,
     )
     print(
@@ -117,8 +98,8 @@ def run_setup(args: argparse.Namespace) -> int:
 
 
 def run_register(args: argparse.Namespace) -> int:
-    from marketplace.cli.deploy import market_args
-    from marketplace.provider import Provider, prepare_statement
+    from marketplace.agents.provider import Provider
+    from marketplace.setup.pipeline import prepare_statement
     from marketplace.store import ProviderStore
 
     if not Path(args.onnx).is_file():
@@ -162,8 +143,8 @@ def run_register(args: argparse.Namespace) -> int:
 def _registered_provider(args: argparse.Namespace):
     """The provider of a state directory that `provider register` wrote, with its model and
     statement keys."""
-    from marketplace.cli.deploy import market_args
-    from marketplace.provider import Provider, StatementKey
+    from marketplace.agents.provider import Provider
+    from marketplace.setup.pipeline import StatementKey
     from marketplace.store import ProviderStore
     from prover.formats import read_zkey
 
@@ -279,16 +260,12 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_stake(args: argparse.Namespace) -> int:
-    from marketplace.cli.audit import audit_at
-
     provider = _registered_provider(args)
     provider.stake(audit_at(provider.w3, args.audit), args.claim_bps, args.bond, args.slice, args.min_fee)
     return 0
 
 
 def run_accept_pool(args: argparse.Namespace) -> int:
-    from marketplace.cli.audit import audit_at
-
     if not Path(args.pool_file).is_file():
         raise ZkmarketError(f"pool file {args.pool_file} does not exist: fetch the file the pool's URI names")
     provider = _registered_provider(args)
@@ -298,8 +275,6 @@ def run_accept_pool(args: argparse.Namespace) -> int:
 
 def run_unstake(args: argparse.Namespace) -> int:
     import json
-
-    from marketplace.cli.audit import audit_at
 
     provider = _registered_provider(args)
     audit = audit_at(provider.w3, args.audit)
@@ -324,8 +299,6 @@ def run_unstake(args: argparse.Namespace) -> int:
 def run_answer_audit(args: argparse.Namespace) -> int:
     import json
 
-    from marketplace.cli.audit import audit_at
-
     if not Path(args.pool_file).is_file():
         raise ZkmarketError(f"pool file {args.pool_file} does not exist: fetch the challenged pool's file")
     provider = _registered_provider(args)
@@ -348,8 +321,6 @@ def run_answer_audit(args: argparse.Namespace) -> int:
 def run_answer_retrieval(args: argparse.Namespace) -> int:
     import json
 
-    from marketplace.cli.corpus import retrieval_at
-
     if not Path(args.corpus).is_file():
         raise ZkmarketError(f"corpus file {args.corpus} does not exist: give the file that was registered")
     provider = _registered_provider(args)
@@ -361,9 +332,7 @@ def run_answer_retrieval(args: argparse.Namespace) -> int:
 
 
 def register(sub) -> None:
-    from marketplace.cli.deploy import market_arguments, verb_group
-
-    verbs = verb_group(sub, "provider", "register a model and serve its predictions with proofs", __doc__)
+    verbs = command_group(sub, "provider", "register a model and serve its predictions with proofs", __doc__)
 
     p = verbs.add_parser("setup", help="write a model's key before phase 2, for consumers to contribute to")
     p.add_argument("onnx", help="the model (.onnx)")
@@ -417,12 +386,14 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(run=run_status)
 
-    def registered(p):
+    def registered(p, audit: bool = True):
+        """The options of a verb about the registered model (and, with ``audit``, an AccuracyAudit)."""
+        if audit:
+            p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
         p.add_argument("--state", default="provider-state", help="the provider's state directory")
         market_arguments(p, account=1)
 
     p = verbs.add_parser("stake", help="claim an accuracy for the registered model and stake a bond on it")
-    p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
     p.add_argument("--claim-bps", type=int, required=True, help="the claimed accuracy in basis points (9000 = 90%%)")
     p.add_argument("--bond", type=int, required=True, help="wei staked, a whole number of slices")
     p.add_argument("--slice", type=int, help="wei one lost challenge takes (default: the whole bond)")
@@ -432,7 +403,6 @@ def register(sub) -> None:
 
     p = verbs.add_parser("accept-pool", help="check a published pool file and put the bond at risk on its pool")
     p.add_argument("pool_file", help="the pool's published file (.npz)")
-    p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
     p.add_argument("--pool", type=int, required=True, help="the pool id")
     p.add_argument(
         "--min-pass",
@@ -444,14 +414,12 @@ def register(sub) -> None:
     p.set_defaults(run=run_accept_pool)
 
     p = verbs.add_parser("unstake", help="ask for the bond back, or (--complete) take it after the delay")
-    p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
     p.add_argument("--complete", action="store_true", help="complete an unstake requested earlier")
     registered(p)
     p.set_defaults(run=run_unstake)
 
     p = verbs.add_parser("answer-audit", help="prove the accuracy on a challenge's drawn samples and answer it")
     p.add_argument("pool_file", help="the challenged pool's file (.npz)")
-    p.add_argument("--audit", required=True, metavar="ADDRESS", help="the AccuracyAudit's address")
     p.add_argument("--challenge", type=int, required=True, help="the challenge id")
     registered(p)
     p.set_defaults(run=run_answer_audit)
@@ -461,10 +429,5 @@ def register(sub) -> None:
     p.add_argument("--retrieval", required=True, metavar="ADDRESS", help="the RetrievalMarket's address")
     p.add_argument("--request", type=int, required=True, help="the retrieval request id")
     p.add_argument("--out", default="delivery.npz", help="the delivery file to write for the requester")
-    registered(p)
+    registered(p, audit=False)
     p.set_defaults(run=run_answer_retrieval)
-
-
-def statement_sizes(p, what: str) -> None:
-    p.add_argument("--accuracy-samples", type=int, metavar="N", help=f"{what} the accuracy statement over N samples")
-    p.add_argument("--retrieval-items", type=int, metavar="N", help=f"{what} the retrieval statement over N items")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from marketplace.cli.groth16 import command_group
+from marketplace.cli.options import Verbs, add_verbs, command_group
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -21,8 +21,8 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+VERBS: Verbs = {"info": ("wires, constraints and inputs of a circuit", run_info, [("r1cs", {"help": "circuit.r1cs"})])}
+
+
 def register(subparsers) -> None:
-    verbs = command_group(subparsers, "r1cs", "inspect circom .r1cs files", __doc__)
-    info = verbs.add_parser("info", help="wires, constraints and inputs of a circuit")
-    info.add_argument("r1cs", help="circuit.r1cs")
-    info.set_defaults(run=run_info)
+    add_verbs(command_group(subparsers, "r1cs", "inspect circom .r1cs files", __doc__), VERBS)

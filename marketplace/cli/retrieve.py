@@ -7,7 +7,7 @@ corpus that a model assigns to a class, with a proof that none is missing or ext
     zkmarket retrieve refund --retrieval ADDRESS --request ID
 
 ``request`` first checks the model's retrieval verifier for the corpus's size
-(``marketplace.setup_check``: the circuit rebuilt from the provider's card, the ceremony holding a
+(``marketplace.setup.check``: the circuit rebuilt from the provider's card, the ceremony holding a
 contribution in ``--state``) and pays nothing when it fails. ``check`` recomputes the salted
 returned-set commitment from what the provider delivered (the items, their corpus positions and
 the salt, see marketplace.retrieval), compares it and the size with what its proof put on-chain,
@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from marketplace.cli.corpus import retrieval_args
+from marketplace.cli import options
 
 
 def run_deploy(args: argparse.Namespace) -> int:
-    from marketplace.cli.deploy import connect_args
     from marketplace.retrieval import Retrieval
 
-    w3, account = connect_args(args)
+    w3, account = options.connect_args(args)
     retrieval = Retrieval.deploy(w3, args.registry, sender=account)
     print(f"RetrievalMarket: {retrieval.contract.address}")
     return 0
@@ -34,11 +33,10 @@ def run_deploy(args: argparse.Namespace) -> int:
 
 def run_request(args: argparse.Namespace) -> int:
     from marketplace.chain import latest_timestamp
-    from marketplace.cli.consumer import check_statement_args
 
-    retrieval, account = retrieval_args(args)
+    retrieval, account = options.retrieval_args(args)
     size = retrieval.corpus(args.corpus).size
-    check_statement_args(args, retrieval, account, "retrieval", args.model, size)  # before the payment
+    options.check_statement_args(args, retrieval, account, "retrieval", args.model, size)  # before the payment
     deadline = latest_timestamp(retrieval.w3) + args.timeout
     rid = retrieval.request(account, args.model, args.corpus, args.cls, deadline, args.payment)
     print(json.dumps({"request_id": rid, "deadline": deadline}))
@@ -46,12 +44,11 @@ def run_request(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from marketplace.cli.provider import model_graph
     from marketplace.retrieval import check_delivery, read_delivery
 
-    graph = model_graph(args)
+    graph = options.model_graph(args)
     delivery = read_delivery(args.delivery)
-    retrieval, _ = retrieval_args(args)
+    retrieval, _ = options.retrieval_args(args)
     record = retrieval.request_of(args.request)
     corpus = retrieval.corpus(record.corpus_id)
     check_delivery(graph, corpus.size, delivery, args.request, record)  # VerificationError -> exit 1
@@ -60,26 +57,22 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_refund(args: argparse.Namespace) -> int:
-    retrieval, account = retrieval_args(args)
+    retrieval, account = options.retrieval_args(args)
     retrieval.refund(account, args.request)
     print(f"request {args.request}: refunded; withdrew {retrieval.withdraw(account)} wei")
     return 0
 
 
 def register(sub) -> None:
-    from marketplace.cli.consumer import statement_check_arguments
-    from marketplace.cli.deploy import chain_arguments, verb_group
-    from marketplace.cli.provider import model_arguments
-
-    verbs = verb_group(sub, "retrieve", "pay for proved retrieval from a committed corpus", __doc__)
+    verbs = options.command_group(sub, "retrieve", "pay for proved retrieval from a committed corpus", __doc__)
     p = verbs.add_parser("deploy", help="deploy a RetrievalMarket for a model registry")
     p.add_argument("--registry", required=True, metavar="ADDRESS", help="the ModelRegistry's address")
-    chain_arguments(p, account=0)
+    options.chain_arguments(p, account=0)
     p.set_defaults(run=run_deploy)
 
     def contract_args(p):
         p.add_argument("--retrieval", required=True, metavar="ADDRESS", help="the RetrievalMarket's address")
-        chain_arguments(p, account=2)
+        options.chain_arguments(p, account=2)
 
     p = verbs.add_parser("request", help="pay for the corpus items a model assigns to a class")
     p.add_argument("--model", type=int, required=True, help="the registered model's id")
@@ -87,12 +80,12 @@ def register(sub) -> None:
     p.add_argument("--class", dest="cls", type=int, required=True, help="the requested class")
     p.add_argument("--payment", type=int, required=True, help="wei paid to the provider for a valid proof")
     p.add_argument("--timeout", type=int, default=3600, help="seconds (chain time) before a refund is possible")
-    statement_check_arguments(p, "requester-state")
+    options.setup_check_arguments(p, "requester-state")
     contract_args(p)
     p.set_defaults(run=run_request)
 
     p = verbs.add_parser("check", help="check delivered items against the proved returned set")
-    model_arguments(p, "the model (.onnx) whose input quantization the items use")
+    options.model_arguments(p, "the model (.onnx) whose input quantization the items use")
     p.add_argument("delivery", help="the delivery file (.npz with request_id, positions, items and salt)")
     p.add_argument("--request", type=int, required=True, help="the fulfilled request's id")
     contract_args(p)

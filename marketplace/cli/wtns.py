@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from marketplace.cli.groth16 import command_group
+from marketplace.cli.options import Verbs, add_verbs, command_group
 from prover.errors import CircuitError
 
 
@@ -31,9 +31,14 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
+VERBS: Verbs = {
+    "check": (
+        "check a witness against a circuit",
+        run_check,
+        [("r1cs", {"help": "circuit.r1cs"}), ("wtns", {"help": "witness.wtns"})],
+    )
+}
+
+
 def register(subparsers) -> None:
-    verbs = command_group(subparsers, "wtns", "check witness files", __doc__)
-    check = verbs.add_parser("check", help="check a witness against a circuit")
-    check.add_argument("r1cs", help="circuit.r1cs")
-    check.add_argument("wtns", help="witness.wtns")
-    check.set_defaults(run=run_check)
+    add_verbs(command_group(subparsers, "wtns", "check witness files", __doc__), VERBS)

@@ -1,18 +1,69 @@
 """`zkmarket zkey ...`: snarkjs's zkey verbs, the phase-2 ceremony and the exports.
 
-The exports live here; the ceremony verbs (new, contribute, beacon, verify) come from
-``marketplace.cli.ceremony``.
-
-    zkmarket zkey export verificationkey C.zkey verification_key.json
-    zkmarket zkey export soliditycalldata public.json proof.json
+zkmarket zkey new CIRCUIT.r1cs PREPARED.ptau OUT.zkey
+zkmarket zkey contribute IN.zkey OUT.zkey [--name NAME] [-e ENTROPY]
+zkmarket zkey beacon IN.zkey OUT.zkey BEACON_HEX ITERATIONS_EXP [--name NAME]
+zkmarket zkey verify CIRCUIT.r1cs PREPARED.ptau KEY.zkey
+zkmarket zkey export verificationkey C.zkey verification_key.json
+zkmarket zkey export soliditycalldata public.json proof.json
 """
 
 from __future__ import annotations
 
 import argparse
 
-from marketplace.cli.ceremony import register_zkey_verbs
-from marketplace.cli.groth16 import command_group
+from marketplace.cli.options import add_ceremony_verbs, command_group
+
+
+def _new(args) -> int:
+    from prover.formats.ptau import read_ptau
+    from prover.formats.r1cs import read_r1cs
+    from prover.formats.zkey import write_zkey
+    from prover.groth16.setup import setup
+
+    pk = setup(read_r1cs(args.r1cs), read_ptau(args.ptau))
+    write_zkey(pk, args.out)
+    print(
+        f"circuit hash: {pk.mpc_params['cs_hash'].hex()}\nwrote {args.out} (no contribution yet: "
+        f"INSECURE until someone contributes)"
+    )
+    return 0
+
+
+def _contribute(args) -> int:
+    from prover.ceremony import phase2
+    from prover.formats.zkey import read_zkey, write_zkey
+
+    pk, digest = phase2.contribute(read_zkey(args.input), args.name, args.entropy or "", progress=True)
+    write_zkey(pk, args.out)
+    print(f"contribution hash: {digest.hex()}\nwrote {args.out}")
+    return 0
+
+
+def _beacon(args) -> int:
+    from prover.ceremony import phase2
+    from prover.formats.zkey import read_zkey, write_zkey
+
+    pk, digest = phase2.beacon(read_zkey(args.input), args.beacon, args.iterations_exp, args.name, progress=True)
+    write_zkey(pk, args.out)
+    print(f"contribution hash: {digest.hex()}\nwrote {args.out}")
+    return 0
+
+
+def _verify(args) -> int:
+    from prover.ceremony.phase2_verify import verify_zkey_transcript
+    from prover.formats.ptau import read_ptau
+    from prover.formats.r1cs import read_r1cs
+    from prover.formats.zkey import read_zkey
+
+    report = verify_zkey_transcript(read_r1cs(args.r1cs), read_ptau(args.ptau), read_zkey(args.zkey), progress=True)
+    print(f"circuit hash: {report.circuit_hash}")
+    for c in report.contributions:
+        print(f"  #{c.index} {c.kind} {c.name!r}: {c.contribution_hash}")
+    if not report.contributions:
+        print("  no contribution: anyone can forge proofs with this key")
+    print(f"transcript hash: {report.transcript_hash}\nZKey OK")
+    return 0
 
 
 def run_export_verificationkey(args: argparse.Namespace) -> int:
@@ -32,7 +83,19 @@ def run_export_soliditycalldata(args: argparse.Namespace) -> int:
 
 def register(subparsers) -> None:
     verbs = command_group(subparsers, "zkey", "proving keys: phase-2 ceremony and exports (snarkjs files)", __doc__)
-    register_zkey_verbs(verbs)  # new | contribute | beacon | verify: the phase-2 ceremony
+    p = verbs.add_parser("new", help="initial key of a circuit from a prepared ptau (delta = 1)")
+    p.add_argument("r1cs"), p.add_argument("ptau"), p.add_argument("out")
+    p.set_defaults(run=_new)
+    add_ceremony_verbs(
+        verbs,
+        _contribute,
+        _beacon,
+        ("add a phase-2 contribution from fresh randomness", "close the phase-2 ceremony with a public random beacon"),
+    )
+    p = verbs.add_parser("verify", help="verify a key's whole transcript against the circuit and ptau")
+    p.add_argument("r1cs"), p.add_argument("ptau"), p.add_argument("zkey")
+    p.set_defaults(run=_verify)
+
     export = verbs.add_parser("export", help="export a verification key or Solidity calldata")
     what = export.add_subparsers(dest="what", metavar="WHAT")
     what.required = True

@@ -85,3 +85,15 @@ def example_models() -> dict[str, ExampleModel]:
         )
         for name, entry in catalog.items()
     }
+
+
+def bundled_model(onnx_path: str | Path) -> ExampleModel | None:
+    """The example model whose ONNX file has the same bytes as ``onnx_path`` (recognised by
+    content, wherever the file was copied), or None."""
+    from marketplace.store import sha256_file
+
+    digest = sha256_file(onnx_path)
+    for model in example_models().values():
+        if model.path.exists() and sha256_file(model.path) == digest:
+            return model
+    return None

@@ -180,6 +180,15 @@ def _is_big(values) -> bool:
     return arr.size > 0 and any(not -INT64_SAFE < int(v) < INT64_SAFE for v in arr.ravel())
 
 
+@dataclass
+class Value:
+    """A lowered tensor: its linear combinations and, if known, its signed-bit decomposition
+    (a ``rescale`` output keeps it, so that a following ReLU reads the sign for free)."""
+
+    lc: LinComb
+    sign_bits: np.ndarray | None = None
+
+
 def concatenate(lcs: Sequence[LinComb], axis: int = 0) -> LinComb:
     """Concatenate tensors of linear combinations along a shape axis (padding the term axis)."""
     m = max(x.terms for x in lcs)

@@ -1,4 +1,5 @@
-"""Lowering a quantized graph (``prover.onnx.graph``) to gadgets: one table entry per op kind.
+"""Lowering a quantized graph (``prover.onnx.graph``) to gadgets: each op by the ``lower`` rule
+of its entry in the op registry (``prover.onnx.ops``).
 
 Each tensor of the graph becomes a tensor of linear combinations; ``rescale`` outputs also
 keep their sign-bit decomposition, so a following ReLU costs one constraint. The graph's
@@ -19,20 +20,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prover.circuit import gadgets as G
-from prover.circuit.builder import Builder, LinComb
+from prover.circuit.builder import Builder, LinComb, Value
 from prover.errors import UnsupportedModelError
-from prover.onnx.graph import Graph, Op
+from prover.onnx.graph import Graph
+from prover.onnx.ops import REGISTRY, validate_graph
 
 MODES = ("private", "public")
-
-
-@dataclass
-class Value:
-    """A lowered tensor: its linear combinations and, if known, its signed-bit decomposition."""
-
-    lc: LinComb
-    sign_bits: np.ndarray | None = None
 
 
 @dataclass
@@ -47,6 +40,16 @@ class Lowering:
     @property
     def output(self) -> LinComb:
         return self.values[self.graph.output].lc
+
+    def operand(self, name: str, out_ndim: int):
+        """A tensor operand's LinComb, or a constant's int64 values (leading 1-axes dropped so
+        they broadcast against per-sample shapes)."""
+        if name in self.values:
+            return self.values[name].lc
+        values = self.graph.constants[name].values
+        while values.ndim > out_ndim and values.shape[0] == 1:
+            values = values[0]
+        return values
 
 
 def weight_names(graph: Graph) -> list[str]:
@@ -65,8 +68,8 @@ def check_compilable(graph: Graph, mode: str) -> None:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if not graph.quantized:
         raise UnsupportedModelError("only a quantized graph can be compiled; quantize the model first")
-    graph.validate()
-    unknown = sorted({op.kind for op in graph.ops} - set(LOWERING))
+    validate_graph(graph)
+    unknown = sorted({op.kind for op in graph.ops if _rule(op.kind) is None})
     if unknown:
         raise UnsupportedModelError(f"ops without a circuit lowering: {', '.join(unknown)}")
 
@@ -91,7 +94,7 @@ def lower(
             c = graph.constants[name]
             low.weight_wires[name] = b.input(f"weight:{name}", c.values.shape)
     for op in graph.ops:
-        rule = LOWERING.get(op.kind)
+        rule = _rule(op.kind)
         if rule is None:
             raise UnsupportedModelError(f"op {op.kind} ({op.source}) has no circuit lowering")
         value = rule(b, low, op)
@@ -104,103 +107,7 @@ def lower(
     return low
 
 
-# --- one rule per op kind --------------------------------------------------------------------
-
-
-def _operand(low: Lowering, name: str, out_ndim: int):
-    """A tensor operand's LinComb, or a constant's int64 values (leading 1-axes dropped so they
-    broadcast against per-sample shapes)."""
-    if name in low.values:
-        return low.values[name].lc
-    values = low.graph.constants[name].values
-    while values.ndim > out_ndim and values.shape[0] == 1:
-        values = values[0]
-    return values
-
-
-def _linear(b: Builder, low: Lowering, op: Op) -> Value:
-    graph = low.graph
-    x = low.values[op.inputs[0]].lc
-    w_name = op.inputs[1]
-    b_name = op.inputs[2] if len(op.inputs) > 2 else None
-    w = graph.constants[w_name].values
-    out_shape = graph.tensors[op.output].shape
-    if op.kind == "dense":
-        xi, wi, bi = G.dense_indices(w.shape[1], w.shape[0], lead=int(np.prod(x.shape[:-1])))
-    else:
-        a = op.attrs
-        xi, wi, bi = G.conv_indices(
-            x.shape, w.shape, a["strides"], a["pads"], a.get("dilations", (1, 1)), a.get("group", 1)
-        )
-    if low.mode == "public":
-        bias = graph.constants[b_name].values if b_name else None
-        lc = G.linear_public(b, x, w, bias, xi, wi, bi)
-    else:
-        bias = low.weight_wires[b_name] if b_name else None
-        lc = G.linear_private(b, x, low.weight_wires[w_name], bias, xi, wi, bi)
-    return Value(lc.reshape(out_shape))
-
-
-def _rescale(b: Builder, low: Lowering, op: Op) -> Value:
-    out = low.graph.tensors[op.output]
-    q, bits = G.rescale(b, low.values[op.inputs[0]].lc, op.attrs["shift"], out.quantized_bits)
-    return Value(LinComb.of(q), bits)
-
-
-def _relu(b: Builder, low: Lowering, op: Op) -> Value:
-    x = low.values[op.inputs[0]]
-    bits = x.sign_bits
-    if bits is None:  # the operand's bound holds by construction; decompose to get the sign
-        bits = G.signed_bits(b, x.lc, low.graph.tensors[op.inputs[0]].quantized_bits, what=f"relu ({op.source})")
-    return Value(LinComb.of(G.relu(b, x.lc, bits)))
-
-
-def _pool_args(low: Lowering, op: Op) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    a = op.attrs
-    return low.graph.tensors[op.inputs[0]].shape, a["kernel"], a["strides"], a["pads"]
-
-
-def _maxpool(b: Builder, low: Lowering, op: Op) -> Value:
-    x = low.values[op.inputs[0]].lc
-    bits = low.graph.tensors[op.inputs[0]].quantized_bits
-    return Value(LinComb.of(G.max_pool(b, x, *_pool_args(low, op), bits=bits)))
-
-
-def _sumpool(b: Builder, low: Lowering, op: Op) -> Value:
-    return Value(G.sum_pool(low.values[op.inputs[0]].lc, *_pool_args(low, op)))
-
-
-def _mul(b: Builder, low: Lowering, op: Op) -> Value:
-    ndim = len(low.graph.tensors[op.output].shape)
-    u, v = (_operand(low, n, ndim) for n in op.inputs)
-    if isinstance(u, LinComb) and isinstance(v, LinComb):
-        return Value(LinComb.of(G.multiply(b, u, v)))
-    lc, const = (u, v) if isinstance(u, LinComb) else (v, u)
-    return Value(lc * const)
-
-
-def _add_or_sub(b: Builder, low: Lowering, op: Op) -> Value:
-    ndim = len(low.graph.tensors[op.output].shape)
-    la, lb = op.attrs.get("shifts", (0, 0))
-    u, v = (_operand(low, n, ndim) for n in op.inputs)
-    u = u * (1 << la) if isinstance(u, LinComb) else LinComb.constant(np.asarray(u, dtype=np.int64) << la)
-    v = v * (1 << lb) if isinstance(v, LinComb) else LinComb.constant(np.asarray(v, dtype=np.int64) << lb)
-    return Value(u + v if op.kind == "add" else u - v)
-
-
-def _reshape(b: Builder, low: Lowering, op: Op) -> Value:
-    return Value(low.values[op.inputs[0]].lc.reshape(tuple(op.attrs["shape"])))
-
-
-LOWERING = {
-    "dense": _linear,
-    "conv": _linear,
-    "rescale": _rescale,
-    "relu": _relu,
-    "maxpool": _maxpool,
-    "sumpool": _sumpool,
-    "mul": _mul,
-    "add": _add_or_sub,
-    "sub": _add_or_sub,
-    "reshape": _reshape,
-}
+def _rule(kind: str):
+    """The registry's lowering of an op kind (None: unknown, or float-only)."""
+    spec = REGISTRY.get(kind)
+    return spec.lower if spec is not None else None

@@ -19,8 +19,8 @@ import numpy as np
 
 from prover import poseidon as hash_spec
 from prover.circuit.builder import INT64_SAFE, Builder, LinComb, concatenate
+from prover.errors import ValueRangeError
 from prover.field import FR_MODULUS
-from prover.onnx.graph import ValueRangeError
 
 # 2^(k + shift) must stay below r for a decomposition to be unique; r > 2^253
 MAX_DECOMPOSITION_BITS = 253
@@ -164,6 +164,26 @@ def maximum(b: Builder, x, y, bits: int) -> np.ndarray:
     return m
 
 
+def minimum(b: Builder, x, y, bits: int) -> LinComb:
+    """min(x, y) = x + y - max(x, y) element-wise for ``bits``-bit signed x and y: the
+    constraints of ``maximum``, and a free linear combination."""
+    x, y = LinComb.lift(x), LinComb.lift(y)
+    return x + y - LinComb.of(maximum(b, x, y, bits))
+
+
+def sign_select(b: Builder, x, sign_bits: np.ndarray, positive: int, negative: int) -> LinComb:
+    """``positive * x`` where x >= 0 and ``negative * x`` where x < 0, given ``sign_bits``, the
+    ``signed_bits`` decomposition of x (top bit 1 exactly when x >= 0): one constraint
+    p = top_bit * x per element, then ``negative * x + (positive - negative) * p`` (free).
+    |x| is (1, -1), a leaky ReLU with slope a at scale t is (2^t, a)."""
+    x = LinComb.lift(x)
+    sign = sign_bits[..., -1]
+    p = b.alloc(x.shape)
+    b.constrain(LinComb.of(sign), x, LinComb.of(p))
+    b.step(lambda v: v.set(p, np.where(v.get(sign) == 1, v.eval(x), 0)))
+    return x * negative + LinComb.of(p) * (positive - negative)
+
+
 def _column(x: LinComb, sl) -> LinComb:
     """x[..., sl] over the last *shape* axis (the term axis stays last)."""
     return LinComb(x.wires[..., sl, :], x.coeffs[..., sl, :])
@@ -242,7 +262,7 @@ def gather(x: LinComb, index: np.ndarray) -> LinComb:
 def window_indices(shape: tuple[int, int, int], kernel, strides, pads, dilations=(1, 1)) -> np.ndarray:
     """Flat indices into x[C, H, W] of every pooling/convolution window, shape
     (C, OH, OW, kh*kw), -1 where the window covers padding."""
-    from prover.onnx.executor import windows  # the executor's window geometry, reused as is
+    from prover.onnx.windows import windows  # the executor's window geometry, reused as is
 
     idx = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(1, *shape)
     win = windows(idx, kernel, strides, pads, dilations, pad_value=-1)[0]

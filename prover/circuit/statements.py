@@ -37,7 +37,7 @@ PUBLIC_INPUTS = ("model_commitment", "input_commitment", "label", "output_commit
 
 # The version of the statements' circuits and commitments, bumped whenever the same quantized
 # model would get another R1CS or commitment, so that setups cached under the old one (keyed by
-# the model, marketplace.provider.quantized_graph) are rebuilt rather than reused.
+# the model, marketplace.setup.pipeline.quantized_graph) are rebuilt rather than reused.
 # 2: packing marks where each element's values end (gadgets.packing_layout); the retrieval
 # statement's returned-set commitment is salted.
 # 3: the accuracy statement proves drawn samples of a test pool (Merkle root, draw) instead of a

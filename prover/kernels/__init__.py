@@ -27,6 +27,9 @@ Kernels:
   w^(-ij) P_j`` for a power-of-two run of points (phase-2 preparation's Lagrange bases).
 - ``sparse_matvec(indptr, indices, coeffs, vector)``: CSR matrix times an Fr vector -> Fr array.
 - ``g1_msm(points, scalars)``, ``g2_msm(points, scalars)``: sum of ``s_i * P_i`` -> one point.
+  Exact on G1 and G2; a twist point outside G2 is accepted, but its term may come out as
+  ``s_i P_i - r P_i`` (a scalar above r/2 is taken as r - s on the negated point), so a key with
+  such points gives proofs that do not verify.
 - ``g1_batch_mul(base, scalars)``, ``g2_batch_mul``: ``[s_i * base]`` -> points.
 - ``g1_sparse_lincomb(indptr, indices, coeffs, points)``, ``g2_...``: for each CSR row,
   ``sum coeffs[k] * points[indices[k]]`` -> points (used by setup).

@@ -1,7 +1,8 @@
 """The numpy executor of a model graph: the reference semantics that the circuit matches.
 
-On a quantized graph every step is exact int64 arithmetic as specified in
-``prover.onnx.graph`` (floor rescale, max, sums), and every declared bound is checked; on a
+Each op runs the ``execute`` rule of its entry in the op registry (``prover.onnx.ops``). On a
+quantized graph every step is exact int64 arithmetic as specified in ``prover.onnx.graph``
+(floor rescale, max, sums), and every declared bound is checked; on a
 float graph the same ops run in float64 (the float reference, and the calibration run of the
 quantizer). Every op works on a whole batch at once; convolutions and pools read their windows
 through one strided view (im2col without copies until the matrix product).
@@ -9,112 +10,19 @@ through one strided view (im2col without copies until the matrix product).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from prover.errors import CircuitError
-from prover.onnx.graph import Graph, InputShapeError, Op, ValueRangeError, bound_of
-
-
-def windows(x: np.ndarray, kernel, strides, pads, dilations=(1, 1), pad_value=0) -> np.ndarray:
-    """The sliding windows of a batch ``x[N, C, H, W]`` as a view of shape
-    ``(N, C, OH, OW, kh, kw)``; ``pads = (top, left, bottom, right)`` filled with ``pad_value``."""
-    kh, kw = kernel
-    sh, sw = strides
-    dh, dw = dilations
-    top, left, bottom, right = pads
-    if any(pads):
-        x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=pad_value)
-    span_h, span_w = (kh - 1) * dh + 1, (kw - 1) * dw + 1
-    view = np.lib.stride_tricks.sliding_window_view(x, (span_h, span_w), axis=(2, 3))
-    return view[:, :, ::sh, ::sw, ::dh, ::dw]
-
-
-def conv2d(x: np.ndarray, weight: np.ndarray, bias, strides, pads, dilations, group: int) -> np.ndarray:
-    """Grouped 2-D cross-correlation ``x[N, C, H, W] * weight[O, C/group, kh, kw] + bias[O]``
-    (the ``conv`` op of ``prover.onnx.graph``), as one matrix product per group."""
-    n, c = x.shape[:2]
-    o, cg, kh, kw = weight.shape
-    og = o // group
-    win = windows(x, (kh, kw), strides, pads, dilations)
-    oh, ow = win.shape[2:4]
-    out = np.empty((n, o, oh, ow), dtype=np.result_type(x, weight))
-    for g in range(group):
-        cols = win[:, g * cg : (g + 1) * cg].transpose(0, 2, 3, 1, 4, 5).reshape(n * oh * ow, cg * kh * kw)
-        w = weight[g * og : (g + 1) * og].reshape(og, cg * kh * kw)
-        out[:, g * og : (g + 1) * og] = (cols @ w.T).reshape(n, oh, ow, og).transpose(0, 3, 1, 2)
-    if bias is not None:
-        out += bias.reshape(1, o, 1, 1)
-    return out
-
-
-def _dense(x, w, b=None, **_):
-    y = x @ w.T
-    return y if b is None else y + b
-
-
-def _conv(x, w, b=None, *, strides, pads, dilations, group, **_):
-    return conv2d(x, w, b, strides, pads, dilations, group)
-
-
-def _rescale(x, *, shift, **_):
-    return x >> shift
-
-
-def _relu(x, **_):
-    return np.maximum(x, 0)
-
-
-def _maxpool(x, *, kernel, strides, pads, **_):
-    # padding must never win: fill it with the smallest value of the dtype
-    low = np.iinfo(x.dtype).min if x.dtype.kind == "i" else -np.inf
-    return windows(x, kernel, strides, pads, pad_value=low).max(axis=(4, 5))
-
-
-def _sumpool(x, *, kernel, strides, pads, **_):
-    return windows(x, kernel, strides, pads).sum(axis=(4, 5))
-
-
-def _avgpool(x, *, kernel, strides, pads, **_):
-    return _sumpool(x, kernel=kernel, strides=strides, pads=pads) / (kernel[0] * kernel[1])
-
-
-def _mul(a, b, **_):
-    return a * b
-
-
-def _shifted(v, left):
-    return v << left if v.dtype.kind == "i" else v * float(2**left)
-
-
-def _add(a, b, *, shifts=(0, 0), **_):
-    return _shifted(a, shifts[0]) + _shifted(b, shifts[1])
-
-
-def _sub(a, b, *, shifts=(0, 0), **_):
-    return _shifted(a, shifts[0]) - _shifted(b, shifts[1])
-
-
-def _reshape(x, *, shape, **_):
-    return x.reshape((x.shape[0],) + tuple(shape))
-
-
-# op kind -> batched numpy semantics; operands arrive with a leading batch axis, constants without
-SEMANTICS: dict[str, Callable[..., np.ndarray]] = {
-    "dense": _dense,
-    "conv": _conv,
-    "rescale": _rescale,
-    "relu": _relu,
-    "maxpool": _maxpool,
-    "sumpool": _sumpool,
-    "avgpool": _avgpool,
-    "mul": _mul,
-    "add": _add,
-    "sub": _sub,
-    "reshape": _reshape,
-}
+from prover.errors import CircuitError, ValueRangeError
+from prover.onnx.graph import (
+    Graph,
+    InputShapeError,
+    Op,
+    bound_of,
+)
+from prover.onnx.ops import REGISTRY
+from prover.onnx.ops.linear import conv2d  # noqa: F401  (re-exported: the window geometry)
 
 
 def _batched(graph: Graph, x: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -164,8 +72,7 @@ def execute(graph: Graph, x: np.ndarray, keep_all: bool = False) -> dict[str, np
     values = {graph.input: batch}
     consumers_left = _use_counts(graph)
     for op in graph.ops:
-        operands, params = _operands(graph, op, values)
-        out = SEMANTICS[op.kind](*operands, *params, **op.attrs)
+        out = REGISTRY[op.kind].execute(*_operands(graph, op, values), **op.attrs)
         expected = (batch.shape[0],) + graph.tensors[op.output].shape
         if out.shape != expected:
             raise CircuitError(
@@ -191,13 +98,10 @@ def _use_counts(graph: Graph) -> dict[str, int]:
     return counts
 
 
-def _operands(graph: Graph, op: Op, values: dict) -> tuple[list, list]:
-    """Split an op's inputs into tensor operands (batched) and trailing constant parameters.
-    A constant in an elementwise op is an operand without a batch axis (it broadcasts)."""
-    if op.kind in ("dense", "conv"):
-        return [values[op.inputs[0]]], [graph.constants[n].values for n in op.inputs[1:]]
-    operands = [values[n] if n in values else graph.constants[n].values for n in op.inputs]
-    return operands, []
+def _operands(graph: Graph, op: Op, values: dict) -> list:
+    """An op's operands in input order: tensors batched, constants without a batch axis (they
+    broadcast, or are the weights of a dense/conv)."""
+    return [values[n] if n in values else graph.constants[n].values for n in op.inputs]
 
 
 def quantize_input(graph: Graph, x: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ Bounds
     Every bound is at most ``MAX_BITS`` bits, so int64 arithmetic is exact and values never
     wrap modulo the field.
 
-Ops (``Op.kind``; ``x``, ``a``, ``b`` are input tensors, constants are named in ``inputs`` too)
+Ops (``Op.kind``; ``x``, ``a``, ``b`` are input tensors, constants are named in ``inputs`` too;
+each kind's arity, semantics, quantization and lowering are its entry in ``prover.onnx.ops``)
     ``dense``    inputs (x, W[, bias]); ``y[..., o] = sum_i W[o, i] * x[..., i] + bias[o]``
                  (the last axis of x is contracted). Scale: ``s_y = s_x + s_W``; the bias is
                  stored at scale ``s_y``.
@@ -72,28 +73,6 @@ from prover.errors import CircuitError, FormatError
 
 # int64 products and sums stay exact below this, with room for the accumulators' growth
 MAX_BITS = 62
-
-# kind -> the input arity it accepts (constants included), checked by Graph.validate
-OP_ARITY = {
-    "dense": (2, 3),
-    "conv": (2, 3),
-    "rescale": (1,),
-    "relu": (1,),
-    "maxpool": (1,),
-    "sumpool": (1,),
-    "avgpool": (1,),
-    "mul": (2,),
-    "add": (2,),
-    "sub": (2,),
-    "reshape": (1,),
-}
-FLOAT_ONLY = {"avgpool"}
-QUANTIZED_ONLY = {"rescale"}
-
-
-class ValueRangeError(CircuitError):
-    """A value left its tensor's declared bit bound: the input is outside the range the model
-    was quantized for."""
 
 
 class InputShapeError(FormatError):
@@ -191,36 +170,6 @@ class Graph:
 
     def n_parameters(self) -> int:
         return int(sum(c.values.size for c in self.constants.values()))
-
-    def validate(self) -> None:
-        """Check the graph is well formed: known kinds and arities, every operand defined before
-        use, every tensor written once, and (quantized) integer constants and bounds present
-        and at most MAX_BITS. Raises CircuitError naming the op otherwise."""
-        defined = {self.input}
-        for op in self.ops:
-            where = f"op {op.kind} -> {op.output} (from {op.source or 'unknown'})"
-            if op.kind not in OP_ARITY:
-                raise CircuitError(f"{where}: unknown op kind")
-            if len(op.inputs) not in OP_ARITY[op.kind]:
-                raise CircuitError(f"{where}: takes {OP_ARITY[op.kind]} inputs, has {len(op.inputs)}")
-            wrong_stage = FLOAT_ONLY if self.quantized else QUANTIZED_ONLY
-            if op.kind in wrong_stage:
-                raise CircuitError(f"{where}: not allowed in a {'quantized' if self.quantized else 'float'} graph")
-            for name in op.inputs:
-                if name not in defined and name not in self.constants:
-                    raise CircuitError(f"{where}: operand {name!r} is used before it is defined")
-            if op.output in defined or op.output not in self.tensors:
-                raise CircuitError(f"{where}: output must be a new declared tensor")
-            defined.add(op.output)
-        if self.output not in defined:
-            raise CircuitError(f"the graph never computes its output {self.output!r}")
-        if self.quantized:
-            for t in self.tensors.values():
-                if t.scale is None or t.bits is None or not 1 <= t.bits <= MAX_BITS:
-                    raise CircuitError(f"tensor {t.name!r} lacks a scale or a bound of 1..{MAX_BITS} bits")
-            for c in self.constants.values():
-                if c.values.dtype != np.int64 or c.scale is None or c.bits is None:
-                    raise CircuitError(f"constant {c.name!r} is not an int64 array with a scale and bound")
 
 
 def bits_for_range(lo: int, hi: int) -> int:

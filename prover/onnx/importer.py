@@ -1,25 +1,18 @@
 """ONNX file -> float model graph (``prover.onnx.graph``), with ONNX shape inference.
 
-The importer refuses, before doing any work, a model with an operator outside
-``SUPPORTED_OPS`` (``UnsupportedModelError`` naming the operator and the node), and a file that
-is missing or not a valid ONNX model (``FormatError``). It then fixes the batch axis to 1, runs
-ONNX shape inference so that every tensor has a static per-sample shape, and lowers each node to
-the graph's ops: Gemm and MatMul to ``dense``, BatchNormalization folded into the Conv or Gemm
-before it, a constant Add after a Conv or Gemm folded into its bias, Identity and Constant
-removed, Flatten and Reshape to ``reshape``.
+The importer refuses, before doing any work, a model of an opset outside 13..20 or with a
+non-constant node whose operator is outside ``SUPPORTED_OPS`` (``UnsupportedModelError`` naming
+the operator and the node), and a file that is missing or not a valid ONNX model
+(``FormatError``). It then fixes the batch axis to 1, folds every constant node
+(``prover.onnx.fold``, with ONNX shape inference, so that every tensor has a static per-sample
+shape), and lowers each remaining node to the graph's ops: Gemm and MatMul to ``dense``,
+BatchNormalization folded into the Conv or Gemm before it, a constant Add after a Conv or Gemm
+folded into its bias, Identity removed, data movement (Flatten, Reshape, Transpose, Slice, ...)
+to rewiring ops.
 
-ONNX operator -> graph op (semantics in ``prover.onnx.graph``):
-
-    Gemm, MatMul (constant right operand)      dense (+ a following constant Add as its bias)
-    Conv (2-D, strides, pads, auto_pad,        conv
-          dilations, group)
-    BatchNormalization (inference mode)        folded into the dense/conv before it
-    Add, Sub, Mul                              add, sub, mul (a constant operand stays a constant)
-    Relu                                       relu
-    MaxPool                                    maxpool
-    AveragePool, GlobalAveragePool             avgpool (float), then sumpool (+ mul) when quantized
-    Flatten, Reshape                           reshape
-    Identity, Constant                         nothing (names and constants)
+Each ONNX operator's rule is its entry in ``prover.onnx.ops.IMPORTS`` (the family modules of
+``prover.onnx.ops`` list which operator becomes which graph op); this module holds the pass
+over the nodes and the helpers the rules share (``Importer``).
 """
 
 from __future__ import annotations
@@ -29,36 +22,19 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx import numpy_helper, shape_inference
+from onnx import numpy_helper
 
 from prover.errors import FormatError, UnsupportedModelError
+from prover.onnx.fold import constant_names, fold_constants, node_label
 from prover.onnx.graph import Constant, Graph, Op, Tensor
+from prover.onnx.ops import IMPORTS, validate_graph
 
-SUPPORTED_OPS = frozenset(
-    {
-        "Gemm",
-        "MatMul",
-        "Add",
-        "Sub",
-        "Mul",
-        "Conv",
-        "Relu",
-        "MaxPool",
-        "AveragePool",
-        "GlobalAveragePool",
-        "Flatten",
-        "Reshape",
-        "BatchNormalization",
-        "Identity",
-        "Constant",
-    }
-)
+# the ONNX operators the importer accepts on computed tensors: those with a rule in the op
+# registry (any operator is accepted on constants: it is folded)
+SUPPORTED_OPS = frozenset(IMPORTS)
+# the default-domain opsets whose operator definitions the rules follow
+OPSETS = tuple(range(13, 21))
 _FLOAT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16}
-
-
-def node_label(node: onnx.NodeProto, index: int) -> str:
-    """How messages name a node: its name, or its position and first output when unnamed."""
-    return node.name or f"#{index} (output {node.output[0] if node.output else '?'})"
 
 
 def load_model(source) -> onnx.ModelProto:
@@ -85,8 +61,20 @@ def load_model(source) -> onnx.ModelProto:
 
 
 def check_supported(model: onnx.ModelProto) -> None:
-    """Raise UnsupportedModelError for the first node whose operator the compiler lacks."""
+    """Raise UnsupportedModelError for an opset outside ``OPSETS`` and for the first node that
+    is neither constant (``prover.onnx.fold`` evaluates it at import) nor an operator the
+    compiler has a rule for."""
+    versions = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    if not versions or not OPSETS[0] <= versions[0] <= OPSETS[-1]:
+        found = f"opset {versions[0]}" if versions else "no default-domain opset"
+        raise UnsupportedModelError(
+            f"the model uses {found}; the importer reads opsets {OPSETS[0]} to {OPSETS[-1]}: "
+            f"export again with an opset in that range (e.g. opset_version={OPSETS[-1]})"
+        )
+    constant = constant_names(model)
     for index, node in enumerate(model.graph.node):
+        if all(n in constant for n in node.output if n):
+            continue  # folded at import, whatever its operator
         if node.domain not in ("", "ai.onnx") or node.op_type not in SUPPORTED_OPS:
             domain = f"{node.domain}." if node.domain not in ("", "ai.onnx") else ""
             raise UnsupportedModelError(
@@ -104,31 +92,39 @@ def import_model(source) -> Graph:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
         raise FormatError(f"the ONNX model fails the ONNX checker: {str(exc).splitlines()[0]}") from exc
-    return _Lowering(model).graph
+    return Importer(model).graph
 
 
-class _Lowering:
-    """One pass over the (topologically ordered) ONNX nodes, building the graph."""
+class Importer:
+    """One pass over the (topologically ordered) ONNX nodes, building the float graph; the
+    context that the ONNX rules of ``prover.onnx.ops`` read and extend."""
 
     def __init__(self, model: onnx.ModelProto):
-        g = model.graph
-        self.values: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in g.initializer}
-        inputs = [i for i in g.input if i.name not in self.values]
-        if len(inputs) != 1 or len(g.output) != 1:
+        initializers = {t.name for t in model.graph.initializer}
+        inputs = [i for i in model.graph.input if i.name not in initializers]
+        if len(inputs) != 1 or len(model.graph.output) != 1:
             raise UnsupportedModelError(
-                f"the model has {len(inputs)} inputs and {len(g.output)} outputs; the compiler needs "
+                f"the model has {len(inputs)} inputs and {len(model.graph.output)} outputs; the compiler needs "
                 "exactly one input and one output (the logits)"
             )
         self.input_name = inputs[0].name
-        self.shapes = self._infer_shapes(model, inputs[0])
+        model, self.shapes = fold_constants(self._batch_of_one(model, inputs[0]))
+        g = model.graph
+        self.values: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in g.initializer}
         self.alias: dict[str, str] = {}
         self.uses = self._use_counts(g)
         self.graph = Graph(input=self.input_name, output="", tensors={}, constants={}, ops=[])
         self.graph.tensors[self.input_name] = Tensor(self.input_name, self.shapes[self.input_name][1:])
         for index, node in enumerate(g.node):
             self.node, self.where = node, node_label(node, index)
-            getattr(self, "_" + node.op_type)(node)
-        out = self._name(g.output[0].name)
+            entry = IMPORTS.get(node.op_type)
+            if entry is None:  # accepted by check_supported as constant, yet not folded
+                raise UnsupportedModelError(
+                    f"node {self.where}: {node.op_type} is supported on constants only, and here an input "
+                    "depends on the model input (or has no static shape); export it with constant operands"
+                )
+            entry.rule(self, node)
+        out = self.resolve(g.output[0].name)
         if out not in self.graph.tensors or out == self.input_name:
             raise UnsupportedModelError(f"the model output {g.output[0].name} is not computed from its input")
         if len(self.graph.tensors[out].shape) != 1:
@@ -137,12 +133,14 @@ class _Lowering:
                 "the compiler needs a vector of logits (add a Flatten before the output)"
             )
         self.graph.output = out
-        self.graph.validate()
+        validate_graph(self.graph)
 
     # --- shapes -------------------------------------------------------------------------------
 
-    def _infer_shapes(self, model: onnx.ModelProto, inp: onnx.ValueInfoProto) -> dict[str, tuple]:
-        """Per-sample static shape of every tensor, from ONNX shape inference with batch 1."""
+    @staticmethod
+    def _batch_of_one(model: onnx.ModelProto, inp: onnx.ValueInfoProto) -> onnx.ModelProto:
+        """A copy of the model with the batch axis of its float input fixed to 1 and no stale
+        value_info, for shape inference and folding."""
         tt = inp.type.tensor_type
         if tt.elem_type not in _FLOAT_TYPES:
             raise UnsupportedModelError(
@@ -168,19 +166,9 @@ class _Lowering:
                 vi.type.tensor_type.shape.dim[0].Clear()
                 vi.type.tensor_type.shape.dim[0].dim_value = 1
         del fixed.graph.value_info[:]
-        try:
-            inferred = shape_inference.infer_shapes(fixed, strict_mode=True, data_prop=True)
-        except Exception as exc:  # InferenceError and checker errors from inside inference
-            raise UnsupportedModelError(f"ONNX shape inference failed: {str(exc).splitlines()[0]}") from exc
-        shapes = {}
-        g = inferred.graph
-        for vi in list(g.input) + list(g.value_info) + list(g.output):
-            d = vi.type.tensor_type.shape.dim
-            if d and all(x.HasField("dim_value") for x in d):
-                shapes[vi.name] = tuple(int(x.dim_value) for x in d)
-        return shapes
+        return fixed
 
-    def _sample_shape(self, name: str) -> tuple[int, ...]:
+    def sample_shape(self, name: str) -> tuple[int, ...]:
         full = self.shapes.get(name)
         if full is None:
             raise UnsupportedModelError(f"node {self.where}: shape inference gave no static shape for {name}")
@@ -208,44 +196,44 @@ class _Lowering:
             uses[root(name)] = uses.get(root(name), 0) + 1
         return uses
 
-    def _name(self, name: str) -> str:
+    def resolve(self, name: str) -> str:
         while name in self.alias:
             name = self.alias[name]
         return name
 
-    def _const(self, name: str):
+    def const(self, name: str):
         """The constant value behind a name, or None for a computed tensor."""
-        return self.values.get(self._name(name))
+        return self.values.get(self.resolve(name))
 
-    def _need_const(self, name: str, what: str) -> np.ndarray:
-        value = self._const(name)
+    def need_const(self, name: str, what: str) -> np.ndarray:
+        value = self.const(name)
         if value is None:
             raise UnsupportedModelError(f"node {self.where}: {what} ({name}) must be a constant")
         return value
 
-    def _tensor_input(self, name: str) -> str:
-        name = self._name(name)
+    def tensor_input(self, name: str) -> str:
+        name = self.resolve(name)
         if name not in self.graph.tensors:
             raise UnsupportedModelError(f"node {self.where}: operand {name} must be computed from the input")
         return name
 
-    def _add_constant(self, name: str, values: np.ndarray) -> str:
+    def add_constant(self, name: str, values: np.ndarray) -> str:
         base, k = name, 1
         while name in self.graph.constants:  # derived weights never overwrite shared ones
             name, k = f"{base}.{k}", k + 1
         self.graph.constants[name] = Constant(name, np.asarray(values, dtype=np.float64))
         return name
 
-    def _emit(self, kind: str, inputs, output: str, **attrs) -> Op:
+    def emit(self, kind: str, inputs, output: str, **attrs) -> Op:
         op = Op(kind, tuple(inputs), output, attrs, source=self.where)
         self.graph.ops.append(op)
-        self.graph.tensors[output] = Tensor(output, self._sample_shape(output))
+        self.graph.tensors[output] = Tensor(output, self.sample_shape(output))
         return op
 
-    def _attrs(self, node: onnx.NodeProto) -> dict:
+    def attrs(self, node: onnx.NodeProto) -> dict:
         return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
-    def _producer(self, name: str) -> Op | None:
+    def producer(self, name: str) -> Op | None:
         """The op computing tensor ``name`` if nothing else reads it (so it can absorb a fold)."""
         if self.uses.get(name, 0) != 1:
             return None
@@ -254,60 +242,18 @@ class _Lowering:
                 return op
         return None
 
-    def _single_output(self, node):
+    def single_output(self, node):
         if len(node.output) > 1 and any(node.output[1:]):
             raise UnsupportedModelError(
                 f"node {self.where}: {node.op_type} with more than one output "
                 "is not supported (export it in inference mode)"
             )
 
-    # --- ONNX operators ------------------------------------------------------------------------
+    # --- helpers of the ONNX rules (prover.onnx.ops) -------------------------------------------
 
-    def _Constant(self, node):
-        attrs = self._attrs(node)
-        if "value" in attrs:
-            value = numpy_helper.to_array(attrs["value"])
-        elif attrs.keys() & {"value_float", "value_floats", "value_int", "value_ints"}:
-            value = np.asarray(next(iter(attrs.values())))
-        else:
-            raise UnsupportedModelError(f"node {self.where}: Constant of kind {sorted(attrs)} is not supported")
-        self.values[node.output[0]] = value
-
-    def _Identity(self, node):
-        self.alias[node.output[0]] = self._name(node.input[0])
-
-    def _fold_constant(self, node, fn) -> bool:
-        """Evaluate a node whose inputs are all constants; True when done."""
-        consts = [self._const(n) for n in node.input if n]
-        if any(c is None for c in consts):
-            return False
-        self.values[node.output[0]] = fn(*consts)
-        return True
-
-    def _Gemm(self, node):
-        attrs = self._attrs(node)
-        if attrs.get("transA", 0):
-            raise UnsupportedModelError(f"node {self.where}: Gemm with transA=1 is not supported")
-        x = self._tensor_input(node.input[0])
-        b = self._need_const(node.input[1], "Gemm's B (the weights)").astype(np.float64)
-        weight = attrs.get("alpha", 1.0) * (b if attrs.get("transB", 0) else b.T)
-        inputs = [x, self._add_constant(node.input[1], weight)]
-        if len(node.input) > 2 and node.input[2]:
-            c = self._need_const(node.input[2], "Gemm's C (the bias)").astype(np.float64)
-            bias = attrs.get("beta", 1.0) * np.broadcast_to(c, (1, weight.shape[0])).reshape(-1)
-            inputs.append(self._add_constant(node.input[2], bias))
-        self._emit("dense", inputs, node.output[0])
-
-    def _MatMul(self, node):
-        w = self._need_const(node.input[1], "MatMul's right operand (the weights)")
-        if w.ndim != 2:
-            raise UnsupportedModelError(f"node {self.where}: MatMul weights must be a matrix, got shape {w.shape}")
-        x = self._tensor_input(node.input[0])
-        self._emit("dense", [x, self._add_constant(node.input[1], w.astype(np.float64).T)], node.output[0])
-
-    def _per_sample(self, value: np.ndarray, out: str) -> np.ndarray:
+    def per_sample(self, value: np.ndarray, out: str) -> np.ndarray:
         """A constant operand of an elementwise op, without the batch axis if it has one."""
-        rank = len(self._sample_shape(out))
+        rank = len(self.sample_shape(out))
         value = np.asarray(value, dtype=np.float64)
         while value.ndim > rank:
             if value.shape[0] != 1:
@@ -317,65 +263,19 @@ class _Lowering:
             value = value[0]
         return value
 
-    def _elementwise(self, node, kind: str, fn):
-        if self._fold_constant(node, fn):
-            return
-        a, b = node.input
-        out = node.output[0]
-        ca, cb = self._const(a), self._const(b)
-        if kind in ("add", "sub") and cb is not None and self._fold_bias(a, cb if kind == "add" else -cb, out):
-            return
-        if kind == "add" and ca is not None and self._fold_bias(b, ca, out):
-            return
-        operands = []
-        for name, c in ((a, ca), (b, cb)):
-            operands.append(
-                self._tensor_input(name) if c is None else self._add_constant(name, self._per_sample(c, out))
-            )
-        self._emit(kind, operands, out)
+    def operand(self, name: str, out: str) -> str:
+        """An operand of an op writing ``out``: a computed tensor's name, or a constant added
+        per sample (``per_sample``)."""
+        c = self.const(name)
+        return self.tensor_input(name) if c is None else self.add_constant(name, self.per_sample(c, out))
 
-    def _fold_bias(self, x: str, c: np.ndarray, out: str) -> bool:
-        """Fold ``x + c`` into the bias of the dense/conv op computing x, when c is one value per
-        output channel; True when folded."""
-        x = self._name(x)
-        op = self._producer(x)
-        if op is None or op.kind not in ("dense", "conv"):
-            return False
-        shape = self.graph.tensors[x].shape
-        c = self._per_sample(c, out)
-        channels = shape[-1] if op.kind == "dense" else shape[0]
-        if op.kind == "dense":
-            fits = c.ndim == 0 or c.shape[-1] in (1, channels) and all(d == 1 for d in c.shape[:-1])
-        else:
-            fits = c.ndim < 3 and c.size == 1 or c.ndim == 3 and c.shape[1:] == (1, 1) and c.shape[0] in (1, channels)
-        if not fits:
-            return False
-        per_channel = np.broadcast_to(c.reshape(-1), (channels,)) if c.size == 1 else c.reshape(channels)
-        old = self.graph.constants[op.inputs[2]].values if len(op.inputs) > 2 else 0.0
-        bias = self._add_constant(f"{op.inputs[1]}.bias", old + per_channel)
-        op.inputs = op.inputs[:2] + (bias,)
-        self._rename_output(op, out)
-        return True
-
-    def _rename_output(self, op: Op, new: str):
+    def rename_output(self, op: Op, new: str):
         del self.graph.tensors[op.output]
         op.output = new
         op.source += f" + {self.where}"
-        self.graph.tensors[new] = Tensor(new, self._sample_shape(new))
+        self.graph.tensors[new] = Tensor(new, self.sample_shape(new))
 
-    def _Add(self, node):
-        self._elementwise(node, "add", np.add)
-
-    def _Sub(self, node):
-        self._elementwise(node, "sub", np.subtract)
-
-    def _Mul(self, node):
-        self._elementwise(node, "mul", np.multiply)
-
-    def _Relu(self, node):
-        self._emit("relu", [self._tensor_input(node.input[0])], node.output[0])
-
-    def _pads(self, attrs: dict, kernel, strides, dilations, x: str, out: str) -> tuple[int, ...]:
+    def pads(self, attrs: dict, kernel, strides, dilations, x: str, out: str) -> tuple[int, ...]:
         """(top, left, bottom, right) padding from ``pads`` or ``auto_pad``."""
         auto = attrs.get("auto_pad", b"NOTSET")
         auto = auto.decode() if isinstance(auto, bytes) else auto
@@ -384,7 +284,7 @@ class _Lowering:
         elif auto == "VALID":
             pads = (0, 0, 0, 0)
         elif auto in ("SAME_UPPER", "SAME_LOWER"):
-            ins, outs = self._sample_shape(x)[1:], self._sample_shape(out)[1:]
+            ins, outs = self.sample_shape(x)[1:], self.sample_shape(out)[1:]
             total = [
                 max((o - 1) * s + (k - 1) * d + 1 - i, 0)
                 for i, o, s, k, d in zip(ins, outs, strides, kernel, dilations)
@@ -398,11 +298,11 @@ class _Lowering:
             raise UnsupportedModelError(f"node {self.where}: only 2-D spatial operators are supported")
         return pads
 
-    def _window_attrs(self, node, kernel) -> dict:
+    def window_attrs(self, node, kernel) -> dict:
         """kernel/strides/pads of a 2-D window op, checked against the inferred output shape."""
-        attrs = self._attrs(node)
-        x = self._tensor_input(node.input[0])
-        xs = self._sample_shape(x)
+        attrs = self.attrs(node)
+        x = self.tensor_input(node.input[0])
+        xs = self.sample_shape(x)
         if len(xs) != 3 or len(kernel) != 2:
             raise UnsupportedModelError(
                 f"node {self.where}: {node.op_type} needs a (C, H, W) input and a "
@@ -410,12 +310,12 @@ class _Lowering:
             )
         strides = tuple(attrs.get("strides", (1, 1)))
         dilations = tuple(attrs.get("dilations", (1, 1)))
-        pads = self._pads(attrs, kernel, strides, dilations, x, node.output[0])
+        pads = self.pads(attrs, kernel, strides, dilations, x, node.output[0])
         expected = tuple(
             (n + pads[i] + pads[i + 2] - ((k - 1) * d + 1)) // s + 1
             for i, (n, k, s, d) in enumerate(zip(xs[1:], kernel, strides, dilations))
         )
-        if expected != self._sample_shape(node.output[0])[1:]:
+        if expected != self.sample_shape(node.output[0])[1:]:
             raise UnsupportedModelError(f"node {self.where}: ceil_mode output shapes are not supported")
         return {
             "x": x,
@@ -425,97 +325,3 @@ class _Lowering:
             "dilations": dilations,
             "attrs": attrs,
         }
-
-    def _Conv(self, node):
-        w = self._need_const(node.input[1], "Conv weights").astype(np.float64)
-        if w.ndim != 4:
-            raise UnsupportedModelError(f"node {self.where}: only 2-D Conv is supported (weights {w.shape})")
-        win = self._window_attrs(node, w.shape[2:])
-        attrs = win["attrs"]
-        if tuple(attrs.get("kernel_shape", w.shape[2:])) != w.shape[2:]:
-            raise UnsupportedModelError(f"node {self.where}: kernel_shape disagrees with the weights")
-        inputs = [win["x"], self._add_constant(node.input[1], w)]
-        if len(node.input) > 2 and node.input[2]:
-            inputs.append(self._add_constant(node.input[2], self._need_const(node.input[2], "Conv bias")))
-        self._emit(
-            "conv",
-            inputs,
-            node.output[0],
-            strides=win["strides"],
-            pads=win["pads"],
-            dilations=win["dilations"],
-            group=int(attrs.get("group", 1)),
-        )
-
-    def _MaxPool(self, node):
-        self._single_output(node)
-        attrs = self._attrs(node)
-        win = self._window_attrs(node, attrs.get("kernel_shape", ()))
-        if win["dilations"] != (1, 1):
-            raise UnsupportedModelError(f"node {self.where}: MaxPool with dilations is not supported")
-        self._emit(
-            "maxpool", [win["x"]], node.output[0], kernel=win["kernel"], strides=win["strides"], pads=win["pads"]
-        )
-
-    def _AveragePool(self, node):
-        attrs = self._attrs(node)
-        win = self._window_attrs(node, attrs.get("kernel_shape", ()))
-        if any(win["pads"]) and not attrs.get("count_include_pad", 0):
-            raise UnsupportedModelError(
-                f"node {self.where}: AveragePool with padding and count_include_pad=0 divides border "
-                "windows by different counts; export with count_include_pad=1 or without padding"
-            )
-        self._emit(
-            "avgpool", [win["x"]], node.output[0], kernel=win["kernel"], strides=win["strides"], pads=win["pads"]
-        )
-
-    def _GlobalAveragePool(self, node):
-        x = self._tensor_input(node.input[0])
-        xs = self._sample_shape(x)
-        if len(xs) != 3:
-            raise UnsupportedModelError(f"node {self.where}: GlobalAveragePool needs a (C, H, W) input")
-        self._emit("avgpool", [x], node.output[0], kernel=xs[1:], strides=(1, 1), pads=(0, 0, 0, 0))
-
-    def _reshape(self, node):
-        x = self._tensor_input(node.input[0])
-        self._emit("reshape", [x], node.output[0], shape=self._sample_shape(node.output[0]))
-
-    def _Flatten(self, node):
-        self._reshape(node)
-
-    def _Reshape(self, node):
-        self._need_const(node.input[1], "Reshape's target shape")
-        self._reshape(node)
-
-    def _BatchNormalization(self, node):
-        self._single_output(node)
-        attrs = self._attrs(node)
-        if attrs.get("training_mode", 0):
-            raise UnsupportedModelError(
-                f"node {self.where}: BatchNormalization in training mode; export the model in inference mode"
-            )
-        scale, shift, mean, var = (
-            self._need_const(n, "BatchNormalization parameter").astype(np.float64) for n in node.input[1:5]
-        )
-        x = self._name(node.input[0])
-        op = self._producer(x)
-        if (
-            op is None
-            or op.kind not in ("dense", "conv")
-            or (op.kind == "dense" and len(self.graph.tensors[x].shape) != 1)
-        ):
-            raise UnsupportedModelError(
-                f"node {self.where}: BatchNormalization must directly follow a Conv or Gemm whose "
-                "output nothing else reads, so that it can be folded into its weights"
-            )
-        # y = (z - mean) * a + shift with a = scale / sqrt(var + eps), z = W x + b
-        a = scale / np.sqrt(var + attrs.get("epsilon", 1e-5))
-        w = self.graph.constants[op.inputs[1]].values
-        b = self.graph.constants[op.inputs[2]].values if len(op.inputs) > 2 else 0.0
-        folded_w = w * a.reshape((-1,) + (1,) * (w.ndim - 1))
-        op.inputs = (
-            op.inputs[0],
-            self._add_constant(f"{op.inputs[1]}.bn", folded_w),
-            self._add_constant(f"{op.inputs[1]}.bn_bias", (b - mean) * a + shift),
-        )
-        self._rename_output(op, node.output[0])

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from prover.errors import UnsupportedModelError
+from prover.errors import UnsupportedModelError, ValueRangeError
 from prover.onnx import executor
-from prover.onnx.graph import MAX_BITS, Constant, Graph, Op, Tensor, ValueRangeError, bits_for_range, bound_of
+from prover.onnx.graph import MAX_BITS, Constant, Graph, Op, Tensor, bits_for_range, bound_of
+from prover.onnx.ops import REGISTRY, validate_graph
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,10 @@ def quantize(
     Raises UnsupportedModelError if some accumulator would need more than MAX_BITS bits."""
     if graph.quantized:
         raise UnsupportedModelError("the graph is already quantized")
+    validate_graph(graph)
     if max_abs is None:
         max_abs = calibrate(graph, calibration_inputs)
-    quantized = _Quantizer(graph, max_abs, precision).graph
+    quantized = Quantizer(graph, max_abs, precision).graph
     quantized.meta["calibration_samples"] = int(len(calibration_inputs))
     return quantized
 
@@ -159,8 +161,9 @@ def choose_precision(
     )
 
 
-class _Quantizer:
-    """Builds the quantized graph op by op, tracking each tensor's integer interval."""
+class Quantizer:
+    """Builds the quantized graph op by op, tracking each tensor's integer interval; the context
+    that the quantization rules of ``prover.onnx.ops`` read and extend."""
 
     def __init__(self, float_graph: Graph, max_abs: dict[str, float], precision: Precision):
         self.f, self.max_abs, self.p = float_graph, max_abs, precision
@@ -180,14 +183,17 @@ class _Quantizer:
             },
         )
         s_in = scale_for(max_abs[inp.name], precision.act_bits, precision.headroom_bits)
-        self._declare(inp.name, inp.shape, s_in, bound_of(precision.act_bits), checked=True)
+        self.declare(inp.name, inp.shape, s_in, bound_of(precision.act_bits), checked=True)
         for op in float_graph.ops:
-            getattr(self, "_" + op.kind)(op)
-        self.graph.validate()
+            rule = REGISTRY[op.kind].quantize
+            if rule is None:
+                raise UnsupportedModelError(f"op {op.kind} ({op.source}) is made by quantization, not quantized")
+            rule(self, op)
+        validate_graph(self.graph)
 
     # --- bookkeeping -------------------------------------------------------------------------
 
-    def _declare(self, name, shape, scale, interval, checked=False):
+    def declare(self, name, shape, scale, interval, checked=False):
         lo, hi = min(interval[0], 0), max(interval[1], 0)  # 0 (padding) is always in range
         bits = bits_for_range(lo, hi)
         if bits > MAX_BITS:
@@ -198,20 +204,29 @@ class _Quantizer:
         self.interval[name] = (lo, hi)
         self.graph.tensors[name] = Tensor(name, tuple(shape), scale, bits, checked)
 
-    def _scale(self, name: str) -> int:
+    def scale(self, name: str) -> int:
         return self.graph.tensors[name].quantized_scale
 
-    def _weight(self, name: str) -> Constant:
+    def weight(self, name: str) -> Constant:
         values = self.f.constants[name].values
         c = quantize_constant(name, values, scale_for(float(np.abs(values).max(initial=0.0)), self.p.weight_bits))
         self.graph.constants[name] = c
         return c
 
-    def _add_const(self, c: Constant) -> str:
+    def constant(self, name: str, values: np.ndarray, scale: int) -> Constant:
+        """``quantize_constant``: values at ``scale`` (for the rules of ``prover.onnx.ops``)."""
+        return quantize_constant(name, values, scale)
+
+    def fixed_point(self, value: float, scale: int) -> int:
+        """A real attribute (a bound, a fill, a slope) as an integer at ``scale``, rounded as
+        ``quantize_constant`` rounds."""
+        return int(quantize_constant("attribute", np.asarray(float(value)), scale).values)
+
+    def add_const(self, c: Constant) -> str:
         self.graph.constants[c.name] = c
         return c.name
 
-    def _requantize(self, op: Op, scale: int, interval, bias_room=None):
+    def requantize(self, op: Op, scale: int, interval, bias_room=None):
         """Emit ``op`` computing an accumulator at ``scale`` with ``interval``, then a rescale to
         the float tensor's calibrated scale (skipped when no shift and no range check is needed).
         ``bias_room(shift)`` adds the rounding half to the op's bias and returns the new interval."""
@@ -223,15 +238,15 @@ class _Quantizer:
         fits = bits_for_range(min(interval[0], 0), max(interval[1], 0)) <= self.p.act_bits
         if shift == 0 and fits:
             self.graph.ops.append(op)
-            self._declare(name, self.f.tensors[name].shape, scale, interval)
+            self.declare(name, self.f.tensors[name].shape, scale, interval)
             return
         acc = f"{name}:acc"
         op.output = acc
         self.graph.ops.append(op)
-        self._declare(acc, self.f.tensors[name].shape, scale, interval)
+        self.declare(acc, self.f.tensors[name].shape, scale, interval)
         self.graph.ops.append(Op("rescale", (acc,), name, {"shift": shift}, op.source))
         lo, hi = bound_of(self.p.act_bits)
-        self._declare(
+        self.declare(
             name,
             self.f.tensors[name].shape,
             scale - shift,
@@ -239,112 +254,14 @@ class _Quantizer:
             checked=True,
         )
 
-    def _operand(self, name: str, scale_if_const: int) -> tuple[str, tuple[int, int]]:
+    def operand(self, name: str, scale_if_const: int) -> tuple[str, tuple[int, int]]:
         """A tensor operand's name and interval, or a constant quantized at ``scale_if_const``."""
         if name in self.graph.tensors:
             return name, self.interval[name]
-        c = self._add_const(quantize_constant(name, self.f.constants[name].values, scale_if_const))
+        c = self.add_const(quantize_constant(name, self.f.constants[name].values, scale_if_const))
         return c, (int(self.graph.constants[c].values.min()), int(self.graph.constants[c].values.max()))
 
-    # --- ops -----------------------------------------------------------------------------------
-
-    def _linear(self, op: Op):
-        """dense and conv: accumulator interval per output channel from the weights' signs."""
-        x = op.inputs[0]
-        w = self._weight(op.inputs[1])
-        s_acc = self._scale(x) + w.quantized_scale
-        bias_name = op.inputs[2] if len(op.inputs) > 2 else f"{op.output}:bias"
-        float_bias = self.f.constants[op.inputs[2]].values if len(op.inputs) > 2 else np.zeros(w.values.shape[0])
-        self._add_const(quantize_constant(bias_name, float_bias, s_acc))
-        lo, hi = self.interval[x]
-        wv = w.values.reshape(w.values.shape[0], -1)
-        pos, neg = np.clip(wv, 0, None).sum(axis=1), np.clip(wv, None, 0).sum(axis=1)
-
-        # Python ints: the interval arithmetic itself must not overflow int64
-        def interval():
-            b = self.graph.constants[bias_name].values
-            return (
-                min(int(p) * lo + int(n) * hi + int(c) for p, n, c in zip(pos, neg, b)),
-                max(int(p) * hi + int(n) * lo + int(c) for p, n, c in zip(pos, neg, b)),
-            )
-
-        def bias_room(shift):
-            c = self.graph.constants[bias_name]
-            values = c.values + (1 << (shift - 1))
-            self.graph.constants[bias_name] = Constant(
-                bias_name, values, c.scale, bits_for_range(values.min(), values.max())
-            )
-            return interval()
-
-        new = Op(op.kind, (x, w.name, bias_name), op.output, dict(op.attrs), op.source)
-        self._requantize(new, s_acc, interval(), bias_room)
-
-    _dense = _conv = _linear
-
-    def _keep_scale(self, op: Op, interval):
+    def keep_scale(self, op: Op, interval):
+        """Emit ``op`` unchanged at its first operand's scale, with ``interval``."""
         self.graph.ops.append(Op(op.kind, op.inputs, op.output, dict(op.attrs), op.source))
-        self._declare(op.output, self.f.tensors[op.output].shape, self._scale(op.inputs[0]), interval)
-
-    def _relu(self, op):
-        self._keep_scale(op, (0, max(self.interval[op.inputs[0]][1], 0)))
-
-    def _maxpool(self, op):
-        self._keep_scale(op, self.interval[op.inputs[0]])
-
-    def _reshape(self, op):
-        self._keep_scale(op, self.interval[op.inputs[0]])
-
-    def _avgpool(self, op):
-        x = op.inputs[0]
-        k = op.attrs["kernel"][0] * op.attrs["kernel"][1]
-        lo, hi = self.interval[x]
-        s = self._scale(x)
-        m = k.bit_length() - 1
-        attrs = {key: op.attrs[key] for key in ("kernel", "strides", "pads")}
-        if k == 1 << m:  # the window sum already is the average at scale s + m
-            self._requantize(Op("sumpool", (x,), op.output, attrs, op.source), s + m, (k * lo, k * hi))
-            return
-        total = f"{op.output}:sum"
-        self.graph.ops.append(Op("sumpool", (x,), total, attrs, op.source))
-        self._declare(total, self.f.tensors[op.output].shape, s, (k * lo, k * hi))
-        t = self.p.weight_bits - 1 + m  # 1/k to about weight_bits significant bits
-        factor = round(2**t / k)
-        c = self._add_const(
-            Constant(f"{op.output}:1/{k}", np.array(factor, dtype=np.int64), t, bits_for_range(0, factor))
-        )
-        self._requantize(Op("mul", (total, c), op.output, {}, op.source), s + t, (k * lo * factor, k * hi * factor))
-
-    def _mul(self, op):
-        a, b = op.inputs
-        if a == b:  # the quadratic activation: a square is never negative
-            lo, hi = self.interval[a]
-            self._requantize(
-                Op("mul", (a, a), op.output, {}, op.source), 2 * self._scale(a), (0, max(lo * lo, hi * hi))
-            )
-            return
-        names, ranges, scales = [], [], []
-        for name in (a, b):
-            if name in self.graph.tensors:
-                names.append(name)
-                ranges.append(self.interval[name])
-                scales.append(self._scale(name))
-            else:
-                c = self._weight(name)
-                names.append(c.name)
-                ranges.append((int(c.values.min()), int(c.values.max())))
-                scales.append(c.scale)
-        corners = [u * v for u in ranges[0] for v in ranges[1]]
-        self._requantize(Op("mul", tuple(names), op.output, {}, op.source), sum(scales), (min(corners), max(corners)))
-
-    def _addsub(self, op):
-        a, b = op.inputs
-        s = max(self._scale(n) for n in (a, b) if n in self.graph.tensors)
-        # a constant operand is quantized at the tensor operand's scale; tensors are shifted up
-        (na, (alo, ahi)), (nb, (blo, bhi)) = self._operand(a, s), self._operand(b, s)
-        la = s - self._scale(na) if na in self.graph.tensors else 0
-        lb = s - self._scale(nb) if nb in self.graph.tensors else 0
-        alo, ahi, blo, bhi = alo << la, ahi << la, blo << lb, bhi << lb
-        interval = (alo + blo, ahi + bhi) if op.kind == "add" else (alo - bhi, ahi - blo)
-        self._requantize(Op(op.kind, (na, nb), op.output, {"shifts": (la, lb)}, op.source), s, interval)
-
-    _add = _sub = _addsub
+        self.declare(op.output, self.f.tensors[op.output].shape, self.scale(op.inputs[0]), interval)

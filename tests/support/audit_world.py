@@ -9,7 +9,6 @@ from functools import cache
 
 import numpy as np
 import pytest
-from test_compile import _case_graph
 
 from marketplace.audit import Audit
 from marketplace.chain import connect
@@ -20,6 +19,7 @@ from prover.circuit import retrieval as R
 from prover.circuit import statements as S
 from prover.onnx import executor
 from support.models import prove_with_test_key
+from support.onnx_cases import case_graph
 
 WINDOW, UNBONDING = 3600, 3 * 3600
 SLICE, FEE = 5 * 10**17, 10**17
@@ -58,7 +58,7 @@ class Proofs:
 def build_proofs() -> Proofs:
     """Built once per test session (conftest's ``proofs`` fixture)."""
     rng = np.random.default_rng(20261121)
-    q, calibration = _case_graph("gemm", rng)
+    q, calibration = case_graph("gemm", rng)
     x = executor.quantize_input(q, calibration[:POOL_ITEMS])
     predicted = executor.argmax_label(executor.execute(q, x)[q.output])
     honest = A.build_pool(q, x, predicted)

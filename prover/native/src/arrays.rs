@@ -282,7 +282,8 @@ impl Curve for Projective<g2::Config> {
         }
         let c = |i: usize| fq(&limbs[4 * i..4 * i + 4]).map_err(|_| COORD_NOT_FQ);
         let p = G2Affine::new_unchecked(Fq2::new(c(0)?, c(1)?), Fq2::new(c(2)?, c(3)?));
-        // the subgroup check is the pairing's business (MSMs are sound on the whole curve)
+        // the subgroup check is the pairing's business: outside G2 an MSM may add multiples of
+        // r P (see pippenger.rs), which only makes a proof from such a key fail to verify
         if p.is_on_curve() {
             Ok(p)
         } else {

@@ -1,18 +1,16 @@
 """The provider agent: register a model, then answer every request for it with a proof.
 
-``prepare_model`` turns an ONNX file into what the provider serves: the quantized graph
-(``prover.onnx``), the inference circuit (``prover.circuit.statements``) and its setup files in
-a folder keyed by the model's hash (``circuit.r1cs``, ``phase1.ptau``, ``circuit.zkey``,
-``model.json``). The setup is a ceremony (``prover.ceremony``): the phase-1 powers of tau and
-the phase-2 key carry contributions from parties other than the provider (``participants``),
-whom the consumers can check for in the transcripts (see ``marketplace.consumer``).
+What it serves comes from the setup pipeline (``marketplace.setup.pipeline.prepare_model``: the
+quantized graph, the inference circuit, the key and the model card, in a compiled-model folder)
+and, for the batch statements, ``prepare_statement``; the setup's phase-1 powers of tau and
+phase-2 key carry contributions from parties other than the provider, whom the clients check for
+in the transcripts (``marketplace.setup.check``).
 
 ``Provider.register`` deploys the key's verifier and registers the model (commitment, price,
 setup transcript hash, and the channel endpoint as metadata URI). The channel publishes the
 model card, with the weights-free architecture spec (``card["architecture"]``) and the keys of
 the batch statements (``card["statements"]``), and every setup file, so that every client can
-rebuild the circuits and check the keys and verifiers it relies on (``marketplace.setup_check``).
-``Provider.serve_once`` is one
+rebuild the circuits and check the keys and verifiers it relies on. ``Provider.serve_once`` is one
 round of the serve loop: read new ``RequestOpened`` events for the model, prove and fulfil every
 request whose input arrived (``marketplace.channel``) and matches its commitment, and mark the
 ones past their deadline. Everything it learns goes to its ``ProviderStore`` first, so a
@@ -28,24 +26,21 @@ publishes that minimum (``min_deadline_seconds``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Protocol
 
 import numpy as np
-from tqdm import tqdm
 
 from marketplace import channel
 from marketplace.audit import ChallengeStatus, answer_challenge
 from marketplace.chain import chain_now
 from marketplace.contracts import ContractRevert, Market, RequestRecord, Status, deploy_verifier, proof_to_evm
 from marketplace.retrieval import answer_request
+from marketplace.setup.model_folder import SETUP_FILES
+from marketplace.setup.pipeline import ServedModel, StatementKey, published_statements
 from marketplace.store import (
     EXPIRED,
     FAILED,
@@ -56,23 +51,12 @@ from marketplace.store import (
     ProviderState,
     ProviderStore,
     RequestState,
-    default_cache_dir,
-    read_json,
-    write_json,
 )
-from prover.ceremony import phase2, powersoftau, prepare_phase2
-from prover.circuit.statements import InferenceCircuit, architecture_spec, inference_circuit, input_commitment
-from prover.errors import CircuitError, FormatError, ZkmarketError
-from prover.formats import read_ptau, read_zkey, write_ptau, write_r1cs, write_zkey
-from prover.groth16 import qap
-from prover.groth16.keys import ProvingKey
+from prover.circuit.statements import input_commitment
+from prover.errors import ValueRangeError, ZkmarketError
 from prover.groth16.prove import prove
 from prover.onnx import executor
-from prover.onnx.graph import Graph, InputShapeError, ValueRangeError
-from prover.onnx.importer import import_model
-from prover.onnx.quantize import Precision, quantize
 
-SETUP_FILES = ("circuit.r1cs", "phase1.ptau", "circuit.zkey")
 # The shortest deadline accepted: PROOF_TIME_FACTOR times the proving time (a busy machine is
 # slower than the measurement) per request to prove, plus FULFIL_MARGIN_S for the fulfil to be
 # mined; the card adds CHANNEL_SLACK_S for the consumer's steps between opening and sending
@@ -92,424 +76,6 @@ LOG_RANGE = 2_000
 
 class ProviderError(ZkmarketError):
     """The provider cannot register or serve (a state from another deployment, no model)."""
-
-
-# --- the model and its setup ---------------------------------------------------------------------
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def bundled_calibration(onnx_path: Path) -> tuple[np.ndarray, Precision] | None:
-    """For one of the bundled example models (``marketplace.models``), recognised by content:
-    its calibration data (the digits training split, shaped for it) and its precision."""
-    from marketplace.models import digits_split, example_models, model_inputs
-
-    digest = sha256_file(onnx_path)
-    for model in example_models().values():
-        if sha256_file(model.path) == digest:
-            try:
-                return model_inputs(model.input_shape, digits_split()[0]), model.precision
-            except ImportError as exc:  # the digits data ships with scikit-learn
-                raise ProviderError(
-                    "the bundled models calibrate on scikit-learn's digits: install scikit-learn "
-                    "(`pip install -e '.[test]'`) or give --calibration"
-                ) from exc
-    return None
-
-
-def quantized_graph(
-    onnx_path: str | Path, calibration: np.ndarray | None = None, precision: Precision | None = None
-) -> tuple[Graph, str]:
-    """Import and quantize an ONNX model; returns the graph and the model key (SHA-256 of the
-    circuit format, the ONNX bytes, the precision and the calibration data) that names its
-    cached setup.
-    Raises FormatError for a missing or corrupt file, and asks for calibration data when the
-    model is not a bundled one."""
-    onnx_path = Path(onnx_path)
-    float_graph = import_model(onnx_path)  # FormatError / UnsupportedModelError first
-    if calibration is None:
-        bundled = bundled_calibration(onnx_path)
-        if bundled is None:
-            raise FormatError(
-                f"{onnx_path} is not a bundled example model: give calibration inputs "
-                f"(--calibration FILE.npy, a batch of typical real inputs)"
-            )
-        calibration, bundled_precision = bundled
-        precision = precision or bundled_precision
-    precision = precision or Precision()
-    calibration = np.asarray(calibration, dtype=np.float64)
-    if calibration.shape[1:] != float_graph.input_tensor.shape:
-        raise InputShapeError(
-            f"calibration inputs have per-sample shape {calibration.shape[1:]}, the model "
-            f"expects {float_graph.input_tensor.shape}"
-        )
-    from prover.circuit.statements import CIRCUIT_FORMAT
-
-    key = hashlib.sha256()
-    key.update(f"circuit format {CIRCUIT_FORMAT}".encode())  # a new format never reuses an old setup
-    key.update(onnx_path.read_bytes())
-    key.update(json.dumps([precision.act_bits, precision.weight_bits, precision.headroom_bits]).encode())
-    key.update(np.ascontiguousarray(calibration).tobytes())
-    return quantize(float_graph, calibration, precision), key.hexdigest()[:24]
-
-
-@dataclass
-class ServedModel:
-    """Everything a provider needs to answer requests for one model."""
-
-    graph: Graph
-    circuit: InferenceCircuit
-    proving_key: ProvingKey
-    setup_dir: Path
-    card: dict  # the model card (model.json), published on the channel
-
-    @property
-    def model_commitment(self) -> int:
-        return int(self.card["model_commitment"], 16)
-
-
-# A participant in the ceremony: contributes to a phase-1 ptau and to a phase-2 key, and
-# returns the new one (``marketplace.consumer.Consumer`` is one).
-class Participant(Protocol):
-    name: str
-
-    def contribute_phase1(self, ptau: powersoftau.PowersOfTau, progress: bool = False) -> powersoftau.PowersOfTau: ...
-
-    def contribute_phase2(self, proving_key: ProvingKey, progress: bool = False) -> ProvingKey: ...
-
-
-def setup_transcript_hash(ptau, proving_key: ProvingKey) -> bytes:
-    """The 32 bytes a model registers as its setup transcript hash
-    (``prover.ceremony.verify_setup.setup_transcript_hash``) of a ptau's and a key's
-    transcripts. Read from the files, not verified here: every client verifies both
-    transcripts and recomputes this (``marketplace.setup_check``)."""
-    from prover.ceremony.verify_setup import setup_transcript_hash as transcript_hash
-
-    records = powersoftau.read_contributions(ptau.contributions)
-    # a known-secret ptau has no phase-1 transcript: zeros say so (and the clients refuse it
-    # unless told to accept an insecure phase 1)
-    phase1 = records[-1].next_challenge if records else bytes(64)
-    return transcript_hash(phase1, phase2.transcript_hasher(proving_key.mpc_params).digest())
-
-
-def circuit_power(circuit: InferenceCircuit) -> int:
-    r1cs = circuit.r1cs
-    return qap.domain_size(r1cs.n_constraints, r1cs.n_public).bit_length() - 1
-
-
-# The demo's INSECURE phase-1 secret: it is in this source file, so anyone can forge proofs for a
-# key made from it, whatever phase 2 does (the free public inputs absorb a forged vk_x).
-KNOWN_SECRET = {
-    "tau": int.from_bytes(hashlib.sha256(b"zkml-market known tau").digest(), "big"),
-    "alpha": int.from_bytes(hashlib.sha256(b"zkml-market known alpha").digest(), "big"),
-    "beta": int.from_bytes(hashlib.sha256(b"zkml-market known beta").digest(), "big"),
-}
-PHASE1_MODES = ("ceremony", "known-secret")
-
-
-def phase1_ptau(
-    power: int, participants: list[Participant], cache_dir: Path, *, mode: str = "ceremony", progress: bool = True
-):
-    """A prepared powers of tau of ``power``: in ``ceremony`` mode from a fresh local phase-1
-    ceremony with one contribution per participant; in ``known-secret`` mode from the INSECURE
-    ``KNOWN_SECRET`` (fast, for demonstrations and tests). Cached per power and participants.
-    A ptau file from a public ceremony can be given to ``prepare_model`` instead."""
-    if mode == "known-secret":
-        from prover.ceremony.known_secret import known_secret_ptau
-        from prover.field import FR_MODULUS
-
-        path = cache_dir / "ptau" / f"known_secret_{power}.ptau"
-        if path.exists():
-            return read_ptau(path)
-        ptau = known_secret_ptau(power, **{k: v % FR_MODULUS for k, v in KNOWN_SECRET.items()}, progress=progress)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_ptau(ptau, path)
-        return ptau
-    if mode != "ceremony":
-        raise ValueError(f"phase-1 mode must be one of {PHASE1_MODES}, got {mode!r}")
-    if not participants:
-        raise ProviderError("a phase-1 ceremony needs at least one participant other than the provider")
-    names = "+".join(p.name for p in participants)
-    path = cache_dir / "ptau" / f"phase1_{power}_{hashlib.sha256(names.encode()).hexdigest()[:12]}.ptau"
-    if path.exists():
-        return read_ptau(path)
-    ptau = powersoftau.new(power)
-    for participant in participants:
-        ptau = participant.contribute_phase1(ptau, progress=progress)
-    prepared = prepare_phase2.prepare_phase2(ptau, progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_ptau(prepared, path)
-    return prepared
-
-
-def prepare_model(
-    onnx_path: str | Path,
-    *,
-    participants: Sequence[Participant] = (),
-    ptau_path: str | Path | None = None,
-    zkey_path: str | Path | None = None,
-    phase1: str = "ceremony",
-    calibration: np.ndarray | None = None,
-    precision: Precision | None = None,
-    cache_dir: Path | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-) -> ServedModel:
-    """Compile an ONNX model and run its setup ceremony (see the module docstring); every file
-    lands in ``cache_dir/models/<model key>/``, and a second call reuses them. The phase-1
-    ptau is ``ptau_path`` (a prepared file from a public ceremony) or a local ceremony among
-    ``participants`` (``phase1="known-secret"``: the INSECURE known-secret ptau instead); each
-    participant then contributes to the phase-2 key. ``zkey_path`` is instead a key for this
-    circuit and ``ptau_path`` that others already contributed to (``zkmarket provider setup``,
-    then ``zkmarket zkey contribute``)."""
-    if zkey_path is not None and ptau_path is None:
-        raise ProviderError("a contributed key (--zkey) needs the powers of tau it was made from (--ptau)")
-    cache_dir = Path(cache_dir or default_cache_dir())
-    t0 = time.perf_counter()
-    with tqdm(total=2, desc="compile", unit="step", disable=not progress, leave=False) as bar:
-        bar.set_postfix_str("import + quantize")
-        graph, key = quantized_graph(onnx_path, calibration, precision)
-        bar.update()
-        bar.set_postfix_str("inference circuit")
-        circuit = inference_circuit(graph)
-        bar.update()
-    log(
-        f"compiled {Path(onnx_path).name}: {circuit.r1cs.n_constraints:,} constraints, "
-        f"{circuit.r1cs.n_wires:,} wires ({time.perf_counter() - t0:.1f} s)"
-    )
-
-    names = [p.name for p in participants]
-    ceremony_id = hashlib.sha256(
-        json.dumps(
-            [str(ptau_path and sha256_file(ptau_path)), str(zkey_path and sha256_file(zkey_path)), phase1, names]
-        ).encode()
-    ).hexdigest()[:8]
-    setup_dir = cache_dir / "models" / f"{key}-{ceremony_id}"
-    card_path = setup_dir / "model.json"
-    if card_path.exists() and all((setup_dir / f).exists() for f in SETUP_FILES):
-        card = {**read_json(card_path), "architecture": architecture_spec(graph)}  # also for older caches
-        pk = read_zkey(setup_dir / "circuit.zkey")
-        log(f"setup reused from {setup_dir}")
-        return ServedModel(graph, circuit, pk, setup_dir, card)
-
-    setup_dir.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    power = circuit_power(circuit)
-    if ptau_path is not None:
-        ptau = read_ptau(ptau_path)
-    else:
-        if phase1 == "known-secret":
-            log(
-                f"phase 1: INSECURE known-secret powers of tau 2^{power} (its secret is in the source: "
-                f"anyone can forge proofs for this key; use --ptau from a public ceremony for real use)"
-            )
-        else:
-            log(f"phase 1: powers of tau 2^{power} with contributions from {', '.join(names) or 'nobody'}")
-        ptau = phase1_ptau(power, list(participants), cache_dir, mode=phase1, progress=progress)
-    from prover.groth16.setup import setup
-
-    with tqdm(total=1 + len(participants), desc="setup", unit="step", disable=not progress, leave=False) as bar:
-        bar.set_postfix_str("groth16 setup")
-        pk = setup(circuit.r1cs, ptau) if zkey_path is None else read_zkey(zkey_path)
-        if (pk.n_vars, pk.n_public) != (circuit.r1cs.n_wires, circuit.r1cs.n_public):
-            raise CircuitError(
-                f"{zkey_path} is a key for another circuit ({pk.n_vars} wires, this one has "
-                f"{circuit.r1cs.n_wires}): make it with `zkmarket provider setup` for this model"
-            )
-        bar.update()
-        for participant in participants:
-            bar.set_postfix_str(f"phase 2: {participant.name}")
-            pk = participant.contribute_phase2(pk, progress=progress)
-            bar.update()
-    from prover.circuit.statements import architecture_hash, model_commitment
-
-    write_r1cs(circuit.r1cs, setup_dir / "circuit.r1cs")
-    write_ptau(ptau, setup_dir / "phase1.ptau")
-    write_zkey(pk, setup_dir / "circuit.zkey")
-    tensor = graph.input_tensor
-    card = {
-        "name": Path(onnx_path).stem,
-        "model_key": key,
-        "model_commitment": hex(model_commitment(graph)),
-        "architecture_hash": "0x" + architecture_hash(graph).to_bytes(32, "big").hex(),
-        "architecture": architecture_spec(graph),  # its preimage: clients rebuild the circuits from it
-        "input": {"shape": list(tensor.shape), "scale": tensor.scale, "bits": tensor.bits},
-        "output": {"shape": list(graph.output_tensor.shape), "scale": graph.output_tensor.scale},
-        "constraints": circuit.r1cs.n_constraints,
-        "setup_transcript_hash": "0x" + setup_transcript_hash(ptau, pk).hex(),
-        "files": {name: sha256_file(setup_dir / name) for name in SETUP_FILES},
-    }
-    write_json(card_path, card)  # last: its presence marks a complete setup folder
-    log(
-        f"setup done: 2^{power} domain, {len(participants)} phase-2 contribution(s) "
-        f"({time.perf_counter() - t0:.1f} s) in {setup_dir}"
-    )
-    return ServedModel(graph, circuit, pk, setup_dir, card)
-
-
-def initial_key(
-    onnx_path: str | Path,
-    ptau_path: str | Path,
-    out: str | Path,
-    *,
-    calibration: np.ndarray | None = None,
-    statement: tuple[str, int] | None = None,
-) -> ProvingKey:
-    """Write the model's key before any phase-2 contribution (delta = 1: anyone can forge with
-    it) for the consumers to contribute to with ``zkmarket zkey contribute``: the inference
-    key, or with ``statement=(kind, size)`` that batch statement's (see ``statement_circuit``)."""
-    from prover.groth16.setup import setup
-
-    graph, _ = quantized_graph(onnx_path, calibration)
-    circuit = inference_circuit(graph) if statement is None else statement_circuit(graph, *statement)
-    pk = setup(circuit.r1cs, read_ptau(ptau_path))
-    write_zkey(pk, out)
-    return pk
-
-
-# --- batch statements about the same weights: accuracy audits and retrieval ----------------------
-
-STATEMENTS = ("accuracy", "retrieval")
-
-
-@dataclass
-class StatementKey:
-    """The proving key of a batch statement about a served model: ``accuracy`` over ``size``
-    test samples or ``retrieval`` over a corpus of ``size`` items (each circuit takes a fixed
-    number), the .zkey file it is kept in, and the prepared ptau its phase 1 is (None for the
-    INSECURE known secret). The provider publishes both files (``<kind>.zkey``, ``<kind>.ptau``)
-    for the auditors' and requesters' checks (``marketplace.setup_check``)."""
-
-    kind: str
-    size: int
-    proving_key: ProvingKey
-    path: Path
-    ptau: Path | None = None
-
-
-def statement_circuit(graph: Graph, kind: str, size: int, progress: bool = False):
-    """The accuracy or retrieval circuit of ``graph`` for ``size`` samples or corpus items, in
-    the private-weights mode of the inference statement (the same model commitment)."""
-    from prover.circuit.accuracy import accuracy_circuit
-    from prover.circuit.retrieval import retrieval_circuit
-
-    if kind not in STATEMENTS:
-        raise ValueError(f"statement must be one of {STATEMENTS}, got {kind!r}")
-    if size < 1:
-        raise ProviderError(f"an {kind} statement needs at least one {'sample' if kind == 'accuracy' else 'item'}")
-    build = accuracy_circuit if kind == "accuracy" else retrieval_circuit
-    return build(graph, size, show_progress=progress)
-
-
-def statement_constraints(graph: Graph, kind: str, size: int) -> int:
-    """About the constraints of the ``kind`` circuit over ``size`` (within about 1%: only the
-    hash tree over the items grows unevenly), extrapolated from the circuits over 1 and 2 (each
-    added sample or item costs the same, the weight commitment is paid once), so that a size too
-    large to build can be refused before it is built."""
-    one, two = (statement_circuit(graph, kind, n).r1cs.n_constraints for n in (1, 2))
-    return one + (two - one) * (size - 1)
-
-
-def prepare_statement(
-    model: ServedModel,
-    kind: str,
-    size: int,
-    *,
-    participants: Sequence[Participant] = (),
-    ptau_path: str | Path | None = None,
-    zkey_path: str | Path | None = None,
-    phase1: str = "ceremony",
-    cache_dir: Path | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-) -> StatementKey:
-    """Set up the key of the ``kind`` statement (see ``statement_circuit``) of a served model,
-    as ``prepare_model`` does for inference: from ``ptau_path`` (a prepared ptau of at least the
-    circuit's power), a local phase-1 ceremony among ``participants``, or (``phase1=
-    "known-secret"``) straight from the INSECURE known secret; then each participant (e.g. the
-    auditors who will rely on it) contributes to phase 2. ``zkey_path`` is instead a key for this
-    circuit that others already contributed to. Kept beside the model's setup and reused."""
-    if phase1 not in PHASE1_MODES:
-        raise ValueError(f"phase-1 mode must be one of {PHASE1_MODES}, got {phase1!r}")
-    names = [p.name for p in participants]
-    # the model's setup folder is keyed by the circuit format (quantized_graph), so a key cached
-    # for an older statement circuit is never reused
-    ceremony_id = hashlib.sha256(
-        json.dumps(
-            [
-                kind,
-                size,
-                str(ptau_path and sha256_file(ptau_path)),
-                str(zkey_path and sha256_file(zkey_path)),
-                phase1,
-                names,
-            ]
-        ).encode()
-    ).hexdigest()[:8]
-    path = model.setup_dir / f"{kind}_{size}-{ceremony_id}.zkey"
-    ceremony_ptau = path.with_suffix(".ptau")  # a local phase-1 ceremony's ptau, published beside the key
-    if path.exists():  # written whole or not at all (write_zkey is atomic)
-        log(f"{kind} key for {size} reused from {path}")
-        ptau_file = Path(ptau_path) if ptau_path is not None else ceremony_ptau if ceremony_ptau.exists() else None
-        return StatementKey(kind, size, read_zkey(path), path, ptau_file)
-    r1cs = statement_circuit(model.graph, kind, size, progress=progress).r1cs
-    power = qap.domain_size(r1cs.n_constraints, r1cs.n_public).bit_length() - 1
-    log(f"{kind} statement over {size}: {r1cs.n_constraints:,} constraints, a 2^{power} domain")
-    t0 = time.perf_counter()
-    from prover.groth16.setup import setup
-
-    if zkey_path is not None:
-        pk = read_zkey(zkey_path)
-    elif ptau_path is not None:
-        pk = setup(r1cs, read_ptau(ptau_path))  # CircuitError names the power it needs
-    elif phase1 == "known-secret":
-        from prover.ceremony.known_secret import known_secret_setup
-
-        log(
-            f"phase 1: INSECURE known secret (in the source: anyone can forge {kind} proofs for this key; "
-            f"give a ptau of power >= {power} from a public ceremony for real use)"
-        )
-        pk = known_secret_setup(r1cs, **KNOWN_SECRET, progress=progress)
-    else:
-        log(f"phase 1: powers of tau 2^{power} with contributions from {', '.join(names) or 'nobody'}")
-        ptau = phase1_ptau(power, list(participants), cache_dir or default_cache_dir(), progress=progress)
-        write_ptau(ptau, ceremony_ptau)
-        pk = setup(r1cs, ptau)
-    if (pk.n_vars, pk.n_public) != (r1cs.n_wires, r1cs.n_public):
-        raise CircuitError(
-            f"{zkey_path} is a key for another circuit ({pk.n_vars} wires; the {kind} circuit over "
-            f"{size} has {r1cs.n_wires}): make it for this statement"
-        )
-    for participant in participants:
-        pk = participant.contribute_phase2(pk, progress=progress)
-    write_zkey(pk, path)
-    log(f"{kind} key ready: {len(participants)} phase-2 contribution(s) ({time.perf_counter() - t0:.1f} s) in {path}")
-    ptau_file = Path(ptau_path) if ptau_path is not None else ceremony_ptau if ceremony_ptau.exists() else None
-    return StatementKey(kind, size, pk, path, ptau_file)
-
-
-def published_statements(keys) -> tuple[dict[str, Path], dict]:
-    """What a provider publishes of its statement keys: ``({file name: path}, card entry)``, the
-    card entry ``{kind: {"size": n, "files": {file name: SHA-256}, "sizes": {file name: bytes}}}``
-    with the files ``<kind>.zkey`` and, unless the phase 1 is the known secret, ``<kind>.ptau``."""
-    files, card = {}, {}
-    for key in keys:
-        mine = {f"{key.kind}.zkey": Path(key.path)}
-        if key.ptau is not None:
-            mine[f"{key.kind}.ptau"] = Path(key.ptau)
-        files.update(mine)
-        card[key.kind] = {
-            "size": key.size,
-            "files": {n: sha256_file(p) for n, p in mine.items()},
-            "sizes": {n: p.stat().st_size for n, p in mine.items()},
-        }
-    return files, card
 
 
 # --- the agent -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The consumer client: check a model's setup, pay for a prediction, get a verified answer.
 
 ``Consumer.inspect`` reads a registered model and its provider's card (over the channel) and,
-unless told not to, checks its setup (``marketplace.setup_check``): the inference circuit rebuilt
+unless told not to, checks its setup (``marketplace.setup.check``): the inference circuit rebuilt
 from the card's architecture, whose hash is the one registered on-chain, is the circuit of the
 key; both ceremony transcripts verify against it (``prover.ceremony``) and each holds a
 contribution the consumer trusts (by default its own, made with ``contribute_phase1`` /
@@ -31,7 +31,7 @@ from web3 import Web3
 from marketplace import channel
 from marketplace.chain import advance_time, chain_now, latest_timestamp
 from marketplace.contracts import ContractRevert, Market, Status
-from marketplace.setup_check import Trust, check_statement_setup, check_verifier_code
+from marketplace.setup.check import Trust, check_statement_setup, check_verifier_code
 from marketplace.store import read_json, write_json
 from prover.ceremony import phase2, powersoftau
 from prover.circuit.statements import input_commitment, output_commitment
@@ -140,13 +140,13 @@ class Consumer:
         return Offer(model_id, provider, price, endpoint, card, checked)
 
     def _check_setup(self, model_id: int, endpoint: str, card: dict, record, insecure_phase1: bool) -> None:
-        """The inference statement's setup checks (``marketplace.setup_check``)."""
+        """The inference statement's setup checks (``marketplace.setup.check``)."""
         self._run_setup_check(model_id, record, card, endpoint, "inference", None, insecure_phase1)
 
     def _run_setup_check(
         self, model_id: int, record, card: dict, endpoint: str, kind: str, size: int | None, insecure_phase1: bool
     ) -> None:
-        """``setup_check.check_statement_setup`` with this client's trust; what it checked is kept."""
+        """``marketplace.setup.check.check_statement_setup`` with this client's trust; what it checked is kept."""
         if check_statement_setup(
             self.market.w3,
             self.account,
@@ -176,7 +176,7 @@ class Consumer:
         (``"retrieval"``, a corpus of ``size`` items) runs before paying: the model's ``kind``
         verifier is the Groth16 verifier of a key, for that statement's circuit rebuilt from the
         published architecture, whose ceremony verifies and holds a contribution this client
-        trusts (``marketplace.setup_check``). ``settlement`` (an ``Audit`` or ``Retrieval``) must
+        trusts (``marketplace.setup.check``). ``settlement`` (an ``Audit`` or ``Retrieval``) must
         settle on this client's registry, so the checked verifier is the one it calls. Raises
         VerificationError otherwise."""
         if settlement is not None:
@@ -212,12 +212,12 @@ class Consumer:
         return card
 
     def _trust(self) -> Trust:
-        """The trust store as ``setup_check`` takes it (the same lists: what it checks is kept)."""
+        """The trust store as ``marketplace.setup.check`` takes it (the same lists: what it checks is kept)."""
         return Trust(self.trusted["phase1"], self.trusted["phase2"], self.trusted["checked"])
 
     def _check_verifier(self, verifier: str, pk) -> None:
         """The registered verifier's code must be what the Groth16Verifier constructor makes of
-        the checked key (``setup_check.check_verifier_code``)."""
+        the checked key (``marketplace.setup.check.check_verifier_code``)."""
         check_verifier_code(self.market.w3, self.account, verifier, pk)
 
     # paying

@@ -14,14 +14,14 @@ naming the first that fails:
    model commitment's preimage starts with, and that every statement circuit pins as a constant);
 2. the statement's circuit rebuilt from that spec with placeholder weights (in private mode a
    circuit depends only on the architecture: ``inference_circuit`` or, for ``kind`` and ``size``,
-   ``marketplace.provider.statement_circuit``) is the provider's: byte for byte against a
+   ``marketplace.setup.pipeline.statement_circuit``) is the provider's: byte for byte against a
    published ``circuit.r1cs``, and in every case the key is verified against the rebuilt circuit,
    never against the provider's;
 3. the ceremony transcripts verify against that circuit (``powersoftau_verify``,
    ``phase2_verify``) and each phase holds a contribution the client trusts (its own, by
    default); ``insecure_phase1`` accepts a phase 1 without a transcript (a known-secret one:
    demonstrations only), and for a batch statement without a published ptau it takes the
-   KNOWN secret of ``marketplace.provider`` as the phase 1 the key was made from;
+   KNOWN secret of ``marketplace.setup.pipeline`` as the phase 1 the key was made from;
 4. for inference, the registered setup transcript hash is the hash of the two transcripts;
 5. the registered verifier contract's code is exactly what the Groth16Verifier constructor makes
    of the checked key (the constructor run as a call: its immutables are the key).
@@ -41,6 +41,8 @@ from pathlib import Path
 
 from marketplace import channel
 from marketplace.contracts import load_artifact, verifier_constructor_args
+from marketplace.setup.model_folder import CIRCUIT_R1CS, CIRCUIT_ZKEY, PHASE1_PTAU, SETUP_FILES
+from marketplace.setup.pipeline import KNOWN_SECRET, setup_transcript_hash, statement_circuit
 from prover.ceremony import powersoftau
 from prover.ceremony.phase2_verify import (
     Phase2Report,
@@ -58,14 +60,13 @@ from prover.formats import read_ptau, read_zkey, write_r1cs
 from prover.onnx.graph import Graph
 
 STATEMENT_KINDS = ("inference", "accuracy", "retrieval")
-INFERENCE_FILES = ("circuit.r1cs", "phase1.ptau", "circuit.zkey")
 
 
 @dataclass
 class Trust:
     """What a client trusts and has checked: the hashes of phase-1 and phase-2 contributions
     (its own, or ones it recorded with ``zkmarket consumer trust``) and the keys of the setups
-    it already checked (``marketplace.consumer.Consumer`` keeps them in its state directory)."""
+    it already checked (``marketplace.agents.consumer.Consumer`` keeps them in its state directory)."""
 
     phase1: list[str]
     phase2: list[str]
@@ -77,12 +78,12 @@ def statement_files(card: dict, kind: str) -> tuple[dict[str, str], int | None, 
     setup files, from the model card; VerificationError when the card publishes none."""
     if kind == "inference":
         files = card.get("files")
-        if not isinstance(files, dict) or any(name not in files for name in INFERENCE_FILES):
+        if not isinstance(files, dict) or any(name not in files for name in SETUP_FILES):
             raise VerificationError(
                 "the model card does not list the inference setup files: the provider's "
                 "endpoint is not a zkmarket provider card"
             )
-        return {name: files[name] for name in INFERENCE_FILES}, None, dict(card.get("sizes") or {})
+        return {name: files[name] for name in SETUP_FILES}, None, dict(card.get("sizes") or {})
     entry = (card.get("statements") or {}).get(kind)
     if not isinstance(entry, dict) or f"{kind}.zkey" not in (entry.get("files") or {}):
         raise VerificationError(
@@ -117,8 +118,6 @@ def statement_r1cs(graph: Graph, kind: str, size: int | None = None):
     built by the same functions the provider builds it with."""
     if kind == "inference":
         return inference_circuit(graph).r1cs
-    from marketplace.provider import statement_circuit
-
     if size is None:
         raise CircuitError(f"the {kind} statement is over a number of samples or items: give its size")
     return statement_circuit(graph, kind, size).r1cs
@@ -127,7 +126,7 @@ def statement_r1cs(graph: Graph, kind: str, size: int | None = None):
 def r1cs_bytes(r1cs) -> bytes:
     """The .r1cs file of a circuit, as bytes."""
     with tempfile.TemporaryDirectory(prefix="zkmarket-r1cs-") as tmp:
-        path = Path(tmp) / "circuit.r1cs"
+        path = Path(tmp) / CIRCUIT_R1CS
         write_r1cs(r1cs, path)
         return path.read_bytes()
 
@@ -152,7 +151,6 @@ def verify_transcripts(r1cs, ptau, pk, trust: Trust, *, insecure_phase1: bool, w
                 f"{what}: the provider publishes no phase-1 powers of tau for this key, so its "
                 f"phase 1 cannot be checked; whoever made it could forge proofs"
             )
-        from marketplace.provider import KNOWN_SECRET
         from prover.ceremony.known_secret import known_secret_setup
 
         report = verify_zkey_from_initial(
@@ -229,8 +227,8 @@ def check_statement_setup(
             f"{what}: the published key is for {published_size}, you need {size}: its verifier "
             f"would refuse every proof about your data"
         )
-    zkey_name = "circuit.zkey" if kind == "inference" else f"{kind}.zkey"
-    ptau_name = "phase1.ptau" if kind == "inference" else f"{kind}.ptau"
+    zkey_name = CIRCUIT_ZKEY if kind == "inference" else f"{kind}.zkey"
+    ptau_name = PHASE1_PTAU if kind == "inference" else f"{kind}.ptau"
     key = ":".join(
         str(v)
         for v in (
@@ -257,7 +255,7 @@ def check_statement_setup(
         r1cs = statement_r1cs(graph, kind, size)
         if kind == "inference":
             published = download(
-                endpoint, "circuit.r1cs", files["circuit.r1cs"], Path(tmp), sizes.get("circuit.r1cs")
+                endpoint, CIRCUIT_R1CS, files[CIRCUIT_R1CS], Path(tmp), sizes.get(CIRCUIT_R1CS)
             ).read_bytes()
             if published != r1cs_bytes(r1cs):
                 raise VerificationError(
@@ -270,8 +268,6 @@ def check_statement_setup(
         log(f"{what}: checking the setup ceremony transcripts")
         verify_transcripts(r1cs, ptau, pk, trust, insecure_phase1=insecure_phase1, what=what)
     if kind == "inference":
-        from marketplace.provider import setup_transcript_hash
-
         if setup_transcript_hash(ptau, pk) != record.transcript_hash:
             raise VerificationError(
                 f"{what}'s registered setup transcript hash is not the hash of the transcripts its provider publishes"

@@ -1,0 +1,93 @@
+"""A circuit's R1CS as z3 constraints, for soundness proofs of gadgets at small widths, and
+the mutated witnesses of their twins."""
+
+from __future__ import annotations
+
+import numpy as np
+import z3
+
+from prover.circuit.builder import Circuit
+from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
+
+R = FR_MODULUS
+
+
+class NotLinearisable(Exception):
+    pass
+
+
+def _rows(matrix, i):
+    lo, hi = matrix.indptr[i], matrix.indptr[i + 1]
+    return [(int(c), v) for c, v in zip(matrix.indices[lo:hi], limbs_to_ints(matrix.coeffs[lo:hi]))]
+
+
+class Z3Circuit:
+    """The constraints of a circuit as z3 formulas; ``value(w)`` is wire w's value in [0, r)."""
+
+    def __init__(self, circuit: Circuit):
+        r1cs = circuit.r1cs
+        self.circuit = circuit
+        rows = [(_rows(r1cs.A, i), _rows(r1cs.B, i), _rows(r1cs.C, i)) for i in range(r1cs.n_constraints)]
+        booleanity = [
+            not c and len(a) == 1 and a[0][1] == 1 and sorted(b) == sorted([(a[0][0], 1), (0, R - 1)])
+            for a, b, c in rows
+        ]
+        self.bits = {a[0][0]: z3.Bool(f"b{a[0][0]}") for (a, _, _), is_bit in zip(rows, booleanity) if is_bit}
+        self.ints = {w: z3.Int(f"w{w}") for w in range(1, r1cs.n_wires) if w not in self.bits}
+        self.solver = z3.Solver()
+        for v in self.ints.values():
+            self.solver.add(v >= 0, v < R)
+        for i, (a, b, c) in enumerate(rows):
+            if booleanity[i]:
+                continue  # encoded by the Bool type
+            self.solver.add(self._product(a, b) - self._lin(c) == R * z3.Int(f"k{i}"))
+
+    def value(self, w: int):
+        if w == 0:
+            return z3.IntVal(1)
+        if w in self.bits:
+            return z3.If(self.bits[w], 1, 0)
+        return self.ints[w]
+
+    def signed(self, w: int):
+        v = self.value(w)
+        return z3.If(v > R // 2, v - R, v)
+
+    def _lin(self, terms):
+        return z3.Sum([z3.IntVal(0)] + [c * self.value(w) for w, c in terms])
+
+    def _product(self, a, b):
+        for x, y in ((a, b), (b, a)):
+            if all(w == 0 for w, _ in x):
+                return self._lin(x) * self._lin(y) if x else z3.IntVal(0)
+            if len(x) == 1 and x[0][0] in self.bits:
+                return x[0][1] * z3.If(self.bits[x[0][0]], self._lin(y), 0)
+        raise NotLinearisable("a product of two non-bit linear combinations")
+
+    def refutes(self, claim) -> bool:
+        """True when no satisfying assignment violates ``claim`` (z3 answers unsat)."""
+        self.solver.push()
+        self.solver.add(z3.Not(claim))
+        result = self.solver.check()
+        self.solver.pop()
+        assert result != z3.unknown
+        return result == z3.unsat
+
+    def satisfiable(self, *extra) -> bool:
+        self.solver.push()
+        self.solver.add(*extra)
+        result = self.solver.check()
+        self.solver.pop()
+        return result == z3.sat
+
+
+def final_values(circuit, wires):
+    """The circuit's computed values of ``wires`` as ints."""
+    return [int(w) for w in np.atleast_1d(circuit.final(wires)).ravel()]
+
+
+def mutated(witness: np.ndarray, wire: int, delta: int = 1) -> np.ndarray:
+    """The witness with ``wire`` moved by ``delta`` (a cheating prover's witness)."""
+    out = witness.copy()
+    out[wire] = ints_to_limbs([(limbs_to_ints(witness[wire : wire + 1])[0] + delta) % R])[0]
+    return out
