@@ -28,10 +28,10 @@ install: $(STAMP) node_modules/.package-lock.json
 TEST_PROCESSES ?= 2
 
 test: install
-	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadscope
+	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadscope --no-loadscope-reorder
 
 test-fast: install
-	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadscope -m 'not slow'
+	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadscope --no-loadscope-reorder -m 'not slow'
 
 demo: install
 	$(VENV)/bin/zkmarket demo
