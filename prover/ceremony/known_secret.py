@@ -114,8 +114,7 @@ def known_secret_setup(r1cs, tau: int, alpha: int, beta: int, *, progress: bool 
     """
     from prover.errors import CircuitError
     from prover.groth16 import qap
-    from prover.groth16.keys import ProvingKey
-    from prover.groth16.setup import circuit_hash, h_hash_count
+    from prover.groth16.setup import circuit_hash, h_hash_count, key_before_phase2
 
     if r1cs.prime != FR_MODULUS:
         raise CircuitError("the circuit is not over the BN254 scalar field: compile it for bn128")
@@ -171,26 +170,13 @@ def known_secret_setup(r1cs, tau: int, alpha: int, beta: int, *, progress: bool 
         h_points = kernels.g1_batch_mul(G1, np.ascontiguousarray(lagrange_2n[1::2]))
         del lagrange_2n
         bar.update()
-        n_ic = r1cs.n_public + 1
-        pk = ProvingKey(
-            n_vars=r1cs.n_wires,
-            n_public=r1cs.n_public,
-            domain_size=n,
+        pk = key_before_phase2(
+            r1cs,
+            (a_qap, b_qap),
             alpha1=kernels.g1_batch_mul(G1, ints_to_limbs([alpha]))[0],
             beta1=kernels.g1_batch_mul(G1, ints_to_limbs([beta]))[0],
             beta2=kernels.g2_batch_mul(G2, ints_to_limbs([beta]))[0],
-            gamma2=G2.copy(),
-            delta1=G1.copy(),
-            delta2=G2.copy(),
-            ic=ic_c_points[:n_ic],
-            A=a_qap,
-            B=b_qap,
-            a_points=a_points,
-            b1_points=b1_points,
-            b2_points=b2_points,
-            c_points=ic_c_points[n_ic:],
-            h_points=h_points,
-            n_constraints=r1cs.n_constraints,
+            points=(a_points, b1_points, b2_points, ic_c_points, h_points),
         )
         step(steps[6])
         # the circuit hash hashes tau^i (tau^n - 1) G1 in place of the H query

@@ -73,15 +73,42 @@ def setup(r1cs: R1CS, ptau) -> ProvingKey:
     points = np.concatenate([ptau.lagrange_beta_g1(n)[:rows], ptau.lagrange_alpha_g1(n)[:rows], lagrange])
     ic_c = _vstack([a_qap, b_qap, r1cs.C], rows).transpose(r1cs.n_wires)
     ic_c_points = kernels.g1_sparse_lincomb(ic_c.indptr, ic_c.indices, ic_c.coeffs, points)
-    n_ic = r1cs.n_public + 1
 
-    pk = ProvingKey(
-        n_vars=r1cs.n_wires,
-        n_public=r1cs.n_public,
-        domain_size=n,
+    pk = key_before_phase2(
+        r1cs,
+        (a_qap, b_qap),
         alpha1=np.array(ptau.alpha_tau_g1[0]),
         beta1=np.array(ptau.beta_tau_g1[0]),
         beta2=np.array(ptau.beta_g2),
+        points=(a_points, b1_points, b2_points, ic_c_points, qap.circom_h_query(ptau.lagrange_g1(2 * n))),
+    )
+    pk.mpc_params = {"cs_hash": circuit_hash(pk, h_hash_points(ptau.tau_g1, n)), "contributions": []}
+    return pk
+
+
+def key_before_phase2(
+    r1cs: R1CS,
+    qap_matrices: tuple[SparseMatrix, SparseMatrix],
+    *,
+    alpha1: np.ndarray,
+    beta1: np.ndarray,
+    beta2: np.ndarray,
+    points: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> ProvingKey:
+    """The key of ``r1cs`` with ``gamma = delta = 1`` (before any phase-2 contribution), from its
+    QAP matrices ``(A, B)`` and its query points ``(A, B1, B2, IC and C, H)``; the IC and C
+    points are one array, the public wires' first. Both setups (from a ptau, and from a known
+    secret) end here, so they cannot disagree on the layout."""
+    a_qap, b_qap = qap_matrices
+    a_points, b1_points, b2_points, ic_c_points, h_points = points
+    n_ic = r1cs.n_public + 1
+    return ProvingKey(
+        n_vars=r1cs.n_wires,
+        n_public=r1cs.n_public,
+        domain_size=qap.domain_size(r1cs.n_constraints, r1cs.n_public),
+        alpha1=alpha1,
+        beta1=beta1,
+        beta2=beta2,
         gamma2=G2_GENERATOR.copy(),
         delta1=G1_GENERATOR.copy(),
         delta2=G2_GENERATOR.copy(),
@@ -92,11 +119,9 @@ def setup(r1cs: R1CS, ptau) -> ProvingKey:
         b1_points=b1_points,
         b2_points=b2_points,
         c_points=ic_c_points[n_ic:],
-        h_points=qap.circom_h_query(ptau.lagrange_g1(2 * n)),
+        h_points=h_points,
         n_constraints=r1cs.n_constraints,
     )
-    pk.mpc_params = {"cs_hash": circuit_hash(pk, h_hash_points(ptau.tau_g1, n)), "contributions": []}
-    return pk
 
 
 def _vstack(matrices: list[SparseMatrix], rows: int) -> SparseMatrix:
