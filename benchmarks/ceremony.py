@@ -12,6 +12,9 @@ but LeNet), each on a ptau one power above its domain. Each key starts
 from our ``zkey new`` on an INSECURE known-secret ptau (timing only; cached); each tool
 contributes to it, then each verifies both contributed keys against the .r1cs and the ptau.
 
+Setup (``--phases setup``): ``zkey new`` (the initial key, delta = 1) of the same circuits as
+phase 2, from the same ptau; the two keys must be byte for byte the same, or the run fails.
+
 Prepare (``--phases prepare``): ``powersoftau prepare phase2`` (the Lagrange sections) of a
 powers of tau of each ``--prepare-powers`` (default 12), made from an INSECURE known secret with
 its Lagrange sections left out (cached); both tools prepare the same file and their outputs must
@@ -21,7 +24,7 @@ Every command runs as a child process (start-up and file loading count on both s
 resident memory comes from ``wait4``. Results: a table, and ``benchmarks/results/ceremony.json``.
 
     python -m benchmarks ceremony [--power 16] [--phase2-k 12] [--no-models] [--max-model-k 16]
-                                  [--phases 1 2 prepare] [--prepare-powers 12 13]
+                                  [--phases 1 2 setup prepare] [--prepare-powers 12 13]
 """
 
 from __future__ import annotations
@@ -173,6 +176,37 @@ def phase2(name: str, files: dict[str, Path], constraints: int, work: Path, log=
     )
 
 
+def setup_row(name: str, files: dict[str, Path], constraints: int, work: Path, log=print) -> dict:
+    """Both tools' ``zkey new`` of one circuit from the same ptau."""
+    slug = "".join(ch if ch.isalnum() else "_" for ch in name)
+    outputs = {tool: work / f"{tool}_{slug}_new.zkey" for tool in ("zkmarket", "snarkjs")}
+    log(f"  zkey new for {name} ({constraints} constraints)")
+    row = {"phase": "setup", "what": name, "size": constraints}
+    for tool, cmd in (
+        ("zkmarket", _zkmarket("zkey", "new", files["r1cs"], files["ptau"], outputs["zkmarket"])),
+        ("snarkjs", _snarkjs("zkey", "new", files["r1cs"], files["ptau"], outputs["snarkjs"])),
+    ):
+        seconds, rss = run_measured(cmd)
+        row[f"{tool}_setup_s"], row[f"{tool}_setup_mib"] = seconds, rss / 2**20
+    if outputs["zkmarket"].read_bytes() != outputs["snarkjs"].read_bytes():
+        raise RuntimeError(f"zkey new for {name}: our key differs from snarkjs's")
+    return row
+
+
+def setup_table(rows: list[dict]) -> str:
+    lines = [
+        f"{'what':<24} {'size':>7} | {'zkey new s':>10} {'(snarkjs)':>9} {'ratio':>6} | {'MiB':>6} {'(snarkjs)':>9}"
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['what']:<24} {r['size']:>7} | {r['zkmarket_setup_s']:>10.1f} {r['snarkjs_setup_s']:>9.1f} "
+            f"{r['zkmarket_setup_s'] / r['snarkjs_setup_s']:>6.2f} | "
+            f"{r['zkmarket_setup_mib']:>6.0f} {r['snarkjs_setup_mib']:>9.0f}"
+        )
+    lines.append("both tools set up the same circuit from the same ptau; the keys are byte for byte the same")
+    return "\n".join(lines)
+
+
 def prepare_phase2_row(power: int, work: Path, log=print) -> dict:
     """Both tools' ``powersoftau prepare phase2`` of the same unprepared 2^power file."""
     start = CACHE_DIR / f"known_secret_{power}_unprepared.ptau"
@@ -225,10 +259,11 @@ def table(rows: list[dict]) -> str:
 
 
 def _tables(rows: list[dict]) -> str:
-    ceremony = [r for r in rows if r["phase"] != "prepare"]
+    ceremony = [r for r in rows if r["phase"] in (1, 2)]
+    setups = [r for r in rows if r["phase"] == "setup"]
     prepared = [r for r in rows if r["phase"] == "prepare"]
     return "\n\n".join(
-        t for t in ((table(ceremony) if ceremony else ""), (prepare_table(prepared) if prepared else "")) if t
+        render(part) for render, part in ((table, ceremony), (setup_table, setups), (prepare_table, prepared)) if part
     )
 
 
@@ -242,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         "--phases",
         nargs="+",
         default=["1", "2"],
-        choices=["1", "2", "prepare"],
+        choices=["1", "2", "setup", "prepare"],
         help="which phases to run (rows of earlier runs are kept in the JSON)",
     )
     parser.add_argument(
@@ -258,19 +293,24 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(phase1(args.power, work))
         if "prepare" in args.phases:
             rows.extend(prepare_phase2_row(power, work) for power in args.prepare_powers)
-        if "2" in args.phases:
+        if "2" in args.phases or "setup" in args.phases:
             synthetic = _key_on_ptau(prepare(args.phase2_k), args.phase2_k, f"synthetic_k{args.phase2_k}")
-            rows.append(phase2(f"synthetic 2^{args.phase2_k}", synthetic, (1 << args.phase2_k) - 2, work))
+            circuits = [(f"synthetic 2^{args.phase2_k}", synthetic, (1 << args.phase2_k) - 2)]
             if not args.no_models:
-                for name, files, constraints in _model_keys(args.max_model_k):
-                    rows.append(phase2(f"model {name}", files, constraints, work))
+                circuits += [(f"model {name}", files, n) for name, files, n in _model_keys(args.max_model_k)]
+            for name, files, constraints in circuits:
+                if "setup" in args.phases:
+                    rows.append(setup_row(name, files, constraints, work))
+                if "2" in args.phases:
+                    rows.append(phase2(name, files, constraints, work))
     for row in rows:
         row["load_average_5min"] = [load_before, os.getloadavg()[1]]
     print(_tables(rows))
     results = RESULTS_DIR / "ceremony.json"
     if results.exists():  # keep the rows this run did not measure
-        measured = {r["what"] for r in rows}
-        rows = [r for r in json.loads(results.read_text())["rows"] if r["what"] not in measured] + rows
+        measured = {(r["phase"], r["what"]) for r in rows}
+        kept = json.loads(results.read_text())["rows"]
+        rows = [r for r in kept if (r["phase"], r["what"]) not in measured] + rows
         rows.sort(key=lambda r: (str(r["phase"]), r["size"]))
     snarkjs_version = json.loads((REPO_ROOT / "node_modules/snarkjs/package.json").read_text())["version"]
     result = {

@@ -525,6 +525,32 @@ def test_sparse_lincomb_long_rows_agree_with_msm(pyrng, group):
         assert (got[row] == msm(points[indices[lo:hi]], coeffs[lo:hi])).all()
 
 
+@pytest.mark.parametrize("group", [1, 2])
+def test_sparse_lincomb_rows_of_full_size_coefficients_agree_with_msm(pyrng, group):
+    # short rows with two or more full-size coefficients take the interleaved (Straus) path:
+    # mixed with small and zero ones, repeated points and the point at infinity
+    lincomb = kernels.g1_sparse_lincomb if group == 1 else kernels.g2_sparse_lincomb
+    msm, _, batch_mul, *_ = GROUPS[group]
+    gen = G1_GEN if group == 1 else G2_GEN
+    points = batch_mul(gen, random_fr(pyrng, 40))
+    points[7] = 0
+    indptr, indices, coeffs = [0], [], []
+    for length in (2, 3, 17, 64):
+        for k in range(length):
+            indices.append(7 if k == 1 else pyrng.randrange(40))
+            small = pyrng.choice([0, 1, FR_MODULUS - 1, 5])
+            coeffs.append(small if k % 5 == 4 else pyrng.choice([FR_MODULUS - 2**70, pyrng.randrange(FR_MODULUS)]))
+        indptr.append(len(indices))
+    indptr, indices, coeffs = np.array(indptr), np.array(indices), ints_to_limbs(coeffs)
+    got = lincomb(indptr, indices, coeffs, points)
+    for row in range(4):
+        lo, hi = indptr[row], indptr[row + 1]
+        assert (got[row] == msm(points[indices[lo:hi]], coeffs[lo:hi])).all()
+    # and the two-term row against py_ecc
+    ref_lincomb = reference.g1_sparse_lincomb if group == 1 else reference.g2_sparse_lincomb
+    assert (got[:1] == ref_lincomb(indptr[:2], indices[:2], coeffs[:2], points)).all()
+
+
 # --- pairing -------------------------------------------------------------------------------
 
 

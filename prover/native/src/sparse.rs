@@ -12,8 +12,9 @@ use crate::arrays::{
     points, points_shape, Arg, Curve, LIMBS, NOT_FR,
 };
 
-/// Rows longer than this go to arkworks' Pippenger MSM; shorter ones are summed term by term.
-const SHORT_ROW: usize = 64;
+/// Rows longer than this go to the Pippenger MSM (one at a time, each parallel); shorter ones
+/// are summed in parallel, small coefficients term by term and full-size ones by `straus`.
+const SHORT_ROW: usize = 512;
 
 /// The CSR structure of a kernel call, borrowed from its numpy arguments.
 struct Csr<'py> {
@@ -141,10 +142,10 @@ pub fn sparse_matvec<'py>(
     Ok(output(py, out, &[rows, LIMBS]))
 }
 
-/// s * P by double-and-add on the shorter of s and r - s: R1CS coefficients are mostly small
-/// positive or small negative numbers, for which this is a handful of group operations.
-/// Full-size ones go to the group's own full-size multiplication.
-fn signed_mul<G: Curve>(point: &G::MulBase, s: &BigInt<4>) -> G {
+/// The shorter of s and r - s, when it fits 64 bits: R1CS coefficients are mostly small
+/// positive or small negative numbers, for which double-and-add is a handful of group
+/// operations. None for a full-size coefficient.
+fn short_form(s: &BigInt<4>) -> Option<(BigInt<4>, bool)> {
     let mut negated = Fr::MODULUS;
     negated.sub_with_borrow(s);
     let (k, negate) = if negated.num_bits() < s.num_bits() {
@@ -152,9 +153,11 @@ fn signed_mul<G: Curve>(point: &G::MulBase, s: &BigInt<4>) -> G {
     } else {
         (*s, false)
     };
-    if k.num_bits() > 64 {
-        return G::mul_full(point, s);
-    }
+    (k.num_bits() <= 64).then_some((k, negate))
+}
+
+/// (-1)^negate k P by double-and-add, for a short k (see `short_form`).
+fn small_mul<G: Curve>(point: &G::MulBase, k: BigInt<4>, negate: bool) -> G {
     let mut acc = G::zero();
     for bit in BitIteratorBE::without_leading_zeros(k) {
         acc.double_in_place();
@@ -167,6 +170,43 @@ fn signed_mul<G: Curve>(point: &G::MulBase, s: &BigInt<4>) -> G {
     } else {
         acc
     }
+}
+
+/// Bits per window of `straus`.
+const STRAUS_WINDOW: usize = 4;
+
+/// sum_i s_i P_i for a few full-size scalars by Straus's interleaving: a table of the
+/// multiples 1..15 of each point, then one shared run of doublings for all terms and per term
+/// one mixed addition for each 4-bit window: about 80 additions a term instead of a whole
+/// double-and-add. The setup's per-wire sums hold many full-size coefficients (Poseidon's
+/// round constants and MDS entries). The tables are per row, not per point, so that memory
+/// stays that of the row however large the circuit.
+fn straus<G: Curve>(terms: &[(G::MulBase, BigInt<4>)]) -> G {
+    const DIGITS: usize = 1 << STRAUS_WINDOW;
+    let mut multiples: Vec<G> = Vec::with_capacity(terms.len() * (DIGITS - 1));
+    for (point, _) in terms {
+        let mut m = G::zero();
+        for _ in 1..DIGITS {
+            m += point;
+            multiples.push(m);
+        }
+    }
+    // affine multiples make every addition of the main loop a mixed one
+    let multiples = G::batch_convert_to_mul_base(&multiples);
+    let mut acc = G::zero();
+    for window in (0..256 / STRAUS_WINDOW).rev() {
+        for _ in 0..STRAUS_WINDOW {
+            acc.double_in_place();
+        }
+        let (limb, shift) = (window * STRAUS_WINDOW / 64, window * STRAUS_WINDOW % 64);
+        for (i, (_, s)) in terms.iter().enumerate() {
+            let digit = ((s.0[limb] >> shift) as usize) & (DIGITS - 1);
+            if digit != 0 {
+                acc += &multiples[i * (DIGITS - 1) + digit - 1];
+            }
+        }
+    }
+    acc
 }
 
 fn sparse_lincomb<'py, G: Curve>(
@@ -197,11 +237,22 @@ fn sparse_lincomb<'py, G: Curve>(
         sums.par_iter_mut().enumerate().for_each(|(row, sum)| {
             let range = row_range(ip, row);
             if range.len() <= SHORT_ROW {
+                let mut full: Vec<(G::MulBase, BigInt<4>)> = Vec::new();
                 for k in range {
-                    if !scalars[k].is_zero() {
-                        *sum += signed_mul::<G>(&table[idx[k] as usize], &scalars[k]);
+                    let (point, s) = (&table[idx[k] as usize], &scalars[k]);
+                    if s.is_zero() {
+                        continue;
+                    }
+                    match short_form(s) {
+                        Some((k, negate)) => *sum += small_mul::<G>(point, k, negate),
+                        None => full.push((*point, *s)),
                     }
                 }
+                *sum += match full.len() {
+                    0 => G::zero(),
+                    1 => G::mul_full(&full[0].0, &full[0].1),
+                    _ => straus::<G>(&full),
+                };
             }
         });
         // the few long rows: one Pippenger MSM each, itself parallel
