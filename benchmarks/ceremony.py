@@ -181,15 +181,25 @@ def setup_row(name: str, files: dict[str, Path], constraints: int, work: Path, l
     slug = "".join(ch if ch.isalnum() else "_" for ch in name)
     outputs = {tool: work / f"{tool}_{slug}_new.zkey" for tool in ("zkmarket", "snarkjs")}
     log(f"  zkey new for {name} ({constraints} constraints)")
-    row = {"phase": "setup", "what": name, "size": constraints}
-    for tool, cmd in (
-        ("zkmarket", _zkmarket("zkey", "new", files["r1cs"], files["ptau"], outputs["zkmarket"])),
-        ("snarkjs", _snarkjs("zkey", "new", files["r1cs"], files["ptau"], outputs["snarkjs"])),
-    ):
+    return _same_output_row(
+        {"phase": "setup", "what": name, "size": constraints},
+        "setup",
+        {
+            "zkmarket": _zkmarket("zkey", "new", files["r1cs"], files["ptau"], outputs["zkmarket"]),
+            "snarkjs": _snarkjs("zkey", "new", files["r1cs"], files["ptau"], outputs["snarkjs"]),
+        },
+        outputs,
+    )
+
+
+def _same_output_row(row: dict, step: str, commands: dict, outputs: dict) -> dict:
+    """Time each tool's command of ``step`` into ``row``; the tools' outputs must be the same
+    bytes, or the run fails."""
+    for tool, cmd in commands.items():
         seconds, rss = run_measured(cmd)
-        row[f"{tool}_setup_s"], row[f"{tool}_setup_mib"] = seconds, rss / 2**20
+        row[f"{tool}_{step}_s"], row[f"{tool}_{step}_mib"] = seconds, rss / 2**20
     if outputs["zkmarket"].read_bytes() != outputs["snarkjs"].read_bytes():
-        raise RuntimeError(f"zkey new for {name}: our key differs from snarkjs's")
+        raise RuntimeError(f"{row['what']}: our {step} output differs from snarkjs's")
     return row
 
 
@@ -216,16 +226,15 @@ def prepare_phase2_row(power: int, work: Path, log=print) -> dict:
         write_ptau(replace(known_secret_ptau(power, **SECRET, progress=True), lagrange={}), start)
     outputs = {tool: work / f"{tool}_prepared_{power}.ptau" for tool in ("zkmarket", "snarkjs")}
     log(f"  prepare phase2 at 2^{power}")
-    row = {"phase": "prepare", "what": f"prepare phase2 2^{power}", "size": 1 << power}
-    for tool, cmd in (
-        ("zkmarket", _zkmarket("powersoftau", "prepare", "phase2", start, outputs["zkmarket"])),
-        ("snarkjs", _snarkjs("powersoftau", "prepare", "phase2", start, outputs["snarkjs"])),
-    ):
-        seconds, rss = run_measured(cmd)
-        row[f"{tool}_prepare_s"], row[f"{tool}_prepare_mib"] = seconds, rss / 2**20
-    if outputs["zkmarket"].read_bytes() != outputs["snarkjs"].read_bytes():
-        raise RuntimeError(f"prepare phase2 at 2^{power}: our file differs from snarkjs's")
-    return row
+    return _same_output_row(
+        {"phase": "prepare", "what": f"prepare phase2 2^{power}", "size": 1 << power},
+        "prepare",
+        {
+            "zkmarket": _zkmarket("powersoftau", "prepare", "phase2", start, outputs["zkmarket"]),
+            "snarkjs": _snarkjs("powersoftau", "prepare", "phase2", start, outputs["snarkjs"]),
+        },
+        outputs,
+    )
 
 
 def prepare_table(rows: list[dict]) -> str:

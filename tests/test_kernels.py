@@ -511,28 +511,31 @@ def test_sparse_lincomb_matches_reference(pyrng, group):
     assert (got == ref_lincomb(indptr, indices, coeffs, points)).all()
 
 
+def _lincomb_against_msm(group, points, indptr, indices, coeffs):
+    """The sparse lincomb of every row, each checked against the MSM kernel of that row."""
+    lincomb = kernels.g1_sparse_lincomb if group == 1 else kernels.g2_sparse_lincomb
+    got = lincomb(indptr, indices, coeffs, points)
+    for row in range(len(indptr) - 1):
+        lo, hi = indptr[row], indptr[row + 1]
+        assert (got[row] == GROUPS[group][0](points[indices[lo:hi]], coeffs[lo:hi])).all()
+    return got
+
+
+def _random_points(pyrng, group, n):
+    return GROUPS[group][2](G1_GEN if group == 1 else G2_GEN, random_fr(pyrng, n))
+
+
 @pytest.mark.parametrize("group", [1, 2])
 def test_sparse_lincomb_long_rows_agree_with_msm(pyrng, group):
-    # rows past the short-row limit take the Pippenger path; each must equal the row's MSM
-    lincomb = kernels.g1_sparse_lincomb if group == 1 else kernels.g2_sparse_lincomb
-    msm, _, batch_mul, *_ = GROUPS[group]
-    gen = G1_GEN if group == 1 else G2_GEN
-    points = batch_mul(gen, random_fr(pyrng, 200))
-    indptr, indices, coeffs = random_csr(pyrng, 6, 200, 150, long_row=4)
-    got = lincomb(indptr, indices, coeffs, points)
-    for row in range(6):
-        lo, hi = indptr[row], indptr[row + 1]
-        assert (got[row] == msm(points[indices[lo:hi]], coeffs[lo:hi])).all()
+    # rows past the short-row limit (512 terms) take the Pippenger path
+    _lincomb_against_msm(group, _random_points(pyrng, group, 200), *random_csr(pyrng, 6, 200, 600, long_row=4))
 
 
 @pytest.mark.parametrize("group", [1, 2])
 def test_sparse_lincomb_rows_of_full_size_coefficients_agree_with_msm(pyrng, group):
     # short rows with two or more full-size coefficients take the interleaved (Straus) path:
     # mixed with small and zero ones, repeated points and the point at infinity
-    lincomb = kernels.g1_sparse_lincomb if group == 1 else kernels.g2_sparse_lincomb
-    msm, _, batch_mul, *_ = GROUPS[group]
-    gen = G1_GEN if group == 1 else G2_GEN
-    points = batch_mul(gen, random_fr(pyrng, 40))
+    points = _random_points(pyrng, group, 40)
     points[7] = 0
     indptr, indices, coeffs = [0], [], []
     for length in (2, 3, 17, 64):
@@ -542,10 +545,7 @@ def test_sparse_lincomb_rows_of_full_size_coefficients_agree_with_msm(pyrng, gro
             coeffs.append(small if k % 5 == 4 else pyrng.choice([FR_MODULUS - 2**70, pyrng.randrange(FR_MODULUS)]))
         indptr.append(len(indices))
     indptr, indices, coeffs = np.array(indptr), np.array(indices), ints_to_limbs(coeffs)
-    got = lincomb(indptr, indices, coeffs, points)
-    for row in range(4):
-        lo, hi = indptr[row], indptr[row + 1]
-        assert (got[row] == msm(points[indices[lo:hi]], coeffs[lo:hi])).all()
+    got = _lincomb_against_msm(group, points, indptr, indices, coeffs)
     # and the two-term row against py_ecc
     ref_lincomb = reference.g1_sparse_lincomb if group == 1 else reference.g2_sparse_lincomb
     assert (got[:1] == ref_lincomb(indptr[:2], indices[:2], coeffs[:2], points)).all()
