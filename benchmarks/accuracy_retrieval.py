@@ -1,5 +1,5 @@
-"""Accuracy and retrieval proofs: constraints, prove time and peak memory as the number of
-samples (accuracy) or corpus items (retrieval) grows.
+"""The statements that batch: constraints, prove time and peak memory as the number of
+requests (batched inference), samples (accuracy) or corpus items (retrieval) grows.
 
 The model is the smallest example model (``mlp``, quantized as the catalog says) on the digits
 test split (test samples repeat past the split's 360 for the 1000-sample case). For every case
@@ -12,8 +12,12 @@ would give, without building a ptau of twice the domain; fine for timing), prove
 Larger cases are reported with their domain and ``"proved": false``. Results are printed as a
 table and saved to ``benchmarks/results/accuracy_retrieval.json``.
 
-    python -m benchmarks accuracy_retrieval [--accuracy 10 100 1000] [--retrieval 64 256]
-        [--mode private|public] [--max-power 23]
+For a batched inference the table's ``per item`` prove time is the proof's time divided by the
+batch: the weights are committed and range checked once per proof, so a prediction in a batch
+costs less than a single request's proof (the batch of 1).
+
+    python -m benchmarks accuracy_retrieval [--batch 1 8 32 64] [--accuracy 10 100 1000]
+        [--retrieval 64 256] [--mode private|public] [--max-power 23]
 """
 
 from __future__ import annotations
@@ -50,21 +54,35 @@ def _digits(n: int):
     return q, executor.quantize_input(q, model_inputs(m.input_shape, x_te[index])), y_te[index]
 
 
-def _circuit(kind: str, n: int, mode: str):
+def _build(q, kind: str, n: int, mode: str):
     from prover.circuit import accuracy as A
     from prover.circuit import retrieval as R
+    from prover.circuit import statements as S
+
+    if kind == "batch":
+        return S.inference_circuit(q, mode, batch=n)
+    return A.accuracy_circuit(q, n, mode) if kind == "accuracy" else R.retrieval_circuit(q, n, mode)
+
+
+def _circuit(kind: str, n: int, mode: str):
+    from prover.circuit import accuracy as A
 
     q, x, y = _digits(n)
     t0 = time.perf_counter()
-    if kind == "accuracy":
-        circuit = A.accuracy_circuit(q, n, mode)
+    if kind == "batch":
+        circuit = _build(q, kind, n, mode)
+        build = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        witness = circuit.batch_witness(x, list(range(1, n + 1))).witness
+    elif kind == "accuracy":
+        circuit = _build(q, kind, n, mode)
         build = time.perf_counter() - t0
         _, pool_x, pool_y = _digits(360)  # the digits test split is the pool the n samples are drawn from
         t0 = time.perf_counter()
         pool = A.build_pool(q, pool_x, pool_y)
         witness = circuit.witness(pool, A.make_draw(12345, pool.size, n)).witness
     else:
-        circuit = R.retrieval_circuit(q, n, mode)
+        circuit = _build(q, kind, n, mode)
         build = time.perf_counter() - t0
         t0 = time.perf_counter()
         witness = circuit.witness(x, 3).witness
@@ -96,14 +114,11 @@ def prove_case(kind: str, n: int, mode: str) -> dict:
 
 
 def count_case(kind: str, n: int, mode: str) -> dict:
-    from prover.circuit import accuracy as A
-    from prover.circuit import retrieval as R
     from prover.groth16 import qap
 
     q, _, _ = _digits(1)
     t0 = time.perf_counter()
-    circuit = A.accuracy_circuit(q, n, mode) if kind == "accuracy" else R.retrieval_circuit(q, n, mode)
-    r1cs = circuit.r1cs
+    r1cs = _build(q, kind, n, mode).r1cs
     domain = qap.domain_size(r1cs.n_constraints, r1cs.n_public)
     return {
         "kind": kind,
@@ -120,6 +135,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks accuracy_retrieval", description=__doc__.split("\n\n")[0]
     )
+    parser.add_argument("--batch", type=int, nargs="*", default=[1, 8, 32, 64])
     parser.add_argument("--accuracy", type=int, nargs="*", default=[10, 100, 1000])
     parser.add_argument("--retrieval", type=int, nargs="*", default=[64, 256])
     parser.add_argument("--mode", choices=("private", "public"), default="private")
@@ -131,7 +147,8 @@ def main(argv: list[str]) -> int:
         print(json.dumps(prove_case(kind, int(n), mode)))
         return 0
     rows = []
-    cases = [("accuracy", n) for n in args.accuracy] + [("retrieval", n) for n in args.retrieval]
+    cases = [("batch", n) for n in args.batch] + [("accuracy", n) for n in args.accuracy]
+    cases += [("retrieval", n) for n in args.retrieval]
     for kind, n in cases:
         row = count_case(kind, n, args.mode)
         row["proved"] = row["domain_power"] <= args.max_power
@@ -143,36 +160,46 @@ def main(argv: list[str]) -> int:
                 check=True,
             )
             row.update(json.loads(child.stdout.strip().splitlines()[-1]))
+            row["prove_s_per_item"] = round(row["prove_s"] / n, 3)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    for kind in ("accuracy", "retrieval"):
+    for kind in ("batch", "accuracy", "retrieval"):
         mine = [r for r in rows if r["kind"] == kind]
         for prev, cur in zip(mine, mine[1:]):
             cur["per_sample"] = round((cur["constraints"] - prev["constraints"]) / (cur["n"] - prev["n"]), 1)
     print(
         f"{'statement':<10} {'n':>5} {'constraints':>12} {'per item':>9} {'2^k':>4} {'witness s':>9} "
-        f"{'setup s':>8} {'prove s':>8} {'peak MiB':>9}"
+        f"{'setup s':>8} {'prove s':>8} {'per item':>9} {'peak MiB':>9}"
     )
     for r in rows:
         print(
             f"{r['kind']:<10} {r['n']:>5} {r['constraints']:>12,} {r.get('per_sample', ''):>9} "
             f"{r['domain_power']:>4} {r.get('witness_s', '-'):>9} {r.get('setup_s', '-'):>8} "
-            f"{r.get('prove_s', '-'):>8} {r.get('peak_rss_mib', '-'):>9}"
+            f"{r.get('prove_s', '-'):>8} {r.get('prove_s_per_item', '-'):>9} {r.get('peak_rss_mib', '-'):>9}"
         )
+    save(rows)
+    return 0
+
+
+def save(rows: list[dict]) -> None:
+    """Write the rows into the results file, replacing the earlier rows of the same case (kind,
+    n, mode) and keeping the others, so that a run of some cases does not drop the rest."""
+    path = RESULTS_DIR / "accuracy_retrieval.json"
+    case = lambda row: (row["kind"], row["n"], row["mode"])  # noqa: E731
+    kept = json.loads(path.read_text())["rows"] if path.exists() else []
+    merged = {case(r): r for r in kept} | {case(r): dict(r, load_average=list(os.getloadavg())) for r in rows}
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    with atomic_output(RESULTS_DIR / "accuracy_retrieval.json", "w") as out:
+    with atomic_output(path, "w") as out:
         json.dump(
             {
                 "machine": platform.platform(),
                 "cores": os.cpu_count(),
-                "load_average": list(os.getloadavg()),
                 "model": "mlp",
-                "rows": rows,
+                "rows": sorted(merged.values(), key=lambda r: (r["kind"], r["mode"], r["n"])),
             },
             out,
             indent=1,
         )
-    return 0
 
 
 if __name__ == "__main__":

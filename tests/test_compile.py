@@ -62,7 +62,7 @@ def test_weights_are_bound_to_the_model_commitment(rng):
     ic = S.inference_circuit(q, "private")
     sample = executor.quantize_input(q, calibration[0])
     honest = ic.witness(sample, SALT)
-    inputs = {"input": sample, "salt": np.array(SALT, dtype=object)}
+    inputs = {"input": sample[None], "salt": np.array([SALT], dtype=object)}
     inputs |= {f"weight:{n}": q.constants[n].values.copy() for n in weight_names(q)}
     w_name = weight_names(q)[0]
     inputs[f"weight:{w_name}"].flat[0] ^= 1

@@ -16,8 +16,8 @@ provider agent and the demo all call it; every step reads and writes the compile
 4. **Key**: ``proving_key`` makes (or reads) the Groth16 key and checks that it is for the
    circuit (``check_key_matches``, the one check of it); ``prepare_model`` runs steps 1 to 4
    for the provider into ``cache_dir/models/<model key>-<ceremony id>/``, and
-   ``prepare_statement`` does the same for the batch statements (accuracy, retrieval) about the
-   same weights, kept beside it.
+   ``prepare_statement`` does the same for the batch statements (batched inference, accuracy,
+   retrieval) about the same weights, kept beside it.
 
 The phase-1 ptau and the phase-2 key carry contributions from parties other than the provider
 (``participants``), whom every client checks for in the transcripts (``marketplace.setup.check``).
@@ -62,6 +62,7 @@ from marketplace.store import default_cache_dir, sha256_file
 from prover.ceremony import phase2, powersoftau, prepare_phase2
 from prover.circuit import statements
 from prover.circuit.statements import (
+    MAX_BATCH,
     PUBLIC_INPUTS,
     InferenceCircuit,
     architecture_hash,
@@ -583,18 +584,19 @@ def initial_key(
     return pk
 
 
-# --- batch statements about the same weights: accuracy audits and retrieval ----------------------
+# --- batch statements about the same weights: batched inference, accuracy audits, retrieval ------
 
-STATEMENTS = ("accuracy", "retrieval")
+STATEMENTS = ("batch", "accuracy", "retrieval")
 
 
 @dataclass
 class StatementKey:
-    """The proving key of a batch statement about a served model: ``accuracy`` over ``size``
-    test samples or ``retrieval`` over a corpus of ``size`` items (each circuit takes a fixed
-    number), the .zkey file it is kept in, and the prepared ptau its phase 1 is (None for the
-    INSECURE known secret). The provider publishes both files (``<kind>.zkey``, ``<kind>.ptau``)
-    for the auditors' and requesters' checks (``marketplace.setup.check``)."""
+    """The proving key of a batch statement about a served model: ``batch`` inference of ``size``
+    requests, ``accuracy`` over ``size`` test samples or ``retrieval`` over a corpus of ``size``
+    items (each circuit takes a fixed number), the .zkey file it is kept in, and the prepared
+    ptau its phase 1 is (None for the INSECURE known secret). The provider publishes both files
+    (``<kind>.zkey``, ``<kind>.ptau``) for the auditors' and requesters' checks
+    (``marketplace.setup.check``)."""
 
     kind: str
     size: int
@@ -604,15 +606,21 @@ class StatementKey:
 
 
 def statement_circuit(graph: Graph, kind: str, size: int, progress: bool = False):
-    """The accuracy or retrieval circuit of ``graph`` for ``size`` samples or corpus items, in
-    the private-weights mode of the inference statement (the same model commitment)."""
+    """The batched inference, accuracy or retrieval circuit of ``graph`` for ``size`` requests,
+    samples or corpus items, in the private-weights mode of the inference statement (the same
+    model commitment)."""
     from prover.circuit.accuracy import accuracy_circuit
     from prover.circuit.retrieval import retrieval_circuit
 
     if kind not in STATEMENTS:
         raise ValueError(f"statement must be one of {STATEMENTS}, got {kind!r}")
     if size < 1:
-        raise SetupError(f"an {kind} statement needs at least one {'sample' if kind == 'accuracy' else 'item'}")
+        what = {"batch": "request", "accuracy": "sample", "retrieval": "item"}[kind]
+        raise SetupError(f"a {kind} statement needs at least one {what}")
+    if kind == "batch":
+        if size > MAX_BATCH:
+            raise SetupError(f"a batch holds at most {MAX_BATCH} requests, got {size}")
+        return inference_circuit(graph, "private", batch=size)
     build = accuracy_circuit if kind == "accuracy" else retrieval_circuit
     return build(graph, size, show_progress=progress)
 

@@ -15,12 +15,19 @@ value that is packed is range checked, so a commitment determines the values it 
 
 In ``public`` mode the weights are circuit constants; the model commitment is then a constant
 the circuit pins, so the same commitment names the same model in both modes.
+
+A batch statement (``inference_circuit(graph, batch=N)``) makes that statement for N requests at
+once, on one set of weight wires that are committed and range checked once. Its public inputs
+are the model commitment, then the N input commitments, the N labels and the N output
+commitments (``batch_public_inputs``); batch 1 is the single statement above, wire for wire. A
+batch of fewer requests than N is padded by repeating its last request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +50,10 @@ PUBLIC_INPUTS = ("model_commitment", "input_commitment", "label", "output_commit
 # 3: the accuracy statement proves drawn samples of a test pool (Merkle root, draw) instead of a
 # whole committed test set.
 CIRCUIT_FORMAT = 3
+
+# the largest batch an inference circuit proves, and the batch sizes keys are set up for
+MAX_BATCH = 64
+BATCH_SIZES = (1, 8, 32, 64)
 
 
 # --- commitments, computed outside the circuit ---------------------------------------------
@@ -188,31 +199,73 @@ class InferenceResult:
 
 
 @dataclass
+class BatchResult:
+    """A batch statement's witness and, per request slot (padding included), what it proves:
+    ``public[name]`` is the list of that input's values, one per slot (the model commitment's
+    list has one element)."""
+
+    witness: np.ndarray
+    public: dict[str, list[int]]
+    labels: list[int]
+    logits: np.ndarray  # (batch, *output shape)
+    n_requests: int  # the slots before the padding
+
+    def public_inputs(self) -> list[int]:
+        """The proof's public inputs in wire order (``batch_public_inputs``)."""
+        return [v for name in PUBLIC_INPUTS for v in self.public[name]]
+
+
+@dataclass
 class InferenceCircuit:
     graph: Graph
     mode: str
     circuit: Circuit
     lowering: Lowering
-    logits_wires: np.ndarray
+    logits_wires: np.ndarray  # (batch, n logits)
+    batch: int = 1
 
     @property
     def r1cs(self):
         return self.circuit.r1cs
 
     def witness(self, x_quantized: np.ndarray, salt: int, show_progress: bool = False) -> InferenceResult:
-        """The witness for a quantized input and a salt. Raises InputShapeError for a wrong
-        shape and ValueRangeError for a value outside the quantized ranges."""
+        """The witness for a quantized input and a salt (a circuit of batch 1). Raises
+        InputShapeError for a wrong shape and ValueRangeError for a value outside the quantized
+        ranges."""
+        if self.batch != 1:
+            raise InputShapeError(f"this circuit proves batches of {self.batch}: call batch_witness")
         x = np.asarray(x_quantized)
         if x.shape != self.graph.input_tensor.shape:
             raise InputShapeError(f"input has shape {x.shape}, the model expects {self.graph.input_tensor.shape}")
-        if not 0 <= int(salt) < FR_MODULUS:
-            raise ValueError("the salt must be a field element (0 <= salt < r)")
-        inputs = {"input": x.astype(np.int64), "salt": np.array(int(salt), dtype=object)}
+        result = self.batch_witness(x[None], [salt], show_progress)
+        public = {name: values[0] for name, values in result.public.items()}
+        return InferenceResult(result.witness, public, result.labels[0], result.logits[0])
+
+    def batch_witness(self, xs_quantized: np.ndarray, salts, show_progress: bool = False) -> BatchResult:
+        """The witness for 1..batch requests (quantized inputs stacked on a first axis, one salt
+        each). A short batch is padded by repeating its last request: the padded slots prove
+        that request's true statement again, so they can neither pay nor change anything."""
+        xs = np.asarray(xs_quantized)
+        shape = self.graph.input_tensor.shape
+        if xs.ndim != len(shape) + 1 or xs.shape[1:] != shape:
+            raise InputShapeError(f"inputs have shape {xs.shape}, the batch expects (k, *{shape})")
+        salts = [int(s) for s in salts]
+        if len(salts) != len(xs) or not 1 <= len(xs) <= self.batch:
+            raise InputShapeError(
+                f"{len(xs)} inputs and {len(salts)} salts: a batch of {self.batch} takes 1..{self.batch} of each"
+            )
+        if not all(0 <= s < FR_MODULUS for s in salts):
+            raise ValueError("a salt must be a field element (0 <= salt < r)")
+        pad = self.batch - len(xs)
+        xs = np.concatenate([xs, np.repeat(xs[-1:], pad, axis=0)]).astype(np.int64)
+        salts = salts + [salts[-1]] * pad
+        inputs = {"input": xs, "salt": np.array(salts, dtype=object)}
         inputs.update(weight_inputs(self.lowering))
         values = self.circuit.run(inputs, show_progress)
-        public = {k: v[0] for k, v in self.circuit.public_values(values).items()}
-        logits = values.get(self.logits_wires).reshape(self.graph.output_tensor.shape)
-        return InferenceResult(values.limbs(self.circuit.order), public, int(public["label"]), logits)
+        public = self.circuit.public_values(values)
+        logits = values.get(self.logits_wires).reshape(self.batch, *self.graph.output_tensor.shape)
+        labels = [int(v) for v in public["label"]]
+        return BatchResult(values.limbs(self.circuit.order), public, labels, logits, self.batch - pad)
 
 
 def model_commitment_wire(b: Builder, low: Lowering) -> np.ndarray:
@@ -234,19 +287,39 @@ def weight_inputs(low: Lowering) -> dict[str, np.ndarray]:
     return {f"weight:{name}": low.graph.constants[name].values for name in low.weight_wires}
 
 
-def inference_circuit(graph: Graph, mode: str = "private") -> InferenceCircuit:
-    """Build the inference statement's circuit for a quantized graph (see module docstring)."""
+def inference_circuit(graph: Graph, mode: str = "private", batch: int = 1) -> InferenceCircuit:
+    """Build the inference statement's circuit for a quantized graph (see module docstring):
+    ``batch`` inferences on the same weights, committed and range checked once. Batch 1 is the
+    single-request statement; its R1CS is the one every earlier setup was made for."""
     check_compilable(graph, mode)
+    if not 1 <= batch <= MAX_BATCH:
+        raise ValueError(f"a batch holds 1..{MAX_BATCH} requests, got {batch}")
     b = Builder()
-    x = b.input("input", graph.input_tensor.shape)
-    salt = b.input("salt", (), field=True)
-    packed_input = G.pack(b, x, graph.input_tensor.quantized_bits)  # also the input's range check
-    low = lower(b, graph, x, mode)
-    model = model_commitment_wire(b, low)
-    inp = G.commit(b, concatenate([LinComb.of(np.array([salt])), LinComb.of(packed_input)]))
-    logits = b.materialize(low.output.reshape(-1))
-    label = G.argmax(b, logits, graph.output_tensor.quantized_bits)
-    out = G.commit(b, logits)
-    for name, wire in zip(PUBLIC_INPUTS, (model, inp, label, out)):
-        b.public(name, wire)
-    return InferenceCircuit(graph, mode, b.finish(), low, logits)
+    xs = b.input("input", (batch, *graph.input_tensor.shape))
+    salts = b.input("salt", (batch,), field=True)
+    packed: list[np.ndarray] = []
+    lowerings: list[Lowering] = []
+    for i in range(batch):
+        packed.append(G.pack(b, xs[i], graph.input_tensor.quantized_bits))  # also the input's range check
+        lowerings.append(lower(b, graph, xs[i], mode, lowerings[0].weight_wires if lowerings else None))
+    model = model_commitment_wire(b, lowerings[0])
+    inputs, labels, outputs, logits = [], [], [], []
+    for i in range(batch):
+        inputs.append(G.commit(b, concatenate([LinComb.of(np.array([salts[i]])), LinComb.of(packed[i])])))
+        logits.append(b.materialize(lowerings[i].output.reshape(-1)))
+        labels.append(G.argmax(b, logits[i], graph.output_tensor.quantized_bits))
+        outputs.append(G.commit(b, logits[i]))
+    for name, wires in zip(PUBLIC_INPUTS, (model, inputs, labels, outputs)):
+        b.public(name, np.array(wires, dtype=np.int64).reshape(-1))
+    return InferenceCircuit(graph, mode, b.finish(), lowerings[0], np.stack(logits), batch)
+
+
+def batch_public_inputs(model_commitment: int, requests: Sequence[tuple[int, int, int]], batch: int) -> list[int]:
+    """The public inputs of a batch proof as a verifier lays them out from the model's commitment
+    and each request's (input commitment, label, output commitment): the model commitment, then
+    the batch's input commitments, labels and output commitments, each list padded to ``batch``
+    by repeating the last request (``InferenceCircuit.batch_witness``)."""
+    if not 1 <= len(requests) <= batch:
+        raise ValueError(f"a batch of {batch} settles 1..{batch} requests, got {len(requests)}")
+    padded = list(requests) + [requests[-1]] * (batch - len(requests))
+    return [int(model_commitment)] + [int(r[k]) for k in range(3) for r in padded]
