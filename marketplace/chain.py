@@ -3,10 +3,21 @@
 The embedded chain needs nothing started by hand; a URL (a local ``hardhat node``, a testnet)
 selects the same code path over HTTP. Time moves with ``advance_time`` on both, so deadlines
 can be tested the same way everywhere.
+
+py-evm computes the pairing precompile (0x08, EIP-197) with py_ecc in pure Python, about a
+second a pairing check: most of the time a proof's verification takes on the embedded chain.
+Unless ``ZKMARKET_EMBEDDED_PAIRING=py_ecc`` is set, the embedded chain computes that one
+precompile with arkworks' pairing instead (``prover.kernels.pairing_check``, itself checked
+against py_ecc), with the same input rules: 192-byte records, coordinates below q, all zeros
+for infinity, points on their curves and G2 points in the subgroup, anything else a failed
+call. Gas, the other precompiles and the EVM stay py-evm's; a test checks both pairings agree
+on valid, invalid and malformed inputs.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from typing import cast
 
@@ -26,6 +37,8 @@ def connect(url: str | None = None, timeout: float = RPC_TIMEOUT_S) -> Web3:
     if url is None:
         from eth_tester import EthereumTester, PyEVMBackend
 
+        if os.environ.get("ZKMARKET_EMBEDDED_PAIRING", "native") != "py_ecc":
+            use_native_pairing()
         return Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend()), api_endpoints=_embedded_endpoints()))
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
     try:
@@ -36,6 +49,41 @@ def connect(url: str | None = None, timeout: float = RPC_TIMEOUT_S) -> Web3:
             f"(e.g. `npx hardhat node`) or pass the right URL"
         ) from exc
     return w3
+
+
+def native_ecpairing(data: bytes) -> bool:
+    """EIP-197's pairing check of ``data`` (192-byte records: G1 x, y, then G2 x_im, x_re,
+    y_im, y_re, big-endian) by the native kernel. Raises eth_utils' ValidationError, as py-evm's
+    own does, for a record that is no valid point pair; py-evm then fails the call."""
+    from eth_utils import ValidationError
+
+    from prover import kernels
+    from prover.field import ints_to_limbs
+
+    data = bytes(data)
+    if len(data) % 192:
+        raise ValidationError("pairing input is not a whole number of 192-byte records")
+    n = len(data) // 192
+    if n == 0:
+        return True
+    words = [int.from_bytes(data[32 * i : 32 * i + 32], "big") for i in range(6 * n)]
+    g1 = ints_to_limbs([words[6 * k + j] for k in range(n) for j in (0, 1)]).reshape(n, 2, 4)
+    # the kernels' G2 layout is py_ecc's, the real part first
+    g2 = ints_to_limbs([words[6 * k + j] for k in range(n) for j in (3, 2, 5, 4)]).reshape(n, 2, 2, 4)
+    try:
+        return bool(kernels.pairing_check(g1, g2))
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
+def use_native_pairing() -> None:
+    """Make py-evm's pairing precompile call ``native_ecpairing`` (idempotent)."""
+    import importlib
+
+    module = sys.modules.get("eth.precompiles.ecpairing") or importlib.import_module("eth.precompiles.ecpairing")
+    if not hasattr(module, "_py_ecc_ecpairing"):
+        module._py_ecc_ecpairing = module._ecpairing  # type: ignore[attr-defined]
+    module._ecpairing = native_ecpairing  # type: ignore[attr-defined]
 
 
 def _embedded_endpoints() -> dict:
