@@ -17,12 +17,11 @@ from pathlib import Path
 
 from benchmarks import CACHE_DIR, RESULTS_DIR
 from marketplace.chain import advance_time, connect, latest_timestamp
-from marketplace.contracts import Market, deploy, deploy_verifier, transact
+from marketplace.contracts import CODE_SIZE_LIMIT, Market, deploy, deploy_verifier, transact
 from marketplace.npm import REPO_ROOT
 from marketplace.solc import EVM_VERSION, find_compiler
 from prover.formats.binfile import atomic_output
 
-CODE_SIZE_LIMIT = 24_576
 PRICE = 10**16
 TIMEOUT = 3600
 

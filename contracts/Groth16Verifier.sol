@@ -2,6 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {SCALAR_FIELD as BN254_SCALAR_FIELD} from "./Common.sol";
+import {BASE_FIELD as BN254_BASE_FIELD, BN254, InvalidVerifyingKey} from "./BN254.sol";
 import {IGroth16Verifier} from "./IGroth16Verifier.sol";
 
 /// @title Groth16 verifier over BN254 for statements with four public inputs
@@ -16,13 +17,10 @@ import {IGroth16Verifier} from "./IGroth16Verifier.sol";
 contract Groth16Verifier is IGroth16Verifier {
     /// @notice BN254 scalar field order: every public input must be below it (Common.sol's).
     uint256 public constant SCALAR_FIELD = BN254_SCALAR_FIELD;
-    /// @notice BN254 base field order: every proof coordinate must be below it.
-    uint256 public constant BASE_FIELD = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
+    /// @notice BN254 base field order: every proof coordinate must be below it (BN254.sol's).
+    uint256 public constant BASE_FIELD = BN254_BASE_FIELD;
     /// @notice Number of public inputs of the statement this verifier checks.
     uint256 public constant N_PUBLIC = 4;
-
-    /// @notice A key point is not on its curve (or a G2 point is outside the subgroup).
-    error InvalidVerifyingKey();
 
     uint256 private immutable ALPHA_X;
     uint256 private immutable ALPHA_Y;
@@ -63,11 +61,10 @@ contract Groth16Verifier is IGroth16Verifier {
         uint256[2][5] memory ic
     ) {
         // a bad key would make every proof fail (or worse): refuse it at deployment
-        if (!_onCurveG1(alpha1[0], alpha1[1])) revert InvalidVerifyingKey();
+        BN254.requireValidKeyPoints(alpha1, beta2, gamma2, delta2);
         for (uint256 i = 0; i < 5; ++i) {
-            if (!_onCurveG1(ic[i][0], ic[i][1])) revert InvalidVerifyingKey();
+            if (!BN254.onCurveG1(ic[i][0], ic[i][1])) revert InvalidVerifyingKey();
         }
-        if (!_validG2(beta2) || !_validG2(gamma2) || !_validG2(delta2)) revert InvalidVerifyingKey();
         (ALPHA_X, ALPHA_Y) = (alpha1[0], alpha1[1]);
         (BETA_X_IM, BETA_X_RE, BETA_Y_IM, BETA_Y_RE) = (beta2[0][0], beta2[0][1], beta2[1][0], beta2[1][1]);
         (GAMMA_X_IM, GAMMA_X_RE, GAMMA_Y_IM, GAMMA_Y_RE) = (gamma2[0][0], gamma2[0][1], gamma2[1][0], gamma2[1][1]);
@@ -157,30 +154,5 @@ contract Groth16Verifier is IGroth16Verifier {
     function _put4(uint256 ptr, uint256 i, uint256 w0, uint256 w1, uint256 w2, uint256 w3) private pure {
         _put2(ptr, i, w0, w1);
         _put2(ptr, i + 2, w2, w3);
-    }
-
-    /// @dev y^2 == x^3 + 3 over the base field (the point at infinity (0, 0) is refused).
-    function _onCurveG1(uint256 x, uint256 y) private pure returns (bool) {
-        if (x >= BASE_FIELD || y >= BASE_FIELD) return false;
-        uint256 rhs = addmod(mulmod(mulmod(x, x, BASE_FIELD), x, BASE_FIELD), 3, BASE_FIELD);
-        return mulmod(y, y, BASE_FIELD) == rhs && !(x == 0 && y == 0);
-    }
-
-    /// @dev The pairing precompile refuses a G2 point off the twist or outside the subgroup;
-    /// pairing it with the G1 point at infinity checks exactly that.
-    function _validG2(uint256[2][2] memory p) private view returns (bool) {
-        for (uint256 i = 0; i < 2; ++i) {
-            for (uint256 j = 0; j < 2; ++j) {
-                if (p[i][j] >= BASE_FIELD) return false;
-            }
-        }
-        if (p[0][0] == 0 && p[0][1] == 0 && p[1][0] == 0 && p[1][1] == 0) return false;
-        uint256[6] memory input = [uint256(0), 0, p[0][0], p[0][1], p[1][0], p[1][1]];
-        uint256[1] memory out;
-        bool success;
-        assembly ("memory-safe") {
-            success := staticcall(gas(), 0x08, input, 192, out, 32)
-        }
-        return success && out[0] == 1;
     }
 }

@@ -42,7 +42,7 @@ from prover.formats.binfile import atomic_output
 CONTRACTS_DIR = REPO_ROOT / "contracts"
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 # the contracts a provider or consumer deploys; contracts/test/ holds test-only contracts
-SHIPPED = ("Groth16Verifier", "ModelRegistry", "Marketplace")
+SHIPPED = ("Groth16Verifier", "Groth16BatchVerifier", "ModelRegistry", "Marketplace")
 # the contracts of the accuracy and retrieval protocols (sources in contracts/statements/)
 STATEMENT_CONTRACTS = ("AccuracyAudit", "RetrievalMarket")
 # every contract with an artifact in marketplace/artifacts
@@ -123,6 +123,7 @@ def compile_contracts(include_test: bool = False) -> dict[str, dict]:
             "abi": out["abi"],
             "bytecode": out["bytecode"],
             "deployedBytecode": out["deployedBytecode"],
+            "immutableReferences": out["immutableReferences"],
             "compiler": {"version": compiler.version, "evmVersion": EVM_VERSION, "optimizerRuns": OPTIMIZER_RUNS},
         }
         for name, out in compiled.items()
@@ -236,13 +237,9 @@ def g2_to_evm(point) -> list[list[int]]:
     return [[x_im, x_re], [y_im, y_re]]
 
 
-def verifier_constructor_args(vk) -> tuple:
-    """Groth16Verifier constructor arguments from a ``prover.groth16.keys.VerifyingKey``."""
-    if vk.n_public != 4:
-        raise ChainError(
-            f"Groth16Verifier checks 4 public inputs; this key has {vk.n_public}: "
-            f"the statement's circuit must expose exactly 4 public signals"
-        )
+def _key_to_evm(vk) -> tuple:
+    """``(alpha1, beta2, gamma2, delta2, ic)`` of a ``prover.groth16.keys.VerifyingKey`` in EVM
+    order: the constructor arguments of both verifier contracts."""
     return (
         g1_to_evm(vk.alpha1),
         g2_to_evm(vk.beta2),
@@ -250,6 +247,44 @@ def verifier_constructor_args(vk) -> tuple:
         g2_to_evm(vk.delta2),
         [g1_to_evm(p) for p in vk.ic],
     )
+
+
+def verifier_constructor_args(vk) -> tuple:
+    """Groth16Verifier constructor arguments from a ``prover.groth16.keys.VerifyingKey``."""
+    if vk.n_public != 4:
+        raise ChainError(
+            f"Groth16Verifier checks 4 public inputs; this key has {vk.n_public}: "
+            f"the statement's circuit must expose exactly 4 public signals"
+        )
+    return _key_to_evm(vk)
+
+
+# EIP-170: the largest deployed code, in bytes
+CODE_SIZE_LIMIT = 24_576
+# Groth16BatchVerifier's data contract: a STOP byte, then alpha, beta, gamma, delta (14 words)
+# and IC[0..n] (2 words each)
+_KEY_WORDS_BEFORE_IC = 14
+MAX_BATCH_PUBLIC = (CODE_SIZE_LIMIT - 1) // 32 // 2 - _KEY_WORDS_BEFORE_IC // 2 - 1
+
+
+def batch_verifier_constructor_args(vk) -> tuple:
+    """Groth16BatchVerifier constructor arguments from a ``prover.groth16.keys.VerifyingKey``
+    with at least one public input; ChainError when its key would not fit a contract's code."""
+    if not 1 <= vk.n_public <= MAX_BATCH_PUBLIC:
+        raise ChainError(
+            f"Groth16BatchVerifier checks 1 to {MAX_BATCH_PUBLIC} public inputs (its key is "
+            f"stored as contract code, at most {CODE_SIZE_LIMIT} bytes); this key has {vk.n_public}"
+        )
+    return _key_to_evm(vk)
+
+
+def batch_verifier_key_code(vk) -> bytes:
+    """The exact code of the data contract that a Groth16BatchVerifier for ``vk`` creates: a
+    STOP byte, then the key's words (alpha, beta, gamma, delta in EVM order, then IC)."""
+    alpha1, beta2, gamma2, delta2, ic = batch_verifier_constructor_args(vk)
+    words = [*alpha1, *(w for g2 in (beta2, gamma2, delta2) for pair in g2 for w in pair)]
+    words += [w for point in ic for w in point]
+    return b"\x00" + b"".join(w.to_bytes(32, "big") for w in words)
 
 
 def proof_to_evm(proof) -> tuple[list[int], list[list[int]], list[int]]:
@@ -361,6 +396,12 @@ def deploy(w3: Web3, name: str, *args, sender: str, artifact: dict | None = None
 def deploy_verifier(w3: Web3, vk, sender: str) -> tuple[Contract, Any]:
     """Deploy a Groth16Verifier for ``vk`` (a VerifyingKey): no compiler involved."""
     return deploy(w3, "Groth16Verifier", *verifier_constructor_args(vk), sender=sender)
+
+
+def deploy_batch_verifier(w3: Web3, vk, sender: str) -> tuple[Contract, Any]:
+    """Deploy a Groth16BatchVerifier for ``vk`` (a VerifyingKey with any number of public
+    inputs up to ``MAX_BATCH_PUBLIC``); its constructor creates the key's data contract."""
+    return deploy(w3, "Groth16BatchVerifier", *batch_verifier_constructor_args(vk), sender=sender)
 
 
 class Market:

@@ -118,7 +118,16 @@ def standard_input(sources: dict[str, str]) -> dict:
             "optimizer": {"enabled": True, "runs": OPTIMIZER_RUNS},
             # no CBOR metadata trailer: bytecode then does not change with comments or paths
             "metadata": {"appendCBOR": False},
-            "outputSelection": {"*": {"*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"]}},
+            "outputSelection": {
+                "*": {
+                    "*": [
+                        "abi",
+                        "evm.bytecode.object",
+                        "evm.deployedBytecode.object",
+                        "evm.deployedBytecode.immutableReferences",
+                    ]
+                }
+            },
         },
     }
 
@@ -170,7 +179,10 @@ def _run_native(compiler: Compiler, request: dict) -> dict:
 
 def compile_sources(sources: dict[str, str], compiler: Compiler | None = None) -> dict[str, dict]:
     """Compile ``sources`` (unit name -> text). Returns ``{contract name: {"abi", "bytecode",
-    "deployedBytecode"}}`` with hex strings without 0x. Raises CompilerError listing every
+    "deployedBytecode", "immutableReferences"}}`` with hex strings without 0x; the last lists, per
+    immutable, the byte ranges ``[[start, length], ...]`` of the deployed code that the
+    constructor fills with its value (zeros in ``deployedBytecode``; a value read in several
+    places has several copies), sorted. Raises CompilerError listing every
     error the compiler reported (warnings are ignored)."""
     compiler = compiler or find_compiler()
     request = standard_input(sources)
@@ -188,6 +200,10 @@ def compile_sources(sources: dict[str, str], compiler: Compiler | None = None) -
                 "abi": out["abi"],
                 "bytecode": out["evm"]["bytecode"]["object"],
                 "deployedBytecode": out["evm"]["deployedBytecode"]["object"],
+                "immutableReferences": sorted(
+                    sorted([ref["start"], ref["length"]] for ref in refs)
+                    for refs in out["evm"]["deployedBytecode"].get("immutableReferences", {}).values()
+                ),
             }
     return contracts
 

@@ -25,6 +25,10 @@ naming the first that fails:
 4. for inference, the registered setup transcript hash is the hash of the two transcripts;
 5. the registered verifier contract's code is exactly what the Groth16Verifier constructor makes
    of the checked key (the constructor run as a call: its immutables are the key).
+   A statement with many public inputs (the batched inference statement) has a
+   Groth16BatchVerifier instead, whose key is the code of a data contract it created:
+   ``check_batch_verifier_code`` compares its code with the shipped one outside the
+   immutables, and the data contract's code with the checked key's.
 
 Without these a provider could register a verifier of any circuit (a 1-constraint one with free
 public inputs verifies whatever it is told) or an always-true contract, and every "verified"
@@ -40,7 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from marketplace import channel
-from marketplace.contracts import load_artifact, verifier_constructor_args
+from marketplace.contracts import batch_verifier_key_code, load_artifact, verifier_constructor_args
 from marketplace.setup.model_folder import CIRCUIT_R1CS, CIRCUIT_ZKEY, PHASE1_PTAU, SETUP_FILES
 from marketplace.setup.pipeline import KNOWN_SECRET, setup_transcript_hash, statement_circuit
 from prover.ceremony import powersoftau
@@ -188,6 +192,45 @@ def check_verifier_code(w3, account: str, verifier: str, pk, what: str = "the mo
     if bytes(w3.eth.get_code(verifier)) != bytes(expected):
         raise VerificationError(
             f"{what} {verifier} does not embed the published key: its proofs prove nothing about this setup"
+        )
+
+
+def check_batch_verifier_code(w3, account: str, verifier: str, pk, what: str = "the model's batch verifier") -> None:
+    """The contract at ``verifier`` must be a Groth16BatchVerifier for ``pk``'s verifying key:
+    its code the shipped artifact's, byte for byte outside the immutables (the data contract's
+    address depends on the deployer's nonce, so the constructor cannot be replayed as a call)
+    and every copy of an immutable the same; the immutables pinned by their getters:
+    ``publicInputCount()`` the key's input count and the code at ``keyData()`` exactly
+    ``batch_verifier_key_code`` of the key."""
+    artifact = load_artifact("Groth16BatchVerifier")
+    expected = bytearray.fromhex(artifact["deployedBytecode"])
+    code = bytearray(w3.eth.get_code(verifier))
+    consistent = True
+    if len(code) == len(expected):
+        # each immutable has one copy per place it is read: all must hold the same value, or
+        # the getters below would vouch for a value verifyProof does not use
+        for ranges in artifact["immutableReferences"]:
+            consistent &= len({bytes(code[start : start + length]) for start, length in ranges}) == 1
+            for start, length in ranges:
+                code[start : start + length] = expected[start : start + length]
+    if code != expected or not consistent:
+        raise VerificationError(
+            f"{what} {verifier} is not the shipped Groth16BatchVerifier: its verdicts are whatever "
+            f"its author chose, so its proofs prove nothing about this setup"
+        )
+    contract = w3.eth.contract(address=verifier, abi=artifact["abi"])
+    vk = pk.verifying_key()
+    count = contract.functions.publicInputCount().call({"from": account})
+    if count != vk.n_public:
+        raise VerificationError(
+            f"{what} {verifier} checks {count} public inputs where the published key has "
+            f"{vk.n_public}: it is a verifier of another circuit"
+        )
+    key_data = contract.functions.keyData().call({"from": account})
+    if bytes(w3.eth.get_code(key_data)) != batch_verifier_key_code(vk):
+        raise VerificationError(
+            f"{what} {verifier} does not hold the published key (its key contract {key_data} "
+            f"differs): its proofs prove nothing about this setup"
         )
 
 
