@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {RequestStatus, UnknownRequest, RequestNotOpen, ModelIsRetired} from "./Common.sol";
 import {DeadlinePassed, DeadlineNotReached, InvalidProof} from "./Common.sol";
+import {IGroth16BatchVerifier} from "./IGroth16BatchVerifier.sol";
 import {IGroth16Verifier} from "./IGroth16Verifier.sol";
 import {ModelRegistry} from "./ModelRegistry.sol";
 import {PullPayments} from "./PullPayments.sol";
@@ -10,45 +11,70 @@ import {PullPayments} from "./PullPayments.sol";
 /// @title Pay-per-verified-prediction escrow
 /// @author zkml-market
 /// @notice The marketplace is the registry of the models it sells (it extends ModelRegistry),
-/// so a fulfil reads the model's terms without a call to another contract. A consumer escrows exactly a model's price with the commitment to its input and a
-/// deadline. A Groth16 proof that the committed model maps that input to a label and an output
-/// commitment releases the escrow to the model's provider; after the deadline an unanswered
-/// request is refunded to the consumer. Money leaves only through `withdraw` (pull payments).
+/// so a fulfil reads the model's terms without a call to another contract. A consumer escrows
+/// a model's price per input with the commitments to its inputs and a deadline. A Groth16 proof
+/// that the committed model maps an input to a label and an output commitment releases that
+/// input's escrow to the model's provider; after the deadline an unanswered request is refunded
+/// to the consumer. Money leaves only through `withdraw` (pull payments).
+///
+/// Requests are lean: `openRequest` (one input) and `openRequests` (up to MAX_BATCH inputs for
+/// one model) write one storage slot, keyed by the hash of the terms (model, consumer, price,
+/// deadline, input commitments), which holds the status of each input. The terms themselves
+/// live in the RequestsOpened event; fulfil and refund take them back as calldata and are
+/// checked against the hash.
+///
+/// A request's id is its group's id plus its index in the group: a group id is the terms'
+/// hash with its low 6 bits cleared, so the first (or only) request of a group has the
+/// group's id. `fulfilBatch` answers up to N requests, of any groups of the same model, with
+/// one proof of the model's batch statement of N; it settles those still open and in time and
+/// skips the others (refunded, already fulfilled, late), so one stale request neither blocks
+/// the rest nor is paid twice; it reverts only when it would settle nothing.
 contract Marketplace is ModelRegistry, PullPayments {
-    /// @notice A consumer's escrowed request for one prediction.
-    /// @dev Slot 0 packs what every step reads: consumer, deadline, model id, status.
-    struct Request {
+    /// @notice What a consumer agreed to for a group of requests: the request ids are derived
+    /// from it, and fulfil and refund present it again.
+    struct Terms {
+        uint256 modelId;
         address consumer;
-        uint40 deadline;
-        uint48 modelId;
-        RequestStatus status;
-        uint256 escrow;
-        uint256 inputCommitment;
+        uint256 price;
+        uint256 deadline;
+        uint256[] inputCommitments;
+    }
+
+    /// @notice A Groth16 proof in the verifiers' calling convention.
+    struct Proof {
+        uint256[2] a;
+        uint256[2][2] b;
+        uint256[2] c;
+    }
+
+    /// @notice One request answered by a batch proof.
+    /// @dev `pick` is `group << 8 | index`: request `index` of the batch's `group`-th terms.
+    struct Answer {
+        uint256 pick;
         uint256 label;
         uint256 outputCommitment;
     }
 
-    /// @notice The label and output commitment of a request not yet answered: no field element
-    /// equals it, so it cannot be mistaken for a result.
-    uint256 public constant NO_RESULT = type(uint256).max;
+    /// @dev group id => bit 255: the group exists; bits 248-254: its size; bits 2i, 2i+1: the
+    /// status of request i (0 open, 1 fulfilled, 2 refunded)
+    mapping(uint256 => uint256) private _groups;
 
-    /// @notice Number of requests opened so far; request ids are 1..requestCount.
-    uint256 public requestCount;
-    mapping(uint256 => Request) private _requests;
+    uint256 private constant EXISTS = 1 << 255;
+    uint256 private constant INDEX_BITS = 6;
+    uint256 private constant INDEX_MASK = (1 << INDEX_BITS) - 1;
+    uint256 private constant FULFILLED = 1;
+    uint256 private constant REFUNDED = 2;
 
     /// @notice The model names no inference verifier.
     /// @param modelId the model
     error InferenceUnsupported(uint256 modelId);
-    /// @notice The payment must equal the model's price exactly.
-    /// @param expected the model's price
+    /// @notice The payment must equal the model's price times the number of inputs exactly.
+    /// @param expected the wei due
     /// @param sent the value sent
     error WrongPayment(uint256 expected, uint256 sent);
     /// @notice The deadline must lie in the future (and fit 40 bits).
     /// @param deadline the deadline given
     error BadDeadline(uint256 deadline);
-    /// @notice The model id does not fit the request record.
-    /// @param modelId the model id given
-    error ModelIdTooLarge(uint256 modelId);
     /// @notice A public input is not a BN254 scalar field element.
     /// @param value the input given
     error PublicInputOutOfField(uint256 value);
@@ -56,21 +82,45 @@ contract Marketplace is ModelRegistry, PullPayments {
     /// @param requestId the request
     /// @param caller who tried
     error NotConsumer(uint256 requestId, address caller);
+    /// @notice A group holds 1 to MAX_BATCH inputs.
+    /// @param count the number given
+    error BadGroupSize(uint256 count);
+    /// @notice These exact terms were opened before: salt the input commitment afresh.
+    /// @param groupId the existing group
+    error RequestExists(uint256 groupId);
+    /// @notice The model registered no verifier for batches of this size.
+    /// @param modelId the model
+    /// @param batchSize the batch size asked for
+    error NoBatchVerifier(uint256 modelId, uint256 batchSize);
+    /// @notice A batch answers 1 to batchSize requests.
+    /// @param answers the number of requests answered
+    /// @param batchSize the proof's batch size
+    error BadBatch(uint256 answers, uint256 batchSize);
+    /// @notice A request of the batch is for another model than the proof's.
+    /// @param requestId the request
+    /// @param modelId the proof's model
+    error WrongModel(uint256 requestId, uint256 modelId);
+    /// @notice The pick names a group or an index the batch does not hold.
+    /// @param pick the pick given
+    error BadPick(uint256 pick);
+    /// @notice No request of the batch was open and in time: the fulfil would settle nothing.
+    error NothingToSettle();
 
-    /// @notice A consumer escrowed the price of a prediction.
-    /// @param requestId the new request
+    /// @notice A consumer escrowed the price of `inputCommitments.length` predictions; their
+    /// request ids are `groupId` + 0, 1, ...
+    /// @param groupId the new group (and the id of its first request)
     /// @param modelId the model asked
     /// @param consumer who escrowed
-    /// @param inputCommitment commitment to the (salted) input
-    /// @param escrow the wei escrowed (the model's price)
-    /// @param deadline unix time after which an unanswered request can be refunded
-    event RequestOpened(
-        uint256 indexed requestId,
+    /// @param price the wei escrowed per request (the model's price)
+    /// @param deadline unix time after which unanswered requests can be refunded
+    /// @param inputCommitments commitments to the (salted) inputs
+    event RequestsOpened(
+        uint256 indexed groupId,
         uint256 indexed modelId,
         address indexed consumer,
-        uint256 inputCommitment,
-        uint256 escrow,
-        uint256 deadline
+        uint256 price,
+        uint256 deadline,
+        uint256[] inputCommitments
     );
     /// @notice A valid proof answered a request; its escrow is now owed to the model's provider.
     /// @param requestId the request
@@ -87,47 +137,43 @@ contract Marketplace is ModelRegistry, PullPayments {
     /// @param modelId the registered model
     /// @param inputCommitment commitment to the (salted) input, a BN254 scalar
     /// @param deadline unix time after which an unanswered request can be refunded
-    /// @return requestId the new request's id (ids start at 1)
+    /// @return requestId the new request's id (its group's)
     function openRequest(uint256 modelId, uint256 inputCommitment, uint256 deadline)
         external
         payable
         returns (uint256 requestId)
     {
-        Model storage m = _existing(modelId);
-        if (m.retired) revert ModelIsRetired(modelId);
-        if (m.inferenceVerifier == address(0)) revert InferenceUnsupported(modelId);
-        if (msg.value != m.price) revert WrongPayment(m.price, msg.value);
-        if (inputCommitment >= SCALAR_FIELD) revert PublicInputOutOfField(inputCommitment);
-        if (deadline <= block.timestamp || deadline > type(uint40).max) revert BadDeadline(deadline);
-        if (modelId > type(uint48).max) revert ModelIdTooLarge(modelId);
-
-        requestId = ++requestCount;
-        _requests[requestId] = Request({
-            consumer: msg.sender,
-            deadline: uint40(deadline),
-            modelId: uint48(modelId),
-            status: RequestStatus.Open,
-            escrow: msg.value,
-            inputCommitment: inputCommitment,
-            // the consumer pre-pays the result slots (written non-zero now, overwritten by
-            // fulfil): fulfil then costs 5k gas per slot instead of 22k
-            label: NO_RESULT,
-            outputCommitment: NO_RESULT
-        });
-        emit RequestOpened(requestId, modelId, msg.sender, inputCommitment, msg.value, deadline);
+        uint256[] memory inputs = new uint256[](1);
+        inputs[0] = inputCommitment;
+        return _openGroup(modelId, inputs, deadline);
     }
 
-    /// @notice Answer a request with a Groth16 proof of (model commitment, input commitment,
-    /// label, output commitment); on success the escrow is owed to the model's provider.
+    /// @notice Escrow the model's price for each of up to MAX_BATCH committed inputs, in one slot.
+    /// @param modelId the registered model
+    /// @param inputCommitments commitments to the (salted) inputs, BN254 scalars
+    /// @param deadline unix time after which unanswered requests can be refunded
+    /// @return groupId the new group's id: the requests are groupId + 0, 1, ...
+    function openRequests(uint256 modelId, uint256[] calldata inputCommitments, uint256 deadline)
+        external
+        payable
+        returns (uint256 groupId)
+    {
+        return _openGroup(modelId, inputCommitments, deadline);
+    }
+
+    /// @notice Answer one request with a Groth16 proof of (model commitment, input commitment,
+    /// label, output commitment); on success its escrow is owed to the model's provider.
     /// Anyone may submit the proof: the payment goes to the provider either way.
-    /// @param requestId the open request
+    /// @param terms the terms the request was opened with
+    /// @param index the request's index in its group (0 for a single request)
     /// @param a proof point A
     /// @param b proof point B, G2 coordinates as (imaginary, real)
     /// @param c proof point C
     /// @param label the predicted label
     /// @param outputCommitment commitment to the model's output
     function fulfil(
-        uint256 requestId,
+        Terms calldata terms,
+        uint256 index,
         uint256[2] calldata a,
         uint256[2][2] calldata b,
         uint256[2] calldata c,
@@ -136,44 +182,88 @@ contract Marketplace is ModelRegistry, PullPayments {
     ) external {
         if (label >= SCALAR_FIELD) revert PublicInputOutOfField(label);
         if (outputCommitment >= SCALAR_FIELD) revert PublicInputOutOfField(outputCommitment);
-        Request storage r = _open(requestId);
-        if (block.timestamp > r.deadline) revert DeadlinePassed(requestId, r.deadline);
-        Model storage m = _existing(r.modelId);
-        uint256[4] memory pub = [m.modelCommitment, r.inputCommitment, label, outputCommitment];
+        (uint256 groupId, uint256 state) = _group(terms);
+        if (index >= terms.inputCommitments.length) revert UnknownRequest(groupId + index);
+        uint256 requestId = groupId + index;
+        RequestStatus status = _statusAt(state, index);
+        if (status != RequestStatus.Open) revert RequestNotOpen(requestId, status);
+        if (block.timestamp > terms.deadline) revert DeadlinePassed(requestId, terms.deadline);
+        Model storage m = _existing(terms.modelId);
+        uint256[4] memory pub = [m.modelCommitment, terms.inputCommitments[index], label, outputCommitment];
         if (!IGroth16Verifier(m.inferenceVerifier).verifyProof(a, b, c, pub)) revert InvalidProof(requestId);
-        address provider = m.provider;
 
-        uint256 amount = r.escrow;
-        r.status = RequestStatus.Fulfilled;
-        r.escrow = 0;
-        r.label = label;
-        r.outputCommitment = outputCommitment;
-        _credit(provider, amount);
+        _groups[groupId] = state | (FULFILLED << (2 * index));
+        _credit(m.provider, terms.price);
         emit RequestFulfilled(requestId, label, outputCommitment);
     }
 
-    /// @notice Return the escrow of an unanswered request whose deadline has passed; the
-    /// consumer then withdraws it.
-    /// @param requestId the open request
-    function refund(uint256 requestId) external {
-        Request storage r = _open(requestId);
-        if (msg.sender != r.consumer) revert NotConsumer(requestId, msg.sender);
-        if (block.timestamp <= r.deadline) revert DeadlineNotReached(requestId, r.deadline);
-
-        uint256 amount = r.escrow;
-        r.status = RequestStatus.Refunded;
-        r.escrow = 0;
-        _credit(msg.sender, amount);
-        emit RequestRefunded(requestId, msg.sender, amount);
+    /// @notice Answer up to `batchSize` requests for one model with one proof of its batch
+    /// statement: public inputs (model commitment, the input commitments, the labels, the output
+    /// commitments), a short batch padded by repeating its last answer. Settles the answered
+    /// requests that are open and in time, skips the others; the sum of their escrows is owed
+    /// to the provider.
+    /// @param modelId the model every answered request is for
+    /// @param batchSize the batch statement proved (a registered batch size)
+    /// @param proof the Groth16 proof
+    /// @param groups the terms of the groups the answered requests belong to
+    /// @param answers the answers, in the proof's slot order
+    function fulfilBatch(
+        uint256 modelId,
+        uint256 batchSize,
+        Proof calldata proof,
+        Terms[] calldata groups,
+        Answer[] calldata answers
+    ) external {
+        uint256[] memory ids = _verifiedBatch(modelId, batchSize, proof, groups, answers);
+        uint256 paid;
+        for (uint256 j = 0; j < answers.length; ++j) {
+            Answer calldata answer = answers[j];
+            (uint256 g, uint256 index) = (answer.pick >> 8, answer.pick & 0xff);
+            uint256 state = _groups[ids[g]]; // read again: an earlier answer may have settled it
+            if (_statusAt(state, index) != RequestStatus.Open || block.timestamp > groups[g].deadline) continue;
+            _groups[ids[g]] = state | (FULFILLED << (2 * index));
+            paid += groups[g].price;
+            emit RequestFulfilled(ids[g] + index, answer.label, answer.outputCommitment);
+        }
+        if (paid == 0) revert NothingToSettle();
+        _credit(_existing(modelId).provider, paid);
     }
 
-    /// @notice A request's full record.
+    /// @notice Return the escrow of every unanswered request of a group whose deadline has
+    /// passed; the consumer then withdraws it.
+    /// @param terms the terms the group was opened with
+    function refund(Terms calldata terms) external {
+        (uint256 groupId, uint256 state) = _group(terms);
+        if (msg.sender != terms.consumer) revert NotConsumer(groupId, msg.sender);
+        if (block.timestamp <= terms.deadline) revert DeadlineNotReached(groupId, terms.deadline);
+        uint256 count;
+        uint256 n = terms.inputCommitments.length;
+        for (uint256 i = 0; i < n; ++i) {
+            if (_statusAt(state, i) != RequestStatus.Open) continue;
+            state |= REFUNDED << (2 * i);
+            ++count;
+            emit RequestRefunded(groupId + i, msg.sender, terms.price);
+        }
+        if (count == 0) revert RequestNotOpen(groupId, _statusAt(state, 0));
+        _groups[groupId] = state;
+        _credit(msg.sender, terms.price * count);
+    }
+
+    /// @notice The id a group of these terms has (whether or not it was opened).
+    /// @param terms the terms
+    /// @return the group id, also the id of its first request
+    function groupIdOf(Terms calldata terms) external pure returns (uint256) {
+        return _groupId(terms);
+    }
+
+    /// @notice A request's status (None for an id no group holds).
     /// @param requestId the request
-    /// @return the request
-    function request(uint256 requestId) external view returns (Request memory) {
-        Request storage r = _requests[requestId];
-        if (r.status == RequestStatus.None) revert UnknownRequest(requestId);
-        return r;
+    /// @return its status
+    function requestStatus(uint256 requestId) external view returns (RequestStatus) {
+        uint256 index = requestId & INDEX_MASK;
+        uint256 state = _groups[requestId - index];
+        if (state == 0 || index >= (state >> 248) & 0x7f) return RequestStatus.None;
+        return _statusAt(state, index);
     }
 
     /// @dev A provider pays its credit slot when it registers, so that the fulfil which pays it
@@ -182,10 +272,92 @@ contract Marketplace is ModelRegistry, PullPayments {
         _enroll(provider);
     }
 
-    /// @dev The record of an open request (reverts UnknownRequest or RequestNotOpen otherwise).
-    function _open(uint256 requestId) private view returns (Request storage r) {
-        r = _requests[requestId];
-        if (r.status == RequestStatus.None) revert UnknownRequest(requestId);
-        if (r.status != RequestStatus.Open) revert RequestNotOpen(requestId, r.status);
+    /// @dev Open a group: check the model and the terms, write its one slot, emit its terms.
+    function _openGroup(uint256 modelId, uint256[] memory inputs, uint256 deadline) private returns (uint256 groupId) {
+        Model storage m = _existing(modelId);
+        if (m.retired) revert ModelIsRetired(modelId);
+        if (!m.sellsInference) revert InferenceUnsupported(modelId);
+        uint256 count = inputs.length;
+        if (count == 0 || count > MAX_BATCH) revert BadGroupSize(count);
+        uint256 price = m.price;
+        if (msg.value != price * count) revert WrongPayment(price * count, msg.value);
+        for (uint256 i = 0; i < count; ++i) {
+            if (inputs[i] >= SCALAR_FIELD) revert PublicInputOutOfField(inputs[i]);
+        }
+        if (deadline <= block.timestamp || deadline > type(uint40).max) revert BadDeadline(deadline);
+
+        groupId = _hashTerms(modelId, msg.sender, price, deadline, inputs);
+        if (_groups[groupId] != 0) revert RequestExists(groupId);
+        _groups[groupId] = EXISTS | (count << 248);
+        emit RequestsOpened(groupId, modelId, msg.sender, price, deadline, inputs);
+    }
+
+    /// @dev Check a batch: its size, the groups' model and existence, and the proof. Returns
+    /// the groups' ids.
+    function _verifiedBatch(
+        uint256 modelId,
+        uint256 batchSize,
+        Proof calldata proof,
+        Terms[] calldata groups,
+        Answer[] calldata answers
+    ) private view returns (uint256[] memory ids) {
+        if (answers.length == 0 || answers.length > batchSize) revert BadBatch(answers.length, batchSize);
+        address verifier = batchVerifierFor(modelId, batchSize);
+        if (verifier == address(0)) revert NoBatchVerifier(modelId, batchSize);
+        ids = new uint256[](groups.length);
+        for (uint256 g = 0; g < groups.length; ++g) {
+            (ids[g],) = _group(groups[g]);
+            if (groups[g].modelId != modelId) revert WrongModel(ids[g], modelId);
+        }
+        uint256[] memory pub = _batchInputs(modelId, batchSize, groups, answers);
+        if (!IGroth16BatchVerifier(verifier).verifyProof(proof.a, proof.b, proof.c, pub)) {
+            revert InvalidProof(ids.length > 0 ? ids[0] : 0);
+        }
+    }
+
+    /// @dev The public inputs of a batch proof: the model commitment, then per slot the input
+    /// commitments, the labels, the output commitments; slots past the answers repeat the last.
+    function _batchInputs(uint256 modelId, uint256 batchSize, Terms[] calldata groups, Answer[] calldata answers)
+        private
+        view
+        returns (uint256[] memory pub)
+    {
+        pub = new uint256[](1 + 3 * batchSize);
+        pub[0] = _existing(modelId).modelCommitment;
+        uint256 n = answers.length;
+        for (uint256 j = 0; j < batchSize; ++j) {
+            Answer calldata answer = answers[j < n ? j : n - 1];
+            (uint256 g, uint256 index) = (answer.pick >> 8, answer.pick & 0xff);
+            if (g >= groups.length || index >= groups[g].inputCommitments.length) revert BadPick(answer.pick);
+            pub[1 + j] = groups[g].inputCommitments[index];
+            pub[1 + batchSize + j] = answer.label;
+            pub[1 + 2 * batchSize + j] = answer.outputCommitment;
+        }
+    }
+
+    /// @dev A group's id and its state slot (reverts UnknownRequest when never opened).
+    function _group(Terms calldata terms) private view returns (uint256 groupId, uint256 state) {
+        groupId = _groupId(terms);
+        state = _groups[groupId];
+        if (state == 0) revert UnknownRequest(groupId);
+    }
+
+    /// @dev The status of request `index` in a group's state slot.
+    function _statusAt(uint256 state, uint256 index) private pure returns (RequestStatus) {
+        uint256 bits = (state >> (2 * index)) & 3;
+        return bits == 0 ? RequestStatus.Open : bits == FULFILLED ? RequestStatus.Fulfilled : RequestStatus.Refunded;
+    }
+
+    function _groupId(Terms calldata t) private pure returns (uint256) {
+        return _hashTerms(t.modelId, t.consumer, t.price, t.deadline, t.inputCommitments);
+    }
+
+    /// @dev keccak256 of the ABI-encoded terms with the low 6 bits (a request's index) cleared.
+    function _hashTerms(uint256 modelId, address consumer, uint256 price, uint256 deadline, uint256[] memory inputs)
+        private
+        pure
+        returns (uint256)
+    {
+        return uint256(keccak256(abi.encode(modelId, consumer, price, deadline, inputs))) & ~INDEX_MASK;
     }
 }

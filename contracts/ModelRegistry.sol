@@ -2,13 +2,17 @@
 pragma solidity ^0.8.28;
 
 import {SCALAR_FIELD as BN254_SCALAR_FIELD, NotProvider, ModelIsRetired} from "./Common.sol";
+import {IGroth16BatchVerifier} from "./IGroth16BatchVerifier.sol";
 
 /// @title Registry of committed models
 /// @author zkml-market
 /// @notice A provider registers a model by its commitment (the Poseidon hash of its quantized
 /// weights and architecture), names a Groth16 verifier for each statement it can prove, sets a
-/// price per prediction, and records the hash of its setup transcript. The commitment, the
-/// verifiers and the transcript never change; the price can, and the model can be retired.
+/// price per prediction, and records the hash of its setup transcript. It may add batch
+/// verifiers: one Groth16 proof then answers up to N requests at once. The commitment, the
+/// verifiers (batch verifiers included: each of them can settle any request, so a consumer
+/// checks them all before it pays) and the transcript never change; the price can, and the
+/// model can be retired.
 contract ModelRegistry {
     /// @notice The statements a model can be proved to satisfy (index into `verifiers`).
     enum Statement {
@@ -17,21 +21,27 @@ contract ModelRegistry {
         Retrieval
     }
 
-    /// @dev Fields used by every fulfil sit in three slots: (provider, price),
-    /// (inference verifier, retired), commitment.
+    /// @dev openRequest reads one slot, (provider, price, retired, sellsInference); a fulfil
+    /// adds (inference verifier) and the commitment.
     /// @notice Everything recorded about a model.
     struct Model {
         address provider;
-        uint96 price;
-        address inferenceVerifier;
+        uint80 price;
         bool retired;
+        bool sellsInference;
+        address inferenceVerifier;
         uint256 modelCommitment;
         address accuracyVerifier;
         address retrievalVerifier;
         bytes32 architectureHash;
         bytes32 transcriptHash;
         string metadataURI;
+        address[] batchVerifiers;
     }
+
+    /// @notice The largest batch one proof may answer (the settled-status bitmap of a request
+    /// group holds 64 entries).
+    uint256 public constant MAX_BATCH = 64;
 
     /// @notice BN254 scalar field order: a commitment is a public input, so it must be below it.
     /// @dev Common.sol's constant, exposed as a getter as before (the getter also keeps the
@@ -41,6 +51,8 @@ contract ModelRegistry {
     /// @notice Number of models registered so far; model ids are 1..modelCount.
     uint256 public modelCount;
     mapping(uint256 => Model) private _models;
+    /// @dev model id => batch size => the verifier of that batch statement
+    mapping(uint256 => mapping(uint256 => address)) private _batchVerifiers;
 
     /// @notice No model has this id.
     /// @param modelId the id asked for
@@ -53,9 +65,15 @@ contract ModelRegistry {
     /// @notice The address named as a verifier has no code.
     /// @param verifier the address given
     error VerifierNotDeployed(address verifier);
-    /// @notice The price does not fit the 96-bit price field.
+    /// @notice The price does not fit the 80-bit price field.
     /// @param price the price given
     error PriceTooLarge(uint256 price);
+    /// @notice A batch verifier's statement is not a batched inference of 2..MAX_BATCH requests
+    /// (1 + 3N public inputs), or its batch size is named twice, or the model has no inference
+    /// verifier for single requests.
+    /// @param verifier the batch verifier given
+    /// @param publicInputs the number of public inputs it reports
+    error BadBatchVerifier(address verifier, uint256 publicInputs);
 
     /// @notice A model was registered.
     /// @param modelId the new model
@@ -63,6 +81,7 @@ contract ModelRegistry {
     /// @param modelCommitment commitment to its quantized weights
     /// @param architectureHash hash of its architecture
     /// @param verifiers its verifier per statement (Inference, Accuracy, Retrieval)
+    /// @param batchVerifiers its verifiers of batched inference statements
     /// @param price wei per prediction
     /// @param transcriptHash hash of its setup ceremony transcript
     /// @param metadataURI where its public description lives
@@ -72,6 +91,7 @@ contract ModelRegistry {
         uint256 modelCommitment,
         bytes32 architectureHash,
         address[3] verifiers,
+        address[] batchVerifiers,
         uint256 price,
         bytes32 transcriptHash,
         string metadataURI
@@ -89,6 +109,8 @@ contract ModelRegistry {
     /// @param modelCommitment commitment to the quantized weights (a BN254 scalar)
     /// @param architectureHash hash of the model's architecture
     /// @param verifiers verifier per statement (Inference, Accuracy, Retrieval); zero = unsupported
+    /// @param batchVerifiers verifiers of batched inference statements (IGroth16BatchVerifier),
+    /// at most one per batch size; empty when every proof answers one request
     /// @param price wei per prediction
     /// @param transcriptHash hash of the setup ceremony transcript
     /// @param metadataURI where the model's public description lives
@@ -97,12 +119,13 @@ contract ModelRegistry {
         uint256 modelCommitment,
         bytes32 architectureHash,
         address[3] calldata verifiers,
+        address[] calldata batchVerifiers,
         uint256 price,
         bytes32 transcriptHash,
         string calldata metadataURI
     ) external returns (uint256 modelId) {
         if (modelCommitment >= SCALAR_FIELD) revert CommitmentOutOfField(modelCommitment);
-        if (price > type(uint96).max) revert PriceTooLarge(price);
+        if (price > type(uint80).max) revert PriceTooLarge(price);
         bool any;
         for (uint256 i = 0; i < 3; ++i) {
             if (verifiers[i] == address(0)) continue;
@@ -114,8 +137,10 @@ contract ModelRegistry {
         modelId = ++modelCount;
         Model storage m = _models[modelId];
         m.provider = msg.sender;
-        m.price = uint96(price);
+        m.price = uint80(price);
         m.inferenceVerifier = verifiers[uint256(Statement.Inference)];
+        m.sellsInference = m.inferenceVerifier != address(0);
+        if (batchVerifiers.length != 0) _registerBatchVerifiers(modelId, m, batchVerifiers);
         m.modelCommitment = modelCommitment;
         m.accuracyVerifier = verifiers[uint256(Statement.Accuracy)];
         m.retrievalVerifier = verifiers[uint256(Statement.Retrieval)];
@@ -123,7 +148,15 @@ contract ModelRegistry {
         m.transcriptHash = transcriptHash;
         m.metadataURI = metadataURI;
         emit ModelRegistered(
-            modelId, msg.sender, modelCommitment, architectureHash, verifiers, price, transcriptHash, metadataURI
+            modelId,
+            msg.sender,
+            modelCommitment,
+            architectureHash,
+            verifiers,
+            batchVerifiers,
+            price,
+            transcriptHash,
+            metadataURI
         );
         _afterRegister(modelId, msg.sender);
     }
@@ -133,9 +166,9 @@ contract ModelRegistry {
     /// @param newPrice wei per prediction
     function setPrice(uint256 modelId, uint256 newPrice) external {
         Model storage m = _ownModel(modelId);
-        if (newPrice > type(uint96).max) revert PriceTooLarge(newPrice);
+        if (newPrice > type(uint80).max) revert PriceTooLarge(newPrice);
         uint256 oldPrice = m.price;
-        m.price = uint96(newPrice);
+        m.price = uint80(newPrice);
         emit PriceChanged(modelId, oldPrice, newPrice);
     }
 
@@ -181,6 +214,34 @@ contract ModelRegistry {
     {
         Model storage m = _existing(modelId);
         return (m.provider, m.inferenceVerifier, m.modelCommitment, m.price, m.retired);
+    }
+
+    /// @notice The verifier of a model's batched inference statement of `batchSize` requests
+    /// (zero when it has none).
+    /// @param modelId the model
+    /// @param batchSize requests per proof
+    /// @return the verifier's address
+    function batchVerifierFor(uint256 modelId, uint256 batchSize) public view returns (address) {
+        _existing(modelId);
+        return _batchVerifiers[modelId][batchSize];
+    }
+
+    /// @dev Record the batch verifiers of a new model, each under the batch size its statement
+    /// has (1 + 3N public inputs); refuse a size out of range, named twice, or without the
+    /// single-request verifier beside it.
+    function _registerBatchVerifiers(uint256 modelId, Model storage m, address[] calldata batchVerifiers) private {
+        for (uint256 i = 0; i < batchVerifiers.length; ++i) {
+            address v = batchVerifiers[i];
+            if (v.code.length == 0) revert VerifierNotDeployed(v);
+            uint256 inputs = IGroth16BatchVerifier(v).publicInputCount();
+            uint256 size = inputs > 0 ? (inputs - 1) / 3 : 0;
+            bool fits = inputs == 1 + 3 * size && size >= 2 && size <= MAX_BATCH;
+            if (!fits || !m.sellsInference || _batchVerifiers[modelId][size] != address(0)) {
+                revert BadBatchVerifier(v, inputs);
+            }
+            _batchVerifiers[modelId][size] = v;
+            m.batchVerifiers.push(v);
+        }
     }
 
     /// @dev Hook for a contract built on the registry, run after each registration.

@@ -49,8 +49,6 @@ STATEMENT_CONTRACTS = ("AccuracyAudit", "RetrievalMarket")
 ARTIFACTS = SHIPPED + STATEMENT_CONTRACTS
 # statement index in ModelRegistry.registerModel's verifier array
 INFERENCE, ACCURACY, RETRIEVAL = 0, 1, 2
-# Marketplace.NO_RESULT: the label and output commitment of an unanswered request
-NO_RESULT = 2**256 - 1
 
 
 class ContractRevert(ChainError):
@@ -78,28 +76,59 @@ class ModelRecord:
 
     provider: str
     price: int
-    inference_verifier: str
     retired: bool
+    sells_inference: bool
+    inference_verifier: str
     model_commitment: int
     accuracy_verifier: str
     retrieval_verifier: str
     architecture_hash: bytes
     transcript_hash: bytes
     metadata_uri: str
+    batch_verifiers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a consumer agreed to for a group of requests (Marketplace.Terms): the chain keeps
+    only their hash, so fulfil and refund send them again. Request ``group_id + i`` is the
+    input ``input_commitments[i]``."""
+
+    model_id: int
+    consumer: str
+    price: int
+    deadline: int
+    input_commitments: tuple[int, ...]
+
+    def abi(self) -> tuple:
+        return (self.model_id, self.consumer, self.price, self.deadline, list(self.input_commitments))
 
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """An escrowed request as Marketplace.request returns it."""
+    """An escrowed request: its terms (from its RequestsOpened event), its status on-chain and,
+    once fulfilled, the proved result (from its RequestFulfilled event)."""
 
+    request_id: int
     consumer: str
     deadline: int
     model_id: int
     status: Status
-    escrow: int
+    escrow: int  # the price while open, 0 once settled
     input_commitment: int
     label: int | None  # None until fulfilled
     output_commitment: int | None  # None until fulfilled
+
+
+# Marketplace: a request id is its group id plus its index (the group id's low 6 bits are 0)
+GROUP_INDEX_BITS = 6
+MAX_GROUP = 1 << GROUP_INDEX_BITS
+
+
+def group_of(request_id: int) -> tuple[int, int]:
+    """``(group id, index)`` of a request id."""
+    index = request_id & (MAX_GROUP - 1)
+    return request_id - index, index
 
 
 # --- compile and ship --------------------------------------------------------------------------
@@ -418,6 +447,7 @@ class Market:
         self.registry = marketplace
         self.last_receipt: TxReceipt | None = None
         self._abis = [marketplace.abi, load_artifact("Groth16Verifier")["abi"]]
+        self._terms: dict[int, Terms] = {}  # group id -> terms, from RequestsOpened events
 
     @classmethod
     def deploy(cls, w3: Web3, sender: str) -> Market:
@@ -461,13 +491,21 @@ class Market:
         metadata_uri: str = "",
         accuracy_verifier: str | None = None,
         retrieval_verifier: str | None = None,
+        batch_verifiers: Sequence[str] = (),
     ) -> int:
-        """Register a model for ``provider``; returns its id."""
+        """Register a model for ``provider``; returns its id. ``batch_verifiers`` are
+        Groth16BatchVerifier addresses, at most one per batch size."""
         zero = "0x" + "00" * 20
         verifiers = [inference_verifier or zero, accuracy_verifier or zero, retrieval_verifier or zero]
         receipt = self._send(
             self.registry.functions.registerModel(
-                model_commitment, architecture_hash, verifiers, price, transcript_hash, metadata_uri
+                model_commitment,
+                architecture_hash,
+                verifiers,
+                list(batch_verifiers),
+                price,
+                transcript_hash,
+                metadata_uri,
             ),
             provider,
         )
@@ -482,7 +520,17 @@ class Market:
 
     def model(self, model_id: int) -> ModelRecord:
         """The registry's record of a model (UnknownModel revert for an id never registered)."""
-        return read_record(ModelRecord, self.registry.functions.model(model_id), self._abis)
+        return read_record(
+            ModelRecord,
+            self.registry.functions.model(model_id),
+            self._abis,
+            batch_verifiers=lambda v: tuple(Web3.to_checksum_address(a) for a in v),
+        )
+
+    def batch_verifier(self, model_id: int, batch_size: int) -> str | None:
+        """The model's verifier for batches of ``batch_size`` requests, None when it has none."""
+        address = self._view(self.registry.functions.batchVerifierFor(model_id, batch_size))
+        return None if int(address, 16) == 0 else Web3.to_checksum_address(address)
 
     def price(self, model_id: int) -> int:
         return int(self._view(self.registry.functions.inferenceTerms(model_id))[3])
@@ -498,16 +546,89 @@ class Market:
         receipt = self._send(
             self.marketplace.functions.openRequest(model_id, input_commitment, deadline), consumer, value
         )
-        (event,) = self.marketplace.events.RequestOpened().process_receipt(receipt)
-        return int(event["args"]["requestId"])
+        return self._opened(receipt)[0]
+
+    def open_requests(
+        self, consumer: str, model_id: int, input_commitments: Sequence[int], deadline: int, value: int | None = None
+    ) -> list[int]:
+        """Escrow the model's price for each input in one transaction (one storage slot);
+        returns the request ids, in input order."""
+        value = self.price(model_id) * len(input_commitments) if value is None else value
+        call = self.marketplace.functions.openRequests(model_id, list(input_commitments), deadline)
+        return self._opened(self._send(call, consumer, value))
+
+    def _opened(self, receipt) -> list[int]:
+        (event,) = self.marketplace.events.RequestsOpened().process_receipt(receipt)
+        return self._remember(event)
+
+    def _remember(self, event) -> list[int]:
+        """Keep the terms of a RequestsOpened event; its request ids."""
+        args = event["args"]
+        terms = Terms(
+            int(args["modelId"]),
+            Web3.to_checksum_address(args["consumer"]),
+            int(args["price"]),
+            int(args["deadline"]),
+            tuple(int(c) for c in args["inputCommitments"]),
+        )
+        group = int(args["groupId"])
+        self._terms[group] = terms
+        return [group + i for i in range(len(terms.input_commitments))]
+
+    def opened(self, model_id: int, from_block: int, to_block: int) -> list[tuple[int, Terms]]:
+        """The requests opened for a model in a block range: ``(request id, group terms)``."""
+        events = self.marketplace.events.RequestsOpened().get_logs(
+            from_block=from_block, to_block=to_block, argument_filters={"modelId": model_id}
+        )
+        return [(rid, self._terms[group_of(rid)[0]]) for event in events for rid in self._remember(event)]
+
+    def terms(self, request_id: int) -> Terms:
+        """The terms of a request's group (read from its RequestsOpened event once, then kept);
+        ContractRevert UnknownRequest when no group holds the id."""
+        group, index = group_of(request_id)
+        if group not in self._terms:
+            events = self.marketplace.events.RequestsOpened().get_logs(
+                from_block=0, argument_filters={"groupId": group}
+            )
+            for event in events:
+                self._remember(event)
+        terms = self._terms.get(group)
+        if terms is None or index >= len(terms.input_commitments):
+            raise ContractRevert("UnknownRequest", (request_id,))
+        return terms
 
     def fulfil(self, sender: str, request_id: int, proof, label: int, output_commitment: int) -> None:
         """Answer a request. ``proof`` is ``(a, b, c)`` in EVM order or a Groth16 ``Proof``."""
         a, b, c = proof if isinstance(proof, (tuple, list)) else proof_to_evm(proof)
-        self._send(self.marketplace.functions.fulfil(request_id, a, b, c, label, output_commitment), sender)
+        terms, index = self.terms(request_id), group_of(request_id)[1]
+        call = self.marketplace.functions.fulfil(terms.abi(), index, a, b, c, label, output_commitment)
+        self._send(call, sender)
+
+    def fulfil_batch(
+        self, sender: str, model_id: int, batch_size: int, proof, answers: Sequence[tuple[int, int, int]]
+    ) -> list[int]:
+        """Answer up to ``batch_size`` requests with one proof of the model's batch statement;
+        ``answers`` are ``(request id, label, output commitment)`` in the proof's slot order.
+        Returns the ids it settled (the others were no longer open or in time)."""
+        a, b, c = proof if isinstance(proof, (tuple, list)) else proof_to_evm(proof)
+        groups: dict[int, int] = {}
+        terms: list[tuple] = []
+        picks = []
+        for request_id, label, output_commitment in answers:
+            group, index = group_of(request_id)
+            if group not in groups:
+                groups[group] = len(terms)
+                terms.append(self.terms(request_id).abi())
+            picks.append((groups[group] << 8 | index, label, output_commitment))
+        call = self.marketplace.functions.fulfilBatch(model_id, batch_size, (a, b, c), terms, picks)
+        receipt = self._send(call, sender)
+        return [
+            int(e["args"]["requestId"]) for e in self.marketplace.events.RequestFulfilled().process_receipt(receipt)
+        ]
 
     def refund(self, consumer: str, request_id: int) -> None:
-        self._send(self.marketplace.functions.refund(request_id), consumer)
+        """Refund every unanswered request of ``request_id``'s group after its deadline."""
+        self._send(self.marketplace.functions.refund(self.terms(request_id).abi()), consumer)
 
     def withdraw(self, account: str) -> int:
         """Withdraw everything owed to ``account``; returns the wei sent."""
@@ -518,12 +639,34 @@ class Market:
     def owed(self, account: str) -> int:
         return int(self.marketplace.functions.owed(account).call())
 
-    def request(self, request_id: int) -> RequestRecord:
-        def result(value: int) -> int | None:
-            return None if int(value) == NO_RESULT else int(value)
+    def status(self, request_id: int) -> Status:
+        """A request's status on-chain (NONE for an id no group holds)."""
+        return Status(int(self._view(self.marketplace.functions.requestStatus(request_id))))
 
-        call = self.marketplace.functions.request(request_id)
-        return read_record(RequestRecord, call, self._abis, label=result, output_commitment=result)
+    def request(self, request_id: int) -> RequestRecord:
+        """A request's record: terms, status and result. ContractRevert UnknownRequest for an
+        id no group holds."""
+        status = self.status(request_id)
+        if status == Status.NONE:
+            raise ContractRevert("UnknownRequest", (request_id,))
+        terms, index = self.terms(request_id), group_of(request_id)[1]
+        label = output = None
+        if status == Status.FULFILLED:
+            events = self.marketplace.events.RequestFulfilled().get_logs(
+                from_block=0, argument_filters={"requestId": request_id}
+            )
+            label, output = int(events[-1]["args"]["label"]), int(events[-1]["args"]["outputCommitment"])
+        return RequestRecord(
+            request_id,
+            terms.consumer,
+            terms.deadline,
+            terms.model_id,
+            status,
+            terms.price if status == Status.OPEN else 0,
+            terms.input_commitments[index],
+            label,
+            output,
+        )
 
     def balance(self) -> int:
         """Ether the marketplace holds."""

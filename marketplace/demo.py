@@ -433,13 +433,15 @@ def summary(report: DemoReport, price: int) -> list[str]:
     """The summary table: one row per request, then the balances."""
     lines = [
         "",
-        "request  digit  onnxruntime  proved  match  proof (s)  gas (open + fulfil)",
-        "-------  -----  -----------  ------  -----  ---------  -------------------",
+        " #  request      digit  onnxruntime  proved  match  proof (s)  gas (open + fulfil)",
+        "--  -----------  -----  -----------  ------  -----  ---------  -------------------",
     ]
-    for r in report.rows:
+    for i, r in enumerate(report.rows, 1):
         match = "yes" if r.proved == r.onnxruntime else "NO"
+        # a request id is the hash of its terms: its first hex digits name it in the table
+        short = f"0x{r.request_id:064x}"[:10] + "…"
         lines.append(
-            f"{r.request_id:>7}  {r.digit:>5}  {r.onnxruntime:>11}  {r.proved:>6}  {match:>5}  "
+            f"{i:>2}  {short:>11}  {r.digit:>5}  {r.onnxruntime:>11}  {r.proved:>6}  {match:>5}  "
             f"{r.proof_seconds:>9.2f}  {r.open_gas:>8,} + {r.fulfil_gas:,}"
         )
     n = len(report.rows)

@@ -4,7 +4,7 @@ A provider's state directory holds:
 
 - ``provider.json``: the marketplace address, the provider's account, the chain id, the
   registered model (id, commitment, where its setup files are) and the last block whose
-  ``RequestOpened`` events were read;
+  ``RequestsOpened`` events were read;
 - ``requests/<id>.json``: one record per request for the provider's model, written when the
   request is seen on-chain (``waiting``), when its input arrives over the channel and matches
   the on-chain commitment (``received``: the input and salt are kept), when it is proved
@@ -193,7 +193,7 @@ class ProviderState:
     model_id: int | None = None
     model_commitment: int | None = None
     setup_dir: str | None = None  # the folder holding the model's spec, r1cs, ptau and zkey
-    last_block: int = -1  # RequestOpened events up to this block have been read
+    last_block: int = -1  # RequestsOpened events up to this block have been read
     # the batch statements registered with the model: kind -> {"size", "zkey", "verifier"}
     statements: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from circuits.artifacts import build
 from support.audit_world import build_proofs
+from support.batch import Keys
 from support.models import PRICE, STATEMENT_ITEMS, STATEMENT_SAMPLES, write_small_model
 from support.processes import hardhat_node
 from support.toy import CIRCUIT, ToyCircuit, build_toy_circuit
@@ -136,6 +137,12 @@ def world(small_model, tmp_path):
         "tmp": tmp_path,
     }
     provider.close()
+
+
+@pytest.fixture(scope="session")
+def batch_keys(tmp_path_factory) -> Keys:
+    """The small model with test keys for its single and batch-of-4 statements (``support.batch``)."""
+    return Keys(tmp_path_factory.mktemp("batch-keys"))
 
 
 @pytest.fixture(scope="session")

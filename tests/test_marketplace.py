@@ -178,7 +178,7 @@ def test_consumer_refuses_a_setup_without_its_contribution_or_with_another_verif
         world["consumer"].inspect(model_id, insecure_phase1=True)
     with pytest.raises(VerificationError, match="does not embed the published key"):
         world["consumer"]._check_verifier(verifier.address, served.proving_key)
-    world["consumer"]._check_verifier(market.registry.functions.model(1).call()[2], served.proving_key)
+    world["consumer"]._check_verifier(market.model(1).inference_verifier, served.proving_key)
 
 
 def test_the_provider_setup_is_a_compiled_model_folder(world):
@@ -217,7 +217,7 @@ def test_a_damaged_cached_setup_is_refused_not_served(world, small_model, tmp_pa
 def test_bad_input_and_low_balance_are_refused_before_any_escrow(world):
     w3, market, consumer = world["w3"], world["market"], world["consumer"]
     offer = consumer.inspect(world["model_id"], insecure_phase1=True)
-    count = market.marketplace.functions.requestCount().call()
+    count = len(market.opened(world["model_id"], 0, w3.eth.block_number))
     with pytest.raises(InputShapeError):
         consumer.predict(offer, np.zeros(15))
     with pytest.raises(Exception, match="outside the model's quantized input range"):
@@ -237,7 +237,7 @@ def test_bad_input_and_low_balance_are_refused_before_any_escrow(world):
     poor_consumer = Consumer(market, poor, log=lambda m: None)
     with pytest.raises(ConsumerError, match="fund the account"):
         poor_consumer.predict(offer, world["calibration"][0])
-    assert market.marketplace.functions.requestCount().call() == count
+    assert len(market.opened(world["model_id"], 0, w3.eth.block_number)) == count
 
 
 def test_channel_message_format_is_checked():

@@ -35,9 +35,9 @@ contract ReentrantReceiver {
     }
 
     /// @notice Refund a request this contract opened.
-    /// @param requestId the request
-    function refund(uint256 requestId) external {
-        market.refund(requestId);
+    /// @param terms the terms it opened the request with
+    function refund(Marketplace.Terms calldata terms) external {
+        market.refund(terms);
     }
 
     /// @notice Withdraw what the marketplace owes this contract.

@@ -11,7 +11,7 @@ setup transcript hash, and the channel endpoint as metadata URI). The channel pu
 model card, with the weights-free architecture spec (``card["architecture"]``) and the keys of
 the batch statements (``card["statements"]``), and every setup file, so that every client can
 rebuild the circuits and check the keys and verifiers it relies on. ``Provider.serve_once`` is one
-round of the serve loop: read new ``RequestOpened`` events for the model, prove and fulfil every
+round of the serve loop: read new ``RequestsOpened`` events for the model, prove and fulfil every
 request whose input arrived (``marketplace.channel``) and matches its commitment, and mark the
 ones past their deadline. Everything it learns goes to its ``ProviderStore`` first, so a
 provider killed at any point and started again resumes every pending request: the logits and
@@ -37,7 +37,15 @@ import numpy as np
 from marketplace import channel
 from marketplace.audit import ChallengeStatus, answer_challenge
 from marketplace.chain import chain_now
-from marketplace.contracts import ContractRevert, Market, RequestRecord, Status, deploy_verifier, proof_to_evm
+from marketplace.contracts import (
+    ContractRevert,
+    Market,
+    RequestRecord,
+    Status,
+    deploy_verifier,
+    group_of,
+    proof_to_evm,
+)
 from marketplace.retrieval import answer_request
 from marketplace.setup.model_folder import SETUP_FILES
 from marketplace.setup.pipeline import ServedModel, StatementKey, published_statements
@@ -371,7 +379,7 @@ class Provider:
         return model_id
 
     def poll_requests(self) -> list[int]:
-        """Read new RequestOpened events for the model; record each new request as waiting for
+        """Read new RequestsOpened events for the model; record each new request as waiting for
         its input. Returns the ids seen."""
         if self.model_id is None:
             raise ProviderError("register the model first (`zkmarket provider register`)")
@@ -381,19 +389,11 @@ class Provider:
             start = self.state.last_block + 1
             while start <= head:
                 end = min(head, start + LOG_RANGE - 1)
-                events = self.market.marketplace.events.RequestOpened().get_logs(
-                    from_block=start, to_block=end, argument_filters={"modelId": self.model_id}
-                )
-                for event in events:
-                    args = event["args"]
-                    request_id = int(args["requestId"])
+                for request_id, terms in self.market.opened(self.model_id, start, end):
+                    commitment = terms.input_commitments[group_of(request_id)[1]]
                     with self._store_lock:  # the channel may have stored its input meanwhile
                         if self.store.request(request_id) is None:
-                            self.store.put(
-                                RequestState(
-                                    request_id, WAITING, int(args["inputCommitment"]), int(args["deadline"])
-                                ).enter(WAITING)
-                            )
+                            self.store.put(RequestState(request_id, WAITING, commitment, terms.deadline).enter(WAITING))
                     seen.append(request_id)
                 start = end + 1
             self.state.last_block = head

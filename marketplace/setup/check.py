@@ -264,6 +264,12 @@ def check_statement_setup(
     }[kind]
     if int(verifier, 16) == 0:
         raise VerificationError(f"{what}: the model registered no {kind} verifier")
+    if kind == "inference" and record.batch_verifiers:
+        raise VerificationError(
+            f"{what} registered batch verifiers {', '.join(record.batch_verifiers)}: each of them can "
+            f"settle your requests, and this client does not check batch setups yet; use a model "
+            f"registered without them"
+        )
     files, published_size, sizes = statement_files(card, kind)
     if kind != "inference" and published_size != size:
         raise VerificationError(
