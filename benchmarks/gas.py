@@ -96,7 +96,7 @@ def mlp_statements(log=print) -> dict[int, Statement]:
             pk = _key(circuit.r1cs, f"mlp-batch{n}", log, fresh=True)
             proof, signals = prove(pk, result.witness, r1cs=circuit.r1cs)
         public = result.public
-        requests = list(zip(public["input_commitment"], public["label"], public["output_commitment"]))
+        requests = list(zip(public["input_commitment"], result.labels, public["output_commitment"]))
         out[n] = Statement(n, pk.verifying_key(), proof, [(int(c), int(label), int(o)) for c, label, o in requests])
     return out
 
@@ -112,11 +112,10 @@ def intrinsic_gas(w3, tx_hash) -> int:
     return base
 
 
-def measure(url: str | None, statements: dict[int, Statement], log=print) -> dict:
+def measure(url: str | None, statements: dict[int, Statement], circuit, log=print) -> dict:
     """Run both flows once on the chain at ``url`` (eth-tester when None) and return
-    ``{"steps": [...], "per_prediction": [...], "code_size": {...}, ...}``."""
-    log("building the toy circuit and proofs (cached under benchmarks/.cache/gas)")
-    circuit = _toy_circuit()
+    ``{"steps": [...], "per_prediction": [...], "code_size": {...}, ...}``. ``circuit`` is the
+    toy circuit (``_toy_circuit``): the same proofs on every chain."""
     proof, other = circuit.proof("a", "x1"), circuit.proof("a", "x2")
     w3 = connect(url)
     deployer, provider, consumer = w3.eth.accounts[:3]
@@ -362,25 +361,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print("the digits MLP's statements: single and batches of " + ", ".join(map(str, BATCH_SIZES)))
     statements = mlp_statements()
+    print("the toy circuit and its proofs (cached under benchmarks/.cache/gas)")
+    toy = _toy_circuit()
     results = []
     if args.url:
-        results.append(measure(args.url, statements))
+        results.append(measure(args.url, statements, toy))
     else:
-        results.append(measure(None, statements))
+        results.append(measure(None, statements, toy))
         if not args.no_hardhat:
             sys.path.insert(0, str(REPO_ROOT / "tests"))
             from support.processes import hardhat_node
 
             with hardhat_node() as url:
-                results.append(measure(url, statements))
+                results.append(measure(url, statements, toy))
     for result in results:
         print(
             f"\n{result['chain']}, {result['compiler']}, evm {result['evm_version']}, proof by {result['proof_source']}"
         )
         print(table(result))
     if len(results) == 2:
-        same = [r["gas"] for r in results[0]["steps"]] == [r["gas"] for r in results[1]["steps"]]
-        print(f"\nthe two chains charge {'the same gas for every step' if same else 'different gas (see the tables)'}")
+        differ = [
+            (a["step"], a["gas"], b["gas"])
+            for a, b in zip(results[0]["steps"], results[1]["steps"])
+            if a["gas"] != b["gas"]
+        ]
+        print("\nsteps whose gas differs between the chains (the contract addresses in their calldata differ):")
+        for step, a, b in differ:
+            print(f"  {step}: {a:,} / {b:,}")
     save({"chains": results}, args.out)
     svg = args.out.with_name("gas_per_prediction.svg")
     plot(results, svg)

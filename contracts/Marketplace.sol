@@ -72,7 +72,7 @@ contract Marketplace is ModelRegistry, PullPayments {
     /// @param expected the wei due
     /// @param sent the value sent
     error WrongPayment(uint256 expected, uint256 sent);
-    /// @notice The deadline must lie in the future (and fit 40 bits).
+    /// @notice The deadline must lie in the future.
     /// @param deadline the deadline given
     error BadDeadline(uint256 deadline);
     /// @notice A public input is not a BN254 scalar field element.
@@ -105,9 +105,27 @@ contract Marketplace is ModelRegistry, PullPayments {
     error BadPick(uint256 pick);
     /// @notice No request of the batch was open and in time: the fulfil would settle nothing.
     error NothingToSettle();
+    /// @notice A batch's label does not fit its LABEL_BITS bits (no model has that many classes).
+    /// @param label the label given
+    error LabelOutOfRange(uint256 label);
 
-    /// @notice A consumer escrowed the price of `inputCommitments.length` predictions; their
-    /// request ids are `groupId` + 0, 1, ...
+    /// @notice A consumer escrowed the price of one prediction (openRequest): a group of one.
+    /// @param requestId the new request (and its group)
+    /// @param modelId the model asked
+    /// @param consumer who escrowed
+    /// @param price the wei escrowed (the model's price)
+    /// @param deadline unix time after which an unanswered request can be refunded
+    /// @param inputCommitment commitment to the (salted) input
+    event RequestOpened(
+        uint256 indexed requestId,
+        uint256 indexed modelId,
+        address consumer,
+        uint256 price,
+        uint256 deadline,
+        uint256 inputCommitment
+    );
+    /// @notice A consumer escrowed the price of `inputCommitments.length` predictions
+    /// (openRequests); their request ids are `groupId` + 0, 1, ...
     /// @param groupId the new group (and the id of its first request)
     /// @param modelId the model asked
     /// @param consumer who escrowed
@@ -134,6 +152,9 @@ contract Marketplace is ModelRegistry, PullPayments {
     event RequestRefunded(uint256 indexed requestId, address indexed consumer, uint256 amount);
 
     /// @notice Escrow exactly the model's price for a prediction on a committed input.
+    /// @dev The group of one written by hand: the terms hashed as `_hashTerms` hashes them
+    /// (abi.encode with a one-element array), and the lean RequestOpened event, on the path
+    /// every single prediction takes.
     /// @param modelId the registered model
     /// @param inputCommitment commitment to the (salted) input, a BN254 scalar
     /// @param deadline unix time after which an unanswered request can be refunded
@@ -143,9 +164,23 @@ contract Marketplace is ModelRegistry, PullPayments {
         payable
         returns (uint256 requestId)
     {
-        uint256[] memory inputs = new uint256[](1);
-        inputs[0] = inputCommitment;
-        return _openGroup(modelId, inputs, deadline);
+        uint256 price = _priceOfNew(modelId, deadline);
+        if (msg.value != price) revert WrongPayment(price, msg.value);
+        if (inputCommitment >= SCALAR_FIELD) revert PublicInputOutOfField(inputCommitment);
+        assembly ("memory-safe") {
+            let p := mload(0x40)
+            mstore(p, modelId)
+            mstore(add(p, 0x20), caller())
+            mstore(add(p, 0x40), price)
+            mstore(add(p, 0x60), deadline)
+            mstore(add(p, 0x80), 0xa0) // the array's offset
+            mstore(add(p, 0xa0), 1) // its length
+            mstore(add(p, 0xc0), inputCommitment)
+            requestId := and(keccak256(p, 0xe0), not(63)) // INDEX_MASK
+        }
+        if (_groups[requestId] != 0) revert RequestExists(requestId);
+        _groups[requestId] = EXISTS | (1 << 248);
+        emit RequestOpened(requestId, modelId, msg.sender, price, deadline, inputCommitment);
     }
 
     /// @notice Escrow the model's price for each of up to MAX_BATCH committed inputs, in one slot.
@@ -198,8 +233,8 @@ contract Marketplace is ModelRegistry, PullPayments {
     }
 
     /// @notice Answer up to `batchSize` requests for one model with one proof of its batch
-    /// statement: public inputs (model commitment, the input commitments, the labels, the output
-    /// commitments), a short batch padded by repeating its last answer. Settles the answered
+    /// statement: public inputs (model commitment, the input commitments, the labels packed, the
+    /// output commitments), a short batch padded by repeating its last answer. Settles the answered
     /// requests that are open and in time, skips the others; the sum of their escrows is owed
     /// to the provider.
     /// @param modelId the model every answered request is for
@@ -273,23 +308,34 @@ contract Marketplace is ModelRegistry, PullPayments {
     }
 
     /// @dev Open a group: check the model and the terms, write its one slot, emit its terms.
-    function _openGroup(uint256 modelId, uint256[] memory inputs, uint256 deadline) private returns (uint256 groupId) {
-        Model storage m = _existing(modelId);
-        if (m.retired) revert ModelIsRetired(modelId);
-        if (!m.sellsInference) revert InferenceUnsupported(modelId);
+    function _openGroup(uint256 modelId, uint256[] calldata inputs, uint256 deadline)
+        private
+        returns (uint256 groupId)
+    {
         uint256 count = inputs.length;
         if (count == 0 || count > MAX_BATCH) revert BadGroupSize(count);
-        uint256 price = m.price;
+        uint256 price = _priceOfNew(modelId, deadline);
         if (msg.value != price * count) revert WrongPayment(price * count, msg.value);
         for (uint256 i = 0; i < count; ++i) {
             if (inputs[i] >= SCALAR_FIELD) revert PublicInputOutOfField(inputs[i]);
         }
-        if (deadline <= block.timestamp || deadline > type(uint40).max) revert BadDeadline(deadline);
-
         groupId = _hashTerms(modelId, msg.sender, price, deadline, inputs);
         if (_groups[groupId] != 0) revert RequestExists(groupId);
         _groups[groupId] = EXISTS | (count << 248);
         emit RequestsOpened(groupId, modelId, msg.sender, price, deadline, inputs);
+    }
+
+    /// @dev The price per request of a new request on `modelId`, checking that the model takes
+    /// requests and the deadline lies in the future.
+    function _priceOfNew(uint256 modelId, uint256 deadline) private view returns (uint256 price) {
+        // the model's first slot, read once: provider (bits 0-159), price (160-239), retired
+        // (240-247), sellsInference (248-255), ModelRegistry.Model's layout
+        uint256 word = _modelWord(modelId);
+        if (word == 0) revert UnknownModel(modelId);
+        if ((word >> 240) & 0xff != 0) revert ModelIsRetired(modelId);
+        if (word >> 248 == 0) revert InferenceUnsupported(modelId);
+        price = (word >> 160) & type(uint80).max;
+        if (deadline <= block.timestamp) revert BadDeadline(deadline);
     }
 
     /// @dev Check a batch: its size, the groups' model and existence, and the proof. Returns
@@ -316,22 +362,26 @@ contract Marketplace is ModelRegistry, PullPayments {
     }
 
     /// @dev The public inputs of a batch proof: the model commitment, then per slot the input
-    /// commitments, the labels, the output commitments; slots past the answers repeat the last.
+    /// commitments, the labels packed LABELS_PER_INPUT to an input, the output commitments;
+    /// slots past the answers repeat the last.
     function _batchInputs(uint256 modelId, uint256 batchSize, Terms[] calldata groups, Answer[] calldata answers)
         private
         view
         returns (uint256[] memory pub)
     {
-        pub = new uint256[](1 + 3 * batchSize);
+        pub = new uint256[](batchInputCount(batchSize));
         pub[0] = _existing(modelId).modelCommitment;
         uint256 n = answers.length;
+        uint256 labelsAt = 1 + batchSize;
+        uint256 outputsAt = pub.length - batchSize;
         for (uint256 j = 0; j < batchSize; ++j) {
             Answer calldata answer = answers[j < n ? j : n - 1];
             (uint256 g, uint256 index) = (answer.pick >> 8, answer.pick & 0xff);
             if (g >= groups.length || index >= groups[g].inputCommitments.length) revert BadPick(answer.pick);
+            if (answer.label >> LABEL_BITS != 0) revert LabelOutOfRange(answer.label);
             pub[1 + j] = groups[g].inputCommitments[index];
-            pub[1 + batchSize + j] = answer.label;
-            pub[1 + 2 * batchSize + j] = answer.outputCommitment;
+            pub[labelsAt + j / LABELS_PER_INPUT] |= answer.label << (LABEL_BITS * (j % LABELS_PER_INPUT));
+            pub[outputsAt + j] = answer.outputCommitment;
         }
     }
 

@@ -42,6 +42,11 @@ contract ModelRegistry {
     /// @notice The largest batch one proof may answer (the settled-status bitmap of a request
     /// group holds 64 entries).
     uint256 public constant MAX_BATCH = 64;
+    /// @notice A batch statement's labels are public inputs LABELS_PER_INPUT at a time, each
+    /// LABEL_BITS bits wide, the first lowest (prover.circuit.statements.pack_labels).
+    uint256 public constant LABELS_PER_INPUT = 15;
+    /// @notice Bits of one packed label.
+    uint256 public constant LABEL_BITS = 16;
 
     /// @notice BN254 scalar field order: a commitment is a public input, so it must be below it.
     /// @dev Common.sol's constant, exposed as a getter as before (the getter also keeps the
@@ -69,8 +74,8 @@ contract ModelRegistry {
     /// @param price the price given
     error PriceTooLarge(uint256 price);
     /// @notice A batch verifier's statement is not a batched inference of 2..MAX_BATCH requests
-    /// (1 + 3N public inputs), or its batch size is named twice, or the model has no inference
-    /// verifier for single requests.
+    /// (batchInputCount(N) public inputs), or its batch size is named twice, or the model has no
+    /// inference verifier for single requests.
     /// @param verifier the batch verifier given
     /// @param publicInputs the number of public inputs it reports
     error BadBatchVerifier(address verifier, uint256 publicInputs);
@@ -226,16 +231,25 @@ contract ModelRegistry {
         return _batchVerifiers[modelId][batchSize];
     }
 
+    /// @notice Public inputs of the batch statement of `batchSize` requests: the model
+    /// commitment, the input commitments, the packed labels, the output commitments.
+    /// @param batchSize requests per proof
+    /// @return the count
+    function batchInputCount(uint256 batchSize) public pure returns (uint256) {
+        return 1 + 2 * batchSize + (batchSize + LABELS_PER_INPUT - 1) / LABELS_PER_INPUT;
+    }
+
     /// @dev Record the batch verifiers of a new model, each under the batch size its statement
-    /// has (1 + 3N public inputs); refuse a size out of range, named twice, or without the
+    /// has (batchInputCount); refuse a size out of range, named twice, or without the
     /// single-request verifier beside it.
     function _registerBatchVerifiers(uint256 modelId, Model storage m, address[] calldata batchVerifiers) private {
         for (uint256 i = 0; i < batchVerifiers.length; ++i) {
             address v = batchVerifiers[i];
             if (v.code.length == 0) revert VerifierNotDeployed(v);
             uint256 inputs = IGroth16BatchVerifier(v).publicInputCount();
-            uint256 size = inputs > 0 ? (inputs - 1) / 3 : 0;
-            bool fits = inputs == 1 + 3 * size && size >= 2 && size <= MAX_BATCH;
+            // inputs - 1 lies in [N (2 + 1/15), N (2 + 1/15) + 1): this rounds down to N
+            uint256 size = inputs > 0 ? ((inputs - 1) * LABELS_PER_INPUT) / (2 * LABELS_PER_INPUT + 1) : 0;
+            bool fits = inputs == batchInputCount(size) && size >= 2 && size <= MAX_BATCH;
             if (!fits || !m.sellsInference || _batchVerifiers[modelId][size] != address(0)) {
                 revert BadBatchVerifier(v, inputs);
             }
@@ -246,6 +260,15 @@ contract ModelRegistry {
 
     /// @dev Hook for a contract built on the registry, run after each registration.
     function _afterRegister(uint256 modelId, address provider) internal virtual {}
+
+    /// @dev A model's first storage slot as one word (zero for an id never registered): what
+    /// opening a request reads.
+    function _modelWord(uint256 modelId) internal view returns (uint256 word) {
+        Model storage m = _models[modelId];
+        assembly ("memory-safe") {
+            word := sload(m.slot)
+        }
+    }
 
     /// @dev The record of an existing model (reverts UnknownModel otherwise).
     function _existing(uint256 modelId) internal view returns (Model storage m) {

@@ -30,6 +30,7 @@ from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
+from web3.logs import DISCARD
 from web3.types import TxParams, TxReceipt, Wei
 
 from marketplace.chain import is_embedded
@@ -557,41 +558,50 @@ class Market:
         call = self.marketplace.functions.openRequests(model_id, list(input_commitments), deadline)
         return self._opened(self._send(call, consumer, value))
 
+    # a group's terms are in its opening event: RequestOpened (openRequest, one input) or
+    # RequestsOpened (openRequests); the ids field is requestId or groupId
+    _OPENED = (("RequestOpened", "requestId"), ("RequestsOpened", "groupId"))
+
     def _opened(self, receipt) -> list[int]:
-        (event,) = self.marketplace.events.RequestsOpened().process_receipt(receipt)
-        return self._remember(event)
+        for name, _ in self._OPENED:
+            for event in self.marketplace.events[name]().process_receipt(receipt, errors=DISCARD):
+                return self._remember(event)
+        raise ChainError(f"transaction {receipt['transactionHash'].hex()} opened no request")
 
     def _remember(self, event) -> list[int]:
-        """Keep the terms of a RequestsOpened event; its request ids."""
+        """Keep the terms of an opening event; its request ids."""
         args = event["args"]
+        single = event["event"] == "RequestOpened"
         terms = Terms(
             int(args["modelId"]),
             Web3.to_checksum_address(args["consumer"]),
             int(args["price"]),
             int(args["deadline"]),
-            tuple(int(c) for c in args["inputCommitments"]),
+            (int(args["inputCommitment"]),) if single else tuple(int(c) for c in args["inputCommitments"]),
         )
-        group = int(args["groupId"])
+        group = int(args["requestId"] if single else args["groupId"])
         self._terms[group] = terms
         return [group + i for i in range(len(terms.input_commitments))]
 
     def opened(self, model_id: int, from_block: int, to_block: int) -> list[tuple[int, Terms]]:
-        """The requests opened for a model in a block range: ``(request id, group terms)``."""
-        events = self.marketplace.events.RequestsOpened().get_logs(
-            from_block=from_block, to_block=to_block, argument_filters={"modelId": model_id}
-        )
+        """The requests opened for a model in a block range, in chain order: ``(request id,
+        group terms)``."""
+        events = []
+        for name, _ in self._OPENED:
+            events += self.marketplace.events[name]().get_logs(
+                from_block=from_block, to_block=to_block, argument_filters={"modelId": model_id}
+            )
+        events.sort(key=lambda e: (e["blockNumber"], e["logIndex"]))
         return [(rid, self._terms[group_of(rid)[0]]) for event in events for rid in self._remember(event)]
 
     def terms(self, request_id: int) -> Terms:
-        """The terms of a request's group (read from its RequestsOpened event once, then kept);
+        """The terms of a request's group (read from its opening event once, then kept);
         ContractRevert UnknownRequest when no group holds the id."""
         group, index = group_of(request_id)
         if group not in self._terms:
-            events = self.marketplace.events.RequestsOpened().get_logs(
-                from_block=0, argument_filters={"groupId": group}
-            )
-            for event in events:
-                self._remember(event)
+            for name, field in self._OPENED:
+                for event in self.marketplace.events[name]().get_logs(from_block=0, argument_filters={field: group}):
+                    self._remember(event)
         terms = self._terms.get(group)
         if terms is None or index >= len(terms.input_commitments):
             raise ContractRevert("UnknownRequest", (request_id,))

@@ -212,6 +212,11 @@ def test_batch_shape_and_size_are_checked(world, opened):
     a, b, c = _evm(proof)
     call = world.market.marketplace.functions.fulfilBatch(world.model, BATCH, (a, b, c), [forged], [(0, *batch[0][1:])])
     refused(world, "UnknownRequest", lambda: world.market._send(call, world.provider))
+    # a label too wide for its 16 bits would spill into the next slot's
+    wide = [(batch[0][0], batch[0][1] + (1 << 16), batch[0][2]), *batch[1:]]
+    refused(
+        world, "LabelOutOfRange", lambda: world.market.fulfil_batch(world.provider, world.model, BATCH, proof, wide)
+    )
     # a pick outside its group
     call = world.market.marketplace.functions.fulfilBatch(world.model, BATCH, (a, b, c), [terms], [(1, *batch[0][1:])])
     refused(world, "BadPick", lambda: world.market._send(call, world.provider))
@@ -256,7 +261,11 @@ def test_registration_refuses_a_bad_batch_verifier(world):
     register = world.market.register_model
     # the four-input verifier is a batch of one: not a batch statement
     single_as_batch, _ = deploy_batch_verifier(world.w3, world.keys.single_pk.verifying_key(), world.deployer)
-    for verifiers in ([single_as_batch.address], [world.batch_verifier.address] * 2):
+    # 13 inputs: a batch of 4 with one public input per label, not the packed layout
+    unpacked, _ = deploy_batch_verifier(
+        world.w3, _key_with_inputs(world.keys.single_pk.verifying_key(), 13), world.deployer
+    )
+    for verifiers in ([single_as_batch.address], [unpacked.address], [world.batch_verifier.address] * 2):
         refused(
             world,
             "BadBatchVerifier",
@@ -281,6 +290,16 @@ def test_registration_refuses_a_bad_batch_verifier(world):
     assert record.batch_verifiers == (world.batch_verifier.address,)
     assert world.market.batch_verifier(world.model, BATCH) == world.batch_verifier.address
     assert world.market.batch_verifier(world.model, 8) is None
+
+
+def _key_with_inputs(vk, n: int):
+    """``vk`` with n public inputs (its IC points repeated): a key of the wrong shape."""
+    import dataclasses
+
+    import numpy as np
+
+    ic = np.concatenate([vk.ic] * (n // (len(vk.ic) - 1) + 1))[: n + 1]
+    return dataclasses.replace(vk, ic=ic)
 
 
 def _evm(proof):

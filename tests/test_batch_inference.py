@@ -52,12 +52,15 @@ def test_each_slot_proves_the_single_statement_and_the_padding_repeats_the_last(
     graph, xs = model
     result = batch4.batch_witness(xs, SALTS)
     assert batch4.r1cs.is_satisfied(result.witness)
-    assert result.n_requests == 3 and batch4.r1cs.n_public_inputs == 1 + 3 * 4
+    assert result.n_requests == 3 and batch4.r1cs.n_public_inputs == S.batch_public_input_count(4) == 1 + 4 + 1 + 4
     singles = [_single(graph, x, s) for x, s in zip(xs, SALTS)]
     padded = singles + [singles[-1]]
     assert result.public["model_commitment"] == [S.model_commitment(graph)]
-    for name in ("input_commitment", "label", "output_commitment"):
+    for name in ("input_commitment", "output_commitment"):
         assert result.public[name] == [single.public[name] for single in padded]
+    assert result.labels == [single.label for single in padded]
+    # the four labels are one public input, 16 bits each, the first lowest
+    assert result.public["label"] == [sum(single.label << (16 * j) for j, single in enumerate(padded))]
     for slot, single in zip(result.logits, padded):
         np.testing.assert_array_equal(slot, single.logits)
     # wires 1.. are the public inputs in the layout a verifier builds from the requests
@@ -76,21 +79,23 @@ def test_batch_one_is_the_single_statement(model):
 
 def test_the_weights_are_committed_once(model):
     graph, _ = model
-    sizes = {n: S.inference_circuit(graph, "private", batch=n).r1cs.n_constraints for n in (1, 2, 4)}
-    per_request = sizes[2] - sizes[1]
+    sizes = {n: S.inference_circuit(graph, "private", batch=n).r1cs.n_constraints for n in (1, 2, 3, 4)}
+    per_request = sizes[3] - sizes[2]
     assert sizes[4] - sizes[2] == 2 * per_request  # every request costs the same
+    assert sizes[2] - sizes[1] == per_request + 1  # and the one packing of the labels, from two on
     assert per_request < sizes[1]  # and less than a single statement: the weights are not in it
 
 
 def test_a_cheating_witness_does_not_satisfy_the_batch(model, batch4):
     graph, xs = model
     result = batch4.batch_witness(xs, SALTS)
-    n_out = graph.output_tensor.shape[-1]
-    label_wire = 1 + 1 + 4 + 1  # model, 4 input commitments, then slot 1's label
+    labels_wire = 1 + 1 + 4  # model, 4 input commitments, then the packed labels
+    packed = result.public["label"][0]
     for wire, value in (
-        (label_wire, (result.labels[1] + 1) % n_out),  # one wrong label
+        (labels_wire, packed + (1 << 16)),  # slot 1's label one higher
+        (labels_wire, packed + (1 << 64)),  # a fifth label where none belongs
         (1 + 1 + 2, result.public["input_commitment"][2] + 1),  # one wrong input commitment
-        (1 + 1 + 4 + 4 + 0, result.public["output_commitment"][0] + 1),  # one wrong output commitment
+        (1 + 1 + 4 + 1 + 0, result.public["output_commitment"][0] + 1),  # one wrong output commitment
         (1, result.public["model_commitment"][0] + 1),  # another model
     ):
         wrong = result.witness.copy()
@@ -111,20 +116,32 @@ def test_a_batch_proof_verifies_for_its_requests_only(model, proved):
     result, vk, proof, public = proved
     assert public == result.public_inputs()
     assert verify(vk, public, proof) and verify_reference(vk, public, proof)
-    label_at, input_at = 1 + 4 + 1, 1 + 2
+    label_at, input_at = 1 + 4, 1 + 2
     wrong_label = list(public)
-    wrong_label[label_at] = (wrong_label[label_at] + 1) % graph.output_tensor.shape[-1]
+    wrong_label[label_at] += 1 << 16  # request 1's label one higher
     wrong_input = list(public)
     wrong_input[input_at] += 1
     other_model = list(public)
     other_model[0] = (other_model[0] + 1) % FR_MODULUS
-    swapped = list(public)
-    for k in range(3):  # requests 0 and 1 trade places, each request's triple kept whole
-        swapped[1 + 4 * k], swapped[2 + 4 * k] = swapped[2 + 4 * k], swapped[1 + 4 * k]
+    requests = list(zip(result.public["input_commitment"], result.labels, result.public["output_commitment"]))
+    assert S.batch_public_inputs(public[0], requests, 4) == public
+    # requests 0 and 1 trade places, each request's triple kept whole
+    swapped = S.batch_public_inputs(public[0], [requests[1], requests[0], *requests[2:]], 4)
     assert swapped != public
     for forged in (wrong_label, wrong_input, other_model, swapped, public[:-1]):
         assert not verify(vk, forged, proof)
     assert not verify_reference(vk, wrong_label, proof)
+
+
+def test_labels_pack_fifteen_to_an_element_and_one_to_itself():
+    assert S.pack_labels([7]) == [7]
+    assert S.pack_labels([1, 2]) == [1 + (2 << 16)]
+    assert S.pack_labels(range(16)) == [sum(j << (16 * j) for j in range(15)), 15]
+    assert [S.batch_public_input_count(n) for n in (1, 8, 15, 16, 32, 64)] == [4, 18, 32, 35, 68, 134]
+    with pytest.raises(ValueError, match="2\\^16"):
+        S.pack_labels([1 << 16])
+    with pytest.raises(ValueError, match="2\\^16"):
+        S.pack_labels([-1])
 
 
 def test_bad_batches_are_refused_with_what_to_do(model, batch4):

@@ -230,6 +230,42 @@ def proved(world, request_id: int):
     return record
 
 
+def test_several_inputs_are_escrowed_at_once_and_answered_or_refunded_each(world):
+    """predict_many opens one group (one transaction, one slot): the provider answers each
+    request of it on its own; a poison input among them ends failed, and after the deadline
+    the one refund returns its escrow only."""
+    w3, market, consumer, offer = world["w3"], world["market"], world["consumer"], world["offer"]
+    provider = world["provider"]
+    graph = provider.model.graph
+    good = [world["calibration"][i] for i in (1, 2)]
+    predictions = consumer.predict_many(offer, good, wait=provider.serve_once)
+    rids = [p.request_id for p in predictions]
+    assert rids == [rids[0], rids[0] + 1]  # one group
+    assert len(market.opened(offer.model_id, 0, w3.eth.block_number)) == 2
+    for prediction, x in zip(predictions, good):
+        assert not prediction.refunded and prediction.logits == [int(v) for v in executor.predict(graph, x).logits]
+        assert market.request(prediction.request_id).status == Status.FULFILLED
+    assert market.owed(provider.account) == 2 * PRICE
+
+    tensor = graph.input_tensor
+    poison = np.full(tensor.shape, 127 / 2.0**tensor.scale)  # in range, but overflows a rescale
+    rounds = []
+
+    def wait():
+        rounds.append(provider.serve_once())
+        if len(rounds) == 3:
+            advance_time(w3, 601)
+
+    before = market.owed(provider.account)
+    mixed = consumer.predict_many(offer, [good[0], poison], timeout=600, wait=wait)
+    assert [p.refunded for p in mixed] == [False, True]
+    assert [market.request(p.request_id).status for p in mixed] == [Status.FULFILLED, Status.REFUNDED]
+    assert market.owed(provider.account) == before + PRICE and market.owed(consumer.account) == 0  # withdrawn
+    assert provider.store.request(mixed[1].request_id).state == FAILED
+    with pytest.raises(ConsumerError, match="1 to 64 inputs"):
+        consumer.predict_many(offer, [good[0]] * 65)
+
+
 def test_a_copied_fulfil_and_a_lost_receipt_still_deliver_the_logits(world):
     market, offer, provider = world["market"], world["offer"], world["provider"]
     graph = offer.input_graph()

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from web3 import Web3
 
 from marketplace import channel
 from marketplace.chain import advance_time, chain_now, latest_timestamp
-from marketplace.contracts import ContractRevert, Market, Status
+from marketplace.contracts import MAX_GROUP, ContractRevert, Market, Status
 from marketplace.setup.check import Trust, check_statement_setup, check_verifier_code
 from marketplace.store import read_json, write_json
 from prover.ceremony import phase2, powersoftau
@@ -225,11 +225,25 @@ class Consumer:
     def predict(
         self, offer: Offer, x: np.ndarray, *, timeout: int = 600, wait: Callable[[], object] = lambda: time.sleep(1.0)
     ) -> Prediction:
-        """Buy one prediction for the real-valued input ``x`` (see the module docstring).
-        ``timeout`` seconds of chain time later the request is refunded if unanswered; a timeout
-        shorter than the card's ``min_deadline_seconds`` (the provider would refuse the input:
-        too little time to prove it) is refused before anything is paid. ``wait`` runs between
-        polls (a sleep; the demo runs the provider there)."""
+        """Buy one prediction for the real-valued input ``x`` (see the module docstring):
+        ``predict_many`` with one input."""
+        return self.predict_many(offer, [x], timeout=timeout, wait=wait)[0]
+
+    def predict_many(
+        self,
+        offer: Offer,
+        xs: Sequence[np.ndarray],
+        *,
+        timeout: int = 600,
+        wait: Callable[[], object] = lambda: time.sleep(1.0),
+    ) -> list[Prediction]:
+        """Buy a prediction for each real-valued input of ``xs`` (1 to MAX_GROUP), escrowed in
+        one transaction (``openRequest`` for one input, ``openRequests`` for several), and check
+        each answer. ``timeout`` seconds of chain time later the unanswered ones are refunded; a
+        timeout shorter than the card's ``min_deadline_seconds`` (the provider would refuse the
+        input: too little time to prove it) is refused before anything is paid, as is an input of
+        the wrong shape or range. ``wait`` runs between polls (a sleep; the demo runs the provider
+        there). A prediction's ``open_gas`` is its share of the opening transaction."""
         minimum = offer.card.get("min_deadline_seconds")
         if isinstance(minimum, int) and timeout < minimum:
             raise ConsumerError(
@@ -237,42 +251,68 @@ class Consumer:
                 f"prove and fulfil a request ({minimum} s, the card's min_deadline_seconds): give "
                 f"a timeout of at least {minimum} s (--timeout)"
             )
+        if not 1 <= len(xs) <= MAX_GROUP:
+            raise ConsumerError(f"one escrow holds 1 to {MAX_GROUP} inputs, got {len(xs)}: split the inputs")
         graph = offer.input_graph()
-        x = np.asarray(x, dtype=np.float64)
-        if x.shape != graph.input_tensor.shape:
-            raise InputShapeError(
-                f"the input has shape {x.shape}, model {offer.model_id} takes {graph.input_tensor.shape}"
-            )
-        xq = quantize_input(graph, x)  # ValueRangeError before anything is paid
+        quantized = []
+        for i, x in enumerate(xs):
+            x = np.asarray(x, dtype=np.float64)
+            if x.shape != graph.input_tensor.shape:
+                raise InputShapeError(
+                    f"input {i} has shape {x.shape}, model {offer.model_id} takes {graph.input_tensor.shape}"
+                )
+            quantized.append(quantize_input(graph, x))  # ValueRangeError before anything is paid
         w3 = self.market.w3
-        needed = offer.price + PREDICTION_GAS * int(w3.eth.gas_price)
+        n = len(quantized)
+        needed = n * offer.price + PREDICTION_GAS * int(w3.eth.gas_price)
         balance = int(w3.eth.get_balance(Web3.to_checksum_address(self.account)))
         if balance < needed:
             raise ConsumerError(
-                f"account {self.account} holds {balance} wei; a prediction needs {offer.price} wei "
-                f"of escrow plus gas (about {needed} wei in all): fund the account"
+                f"account {self.account} holds {balance} wei; {n} prediction(s) need {n * offer.price} "
+                f"wei of escrow plus gas (about {needed} wei in all): fund the account"
             )
-        salt = secrets.randbelow(FR_MODULUS)
-        commitment = input_commitment(graph, xq, salt)
+        salts = [secrets.randbelow(FR_MODULUS) for _ in quantized]
+        commitments = [input_commitment(graph, xq, salt) for xq, salt in zip(quantized, salts)]
         t0 = time.perf_counter()
         deadline = self._chain_now() + timeout  # a quiet node's latest block may be long past
-        request_id = self.market.open_request(self.account, offer.model_id, commitment, deadline, offer.price)
-        open_gas = int(self.market.receipt["gasUsed"])
-        self.log(f"request {request_id}: escrowed {offer.price} wei, deadline in {timeout} s")
-        try:
-            channel.send_input(offer.endpoint, request_id, xq.ravel(), salt)
-        except channel.Refused as exc:
-            self.log(f"request {request_id}: {exc}; the escrow comes back after the deadline")
-        except channel.ChannelError as exc:
-            self.log(f"request {request_id}: {exc}; waiting for the deadline")
+        if n == 1:
+            rids = [self.market.open_request(self.account, offer.model_id, commitments[0], deadline, offer.price)]
+        else:
+            rids = self.market.open_requests(self.account, offer.model_id, commitments, deadline, n * offer.price)
+        open_gas = int(self.market.receipt["gasUsed"]) // n
+        self.log(f"{n} request(s) from {rids[0]}: escrowed {n * offer.price} wei, deadline in {timeout} s")
+        for request_id, xq, salt in zip(rids, quantized, salts):
+            try:
+                channel.send_input(offer.endpoint, request_id, xq.ravel(), salt)
+            except channel.Refused as exc:
+                self.log(f"request {request_id}: {exc}; the escrow comes back after the deadline")
+            except channel.ChannelError as exc:
+                self.log(f"request {request_id}: {exc}; waiting for the deadline")
         while True:
-            record = self.market.request(request_id)
-            if record.status == Status.FULFILLED:
+            records = [self.market.request(r) for r in rids]
+            if all(r.status != Status.OPEN for r in records):
                 break
-            if record.status == Status.REFUNDED or self._chain_now() > record.deadline:
-                self.refund(request_id)
-                return Prediction(request_id, None, None, offer.price, time.perf_counter() - t0, open_gas, True)
+            if self._chain_now() > deadline:  # one refund returns the group's unanswered requests
+                self.refund(next(r for r, record in zip(rids, records) if record.status == Status.OPEN))
+                continue
             wait()
+        refunded = [r for r, record in zip(rids, records) if record.status == Status.REFUNDED]
+        if refunded:
+            self.refund(refunded[0])  # withdraw what came back (refunded here or by another client)
+        predictions = []
+        for request_id, record in zip(rids, records):
+            seconds = time.perf_counter() - t0
+            if record.status == Status.REFUNDED:
+                predictions.append(Prediction(request_id, None, None, offer.price, seconds, open_gas, True))
+                continue
+            label, logits = self._checked_result(offer, request_id, record)
+            predictions.append(Prediction(request_id, label, logits, offer.price, seconds, open_gas))
+        return predictions
+
+    def _checked_result(self, offer: Offer, request_id: int, record) -> tuple[int, list[int]]:
+        """The logits of a fulfilled request from the provider, checked against the proved
+        output commitment and label."""
+        w3 = self.market.w3
         signature = channel.sign_result_request(w3, self.account, self.market.marketplace.address, request_id)
         answer = channel.fetch_result(offer.endpoint, request_id, signature)
         if answer is None:
@@ -287,9 +327,7 @@ class Consumer:
             )
         if int(argmax_label(logits.astype(np.int64))) != record.label:
             raise VerificationError(f"request {request_id}: the logits' argmax is not the proved label")
-        return Prediction(
-            request_id, record.label, [int(v) for v in logits], offer.price, time.perf_counter() - t0, open_gas
-        )
+        return record.label, [int(v) for v in logits]
 
     def _chain_now(self) -> int:
         """The time the next block will at least have (``marketplace.chain.chain_now``)."""

@@ -1,13 +1,14 @@
 """`zkmarket consumer predict | refund`: buy a verified prediction, or take back an escrow.
 
-    zkmarket consumer predict --model ID input.npy [--timeout S] --rpc URL --market ADDRESS
+    zkmarket consumer predict --model ID input.npy [more.npy ...] [--timeout S] --rpc URL --market ADDRESS
     zkmarket consumer refund --request ID --rpc URL --market ADDRESS
     zkmarket consumer trust --phase1 HASH --phase2 HASH
 
 ``predict`` checks the model's setup (``marketplace.setup.check``, unless
 ``--insecure-skip-setup-check``), escrows the
-price, sends the input over the provider's channel and prints the verified label and logits;
-an unanswered request is refunded once its deadline passes. ``refund`` refunds a request
+price of each input in one transaction, sends the inputs over the provider's channel and prints
+one line per input with the verified label and logits; unanswered requests are refunded once
+their deadline passes (exit status 2). ``refund`` refunds a request
 after its deadline (``--move-time`` advances a development node's clock first).
 """
 
@@ -35,7 +36,7 @@ def _consumer(args):
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    x = _load_input(args.input)
+    xs = [_load_input(path) for path in args.input]
     consumer = _consumer(args)
     offer = consumer.inspect(
         args.model,
@@ -45,21 +46,23 @@ def run_predict(args: argparse.Namespace) -> int:
     )
     if not offer.setup_checked:
         print("zkmarket: warning: the setup was not checked: the provider may be able to forge proofs")
-    prediction = consumer.predict(offer, x, timeout=args.timeout)
-    if prediction.refunded:
-        print(f"request {prediction.request_id}: not answered before its deadline; the escrow was refunded")
-        return 2
-    print(
-        json.dumps(
-            {
-                "request_id": prediction.request_id,
-                "label": prediction.label,
-                "logits": prediction.logits,
-                "paid_wei": prediction.price,
-            }
+    status = 0
+    for prediction in consumer.predict_many(offer, xs, timeout=args.timeout):
+        if prediction.refunded:
+            print(f"request {prediction.request_id}: not answered before its deadline; the escrow was refunded")
+            status = 2
+            continue
+        print(
+            json.dumps(
+                {
+                    "request_id": prediction.request_id,
+                    "label": prediction.label,
+                    "logits": prediction.logits,
+                    "paid_wei": prediction.price,
+                }
+            )
         )
-    )
-    return 0
+    return status
 
 
 def run_trust(args: argparse.Namespace) -> int:
@@ -93,7 +96,9 @@ def register(sub) -> None:
     verbs = command_group(sub, "consumer", "buy verified predictions; refund unanswered requests", __doc__)
 
     p = verbs.add_parser("predict", help="pay for one prediction and check the proved answer")
-    p.add_argument("input", help="the input (.npy, real-valued, the model's input shape)")
+    p.add_argument(
+        "input", nargs="+", help="the inputs (.npy each, real-valued, the model's input shape), escrowed at once"
+    )
     p.add_argument("--model", type=int, required=True, help="the registered model's id")
     p.add_argument("--timeout", type=int, default=600, help="seconds (chain time) before the request can be refunded")
     setup_check_arguments(p, "consumer-state", "the setup ceremony", "the consumer's")
