@@ -6,7 +6,12 @@ ceremony (phase 2 of the bundled digits MLP's key; phase 1 too with ``--ceremony
 model, sets it up, deploys its verifier and registers it with a price; the consumer rebuilds the
 inference circuit from the published architecture and checks the key against it, the setup
 transcripts and the verifier (``marketplace.setup.check``), then buys predictions for digits from the test split, each
-proved by the provider and verified on-chain before the escrow is paid out. The labels are
+proved by the provider and verified on-chain before the escrow is paid out. By default the
+predictions are bought in one batch: the provider also sets up the batched inference statement
+of ``n`` requests (the consumer contributes to its phase 2 and checks it as it checks the
+inference key), the consumer escrows every input in one ``openRequests``, and one proof and one
+``fulfilBatch`` settle them all; ``batch=False`` (``zkmarket demo --one-by-one``) buys them one
+request and one proof at a time. The table shows each prediction's share of the gas. The labels are
 compared with the float model run by onnxruntime, and a summary table ends the run.
 
 Phase 1 is by default the INSECURE known-secret powers of tau (its secret is in the source), which
@@ -52,6 +57,7 @@ from marketplace.chain import connect
 from marketplace.contracts import Market
 from marketplace.setup.pipeline import prepare_model, prepare_statement, statement_constraints
 from marketplace.store import ProviderStore, default_cache_dir
+from prover.circuit.statements import MAX_BATCH
 from prover.errors import ZkmarketError
 
 PRICE_WEI = 10**15  # 0.001 ether per prediction
@@ -128,6 +134,7 @@ def run_demo(
     price: int = PRICE_WEI,
     phase1: str = "known-secret",
     statements: bool = False,
+    batch: bool = True,
     audit_samples: int = 100,
     audit_claim_bps: int = 9_000,
     corpus_items: int = 64,
@@ -159,6 +166,22 @@ def run_demo(
         model.path, participants=[consumer], phase1=phase1, cache_dir=cache_dir, progress=progress, log=out
     )
     statement_keys, clients = [], {}
+    if batch and n_predictions > 1:
+        if n_predictions > MAX_BATCH:
+            raise ZkmarketError(f"one batch holds at most {MAX_BATCH} predictions: give -n {MAX_BATCH} or fewer")
+        # the consumer relies on the batch verifier as on the inference one: it contributes to its key
+        statement_keys.append(
+            prepare_statement(
+                served,
+                "batch",
+                n_predictions,
+                participants=[consumer],
+                phase1=phase1,
+                cache_dir=cache_dir,
+                progress=progress,
+                log=out,
+            )
+        )
     if statements:
         check_statement_sizes(served.graph, audit_samples, corpus_items)
         # the auditor and the requester each contribute to the phase 2 of the key they rely on
@@ -221,8 +244,11 @@ def run_demo(
             inputs = model_inputs(model.input_shape, x_test[:n_predictions])
             expected = onnxruntime_labels(model.path, inputs)
             rows = []
-            for i, x in enumerate(inputs):
-                prediction = consumer.predict(offer, x, wait=provider.serve_once)
+            if batch:
+                predictions = consumer.predict_many(offer, list(inputs), wait=provider.serve_once)
+            else:
+                predictions = [consumer.predict(offer, x, wait=provider.serve_once) for x in inputs]
+            for i, prediction in enumerate(predictions):
                 record = provider.store.request(prediction.request_id)
                 if prediction.label is None or record is None:
                     raise ZkmarketError(
@@ -433,16 +459,17 @@ def summary(report: DemoReport, price: int) -> list[str]:
     """The summary table: one row per request, then the balances."""
     lines = [
         "",
-        " #  request      digit  onnxruntime  proved  match  proof (s)  gas (open + fulfil)",
-        "--  -----------  -----  -----------  ------  -----  ---------  -------------------",
+        " #  request      digit  onnxruntime  proved  match  proof (s)  gas per prediction (open + fulfil)",
+        "--  -----------  -----  -----------  ------  -----  ---------  ----------------------------------",
     ]
     for i, r in enumerate(report.rows, 1):
         match = "yes" if r.proved == r.onnxruntime else "NO"
-        # a request id is the hash of its terms: its first hex digits name it in the table
-        short = f"0x{r.request_id:064x}"[:10] + "…"
+        # a request id is its group's hash plus its index: the hash's first and the id's last hex digits
+        digits = f"{r.request_id:064x}"
+        short = f"0x{digits[:6]}…{digits[-2:]}"
         lines.append(
             f"{i:>2}  {short:>11}  {r.digit:>5}  {r.onnxruntime:>11}  {r.proved:>6}  {match:>5}  "
-            f"{r.proof_seconds:>9.2f}  {r.open_gas:>8,} + {r.fulfil_gas:,}"
+            f"{r.proof_seconds:>9.2f}  {r.open_gas + r.fulfil_gas:>8,} ({r.open_gas:,} + {r.fulfil_gas:,})"
         )
     n = len(report.rows)
     agree = sum(r.proved == r.onnxruntime for r in report.rows)
@@ -450,6 +477,9 @@ def summary(report: DemoReport, price: int) -> list[str]:
         "",
         f"{n} predictions paid at {eth(price)} each, {n} verified on-chain; {agree}/{n} labels match onnxruntime",
     ]
+    if n:
+        per = sum(r.open_gas + r.fulfil_gas for r in report.rows) // n
+        lines.append(f"gas per verified prediction: {per:,} (open and fulfil shares, whole transactions)")
     if report.audit is not None:
         audit = report.audit
         attested = "proved and attested on-chain" if audit.attested else "proved, NOT attested"

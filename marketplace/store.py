@@ -132,6 +132,7 @@ class RequestState:
     proof_seconds: float | None = None
     gas_used: int | None = None  # None when another account landed the fulfil
     proof: list | None = None  # (a, b, c) in EVM calldata order, once proved
+    batch: list | None = None  # the request ids of its batch proof, in slot order, when proved in one
     reason: str | None = None  # why it failed or expired, or who fulfilled it
     times: dict = field(default_factory=dict)  # state -> unix time it was entered
 
@@ -152,7 +153,7 @@ class RequestState:
     def to_json(self) -> dict:
         data = asdict(self)
         # field elements as hex strings: JSON readers elsewhere lose precision on big ints
-        for key in ("input_commitment", "salt", "output_commitment", "proof"):
+        for key in ("input_commitment", "salt", "output_commitment", "proof", "batch"):
             if data[key] is not None:
                 data[key] = _hex_tree(data[key])
         return data
@@ -160,7 +161,7 @@ class RequestState:
     @classmethod
     def from_json(cls, data: dict) -> RequestState:
         data = dict(data)
-        for key in ("input_commitment", "salt", "output_commitment", "proof"):
+        for key in ("input_commitment", "salt", "output_commitment", "proof", "batch"):
             if data.get(key) is not None:
                 data[key] = _int_tree(data[key])
         if data.get("state") not in STATES:

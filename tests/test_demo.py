@@ -32,6 +32,9 @@ def test_demo_pays_for_verified_predictions_that_match_onnxruntime(demo_cache):
     lines = []
     report = run_demo(2, cache_dir=demo_cache, progress=False, out=lines.append)
     assert len({r.request_id for r in report.rows}) == 2  # two requests, ids the hashes of their terms
+    # bought in one batch: one escrow, one proof, one fulfilBatch, the gas shared alike
+    assert any("batch fulfilled: 2 request(s)" in line for line in lines)
+    assert len({(r.open_gas, r.fulfil_gas) for r in report.rows}) == 1
     assert all(r.proved == r.onnxruntime for r in report.rows)
     assert all(r.fulfil_gas > 0 and r.open_gas > 0 and r.proof_seconds > 0 for r in report.rows)
     # the consumer paid the two prices plus gas; the provider got them minus its fulfil gas
@@ -56,8 +59,9 @@ def test_summary_table_reports_each_request_and_the_balances():
     )
     lines = summary(report, 10**15)
     rows = [line for line in lines if line.strip()[:1].isdigit()]
-    assert rows[0].split()[:6] == ["1", "0x00000000…", "7", "7", "7", "yes"]
-    assert rows[1].split()[:6] == ["2", "0x00000000…", "3", "5", "3", "NO"]
+    assert rows[0].split()[:6] == ["1", "0x000000…01", "7", "7", "7", "yes"]
+    assert rows[1].split()[:6] == ["2", "0x000000…02", "3", "5", "3", "NO"]
+    assert "gas per verified prediction: 415,500" in "\n".join(lines)
     assert "1/2 labels match onnxruntime" in "\n".join(lines)
     assert any("+0.001000 ETH" in line for line in lines) and any("-0.003000 ETH" in line for line in lines)
 

@@ -447,3 +447,83 @@ def test_a_proved_record_round_trips_and_an_older_record_still_loads(tmp_path):
     assert old.state == FULFILLED and old.proof is None and old.reason is None and old.times == {}
     with pytest.raises(ValueError, match="unknown request state"):
         old.enter("lost")
+
+
+@pytest.fixture
+def batching(served, small_model, tmp_path):
+    """A provider with a batch statement key of 3: one proof settles up to three requests."""
+    from marketplace.setup.pipeline import prepare_statement
+
+    w3 = connect()
+    deployer, provider_account, consumer_account = w3.eth.accounts[:3]
+    market = Market.deploy(w3, deployer)
+    key = prepare_statement(served, "batch", 3, phase1="known-secret", cache_dir=small_model[2], **QUIET)
+    store = ProviderStore(tmp_path / "provider")
+    provider = Provider(market, provider_account, served, store, statements=[key], batch_wait_s=3600, **QUIET)
+    provider.open_channel()
+    model_id = provider.register(PRICE)
+    consumer = Consumer(market, consumer_account, log=lambda m: None)
+    parts = {"w3": w3, "market": market, "provider": provider, "consumer": consumer, "key": key}
+    parts["offer"] = consumer.inspect(model_id, check_setup=False)
+    yield parts
+    parts["provider"].close()
+
+
+def test_a_batching_provider_settles_its_requests_with_one_proof(batching, small_model):
+    w3, market, provider, consumer = (batching[k] for k in ("w3", "market", "provider", "consumer"))
+    offer, calibration = batching["offer"], small_model[1]
+    graph = provider.model.graph
+    assert len(market.model(offer.model_id).batch_verifiers) == 1
+    # three inputs: the batch is full, one proof and one fulfilBatch settle them
+    predictions = consumer.predict_many(offer, list(calibration[:3]), wait=provider.serve_once)
+    for prediction, x in zip(predictions, calibration[:3]):
+        assert not prediction.refunded and prediction.logits == [int(v) for v in executor.predict(graph, x).logits]
+    records = [provider.store.request(p.request_id) for p in predictions]
+    assert {r.state for r in records} == {FULFILLED}
+    assert all(r.batch == [p.request_id for p in predictions] for r in records)
+    assert len({r.gas_used for r in records}) == 1 and market.owed(provider.account) == 3 * PRICE
+
+    # two inputs wait for a third (the wait is an hour) until a deadline is near: then a padded batch
+    xq = [executor.quantize_input(offer.input_graph(), x) for x in calibration[3:5]]
+    rids = [open_with_input({**batching, "consumer": consumer}, x, salt=90 + i, seconds=3600) for i, x in enumerate(xq)]
+    assert provider.serve_once() == [] and {provider.store.request(r).state for r in rids} == {RECEIVED}
+    slack = PROOF_TIME_FACTOR * provider.batch_seconds_estimate() + FULFIL_MARGIN_S
+    advance_time(w3, 3600 - math.ceil(slack) + 5)  # the nearest deadline now leaves less than the slack
+    # the provider stops between the proof and the fulfil: a restart sends the stored batch
+    real_settle = provider._settle_batch
+    provider._settle_batch = lambda records: []
+    assert provider.serve_once() == []
+    assert {provider.store.request(r).state for r in rids} == {PROVED}
+    provider._settle_batch = real_settle
+    port = int(provider.endpoint.rsplit(":", 1)[1])
+    provider.close()
+    again = Provider(market, provider.account, provider.model, provider.store, statements=[batching["key"]], **QUIET)
+    again.open_channel(port=port)
+    batching["provider"] = again
+    assert sorted(a.request_id for a in again.serve_once()) == sorted(rids)
+    assert [market.request(r).status for r in rids] == [Status.FULFILLED] * 2
+    assert market.owed(provider.account) == 5 * PRICE
+
+
+def test_a_poison_input_in_a_batch_fails_alone(batching, small_model):
+    provider, consumer, offer, market = (batching[k] for k in ("provider", "consumer", "offer", "market"))
+    tensor = provider.model.graph.input_tensor
+    poison = np.full(tensor.shape, 127 / 2.0**tensor.scale)  # in range, but overflows a rescale
+    rounds = []
+    slack = PROOF_TIME_FACTOR * provider.batch_seconds_estimate() + FULFIL_MARGIN_S
+
+    def wait():
+        rounds.append(provider.serve_once())
+        if len(rounds) == 2:  # the two good inputs wait for a third until the deadline nears
+            assert rounds == [[], []]
+            advance_time(batching["w3"], 600 - math.ceil(slack) + 5)
+        if len(rounds) == 4:
+            advance_time(batching["w3"], 601)
+
+    good, bad, other = consumer.predict_many(
+        offer, [small_model[1][0], poison, small_model[1][1]], timeout=600, wait=wait
+    )
+    assert not good.refunded and bad.refunded and not other.refunded
+    assert provider.store.request(bad.request_id).state == FAILED
+    assert provider.store.request(good.request_id).batch == [good.request_id, other.request_id]  # one padded proof
+    assert market.owed(provider.account) == 2 * PRICE

@@ -21,7 +21,7 @@ import json
 import shutil
 
 import pytest
-from support.models import PRICE, STATEMENT_ITEMS, STATEMENT_SAMPLES
+from support.models import PRICE, STATEMENT_ITEMS, STATEMENT_SAMPLES, register_served
 
 from marketplace.agents.consumer import Consumer
 from marketplace.agents.provider import Provider
@@ -196,20 +196,15 @@ def register_on_new_chain(served, tmp_path, *, statements=(), statement_verifier
         always_true, _ = deploy(w3, "AlwaysTrueVerifier", sender=provider_account, artifact=artifact)
         # an all-zero "proof" of anything passes it
         assert always_true.functions.verifyProof([0, 0], [[0, 0], [0, 0]], [0, 0], [0, 0, 0, 0]).call() is True
-        card = served.card
         verifier, _ = deploy_verifier(w3, served.proving_key.verifying_key(), provider_account)
-        model_id = market.register_model(
-            provider_account,
-            served.model_commitment,
+        model_id = register_served(
+            market,
+            provider,
+            served,
             verifier.address,
-            PRICE,
-            architecture_hash=bytes.fromhex(card["architecture_hash"][2:]),
-            transcript_hash=bytes.fromhex(card["setup_transcript_hash"][2:]),
-            metadata_uri=provider.endpoint,
             accuracy_verifier=always_true.address,
             retrieval_verifier=always_true.address,
         )
-        provider.state.model_id = model_id  # the card names the model it serves
     audit = Audit.deploy(w3, market.registry.address, 3600, 3 * 3600, sender=deployer)
     retrieval = Retrieval.deploy(w3, market.registry.address, sender=deployer)
     return {
@@ -301,3 +296,47 @@ def test_statement_verifiers_are_checked_against_the_rebuilt_circuits(keys, alwa
     finally:
         honest["provider"].close()
         forged["provider"].close()
+
+
+def test_batch_verifiers_are_checked_like_the_inference_verifier(world, tmp_path):
+    """A model's batch verifier can settle the consumer's requests, so ``inspect`` checks it as
+    it checks the inference verifier: the honest one passes (its circuit rebuilt for the
+    published batch size, its key and data contract compared, its ceremony verified); a batch
+    verifier of another key beside the published one is refused, and so is a consumer with no
+    contribution in the batch key."""
+    from marketplace.contracts import deploy_batch_verifier
+    from marketplace.setup.pipeline import prepare_statement
+
+    served, consumer = world["served"], world["consumer"]
+    common = {"phase1": "known-secret", "cache_dir": tmp_path / "cache", **QUIET}
+    key = prepare_statement(served, "batch", 2, participants=[consumer], **common)
+    honest = register_on_new_chain(served, tmp_path / "honest", statements=[key])
+    try:
+        record = honest["market"].model(honest["model_id"])
+        assert len(record.batch_verifiers) == 1
+        checker = Consumer(
+            honest["market"], honest["w3"].eth.accounts[2], state_dir=consumer.state_dir, log=lambda m: None
+        )
+        assert checker.inspect(honest["model_id"], insecure_phase1=True).setup_checked
+        # a batch key nobody this consumer trusts contributed to: its inference check passes, the batch one not
+        other = prepare_statement(served, "batch", 2, participants=[], **common)
+        untrusted = register_on_new_chain(served, tmp_path / "untrusted", statements=[other])
+        try:
+            client = Consumer(
+                untrusted["market"], untrusted["w3"].eth.accounts[2], state_dir=consumer.state_dir, log=lambda m: None
+            )
+            with pytest.raises(VerificationError, match="batch statement: no phase-2 contribution you trust"):
+                client.inspect(untrusted["model_id"], insecure_phase1=True)
+        finally:
+            untrusted["provider"].close()
+
+        # the honest card, and a batch verifier of that other key
+        w3, market = honest["w3"], honest["market"]
+        provider = honest["provider"]
+        single, _ = deploy_verifier(w3, served.proving_key.verifying_key(), provider.account)
+        forged, _ = deploy_batch_verifier(w3, other.proving_key.verifying_key(), provider.account)
+        model_id = register_served(market, provider, served, single.address, batch_verifiers=[forged.address])
+        with pytest.raises(VerificationError, match="does not hold the published key|not the shipped"):
+            checker.inspect(model_id, insecure_phase1=True)
+    finally:
+        honest["provider"].close()

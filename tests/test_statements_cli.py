@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 from support.models import write_small_model
 from support.processes import free_port, zkmarket
+from web3 import Web3
 
 from marketplace.audit import write_pool
 from marketplace.chain import connect
+from marketplace.contracts import Market
 from marketplace.retrieval import read_delivery, write_delivery
 from marketplace.setup.pipeline import phase1_ptau, quantized_graph
 from prover.circuit import accuracy as A
@@ -77,6 +79,8 @@ def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):
         tmp_path / "accuracy_1.zkey",
         "--retrieval-items",
         ITEMS,
+        "--batch-size",
+        2,
         "--endpoint",
         f"http://127.0.0.1:{free_port()}",
         *state,
@@ -89,7 +93,11 @@ def test_audit_and_retrieval_from_the_command_line(hardhat_url, tmp_path):
     assert {kind: entry["size"] for kind, entry in saved["statements"].items()} == {
         "accuracy": SAMPLES,
         "retrieval": ITEMS,
+        "batch": 2,
     }
+    # the batch key's verifier is the model's one batch verifier
+    registered = Market.at(connect(hardhat_url), deployment["marketplace"]).model(1)
+    assert registered.batch_verifiers == (Web3.to_checksum_address(saved["statements"]["batch"]["verifier"]),)
     registered_key = read_zkey(saved["statements"]["accuracy"]["zkey"])
     assert [c["name"] for c in registered_key.mpc_params["contributions"]] == ["auditor"]
 

@@ -31,7 +31,7 @@ from web3 import Web3
 from marketplace import channel
 from marketplace.chain import advance_time, chain_now, latest_timestamp
 from marketplace.contracts import MAX_GROUP, ContractRevert, Market, Status
-from marketplace.setup.check import Trust, check_statement_setup, check_verifier_code
+from marketplace.setup.check import Trust, check_statement_setup, check_verifier_code, published_batch_size
 from marketplace.store import read_json, write_json
 from prover.ceremony import phase2, powersoftau
 from prover.circuit.statements import input_commitment, output_commitment
@@ -140,8 +140,12 @@ class Consumer:
         return Offer(model_id, provider, price, endpoint, card, checked)
 
     def _check_setup(self, model_id: int, endpoint: str, card: dict, record, insecure_phase1: bool) -> None:
-        """The inference statement's setup checks (``marketplace.setup.check``)."""
+        """The inference statement's setup checks (``marketplace.setup.check``), and those of
+        the model's batch verifiers: any of them can settle this client's requests."""
         self._run_setup_check(model_id, record, card, endpoint, "inference", None, insecure_phase1)
+        batch_size = published_batch_size(model_id, record, card)
+        if batch_size is not None:
+            self._run_setup_check(model_id, record, card, endpoint, "batch", batch_size, insecure_phase1)
 
     def _run_setup_check(
         self, model_id: int, record, card: dict, endpoint: str, kind: str, size: int | None, insecure_phase1: bool

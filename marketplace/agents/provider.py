@@ -42,6 +42,7 @@ from marketplace.contracts import (
     Market,
     RequestRecord,
     Status,
+    deploy_batch_verifier,
     deploy_verifier,
     group_of,
     proof_to_evm,
@@ -80,6 +81,8 @@ INITIAL_PROOF_SECONDS_PER_CONSTRAINT = 100e-6
 MEASURED_PROOFS = 8  # the estimate is the slowest of this many latest answers
 # requests are read from the chain in block ranges of this size (nodes cap log queries)
 LOG_RANGE = 2_000
+# with a batch statement key: the longest a received input waits for the batch to fill
+BATCH_WAIT_S = 2.0
 
 
 class ProviderError(ZkmarketError):
@@ -116,10 +119,13 @@ class Provider:
         store: ProviderStore,
         *,
         statements: Sequence[StatementKey] = (),
+        batch_wait_s: float = BATCH_WAIT_S,
         log: Callable[[str], None] = print,
         progress: bool = True,
     ):
         self.market = market
+        self.batch_wait_s = batch_wait_s
+        self._batch_circuit = None  # the batch statement's circuit, built when first needed
         self.statements = {key.kind: key for key in statements}
         self.w3 = market.w3
         self.account = account
@@ -347,7 +353,8 @@ class Provider:
             self.log(f"verifier deployed at {verifier.address} ({receipt['gasUsed']:,} gas)")
             statement_verifiers = {}
             for kind, key in self.statements.items():
-                contract, receipt = deploy_verifier(self.w3, key.proving_key.verifying_key(), self.account)
+                deploy_for = deploy_batch_verifier if kind == "batch" else deploy_verifier
+                contract, receipt = deploy_for(self.w3, key.proving_key.verifying_key(), self.account)
                 statement_verifiers[kind] = contract.address
                 self.log(f"{kind} verifier ({key.size}) deployed at {contract.address} ({receipt['gasUsed']:,} gas)")
             model_id = self.market.register_model(
@@ -360,6 +367,7 @@ class Provider:
                 metadata_uri=metadata_uri,
                 accuracy_verifier=statement_verifiers.get("accuracy"),
                 retrieval_verifier=statement_verifiers.get("retrieval"),
+                batch_verifiers=[statement_verifiers["batch"]] if "batch" in statement_verifiers else [],
             )
             self.state.last_block = int(self.market.receipt["blockNumber"])
         self.state.statements = {
@@ -520,10 +528,17 @@ class Provider:
         return record if record is not None and record.state == FULFILLED else None
 
     def serve_once(self) -> list[Answer]:
-        """One round of the serve loop (see the module docstring). Returns what it answered."""
+        """One round of the serve loop (see the module docstring). Returns what it answered.
+        With a batch statement key the received inputs are answered by the batch policy
+        (``_serve_batches``), one at a time otherwise."""
         self.poll_requests()
         answers = []
+        batching = "batch" in self.statements
+        if batching:
+            answers += self._serve_batches()
         for record in self.store.requests(RECEIVED, PROVED):
+            if batching and (record.state == RECEIVED or record.batch):
+                continue  # the batch policy's
             try:
                 answer = self.answer(record)
             except ZkmarketError as exc:  # e.g. the node hiccuped: the request stays as it was, retried next round
@@ -537,6 +552,134 @@ class Provider:
             if now > record.deadline:
                 self._close_unanswerable(record, "its input did not arrive before its deadline")
         return answers
+
+    # batches: one proof of the batch statement settles up to its size of requests
+
+    def _serve_batches(self) -> list[Answer]:
+        """Send again the batches proved but not settled (a stop between proof and fulfil), then
+        prove the received inputs as one batch when the policy says so: the batch is full, its
+        oldest input waited ``batch_wait_s``, or the nearest deadline leaves just the time to
+        prove it. A batch of one is proved by the single statement (cheaper to verify)."""
+        answers: list[Answer] = []
+        pending: dict[tuple, list[RequestState]] = {}
+        for record in self.store.requests(PROVED):
+            if record.batch:
+                pending.setdefault(tuple(record.batch), []).append(record)
+        for records in pending.values():
+            answers += self._settle_batch(records)
+        received = sorted(self.store.requests(RECEIVED), key=lambda r: r.deadline)
+        if not received or not self._batch_due(received):
+            return answers
+        size = self.statements["batch"].size
+        chosen: list[RequestState] = []
+        for record in received:
+            with self._chain_lock:
+                onchain = self.market.request(record.request_id)
+                now = chain_now(self.w3)
+            if onchain.status != Status.OPEN or now > onchain.deadline:
+                self._settled_elsewhere(record, onchain)
+            elif len(chosen) < size:
+                chosen.append(record)
+        if len(chosen) == 1:
+            answer = self.answer(chosen[0])
+            return answers + ([answer] if answer is not None else [])
+        if chosen and self._prove_batch(chosen):
+            answers += self._settle_batch(chosen)
+        return answers
+
+    def batch_seconds_estimate(self) -> float:
+        """Seconds a full batch takes to prove: the single answer's estimate scaled by the
+        batch circuit's size."""
+        circuit = self._batch_statement_circuit()
+        return self.proof_seconds_estimate() * circuit.r1cs.n_constraints / self.model.circuit.r1cs.n_constraints
+
+    def _batch_statement_circuit(self):
+        if self._batch_circuit is None:
+            from marketplace.setup.pipeline import statement_circuit
+
+            self._batch_circuit = statement_circuit(self.model.graph, "batch", self.statements["batch"].size)
+        return self._batch_circuit
+
+    def _batch_due(self, received: list[RequestState]) -> bool:
+        if len(received) >= self.statements["batch"].size:
+            return True
+        oldest = min(r.times.get(RECEIVED, 0.0) for r in received)
+        if time.time() - oldest >= self.batch_wait_s:
+            return True
+        with self._chain_lock:
+            now = chain_now(self.w3)
+        return (
+            min(r.deadline for r in received) - now
+            <= PROOF_TIME_FACTOR * self.batch_seconds_estimate() + FULFIL_MARGIN_S
+        )
+
+    def _prove_batch(self, records: list[RequestState]) -> bool:
+        """Prove received requests as one batch and store each as ``proved`` (its label,
+        logits and output commitment, the shared proof and the batch's ids) before anything
+        is sent. When an input's witness cannot be built, each request is answered on its own
+        instead (the poison one then ends ``failed``): returns False."""
+        key = self.statements["batch"]
+        circuit = self._batch_statement_circuit()
+        shape = self.model.graph.input_tensor.shape
+        t0 = time.perf_counter()
+        try:
+            xs = np.stack([np.array(r.input, dtype=np.int64).reshape(shape) for r in records])
+            result = circuit.batch_witness(xs, [r.received_salt for r in records])
+        except (ZkmarketError, ValueError):
+            for record in records:
+                self.answer(record)
+            return False
+        proof, _ = prove(key.proving_key, result.witness, r1cs=circuit.r1cs, progress=self.progress)
+        seconds = time.perf_counter() - t0
+        ids = [r.request_id for r in records]
+        evm = [list(part) for part in proof_to_evm(proof)]
+        with self._store_lock:
+            for j, record in enumerate(records):
+                record.label = result.labels[j]
+                record.output_commitment = int(result.public["output_commitment"][j])
+                record.logits = [int(v) for v in np.asarray(result.logits[j]).ravel()]
+                record.proof, record.batch, record.proof_seconds = evm, ids, seconds / len(records)
+                self.store.put(record.enter(PROVED))  # the logits are durable before the fulfil is sent
+        self.log(f"batch of {len(records)} proved in {seconds:.1f} s (a batch statement of {key.size})")
+        return True
+
+    def _settle_batch(self, records: list[RequestState]) -> list[Answer]:
+        """Send a proved batch's fulfilBatch: the requests it settles end ``fulfilled``, the
+        others (no longer open, or late) as the chain decides (``_settled_elsewhere``)."""
+        key = self.statements["batch"]
+        # the proof is about every request of its batch, in slot order, whatever became of each
+        members = [self.store.request(rid) for rid in records[0].batch or []]
+        if any(m is None for m in members):
+            raise ProviderError(f"the store lost a request of the batch {records[0].batch}: it cannot be sent again")
+        answers = [(m.request_id, m.proved_label, m.proved_output_commitment) for m in members if m is not None]
+        records = [m for m in members if m is not None and m.state == PROVED]
+        with self._chain_lock:
+            try:
+                settled = self.market.fulfil_batch(
+                    self.account, self.registered_model_id, key.size, records[0].proof, answers
+                )
+            except ContractRevert as exc:
+                if exc.error not in ("NothingToSettle", "DeadlinePassed"):
+                    raise
+                settled = []
+            gas = int(self.market.receipt["gasUsed"]) if settled else 0
+        out = []
+        for record in records:
+            if record.request_id in settled:
+                with self._store_lock:
+                    record.gas_used = gas // len(settled)
+                    self.store.put(record.enter(FULFILLED))
+                self.log(f"request {record.request_id}: label {record.label}, fulfilled in a batch of {len(settled)}")
+                out.append(Answer(record.request_id, record.proved_label, record.proved_seconds, gas // len(settled)))
+            else:
+                with self._chain_lock:
+                    onchain = self.market.request(record.request_id)
+                answer = self._settled_elsewhere(record, onchain)
+                if answer is not None:
+                    out.append(answer)
+        if settled:
+            self.log(f"batch fulfilled: {len(settled)} request(s), {gas:,} gas ({gas // len(settled):,} per request)")
+        return out
 
     def _close_unanswerable(self, record: RequestState, reason: str) -> None:
         with self._store_lock:

@@ -15,6 +15,7 @@ def run(args: argparse.Namespace) -> int:
         cache_dir=args.cache,
         phase1="ceremony" if args.ceremony else "known-secret",
         statements=args.all,
+        batch=not args.one_by_one,
         audit_samples=args.audit_samples,
         corpus_items=args.corpus_items,
         progress=not args.no_progress,
@@ -55,5 +56,10 @@ def register(sub) -> None:
     )
     parser.add_argument("--audit-samples", type=int, default=100, help="test samples of the audit (default 100)")
     parser.add_argument("--corpus-items", type=int, default=64, help="digits in the retrieval corpus (default 64)")
+    parser.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="buy the predictions one request and one proof at a time (default: in one batch, one proof)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(run=run)

@@ -204,6 +204,9 @@ def model_graph(args: argparse.Namespace):
 def statement_sizes(p, what: str) -> None:
     p.add_argument("--accuracy-samples", type=int, metavar="N", help=f"{what} the accuracy statement over N samples")
     p.add_argument("--retrieval-items", type=int, metavar="N", help=f"{what} the retrieval statement over N items")
+    p.add_argument(
+        "--batch-size", type=int, metavar="N", help=f"{what} the batched inference statement of N requests (2-64)"
+    )
 
 
 # --- the setup check before paying ------------------------------------------------------------------

@@ -5,7 +5,8 @@ answer-retrieval`: offer a model and answer its requests, audits and retrievals 
                                [--endpoint http://127.0.0.1:8600] --rpc URL --market ADDRESS
     zkmarket provider serve --state DIR --rpc URL
     zkmarket provider status --state DIR [--json]
-    zkmarket provider setup model.onnx --ptau P.ptau --out C0.zkey [--accuracy-samples N | --retrieval-items N]
+    zkmarket provider setup model.onnx --ptau P.ptau --out C0.zkey
+        [--accuracy-samples N | --retrieval-items N | --batch-size N]
     zkmarket provider stake --audit ADDRESS --claim-bps 9000 --bond WEI [--slice WEI] --state DIR --rpc URL
     zkmarket provider accept-pool pool.npz --audit ADDRESS --pool ID --state DIR --rpc URL
     zkmarket provider unstake --audit ADDRESS [--complete] --state DIR --rpc URL
@@ -27,7 +28,10 @@ The same weights can back two batch statements (``marketplace.audit``, ``marketp
 over N test samples, ``--retrieval-items N`` that of retrieval over an N-item corpus; their
 circuits are larger than the inference circuit, so ``--statement-ptau`` gives a ptau big enough
 (default ``--ptau``), and ``--accuracy-zkey`` / ``--retrieval-zkey`` keys the auditors and
-requesters contributed to (``setup --accuracy-samples N`` writes the initial one). ``stake``
+requesters contributed to (``setup --accuracy-samples N`` writes the initial one).
+``--batch-size N`` (with ``--batch-zkey``) registers a verifier of the batched inference
+statement: one proof then settles up to N requests (``Market.fulfil_batch``); consumers check
+it as they check the inference verifier. ``stake``
 claims an accuracy over the accuracy circuit's sample count and stakes a bond on an
 AccuracyAudit; ``accept-pool`` checks a published pool file (its root, and the model's accuracy
 on its labels) and puts the bond at risk on that pool; ``unstake`` asks for the bond back and
@@ -69,7 +73,11 @@ def _served_model(onnx, ptau, calibration, cache, zkey=None):
 def _statement_sizes(args) -> list[tuple[str, int]]:
     return [
         (kind, size)
-        for kind, size in (("accuracy", args.accuracy_samples), ("retrieval", args.retrieval_items))
+        for kind, size in (
+            ("accuracy", args.accuracy_samples),
+            ("retrieval", args.retrieval_items),
+            ("batch", args.batch_size),
+        )
         if size is not None
     ]
 
@@ -82,7 +90,7 @@ def run_setup(args: argparse.Namespace) -> int:
             raise ZkmarketError(f"{path} does not exist")
     statements = _statement_sizes(args)
     if len(statements) > 1:
-        raise ZkmarketError("one key per call: give --accuracy-samples or --retrieval-items, not both")
+        raise ZkmarketError("one key per call: give one of --accuracy-samples, --retrieval-items, --batch-size")
     initial_key(
         args.onnx,
         args.ptau,
@@ -109,7 +117,7 @@ def run_register(args: argparse.Namespace) -> int:
     from prover.onnx.importer import import_model
 
     import_model(args.onnx)  # a corrupt or unsupported model fails here, before the chain is touched
-    for path in (args.statement_ptau, args.accuracy_zkey, args.retrieval_zkey):
+    for path in (args.statement_ptau, args.accuracy_zkey, args.retrieval_zkey, args.batch_zkey):
         if path is not None and not Path(path).is_file():
             raise ZkmarketError(f"{path} does not exist")
     market, account = market_args(args)
@@ -364,6 +372,7 @@ def register(sub) -> None:
     )
     p.add_argument("--accuracy-zkey", help="the accuracy key after the auditors' phase-2 contributions")
     p.add_argument("--retrieval-zkey", help="the retrieval key after the requesters' phase-2 contributions")
+    p.add_argument("--batch-zkey", help="the batch key after the consumers' phase-2 contributions")
     market_arguments(p, account=1)
     p.set_defaults(run=run_register)
 

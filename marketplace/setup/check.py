@@ -57,13 +57,14 @@ from prover.ceremony.powersoftau_verify import verify_ptau_transcript
 from prover.circuit.statements import (
     architecture_graph,
     architecture_spec_hash,
+    batch_public_input_count,
     inference_circuit,
 )
 from prover.errors import CircuitError, VerificationError
 from prover.formats import read_ptau, read_zkey, write_r1cs
 from prover.onnx.graph import Graph
 
-STATEMENT_KINDS = ("inference", "accuracy", "retrieval")
+STATEMENT_KINDS = ("inference", "batch", "accuracy", "retrieval")
 
 
 @dataclass
@@ -257,19 +258,16 @@ def check_statement_setup(
     if kind not in STATEMENT_KINDS:
         raise ValueError(f"statement must be one of {STATEMENT_KINDS}, got {kind!r}")
     what = f"model {model_id}" + ("" if kind == "inference" else f"'s {kind} statement")
-    verifier = {
-        "inference": record.inference_verifier,
-        "accuracy": record.accuracy_verifier,
-        "retrieval": record.retrieval_verifier,
-    }[kind]
+    if kind == "batch":
+        verifier = _batch_verifier(w3, account, record, size, what)
+    else:
+        verifier = {
+            "inference": record.inference_verifier,
+            "accuracy": record.accuracy_verifier,
+            "retrieval": record.retrieval_verifier,
+        }[kind]
     if int(verifier, 16) == 0:
         raise VerificationError(f"{what}: the model registered no {kind} verifier")
-    if kind == "inference" and record.batch_verifiers:
-        raise VerificationError(
-            f"{what} registered batch verifiers {', '.join(record.batch_verifiers)}: each of them can "
-            f"settle your requests, and this client does not check batch setups yet; use a model "
-            f"registered without them"
-        )
     files, published_size, sizes = statement_files(card, kind)
     if kind != "inference" and published_size != size:
         raise VerificationError(
@@ -296,7 +294,10 @@ def check_statement_setup(
     with tempfile.TemporaryDirectory(prefix="zkmarket-setup-") as tmp:
         zkey_path = download(endpoint, zkey_name, files[zkey_name], Path(tmp), sizes.get(zkey_name))
         pk = read_zkey(zkey_path)
-        check_verifier_code(w3, account, verifier, pk, f"{what}: the {kind} verifier")
+        if kind == "batch":
+            check_batch_verifier_code(w3, account, verifier, pk, f"{what}: the batch verifier")
+        else:
+            check_verifier_code(w3, account, verifier, pk, f"{what}: the {kind} verifier")
         if key in trust.checked:
             log(f"{what}: setup already checked (same architecture, key and transcript)")
             return False
@@ -323,3 +324,37 @@ def check_statement_setup(
             )
     trust.checked.append(key)
     return True
+
+
+def published_batch_size(model_id: int, record, card: dict) -> int | None:
+    """The batch size whose ``batch`` statement a client checks for the model's batch
+    verifiers (None when it registered none): any of them can settle the client's inference
+    requests, so each must be checked as the inference verifier is, and the card must publish
+    the key of each (``card["statements"]["batch"]``, one batch size). VerificationError
+    otherwise."""
+    if not record.batch_verifiers:
+        return None
+    _, size, _ = statement_files(card, "batch")
+    if len(record.batch_verifiers) != 1:
+        raise VerificationError(
+            f"model {model_id} registered {len(record.batch_verifiers)} batch verifiers and its card "
+            f"publishes the key of one batch size: the others cannot be checked, and each could "
+            f"settle your requests"
+        )
+    return size
+
+
+def _batch_verifier(w3, account: str, record, size: int | None, what: str) -> str:
+    """The model's batch verifier of ``size`` requests (its statement's input count)."""
+    if size is None:
+        raise VerificationError(f"{what}: give the batch size to check")
+    artifact = load_artifact("Groth16BatchVerifier")
+    for address in record.batch_verifiers:
+        contract = w3.eth.contract(address=address, abi=artifact["abi"])
+        try:
+            count = contract.functions.publicInputCount().call({"from": account})
+        except Exception:  # not a batch verifier at all: check_batch_verifier_code names it
+            return address
+        if count == batch_public_input_count(size):
+            return address
+    raise VerificationError(f"{what}: the model registered no verifier for batches of {size}")

@@ -49,3 +49,23 @@ def write_small_model(path: Path, seed: int = 0, n_in: int = 16, n_hidden: int =
     )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
     return rng.uniform(0, 1, (64, n_in))
+
+
+def register_served(market, provider, served, verifier: str, **verifiers) -> int:
+    """Register ``served`` for ``provider`` (its account and endpoint) with the inference
+    ``verifier`` and any other verifiers given, bypassing ``Provider.register``: how a
+    dishonest provider registers verifiers of its choice beside the honest card. Returns the
+    model id (and makes it the one the provider's card names)."""
+    card = served.card
+    model_id = market.register_model(
+        provider.account,
+        served.model_commitment,
+        verifier,
+        PRICE,
+        architecture_hash=bytes.fromhex(card["architecture_hash"][2:]),
+        transcript_hash=bytes.fromhex(card["setup_transcript_hash"][2:]),
+        metadata_uri=provider.endpoint,
+        **verifiers,
+    )
+    provider.state.model_id = model_id
+    return model_id
