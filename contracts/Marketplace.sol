@@ -251,14 +251,18 @@ contract Marketplace is ModelRegistry, PullPayments {
     ) external {
         uint256[] memory ids = _verifiedBatch(modelId, batchSize, proof, groups, answers);
         uint256 paid;
-        for (uint256 j = 0; j < answers.length; ++j) {
+        uint256 n = answers.length;
+        for (uint256 j = 0; j < n; ++j) {
             Answer calldata answer = answers[j];
-            (uint256 g, uint256 index) = (answer.pick >> 8, answer.pick & 0xff);
-            uint256 state = _groups[ids[g]]; // read again: an earlier answer may have settled it
-            if (_statusAt(state, index) != RequestStatus.Open || block.timestamp > groups[g].deadline) continue;
-            _groups[ids[g]] = state | (FULFILLED << (2 * index));
-            paid += groups[g].price;
-            emit RequestFulfilled(ids[g] + index, answer.label, answer.outputCommitment);
+            uint256 pick = answer.pick;
+            (uint256 g, uint256 shift) = (pick >> 8, 2 * (pick & 0xff));
+            Terms calldata terms = groups[g];
+            uint256 id = ids[g];
+            uint256 state = _groups[id]; // read again: an earlier answer may have settled it
+            if ((state >> shift) & 3 != 0 || block.timestamp > terms.deadline) continue; // settled, or late
+            _groups[id] = state | (FULFILLED << shift);
+            paid += terms.price;
+            emit RequestFulfilled(id + (pick & 0xff), answer.label, answer.outputCommitment);
         }
         if (paid == 0) revert NothingToSettle();
         _credit(_existing(modelId).provider, paid);
@@ -352,8 +356,9 @@ contract Marketplace is ModelRegistry, PullPayments {
         if (verifier == address(0)) revert NoBatchVerifier(modelId, batchSize);
         ids = new uint256[](groups.length);
         for (uint256 g = 0; g < groups.length; ++g) {
-            (ids[g],) = _group(groups[g]);
-            if (groups[g].modelId != modelId) revert WrongModel(ids[g], modelId);
+            Terms calldata terms = groups[g];
+            (ids[g],) = _group(terms);
+            if (terms.modelId != modelId) revert WrongModel(ids[g], modelId);
         }
         uint256[] memory pub = _batchInputs(modelId, batchSize, groups, answers);
         if (!IGroth16BatchVerifier(verifier).verifyProof(proof.a, proof.b, proof.c, pub)) {
@@ -374,15 +379,30 @@ contract Marketplace is ModelRegistry, PullPayments {
         uint256 n = answers.length;
         uint256 labelsAt = 1 + batchSize;
         uint256 outputsAt = pub.length - batchSize;
+        (uint256 input, uint256 label, uint256 output) = (0, 0, 0);
         for (uint256 j = 0; j < batchSize; ++j) {
-            Answer calldata answer = answers[j < n ? j : n - 1];
-            (uint256 g, uint256 index) = (answer.pick >> 8, answer.pick & 0xff);
-            if (g >= groups.length || index >= groups[g].inputCommitments.length) revert BadPick(answer.pick);
-            if (answer.label >> LABEL_BITS != 0) revert LabelOutOfRange(answer.label);
-            pub[1 + j] = groups[g].inputCommitments[index];
-            pub[labelsAt + j / LABELS_PER_INPUT] |= answer.label << (LABEL_BITS * (j % LABELS_PER_INPUT));
-            pub[outputsAt + j] = answer.outputCommitment;
+            if (j < n) (input, label, output) = _answered(groups, answers[j]); // past n: the last again
+            pub[1 + j] = input;
+            pub[labelsAt + j / LABELS_PER_INPUT] |= label << (LABEL_BITS * (j % LABELS_PER_INPUT));
+            pub[outputsAt + j] = output;
         }
+    }
+
+    /// @dev An answer's public inputs: its request's input commitment, its label (checked to
+    /// fit LABEL_BITS) and its output commitment (reverts BadPick for a request the batch
+    /// does not hold).
+    function _answered(Terms[] calldata groups, Answer calldata answer)
+        private
+        pure
+        returns (uint256 input, uint256 label, uint256 output)
+    {
+        uint256 pick = answer.pick;
+        (uint256 g, uint256 index) = (pick >> 8, pick & 0xff);
+        if (g >= groups.length) revert BadPick(pick);
+        uint256[] calldata inputs = groups[g].inputCommitments;
+        if (index >= inputs.length) revert BadPick(pick);
+        (input, label, output) = (inputs[index], answer.label, answer.outputCommitment);
+        if (label >> LABEL_BITS != 0) revert LabelOutOfRange(label);
     }
 
     /// @dev A group's id and its state slot (reverts UnknownRequest when never opened).
@@ -403,7 +423,7 @@ contract Marketplace is ModelRegistry, PullPayments {
     }
 
     /// @dev keccak256 of the ABI-encoded terms with the low 6 bits (a request's index) cleared.
-    function _hashTerms(uint256 modelId, address consumer, uint256 price, uint256 deadline, uint256[] memory inputs)
+    function _hashTerms(uint256 modelId, address consumer, uint256 price, uint256 deadline, uint256[] calldata inputs)
         private
         pure
         returns (uint256)
