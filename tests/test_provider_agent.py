@@ -527,3 +527,19 @@ def test_a_poison_input_in_a_batch_fails_alone(batching, small_model):
     assert provider.store.request(bad.request_id).state == FAILED
     assert provider.store.request(good.request_id).batch == [good.request_id, other.request_id]  # one padded proof
     assert market.owed(provider.account) == 2 * PRICE
+
+    # a poison input accepted before the rule that refuses it: its batch falls back to one proof each
+    provider.batch_wait_s = 0  # prove what has arrived at once
+    w3, graph = batching["w3"], offer.input_graph()
+    xq = executor.quantize_input(graph, poison)
+    old = market.open_request(
+        consumer.account, offer.model_id, input_commitment(graph, xq, 4242), latest_timestamp(w3) + 600
+    )
+    record = market.request(old)
+    provider.store.put(
+        RequestState(old, RECEIVED, record.input_commitment, record.deadline, [int(v) for v in xq.ravel()], 4242)
+    )
+    fine = open_with_input(batching, executor.quantize_input(graph, small_model[1][2]), salt=78)
+    assert [a.request_id for a in provider.serve_once()] == [fine]
+    assert provider.store.request(old).state == FAILED
+    assert provider.store.request(fine).state == FULFILLED and provider.store.request(fine).batch is None

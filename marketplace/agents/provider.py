@@ -583,8 +583,9 @@ class Provider:
         if len(chosen) == 1:
             answer = self.answer(chosen[0])
             return answers + ([answer] if answer is not None else [])
-        if chosen and self._prove_batch(chosen):
-            answers += self._settle_batch(chosen)
+        if chosen:
+            fallback = self._prove_batch(chosen)
+            answers += self._settle_batch(chosen) if fallback is None else fallback
         return answers
 
     def batch_seconds_estimate(self) -> float:
@@ -613,11 +614,12 @@ class Provider:
             <= PROOF_TIME_FACTOR * self.batch_seconds_estimate() + FULFIL_MARGIN_S
         )
 
-    def _prove_batch(self, records: list[RequestState]) -> bool:
+    def _prove_batch(self, records: list[RequestState]) -> list[Answer] | None:
         """Prove received requests as one batch and store each as ``proved`` (its label,
         logits and output commitment, the shared proof and the batch's ids) before anything
-        is sent. When an input's witness cannot be built, each request is answered on its own
-        instead (the poison one then ends ``failed``): returns False."""
+        is sent; returns None. When an input's witness cannot be built, each request is
+        answered on its own instead (the poison one then ends ``failed``): returns those
+        answers."""
         key = self.statements["batch"]
         circuit = self._batch_statement_circuit()
         shape = self.model.graph.input_tensor.shape
@@ -626,9 +628,8 @@ class Provider:
             xs = np.stack([np.array(r.input, dtype=np.int64).reshape(shape) for r in records])
             result = circuit.batch_witness(xs, [r.received_salt for r in records])
         except (ZkmarketError, ValueError):
-            for record in records:
-                self.answer(record)
-            return False
+            answers = [self.answer(record) for record in records]
+            return [a for a in answers if a is not None]
         proof, _ = prove(key.proving_key, result.witness, r1cs=circuit.r1cs, progress=self.progress)
         seconds = time.perf_counter() - t0
         ids = [r.request_id for r in records]
@@ -641,7 +642,7 @@ class Provider:
                 record.proof, record.batch, record.proof_seconds = evm, ids, seconds / len(records)
                 self.store.put(record.enter(PROVED))  # the logits are durable before the fulfil is sent
         self.log(f"batch of {len(records)} proved in {seconds:.1f} s (a batch statement of {key.size})")
-        return True
+        return None
 
     def _settle_batch(self, records: list[RequestState]) -> list[Answer]:
         """Send a proved batch's fulfilBatch: the requests it settles end ``fulfilled``, the
