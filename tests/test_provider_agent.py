@@ -489,12 +489,15 @@ def test_a_batching_provider_settles_its_requests_with_one_proof(batching, small
     assert provider.serve_once() == [] and {provider.store.request(r).state for r in rids} == {RECEIVED}
     slack = PROOF_TIME_FACTOR * provider.batch_seconds_estimate() + FULFIL_MARGIN_S
     advance_time(w3, 3600 - math.ceil(slack) + 5)  # the nearest deadline now leaves less than the slack
-    # the provider stops between the proof and the fulfil: a restart sends the stored batch
-    real_settle = provider._settle_batch
-    provider._settle_batch = lambda records: []
+
+    # the node fails the fulfil (the round goes on), then the provider stops: a restart sends the stored batch
+    def node_down(*args, **kwargs):
+        raise ChainError("the node is down")
+
+    market.fulfil_batch = node_down
     assert provider.serve_once() == []
     assert {provider.store.request(r).state for r in rids} == {PROVED}
-    provider._settle_batch = real_settle
+    del market.fulfil_batch  # the real method again
     port = int(provider.endpoint.rsplit(":", 1)[1])
     provider.close()
     again = Provider(market, provider.account, provider.model, provider.store, statements=[batching["key"]], **QUIET)

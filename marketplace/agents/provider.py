@@ -535,7 +535,10 @@ class Provider:
         answers = []
         batching = "batch" in self.statements
         if batching:
-            answers += self._serve_batches()
+            try:
+                answers += self._serve_batches()
+            except ZkmarketError as exc:  # e.g. the node hiccuped: the batch stays as it was, retried next round
+                self.log(f"batch not answered this round: {exc}")
         for record in self.store.requests(RECEIVED, PROVED):
             if batching and (record.state == RECEIVED or record.batch):
                 continue  # the batch policy's
