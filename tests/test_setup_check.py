@@ -338,5 +338,14 @@ def test_batch_verifiers_are_checked_like_the_inference_verifier(world, tmp_path
         model_id = register_served(market, provider, served, single.address, batch_verifiers=[forged.address])
         with pytest.raises(VerificationError, match="does not hold the published key|not the shipped"):
             checker.inspect(model_id, insecure_phase1=True)
+
+        # a batch verifier beside a card that publishes no batch key cannot be checked: refused
+        bare, _ = deploy_batch_verifier(world["w3"], key.proving_key.verifying_key(), world["provider"].account)
+        single, _ = deploy_verifier(world["w3"], served.proving_key.verifying_key(), world["provider"].account)
+        unpublished = register_served(
+            world["market"], world["provider"], served, single.address, batch_verifiers=[bare.address]
+        )
+        with pytest.raises(VerificationError, match="publishes no batch key"):
+            consumer.inspect(unpublished, insecure_phase1=True)
     finally:
         honest["provider"].close()
