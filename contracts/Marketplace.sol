@@ -29,6 +29,16 @@ import {PullPayments} from "./PullPayments.sol";
 /// one proof of the model's batch statement of N; it settles those still open and in time and
 /// skips the others (refunded, already fulfilled, late), so one stale request neither blocks
 /// the rest nor is paid twice; it reverts only when it would settle nothing.
+///
+/// Once every request of a group is settled its slot is deleted: the gas refund for clearing
+/// it pays for most of the settlement's write, and a settled request's status then comes from
+/// its RequestFulfilled or RequestRefunded event (`requestStatus` says None). The same terms
+/// can then be opened again as a new group. A replay of the old proof could settle it, but only
+/// with the answer proved for that very input, the model's answer the consumer asked for again.
+///
+/// A batch proof's output commitments are one public input, their digest (see
+/// `prover.circuit.statements`); the contract records the commitments beside it in
+/// BatchFulfilled, and a consumer checks its own against that digest off-chain.
 contract Marketplace is ModelRegistry, PullPayments {
     /// @notice What a consumer agreed to for a group of requests: the request ids are derived
     /// from it, and fulfil and refund present it again.
@@ -52,7 +62,13 @@ contract Marketplace is ModelRegistry, PullPayments {
     struct Answer {
         uint256 pick;
         uint256 label;
-        uint256 outputCommitment;
+    }
+
+    /// @notice A batch's output commitments, one per answer, and the public input that stands
+    /// for them all: the digest of the list padded to the batch size by repeating its last.
+    struct Outputs {
+        uint256 digest;
+        uint256[] commitments;
     }
 
     /// @dev group id => bit 255: the group exists; bits 248-254: its size; bits 2i, 2i+1: the
@@ -108,6 +124,10 @@ contract Marketplace is ModelRegistry, PullPayments {
     /// @notice A batch's label does not fit its LABEL_BITS bits (no model has that many classes).
     /// @param label the label given
     error LabelOutOfRange(uint256 label);
+    /// @notice A batch names one output commitment per answer.
+    /// @param outputs the number of output commitments given
+    /// @param answers the number of answers
+    error BadOutputs(uint256 outputs, uint256 answers);
 
     /// @notice A consumer escrowed the price of one prediction (openRequest): a group of one.
     /// @param requestId the new request (and its group)
@@ -143,8 +163,18 @@ contract Marketplace is ModelRegistry, PullPayments {
     /// @notice A valid proof answered a request; its escrow is now owed to the model's provider.
     /// @param requestId the request
     /// @param label the proved label
-    /// @param outputCommitment the proved output commitment
+    /// @param outputCommitment the output commitment: proved by fulfil, or by fulfilBatch through
+    /// the digest of its BatchFulfilled event (in the same transaction)
     event RequestFulfilled(uint256 indexed requestId, uint256 label, uint256 outputCommitment);
+    /// @notice A batch proof was verified: its output commitments, one per answer in slot order
+    /// (padded to batchSize by repeating the last), have this digest, which the proof proved.
+    /// @param modelId the model
+    /// @param batchSize the batch statement proved
+    /// @param outputsDigest the proof's public input for the outputs
+    /// @param outputCommitments the answers' output commitments, in slot order
+    event BatchFulfilled(
+        uint256 indexed modelId, uint256 batchSize, uint256 outputsDigest, uint256[] outputCommitments
+    );
     /// @notice An unanswered request was refunded; the escrow is now owed to the consumer.
     /// @param requestId the request
     /// @param consumer who is owed the escrow
@@ -227,44 +257,48 @@ contract Marketplace is ModelRegistry, PullPayments {
         uint256[4] memory pub = [m.modelCommitment, terms.inputCommitments[index], label, outputCommitment];
         if (!IGroth16Verifier(m.inferenceVerifier).verifyProof(a, b, c, pub)) revert InvalidProof(requestId);
 
-        _groups[groupId] = state | (FULFILLED << (2 * index));
+        _settle(groupId, state | (FULFILLED << (2 * index)));
         _credit(m.provider, terms.price);
         emit RequestFulfilled(requestId, label, outputCommitment);
     }
 
     /// @notice Answer up to `batchSize` requests for one model with one proof of its batch
     /// statement: public inputs (model commitment, the input commitments, the labels packed, the
-    /// output commitments), a short batch padded by repeating its last answer. Settles the answered
-    /// requests that are open and in time, skips the others; the sum of their escrows is owed
-    /// to the provider.
+    /// outputs' digest), a short batch padded by repeating its last answer. Settles the answered
+    /// requests that are open and in time, skips the others (a group no longer held, every
+    /// request of it settled, included); the sum of their escrows is owed to the provider.
     /// @param modelId the model every answered request is for
     /// @param batchSize the batch statement proved (a registered batch size)
     /// @param proof the Groth16 proof
     /// @param groups the terms of the groups the answered requests belong to
     /// @param answers the answers, in the proof's slot order
+    /// @param outputs the answers' output commitments (same order) and their digest
     function fulfilBatch(
         uint256 modelId,
         uint256 batchSize,
         Proof calldata proof,
         Terms[] calldata groups,
-        Answer[] calldata answers
+        Answer[] calldata answers,
+        Outputs calldata outputs
     ) external {
-        uint256[] memory ids = _verifiedBatch(modelId, batchSize, proof, groups, answers);
+        uint256[] memory ids = _verifiedBatch(modelId, batchSize, proof, groups, answers, outputs.digest);
+        uint256[] calldata commitments = outputs.commitments;
+        if (commitments.length != answers.length) revert BadOutputs(commitments.length, answers.length);
         uint256 paid;
         uint256 n = answers.length;
         for (uint256 j = 0; j < n; ++j) {
-            Answer calldata answer = answers[j];
-            uint256 pick = answer.pick;
+            uint256 pick = answers[j].pick;
             (uint256 g, uint256 shift) = (pick >> 8, 2 * (pick & 0xff));
-            Terms calldata terms = groups[g];
             uint256 id = ids[g];
             uint256 state = _groups[id]; // read again: an earlier answer may have settled it
-            if ((state >> shift) & 3 != 0 || block.timestamp > terms.deadline) continue; // settled, or late
-            _groups[id] = state | (FULFILLED << shift);
-            paid += terms.price;
-            emit RequestFulfilled(id + (pick & 0xff), answer.label, answer.outputCommitment);
+            // gone (all settled), this one settled, or late
+            if (state == 0 || (state >> shift) & 3 != 0 || block.timestamp > groups[g].deadline) continue;
+            _settle(id, state | (FULFILLED << shift));
+            paid += groups[g].price;
+            emit RequestFulfilled(id + (pick & 0xff), answers[j].label, commitments[j]);
         }
         if (paid == 0) revert NothingToSettle();
+        emit BatchFulfilled(modelId, batchSize, outputs.digest, commitments);
         _credit(_existing(modelId).provider, paid);
     }
 
@@ -284,7 +318,7 @@ contract Marketplace is ModelRegistry, PullPayments {
             emit RequestRefunded(groupId + i, msg.sender, terms.price);
         }
         if (count == 0) revert RequestNotOpen(groupId, _statusAt(state, 0));
-        _groups[groupId] = state;
+        _settle(groupId, state);
         _credit(msg.sender, terms.price * count);
     }
 
@@ -295,7 +329,8 @@ contract Marketplace is ModelRegistry, PullPayments {
         return _groupId(terms);
     }
 
-    /// @notice A request's status (None for an id no group holds).
+    /// @notice A request's status (None for an id no group holds, and for the requests of a
+    /// group all settled: their events tell how).
     /// @param requestId the request
     /// @return its status
     function requestStatus(uint256 requestId) external view returns (RequestStatus) {
@@ -342,14 +377,24 @@ contract Marketplace is ModelRegistry, PullPayments {
         if (deadline <= block.timestamp) revert BadDeadline(deadline);
     }
 
-    /// @dev Check a batch: its size, the groups' model and existence, and the proof. Returns
-    /// the groups' ids.
+    /// @dev Write a group's state after a settlement: deleted once no request of it is open.
+    function _settle(uint256 groupId, uint256 state) private {
+        uint256 size = (state >> 248) & 0x7f;
+        uint256 mask = (1 << (2 * size)) - 1;
+        // bit 2i of `settled` is set when request i's two status bits are not both 0
+        uint256 settled = (state | (state >> 1)) & mask & 0x5555555555555555555555555555555555555555555555555555555555555555;
+        _groups[groupId] = settled == mask & 0x5555555555555555555555555555555555555555555555555555555555555555 ? 0 : state;
+    }
+
+    /// @dev Check a batch: its size, the groups' model, and the proof. Returns the groups' ids
+    /// (a group never opened, or deleted, settles nothing: the caller skips it).
     function _verifiedBatch(
         uint256 modelId,
         uint256 batchSize,
         Proof calldata proof,
         Terms[] calldata groups,
-        Answer[] calldata answers
+        Answer[] calldata answers,
+        uint256 outputsDigest
     ) private view returns (uint256[] memory ids) {
         if (answers.length == 0 || answers.length > batchSize) revert BadBatch(answers.length, batchSize);
         address verifier = batchVerifierFor(modelId, batchSize);
@@ -357,18 +402,19 @@ contract Marketplace is ModelRegistry, PullPayments {
         ids = new uint256[](groups.length);
         for (uint256 g = 0; g < groups.length; ++g) {
             Terms calldata terms = groups[g];
-            (ids[g],) = _group(terms);
+            ids[g] = _groupId(terms);
             if (terms.modelId != modelId) revert WrongModel(ids[g], modelId);
         }
         uint256[] memory pub = _batchInputs(modelId, batchSize, groups, answers);
+        pub[pub.length - 1] = outputsDigest;
         if (!IGroth16BatchVerifier(verifier).verifyProof(proof.a, proof.b, proof.c, pub)) {
             revert InvalidProof(ids.length > 0 ? ids[0] : 0);
         }
     }
 
-    /// @dev The public inputs of a batch proof: the model commitment, then per slot the input
-    /// commitments, the labels packed LABELS_PER_INPUT to an input, the output commitments;
-    /// slots past the answers repeat the last.
+    /// @dev The public inputs of a batch proof but the last (the outputs' digest, which the
+    /// caller puts there): the model commitment, then per slot the input commitments, the labels
+    /// packed LABELS_PER_INPUT to an input; slots past the answers repeat the last.
     function _batchInputs(uint256 modelId, uint256 batchSize, Terms[] calldata groups, Answer[] calldata answers)
         private
         view
@@ -378,30 +424,27 @@ contract Marketplace is ModelRegistry, PullPayments {
         pub[0] = _existing(modelId).modelCommitment;
         uint256 n = answers.length;
         uint256 labelsAt = 1 + batchSize;
-        uint256 outputsAt = pub.length - batchSize;
-        (uint256 input, uint256 label, uint256 output) = (0, 0, 0);
+        (uint256 input, uint256 label) = (0, 0);
         for (uint256 j = 0; j < batchSize; ++j) {
-            if (j < n) (input, label, output) = _answered(groups, answers[j]); // past n: the last again
+            if (j < n) (input, label) = _answered(groups, answers[j]); // past n: the last again
             pub[1 + j] = input;
             pub[labelsAt + j / LABELS_PER_INPUT] |= label << (LABEL_BITS * (j % LABELS_PER_INPUT));
-            pub[outputsAt + j] = output;
         }
     }
 
-    /// @dev An answer's public inputs: its request's input commitment, its label (checked to
-    /// fit LABEL_BITS) and its output commitment (reverts BadPick for a request the batch
-    /// does not hold).
+    /// @dev An answer's public inputs: its request's input commitment and its label (checked to
+    /// fit LABEL_BITS); reverts BadPick for a request the batch does not hold.
     function _answered(Terms[] calldata groups, Answer calldata answer)
         private
         pure
-        returns (uint256 input, uint256 label, uint256 output)
+        returns (uint256 input, uint256 label)
     {
         uint256 pick = answer.pick;
         (uint256 g, uint256 index) = (pick >> 8, pick & 0xff);
         if (g >= groups.length) revert BadPick(pick);
         uint256[] calldata inputs = groups[g].inputCommitments;
         if (index >= inputs.length) revert BadPick(pick);
-        (input, label, output) = (inputs[index], answer.label, answer.outputCommitment);
+        (input, label) = (inputs[index], answer.label);
         if (label >> LABEL_BITS != 0) revert LabelOutOfRange(label);
     }
 

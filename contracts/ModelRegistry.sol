@@ -232,11 +232,11 @@ contract ModelRegistry {
     }
 
     /// @notice Public inputs of the batch statement of `batchSize` requests: the model
-    /// commitment, the input commitments, the packed labels, the output commitments.
+    /// commitment, the input commitments, the packed labels, the outputs' digest.
     /// @param batchSize requests per proof
     /// @return the count
     function batchInputCount(uint256 batchSize) public pure returns (uint256) {
-        return 1 + 2 * batchSize + (batchSize + LABELS_PER_INPUT - 1) / LABELS_PER_INPUT;
+        return 2 + batchSize + (batchSize + LABELS_PER_INPUT - 1) / LABELS_PER_INPUT;
     }
 
     /// @dev Record the batch verifiers of a new model, each under the batch size its statement
@@ -247,8 +247,9 @@ contract ModelRegistry {
             address v = batchVerifiers[i];
             if (v.code.length == 0) revert VerifierNotDeployed(v);
             uint256 inputs = IGroth16BatchVerifier(v).publicInputCount();
-            // inputs - 1 lies in [N (2 + 1/15), N (2 + 1/15) + 1): this rounds down to N
-            uint256 size = inputs > 0 ? ((inputs - 1) * LABELS_PER_INPUT) / (2 * LABELS_PER_INPUT + 1) : 0;
+            // inputs - 2 = N + ceil(N / 15) lies in [N (1 + 1/15), N (1 + 1/15) + 1): this rounds
+            // down to N
+            uint256 size = inputs > 1 ? ((inputs - 2) * LABELS_PER_INPUT) / (LABELS_PER_INPUT + 1) : 0;
             bool fits = inputs == batchInputCount(size) && size >= 2 && size <= MAX_BATCH;
             if (!fits || !m.sellsInference || _batchVerifiers[modelId][size] != address(0)) {
                 revert BadBatchVerifier(v, inputs);

@@ -36,6 +36,7 @@ from web3.types import TxParams, TxReceipt, Wei
 from marketplace.chain import is_embedded
 from marketplace.npm import REPO_ROOT
 from marketplace.solc import EVM_VERSION, OPTIMIZER_RUNS, compile_files, find_compiler
+from prover.circuit.statements import outputs_digest
 from prover.errors import ChainError
 from prover.field import limbs_to_ints
 from prover.formats.binfile import atomic_output
@@ -615,25 +616,36 @@ class Market:
         self._send(call, sender)
 
     def fulfil_batch(
-        self, sender: str, model_id: int, batch_size: int, proof, answers: Sequence[tuple[int, int, int]]
+        self,
+        sender: str,
+        model_id: int,
+        batch_size: int,
+        proof,
+        answers: Sequence[tuple[int, int, int]],
+        digest: int | None = None,
     ) -> list[int]:
         """Answer up to ``batch_size`` requests with one proof of the model's batch statement;
-        ``answers`` are ``(request id, label, output commitment)`` in the proof's slot order.
+        ``answers`` are ``(request id, label, output commitment)`` in the proof's slot order,
+        and ``digest`` the proof's outputs digest (by default the one of these answers).
         Returns the ids it settled (the others were no longer open or in time)."""
         a, b, c = proof if isinstance(proof, (tuple, list)) else proof_to_evm(proof)
         groups: dict[int, int] = {}
         terms: list[tuple] = []
-        picks = []
+        picks, outputs = [], []
         for request_id, label, output_commitment in answers:
             group, index = group_of(request_id)
             if group not in groups:
                 groups[group] = len(terms)
                 terms.append(self.terms(request_id).abi())
-            picks.append((groups[group] << 8 | index, label, output_commitment))
-        call = self.marketplace.functions.fulfilBatch(model_id, batch_size, (a, b, c), terms, picks)
+            picks.append((groups[group] << 8 | index, label))
+            outputs.append(output_commitment)
+        if digest is None:  # a batch of the wrong size gets none: the contract refuses it (BadBatch)
+            digest = outputs_digest(outputs, batch_size) if 1 <= len(outputs) <= batch_size else 0
+        call = self.marketplace.functions.fulfilBatch(model_id, batch_size, (a, b, c), terms, picks, (digest, outputs))
         receipt = self._send(call, sender)
         return [
-            int(e["args"]["requestId"]) for e in self.marketplace.events.RequestFulfilled().process_receipt(receipt)
+            int(e["args"]["requestId"])
+            for e in self.marketplace.events.RequestFulfilled().process_receipt(receipt, errors=DISCARD)
         ]
 
     def refund(self, consumer: str, request_id: int) -> None:
@@ -650,22 +662,32 @@ class Market:
         return int(self.marketplace.functions.owed(account).call())
 
     def status(self, request_id: int) -> Status:
-        """A request's status on-chain (NONE for an id no group holds)."""
-        return Status(int(self._view(self.marketplace.functions.requestStatus(request_id))))
+        """A request's status (NONE for an id no group holds). The contract deletes a group
+        once all its requests are settled; their status then comes from their events."""
+        status = Status(int(self._view(self.marketplace.functions.requestStatus(request_id))))
+        if status == Status.NONE:
+            for name, settled in (("RequestFulfilled", Status.FULFILLED), ("RequestRefunded", Status.REFUNDED)):
+                if self._settlement(name, request_id) is not None:
+                    return settled
+        return status
+
+    def _settlement(self, name: str, request_id: int):
+        """The last ``name`` event (RequestFulfilled, RequestRefunded) of a request, or None."""
+        events = self.marketplace.events[name]().get_logs(from_block=0, argument_filters={"requestId": request_id})
+        return events[-1] if events else None
 
     def request(self, request_id: int) -> RequestRecord:
         """A request's record: terms, status and result. ContractRevert UnknownRequest for an
-        id no group holds."""
+        id no group holds. The output commitment is None unless proved: by its fulfil's
+        proof, or for a batch by the digest its BatchFulfilled event carries."""
         status = self.status(request_id)
         if status == Status.NONE:
             raise ContractRevert("UnknownRequest", (request_id,))
         terms, index = self.terms(request_id), group_of(request_id)[1]
         label = output = None
         if status == Status.FULFILLED:
-            events = self.marketplace.events.RequestFulfilled().get_logs(
-                from_block=0, argument_filters={"requestId": request_id}
-            )
-            label, output = int(events[-1]["args"]["label"]), int(events[-1]["args"]["outputCommitment"])
+            event = self._settlement("RequestFulfilled", request_id)
+            label, output = int(event["args"]["label"]), self._proved_output(event)
         return RequestRecord(
             request_id,
             terms.consumer,
@@ -677,6 +699,25 @@ class Market:
             label,
             output,
         )
+
+    def _proved_output(self, fulfilled) -> int | None:
+        """The output commitment of a RequestFulfilled event if a proof proved it: always for
+        ``fulfil``; for ``fulfilBatch`` when the list of its BatchFulfilled event (the next one
+        in the transaction) holds it and has the digest the proof was checked against."""
+        output = int(fulfilled["args"]["outputCommitment"])
+        receipt = self.w3.eth.get_transaction_receipt(fulfilled["transactionHash"])
+        batches = [
+            e
+            for e in self.marketplace.events.BatchFulfilled().process_receipt(receipt, errors=DISCARD)
+            if e["logIndex"] > fulfilled["logIndex"]
+        ]
+        if not batches:
+            return output
+        args = min(batches, key=lambda e: e["logIndex"])["args"]
+        outputs = [int(v) for v in args["outputCommitments"]]
+        if output not in outputs or outputs_digest(outputs, int(args["batchSize"])) != int(args["outputsDigest"]):
+            return None
+        return output
 
     def balance(self) -> int:
         """Ether the marketplace holds."""

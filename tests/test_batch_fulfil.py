@@ -13,6 +13,7 @@ from support.reverts import refused
 
 from marketplace.chain import advance_time, connect, latest_timestamp
 from marketplace.contracts import Market, Status, deploy_batch_verifier, deploy_verifier
+from prover.circuit import statements as S
 
 PRICE = 10**15
 HOUR = 3600
@@ -193,11 +194,68 @@ def test_a_request_answered_twice_in_one_batch_is_paid_once(world):
     terms = world.market.terms(rid).abi()
     _, label, output = world.keys.result(0, 61)
     a, b, c = _evm(proof)
+    outputs = (S.outputs_digest([output, output], BATCH), [output, output])
     call = world.market.marketplace.functions.fulfilBatch(
-        world.model, BATCH, (a, b, c), [terms, terms], [(0 << 8, label, output), (1 << 8, label, output)]
+        world.model, BATCH, (a, b, c), [terms, terms], [(0 << 8, label), (1 << 8, label)], outputs
     )
     world.market._send(call, world.provider)
     assert world.market.owed(world.provider) == PRICE and world.market.status(rid) == Status.FULFILLED
+
+
+def test_a_wrong_outputs_digest_is_refused(world, opened):
+    rids, requests, proof = opened
+    batch = answers(world, rids, requests)
+    outputs = [out for _, _, out in batch]
+    wrong = S.outputs_digest([outputs[1], outputs[0], outputs[2]], BATCH)  # two outputs swapped
+    refused(
+        world,
+        "InvalidProof",
+        lambda: world.market.fulfil_batch(world.provider, world.model, BATCH, proof, batch, digest=wrong),
+    )
+    assert [world.market.status(r) for r in rids] == [Status.OPEN] * 3
+
+
+def test_output_commitments_off_the_digest_are_not_taken_as_proved(world, opened):
+    """The contract cannot hash the outputs list: a fulfil with the proved digest but another
+    list settles (the labels are proved), and a reader of the chain finds no proved output
+    commitment for any request of that batch, so a consumer takes no logits for proved."""
+    rids, requests, proof = opened
+    batch = answers(world, rids, requests)
+    digest = S.outputs_digest([out for _, _, out in batch], BATCH)
+    forged = [(rid, label, out + 1) for rid, label, out in batch]
+    assert world.market.fulfil_batch(world.provider, world.model, BATCH, proof, forged, digest=digest) == rids
+    records = [world.market.request(r) for r in rids]
+    assert [(r.status, r.label, r.output_commitment) for r in records] == [
+        (Status.FULFILLED, label, None) for _, label, _ in batch
+    ]
+
+
+def test_a_settled_group_gives_back_its_slot(world, opened):
+    rids, requests, proof = opened
+    group = world.market.open_requests(
+        world.consumer, world.model, [world.keys.result(i, s)[0] for i, s in requests[:2]], world.deadline()
+    )
+    on_chain = world.market.marketplace.functions.requestStatus
+    world.market.fulfil_batch(world.provider, world.model, BATCH, proof, answers(world, rids, requests))
+    # single opens: each group settled whole, its slot deleted; the status comes from the events
+    assert [on_chain(r).call() for r in rids] == [Status.NONE] * 3
+    assert [world.market.status(r) for r in rids] == [Status.FULFILLED] * 3
+    assert [world.market.request(r).output_commitment for r in rids] == [
+        out for _, _, out in answers(world, rids, requests)
+    ]
+    # half a group settled keeps the slot
+    world.market.fulfil_batch(
+        world.provider,
+        world.model,
+        BATCH,
+        world.keys.batch_proof(requests[:1]),
+        answers(world, group[:1], requests[:1]),
+    )
+    assert [on_chain(r).call() for r in group] == [Status.FULFILLED, Status.OPEN]
+    refused(
+        world, "UnknownRequest", lambda: world.market.fulfil(world.provider, rids[0], *world.keys.single_proof(0, 31))
+    )
+    assert world.market.owed(world.provider) == 4 * PRICE
 
 
 def test_batch_shape_and_size_are_checked(world, opened):
@@ -206,19 +264,31 @@ def test_batch_shape_and_size_are_checked(world, opened):
     refused(world, "NoBatchVerifier", lambda: world.market.fulfil_batch(world.provider, world.model, 8, proof, batch))
     refused(world, "BadBatch", lambda: world.market.fulfil_batch(world.provider, world.model, 2, proof, batch))
     refused(world, "BadBatch", lambda: world.market.fulfil_batch(world.provider, world.model, BATCH, proof, []))
-    # terms that were never opened (another price) name no group
+    # terms that were never opened (another price) name no group: the proof holds (the same
+    # input), but there is nothing to settle
     terms = world.market.terms(rids[0]).abi()
     forged = (terms[0], terms[1], terms[2] - 1, terms[3], terms[4])
-    a, b, c = _evm(proof)
-    call = world.market.marketplace.functions.fulfilBatch(world.model, BATCH, (a, b, c), [forged], [(0, *batch[0][1:])])
-    refused(world, "UnknownRequest", lambda: world.market._send(call, world.provider))
+    a, b, c = _evm(world.keys.batch_proof(requests[:1]))
+    outputs = (S.outputs_digest([batch[0][2]], BATCH), [batch[0][2]])
+    call = world.market.marketplace.functions.fulfilBatch(
+        world.model, BATCH, (a, b, c), [forged], [(0, batch[0][1])], outputs
+    )
+    refused(world, "NothingToSettle", lambda: world.market._send(call, world.provider))
+    # one output commitment per answer
+    short = (outputs[0], [])
+    call = world.market.marketplace.functions.fulfilBatch(
+        world.model, BATCH, (a, b, c), [terms], [(0, batch[0][1])], short
+    )
+    refused(world, "BadOutputs", lambda: world.market._send(call, world.provider))
     # a label too wide for its 16 bits would spill into the next slot's
     wide = [(batch[0][0], batch[0][1] + (1 << 16), batch[0][2]), *batch[1:]]
     refused(
         world, "LabelOutOfRange", lambda: world.market.fulfil_batch(world.provider, world.model, BATCH, proof, wide)
     )
     # a pick outside its group
-    call = world.market.marketplace.functions.fulfilBatch(world.model, BATCH, (a, b, c), [terms], [(1, *batch[0][1:])])
+    call = world.market.marketplace.functions.fulfilBatch(
+        world.model, BATCH, (a, b, c), [terms], [(1, batch[0][1])], outputs
+    )
     refused(world, "BadPick", lambda: world.market._send(call, world.provider))
 
 
@@ -254,16 +324,18 @@ def test_refund_returns_only_the_unanswered_requests_of_a_group(world):
     world.market.refund(world.consumer, rids[2])
     assert [world.market.status(r) for r in rids] == [Status.FULFILLED, Status.REFUNDED, Status.REFUNDED]
     assert world.market.owed(world.consumer) == 2 * PRICE and world.market.owed(world.provider) == PRICE
-    refused(world, "RequestNotOpen", lambda: world.market.refund(world.consumer, rids[1]))
+    # all settled: the group's slot is gone, its statuses are in its events
+    assert world.market.marketplace.functions.requestStatus(rids[1]).call() == Status.NONE
+    refused(world, "UnknownRequest", lambda: world.market.refund(world.consumer, rids[1]))
 
 
 def test_registration_refuses_a_bad_batch_verifier(world):
     register = world.market.register_model
     # the four-input verifier is a batch of one: not a batch statement
     single_as_batch, _ = deploy_batch_verifier(world.w3, world.keys.single_pk.verifying_key(), world.deployer)
-    # 13 inputs: a batch of 4 with one public input per label, not the packed layout
+    # 19 inputs: the layout of no batch size (15 requests have 18, 16 have 20)
     unpacked, _ = deploy_batch_verifier(
-        world.w3, _key_with_inputs(world.keys.single_pk.verifying_key(), 13), world.deployer
+        world.w3, _key_with_inputs(world.keys.single_pk.verifying_key(), 19), world.deployer
     )
     for verifiers in ([single_as_batch.address], [unpacked.address], [world.batch_verifier.address] * 2):
         refused(
@@ -286,6 +358,9 @@ def test_registration_refuses_a_bad_batch_verifier(world):
             batch_verifiers=[world.batch_verifier.address],
         ),
     )
+    # the contract counts a batch statement's public inputs as the circuit lays them out
+    count = world.market.marketplace.functions.batchInputCount
+    assert [count(n).call() for n in range(1, 65)] == [S.batch_public_input_count(n) for n in range(1, 65)]
     record = world.market.model(world.model)
     assert record.batch_verifiers == (world.batch_verifier.address,)
     assert world.market.batch_verifier(world.model, BATCH) == world.batch_verifier.address

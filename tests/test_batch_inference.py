@@ -3,7 +3,8 @@
 Each slot proves what the single statement proves for its request; a short batch is padded by
 repeating its last request; a cheating witness (one slot's label, input or weights changed) does
 not satisfy the R1CS; and a real proof verifies for exactly its public inputs: one wrong label,
-one wrong input commitment, another model's commitment or two requests swapped are refused."""
+one wrong input commitment or output commitment, another model's commitment or two requests
+swapped are refused."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from support.models import prove_with_test_key, write_small_model
 
 from marketplace.setup.pipeline import SetupError, quantized_graph, statement_circuit
+from prover import poseidon
 from prover.circuit import statements as S
 from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.groth16.verify import verify, verify_reference
@@ -52,12 +54,14 @@ def test_each_slot_proves_the_single_statement_and_the_padding_repeats_the_last(
     graph, xs = model
     result = batch4.batch_witness(xs, SALTS)
     assert batch4.r1cs.is_satisfied(result.witness)
-    assert result.n_requests == 3 and batch4.r1cs.n_public_inputs == S.batch_public_input_count(4) == 1 + 4 + 1 + 4
+    assert result.n_requests == 3 and batch4.r1cs.n_public_inputs == S.batch_public_input_count(4) == 1 + 4 + 1 + 1
     singles = [_single(graph, x, s) for x, s in zip(xs, SALTS)]
     padded = singles + [singles[-1]]
     assert result.public["model_commitment"] == [S.model_commitment(graph)]
-    for name in ("input_commitment", "output_commitment"):
-        assert result.public[name] == [single.public[name] for single in padded]
+    assert result.public["input_commitment"] == [single.public["input_commitment"] for single in padded]
+    assert result.output_commitments == [single.public["output_commitment"] for single in padded]
+    # the four output commitments are one public input, their digest
+    assert result.public["output_commitment"] == [poseidon.commit(result.output_commitments)]
     assert result.labels == [single.label for single in padded]
     # the four labels are one public input, 16 bits each, the first lowest
     assert result.public["label"] == [sum(single.label << (16 * j) for j, single in enumerate(padded))]
@@ -81,8 +85,10 @@ def test_the_weights_are_committed_once(model):
     graph, _ = model
     sizes = {n: S.inference_circuit(graph, "private", batch=n).r1cs.n_constraints for n in (1, 2, 3, 4)}
     per_request = sizes[3] - sizes[2]
-    assert sizes[4] - sizes[2] == 2 * per_request  # every request costs the same
-    assert sizes[2] - sizes[1] == per_request + 1  # and the one packing of the labels, from two on
+    # every request costs the same but for its element of the outputs' digest (a wider hash)
+    assert 0 <= (sizes[4] - sizes[3]) - per_request <= 32
+    # from two on, the batch also packs the labels and hashes the outputs' digest, once
+    assert sizes[2] - sizes[1] > per_request
     assert per_request < sizes[1]  # and less than a single statement: the weights are not in it
 
 
@@ -95,7 +101,7 @@ def test_a_cheating_witness_does_not_satisfy_the_batch(model, batch4):
         (labels_wire, packed + (1 << 16)),  # slot 1's label one higher
         (labels_wire, packed + (1 << 64)),  # a fifth label where none belongs
         (1 + 1 + 2, result.public["input_commitment"][2] + 1),  # one wrong input commitment
-        (1 + 1 + 4 + 1 + 0, result.public["output_commitment"][0] + 1),  # one wrong output commitment
+        (1 + 1 + 4 + 1, result.public["output_commitment"][0] + 1),  # another digest of the outputs
         (1, result.public["model_commitment"][0] + 1),  # another model
     ):
         wrong = result.witness.copy()
@@ -123,12 +129,15 @@ def test_a_batch_proof_verifies_for_its_requests_only(model, proved):
     wrong_input[input_at] += 1
     other_model = list(public)
     other_model[0] = (other_model[0] + 1) % FR_MODULUS
-    requests = list(zip(result.public["input_commitment"], result.labels, result.public["output_commitment"]))
+    requests = list(zip(result.public["input_commitment"], result.labels, result.output_commitments))
     assert S.batch_public_inputs(public[0], requests, 4) == public
     # requests 0 and 1 trade places, each request's triple kept whole
     swapped = S.batch_public_inputs(public[0], [requests[1], requests[0], *requests[2:]], 4)
     assert swapped != public
-    for forged in (wrong_label, wrong_input, other_model, swapped, public[:-1]):
+    # one slot's output commitment changed: another digest
+    (i0, l0, o0), rest = requests[0], requests[1:]
+    wrong_output = S.batch_public_inputs(public[0], [(i0, l0, (o0 + 1) % FR_MODULUS), *rest], 4)
+    for forged in (wrong_label, wrong_input, other_model, swapped, wrong_output, public[:-1]):
         assert not verify(vk, forged, proof)
     assert not verify_reference(vk, wrong_label, proof)
 
@@ -137,7 +146,7 @@ def test_labels_pack_fifteen_to_an_element_and_one_to_itself():
     assert S.pack_labels([7]) == [7]
     assert S.pack_labels([1, 2]) == [1 + (2 << 16)]
     assert S.pack_labels(range(16)) == [sum(j << (16 * j) for j in range(15)), 15]
-    assert [S.batch_public_input_count(n) for n in (1, 8, 15, 16, 32, 64)] == [4, 18, 32, 35, 68, 134]
+    assert [S.batch_public_input_count(n) for n in (1, 8, 15, 16, 32, 64)] == [4, 11, 18, 20, 37, 71]
     with pytest.raises(ValueError, match="2\\^16"):
         S.pack_labels([1 << 16])
     with pytest.raises(ValueError, match="2\\^16"):

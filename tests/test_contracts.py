@@ -193,10 +193,11 @@ def test_second_fulfil_is_refused(env):
     proof = env.circuit.proof("a", "x1")
     rid = env.open("x1")
     fulfil(env, rid, proof)
-    err = refused(env, "RequestNotOpen", lambda: fulfil(env, rid, proof))
-    assert err.args_ == (rid, Status.FULFILLED)
+    # its group (of one) is settled whole: the contract deleted it, its event tells the status
+    err = refused(env, "UnknownRequest", lambda: fulfil(env, rid, proof))
+    assert err.args_ == (rid,) and env.market.status(rid) == Status.FULFILLED
     advance_time(env.w3, HOUR + 1)
-    refused(env, "RequestNotOpen", lambda: env.market.refund(env.consumer, rid))
+    refused(env, "UnknownRequest", lambda: env.market.refund(env.consumer, rid))
     assert env.market.owed(env.provider) == PRICE and env.market.owed(env.consumer) == 0
 
 
@@ -204,9 +205,9 @@ def test_fulfil_after_refund_is_refused(env):
     rid = env.open("x1")
     advance_time(env.w3, HOUR + 1)
     env.market.refund(env.consumer, rid)
-    err = refused(env, "RequestNotOpen", lambda: fulfil(env, rid, env.circuit.proof("a", "x1")))
-    assert err.args_ == (rid, Status.REFUNDED)
-    refused(env, "RequestNotOpen", lambda: env.market.refund(env.consumer, rid))
+    err = refused(env, "UnknownRequest", lambda: fulfil(env, rid, env.circuit.proof("a", "x1")))
+    assert err.args_ == (rid,) and env.market.status(rid) == Status.REFUNDED
+    refused(env, "UnknownRequest", lambda: env.market.refund(env.consumer, rid))
 
 
 def test_fulfil_after_the_deadline_is_refused(env):

@@ -242,7 +242,9 @@ class EscrowMachine(RuleBasedStateMachine):
             a = self.deployment.valid[("b" if proof_model == "a" else "a", proof_inp)].evm[0]
         matches = (proof_model, proof_inp) == (request.model.name, request.inp) and tamper == "none"
         now = latest_timestamp(self.w3)
-        if request.status != Status.OPEN:
+        if not self._group_open(request):  # every request of its group settled: the group is deleted
+            error = "UnknownRequest"
+        elif request.status != Status.OPEN:
             error = "RequestNotOpen"
         elif now >= request.deadline:  # the next block's time is at least now + 1
             error = "DeadlinePassed"
@@ -257,6 +259,11 @@ class EscrowMachine(RuleBasedStateMachine):
             request.status = Status.FULFILLED
             self.owed[request.model.provider] += request.escrow
             del self.open_requests[request.request_id]
+
+    def _group_open(self, request) -> list:
+        """The open requests of ``request``'s group (none once the contract deleted it)."""
+        group = group_of(request.request_id)[0]
+        return [r for r in self.open_requests.values() if group_of(r.request_id)[0] == group]
 
     def _small_proof(self, inp: str):
         from marketplace.contracts import proof_to_evm
@@ -311,13 +318,13 @@ class EscrowMachine(RuleBasedStateMachine):
         """A refund returns every open request of the request's group."""
         sender = request.consumer if by_consumer else self.providers[0]
         now = latest_timestamp(self.w3)
-        group = [r for r in self.open_requests.values() if group_of(r.request_id)[0] == group_of(request.request_id)[0]]
-        if sender != request.consumer:
+        group = self._group_open(request)
+        if not group:  # every request of its group settled: the group is deleted
+            error = "UnknownRequest"
+        elif sender != request.consumer:
             error = "NotConsumer"
         elif now + 1 <= request.deadline:
             error = "DeadlineNotReached"
-        elif not group:
-            error = "RequestNotOpen"
         else:
             error = None
         self._expect(error, lambda: self.market.refund(sender, request.request_id), sender)

@@ -325,6 +325,11 @@ class Consumer:
                 f"the logits: the proved label is {record.label}"
             )
         logits = np.array(answer["logits"], dtype=object)
+        if record.output_commitment is None:
+            raise VerificationError(
+                f"request {request_id}: its batch fulfilment's output commitments do not have the digest "
+                f"the proof proved, so no logits can be checked; the proved label is {record.label}"
+            )
         if output_commitment(logits) != record.output_commitment:
             raise VerificationError(
                 f"request {request_id}: the logits the provider sent do not match the proved output commitment"

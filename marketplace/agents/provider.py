@@ -465,7 +465,8 @@ class Provider:
                         record.proved_output_commitment,
                     )
                 except ContractRevert as exc:
-                    if exc.error not in ("RequestNotOpen", "DeadlinePassed"):
+                    # settled first: its group still open, or deleted (all its requests settled)
+                    if exc.error not in ("RequestNotOpen", "UnknownRequest", "DeadlinePassed"):
                         raise
                     onchain = self.market.request(record.request_id)  # a fulfil landed first, or too late
                 else:
@@ -640,7 +641,7 @@ class Provider:
         with self._store_lock:
             for j, record in enumerate(records):
                 record.label = result.labels[j]
-                record.output_commitment = int(result.public["output_commitment"][j])
+                record.output_commitment = result.output_commitments[j]
                 record.logits = [int(v) for v in np.asarray(result.logits[j]).ravel()]
                 record.proof, record.batch, record.proof_seconds = evm, ids, seconds / len(records)
                 self.store.put(record.enter(PROVED))  # the logits are durable before the fulfil is sent

@@ -19,12 +19,18 @@ the circuit pins, so the same commitment names the same model in both modes.
 A batch statement (``inference_circuit(graph, batch=N)``) makes that statement for N requests at
 once, on one set of weight wires that are committed and range checked once. Its public inputs
 are the model commitment, then the N input commitments, the N labels packed LABELS_PER_ELEMENT
-to a field element (LABEL_BITS bits each, the first label lowest: ``pack_labels``), then the N
-output commitments (``batch_public_inputs``). A label is an index below the number of logits,
-so it fits its bits and the packing is injective for a fixed N; an element that packs a single
-label is that label's wire, so batch 1 is the single statement above, wire for wire. Packing
-saves an on-chain scalar multiplication (6,000 gas) per label. A batch of fewer requests than
-N is padded by repeating its last request.
+to a field element (LABEL_BITS bits each, the first label lowest: ``pack_labels``), then one
+digest of the N output commitments (``outputs_digest``; ``batch_public_inputs``). A label is an
+index below the number of logits, so it fits its bits and the packing is injective for a fixed
+N; an element that packs a single label is that label's wire, and the digest of a single output
+commitment is that commitment's wire, so batch 1 is the single statement above, wire for wire.
+
+Each public input costs a verifier on-chain a scalar multiplication (6,000 gas). The input
+commitments and labels must be public: the contract checks them against the requests' terms
+and pays by them. The output commitments need not be: the contract only records them, and a
+consumer checks its own against the digest (``outputs_digest`` of the batch's list, which the
+fulfilment records), so the batch pays one multiplication for all of them. A batch of fewer
+requests than N is padded by repeating its last request.
 """
 
 from __future__ import annotations
@@ -54,7 +60,8 @@ PUBLIC_INPUTS = ("model_commitment", "input_commitment", "label", "output_commit
 # 3: the accuracy statement proves drawn samples of a test pool (Merkle root, draw) instead of a
 # whole committed test set.
 # 4: a batch statement's labels are packed, LABELS_PER_ELEMENT per public input.
-CIRCUIT_FORMAT = 4
+# 5: a batch statement's output commitments are one public input, their digest.
+CIRCUIT_FORMAT = 5
 
 # the largest batch an inference circuit proves, and the batch sizes keys are set up for
 MAX_BATCH = 64
@@ -79,7 +86,19 @@ def pack_labels(labels: Sequence[int]) -> list[int]:
 
 def batch_public_input_count(batch: int) -> int:
     """Public inputs of the batch statement of ``batch`` requests."""
-    return 1 + 2 * batch + -(-batch // LABELS_PER_ELEMENT)
+    return 2 + batch + -(-batch // LABELS_PER_ELEMENT)
+
+
+def outputs_digest(output_commitments: Sequence[int], batch: int | None = None) -> int:
+    """The public input that stands for a batch's output commitments, one per slot:
+    ``poseidon.commit`` of the list (first padded to ``batch`` slots by repeating its last, as
+    a short batch is), or the commitment itself for a batch of one."""
+    outs = [int(v) for v in output_commitments]
+    batch = len(outs) if batch is None else batch
+    if not 1 <= len(outs) <= batch:
+        raise ValueError(f"a batch of {batch} has 1..{batch} output commitments, got {len(outs)}")
+    outs += [outs[-1]] * (batch - len(outs))
+    return outs[0] if batch == 1 else poseidon.commit(outs)
 
 
 # --- commitments, computed outside the circuit ---------------------------------------------
@@ -228,11 +247,13 @@ class InferenceResult:
 class BatchResult:
     """A batch statement's witness and, per request slot (padding included), what it proves:
     ``public[name]`` is the list of that public input's values in wire order (one per slot, the
-    model commitment's one, the labels' packed: ``pack_labels``); ``labels`` one per slot."""
+    model commitment's one, the labels' packed: ``pack_labels``, the output commitments' one
+    digest: ``outputs_digest``); ``labels`` and ``output_commitments`` one per slot."""
 
     witness: np.ndarray
     public: dict[str, list[int]]
     labels: list[int]
+    output_commitments: list[int]
     logits: np.ndarray  # (batch, *output shape)
     n_requests: int  # the slots before the padding
 
@@ -249,6 +270,7 @@ class InferenceCircuit:
     lowering: Lowering
     logits_wires: np.ndarray  # (batch, n logits)
     label_wires: np.ndarray  # (batch,)
+    output_wires: np.ndarray  # (batch,) the output commitments
     batch: int = 1
 
     @property
@@ -265,7 +287,7 @@ class InferenceCircuit:
         if x.shape != self.graph.input_tensor.shape:
             raise InputShapeError(f"input has shape {x.shape}, the model expects {self.graph.input_tensor.shape}")
         result = self.batch_witness(x[None], [salt], show_progress)
-        public = {name: values[0] for name, values in result.public.items()}
+        public = {name: values[0] for name, values in result.public.items()}  # batch 1: the single statement
         return InferenceResult(result.witness, public, result.labels[0], result.logits[0])
 
     def batch_witness(self, xs_quantized: np.ndarray, salts, show_progress: bool = False) -> BatchResult:
@@ -292,7 +314,8 @@ class InferenceCircuit:
         public = self.circuit.public_values(values)
         logits = values.get(self.logits_wires).reshape(self.batch, *self.graph.output_tensor.shape)
         labels = [int(v) for v in values.get(self.label_wires)]
-        return BatchResult(values.limbs(self.circuit.order), public, labels, logits, self.batch - pad)
+        outputs = [int(v) for v in values.get_field(self.output_wires)]
+        return BatchResult(values.limbs(self.circuit.order), public, labels, outputs, logits, self.batch - pad)
 
 
 def model_commitment_wire(b: Builder, low: Lowering) -> np.ndarray:
@@ -346,18 +369,21 @@ def inference_circuit(graph: Graph, mode: str = "private", batch: int = 1) -> In
         else:
             shifts = np.array([1 << (LABEL_BITS * j) for j in range(len(run))], dtype=object)
             packed.append(b.materialize((LinComb.of(np.array(run, dtype=np.int64)) * shifts).sum(), field=True))
-    for name, wires in zip(PUBLIC_INPUTS, (model, inputs, packed, outputs)):
+    output_wires = np.array(outputs, dtype=np.int64)
+    # the digest of one commitment is that commitment: batch 1 keeps the single statement's wires
+    digest = outputs[0] if batch == 1 else G.commit(b, LinComb.of(output_wires))
+    for name, wires in zip(PUBLIC_INPUTS, (model, inputs, packed, [digest])):
         b.public(name, np.array(wires, dtype=np.int64).reshape(-1))
     label_wires = np.array(labels, dtype=np.int64)
-    return InferenceCircuit(graph, mode, b.finish(), lowerings[0], np.stack(logits), label_wires, batch)
+    return InferenceCircuit(graph, mode, b.finish(), lowerings[0], np.stack(logits), label_wires, output_wires, batch)
 
 
 def batch_public_inputs(model_commitment: int, requests: Sequence[tuple[int, int, int]], batch: int) -> list[int]:
     """The public inputs of a batch proof as a verifier lays them out from the model's commitment
     and each request's (input commitment, label, output commitment): the model commitment, then
-    the batch's input commitments, its labels packed (``pack_labels``) and its output
-    commitments, the requests padded to ``batch`` by repeating the last
-    (``InferenceCircuit.batch_witness``)."""
+    the batch's input commitments, its labels packed (``pack_labels``) and the digest of its
+    output commitments (``outputs_digest``), the requests padded to ``batch`` by repeating the
+    last (``InferenceCircuit.batch_witness``)."""
     if not 1 <= len(requests) <= batch:
         raise ValueError(f"a batch of {batch} settles 1..{batch} requests, got {len(requests)}")
     padded = list(requests) + [requests[-1]] * (batch - len(requests))
@@ -365,5 +391,5 @@ def batch_public_inputs(model_commitment: int, requests: Sequence[tuple[int, int
         [int(model_commitment)]
         + [int(r[0]) for r in padded]
         + pack_labels([r[1] for r in padded])
-        + [int(r[2]) for r in padded]
+        + [outputs_digest([r[2] for r in padded])]
     )
