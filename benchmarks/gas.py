@@ -96,7 +96,7 @@ def mlp_statements(log=print) -> dict[int, Statement]:
             pk = _key(circuit.r1cs, f"mlp-batch{n}", log, fresh=True)
             proof, signals = prove(pk, result.witness, r1cs=circuit.r1cs)
         public = result.public
-        requests = list(zip(public["input_commitment"], result.labels, public["output_commitment"]))
+        requests = list(zip(public["input_commitment"], result.labels, result.output_commitments))
         out[n] = Statement(n, pk.verifying_key(), proof, [(int(c), int(label), int(o)) for c, label, o in requests])
     return out
 
@@ -158,7 +158,7 @@ def measure(url: str | None, statements: dict[int, Statement], circuit, log=prin
         market.fulfil(provider, rid, proof.evm, proof.label, proof.output_commitment)
         record("fulfil", market.last_receipt, note)
 
-    open_and_fulfil("first request (request counter slot new) / the provider's first payment")
+    open_and_fulfil("first request / the provider's first payment")
     open_and_fulfil("a later request and payment")
     late = market.open_request(consumer, model_id, other.input_commitment, latest_timestamp(w3) + TIMEOUT)
     advance_time(w3, TIMEOUT + 1)
@@ -204,7 +204,11 @@ def measure_batches(w3, market: Market, statements: dict[int, Statement], record
     batch_verifiers = {}
     for n in BATCH_SIZES:
         batch_verifiers[n], receipt = deploy_batch_verifier(w3, statements[n].vk, deployer)
-        record(f"deploy Groth16BatchVerifier ({n})", receipt, f"{1 + 3 * n} public inputs, key as a data contract")
+        record(
+            f"deploy Groth16BatchVerifier ({n})",
+            receipt,
+            f"{len(statements[n].vk.ic) - 1} public inputs, key as a data contract",
+        )
     model_commitment = _model_commitment()
     model_id = market.register_model(
         provider,
