@@ -2,13 +2,28 @@
 pragma solidity ^0.8.28;
 
 /// @notice What the Groth16 verifiers share about the BN254 curve, written once: the base field
-/// and the checks of a verifying key's points at deployment.
+/// the verifying key's layout and the checks of its points at deployment.
 
 /// @dev BN254 base field order: every coordinate of a point is below it.
 uint256 constant BASE_FIELD = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
 
 /// @notice A key point is not on its curve (or a G2 point is outside the subgroup).
 error InvalidVerifyingKey();
+
+/// @notice A Groth16 verifying key as both verifiers' constructors take it, in snarkjs's calling
+/// convention: G1 points as [x, y], G2 points as [[x_im, x_re], [y_im, y_re]].
+/// @param alpha1 G1 point alpha
+/// @param beta2 G2 point beta
+/// @param gamma2 G2 point gamma
+/// @param delta2 G2 point delta
+/// @param ic the n + 1 G1 points of the public-input linear combination (n public inputs)
+struct VerifyingKey {
+    uint256[2] alpha1;
+    uint256[2][2] beta2;
+    uint256[2][2] gamma2;
+    uint256[2][2] delta2;
+    uint256[2][] ic;
+}
 
 /// @title BN254 point checks
 /// @author zkml-market
@@ -45,21 +60,17 @@ library BN254 {
         return success && out[0] == 1;
     }
 
-    /// @notice Revert with InvalidVerifyingKey unless the fixed points of a Groth16 key are valid:
-    /// alpha a finite point of G1, beta, gamma and delta finite points of G2 (each verifier
-    /// checks its IC points with onCurveG1).
-    /// @param alpha1 G1 point alpha
-    /// @param beta2 G2 point beta as [[x_im, x_re], [y_im, y_re]]
-    /// @param gamma2 G2 point gamma, same layout
-    /// @param delta2 G2 point delta, same layout
-    function requireValidKeyPoints(
-        uint256[2] memory alpha1,
-        uint256[2][2] memory beta2,
-        uint256[2][2] memory gamma2,
-        uint256[2][2] memory delta2
-    ) internal view {
-        if (!onCurveG1(alpha1[0], alpha1[1]) || !validG2(beta2) || !validG2(gamma2) || !validG2(delta2)) {
+    /// @notice Revert with InvalidVerifyingKey unless every point of a Groth16 key is valid:
+    /// alpha and the IC points finite points of G1, beta, gamma and delta finite points of G2,
+    /// and at least one public input (two IC points).
+    /// @param vk the key
+    function requireValidKey(VerifyingKey memory vk) internal view {
+        if (!onCurveG1(vk.alpha1[0], vk.alpha1[1]) || !validG2(vk.beta2) || !validG2(vk.gamma2)) {
             revert InvalidVerifyingKey();
+        }
+        if (!validG2(vk.delta2) || vk.ic.length < 2) revert InvalidVerifyingKey();
+        for (uint256 i = 0; i < vk.ic.length; ++i) {
+            if (!onCurveG1(vk.ic[i][0], vk.ic[i][1])) revert InvalidVerifyingKey();
         }
     }
 }

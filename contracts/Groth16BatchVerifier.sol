@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {SCALAR_FIELD as BN254_SCALAR_FIELD} from "./Common.sol";
-import {BASE_FIELD as BN254_BASE_FIELD, BN254, InvalidVerifyingKey} from "./BN254.sol";
+import {BASE_FIELD as BN254_BASE_FIELD, BN254, VerifyingKey} from "./BN254.sol";
 import {IGroth16BatchVerifier} from "./IGroth16BatchVerifier.sol";
 
 /// @title Groth16 verifier over BN254 for statements with any number of public inputs
@@ -41,31 +41,18 @@ contract Groth16BatchVerifier is IGroth16BatchVerifier {
     /// @dev the number of public inputs
     uint256 private immutable N;
 
-    /// @notice Deploy a verifier for one circuit's verifying key.
-    /// @param alpha1 G1 point alpha
-    /// @param beta2 G2 point beta as [[x_im, x_re], [y_im, y_re]]
-    /// @param gamma2 G2 point gamma, same layout
-    /// @param delta2 G2 point delta, same layout
-    /// @param ic the n + 1 G1 points of the public-input linear combination (n >= 1)
-    constructor(
-        uint256[2] memory alpha1,
-        uint256[2][2] memory beta2,
-        uint256[2][2] memory gamma2,
-        uint256[2][2] memory delta2,
-        uint256[2][] memory ic
-    ) {
+    /// @notice Deploy a verifier for one circuit's verifying key, of any number of public inputs
+    /// (at least one).
+    /// @param vk the key
+    constructor(VerifyingKey memory vk) {
         // a bad key would make every proof fail (or worse): refuse it at deployment
-        BN254.requireValidKeyPoints(alpha1, beta2, gamma2, delta2);
-        if (ic.length < 2) revert InvalidVerifyingKey();
-        for (uint256 i = 0; i < ic.length; ++i) {
-            if (!BN254.onCurveG1(ic[i][0], ic[i][1])) revert InvalidVerifyingKey();
-        }
-
+        BN254.requireValidKey(vk);
+        uint256[2][] memory ic = vk.ic;
         uint256[] memory key = new uint256[](14 + 2 * ic.length);
-        (key[0], key[1]) = (alpha1[0], alpha1[1]);
-        _putG2(key, 2, beta2);
-        _putG2(key, 6, gamma2);
-        _putG2(key, 10, delta2);
+        (key[0], key[1]) = (vk.alpha1[0], vk.alpha1[1]);
+        _putG2(key, 2, vk.beta2);
+        _putG2(key, 6, vk.gamma2);
+        _putG2(key, 10, vk.delta2);
         for (uint256 i = 0; i < ic.length; ++i) {
             (key[14 + 2 * i], key[15 + 2 * i]) = (ic[i][0], ic[i][1]);
         }

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {SCALAR_FIELD as BN254_SCALAR_FIELD} from "./Common.sol";
-import {BASE_FIELD as BN254_BASE_FIELD, BN254, InvalidVerifyingKey} from "./BN254.sol";
+import {BASE_FIELD as BN254_BASE_FIELD, BN254, InvalidVerifyingKey, VerifyingKey} from "./BN254.sol";
 import {IGroth16Verifier} from "./IGroth16Verifier.sol";
 
 /// @title Groth16 verifier over BN254 for statements with four public inputs
@@ -48,23 +48,17 @@ contract Groth16Verifier is IGroth16Verifier {
     uint256 private immutable IC4_Y;
 
     /// @notice Deploy a verifier for one circuit's verifying key.
-    /// @param alpha1 G1 point alpha
-    /// @param beta2 G2 point beta as [[x_im, x_re], [y_im, y_re]]
-    /// @param gamma2 G2 point gamma, same layout
-    /// @param delta2 G2 point delta, same layout
-    /// @param ic the N_PUBLIC + 1 G1 points of the public-input linear combination
-    constructor(
-        uint256[2] memory alpha1,
-        uint256[2][2] memory beta2,
-        uint256[2][2] memory gamma2,
-        uint256[2][2] memory delta2,
-        uint256[2][5] memory ic
-    ) {
+    /// @param vk the key, whose IC holds exactly N_PUBLIC + 1 points
+    constructor(VerifyingKey memory vk) {
         // a bad key would make every proof fail (or worse): refuse it at deployment
-        BN254.requireValidKeyPoints(alpha1, beta2, gamma2, delta2);
-        for (uint256 i = 0; i < 5; ++i) {
-            if (!BN254.onCurveG1(ic[i][0], ic[i][1])) revert InvalidVerifyingKey();
-        }
+        BN254.requireValidKey(vk);
+        if (vk.ic.length != N_PUBLIC + 1) revert InvalidVerifyingKey();
+        (uint256[2] memory alpha1, uint256[2][] memory ic) = (vk.alpha1, vk.ic);
+        (uint256[2][2] memory beta2, uint256[2][2] memory gamma2, uint256[2][2] memory delta2) = (
+            vk.beta2,
+            vk.gamma2,
+            vk.delta2
+        );
         (ALPHA_X, ALPHA_Y) = (alpha1[0], alpha1[1]);
         (BETA_X_IM, BETA_X_RE, BETA_Y_IM, BETA_Y_RE) = (beta2[0][0], beta2[0][1], beta2[1][0], beta2[1][1]);
         (GAMMA_X_IM, GAMMA_X_RE, GAMMA_Y_IM, GAMMA_Y_RE) = (gamma2[0][0], gamma2[0][1], gamma2[1][0], gamma2[1][1]);

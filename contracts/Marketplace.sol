@@ -94,16 +94,14 @@ contract Marketplace is ModelRegistry, PullPayments {
     /// @notice A public input is not a BN254 scalar field element.
     /// @param value the input given
     error PublicInputOutOfField(uint256 value);
-    /// @notice Only the request's consumer may do this.
-    /// @param requestId the request
-    /// @param caller who tried
-    error NotConsumer(uint256 requestId, address caller);
     /// @notice A group holds 1 to MAX_BATCH inputs.
     /// @param count the number given
     error BadGroupSize(uint256 count);
     /// @notice These exact terms were opened before: salt the input commitment afresh.
     /// @param groupId the existing group
     error RequestExists(uint256 groupId);
+    /// @notice No request of the batch was open and in time: the fulfil would settle nothing.
+    error NothingToSettle();
     /// @notice The model registered no verifier for batches of this size.
     /// @param modelId the model
     /// @param batchSize the batch size asked for
@@ -112,22 +110,24 @@ contract Marketplace is ModelRegistry, PullPayments {
     /// @param answers the number of requests answered
     /// @param batchSize the proof's batch size
     error BadBatch(uint256 answers, uint256 batchSize);
-    /// @notice A request of the batch is for another model than the proof's.
-    /// @param requestId the request
-    /// @param modelId the proof's model
-    error WrongModel(uint256 requestId, uint256 modelId);
-    /// @notice The pick names a group or an index the batch does not hold.
-    /// @param pick the pick given
-    error BadPick(uint256 pick);
-    /// @notice No request of the batch was open and in time: the fulfil would settle nothing.
-    error NothingToSettle();
-    /// @notice A batch's label does not fit its LABEL_BITS bits (no model has that many classes).
-    /// @param label the label given
-    error LabelOutOfRange(uint256 label);
     /// @notice A batch names one output commitment per answer.
     /// @param outputs the number of output commitments given
     /// @param answers the number of answers
     error BadOutputs(uint256 outputs, uint256 answers);
+    /// @notice The pick names a group or an index the batch does not hold.
+    /// @param pick the pick given
+    error BadPick(uint256 pick);
+    /// @notice A request of the batch is for another model than the proof's.
+    /// @param requestId the request
+    /// @param modelId the proof's model
+    error WrongModel(uint256 requestId, uint256 modelId);
+    /// @notice A batch's label does not fit its LABEL_BITS bits (no model has that many classes).
+    /// @param label the label given
+    error LabelOutOfRange(uint256 label);
+    /// @notice Only the request's consumer may do this.
+    /// @param requestId the request
+    /// @param caller who tried
+    error NotConsumer(uint256 requestId, address caller);
 
     /// @notice A consumer escrowed the price of one prediction (openRequest): a group of one.
     /// @param requestId the new request (and its group)

@@ -270,7 +270,7 @@ def g2_to_evm(point) -> list[list[int]]:
 
 def _key_to_evm(vk) -> tuple:
     """``(alpha1, beta2, gamma2, delta2, ic)`` of a ``prover.groth16.keys.VerifyingKey`` in EVM
-    order: the constructor arguments of both verifier contracts."""
+    order: the ``VerifyingKey`` struct (BN254.sol) that both verifier constructors take."""
     return (
         g1_to_evm(vk.alpha1),
         g2_to_evm(vk.beta2),
@@ -287,7 +287,7 @@ def verifier_constructor_args(vk) -> tuple:
             f"Groth16Verifier checks 4 public inputs; this key has {vk.n_public}: "
             f"the statement's circuit must expose exactly 4 public signals"
         )
-    return _key_to_evm(vk)
+    return (_key_to_evm(vk),)
 
 
 # EIP-170: the largest deployed code, in bytes
@@ -306,13 +306,13 @@ def batch_verifier_constructor_args(vk) -> tuple:
             f"Groth16BatchVerifier checks 1 to {MAX_BATCH_PUBLIC} public inputs (its key is "
             f"stored as contract code, at most {CODE_SIZE_LIMIT} bytes); this key has {vk.n_public}"
         )
-    return _key_to_evm(vk)
+    return (_key_to_evm(vk),)
 
 
 def batch_verifier_key_code(vk) -> bytes:
     """The exact code of the data contract that a Groth16BatchVerifier for ``vk`` creates: a
     STOP byte, then the key's words (alpha, beta, gamma, delta in EVM order, then IC)."""
-    alpha1, beta2, gamma2, delta2, ic = batch_verifier_constructor_args(vk)
+    ((alpha1, beta2, gamma2, delta2, ic),) = batch_verifier_constructor_args(vk)
     words = [*alpha1, *(w for g2 in (beta2, gamma2, delta2) for pair in g2 for w in pair)]
     words += [w for point in ic for w in point]
     return b"\x00" + b"".join(w.to_bytes(32, "big") for w in words)

@@ -255,9 +255,9 @@ def test_bad_keys_are_refused_at_deployment(chain):
     empty = replace(vk, ic=vk.ic[:1])
     with pytest.raises(ChainError, match="1 to 375"):
         batch_verifier_constructor_args(empty)
-    *key, ic = batch_verifier_constructor_args(vk)
+    ((*points, ic),) = batch_verifier_constructor_args(vk)
     with pytest.raises(ContractRevert) as err:
-        deploy(chain, "Groth16BatchVerifier", *key, ic[:1], sender=sender)
+        deploy(chain, "Groth16BatchVerifier", (*points, ic[:1]), sender=sender)
     assert err.value.error == "InvalidVerifyingKey"
 
 
@@ -269,9 +269,9 @@ def test_a_key_too_large_for_contract_code_is_refused_with_the_largest_size(chai
     with pytest.raises(ChainError, match="1 to 375 public inputs"):
         batch_verifier_constructor_args(replace(vk, ic=np.repeat(vk.ic[1:], MAX_BATCH_PUBLIC + 2, axis=0)))
     # the contract refuses it too (CREATE fails past the code size limit)
-    *key, ic = batch_verifier_constructor_args(largest)
+    ((*points, ic),) = batch_verifier_constructor_args(largest)
     with pytest.raises(ContractRevert) as err:
-        deploy(chain, "Groth16BatchVerifier", *key, ic + ic[:1], sender=chain.eth.accounts[0])
+        deploy(chain, "Groth16BatchVerifier", (*points, ic + ic[:1]), sender=chain.eth.accounts[0])
     assert err.value.error == "KeyTooLarge"
 
 

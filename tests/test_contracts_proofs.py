@@ -115,7 +115,7 @@ def test_on_chain_verdicts_agree_with_py_ecc(toy_circuit, verifier):
 
 
 def test_bad_verifying_key_is_refused_at_deployment(chain, toy_circuit):
-    from marketplace.contracts import ContractRevert
+    from marketplace.contracts import ContractRevert, deploy, verifier_constructor_args
 
     vk = toy_circuit.verifying_key
     bad_ic = vk.ic.copy()
@@ -127,6 +127,12 @@ def test_bad_verifying_key_is_refused_at_deployment(chain, toy_circuit):
     with pytest.raises(ContractRevert) as err:
         deploy_verifier(chain, VerifyingKey(vk.alpha1, vk.beta2, vk.gamma2, swapped, vk.ic), chain.eth.accounts[0])
     assert err.value.error == "InvalidVerifyingKey"
+    # a key of another input count: the Python side refuses it, and the contract when sent anyway
+    ((*points, ic),) = verifier_constructor_args(vk)
+    for count in (3, 5):
+        with pytest.raises(ContractRevert) as err:
+            deploy(chain, "Groth16Verifier", (*points, (ic * 2)[: count + 1]), sender=chain.eth.accounts[0])
+        assert err.value.error == "InvalidVerifyingKey"
 
 
 def test_our_prover_proof_verifies_on_chain(toy_circuit, verifier):
