@@ -21,7 +21,7 @@ from support.toy import CIRCUIT, ToyCircuit, build_toy_circuit
 from marketplace.agents.consumer import Consumer
 from marketplace.agents.provider import Provider
 from marketplace.chain import connect
-from marketplace.contracts import Market
+from marketplace.contracts import Market, compile_contracts
 from marketplace.models import digits_split, example_models, model_inputs
 from marketplace.setup.pipeline import prepare_model, prepare_statement
 from marketplace.store import ProviderStore
@@ -137,6 +137,12 @@ def world(small_model, tmp_path):
         "tmp": tmp_path,
     }
     provider.close()
+
+
+@pytest.fixture(scope="session")
+def compiled_contracts() -> dict:
+    """A fresh compile of contracts/, the test-only contracts included, once per worker."""
+    return compile_contracts(include_test=True)
 
 
 @pytest.fixture(scope="session")

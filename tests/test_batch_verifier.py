@@ -39,7 +39,8 @@ from prover.groth16.keys import Proof, ProvingKey, VerifyingKey
 from prover.groth16.prove import prove
 from prover.groth16.verify import verify_reference
 
-SIZES = (1, 4, 13, 97)
+# the largest size takes seconds per test: in the full suite only (-m slow)
+SIZES = (1, 4, 13, pytest.param(97, marks=pytest.mark.slow))
 SECRET = (0x5EC12E7, 0xA1FA, 0xBE7A)
 OTHER_SECRET = (0x7A0, 0xA1FB, 0xBE7B)
 

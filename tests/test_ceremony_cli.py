@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from marketplace.cli import main
 from tests.circuits.artifacts import build
 
@@ -10,6 +12,7 @@ def _zkey(*argv: str) -> int:
     return main(["zkey", *argv])
 
 
+@pytest.mark.slow  # every verb of both phases (the library's tests cover each phase fast)
 def test_a_whole_ceremony_from_the_command_line(tmp_path, tmp_path_factory, capsys):
     art = build(tmp_path_factory.getbasetemp() / "snarkjs_artifacts").circuits["multiplier"]
     p = lambda name: str(tmp_path / name)  # noqa: E731

@@ -14,7 +14,6 @@ from marketplace.contracts import (
     Market,
     Status,
     artifact_text,
-    compile_contracts,
     deploy,
     deploy_verifier,
     load_artifact,
@@ -269,13 +268,11 @@ def test_a_value_too_wide_for_its_field_is_refused_by_name(env):
     assert env.market.model(env.model_a).price == 2**80 - 1
 
 
-def test_checked_cast_refuses_a_value_that_does_not_fit():
+def test_checked_cast_refuses_a_value_that_does_not_fit(compiled_contracts):
     """Casts.toUint64, the shared checked cast (AccuracyAudit's deadlines and block numbers),
     reverts CastOverflow(value, 64) one past the top and passes the top itself."""
     w3 = connect()
-    probe, _ = deploy(
-        w3, "CastsProbe", sender=w3.eth.accounts[0], artifact=compile_contracts(include_test=True)["CastsProbe"]
-    )
+    probe, _ = deploy(w3, "CastsProbe", sender=w3.eth.accounts[0], artifact=compiled_contracts["CastsProbe"])
     abis = [probe.abi]
     assert view(probe.functions.toUint64(2**64 - 1), abis) == 2**64 - 1
     with pytest.raises(ContractRevert) as info:
@@ -372,9 +369,10 @@ def test_mined_invalid_fulfil_costs_the_sender_only_gas(env):
 # --- artifacts, code size, gas -----------------------------------------------------------------
 
 
-def test_shipped_artifacts_match_a_fresh_compile():
-    """Every artifact (marketplace and statement contracts) comes from one compile of contracts/."""
-    fresh = compile_contracts()
+def test_shipped_artifacts_match_a_fresh_compile(compiled_contracts):
+    """Every artifact (marketplace and statement contracts) comes from one compile of contracts/
+    (the test-only contracts beside them change no shipped artifact)."""
+    fresh = compiled_contracts
     for name in ARTIFACTS:
         assert artifact_text(load_artifact(name)) == artifact_text(fresh[name]), (
             f"marketplace/artifacts/{name}.json is stale: run `python -m marketplace.contracts`"

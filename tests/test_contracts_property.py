@@ -27,7 +27,6 @@ from marketplace.contracts import (
     ContractRevert,
     Market,
     Status,
-    compile_contracts,
     deploy,
     deploy_batch_verifier,
     deploy_verifier,
@@ -453,8 +452,8 @@ def test_a_short_fixed_run_with_batches_conserves_ether(deployment):
 
 
 @pytest.fixture(scope="module")
-def receiver_artifact():
-    return compile_contracts(include_test=True)["ReentrantReceiver"]
+def receiver_artifact(compiled_contracts):
+    return compiled_contracts["ReentrantReceiver"]
 
 
 def refunded_receiver(d: Deployment, artifact: dict, inputs: tuple[str, ...]):

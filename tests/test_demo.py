@@ -141,6 +141,7 @@ def test_summary_reports_the_audit_and_the_retrieval():
     assert "proved, NOT attested" in text and "NOT the executor's [2, 5]" in text
 
 
+@pytest.mark.slow  # builds two statements to check the estimate against
 def test_statements_too_large_for_the_machine_are_refused_before_any_circuit():
     from marketplace.models import example_models
     from marketplace.setup.pipeline import quantized_graph, statement_circuit, statement_constraints

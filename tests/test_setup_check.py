@@ -27,7 +27,7 @@ from marketplace.agents.consumer import Consumer
 from marketplace.agents.provider import Provider
 from marketplace.audit import Audit
 from marketplace.chain import connect
-from marketplace.contracts import Market, compile_contracts, deploy, deploy_verifier
+from marketplace.contracts import Market, deploy, deploy_verifier
 from marketplace.retrieval import Retrieval
 from marketplace.setup.check import (
     check_verifier_code,
@@ -175,8 +175,8 @@ SAMPLES, ITEMS = STATEMENT_SAMPLES, STATEMENT_ITEMS  # the sizes of conftest's k
 
 
 @pytest.fixture(scope="module")
-def always_true_artifact():
-    return compile_contracts(include_test=True)["AlwaysTrueVerifier"]
+def always_true_artifact(compiled_contracts):
+    return compiled_contracts["AlwaysTrueVerifier"]
 
 
 def register_on_new_chain(served, tmp_path, *, statements=(), statement_verifier=None, artifact=None):
