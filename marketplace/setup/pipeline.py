@@ -61,6 +61,7 @@ from marketplace.setup.model_folder import (
 from marketplace.store import default_cache_dir, sha256_file
 from prover.ceremony import phase2, powersoftau, prepare_phase2
 from prover.circuit import statements
+from prover.circuit.size import check_fits
 from prover.circuit.statements import (
     MAX_BATCH,
     PUBLIC_INPUTS,
@@ -68,6 +69,7 @@ from prover.circuit.statements import (
     architecture_hash,
     architecture_spec,
     inference_circuit,
+    inference_size,
     model_commitment,
 )
 from prover.errors import CircuitError, FormatError, ZkmarketError
@@ -239,6 +241,7 @@ def compile_model(
     folder = Path(folder)
     check_empty_folder(folder)
     graph = model.graph
+    check_fits(inference_size(graph, mode), f"the {mode}-mode inference circuit of {model.onnx_path.name}")
     step("build circuit")
     circuit = inference_circuit(graph, mode)
     r1cs = circuit.r1cs
@@ -620,6 +623,7 @@ def statement_circuit(graph: Graph, kind: str, size: int, progress: bool = False
     if kind == "batch":
         if size > MAX_BATCH:
             raise SetupError(f"a batch holds at most {MAX_BATCH} requests, got {size}")
+        check_fits(inference_size(graph, "private", size), f"the batch statement of {size}")
         return inference_circuit(graph, "private", batch=size)
     build = accuracy_circuit if kind == "accuracy" else retrieval_circuit
     return build(graph, size, show_progress=progress)

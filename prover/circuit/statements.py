@@ -46,6 +46,7 @@ from prover import poseidon
 from prover.circuit import gadgets as G
 from prover.circuit.builder import Builder, Circuit, LinComb, concatenate
 from prover.circuit.compile import Lowering, check_compilable, lower, weight_names
+from prover.circuit.size import CircuitSize, CountingBuilder
 from prover.errors import FormatError
 from prover.field import FR_MODULUS
 from prover.onnx.graph import Constant, Graph, InputShapeError, Op, Tensor
@@ -341,12 +342,27 @@ def inference_circuit(graph: Graph, mode: str = "private", batch: int = 1) -> In
     """Build the inference statement's circuit for a quantized graph (see module docstring):
     ``batch`` inferences on the same weights, committed and range checked once. Batch 1 is the
     single-request statement; its R1CS is the one every earlier setup was made for."""
+    b = Builder()
+    parts = _build_inference(b, graph, mode, batch)
+    return InferenceCircuit(graph, mode, b.finish(), *parts)
+
+
+def inference_size(graph: Graph, mode: str = "private", batch: int = 1) -> CircuitSize:
+    """The exact size of ``inference_circuit(graph, mode, batch)`` without building it (the same
+    construction on a ``size.CountingBuilder``), so a model too large can be refused first."""
+    b = CountingBuilder()
+    _build_inference(b, graph, mode, batch)
+    return b.size()
+
+
+def _build_inference(b: Builder, graph: Graph, mode: str, batch: int) -> tuple:
+    """The statement's constraints and public inputs added to ``b``: returns the
+    InferenceCircuit fields after the R1CS (lowering, logits, labels, output commitments, batch)."""
     check_compilable(graph, mode)
     if not 1 <= batch <= MAX_BATCH:
         raise ValueError(f"a batch holds 1..{MAX_BATCH} requests, got {batch}")
     if graph.output_tensor.size > 1 << LABEL_BITS:
         raise ValueError(f"a label is packed in {LABEL_BITS} bits: the model has {graph.output_tensor.size} logits")
-    b = Builder()
     xs = b.input("input", (batch, *graph.input_tensor.shape))
     salts = b.input("salt", (batch,), field=True)
     packed: list[np.ndarray] = []
@@ -375,7 +391,7 @@ def inference_circuit(graph: Graph, mode: str = "private", batch: int = 1) -> In
     for name, wires in zip(PUBLIC_INPUTS, (model, inputs, packed, [digest])):
         b.public(name, np.array(wires, dtype=np.int64).reshape(-1))
     label_wires = np.array(labels, dtype=np.int64)
-    return InferenceCircuit(graph, mode, b.finish(), lowerings[0], np.stack(logits), label_wires, output_wires, batch)
+    return lowerings[0], np.stack(logits), label_wires, output_wires, batch
 
 
 def batch_public_inputs(model_commitment: int, requests: Sequence[tuple[int, int, int]], batch: int) -> list[int]:
