@@ -8,7 +8,8 @@ parameter script (see ``GrainStream``, ``round_constants``, ``mds_matrix``), whi
 circomlib's constants exactly (tests/test_poseidon.py checks the hash against circomlibjs).
 
 ``poseidon(inputs)`` hashes 1..16 field elements; ``poseidon_batch`` hashes many equal-width
-inputs at once (numpy object arrays: one Python-level loop per round, not per hash).
+inputs at once, by the native ``poseidon_permute`` kernel (``prover.kernels``, tested against
+its plain-Python reference).
 
 Commitment to a sequence of any length (``commit``), used for model, input and output
 commitments::
@@ -28,7 +29,8 @@ from functools import cache
 
 import numpy as np
 
-from prover.field import FR_MODULUS
+from prover import kernels
+from prover.field import FR_MODULUS, LIMBS, ints_to_limbs, limbs_to_ints
 
 FULL_ROUNDS = 8
 # partial rounds for t = 2..17 (the paper's security table, rounded up as circomlib does)
@@ -132,25 +134,23 @@ def mds_matrix(t: int) -> tuple[tuple[int, ...], ...]:
 # --- the permutation -------------------------------------------------------------------------
 
 
+@cache
+def _kernel_parameters(t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Width t's round constants ``(rounds, t, 4)`` and MDS matrix ``(t, t, 4)`` as Fr limbs."""
+    rounds = FULL_ROUNDS + partial_rounds(t)
+    constants = ints_to_limbs(round_constants(t)).reshape(rounds, t, LIMBS)
+    mds = ints_to_limbs([v for row in mds_matrix(t) for v in row]).reshape(t, t, LIMBS)
+    return constants, mds
+
+
 def permute_batch(states: np.ndarray) -> np.ndarray:
-    """Poseidon permutation of each column of ``states`` (object array (t, batch) of ints < r)."""
-    t = states.shape[0]
-    r_p = partial_rounds(t)
-    constants = np.array(round_constants(t), dtype=object).reshape(-1, t, 1)
-    mds = np.array(mds_matrix(t), dtype=object)
-    state = states.copy()
-    half = FULL_ROUNDS // 2
-    for rnd in range(FULL_ROUNDS + r_p):
-        state = (state + constants[rnd]) % FR_MODULUS
-        if rnd < half or rnd >= half + r_p:
-            sq = state * state % FR_MODULUS
-            state = sq * sq % FR_MODULUS * state % FR_MODULUS
-        else:
-            x = state[0]
-            sq = x * x % FR_MODULUS
-            state[0] = sq * sq % FR_MODULUS * x % FR_MODULUS
-        state = mds.dot(state) % FR_MODULUS
-    return state
+    """Poseidon permutation of each column of ``states`` (object array (t, batch) of ints < r),
+    by the ``poseidon_permute`` kernel (``prover.kernels``; its reference is the plain loop)."""
+    t, batch = states.shape
+    constants, mds = _kernel_parameters(t)
+    limbs = ints_to_limbs(states.T.reshape(-1)).reshape(batch, t, LIMBS)
+    out = kernels.poseidon_permute(limbs, constants, mds, FULL_ROUNDS)
+    return np.array(limbs_to_ints(out), dtype=object).reshape(batch, t).T
 
 
 def poseidon_batch(inputs: Sequence[Sequence[int]]) -> list[int]:

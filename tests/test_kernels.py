@@ -591,3 +591,41 @@ def test_pairing_check_rejects_points_outside_the_groups():
         kernels.pairing_check(np.stack([G1_GEN, off_curve(G1_GEN)]), g2)
     with pytest.raises(ValueError, match="as many G1 as G2 points"):
         kernels.pairing_check(g1, g2[:1])
+
+
+# --- Poseidon --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("t", "rounds", "full"), [(2, 5, 2), (3, 9, 8), (5, 4, 0), (17, 10, 8)])
+def test_poseidon_permute_matches_reference_for_any_parameters(pyrng, t, rounds, full):
+    """The kernel is generic in its parameters: random constants and matrices, edges included."""
+    states = random_fr(pyrng, 6 * t).reshape(6, t, 4)
+    constants = random_fr(pyrng, rounds * t).reshape(rounds, t, 4)
+    mds = random_fr(pyrng, t * t).reshape(t, t, 4)
+    got = kernels.poseidon_permute(states, constants, mds, full)
+    assert got.dtype == np.uint64 and got.shape == (6, t, 4)
+    assert (got == reference.poseidon_permute(states, constants, mds, full)).all()
+    # a full round and a partial one differ: the kernel reads full_rounds
+    if full:
+        assert (kernels.poseidon_permute(states, constants, mds, full - 2) != got).any()
+    empty = np.zeros((0, t, 4), dtype=np.uint64)
+    assert kernels.poseidon_permute(empty, constants, mds, full).shape == (0, t, 4)
+
+
+def test_poseidon_permute_rejects_bad_arguments(pyrng):
+    states = random_fr(pyrng, 6).reshape(2, 3, 4)
+    constants = random_fr(pyrng, 12).reshape(4, 3, 4)
+    mds = random_fr(pyrng, 9).reshape(3, 3, 4)
+    bad = states.copy()
+    bad[1, 2] = ints_to_limbs([FR_MODULUS])[0]
+    with pytest.raises(ValueError, match=r"poseidon_permute: states\[5\] is not below the scalar field modulus"):
+        kernels.poseidon_permute(bad, constants, mds, 2)
+    with pytest.raises(ValueError, match=r"mds must have shape \(3, 3, 4\)"):
+        kernels.poseidon_permute(states, constants, mds[:2], 2)
+    with pytest.raises(ValueError, match=r"constants must have shape \(rounds, 3, 4\)"):
+        kernels.poseidon_permute(states, constants[:, :2], mds, 2)
+    with pytest.raises(ValueError, match=r"states must have shape \(n, t, 4\)"):
+        kernels.poseidon_permute(states.reshape(6, 4), constants, mds, 2)
+    for full in (3, 6):
+        with pytest.raises(ValueError, match="full_rounds must be even and at most the 4 rounds"):
+            kernels.poseidon_permute(states, constants, mds, full)

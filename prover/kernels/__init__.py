@@ -35,6 +35,10 @@ Kernels:
   ``sum coeffs[k] * points[indices[k]]`` -> points (used by setup).
 - ``pairing_check(g1_points, g2_points)``: is ``prod e(P_i, Q_i) == 1``. Raises ValueError
   for a point off the curve or a G2 point outside the prime-order subgroup.
+- ``poseidon_permute(states, constants, mds, full_rounds)``: the Poseidon permutation of each
+  state, ``states`` ``(n, t, 4)``, round constants ``(rounds, t, 4)``, MDS matrix ``(t, t, 4)``;
+  x^5 on every element in the first and last ``full_rounds / 2`` rounds, on the first in the
+  partial rounds between (the parameters are the caller's: ``prover.poseidon``).
 
 Point-consuming kernels raise ValueError for a point that is not on its curve.
 ``BACKEND`` says, per kernel, whether the native or the reference implementation is in use;
@@ -76,6 +80,7 @@ KERNELS = (
     "g1_sparse_lincomb",
     "g2_sparse_lincomb",
     "pairing_check",
+    "poseidon_permute",
 )
 
 if TYPE_CHECKING:  # the type checker sees the reference signatures; the names are bound below
@@ -97,6 +102,7 @@ if TYPE_CHECKING:  # the type checker sees the reference signatures; the names a
         intt,
         ntt,
         pairing_check,
+        poseidon_permute,
         sparse_matvec,
         to_montgomery,
     )

@@ -243,3 +243,28 @@ def pairing_check(g1_points: np.ndarray, g2_points: np.ndarray) -> bool:
             raise ValueError("G2 point is not in the prime-order subgroup")
         acc = acc * bn.pairing(q_pt, g1_from_array(p), final_exponentiate=False)
     return bn.final_exponentiate(acc) == bn.FQ12.one()
+
+
+# --- Poseidon --------------------------------------------------------------------------------
+
+
+def poseidon_permute(states: np.ndarray, constants: np.ndarray, mds: np.ndarray, full_rounds: int) -> np.ndarray:
+    """Each (t,) state of ``states`` (n, t, 4) through the Poseidon rounds: add the round's
+    constants, x^5 on every element in the first and last ``full_rounds / 2`` rounds and on the
+    first element in the partial rounds between, then multiply by ``mds``."""
+    n, t = states.shape[:2]
+    rounds = len(constants)
+    if full_rounds % 2 or full_rounds > rounds:
+        raise ValueError(f"full_rounds must be even and at most the {rounds} rounds, got {full_rounds}")
+    c = np.array(limbs_to_ints(constants), dtype=object).reshape(rounds, t)
+    m = np.array(limbs_to_ints(mds), dtype=object).reshape(t, t)
+    out: list[int] = []
+    for state in np.array(limbs_to_ints(states), dtype=object).reshape(n, t):
+        for rnd in range(rounds):
+            state = (state + c[rnd]) % FR_MODULUS
+            full = rnd < full_rounds // 2 or rnd >= rounds - full_rounds // 2
+            for i in range(t if full else 1):
+                state[i] = pow(int(state[i]), 5, FR_MODULUS)
+            state = m.dot(state) % FR_MODULUS
+        out.extend(int(v) for v in state)
+    return ints_to_limbs(out).reshape(n, t, 4)

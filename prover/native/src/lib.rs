@@ -14,6 +14,7 @@ mod msm;
 mod ntt;
 mod pairing;
 mod pippenger;
+mod poseidon;
 mod sparse;
 
 #[pymodule]
@@ -38,5 +39,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sparse::g1_sparse_lincomb, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::g2_sparse_lincomb, m)?)?;
     m.add_function(wrap_pyfunction!(pairing::pairing_check, m)?)?;
+    m.add_function(wrap_pyfunction!(poseidon::poseidon_permute, m)?)?;
     Ok(())
 }
