@@ -44,6 +44,7 @@ fn permute(state: &mut [Fr], constants: &[Fr], mds: &[Fr], full_rounds: usize, s
 /// major, `mds` (t, t, 4) with state'_i = sum_j mds[i][j] state_j, `full_rounds` even and at
 /// most the number of rounds (the rest are partial rounds).
 #[pyfunction]
+#[pyo3(signature = (states, constants, mds, full_rounds))]
 pub fn poseidon_permute<'py>(
     py: Python<'py>,
     states: &Bound<'py, PyAny>,
