@@ -4,6 +4,7 @@ Each benchmark is a module with ``main(argv) -> int``, registered by name in ``B
 results go to ``benchmarks/results/`` as JSON, cached inputs to ``benchmarks/.cache/``.
 """
 
+import json
 from pathlib import Path
 
 BENCHMARKS = {
@@ -13,8 +14,21 @@ BENCHMARKS = {
     "models": "benchmarks.models",
     "ceremony": "benchmarks.ceremony",
     "accuracy_retrieval": "benchmarks.accuracy_retrieval",
+    "poseidon": "benchmarks.poseidon",
 }
 
 HERE = Path(__file__).resolve().parent
 CACHE_DIR = HERE / ".cache"
 RESULTS_DIR = HERE / "results"
+
+
+def save_result(name: str, result: dict) -> Path:
+    """Write ``result`` as ``benchmarks/results/NAME`` (atomically) and say where."""
+    from prover.formats.binfile import atomic_output
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / name
+    with atomic_output(path, "w") as out:
+        json.dump(result, out, indent=1)
+    print(f"saved {path}")
+    return path

@@ -25,11 +25,10 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks import RESULTS_DIR
+from benchmarks import RESULTS_DIR, save_result
 from prover import kernels
 from prover.ceremony.prepare_phase2 import group_intt_by_stages
 from prover.field import FR_MODULUS, ints_to_limbs, signed_to_fr
-from prover.formats.binfile import atomic_output
 from prover.kernels.reference import bn, g1_to_array, g2_to_array
 
 G1_GEN = g1_to_array(bn.G1)
@@ -233,9 +232,7 @@ def main(argv: list[str]) -> int:
     if args.only and path.exists():  # keep the rows of the kernels this run did not measure
         measured = {(r["kernel"], r["size"]) for r in rows}
         rows[:0] = [r for r in json.loads(path.read_text())["rows"] if (r["kernel"], r["size"]) not in measured]
-    with atomic_output(path, "w") as out:
-        json.dump(result, out, indent=1)
-    print(f"saved {path}")
+    save_result(path.name, result)
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -38,3 +39,19 @@ def run_npm_tool(
     """Run a pinned npm tool, capturing its output as text."""
     cmd = [str(npm_bin(name)), *map(str, args)]
     return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+def run_node_json(script: str, payload, timeout: float | None = None):
+    """Run an ES-module ``script`` with node in the repository (so it imports the pinned
+    packages), ``payload`` as JSON on its standard input; returns its standard output parsed as
+    JSON."""
+    proc = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        cwd=REPO_ROOT,
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    )
+    return json.loads(proc.stdout)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 
 import numpy as np
 import pytest
 
-from marketplace.npm import REPO_ROOT
+from marketplace.npm import REPO_ROOT, run_node_json
 from prover import poseidon as P
 from prover.field import FR_MODULUS
 
@@ -47,16 +46,8 @@ def _random_rows(seed: int) -> list[list[int]]:
 @pytest.fixture(scope="session")
 def circomlibjs_hashes():
     rows = _random_rows(7)
-    proc = subprocess.run(
-        ["node", "--input-type=module", "-e", NODE_HASHER],
-        cwd=REPO_ROOT,
-        input=json.dumps([[str(v) for v in r] for r in rows]),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    return rows, [int(v) for v in json.loads(proc.stdout)]
+    hashes = run_node_json(NODE_HASHER, [[str(v) for v in r] for r in rows], timeout=300)
+    return rows, [int(v) for v in hashes]
 
 
 def test_poseidon_matches_circomlibjs_for_every_width(circomlibjs_hashes):
