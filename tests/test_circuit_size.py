@@ -11,7 +11,7 @@ from onnx import helper
 from support.onnx_cases import make_model
 
 from marketplace.models import example_models
-from marketplace.setup.pipeline import compile_model, quantized_graph
+from marketplace.setup.pipeline import circuit_power, compile_model, quantized_graph
 from prover.circuit.size import (
     MAX_DOMAIN_POWER,
     CircuitSize,
@@ -30,7 +30,8 @@ def test_the_count_is_the_built_circuits(name, mode, batch):
     graph = quantized_graph(example_models()[name].path).graph
     size = inference_size(graph, mode, batch)
     r1cs = inference_circuit(graph, mode, batch).r1cs
-    assert (size.constraints, size.wires) == (r1cs.n_constraints, r1cs.n_wires)
+    assert (size.constraints, size.wires, size.public) == (r1cs.n_constraints, r1cs.n_wires, r1cs.n_public)
+    assert size.domain_power == circuit_power(r1cs)
     # entries before duplicate wires merge: at least the matrices' nonzeros, and close to them
     nnz = r1cs.A.nnz + r1cs.B.nnz + r1cs.C.nnz
     assert nnz <= size.nonzeros <= 1.5 * nnz
@@ -69,7 +70,7 @@ def test_a_model_beyond_the_backend_is_refused_with_its_estimate_before_anything
     with pytest.raises(ModelTooLargeError) as err:
         compile_model(model, folder, "private")
     message = str(err.value)
-    assert f"more than the 2^{MAX_DOMAIN_POWER} constraints" in message
+    assert f"past the 2^{MAX_DOMAIN_POWER} the Groth16 backend proves" in message
     assert "public-model mode" in message and "sumcheck" in message
     assert isinstance(err.value, UnsupportedModelError)  # the CLI reports it as one line
     assert not folder.exists() and not list(tmp_path.glob(".compiled.*"))
@@ -83,7 +84,8 @@ def test_memory_beyond_the_machine_is_refused_and_a_fitting_size_passes():
     check_fits(size, "a million constraints", memory=size.memory_bytes)
     with pytest.raises(ModelTooLargeError, match=r"estimated 2\.5 GiB to prove, this machine has 1\.0"):
         check_fits(size, "a million constraints", memory=1 << 30)
-    edge = CircuitSize(constraints=1 << MAX_DOMAIN_POWER, wires=1, nonzeros=1)
+    # the domain holds the constraints, the public rows and the constant row (snarkjs's layout)
+    edge = CircuitSize(constraints=(1 << MAX_DOMAIN_POWER) - 5, wires=1, nonzeros=1, public=4)
     check_fits(edge, "the largest domain", memory=edge.memory_bytes)
-    with pytest.raises(ModelTooLargeError, match="constraints the Groth16 backend proves"):
-        check_fits(CircuitSize((1 << MAX_DOMAIN_POWER) + 1, 1, 1), "one more", memory=1 << 50)
+    with pytest.raises(ModelTooLargeError, match=f"a domain of 2\\^{MAX_DOMAIN_POWER + 1}, past"):
+        check_fits(CircuitSize((1 << MAX_DOMAIN_POWER) - 4, 1, 1, 4), "one row more", memory=1 << 50)

@@ -19,6 +19,7 @@ import numpy as np
 
 from prover.circuit.builder import Builder, LinComb
 from prover.errors import UnsupportedModelError
+from prover.groth16.qap import domain_size
 
 # the largest domain the Groth16 backend proves on a 24 GiB machine (a 7.7M-constraint accuracy
 # proof at 2^23 peaks at 17.5 GiB, python -m benchmarks accuracy_retrieval)
@@ -40,10 +41,12 @@ class CircuitSize:
     constraints: int
     wires: int
     nonzeros: int  # entries before duplicate wires merge: at least the R1CS's nonzeros
+    public: int = 0  # public inputs and outputs: each takes a row of the Groth16 domain
 
     @property
     def domain_power(self) -> int:
-        return max(int(self.constraints - 1).bit_length(), 1)
+        """The power of two of the evaluation domain (``qap.domain_size``), the ptau it needs."""
+        return domain_size(self.constraints, self.public).bit_length() - 1
 
     @property
     def memory_bytes(self) -> int:
@@ -72,7 +75,8 @@ class CountingBuilder(Builder):
         raise TypeError("a CountingBuilder only counts: build with Builder to get a circuit")
 
     def size(self) -> CircuitSize:
-        return CircuitSize(self.n_constraints, self.n_wires, self.nonzeros)
+        public = sum(wires.size for _, wires, _ in self._public)
+        return CircuitSize(self.n_constraints, self.n_wires, self.nonzeros, public)
 
 
 def physical_memory() -> int:
@@ -86,7 +90,7 @@ def check_fits(size: CircuitSize, what: str, memory: int | None = None) -> None:
     memory = physical_memory() if memory is None else memory
     reasons = []
     if size.domain_power > MAX_DOMAIN_POWER:
-        reasons.append(f"more than the 2^{MAX_DOMAIN_POWER} constraints the Groth16 backend proves")
+        reasons.append(f"a domain of 2^{size.domain_power}, past the 2^{MAX_DOMAIN_POWER} the Groth16 backend proves")
     if size.memory_bytes > memory:
         need, have = size.memory_bytes / 2**30, memory / 2**30
         reasons.append(f"an estimated {need:.1f} GiB to prove, this machine has {have:.1f}")
