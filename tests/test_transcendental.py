@@ -48,6 +48,18 @@ def test_error_bound_over_every_representable_input(kind, act_bits):
     assert cost(attrs, t + 2) <= 120
 
 
+@pytest.mark.parametrize("kind", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("s,t", [(-3, 6), (0, 6), (4, 6), (12, 6), (14, 14)])
+def test_error_bound_at_coarse_fine_and_dropped_input_scales(kind, s, t):
+    """Input scales below 0 (T set by the resolution), and above the output's (low input bits
+    dropped): still within MAX_ERROR + 1/4 units over every input of a 16-bit range."""
+    attrs, _ = design(kind, s, t)
+    assert (attrs["drop"] > 0) == (s > t + 2)
+    x = np.arange(-(1 << 15), 1 << 15, dtype=np.int64)
+    err = np.abs(fixed_point(x, **attrs) - FUNCTIONS[kind](x * 2.0**-s) * 2.0**t)
+    assert err.max() <= MAX_ERROR + 0.25
+
+
 def test_the_table_is_a_real_fit():
     """The twin: the same table with one coefficient off by a unit of 2**-(t+4) times 2**4
     breaks the bound somewhere, so the exhaustive check has teeth."""

@@ -19,8 +19,9 @@ The modules of this package, one per op family, each register their ops and ONNX
 
     piecewise.py    neg, abs, clip, max, min,       Neg, Abs, Clip (ReLU6), Max, Min, LeakyRelu
                     leakyrelu
-    transcendental.py  sigmoid, tanh                Sigmoid, Tanh, HardSigmoid and HardSwish
-                                                    (as mul, add, clip)
+    transcendental.py
+                    sigmoid, tanh                   Sigmoid, Tanh, HardSigmoid, HardSwish
+                                                    (the last two as mul, add, clip)
 
 Any other operator is accepted on constant operands only: ``prover.onnx.fold`` evaluates it at
 import.

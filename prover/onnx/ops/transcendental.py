@@ -1,5 +1,5 @@
 """Saturating transcendental functions: ``sigmoid`` and ``tanh`` (Sigmoid, Tanh) as piecewise
-quadratics with a proven error bound, and HardSigmoid and HardSwish as existing kinds.
+polynomials with a proven error bound, and HardSigmoid and HardSwish as existing kinds.
 
 Semantics on integers (``s`` is the operand's scale, ``t`` the output's; attrs of the op):
 
@@ -16,8 +16,9 @@ Semantics on integers (``s`` is the operand's scale, ``t`` the output's; attrs o
                    so y = round(2**t * P_seg(r / 2**L)) where P_seg is segment seg's polynomial in
                    the position inside the segment. The table is fitted at the quantizer (least
                    squares per segment on the representable points, rounded to scale
-                   F = t + 4). T is the least power of two beyond which the function is within
-                   a quarter of an output unit (2**-t) of its limit; among degrees d = 1..3 and
+                   F = t + 4); ``drop`` = max(0, s - t - 2) ignores input bits the output does
+                   not resolve. T is the least power of two from which on (and from T - 2**-s on)
+                   the function is within a quarter of an output unit (2**-t) of its limit; among degrees d = 1..3 and
                    segment bits m <= 8, the table is the cheapest whose worst error over *every*
                    representable input of [-T, T), computed exhaustively at quantization, is at
                    most ``MAX_ERROR`` = 0.75 output units (so at most 1 unit over any input,
@@ -99,10 +100,12 @@ def _executor(kind: str):
 # --- quantization ----------------------------------------------------------------------------
 
 
-def _saturation_bits(kind: str, t: int) -> int:
-    """The least p with |f(+-2**p) - f(+-inf)| below 2**-(t+2)."""
-    p = 0
-    while abs(1.0 - FUNCTIONS[kind](2.0**p)) > 2.0 ** -(t + 2):
+def _saturation_bits(kind: str, s: int, t: int) -> int:
+    """The least p >= -s with |f(x) - f(+-inf)| at most 2**-(t+2) from the clip's ends on
+    (x >= 2**p - 2**-s, the largest value below T at scale s, and x <= -2**p): a clipped input
+    then errs by at most a quarter of an output unit more than its clip."""
+    p = max(0, -s)
+    while abs(1.0 - FUNCTIONS[kind](2.0**p - 2.0**-s)) > 2.0 ** -(t + 2):
         p += 1
     return p
 
@@ -155,7 +158,7 @@ def design(kind: str, s: int, t: int) -> tuple[dict, float]:
     error over [-T, T) in output units (outside it the function is saturated: the clip's error
     is below a quarter unit): the cheapest table (degree 1 to MAX_DEGREE, m up to
     MAX_SEGMENT_BITS) within MAX_ERROR. Raises UnsupportedModelError if there is none."""
-    p = max(_saturation_bits(kind, t), -s)
+    p = _saturation_bits(kind, s, t)
     n = p + 1 + s
     drop = max(0, s - (t + 2))  # input resolution beyond what the output resolves
     best: tuple[int, dict, float] | None = None
