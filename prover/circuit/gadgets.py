@@ -98,6 +98,30 @@ def from_signed_bits(bits: np.ndarray) -> LinComb:
     return (LinComb.of(bits) * weights).sum() - (1 << (k - 1))
 
 
+def one_hot(b: Builder, bits: np.ndarray) -> LinComb:
+    """The one-hot e (shape ``(*bits.shape[:-1], 2^m)``) of the m-bit index v = sum_i 2^i bit_i
+    given ``bits``, already constrained boolean (a range check's bits): e_j = 1 exactly for
+    j = v, as products of bits.
+
+    From the one-hot E of the first i bits (sum 1), the next bit b gives P_j = E_j * b (one
+    constraint for every j but the last, whose P is b - sum of the others: then it is
+    b * (1 - sum of the others' E) = b * E_last as sum E = 1) and the new one-hot (E - P, P).
+    2^m - m - 1 constraints per element."""
+    m = bits.shape[-1]
+    if m < 1:
+        raise ValueError("a one-hot needs at least one bit")
+    first = LinComb.of(bits[..., 0])
+    e = concatenate([(1 - first).reshape(*first.shape, 1), first.reshape(*first.shape, 1)], axis=-1)
+    for i in range(1, m):
+        bit = LinComb.of(bits[..., i])
+        n = e.shape[-1]
+        head = LinComb.of(multiply(b, _column(e, slice(0, n - 1)), bit.reshape(*bit.shape, 1)))
+        last = bit - head.sum()
+        p = concatenate([head, last.reshape(*last.shape, 1)], axis=-1)
+        e = concatenate([e - p, p], axis=-1)
+    return e
+
+
 # --- arithmetic ------------------------------------------------------------------------------
 
 

@@ -1,5 +1,5 @@
-"""Tiny ONNX models built with onnx.helper: the import cases, the data-movement and the
-piecewise-linear op cases, and onnxruntime to run them as the reference."""
+"""Tiny ONNX models built with onnx.helper: the import cases, the data-movement, the
+piecewise-linear and the transcendental op cases, and onnxruntime to run them as the reference."""
 
 from __future__ import annotations
 
@@ -460,5 +460,15 @@ OPS = {
         (6,),
         False,
         ["leakyrelu", "reshape"],
+    ),
+    # prover.onnx.ops.transcendental: within one output unit (2**-t) of onnxruntime
+    "sigmoid": ([n("Sigmoid", ["x"], ["a"], name="sigmoid"), flat("a")], (2, 3), (6,), False, ["sigmoid", "reshape"]),
+    "tanh": ([n("Tanh", ["x"], ["a"], name="tanh"), flat("a")], (2, 3), (6,), False, ["tanh", "reshape"]),
+    "hard_sigmoid": (
+        [n("HardSigmoid", ["x"], ["a"], name="hsig", alpha=0.25, beta=0.5), flat("a")],
+        (2, 3),
+        (6,),
+        False,
+        ["mul", "add", "clip", "reshape"],
     ),
 }

@@ -24,10 +24,12 @@ def _rows(matrix, i):
 class Z3Circuit:
     """The constraints of a circuit as z3 formulas; ``value(w)`` is wire w's value in [0, r)."""
 
-    def __init__(self, circuit: Circuit):
+    def __init__(self, circuit: Circuit, drop: frozenset[int] = frozenset()):
+        """``drop``: indices of constraints left out (a mutated gadget, for the twins)."""
         r1cs = circuit.r1cs
         self.circuit = circuit
         rows = [(_rows(r1cs.A, i), _rows(r1cs.B, i), _rows(r1cs.C, i)) for i in range(r1cs.n_constraints)]
+        rows = [row for i, row in enumerate(rows) if i not in drop]
         booleanity = [
             not c and len(a) == 1 and a[0][1] == 1 and sorted(b) == sorted([(a[0][0], 1), (0, R - 1)])
             for a, b, c in rows
@@ -62,6 +64,10 @@ class Z3Circuit:
                 return self._lin(x) * self._lin(y) if x else z3.IntVal(0)
             if len(x) == 1 and x[0][0] in self.bits:
                 return x[0][1] * z3.If(self.bits[x[0][0]], self._lin(y), 0)
+        for x, y in ((a, b), (b, a)):
+            if all(w == 0 or w in self.bits for w, _ in x):  # a sum of bits times y: linear in y
+                other = self._lin(y)
+                return z3.Sum([c * (other if w == 0 else z3.If(self.bits[w], other, 0)) for w, c in x])
         raise NotLinearisable("a product of two non-bit linear combinations")
 
     def refutes(self, claim) -> bool:

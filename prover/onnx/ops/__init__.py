@@ -19,6 +19,9 @@ The modules of this package, one per op family, each register their ops and ONNX
 
     piecewise.py    neg, abs, clip, max, min,       Neg, Abs, Clip (ReLU6), Max, Min, LeakyRelu
                     leakyrelu
+    transcendental.py
+                    sigmoid, tanh                   Sigmoid, Tanh, HardSigmoid, HardSwish
+                                                    (the last two as mul, add, clip)
 
 Any other operator is accepted on constant operands only: ``prover.onnx.fold`` evaluates it at
 import.
@@ -34,7 +37,7 @@ Rule signatures (each stage passes its own context object):
 - ``onnx(importer, node)``: lowers an ONNX node (``prover.onnx.importer.Importer``).
 """
 
-from prover.onnx.ops import elementwise, linear, movement, piecewise, pool  # noqa: F401  (they register)
+from prover.onnx.ops import elementwise, linear, movement, piecewise, pool, transcendental  # noqa: F401  (they register)
 from prover.onnx.ops.registry import IMPORTS, REGISTRY, STAGES, OnnxImport, OpSpec, validate_graph
 
 __all__ = ["IMPORTS", "REGISTRY", "STAGES", "OnnxImport", "OpSpec", "validate_graph"]

@@ -141,16 +141,20 @@ def lower_leakyrelu(b, low, op: Op) -> Value:
     return Value(G.sign_select(b, low.values[x].lc, _sign_bits(b, low, x, op), 1 << a["shift"], a["alpha"]))
 
 
-def lower_clip(b, low, op: Op) -> Value:
-    x = op.inputs[0]
+def clipped(b, low, x: str, lo: int | None, hi: int | None) -> LinComb:
+    """Tensor ``x`` clipped to [lo, hi] (a None bound is not applied): a comparison per bound,
+    at the width of x's bound or of the bound's value, whichever is wider."""
     y = low.values[x].lc
-    bounds = [v for v in (op.attrs.get("low"), op.attrs.get("high")) if v is not None]
-    bits = max([low.graph.tensors[x].quantized_bits] + [bits_for_range(v, v) for v in bounds])
-    if op.attrs.get("low") is not None:
-        y = LinComb.of(G.maximum(b, y, LinComb.constant(np.full(y.shape, op.attrs["low"], dtype=np.int64)), bits))
-    if op.attrs.get("high") is not None:
-        y = G.minimum(b, y, LinComb.constant(np.full(y.shape, op.attrs["high"], dtype=np.int64)), bits)
-    return Value(y)
+    bits = max([low.graph.tensors[x].quantized_bits] + [bits_for_range(v, v) for v in (lo, hi) if v is not None])
+    if lo is not None:
+        y = LinComb.of(G.maximum(b, y, LinComb.constant(np.full(y.shape, lo, dtype=np.int64)), bits))
+    if hi is not None:
+        y = G.minimum(b, y, LinComb.constant(np.full(y.shape, hi, dtype=np.int64)), bits)
+    return y
+
+
+def lower_clip(b, low, op: Op) -> Value:
+    return Value(clipped(b, low, op.inputs[0], op.attrs.get("low"), op.attrs.get("high")))
 
 
 def lower_max_or_min(b, low, op: Op) -> Value:
