@@ -172,3 +172,14 @@ def _lowered_r1cs(graph: Graph):
     b = Builder()
     lower(b, graph, b.input("input", graph.input_tensor.shape), "public")
     return b.finish().r1cs
+
+
+def test_operators_of_another_domain_are_keyed_by_it():
+    """One table for every domain: an ai.onnx.ml operator is ``domain.op_type``, never a bare
+    name that a default-domain operator of the same name could shadow."""
+    from prover.onnx.ops.registry import ML_DOMAIN, onnx_key
+
+    ml = {k: e for k, e in IMPORTS.items() if e.domain == ML_DOMAIN}
+    assert set(ml) == {f"{ML_DOMAIN}.{t}" for t in ("LinearClassifier", "LinearRegressor", "Scaler")}
+    assert all(e.key == k == onnx_key(e.domain, e.op_type) for k, e in IMPORTS.items())
+    assert onnx_key("ai.onnx", "Gemm") == onnx_key("", "Gemm") == "Gemm" and "LinearClassifier" not in IMPORTS

@@ -11,6 +11,7 @@ import onnx
 import pytest
 import z3
 from onnx import helper, numpy_helper
+from support.models import prove_with_test_key
 from support.onnx_cases import flat, make_model, onnxruntime_run
 from support.z3_circuits import Z3Circuit, final_values, mutated
 
@@ -261,10 +262,6 @@ def test_digits_mlp_agrees_with_onnxruntime(digits_mlp):
 
 
 def test_digits_mlp_is_proved_and_verified(digits_mlp):
-    from prover.ceremony.known_secret import known_secret_ptau
-    from prover.groth16 import qap
-    from prover.groth16.prove import prove
-    from prover.groth16.setup import setup
     from prover.groth16.verify import verify
 
     _, _, q, x_te, _ = digits_mlp
@@ -273,9 +270,7 @@ def test_digits_mlp_is_proved_and_verified(digits_mlp):
     result = ic.witness(sample, 99)
     assert (result.logits == executor.execute(q, sample)[q.output]).all()
     assert ic.r1cs.is_satisfied(result.witness)
-    size = qap.domain_size(ic.r1cs.n_constraints, ic.r1cs.n_public)
-    pk = setup(ic.r1cs, known_secret_ptau(size.bit_length() - 1, 5, 7, 11))
-    proof, public = prove(pk, result.witness, r1cs=ic.r1cs)
+    pk, proof, public = prove_with_test_key(ic.r1cs, result.witness)
     assert verify(pk.verifying_key(), public, proof)
     wrong = list(public)
     wrong[S.PUBLIC_INPUTS.index("label")] = (wrong[S.PUBLIC_INPUTS.index("label")] + 1) % 10

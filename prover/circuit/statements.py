@@ -116,10 +116,16 @@ def architecture_spec(graph: Graph) -> dict:
       width among them);
     - ``constants``: ``{name: [shape, scale, bits, values]}``, where ``values`` is the flat list
       of a non-weight constant's values (they are circuit constants) and ``null`` for a weight
-      (a dense/conv weight or bias: private, bound by the model commitment instead).
+      (a dense/conv weight or bias: private, bound by the model commitment instead);
+    - ``postprocess`` (only for a model whose importer cut a classifier tail,
+      ``prover.onnx.tail``): the transforms that turn the proved scores into the exporter's
+      probabilities and the class labels that the proved label (the scores' argmax) indexes.
+      They are not proved; the hash binds them, so a client applies what the provider committed to.
     """
     weights = set(weight_names(graph))
+    extra = {"postprocess": graph.meta["postprocess"]} if "postprocess" in graph.meta else {}
     return {
+        **extra,
         "input": graph.input,
         "output": graph.output,
         "ops": [[op.kind, list(op.inputs), op.output, _jsonable(op.attrs)] for op in graph.ops],
@@ -192,7 +198,8 @@ def architecture_graph(spec: dict) -> Graph:
         if elements > MAX_SPEC_ELEMENTS:
             raise ValueError(f"more than {MAX_SPEC_ELEMENTS:,} values in all")
         ops = [Op(kind, tuple(inputs), output, attrs_of(attrs)) for kind, inputs, output, attrs in spec["ops"]]
-        return Graph(spec["input"], spec["output"], tensors, constants, ops, quantized=True)
+        meta = {"postprocess": spec["postprocess"]} if "postprocess" in spec else {}
+        return Graph(spec["input"], spec["output"], tensors, constants, ops, quantized=True, meta=meta)
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise FormatError(
             f"the model card's architecture is not a well-formed architecture spec ({exc}): "

@@ -28,6 +28,8 @@ from prover.errors import FormatError, UnsupportedModelError
 from prover.onnx.fold import constant_names, fold_constants, node_label
 from prover.onnx.graph import Constant, Graph, Op, Tensor
 from prover.onnx.ops import IMPORTS, validate_graph
+from prover.onnx.ops.registry import DEFAULT_DOMAINS, onnx_key
+from prover.onnx.tail import TAIL_ONLY, split_tail, tail_only_reason
 
 # the ONNX operators the importer accepts on computed tensors: those with a rule in the op
 # registry (any operator is accepted on constants: it is folded)
@@ -64,7 +66,7 @@ def check_supported(model: onnx.ModelProto) -> None:
     """Raise UnsupportedModelError for an opset outside ``OPSETS`` and for the first node that
     is neither constant (``prover.onnx.fold`` evaluates it at import) nor an operator the
     compiler has a rule for."""
-    versions = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    versions = [o.version for o in model.opset_import if o.domain in DEFAULT_DOMAINS]
     if not versions or not OPSETS[0] <= versions[0] <= OPSETS[-1]:
         found = f"opset {versions[0]}" if versions else "no default-domain opset"
         raise UnsupportedModelError(
@@ -75,24 +77,35 @@ def check_supported(model: onnx.ModelProto) -> None:
     for index, node in enumerate(model.graph.node):
         if all(n in constant for n in node.output if n):
             continue  # folded at import, whatever its operator
-        if node.domain not in ("", "ai.onnx") or node.op_type not in SUPPORTED_OPS:
-            domain = f"{node.domain}." if node.domain not in ("", "ai.onnx") else ""
+        key = onnx_key(node.domain, node.op_type)
+        if key in TAIL_ONLY:  # left by split_tail: not on the path to an output
+            raise UnsupportedModelError(tail_only_reason(node, node_label(node, index)))
+        if key not in SUPPORTED_OPS:
             raise UnsupportedModelError(
-                f"operator {domain}{node.op_type} in node {node_label(node, index)} is not supported "
+                f"operator {key} in node {node_label(node, index)} is not supported "
                 f"(supported: {', '.join(sorted(SUPPORTED_OPS))}); replace it before exporting"
             )
 
 
 def import_model(source) -> Graph:
     """Load, check and convert an ONNX model into a float graph. Raises FormatError for a bad
-    file and UnsupportedModelError for an operator, attribute or shape the compiler lacks."""
+    file and UnsupportedModelError for an operator, attribute or shape the compiler lacks.
+
+    A classifier's tail (``prover.onnx.tail``: the label output, ZipMap, a trailing Softmax, a
+    LinearClassifier's post_transform) is cut first: the graph's output is the score vector,
+    which the circuit proves together with its argmax, the label. What was cut is recorded in
+    ``graph.meta["postprocess"]`` for a client to apply."""
     model = load_model(source)
+    model, postprocess = split_tail(model)
     check_supported(model)
     try:
         onnx.checker.check_model(model)
     except onnx.checker.ValidationError as exc:
         raise FormatError(f"the ONNX model fails the ONNX checker: {str(exc).splitlines()[0]}") from exc
-    return Importer(model).graph
+    graph = Importer(model).graph
+    if postprocess is not None:
+        graph.meta["postprocess"] = postprocess
+    return graph
 
 
 class Importer:
@@ -112,12 +125,15 @@ class Importer:
         g = model.graph
         self.values: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in g.initializer}
         self.alias: dict[str, str] = {}
+        # outputs of a per-feature affine (x - offset) * scale (an ai.onnx.ml Scaler): the ops that
+        # compute it, foldable into a dense that reads it (``dense``)
+        self.affine: dict[str, tuple[str, np.ndarray, np.ndarray, list[Op]]] = {}
         self.uses = self._use_counts(g)
         self.graph = Graph(input=self.input_name, output="", tensors={}, constants={}, ops=[])
         self.graph.tensors[self.input_name] = Tensor(self.input_name, self.shapes[self.input_name][1:])
         for index, node in enumerate(g.node):
             self.node, self.where = node, node_label(node, index)
-            entry = IMPORTS.get(node.op_type)
+            entry = IMPORTS.get(onnx_key(node.domain, node.op_type))
             if entry is None:  # accepted by check_supported as constant, yet not folded
                 raise UnsupportedModelError(
                     f"node {self.where}: {node.op_type} is supported on constants only, and here an input "
@@ -224,11 +240,36 @@ class Importer:
         self.graph.constants[name] = Constant(name, np.asarray(values, dtype=np.float64))
         return name
 
-    def emit(self, kind: str, inputs, output: str, **attrs) -> Op:
+    def emit(self, kind: str, inputs, output: str, out_shape: tuple[int, ...] | None = None, **attrs) -> Op:
+        """Append an op; its output's per-sample shape is ONNX's inferred one unless given
+        (a tensor of the importer's own, or one that ONNX does not infer)."""
         op = Op(kind, tuple(inputs), output, attrs, source=self.where)
         self.graph.ops.append(op)
-        self.graph.tensors[output] = Tensor(output, self.sample_shape(output))
+        self.graph.tensors[output] = Tensor(
+            output, self.sample_shape(output) if out_shape is None else tuple(out_shape)
+        )
         return op
+
+    def dense(self, x: str, weight: np.ndarray, bias: np.ndarray | None, output: str, names: tuple[str, str]) -> Op:
+        """Emit ``dense`` of tensor x, folding into the weights a per-feature affine that
+        computes x (``affine``: y = W ((x0 - o) * s) + b = (W s) x0 + (b - (W s) o)) when
+        nothing else reads x. ``names`` name the weight and bias constants."""
+        x = self.resolve(x)
+        affine = self.affine.get(x)
+        if affine is not None and self.uses.get(x, 0) == 1:
+            x0, offset, scale, ops = affine
+            weight = weight * scale
+            bias = (0.0 if bias is None else bias) - weight @ offset
+            for op in ops:
+                self.graph.ops.remove(op)
+                del self.graph.tensors[op.output]
+                for name in op.inputs[1:]:
+                    self.graph.constants.pop(name, None)
+            x = x0
+        inputs = [x, self.add_constant(names[0], weight)]
+        if bias is not None:
+            inputs.append(self.add_constant(names[1], np.broadcast_to(bias, (weight.shape[0],))))
+        return self.emit("dense", inputs, output, out_shape=self.graph.tensors[x].shape[:-1] + (weight.shape[0],))
 
     def attrs(self, node: onnx.NodeProto) -> dict:
         return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}

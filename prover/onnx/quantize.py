@@ -177,6 +177,7 @@ class Quantizer:
             ops=[],
             quantized=True,
             meta={
+                **float_graph.meta,  # what the importer recorded (the classifier tail) carries over
                 "act_bits": precision.act_bits,
                 "weight_bits": precision.weight_bits,
                 "headroom_bits": precision.headroom_bits,

@@ -15,13 +15,21 @@ The modules of this package, one per op family, each register their ops and ONNX
     pool.py         maxpool, sumpool, avgpool       MaxPool, AveragePool, GlobalAveragePool
     movement.py     reshape, transpose, slice,      Flatten, Reshape, Squeeze, Unsqueeze,
                     gather, concat, pad, expand,    Transpose, Slice, Split, Gather, Concat,
-                    tile                            Pad, Expand, Tile, Identity
+                    tile                            Pad, Expand, Tile, Identity, Cast (float)
 
     piecewise.py    neg, abs, clip, max, min,       Neg, Abs, Clip (ReLU6), Max, Min, LeakyRelu
                     leakyrelu
     transcendental.py
                     sigmoid, tanh                   Sigmoid, Tanh, HardSigmoid, HardSwish
                                                     (the last two as mul, add, clip)
+    sklearn.py      (dense, sub, mul)               ai.onnx.ml: LinearClassifier, LinearRegressor,
+                                                    Scaler (scikit-learn's exports, skl2onnx)
+
+An operator of a domain other than the default one is keyed ``domain.op_type``
+(``registry.onnx_key``: ``ai.onnx.ml.LinearClassifier``), in the same ``IMPORTS`` table. A
+classifier's tail (ZipMap, the label output, a trailing Softmax, ArgMax, ArrayFeatureExtractor,
+Normalizer, a post_transform) has no rule: ``prover.onnx.tail`` cuts it before the rules run and
+records it, since the circuit proves the scores and the label as their argmax.
 
 Any other operator is accepted on constant operands only: ``prover.onnx.fold`` evaluates it at
 import.
@@ -37,7 +45,7 @@ Rule signatures (each stage passes its own context object):
 - ``onnx(importer, node)``: lowers an ONNX node (``prover.onnx.importer.Importer``).
 """
 
-from prover.onnx.ops import elementwise, linear, movement, piecewise, pool, transcendental  # noqa: F401  (they register)
+from prover.onnx.ops import elementwise, linear, movement, piecewise, pool, sklearn, transcendental  # noqa: F401  (they register)
 from prover.onnx.ops.registry import IMPORTS, REGISTRY, STAGES, OnnxImport, OpSpec, validate_graph
 
 __all__ = ["IMPORTS", "REGISTRY", "STAGES", "OnnxImport", "OpSpec", "validate_graph"]

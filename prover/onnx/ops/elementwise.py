@@ -15,7 +15,7 @@ from prover.circuit import gadgets as G
 from prover.circuit.builder import LinComb, Value
 from prover.onnx.graph import Op
 from prover.onnx.ops.linear import fold_bias
-from prover.onnx.ops.registry import OpSpec, register, register_onnx
+from prover.onnx.ops.registry import OpSpec, register, register_onnx, register_unary_onnx
 
 # --- semantics -------------------------------------------------------------------------------
 
@@ -163,6 +163,4 @@ def import_mul(im, node):
     _import_elementwise(im, node, "mul")
 
 
-@register_onnx("Relu", emits=("relu",))
-def import_relu(im, node):
-    im.emit("relu", [im.tensor_input(node.input[0])], node.output[0])
+register_unary_onnx("Relu", "relu")

@@ -123,12 +123,11 @@ def import_gemm(im, node):
     x = im.tensor_input(node.input[0])
     b = im.need_const(node.input[1], "Gemm's B (the weights)").astype(np.float64)
     weight = attrs.get("alpha", 1.0) * (b if attrs.get("transB", 0) else b.T)
-    inputs = [x, im.add_constant(node.input[1], weight)]
+    bias = None
     if len(node.input) > 2 and node.input[2]:
         c = im.need_const(node.input[2], "Gemm's C (the bias)").astype(np.float64)
         bias = attrs.get("beta", 1.0) * np.broadcast_to(c, (1, weight.shape[0])).reshape(-1)
-        inputs.append(im.add_constant(node.input[2], bias))
-    im.emit("dense", inputs, node.output[0])
+    im.dense(x, weight, bias, node.output[0], (node.input[1], node.input[2] if len(node.input) > 2 else ""))
 
 
 @register_onnx("MatMul", emits=("dense",))
@@ -137,7 +136,7 @@ def import_matmul(im, node):
     if w.ndim != 2:
         raise UnsupportedModelError(f"node {im.where}: MatMul weights must be a matrix, got shape {w.shape}")
     x = im.tensor_input(node.input[0])
-    im.emit("dense", [x, im.add_constant(node.input[1], w.astype(np.float64).T)], node.output[0])
+    im.dense(x, w.astype(np.float64).T, None, node.output[0], (node.input[1], ""))
 
 
 @register_onnx("Conv", emits=("conv",))

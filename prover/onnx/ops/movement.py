@@ -1,7 +1,7 @@
 """Data movement: ops whose every output value is one of their operands' values (or a
 constant fill), so that in the circuit they are a rewiring of linear combinations at zero
 constraints, and when quantized they keep their operand's scale and interval. Also the ONNX
-operators that name things (Identity).
+operators that name things (Identity, a Cast between float types).
 
     reshape    Flatten, Reshape, Squeeze, Unsqueeze   the same values in C order, another shape
     transpose  Transpose                              attr ``perm`` of the sample's axes
@@ -24,6 +24,7 @@ still reads its sign for free.
 from __future__ import annotations
 
 import numpy as np
+import onnx
 
 from prover.circuit.builder import LinComb, Value, concatenate
 from prover.errors import UnsupportedModelError
@@ -269,6 +270,23 @@ def import_unsqueeze(im, node):
 @register_onnx("Identity")
 def import_identity(im, node):
     im.alias[node.output[0]] = im.resolve(node.input[0])
+
+
+# the float types a Cast of a computed tensor may target: the graph computes in one number domain
+_FLOAT_CASTS = (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16)
+
+
+@register_onnx("Cast")
+def import_cast(im, node):
+    """A Cast to a float type names its operand (skl2onnx casts its float input to float); a
+    Cast to an integer type would round the values and is refused."""
+    to = im.attrs(node).get("to")
+    if to not in _FLOAT_CASTS:
+        raise UnsupportedModelError(
+            f"node {im.where}: Cast to {onnx.TensorProto.DataType.Name(to)} of a computed tensor rounds its values; "
+            "only casts between float types are supported on the model's path (export without the cast)"
+        )
+    im.alias[node.output[0]] = im.tensor_input(node.input[0])
 
 
 @register_onnx("Transpose", emits=("transpose",))

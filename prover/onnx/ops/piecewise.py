@@ -28,7 +28,7 @@ from prover.circuit.builder import LinComb, Value
 from prover.errors import UnsupportedModelError
 from prover.onnx.graph import Op, bits_for_range
 from prover.onnx.ops.elementwise import aligned, shifted
-from prover.onnx.ops.registry import OpSpec, register, register_onnx
+from prover.onnx.ops.registry import OpSpec, register, register_onnx, register_unary_onnx
 
 # --- semantics -------------------------------------------------------------------------------
 
@@ -186,14 +186,10 @@ register(OpSpec("leakyrelu", (1,), execute_leakyrelu, quantize_leakyrelu, lower_
 # --- ONNX ------------------------------------------------------------------------------------
 
 
-@register_onnx("Neg", emits=("neg",))
-def import_neg(im, node):
-    im.emit("neg", [im.tensor_input(node.input[0])], node.output[0])
+register_unary_onnx("Neg", "neg")
 
 
-@register_onnx("Abs", emits=("abs",))
-def import_abs(im, node):
-    im.emit("abs", [im.tensor_input(node.input[0])], node.output[0])
+register_unary_onnx("Abs", "abs")
 
 
 @register_onnx("Clip", emits=("clip",))

@@ -35,16 +35,32 @@ class OpSpec:
 
 @dataclass(frozen=True)
 class OnnxImport:
-    """One ONNX operator of the default domain: its import rule and the kinds it may emit (none
-    for an operator that only renames, folds into the op before it, or is constant)."""
+    """One ONNX operator: its domain (``""`` for the default one), its import rule and the kinds
+    it may emit (none for an operator that only renames, folds into the op before it, or is
+    constant). ``IMPORTS`` keys it by ``onnx_key(domain, op_type)``."""
 
     op_type: str
     rule: Callable[[Any, Any], None]
     emits: tuple[str, ...] = ()
+    domain: str = ""
+
+    @property
+    def key(self) -> str:
+        return onnx_key(self.domain, self.op_type)
 
 
 REGISTRY: dict[str, OpSpec] = {}
 IMPORTS: dict[str, OnnxImport] = {}
+# the ONNX domains whose operators have rules: the default one and the classical-ML one
+DEFAULT_DOMAINS = ("", "ai.onnx")
+ML_DOMAIN = "ai.onnx.ml"
+DOMAINS = ("", ML_DOMAIN)
+
+
+def onnx_key(domain: str, op_type: str) -> str:
+    """The ``IMPORTS`` key of an operator: its bare name in the default domain (``""`` or
+    ``"ai.onnx"``), ``domain.op_type`` in any other (``"ai.onnx.ml.LinearClassifier"``)."""
+    return op_type if domain in DEFAULT_DOMAINS else f"{domain}.{op_type}"
 
 
 def register(spec: OpSpec) -> OpSpec:
@@ -57,16 +73,29 @@ def register(spec: OpSpec) -> OpSpec:
     return spec
 
 
-def register_onnx(op_type: str, emits: tuple[str, ...] = ()):
-    """Decorator: the import rule of ONNX operator ``op_type`` (once), emitting ``emits``."""
+def register_onnx(op_type: str, emits: tuple[str, ...] = (), domain: str = ""):
+    """Decorator: the import rule of ONNX operator ``op_type`` of ``domain`` (once), emitting
+    ``emits``."""
 
     def add(rule):
-        if op_type in IMPORTS:
-            raise ValueError(f"ONNX operator {op_type!r} registered twice")
-        IMPORTS[op_type] = OnnxImport(op_type, rule, emits)
+        if domain not in DOMAINS:
+            raise ValueError(f"ONNX domain {domain!r} is not one of {DOMAINS}")
+        entry = OnnxImport(op_type, rule, emits, domain)
+        if entry.key in IMPORTS:
+            raise ValueError(f"ONNX operator {entry.key!r} registered twice")
+        IMPORTS[entry.key] = entry
         return rule
 
     return add
+
+
+def register_unary_onnx(op_type: str, kind: str) -> None:
+    """The import rule of a one-operand ONNX operator that becomes op ``kind`` as it is."""
+
+    def rule(im, node):
+        im.emit(kind, [im.tensor_input(node.input[0])], node.output[0])
+
+    register_onnx(op_type, emits=(kind,))(rule)
 
 
 def op_spec(kind: str) -> OpSpec | None:

@@ -55,7 +55,7 @@ from prover.circuit.builder import LinComb, Value
 from prover.errors import UnsupportedModelError
 from prover.onnx.graph import Op
 from prover.onnx.ops.piecewise import clipped, execute_clip
-from prover.onnx.ops.registry import OpSpec, register, register_onnx
+from prover.onnx.ops.registry import OpSpec, register, register_onnx, register_unary_onnx
 
 MAX_DEGREE = 3
 MAX_ERROR = 0.75  # output units (2**-t), worst case over every representable input
@@ -232,14 +232,10 @@ register(OpSpec("tanh", (1,), _executor("tanh"), quantize_transcendental, lower_
 # --- ONNX ------------------------------------------------------------------------------------
 
 
-@register_onnx("Sigmoid", emits=("sigmoid",))
-def import_sigmoid(im, node):
-    im.emit("sigmoid", [im.tensor_input(node.input[0])], node.output[0])
+register_unary_onnx("Sigmoid", "sigmoid")
 
 
-@register_onnx("Tanh", emits=("tanh",))
-def import_tanh(im, node):
-    im.emit("tanh", [im.tensor_input(node.input[0])], node.output[0])
+register_unary_onnx("Tanh", "tanh")
 
 
 def _hard_sigmoid(im, x: str, out: str, alpha: float, beta: float) -> str:
