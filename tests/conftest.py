@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from circuits.artifacts import SOURCES as ARTIFACT_SOURCES
 from circuits.artifacts import build
 from support.audit_world import build_proofs
 from support.batch import Keys
@@ -64,10 +65,22 @@ def rng():
     return np.random.default_rng(20261121)
 
 
+def cached_build_dir(request, tmp_path_factory, name: str, *sources: Path) -> Path:
+    """A directory for a build from ``sources``, kept in pytest's cache between sessions under a
+    name that changes with their contents (so an edited source is rebuilt); in the session's
+    temporary directory when the cache is disabled (-p no:cacheprovider)."""
+    cache = getattr(request.config, "cache", None)
+    if cache is None:
+        return tmp_path_factory.getbasetemp() / name
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()[:16]
+    return Path(cache.mkdir(f"zkmarket-{name}-{digest}"))
+
+
 @pytest.fixture(scope="session")
-def artifacts(tmp_path_factory):
-    """circom2/snarkjs-made circuits, witnesses, keys and proofs, built once per test session."""
-    return build(tmp_path_factory.getbasetemp() / "snarkjs_artifacts")
+def artifacts(request, tmp_path_factory):
+    """circom2/snarkjs-made circuits, witnesses, keys and proofs, built once (by one test
+    process) and kept until their sources change."""
+    return build(cached_build_dir(request, tmp_path_factory, "snarkjs-artifacts", *ARTIFACT_SOURCES))
 
 
 # --- models -----------------------------------------------------------------------------------
@@ -153,16 +166,10 @@ def batch_keys(tmp_path_factory) -> Keys:
 
 @pytest.fixture(scope="session")
 def toy_circuit(request, tmp_path_factory) -> ToyCircuit:
-    """The toy circuit's build, kept in pytest's cache between sessions under a name that
-    changes with the circuit's source (so an edited circuit is rebuilt); in the session's
-    temporary directory when the cache is disabled (-p no:cacheprovider)."""
-    source_hash = hashlib.sha256(CIRCUIT.read_bytes()).hexdigest()[:16]
-    cache = getattr(request.config, "cache", None)
-    if cache is None:
-        base = tmp_path_factory.getbasetemp()
-        return build_toy_circuit(base / "toy_inference", base / "ptau")
+    """The toy circuit's build (``cached_build_dir``), its phase-1 ptau kept beside it."""
     return build_toy_circuit(
-        Path(cache.mkdir(f"zkmarket-toy-inference-{source_hash}")), Path(cache.mkdir("zkmarket-contract-ptau"))
+        cached_build_dir(request, tmp_path_factory, "toy-inference", CIRCUIT),
+        cached_build_dir(request, tmp_path_factory, "contract-ptau"),
     )
 
 

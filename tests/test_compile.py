@@ -8,6 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
+from support.models import prove_with_test_key
 from support.onnx_cases import CASES, case_graph, make_model
 
 from marketplace.models import CATALOG, MODELS_DIR, digits_split, example_models, model_inputs
@@ -197,18 +198,12 @@ def test_snarkjs_accepts_our_r1cs_with_our_witness(example_graphs, tmp_path):
 def test_inference_proof_verifies_and_a_wrong_label_does_not(rng):
     """End to end with the Groth16 core: the statement's public inputs are what the verifier
     checks (known-secret ptau: a test key, never a real one)."""
-    from prover.ceremony.known_secret import known_secret_ptau
-    from prover.groth16 import qap
-    from prover.groth16.prove import prove
-    from prover.groth16.setup import setup
     from prover.groth16.verify import verify
 
     q, calibration = case_graph("gemm", rng)
     ic = S.inference_circuit(q, "public")
-    n = qap.domain_size(ic.r1cs.n_constraints, ic.r1cs.n_public)
-    pk = setup(ic.r1cs, known_secret_ptau(n.bit_length() - 1, 5, 7, 11))
     result = ic.witness(executor.quantize_input(q, calibration[0]), SALT)
-    proof, public = prove(pk, result.witness, r1cs=ic.r1cs)
+    pk, proof, public = prove_with_test_key(ic.r1cs, result.witness)
     assert public == [result.public[k] for k in S.PUBLIC_INPUTS]
     assert verify(pk.verifying_key(), public, proof)
     for i in range(4):

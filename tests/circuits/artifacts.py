@@ -1,13 +1,15 @@
 """Reference artifacts made by circom2 and snarkjs for the format and CLI tests.
 
-Built once per test session into pytest's temporary directory (never committed): a prepared
+Built once into pytest's cache, by one test process (never committed): a prepared
 powers of tau of power 8 with one contribution, and for each circuit here its .r1cs and witness
 program, a witness, snarkjs's zkey (plus a contributed and a beaconed one), verification key,
-proof and public signals. ``build`` is idempotent, so several test modules can share it.
+proof and public signals. ``build`` is idempotent and holds a lock on its directory, so several
+test modules and processes share one build; each file gets its final name only when complete.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -19,6 +21,8 @@ CIRCUITS_DIR = Path(__file__).resolve().parent
 # the Poseidon circuit's domain is 2^8: a power-8 ptau still serves it (its H query comes from
 # the 2^9 G1 block snarkjs adds), and `prepare phase2` time doubles with every power
 PTAU_POWER = 8
+# what a build depends on: the circuits, this script and the npm lock (circomlib, snarkjs)
+SOURCES = (Path(__file__).resolve(), *sorted(CIRCUITS_DIR.glob("*.circom")), REPO_ROOT / "package-lock.json")
 
 INPUTS = {
     "multiplier": {"a": "3", "b": "11"},
@@ -113,6 +117,12 @@ def _circuit(name: str, base: Path, ptau: Path) -> CircuitArtifacts:
 
 def build(base: Path) -> Artifacts:
     base.mkdir(parents=True, exist_ok=True)
+    with open(base / "build.lock", "w") as lock:  # test processes (pytest -n) build it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(base)
+
+
+def _build_locked(base: Path) -> Artifacts:
     ptau = base / "pot_final.ptau"
     phase1 = base / "pot_contributed.ptau"
     if not ptau.exists():

@@ -14,15 +14,13 @@ STATEMENT_SAMPLES, STATEMENT_ITEMS = 3, 6
 
 
 def prove_with_test_key(r1cs, witness):
-    """(proving key, proof, public signals) from a known-secret ptau just big enough: a test
-    key, never a real one."""
-    from prover.ceremony.known_secret import known_secret_ptau
-    from prover.groth16 import qap
+    """(proving key, proof, public signals) from a known secret: a test key, never a real one.
+    ``known_secret_setup`` writes the very key that setup from the known-secret ptau makes
+    (tests/test_groth16.py), from scalars instead of point sums."""
+    from prover.ceremony.known_secret import known_secret_setup
     from prover.groth16.prove import prove
-    from prover.groth16.setup import setup
 
-    n = qap.domain_size(r1cs.n_constraints, r1cs.n_public)
-    pk = setup(r1cs, known_secret_ptau(n.bit_length() - 1, 5, 7, 11))
+    pk = known_secret_setup(r1cs, 5, 7, 11)
     proof, public = prove(pk, witness, r1cs=r1cs)
     return pk, proof, public
 
