@@ -14,6 +14,10 @@ import numpy as np
 # BN254 scalar field (the circuit field) and base field (point coordinates).
 FR_MODULUS = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 FQ_MODULUS = 21888242871839275222246405745257275088696311157297823662689037894645226208583
+# snarkjs/ffjavascript and arkworks both take 5 as the multiplicative generator of Fr; its
+# (r-1)/2^28-th power is the primitive 2^28-th root of unity every NTT here uses
+FR_TWO_ADICITY = 28
+FR_ROOT_OF_UNITY = pow(5, (FR_MODULUS - 1) >> FR_TWO_ADICITY, FR_MODULUS)
 
 LIMBS = 4
 ELEMENT_BYTES = 32
@@ -87,3 +91,10 @@ def fr_to_signed(values: np.ndarray) -> np.ndarray:
     if not (small | neg).all():
         raise ValueError("field element is not a small signed value")
     return out
+
+
+def root_of_unity(n: int) -> int:
+    """The primitive n-th root of unity (n a power of two <= 2^28) used by every NTT."""
+    if n <= 0 or n & (n - 1) or n > 1 << FR_TWO_ADICITY:
+        raise ValueError(f"NTT size must be a power of two up to 2^28, got {n}")
+    return pow(FR_ROOT_OF_UNITY, (1 << FR_TWO_ADICITY) // n, FR_MODULUS)

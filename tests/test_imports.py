@@ -244,3 +244,31 @@ def test_the_checker_finds_planted_layering_and_agent_faults():
     assert agent_violations(graph) == ["marketplace.agents.provider imports marketplace.agents.consumer"]
     with pytest.raises(AssertionError, match="no layer"):
         layer_of("marketplace.somewhere_new")
+
+
+# --- what a prover process loads ------------------------------------------------------------------
+
+PROVE_STACK = """
+import sys
+from marketplace.cli import build_parser
+build_parser("groth16")
+import prover.groth16.prove, prover.formats.zkey, prover.formats.wtns, prover.formats.snarkjs_json
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("heavy", ["onnx", "web3", "py_ecc", "prover.kernels.reference", "marketplace.setup"])
+def test_groth16_prove_loads_only_what_it_uses(heavy):
+    """`zkmarket groth16 prove` starts without the ONNX, chain, setup or py_ecc stacks; the twin:
+    the full parser (every command group, as `zkmarket --help` builds it) does load the ONNX
+    and setup stacks, so the check sees them when they are there."""
+    import subprocess
+    import sys
+
+    def loaded(code: str) -> set[str]:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+        return set(out.stdout.split())
+
+    assert heavy not in loaded(PROVE_STACK)
+    if heavy in ("onnx", "marketplace.setup"):
+        assert heavy in loaded(PROVE_STACK.replace('build_parser("groth16")', "build_parser()"))

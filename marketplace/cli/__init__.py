@@ -30,11 +30,16 @@ GROUPS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(group: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command group, or of ``group`` alone: `zkmarket groth16 prove`
+    then imports the Groth16 verbs only, not the model, chain and ONNX stacks (start-up in
+    tens of milliseconds)."""
     parser = argparse.ArgumentParser(prog="zkmarket", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
     sub.required = True
-    for module_name in GROUPS.values():
+    for name, module_name in GROUPS.items():
+        if group is not None and name != group:
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -48,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from prover.errors import ZkmarketError
 
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and argv[0] in GROUPS else None)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)

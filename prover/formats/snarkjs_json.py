@@ -25,13 +25,11 @@ import os
 from pathlib import Path
 
 import numpy as np
-from py_ecc import optimized_bn128 as bn
 
 from prover.errors import FormatError
 from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.formats.binfile import atomic_output
 from prover.groth16.keys import Proof, VerifyingKey
-from prover.kernels import reference
 
 BN_U = 4965661367192848881  # the BN254 curve parameter
 SNARKJS_GT_POWER = 2 * BN_U * (6 * BN_U * BN_U + 3 * BN_U + 1)
@@ -83,6 +81,8 @@ def _g1_from_json(value, what: str, where: str) -> np.ndarray:
         return np.zeros((2, 4), dtype=np.uint64)
     if z != 1:
         raise FormatError(f"{where}: {what} is not in affine form (third coordinate {z}, expected 1)")
+    from prover.kernels import reference  # py_ecc: imported by readers only, not by `groth16 prove`
+
     point = ints_to_limbs([x, y])
     try:
         reference.g1_from_array(point)
@@ -100,6 +100,8 @@ def _g2_from_json(value, what: str, where: str) -> np.ndarray:
         return np.zeros((2, 2, 4), dtype=np.uint64)
     if coords[2] != [1, 0]:
         raise FormatError(f"{where}: {what} is not in affine form (third coordinate must be [1, 0])")
+    from prover.kernels import reference
+
     point = ints_to_limbs([*coords[0], *coords[1]]).reshape(2, 2, 4)
     try:
         reference.g2_from_array(point)
@@ -149,6 +151,10 @@ def _field(obj: dict, key: str, where: str):
 
 def alphabeta_12(alpha1: np.ndarray, beta2: np.ndarray) -> list:
     """``e(alpha1, beta2)`` as snarkjs's verification key holds it (see the module docstring)."""
+    from py_ecc import optimized_bn128 as bn
+
+    from prover.kernels import reference
+
     value = bn.pairing(reference.g2_from_array(beta2), reference.g1_from_array(alpha1)) ** SNARKJS_GT_POWER
     c = [int(v) for v in value.coeffs]
     tower = []

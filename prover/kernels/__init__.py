@@ -48,10 +48,10 @@ kernels to be native.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
-from prover.kernels import reference
-from prover.kernels.reference import root_of_unity  # noqa: F401  (the one NTT root choice)
+from prover.field import root_of_unity  # noqa: F401  (the one NTT root choice)
 
 try:
     from prover import _native
@@ -107,12 +107,14 @@ if TYPE_CHECKING:  # the type checker sees the reference signatures; the names a
         to_montgomery,
     )
 
+# the reference (and py_ecc with it) is imported only if some kernel is not native: a prover
+# process starts without it
 BACKEND: dict[str, str] = {}
 for _name in KERNELS:
     if hasattr(_native, _name):
         globals()[_name] = getattr(_native, _name)
         BACKEND[_name] = "native"
     else:
-        globals()[_name] = getattr(reference, _name)
+        globals()[_name] = getattr(importlib.import_module("prover.kernels.reference"), _name)
         BACKEND[_name] = "reference"
 del _name

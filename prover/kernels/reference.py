@@ -10,13 +10,9 @@ from __future__ import annotations
 import numpy as np
 from py_ecc import optimized_bn128 as bn
 
-from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
+from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints, root_of_unity
 
 R_MONT = 1 << 256
-# snarkjs/ffjavascript and arkworks both take 5 as the multiplicative generator of Fr;
-# its (r-1)/2^28-th power is the primitive 2^28-th root of unity every NTT here uses.
-FR_TWO_ADICITY = 28
-FR_ROOT_OF_UNITY = pow(5, (FR_MODULUS - 1) >> FR_TWO_ADICITY, FR_MODULUS)
 
 
 def _modulus(field: str) -> int:
@@ -54,13 +50,6 @@ def fr_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 # --- NTT ------------------------------------------------------------------------------------
-
-
-def root_of_unity(n: int) -> int:
-    """The primitive n-th root of unity (n a power of two <= 2^28) used by every NTT."""
-    if n <= 0 or n & (n - 1) or n > 1 << FR_TWO_ADICITY:
-        raise ValueError(f"NTT size must be a power of two up to 2^28, got {n}")
-    return pow(FR_ROOT_OF_UNITY, (1 << FR_TWO_ADICITY) // n, FR_MODULUS)
 
 
 def _evaluate(coeffs: list[int], points: list[int]) -> list[int]:
