@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-fast demo demo-all bench lint format lock clean
+.PHONY: install native-adx test test-fast demo demo-all bench lint format lock clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,18 @@ node_modules/.package-lock.json: package.json package-lock.json
 # the native crate is rebuilt when any Rust source or the build config changes
 $(STAMP): $(VENV)/bin/python pyproject.toml constraints.txt prover/native/Cargo.toml prover/native/Cargo.lock $(shell find prover/native/src -name '*.rs')
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,lint]'
+	$(MAKE) --no-print-directory native-adx
 	@touch $@
+
+# a second build of the crate with the BMI2/ADX instructions, for arkworks' assembly field
+# multiplication; prover.kernels loads it instead of the portable build where the CPU has both
+# (and it is not older than the portable one). Written under its final name only when complete.
+ADX_TARGET := prover/native/target/adx
+native-adx:
+	RUSTFLAGS="-C target-feature=+bmi2,+adx" cargo build --quiet --release --locked \
+		--manifest-path prover/native/Cargo.toml --target-dir $(ADX_TARGET)
+	cp $(ADX_TARGET)/release/lib_native.so prover/_native_adx.abi3.so.tmp
+	mv prover/_native_adx.abi3.so.tmp prover/_native_adx.abi3.so
 
 install: $(STAMP) node_modules/.package-lock.json
 

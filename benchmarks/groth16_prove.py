@@ -309,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "snarkjs": snarkjs_version,
         "kernels": kernels.BACKEND,
+        "native_build": kernels.NATIVE_BUILD,
         "repeat": args.repeat,
         "rows": rows,
         "g2_msm": msm_rows,

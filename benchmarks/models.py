@@ -399,6 +399,7 @@ def save(rows: list[dict], peer_version: str | None, note: str | None, args) -> 
             "load_average_at_end": os.getloadavg(),
         },
         "kernels": kernels.BACKEND,
+        "native_build": kernels.NATIVE_BUILD,
         "ezkl": peer_version or earlier.get("ezkl"),
         "note": note if not earlier.get("ezkl") or peer_version else None,
         "peer_caps": {"timeout_s": args.peer_timeout, "memory_gib": args.peer_memory_gib},

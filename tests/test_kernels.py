@@ -4,7 +4,10 @@ Reference comparisons stay small because py_ecc is slow; larger sizes are checke
 algebraic identities of the native kernels themselves (roundtrips, linearity).
 """
 
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -629,3 +632,78 @@ def test_poseidon_permute_rejects_bad_arguments(pyrng):
     for full in (3, 6):
         with pytest.raises(ValueError, match="full_rounds must be even and at most the 4 rounds"):
             kernels.poseidon_permute(states, constants, mds, full)
+
+
+# --- the two native builds ------------------------------------------------------------------
+
+# run in a process of its own with ZKMARKET_NATIVE set: that build's field, NTT and MSM kernels
+# against py_ecc (sum s_i (k_i G) = (sum s_i k_i) G) and the pairing of e(aG1, G2) e(-G1, aG2)
+BUILD_CHECK = """
+import random, sys
+import numpy as np
+from py_ecc import optimized_bn128 as bn
+from prover import kernels
+from prover.field import FR_MODULUS as R, ints_to_limbs as L, limbs_to_ints as I
+from prover.kernels import reference
+assert kernels.NATIVE_BUILD == sys.argv[1], kernels.NATIVE_BUILD
+rng = random.Random(7)
+a, b = [rng.randrange(R) for _ in range(64)], [rng.randrange(R) for _ in range(64)]
+assert I(kernels.fr_mul(L(a), L(b))) == [x * y % R for x, y in zip(a, b)]
+assert (kernels.ntt(L(a)) == reference.ntt(L(a))).all()
+GROUPS = (
+    (bn.G1, reference.g1_to_array, kernels.g1_batch_mul, kernels.g1_msm, 300),
+    (bn.G2, reference.g2_to_array, kernels.g2_batch_mul, kernels.g2_msm, 80),
+)
+for gen, to_array, batch_mul, msm, n in GROUPS:
+    ks = [rng.randrange(R) for _ in range(n)]
+    scalars = [rng.choice([rng.randrange(R), rng.randrange(64), R - rng.randrange(1, 64)]) for _ in range(n)]
+    points = batch_mul(to_array(gen), L(ks))
+    assert (points[1] == to_array(bn.multiply(gen, ks[1]))).all()
+    assert (msm(points, L(scalars)) == to_array(bn.multiply(gen, sum(s * k for s, k in zip(scalars, ks)) % R))).all()
+x = rng.randrange(R)
+g1 = np.stack([reference.g1_to_array(bn.multiply(bn.G1, x)), reference.g1_to_array(bn.neg(bn.G1))])
+g2 = np.stack([reference.g2_to_array(bn.G2), reference.g2_to_array(bn.multiply(bn.G2, x))])
+assert kernels.pairing_check(g1, g2)
+assert not kernels.pairing_check(g1[[0, 0]], g2)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("build", ["portable", "adx"])
+def test_each_native_build_matches_py_ecc(build):
+    """Both builds (portable, and BMI2/ADX assembly where the CPU has it) against py_ecc, each
+    forced by ZKMARKET_NATIVE in a process of its own; on a CPU without BMI2/ADX, forcing the
+    ADX build is refused rather than run."""
+    env = {**os.environ, "ZKMARKET_NATIVE": build}
+    run = subprocess.run([sys.executable, "-c", BUILD_CHECK, build], capture_output=True, text=True, env=env)
+    if build == "adx" and not kernels.cpu_has_adx():
+        assert run.returncode != 0 and "lacks BMI2/ADX" in run.stderr
+        return
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "ok"
+
+
+def test_the_adx_build_is_taken_only_when_fresh(monkeypatch, tmp_path):
+    """auto takes the ADX build on a CPU with BMI2/ADX unless the portable build is newer (a
+    stale ADX build of older sources); an unknown ZKMARKET_NATIVE is refused."""
+    portable, adx = tmp_path / "_native.abi3.so", tmp_path / "_native_adx.abi3.so"
+    portable.write_bytes(b"")
+    adx.write_bytes(b"")
+    monkeypatch.setattr(kernels, "PORTABLE", portable)
+    monkeypatch.setattr(kernels, "ADX", adx)
+    monkeypatch.setattr(kernels, "cpu_has_adx", lambda: True)
+    monkeypatch.delenv("ZKMARKET_NATIVE", raising=False)
+    os.utime(portable, (1000, 1000))
+    os.utime(adx, (2000, 2000))
+    assert kernels.native_build() == "adx"
+    os.utime(portable, (3000, 3000))
+    assert kernels.native_build() == "portable"
+    monkeypatch.setenv("ZKMARKET_NATIVE", "portable")
+    os.utime(adx, (4000, 4000))
+    assert kernels.native_build() == "portable"
+    monkeypatch.setattr(kernels, "cpu_has_adx", lambda: False)
+    monkeypatch.setenv("ZKMARKET_NATIVE", "auto")
+    assert kernels.native_build() == "portable"
+    monkeypatch.setenv("ZKMARKET_NATIVE", "fast")
+    with pytest.raises(ValueError, match="ZKMARKET_NATIVE must be one of"):
+        kernels.native_build()

@@ -49,12 +49,61 @@ kernels to be native.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prover.field import root_of_unity  # noqa: F401  (the one NTT root choice)
 
+PORTABLE = Path(__file__).resolve().parent.parent / "_native.abi3.so"
+ADX = PORTABLE.with_name("_native_adx.abi3.so")
+# ZKMARKET_NATIVE=portable|adx forces a build; auto (the default) takes the ADX build where the
+# CPU has BMI2 and ADX and the build is not older than the portable one (a stale build of older
+# sources is never taken)
+BUILDS = ("auto", "portable", "adx")
+
+
+def cpu_has_adx() -> bool:
+    """Whether this CPU has the BMI2 (mulx) and ADX (adcx/adox) instructions (Linux flags)."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        return False
+    return {"bmi2", "adx"} <= set(flags.split())
+
+
+def native_build() -> str:
+    """The build of the native crate this process loads: "adx" or "portable"."""
+    choice = os.environ.get("ZKMARKET_NATIVE", "auto")
+    if choice not in BUILDS:
+        raise ValueError(f"ZKMARKET_NATIVE must be one of {', '.join(BUILDS)}, got {choice!r}")
+    if choice == "adx":
+        if not cpu_has_adx() or not ADX.exists():
+            why = "the ADX build is missing: run `make install`" if cpu_has_adx() else "this CPU lacks BMI2/ADX"
+            raise ImportError(f"ZKMARKET_NATIVE=adx, but {why}; or unset it")
+        return "adx"
+    fresh = ADX.exists() and (not PORTABLE.exists() or ADX.stat().st_mtime >= PORTABLE.stat().st_mtime)
+    return "adx" if choice == "auto" and fresh and cpu_has_adx() else "portable"
+
+
+def _load_adx():
+    """The ADX build, registered as ``prover._native`` (its init symbol names it so)."""
+    spec = importlib.util.spec_from_file_location("prover._native", ADX)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sys.modules["prover._native"] = module
+    return module
+
+
+NATIVE_BUILD = native_build()
 try:
-    from prover import _native
+    if NATIVE_BUILD == "adx":
+        _native = _load_adx()
+    else:
+        from prover import _native
 except ImportError as exc:  # pragma: no cover - only without a build
     raise ImportError(
         "prover._native is not built: run `make install` (or `pip install -e .`) in the repository"
