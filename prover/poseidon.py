@@ -98,7 +98,9 @@ class GrainStream:
 
     def draw(self, n: int) -> int:
         """The next n output bits as an integer, first bit most significant."""
-        return int("".join("01"[b] for b in self.bits(n)), 2)
+        bits = self.bits(n)
+        padded = np.concatenate([np.zeros(-n % 8, dtype=np.uint8), bits])  # whole bytes, MSB first
+        return int.from_bytes(np.packbits(padded).tobytes(), "big")
 
 
 @cache

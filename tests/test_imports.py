@@ -21,6 +21,7 @@ LAYERS = (
     ("prover",),
     (
         "marketplace.npm",
+        "marketplace.progress",
         "marketplace.solc",
         "marketplace.chain",
         "marketplace.contracts",
@@ -248,27 +249,38 @@ def test_the_checker_finds_planted_layering_and_agent_faults():
 
 # --- what a prover process loads ------------------------------------------------------------------
 
-PROVE_STACK = """
+# what `zkmarket groth16 prove` and `zkmarket model prove` load: their group's parser and the
+# modules their verbs import
+PROVE_STACKS = {
+    "groth16": "prover.groth16.prove, prover.formats.zkey, prover.formats.wtns, prover.formats.snarkjs_json",
+    "model": "marketplace.setup.model_folder, marketplace.progress, prover.groth16.keys, prover.groth16.prove, "
+    "prover.onnx.executor, prover.formats.zkey, prover.formats.snarkjs_json",
+}
+LOADED = """
 import sys
 from marketplace.cli import build_parser
-build_parser("groth16")
-import prover.groth16.prove, prover.formats.zkey, prover.formats.wtns, prover.formats.snarkjs_json
+build_parser({group})
+import {modules}
 print(" ".join(sorted(sys.modules)))
 """
 
 
-@pytest.mark.parametrize("heavy", ["onnx", "web3", "py_ecc", "prover.kernels.reference", "marketplace.setup"])
-def test_groth16_prove_loads_only_what_it_uses(heavy):
-    """`zkmarket groth16 prove` starts without the ONNX, chain, setup or py_ecc stacks; the twin:
-    the full parser (every command group, as `zkmarket --help` builds it) does load the ONNX
-    and setup stacks, so the check sees them when they are there."""
+def _loaded(group: str | None, modules: str) -> set[str]:
     import subprocess
     import sys
 
-    def loaded(code: str) -> set[str]:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
-        return set(out.stdout.split())
+    code = LOADED.format(group=repr(group), modules=modules)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+    return set(out.stdout.split())
 
-    assert heavy not in loaded(PROVE_STACK)
-    if heavy in ("onnx", "marketplace.setup"):
-        assert heavy in loaded(PROVE_STACK.replace('build_parser("groth16")', "build_parser()"))
+
+@pytest.mark.parametrize("group", sorted(PROVE_STACKS))
+def test_a_prove_command_loads_only_what_it_uses(group):
+    """`zkmarket groth16 prove` and `zkmarket model prove` start without the ONNX, chain,
+    setup-pipeline or py_ecc stacks (nor does the full parser, every command group, load them);
+    the twin: what `model compile` imports (the pipeline) does load ONNX, so the check sees it
+    when it is there."""
+    heavy = {"onnx", "onnxruntime", "web3", "py_ecc", "prover.kernels.reference", "marketplace.setup.pipeline"}
+    assert heavy & _loaded(group, PROVE_STACKS[group]) == set()
+    assert heavy & _loaded(None, PROVE_STACKS[group]) == set()
+    assert "onnx" in _loaded(group, PROVE_STACKS[group] + ", marketplace.setup.pipeline")

@@ -30,6 +30,7 @@ from marketplace.setup.model_folder import (
     CIRCUIT_ZKEY,
     VERIFICATION_KEY,
     ModelFolderError,
+    load_compiled,
     read_model_json,
 )
 from prover.errors import FormatError, VerificationError, ZkmarketError
@@ -38,9 +39,7 @@ from prover.field import FR_MODULUS
 
 def load_statement(directory: Path):
     """The inference circuit of a compiled model and its model.json, rebuilt and checked by the
-    pipeline (``load_compiled``), so a witness is never made for another model."""
-    from marketplace.setup.pipeline import load_compiled
-
+    folder's reader (``load_compiled``), so a witness is never made for another model."""
     with steps("model circuit", ["build circuit"]) as step:
         step("build circuit")
         compiled = load_compiled(directory)
@@ -183,9 +182,9 @@ def run_setup(args: argparse.Namespace) -> int:
 
 
 def run_prove(args: argparse.Namespace) -> int:
-    from marketplace.setup.pipeline import check_key_matches
     from prover.formats.snarkjs_json import write_proof, write_public
     from prover.formats.zkey import read_zkey
+    from prover.groth16.keys import check_key_matches
     from prover.groth16.prove import prove
 
     outdir = Path(args.outdir)

@@ -56,7 +56,7 @@ def add_verbs(verbs, table: Verbs) -> None:
 def steps(desc: str, names: list[str]):
     """A progress bar over the named steps of a command (shown on a terminal only); yields a
     function to call as each step starts."""
-    from marketplace.setup.pipeline import step_progress
+    from marketplace.progress import step_progress
 
     return step_progress(desc, len(names), file=sys.stderr)
 

@@ -25,12 +25,14 @@ Field elements are hex strings throughout, as in the provider's store and model 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from marketplace.store import write_json
-from prover.circuit.statements import architecture_hash, model_commitment
+from prover.circuit.statements import InferenceCircuit, architecture_hash, inference_circuit, model_commitment
 from prover.errors import ZkmarketError
 from prover.onnx.graph import Graph
+from prover.onnx.graph_file import load_graph
 
 MODEL_JSON = "model.json"
 CIRCUIT_R1CS = "circuit.r1cs"
@@ -153,3 +155,34 @@ def model_card(info: dict) -> dict:
         "setup_transcript_hash": setup["setup_transcript_hash"],
         "files": setup["files"],
     }
+
+
+@dataclass
+class CompiledModel:
+    """A compiled-model folder as it is read back: the quantized graph, its inference circuit
+    and ``model.json``."""
+
+    folder: Path
+    graph: Graph
+    circuit: InferenceCircuit
+    info: dict
+
+
+def load_compiled(folder: str | Path, graph: Graph | None = None) -> CompiledModel:
+    """A compiled-model folder (``read_model_json``), its graph checked against the
+    recorded commitments and its inference circuit rebuilt and checked against the recorded
+    shape, so a witness or key is never made for another model. ``graph`` is the model as just
+    quantized, checked against the folder in place of the folder's own graph files."""
+    folder = Path(folder)
+    info = read_model_json(folder)
+    graph = load_graph(folder) if graph is None else graph
+    check_graph_matches(folder, graph, info)
+    circuit = inference_circuit(graph, info["mode"])
+    r1cs = circuit.r1cs
+    if (r1cs.n_constraints, r1cs.n_wires) != (info["constraints"], info["wires"]):
+        raise ModelFolderError(
+            f"{folder}: the rebuilt circuit has {r1cs.n_constraints} constraints and {r1cs.n_wires} "
+            f"wires, model.json records {info['constraints']} and {info['wires']}: compile the "
+            f"model again with this version of zkmarket"
+        )
+    return CompiledModel(folder, graph, circuit, info)

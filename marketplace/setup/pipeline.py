@@ -8,13 +8,13 @@ provider agent and the demo all call it; every step reads and writes the compile
    *model key* (SHA-256 of the circuit and folder formats, the ONNX bytes, the precision and the
    calibration data) names its cached setup.
 2. **Circuit**: ``compile_model`` builds the inference circuit (``prover.circuit.statements``)
-   and writes the folder atomically; ``load_compiled`` rebuilds the circuit from a folder and
-   checks the folder against itself.
+   and writes the folder atomically; ``model_folder.load_compiled`` rebuilds the circuit from a
+   folder and checks the folder against itself.
 3. **Ceremony**: ``phase1_ptau`` is a prepared powers of tau (a local phase-1 ceremony among
    ``participants``, or the INSECURE known secret, or a throw-away secret); each participant
    then contributes to phase 2 (``proving_key``).
 4. **Key**: ``proving_key`` makes (or reads) the Groth16 key and checks that it is for the
-   circuit (``check_key_matches``, the one check of it); ``prepare_model`` runs steps 1 to 4
+   circuit (``prover.groth16.keys.check_key_matches``, the one check of it); ``prepare_model`` runs steps 1 to 4
    for the provider into ``cache_dir/models/<model key>-<ceremony id>/``, and
    ``prepare_statement`` does the same for the batch statements (batched inference, accuracy,
    retrieval) about the same weights, kept beside it.
@@ -25,7 +25,6 @@ The phase-1 ptau and the phase-2 key carry contributions from parties other than
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -42,6 +41,7 @@ import numpy as np
 from tqdm import tqdm
 
 from marketplace.models import bundled_model, digits_split, model_inputs
+from marketplace.progress import step_progress
 from marketplace.setup.model_folder import (
     CIRCUIT_R1CS,
     CIRCUIT_ZKEY,
@@ -50,10 +50,11 @@ from marketplace.setup.model_folder import (
     PHASE1_PTAU,
     SETUP_FILES,
     VERIFICATION_KEY,
+    CompiledModel,
     ModelFolderError,
-    check_graph_matches,
     hex_bytes32,
     hex_field,
+    load_compiled,
     model_card,
     read_model_json,
     write_model_json,
@@ -72,39 +73,19 @@ from prover.circuit.statements import (
     inference_size,
     model_commitment,
 )
-from prover.errors import CircuitError, FormatError, ZkmarketError
+from prover.errors import FormatError, ZkmarketError
 from prover.field import FR_MODULUS
 from prover.formats import read_ptau, read_zkey, write_ptau, write_zkey
 from prover.groth16 import qap
-from prover.groth16.keys import ProvingKey
+from prover.groth16.keys import ProvingKey, check_key_matches
 from prover.onnx.graph import Graph, InputShapeError
-from prover.onnx.graph_file import load_graph, save_graph
+from prover.onnx.graph_file import save_graph
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import Precision, accuracy, choose_precision, quantize
 
 
 class SetupError(ZkmarketError):
     """The setup cannot go on as asked (a key without its ptau, a ceremony without participants)."""
-
-
-@contextlib.contextmanager
-def step_progress(desc: str, total: int, *, disable: bool | None = None, file=None):
-    """A progress bar over ``total`` named steps (``disable=None``: shown on a terminal only);
-    yields a function to call as each step starts."""
-    bar = tqdm(total=total, desc=desc, unit="step", disable=disable, leave=False, file=file)
-    started: list[str] = []
-
-    def start(name: str) -> None:
-        if started:
-            bar.update()
-        started.append(name)
-        bar.set_postfix_str(name)
-
-    try:
-        yield start
-        bar.update()
-    finally:
-        bar.close()
 
 
 # --- 1. the model ---------------------------------------------------------------------------------
@@ -205,17 +186,6 @@ def quantized_graph(
 # --- 2. the circuit -------------------------------------------------------------------------------
 
 
-@dataclass
-class CompiledModel:
-    """A compiled-model folder as the pipeline reads it: the quantized graph, its inference
-    circuit and ``model.json``."""
-
-    folder: Path
-    graph: Graph
-    circuit: InferenceCircuit
-    info: dict
-
-
 def _tensor_info(graph: Graph, name: str) -> dict:
     t = graph.tensors[name]
     return {"name": name, "shape": list(t.shape), "scale": t.scale, "bits": t.bits}
@@ -285,26 +255,6 @@ def compile_model(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return CompiledModel(folder, graph, circuit, read_model_json(folder))
-
-
-def load_compiled(folder: str | Path, graph: Graph | None = None) -> CompiledModel:
-    """A compiled-model folder (``model_folder.read_model_json``), its graph checked against the
-    recorded commitments and its inference circuit rebuilt and checked against the recorded
-    shape, so a witness or key is never made for another model. ``graph`` is the model as just
-    quantized, checked against the folder in place of the folder's own graph files."""
-    folder = Path(folder)
-    info = read_model_json(folder)
-    graph = load_graph(folder) if graph is None else graph
-    check_graph_matches(folder, graph, info)
-    circuit = inference_circuit(graph, info["mode"])
-    r1cs = circuit.r1cs
-    if (r1cs.n_constraints, r1cs.n_wires) != (info["constraints"], info["wires"]):
-        raise ModelFolderError(
-            f"{folder}: the rebuilt circuit has {r1cs.n_constraints} constraints and {r1cs.n_wires} "
-            f"wires, model.json records {info['constraints']} and {info['wires']}: compile the "
-            f"model again with this version of zkmarket"
-        )
-    return CompiledModel(folder, graph, circuit, info)
 
 
 # --- 3. the ceremony ------------------------------------------------------------------------------
@@ -396,16 +346,6 @@ def setup_transcript_hash(ptau, proving_key: ProvingKey) -> bytes:
 
 
 # --- 4. the key -----------------------------------------------------------------------------------
-
-
-def check_key_matches(pk: ProvingKey, r1cs, source, how: str) -> None:
-    """The one check that a proving key read from ``source`` is for the circuit ``r1cs`` (its
-    wire and public-input counts); CircuitError saying ``how`` to get the right one otherwise."""
-    if (pk.n_vars, pk.n_public) != (r1cs.n_wires, r1cs.n_public):
-        raise CircuitError(
-            f"{source} is a key for another circuit ({pk.n_vars} wires, {pk.n_public} public inputs; "
-            f"this one has {r1cs.n_wires} and {r1cs.n_public}): {how}"
-        )
 
 
 def proving_key(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from prover.errors import CircuitError
 from prover.r1cs import SparseMatrix
 
 
@@ -65,3 +66,13 @@ class Proof:
     a: np.ndarray  # G1 (2, 4)
     b: np.ndarray  # G2 (2, 2, 4)
     c: np.ndarray  # G1 (2, 4)
+
+
+def check_key_matches(pk: ProvingKey, r1cs, source, how: str) -> None:
+    """The one check that a proving key read from ``source`` is for the circuit ``r1cs`` (its
+    wire and public-input counts); CircuitError saying ``how`` to get the right one otherwise."""
+    if (pk.n_vars, pk.n_public) != (r1cs.n_wires, r1cs.n_public):
+        raise CircuitError(
+            f"{source} is a key for another circuit ({pk.n_vars} wires, {pk.n_public} public inputs; "
+            f"this one has {r1cs.n_wires} and {r1cs.n_public}): {how}"
+        )

@@ -24,7 +24,6 @@ still reads its sign for free.
 from __future__ import annotations
 
 import numpy as np
-import onnx
 
 from prover.circuit.builder import LinComb, Value, concatenate
 from prover.errors import UnsupportedModelError
@@ -272,16 +271,16 @@ def import_identity(im, node):
     im.alias[node.output[0]] = im.resolve(node.input[0])
 
 
-# the float types a Cast of a computed tensor may target: the graph computes in one number domain
-_FLOAT_CASTS = (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16)
-
-
 @register_onnx("Cast")
 def import_cast(im, node):
     """A Cast to a float type names its operand (skl2onnx casts its float input to float); a
     Cast to an integer type would round the values and is refused."""
+    import onnx  # here, not at the top: proving from a compiled model never loads onnx
+
+    # the float types a Cast of a computed tensor may target: the graph computes in one domain
+    float_casts = (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16)
     to = im.attrs(node).get("to")
-    if to not in _FLOAT_CASTS:
+    if to not in float_casts:
         raise UnsupportedModelError(
             f"node {im.where}: Cast to {onnx.TensorProto.DataType.Name(to)} of a computed tensor rounds its values; "
             "only casts between float types are supported on the model's path (export without the cast)"
