@@ -17,10 +17,11 @@ from functools import cache
 
 import numpy as np
 
+from prover import kernels
 from prover import poseidon as hash_spec
 from prover.circuit.builder import INT64_SAFE, Builder, LinComb, concatenate
 from prover.errors import ValueRangeError
-from prover.field import FR_MODULUS
+from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
 
 # 2^(k + shift) must stay below r for a decomposition to be unique; r > 2^253
 MAX_DECOMPOSITION_BITS = 253
@@ -469,6 +470,22 @@ def _sbox(b: Builder, x: LinComb) -> np.ndarray:
     return y
 
 
+def _field_ints(limbs: np.ndarray) -> np.ndarray:
+    """Field elements given as limbs (shape (*s, 4)) as an object array of ints (shape s)."""
+    return np.array(limbs_to_ints(limbs.reshape(-1, 4)), dtype=object).reshape(limbs.shape[:-1])
+
+
+def _mds_times(mds: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """M x over Fr for the t x t matrix M and x of shape (t, k) (limbs), as one sparse product:
+    output row (i, c) has the t terms M[i, j] x[j, c]."""
+    t, k = x.shape[:2]
+    i, c = np.divmod(np.arange(t * k), k)
+    indptr = np.arange(0, t * t * k + 1, t, dtype=np.int64)
+    indices = (np.arange(t)[None, :] * k + c[:, None]).reshape(-1)
+    coeffs = np.ascontiguousarray(mds[i].reshape(-1, 4))
+    return kernels.sparse_matvec(indptr, indices, coeffs, np.ascontiguousarray(x.reshape(-1, 4))).reshape(t, k, 4)
+
+
 @cache
 def _poseidon_schedule(t: int) -> tuple[list[tuple[bool, np.ndarray]], np.ndarray]:
     """The permutation of width t as linear algebra over a basis of wires: for each round,
@@ -477,30 +494,37 @@ def _poseidon_schedule(t: int) -> tuple[list[tuple[bool, np.ndarray]], np.ndarra
 
     The basis starts as the t-1 inputs (the capacity element is 0); a full round replaces it
     by its t S-box outputs and a partial round appends its one S-box output. The schedule
-    depends on t alone, so it is computed once and shared by every hash of that width."""
-    constants = hash_spec.round_constants(t)
-    mds = np.array(hash_spec.mds_matrix(t), dtype=object)
+    depends on t alone, so it is computed once and shared by every hash of that width; its
+    linear layers run on the native field kernels (limbs), each round's rows turned into ints
+    as it is recorded."""
+    constants = ints_to_limbs(list(hash_spec.round_constants(t))).reshape(-1, t, 4)
+    mds = ints_to_limbs([m for row in hash_spec.mds_matrix(t) for m in row]).reshape(t, t, 4)
     r_p = hash_spec.partial_rounds(t)
     half = hash_spec.FULL_ROUNDS // 2
-    coef = np.zeros((t, t - 1), dtype=object)  # state_i = coef[i] . basis + const[i]
-    coef[1:, :] = np.eye(t - 1, dtype=np.int64).astype(object)
-    const = np.zeros(t, dtype=object)
+    one = ints_to_limbs([1])[0]
+    coef = np.zeros((t, t - 1, 4), dtype=np.uint64)  # state_i = coef[i] . basis + const[i]
+    coef[np.arange(1, t), np.arange(t - 1)] = one
+    const = np.zeros((t, 4), dtype=np.uint64)
     rounds = []
     for rnd in range(hash_spec.FULL_ROUNDS + r_p):
-        const = (const + np.array(constants[rnd * t : (rnd + 1) * t], dtype=object)) % FR_MODULUS
+        const = kernels.fr_add(const, constants[rnd])
         full = rnd < half or rnd >= half + r_p
         rows = list(range(t)) if full else [0]
-        rounds.append((full, np.concatenate([coef[rows], const[rows, None]], axis=1)))
+        recorded = np.concatenate([coef[rows], const[rows, None]], axis=1)
+        rounds.append(
+            (full, np.array(limbs_to_ints(recorded.reshape(-1, 4)), dtype=object).reshape(recorded.shape[:2]))
+        )
         if full:
-            coef = np.eye(t, dtype=np.int64).astype(object)
+            coef = np.zeros((t, t, 4), dtype=np.uint64)
+            coef[np.arange(t), np.arange(t)] = one
         else:
-            coef = np.concatenate([coef, np.zeros((t, 1), dtype=object)], axis=1)
+            coef = np.concatenate([coef, np.zeros((t, 1, 4), dtype=np.uint64)], axis=1)
             coef[0, :] = 0
-            coef[0, -1] = 1
+            coef[0, -1] = one
         const[rows] = 0
-        coef = mds.dot(coef) % FR_MODULUS
-        const = mds.dot(const) % FR_MODULUS
-    return rounds, np.concatenate([coef[0], const[:1]])
+        coef = _mds_times(mds, coef)
+        const = _mds_times(mds, const[:, None])[:, 0]
+    return rounds, _field_ints(np.concatenate([coef[0], const[:1]]))
 
 
 def poseidon(b: Builder, inputs) -> LinComb:
