@@ -62,11 +62,16 @@ def _text(value) -> str:
 
 def tail_only_reason(node: onnx.NodeProto, where: str) -> str:
     """Why a tail operator found inside the graph is refused."""
+    hint = (
+        " (a LogSoftmax needs a logarithm, which the circuit lacks; a Softmax is accepted anywhere)"
+        if node.op_type == "LogSoftmax"
+        else ""
+    )
     return (
         f"operator {_key(node)} in node {where} is accepted only at the end of a classifier, on the path "
         "to its score or label output (the circuit proves the scores, and the label as their argmax); "
         "here its output feeds further computation, which would then depend on values the circuit "
-        "cannot compute exactly: export the model without it, or move it to the output"
+        f"cannot compute exactly{hint}: export the model without it, or move it to the output"
     )
 
 
