@@ -80,11 +80,11 @@ def test_a_logistic_regression_prediction_is_proved_and_verified(digits):
     assert not verify(pk.verifying_key(), wrong, proof)
 
 
-def _softmax_mid_model():
+def _softmax_mid_model(op_type="Softmax"):
     rng = np.random.default_rng(0)
     nodes = [
         helper.make_node("Gemm", ["x", "W", "b"], ["h"], name="g", transB=1),
-        helper.make_node("Softmax", ["h"], ["s"], name="mid_softmax"),
+        helper.make_node(op_type, ["h"], ["s"], name="mid_softmax"),
         helper.make_node("Gemm", ["s", "W2", "b2"], ["y"], name="g2", transB=1),
     ]
     return make_model(
@@ -92,9 +92,17 @@ def _softmax_mid_model():
     )
 
 
-def test_a_softmax_in_the_middle_is_refused():
-    with pytest.raises(UnsupportedModelError, match="Softmax in node mid_softmax is accepted only at the end"):
-        import_model(_softmax_mid_model())
+def test_a_softmax_in_the_middle_is_imported_and_a_log_softmax_refused(rng):
+    """A Softmax feeding further layers is part of the model (``prover.onnx.ops.reduce``), not
+    a tail; a LogSoftmax there would need a logarithm, and is refused by name."""
+    model = _softmax_mid_model()
+    graph = import_model(model)
+    assert [op.kind for op in graph.ops] == ["dense", "softmax", "dense"] and "postprocess" not in graph.meta
+    x = rng.normal(0, 1, (16, 4)).astype(np.float32)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(executor.run_float(graph, x), session.run(None, {"x": x})[0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(UnsupportedModelError, match="LogSoftmax in node mid_softmax is accepted only at the end"):
+        import_model(_softmax_mid_model("LogSoftmax"))
 
 
 def _ml_model(op_type, **attrs):

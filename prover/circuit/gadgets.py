@@ -92,11 +92,15 @@ def signed_bits(b: Builder, x, k: int, what: str = "range check") -> np.ndarray:
     return unsigned_bits(b, LinComb.lift(x) + (1 << (k - 1)), k, what)
 
 
+def from_bits(bits: np.ndarray) -> LinComb:
+    """The value sum_i 2^i bit_i that ``unsigned_bits`` decomposed (free)."""
+    weights = np.array([1 << i for i in range(bits.shape[-1])], dtype=np.int64)
+    return (LinComb.of(bits) * weights).sum()
+
+
 def from_signed_bits(bits: np.ndarray) -> LinComb:
     """The value sum_i 2^i bit_i - 2^(k-1) that ``signed_bits`` decomposed (free)."""
-    k = bits.shape[-1]
-    weights = np.array([1 << i for i in range(k)], dtype=np.int64)
-    return (LinComb.of(bits) * weights).sum() - (1 << (k - 1))
+    return from_bits(bits) - (1 << (bits.shape[-1] - 1))
 
 
 def one_hot(b: Builder, bits: np.ndarray) -> LinComb:
@@ -152,6 +156,73 @@ def rescale(b: Builder, x, shift: int, out_bits: int) -> tuple[np.ndarray, np.nd
     b.step(step)
     q_bits = signed_bits(b, q, out_bits, what="rescale output")
     return q, q_bits
+
+
+def divide(b: Builder, n, d, d_bits: int, q_bits: int, what: str = "divide") -> tuple[np.ndarray, np.ndarray]:
+    """q = floor(n / d) element-wise (numpy broadcasting: a divisor per row serves its row).
+
+    Enforces d in [1, 2^d_bits] (d - 1 range checked once per element of d), and with witness
+    q and r: q * d + r = n, r and d - 1 - r in [0, 2^d_bits) (so 0 <= r < d), q ``q_bits``-bit
+    signed. As q_bits + d_bits + 1 <= 253, q * d + r cannot wrap mod r: for an integer n the
+    equation holds over the integers and q is exactly the floor. A d <= 0 or a quotient outside
+    its bits has no witness (ValueRangeError while it is computed). Returns (q wires, q's signed
+    bits). Per element of q: 2 * d_bits + q_bits + 4 constraints, plus d_bits + 1 per element of d."""
+    if d_bits < 1 or q_bits + d_bits + 1 > MAX_DECOMPOSITION_BITS:
+        raise ValueError(f"divide needs 1 <= d_bits and q_bits + d_bits < {MAX_DECOMPOSITION_BITS}")
+    n, d = LinComb.lift(n), LinComb.lift(d)
+    # the product reads d from its bits: the same value, and a sum of bits times q stays
+    # linear for the solver-based soundness tests
+    d = from_bits(unsigned_bits(b, d - 1, d_bits, what=f"{what}: divisor")) + 1
+    shape = np.broadcast_shapes(n.shape, d.shape)
+    q, r = b.alloc(shape), b.alloc(shape)
+
+    def step(v):  # after the divisor's range check: d >= 1 here
+        nv, dv = np.broadcast_arrays(v.eval(n), v.eval(d))
+        qv = nv // dv
+        v.set(q, qv)
+        v.set(r, nv - checked_product(qv, dv, what))
+
+    b.step(step)
+    b.constrain(LinComb.of(q), d, n - LinComb.of(r))
+    unsigned_bits(b, r, d_bits, what=f"{what}: remainder")
+    unsigned_bits(b, d - 1 - LinComb.of(r), d_bits, what=f"{what}: remainder")
+    return q, signed_bits(b, q, q_bits, what=f"{what}: quotient")
+
+
+def floor_sqrt(n: np.ndarray) -> np.ndarray:
+    """floor(sqrt(n)) of non-negative int64 values, exactly (the float root corrected)."""
+    n = np.asarray(n, dtype=np.int64)
+    q = np.floor(np.sqrt(n.astype(np.float64))).astype(np.int64)
+    for _ in range(2):  # the float root is off by at most one below 2^62
+        q -= (q * q > n).astype(np.int64)
+        q += ((q + 1) * (q + 1) <= n).astype(np.int64)
+    return q
+
+
+def isqrt(b: Builder, n, q_bits: int, what: str = "sqrt") -> np.ndarray:
+    """q = floor(sqrt(n)) element-wise, for n in [0, 2^(2 q_bits)).
+
+    Enforces q in [0, 2^q_bits) (bits) and, with s = q * q (one product), n - s and
+    2q - (n - s) in [0, 2^(q_bits+1)): q^2 <= n <= q^2 + 2q < (q+1)^2. Nothing wraps
+    (2 q_bits + 2 <= 253), so for an integer n this holds over the integers: n >= 0 and q is
+    its floor square root; a negative n has no witness (ValueRangeError while it is computed).
+    3 q_bits + 6 constraints per element."""
+    if q_bits < 1 or 2 * q_bits + 2 > MAX_DECOMPOSITION_BITS:
+        raise ValueError(f"isqrt needs 1 <= q_bits <= {(MAX_DECOMPOSITION_BITS - 2) // 2}")
+    n = LinComb.lift(n)
+    q = b.alloc(n.shape)
+
+    def step(v):
+        nv = v.eval(n)
+        _check_range(nv, 0, INT64_SAFE, f"{what}: operand")
+        v.set(q, floor_sqrt(nv))
+
+    b.step(step)
+    q_value = from_bits(unsigned_bits(b, q, q_bits, what=f"{what}: root"))  # q, as in ``divide``
+    rest = n - LinComb.of(multiply(b, q_value, q))
+    unsigned_bits(b, rest, q_bits + 1, what=f"{what}: remainder")
+    unsigned_bits(b, LinComb.of(q) * 2 - rest, q_bits + 1, what=f"{what}: remainder")
+    return q
 
 
 def relu(b: Builder, x, sign_bits: np.ndarray) -> np.ndarray:

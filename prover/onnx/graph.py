@@ -16,7 +16,8 @@ Values and scales
 
 Bounds
     Every tensor declares ``bits``: each of its values lies in ``[-2**(bits-1), 2**(bits-1))``.
-    For the graph input and for every ``rescale`` output the bound is *enforced*: the circuit
+    For the graph input, every ``rescale`` output and every op output whose lowering range
+    checks it (``div``, ``sqrt``, the transcendental functions) the bound is *enforced*: the circuit
     range checks it, and the executor raises ``ValueRangeError`` when a value leaves it (the
     model met an input outside its quantized range). For every other op the bound *follows*
     from the operands' bounds and the constants (worst case over the declared input ranges),

@@ -10,6 +10,10 @@ half that makes the following floor rescale round to nearest. After every op tha
 scale and range-checked ``act_bits`` bound; ReLU, max pool and reshape keep their operand's
 scale. Every other tensor's bound is derived by interval arithmetic over the declared ranges,
 so it holds for every input in range (see ``prover.onnx.graph`` for the semantics).
+
+A square root halves the bits of its operand, so the tensors that reach a ``sqrt`` through
+sums alone (``wide_tensors``: a LayerNorm's squares, variance and variance plus epsilon) are
+calibrated and range checked at ``2 * act_bits`` instead.
 """
 
 from __future__ import annotations
@@ -161,6 +165,35 @@ def choose_precision(
     )
 
 
+# ops that carry their operand's precision on to their output: a sum, a difference, a reduction
+# by sum or mean, and (``_carries``) a product with a constant
+_LINEAR_KINDS = frozenset({"add", "sub", "reducesum", "reducemean", "mul"})
+
+
+def wide_tensors(graph: Graph) -> frozenset[str]:
+    """The tensors of a float graph that every path takes into a ``sqrt`` through linear ops
+    alone (``_LINEAR_KINDS``): they keep twice the activation bits, since the root halves them.
+    A square's operand is not among them: its square is (the square keeps its bits exactly)."""
+    readers: dict[str, list[Op]] = {}
+    for op in graph.ops:
+        for name in op.inputs:
+            readers.setdefault(name, []).append(op)
+    wide: set[str] = set()
+
+    def carries(op: Op, name: str) -> bool:
+        if op.kind == "sqrt":
+            return True
+        others = [n for n in op.inputs if n != name]
+        linear = op.kind != "mul" or (len(others) == 1 and others[0] in graph.constants)
+        return op.kind in _LINEAR_KINDS and linear and op.output in wide
+
+    for op in reversed(graph.ops):  # every reader of op.output comes after op
+        out = op.output
+        if out != graph.output and readers.get(out) and all(carries(r, out) for r in readers[out]):
+            wide.add(out)
+    return frozenset(wide)
+
+
 class Quantizer:
     """Builds the quantized graph op by op, tracking each tensor's integer interval; the context
     that the quantization rules of ``prover.onnx.ops`` read and extend."""
@@ -168,6 +201,9 @@ class Quantizer:
     def __init__(self, float_graph: Graph, max_abs: dict[str, float], precision: Precision):
         self.f, self.max_abs, self.p = float_graph, max_abs, precision
         self.interval: dict[str, tuple[int, int]] = {}
+        # each tensor's interval as derived, before 0 joins it: the sign of a divisor
+        self.exact: dict[str, tuple[int, int]] = {}
+        self.wide = wide_tensors(float_graph)
         inp = float_graph.input_tensor
         self.graph = Graph(
             input=inp.name,
@@ -203,7 +239,17 @@ class Quantizer:
                 "activation or weight bits"
             )
         self.interval[name] = (lo, hi)
+        self.exact[name] = (int(interval[0]), int(interval[1]))
         self.graph.tensors[name] = Tensor(name, tuple(shape), scale, bits, checked)
+
+    def width(self, name: str) -> int:
+        """The bits a computed tensor is calibrated and range checked at: ``act_bits``, twice
+        that for a tensor that feeds a square root (``wide_tensors``)."""
+        return 2 * self.p.act_bits if name in self.wide else self.p.act_bits
+
+    def target_scale(self, name: str) -> int:
+        """The calibrated scale of float tensor ``name`` at its ``width``."""
+        return scale_for(self.max_abs[name], self.width(name), self.p.headroom_bits)
 
     def scale(self, name: str) -> int:
         return self.graph.tensors[name].quantized_scale
@@ -232,11 +278,11 @@ class Quantizer:
         the float tensor's calibrated scale (skipped when no shift and no range check is needed).
         ``bias_room(shift)`` adds the rounding half to the op's bias and returns the new interval."""
         name = op.output
-        target = scale_for(self.max_abs[name], self.p.act_bits, self.p.headroom_bits)
+        target = self.target_scale(name)
         shift = max(scale - target, 0)
         if bias_room is not None and shift > 0:
             interval = bias_room(shift)
-        fits = bits_for_range(min(interval[0], 0), max(interval[1], 0)) <= self.p.act_bits
+        fits = bits_for_range(min(interval[0], 0), max(interval[1], 0)) <= self.width(name)
         if shift == 0 and fits:
             self.graph.ops.append(op)
             self.declare(name, self.f.tensors[name].shape, scale, interval)
@@ -246,7 +292,7 @@ class Quantizer:
         self.graph.ops.append(op)
         self.declare(acc, self.f.tensors[name].shape, scale, interval)
         self.graph.ops.append(Op("rescale", (acc,), name, {"shift": shift}, op.source))
-        lo, hi = bound_of(self.p.act_bits)
+        lo, hi = bound_of(self.width(name))
         self.declare(
             name,
             self.f.tensors[name].shape,

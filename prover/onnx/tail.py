@@ -6,7 +6,8 @@ the statement's output commitment) and the *label as the argmax of the scores*, 
 ties (``prover.circuit.statements``). Every step that an exporter such as skl2onnx puts after the
 scores either changes nothing about that argmax or only names it:
 
-- a monotone per-row transform of the scores: a trailing ``Softmax`` over the class axis, the
+- a monotone per-row transform of the scores: a trailing ``Softmax`` or ``LogSoftmax`` over
+  the class axis, the
   ``post_transform`` of a LinearClassifier (``SOFTMAX`` or ``LOGISTIC``), a ``Normalizer`` (a
   positive factor per row), and ``ZipMap`` (the same probabilities as a map per class);
 - the label path: ``ArgMax`` over the class axis, ``ArrayFeatureExtractor`` of the class labels
@@ -19,7 +20,8 @@ proved scores into the exporter's probabilities (``TRANSFORMS``), the class labe
 the label of score index i is ``classes[i]``; ints or strings), and the names of the exporter's
 outputs. The importer keeps it in ``Graph.meta["postprocess"]``; the architecture spec publishes
 it (so the architecture hash binds it), and a client applies it with ``apply_transforms`` and
-``class_labels``. A Softmax anywhere else changes the scores that follow it and is refused.
+``class_labels``. A Softmax anywhere else is part of the model (``prover.onnx.ops.reduce``); a
+LogSoftmax anywhere else is refused (it needs a logarithm the circuit does not have).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from prover.onnx.fold import node_label
 from prover.onnx.ops.registry import ML_DOMAIN, onnx_key
 
 # the row transforms a client may apply to the proved scores, each monotone per row
-TRANSFORMS = ("softmax", "logistic", "normalize_l1", "normalize_l2", "normalize_max")
+TRANSFORMS = ("softmax", "log_softmax", "logistic", "normalize_l1", "normalize_l2", "normalize_max")
 # LinearClassifier post-transforms that keep the argmax of the scores (PROBIT and SOFTMAX_ZERO
 # do not: probit is undefined outside (0, 1), softmax_zero keeps zeros out of the softmax)
 POST_TRANSFORMS = {"NONE": None, "SOFTMAX": "softmax", "LOGISTIC": "logistic"}
@@ -41,7 +43,7 @@ POST_TRANSFORMS = {"NONE": None, "SOFTMAX": "softmax", "LOGISTIC": "logistic"}
 _LABEL_RENAMES = frozenset({"Cast", "Reshape", "Identity", "Squeeze", "Flatten"})
 # the operators a tail is made of, refused anywhere else with TAIL_ONLY's reason
 TAIL_ONLY = frozenset(
-    {"Softmax", "ArgMax", f"{ML_DOMAIN}.ZipMap", f"{ML_DOMAIN}.ArrayFeatureExtractor", f"{ML_DOMAIN}.Normalizer"}
+    {"LogSoftmax", "ArgMax", f"{ML_DOMAIN}.ZipMap", f"{ML_DOMAIN}.ArrayFeatureExtractor", f"{ML_DOMAIN}.Normalizer"}
 )
 CLASSIFIERS = frozenset({f"{ML_DOMAIN}.LinearClassifier"})
 
@@ -60,11 +62,16 @@ def _text(value) -> str:
 
 def tail_only_reason(node: onnx.NodeProto, where: str) -> str:
     """Why a tail operator found inside the graph is refused."""
+    hint = (
+        " (a LogSoftmax needs a logarithm, which the circuit lacks; a Softmax is accepted anywhere)"
+        if node.op_type == "LogSoftmax"
+        else ""
+    )
     return (
         f"operator {_key(node)} in node {where} is accepted only at the end of a classifier, on the path "
         "to its score or label output (the circuit proves the scores, and the label as their argmax); "
         "here its output feeds further computation, which would then depend on values the circuit "
-        "cannot compute exactly: export the model without it, or move it to the output"
+        f"cannot compute exactly{hint}: export the model without it, or move it to the output"
     )
 
 
@@ -106,9 +113,9 @@ class _Walk:
                 pass
             elif node.op_type == "Cast" and _attrs(node).get("to") in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE):
                 pass
-            elif node.op_type == "Softmax":
+            elif node.op_type in ("Softmax", "LogSoftmax"):
                 self.class_axis(node, index, -1)
-                steps.append("softmax")
+                steps.append("softmax" if node.op_type == "Softmax" else "log_softmax")
             elif key == f"{ML_DOMAIN}.Normalizer":
                 steps.append(f"normalize_{_text(_attrs(node).get('norm', 'MAX')).lower()}")
             else:
@@ -255,9 +262,10 @@ def apply_transforms(postprocess: dict | None, scores: np.ndarray) -> np.ndarray
     axis): the recorded transforms in order. Their argmax is the scores' argmax."""
     y = np.asarray(scores, dtype=np.float64)
     for step in (postprocess or {}).get("transforms", []):
-        if step == "softmax":
-            e = np.exp(y - y.max(axis=-1, keepdims=True))
-            y = e / e.sum(axis=-1, keepdims=True)
+        if step in ("softmax", "log_softmax"):
+            z = y - y.max(axis=-1, keepdims=True)
+            total = np.exp(z).sum(axis=-1, keepdims=True)
+            y = np.exp(z) / total if step == "softmax" else z - np.log(total)
         elif step == "logistic":
             y = 1.0 / (1.0 + np.exp(-y))
         elif step in ("normalize_l1", "normalize_l2", "normalize_max"):

@@ -1,5 +1,6 @@
 """Tiny ONNX models built with onnx.helper: the import cases, the data-movement, the
-piecewise-linear and the transcendental op cases, and onnxruntime to run them as the reference."""
+piecewise-linear, the transcendental and the arithmetic op cases, and onnxruntime to run them
+as the reference."""
 
 from __future__ import annotations
 
@@ -470,5 +471,34 @@ OPS = {
         (6,),
         False,
         ["mul", "add", "clip", "reshape"],
+    ),
+    # prover.onnx.ops.arithmetic and reduce: the forms that read the same at opsets 13 and 18
+    "div_by_power_of_two": (
+        [const("four", np.float32(4.0)), n("Div", ["x", "four"], ["a"], name="div"), flat("a")],
+        (2, 3),
+        (6,),
+        True,
+        ["mul", "reshape"],
+    ),
+    "sqrt_of_abs": (
+        [n("Abs", ["x"], ["ax"], name="abs"), n("Sqrt", ["ax"], ["a"], name="sqrt"), flat("a")],
+        (2, 3),
+        (6,),
+        False,
+        ["abs", "sqrt", "reshape"],
+    ),
+    "reduce_sum_axes_input": (
+        [const("axes", np.array([2], i64)), n("ReduceSum", ["x", "axes"], ["a"], name="sum", keepdims=0), flat("a")],
+        (2, 3),
+        (2,),
+        False,
+        ["reducesum", "reshape"],
+    ),
+    "softmax_mid_graph": (
+        [n("Softmax", ["x"], ["p"], name="softmax", axis=1), flat("p")],
+        (3, 2),
+        (6,),
+        False,
+        ["softmax", "reshape"],
     ),
 }

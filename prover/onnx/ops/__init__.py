@@ -20,16 +20,23 @@ The modules of this package, one per op family, each register their ops and ONNX
     piecewise.py    neg, abs, clip, max, min,       Neg, Abs, Clip (ReLU6), Max, Min, LeakyRelu
                     leakyrelu
     transcendental.py
-                    sigmoid, tanh                   Sigmoid, Tanh, HardSigmoid, HardSwish
-                                                    (the last two as mul, add, clip)
+                    sigmoid, tanh, expneg           Sigmoid, Tanh, HardSigmoid, HardSwish
+                                                    (the last two as mul, add, clip);
+                                                    expneg (e^x, x <= 0) for softmax
+    arithmetic.py   div, sqrt                       Div (by a constant: mul), Reciprocal, Sqrt,
+                                                    Pow (exponents 2, 3, 0.5, -1)
+    reduce.py       reducesum, reducemax,           ReduceSum, ReduceMean, ReduceMax, Softmax,
+                    reducemean, softmax             LayerNormalization (as reducemean, sub,
+                                                    mul, add, sqrt, div)
     sklearn.py      (dense, sub, mul)               ai.onnx.ml: LinearClassifier, LinearRegressor,
                                                     Scaler (scikit-learn's exports, skl2onnx)
 
 An operator of a domain other than the default one is keyed ``domain.op_type``
 (``registry.onnx_key``: ``ai.onnx.ml.LinearClassifier``), in the same ``IMPORTS`` table. A
-classifier's tail (ZipMap, the label output, a trailing Softmax, ArgMax, ArrayFeatureExtractor,
-Normalizer, a post_transform) has no rule: ``prover.onnx.tail`` cuts it before the rules run and
-records it, since the circuit proves the scores and the label as their argmax.
+classifier's tail (ZipMap, the label output, a trailing Softmax or LogSoftmax, ArgMax,
+ArrayFeatureExtractor, Normalizer, a post_transform) is cut by ``prover.onnx.tail`` before the
+rules run and recorded, since the circuit proves the scores and the label as their argmax (a
+Softmax elsewhere has its rule in ``reduce.py``).
 
 Any other operator is accepted on constant operands only: ``prover.onnx.fold`` evaluates it at
 import.
@@ -45,7 +52,17 @@ Rule signatures (each stage passes its own context object):
 - ``onnx(importer, node)``: lowers an ONNX node (``prover.onnx.importer.Importer``).
 """
 
-from prover.onnx.ops import elementwise, linear, movement, piecewise, pool, sklearn, transcendental  # noqa: F401  (they register)
+from prover.onnx.ops import (  # noqa: F401  (they register)
+    arithmetic,
+    elementwise,
+    linear,
+    movement,
+    piecewise,
+    pool,
+    reduce,
+    sklearn,
+    transcendental,
+)
 from prover.onnx.ops.registry import IMPORTS, REGISTRY, STAGES, OnnxImport, OpSpec, validate_graph
 
 __all__ = ["IMPORTS", "REGISTRY", "STAGES", "OnnxImport", "OpSpec", "validate_graph"]

@@ -13,7 +13,7 @@ import numpy as np
 
 from prover.circuit import gadgets as G
 from prover.circuit.builder import LinComb, Value
-from prover.onnx.graph import Op
+from prover.onnx.graph import Constant, Op, bits_for_range
 from prover.onnx.ops.linear import fold_bias
 from prover.onnx.ops.registry import OpSpec, register, register_onnx, register_unary_onnx
 
@@ -88,8 +88,35 @@ def aligned(qz, op: Op) -> tuple[int, Op, tuple[int, int], tuple[int, int]]:
 
 def quantize_add_or_sub(qz, op: Op):
     s, new, (alo, ahi), (blo, bhi) = aligned(qz, op)
+    if op.kind == "add" and op.output in qz.wide and new.inputs[1] in qz.graph.constants:
+        # a positive constant below a wide tensor's resolution (a LayerNorm's epsilon) is kept
+        # as one unit, so that the square root of the sum stays a positive divisor
+        c = qz.graph.constants[new.inputs[1]]
+        c.values = np.maximum(c.values, (qz.f.constants[op.inputs[1]].values > 0).astype(np.int64))
+        blo, bhi = int(c.values.min()), int(c.values.max())
+        c.bits = bits_for_range(min(blo, 0), bhi)
     interval = (alo + blo, ahi + bhi) if op.kind == "add" else (alo - bhi, ahi - blo)
     qz.requantize(new, s, interval)
+
+
+def mean_of_sum(qz, total: Op, k: int, s: int, interval: tuple[int, int]):
+    """The mean of k values: ``total``, the op summing them at scale s with ``interval`` and
+    writing the float mean's name, read at scale s + m when k = 2**m (no division at all);
+    otherwise the sum, then a ``mul`` by the constant round(2**t / k), t = weight_bits - 1 + m
+    (plus the extra bits of a wide tensor, ``Quantizer.width``), and its rescale: the factor
+    errs by at most 2**-(t+1) relative to 1/k times 2**t."""
+    out = total.output
+    m = k.bit_length() - 1
+    if k == 1 << m:
+        qz.requantize(total, s + m, interval)
+        return
+    summed = f"{out}:sum"
+    qz.graph.ops.append(Op(total.kind, total.inputs, summed, dict(total.attrs), total.source))
+    qz.declare(summed, qz.f.tensors[out].shape, s, interval)
+    t = qz.p.weight_bits + qz.width(out) - qz.p.act_bits - 1 + m
+    factor = round(2**t / k)
+    c = qz.add_const(Constant(f"{out}:1/{k}", np.array(factor, dtype=np.int64), t, bits_for_range(0, factor)))
+    qz.requantize(Op("mul", (summed, c), out, {}, total.source), s + t, (interval[0] * factor, interval[1] * factor))
 
 
 # --- lowering --------------------------------------------------------------------------------

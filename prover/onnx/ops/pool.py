@@ -13,7 +13,8 @@ import numpy as np
 from prover.circuit import gadgets as G
 from prover.circuit.builder import LinComb, Value
 from prover.errors import UnsupportedModelError
-from prover.onnx.graph import Constant, Op, bits_for_range
+from prover.onnx.graph import Op
+from prover.onnx.ops.elementwise import mean_of_sum
 from prover.onnx.ops.registry import OpSpec, register, register_onnx
 from prover.onnx.windows import windows
 
@@ -53,19 +54,8 @@ def quantize_avgpool(qz, op: Op):
     x = op.inputs[0]
     k = op.attrs["kernel"][0] * op.attrs["kernel"][1]
     lo, hi = qz.interval[x]
-    s = qz.scale(x)
-    m = k.bit_length() - 1
     attrs = {key: op.attrs[key] for key in ("kernel", "strides", "pads")}
-    if k == 1 << m:  # the window sum already is the average at scale s + m
-        qz.requantize(Op("sumpool", (x,), op.output, attrs, op.source), s + m, (k * lo, k * hi))
-        return
-    total = f"{op.output}:sum"
-    qz.graph.ops.append(Op("sumpool", (x,), total, attrs, op.source))
-    qz.declare(total, qz.f.tensors[op.output].shape, s, (k * lo, k * hi))
-    t = qz.p.weight_bits - 1 + m  # 1/k to about weight_bits significant bits
-    factor = round(2**t / k)
-    c = qz.add_const(Constant(f"{op.output}:1/{k}", np.array(factor, dtype=np.int64), t, bits_for_range(0, factor)))
-    qz.requantize(Op("mul", (total, c), op.output, {}, op.source), s + t, (k * lo * factor, k * hi * factor))
+    mean_of_sum(qz, Op("sumpool", (x,), op.output, attrs, op.source), k, qz.scale(x), (k * lo, k * hi))
 
 
 # --- lowering --------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """Saturating transcendental functions: ``sigmoid`` and ``tanh`` (Sigmoid, Tanh) as piecewise
-polynomials with a proven error bound, and HardSigmoid and HardSwish as existing kinds.
+polynomials with a proven error bound, and HardSigmoid and HardSwish as existing kinds; and
+``expneg``, e^x saturated at 1 above 0, that a softmax applies to x - max(x) <= 0
+(``prover.onnx.ops.reduce``; the table's upper half is the constant 1, and e(0) = 2**t exactly).
 
 Semantics on integers (``s`` is the operand's scale, ``t`` the output's; attrs of the op):
 
@@ -68,7 +70,11 @@ def _sigmoid(v):
     return 0.5 * (1.0 + np.tanh(0.5 * v))  # 1 / (1 + e^-v) without overflow
 
 
-FUNCTIONS: dict[str, Callable[[Any], Any]] = {"sigmoid": _sigmoid, "tanh": np.tanh}
+def _expneg(v):
+    return np.exp(np.minimum(v, 0.0))  # e^x on x <= 0 (softmax's x - max), saturated at 1 above
+
+
+FUNCTIONS: dict[str, Callable[[Any], Any]] = {"sigmoid": _sigmoid, "tanh": np.tanh, "expneg": _expneg}
 
 
 # --- semantics -------------------------------------------------------------------------------
@@ -104,8 +110,10 @@ def _saturation_bits(kind: str, s: int, t: int) -> int:
     """The least p >= -s with |f(x) - f(+-inf)| at most 2**-(t+2) from the clip's ends on
     (x >= 2**p - 2**-s, the largest value below T at scale s, and x <= -2**p): a clipped input
     then errs by at most a quarter of an output unit more than its clip."""
+    f = FUNCTIONS[kind]
+    bottom, top = f(np.array([-np.inf, np.inf]))
     p = max(0, -s)
-    while abs(1.0 - FUNCTIONS[kind](2.0**p - 2.0**-s)) > 2.0 ** -(t + 2):
+    while max(abs(top - f(2.0**p - 2.0**-s)), abs(f(-(2.0**p)) - bottom)) > 2.0 ** -(t + 2):
         p += 1
     return p
 
@@ -182,9 +190,10 @@ def design(kind: str, s: int, t: int) -> tuple[dict, float]:
     return best[1], best[2]
 
 
-def quantize_transcendental(qz, op: Op):
+def quantize_transcendental(qz, op: Op, shape: tuple[int, ...] | None = None):
     """Output at scale act_bits - 2; the clip dropped where x's interval lies inside [-T, T);
-    the interval is the exact range of y over x's interval."""
+    the interval is the exact range of y over x's interval. ``shape``: the output's, for a
+    tensor the float graph does not have (a softmax's exponentials)."""
     x = op.inputs[0]
     s, (lo, hi) = qz.scale(x), qz.interval[x]
     t = qz.p.act_bits - 2
@@ -197,7 +206,7 @@ def quantize_transcendental(qz, op: Op):
     # every input of x's interval, clipped: the exact range of y
     _, ymin, ymax = exhaustive_error(op.kind, s, t, attrs, max(lo, -attrs["offset"]), min(hi, attrs["offset"] - 1))
     qz.graph.ops.append(Op(op.kind, op.inputs, op.output, attrs, op.source))
-    qz.declare(op.output, qz.f.tensors[op.output].shape, t, (ymin, ymax), checked=True)
+    qz.declare(op.output, qz.f.tensors[op.output].shape if shape is None else shape, t, (ymin, ymax), checked=True)
 
 
 # --- lowering --------------------------------------------------------------------------------
@@ -228,6 +237,7 @@ def lower_transcendental(b, low, op: Op) -> Value:
 
 register(OpSpec("sigmoid", (1,), _executor("sigmoid"), quantize_transcendental, lower_transcendental))
 register(OpSpec("tanh", (1,), _executor("tanh"), quantize_transcendental, lower_transcendental))
+register(OpSpec("expneg", (1,), _executor("expneg"), quantize_transcendental, lower_transcendental))
 
 # --- ONNX ------------------------------------------------------------------------------------
 
