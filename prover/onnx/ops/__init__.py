@@ -24,6 +24,9 @@ The modules of this package, one per op family, each register their ops and ONNX
                                                     (the last two as mul, add, clip)
     sklearn.py      (dense, sub, mul)               ai.onnx.ml: LinearClassifier, LinearRegressor,
                                                     Scaler (scikit-learn's exports, skl2onnx)
+    trees.py        trees                           ai.onnx.ml: TreeEnsembleClassifier,
+                                                    TreeEnsembleRegressor (ml opset 1-3: forests,
+                                                    boosted and single trees)
 
 An operator of a domain other than the default one is keyed ``domain.op_type``
 (``registry.onnx_key``: ``ai.onnx.ml.LinearClassifier``), in the same ``IMPORTS`` table. A
@@ -45,7 +48,16 @@ Rule signatures (each stage passes its own context object):
 - ``onnx(importer, node)``: lowers an ONNX node (``prover.onnx.importer.Importer``).
 """
 
-from prover.onnx.ops import elementwise, linear, movement, piecewise, pool, sklearn, transcendental  # noqa: F401  (they register)
+from prover.onnx.ops import (  # noqa: F401  (they register)
+    elementwise,
+    linear,
+    movement,
+    piecewise,
+    pool,
+    sklearn,
+    transcendental,
+    trees,
+)
 from prover.onnx.ops.registry import IMPORTS, REGISTRY, STAGES, OnnxImport, OpSpec, validate_graph
 
 __all__ = ["IMPORTS", "REGISTRY", "STAGES", "OnnxImport", "OpSpec", "validate_graph"]
