@@ -27,8 +27,9 @@ MODELS = sorted(p.stem for p in ZOO.glob("*.onnx"))
 # the quantized scores, read as reals, within this relative error (Frobenius) of the float ones
 SCORE_ERROR = 0.04
 # the transforms each export's tail records: skl2onnx's LinearClassifier softmax is followed by a
-# trailing L1 Normalizer; a forest's probabilities are its raw scores
+# trailing L1 Normalizer; a forest's probabilities are its raw scores, boosted trees' their softmax
 TRANSFORMS = {
+    "sklearn_boosted": ["softmax"],
     "sklearn_forest": [],
     "sklearn_logreg": ["softmax", "normalize_l1"],
     "sklearn_mlp": ["softmax"],
