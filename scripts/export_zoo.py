@@ -19,7 +19,11 @@ Sections:
 - scikit-learn (skl2onnx): ``sklearn_logreg`` (LogisticRegression, a LinearClassifier with a
   softmax post-transform, ZipMap on the probabilities), ``sklearn_scaled_logreg`` (a
   StandardScaler before it: an ``ai.onnx.ml`` Scaler), ``sklearn_mlp`` (MLPClassifier with relu:
-  MatMul/Add/Relu, Softmax, and the ArgMax + ArrayFeatureExtractor label tail);
+  MatMul/Add/Relu, Softmax, and the ArgMax + ArrayFeatureExtractor label tail),
+  ``sklearn_forest`` (RandomForestClassifier, 10 trees of depth at most 6: a
+  TreeEnsembleClassifier whose leaves hold each tree's class probabilities over 10, ZipMap),
+  ``sklearn_boosted`` (GradientBoostingClassifier, 10 rounds of depth 3: a TreeEnsembleClassifier
+  of one tree per class and round, base_values and a softmax post-transform);
 - (room for a torch section: torch.onnx exports beside the sklearn ones).
 """
 
@@ -80,6 +84,7 @@ def check_export(name: str, data: bytes, model, x_te: np.ndarray, y_te: np.ndarr
 
 def sklearn_models() -> dict[str, object]:
     """The scikit-learn models of the zoo, trained on the digits split."""
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
@@ -91,6 +96,8 @@ def sklearn_models() -> dict[str, object]:
         "sklearn_scaled_logreg": make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, C=0.1)),
         # relu: a logistic MLP would need a Sigmoid op
         "sklearn_mlp": MLPClassifier(hidden_layer_sizes=(32,), activation="relu", max_iter=600, random_state=SEED),
+        "sklearn_forest": RandomForestClassifier(n_estimators=10, max_depth=6, random_state=SEED),
+        "sklearn_boosted": GradientBoostingClassifier(n_estimators=10, max_depth=3, random_state=SEED),
     }
     for model in models.values():
         model.fit(x_tr, y_tr)

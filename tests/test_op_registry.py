@@ -180,6 +180,15 @@ def test_operators_of_another_domain_are_keyed_by_it():
     from prover.onnx.ops.registry import ML_DOMAIN, onnx_key
 
     ml = {k: e for k, e in IMPORTS.items() if e.domain == ML_DOMAIN}
-    assert set(ml) == {f"{ML_DOMAIN}.{t}" for t in ("LinearClassifier", "LinearRegressor", "Scaler")}
+    assert set(ml) == {
+        f"{ML_DOMAIN}.{t}"
+        for t in (
+            "LinearClassifier",
+            "LinearRegressor",
+            "Scaler",
+            "TreeEnsembleClassifier",
+            "TreeEnsembleRegressor",
+        )
+    }
     assert all(e.key == k == onnx_key(e.domain, e.op_type) for k, e in IMPORTS.items())
     assert onnx_key("ai.onnx", "Gemm") == onnx_key("", "Gemm") == "Gemm" and "LinearClassifier" not in IMPORTS

@@ -26,6 +26,15 @@ ZOO = Path(__file__).resolve().parent / "zoo"
 MODELS = sorted(p.stem for p in ZOO.glob("*.onnx"))
 # the quantized scores, read as reals, within this relative error (Frobenius) of the float ones
 SCORE_ERROR = 0.04
+# the transforms each export's tail records: skl2onnx's LinearClassifier softmax is followed by a
+# trailing L1 Normalizer; a forest's probabilities are its raw scores, boosted trees' their softmax
+TRANSFORMS = {
+    "sklearn_boosted": ["softmax"],
+    "sklearn_forest": [],
+    "sklearn_logreg": ["softmax", "normalize_l1"],
+    "sklearn_mlp": ["softmax"],
+    "sklearn_scaled_logreg": ["softmax", "normalize_l1"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +48,7 @@ def test_zoo_model_imports_quantizes_and_matches_onnxruntime(name, digits):
     x_tr, y_tr, x_te, _ = digits
     graph = import_model(ZOO / f"{name}.onnx")
     post = graph.meta["postprocess"]
-    assert post["classes"] == list(range(10)) and "softmax" in post["transforms"]
+    assert post["classes"] == list(range(10)) and post["transforms"] == TRANSFORMS[name]
     _, q = choose_precision(graph, x_tr, y_tr)
     session = ort.InferenceSession(str(ZOO / f"{name}.onnx"), providers=["CPUExecutionProvider"])
     label, _ = session.run(None, {"X": x_te.astype(np.float32)})
@@ -60,15 +69,23 @@ def test_zoo_model_imports_quantizes_and_matches_onnxruntime(name, digits):
     assert np.allclose(apply_transforms(post, scores).argmax(-1), scores.argmax(-1))
 
 
-def test_a_logistic_regression_prediction_is_proved_and_verified(digits):
-    """One digits input through the skl2onnx LogisticRegression export, private weights: the
+@pytest.mark.parametrize(
+    "name,mode",
+    [
+        ("sklearn_logreg", "private"),
+        pytest.param("sklearn_forest", "public", marks=pytest.mark.slow),
+        pytest.param("sklearn_forest", "private", marks=pytest.mark.slow),
+    ],
+)
+def test_a_prediction_is_proved_and_verified(digits, name, mode):
+    """One digits input through a skl2onnx export (a LogisticRegression, a RandomForest): the
     proof verifies with the executor's label, and not with another label."""
     from prover.groth16.verify import verify
 
     x_tr, y_tr, x_te, _ = digits
-    graph = import_model(ZOO / "sklearn_logreg.onnx")
+    graph = import_model(ZOO / f"{name}.onnx")
     _, q = choose_precision(graph, x_tr, y_tr)
-    ic = S.inference_circuit(q, "private")
+    ic = S.inference_circuit(q, mode)
     sample = executor.quantize_input(q, x_te[3])
     result = ic.witness(sample, 11)
     pk, proof, public = prove_with_test_key(ic.r1cs, result.witness)

@@ -7,10 +7,11 @@ semantics (and ``prover.onnx.executor``) are the specification: the witness valu
 tensor equal the executor's, bit for bit, and every bound the graph marks as *checked* is
 range checked here.
 
-Weights: in ``private`` mode the weights and biases of ``dense`` and ``conv`` ops are witness
-wires (``Lowering.weight_wires``, bound to the model commitment by ``statements``) and every
-product costs one constraint; in ``public`` mode they are circuit constants and linear layers
-cost nothing. The constants of element-wise ops (a ``mul`` factor, an ``add`` offset) are
+Weights: in ``private`` mode the weights and biases of ``dense`` and ``conv`` ops, and the
+thresholds, leaves and base of ``trees`` (the kinds whose ``OpSpec.weights`` is set), are
+witness wires (``Lowering.weight_wires``, bound to the model commitment by ``statements``) and
+every product costs one constraint; in ``public`` mode they are circuit constants and linear
+layers cost nothing. The constants of element-wise ops (a ``mul`` factor, an ``add`` offset) are
 circuit constants in both modes and enter the architecture hash instead.
 """
 
@@ -24,6 +25,7 @@ from prover.circuit.builder import Builder, LinComb, Value
 from prover.errors import UnsupportedModelError
 from prover.onnx.graph import Graph
 from prover.onnx.ops import REGISTRY, validate_graph
+from prover.onnx.ops.registry import has_weights
 
 MODES = ("private", "public")
 
@@ -53,11 +55,12 @@ class Lowering:
 
 
 def weight_names(graph: Graph) -> list[str]:
-    """Names of the constants that are model weights (dense/conv weights and biases), in the
-    order the ops use them: the order they are packed into the model commitment."""
+    """Names of the constants that are model weights (the constant operands of the kinds whose
+    ``OpSpec.weights`` is set: dense/conv weights and biases, tree thresholds and leaves), in
+    the order the ops use them: the order they are packed into the model commitment."""
     names: list[str] = []
     for op in graph.ops:
-        if op.kind in ("dense", "conv"):
+        if has_weights(op.kind):
             names += [n for n in op.inputs[1:] if n not in names]
     return names
 

@@ -246,16 +246,24 @@ def multiply(b: Builder, x, y) -> np.ndarray:
     return z
 
 
+def at_least(b: Builder, x, y, bits: int, what: str = "comparison") -> np.ndarray:
+    """Bit wires s with s = 1 exactly when x >= y, element-wise, for ``bits``-bit signed x and y:
+    d = x - y lies in [-2^bits, 2^bits), so its (bits+1)-bit signed decomposition exists and is
+    unique, and its top bit is the sign. bits + 2 constraints per element."""
+    d = LinComb.lift(x) - LinComb.lift(y)
+    return signed_bits(b, d, bits + 1, what=what)[..., -1]
+
+
 def maximum(b: Builder, x, y, bits: int) -> np.ndarray:
     """m = max(x, y) element-wise for ``bits``-bit signed x and y.
 
-    d = x - y is decomposed as a (bits+1)-bit signed value; its top bit s is 1 exactly when
-    x >= y, and s * d = m - y gives m = y + s*(x - y). bits + 3 constraints per element."""
+    s = ``at_least(x, y)`` and s * (x - y) = m - y give m = y + s*(x - y). bits + 3 constraints
+    per element."""
     x, y = LinComb.lift(x), LinComb.lift(y)
     d = x - y
-    s_bits = signed_bits(b, d, bits + 1, what="max")
+    s = at_least(b, x, y, bits, what="max")
     m = b.alloc(d.shape)
-    b.constrain(LinComb.of(s_bits[..., -1]), d, LinComb.of(m) - y)
+    b.constrain(LinComb.of(s), d, LinComb.of(m) - y)
     b.step(lambda v: v.set(m, np.maximum(v.eval(x), v.eval(y))))
     return m
 
@@ -324,6 +332,47 @@ def argmax(b: Builder, x, bits: int) -> np.ndarray:
     unsigned_bits(b, LinComb.of(m) - x - before, bits + 1, what="argmax")
     b.constrain_zero(LinComb.of(label) - (LinComb.of(e) * np.arange(n, dtype=np.int64)).sum())
     return label
+
+
+def path_indicators(b: Builder, go, true_child, false_child, roots, n_leaves: int) -> LinComb:
+    """The leaf indicators of a forest of binary trees: e (shape ``(n_leaves,)``) with e_j = 1
+    exactly for the leaf that each tree's path reaches, 0 for every other leaf.
+
+    Internal node i sends its path to ``true_child[i]`` where ``go[i]`` = 1 and to
+    ``false_child[i]`` otherwise; a child (and a root of ``roots``) is an internal node's index
+    (>= 0) or ``-1 - j`` for leaf j. ``go`` holds wires already constrained boolean, the nodes
+    form trees (every node one parent, every leaf one tree) and a parent's index is below its
+    children's. Top down: ind(root) = 1, t = ind(i) * go_i, ind(true child) = t and
+    ind(false child) = ind(i) - t; by induction on the depth each tree's indicators are 0/1 and
+    sum to 1, so exactly the reached leaf is 1. One constraint per internal node that is not a
+    root (a root's t is its ``go`` wire), one batch per depth."""
+    go = np.asarray(go, dtype=np.int64)
+    terms: dict[int, list[tuple[int, int]]] = {int(r): [(0, 1)] for r in roots}
+    level, at_roots = [int(r) for r in roots if r >= 0], True
+    while level:
+        bits = go[level]
+        t = bits if at_roots else multiply(b, _terms_lc([terms[i] for i in level]), LinComb.of(bits))
+        following = []
+        for i, wire in zip(level, t.tolist()):
+            terms[int(true_child[i])] = [(wire, 1)]
+            terms[int(false_child[i])] = terms[i] + [(wire, -1)]
+            following += [int(c) for c in (true_child[i], false_child[i]) if c >= 0]
+        level, at_roots = following, False
+    missing = [j for j in range(n_leaves) if -1 - j not in terms]
+    if missing:
+        raise ValueError(f"leaves {missing[:5]} are reached by no tree")
+    return _terms_lc([terms[-1 - j] for j in range(n_leaves)])
+
+
+def _terms_lc(rows: list[list[tuple[int, int]]]) -> LinComb:
+    """A vector of linear combinations given as lists of (wire, coefficient), padded with zeros."""
+    width = max(len(r) for r in rows)
+    wires = np.zeros((len(rows), width), dtype=np.int64)
+    coeffs = np.zeros((len(rows), width), dtype=np.int64)
+    for k, row in enumerate(rows):
+        wires[k, : len(row)] = [w for w, _ in row]
+        coeffs[k, : len(row)] = [c for _, c in row]
+    return LinComb(wires, coeffs)
 
 
 def is_equal(b: Builder, x, y) -> np.ndarray:

@@ -3,7 +3,8 @@
 Public inputs, in this order (wires 1..4):
 
 1. ``model_commitment``  = commit([architecture_hash, packed weights of every dense/conv
-   weight and bias, in ``compile.weight_names`` order, each packed with its own bit width]);
+   weight and bias and every tree ensemble's thresholds, leaves and base, in
+   ``compile.weight_names`` order, each packed with its own bit width]);
 2. ``input_commitment``  = commit([salt, packed quantized input (the input's bit width)]);
 3. ``label``             = argmax of the logits, lowest index on ties;
 4. ``output_commitment`` = commit([logit mod r for every logit]).
@@ -50,6 +51,7 @@ from prover.circuit.size import CircuitSize, CountingBuilder
 from prover.errors import FormatError
 from prover.field import FR_MODULUS
 from prover.onnx.graph import Constant, Graph, InputShapeError, Op, Tensor
+from prover.onnx.ops.registry import has_weights
 
 PUBLIC_INPUTS = ("model_commitment", "input_commitment", "label", "output_commitment")
 
@@ -116,7 +118,8 @@ def architecture_spec(graph: Graph) -> dict:
       width among them);
     - ``constants``: ``{name: [shape, scale, bits, values]}``, where ``values`` is the flat list
       of a non-weight constant's values (they are circuit constants) and ``null`` for a weight
-      (a dense/conv weight or bias: private, bound by the model commitment instead);
+      (``compile.weight_names``: a dense/conv weight or bias, a tree's thresholds and leaves:
+      private, bound by the model commitment instead);
     - ``postprocess`` (only for a model whose importer cut a classifier tail,
       ``prover.onnx.tail``): the transforms that turn the proved scores into the exporter's
       probabilities and the class labels that the proved label (the scores' argmax) indexes.
@@ -177,7 +180,7 @@ def architecture_graph(spec: dict) -> Graph:
     try:
         weights = set()
         for kind, inputs, _output, _attrs in spec["ops"]:
-            if kind in ("dense", "conv"):
+            if has_weights(kind):
                 weights.update(inputs[1:])
         tensors, constants, elements = {}, {}, 0
         for name, (shape, scale, bits, checked) in spec["tensors"].items():
@@ -190,7 +193,7 @@ def architecture_graph(spec: dict) -> Graph:
                 raise ValueError(f"more than {MAX_SPEC_ELEMENTS:,} values in all")
             if values is None:
                 if name not in weights:
-                    raise ValueError(f"constant {name!r} has no values but is no dense/conv weight")
+                    raise ValueError(f"constant {name!r} has no values but is no model weight")
                 array = np.zeros(shape, dtype=np.int64)
             else:
                 array = np.array(values, dtype=np.int64).reshape(shape)

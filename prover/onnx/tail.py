@@ -7,11 +7,11 @@ ties (``prover.circuit.statements``). Every step that an exporter such as skl2on
 scores either changes nothing about that argmax or only names it:
 
 - a monotone per-row transform of the scores: a trailing ``Softmax`` or ``LogSoftmax`` over
-  the class axis, the
-  ``post_transform`` of a LinearClassifier (``SOFTMAX`` or ``LOGISTIC``), a ``Normalizer`` (a
-  positive factor per row), and ``ZipMap`` (the same probabilities as a map per class);
+  the class axis, the ``post_transform`` of a classifier (``SOFTMAX`` or ``LOGISTIC``), a
+  ``Normalizer`` (a positive factor per row), and ``ZipMap`` (the same probabilities as a map
+  per class);
 - the label path: ``ArgMax`` over the class axis, ``ArrayFeatureExtractor`` of the class labels
-  at that index, ``Cast``/``Reshape``/``Identity`` of the label, or a LinearClassifier's own
+  at that index, ``Cast``/``Reshape``/``Identity`` of the label, or a classifier's own
   label output.
 
 ``split_tail`` removes those nodes, leaves the scores as the model's only output, and returns
@@ -36,7 +36,7 @@ from prover.onnx.ops.registry import ML_DOMAIN, onnx_key
 
 # the row transforms a client may apply to the proved scores, each monotone per row
 TRANSFORMS = ("softmax", "log_softmax", "logistic", "normalize_l1", "normalize_l2", "normalize_max")
-# LinearClassifier post-transforms that keep the argmax of the scores (PROBIT and SOFTMAX_ZERO
+# classifier post-transforms that keep the argmax of the scores (PROBIT and SOFTMAX_ZERO
 # do not: probit is undefined outside (0, 1), softmax_zero keeps zeros out of the softmax)
 POST_TRANSFORMS = {"NONE": None, "SOFTMAX": "softmax", "LOGISTIC": "logistic"}
 # operators that only pass a label (or its index) on
@@ -45,7 +45,7 @@ _LABEL_RENAMES = frozenset({"Cast", "Reshape", "Identity", "Squeeze", "Flatten"}
 TAIL_ONLY = frozenset(
     {"LogSoftmax", "ArgMax", f"{ML_DOMAIN}.ZipMap", f"{ML_DOMAIN}.ArrayFeatureExtractor", f"{ML_DOMAIN}.Normalizer"}
 )
-CLASSIFIERS = frozenset({f"{ML_DOMAIN}.LinearClassifier"})
+CLASSIFIERS = frozenset({f"{ML_DOMAIN}.LinearClassifier", f"{ML_DOMAIN}.TreeEnsembleClassifier"})
 
 
 def _key(node: onnx.NodeProto) -> str:
@@ -85,7 +85,7 @@ class _Walk:
         self.removed: set[int] = set()
         self.transforms: list[str] = []
         self.classes: list | None = None
-        self.classifier: int | None = None  # the LinearClassifier whose post_transform is dropped
+        self.classifier: int | None = None  # the classifier whose post_transform is dropped
 
     def node(self, name: str):
         return self.producer.get(name, (None, None))
@@ -168,7 +168,7 @@ class _Walk:
         raise UnsupportedModelError(
             f"the label output is computed by operator {_key(node) if node is not None else '(none)'}, which is "
             "not supported as a label: the circuit proves a label only as the argmax of the model's scores "
-            "(an ArgMax, or a LinearClassifier's label); export a supported classifier"
+            "(an ArgMax, or a LinearClassifier's or TreeEnsembleClassifier's label); export a supported classifier"
         )
 
     def set_classes(self, classes: list) -> None:
@@ -179,8 +179,8 @@ class _Walk:
         self.classes = classes
 
     def classifier_transform(self, scores: str) -> None:
-        """A LinearClassifier computing the scores: its class labels, and its post_transform
-        dropped (recorded as the first transform)."""
+        """A classifier (LinearClassifier, TreeEnsembleClassifier) computing the scores: its class
+        labels, and its post_transform dropped (recorded as the first transform)."""
         index, node = self.node(scores)
         if node is None or _key(node) not in CLASSIFIERS or scores != node.output[1]:
             return
@@ -188,10 +188,10 @@ class _Walk:
         post = _text(attrs.get("post_transform", "NONE"))
         if post not in POST_TRANSFORMS:
             raise UnsupportedModelError(
-                f"node {self.where(index)}: LinearClassifier with post_transform {post} is not supported: only "
+                f"node {self.where(index)}: {node.op_type} with post_transform {post} is not supported: only "
                 f"{', '.join(POST_TRANSFORMS)} keep the label the argmax of the raw scores; export with one of them"
             )
-        labels = attrs.get("classlabels_ints") or attrs.get("classlabels_strings")
+        labels = attrs.get("classlabels_ints") or attrs.get("classlabels_int64s") or attrs.get("classlabels_strings")
         if labels:
             self.set_classes(list(labels))
         transform = POST_TRANSFORMS[post]

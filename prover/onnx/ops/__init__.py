@@ -30,6 +30,9 @@ The modules of this package, one per op family, each register their ops and ONNX
                                                     mul, add, sqrt, div)
     sklearn.py      (dense, sub, mul)               ai.onnx.ml: LinearClassifier, LinearRegressor,
                                                     Scaler (scikit-learn's exports, skl2onnx)
+    trees.py        trees                           ai.onnx.ml: TreeEnsembleClassifier,
+                                                    TreeEnsembleRegressor (ml opset 1-3: forests,
+                                                    boosted and single trees)
 
 An operator of a domain other than the default one is keyed ``domain.op_type``
 (``registry.onnx_key``: ``ai.onnx.ml.LinearClassifier``), in the same ``IMPORTS`` table. A
@@ -62,6 +65,7 @@ from prover.onnx.ops import (  # noqa: F401  (they register)
     reduce,
     sklearn,
     transcendental,
+    trees,
 )
 from prover.onnx.ops.registry import IMPORTS, REGISTRY, STAGES, OnnxImport, OpSpec, validate_graph
 

@@ -109,8 +109,8 @@ def lower_linear(b, low, op: Op) -> Value:
     return Value(lc.reshape(out_shape))
 
 
-register(OpSpec("dense", (2, 3), execute_dense, quantize_linear, lower_linear))
-register(OpSpec("conv", (2, 3), execute_conv, quantize_linear, lower_linear))
+register(OpSpec("dense", (2, 3), execute_dense, quantize_linear, lower_linear, weights=True))
+register(OpSpec("conv", (2, 3), execute_conv, quantize_linear, lower_linear, weights=True))
 
 # --- ONNX ------------------------------------------------------------------------------------
 

@@ -22,7 +22,9 @@ class OpSpec:
 
     A float-only kind (``stage="float"``) has no lowering: its quantization rule replaces it by
     the kinds listed in ``quantized_as``. A quantized-only kind has no quantization rule: the
-    quantizer makes it (``rescale``)."""
+    quantizer makes it (``rescale``). ``weights``: the op's constant operands (every input after
+    the first) are model weights: witness wires in private mode, bound by the model commitment,
+    and left out of the architecture spec."""
 
     kind: str
     arity: tuple[int, ...]
@@ -31,6 +33,7 @@ class OpSpec:
     lower: Callable[[Any, Any, Any], Any] | None = None
     stage: str = "both"
     quantized_as: tuple[str, ...] = ()
+    weights: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,12 @@ def register_unary_onnx(op_type: str, kind: str) -> None:
 def op_spec(kind: str) -> OpSpec | None:
     """The registry entry of an op kind, or None for an unknown kind."""
     return REGISTRY.get(kind)
+
+
+def has_weights(kind: str) -> bool:
+    """Whether an op kind's constant operands are model weights (``OpSpec.weights``)."""
+    spec = REGISTRY.get(kind)
+    return spec is not None and spec.weights
 
 
 # the families register themselves on import; the order is the order of the listing above

@@ -27,11 +27,12 @@ from prover.errors import UnsupportedModelError
 from prover.onnx.ops.registry import ML_DOMAIN, register_onnx
 
 
-def _text(value) -> str:
+def text(value) -> str:
+    """A string attribute (bytes in ONNX) as text."""
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _features(im, node) -> tuple[str, int]:
+def feature_vector(im, node) -> tuple[str, int]:
     """The (per-sample vector) operand of an ai.onnx.ml operator and its length."""
     x = im.tensor_input(node.input[0])
     shape = im.graph.tensors[x].shape
@@ -46,14 +47,14 @@ def _features(im, node) -> tuple[str, int]:
 def _linear_attrs(im, node, rows_attr: int, what: str) -> tuple[np.ndarray, np.ndarray]:
     """(coefficients as rows x features, intercepts) of a LinearClassifier or LinearRegressor."""
     attrs = im.attrs(node)
-    post = _text(attrs.get("post_transform", "NONE"))
+    post = text(attrs.get("post_transform", "NONE"))
     if post != "NONE":
         raise UnsupportedModelError(
             f"node {im.where}: {node.op_type} with post_transform {post} is not supported here: a "
             f"transform is accepted only on the score output of a classifier, where it is dropped "
             f"(the circuit proves the raw scores and their argmax); export {what} with post_transform NONE"
         )
-    _, features = _features(im, node)
+    _, features = feature_vector(im, node)
     coefficients = np.asarray(attrs.get("coefficients", ()), dtype=np.float64)
     if coefficients.size == 0 or coefficients.size % features:
         raise UnsupportedModelError(
@@ -68,18 +69,24 @@ def _linear_attrs(im, node, rows_attr: int, what: str) -> tuple[np.ndarray, np.n
     return weight, np.broadcast_to(intercepts, (weight.shape[0],)).copy()
 
 
-@register_onnx("LinearClassifier", emits=("dense",), domain=ML_DOMAIN)
-def import_linear_classifier(im, node):
-    """Scores ``W x + b``, one per class (``[-s, s]`` for a binary one-row classifier)."""
-    attrs = im.attrs(node)
-    labels = attrs.get("classlabels_ints") or attrs.get("classlabels_strings") or ()
+def score_output(im, node) -> str:
+    """The score output of an ai.onnx.ml classifier (its second output), refusing a graph that
+    reads its label output (the first): only the scores are computed."""
     if im.uses.get(node.output[0], 0):
         raise UnsupportedModelError(
-            f"node {im.where}: the LinearClassifier's label output is read by the graph; only its scores are "
+            f"node {im.where}: the {node.op_type}'s label output is read by the graph; only its scores are "
             "computed (the circuit proves the label as their argmax): read the label as a graph output"
         )
     if len(node.output) < 2 or not node.output[1]:
-        raise UnsupportedModelError(f"node {im.where}: LinearClassifier without a score output")
+        raise UnsupportedModelError(f"node {im.where}: {node.op_type} without a score output")
+    return node.output[1]
+
+
+@register_onnx("LinearClassifier", emits=("dense",), domain=ML_DOMAIN)
+def import_linear_classifier(im, node):
+    """Scores ``W x + b``, one per class (``[-s, s]`` for a binary one-row classifier)."""
+    labels = im.attrs(node).get("classlabels_ints") or im.attrs(node).get("classlabels_strings") or ()
+    score_output(im, node)
     weight, bias = _linear_attrs(im, node, 0, "the classifier")
     if weight.shape[0] == 1 and len(labels) == 2:
         weight, bias = np.concatenate([-weight, weight]), np.concatenate([-bias, bias])
@@ -87,7 +94,7 @@ def import_linear_classifier(im, node):
         raise UnsupportedModelError(
             f"node {im.where}: {weight.shape[0]} coefficient rows for {len(labels)} class labels"
         )
-    x, _ = _features(im, node)
+    x, _ = feature_vector(im, node)
     im.dense(x, weight, bias, node.output[1], (f"{node.output[1]}.W", f"{node.output[1]}.b"))
 
 
@@ -95,7 +102,7 @@ def import_linear_classifier(im, node):
 def import_linear_regressor(im, node):
     targets = int(im.attrs(node).get("targets", 1))
     weight, bias = _linear_attrs(im, node, targets, "the regressor")
-    x, _ = _features(im, node)
+    x, _ = feature_vector(im, node)
     im.dense(x, weight, bias, node.output[0], (f"{node.output[0]}.W", f"{node.output[0]}.b"))
 
 
@@ -103,7 +110,7 @@ def import_linear_regressor(im, node):
 def import_scaler(im, node):
     """``(x - offset) * scale``: a sub and a mul by constants, which the dense reading the result
     folds into its weights (``Importer.dense``)."""
-    x, features = _features(im, node)
+    x, features = feature_vector(im, node)
     attrs = im.attrs(node)
     values = []
     for name, default in (("offset", 0.0), ("scale", 1.0)):
