@@ -1,14 +1,33 @@
-"""Groth16 proving time and peak memory: ``zkmarket groth16 prove`` against ``snarkjs groth16 prove``.
+"""Groth16 proving time and peak memory: ``zkmarket groth16 prove`` against snarkjs and, when
+asked, rapidsnark and gnark.
 
-For each size k (default 12, 14, 16, 18) a circuit whose domain is exactly 2^k rows
-(``2^k - n_public - 1`` constraints, mixed multiplications and additions, one public output) is
-written as .r1cs with a satisfying .wtns; the .zkey is made straight from an INSECURE known
-secret (``known_secret_setup``, the key our setup makes from the known-secret ptau; fine for
-timing: a prover's work does not depend on who knows the secret). Inputs are cached in
-``benchmarks/.cache/``. Both provers then run as child processes on the same .zkey and .wtns,
-so start-up and file loading count on both sides; each child's peak resident memory comes from
-GNU time. Both proofs must pass ``snarkjs groth16 verify`` or the run fails. Results are
-printed as a table and saved to ``benchmarks/results/groth16_prove.json``.
+For each size k (default 12, 14, 16, 18; 20 works too, its key takes a few minutes to make) a
+circuit whose domain is exactly 2^k rows (``2^k - n_public - 1`` constraints, mixed
+multiplications and additions, one public output) is written as .r1cs with a satisfying .wtns;
+the .zkey is made straight from an INSECURE known secret (``known_secret_setup``, the key our
+setup makes from the known-secret ptau; fine for timing: a prover's work does not depend on who
+knows the secret). Inputs are cached in ``benchmarks/.cache/``. The provers then run as child
+processes on the same .zkey and .wtns, so start-up and file loading count on every side; each
+child's peak resident memory comes from GNU time. Every proof must pass ``snarkjs groth16
+verify`` or the run fails. Our ``prove()`` alone is also timed in this process (key and witness
+loaded once, best of ``--repeat``), as the proving step to set beside gnark's. Results are
+printed as a table and saved to ``benchmarks/results/groth16_prove.json``, with a ``peers``
+field that says which peer builds ran.
+
+Peers (each optional; without it its columns are absent and the table says so):
+
+- ``--rapidsnark PATH``: rapidsnark's ``prover`` binary, run whole process like the others
+  (``ratio_rapidsnark`` is ours over rapidsnark's). The build this benchmark documents
+  (``RAPIDSNARK_BUILD``): iden3/rapidsnark v0.0.5, commit 5b06dc02f3b4, with the submodule
+  commits it records (ffiasm b9dce0a78a0e, json 350ff4f7ced7, circom_runtime 839785075f90;
+  pistache ae0da38cf1c2 serves only the proof server and is not needed), its CMake ``prover``
+  target in Release mode with its x86_64 assembly for Fr and Fq, GMP from Debian's libgmp-dev.
+  v0.0.5 is the newest commit whose recorded ffiasm commit could be had when this was built.
+- ``--gnark``: builds ``benchmarks/gnark_peer`` (a Go module on gnark v0.15.0 and gnark-crypto
+  v0.20.1, pinned by its go.mod and go.sum) with ``go build`` into ``benchmarks/.cache`` and runs
+  it per size. It reads the same .r1cs and .wtns and proves the same R1CS with gnark's Groth16;
+  gnark's setup is not timed, its ``Prove`` is (best of ``--repeat``), so ``ratio_gnark`` is
+  our in-process ``prove()`` over gnark's ``Prove``. Its process memory includes its setup.
 
 Before the proofs, the G2 MSM alone (the kernel of pi_b) is timed at ``--msm-k`` (2^16 points
 by default) on full-size and on witness-like scalars, and, with ``--baseline-native`` (another
@@ -16,13 +35,15 @@ build of ``prover._native``, e.g. main's ``prover/_native.abi3.so``), beside tha
 same inputs, whose results must agree. (The benchmark circuit's B reads only the 64 inputs, so
 its proofs' own G2 MSM is small.)
 
-    python -m benchmarks groth16 [--sizes 12 14] [--repeat 3] [--profile] [--baseline-native SO]
+    python -m benchmarks groth16 [--sizes 12 16 20] [--repeat 3] [--rapidsnark PATH] [--gnark]
+                                 [--profile] [--baseline-native SO]
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import importlib.util
 import io
 import json
@@ -38,13 +59,12 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import CACHE_DIR, RESULTS_DIR
+from benchmarks import CACHE_DIR, HERE, save_result
 from benchmarks.kernels import G2_GEN, best_of, random_fr, witness_like
 from marketplace.npm import REPO_ROOT, npm_bin, run_npm_tool
 from prover import kernels
 from prover.ceremony.known_secret import known_secret_setup
 from prover.field import FR_MODULUS, LIMBS, ints_to_limbs
-from prover.formats.binfile import atomic_output
 from prover.formats.r1cs import write_r1cs
 from prover.formats.wtns import write_wtns
 from prover.formats.zkey import write_zkey
@@ -56,6 +76,23 @@ CIRCUIT_VERSION = 1
 N_INPUTS = 64
 # an INSECURE known secret: these keys only ever prove benchmark circuits
 SECRET = {"tau": 0xB3AC4, "alpha": 0xA17A, "beta": 0xBE7A}
+
+# the rapidsnark build the docstring describes; the binary given to --rapidsnark is hashed into
+# the results beside it, so that a run says which binary it timed
+RAPIDSNARK_BUILD = {
+    "repository": "iden3/rapidsnark",
+    "tag": "v0.0.5",
+    "commit": "5b06dc02f3b447d7d41cfe4abd58dd2d718d9b71",
+    "submodules": {
+        "depends/ffiasm": "b9dce0a78a0ee172c23cee2465904383ea43f0ec",
+        "depends/json": "350ff4f7ced7c4117eae2fb93df02823c8021fcb",
+        "depends/circom_runtime": "839785075f90a060a5ee5697c6c6e27f85aa35ee",
+        "depends/pistache": "ae0da38cf1c26c3321b19a512e2faffb80ae9867 (proof server only, not built)",
+    },
+    "build": "CMake target prover, CMAKE_BUILD_TYPE=Release, USE_ASM=ON (x86_64 nasm Fr/Fq), "
+    "USE_OPENMP=ON, GMP from Debian's libgmp-dev (static libgmp.a)",
+}
+GNARK_DIR = HERE / "gnark_peer"
 
 
 def benchmark_circuit(k: int, seed: int = 2026) -> tuple[R1CS, np.ndarray]:
@@ -142,13 +179,19 @@ def run_measured(cmd: list[str]) -> tuple[float, int]:
     The memory comes from GNU time run as the child's parent: Linux carries a process's peak
     RSS over fork and exec, so ``wait4`` on a child of this (large) process would report at
     least this process's own size."""
+    seconds, peak, _ = run_measured_output(cmd)
+    return seconds, peak
+
+
+def run_measured_output(cmd: list[str]) -> tuple[float, int, str]:
+    """``run_measured`` that also returns the child's standard output."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         start = time.perf_counter()
         done = subprocess.run([GNU_TIME, "-f", "%M", "-o", rss.name, *cmd], capture_output=True, text=True)
         seconds = time.perf_counter() - start
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-        return seconds, int(rss.read().split()[-1]) * 1024  # %M is in KiB
+        return seconds, int(rss.read().split()[-1]) * 1024, done.stdout  # %M is in KiB
 
 
 def zkmarket_cmd() -> list[str]:
@@ -160,9 +203,9 @@ def snarkjs_verifies(vk: Path, public: Path, proof: Path) -> bool:
     return run_npm_tool("snarkjs", "groth16", "verify", vk, public, proof, check=False, timeout=600).returncode == 0
 
 
-def measure(k: int, files: dict[str, Path], repeat: int, workdir: Path) -> dict:
-    """Best-of-``repeat`` time and the peak memory of each prover at size k; both proofs are
-    checked with snarkjs."""
+def measure(k: int, files: dict[str, Path], repeat: int, workdir: Path, rapidsnark: Path | None = None) -> dict:
+    """Best-of-``repeat`` time and the peak memory of each prover's whole process at size k (ours,
+    snarkjs and, if given, the rapidsnark binary); every proof is checked with snarkjs."""
     sides = {
         "zkmarket": lambda proof, public: (
             zkmarket_cmd() + ["groth16", "prove", str(files["zkey"]), str(files["wtns"]), str(proof), str(public)]
@@ -177,7 +220,15 @@ def measure(k: int, files: dict[str, Path], repeat: int, workdir: Path) -> dict:
             str(public),
         ],
     }
-    row = {"k": k, "constraints": (1 << k) - 2}
+    if rapidsnark is not None:
+        sides["rapidsnark"] = lambda proof, public: [
+            str(rapidsnark),
+            str(files["zkey"]),
+            str(files["wtns"]),
+            str(proof),
+            str(public),
+        ]
+    row: dict = {"k": k, "constraints": (1 << k) - 2}
     for name, cmd in sides.items():
         proof, public = workdir / f"{name}_{k}_proof.json", workdir / f"{name}_{k}_public.json"
         runs = [run_measured(cmd(proof, public)) for _ in range(repeat)]
@@ -186,7 +237,78 @@ def measure(k: int, files: dict[str, Path], repeat: int, workdir: Path) -> dict:
         row[f"{name}_seconds"] = min(t for t, _ in runs)
         row[f"{name}_peak_rss_mib"] = max(m for _, m in runs) / 2**20
     row["ratio"] = row["zkmarket_seconds"] / row["snarkjs_seconds"]
+    if rapidsnark is not None:
+        row["ratio_rapidsnark"] = row["zkmarket_seconds"] / row["rapidsnark_seconds"]
     return row
+
+
+def prove_in_process(k: int, files: dict[str, Path], repeat: int, workdir: Path) -> float:
+    """Best-of-``repeat`` seconds of our ``prove()`` alone: the key and witness are read once,
+    outside the timing. The last proof is checked with snarkjs like the others."""
+    from prover.formats.snarkjs_json import write_proof, write_public
+    from prover.formats.wtns import read_wtns
+    from prover.formats.zkey import read_zkey
+    from prover.groth16.prove import prove
+
+    pk, witness = read_zkey(files["zkey"]), read_wtns(files["wtns"])
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        proof, signals = prove(pk, witness)
+        times.append(time.perf_counter() - start)
+    del pk, witness
+    proof_path, public_path = workdir / f"in_process_{k}_proof.json", workdir / f"in_process_{k}_public.json"
+    write_proof(proof, proof_path)
+    write_public(signals, public_path)
+    if not snarkjs_verifies(files["vk"], public_path, proof_path):
+        raise RuntimeError(f"the in-process proof at 2^{k} does not verify: the benchmark is void")
+    return min(times)
+
+
+# --- gnark (benchmarks/gnark_peer) -------------------------------------------------------------
+
+
+def go_binary() -> str | None:
+    found = shutil.which("go")
+    if found:
+        return found
+    return "/usr/local/go/bin/go" if os.access("/usr/local/go/bin/go", os.X_OK) else None
+
+
+def build_gnark(cache: Path = CACHE_DIR) -> Path:
+    """``go build`` of ``benchmarks/gnark_peer`` into the cache (Go's own build cache makes a
+    rebuild of unchanged sources quick); its modules are pinned by go.mod and go.sum."""
+    go = go_binary()
+    if go is None:
+        raise RuntimeError("--gnark needs the go command (on PATH or at /usr/local/go/bin/go)")
+    cache.mkdir(parents=True, exist_ok=True)
+    out = cache / "gnark_peer"
+    done = subprocess.run(
+        [go, "build", "-trimpath", "-o", str(out), "."], cwd=GNARK_DIR, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"go build of {GNARK_DIR} failed:\n{done.stdout}{done.stderr}")
+    return out
+
+
+def measure_gnark(binary: Path, files: dict[str, Path], repeat: int) -> dict:
+    """gnark's Groth16 on the same R1CS and witness: its setup (not a proving cost), its best
+    ``Prove`` of ``repeat``, and its whole process's peak memory (setup included)."""
+    _, peak, out = run_measured_output(
+        [str(binary), "-r1cs", str(files["r1cs"]), "-wtns", str(files["wtns"]), "-repeat", str(repeat)]
+    )
+    result = json.loads(out)
+    if not result.get("verified"):
+        raise RuntimeError("gnark's proof did not verify: the benchmark is void")
+    return {**result, "peak_rss_bytes": peak}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def profile(files: dict[str, Path], top: int = 20) -> str:
@@ -246,16 +368,35 @@ def g2_msm_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+# (header, row key, format): a column is shown when some row has its key
+COLUMNS = (
+    ("constraints", "constraints", "d"),
+    ("zkmarket s", "zkmarket_seconds", ".2f"),
+    ("prove() s", "zkmarket_prove_seconds", ".2f"),
+    ("snarkjs s", "snarkjs_seconds", ".2f"),
+    ("ratio", "ratio", ".2f"),
+    ("rapidsnark s", "rapidsnark_seconds", ".2f"),
+    ("ratio_rs", "ratio_rapidsnark", ".2f"),
+    ("gnark Prove s", "gnark_prove_seconds", ".2f"),
+    ("ratio_gnark", "ratio_gnark", ".2f"),
+    ("zkmarket MiB", "zkmarket_peak_rss_mib", ".0f"),
+    ("snarkjs MiB", "snarkjs_peak_rss_mib", ".0f"),
+    ("rapidsnark MiB", "rapidsnark_peak_rss_mib", ".0f"),
+    ("gnark MiB*", "gnark_peak_rss_mib", ".0f"),
+)
+
+
 def table(rows: list[dict]) -> str:
-    lines = [
-        f"{'constraints':>12} {'zkmarket s':>11} {'snarkjs s':>10} {'ratio':>6} "
-        f"{'zkmarket MiB':>13} {'snarkjs MiB':>12}"
-    ]
+    """Whole-process seconds and MiB, ``prove()`` and gnark's ``Prove`` alone, and the ratios
+    (ours over theirs: below 1 is faster); gnark's MiB* includes its setup."""
+    columns = [c for c in COLUMNS if any(c[1] in r for r in rows)]
+    lines = [" ".join(f"{header:>{max(len(header), 6)}}" for header, _, _ in columns)]
     for r in rows:
-        lines.append(
-            f"{r['constraints']:>12} {r['zkmarket_seconds']:>11.2f} {r['snarkjs_seconds']:>10.2f} "
-            f"{r['ratio']:>6.2f} {r['zkmarket_peak_rss_mib']:>13.0f} {r['snarkjs_peak_rss_mib']:>12.0f}"
-        )
+        cells = []
+        for header, key, fmt in columns:
+            width = max(len(header), 6)
+            cells.append(f"{r[key]:>{width}{fmt}}" if key in r else f"{'-':>{width}}")
+        lines.append(" ".join(cells))
     return "\n".join(lines)
 
 
@@ -270,6 +411,15 @@ def main(argv: list[str] | None = None) -> int:
         help="log2 of the domain size of each benchmark circuit",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per prover and size (best time kept)")
+    parser.add_argument(
+        "--rapidsnark",
+        type=Path,
+        metavar="PATH",
+        help="rapidsnark's prover binary, to run on the same files (see the module's docstring for its build)",
+    )
+    parser.add_argument(
+        "--gnark", action="store_true", help="also build and run benchmarks/gnark_peer (needs Go) on the same R1CS"
+    )
     parser.add_argument("--profile", action="store_true", help="also profile our prover at the largest size")
     parser.add_argument("--msm-k", type=int, default=16, metavar="K", help="log2 of the G2 MSM's size (0: skip it)")
     parser.add_argument(
@@ -281,6 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not os.access(GNU_TIME, os.X_OK):
         print(f"{GNU_TIME} (GNU time) is needed to measure peak memory: apt-get install time", file=sys.stderr)
+        return 1
+    if args.rapidsnark is not None and not os.access(args.rapidsnark, os.X_OK):
+        print(f"--rapidsnark {args.rapidsnark} is not an executable file", file=sys.stderr)
+        return 1
+    if args.gnark and go_binary() is None:
+        print("--gnark needs the go command (on PATH or at /usr/local/go/bin/go)", file=sys.stderr)
         return 1
 
     snarkjs_version = json.loads((REPO_ROOT / "node_modules/snarkjs/package.json").read_text())["version"]
@@ -295,19 +451,55 @@ def main(argv: list[str] | None = None) -> int:
     if args.msm_k:
         msm_rows = g2_msm_rows(args.msm_k, max(args.repeat, 3), args.baseline_native)
         print(g2_msm_table(msm_rows), flush=True)
+    absent = []
+    if args.rapidsnark is None:
+        absent.append("rapidsnark: not run (pass --rapidsnark PATH)")
+    gnark_binary = None
+    if args.gnark:
+        print("building benchmarks/gnark_peer", flush=True)
+        gnark_binary = build_gnark()
+    else:
+        absent.append("gnark: not run (pass --gnark)")
     rows = []
+    gnark_runs = []
     with tempfile.TemporaryDirectory() as workdir:
         for k in args.sizes:
             print(f"2^{k}:", flush=True)
             files = prepare(k)
-            rows.append(measure(k, files, args.repeat, Path(workdir)))
+            row = measure(k, files, args.repeat, Path(workdir), args.rapidsnark)
+            row["zkmarket_prove_seconds"] = prove_in_process(k, files, args.repeat, Path(workdir))
+            if gnark_binary is not None:
+                gnark = measure_gnark(gnark_binary, files, args.repeat)
+                if gnark["constraints"] != row["constraints"]:
+                    raise RuntimeError(f"gnark built {gnark['constraints']} constraints, ours has {row['constraints']}")
+                gnark_runs.append(gnark)
+                row["gnark_prove_seconds"] = gnark["prove_seconds"]
+                row["gnark_setup_seconds"] = gnark["setup_seconds"]
+                row["gnark_peak_rss_mib"] = gnark["peak_rss_bytes"] / 2**20
+                row["ratio_gnark"] = row["zkmarket_prove_seconds"] / row["gnark_prove_seconds"]
+            rows.append(row)
             print(table(rows[-1:]).splitlines()[1], flush=True)
     print(table(rows))
+    whole = "zkmarket, snarkjs" + (", rapidsnark" if args.rapidsnark is not None else "")
+    legend = f"{whole}: whole process; prove(): our prove() alone, in process"
+    print(legend + ("; gnark: Prove alone (MiB*: its process, setup included)" if gnark_runs else ""))
+    for note in absent:
+        print(f"  {note}")
+    peers: dict = {"snarkjs": {"version": snarkjs_version}, "absent": absent}
+    if args.rapidsnark is not None:
+        peers["rapidsnark"] = {
+            **RAPIDSNARK_BUILD,
+            "binary": str(args.rapidsnark),
+            "binary_sha256": file_sha256(args.rapidsnark),
+        }
+    if gnark_runs:
+        peers["gnark"] = {key: gnark_runs[0][key] for key in ("gnark", "gnark_crypto", "go", "circuit")}
     report = {
         "benchmark": "groth16_prove",
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
         "snarkjs": snarkjs_version,
+        "peers": peers,
         "kernels": kernels.BACKEND,
         "native_build": kernels.NATIVE_BUILD,
         "repeat": args.repeat,
@@ -318,8 +510,5 @@ def main(argv: list[str] | None = None) -> int:
     if args.profile:
         report["profile"] = profile(prepare(max(args.sizes)))
         print(report["profile"])
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    with atomic_output(RESULTS_DIR / "groth16_prove.json", "w") as out:
-        json.dump(report, out, indent=1)
-    print(f"saved {RESULTS_DIR / 'groth16_prove.json'}")
+    save_result("groth16_prove.json", report)
     return 0
