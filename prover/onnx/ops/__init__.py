@@ -10,18 +10,23 @@ function that lowers a node to graph ops, and the kinds it may emit.
 The modules of this package, one per op family, each register their ops and ONNX operators;
 ``REGISTRY`` and ``IMPORTS`` are the only tables, and every stage reads them:
 
-    linear.py       dense, conv                     Gemm, MatMul, Conv, BatchNormalization
+    linear.py       dense, conv, matmul             Gemm, MatMul (by constant weights: dense; of two
+                                                    computed tensors: matmul), Conv,
+                                                    BatchNormalization
     elementwise.py  add, sub, mul, relu, rescale    Add, Sub, Mul, Relu
     pool.py         maxpool, sumpool, avgpool       MaxPool, AveragePool, GlobalAveragePool
     movement.py     reshape, transpose, slice,      Flatten, Reshape, Squeeze, Unsqueeze,
                     gather, concat, pad, expand,    Transpose, Slice, Split, Gather, Concat,
                     tile                            Pad, Expand, Tile, Identity, Cast (float)
 
-    piecewise.py    neg, abs, clip, max, min,       Neg, Abs, Clip (ReLU6), Max, Min, LeakyRelu
-                    leakyrelu
+    piecewise.py    neg, abs, clip, max, min,       Neg, Abs, Clip (ReLU6), Max, Min, LeakyRelu,
+                    leakyrelu, prelu                PRelu (a constant slope per channel or scalar)
     transcendental.py
                     sigmoid, tanh                   Sigmoid, Tanh, HardSigmoid, HardSwish
                                                     (the last two as mul, add, clip)
+    recurrent.py    (dense, slice, add, sub, mul,   RNN, GRU, LSTM: unrolled over the static
+                    sigmoid, tanh, concat,          sequence length (default activations, zero
+                    reshape)                        initial state, layouts 0 and 1, any direction)
     sklearn.py      (dense, sub, mul)               ai.onnx.ml: LinearClassifier, LinearRegressor,
                                                     Scaler (scikit-learn's exports, skl2onnx)
 
@@ -45,7 +50,16 @@ Rule signatures (each stage passes its own context object):
 - ``onnx(importer, node)``: lowers an ONNX node (``prover.onnx.importer.Importer``).
 """
 
-from prover.onnx.ops import elementwise, linear, movement, piecewise, pool, sklearn, transcendental  # noqa: F401  (they register)
+from prover.onnx.ops import (  # noqa: F401  (they register)
+    elementwise,
+    linear,
+    movement,
+    piecewise,
+    pool,
+    recurrent,
+    sklearn,
+    transcendental,
+)
 from prover.onnx.ops.registry import IMPORTS, REGISTRY, STAGES, OnnxImport, OpSpec, validate_graph
 
 __all__ = ["IMPORTS", "REGISTRY", "STAGES", "OnnxImport", "OpSpec", "validate_graph"]
