@@ -262,8 +262,9 @@ def test_recurrent_weights_are_committed_once_per_direction(rng):
     model, _, in_shape = recurrent_model("gru_y_h", rng)
     q = quantize(import_model(model), rng.normal(0, 1, (64, *in_shape)))
     dense = [op for op in q.ops if op.kind == "dense"]
-    assert len(dense) == 1 + 2 + 1  # the input projection, the recurrence of steps 1 and 2, the head
-    assert len({op.inputs[1] for op in dense}) == 3
+    # the input projection, step 0's r * Rbh (by the diagonal), the recurrence of steps 1 and 2, the head
+    assert len(dense) == 1 + 1 + 2 + 1
+    assert len({op.inputs[1] for op in dense}) == 4
 
 
 def test_the_quantized_gru_stays_within_its_bound_over_the_whole_calibrated_box(rng):
@@ -474,3 +475,18 @@ def test_digits_gru_is_proved_and_a_wrong_label_is_refused(digits_gru, capsys):
     assert not verify(pk.verifying_key(), wrong, proof)
     with capsys.disabled():
         print(f"\ndigits GRU: {ic.r1cs.n_constraints} constraints, compiled {compiled:.1f} s, proved {proved:.1f} s")
+
+
+def test_no_recurrent_weight_is_published_in_the_architecture(rng):
+    """Every W, R and bias value, GRU's first-step Rbh among them, is a dense weight (bound by the
+    model commitment); the architecture spec carries none of them, and a client rebuilds the
+    same private-mode circuit from it."""
+    model, _, in_shape = recurrent_model("gru_y_h", rng)
+    q = quantize(import_model(model), rng.normal(0, 1, (64, *in_shape)))
+    spec = S.architecture_spec(q)
+    assert all(values is None for *_, values in spec["constants"].values())
+    rebuilt = S.architecture_graph(spec)
+    ours, theirs = (S.inference_circuit(g, "private").r1cs for g in (q, rebuilt))
+    for m in "ABC":
+        a, b = getattr(ours, m), getattr(theirs, m)
+        assert (a.indptr == b.indptr).all() and (a.indices == b.indices).all() and (a.coeffs == b.coeffs).all()

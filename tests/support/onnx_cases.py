@@ -462,6 +462,23 @@ OPS = {
         False,
         ["leakyrelu", "reshape"],
     ),
+    "prelu_per_channel": (
+        [const("slope", np.array([[0.25], [-0.5]], np.float32)), n("PRelu", ["x", "slope"], ["a"], name="prelu")]
+        + [flat("a")],
+        (2, 3),
+        (6,),
+        False,
+        ["prelu", "reshape"],
+    ),
+    # prover.onnx.ops.linear: a product of two activations, x x^T, floored once
+    "matmul_gram": (
+        [n("Transpose", ["x"], ["t"], name="t", perm=[0, 2, 1]), n("MatMul", ["x", "t"], ["g"], name="gram")]
+        + [flat("g")],
+        (2, 3),
+        (4,),
+        False,
+        ["transpose", "matmul", "reshape"],
+    ),
     # prover.onnx.ops.transcendental: within one output unit (2**-t) of onnxruntime
     "sigmoid": ([n("Sigmoid", ["x"], ["a"], name="sigmoid"), flat("a")], (2, 3), (6,), False, ["sigmoid", "reshape"]),
     "tanh": ([n("Tanh", ["x"], ["a"], name="tanh"), flat("a")], (2, 3), (6,), False, ["tanh", "reshape"]),

@@ -19,7 +19,8 @@ Tanh; RNN's f = Tanh), gates in ONNX's order (GRU z, r, h; LSTM i, o, f, c):
           C = f * C' + i * c~,  H = o * h(C)
 
 The initial state is zero (absent, or a constant zero ``initial_h`` / ``initial_c``), so the
-first step has no recurrent product: its recurrent terms are their biases, constants. Each
+first step has no recurrent product: its recurrent terms are their biases (GRU's Rbh, which r
+multiplies, as a ``dense`` by its diagonal, so that it stays a committed weight). Each
 step costs, per hidden unit, a sigmoid or tanh per gate, one constraint per ``mul`` of two
 tensors (GRU 2, LSTM 3) and the rescales; the R products are free in public mode and one
 constraint each in private mode.
@@ -113,12 +114,14 @@ class _Unrolled:
         return self.emit("add", [a, b], what)
 
     def times(self, a: str, b, what: str):
-        """a * b for a tensor or constant b; None (a zero) for b None."""
+        """a * b for a tensor b; None (a zero) for b None. A constant b (a bias) is a weight:
+        a ``dense`` by its diagonal keeps it in the model commitment, where a ``mul`` by a
+        constant would publish it in the architecture."""
         if b is None:
             return None
-        if not isinstance(b, str):
-            b = self.im.add_constant(self.name(f"{what}:c"), b)
-        return self.emit("mul", [a, b], what)
+        if isinstance(b, str):
+            return self.emit("mul", [a, b], what)
+        return self.emit("dense", [a, self.im.add_constant(self.name(f"{what}:diag"), np.diag(b))], what)
 
 
 def _rnn_step(u: _Unrolled, t: int, state, _cell, _attrs):
