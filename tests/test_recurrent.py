@@ -294,7 +294,8 @@ def _gru_variant(rng, **change):
         weights.update(values)
     op_type = change.pop("op_type", "GRU")
     if op_type == "LSTM":
-        weights = {"W": rng.normal(0, 0.5, (1, 4 * h, 2)), "R": rng.normal(0, 0.5, (1, 4 * h, h))}
+        del weights["B"]
+        weights.update(W=rng.normal(0, 0.5, (1, 4 * h, 2)), R=rng.normal(0, 0.5, (1, 4 * h, h)))
         inputs, attrs = inputs[:3] + inputs[4:], {"hidden_size": h}
         inputs.insert(3, "")
     attrs.update(change)
@@ -315,8 +316,9 @@ def _gru_variant(rng, **change):
         ({"extra_inputs": (["seq_lens"], {"seq_lens": np.array([3])})}, "sequence_lens"),
         ({"extra_inputs": (["", "h0"], {"h0": np.full((1, 1, 3), 0.5)})}, "initial_h"),
         ({"direction": "sideways"}, "direction"),
+        ({"op_type": "LSTM", "extra_inputs": (["", "", "", "P"], {"P": np.ones((1, 9))})}, "peepholes"),
     ],
-    ids=["activations", "clip", "input_forget", "sequence_lens", "initial_h", "direction"],
+    ids=["activations", "clip", "input_forget", "sequence_lens", "initial_h", "direction", "peepholes"],
 )
 def test_unsupported_recurrent_variants_are_refused_by_name(change, reason, rng):
     model = _gru_variant(rng, **change)
