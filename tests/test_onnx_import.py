@@ -145,15 +145,15 @@ def test_unsupported_shapes_and_attributes_are_refused(variant, reason, rng):
     if variant == "fixed_batch":
         model = make_model([gemm("g", "x", "y")], (8,), (4,), weights)
         model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 5
-    elif variant == "variable_weights":
+    elif variant == "variable_weights":  # (MatMul of two computed tensors is a matmul: test_recurrent)
         model = make_model(
             [
                 helper.make_node("Relu", ["x"], ["r"], name="r"),
-                helper.make_node("MatMul", ["x", "r"], ["p"], name="mm"),
+                helper.make_node("Conv", ["x", "r"], ["p"], name="conv"),
                 flat("p"),
             ],
-            (4, 4),
-            (16,),
+            (1, 4, 4),
+            (1,),
         )
     elif variant == "padded_avg_excluding_pad":
         model = make_model(

@@ -275,11 +275,12 @@ def minimum(b: Builder, x, y, bits: int) -> LinComb:
     return x + y - LinComb.of(maximum(b, x, y, bits))
 
 
-def sign_select(b: Builder, x, sign_bits: np.ndarray, positive: int, negative: int) -> LinComb:
+def sign_select(b: Builder, x, sign_bits: np.ndarray, positive: int, negative) -> LinComb:
     """``positive * x`` where x >= 0 and ``negative * x`` where x < 0, given ``sign_bits``, the
     ``signed_bits`` decomposition of x (top bit 1 exactly when x >= 0): one constraint
     p = top_bit * x per element, then ``negative * x + (positive - negative) * p`` (free).
-    |x| is (1, -1), a leaky ReLU with slope a at scale t is (2^t, a)."""
+    |x| is (1, -1), a leaky ReLU with slope a at scale t is (2^t, a); ``negative`` may be an
+    array broadcast against x (PRelu's slope per channel)."""
     x = LinComb.lift(x)
     sign = sign_bits[..., -1]
     p = b.alloc(x.shape)
@@ -436,6 +437,19 @@ def dense_indices(n_in: int, n_out: int, lead: int = 1) -> tuple[np.ndarray, np.
     xi, wi = np.broadcast_arrays(xi, wi)
     bias = np.tile(np.arange(n_out, dtype=np.int64), lead)
     return xi.reshape(lead * n_out, n_in).copy(), wi.reshape(lead * n_out, n_in).copy(), bias
+
+
+def matmul_indices(a_shape, b_shape) -> tuple[np.ndarray, np.ndarray]:
+    """Term tables of y[..., i, j] = sum_k a[..., i, k] * b[..., k, j] (leading axes broadcast as
+    numpy's matmul): the flat a index and the flat b index of each of K terms, shape
+    (y.size, K), outputs in C order."""
+    a = np.arange(int(np.prod(a_shape)), dtype=np.int64).reshape(a_shape)
+    b = np.arange(int(np.prod(b_shape)), dtype=np.int64).reshape(b_shape)
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul of {tuple(a_shape)} by {tuple(b_shape)} does not fit")
+    ai, bi = np.broadcast_arrays(a[..., :, None, :], np.swapaxes(b, -1, -2)[..., None, :, :])
+    k = a.shape[-1]
+    return ai.reshape(-1, k).copy(), bi.reshape(-1, k).copy()
 
 
 def conv_indices(

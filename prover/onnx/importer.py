@@ -129,6 +129,9 @@ class Importer:
         # compute it, foldable into a dense that reads it (``dense``)
         self.affine: dict[str, tuple[str, np.ndarray, np.ndarray, list[Op]]] = {}
         self.uses = self._use_counts(g)
+        # graph tensors whose ONNX batch axis is not the first (a Transpose before a layout-0 RNN,
+        # its outputs): their graph values are batch first, their sample shape drops that axis
+        self.batch_axis: dict[str, int] = {}
         self.graph = Graph(input=self.input_name, output="", tensors={}, constants={}, ops=[])
         self.graph.tensors[self.input_name] = Tensor(self.input_name, self.shapes[self.input_name][1:])
         for index, node in enumerate(g.node):
@@ -147,6 +150,11 @@ class Importer:
             raise UnsupportedModelError(
                 f"the model output {out} has per-sample shape {self.graph.tensors[out].shape}; "
                 "the compiler needs a vector of logits (add a Flatten before the output)"
+            )
+        if out in self.batch_axis:
+            raise UnsupportedModelError(
+                f"the model output {out} has its batch axis at position {self.batch_axis[out]}; "
+                "the compiler needs it first (Transpose it back before the output)"
             )
         self.graph.output = out
         validate_graph(self.graph)
@@ -185,14 +193,26 @@ class Importer:
         return fixed
 
     def sample_shape(self, name: str) -> tuple[int, ...]:
+        """The per-sample shape of ONNX tensor ``name``: its inferred shape without the batch axis
+        (the first, or the one ``batch_axis`` records)."""
         full = self.shapes.get(name)
         if full is None:
             raise UnsupportedModelError(f"node {self.where}: shape inference gave no static shape for {name}")
-        if not full or full[0] != 1:
+        axis = self.batch_axis.get(name, 0)
+        if len(full) <= axis or full[axis] != 1:
             raise UnsupportedModelError(
                 f"node {self.where}: tensor {name} of shape {full} does not keep the batch axis first"
             )
-        return full[1:]
+        return tuple(full[:axis]) + tuple(full[axis + 1 :])
+
+    def batch_position(self, name: str) -> int:
+        """Where the batch axis of (ONNX) tensor ``name`` lies: 0 unless a rule moved it."""
+        return self.batch_axis.get(self.resolve(name), 0)
+
+    def move_batch(self, name: str, axis: int) -> None:
+        """Record that the batch axis of the tensor a rule is about to emit is ONNX axis ``axis``."""
+        if axis:
+            self.batch_axis[name] = axis
 
     # --- names, constants, ops -------------------------------------------------------------------
 
@@ -227,10 +247,18 @@ class Importer:
             raise UnsupportedModelError(f"node {self.where}: {what} ({name}) must be a constant")
         return value
 
-    def tensor_input(self, name: str) -> str:
+    def tensor_input(self, name: str, moved_batch: bool = False) -> str:
+        """The graph tensor behind an operand; UnsupportedModelError for a constant, and for a
+        tensor whose batch axis is not first unless the rule reads it so (``moved_batch``)."""
         name = self.resolve(name)
         if name not in self.graph.tensors:
             raise UnsupportedModelError(f"node {self.where}: operand {name} must be computed from the input")
+        if name in self.batch_axis and not moved_batch:
+            raise UnsupportedModelError(
+                f"node {self.where}: operand {name} has its batch axis at position {self.batch_axis[name]} "
+                f"(after a Transpose or a layout-0 RNN), and {self.node.op_type} needs it first; only Transpose, "
+                "Squeeze, Unsqueeze, Gather, Slice, RNN, GRU and LSTM read such a tensor: Transpose it back first"
+            )
         return name
 
     def add_constant(self, name: str, values: np.ndarray) -> str:

@@ -1,6 +1,6 @@
 """Tiny ONNX models built with onnx.helper: the import cases, the data-movement, the
-piecewise-linear, the transcendental and the arithmetic op cases, and onnxruntime to run them
-as the reference."""
+piecewise-linear, the transcendental, the arithmetic and the recurrent op cases, and onnxruntime to
+run them as the reference."""
 
 from __future__ import annotations
 
@@ -462,6 +462,23 @@ OPS = {
         False,
         ["leakyrelu", "reshape"],
     ),
+    "prelu_per_channel": (
+        [const("slope", np.array([[0.25], [-0.5]], np.float32)), n("PRelu", ["x", "slope"], ["a"], name="prelu")]
+        + [flat("a")],
+        (2, 3),
+        (6,),
+        False,
+        ["prelu", "reshape"],
+    ),
+    # prover.onnx.ops.linear: a product of two activations, x x^T, floored once
+    "matmul_gram": (
+        [n("Transpose", ["x"], ["t"], name="t", perm=[0, 2, 1]), n("MatMul", ["x", "t"], ["g"], name="gram")]
+        + [flat("g")],
+        (2, 3),
+        (4,),
+        False,
+        ["transpose", "matmul", "reshape"],
+    ),
     # prover.onnx.ops.transcendental: within one output unit (2**-t) of onnxruntime
     "sigmoid": ([n("Sigmoid", ["x"], ["a"], name="sigmoid"), flat("a")], (2, 3), (6,), False, ["sigmoid", "reshape"]),
     "tanh": ([n("Tanh", ["x"], ["a"], name="tanh"), flat("a")], (2, 3), (6,), False, ["tanh", "reshape"]),
@@ -502,3 +519,75 @@ OPS = {
         ["softmax", "reshape"],
     ),
 }
+
+# prover.onnx.ops.recurrent: case -> (operator, attributes, layout, what the model reads after it)
+RECURRENT = {
+    "rnn_y_h": ("RNN", {}, 0, "y_h"),
+    "rnn_bidirectional_layout1_y": ("RNN", {"direction": "bidirectional"}, 1, "y"),
+    "gru_y_h": ("GRU", {"linear_before_reset": 1}, 0, "y_h_gemm"),
+    "gru_reset_after_y_last_step": ("GRU", {"linear_before_reset": 0}, 0, "y_last"),
+    "gru_reverse_layout1_y": ("GRU", {"direction": "reverse", "linear_before_reset": 1}, 1, "y"),
+    "lstm_y_h_gathered": ("LSTM", {}, 0, "y_h_gather"),
+    "lstm_bidirectional_y_c": ("LSTM", {"direction": "bidirectional"}, 0, "y_c"),
+}
+RECURRENT_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+
+
+def recurrent_model(case: str, rng, steps: int = 3, features: int = 2, hidden: int = 3):
+    """RECURRENT[case] as an ONNX model of input [N, steps, features] with random weights and
+    biases, and the model onnxruntime runs as its reference (the same for layout 0; for layout 1,
+    which onnxruntime does not run, the layout-0 twin with Transposes around it). Layout 0 reads
+    a batch-first input through a Transpose, as torch exports batch_first=True."""
+    op_type, attrs, layout, read = RECURRENT[case]
+    dirs = 2 if attrs.get("direction") == "bidirectional" else 1
+    g = RECURRENT_GATES[op_type]
+    weights = {
+        "W": w(rng, dirs, g * hidden, features),
+        "R": w(rng, dirs, g * hidden, hidden),
+        "B": w(rng, dirs, 2 * g * hidden, scale=0.3),
+        "head.W": w(rng, 4, dirs * hidden),
+        "head.b": w(rng, 4),
+    }
+    outputs = ["Y", "Y_h"] + (["Y_c"] if op_type == "LSTM" else [])
+
+    def build(layout: int):
+        if layout == 0:
+            nodes = [n("Transpose", ["x"], ["X"], name="batch_first", perm=[1, 0, 2])]
+        else:
+            nodes = [n("Identity", ["x"], ["X"], name="batch_first")]
+        nodes.append(n(op_type, ["X", "W", "R", "B"], outputs, name="rnn", hidden_size=hidden, layout=layout, **attrs))
+        # back to batch first: Y [seq, dirs, batch, hidden] and Y_h [dirs, batch, hidden] at layout 0
+        y_perm, h_perm = ([2, 0, 1, 3], [1, 0, 2]) if layout == 0 else ([0, 1, 2, 3], [0, 1, 2])
+        return nodes, y_perm, h_perm
+
+    def tail(nodes, y_perm, h_perm):
+        if read == "y":
+            nodes += [n("Transpose", ["Y"], ["Yb"], name="y_back", perm=y_perm), flat("Yb")]
+            return (steps * dirs * hidden,)
+        if read in ("y_h", "y_c"):
+            name = "Y_h" if read == "y_h" else "Y_c"
+            nodes += [n("Transpose", [name], ["Hb"], name="h_back", perm=h_perm), flat("Hb")]
+            return (dirs * hidden,)
+        if read == "y_h_gemm":  # h_n[-1] of torch, squeezed, then a Linear
+            nodes += [const("axis0", np.array([0], i64)), n("Squeeze", ["Y_h", "axis0"], ["last"], name="squeeze")]
+        elif read == "y_h_gather":
+            nodes += [const("minus1", i64(-1)), n("Gather", ["Y_h", "minus1"], ["last"], name="h_last", axis=0)]
+        else:  # y_last: out[:, -1] after torch's Squeeze of the directions axis and its Transpose
+            nodes += [
+                const("axis1", np.array([1], i64)),
+                n("Squeeze", ["Y", "axis1"], ["Ys"], name="squeeze_dirs"),
+                n("Transpose", ["Ys"], ["Yb"], name="y_back", perm=[1, 0, 2]),
+                const("minus1", i64(-1)),
+                n("Gather", ["Yb", "minus1"], ["last"], name="y_last", axis=1),
+            ]
+        nodes.append(gemm("head", "last", "y"))
+        return (4,)
+
+    nodes, y_perm, h_perm = build(layout)
+    out_shape = tail(nodes, y_perm, h_perm)
+    model = make_model(nodes, (steps, features), out_shape, weights, opset=14)
+    if layout == 0:
+        return model, model, (steps, features)
+    twin, _, _ = build(0)
+    tail(twin, [2, 0, 1, 3], [1, 0, 2])
+    return model, make_model(twin, (steps, features), out_shape, weights, opset=14), (steps, features)

@@ -24,10 +24,12 @@ def _rows(matrix, i):
 class Z3Circuit:
     """The constraints of a circuit as z3 formulas; ``value(w)`` is wire w's value in [0, r)."""
 
-    def __init__(self, circuit: Circuit, drop: frozenset[int] = frozenset()):
-        """``drop``: indices of constraints left out (a mutated gadget, for the twins)."""
+    def __init__(self, circuit: Circuit, drop: frozenset[int] = frozenset(), nonlinear: bool = False):
+        """``drop``: indices of constraints left out (a mutated gadget, for the twins);
+        ``nonlinear``: a product of two non-bit linear combinations becomes a z3 product (a
+        claim then fixes the inputs, so that z3 solves a linear system) instead of raising."""
         r1cs = circuit.r1cs
-        self.circuit = circuit
+        self.circuit, self.nonlinear = circuit, nonlinear
         rows = [(_rows(r1cs.A, i), _rows(r1cs.B, i), _rows(r1cs.C, i)) for i in range(r1cs.n_constraints)]
         rows = [row for i, row in enumerate(rows) if i not in drop]
         booleanity = [
@@ -68,6 +70,8 @@ class Z3Circuit:
             if all(w == 0 or w in self.bits for w, _ in x):  # a sum of bits times y: linear in y
                 other = self._lin(y)
                 return z3.Sum([c * (other if w == 0 else z3.If(self.bits[w], other, 0)) for w, c in x])
+        if self.nonlinear:
+            return self._lin(a) * self._lin(b)
         raise NotLinearisable("a product of two non-bit linear combinations")
 
     def refutes(self, claim) -> bool:

@@ -10,15 +10,17 @@ function that lowers a node to graph ops, and the kinds it may emit.
 The modules of this package, one per op family, each register their ops and ONNX operators;
 ``REGISTRY`` and ``IMPORTS`` are the only tables, and every stage reads them:
 
-    linear.py       dense, conv                     Gemm, MatMul, Conv, BatchNormalization
+    linear.py       dense, conv, matmul             Gemm, MatMul (by constant weights: dense; of two
+                                                    computed tensors: matmul), Conv,
+                                                    BatchNormalization
     elementwise.py  add, sub, mul, relu, rescale    Add, Sub, Mul, Relu
     pool.py         maxpool, sumpool, avgpool       MaxPool, AveragePool, GlobalAveragePool
     movement.py     reshape, transpose, slice,      Flatten, Reshape, Squeeze, Unsqueeze,
                     gather, concat, pad, expand,    Transpose, Slice, Split, Gather, Concat,
                     tile                            Pad, Expand, Tile, Identity, Cast (float)
 
-    piecewise.py    neg, abs, clip, max, min,       Neg, Abs, Clip (ReLU6), Max, Min, LeakyRelu
-                    leakyrelu
+    piecewise.py    neg, abs, clip, max, min,       Neg, Abs, Clip (ReLU6), Max, Min, LeakyRelu,
+                    leakyrelu, prelu                PRelu (a constant slope per channel or scalar)
     transcendental.py
                     sigmoid, tanh, expneg           Sigmoid, Tanh, HardSigmoid, HardSwish
                                                     (the last two as mul, add, clip);
@@ -28,6 +30,9 @@ The modules of this package, one per op family, each register their ops and ONNX
     reduce.py       reducesum, reducemax,           ReduceSum, ReduceMean, ReduceMax, Softmax,
                     reducemean, softmax             LayerNormalization (as reducemean, sub,
                                                     mul, add, sqrt, div)
+    recurrent.py    (dense, slice, add, sub, mul,   RNN, GRU, LSTM: unrolled over the static
+                    sigmoid, tanh, concat,          sequence length (default activations, zero
+                    reshape)                        initial state, layouts 0 and 1, any direction)
     sklearn.py      (dense, sub, mul)               ai.onnx.ml: LinearClassifier, LinearRegressor,
                                                     Scaler (scikit-learn's exports, skl2onnx)
     trees.py        trees                           ai.onnx.ml: TreeEnsembleClassifier,
@@ -62,6 +67,7 @@ from prover.onnx.ops import (  # noqa: F401  (they register)
     movement,
     piecewise,
     pool,
+    recurrent,
     reduce,
     sklearn,
     transcendental,

@@ -14,7 +14,7 @@ import numpy as np
 from prover.circuit import gadgets as G
 from prover.circuit.builder import LinComb, Value
 from prover.onnx.graph import Constant, Op, bits_for_range
-from prover.onnx.ops.linear import fold_bias
+from prover.onnx.ops.linear import fold_bias, product_interval
 from prover.onnx.ops.registry import OpSpec, register, register_onnx, register_unary_onnx
 
 # --- semantics -------------------------------------------------------------------------------
@@ -69,8 +69,7 @@ def quantize_mul(qz, op: Op):
             names.append(c.name)
             ranges.append((int(c.values.min()), int(c.values.max())))
             scales.append(c.scale)
-    corners = [u * v for u in ranges[0] for v in ranges[1]]
-    qz.requantize(Op("mul", tuple(names), op.output, {}, op.source), sum(scales), (min(corners), max(corners)))
+    qz.requantize(Op("mul", tuple(names), op.output, {}, op.source), sum(scales), product_interval(*ranges))
 
 
 def aligned(qz, op: Op) -> tuple[int, Op, tuple[int, int], tuple[int, int]]:

@@ -1,5 +1,6 @@
-"""Linear layers: ``dense`` and ``conv`` (Gemm, MatMul with a constant right operand, Conv), and
-BatchNormalization folded into the layer before it.
+"""Linear layers: ``dense`` and ``conv`` (Gemm, MatMul with a constant right operand, Conv),
+BatchNormalization folded into the layer before it, and ``matmul``, the product of two computed
+tensors (MatMul of two activations: attention's Q·Kᵀ and scores·V).
 
 Semantics (``prover.onnx.graph``): ``dense`` is ``y[..., o] = sum_i W[o, i] x[..., i] + b[o]``,
 ``conv`` the grouped 2-D cross-correlation; both at scale ``s_x + s_W``. Quantized, the
@@ -7,6 +8,12 @@ accumulator's interval follows per output channel from the weights' signs, and a
 brings it back to the calibrated scale, its bias carrying the rounding half. In the circuit the
 weights are witness wires (private mode, one constraint per product) or constants (public mode,
 no constraint).
+
+``matmul`` is ``y[..., i, j] = sum_k a[..., i, k] * b[..., k, j]`` over operands of equal rank
+(at least 2 per sample), the leading axes broadcast as numpy's matmul does, at scale
+``s_a + s_b``; its accumulator's interval is K times the extreme products of the operands'
+intervals, and a ``rescale`` follows. In the circuit every product is one constraint (K per
+output element, the ``linear_private`` gadget with b's wires as the weights); the sum is free.
 """
 
 from __future__ import annotations
@@ -46,6 +53,10 @@ def execute_dense(x, w, b=None, **_):
     return y if b is None else y + b
 
 
+def execute_matmul(a, b, **_):
+    return np.matmul(a, b)
+
+
 def execute_conv(x, w, b=None, *, strides, pads, dilations, group, **_):
     return conv2d(x, w, b, strides, pads, dilations, group)
 
@@ -83,6 +94,21 @@ def quantize_linear(qz, op: Op):
     qz.requantize(new, s_acc, interval(), bias_room)
 
 
+def product_interval(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    """The interval of u * v for u in a and v in b (Python ints): its extreme corners."""
+    corners = [u * v for u in a for v in b]
+    return min(corners), max(corners)
+
+
+def quantize_matmul(qz, op: Op):
+    """Scale s_a + s_b; the sum of K products, each inside the operands' product interval."""
+    a, b = op.inputs
+    k = qz.f.tensors[a].shape[-1]
+    lo, hi = product_interval(qz.interval[a], qz.interval[b])
+    new = Op("matmul", (a, b), op.output, {}, op.source)
+    qz.requantize(new, qz.scale(a) + qz.scale(b), (k * lo, k * hi))
+
+
 # --- lowering --------------------------------------------------------------------------------
 
 
@@ -109,8 +135,18 @@ def lower_linear(b, low, op: Op) -> Value:
     return Value(lc.reshape(out_shape))
 
 
+def lower_matmul(b, low, op: Op) -> Value:
+    """One constraint per product: ``linear_private`` with b's (materialized) wires as the
+    weights, over the term tables of ``matmul_indices``."""
+    x, y = (low.values[name].lc for name in op.inputs)
+    xi, yi = G.matmul_indices(x.shape, y.shape)
+    lc = G.linear_private(b, x, b.materialize(y), None, xi, yi, np.zeros(len(xi), dtype=np.int64))
+    return Value(lc.reshape(low.graph.tensors[op.output].shape))
+
+
 register(OpSpec("dense", (2, 3), execute_dense, quantize_linear, lower_linear, weights=True))
 register(OpSpec("conv", (2, 3), execute_conv, quantize_linear, lower_linear, weights=True))
+register(OpSpec("matmul", (2,), execute_matmul, quantize_matmul, lower_matmul))
 
 # --- ONNX ------------------------------------------------------------------------------------
 
@@ -130,13 +166,34 @@ def import_gemm(im, node):
     im.dense(x, weight, bias, node.output[0], (node.input[1], node.input[2] if len(node.input) > 2 else ""))
 
 
-@register_onnx("MatMul", emits=("dense",))
+@register_onnx("MatMul", emits=("dense", "matmul"))
 def import_matmul(im, node):
+    """MatMul by constant weights is a ``dense``; of two computed tensors a ``matmul``."""
+    if im.const(node.input[1]) is None:
+        _import_matmul_of_tensors(im, node)
+        return
     w = im.need_const(node.input[1], "MatMul's right operand (the weights)")
     if w.ndim != 2:
         raise UnsupportedModelError(f"node {im.where}: MatMul weights must be a matrix, got shape {w.shape}")
     x = im.tensor_input(node.input[0])
     im.dense(x, w.astype(np.float64).T, None, node.output[0], (node.input[1], ""))
+
+
+def _import_matmul_of_tensors(im, node):
+    if im.const(node.input[0]) is not None:
+        raise UnsupportedModelError(
+            f"node {im.where}: MatMul of a constant by a computed tensor is not supported; export it as the "
+            "tensor times the transposed constant (x @ W)"
+        )
+    a, b = (im.tensor_input(name) for name in node.input)
+    ra, rb = (len(im.graph.tensors[name].shape) for name in (a, b))
+    if ra != rb or ra < 2:
+        raise UnsupportedModelError(
+            f"node {im.where}: MatMul of computed tensors of sample ranks {ra} and {rb}; both operands need the "
+            "same rank, at least 2 per sample (otherwise numpy broadcasting meets the batch axis of one with a "
+            "sample axis of the other): Unsqueeze the smaller operand first"
+        )
+    im.emit("matmul", [a, b], node.output[0])
 
 
 @register_onnx("Conv", emits=("conv",))

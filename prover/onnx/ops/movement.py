@@ -220,24 +220,24 @@ _register_move("tile", move_tile)
 # --- ONNX ------------------------------------------------------------------------------------
 
 
-def _sample_axis(im, axis: int, rank: int) -> int:
-    """An ONNX axis of a batched tensor of ``rank`` as an axis of the sample; the batch axis
-    itself is refused (the circuit proves one sample)."""
+def _sample_axis(im, axis: int, rank: int, batch: int = 0) -> int:
+    """An ONNX axis of a tensor of ``rank`` whose batch axis is ``batch``, as an axis of the
+    sample; the batch axis itself is refused (the circuit proves one sample)."""
     axis = int(axis) + rank if int(axis) < 0 else int(axis)
-    if not 0 < axis < rank:
+    if not 0 <= axis < rank or axis == batch:
         raise UnsupportedModelError(
             f"node {im.where}: {im.node.op_type} along axis {axis} of a rank-{rank} tensor moves values across "
             "the batch axis; export the model so that it works on each sample alone"
         )
-    return axis - 1
+    return axis - (axis > batch)
 
 
 def _ints(im, name: str, what: str) -> list[int]:
     return [int(v) for v in np.asarray(im.need_const(name, what)).reshape(-1)]
 
 
-def _emit_reshape(im, node):
-    x = im.tensor_input(node.input[0])
+def _emit_reshape(im, node, moved_batch: bool = False):
+    x = im.tensor_input(node.input[0], moved_batch)
     im.emit("reshape", [x], node.output[0], shape=im.sample_shape(node.output[0]))
 
 
@@ -252,18 +252,41 @@ def import_reshape(im, node):
     _emit_reshape(im, node)
 
 
+def _squeezed_batch(im, node, inserted: bool) -> None:
+    """For an operand whose batch axis p is not first: where Squeeze (``inserted`` False) or
+    Unsqueeze puts it, from the (constant) axes; the batch axis itself is never squeezed."""
+    p = im.batch_position(node.input[0])
+    if not p:
+        return
+    if len(node.input) < 2 or not node.input[1]:
+        raise UnsupportedModelError(
+            f"node {im.where}: {node.op_type} without axes of a tensor whose batch axis is {p}; name the axes"
+        )
+    rank = len(im.shapes[node.output[0] if inserted else node.input[0]])
+    axes = {a + rank if a < 0 else a for a in _ints(im, node.input[1], f"{node.op_type}'s axes")}
+    if inserted:
+        kept = [i for i in range(rank) if i not in axes]
+        im.move_batch(node.output[0], kept[p])
+    elif p in axes:
+        raise UnsupportedModelError(f"node {im.where}: Squeeze of the batch axis; squeeze each sample alone")
+    else:
+        im.move_batch(node.output[0], p - sum(a < p for a in axes))
+
+
 @register_onnx("Squeeze", emits=("reshape",))
 def import_squeeze(im, node):
     """A reshape to the inferred shape (the axes, an input since opset 13, are constant)."""
     if len(node.input) > 1 and node.input[1]:
         im.need_const(node.input[1], "Squeeze's axes")
-    _emit_reshape(im, node)
+    _squeezed_batch(im, node, inserted=False)
+    _emit_reshape(im, node, moved_batch=True)
 
 
 @register_onnx("Unsqueeze", emits=("reshape",))
 def import_unsqueeze(im, node):
     im.need_const(node.input[1], "Unsqueeze's axes")
-    _emit_reshape(im, node)
+    _squeezed_batch(im, node, inserted=True)
+    _emit_reshape(im, node, moved_batch=True)
 
 
 @register_onnx("Identity")
@@ -290,15 +313,16 @@ def import_cast(im, node):
 
 @register_onnx("Transpose", emits=("transpose",))
 def import_transpose(im, node):
-    x = im.tensor_input(node.input[0])
+    """A transpose of the sample's axes; a perm that moves the batch axis (torch's batch_first
+    before an RNN, and back after it) is recorded in ``batch_axis`` for the rules that read it."""
+    x = im.tensor_input(node.input[0], moved_batch=True)
+    p = im.batch_position(x)
     rank = len(im.sample_shape(x)) + 1
-    perm = [int(p) for p in im.attrs(node).get("perm", range(rank - 1, -1, -1))]
-    if perm[0] != 0:
-        raise UnsupportedModelError(
-            f"node {im.where}: Transpose with perm {perm} moves the batch axis; export the model so that "
-            "it works on each sample alone"
-        )
-    im.emit("transpose", [x], node.output[0], perm=tuple(p - 1 for p in perm[1:]))
+    perm = [int(a) + rank if int(a) < 0 else int(a) for a in im.attrs(node).get("perm", range(rank - 1, -1, -1))]
+    out = node.output[0]
+    im.move_batch(out, perm.index(p))
+    sample = tuple(a - (a > p) for a in perm if a != p)
+    im.emit("transpose", [x], out, perm=sample)
 
 
 def _slice_indices(starts, ends, steps, dim: int) -> list[int]:
@@ -325,8 +349,9 @@ def _emit_slice(im, x: str, out: str, selection: dict[int, list[int]]):
 
 @register_onnx("Slice", emits=("slice",))
 def import_slice(im, node):
-    x = im.tensor_input(node.input[0])
-    full = (1,) + im.sample_shape(x)
+    x = im.tensor_input(node.input[0], moved_batch=True)
+    p = im.batch_position(x)
+    full = im.shapes[node.input[0]]
     starts = _ints(im, node.input[1], "Slice's starts")
     ends = _ints(im, node.input[2], "Slice's ends")
     axes = _ints(im, node.input[3], "Slice's axes") if len(node.input) > 3 and node.input[3] else []
@@ -338,11 +363,12 @@ def import_slice(im, node):
         if step == 0:
             raise UnsupportedModelError(f"node {im.where}: Slice with step 0 is not a valid ONNX model")
         index = _slice_indices(start, end, step, full[axis])
-        if axis == 0:
+        if axis == p:
             if index != [0]:
                 raise UnsupportedModelError(f"node {im.where}: Slice of the batch axis; slice each sample alone")
             continue
-        selection[_sample_axis(im, axis, len(full))] = index
+        selection[_sample_axis(im, axis, len(full), p)] = index
+    im.move_batch(node.output[0], p)
     _emit_slice(im, x, node.output[0], selection)
 
 
@@ -363,10 +389,13 @@ def import_split(im, node):
 
 @register_onnx("Gather", emits=("gather",))
 def import_gather(im, node):
-    x = im.tensor_input(node.input[0])
+    x = im.tensor_input(node.input[0], moved_batch=True)
+    p = im.batch_position(x)
     shape = im.sample_shape(x)
-    axis = _sample_axis(im, im.attrs(node).get("axis", 0), len(shape) + 1)
+    axis = _sample_axis(im, im.attrs(node).get("axis", 0), len(shape) + 1, p)
     indices = np.asarray(im.need_const(node.input[1], "Gather's indices"), dtype=np.int64)
+    # the batch axis moves by the rank the indices put in place of the gathered axis
+    im.move_batch(node.output[0], p - 1 + indices.ndim if axis < p else p)
     if indices.size and (indices.min() < -shape[axis] or indices.max() >= shape[axis]):
         raise UnsupportedModelError(f"node {im.where}: Gather index out of range for axis of length {shape[axis]}")
     indices = np.where(indices < 0, indices + shape[axis], indices)

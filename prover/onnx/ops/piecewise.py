@@ -1,5 +1,5 @@
-"""Piecewise-linear arithmetic: ``neg``, ``abs``, ``clip``, ``max``, ``min``, ``leakyrelu``
-(Neg, Abs, Clip and so ReLU6, Max, Min, LeakyRelu).
+"""Piecewise-linear arithmetic: ``neg``, ``abs``, ``clip``, ``max``, ``min``, ``leakyrelu``,
+``prelu`` (Neg, Abs, Clip and so ReLU6, Max, Min, LeakyRelu, PRelu).
 
 Semantics on integers (``s`` is the operand's scale):
 
@@ -12,6 +12,9 @@ Semantics on integers (``s`` is the operand's scale):
                the operand of smaller scale is shifted up, as for ``add``); a comparison.
     leakyrelu  attrs ``alpha`` (int), ``shift`` t: y = x * 2**t for x >= 0, ``alpha * x`` for
                x < 0; scale s + t, brought back by a ``rescale``; one constraint for the sign.
+    prelu      inputs (x, slope), slope a constant broadcast against x (per channel or a
+               scalar), attr ``shift`` t: ``leakyrelu`` with the slope read per element; the
+               same one constraint.
 
 On a float graph ``clip`` bounds and ``alpha`` are real numbers and ``shift`` is 0. A bound or a
 slope is quantized at the operand's scale (bounds) or at ``weight_bits`` (the slope), rounding
@@ -61,6 +64,10 @@ def execute_leakyrelu(x, *, alpha, shift=0, **_):
     return np.where(x >= 0, shifted(x, shift), x * alpha)
 
 
+def execute_prelu(x, slope, *, shift=0, **_):
+    return execute_leakyrelu(x, alpha=slope, shift=shift)
+
+
 # --- quantization ----------------------------------------------------------------------------
 
 
@@ -98,21 +105,40 @@ def quantize_max_or_min(qz, op: Op):
     qz.declare(op.output, qz.f.tensors[op.output].shape, s, (pick(alo, blo), pick(ahi, bhi)))
 
 
+def _slope_shift(qz, max_abs: float) -> int:
+    """The scale t that gives a slope of magnitude up to ``max_abs`` weight_bits significant bits
+    (at least scale 0)."""
+    return max(qz.p.weight_bits - 1 - int(np.ceil(np.log2(max_abs))), 0) if max_abs else 0
+
+
+def _sign_select_interval(x: tuple[int, int], t: int, slopes: tuple[int, int]) -> tuple[int, int]:
+    """The interval of x * 2**t (x >= 0) or x * a (x < 0) for x in ``x`` and a in ``slopes``: each
+    piece is linear, so its extremes are at the ends of its part of the interval."""
+    lo, hi = x
+    ends = [v << t for v in (max(lo, 0), hi) if v >= 0]
+    ends += [v * a for v in (lo, min(hi, -1)) if v < 0 for a in slopes]
+    return min(ends), max(ends)
+
+
 def quantize_leakyrelu(qz, op: Op):
     """The slope to ``weight_bits`` at scale t, the output at s + t, then a rescale."""
     x = op.inputs[0]
     alpha = float(op.attrs["alpha"])
-    # the slope to weight_bits significant bits (at least scale 0)
-    t = max(qz.p.weight_bits - 1 - int(np.ceil(np.log2(abs(alpha)))), 0) if alpha else 0
+    t = _slope_shift(qz, abs(alpha))
     a = qz.fixed_point(alpha, t)
-    lo, hi = qz.interval[x]
-
-    def f(v: int) -> int:
-        return v << t if v >= 0 else v * a
-
-    corners = [f(lo), f(hi)] + ([0] if lo <= 0 <= hi else [])
     new = Op("leakyrelu", (x,), op.output, {"alpha": a, "shift": t}, op.source)
-    qz.requantize(new, qz.scale(x) + t, (min(corners), max(corners)))
+    qz.requantize(new, qz.scale(x) + t, _sign_select_interval(qz.interval[x], t, (a, a)))
+
+
+def quantize_prelu(qz, op: Op):
+    """As ``leakyrelu``, with t fitted to the largest slope and every slope at scale t."""
+    x, slope = op.inputs
+    values = qz.f.constants[slope].values
+    t = _slope_shift(qz, float(np.abs(values).max(initial=0.0)))
+    c = qz.add_const(qz.constant(slope, values, t))
+    q = qz.graph.constants[c].values
+    new = Op("prelu", (x, c), op.output, {"shift": t}, op.source)
+    qz.requantize(new, qz.scale(x) + t, _sign_select_interval(qz.interval[x], t, (int(q.min()), int(q.max()))))
 
 
 # --- lowering --------------------------------------------------------------------------------
@@ -136,9 +162,13 @@ def lower_abs(b, low, op: Op) -> Value:
 
 
 def lower_leakyrelu(b, low, op: Op) -> Value:
+    """``sign_select`` with slope 2**shift for x >= 0 and, for x < 0, attr ``alpha``
+    (leakyrelu) or the slope constant read per element (prelu)."""
     x = op.inputs[0]
     a = op.attrs
-    return Value(G.sign_select(b, low.values[x].lc, _sign_bits(b, low, x, op), 1 << a["shift"], a["alpha"]))
+    ndim = len(low.graph.tensors[op.output].shape)
+    negative = a["alpha"] if op.kind == "leakyrelu" else low.operand(op.inputs[1], ndim)
+    return Value(G.sign_select(b, low.values[x].lc, _sign_bits(b, low, x, op), 1 << a["shift"], negative))
 
 
 def clipped(b, low, x: str, lo: int | None, hi: int | None) -> LinComb:
@@ -182,6 +212,7 @@ register(OpSpec("clip", (1,), execute_clip, quantize_clip, lower_clip))
 register(OpSpec("max", (2,), execute_max, quantize_max_or_min, lower_max_or_min))
 register(OpSpec("min", (2,), execute_min, quantize_max_or_min, lower_max_or_min))
 register(OpSpec("leakyrelu", (1,), execute_leakyrelu, quantize_leakyrelu, lower_leakyrelu))
+register(OpSpec("prelu", (2,), execute_prelu, quantize_prelu, lower_leakyrelu))
 
 # --- ONNX ------------------------------------------------------------------------------------
 
@@ -229,3 +260,19 @@ def import_min(im, node):
 def import_leakyrelu(im, node):
     alpha = float(im.attrs(node).get("alpha", 0.01))
     im.emit("leakyrelu", [im.tensor_input(node.input[0])], node.output[0], alpha=alpha, shift=0)
+
+
+@register_onnx("PRelu", emits=("prelu",))
+def import_prelu(im, node):
+    """The slope must be constant: one per channel (broadcast against x) or a scalar."""
+    out = node.output[0]
+    slope = im.per_sample(im.need_const(node.input[1], "PRelu's slope"), out)
+    x = im.tensor_input(node.input[0])
+    try:
+        np.broadcast_shapes(slope.shape, im.graph.tensors[x].shape)
+    except ValueError:
+        raise UnsupportedModelError(
+            f"node {im.where}: PRelu slope of shape {slope.shape} does not broadcast against x of per-sample "
+            f"shape {im.graph.tensors[x].shape}; export one slope per channel"
+        ) from None
+    im.emit("prelu", [x, im.add_constant(node.input[1], slope)], out)
