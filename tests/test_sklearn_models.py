@@ -11,7 +11,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import helper
-from support.models import prove_with_test_key
+from support.models import prove_label_and_check
 from support.onnx_cases import make_model
 
 from marketplace.models import digits_split
@@ -80,21 +80,10 @@ def test_zoo_model_imports_quantizes_and_matches_onnxruntime(name, digits):
 def test_a_prediction_is_proved_and_verified(digits, name, mode):
     """One digits input through a skl2onnx export (a LogisticRegression, a RandomForest): the
     proof verifies with the executor's label, and not with another label."""
-    from prover.groth16.verify import verify
-
     x_tr, y_tr, x_te, _ = digits
     graph = import_model(ZOO / f"{name}.onnx")
     _, q = choose_precision(graph, x_tr, y_tr)
-    ic = S.inference_circuit(q, mode)
-    sample = executor.quantize_input(q, x_te[3])
-    result = ic.witness(sample, 11)
-    pk, proof, public = prove_with_test_key(ic.r1cs, result.witness)
-    label = S.PUBLIC_INPUTS.index("label")
-    assert public[label] == executor.predict(q, x_te[3:4]).label[0]
-    assert verify(pk.verifying_key(), public, proof)
-    wrong = list(public)
-    wrong[label] = (wrong[label] + 1) % 10
-    assert not verify(pk.verifying_key(), wrong, proof)
+    prove_label_and_check(q, mode, x_te[3], 11)
 
 
 def _softmax_mid_model(op_type="Softmax"):

@@ -74,6 +74,17 @@ def _evaluate(node: onnx.NodeProto, feeds: dict[str, np.ndarray], opsets: dict[s
     return [np.asarray(v) for v in outputs]
 
 
+def constant_values(model: onnx.ModelProto) -> dict[str, np.ndarray]:
+    """The outputs of the model's Constant nodes, by onnx's reference evaluator (so every form of
+    the operator's value is read: ``value``, ``value_float(s)``, ``value_int(s)``, ...)."""
+    opsets = {o.domain or "": o.version for o in model.opset_import}
+    values = {}
+    for index, node in enumerate(model.graph.node):
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+            values[node.output[0]] = _evaluate(node, {}, opsets, node_label(node, index))[0]
+    return values
+
+
 def fold_constants(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict[str, tuple[int, ...]]]:
     """The model with every constant node folded into an initializer, and the static shapes of
     its tensors. A model without constant nodes is returned as it is."""

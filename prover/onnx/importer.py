@@ -8,7 +8,8 @@ the operator and the node), and a file that is missing or not a valid ONNX model
 shape), and lowers each remaining node to the graph's ops: Gemm and MatMul to ``dense``,
 BatchNormalization folded into the Conv or Gemm before it, a constant Add after a Conv or Gemm
 folded into its bias, Identity removed, data movement (Flatten, Reshape, Transpose, Slice, ...)
-to rewiring ops.
+to rewiring ops. A ReduceMean over the spatial axes is read as the GlobalAveragePool it is
+(``ops.pool.spatial_means_as_pools``) before the operators are checked.
 
 Each ONNX operator's rule is its entry in ``prover.onnx.ops.IMPORTS`` (the family modules of
 ``prover.onnx.ops`` list which operator becomes which graph op); this module holds the pass
@@ -28,6 +29,7 @@ from prover.errors import FormatError, UnsupportedModelError
 from prover.onnx.fold import constant_names, fold_constants, node_label
 from prover.onnx.graph import Constant, Graph, Op, Tensor
 from prover.onnx.ops import IMPORTS, validate_graph
+from prover.onnx.ops.pool import spatial_means_as_pools
 from prover.onnx.ops.registry import DEFAULT_DOMAINS, onnx_key
 from prover.onnx.tail import TAIL_ONLY, split_tail, tail_only_reason
 
@@ -97,6 +99,7 @@ def import_model(source) -> Graph:
     ``graph.meta["postprocess"]`` for a client to apply."""
     model = load_model(source)
     model, postprocess = split_tail(model)
+    model = spatial_means_as_pools(model)
     check_supported(model)
     try:
         onnx.checker.check_model(model)
@@ -367,8 +370,12 @@ class Importer:
             raise UnsupportedModelError(f"node {self.where}: only 2-D spatial operators are supported")
         return pads
 
-    def window_attrs(self, node, kernel) -> dict:
-        """kernel/strides/pads of a 2-D window op, checked against the inferred output shape."""
+    def window_attrs(self, node, kernel, ceil_pads: bool = False) -> dict:
+        """kernel/strides/pads of a 2-D window op, checked against the inferred output shape.
+
+        ``ceil_mode=1`` rounds the window count up: the last window may run past the end padding.
+        With ``ceil_pads`` (a max pool, whose padding never wins) that overhang becomes more end
+        padding, provided every window still reads the input; otherwise it is refused."""
         attrs = self.attrs(node)
         x = self.tensor_input(node.input[0])
         xs = self.sample_shape(x)
@@ -380,12 +387,26 @@ class Importer:
         strides = tuple(attrs.get("strides", (1, 1)))
         dilations = tuple(attrs.get("dilations", (1, 1)))
         pads = self.pads(attrs, kernel, strides, dilations, x, node.output[0])
+        out = self.sample_shape(node.output[0])[1:]
+        span = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
         expected = tuple(
-            (n + pads[i] + pads[i + 2] - ((k - 1) * d + 1)) // s + 1
-            for i, (n, k, s, d) in enumerate(zip(xs[1:], kernel, strides, dilations))
+            (n + pads[i] + pads[i + 2] - span[i]) // s + 1 for i, (n, s) in enumerate(zip(xs[1:], strides))
         )
-        if expected != self.sample_shape(node.output[0])[1:]:
-            raise UnsupportedModelError(f"node {self.where}: ceil_mode output shapes are not supported")
+        if expected != out and attrs.get("ceil_mode", 0) and ceil_pads:
+            # the overhang of the last window past the end padding, per spatial axis
+            extra = [
+                max((o - 1) * s + w - (n + pads[i] + pads[i + 2]), 0)
+                for i, (o, s, w, n) in enumerate(zip(out, strides, span, xs[1:]))
+            ]
+            if all((o - 1) * s < pads[i] + n for i, (o, s, n) in enumerate(zip(out, strides, xs[1:]))):
+                pads = (pads[0], pads[1], pads[2] + extra[0], pads[3] + extra[1])
+                expected = out
+        if expected != out:
+            raise UnsupportedModelError(
+                f"node {self.where}: {node.op_type} with ceil_mode=1 makes windows past the padded input "
+                f"(output {out}, {expected} without ceil_mode); export with ceil_mode=False"
+                + ("" if ceil_pads else " (only a MaxPool's overhang can be read as padding)")
+            )
         return {
             "x": x,
             "kernel": tuple(int(k) for k in kernel),

@@ -25,6 +25,24 @@ def prove_with_test_key(r1cs, witness):
     return pk, proof, public
 
 
+def prove_label_and_check(quantized, mode: str, x, salt: int) -> None:
+    """Prove one input's inference with a test key: the proof verifies with the executor's label,
+    and not with the next label."""
+    from prover.circuit import statements as S
+    from prover.groth16.verify import verify
+    from prover.onnx import executor
+
+    ic = S.inference_circuit(quantized, mode)
+    result = ic.witness(executor.quantize_input(quantized, x), salt)
+    pk, proof, public = prove_with_test_key(ic.r1cs, result.witness)
+    label = S.PUBLIC_INPUTS.index("label")
+    assert public[label] == executor.predict(quantized, np.asarray(x)[None]).label[0]
+    assert verify(pk.verifying_key(), public, proof)
+    wrong = list(public)
+    wrong[label] = (wrong[label] + 1) % quantized.output_tensor.size
+    assert not verify(pk.verifying_key(), wrong, proof)
+
+
 def write_small_model(path: Path, seed: int = 0, n_in: int = 16, n_hidden: int = 8, n_out: int = 4) -> np.ndarray:
     """Write a Gemm-ReLU-Gemm ONNX model (its circuit fits a 2^12 domain) to ``path``; returns
     a calibration batch of inputs in [0, 1]."""

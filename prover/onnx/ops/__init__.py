@@ -15,6 +15,7 @@ The modules of this package, one per op family, each register their ops and ONNX
                                                     BatchNormalization
     elementwise.py  add, sub, mul, relu, rescale    Add, Sub, Mul, Relu
     pool.py         maxpool, sumpool, avgpool       MaxPool, AveragePool, GlobalAveragePool
+                                                    (and a ReduceMean over H and W)
     movement.py     reshape, transpose, slice,      Flatten, Reshape, Squeeze, Unsqueeze,
                     gather, concat, pad, expand,    Transpose, Slice, Split, Gather, Concat,
                     tile                            Pad, Expand, Tile, Identity, Cast (float)
