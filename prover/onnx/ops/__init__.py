@@ -11,7 +11,7 @@ The modules of this package, one per op family, each register their ops and ONNX
 ``REGISTRY`` and ``IMPORTS`` are the only tables, and every stage reads them:
 
     linear.py       dense, conv                     Gemm, MatMul, Conv, BatchNormalization
-    elementwise.py  add, sub, mul, relu, rescale    Add, Sub, Mul, Relu
+    elementwise.py  add, sub, mul, relu, rescale    Add, Sub, Mul, Relu, Div (by a constant)
     pool.py         maxpool, sumpool, avgpool       MaxPool, AveragePool, GlobalAveragePool
     movement.py     reshape, transpose, slice,      Flatten, Reshape, Squeeze, Unsqueeze,
                     gather, concat, pad, expand,    Transpose, Slice, Split, Gather, Concat,
@@ -20,8 +20,12 @@ The modules of this package, one per op family, each register their ops and ONNX
     piecewise.py    neg, abs, clip, max, min,       Neg, Abs, Clip (ReLU6), Max, Min, LeakyRelu
                     leakyrelu
     transcendental.py
-                    sigmoid, tanh                   Sigmoid, Tanh, HardSigmoid, HardSwish
-                                                    (the last two as mul, add, clip)
+                    sigmoid, tanh, erf, exp,        Sigmoid, Tanh, Erf, Exp, HardSigmoid,
+                    gelu, softplus (float; as a     HardSwish (the last two as mul, add,
+                    relu plus *_residual tables:    clip), Gelu (opset 20), Softplus
+                    gelu_residual,
+                    gelu_tanh_residual,
+                    softplus_residual)
     sklearn.py      (dense, sub, mul)               ai.onnx.ml: LinearClassifier, LinearRegressor,
                                                     Scaler (scikit-learn's exports, skl2onnx)
 

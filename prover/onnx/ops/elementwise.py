@@ -1,5 +1,5 @@
-"""Element-wise arithmetic: ``add``, ``sub``, ``mul``, ``relu`` (Add, Sub, Mul, Relu) and the
-quantizer's ``rescale``.
+"""Element-wise arithmetic: ``add``, ``sub``, ``mul``, ``relu`` (Add, Sub, Mul, Relu, Div by a
+constant as a mul by its reciprocal) and the quantizer's ``rescale``.
 
 ``add``/``sub`` shift the operand of smaller scale up and cost nothing in the circuit; ``mul``
 of two tensors costs one constraint per element (``x * x`` is the quadratic activation), by a
@@ -13,6 +13,7 @@ import numpy as np
 
 from prover.circuit import gadgets as G
 from prover.circuit.builder import LinComb, Value
+from prover.errors import UnsupportedModelError
 from prover.onnx.graph import Op
 from prover.onnx.ops.linear import fold_bias
 from prover.onnx.ops.registry import OpSpec, register, register_onnx, register_unary_onnx
@@ -161,6 +162,21 @@ def import_sub(im, node):
 @register_onnx("Mul", emits=("mul",))
 def import_mul(im, node):
     _import_elementwise(im, node, "mul")
+
+
+@register_onnx("Div", emits=("mul",))
+def import_div(im, node):
+    """Div by a constant: a mul by its reciprocal (exporters write x / sqrt(2) in GELU)."""
+    a, b = node.input
+    out = node.output[0]
+    divisor = im.const(b)
+    if divisor is None or not np.all(np.asarray(divisor) != 0):
+        raise UnsupportedModelError(
+            f"node {im.where}: Div by {'a computed tensor' if divisor is None else 'a constant with zeros'} "
+            "is not supported; divide by a nonzero constant (or multiply by its reciprocal)"
+        )
+    reciprocal = im.add_constant(f"{b}:reciprocal", im.per_sample(1.0 / np.asarray(divisor, dtype=np.float64), out))
+    im.emit("mul", [im.tensor_input(a), reciprocal], out)
 
 
 register_unary_onnx("Relu", "relu")
