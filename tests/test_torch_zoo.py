@@ -32,8 +32,8 @@ from prover.circuit.size import MAX_DOMAIN_POWER, ModelTooLargeError, check_fits
 from prover.errors import UnsupportedModelError
 from prover.onnx import executor
 from prover.onnx.importer import import_model
-from prover.onnx.ops.pool import spatial_means_as_pools
 from prover.onnx.quantize import Precision, choose_precision, quantize
+from prover.onnx.rewrites import spatial_means_as_pools
 
 EXPORTS = [f"{e}{o}" for e in ("ts", "dynamo") for o in (17, 18)]
 MLPS = [f"torch_mlp_{e}" for e in EXPORTS]

@@ -7,13 +7,13 @@ imported, quantized, compiled and proved with Groth16."""
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
 import z3
-from onnx import helper, numpy_helper
-from support.models import prove_with_test_key
+from onnx import helper
+from support.digits_mlp import export_mlp, onnx_unary, train_mlp
+from support.models import check_proved_and_wrong_label_refused
 from support.onnx_cases import flat, make_model, onnxruntime_run
-from support.z3_circuits import Z3Circuit, final_values, mutated
+from support.z3_circuits import Z3Circuit, final_values, graph_circuit, mutated, one_op_graph
 
 from prover.circuit import gadgets as G
 from prover.circuit import statements as S
@@ -21,7 +21,7 @@ from prover.circuit.builder import Builder
 from prover.circuit.compile import lower
 from prover.errors import UnsupportedModelError
 from prover.onnx import executor
-from prover.onnx.graph import Graph, Op, Tensor, bits_for_range
+from prover.onnx.graph import bits_for_range
 from prover.onnx.importer import import_model
 from prover.onnx.ops.transcendental import FUNCTIONS, MAX_ERROR, cost, design, fixed_point
 from prover.onnx.quantize import Precision, quantize
@@ -103,22 +103,9 @@ def _transcendental_circuit(kind, s, t, k):
     attrs, _ = design(kind, s, t)
     xs = np.arange(-(1 << (k - 1)), 1 << (k - 1), dtype=np.int64)
     honest = fixed_point(xs, **attrs)
-    graph = Graph(
-        "x",
-        "y",
-        {
-            "x": Tensor("x", (1,), s, k, True),
-            "y": Tensor("y", (1,), t, bits_for_range(int(honest.min()), int(honest.max())), True),
-        },
-        {},
-        [Op(kind, ("x",), "y", attrs, "test")],
-        quantized=True,
-    )
-    b = Builder()
-    x = b.input("x", (1,))
-    G.signed_bits(b, x, k)
-    y = b.materialize(lower(b, graph, x, "public").output)
-    return b.finish(), x, y, dict(zip(xs.tolist(), honest.tolist()))
+    graph = one_op_graph(kind, attrs, s, k, t, bits_for_range(int(honest.min()), int(honest.max())))
+    c, x, y = graph_circuit(graph, k)
+    return c, x, y, dict(zip(xs.tolist(), honest.tolist()))
 
 
 # z3 takes about 45 s over sigmoid's table (9 s over tanh's): the full suite runs both
@@ -190,55 +177,12 @@ def test_a_scale_with_no_table_is_a_typed_error():
 # --- a model: an MLP with Tanh and Sigmoid layers on the digits data -------------------------
 
 
-def _train_mlp(x, y, rng, epochs=300, lr=0.01):
-    """64 -> 32 (tanh) -> 16 (sigmoid) -> 10, full-batch Adam on softmax cross-entropy."""
-    sizes = [(64, 32), (32, 16), (16, 10)]
-    params = []
-    for a, b in sizes:
-        params += [rng.normal(0, 1 / np.sqrt(a), (a, b)), np.zeros(b)]
-    moments = [[np.zeros_like(p), np.zeros_like(p)] for p in params]
-    onehot = np.eye(10)[y]
-    for step in range(1, epochs + 1):
-        w1, b1, w2, b2, w3, b3 = params
-        h1 = np.tanh(x @ w1 + b1)
-        h2 = 1 / (1 + np.exp(-(h1 @ w2 + b2)))
-        z = h2 @ w3 + b3
-        p = np.exp(z - z.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
-        dz = (p - onehot) / len(x)
-        dh2 = dz @ w3.T * h2 * (1 - h2)
-        dh1 = dh2 @ w2.T * (1 - h1**2)
-        grads = [x.T @ dh1, dh1.sum(0), h1.T @ dh2, dh2.sum(0), h2.T @ dz, dz.sum(0)]
-        for prm, g, mv in zip(params, grads, moments):
-            mv[0] = 0.9 * mv[0] + 0.1 * g
-            mv[1] = 0.999 * mv[1] + 0.001 * g * g
-            prm -= lr * (mv[0] / (1 - 0.9**step)) / (np.sqrt(mv[1] / (1 - 0.999**step)) + 1e-8)
-    return params
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
 
 
-def _export(params) -> onnx.ModelProto:
-    w1, b1, w2, b2, w3, b3 = params
-    nodes = [
-        n("Flatten", ["x"], ["f"], name="flatten", axis=1),
-        n("Gemm", ["f", "w1", "b1"], ["g1"], name="fc1"),
-        n("Tanh", ["g1"], ["h1"], name="tanh"),
-        n("Gemm", ["h1", "w2", "b2"], ["g2"], name="fc2"),
-        n("Sigmoid", ["g2"], ["h2"], name="sigmoid"),
-        n("Gemm", ["h2", "w3", "b3"], ["y"], name="fc3"),
-    ]
-    inits = [
-        numpy_helper.from_array(v.astype(np.float32), k) for k, v in zip(["w1", "b1", "w2", "b2", "w3", "b3"], params)
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "mlp_tanh_sigmoid",
-        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["N", 8, 8])],
-        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, ["N", 10])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model
+# tanh then sigmoid, with their derivatives in terms of the activation
+ACTIVATIONS = ((np.tanh, lambda z, h: 1 - h**2), (_sigmoid, lambda z, h: h * (1 - h)))
 
 
 @pytest.fixture(scope="module")
@@ -246,8 +190,8 @@ def digits_mlp():
     from marketplace.models import digits_split
 
     x_tr, y_tr, x_te, y_te = digits_split()
-    params = _train_mlp(x_tr.reshape(len(x_tr), -1), y_tr, np.random.default_rng(3))
-    model = _export(params)
+    params = train_mlp(x_tr.reshape(len(x_tr), -1), y_tr, np.random.default_rng(3), ACTIVATIONS)
+    model = export_mlp(params, [onnx_unary("Tanh"), onnx_unary("Sigmoid")])
     graph = import_model(model)
     q = quantize(graph, x_tr, Precision(8, 8))
     return model, graph, q, x_te, y_te
@@ -263,16 +207,5 @@ def test_digits_mlp_agrees_with_onnxruntime(digits_mlp):
 
 
 def test_digits_mlp_is_proved_and_verified(digits_mlp):
-    from prover.groth16.verify import verify
-
     _, _, q, x_te, _ = digits_mlp
-    ic = S.inference_circuit(q, "public")
-    sample = executor.quantize_input(q, x_te[0])
-    result = ic.witness(sample, 99)
-    assert (result.logits == executor.execute(q, sample)[q.output]).all()
-    assert ic.r1cs.is_satisfied(result.witness)
-    pk, proof, public = prove_with_test_key(ic.r1cs, result.witness)
-    assert verify(pk.verifying_key(), public, proof)
-    wrong = list(public)
-    wrong[S.PUBLIC_INPUTS.index("label")] = (wrong[S.PUBLIC_INPUTS.index("label")] + 1) % 10
-    assert not verify(pk.verifying_key(), wrong, proof)
+    check_proved_and_wrong_label_refused(q, x_te[0])

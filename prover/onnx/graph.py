@@ -66,11 +66,12 @@ counted) that quantization lowers to ``sumpool``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from prover.errors import CircuitError, FormatError
+from prover.errors import CircuitError, FormatError, UnsupportedModelError
 
 # int64 products and sums stay exact below this, with room for the accumulators' growth
 MAX_BITS = 62
@@ -171,6 +172,23 @@ class Graph:
 
     def n_parameters(self) -> int:
         return int(sum(c.values.size for c in self.constants.values()))
+
+
+def scale_for(max_abs: float, bits: int, headroom_bits: int = 0) -> int:
+    """The largest s with ``max_abs * 2**s * 2**headroom_bits`` inside ``bits`` signed bits (so
+    ``round(max_abs * 2**s)`` fits too). Needs ``bits - headroom_bits >= 3``."""
+    if bits - headroom_bits < 3:
+        raise UnsupportedModelError(f"{bits} bits with {headroom_bits} bits of headroom leave no precision")
+    limit = (1 << (bits - 1 - headroom_bits)) - 1
+    if max_abs == 0.0:
+        return bits - 1 - headroom_bits
+    s = math.floor(math.log2(limit / max_abs))
+    # log2 is inexact next to powers of two: settle the last step exactly
+    while max_abs * 2.0 ** (s + 1) <= limit:
+        s += 1
+    while max_abs * 2.0**s > limit:
+        s -= 1
+    return s
 
 
 def bits_for_range(lo: int, hi: int) -> int:

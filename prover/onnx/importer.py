@@ -9,7 +9,7 @@ shape), and lowers each remaining node to the graph's ops: Gemm and MatMul to ``
 BatchNormalization folded into the Conv or Gemm before it, a constant Add after a Conv or Gemm
 folded into its bias, Identity removed, data movement (Flatten, Reshape, Transpose, Slice, ...)
 to rewiring ops. A ReduceMean over the spatial axes is read as the GlobalAveragePool it is
-(``ops.pool.spatial_means_as_pools``) before the operators are checked.
+(``rewrites.spatial_means_as_pools``) before the operators are checked.
 
 Each ONNX operator's rule is its entry in ``prover.onnx.ops.IMPORTS`` (the family modules of
 ``prover.onnx.ops`` list which operator becomes which graph op); this module holds the pass
@@ -29,8 +29,8 @@ from prover.errors import FormatError, UnsupportedModelError
 from prover.onnx.fold import constant_names, fold_constants, node_label
 from prover.onnx.graph import Constant, Graph, Op, Tensor
 from prover.onnx.ops import IMPORTS, validate_graph
-from prover.onnx.ops.pool import spatial_means_as_pools
 from prover.onnx.ops.registry import DEFAULT_DOMAINS, onnx_key
+from prover.onnx.rewrites import spatial_means_as_pools
 from prover.onnx.tail import TAIL_ONLY, split_tail, tail_only_reason
 
 # the ONNX operators the importer accepts on computed tensors: those with a rule in the op

@@ -18,7 +18,6 @@ calibrated and range checked at ``2 * act_bits`` instead.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +25,7 @@ from tqdm import tqdm
 
 from prover.errors import UnsupportedModelError, ValueRangeError
 from prover.onnx import executor
-from prover.onnx.graph import MAX_BITS, Constant, Graph, Op, Tensor, bits_for_range, bound_of
+from prover.onnx.graph import MAX_BITS, Constant, Graph, Op, Tensor, bits_for_range, bound_of, scale_for
 from prover.onnx.ops import REGISTRY, validate_graph
 
 
@@ -64,23 +63,6 @@ def calibrate(graph: Graph, inputs: np.ndarray) -> dict[str, float]:
     """The largest magnitude of every tensor of a float graph over a batch of inputs."""
     values = executor.execute(graph, inputs, keep_all=True)
     return {name: float(np.abs(v).max(initial=0.0)) for name, v in values.items()}
-
-
-def scale_for(max_abs: float, bits: int, headroom_bits: int = 0) -> int:
-    """The largest s with ``max_abs * 2**s * 2**headroom_bits`` inside ``bits`` signed bits (so
-    ``round(max_abs * 2**s)`` fits too). Needs ``bits - headroom_bits >= 3``."""
-    if bits - headroom_bits < 3:
-        raise UnsupportedModelError(f"{bits} bits with {headroom_bits} bits of headroom leave no precision")
-    limit = (1 << (bits - 1 - headroom_bits)) - 1
-    if max_abs == 0.0:
-        return bits - 1 - headroom_bits
-    s = math.floor(math.log2(limit / max_abs))
-    # log2 is inexact next to powers of two: settle the last step exactly
-    while max_abs * 2.0 ** (s + 1) <= limit:
-        s += 1
-    while max_abs * 2.0**s > limit:
-        s -= 1
-    return s
 
 
 def quantize_constant(name: str, values: np.ndarray, scale: int) -> Constant:

@@ -482,6 +482,8 @@ OPS = {
     # prover.onnx.ops.transcendental: within one output unit (2**-t) of onnxruntime
     "sigmoid": ([n("Sigmoid", ["x"], ["a"], name="sigmoid"), flat("a")], (2, 3), (6,), False, ["sigmoid", "reshape"]),
     "tanh": ([n("Tanh", ["x"], ["a"], name="tanh"), flat("a")], (2, 3), (6,), False, ["tanh", "reshape"]),
+    "erf": ([n("Erf", ["x"], ["a"], name="erf"), flat("a")], (2, 3), (6,), False, ["erf", "reshape"]),
+    "softplus": ([n("Softplus", ["x"], ["a"], name="sp"), flat("a")], (2, 3), (6,), False, ["softplus", "reshape"]),
     "hard_sigmoid": (
         [n("HardSigmoid", ["x"], ["a"], name="hsig", alpha=0.25, beta=0.5), flat("a")],
         (2, 3),

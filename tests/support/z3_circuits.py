@@ -101,3 +101,26 @@ def mutated(witness: np.ndarray, wire: int, delta: int = 1) -> np.ndarray:
     out = witness.copy()
     out[wire] = ints_to_limbs([(limbs_to_ints(witness[wire : wire + 1])[0] + delta) % R])[0]
     return out
+
+
+def graph_circuit(graph, k: int):
+    """A one-input quantized graph lowered as the compiler lowers it (public mode), its input x
+    range checked as k-bit signed: (circuit, x, y)."""
+    from prover.circuit import gadgets as G
+    from prover.circuit.builder import Builder
+    from prover.circuit.compile import lower
+
+    b = Builder()
+    x = b.input(graph.input, graph.input_tensor.shape)
+    G.signed_bits(b, x, k)
+    y = b.materialize(lower(b, graph, x, "public").output)
+    return b.finish(), x, y
+
+
+def one_op_graph(kind: str, attrs: dict, s: int, k: int, t: int, out_bits: int):
+    """The quantized graph of one op ``kind`` from x (one k-bit value at scale s) to y (at scale
+    t, ``out_bits`` bits), both range checked."""
+    from prover.onnx.graph import Graph, Op, Tensor
+
+    tensors = {"x": Tensor("x", (1,), s, k, True), "y": Tensor("y", (1,), t, out_bits, True)}
+    return Graph("x", "y", tensors, {}, [Op(kind, ("x",), "y", attrs, "test")], quantized=True)

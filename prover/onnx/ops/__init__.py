@@ -23,9 +23,12 @@ The modules of this package, one per op family, each register their ops and ONNX
     piecewise.py    neg, abs, clip, max, min,       Neg, Abs, Clip (ReLU6), Max, Min, LeakyRelu,
                     leakyrelu, prelu                PRelu (a constant slope per channel or scalar)
     transcendental.py
-                    sigmoid, tanh, expneg           Sigmoid, Tanh, HardSigmoid, HardSwish
-                                                    (the last two as mul, add, clip);
-                                                    expneg (e^x, x <= 0) for softmax
+                    sigmoid, tanh, erf, exp,        Sigmoid, Tanh, Erf, Exp, HardSigmoid,
+                    expneg, gelu, softplus (float;  HardSwish (the last two as mul, add,
+                    as a relu plus *_residual       clip), Gelu (opset 20), Softplus; expneg
+                    tables: gelu_residual,          (e^x, x <= 0) for softmax
+                    gelu_tanh_residual,
+                    softplus_residual)
     arithmetic.py   div, sqrt                       Div (by a constant: mul), Reciprocal, Sqrt,
                                                     Pow (exponents 2, 3, 0.5, -1)
     reduce.py       reducesum, reducemax,           ReduceSum, ReduceMean, ReduceMax, Softmax,

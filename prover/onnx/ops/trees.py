@@ -48,7 +48,6 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from onnx import numpy_helper
 
 from prover.circuit import gadgets as G
 from prover.circuit.builder import LinComb, Value
@@ -203,6 +202,8 @@ def _floats(attrs: dict, name: str):
     """A float list attribute, or its ``_as_tensor`` twin (ml opset 3)."""
     value = attrs.get(f"{name}_as_tensor")
     if value is not None:
+        from onnx import numpy_helper  # at import only: proving never loads onnx
+
         return numpy_helper.to_array(value).astype(np.float64).reshape(-1)
     return np.asarray(attrs.get(name, ()), dtype=np.float64)
 
