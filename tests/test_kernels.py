@@ -133,6 +133,21 @@ def test_coset_ntt_matches_reference(pyrng, n):
     assert (kernels.coset_ntt(coeffs, shift - FR_MODULUS) == evals).all()
 
 
+@pytest.mark.parametrize("n", [1, 2, 8, 64])
+def test_coset_ab_minus_c_matches_reference(pyrng, n):
+    a, b, c = (random_fr(pyrng, n) for _ in "abc")
+    for shift in (reference.root_of_unity(2 * n), pyrng.randrange(1, FR_MODULUS), 0):
+        got = kernels.coset_ab_minus_c(a, b, c, shift)
+        assert (got == reference.coset_ab_minus_c(a, b, c, shift)).all()
+        # the same as the separate transforms
+        odd = [kernels.coset_ntt(kernels.intt(v), shift) for v in (a, b, c)]
+        assert (got == kernels.fr_sub(kernels.fr_mul(odd[0], odd[1]), odd[2])).all()
+    with pytest.raises(ValueError, match="same length"):
+        kernels.coset_ab_minus_c(a, b, random_fr(pyrng, 2 * n), 3)
+    with pytest.raises(ValueError, match=r"b\[0\] is not below the scalar field modulus"):
+        kernels.coset_ab_minus_c(a, ints_to_limbs([FR_MODULUS] * n), c, 3)
+
+
 def test_ntt_uses_the_snarkjs_root_of_unity():
     # the polynomial x evaluates to the domain points themselves
     n = 16
