@@ -237,13 +237,14 @@ def test_msm_matches_reference(pyrng, group, n):
         assert not msm(np.stack([points[0], points[0]]), neg_one).any()
 
 
-@pytest.mark.parametrize("group, n", [(1, 1 << 12), (2, 1 << 11), (1, 1 << 15), (2, 1 << 13)])
+@pytest.mark.parametrize("group, n", [(1, 1 << 12), (2, 1 << 11), (1, 1 << 15), (2, 1 << 13), (1, 1 << 17)])
 def test_msm_agrees_with_batch_mul_at_scale(pyrng, group, n):
     """sum a_i (k_i G) == (sum a_i k_i) G, with scalars of every size class arkworks treats
     separately (0, +-1, 8, 16, 32, 64 bits, positive and negative) and enough full-size ones
     (over 2^10) for the batched-affine Pippenger. The larger sizes sort their windows in several
     blocks with more buckets than a block has points, so buckets a block does not touch carry
-    over in place."""
+    over in place; at 2^17 the windows are wide enough (over 2^12 buckets) that a block holds
+    one point per bucket rather than an L2 cache's worth."""
     msm, _, batch_mul, *_ = GROUPS[group]
     gen = G1_GEN if group == 1 else G2_GEN
     ks = [pyrng.randrange(FR_MODULUS) for _ in range(n)]

@@ -51,7 +51,8 @@ const BUCKET_COST: usize = 4;
 /// additions while the scratch stays in cache.
 const MAX_BATCH: usize = 2048;
 
-/// Bytes of points a window sorts at a time: the sorted copy stays in a core's L2 cache. The
+/// Bytes of points a window sorts at a time (unless it has more buckets than that: then one
+/// point per bucket): the sorted copy stays in a core's L2 cache. The
 /// buckets carry from block to block as the first entries of their runs, which costs no extra
 /// addition: summing m points takes m - 1 of them however they are grouped.
 const BLOCK_BYTES: usize = 1 << 18;
@@ -236,7 +237,11 @@ fn window_sum<P: SWCurveConfig>(
     let buckets_len = 1usize << (c - 1);
     let mut buckets = vec![Affine::<P>::identity(); buckets_len];
     let mut tree = BucketTree::<P>::default();
-    let block = (BLOCK_BYTES / std::mem::size_of::<Affine<P>>()).max(1024);
+    // and at least one point per bucket: each block scans every bucket's count and start, which
+    // with 2^16 buckets and blocks of a few thousand points cost more than the additions
+    let block = (BLOCK_BYTES / std::mem::size_of::<Affine<P>>())
+        .max(1024)
+        .max(buckets_len);
     for (b, block_points) in points.chunks(block).enumerate() {
         let block_digits = digits[b * block * windows..].iter().skip(w).step_by(windows);
         tree.sum_into(&mut buckets, bases, block_points.iter().zip(block_digits));
