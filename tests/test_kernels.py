@@ -133,6 +133,21 @@ def test_coset_ntt_matches_reference(pyrng, n):
     assert (kernels.coset_ntt(coeffs, shift - FR_MODULUS) == evals).all()
 
 
+@pytest.mark.parametrize("n", [1, 2, 8, 64])
+def test_coset_ab_minus_c_matches_reference(pyrng, n):
+    a, b, c = (random_fr(pyrng, n) for _ in "abc")
+    for shift in (reference.root_of_unity(2 * n), pyrng.randrange(1, FR_MODULUS), 0):
+        got = kernels.coset_ab_minus_c(a, b, c, shift)
+        assert (got == reference.coset_ab_minus_c(a, b, c, shift)).all()
+        # the same as the separate transforms
+        odd = [kernels.coset_ntt(kernels.intt(v), shift) for v in (a, b, c)]
+        assert (got == kernels.fr_sub(kernels.fr_mul(odd[0], odd[1]), odd[2])).all()
+    with pytest.raises(ValueError, match="same length"):
+        kernels.coset_ab_minus_c(a, b, random_fr(pyrng, 2 * n), 3)
+    with pytest.raises(ValueError, match=r"b\[0\] is not below the scalar field modulus"):
+        kernels.coset_ab_minus_c(a, ints_to_limbs([FR_MODULUS] * n), c, 3)
+
+
 def test_ntt_uses_the_snarkjs_root_of_unity():
     # the polynomial x evaluates to the domain points themselves
     n = 16
@@ -222,11 +237,14 @@ def test_msm_matches_reference(pyrng, group, n):
         assert not msm(np.stack([points[0], points[0]]), neg_one).any()
 
 
-@pytest.mark.parametrize("group, n", [(1, 1 << 12), (2, 1 << 11)])
+@pytest.mark.parametrize("group, n", [(1, 1 << 12), (2, 1 << 11), (1, 1 << 15), (2, 1 << 13), (1, 1 << 17)])
 def test_msm_agrees_with_batch_mul_at_scale(pyrng, group, n):
     """sum a_i (k_i G) == (sum a_i k_i) G, with scalars of every size class arkworks treats
     separately (0, +-1, 8, 16, 32, 64 bits, positive and negative) and enough full-size ones
-    (over 2^10) for the batched-affine Pippenger."""
+    (over 2^10) for the batched-affine Pippenger. The larger sizes sort their windows in several
+    blocks with more buckets than a block has points, so buckets a block does not touch carry
+    over in place; at 2^17 the windows are wide enough (over 2^12 buckets) that a block holds
+    one point per bucket rather than an L2 cache's worth."""
     msm, _, batch_mul, *_ = GROUPS[group]
     gen = G1_GEN if group == 1 else G2_GEN
     ks = [pyrng.randrange(FR_MODULUS) for _ in range(n)]

@@ -80,9 +80,7 @@ def _pad(values: np.ndarray, n: int) -> np.ndarray:
 def circom_quotient(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """The values ``A(x)B(x) - C(x)`` at ``x = w_2n^(2j+1)``, ``j = 0..n-1``, from the domain
     evaluations of A, B, C: the scalars the key's H points are paired with."""
-    shift = kernels.root_of_unity(2 * len(a))
-    a_odd, b_odd, c_odd = (kernels.coset_ntt(kernels.intt(v), shift) for v in (a, b, c))
-    return kernels.fr_sub(kernels.fr_mul(a_odd, b_odd), c_odd)
+    return kernels.coset_ab_minus_c(a, b, c, kernels.root_of_unity(2 * len(a)))
 
 
 def circom_h_query(lagrange_g1_2n: np.ndarray) -> np.ndarray:

@@ -23,6 +23,9 @@ Kernels:
 - ``ntt(coeffs)``, ``intt(evals)``: evaluations at ``w^i`` with ``w = root_of_unity(n)``,
   ``n`` a power of two; ``coset_ntt(coeffs, shift)`` / ``coset_intt(evals, shift)``:
   evaluations at ``shift * w^i`` (``shift`` a Python int).
+- ``coset_ab_minus_c(a, b, c, shift)``: from the evaluations of A, B, C at ``w^i``, those of
+  ``A(x)B(x) - C(x)`` at ``shift * w^i`` (``coset_ntt(intt(.), shift)`` of each, then the
+  product and difference, without converting the intermediate arrays).
 - ``g1_intt(points)``, ``g2_intt(points)``: the inverse NTT over the group, ``out_i = (1/n) sum_j
   w^(-ij) P_j`` for a power-of-two run of points (phase-2 preparation's Lagrange bases).
 - ``sparse_matvec(indptr, indices, coeffs, vector)``: CSR matrix times an Fr vector -> Fr array.
@@ -119,6 +122,7 @@ KERNELS = (
     "intt",
     "coset_ntt",
     "coset_intt",
+    "coset_ab_minus_c",
     "g1_intt",
     "g2_intt",
     "sparse_matvec",
@@ -134,6 +138,7 @@ KERNELS = (
 
 if TYPE_CHECKING:  # the type checker sees the reference signatures; the names are bound below
     from prover.kernels.reference import (  # noqa: F401
+        coset_ab_minus_c,
         coset_intt,
         coset_ntt,
         fr_add,

@@ -77,6 +77,11 @@ def coset_ntt(coeffs: np.ndarray, shift: int) -> np.ndarray:
     return ints_to_limbs(_evaluate(c, [shift * pow(w, i, FR_MODULUS) % FR_MODULUS for i in range(n)]))
 
 
+def coset_ab_minus_c(a: np.ndarray, b: np.ndarray, c: np.ndarray, shift: int) -> np.ndarray:
+    odd = [coset_ntt(intt(v), shift) for v in (a, b, c)]
+    return fr_sub(fr_mul(odd[0], odd[1]), odd[2])
+
+
 def coset_intt(evals: np.ndarray, shift: int) -> np.ndarray:
     e = limbs_to_ints(evals)
     n = len(e)

@@ -29,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ntt::intt, m)?)?;
     m.add_function(wrap_pyfunction!(ntt::coset_ntt, m)?)?;
     m.add_function(wrap_pyfunction!(ntt::coset_intt, m)?)?;
+    m.add_function(wrap_pyfunction!(ntt::coset_ab_minus_c, m)?)?;
     m.add_function(wrap_pyfunction!(group_ntt::g1_intt, m)?)?;
     m.add_function(wrap_pyfunction!(group_ntt::g2_intt, m)?)?;
     m.add_function(wrap_pyfunction!(sparse::sparse_matvec, m)?)?;

@@ -12,8 +12,9 @@ use num_bigint::{BigInt as PyInt, BigUint, Sign};
 use numpy::{PyArrayDyn, PyUntypedArrayMethods};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use rayon::prelude::*;
 
-use crate::arrays::{c_order, fr, fr_limbs, input, leading_len, output, parse_all, Arg, LIMBS};
+use crate::arrays::{c_order, call_error, fr, fr_limbs, input, leading_len, output, parse_all, Arg, LIMBS};
 
 pub const TWO_ADICITY: u32 = 28;
 
@@ -55,19 +56,77 @@ fn transform<'py>(
     let out = py.allow_threads(|| -> PyResult<Vec<u64>> {
         let mut v = parse_all(arg, data, LIMBS, fr)?;
         let domain = Radix2EvaluationDomain::<Fr>::new(n).expect("power-of-two size up to 2^28");
-        if shift.is_zero() {
-            // every point of the "coset" is 0: the polynomial's value there is its constant term
-            let c0 = v[0];
-            v.iter_mut().for_each(|x| *x = c0);
-        } else {
+        if inverse {
             let coset = domain.get_coset(shift).expect("nonzero shift is invertible");
-            if inverse {
-                coset.ifft_in_place(&mut v);
-            } else {
-                coset.fft_in_place(&mut v);
-            }
+            coset.ifft_in_place(&mut v);
+        } else {
+            evaluate_on_coset(&domain, shift, &mut v);
         }
         Ok(fr_limbs(&v))
+    })?;
+    Ok(output(py, out, &[n, LIMBS]))
+}
+
+/// Coefficients in `v` -> their polynomial's values at shift * w_n^i.
+fn evaluate_on_coset(domain: &Radix2EvaluationDomain<Fr>, shift: Fr, v: &mut Vec<Fr>) {
+    if shift.is_zero() {
+        // every point of the "coset" is 0: the polynomial's value there is its constant term
+        let c0 = v[0];
+        v.iter_mut().for_each(|x| *x = c0);
+    } else {
+        domain
+            .get_coset(shift)
+            .expect("nonzero shift is invertible")
+            .fft_in_place(v);
+    }
+}
+
+/// Values at shift * w_n^i of A(x) B(x) - C(x), where A, B, C interpolate `a`, `b`, `c` on the
+/// n-domain: three inverse and three coset transforms with the elements kept in arkworks' form
+/// throughout, so that only the inputs and the result are converted.
+#[pyfunction]
+pub fn coset_ab_minus_c<'py>(
+    py: Python<'py>,
+    a: &Bound<'py, PyAny>,
+    b: &Bound<'py, PyAny>,
+    c: &Bound<'py, PyAny>,
+    shift: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+    const KERNEL: &str = "coset_ab_minus_c";
+    let s = shift_element(shift, KERNEL)?;
+    let args = [Arg::new(KERNEL, "a"), Arg::new(KERNEL, "b"), Arg::new(KERNEL, "c")];
+    let arrays = [
+        input::<u64>(args[0], a, "uint64")?,
+        input::<u64>(args[1], b, "uint64")?,
+        input::<u64>(args[2], c, "uint64")?,
+    ];
+    let n = leading_len(args[0], arrays[0].shape(), &[LIMBS])?;
+    check_domain_size(args[0], n)?;
+    for (arg, arr) in args.iter().zip(&arrays).skip(1) {
+        let m = leading_len(*arg, arr.shape(), &[LIMBS])?;
+        if m != n {
+            return Err(call_error(
+                KERNEL,
+                format!("a, b and c must have the same length, got {n} and {m}"),
+            ));
+        }
+    }
+    let data: Vec<_> = arrays.iter().map(c_order).collect();
+    let out = py.allow_threads(|| -> PyResult<Vec<u64>> {
+        let domain = Radix2EvaluationDomain::<Fr>::new(n).expect("power-of-two size up to 2^28");
+        let mut polys = Vec::with_capacity(3);
+        for (arg, values) in args.iter().zip(&data) {
+            let mut v = parse_all(*arg, values, LIMBS, fr)?;
+            domain.ifft_in_place(&mut v);
+            evaluate_on_coset(&domain, s, &mut v);
+            polys.push(v);
+        }
+        let (c, b) = (polys.pop().expect("three"), polys.pop().expect("three"));
+        let mut ab = polys.pop().expect("three");
+        ab.par_iter_mut()
+            .zip(b.par_iter().zip(c.par_iter()))
+            .for_each(|(x, (y, z))| *x = *x * y - z);
+        Ok(fr_limbs(&ab))
     })?;
     Ok(output(py, out, &[n, LIMBS]))
 }

@@ -12,7 +12,8 @@
 //!   ceil((b+1)/c) windows, so small scalars cost few additions, and one window width c is
 //!   chosen for the whole input from the histogram of its scalars' sizes.
 //! - In a window, the points are sorted by bucket (a counting sort, a block of points the size
-//!   of a core's L2 cache at a time, each bucket's sum so far first), then every bucket's run is
+//!   of a core's L2 cache at a time, the sum so far first in each bucket the block touches,
+//!   the others left in place), then every bucket's run is
 //!   summed as a binary tree, level by level: the pairs of one level, across all buckets, are
 //!   affine additions whose denominators share one inversion. No bucket can stall a batch, so a
 //!   skewed digit distribution (every scalar 1, say) costs the same per addition as a uniform
@@ -50,7 +51,8 @@ const BUCKET_COST: usize = 4;
 /// additions while the scratch stays in cache.
 const MAX_BATCH: usize = 2048;
 
-/// Bytes of points a window sorts at a time: the sorted copy stays in a core's L2 cache. The
+/// Bytes of points a window sorts at a time (unless it has more buckets than that: then one
+/// point per bucket): the sorted copy stays in a core's L2 cache. The
 /// buckets carry from block to block as the first entries of their runs, which costs no extra
 /// addition: summing m points takes m - 1 of them however they are grouped.
 const BLOCK_BYTES: usize = 1 << 18;
@@ -235,7 +237,11 @@ fn window_sum<P: SWCurveConfig>(
     let buckets_len = 1usize << (c - 1);
     let mut buckets = vec![Affine::<P>::identity(); buckets_len];
     let mut tree = BucketTree::<P>::default();
-    let block = (BLOCK_BYTES / std::mem::size_of::<Affine<P>>()).max(1024);
+    // and at least one point per bucket: each block scans every bucket's count and start, which
+    // with 2^16 buckets and blocks of a few thousand points cost more than the additions
+    let block = (BLOCK_BYTES / std::mem::size_of::<Affine<P>>())
+        .max(1024)
+        .max(buckets_len);
     for (b, block_points) in points.chunks(block).enumerate() {
         let block_digits = digits[b * block * windows..].iter().skip(w).step_by(windows);
         tree.sum_into(&mut buckets, bases, block_points.iter().zip(block_digits));
@@ -285,9 +291,11 @@ impl<P: SWCurveConfig> BucketTree<P> {
         bases: &[Affine<P>],
         block: impl Iterator<Item = (&'a u32, &'a i32)> + Clone,
     ) {
-        // counting sort by bucket, the bucket's current value first in its run
+        // counting sort by bucket; a bucket the block touches has its current value first in
+        // its run, and the others stay where they are (with more buckets than points in a
+        // block, copying every bucket in and out would cost more than the additions)
         self.len.clear();
-        self.len.extend(buckets.iter().map(|p| usize::from(!p.is_zero())));
+        self.len.resize(buckets.len(), 0);
         for (_, &d) in block.clone() {
             if d != 0 {
                 self.len[d.unsigned_abs() as usize - 1] += 1;
@@ -295,15 +303,18 @@ impl<P: SWCurveConfig> BucketTree<P> {
         }
         self.start.clear();
         let mut total = 0;
-        for &len in &self.len {
+        for (len, bucket) in self.len.iter_mut().zip(buckets.iter()) {
+            if *len > 0 && !bucket.is_zero() {
+                *len += 1;
+            }
             self.start.push(total);
-            total += len;
+            total += *len;
         }
         self.entries.clear();
         self.entries.resize(total, Affine::<P>::identity());
         let mut cursor = self.start.clone();
         for (b, bucket) in buckets.iter().enumerate() {
-            if !bucket.is_zero() {
+            if self.len[b] > 0 && !bucket.is_zero() {
                 self.entries[cursor[b]] = *bucket;
                 cursor[b] += 1;
             }
@@ -319,11 +330,9 @@ impl<P: SWCurveConfig> BucketTree<P> {
 
         self.sum_runs();
         for ((bucket, &len), &start) in buckets.iter_mut().zip(&self.len).zip(&self.start) {
-            *bucket = if len == 0 {
-                Affine::<P>::identity()
-            } else {
-                self.entries[start]
-            };
+            if len > 0 {
+                *bucket = self.entries[start];
+            }
         }
     }
 
