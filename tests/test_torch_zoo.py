@@ -209,11 +209,14 @@ SIZES = {
     "mobilenet_v2": (53_840_351, 9_128_687),
     "resnet18_ts17": (218_663_555, 2_685_839),
 }
-# counting resnet18 takes minutes (it runs the lowering of 37M multiplications), mobilenet_v2 15 s
-SLOW_SIZES = {"squeezenet1_1", "mobilenet_v2", "resnet18_ts17"}
+# counted here: the MLP (within the limit in both modes) and squeezenet1_1 (private past 2^23,
+# refused with its estimate; public within). Counting resnet18 takes minutes (the lowering of
+# 37M multiplications) and mobilenet_v2 about 40 s: their counts above were taken once and are
+# reported with the zoo, not re-counted by every run of the suite
+COUNTED = ["torch_mlp_ts17", pytest.param("squeezenet1_1", marks=pytest.mark.slow)]
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_SIZES else n for n in SIZES])
+@pytest.mark.parametrize("name", COUNTED)
 def test_the_constraint_counts_are_exact_and_those_past_2_23_are_refused(name, digits):
     q = quantized_zoo_model(name, digits)
     for mode, expected in zip(("private", "public"), SIZES[name]):
@@ -231,9 +234,9 @@ def test_the_constraint_counts_are_exact_and_those_past_2_23_are_refused(name, d
     [
         ("torch_mlp_ts17", "private"),
         ("torch_mlp_ts17", "public"),
+        # (resnet18's public circuit, 2.7M constraints, compiles in 3 minutes and 3.7 GiB: measured
+        # once for the zoo's report, not in every run of the suite)
         pytest.param("squeezenet1_1", "public", marks=pytest.mark.slow),
-        # 3 minutes and 3.7 GiB: 2.7M constraints over 37M weight products
-        pytest.param("resnet18_ts17", "public", marks=pytest.mark.slow),
     ],
 )
 def test_a_model_within_the_limit_compiles_and_its_witness_satisfies_it(name, mode, digits):
