@@ -108,13 +108,14 @@ def _transcendental_circuit(kind, s, t, k):
     return c, x, y, dict(zip(xs.tolist(), honest.tolist()))
 
 
-# z3 takes about 45 s over sigmoid's table (9 s over tanh's): the full suite runs both
-@pytest.mark.parametrize("kind", [pytest.param("sigmoid", marks=pytest.mark.slow), "tanh"])
-def test_the_lowering_admits_only_the_honest_output(kind):
+# (kind, output scale t) at input scale 0: z3's time over a table varies by orders of magnitude
+# with its coefficients (sigmoid at t = 3 ran for more than 15 minutes; at t = 2, 2 s)
+@pytest.mark.parametrize("kind, t", [("sigmoid", 2), ("tanh", 3)])
+def test_the_lowering_admits_only_the_honest_output(kind, t):
     """Every input of a 4-bit range (both clips active), every satisfying witness: y is the
     executor's value. Twin: without the last constraint (the recomposition of the output's
     range check) z3 finds a witness with another y."""
-    c, x, y, honest = _transcendental_circuit(kind, 0, 3, 4)
+    c, x, y, honest = _transcendental_circuit(kind, 0, t, 4)
     z = Z3Circuit(c)
     (xw,), (yw,) = final_values(c, x), final_values(c, y)
     claim = z3.Or([z3.And(z.signed(xw) == v, z.signed(yw) == h) for v, h in honest.items()])
