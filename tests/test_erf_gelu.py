@@ -18,7 +18,7 @@ import z3
 from onnx import helper
 from scipy.special import erf
 from support.digits_mlp import export_mlp, onnx_unary, train_mlp
-from support.models import check_proved_and_wrong_label_refused
+from support.models import prove_label_and_check
 from support.onnx_cases import const, flat, gemm, make_model, onnxruntime_run, w
 from support.z3_circuits import Z3Circuit, final_values, graph_circuit, mutated, one_op_graph
 
@@ -375,4 +375,4 @@ def test_digits_gelu_mlp_agrees_with_onnxruntime(digits_gelu_mlp):
 @pytest.mark.slow
 def test_digits_gelu_mlp_is_proved_and_a_wrong_label_refused(digits_gelu_mlp):
     _, _, q, x_te, _ = digits_gelu_mlp
-    check_proved_and_wrong_label_refused(q, x_te[0])
+    prove_label_and_check(q, "public", x_te[0], 99)

@@ -11,7 +11,7 @@ import pytest
 import z3
 from onnx import helper
 from support.digits_mlp import export_mlp, onnx_unary, train_mlp
-from support.models import check_proved_and_wrong_label_refused
+from support.models import prove_label_and_check
 from support.onnx_cases import flat, make_model, onnxruntime_run
 from support.z3_circuits import Z3Circuit, final_values, graph_circuit, mutated, one_op_graph
 
@@ -209,4 +209,4 @@ def test_digits_mlp_agrees_with_onnxruntime(digits_mlp):
 
 def test_digits_mlp_is_proved_and_verified(digits_mlp):
     _, _, q, x_te, _ = digits_mlp
-    check_proved_and_wrong_label_refused(q, x_te[0])
+    prove_label_and_check(q, "public", x_te[0], 99)

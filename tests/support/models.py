@@ -26,14 +26,18 @@ def prove_with_test_key(r1cs, witness):
 
 
 def prove_label_and_check(quantized, mode: str, x, salt: int) -> None:
-    """Prove one input's inference with a test key: the proof verifies with the executor's label,
-    and not with the next label."""
+    """Prove one real input's inference with a test key: the witness gives the executor's logits
+    and satisfies the R1CS, the proof verifies with the executor's label, and the same proof
+    with the next label does not."""
     from prover.circuit import statements as S
     from prover.groth16.verify import verify
     from prover.onnx import executor
 
     ic = S.inference_circuit(quantized, mode)
-    result = ic.witness(executor.quantize_input(quantized, x), salt)
+    sample = executor.quantize_input(quantized, x)
+    result = ic.witness(sample, salt)
+    assert (result.logits == executor.execute(quantized, sample)[quantized.output]).all()
+    assert ic.r1cs.is_satisfied(result.witness)
     pk, proof, public = prove_with_test_key(ic.r1cs, result.witness)
     label = S.PUBLIC_INPUTS.index("label")
     assert public[label] == executor.predict(quantized, np.asarray(x)[None]).label[0]
@@ -85,23 +89,3 @@ def register_served(market, provider, served, verifier: str, **verifiers) -> int
     )
     provider.state.model_id = model_id
     return model_id
-
-
-def check_proved_and_wrong_label_refused(q, x) -> None:
-    """The inference statement of quantized graph ``q`` on real input ``x`` (public weights):
-    its witness gives the executor's logits, a Groth16 proof with a test key verifies, and the
-    same proof with the label moved by one does not."""
-    from prover.circuit import statements as S
-    from prover.groth16.verify import verify
-    from prover.onnx import executor
-
-    ic = S.inference_circuit(q, "public")
-    sample = executor.quantize_input(q, x)
-    result = ic.witness(sample, 99)
-    assert (result.logits == executor.execute(q, sample)[q.output]).all()
-    assert ic.r1cs.is_satisfied(result.witness)
-    pk, proof, public = prove_with_test_key(ic.r1cs, result.witness)
-    assert verify(pk.verifying_key(), public, proof)
-    wrong = list(public)
-    wrong[S.PUBLIC_INPUTS.index("label")] = (wrong[S.PUBLIC_INPUTS.index("label")] + 1) % 10
-    assert not verify(pk.verifying_key(), wrong, proof)
