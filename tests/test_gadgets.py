@@ -199,7 +199,7 @@ def test_argmax_is_sound_with_lowest_index_on_ties():
     z = Z3Circuit(c)
     xs = [z.signed(w) for w in final_values(c, x)]
     # the specification: lowest index of a maximum
-    best, idx = xs[0], z3.IntVal(0)
+    best, idx = xs[0], z3.IntVal(0, z.ctx)
     for i, v in enumerate(xs[1:], start=1):
         idx = z3.If(v > best, i, idx)
         best = z3.If(v > best, v, best)

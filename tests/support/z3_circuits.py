@@ -30,25 +30,29 @@ class Z3Circuit:
         claim then fixes the inputs, so that z3 solves a linear system) instead of raising."""
         r1cs = circuit.r1cs
         self.circuit, self.nonlinear = circuit, nonlinear
+        # a context of its own: z3's search order follows term ids, which in the shared global
+        # context depend on every formula earlier tests built (a proof of 3 s alone ran past
+        # 9 minutes mid-suite)
+        self.ctx = ctx = z3.Context()
         rows = [(_rows(r1cs.A, i), _rows(r1cs.B, i), _rows(r1cs.C, i)) for i in range(r1cs.n_constraints)]
         rows = [row for i, row in enumerate(rows) if i not in drop]
         booleanity = [
             not c and len(a) == 1 and a[0][1] == 1 and sorted(b) == sorted([(a[0][0], 1), (0, R - 1)])
             for a, b, c in rows
         ]
-        self.bits = {a[0][0]: z3.Bool(f"b{a[0][0]}") for (a, _, _), is_bit in zip(rows, booleanity) if is_bit}
-        self.ints = {w: z3.Int(f"w{w}") for w in range(1, r1cs.n_wires) if w not in self.bits}
-        self.solver = z3.Solver()
+        self.bits = {a[0][0]: z3.Bool(f"b{a[0][0]}", ctx) for (a, _, _), is_bit in zip(rows, booleanity) if is_bit}
+        self.ints = {w: z3.Int(f"w{w}", ctx) for w in range(1, r1cs.n_wires) if w not in self.bits}
+        self.solver = z3.Solver(ctx=ctx)
         for v in self.ints.values():
             self.solver.add(v >= 0, v < R)
         for i, (a, b, c) in enumerate(rows):
             if booleanity[i]:
                 continue  # encoded by the Bool type
-            self.solver.add(self._product(a, b) - self._lin(c) == R * z3.Int(f"k{i}"))
+            self.solver.add(self._product(a, b) - self._lin(c) == R * z3.Int(f"k{i}", ctx))
 
     def value(self, w: int):
         if w == 0:
-            return z3.IntVal(1)
+            return z3.IntVal(1, self.ctx)
         if w in self.bits:
             return z3.If(self.bits[w], 1, 0)
         return self.ints[w]
@@ -58,12 +62,12 @@ class Z3Circuit:
         return z3.If(v > R // 2, v - R, v)
 
     def _lin(self, terms):
-        return z3.Sum([z3.IntVal(0)] + [c * self.value(w) for w, c in terms])
+        return z3.Sum([z3.IntVal(0, self.ctx)] + [c * self.value(w) for w, c in terms])
 
     def _product(self, a, b):
         for x, y in ((a, b), (b, a)):
             if all(w == 0 for w, _ in x):
-                return self._lin(x) * self._lin(y) if x else z3.IntVal(0)
+                return self._lin(x) * self._lin(y) if x else z3.IntVal(0, self.ctx)
             if len(x) == 1 and x[0][0] in self.bits:
                 return x[0][1] * z3.If(self.bits[x[0][0]], self._lin(y), 0)
         for x, y in ((a, b), (b, a)):
@@ -74,10 +78,15 @@ class Z3Circuit:
             return self._lin(a) * self._lin(b)
         raise NotLinearisable("a product of two non-bit linear combinations")
 
+    def _here(self, formula):
+        """``formula`` in this circuit's context: a claim built over one circuit's wires holds
+        the same named terms in its twin's (dropped-constraint) circuit."""
+        return formula if formula.ctx == self.ctx else formula.translate(self.ctx)
+
     def refutes(self, claim) -> bool:
         """True when no satisfying assignment violates ``claim`` (z3 answers unsat)."""
         self.solver.push()
-        self.solver.add(z3.Not(claim))
+        self.solver.add(z3.Not(self._here(claim)))
         result = self.solver.check()
         self.solver.pop()
         assert result != z3.unknown
@@ -85,7 +94,7 @@ class Z3Circuit:
 
     def satisfiable(self, *extra) -> bool:
         self.solver.push()
-        self.solver.add(*extra)
+        self.solver.add(*[self._here(e) for e in extra])
         result = self.solver.check()
         self.solver.pop()
         return result == z3.sat
