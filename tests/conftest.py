@@ -7,6 +7,8 @@ built on them are per test."""
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +24,10 @@ from support.toy import CIRCUIT, ToyCircuit, build_toy_circuit
 from marketplace.agents.consumer import Consumer
 from marketplace.agents.provider import Provider
 from marketplace.chain import connect
-from marketplace.contracts import Market, compile_contracts
+from marketplace.contracts import Market, compile_contracts, source_files
 from marketplace.models import digits_split, example_models, model_inputs
 from marketplace.setup.pipeline import prepare_model, prepare_statement
+from marketplace.solc import find_compiler
 from marketplace.store import ProviderStore
 from prover.onnx import executor
 from prover.onnx.importer import import_model
@@ -153,9 +156,21 @@ def world(small_model, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def compiled_contracts() -> dict:
-    """A fresh compile of contracts/, the test-only contracts included, once per worker."""
-    return compile_contracts(include_test=True)
+def compiled_contracts(request, tmp_path_factory) -> dict:
+    """A fresh compile of contracts/, the test-only contracts included, kept in pytest's cache
+    until a source or the compiler changes (two workers starting cold both compile; the file
+    lands whole by a rename)."""
+    compiler = find_compiler()
+    version = tmp_path_factory.getbasetemp() / f"solc-{compiler.backend}-{compiler.version}"
+    version.write_text(compiler.version)
+    saved = cached_build_dir(request, tmp_path_factory, "contracts", version, *source_files(True)) / "compiled.json"
+    if saved.exists():
+        return json.loads(saved.read_text())
+    compiled = compile_contracts(include_test=True)
+    partial = saved.with_name(f"{saved.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(compiled))
+    os.replace(partial, saved)
+    return compiled
 
 
 @pytest.fixture(scope="session")

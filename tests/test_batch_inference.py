@@ -177,6 +177,7 @@ def test_bad_batches_are_refused_with_what_to_do(model, batch4):
     assert statement_circuit(graph, "batch", 4).r1cs.n_constraints == batch4.r1cs.n_constraints
 
 
+@pytest.mark.slow
 def test_a_batch_key_is_set_up_through_the_ceremony_flow_and_reused(model, tmp_path):
     from marketplace.agents.consumer import Consumer
     from marketplace.chain import connect

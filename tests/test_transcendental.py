@@ -110,7 +110,7 @@ def _transcendental_circuit(kind, s, t, k):
 
 # (kind, output scale t) at input scale 0: z3's time over a table varies by orders of magnitude
 # with its coefficients (sigmoid at t = 3 ran for more than 15 minutes; at t = 2, 2 s)
-@pytest.mark.parametrize("kind, t", [("sigmoid", 2), ("tanh", 3)])
+@pytest.mark.parametrize("kind, t", [("sigmoid", 2), pytest.param("tanh", 3, marks=pytest.mark.slow)])
 def test_the_lowering_admits_only_the_honest_output(kind, t):
     """Every input of a 4-bit range (both clips active), every satisfying witness: y is the
     executor's value. Twin: without the last constraint (the recomposition of the output's
