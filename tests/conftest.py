@@ -50,6 +50,18 @@ LONGEST_MODULES = (
     "test_provider_agent.py",
     "test_marketplace.py",
     "test_retrieval.py",
+    # and those of the fast suite (-m 'not slow')
+    "test_batch_verifier.py",
+    "test_cli_model.py",
+    "test_contracts.py",
+    "test_groth16.py",
+    "test_batch_inference.py",
+    "test_batch_fulfil.py",
+    "test_ceremony_phase1.py",
+    "test_kernels.py",
+    "test_erf_gelu.py",
+    "test_transcendental.py",
+    "test_arithmetic.py",
 )
 
 

@@ -39,8 +39,9 @@ from prover.groth16.keys import Proof, ProvingKey, VerifyingKey
 from prover.groth16.prove import prove
 from prover.groth16.verify import verify_reference
 
-# the largest size takes seconds per test: in the full suite only (-m slow)
-SIZES = (1, 4, 13, pytest.param(97, marks=pytest.mark.slow))
+# sizes 1 and 13 in the fast suite; 4 and the largest (seconds per test) in the full one only
+# (-m slow)
+SIZES = (1, 13, *(pytest.param(n, marks=pytest.mark.slow) for n in (4, 97)))
 SECRET = (0x5EC12E7, 0xA1FA, 0xBE7A)
 OTHER_SECRET = (0x7A0, 0xA1FB, 0xBE7B)
 
@@ -177,7 +178,7 @@ def test_twins_of_a_valid_proof_are_refused(chain, n):
     assert _on_chain(verifier, proof, public)  # the twins changed nothing
 
 
-@pytest.mark.parametrize("n", [4, 13])
+@pytest.mark.parametrize("n", [pytest.param(4, marks=pytest.mark.slow), 13])
 def test_zero_and_one_are_not_interchangeable(chain, n):
     """The contract skips the ecMul for 0 and 1: a 0 given as 1 (or a 1 as 0) must still fail."""
     st = statement(n)
@@ -336,6 +337,7 @@ def test_check_batch_verifier_code(chain):
 GAS_SIZES = (4, 25, 97, 193)
 
 
+@pytest.mark.slow  # a measurement, seconds of transactions
 def test_gas_of_a_verification_transaction(chain):
     """Whole-transaction gas of verifyProof sent as a transaction (calldata included), for
     statements with about a third of their inputs zero, and of the deployment; the 4-input

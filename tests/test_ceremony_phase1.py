@@ -154,6 +154,7 @@ def our_transcript(tmp_path_factory):
     return base, paths
 
 
+@pytest.mark.slow  # snarkjs over a whole transcript: seconds
 def test_snarkjs_verifies_our_transcript_and_we_verify_it(our_transcript):
     base, paths = our_transcript
     for path in paths.values():

@@ -400,6 +400,7 @@ def test_changed_public_signal_is_rejected(work, proved, capsys, tmp_path):
         assert_one_error_line(code, err, "invalid proof")
 
 
+@pytest.mark.slow  # a second compile, setup and proof
 def test_proof_for_another_model_of_the_same_architecture_is_rejected(work, proved, capsys):
     """Both models share one circuit and (same ptau) one key: the proof checks out under B's
     key, and only the model commitment tells the models apart."""

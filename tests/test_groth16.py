@@ -412,7 +412,7 @@ def _snarkjs_verifies(vk: Path, public: Path, proof: Path) -> bool:
     return run_npm_tool("snarkjs", "groth16", "verify", vk, public, proof, check=False, timeout=600).returncode == 0
 
 
-@pytest.mark.parametrize("circuit", ["multiplier", "poseidon_preimage"])
+@pytest.mark.parametrize("circuit", ["multiplier", pytest.param("poseidon_preimage", marks=pytest.mark.slow)])
 def test_snarkjs_verifies_our_proof_from_its_contributed_key(artifacts, tmp_path, circuit):
     """Our prover on a snarkjs key with a phase-2 contribution (delta != 1), checked by snarkjs
     against the verification key it exports itself."""

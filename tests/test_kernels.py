@@ -237,7 +237,10 @@ def test_msm_matches_reference(pyrng, group, n):
         assert not msm(np.stack([points[0], points[0]]), neg_one).any()
 
 
-@pytest.mark.parametrize("group, n", [(1, 1 << 12), (2, 1 << 11), (1, 1 << 15), (2, 1 << 13), (1, 1 << 17)])
+@pytest.mark.parametrize(
+    "group, n",
+    [(1, 1 << 12), (2, 1 << 11), (1, 1 << 15), (2, 1 << 13), pytest.param(1, 1 << 17, marks=pytest.mark.slow)],
+)
 def test_msm_agrees_with_batch_mul_at_scale(pyrng, group, n):
     """sum a_i (k_i G) == (sum a_i k_i) G, with scalars of every size class arkworks treats
     separately (0, +-1, 8, 16, 32, 64 bits, positive and negative) and enough full-size ones
