@@ -174,8 +174,9 @@ def compiled_contracts(request, tmp_path_factory) -> dict:
     lands whole by a rename)."""
     compiler = find_compiler()
     version = tmp_path_factory.getbasetemp() / f"solc-{compiler.backend}-{compiler.version}"
-    version.write_text(compiler.version)
+    version.write_text(f"{compiler.backend} {compiler.version}")
     saved = cached_build_dir(request, tmp_path_factory, "contracts", version, *source_files(True)) / "compiled.json"
+    saved.parent.mkdir(parents=True, exist_ok=True)
     if saved.exists():
         return json.loads(saved.read_text())
     compiled = compile_contracts(include_test=True)
