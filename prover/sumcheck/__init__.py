@@ -1,0 +1,20 @@
+"""The sumcheck backend: proofs of the quantized graph whose cost is linear in the weights and
+activations, not in the multiplies (../shared/DESIGN.md, "Two proving backends").
+
+This package grows in steps (issue 15). What is here is the protocol core, each piece a plain
+Python reference that the native kernels will be checked against:
+
+- ``mle``: multilinear extensions over Fr. A table of ``2^n`` values ``f[b]`` is the function on
+  the Boolean cube; its multilinear extension is ``f~(x) = sum_b f[b] * eq(x, b)`` with
+  ``eq(x, b) = prod_i (x_i b_i + (1 - x_i)(1 - b_i))``. Variable 0 is the *most significant*
+  bit of the index, so binding it keeps the table's halves contiguous.
+- ``transcript``: the Fiat–Shamir transcript, a Poseidon (BN254, circomlib parameters) hash
+  chain, cheap to recompute inside a Groth16 circuit (the wrapper of issue 16).
+- ``protocol``: the sumcheck protocol (Lund, Fortnow, Karloff, Nisan) for
+  ``H = sum_{b in {0,1}^n} sum_t c_t prod_j f_{t,j}~(b)``; each round the prover sends its
+  univariate polynomial as its values at ``0..d``, and the verifier enforces the degree bound
+  ``d`` by the number of values.
+- ``matmul``: Thaler's protocol for a matrix product ``C = A B`` (as in SafetyNets): a claim
+  about ``C~(r_x, r_y)`` becomes claims about ``A~(r_x, r_z)`` and ``B~(r_z, r_y)`` by one
+  sumcheck over the contracted index, of degree 2.
+"""

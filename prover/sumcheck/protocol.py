@@ -1,0 +1,146 @@
+"""The sumcheck protocol, prover and verifier: the plain-Python reference.
+
+Statement: for multilinear tables ``f_0..f_{m-1}`` over n variables and terms
+``(c_t, J_t)`` (a coefficient and a list of table indices),
+
+    H = sum_{b in {0,1}^n} g(b),    g(x) = sum_t c_t prod_{j in J_t} f_j~(x).
+
+``g`` has degree at most ``d = max_t |J_t|`` in each variable. In round i (i = 0..n-1) the
+prover sends ``g_i(X) = sum_{b in {0,1}^(n-1-i)} g(r_0, .., r_{i-1}, X, b)`` as its values at
+``X = 0, 1, .., d``; the verifier checks
+
+    len(g_i) == d + 1                (the degree bound: d + 1 values fix a degree-d polynomial)
+    g_i(0) + g_i(1) == claim_i       (claim_0 = H)
+
+absorbs the values, draws ``r_i`` and sets ``claim_{i+1} = g_i(r_i)`` by Lagrange interpolation.
+What is left is the *subclaim* ``g(r) = claim_n`` at the random point r, which the caller settles
+with the tables' evaluations at r (an opening of a commitment, or the next layer's sumcheck).
+A prover whose H is false passes with probability at most ``n d / |Fr|`` (Schwartz–Zippel in
+each round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from prover.errors import VerificationError
+from prover.field import FR_MODULUS
+from prover.sumcheck.mle import fold, n_variables
+from prover.sumcheck.transcript import Transcript
+
+R = FR_MODULUS
+
+
+class SumcheckError(VerificationError):
+    """A sumcheck proof failed a check: the claim it proves is false or the proof was altered."""
+
+
+@dataclass(frozen=True)
+class Term:
+    """One product ``coefficient * prod_j f_j`` of the summand (indices into the tables)."""
+
+    coefficient: int
+    factors: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SumcheckProof:
+    """The round polynomials, each as its values at 0..d."""
+
+    round_polynomials: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class Subclaim:
+    """What a verified sumcheck leaves: the summand at ``point`` must equal ``value``."""
+
+    point: tuple[int, ...]
+    value: int
+
+
+def degree(terms: Sequence[Term]) -> int:
+    """The summand's degree in each variable: the most factors of any term."""
+    return max(len(t.factors) for t in terms)
+
+
+def summand(terms: Sequence[Term], values: Sequence[int]) -> int:
+    """``sum_t c_t prod_{j in J_t} values[j]``: the summand from the tables' values at a point."""
+    total = 0
+    for t in terms:
+        p = t.coefficient
+        for j in t.factors:
+            p = p * values[j] % R
+        total += p
+    return total % R
+
+
+def interpolate(values: Sequence[int], x: int) -> int:
+    """The polynomial of degree ``len(values) - 1`` through ``(k, values[k])``, k = 0..d, at x."""
+    d = len(values) - 1
+    total = 0
+    for k, v in enumerate(values):
+        num, den = 1, 1
+        for m in range(d + 1):
+            if m != k:
+                num = num * (x - m) % R
+                den = den * (k - m) % R
+        total += v * num * pow(den, -1, R)
+    return total % R
+
+
+def claimed_sum(tables: Sequence[Sequence[int]], terms: Sequence[Term]) -> int:
+    """H, computed directly over the cube (the honest claim)."""
+    return sum(summand(terms, [t[b] for t in tables]) for b in range(len(tables[0]))) % R
+
+
+def prove(
+    tables: Sequence[Sequence[int]], terms: Sequence[Term], transcript: Transcript
+) -> tuple[SumcheckProof, tuple[int, ...], list[int]]:
+    """Prove ``H = claimed_sum(tables, terms)``: the proof, the random point r, and every table's
+    value at r (which the caller sends or settles, and the verifier feeds to ``summand``). The
+    transcript must already hold the statement (H among it)."""
+    n = n_variables(len(tables[0]))
+    if any(len(t) != 1 << n for t in tables):
+        raise ValueError("every table of one sumcheck has the same 2^n values")
+    d = degree(terms)
+    current = [[int(v) % R for v in t] for t in tables]
+    rounds, point = [], []
+    for _ in range(n):
+        half = len(current[0]) // 2
+        evals = [0] * (d + 1)
+        for b in range(half):
+            lows = [t[b] for t in current]
+            slopes = [t[b + half] - t[b] for t in current]
+            for x in range(d + 1):
+                evals[x] += summand(terms, [(lo + x * s) % R for lo, s in zip(lows, slopes, strict=True)])
+        g = tuple(e % R for e in evals)
+        rounds.append(g)
+        transcript.absorb(g)
+        r = transcript.challenge()
+        point.append(r)
+        current = [fold(t, r) for t in current]
+    return SumcheckProof(tuple(rounds)), tuple(point), [t[0] for t in current]
+
+
+def verify(claim: int, n: int, d: int, proof: SumcheckProof, transcript: Transcript) -> Subclaim:
+    """Check the rounds of a proof of ``H = claim`` over n variables with degree bound d, and
+    return the subclaim left at the random point. Raises SumcheckError on a failed check."""
+    if len(proof.round_polynomials) != n:
+        raise SumcheckError(
+            f"a sumcheck over {n} variables has {n} rounds, the proof has {len(proof.round_polynomials)}"
+        )
+    claim %= R
+    point = []
+    for i, g in enumerate(proof.round_polynomials):
+        if len(g) != d + 1:
+            raise SumcheckError(f"round {i}: the degree bound is {d} ({d + 1} values), the proof sends {len(g)}")
+        if any(not 0 <= v < R for v in g):
+            raise SumcheckError(f"round {i}: a value is not a field element")
+        if (g[0] + g[1]) % R != claim:
+            raise SumcheckError(f"round {i}: g(0) + g(1) differs from the claim; the proof is of a false sum")
+        transcript.absorb(g)
+        r = transcript.challenge()
+        point.append(r)
+        claim = interpolate(g, r)
+    return Subclaim(tuple(point), claim)
