@@ -17,4 +17,7 @@ Python reference that the native kernels will be checked against:
 - ``matmul``: Thaler's protocol for a matrix product ``C = A B`` (as in SafetyNets): a claim
   about ``C~(r_x, r_y)`` becomes claims about ``A~(r_x, r_z)`` and ``B~(r_z, r_y)`` by one
   sumcheck over the contracted index, of degree 2.
+- ``commitment``: the multilinear commitment that settles such claims for committed tables
+  (weights first): KZG over the phase-1 powers of tau with Gemini's folds (HyperKZG); one G1
+  point per table, an opening checked by two pairings. Not hiding yet.
 """
