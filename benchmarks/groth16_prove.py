@@ -23,6 +23,8 @@ Peers (each optional; without it its columns are absent and the table says so):
   pistache ae0da38cf1c2 serves only the proof server and is not needed), its CMake ``prover``
   target in Release mode with its x86_64 assembly for Fr and Fq, GMP from Debian's libgmp-dev.
   v0.0.5 is the newest commit whose recorded ffiasm commit could be had when this was built.
+  ``benchmarks/build_rapidsnark.sh SRC_DIR [OUTPUT]`` does that build from a checked-out tree
+  (its Fr/Fq assembly is the one committed in the tree; ffiasm's generator is not run).
 - ``--gnark``: builds ``benchmarks/gnark_peer`` (a Go module on gnark v0.15.0 and gnark-crypto
   v0.20.1, pinned by its go.mod and go.sum) with ``go build`` into ``benchmarks/.cache`` and runs
   it per size. It reads the same .r1cs and .wtns and proves the same R1CS with gnark's Groth16;
