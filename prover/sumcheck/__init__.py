@@ -20,4 +20,7 @@ Python reference that the native kernels will be checked against:
 - ``commitment``: the multilinear commitment that settles such claims for committed tables
   (weights first): KZG over the phase-1 powers of tau with Gemini's folds (HyperKZG); one G1
   point per table, an opening checked by two pairings. Not hiding yet.
+- ``lookup``: range checks by logUp, the fraction sums proved by a GKR circuit (logUp-GKR), so
+  that only the multiplicities are committed; what requantize, ReLU and every declared bound
+  reduce to.
 """

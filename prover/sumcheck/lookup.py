@@ -1,0 +1,209 @@
+"""Range checks by lookup: logUp (Haböck) with its fraction sums proved by a GKR circuit (the
+logUp-GKR of Papini and Haböck), so that only the multiplicities are committed.
+
+Statement: every value ``w_i`` (``2^n`` of them) lies in the table ``t_j = lo + j``,
+``j < 2^m``. With the multiplicities ``m_j = #{i : w_i = t_j}`` committed first and ``alpha``
+drawn after, the multiset inclusion holds iff (except with probability about
+``(2^n + 2^m) / |Fr|`` over alpha)
+
+    sum_i 1 / (alpha - w_i) = sum_j m_j / (alpha - t_j).
+
+Each side is a *fraction tree*: leaves ``(p, q)`` (``(1, alpha - w_i)``, ``(m_j, alpha - t_j)``),
+each node the sum of its two children ``p/q = p_L/q_L + p_R/q_R`` kept unreduced,
+
+    p = p_L q_R + p_R q_L,    q = q_L q_R,
+
+and the root ``(P, Q)`` the whole sum. The verifier checks ``P_w Q_t = P_t Q_w`` with both Q
+non-zero, then walks each tree from the root down. At depth d a claim ``(p_d~(r), q_d~(r))`` is
+reduced, with ``lambda`` drawn, by the sumcheck of degree 3
+
+    p_d~(r) + lambda q_d~(r) = sum_x eq(r, x) [p0 q1 + p1 q0 + lambda q0 q1](x),
+
+where ``p0, p1, q0, q1`` are the children tables (``p_{d+1}`` at index ``2x`` and ``2x + 1``: the
+last variable). The prover sends the four children's values at the sumcheck's point rho; with
+``gamma`` drawn, the next claim is ``p_{d+1}~(rho, gamma) = (1 - gamma) p0 + gamma p1`` (and
+likewise for q). At the leaves: the witness tree's p must be 1 and its q leaves the claim
+``w~(rho) = alpha - q``, which the caller settles (the values' own commitment or the layer that
+made them); the table tree's q is ``alpha - t~(rho)``, computed by the verifier, and its p is an
+opening of the multiplicities' commitment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from prover.field import FR_MODULUS
+from prover.sumcheck import commitment as pcs
+from prover.sumcheck.matmul import EvaluationClaim
+from prover.sumcheck.mle import eq, eq_table, n_variables
+from prover.sumcheck.protocol import SumcheckError, SumcheckProof, Term, prove, verify
+from prover.sumcheck.transcript import Transcript
+
+R = FR_MODULUS
+# eq * (p0 q1 + p1 q0 + lambda q0 q1) over the tables (eq, p0, p1, q0, q1, lambda*q0)
+FRACTION_TERMS = (Term(1, (0, 1, 4)), Term(1, (0, 2, 3)), Term(1, (0, 3, 5)))
+
+
+@dataclass(frozen=True)
+class FractionLayer:
+    """One depth of a fraction tree: the sumcheck and the children's values at its point."""
+
+    sumcheck: SumcheckProof
+    children: tuple[int, int, int, int]  # p0, p1, q0, q1
+
+
+@dataclass(frozen=True)
+class FractionTreeProof:
+    root: tuple[int, int]  # (P, Q)
+    layers: tuple[FractionLayer, ...]
+
+
+def _tree(p: list[int], q: list[int]) -> list[tuple[list[int], list[int]]]:
+    """Every depth of the tree, leaves last."""
+    levels = [(p, q)]
+    while len(p) > 1:
+        p = [(p[2 * i] * q[2 * i + 1] + p[2 * i + 1] * q[2 * i]) % R for i in range(len(p) // 2)]
+        q = [q[2 * i] * q[2 * i + 1] % R for i in range(len(q) // 2)]
+        levels.append((p, q))
+    return levels[::-1]
+
+
+def prove_fraction_tree(
+    p: Sequence[int], q: Sequence[int], transcript: Transcript
+) -> tuple[FractionTreeProof, tuple[int, ...], tuple[int, int]]:
+    """Prove the root of the fraction tree over leaves (p, q): the proof, the leaves' point and
+    the leaves' values ``(p~, q~)`` there."""
+    levels = _tree([int(v) % R for v in p], [int(v) % R for v in q])
+    (root_p,), (root_q,) = levels[0]
+    transcript.absorb([root_p, root_q])
+    point: tuple[int, ...] = ()
+    claim = (root_p, root_q)
+    layers = []
+    for children_p, children_q in levels[1:]:
+        lam = transcript.challenge()
+        p0, p1, q0, q1 = children_p[0::2], children_p[1::2], children_q[0::2], children_q[1::2]
+        tables = [eq_table(point), p0, p1, q0, q1, [lam * v % R for v in q1]]
+        proof, rho, values = prove(tables, FRACTION_TERMS, transcript)
+        children = (values[1], values[2], values[3], values[4])
+        transcript.absorb(children)
+        gamma = transcript.challenge()
+        layers.append(FractionLayer(proof, children))
+        point = (*rho, gamma)
+        claim = _next_claim(children, gamma)
+    return FractionTreeProof((root_p, root_q), tuple(layers)), point, claim
+
+
+def _next_claim(children: tuple[int, int, int, int], gamma: int) -> tuple[int, int]:
+    p0, p1, q0, q1 = children
+    return (p0 + gamma * (p1 - p0)) % R, (q0 + gamma * (q1 - q0)) % R
+
+
+def verify_fraction_tree(
+    n: int, proof: FractionTreeProof, transcript: Transcript
+) -> tuple[tuple[int, int], tuple[int, ...], tuple[int, int]]:
+    """Check a fraction tree over ``2^n`` leaves: returns its root, the leaves' point and the
+    claimed ``(p~, q~)`` there, which the caller must settle. Raises SumcheckError."""
+    if len(proof.layers) != n:
+        raise SumcheckError(f"a fraction tree over 2^{n} leaves has {n} layers, the proof has {len(proof.layers)}")
+    root_p, root_q = (v % R for v in proof.root)
+    transcript.absorb([root_p, root_q])
+    point: tuple[int, ...] = ()
+    claim = (root_p, root_q)
+    for depth, layer in enumerate(proof.layers):
+        lam = transcript.challenge()
+        sub = verify((claim[0] + lam * claim[1]) % R, depth, 3, layer.sumcheck, transcript)
+        if any(not 0 <= v < R for v in layer.children):
+            raise SumcheckError(f"fraction layer {depth}: a child's value is not a field element")
+        p0, p1, q0, q1 = layer.children
+        if eq(point, sub.point) * (p0 * q1 + p1 * q0 + lam * q0 * q1) % R != sub.value:
+            raise SumcheckError(f"fraction layer {depth}: the children do not add up to the parent's claim")
+        transcript.absorb(layer.children)
+        gamma = transcript.challenge()
+        point = (*sub.point, gamma)
+        claim = _next_claim(layer.children, gamma)
+    return (root_p, root_q), point, claim
+
+
+@dataclass(frozen=True)
+class RangeProof:
+    """The multiplicities' commitment, the two fraction trees and the multiplicities' opening
+    at the table tree's leaf point."""
+
+    multiplicities: np.ndarray  # G1 commitment
+    witness_tree: FractionTreeProof
+    table_tree: FractionTreeProof
+    multiplicity_value: int
+    multiplicity_opening: pcs.EvaluationProof
+
+
+def table_extension(lo: int, bits: int, point: Sequence[int]) -> int:
+    """``t~(point)`` for ``t_j = lo + j``, j < 2^bits: the index's bits weighted by their place
+    (variable 0 the most significant), plus lo."""
+    return (lo + sum(x << (bits - 1 - k) for k, x in enumerate(point))) % R
+
+
+def multiplicities(values: Sequence[int], lo: int, bits: int) -> list[int]:
+    """How often each table entry ``lo + j`` occurs among the values (signed ints); ValueError
+    for a value outside the table, for which no proof exists."""
+    counts = [0] * (1 << bits)
+    for v in values:
+        j = int(v) - lo
+        if not 0 <= j < 1 << bits:
+            raise ValueError(f"value {v} is outside the range [{lo}, {lo + (1 << bits)}) of its check")
+        counts[j] += 1
+    return counts
+
+
+def prove_range(
+    key: pcs.CommitmentKey,
+    values: Sequence[int],
+    lo: int,
+    bits: int,
+    transcript: Transcript,
+    counts: Sequence[int] | None = None,
+) -> tuple[RangeProof, EvaluationClaim]:
+    """Prove that every one of the ``2^n`` signed ``values`` lies in ``[lo, lo + 2^bits)``; the
+    transcript must already hold whatever fixes the values. Returns the proof and the claim
+    ``w~(point) = value`` it leaves about the values. ``counts`` overrides the multiplicities
+    (a cheating prover's, in tests)."""
+    n_variables(len(values))
+    counts = multiplicities(values, lo, bits) if counts is None else list(counts)
+    m_commitment = pcs.commit(key, counts)
+    pcs.absorb_point(transcript, m_commitment)
+    alpha = transcript.challenge()
+    witness_tree, w_point, (_, w_q) = prove_fraction_tree(
+        [1] * len(values), [(alpha - v) % R for v in values], transcript
+    )
+    table = [(alpha - lo - j) % R for j in range(1 << bits)]
+    table_tree, t_point, _ = prove_fraction_tree(counts, table, transcript)
+    m_value, m_opening = pcs.prove_evaluation(key, counts, t_point, transcript)
+    proof = RangeProof(m_commitment, witness_tree, table_tree, m_value, m_opening)
+    return proof, EvaluationClaim(w_point, (alpha - w_q) % R)
+
+
+def verify_range(
+    vk: pcs.VerifierKey, n: int, lo: int, bits: int, proof: RangeProof, transcript: Transcript
+) -> EvaluationClaim:
+    """Check a range proof over ``2^n`` values and return the claim it leaves about them.
+    Raises SumcheckError (or OpeningError for the multiplicities' opening)."""
+    pcs.absorb_point(transcript, proof.multiplicities)
+    alpha = transcript.challenge()
+    (w_root_p, w_root_q), w_point, (w_p, w_q) = verify_fraction_tree(n, proof.witness_tree, transcript)
+    (t_root_p, t_root_q), t_point, (t_p, t_q) = verify_fraction_tree(bits, proof.table_tree, transcript)
+    if w_root_q == 0 or t_root_q == 0:
+        raise SumcheckError("a fraction tree's denominator is zero: alpha hit a value; the proof cannot be checked")
+    if w_root_p * t_root_q % R != t_root_p * w_root_q % R:
+        raise SumcheckError("the values' fraction sum differs from the table's: a value is outside the range")
+    if w_p != 1:
+        raise SumcheckError("the witness tree's numerators are not all 1")
+    if t_q != (alpha - table_extension(lo, bits, t_point)) % R:
+        raise SumcheckError("the table tree's denominators are not alpha minus the table")
+    if t_p != proof.multiplicity_value % R:
+        raise SumcheckError("the table tree's numerators are not the committed multiplicities")
+    pcs.verify_evaluation(
+        vk, proof.multiplicities, t_point, proof.multiplicity_value, proof.multiplicity_opening, transcript
+    )
+    return EvaluationClaim(w_point, (alpha - w_q) % R)
