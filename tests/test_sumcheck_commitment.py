@@ -139,3 +139,16 @@ def test_prover_folding_another_table_is_refused(key):
     assert value != mle.evaluate(mle.padded(table), point)
     with pytest.raises(pc.OpeningError, match="batched KZG"):
         check(key, c, point, value, proof)
+
+
+def test_prover_and_verifier_transcripts_go_on_alike(key):
+    """After an opening both sides' transcripts are in the same state, so that the protocol an
+    opening is part of draws the same challenges on both sides."""
+    table, point = instance(3, 12)
+    c = pc.commit(key, table)
+    sides = [Transcript("opening-test"), Transcript("opening-test")]
+    for t in sides:
+        pc.absorb_point(t, c)
+    value, proof = pc.prove_evaluation(key, table, point, sides[0])
+    pc.verify_evaluation(key.verifier, c, point, value, proof, sides[1])
+    assert sides[0].state == sides[1].state

@@ -23,4 +23,6 @@ Python reference that the native kernels will be checked against:
 - ``lookup``: range checks by logUp, the fraction sums proved by a GKR circuit (logUp-GKR), so
   that only the multiplicities are committed; what requantize, ReLU and every declared bound
   reduce to.
+- ``inference``: a batch of a quantized graph's runs proved GKR-style from the output back to
+  the input, op by op (dense, rescale, relu, mul so far), against the weights' commitments.
 """

@@ -26,7 +26,7 @@ The prover commits to ``f_1 .. f_{n-1}``; the transcript draws beta; the prover 
 ``f_j`` at ``x = (beta, -beta, beta^2)``; the verifier runs the fold check for each j (with the
 claimed value in place of ``f_n(beta^2)``). The ``3n`` evaluations are proved at once: with
 ``rho`` drawn, ``B = sum_j rho^j f_j``, the prover sends ``W_k = [(B(X) - B(x_k)) / (X - x_k)]_1``
-for the three points, and with ``gamma`` drawn the verifier checks
+for the three points, and with ``gamma`` drawn after them the verifier checks
 
     e(L, G2) = e(R, tau G2),    R = sum_k gamma^k W_k,
     L = (sum_k gamma^k) [B(tau)]_1 - (sum_k gamma^k B(x_k)) G1 + sum_k gamma^k x_k W_k,
@@ -170,6 +170,9 @@ def prove_evaluation(
             batched[i] = (batched[i] + weight * c) % R
         weight = weight * rho % R
     w_beta, w_minus, w_square = (commit(key, _quotient(batched, x)) for x in xs)
+    for w in (w_beta, w_minus, w_square):
+        absorb_point(transcript, w)
+    transcript.challenge()  # gamma: the verifier's, drawn here too so both transcripts go on alike
     return value, EvaluationProof(folds, values, (w_beta, w_minus, w_square))
 
 
@@ -205,6 +208,8 @@ def verify_evaluation(
     for triple in proof.values:
         transcript.absorb(triple)
     rho = transcript.challenge()
+    for w in proof.witnesses:
+        absorb_point(transcript, w)
     gamma = transcript.challenge()
     rho_powers = [pow(rho, j, R) for j in range(n)]
     gammas = [1, gamma, gamma * gamma % R]

@@ -30,7 +30,7 @@ opening of the multiplicities' commitment.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,7 +128,7 @@ def verify_fraction_tree(
 
 
 @dataclass(frozen=True)
-class RangeProof:
+class LookupProof:
     """The multiplicities' commitment, the two fraction trees and the multiplicities' opening
     at the table tree's leaf point."""
 
@@ -145,16 +145,78 @@ def table_extension(lo: int, bits: int, point: Sequence[int]) -> int:
     return (lo + sum(x << (bits - 1 - k) for k, x in enumerate(point))) % R
 
 
-def multiplicities(values: Sequence[int], lo: int, bits: int) -> list[int]:
-    """How often each table entry ``lo + j`` occurs among the values (signed ints); ValueError
-    for a value outside the table, for which no proof exists."""
-    counts = [0] * (1 << bits)
-    for v in values:
-        j = int(v) - lo
-        if not 0 <= j < 1 << bits:
-            raise ValueError(f"value {v} is outside the range [{lo}, {lo + (1 << bits)}) of its check")
+def multiplicities(witness: Sequence[int], table: Sequence[int]) -> list[int]:
+    """How often each table entry occurs among the witness values (field elements); ValueError
+    for a value the table lacks, for which no proof exists."""
+    index = {v: j for j, v in enumerate(table)}
+    counts = [0] * len(table)
+    for v in witness:
+        j = index.get(v)
+        if j is None:
+            raise ValueError(f"value {v if v < R // 2 else v - R} is not in the table of its lookup")
         counts[j] += 1
     return counts
+
+
+def prove_lookup(
+    key: pcs.CommitmentKey,
+    witness: Sequence[int],
+    table: Sequence[int],
+    transcript: Transcript,
+    counts: Sequence[int] | None = None,
+) -> tuple[LookupProof, EvaluationClaim]:
+    """Prove that each of the ``2^n`` witness values (field elements) is an entry of the
+    ``2^m``-entry table; the transcript must already hold whatever fixes the witness. Returns
+    the proof and the claim ``w~(point) = value`` it leaves about the witness. ``counts``
+    overrides the multiplicities (a cheating prover's, in tests)."""
+    n_variables(len(witness))
+    witness = [int(v) % R for v in witness]
+    table = [int(v) % R for v in table]
+    counts = multiplicities(witness, table) if counts is None else list(counts)
+    m_commitment = pcs.commit(key, counts)
+    pcs.absorb_point(transcript, m_commitment)
+    alpha = transcript.challenge()
+    witness_tree, w_point, (_, w_q) = prove_fraction_tree([1] * len(witness), [alpha - v for v in witness], transcript)
+    table_tree, t_point, _ = prove_fraction_tree(counts, [alpha - v for v in table], transcript)
+    m_value, m_opening = pcs.prove_evaluation(key, counts, t_point, transcript)
+    proof = LookupProof(m_commitment, witness_tree, table_tree, m_value, m_opening)
+    return proof, EvaluationClaim(w_point, (alpha - w_q) % R)
+
+
+def verify_lookup(
+    vk: pcs.VerifierKey,
+    n: int,
+    bits: int,
+    table_at: Callable[[Sequence[int]], int],
+    proof: LookupProof,
+    transcript: Transcript,
+) -> EvaluationClaim:
+    """Check a lookup of ``2^n`` witness values into a table of ``2^bits`` entries whose
+    extension the verifier computes (``table_at(point)``), and return the claim it leaves about
+    the witness. Raises SumcheckError (or OpeningError for the multiplicities' opening)."""
+    pcs.absorb_point(transcript, proof.multiplicities)
+    alpha = transcript.challenge()
+    (w_root_p, w_root_q), w_point, (w_p, w_q) = verify_fraction_tree(n, proof.witness_tree, transcript)
+    (t_root_p, t_root_q), t_point, (t_p, t_q) = verify_fraction_tree(bits, proof.table_tree, transcript)
+    if w_root_q == 0 or t_root_q == 0:
+        raise SumcheckError("a fraction tree's denominator is zero: alpha hit a value; the proof cannot be checked")
+    if w_root_p * t_root_q % R != t_root_p * w_root_q % R:
+        raise SumcheckError("the witness's fraction sum differs from the table's: a value is not in the table")
+    if w_p != 1:
+        raise SumcheckError("the witness tree's numerators are not all 1")
+    if t_q != (alpha - table_at(t_point)) % R:
+        raise SumcheckError("the table tree's denominators are not alpha minus the table")
+    if t_p != proof.multiplicity_value % R:
+        raise SumcheckError("the table tree's numerators are not the committed multiplicities")
+    pcs.verify_evaluation(
+        vk, proof.multiplicities, t_point, proof.multiplicity_value, proof.multiplicity_opening, transcript
+    )
+    return EvaluationClaim(w_point, (alpha - w_q) % R)
+
+
+def range_table(lo: int, bits: int) -> list[int]:
+    """The entries ``lo + j``, j < 2^bits, as field elements."""
+    return [(lo + j) % R for j in range(1 << bits)]
 
 
 def prove_range(
@@ -164,46 +226,20 @@ def prove_range(
     bits: int,
     transcript: Transcript,
     counts: Sequence[int] | None = None,
-) -> tuple[RangeProof, EvaluationClaim]:
-    """Prove that every one of the ``2^n`` signed ``values`` lies in ``[lo, lo + 2^bits)``; the
-    transcript must already hold whatever fixes the values. Returns the proof and the claim
-    ``w~(point) = value`` it leaves about the values. ``counts`` overrides the multiplicities
-    (a cheating prover's, in tests)."""
-    n_variables(len(values))
-    counts = multiplicities(values, lo, bits) if counts is None else list(counts)
-    m_commitment = pcs.commit(key, counts)
-    pcs.absorb_point(transcript, m_commitment)
-    alpha = transcript.challenge()
-    witness_tree, w_point, (_, w_q) = prove_fraction_tree(
-        [1] * len(values), [(alpha - v) % R for v in values], transcript
-    )
-    table = [(alpha - lo - j) % R for j in range(1 << bits)]
-    table_tree, t_point, _ = prove_fraction_tree(counts, table, transcript)
-    m_value, m_opening = pcs.prove_evaluation(key, counts, t_point, transcript)
-    proof = RangeProof(m_commitment, witness_tree, table_tree, m_value, m_opening)
-    return proof, EvaluationClaim(w_point, (alpha - w_q) % R)
+) -> tuple[LookupProof, EvaluationClaim]:
+    """Prove that every one of the ``2^n`` ``values`` (signed ints, or field elements read as
+    signed) lies in ``[lo, lo + 2^bits)``."""
+    witness = [int(v) % R for v in values]
+    if counts is None:
+        for v in witness:
+            signed = v - R if v > R // 2 else v
+            if not lo <= signed < lo + (1 << bits):
+                raise ValueError(f"value {signed} is outside the range [{lo}, {lo + (1 << bits)}) of its check")
+    return prove_lookup(key, witness, range_table(lo, bits), transcript, counts)
 
 
 def verify_range(
-    vk: pcs.VerifierKey, n: int, lo: int, bits: int, proof: RangeProof, transcript: Transcript
+    vk: pcs.VerifierKey, n: int, lo: int, bits: int, proof: LookupProof, transcript: Transcript
 ) -> EvaluationClaim:
-    """Check a range proof over ``2^n`` values and return the claim it leaves about them.
-    Raises SumcheckError (or OpeningError for the multiplicities' opening)."""
-    pcs.absorb_point(transcript, proof.multiplicities)
-    alpha = transcript.challenge()
-    (w_root_p, w_root_q), w_point, (w_p, w_q) = verify_fraction_tree(n, proof.witness_tree, transcript)
-    (t_root_p, t_root_q), t_point, (t_p, t_q) = verify_fraction_tree(bits, proof.table_tree, transcript)
-    if w_root_q == 0 or t_root_q == 0:
-        raise SumcheckError("a fraction tree's denominator is zero: alpha hit a value; the proof cannot be checked")
-    if w_root_p * t_root_q % R != t_root_p * w_root_q % R:
-        raise SumcheckError("the values' fraction sum differs from the table's: a value is outside the range")
-    if w_p != 1:
-        raise SumcheckError("the witness tree's numerators are not all 1")
-    if t_q != (alpha - table_extension(lo, bits, t_point)) % R:
-        raise SumcheckError("the table tree's denominators are not alpha minus the table")
-    if t_p != proof.multiplicity_value % R:
-        raise SumcheckError("the table tree's numerators are not the committed multiplicities")
-    pcs.verify_evaluation(
-        vk, proof.multiplicities, t_point, proof.multiplicity_value, proof.multiplicity_opening, transcript
-    )
-    return EvaluationClaim(w_point, (alpha - w_q) % R)
+    """Check a range proof over ``2^n`` values and return the claim it leaves about them."""
+    return verify_lookup(vk, n, bits, lambda point: table_extension(lo, bits, point), proof, transcript)
