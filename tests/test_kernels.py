@@ -655,6 +655,75 @@ def test_poseidon_permute_rejects_bad_arguments(pyrng):
             kernels.poseidon_permute(states, constants, mds, full)
 
 
+# --- multilinear tables and univariate polynomials (the sumcheck backend) ---------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_mle_kernels_match_reference(pyrng, n):
+    table, r = random_fr(pyrng, 1 << n), random_fr(pyrng, 1, edges=False)[0]
+    assert (kernels.mle_fold(table, r) == reference.mle_fold(table, r)).all()
+    point = random_fr(pyrng, n)
+    assert (kernels.mle_eq_table(point) == reference.mle_eq_table(point)).all()
+    # every table's entries sum to 1: sum_b eq(p, b) = prod_i ((1 - p_i) + p_i)
+    assert sum(limbs_to_ints(kernels.mle_eq_table(point))) % FR_MODULUS == 1
+
+
+@pytest.mark.parametrize("n", [1, 3, 6])
+def test_sumcheck_round_matches_reference(pyrng, n):
+    tables = random_fr(pyrng, 4 << n).reshape(4, 1 << n, 4)
+    factors = [[0, 1, 2], [3], [1, 1], []]
+    coefficients = random_fr(pyrng, len(factors))
+    want = reference.sumcheck_round(tables, factors, coefficients, 3)
+    assert (kernels.sumcheck_round(tables, factors, coefficients, 3) == want).all()
+    # the round polynomial's values at 0 and 1 add up to the sum over the whole cube
+    g = limbs_to_ints(want)
+    rows = [limbs_to_ints(t) for t in tables]
+    cs = limbs_to_ints(coefficients)
+    total = sum(
+        c * np.prod([rows[j][b] for j in term], dtype=object) for b in range(1 << n) for c, term in zip(cs, factors)
+    )
+    assert (g[0] + g[1] - total) % FR_MODULUS == 0
+
+
+def test_sumcheck_round_spreads_over_threads(pyrng):
+    """A table long enough to be split among threads: the parts add up to the whole, at X = 0, 1
+    (the cube's sum) and at X = 2 (the tables with variable 0 bound to 2)."""
+    n = 14
+    tables = np.stack([random_fr(pyrng, 1 << n, edges=False), random_fr(pyrng, 1 << n, edges=False)])
+    one = ints_to_limbs([1])
+    g = limbs_to_ints(kernels.sumcheck_round(tables, [[0, 1]], one, 2))
+    a, b = (limbs_to_ints(t) for t in tables)
+    assert (g[0] + g[1]) % FR_MODULUS == sum(x * y for x, y in zip(a, b)) % FR_MODULUS
+    at_two = [kernels.mle_fold(t, ints_to_limbs([2])[0]) for t in tables]
+    ta, tb = (limbs_to_ints(t) for t in at_two)
+    assert g[2] == sum(x * y for x, y in zip(ta, tb)) % FR_MODULUS
+
+
+@pytest.mark.parametrize("n", [2, 9, 5000])
+def test_polynomial_kernels_match_reference(pyrng, n):
+    coeffs, points = random_fr(pyrng, n), random_fr(pyrng, 3)
+    assert (kernels.poly_evaluate(coeffs, points) == reference.poly_evaluate(coeffs, points)).all()
+    assert (kernels.poly_quotient(coeffs, points[0]) == reference.poly_quotient(coeffs, points[0])).all()
+
+
+def test_multilinear_kernels_reject_bad_arguments(pyrng):
+    with pytest.raises(ValueError, match="mle_fold: table must hold 2"):
+        kernels.mle_fold(random_fr(pyrng, 3), random_fr(pyrng, 1)[0])
+    with pytest.raises(ValueError, match=r"mle_fold: table\[1\] is not below the scalar field"):
+        kernels.mle_fold(ints_to_limbs([0, FR_MODULUS]), random_fr(pyrng, 1)[0])
+    tables = random_fr(pyrng, 8).reshape(2, 4, 4)
+    with pytest.raises(ValueError, match="more than degree"):
+        kernels.sumcheck_round(tables, [[0, 1, 1]], random_fr(pyrng, 1), 2)
+    with pytest.raises(ValueError, match="names table 2"):
+        kernels.sumcheck_round(tables, [[2]], random_fr(pyrng, 1), 2)
+    with pytest.raises(ValueError, match="coefficients"):
+        kernels.sumcheck_round(tables, [[0]], random_fr(pyrng, 2), 2)
+    with pytest.raises(ValueError, match="must have shape"):
+        kernels.sumcheck_round(random_fr(pyrng, 6).reshape(2, 3, 4), [[0]], random_fr(pyrng, 1), 2)
+    with pytest.raises(ValueError, match="at least 2 coefficients"):
+        kernels.poly_quotient(random_fr(pyrng, 1), random_fr(pyrng, 1)[0])
+
+
 # --- the two native builds ------------------------------------------------------------------
 
 # run in a process of its own with ZKMARKET_NATIVE set: that build's field, NTT and MSM kernels
@@ -681,6 +750,10 @@ for gen, to_array, batch_mul, msm, n in GROUPS:
     points = batch_mul(to_array(gen), L(ks))
     assert (points[1] == to_array(bn.multiply(gen, ks[1]))).all()
     assert (msm(points, L(scalars)) == to_array(bn.multiply(gen, sum(s * k for s, k in zip(scalars, ks)) % R))).all()
+t = L(a)
+assert (kernels.mle_fold(t, t[3]) == reference.mle_fold(t, t[3])).all()
+pair = np.stack([t, L(b)])
+assert (kernels.sumcheck_round(pair, [[0, 1]], t[:1], 2) == reference.sumcheck_round(pair, [[0, 1]], t[:1], 2)).all()
 x = rng.randrange(R)
 g1 = np.stack([reference.g1_to_array(bn.multiply(bn.G1, x)), reference.g1_to_array(bn.neg(bn.G1))])
 g2 = np.stack([reference.g2_to_array(bn.G2), reference.g2_to_array(bn.multiply(bn.G2, x))])

@@ -16,6 +16,7 @@ from marketplace.models import MODELS_DIR, digits_split, model_inputs
 from prover.ceremony.known_secret import known_secret_ptau
 from prover.circuit.statements import architecture_graph, architecture_spec
 from prover.errors import UnsupportedModelError, VerificationError
+from prover.field import limbs_to_ints
 from prover.onnx import executor
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import quantize
@@ -159,9 +160,10 @@ def test_out_of_range_remainder_is_refused(mlp, monkeypatch):
         return values
 
     def lenient(key, witness, table, transcript, counts=None):
-        entries = set(table)
-        counted = [v if v in entries else table[0] for v in witness]  # the bad value counted as another
-        counts = lookup.multiplicities(counted, table)
+        entries = limbs_to_ints(table)
+        known = set(entries)
+        counted = [v if v in known else entries[0] for v in limbs_to_ints(witness)]  # counted as another
+        counts = lookup.multiplicities(counted, entries)
         return lookup.prove_lookup(key, witness, table, transcript, counts)
 
     monkeypatch.setattr(inf, "execute", tampered)

@@ -42,6 +42,14 @@ Kernels:
   state, ``states`` ``(n, t, 4)``, round constants ``(rounds, t, 4)``, MDS matrix ``(t, t, 4)``;
   x^5 on every element in the first and last ``full_rounds / 2`` rounds, on the first in the
   partial rounds between (the parameters are the caller's: ``prover.poseidon``).
+- Multilinear tables (the sumcheck backend; ``2^n`` Fr elements, variable 0 the most
+  significant bit of the index, ``prover.sumcheck.mle``): ``mle_fold(table, r)`` binds variable
+  0 to ``r`` (``lo + r (hi - lo)`` over the two halves); ``mle_eq_table(point)`` is the table of
+  ``eq(point, b)``; ``sumcheck_round(tables, factors, coefficients, degree)``, tables
+  ``(m, 2^n, 4)``, is the round polynomial ``sum_b sum_t c_t prod_{j in factors[t]} f_j(X, b)``
+  at ``X = 0..degree`` -> ``(degree + 1, 4)``.
+- Univariate polynomials (coefficients, lowest first): ``poly_evaluate(coeffs, points)`` ->
+  the values at each point; ``poly_quotient(coeffs, x)`` -> ``(p(X) - p(x)) / (X - x)``.
 
 Point-consuming kernels raise ValueError for a point that is not on its curve.
 ``BACKEND`` says, per kernel, whether the native or the reference implementation is in use;
@@ -134,6 +142,11 @@ KERNELS = (
     "g2_sparse_lincomb",
     "pairing_check",
     "poseidon_permute",
+    "mle_fold",
+    "mle_eq_table",
+    "sumcheck_round",
+    "poly_evaluate",
+    "poly_quotient",
 )
 
 if TYPE_CHECKING:  # the type checker sees the reference signatures; the names are bound below
@@ -154,10 +167,15 @@ if TYPE_CHECKING:  # the type checker sees the reference signatures; the names a
         g2_msm,
         g2_sparse_lincomb,
         intt,
+        mle_eq_table,
+        mle_fold,
         ntt,
         pairing_check,
+        poly_evaluate,
+        poly_quotient,
         poseidon_permute,
         sparse_matvec,
+        sumcheck_round,
         to_montgomery,
     )
 

@@ -262,3 +262,67 @@ def poseidon_permute(states: np.ndarray, constants: np.ndarray, mds: np.ndarray,
             state = m.dot(state) % FR_MODULUS
         out.extend(int(v) for v in state)
     return ints_to_limbs(out).reshape(n, t, 4)
+
+
+# --- multilinear tables and univariate polynomials (the sumcheck backend) ---------------------
+
+
+def mle_fold(table: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Variable 0 (the index's top bit) bound to r: ``lo + r (hi - lo)`` over the two halves."""
+    values = limbs_to_ints(table)
+    (x,) = limbs_to_ints(r)
+    half = len(values) // 2
+    if half == 0 or len(values) & (len(values) - 1):
+        raise ValueError(f"mle_fold: table must hold 2^n >= 2 elements, got {len(values)}")
+    return ints_to_limbs([(lo + x * (hi - lo)) % FR_MODULUS for lo, hi in zip(values[:half], values[half:])])
+
+
+def mle_eq_table(point: np.ndarray) -> np.ndarray:
+    """``eq(point, b)`` for every b of the cube, b's first coordinate the top bit."""
+    table = [1]
+    for x in limbs_to_ints(point):
+        table = [v * w % FR_MODULUS for v in table for w in (1 - x, x)]
+    return ints_to_limbs(table)
+
+
+def sumcheck_round(tables: np.ndarray, factors: list[list[int]], coefficients: np.ndarray, degree: int) -> np.ndarray:
+    """``sum_b sum_t c_t prod_{j in factors[t]} f_j(X, b)`` at X = 0..degree, for tables
+    ``(m, 2^n, 4)``, each ``f_j(X, b) = lo_j(b) + X (hi_j(b) - lo_j(b))``."""
+    m, size = tables.shape[:2]
+    rows = [limbs_to_ints(tables[j]) for j in range(m)]
+    cs = limbs_to_ints(coefficients)
+    if any(len(term) > degree for term in factors):
+        raise ValueError(f"sumcheck_round: a term has more factors than degree {degree}")
+    half = size // 2
+    out = []
+    for x in range(degree + 1):
+        total = 0
+        for b in range(half):
+            at = [row[b] + x * (row[b + half] - row[b]) for row in rows]
+            for c, term in zip(cs, factors):
+                p = c
+                for j in term:
+                    p = p * at[j] % FR_MODULUS
+                total += p
+        out.append(total % FR_MODULUS)
+    return ints_to_limbs(out)
+
+
+def poly_evaluate(coeffs: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """``sum_i coeffs[i] x^i`` at each point (Horner)."""
+    cs = limbs_to_ints(coeffs)
+    return ints_to_limbs([_evaluate(cs, [x])[0] for x in limbs_to_ints(points)])
+
+
+def poly_quotient(coeffs: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``(p(X) - p(x)) / (X - x)`` by synthetic division, lowest coefficient first."""
+    cs = limbs_to_ints(coeffs)
+    (at,) = limbs_to_ints(x)
+    if len(cs) < 2:
+        raise ValueError("poly_quotient: coeffs must hold at least 2 coefficients")
+    out = [0] * (len(cs) - 1)
+    acc = 0
+    for i in range(len(cs) - 1, 0, -1):
+        acc = (acc * at + cs[i]) % FR_MODULUS
+        out[i - 1] = acc
+    return ints_to_limbs(out)

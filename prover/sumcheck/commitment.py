@@ -47,8 +47,8 @@ import numpy as np
 
 from prover import kernels
 from prover.errors import VerificationError
-from prover.field import FR_MODULUS, ints_to_limbs
-from prover.sumcheck.mle import n_variables
+from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
+from prover.sumcheck.mle import as_table, element, n_variables, scaled
 from prover.sumcheck.transcript import Transcript
 
 R = FR_MODULUS
@@ -88,11 +88,12 @@ def commitment_key(ptau, n: int) -> CommitmentKey:
     return CommitmentKey(tau_g1, VerifierKey(tau_g1[0].copy(), ptau.tau_g2[0], ptau.tau_g2[1]))
 
 
-def commit(key: CommitmentKey, table: Sequence[int]) -> np.ndarray:
+def commit(key: CommitmentKey, table) -> np.ndarray:
     """``[f(tau)]_1``: the multi-scalar multiplication of the table with the G1 powers."""
-    if len(table) > len(key.tau_g1):
-        raise ValueError(f"a table of {len(table)} values is longer than the key's {len(key.tau_g1)} powers")
-    return kernels.g1_msm(key.tau_g1[: len(table)], ints_to_limbs(table, R))
+    scalars = as_table(table)
+    if len(scalars) > len(key.tau_g1):
+        raise ValueError(f"a table of {len(scalars)} values is longer than the key's {len(key.tau_g1)} powers")
+    return kernels.g1_msm(key.tau_g1[: len(scalars)], scalars)
 
 
 def absorb_point(transcript: Transcript, point: np.ndarray) -> None:
@@ -116,24 +117,6 @@ class EvaluationProof:
     witnesses: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def _horner(coeffs: Sequence[int], x: int) -> int:
-    acc = 0
-    for c in reversed(coeffs):
-        acc = (acc * x + c) % R
-    return acc
-
-
-def _quotient(coeffs: Sequence[int], x: int) -> list[int]:
-    """``(p(X) - p(x)) / (X - x)`` by synthetic division (the remainder dropped)."""
-    n = len(coeffs)
-    out = [0] * max(n - 1, 0)
-    acc = 0
-    for i in range(n - 1, 0, -1):
-        acc = (acc * x + coeffs[i]) % R
-        out[i - 1] = acc
-    return out
-
-
 def _challenges(transcript: Transcript, folds, point, value) -> int:
     transcript.absorb([*point, value])
     for c in folds:
@@ -142,38 +125,38 @@ def _challenges(transcript: Transcript, folds, point, value) -> int:
 
 
 def prove_evaluation(
-    key: CommitmentKey, table: Sequence[int], point: Sequence[int], transcript: Transcript
+    key: CommitmentKey, table, point: Sequence[int], transcript: Transcript
 ) -> tuple[int, EvaluationProof]:
     """``f~(point)`` and its proof against ``commit(key, table)`` (which the transcript must
-    already hold)."""
-    n = n_variables(len(table))
+    already hold). The folds, evaluations and quotients are the ``mle_fold``, ``poly_evaluate``
+    and ``poly_quotient`` kernels."""
+    f = as_table(table)
+    n = n_variables(len(f))
     if len(point) != n or n == 0:
-        raise ValueError(f"a table of {len(table)} values is opened at a point of {n} >= 1 coordinates")
-    polys = [[int(v) % R for v in table]]
-    for j in range(n - 1):
-        u = point[n - 1 - j]
+        raise ValueError(f"a table of {len(f)} values is opened at a point of {n} >= 1 coordinates")
+    polys = [f]
+    for j in range(n):
         f = polys[-1]
-        polys.append([(e + u * (o - e)) % R for e, o in zip(f[0::2], f[1::2], strict=True)])
-    last = polys[-1]
-    value = (last[0] + point[0] * (last[1] - last[0])) % R
+        # E_j + u (O_j - E_j): the even coefficients as the low half, the odd ones as the high
+        polys.append(kernels.mle_fold(np.concatenate([f[0::2], f[1::2]]), element(point[n - 1 - j])))
+    value = limbs_to_ints(polys.pop())[0]
     folds = tuple(commit(key, f) for f in polys[1:])
     beta = _challenges(transcript, folds, point, value)
-    xs = (beta, R - beta, beta * beta % R)
-    values = tuple((_horner(f, xs[0]), _horner(f, xs[1]), _horner(f, xs[2])) for f in polys)
+    xs = ints_to_limbs([beta, R - beta, beta * beta % R])
+    values = tuple(tuple(limbs_to_ints(kernels.poly_evaluate(f, xs))) for f in polys)
     for triple in values:
         transcript.absorb(triple)
     rho = transcript.challenge()
-    batched = [0] * len(table)
+    batched = polys[0].copy()
     weight = 1
-    for f in polys:
-        for i, c in enumerate(f):
-            batched[i] = (batched[i] + weight * c) % R
+    for f in polys[1:]:
         weight = weight * rho % R
-    w_beta, w_minus, w_square = (commit(key, _quotient(batched, x)) for x in xs)
+        batched[: len(f)] = kernels.fr_add(batched[: len(f)], scaled(f, weight))
+    w_beta, w_minus, w_square = (commit(key, kernels.poly_quotient(batched, x)) for x in xs)
     for w in (w_beta, w_minus, w_square):
         absorb_point(transcript, w)
     transcript.challenge()  # gamma: the verifier's, drawn here too so both transcripts go on alike
-    return value, EvaluationProof(folds, values, (w_beta, w_minus, w_square))
+    return value, EvaluationProof(folds, values, (w_beta, w_minus, w_square))  # type: ignore[arg-type]
 
 
 def verify_evaluation(

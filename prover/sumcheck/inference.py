@@ -39,13 +39,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from prover import kernels
 from prover.errors import UnsupportedModelError, VerificationError
-from prover.field import FR_MODULUS
+from prover.field import FR_MODULUS, limbs_to_ints, signed_to_fr
 from prover.onnx.executor import execute
 from prover.onnx.graph import Graph, Op, bound_of
 from prover.sumcheck import commitment as pcs
 from prover.sumcheck.lookup import LookupProof, prove_lookup, range_table, table_extension, verify_lookup
-from prover.sumcheck.mle import eq, eq_table, evaluate, fold, padded
+from prover.sumcheck.mle import eq, eq_table, evaluate, fold, scaled
 from prover.sumcheck.protocol import SumcheckError, SumcheckProof, Term, degree, prove, summand, verify
 from prover.sumcheck.transcript import Transcript
 
@@ -107,9 +108,9 @@ def layouts(graph: Graph, batch: int) -> dict[str, Layout]:
     return {name: Layout(_bits(batch), _bits(t.shape[0])) for name, t in graph.tensors.items()}
 
 
-def weight_tables(graph: Graph) -> dict[str, list[int]]:
+def weight_tables(graph: Graph) -> dict[str, np.ndarray]:
     """Each dense layer's weight matrix and bias as tables (module docstring), by constant name."""
-    tables: dict[str, list[int]] = {}
+    tables: dict[str, np.ndarray] = {}
     for op in graph.ops:
         if op.kind != "dense":
             continue
@@ -117,9 +118,11 @@ def weight_tables(graph: Graph) -> dict[str, list[int]]:
         rows, cols = 1 << _bits(w.shape[0]), 1 << _bits(w.shape[1])
         full = np.zeros((rows, cols), dtype=np.int64)
         full[: w.shape[0], : w.shape[1]] = w
-        tables[op.inputs[1]] = padded(full.reshape(-1).tolist())
+        tables[op.inputs[1]] = signed_to_fr(full)
         if len(op.inputs) > 2:
-            tables[op.inputs[2]] = padded(graph.constants[op.inputs[2]].values.tolist(), _bits(w.shape[0]))
+            bias = np.zeros(rows, dtype=np.int64)
+            bias[: w.shape[0]] = graph.constants[op.inputs[2]].values
+            tables[op.inputs[2]] = signed_to_fr(bias)
     return tables
 
 
@@ -135,10 +138,10 @@ def _padded_batch(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x, np.repeat(x[:1], size - len(x), axis=0)])
 
 
-def _table(values: np.ndarray, layout: Layout) -> list[int]:
+def _table(values: np.ndarray, layout: Layout) -> np.ndarray:
     full = np.zeros((1 << layout.batch_bits, 1 << layout.feature_bits), dtype=np.int64)
     full[: values.shape[0], : values.shape[1]] = values
-    return padded(full.reshape(-1).tolist())
+    return signed_to_fr(full)
 
 
 @dataclass(frozen=True)
@@ -156,8 +159,8 @@ def _absorb_statement(t: Transcript, graph: Graph, weights: dict[str, np.ndarray
     t.absorb([architecture_hash(graph), len(x)])
     for name in sorted(weights):
         pcs.absorb_point(t, weights[name])
-    t.absorb(x)
-    t.absorb(y)
+    t.absorb(limbs_to_ints(x))
+    t.absorb(limbs_to_ints(y))
 
 
 def _advice_names(graph: Graph) -> list[str]:
@@ -204,18 +207,18 @@ class _Walk:
         raise NotImplementedError
 
     def sumcheck(
-        self, claim: int, n: int, terms: tuple[Term, ...], tables: Callable[[], list[list[int]]]
+        self, claim: int, n: int, terms: tuple[Term, ...], tables: Callable[[], list[np.ndarray]]
     ) -> tuple[tuple[int, ...], int, list[int]]:
         """Run a sumcheck: its point, the subclaim's value and (prover only) the tables' values
         at the point."""
         raise NotImplementedError
 
     def lookup(
-        self, n: int, bits: int, witness: Callable[[], list[int]], table: Callable[[], list[int]], table_at
+        self, n: int, bits: int, witness: Callable[[], np.ndarray], table: Callable[[], np.ndarray], table_at
     ) -> tuple[tuple[int, ...], int]:
         raise NotImplementedError
 
-    def table(self, name: str) -> list[int]:
+    def table(self, name: str) -> np.ndarray:
         raise NotImplementedError  # the prover's only
 
 
@@ -285,10 +288,9 @@ def _merge(w: _Walk, name: str) -> tuple[tuple[int, ...], int]:
     coefficients = w.transcript.challenges(len(claims))
 
     def tables():
-        weights = [0] * len(w.table(name))
-        for c, (point, _) in zip(coefficients, claims, strict=True):
-            for i, e in enumerate(eq_table(point)):
-                weights[i] = (weights[i] + c * e) % R
+        weights = scaled(eq_table(claims[0][0]), coefficients[0])
+        for c, (point, _) in zip(coefficients[1:], claims[1:], strict=True):
+            weights = kernels.fr_add(weights, scaled(eq_table(point), c))
         return [weights, w.table(name)]
 
     total = sum(c * v for c, (_, v) in zip(coefficients, claims, strict=True)) % R
@@ -345,7 +347,7 @@ def _reduce(w: _Walk, op: Op) -> None:
         point, value = w.lookup(
             w.layout[x].n,
             bits,
-            lambda: [(a + beta * s) % R for a, s in zip(w.table(x), w.table(sign), strict=True)],
+            lambda: kernels.fr_add(w.table(x), scaled(w.table(sign), beta)),
             lambda: _sign_table(bits, beta),
             lambda pt: _sign_table_at(bits, beta, pt),
         )
@@ -386,10 +388,11 @@ def _reduce(w: _Walk, op: Op) -> None:
         w.claim(weight, (*ro, *rho), w_val)
 
 
-def _sign_table(bits: int, beta: int) -> list[int]:
+def _sign_table(bits: int, beta: int) -> np.ndarray:
     """The pairs ``(v, [v >= 0])`` over a ``bits``-bit range, as ``v + beta * sign``."""
     lo, _ = bound_of(bits)
-    return [(lo + j + beta * (lo + j >= 0)) % R for j in range(1 << bits)]
+    v = np.arange(lo, lo + (1 << bits), dtype=np.int64)
+    return kernels.fr_add(signed_to_fr(v), scaled(signed_to_fr((v >= 0).astype(np.int64)), beta))
 
 
 def _sign_table_at(bits: int, beta: int, point: Sequence[int]) -> int:

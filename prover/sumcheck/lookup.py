@@ -35,10 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prover.field import FR_MODULUS
+from prover import kernels
+from prover.field import FR_MODULUS, limbs_to_ints, signed_to_fr
 from prover.sumcheck import commitment as pcs
 from prover.sumcheck.matmul import EvaluationClaim
-from prover.sumcheck.mle import eq, eq_table, n_variables
+from prover.sumcheck.mle import as_table, element, eq, eq_table, n_variables, scaled
 from prover.sumcheck.protocol import SumcheckError, SumcheckProof, Term, prove, verify
 from prover.sumcheck.transcript import Transcript
 
@@ -61,31 +62,32 @@ class FractionTreeProof:
     layers: tuple[FractionLayer, ...]
 
 
-def _tree(p: list[int], q: list[int]) -> list[tuple[list[int], list[int]]]:
-    """Every depth of the tree, leaves last."""
+def _tree(p: np.ndarray, q: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every depth of the tree (Fr limb arrays), leaves last."""
     levels = [(p, q)]
     while len(p) > 1:
-        p = [(p[2 * i] * q[2 * i + 1] + p[2 * i + 1] * q[2 * i]) % R for i in range(len(p) // 2)]
-        q = [q[2 * i] * q[2 * i + 1] % R for i in range(len(q) // 2)]
+        p0, p1, q0, q1 = p[0::2], p[1::2], q[0::2], q[1::2]
+        p = kernels.fr_add(kernels.fr_mul(p0, q1), kernels.fr_mul(p1, q0))
+        q = kernels.fr_mul(q0, q1)
         levels.append((p, q))
     return levels[::-1]
 
 
-def prove_fraction_tree(
-    p: Sequence[int], q: Sequence[int], transcript: Transcript
-) -> tuple[FractionTreeProof, tuple[int, ...], tuple[int, int]]:
+def prove_fraction_tree(p, q, transcript: Transcript) -> tuple[FractionTreeProof, tuple[int, ...], tuple[int, int]]:
     """Prove the root of the fraction tree over leaves (p, q): the proof, the leaves' point and
     the leaves' values ``(p~, q~)`` there."""
-    levels = _tree([int(v) % R for v in p], [int(v) % R for v in q])
-    (root_p,), (root_q,) = levels[0]
+    levels = _tree(as_table(p), as_table(q))
+    root_p, root_q = limbs_to_ints(levels[0][0])[0], limbs_to_ints(levels[0][1])[0]
     transcript.absorb([root_p, root_q])
     point: tuple[int, ...] = ()
     claim = (root_p, root_q)
     layers = []
     for children_p, children_q in levels[1:]:
         lam = transcript.challenge()
-        p0, p1, q0, q1 = children_p[0::2], children_p[1::2], children_q[0::2], children_q[1::2]
-        tables = [eq_table(point), p0, p1, q0, q1, [lam * v % R for v in q1]]
+        p0, p1, q0, q1 = (
+            np.ascontiguousarray(a) for a in (children_p[0::2], children_p[1::2], children_q[0::2], children_q[1::2])
+        )
+        tables = [eq_table(point), p0, p1, q0, q1, scaled(q1, lam)]
         proof, rho, values = prove(tables, FRACTION_TERMS, transcript)
         children = (values[1], values[2], values[3], values[4])
         transcript.absorb(children)
@@ -145,39 +147,46 @@ def table_extension(lo: int, bits: int, point: Sequence[int]) -> int:
     return (lo + sum(x << (bits - 1 - k) for k, x in enumerate(point))) % R
 
 
-def multiplicities(witness: Sequence[int], table: Sequence[int]) -> list[int]:
-    """How often each table entry occurs among the witness values (field elements); ValueError
+def _rows(a: np.ndarray) -> np.ndarray:
+    """Each 4-limb element as one comparable item."""
+    a = np.ascontiguousarray(a)
+    return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).reshape(-1)
+
+
+def multiplicities(witness, table) -> np.ndarray:
+    """How often each table entry occurs among the witness values (int64 counts); ValueError
     for a value the table lacks, for which no proof exists."""
-    index = {v: j for j, v in enumerate(table)}
-    counts = [0] * len(table)
-    for v in witness:
-        j = index.get(v)
-        if j is None:
-            raise ValueError(f"value {v if v < R // 2 else v - R} is not in the table of its lookup")
-        counts[j] += 1
-    return counts
+    w, t = as_table(witness), as_table(table)
+    entries, index = np.unique(_rows(t), return_index=True)
+    found = np.searchsorted(entries, _rows(w))
+    missing = (found >= len(entries)) | (entries[np.minimum(found, len(entries) - 1)] != _rows(w))
+    if missing.any():
+        (v,) = limbs_to_ints(w[np.argmax(missing)][None])
+        raise ValueError(f"value {v if v < R // 2 else v - R} is not in the table of its lookup")
+    return np.bincount(index[found], minlength=len(t)).astype(np.int64)
+
+
+def _minus(alpha: int, values: np.ndarray) -> np.ndarray:
+    """``alpha - v`` for each element."""
+    return kernels.fr_sub(np.broadcast_to(element(alpha), values.shape).copy(), values)
 
 
 def prove_lookup(
-    key: pcs.CommitmentKey,
-    witness: Sequence[int],
-    table: Sequence[int],
-    transcript: Transcript,
-    counts: Sequence[int] | None = None,
+    key: pcs.CommitmentKey, witness, table, transcript: Transcript, counts=None
 ) -> tuple[LookupProof, EvaluationClaim]:
     """Prove that each of the ``2^n`` witness values (field elements) is an entry of the
     ``2^m``-entry table; the transcript must already hold whatever fixes the witness. Returns
     the proof and the claim ``w~(point) = value`` it leaves about the witness. ``counts``
     overrides the multiplicities (a cheating prover's, in tests)."""
+    witness, table = as_table(witness), as_table(table)
     n_variables(len(witness))
-    witness = [int(v) % R for v in witness]
-    table = [int(v) % R for v in table]
-    counts = multiplicities(witness, table) if counts is None else list(counts)
+    counts = as_table(multiplicities(witness, table) if counts is None else np.asarray(counts, dtype=np.int64))
     m_commitment = pcs.commit(key, counts)
     pcs.absorb_point(transcript, m_commitment)
     alpha = transcript.challenge()
-    witness_tree, w_point, (_, w_q) = prove_fraction_tree([1] * len(witness), [alpha - v for v in witness], transcript)
-    table_tree, t_point, _ = prove_fraction_tree(counts, [alpha - v for v in table], transcript)
+    ones = np.broadcast_to(element(1), witness.shape).copy()
+    witness_tree, w_point, (_, w_q) = prove_fraction_tree(ones, _minus(alpha, witness), transcript)
+    table_tree, t_point, _ = prove_fraction_tree(counts, _minus(alpha, table), transcript)
     m_value, m_opening = pcs.prove_evaluation(key, counts, t_point, transcript)
     proof = LookupProof(m_commitment, witness_tree, table_tree, m_value, m_opening)
     return proof, EvaluationClaim(w_point, (alpha - w_q) % R)
@@ -214,27 +223,22 @@ def verify_lookup(
     return EvaluationClaim(w_point, (alpha - w_q) % R)
 
 
-def range_table(lo: int, bits: int) -> list[int]:
-    """The entries ``lo + j``, j < 2^bits, as field elements."""
-    return [(lo + j) % R for j in range(1 << bits)]
+def range_table(lo: int, bits: int) -> np.ndarray:
+    """The entries ``lo + j``, j < 2^bits, as an Fr table."""
+    return signed_to_fr(np.arange(lo, lo + (1 << bits), dtype=np.int64))
 
 
 def prove_range(
-    key: pcs.CommitmentKey,
-    values: Sequence[int],
-    lo: int,
-    bits: int,
-    transcript: Transcript,
-    counts: Sequence[int] | None = None,
+    key: pcs.CommitmentKey, values, lo: int, bits: int, transcript: Transcript, counts=None
 ) -> tuple[LookupProof, EvaluationClaim]:
-    """Prove that every one of the ``2^n`` ``values`` (signed ints, or field elements read as
-    signed) lies in ``[lo, lo + 2^bits)``."""
-    witness = [int(v) % R for v in values]
+    """Prove that every one of the ``2^n`` ``values`` (an Fr table, an int64 array or ints, read
+    as signed) lies in ``[lo, lo + 2^bits)``."""
+    witness = as_table(values)
     if counts is None:
-        for v in witness:
-            signed = v - R if v > R // 2 else v
-            if not lo <= signed < lo + (1 << bits):
-                raise ValueError(f"value {signed} is outside the range [{lo}, {lo + (1 << bits)}) of its check")
+        signed = [v - R if v > R // 2 else v for v in limbs_to_ints(witness)]
+        bad = [v for v in signed if not lo <= v < lo + (1 << bits)]
+        if bad:
+            raise ValueError(f"value {bad[0]} is outside the range [{lo}, {lo + (1 << bits)}) of its check")
     return prove_lookup(key, witness, range_table(lo, bits), transcript, counts)
 
 

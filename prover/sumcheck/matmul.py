@@ -18,8 +18,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prover.field import FR_MODULUS
-from prover.sumcheck.mle import evaluate, fold, n_variables
+import numpy as np
+
+from prover import kernels
+from prover.field import FR_MODULUS, limbs_to_ints
+from prover.sumcheck.mle import as_table, eq_table, fold, n_variables, scaled
 from prover.sumcheck.protocol import SumcheckError, SumcheckProof, Term, prove, verify
 from prover.sumcheck.transcript import Transcript
 
@@ -43,9 +46,9 @@ class MatmulProof:
     b_value: int
 
 
-def row_table(a: Sequence[int], n_cols: int, r_x: Sequence[int]) -> list[int]:
+def row_table(a, n_cols: int, r_x: Sequence[int]) -> np.ndarray:
     """``A~(r_x, z)`` over z: A's row variables (the high bits) bound to r_x."""
-    table = list(a)
+    table = as_table(a)
     for r in r_x:
         table = fold(table, r)
     if len(table) != 1 << n_cols:
@@ -53,12 +56,18 @@ def row_table(a: Sequence[int], n_cols: int, r_x: Sequence[int]) -> list[int]:
     return table
 
 
-def column_table(b: Sequence[int], n_cols: int, r_y: Sequence[int]) -> list[int]:
-    """``B~(z, r_y)`` over z: B's column variables (the low bits) bound to r_y."""
-    width = 1 << n_cols
+def column_table(b, n_cols: int, r_y: Sequence[int]) -> np.ndarray:
+    """``B~(z, r_y)`` over z: B's column variables (the low bits) bound to r_y, i.e. each row
+    of B (a block of ``2^n_cols`` entries) weighted by ``eq(r_y, .)`` and summed."""
     if len(r_y) != n_cols:
         raise ValueError("the column point does not fit the matrix")
-    return [evaluate(b[i : i + width], r_y) for i in range(0, len(b), width)]
+    rows = as_table(b).reshape(-1, 1 << n_cols, 4)
+    weights = limbs_to_ints(eq_table(r_y))
+    columns = [scaled(np.ascontiguousarray(rows[:, j]), w) for j, w in enumerate(weights)]
+    total = columns[0]
+    for c in columns[1:]:
+        total = kernels.fr_add(total, c)
+    return total
 
 
 def prove_matmul(
@@ -66,7 +75,7 @@ def prove_matmul(
 ) -> tuple[MatmulProof, tuple[int, ...]]:
     """Prove ``C~(r_x, r_y) = sum_z A~(r_x, z) B~(z, r_y)`` for A, B as tables (A has ``2^k``
     columns, B ``2^k`` rows). Returns the proof and the sumcheck's point r_z."""
-    n_b_cols = n_variables(len(b)) - k
+    n_b_cols = n_variables(len(as_table(b))) - k
     tables = [row_table(a, k, r_x), column_table(b, n_b_cols, r_y)]
     proof, r_z, (a_value, b_value) = prove(tables, PRODUCT, transcript)
     transcript.absorb([a_value, b_value])

@@ -1,21 +1,28 @@
-"""Multilinear extensions over Fr: the plain-Python reference.
+"""Multilinear extensions over Fr.
 
-A table ``f`` of ``2^n`` field elements (ints below r) stands for the function on the Boolean
-cube whose value at ``b = (b_0, ..., b_{n-1})`` is ``f[sum_i b_i 2^(n-1-i)]``: variable 0 is the
-most significant bit of the index. Its multilinear extension is
+A table ``f`` of ``2^n`` field elements stands for the function on the Boolean cube whose value
+at ``b = (b_0, ..., b_{n-1})`` is ``f[sum_i b_i 2^(n-1-i)]``: variable 0 is the most significant
+bit of the index. Its multilinear extension is
 
     f~(x) = sum_b f[b] * eq(x, b),    eq(x, b) = prod_i (x_i b_i + (1 - x_i)(1 - b_i)),
 
 the one polynomial of degree at most 1 in each variable that agrees with f on the cube.
 Binding variable 0 to ``r`` (``fold``) gives the table of ``f~(r, x_1, ..., x_{n-1})``:
 ``(1 - r) * low + r * high`` over the two halves of the table.
+
+A prover's table is an Fr limb array ``(2^n, 4)`` (``prover.field``), and the loops over it are
+the ``mle_*`` kernels (``prover.kernels``, whose plain-Python reference the tests compare them
+with); ``as_table`` makes one from ints or an int64 array. Points and single values are ints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prover.field import FR_MODULUS
+import numpy as np
+
+from prover import kernels
+from prover.field import FR_MODULUS, LIMBS, ints_to_limbs, limbs_to_ints, signed_to_fr
 
 R = FR_MODULUS
 
@@ -25,6 +32,16 @@ def n_variables(size: int) -> int:
     if size < 1 or size & (size - 1):
         raise ValueError(f"a multilinear table has 2^n values, not {size}; pad it with zeros (padded)")
     return size.bit_length() - 1
+
+
+def as_table(values) -> np.ndarray:
+    """An Fr limb array from a limb array (kept), an int64 array (signed, ``x mod r``) or ints."""
+    if isinstance(values, np.ndarray):
+        if values.dtype == np.uint64 and values.ndim == 2 and values.shape[1] == LIMBS:
+            return values
+        if values.dtype.kind == "i":
+            return signed_to_fr(values)
+    return ints_to_limbs([int(v) % R for v in values])
 
 
 def padded(values: Sequence[int], n: int | None = None) -> list[int]:
@@ -38,33 +55,35 @@ def padded(values: Sequence[int], n: int | None = None) -> list[int]:
     return [int(v) % R for v in values] + [0] * ((1 << n) - size)
 
 
-def fold(table: Sequence[int], r: int) -> list[int]:
+def element(value: int) -> np.ndarray:
+    """One field element as the ``(4,)`` limbs a kernel takes."""
+    return ints_to_limbs([value % R])[0]
+
+
+def fold(table, r: int) -> np.ndarray:
     """The table of ``f~(r, x_1, ..., x_{n-1})``: variable 0 bound to r."""
-    half = len(table) // 2
-    if half == 0:
+    t = as_table(table)
+    if len(t) < 2:
         raise ValueError("a table of one value has no variable left to bind")
-    return [(lo + r * (hi - lo)) % R for lo, hi in zip(table[:half], table[half:], strict=True)]
+    return kernels.mle_fold(t, element(r))
 
 
-def evaluate(table: Sequence[int], point: Sequence[int]) -> int:
+def evaluate(table, point: Sequence[int]) -> int:
     """``f~(point)``, binding the variables in order."""
-    if len(point) != n_variables(len(table)):
-        raise ValueError(
-            f"a table of {len(table)} values takes {n_variables(len(table))} coordinates, not {len(point)}"
-        )
-    current = [int(v) % R for v in table]
+    t = as_table(table)
+    n = n_variables(len(t))
+    if len(point) != n:
+        raise ValueError(f"a table of {len(t)} values takes {n} coordinates, not {len(point)}")
     for r in point:
-        current = fold(current, r)
-    return current[0]
+        t = kernels.mle_fold(t, element(r))
+    return limbs_to_ints(t)[0]
 
 
-def eq_table(point: Sequence[int]) -> list[int]:
+def eq_table(point: Sequence[int]) -> np.ndarray:
     """The table of ``eq(point, b)`` over the cube (``2^n`` values, index order as above)."""
-    table = [1]
-    for r in point:
-        # the new variable is the least significant bit so far: each entry splits in two
-        table = [v * w % R for v in table for w in (1 - r, r)]
-    return table
+    if not point:
+        return ints_to_limbs([1])
+    return kernels.mle_eq_table(ints_to_limbs([int(r) % R for r in point]))
 
 
 def eq(x: Sequence[int], y: Sequence[int]) -> int:
@@ -75,6 +94,11 @@ def eq(x: Sequence[int], y: Sequence[int]) -> int:
     for a, b in zip(x, y, strict=True):
         out = out * (a * b + (1 - a) * (1 - b)) % R
     return out
+
+
+def scaled(table: np.ndarray, c: int) -> np.ndarray:
+    """``c * table``, element-wise."""
+    return kernels.fr_mul(table, np.broadcast_to(element(c), table.shape).copy())
 
 
 def matrix_table(rows: Sequence[Sequence[int]]) -> list[int]:

@@ -24,9 +24,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
+from prover import kernels
 from prover.errors import VerificationError
-from prover.field import FR_MODULUS
-from prover.sumcheck.mle import fold, n_variables
+from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
+from prover.sumcheck.mle import as_table, element, n_variables
 from prover.sumcheck.transcript import Transcript
 
 R = FR_MODULUS
@@ -89,38 +92,35 @@ def interpolate(values: Sequence[int], x: int) -> int:
     return total % R
 
 
-def claimed_sum(tables: Sequence[Sequence[int]], terms: Sequence[Term]) -> int:
+def claimed_sum(tables: Sequence, terms: Sequence[Term]) -> int:
     """H, computed directly over the cube (the honest claim)."""
-    return sum(summand(terms, [t[b] for t in tables]) for b in range(len(tables[0]))) % R
+    rows = [limbs_to_ints(as_table(t)) for t in tables]
+    return sum(summand(terms, [row[b] for row in rows]) for b in range(len(rows[0]))) % R
 
 
 def prove(
-    tables: Sequence[Sequence[int]], terms: Sequence[Term], transcript: Transcript
+    tables: Sequence, terms: Sequence[Term], transcript: Transcript
 ) -> tuple[SumcheckProof, tuple[int, ...], list[int]]:
     """Prove ``H = claimed_sum(tables, terms)``: the proof, the random point r, and every table's
     value at r (which the caller sends or settles, and the verifier feeds to ``summand``). The
-    transcript must already hold the statement (H among it)."""
-    n = n_variables(len(tables[0]))
-    if any(len(t) != 1 << n for t in tables):
+    transcript must already hold the statement (H among it). Each round is the
+    ``sumcheck_round`` kernel and each binding ``mle_fold``."""
+    current = [as_table(t) for t in tables]
+    n = n_variables(len(current[0]))
+    if any(len(t) != 1 << n for t in current):
         raise ValueError("every table of one sumcheck has the same 2^n values")
     d = degree(terms)
-    current = [[int(v) % R for v in t] for t in tables]
+    factors = [list(t.factors) for t in terms]
+    coefficients = ints_to_limbs([t.coefficient % R for t in terms])
     rounds, point = [], []
     for _ in range(n):
-        half = len(current[0]) // 2
-        evals = [0] * (d + 1)
-        for b in range(half):
-            lows = [t[b] for t in current]
-            slopes = [t[b + half] - t[b] for t in current]
-            for x in range(d + 1):
-                evals[x] += summand(terms, [(lo + x * s) % R for lo, s in zip(lows, slopes, strict=True)])
-        g = tuple(e % R for e in evals)
+        g = tuple(limbs_to_ints(kernels.sumcheck_round(np.stack(current), factors, coefficients, d)))
         rounds.append(g)
         transcript.absorb(g)
         r = transcript.challenge()
         point.append(r)
-        current = [fold(t, r) for t in current]
-    return SumcheckProof(tuple(rounds)), tuple(point), [t[0] for t in current]
+        current = [kernels.mle_fold(t, element(r)) for t in current]
+    return SumcheckProof(tuple(rounds)), tuple(point), [limbs_to_ints(t)[0] for t in current]
 
 
 def verify(claim: int, n: int, d: int, proof: SumcheckProof, transcript: Transcript) -> Subclaim:

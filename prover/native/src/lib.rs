@@ -11,6 +11,7 @@ mod arrays;
 mod field;
 mod group_ntt;
 mod msm;
+mod multilinear;
 mod ntt;
 mod pairing;
 mod pippenger;
@@ -41,5 +42,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sparse::g2_sparse_lincomb, m)?)?;
     m.add_function(wrap_pyfunction!(pairing::pairing_check, m)?)?;
     m.add_function(wrap_pyfunction!(poseidon::poseidon_permute, m)?)?;
+    m.add_function(wrap_pyfunction!(multilinear::mle_fold, m)?)?;
+    m.add_function(wrap_pyfunction!(multilinear::mle_eq_table, m)?)?;
+    m.add_function(wrap_pyfunction!(multilinear::sumcheck_round, m)?)?;
+    m.add_function(wrap_pyfunction!(multilinear::poly_evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(multilinear::poly_quotient, m)?)?;
     Ok(())
 }
