@@ -152,3 +152,13 @@ def test_prover_and_verifier_transcripts_go_on_alike(key):
     value, proof = pc.prove_evaluation(key, table, point, sides[0])
     pc.verify_evaluation(key.verifier, c, point, value, proof, sides[1])
     assert sides[0].state == sides[1].state
+
+
+def test_a_table_of_one_value_opens_at_the_empty_point(key):
+    c, value, proof = opened(key, [-42], [])
+    assert value == R - 42
+    check(key, c, [], value, proof)
+    with pytest.raises(pc.OpeningError):
+        check(key, c, [], value + 1, proof)
+    with pytest.raises(pc.OpeningError):
+        check(key, pc.commit(key, [41]), [], value, proof)

@@ -132,8 +132,10 @@ def prove_evaluation(
     and ``poly_quotient`` kernels."""
     f = as_table(table)
     n = n_variables(len(f))
-    if len(point) != n or n == 0:
-        raise ValueError(f"a table of {len(f)} values is opened at a point of {n} >= 1 coordinates")
+    if len(point) != n:
+        raise ValueError(f"a table of {len(f)} values is opened at a point of {n} coordinates, not {len(point)}")
+    if n == 0:  # one value: the table [f0, 0] (the same commitment) at the point (0)
+        f, point, n = np.concatenate([f, np.zeros_like(f)]), (0,), 1
     polys = [f]
     for j in range(n):
         f = polys[-1]
@@ -169,8 +171,10 @@ def verify_evaluation(
 ) -> None:
     """Check that the table committed in ``commitment`` has ``f~(point) = value``. Raises
     OpeningError otherwise."""
+    if not point:  # one value: as opened, the table [f0, 0] at the point (0)
+        point = (0,)
     n = len(point)
-    if n == 0 or len(proof.folds) != n - 1 or len(proof.values) != n or len(proof.witnesses) != 3:
+    if len(proof.folds) != n - 1 or len(proof.values) != n or len(proof.witnesses) != 3:
         raise OpeningError(f"an opening at {n} coordinates has {n - 1} folds, {n} value triples and 3 witnesses")
     if any(not 0 <= v < R for triple in proof.values for v in triple) or not 0 <= value < R:
         raise OpeningError("an opening's values must be field elements")

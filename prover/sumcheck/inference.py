@@ -138,10 +138,15 @@ def _padded_batch(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x, np.repeat(x[:1], size - len(x), axis=0)])
 
 
-def _table(values: np.ndarray, layout: Layout) -> np.ndarray:
+def _full(values: np.ndarray, layout: Layout) -> np.ndarray:
+    """A batch of samples as its table's int64 matrix: features padded with zeros."""
     full = np.zeros((1 << layout.batch_bits, 1 << layout.feature_bits), dtype=np.int64)
     full[: values.shape[0], : values.shape[1]] = values
-    return signed_to_fr(full)
+    return full
+
+
+def _table(values: np.ndarray, layout: Layout) -> np.ndarray:
+    return signed_to_fr(_full(values, layout))
 
 
 @dataclass(frozen=True)
@@ -221,6 +226,10 @@ class _Walk:
     def table(self, name: str) -> np.ndarray:
         raise NotImplementedError  # the prover's only
 
+    def opening(self, name: str, point: tuple[int, ...], value: int) -> None:
+        """Settle ``name~(point) = value`` against the table's commitment."""
+        raise NotImplementedError
+
 
 class _Prover(_Walk):
     def __init__(self, graph, layout, transcript, tables, key):
@@ -248,12 +257,17 @@ class _Prover(_Walk):
     def table(self, name):
         return self.tables[name]
 
+    def opening(self, name, point, value):
+        _, proof = pcs.prove_evaluation(self.key, self.tables[name], point, self.transcript)
+        self.messages.append(proof)
+
 
 class _Verifier(_Walk):
     def __init__(self, graph, layout, transcript, messages, vk):
         super().__init__(graph, layout, transcript)
         self.messages = list(messages)
         self.vk = vk
+        self.commitments: dict[str, np.ndarray] = {}
 
     def next(self, kind):
         if not self.messages:
@@ -277,6 +291,11 @@ class _Verifier(_Walk):
     def lookup(self, n, bits, witness, table, table_at):
         claim = verify_lookup(self.vk, n, bits, table_at, self.next(LookupProof), self.transcript)
         return claim.point, claim.value
+
+    def opening(self, name, point, value):
+        pcs.verify_evaluation(
+            self.vk, self.commitments[name], point, value, self.next(pcs.EvaluationProof), self.transcript
+        )
 
 
 def _merge(w: _Walk, name: str) -> tuple[tuple[int, ...], int]:
@@ -413,11 +432,14 @@ def prove_inference(key: pcs.CommitmentKey, graph: Graph, inputs: np.ndarray) ->
     tables = {name: _table(v, layout[name]) for name, v in values.items()}
     tables.update(weight_tables(graph))
     for op in graph.ops:
+        # on the padded tables, so that padding obeys each op's rule too (a padded 0 has sign 1)
         if op.kind == "rescale" and op.attrs["shift"] > 0:
-            x, y = values[op.inputs[0]], values[op.output]
-            tables[f"rem:{op.output}"] = _table(x - (y << op.attrs["shift"]), layout[op.output])
+            x, y = _full(values[op.inputs[0]], layout[op.output]), _full(values[op.output], layout[op.output])
+            tables[f"rem:{op.output}"] = signed_to_fr(x - (y << op.attrs["shift"]))
         elif op.kind == "relu":
-            tables[f"sign:{op.output}"] = _table((values[op.inputs[0]] >= 0).astype(np.int64), layout[op.output])
+            tables[f"sign:{op.output}"] = signed_to_fr(
+                (_full(values[op.inputs[0]], layout[op.output]) >= 0).astype(np.int64)
+            )
     weights = {name: pcs.commit(key, t) for name, t in sorted(weight_tables(graph).items())}
     t = Transcript(LABEL)
     _absorb_statement(t, graph, weights, tables[graph.input], tables[graph.output])
@@ -431,7 +453,7 @@ def prove_inference(key: pcs.CommitmentKey, graph: Graph, inputs: np.ndarray) ->
     p.claim(graph.output, point, evaluate(tables[graph.output], point))
     for op in reversed(graph.ops):
         _reduce(p, op)
-    _prove_openings(p)
+    _open_all(p)
     return values[graph.output][:batch], InferenceProof(tuple(advice), tuple(p.messages))
 
 
@@ -439,11 +461,12 @@ def _opened_names(graph: Graph) -> list[str]:
     return sorted(weight_tables(graph)) + _advice_names(graph)
 
 
-def _prove_openings(p: _Prover) -> None:
-    for name in _opened_names(p.graph):
-        for point, _ in p.claims.pop(name, []):
-            _, opening = pcs.prove_evaluation(p.key, p.tables[name], point, p.transcript)
-            p.messages.append(opening)
+def _open_all(w: _Walk) -> None:
+    """Each committed table's claims, merged into one, settled by one opening."""
+    for name in _opened_names(w.graph):
+        if name in w.claims:
+            point, value = _merge(w, name)
+            w.opening(name, point, value)
 
 
 def verify_inference(
@@ -496,9 +519,7 @@ def verify_inference(
     for p, value in v.claims.pop(graph.input, []):
         if evaluate(x_table, p) != value:
             raise InferenceError("a claim about the inputs is false: the proof is not of these inputs")
-    commitments = {**weights, **dict(zip(names, proof.advice, strict=True))}
-    for name in _opened_names(graph):
-        for p, value in v.claims.pop(name, []):
-            pcs.verify_evaluation(vk, commitments[name], p, value, v.next(pcs.EvaluationProof), t)
+    v.commitments = {**weights, **dict(zip(names, proof.advice, strict=True))}
+    _open_all(v)
     if v.claims or v.messages:
         raise InferenceError("the proof has messages or claims left over after the walk")
