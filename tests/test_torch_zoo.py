@@ -58,12 +58,7 @@ TRAINED = [
         "transformer",
         marks=needs("a Transpose of the batch axis and MatMul between activations"),
     ),
-    # the GRU imports and agrees with onnxruntime on 98-99% of the test labels, but its
-    # quantized logits stay 6-9% off the float ones at every precision up to (16, 14), above
-    # choose_precision's 4%: a systematic error of the unrolled GRU still to find
-    pytest.param(
-        "gru", marks=pytest.mark.xfail(strict=True, raises=UnsupportedModelError, reason="GRU logit error (issue 13)")
-    ),
+    "gru",
     "lstm",
 ]
 # resnet18 and mobilenet_v2 take 10 to 20 s each (filling and folding 45 MB of weights, 32 inputs)

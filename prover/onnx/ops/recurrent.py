@@ -3,7 +3,8 @@ into kinds that exist already (no op kind of their own):
 
     the input projection   one ``dense`` of the whole sequence x[seq, input] by W (bias Wb + Rb)
     the recurrence         per step a ``dense`` of the state h[1, hidden] by R (the same weight
-                           constant every step), ``slice`` for the gates
+                           constant every step; GRU's bias Rbh at each step's accumulator
+                           scale, a constant per scale), ``slice`` for the gates
     the gates              ``add``, ``sigmoid``, ``tanh``, ``mul`` of two tensors, ``sub``
     Y, Y_h, Y_c            ``concat`` of the states (and ``reshape``), free in the circuit
 
