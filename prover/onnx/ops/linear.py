@@ -148,7 +148,7 @@ def import_gemm(im, node):
     attrs = im.attrs(node)
     if attrs.get("transA", 0):
         raise UnsupportedModelError(f"node {im.where}: Gemm with transA=1 is not supported")
-    x = im.tensor_input(node.input[0])
+    x = im.tensor_input(node.input[0], moved_batch=True)  # im.dense checks where the batch is
     b = im.need_const(node.input[1], "Gemm's B (the weights)").astype(np.float64)
     weight = attrs.get("alpha", 1.0) * (b if attrs.get("transB", 0) else b.T)
     bias = None
@@ -167,7 +167,7 @@ def import_matmul(im, node):
     w = im.need_const(node.input[1], "MatMul's right operand (the weights)")
     if w.ndim != 2:
         raise UnsupportedModelError(f"node {im.where}: MatMul weights must be a matrix, got shape {w.shape}")
-    x = im.tensor_input(node.input[0])
+    x = im.tensor_input(node.input[0], moved_batch=True)  # im.dense checks where the batch is
     im.dense(x, w.astype(np.float64).T, None, node.output[0], (node.input[1], ""))
 
 
@@ -219,6 +219,7 @@ def fold_bias(im, x: str, c: np.ndarray, out: str) -> bool:
     if op is None or op.kind not in ("dense", "conv"):
         return False
     shape = im.graph.tensors[x].shape
+    im.move_batch(out, im.batch_layout(x))  # a bias per channel leaves the batch where it is
     c = im.per_sample(c, out)
     channels = shape[-1] if op.kind == "dense" else shape[0]
     if op.kind == "dense":

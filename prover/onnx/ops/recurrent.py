@@ -39,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from prover.errors import UnsupportedModelError
+from prover.onnx.batch import BatchAxis
 from prover.onnx.ops.registry import register_onnx
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
@@ -214,7 +215,7 @@ def _import_recurrent(im, node):
     _check_attributes(im, node, attrs, len(reverses))
     layout = int(attrs.get("layout", 0))
     x = im.tensor_input(node.input[0], moved_batch=True)
-    if im.batch_position(x) != 1 - layout:
+    if im.batch_layout(x) != BatchAxis(1 - layout):
         where = "axis 1 ([seq, batch, input])" if layout == 0 else "axis 0 ([batch, seq, input])"
         raise UnsupportedModelError(
             f"node {im.where}: {op_type} with layout {layout} reads its batch from X's {where}, and X's batch axis is "
