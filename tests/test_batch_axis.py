@@ -226,3 +226,27 @@ def test_a_model_that_runs_at_batch_one_only_keeps_its_batch_first(rng):
     graph = import_model(make_model(nodes, (L, E), (L * E,)))
     x = rng.normal(0, 1, (1, L, E))
     np.testing.assert_array_equal(executor.run_float(graph, x), x.reshape(1, -1))
+
+
+def _slice_of_the_moved_batch(end: int):
+    """x [N, L, E] -> [L, N, E], a Slice along the batch's axis up to ``end``, and back."""
+    return _moved(
+        [
+            const("starts", np.array([0, 1], i64)),
+            const("ends", np.array([end, L], i64)),
+            const("axes", np.array([1, 0], i64)),
+            n("Slice", ["t", "starts", "ends", "axes"], ["s"], name="slice_batch"),
+            n("Transpose", ["s"], ["b"], name="batch_first_again", perm=[1, 0, 2]),
+            flat("b"),
+        ]
+    )
+
+
+def test_a_slice_of_the_whole_batch_axis_is_accepted_and_of_its_first_sample_refused(rng):
+    """An end that is 1 at batch 1 takes only the first sample at any other batch size."""
+    model = _slice_of_the_moved_batch(np.iinfo(np.int64).max)
+    graph = import_model(model)
+    x = rng.normal(0, 1, (3, L, E)).astype(np.float32)
+    np.testing.assert_allclose(executor.run_float(graph, x), onnxruntime_run(model, x), rtol=1e-6)
+    with pytest.raises(UnsupportedModelError, match=r"node slice_batch: Slice of the batch axis \(start 0, end 1"):
+        import_model(_slice_of_the_moved_batch(1))

@@ -358,6 +358,11 @@ def import_transpose(im, node):
     im.emit("transpose", [x], out, perm=sample)
 
 
+# a Slice end at or past this means "to the end" (exporters write INT32_MAX or INT64_MAX): the
+# only end that takes the whole of an axis whose length grows with the batch
+TO_THE_END = 2**31 - 1
+
+
 def _slice_indices(starts, ends, steps, dim: int) -> list[int]:
     """The positions ONNX Slice takes along an axis of length ``dim`` (negative values count
     from the end; starts and ends are clamped as the operator specifies)."""
@@ -395,11 +400,15 @@ def import_slice(im, node):
         axis = int(axis) + len(full) if int(axis) < 0 else int(axis)
         if step == 0:
             raise UnsupportedModelError(f"node {im.where}: Slice with step 0 is not a valid ONNX model")
-        index = _slice_indices(start, end, step, full[axis])
         if axis == batch.axis:
-            if index != list(range(full[axis])):  # all of it: the batch's alone at batch 1, or merged
-                raise UnsupportedModelError(f"node {im.where}: Slice of the batch axis; slice each sample alone")
+            # all of it at every batch size: from the start to the end marker, in order
+            if step != 1 or not (start == 0 or start <= -TO_THE_END) or end < TO_THE_END:
+                raise UnsupportedModelError(
+                    f"node {im.where}: Slice of the batch axis (start {start}, end {end}, step {step}); slice each "
+                    "sample alone"
+                )
             continue
+        index = _slice_indices(start, end, step, full[axis])
         selection[_sample_axis(im, axis, len(full), batch)] = index
     im.move_batch(node.output[0], batch)
     _emit_slice(im, x, node.output[0], selection)
