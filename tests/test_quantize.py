@@ -157,6 +157,58 @@ def test_linear_layers_round_to_nearest(rng):
     assert not np.array_equal(got, exact >> shift)  # plain floor would differ somewhere
 
 
+def shared_bias_graph(rng, factor: float) -> Graph:
+    """Two dense layers reading one weight and one bias (as the steps of a recurrent layer do),
+    the second on x times ``factor``: at another scale unless ``factor`` is 1."""
+    consts = {"W": rng.normal(0, 1, (3, 4)), "b": rng.normal(0, 1, 3), "k": np.float64(factor)}
+    return Graph(
+        input="x",
+        output="y",
+        tensors={name: Tensor(name, (4,) if name in "xk" else (3,)) for name in ("x", "xk", "a", "c", "y")},
+        constants={k: Constant(k, v) for k, v in consts.items()},
+        ops=[
+            Op("dense", ("x", "W", "b"), "a"),
+            Op("mul", ("x", "k"), "xk"),
+            Op("dense", ("xk", "W", "b"), "c"),
+            Op("add", ("a", "c"), "y"),
+        ],
+    )
+
+
+def _dense_error_units(float_graph: Graph, quantized: Graph, x) -> float:
+    """The worst error of the two dense outputs, in units of their scales."""
+    floats = executor.execute(float_graph, x, keep_all=True)
+    ints = executor.execute(quantized, executor.quantize_input(quantized, x), keep_all=True)
+    return max(
+        float(np.abs(executor.dequantize(quantized, n, ints[n]) - floats[n]).max() * 2.0 ** quantized.tensors[n].scale)
+        for n in ("a", "c")
+    )
+
+
+def test_a_bias_that_two_layers_read_at_two_scales_is_quantized_for_each(rng):
+    graph = shared_bias_graph(rng, 8.0)
+    x = rng.uniform(-1, 1, (200, 4))
+    q = quantize(graph, x, Precision(12, 12))
+    dense = [op for op in q.ops if op.kind == "dense"]
+    biases = [q.constants[op.inputs[2]] for op in dense]
+    assert [b.scale for b in biases] == [q.tensors[op.output].scale for op in dense]
+    assert biases[0].scale == biases[1].scale + 3 and dense[0].inputs[2] != dense[1].inputs[2]
+    assert dense[0].inputs[1] == dense[1].inputs[1]  # one weight constant: the same scale
+    assert _dense_error_units(graph, q, x) <= 4.0  # the input's, the weights' and the rescale's rounding
+    # the reject twin: the first layer reading the second's bias (one name bound to one of the
+    # two scales, as when the later layer's quantization overwrote it) is far off
+    dense[0].inputs = (*dense[0].inputs[:2], dense[1].inputs[2])
+    assert _dense_error_units(graph, q, x) > 50.0
+
+
+def test_a_bias_that_two_layers_read_at_one_scale_is_one_constant(rng):
+    graph = shared_bias_graph(rng, 1.0)
+    q = quantize(graph, rng.uniform(-1, 1, (200, 4)), Precision(12, 12))
+    dense = [op for op in q.ops if op.kind == "dense"]
+    assert dense[0].inputs == ("x", "W", "b") and dense[1].inputs == ("xk", "W", "b")
+    assert not any("@" in name for name in q.constants)
+
+
 @pytest.mark.parametrize("kernel,uses_mul", [((2, 2), False), ((3, 3), True)])
 def test_average_pool_is_a_sum_and_a_multiply_only_when_needed(kernel, uses_mul, rng):
     graph = avgpool_graph(kernel)

@@ -1,7 +1,6 @@
 """The torch exports of the zoo (``tests/zoo/torch``, written by ``scripts/export_zoo.py`` with
-both torch exporters): each imports, quantizes and agrees with onnxruntime, or is refused for an
-operator that other work of issue 13 adds (an xfail that passes once it lands); the exporters
-agree; the circuits' sizes are exact, and those beyond the Groth16 backend are refused.
+both torch exporters): each imports, quantizes and agrees with onnxruntime; the exporters agree;
+the circuits' sizes are exact, and those beyond the Groth16 backend are refused.
 
 Trained models (the MLP, the transformer, the GRU and the LSTM) are checked by label agreement
 with onnxruntime on the digits test split. The torchvision nets are random (committed without
@@ -46,24 +45,12 @@ RANDOM_LOGIT_ERROR = 0.05
 LABEL_AGREEMENT = 0.95
 
 
-def needs(ops: str):
-    return pytest.mark.xfail(strict=True, raises=UnsupportedModelError, reason=f"needs {ops} (issue 13)")
-
-
 TRAINED = [
     *MLPS,
-    pytest.param(
-        # nn.MultiheadAttention moves its batch axis (Transpose perm [1, 0, 2]) and multiplies
-        # activations (Q K^T): LayerNormalization, the mid-graph Softmax and ReduceMean import now
-        "transformer",
-        marks=needs("a Transpose of the batch axis and MatMul between activations"),
-    ),
-    # the GRU imports and agrees with onnxruntime on 98-99% of the test labels, but its
-    # quantized logits stay 6-9% off the float ones at every precision up to (16, 14), above
-    # choose_precision's 4%: a systematic error of the unrolled GRU still to find
-    pytest.param(
-        "gru", marks=pytest.mark.xfail(strict=True, raises=UnsupportedModelError, reason="GRU logit error (issue 13)")
-    ),
+    # nn.MultiheadAttention moves its batch axis (Transpose perm [1, 0, 2]) and merges it with
+    # the heads (Reshape [L, N, E] -> [L, N*H, E/H]), and multiplies activations (Q K^T)
+    "transformer",
+    "gru",
     "lstm",
 ]
 # resnet18 and mobilenet_v2 take 10 to 20 s each (filling and folding 45 MB of weights, 32 inputs)
@@ -193,27 +180,32 @@ def test_a_cleared_initializer_that_is_no_parameter_is_refused():
 # --- sizes and refusals ----------------------------------------------------------------------
 
 
+def is_trained(name: str) -> bool:
+    return name.startswith("torch_mlp") or name in ("transformer", "gru", "lstm")
+
+
 def quantized_zoo_model(name: str, digits=None):
     graph = import_model(load_zoo_model(name))
-    if name.startswith("torch_mlp"):
+    if is_trained(name):
         x_tr, y_tr, _, _ = digits
         return choose_precision(graph, digits_inputs(name, x_tr), y_tr)[1]
     return quantize(graph, random_inputs(graph, 32, 1), RANDOM_PRECISION)
 
 
-# exact constraint counts (private, public) at the precision the tests quantize with (the MLP's
-# from choose_precision, the random nets' RANDOM_PRECISION)
+# exact constraint counts (private, public) at the precision the tests quantize with (the trained
+# models' from choose_precision, the random nets' RANDOM_PRECISION)
 SIZES = {
     "torch_mlp_ts17": (76_835, 8_880),
+    "transformer": (245_448, 150_436),
     "squeezenet1_1": (14_205_730, 715_432),
     "mobilenet_v2": (53_840_351, 9_128_687),
     "resnet18_ts17": (218_663_555, 2_685_839),
 }
-# counted here: the MLP (within the limit in both modes) and squeezenet1_1 (private past 2^23,
+# counted here: the MLP and the transformer (within the limit in both modes) and squeezenet1_1 (private past 2^23,
 # refused with its estimate; public within). Counting resnet18 takes minutes (the lowering of
 # 37M multiplications) and mobilenet_v2 about 40 s: their counts above were taken once and are
 # reported with the zoo, not re-counted by every run of the suite
-COUNTED = ["torch_mlp_ts17", pytest.param("squeezenet1_1", marks=pytest.mark.slow)]
+COUNTED = ["torch_mlp_ts17", "transformer", pytest.param("squeezenet1_1", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("name", COUNTED)
@@ -234,6 +226,8 @@ def test_the_constraint_counts_are_exact_and_those_past_2_23_are_refused(name, d
     [
         ("torch_mlp_ts17", "private"),
         ("torch_mlp_ts17", "public"),
+        ("transformer", "private"),
+        ("transformer", "public"),
         # (resnet18's public circuit, 2.7M constraints, compiles in 3 minutes and 3.7 GiB: measured
         # once for the zoo's report, not in every run of the suite)
         pytest.param("squeezenet1_1", "public", marks=pytest.mark.slow),
@@ -243,7 +237,7 @@ def test_a_model_within_the_limit_compiles_and_its_witness_satisfies_it(name, mo
     q = quantized_zoo_model(name, digits)
     ic = S.inference_circuit(q, mode)
     assert ic.r1cs.n_constraints == SIZES[name][mode == "public"]
-    x = digits_inputs(name, digits[2][:1]) if name.startswith("torch_mlp") else random_inputs(q, 1, 4)
+    x = digits_inputs(name, digits[2][:1]) if is_trained(name) else random_inputs(q, 1, 4)
     result = ic.witness(executor.quantize_input(q, x[0]), 5)
     assert ic.r1cs.is_satisfied(result.witness)
     assert (result.logits == executor.predict(q, x).logits[0]).all()
@@ -312,3 +306,9 @@ def test_a_mean_over_other_axes_is_left_to_its_own_rule():
 def test_the_mlp_is_proved_with_groth16_and_a_wrong_label_fails(digits):
     q = quantized_zoo_model("torch_mlp_dynamo18", digits)
     prove_label_and_check(q, "private", digits_inputs("torch_mlp", digits[2])[5], 13)
+
+
+@pytest.mark.slow
+def test_the_transformer_is_proved_with_groth16_and_a_wrong_label_fails(digits):
+    q = quantized_zoo_model("transformer", digits)
+    prove_label_and_check(q, "public", digits[2][7], 17)

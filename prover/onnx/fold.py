@@ -11,7 +11,9 @@ folded shape (a Reshape's target, say) lets inference find the static shapes tha
 Shape node reads.
 
 The batch axis is fixed to 1 before any of this (``prover.onnx.importer``), so a folded shape
-has batch 1; the graph's ops are per sample and never read it.
+has batch 1; the graph's ops are per sample and never read it. (The importer folds the model a
+second time at another batch size, for its shapes only: where a Reshape puts the batch,
+``prover.onnx.batch``.)
 """
 
 from __future__ import annotations

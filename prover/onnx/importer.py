@@ -11,6 +11,13 @@ folded into its bias, Identity removed, data movement (Flatten, Reshape, Transpo
 to rewiring ops. A ReduceMean over the spatial axes is read as the GlobalAveragePool it is
 (``rewrites.spatial_means_as_pools``) before the operators are checked.
 
+Each graph tensor holds one sample. Where an exporter moves the batch off the first axis (a
+Transpose to [seq, batch, ...]) or merges it into another (attention's Reshape of [L, N, E] to
+[L, N*H, E/H]), the importer records where it lies (``prover.onnx.batch``; a Reshape's new place
+is read from the shapes inferred again at a second batch size) and refuses every op that would
+act along that axis or mix samples, so that the graph computes for each sample what the model
+computes for it at every batch size.
+
 Each ONNX operator's rule is its entry in ``prover.onnx.ops.IMPORTS`` (the family modules of
 ``prover.onnx.ops`` list which operator becomes which graph op); this module holds the pass
 over the nodes and the helpers the rules share (``Importer``).
@@ -26,6 +33,7 @@ import onnx
 from onnx import numpy_helper
 
 from prover.errors import FormatError, UnsupportedModelError
+from prover.onnx.batch import BATCH_FIRST, PROBE_BATCH, BatchAxis
 from prover.onnx.fold import constant_names, fold_constants, node_label
 from prover.onnx.graph import Constant, Graph, Op, Tensor
 from prover.onnx.ops import IMPORTS, validate_graph
@@ -124,7 +132,10 @@ class Importer:
                 "exactly one input and one output (the logits)"
             )
         self.input_name = inputs[0].name
-        model, self.shapes = fold_constants(self._batch_of_one(model, inputs[0]))
+        # the model before folding, and its shapes at batch PROBE_BATCH (``probe_shapes``)
+        self._model = model
+        self._probe_shapes: dict[str, tuple[int, ...]] | None = None
+        model, self.shapes = fold_constants(self._batch_of(model, inputs[0], 1))
         g = model.graph
         self.values: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in g.initializer}
         self.alias: dict[str, str] = {}
@@ -132,9 +143,9 @@ class Importer:
         # compute it, foldable into a dense that reads it (``dense``)
         self.affine: dict[str, tuple[str, np.ndarray, np.ndarray, list[Op]]] = {}
         self.uses = self._use_counts(g)
-        # graph tensors whose ONNX batch axis is not the first (a Transpose before a layout-0 RNN,
-        # its outputs): their graph values are batch first, their sample shape drops that axis
-        self.batch_axis: dict[str, int] = {}
+        # graph tensors whose ONNX batch is not the first axis of its own (a Transpose before a
+        # layout-0 RNN, its outputs; attention's heads): their graph values are batch first
+        self.batch_axis: dict[str, BatchAxis] = {}
         self.graph = Graph(input=self.input_name, output="", tensors={}, constants={}, ops=[])
         self.graph.tensors[self.input_name] = Tensor(self.input_name, self.shapes[self.input_name][1:])
         for index, node in enumerate(g.node):
@@ -149,15 +160,17 @@ class Importer:
         out = self.resolve(g.output[0].name)
         if out not in self.graph.tensors or out == self.input_name:
             raise UnsupportedModelError(f"the model output {g.output[0].name} is not computed from its input")
+        if out in self.batch_axis:
+            batch = self.batch_axis[out]
+            merged = f", merged with {batch.outer * batch.inner} values of each sample" if batch.merged else ""
+            raise UnsupportedModelError(
+                f"the model output {out} has its batch axis at position {batch.axis}{merged}; the compiler needs it "
+                "first, an axis of its own (Transpose or Reshape it back before the output)"
+            )
         if len(self.graph.tensors[out].shape) != 1:
             raise UnsupportedModelError(
                 f"the model output {out} has per-sample shape {self.graph.tensors[out].shape}; "
                 "the compiler needs a vector of logits (add a Flatten before the output)"
-            )
-        if out in self.batch_axis:
-            raise UnsupportedModelError(
-                f"the model output {out} has its batch axis at position {self.batch_axis[out]}; "
-                "the compiler needs it first (Transpose it back before the output)"
             )
         self.graph.output = out
         validate_graph(self.graph)
@@ -165,9 +178,9 @@ class Importer:
     # --- shapes -------------------------------------------------------------------------------
 
     @staticmethod
-    def _batch_of_one(model: onnx.ModelProto, inp: onnx.ValueInfoProto) -> onnx.ModelProto:
-        """A copy of the model with the batch axis of its float input fixed to 1 and no stale
-        value_info, for shape inference and folding."""
+    def _batch_of(model: onnx.ModelProto, inp: onnx.ValueInfoProto, size: int) -> onnx.ModelProto:
+        """A copy of the model with the batch axis of its float input fixed to ``size`` and no
+        stale value_info, for shape inference and folding."""
         tt = inp.type.tensor_type
         if tt.elem_type not in _FLOAT_TYPES:
             raise UnsupportedModelError(
@@ -191,31 +204,58 @@ class Importer:
         for vi in fixed.graph.input:
             if vi.name == inp.name:
                 vi.type.tensor_type.shape.dim[0].Clear()
-                vi.type.tensor_type.shape.dim[0].dim_value = 1
+                vi.type.tensor_type.shape.dim[0].dim_value = size
         del fixed.graph.value_info[:]
         return fixed
 
+    def probe_shapes(self, before: str, after: str) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+        """The static shapes of the operand ``before`` and the output ``after`` of a reshape at
+        batch PROBE_BATCH (the model folded and inferred again when a rule first asks), or None
+        when the model does not run at that batch size: folding or inference fails there, or
+        this reshape, or one before it, changes the number of values there (a batch of 1
+        written into its target)."""
+        if self._probe_shapes is None:
+            inp = next(i for i in self._model.graph.input if i.name == self.input_name)
+            try:
+                self._probe_shapes = fold_constants(self._batch_of(self._model, inp, PROBE_BATCH))[1]
+            except UnsupportedModelError:
+                self._probe_shapes = {}
+        shapes = self._probe_shapes
+        if before not in shapes or after not in shapes or np.prod(shapes[before]) != np.prod(shapes[after]):
+            self._probe_shapes = {}  # the shapes after it are not the model's at that batch size
+            return None
+        return shapes[before], shapes[after]
+
     def sample_shape(self, name: str) -> tuple[int, ...]:
-        """The per-sample shape of ONNX tensor ``name``: its inferred shape without the batch axis
-        (the first, or the one ``batch_axis`` records)."""
+        """The per-sample shape of ONNX tensor ``name``: its inferred (batch-1) shape without the
+        batch axis (the first, or the one ``batch_axis`` records), or with it where the batch is
+        merged into that axis (``BatchAxis``)."""
         full = self.shapes.get(name)
         if full is None:
             raise UnsupportedModelError(f"node {self.where}: shape inference gave no static shape for {name}")
-        axis = self.batch_axis.get(name, 0)
-        if len(full) <= axis or full[axis] != 1:
+        batch = self.batch_axis.get(name, BATCH_FIRST)
+        if len(full) <= batch.axis or full[batch.axis] != batch.outer * batch.inner:
             raise UnsupportedModelError(
                 f"node {self.where}: tensor {name} of shape {full} does not keep the batch axis first"
             )
-        return tuple(full[:axis]) + tuple(full[axis + 1 :])
+        if batch.merged:
+            return tuple(full)
+        return tuple(full[: batch.axis]) + tuple(full[batch.axis + 1 :])
+
+    def batch_layout(self, name: str) -> BatchAxis:
+        """Where the batch of (ONNX) tensor ``name`` lies: first, unless a rule moved it."""
+        return self.batch_axis.get(self.resolve(name), BATCH_FIRST)
 
     def batch_position(self, name: str) -> int:
-        """Where the batch axis of (ONNX) tensor ``name`` lies: 0 unless a rule moved it."""
-        return self.batch_axis.get(self.resolve(name), 0)
+        """The ONNX axis that holds the batch of tensor ``name``: 0 unless a rule moved it."""
+        return self.batch_layout(name).axis
 
-    def move_batch(self, name: str, axis: int) -> None:
-        """Record that the batch axis of the tensor a rule is about to emit is ONNX axis ``axis``."""
-        if axis:
-            self.batch_axis[name] = axis
+    def move_batch(self, name: str, where: int | BatchAxis) -> None:
+        """Record where the batch of the tensor a rule is about to emit lies: ONNX axis ``where``
+        (the batch's alone), or a ``BatchAxis``."""
+        batch = where if isinstance(where, BatchAxis) else BatchAxis(where)
+        if batch != BATCH_FIRST:
+            self.batch_axis[name] = batch
 
     # --- names, constants, ops -------------------------------------------------------------------
 
@@ -258,9 +298,10 @@ class Importer:
             raise UnsupportedModelError(f"node {self.where}: operand {name} must be computed from the input")
         if name in self.batch_axis and not moved_batch:
             raise UnsupportedModelError(
-                f"node {self.where}: operand {name} has its batch axis at position {self.batch_axis[name]} "
-                f"(after a Transpose or a layout-0 RNN), and {self.node.op_type} needs it first; only Transpose, "
-                "Squeeze, Unsqueeze, Gather, Slice, RNN, GRU and LSTM read such a tensor: Transpose it back first"
+                f"node {self.where}: operand {name} has its batch axis at position {self.batch_axis[name].axis} "
+                f"(after a Transpose, a Reshape or a layout-0 RNN), and {self.node.op_type} needs it first; only "
+                "Transpose, Reshape, Squeeze, Unsqueeze, Gather, Slice, RNN, GRU, LSTM, and Gemm or MatMul by "
+                "constant weights (with a per-channel bias Add) read such a tensor: Transpose it back first"
             )
         return name
 
@@ -297,6 +338,13 @@ class Importer:
                 for name in op.inputs[1:]:
                     self.graph.constants.pop(name, None)
             x = x0
+        batch = self.batch_layout(x)
+        if batch != BATCH_FIRST and batch.axis == len(self.shapes[x]) - 1:
+            raise UnsupportedModelError(
+                f"node {self.where}: {self.node.op_type} contracts the axis of {x} that holds the batch, which "
+                "adds up values of different samples; export the model so that it works on each sample alone"
+            )
+        self.move_batch(output, batch)  # the product maps the last axis alone
         inputs = [x, self.add_constant(names[0], weight)]
         if bias is not None:
             inputs.append(self.add_constant(names[1], np.broadcast_to(bias, (weight.shape[0],))))
@@ -324,9 +372,19 @@ class Importer:
     # --- helpers of the ONNX rules (prover.onnx.ops) -------------------------------------------
 
     def per_sample(self, value: np.ndarray, out: str) -> np.ndarray:
-        """A constant operand of an elementwise op, without the batch axis if it has one."""
+        """A constant operand of an elementwise op, without the batch axis if it has one (the
+        axis ``batch_axis`` records for ``out``: there the constant must not vary)."""
         rank = len(self.sample_shape(out))
         value = np.asarray(value, dtype=np.float64)
+        batch = self.batch_axis.get(out)
+        if batch is not None:  # broadcast against the ONNX tensor: aligned on the last axis
+            full = len(self.shapes[out])
+            value = value.reshape((1,) * (full - value.ndim) + value.shape)
+            if value.shape[batch.axis] != 1:
+                raise UnsupportedModelError(
+                    f"node {self.where}: constant of shape {value.shape} varies along the axis that holds the batch"
+                )
+            return value if batch.merged else np.squeeze(value, axis=batch.axis)
         while value.ndim > rank:
             if value.shape[0] != 1:
                 raise UnsupportedModelError(

@@ -5,7 +5,10 @@ largest magnitude of every tensor. Each tensor then gets the largest scale ``s``
 fractional bits) at which that magnitude, times ``2**headroom_bits``, still fits in
 ``act_bits`` signed bits, so inputs somewhat beyond the calibration data still fit. Weights get
 their own scale from ``weight_bits``; a bias is stored at its layer's accumulator scale plus the
-half that makes the following floor rescale round to nearest. After every op that widens values
+half that makes the following floor rescale round to nearest. A float constant that ops read at
+different scales (the recurrent bias that every step of a GRU shares, each step's state at its
+own calibrated scale) is quantized once per scale and rounding, each under a name of its own
+(``Quantizer.add_const``): a quantized name is never bound again to other values. After every op that widens values
 (dense, conv, sum pool, mul, add, sub) a ``rescale`` brings the result back to its calibrated
 scale and range-checked ``act_bits`` bound; ReLU, max pool and reshape keep their operand's
 scale. Every other tensor's bound is derived by interval arithmetic over the declared ranges,
@@ -237,10 +240,10 @@ class Quantizer:
         return self.graph.tensors[name].quantized_scale
 
     def weight(self, name: str) -> Constant:
+        """Float constant ``name`` as a weight: at the largest scale that fits ``weight_bits``."""
         values = self.f.constants[name].values
         c = quantize_constant(name, values, scale_for(float(np.abs(values).max(initial=0.0)), self.p.weight_bits))
-        self.graph.constants[name] = c
-        return c
+        return self.graph.constants[self.add_const(c)]
 
     def constant(self, name: str, values: np.ndarray, scale: int) -> Constant:
         """``quantize_constant``: values at ``scale`` (for the rules of ``prover.onnx.ops``)."""
@@ -252,18 +255,41 @@ class Quantizer:
         return int(quantize_constant("attribute", np.asarray(float(value)), scale).values)
 
     def add_const(self, c: Constant) -> str:
-        self.graph.constants[c.name] = c
-        return c.name
+        """Add quantized constant ``c`` and return the name the ops read it by: ``c.name``, or
+        ``c.name@k`` when an earlier op holds ``c.name`` with other values or another scale (one
+        float constant read at several scales: the recurrent bias that every step of a layer
+        shares, each step's state at its own scale). A name is never bound again to other
+        values, which would change the ops that read it before."""
+        name, k = c.name, 0
+        while (held := self.graph.constants.get(name)) is not None and not _same_constant(held, c):
+            k += 1
+            name = f"{c.name}@{k}"
+        if held is None:
+            self.graph.constants[name] = Constant(name, c.values, c.scale, c.bits)
+        return name
 
-    def requantize(self, op: Op, scale: int, interval, bias_room=None):
+    def rescale_shift(self, name: str, scale: int) -> int:
+        """The shift of the rescale that brings float tensor ``name``, computed at ``scale``, to
+        its calibrated scale (0: none)."""
+        return max(scale - self.target_scale(name), 0)
+
+    def requantize_biased(self, op: Op, scale: int, bias: Constant, interval_of) -> None:
+        """``requantize`` of an op whose last input is its bias ``bias`` (at ``scale``, not added
+        yet): the bias takes the half of the rescale's shift, so that its floor rounds to
+        nearest, and is added by ``add_const``. ``interval_of(values)`` is the op's interval
+        with bias values ``values``."""
+        shift = self.rescale_shift(op.output, scale)
+        if shift > 0:
+            values = bias.values + (1 << (shift - 1))
+            bias = Constant(bias.name, values, bias.scale, bits_for_range(values.min(), values.max()))
+        biased = Op(op.kind, (*op.inputs[:-1], self.add_const(bias)), op.output, dict(op.attrs), op.source)
+        self.requantize(biased, scale, interval_of(bias.values))
+
+    def requantize(self, op: Op, scale: int, interval):
         """Emit ``op`` computing an accumulator at ``scale`` with ``interval``, then a rescale to
-        the float tensor's calibrated scale (skipped when no shift and no range check is needed).
-        ``bias_room(shift)`` adds the rounding half to the op's bias and returns the new interval."""
+        the float tensor's calibrated scale (skipped when no shift and no range check is needed)."""
         name = op.output
-        target = self.target_scale(name)
-        shift = max(scale - target, 0)
-        if bias_room is not None and shift > 0:
-            interval = bias_room(shift)
+        shift = self.rescale_shift(name, scale)
         fits = bits_for_range(min(interval[0], 0), max(interval[1], 0)) <= self.width(name)
         if shift == 0 and fits:
             self.graph.ops.append(op)
@@ -283,14 +309,24 @@ class Quantizer:
             checked=True,
         )
 
-    def operand(self, name: str, scale_if_const: int) -> tuple[str, tuple[int, int]]:
-        """A tensor operand's name and interval, or a constant quantized at ``scale_if_const``."""
+    def operand(self, name: str, scale_if_const: int, keep_positive: bool = False) -> tuple[str, tuple[int, int]]:
+        """A tensor operand's name and interval, or a constant quantized at ``scale_if_const``
+        (``keep_positive``: a positive value that rounds to 0 is kept as one unit)."""
         if name in self.graph.tensors:
             return name, self.interval[name]
-        c = self.add_const(quantize_constant(name, self.f.constants[name].values, scale_if_const))
-        return c, (int(self.graph.constants[c].values.min()), int(self.graph.constants[c].values.max()))
+        values = self.f.constants[name].values
+        c = quantize_constant(name, values, scale_if_const)
+        if keep_positive:
+            kept = np.maximum(c.values, (values > 0).astype(np.int64))
+            c = Constant(name, kept, c.scale, bits_for_range(kept.min(initial=0), kept.max(initial=0)))
+        held = self.graph.constants[self.add_const(c)]
+        return held.name, (int(held.values.min()), int(held.values.max()))
 
     def keep_scale(self, op: Op, interval):
         """Emit ``op`` unchanged at its first operand's scale, with ``interval``."""
         self.graph.ops.append(Op(op.kind, op.inputs, op.output, dict(op.attrs), op.source))
         self.declare(op.output, self.f.tensors[op.output].shape, self.scale(op.inputs[0]), interval)
+
+
+def _same_constant(a: Constant, b: Constant) -> bool:
+    return a.scale == b.scale and a.values.shape == b.values.shape and bool((a.values == b.values).all())

@@ -72,13 +72,14 @@ def quantize_mul(qz, op: Op):
     qz.requantize(Op("mul", tuple(names), op.output, {}, op.source), sum(scales), product_interval(*ranges))
 
 
-def aligned(qz, op: Op) -> tuple[int, Op, tuple[int, int], tuple[int, int]]:
+def aligned(qz, op: Op, keep_positive: bool = False) -> tuple[int, Op, tuple[int, int], tuple[int, int]]:
     """A two-operand op at its operands' common scale s (the larger tensor scale): a constant
-    operand is quantized at s, a tensor of smaller scale is shifted up (attr ``shifts``).
-    Returns s, the quantized op, and the operands' intervals after the shifts."""
+    operand is quantized at s (``Quantizer.operand``, ``keep_positive``), a tensor of smaller
+    scale is shifted up (attr ``shifts``). Returns s, the quantized op, and the operands'
+    intervals after the shifts."""
     a, b = op.inputs
     s = max(qz.scale(n) for n in (a, b) if n in qz.graph.tensors)
-    (na, (alo, ahi)), (nb, (blo, bhi)) = qz.operand(a, s), qz.operand(b, s)
+    (na, (alo, ahi)), (nb, (blo, bhi)) = (qz.operand(n, s, keep_positive) for n in (a, b))
     la = s - qz.scale(na) if na in qz.graph.tensors else 0
     lb = s - qz.scale(nb) if nb in qz.graph.tensors else 0
     new = Op(op.kind, (na, nb), op.output, {"shifts": (la, lb)}, op.source)
@@ -86,14 +87,9 @@ def aligned(qz, op: Op) -> tuple[int, Op, tuple[int, int], tuple[int, int]]:
 
 
 def quantize_add_or_sub(qz, op: Op):
-    s, new, (alo, ahi), (blo, bhi) = aligned(qz, op)
-    if op.kind == "add" and op.output in qz.wide and new.inputs[1] in qz.graph.constants:
-        # a positive constant below a wide tensor's resolution (a LayerNorm's epsilon) is kept
-        # as one unit, so that the square root of the sum stays a positive divisor
-        c = qz.graph.constants[new.inputs[1]]
-        c.values = np.maximum(c.values, (qz.f.constants[op.inputs[1]].values > 0).astype(np.int64))
-        blo, bhi = int(c.values.min()), int(c.values.max())
-        c.bits = bits_for_range(min(blo, 0), bhi)
+    # a positive constant below a wide tensor's resolution (a LayerNorm's epsilon) is kept as
+    # one unit, so that the square root of the sum stays a positive divisor
+    s, new, (alo, ahi), (blo, bhi) = aligned(qz, op, keep_positive=op.kind == "add" and op.output in qz.wide)
     interval = (alo + blo, ahi + bhi) if op.kind == "add" else (alo - bhi, ahi - blo)
     qz.requantize(new, s, interval)
 

@@ -23,7 +23,7 @@ import numpy as np
 from prover.circuit import gadgets as G
 from prover.circuit.builder import Value
 from prover.errors import UnsupportedModelError
-from prover.onnx.graph import Constant, Op, bits_for_range
+from prover.onnx.graph import Op
 from prover.onnx.ops.registry import OpSpec, register, register_onnx
 from prover.onnx.windows import windows
 
@@ -71,27 +71,19 @@ def quantize_linear(qz, op: Op):
     s_acc = qz.scale(x) + w.quantized_scale
     bias_name = op.inputs[2] if len(op.inputs) > 2 else f"{op.output}:bias"
     float_bias = qz.f.constants[op.inputs[2]].values if len(op.inputs) > 2 else np.zeros(w.values.shape[0])
-    qz.add_const(qz.constant(bias_name, float_bias, s_acc))
     lo, hi = qz.interval[x]
     wv = w.values.reshape(w.values.shape[0], -1)
     pos, neg = np.clip(wv, 0, None).sum(axis=1), np.clip(wv, None, 0).sum(axis=1)
 
     # Python ints: the interval arithmetic itself must not overflow int64
-    def interval():
-        b = qz.graph.constants[bias_name].values
+    def interval(bias):
         return (
-            min(int(p) * lo + int(n) * hi + int(c) for p, n, c in zip(pos, neg, b)),
-            max(int(p) * hi + int(n) * lo + int(c) for p, n, c in zip(pos, neg, b)),
+            min(int(p) * lo + int(n) * hi + int(c) for p, n, c in zip(pos, neg, bias)),
+            max(int(p) * hi + int(n) * lo + int(c) for p, n, c in zip(pos, neg, bias)),
         )
 
-    def bias_room(shift):
-        c = qz.graph.constants[bias_name]
-        values = c.values + (1 << (shift - 1))
-        qz.graph.constants[bias_name] = Constant(bias_name, values, c.scale, bits_for_range(values.min(), values.max()))
-        return interval()
-
     new = Op(op.kind, (x, w.name, bias_name), op.output, dict(op.attrs), op.source)
-    qz.requantize(new, s_acc, interval(), bias_room)
+    qz.requantize_biased(new, s_acc, qz.constant(bias_name, float_bias, s_acc), interval)
 
 
 def product_interval(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
@@ -156,7 +148,7 @@ def import_gemm(im, node):
     attrs = im.attrs(node)
     if attrs.get("transA", 0):
         raise UnsupportedModelError(f"node {im.where}: Gemm with transA=1 is not supported")
-    x = im.tensor_input(node.input[0])
+    x = im.tensor_input(node.input[0], moved_batch=True)  # im.dense checks where the batch is
     b = im.need_const(node.input[1], "Gemm's B (the weights)").astype(np.float64)
     weight = attrs.get("alpha", 1.0) * (b if attrs.get("transB", 0) else b.T)
     bias = None
@@ -175,7 +167,7 @@ def import_matmul(im, node):
     w = im.need_const(node.input[1], "MatMul's right operand (the weights)")
     if w.ndim != 2:
         raise UnsupportedModelError(f"node {im.where}: MatMul weights must be a matrix, got shape {w.shape}")
-    x = im.tensor_input(node.input[0])
+    x = im.tensor_input(node.input[0], moved_batch=True)  # im.dense checks where the batch is
     im.dense(x, w.astype(np.float64).T, None, node.output[0], (node.input[1], ""))
 
 
@@ -227,6 +219,7 @@ def fold_bias(im, x: str, c: np.ndarray, out: str) -> bool:
     if op is None or op.kind not in ("dense", "conv"):
         return False
     shape = im.graph.tensors[x].shape
+    im.move_batch(out, im.batch_layout(x))  # a bias per channel leaves the batch where it is
     c = im.per_sample(c, out)
     channels = shape[-1] if op.kind == "dense" else shape[0]
     if op.kind == "dense":

@@ -14,11 +14,12 @@ operators that name things (Identity, a Cast between float types).
     expand     Expand (same rank)                     attr ``shape``: numpy broadcasting
     tile       Tile                                   attr ``repeats``
 
-Axes are the sample's (the batch axis is not counted). The semantics of each kind is one numpy
-function ``move(*operands, **attrs)``; the circuit applies that same function to arrays of
-wire indices and gathers the wires it picks (``lower_moved``), so the lowering cannot disagree
-with the executor. A ``rescale`` output's sign bits travel with it, so a ReLU after a move
-still reads its sign for free.
+Axes are the sample's (the batch axis is not counted; an ONNX axis that the batch is merged
+into, ``prover.onnx.batch``, is one of the sample's, with the sample's share of its length). The
+semantics of each kind is one numpy function ``move(*operands, **attrs)``; the circuit applies
+that same function to arrays of wire indices and gathers the wires it picks (``lower_moved``),
+so the lowering cannot disagree with the executor. A ``rescale`` output's sign bits travel with
+it, so a ReLU after a move still reads its sign for free.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from prover.circuit.builder import LinComb, Value, concatenate
 from prover.errors import UnsupportedModelError
+from prover.onnx.batch import BATCH_FIRST, PROBE_BATCH, BatchAxis, reshaped_batch
 from prover.onnx.graph import Op
 from prover.onnx.ops.elementwise import shifted
 from prover.onnx.ops.registry import OpSpec, register, register_onnx
@@ -220,43 +222,72 @@ _register_move("tile", move_tile)
 # --- ONNX ------------------------------------------------------------------------------------
 
 
-def _sample_axis(im, axis: int, rank: int, batch: int = 0) -> int:
-    """An ONNX axis of a tensor of ``rank`` whose batch axis is ``batch``, as an axis of the
-    sample; the batch axis itself is refused (the circuit proves one sample)."""
+def _sample_axis(im, axis: int, rank: int, batch: BatchAxis = BATCH_FIRST) -> int:
+    """An ONNX axis of a tensor of ``rank`` whose batch lies at ``batch``, as an axis of the
+    sample; the axis that holds the batch is refused (the circuit proves one sample)."""
     axis = int(axis) + rank if int(axis) < 0 else int(axis)
-    if not 0 <= axis < rank or axis == batch:
+    if not 0 <= axis < rank or axis == batch.axis:
         raise UnsupportedModelError(
             f"node {im.where}: {im.node.op_type} along axis {axis} of a rank-{rank} tensor moves values across "
             "the batch axis; export the model so that it works on each sample alone"
         )
-    return axis - (axis > batch)
+    return axis if batch.merged else axis - (axis > batch.axis)
 
 
 def _ints(im, name: str, what: str) -> list[int]:
     return [int(v) for v in np.asarray(im.need_const(name, what)).reshape(-1)]
 
 
-def _emit_reshape(im, node, moved_batch: bool = False):
-    x = im.tensor_input(node.input[0], moved_batch)
+def _emit_reshape(im, node):
+    x = im.tensor_input(node.input[0], moved_batch=True)
     im.emit("reshape", [x], node.output[0], shape=im.sample_shape(node.output[0]))
+
+
+def _reshaped(im, node):
+    """Flatten and Reshape. Where the batch lands is read from the shapes at a second batch
+    size (``prover.onnx.batch.reshaped_batch``); refused when the reshape mixes samples. In a
+    model that does not run at another batch size the batch stays first."""
+    x, out = im.resolve(node.input[0]), node.output[0]
+    batch = im.batch_layout(x)
+    before, after = im.shapes.get(x), im.shapes.get(out)
+    probe = im.probe_shapes(x, out) if before is not None and after is not None else None
+    if probe is None:
+        if batch != BATCH_FIRST:
+            raise UnsupportedModelError(
+                f"node {im.where}: {node.op_type} of {x}, whose batch is not its first axis, in a model that "
+                "runs at batch 1 only; export with a symbolic batch axis, so that the importer can see where "
+                "the reshape puts each sample"
+            )
+        _emit_reshape(im, node)  # the sample shape checks that the batch stays first
+        return
+    moved = reshaped_batch(batch, before, probe[0], after, probe[1])
+    if moved is None:
+        raise UnsupportedModelError(
+            f"node {im.where}: {node.op_type} of {x} (shape {before} at batch 1, {probe[0]} at batch "
+            f"{PROBE_BATCH}) to {after} ({probe[1]}) mixes the values of different samples; reshape each "
+            "sample alone (a -1 or 0 for the batch axis)"
+        )
+    im.move_batch(out, moved)
+    _emit_reshape(im, node)
 
 
 @register_onnx("Flatten", emits=("reshape",))
 def import_flatten(im, node):
-    _emit_reshape(im, node)
+    _reshaped(im, node)
 
 
 @register_onnx("Reshape", emits=("reshape",))
 def import_reshape(im, node):
     im.need_const(node.input[1], "Reshape's target shape")
-    _emit_reshape(im, node)
+    _reshaped(im, node)
 
 
 def _squeezed_batch(im, node, inserted: bool) -> None:
     """For an operand whose batch axis p is not first: where Squeeze (``inserted`` False) or
     Unsqueeze puts it, from the (constant) axes; the batch axis itself is never squeezed."""
-    p = im.batch_position(node.input[0])
-    if not p:
+    batch = im.batch_layout(node.input[0])
+    p = batch.axis
+    if batch == BATCH_FIRST:
         return
     if len(node.input) < 2 or not node.input[1]:
         raise UnsupportedModelError(
@@ -266,11 +297,11 @@ def _squeezed_batch(im, node, inserted: bool) -> None:
     axes = {a + rank if a < 0 else a for a in _ints(im, node.input[1], f"{node.op_type}'s axes")}
     if inserted:
         kept = [i for i in range(rank) if i not in axes]
-        im.move_batch(node.output[0], kept[p])
+        im.move_batch(node.output[0], BatchAxis(kept[p], batch.outer, batch.inner))
     elif p in axes:
         raise UnsupportedModelError(f"node {im.where}: Squeeze of the batch axis; squeeze each sample alone")
     else:
-        im.move_batch(node.output[0], p - sum(a < p for a in axes))
+        im.move_batch(node.output[0], BatchAxis(p - sum(a < p for a in axes), batch.outer, batch.inner))
 
 
 @register_onnx("Squeeze", emits=("reshape",))
@@ -279,14 +310,14 @@ def import_squeeze(im, node):
     if len(node.input) > 1 and node.input[1]:
         im.need_const(node.input[1], "Squeeze's axes")
     _squeezed_batch(im, node, inserted=False)
-    _emit_reshape(im, node, moved_batch=True)
+    _emit_reshape(im, node)
 
 
 @register_onnx("Unsqueeze", emits=("reshape",))
 def import_unsqueeze(im, node):
     im.need_const(node.input[1], "Unsqueeze's axes")
     _squeezed_batch(im, node, inserted=True)
-    _emit_reshape(im, node, moved_batch=True)
+    _emit_reshape(im, node)
 
 
 @register_onnx("Identity")
@@ -314,15 +345,22 @@ def import_cast(im, node):
 @register_onnx("Transpose", emits=("transpose",))
 def import_transpose(im, node):
     """A transpose of the sample's axes; a perm that moves the batch axis (torch's batch_first
-    before an RNN, and back after it) is recorded in ``batch_axis`` for the rules that read it."""
+    before an RNN, and back after it) is recorded in ``batch_axis`` for the rules that read it.
+    An axis the batch is merged into moves as a whole, the sample's part of it with it."""
     x = im.tensor_input(node.input[0], moved_batch=True)
-    p = im.batch_position(x)
-    rank = len(im.sample_shape(x)) + 1
+    batch = im.batch_layout(x)
+    p = batch.axis
+    rank = len(im.shapes[x])
     perm = [int(a) + rank if int(a) < 0 else int(a) for a in im.attrs(node).get("perm", range(rank - 1, -1, -1))]
     out = node.output[0]
-    im.move_batch(out, perm.index(p))
-    sample = tuple(a - (a > p) for a in perm if a != p)
+    im.move_batch(out, BatchAxis(perm.index(p), batch.outer, batch.inner))
+    sample = tuple(perm) if batch.merged else tuple(a - (a > p) for a in perm if a != p)
     im.emit("transpose", [x], out, perm=sample)
+
+
+# a Slice end at or past this means "to the end" (exporters write INT32_MAX or INT64_MAX): the
+# only end that takes the whole of an axis whose length grows with the batch
+TO_THE_END = 2**31 - 1
 
 
 def _slice_indices(starts, ends, steps, dim: int) -> list[int]:
@@ -350,7 +388,7 @@ def _emit_slice(im, x: str, out: str, selection: dict[int, list[int]]):
 @register_onnx("Slice", emits=("slice",))
 def import_slice(im, node):
     x = im.tensor_input(node.input[0], moved_batch=True)
-    p = im.batch_position(x)
+    batch = im.batch_layout(x)
     full = im.shapes[node.input[0]]
     starts = _ints(im, node.input[1], "Slice's starts")
     ends = _ints(im, node.input[2], "Slice's ends")
@@ -362,13 +400,17 @@ def import_slice(im, node):
         axis = int(axis) + len(full) if int(axis) < 0 else int(axis)
         if step == 0:
             raise UnsupportedModelError(f"node {im.where}: Slice with step 0 is not a valid ONNX model")
-        index = _slice_indices(start, end, step, full[axis])
-        if axis == p:
-            if index != [0]:
-                raise UnsupportedModelError(f"node {im.where}: Slice of the batch axis; slice each sample alone")
+        if axis == batch.axis:
+            # all of it at every batch size: from the start to the end marker, in order
+            if step != 1 or not (start == 0 or start <= -TO_THE_END) or end < TO_THE_END:
+                raise UnsupportedModelError(
+                    f"node {im.where}: Slice of the batch axis (start {start}, end {end}, step {step}); slice each "
+                    "sample alone"
+                )
             continue
-        selection[_sample_axis(im, axis, len(full), p)] = index
-    im.move_batch(node.output[0], p)
+        index = _slice_indices(start, end, step, full[axis])
+        selection[_sample_axis(im, axis, len(full), batch)] = index
+    im.move_batch(node.output[0], batch)
     _emit_slice(im, x, node.output[0], selection)
 
 
@@ -390,12 +432,16 @@ def import_split(im, node):
 @register_onnx("Gather", emits=("gather",))
 def import_gather(im, node):
     x = im.tensor_input(node.input[0], moved_batch=True)
-    p = im.batch_position(x)
+    batch = im.batch_layout(x)
+    p = batch.axis
     shape = im.sample_shape(x)
-    axis = _sample_axis(im, im.attrs(node).get("axis", 0), len(shape) + 1, p)
+    rank = len(im.shapes[x])
+    onnx_axis = int(im.attrs(node).get("axis", 0))
+    onnx_axis += rank if onnx_axis < 0 else 0
+    axis = _sample_axis(im, onnx_axis, rank, batch)
     indices = np.asarray(im.need_const(node.input[1], "Gather's indices"), dtype=np.int64)
     # the batch axis moves by the rank the indices put in place of the gathered axis
-    im.move_batch(node.output[0], p - 1 + indices.ndim if axis < p else p)
+    im.move_batch(node.output[0], BatchAxis(p - 1 + indices.ndim if onnx_axis < p else p, batch.outer, batch.inner))
     if indices.size and (indices.min() < -shape[axis] or indices.max() >= shape[axis]):
         raise UnsupportedModelError(f"node {im.where}: Gather index out of range for axis of length {shape[axis]}")
     indices = np.where(indices < 0, indices + shape[axis], indices)

@@ -3,7 +3,8 @@ into kinds that exist already (no op kind of their own):
 
     the input projection   one ``dense`` of the whole sequence x[seq, input] by W (bias Wb + Rb)
     the recurrence         per step a ``dense`` of the state h[1, hidden] by R (the same weight
-                           constant every step), ``slice`` for the gates
+                           constant every step; GRU's bias Rbh at each step's accumulator
+                           scale, a constant per scale), ``slice`` for the gates
     the gates              ``add``, ``sigmoid``, ``tanh``, ``mul`` of two tensors, ``sub``
     Y, Y_h, Y_c            ``concat`` of the states (and ``reshape``), free in the circuit
 
@@ -38,6 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from prover.errors import UnsupportedModelError
+from prover.onnx.batch import BatchAxis
 from prover.onnx.ops.registry import register_onnx
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
@@ -213,7 +215,7 @@ def _import_recurrent(im, node):
     _check_attributes(im, node, attrs, len(reverses))
     layout = int(attrs.get("layout", 0))
     x = im.tensor_input(node.input[0], moved_batch=True)
-    if im.batch_position(x) != 1 - layout:
+    if im.batch_layout(x) != BatchAxis(1 - layout):
         where = "axis 1 ([seq, batch, input])" if layout == 0 else "axis 0 ([batch, seq, input])"
         raise UnsupportedModelError(
             f"node {im.where}: {op_type} with layout {layout} reads its batch from X's {where}, and X's batch axis is "

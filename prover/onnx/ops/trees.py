@@ -139,29 +139,24 @@ def quantize_trees(qz, op: Op):
     s, (lo, hi) = qz.scale(x), qz.interval[x]
     a = dict(op.attrs)
     T, modes, swap = integer_tests(qz.f.constants[thresholds].values, a["modes"], s, lo, hi)
-    qz.add_const(Constant(thresholds, T, s, bits_for_range(T.min(initial=0), T.max(initial=0))))
+    tests = qz.add_const(Constant(thresholds, T, s, bits_for_range(T.min(initial=0), T.max(initial=0))))
     true, false = np.asarray(a["true_child"], dtype=np.int64), np.asarray(a["false_child"], dtype=np.int64)
     a["true_child"] = tuple(int(c) for c in np.where(swap, false, true))
     a["false_child"] = tuple(int(c) for c in np.where(swap, true, false))
     a["modes"], a["missing"] = modes, None
-    u = qz.weight(leaves).quantized_scale
-    qz.add_const(qz.constant(base, qz.f.constants[base].values, u))
+    held = qz.weight(leaves)
     per_tree = tree_leaves(a)
 
-    def interval():
-        values = qz.graph.constants[leaves].values.astype(object)
-        b = qz.graph.constants[base].values.astype(object)
+    def interval(b):
+        values = held.values.astype(object)
+        b = np.asarray(b).astype(object)
         low = b + sum(values[idx].min(axis=0) for idx in per_tree)
         high = b + sum(values[idx].max(axis=0) for idx in per_tree)
         return int(low.min()), int(high.max())
 
-    def bias_room(shift):
-        c = qz.graph.constants[base]
-        values = c.values + (1 << (shift - 1))
-        qz.graph.constants[base] = Constant(base, values, c.scale, bits_for_range(values.min(), values.max()))
-        return interval()
-
-    qz.requantize(Op("trees", op.inputs, op.output, a, op.source), u, interval(), bias_room)
+    u = held.quantized_scale
+    new = Op("trees", (x, tests, held.name, base), op.output, a, op.source)
+    qz.requantize_biased(new, u, qz.constant(base, qz.f.constants[base].values, u), interval)
 
 
 # --- lowering --------------------------------------------------------------------------------
