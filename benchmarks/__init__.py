@@ -15,6 +15,7 @@ BENCHMARKS = {
     "ceremony": "benchmarks.ceremony",
     "accuracy_retrieval": "benchmarks.accuracy_retrieval",
     "poseidon": "benchmarks.poseidon",
+    "sumcheck": "benchmarks.sumcheck",
 }
 
 HERE = Path(__file__).resolve().parent

@@ -1,0 +1,209 @@
+"""The sumcheck backend (``prover.sumcheck.inference``) beside the Groth16 backend, same run.
+
+Workloads (quantized the way ``zkmarket model compile`` does, digits training split as
+calibration where the model is a digits model):
+
+- ``mlp``, ``quadratic``: the example digits models, at batch 1 and 64;
+- ``timit``: the SafetyNets TIMIT shape (1845-2000-2000-2000-183, quadratic activations) with
+  random weights, its widths scaled by ``--timit-scale`` (1.0 is the full 12M parameters; the
+  default keeps the key and the run small), at batch 64.
+
+Each sumcheck run is a child process (``--child``), so that its wall time and peak resident
+memory are its own (``benchmarks.models.run_capped``); inside it the one-time weight
+commitment, the proof and the verification are timed apart, and the proof's size counts 32
+bytes per field element and 64 per G1 point. The key is an INSECURE known-secret powers of tau
+(cached; fine for timing). The Groth16 side is ``benchmarks.models.measure_ours`` on the same
+ONNX files (compile, setup, then ``groth16 prove`` and ``model prove`` of one sample).
+
+    python -m benchmarks sumcheck [--workloads mlp quadratic timit] [--timit-scale 0.25] [--no-groth16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import save_result
+from benchmarks.models import cached_ptau, run_capped
+
+TIMIT = (1845, 2000, 2000, 2000, 183)
+BATCHES = {"mlp": (1, 64), "quadratic": (1, 64), "timit": (64,)}
+
+
+def proof_bytes(item) -> int:
+    """Bytes of a proof object: 32 per field element, 64 per G1 point (uncompressed)."""
+    if isinstance(item, np.ndarray):
+        return 64 * (item.size // 8)
+    if isinstance(item, int):
+        return 32
+    if isinstance(item, (tuple, list)):
+        return sum(proof_bytes(x) for x in item)
+    if dataclasses.is_dataclass(item):
+        return sum(proof_bytes(getattr(item, f.name)) for f in dataclasses.fields(item))
+    raise TypeError(f"no size for {type(item).__name__}")
+
+
+def timit_graph(scale: float, seed: int = 2017):
+    """The TIMIT shape with random weights and quadratic activations, quantized on random inputs."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from prover.onnx.importer import import_model
+    from prover.onnx.quantize import quantize
+
+    rng = np.random.default_rng(seed)
+    widths = [max(2, round(w * scale)) for w in TIMIT]
+    nodes, inits, current = [], [], "x"
+    for k, (a, b) in enumerate(zip(widths, widths[1:], strict=False)):
+        w = rng.normal(0, 1 / np.sqrt(a), (a, b)).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"w{k}"), numpy_helper.from_array(np.zeros(b, np.float32), f"b{k}")]
+        nodes.append(helper.make_node("Gemm", [current, f"w{k}", f"b{k}"], [f"g{k}"]))
+        current = f"g{k}"
+        if k < len(widths) - 2:
+            nodes.append(helper.make_node("Mul", [current, current], [f"h{k}"]))
+            current = f"h{k}"
+    graph = helper.make_graph(
+        nodes,
+        "timit",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", widths[0]])],
+        [helper.make_tensor_value_info(current, TensorProto.FLOAT, ["N", widths[-1]])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    calibration = rng.normal(0, 1, (64, widths[0]))
+    return quantize(import_model(model), calibration), np.clip(rng.normal(0, 1, (64, widths[0])), -3, 3)
+
+
+def workload(name: str, scale: float):
+    """(quantized graph, real inputs) of a workload."""
+    if name == "timit":
+        return timit_graph(scale)
+    from marketplace.models import digits_split, example_models, model_inputs
+    from prover.onnx.importer import import_model
+    from prover.onnx.quantize import quantize
+
+    model = example_models()[name]
+    x_tr, _, x_te, _ = digits_split()
+    graph = import_model(model.path)
+    shape = graph.input_tensor.shape
+    return quantize(graph, model_inputs(shape, x_tr), model.precision), model_inputs(shape, x_te[:64])
+
+
+def key_power(graph, batch: int) -> int:
+    """The fewest G1 powers (as a power of two) for every table the proof commits."""
+    from prover.sumcheck.inference import layouts, weight_tables
+
+    sizes = [len(t) for t in weight_tables(graph).values()]
+    sizes += [1 << layout.n for layout in layouts(graph, batch).values()]
+    sizes += [1 << graph.tensors[op.output].quantized_bits for op in graph.ops if op.kind == "rescale"]
+    sizes += [1 << op.attrs["shift"] for op in graph.ops if op.kind == "rescale"]
+    return max(max(sizes) - 1, 1).bit_length()
+
+
+def child(name: str, batch: int, scale: float, out: Path) -> int:
+    """One measured run: commit, prove, verify; the figures as JSON in ``out``."""
+    from prover.circuit.statements import architecture_graph, architecture_spec
+    from prover.formats.ptau import read_ptau
+    from prover.onnx.executor import execute, quantize_input
+    from prover.sumcheck import commitment as pcs
+    from prover.sumcheck import inference
+
+    graph, x = workload(name, scale)
+    xs = quantize_input(graph, x[:batch])
+    power = key_power(graph, batch)
+    key = pcs.commitment_key(read_ptau(cached_ptau(power)), power)
+    t0 = time.perf_counter()
+    weights = inference.commit_weights(key, graph)
+    t1 = time.perf_counter()
+    outputs, proof = inference.prove_inference(key, graph, xs)
+    t2 = time.perf_counter()
+    inference.verify_inference(key.verifier, architecture_graph(architecture_spec(graph)), weights, xs, outputs, proof)
+    t3 = time.perf_counter()
+    if not np.array_equal(outputs, execute(graph, xs)[graph.output]):
+        raise SystemExit("the proved outputs differ from the executor's: the benchmark is void")
+    row = {
+        "parameters": graph.n_parameters(),
+        "key_log2": power,
+        "commit_seconds": t1 - t0,
+        "prove_seconds": t2 - t1,
+        "verify_seconds": t3 - t2,
+        "proof_bytes": proof_bytes(proof),
+    }
+    out.write_text(json.dumps(row))
+    return 0
+
+
+def measure(name: str, batch: int, scale: float, workdir: Path) -> dict:
+    out = workdir / f"{name}_{batch}.json"
+    cmd = [sys.executable, "-m", "benchmarks.sumcheck", "--child", name, str(batch), str(scale), str(out)]
+    run = run_capped(cmd, workdir / "log.txt")
+    if run["status"] != "ok":
+        raise RuntimeError(f"{name} batch {batch}: {run['status']}:\n{(workdir / 'log.txt').read_text()[-3000:]}")
+    return {"workload": name, "batch": batch, **json.loads(out.read_text()), "process": run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--child"]:
+        name, batch, scale, out = argv[1], int(argv[2]), float(argv[3]), Path(argv[4])
+        return child(name, batch, scale, out)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks sumcheck", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workloads", nargs="+", default=list(BATCHES), choices=list(BATCHES))
+    parser.add_argument("--timit-scale", type=float, default=0.25)
+    parser.add_argument("--no-groth16", action="store_true", help="skip the Groth16 side")
+    args = parser.parse_args(argv)
+    rows, groth16 = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.workloads:
+            for batch in BATCHES[name]:
+                row = measure(name, batch, args.timit_scale, Path(tmp))
+                rows.append(row)
+                print(
+                    f"sumcheck {name:10s} batch {batch:3d}: commit {row['commit_seconds']:.2f} s, prove "
+                    f"{row['prove_seconds']:.2f} s, verify {row['verify_seconds']:.2f} s, proof "
+                    f"{row['proof_bytes'] / 1024:.0f} KiB, process {row['process']['seconds']:.1f} s "
+                    f"{row['process']['peak_rss_mib']:.0f} MiB",
+                    flush=True,
+                )
+            if name != "timit" and not args.no_groth16:
+                from benchmarks.models import measure_ours
+                from marketplace.models import digits_split, example_models, model_inputs
+
+                model = example_models()[name]
+                x_tr, _, x_te, _ = digits_split()
+                shape = model.input_shape
+                work = Path(tmp) / f"groth16_{name}"
+                work.mkdir()
+                ours = measure_ours(name, model, model_inputs(shape, x_tr), model_inputs(shape, x_te[:1]), work)
+                groth16[name] = {k: ours[k] for k in ("constraints", "groth16_prove", "model_prove", "verify")}
+                print(
+                    f"groth16  {name:10s} batch   1: groth16 prove {ours['groth16_prove']['seconds']:.2f} s, "
+                    f"model prove {ours['model_prove']['seconds']:.2f} s "
+                    f"{ours['model_prove']['peak_rss_mib']:.0f} MiB, proof 0.25 KiB",
+                    flush=True,
+                )
+    save_result(
+        "sumcheck.json",
+        {
+            "benchmark": "sumcheck",
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+            "timit_scale": args.timit_scale,
+            "rows": rows,
+            "groth16": groth16,
+        },
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
