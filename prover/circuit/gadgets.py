@@ -17,11 +17,10 @@ from functools import cache
 
 import numpy as np
 
-from prover import kernels
 from prover import poseidon as hash_spec
 from prover.circuit.builder import INT64_SAFE, Builder, LinComb, concatenate
 from prover.errors import ValueRangeError
-from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
+from prover.field import FR_MODULUS
 
 # 2^(k + shift) must stay below r for a decomposition to be unique; r > 2^253
 MAX_DECOMPOSITION_BITS = 253
@@ -604,20 +603,19 @@ def _sbox(b: Builder, x: LinComb) -> np.ndarray:
     return y
 
 
-def _field_ints(limbs: np.ndarray) -> np.ndarray:
-    """Field elements given as limbs (shape (*s, 4)) as an object array of ints (shape s)."""
-    return np.array(limbs_to_ints(limbs.reshape(-1, 4)), dtype=object).reshape(limbs.shape[:-1])
+def _mod_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a b over Fr for object arrays of ints in [0, r)."""
+    return (a @ b) % FR_MODULUS
 
 
-def _mds_times(mds: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """M x over Fr for the t x t matrix M and x of shape (t, k) (limbs), as one sparse product:
-    output row (i, c) has the t terms M[i, j] x[j, c]."""
-    t, k = x.shape[:2]
-    i, c = np.divmod(np.arange(t * k), k)
-    indptr = np.arange(0, t * t * k + 1, t, dtype=np.int64)
-    indices = (np.arange(t)[None, :] * k + c[:, None]).reshape(-1)
-    coeffs = np.ascontiguousarray(mds[i].reshape(-1, 4))
-    return kernels.sparse_matvec(indptr, indices, coeffs, np.ascontiguousarray(x.reshape(-1, 4))).reshape(t, k, 4)
+def _mod_power(a: np.ndarray, n: int) -> np.ndarray:
+    """a^n over Fr (a square object array), by repeated squaring."""
+    out = np.eye(len(a), dtype=np.int64).astype(object)
+    while n:
+        if n & 1:
+            out = _mod_matmul(out, a)
+        a, n = _mod_matmul(a, a), n >> 1
+    return out
 
 
 @cache
@@ -628,37 +626,47 @@ def _poseidon_schedule(t: int) -> tuple[list[tuple[bool, np.ndarray]], np.ndarra
 
     The basis starts as the t-1 inputs (the capacity element is 0); a full round replaces it
     by its t S-box outputs and a partial round appends its one S-box output. The schedule
-    depends on t alone, so it is computed once and shared by every hash of that width; its
-    linear layers run on the native field kernels (limbs), each round's rows turned into ints
-    as it is recorded."""
-    constants = ints_to_limbs(list(hash_spec.round_constants(t))).reshape(-1, t, 4)
-    mds = ints_to_limbs([m for row in hash_spec.mds_matrix(t) for m in row]).reshape(t, t, 4)
+    depends on t alone, so it is computed once and shared by every hash of that width.
+
+    With M the MDS matrix, the state after a full round is M times its S-box outputs, so a full
+    round's S-box inputs are M's rows plus the round constants. A partial round replaces state
+    element 0 by a new basis element and multiplies by M, so the coefficient column of a basis
+    element already there goes v -> N v with N = M with column 0 zeroed, and the new element's
+    column starts as M e_0. After n partial rounds the columns are therefore N^n M for the basis
+    of the last full round and N^(n-1-m) M e_0 for the output of partial round m: the rows the
+    partial rounds record are row 0 of those, by one vector product per round each way, and
+    the second half starts from the whole of them (N^R_P M by repeated squaring)."""
+    constants = np.array(hash_spec.round_constants(t), dtype=object).reshape(-1, t)
+    mds = np.array(hash_spec.mds_matrix(t), dtype=object)
     r_p = hash_spec.partial_rounds(t)
     half = hash_spec.FULL_ROUNDS // 2
-    one = ints_to_limbs([1])[0]
-    coef = np.zeros((t, t - 1, 4), dtype=np.uint64)  # state_i = coef[i] . basis + const[i]
-    coef[np.arange(1, t), np.arange(t - 1)] = one
-    const = np.zeros((t, 4), dtype=np.uint64)
+    n_mds = mds.copy()
+    n_mds[:, 0] = 0
     rounds = []
-    for rnd in range(hash_spec.FULL_ROUNDS + r_p):
-        const = kernels.fr_add(const, constants[rnd])
-        full = rnd < half or rnd >= half + r_p
-        rows = list(range(t)) if full else [0]
-        recorded = np.concatenate([coef[rows], const[rows, None]], axis=1)
-        rounds.append(
-            (full, np.array(limbs_to_ints(recorded.reshape(-1, 4)), dtype=object).reshape(recorded.shape[:2]))
-        )
-        if full:
-            coef = np.zeros((t, t, 4), dtype=np.uint64)
-            coef[np.arange(t), np.arange(t)] = one
-        else:
-            coef = np.concatenate([coef, np.zeros((t, 1, 4), dtype=np.uint64)], axis=1)
-            coef[0, :] = 0
-            coef[0, -1] = one
-        const[rows] = 0
-        coef = _mds_times(mds, coef)
-        const = _mds_times(mds, const[:, None])[:, 0]
-    return rounds, _field_ints(np.concatenate([coef[0], const[:1]]))
+    # the first round reads the inputs: state 0 is the capacity (0), state i input i - 1
+    inputs = np.zeros((t, t - 1), dtype=np.int64).astype(object)
+    inputs[np.arange(1, t), np.arange(t - 1)] = 1
+    rounds.append((True, np.concatenate([inputs, constants[0][:, None]], axis=1)))
+    for rnd in range(1, half):
+        rounds.append((True, np.concatenate([mds, constants[rnd][:, None]], axis=1)))
+    # partial rounds: row_n = row 0 of N^n (so row 0 of N^n M = row_n M), column_m = N^m M e_0
+    row = np.zeros(t, dtype=np.int64).astype(object)
+    row[0] = 1
+    columns = [mds[:, 0].copy()]
+    const = constants[half].copy()
+    for n in range(r_p):
+        outputs = [c[0] for c in reversed(columns[:n])]  # of partial rounds 0..n-1
+        rounds.append((False, np.array([[*_mod_matmul(row, mds), *outputs, const[0]]], dtype=object)))
+        row = _mod_matmul(row, n_mds)
+        columns.append(_mod_matmul(n_mds, columns[-1]))
+        const[0] = 0
+        const = (_mod_matmul(mds, const) + constants[half + n + 1]) % FR_MODULUS
+    partial_outputs = np.stack(list(reversed(columns[:r_p])), axis=1)
+    first_basis = _mod_matmul(_mod_power(n_mds, r_p), mds)
+    rounds.append((True, np.concatenate([first_basis, partial_outputs, const[:, None]], axis=1)))
+    for rnd in range(half + r_p + 1, hash_spec.FULL_ROUNDS + r_p):
+        rounds.append((True, np.concatenate([mds, constants[rnd][:, None]], axis=1)))
+    return rounds, np.array([*mds[0], 0], dtype=object)
 
 
 def poseidon(b: Builder, inputs) -> LinComb:
