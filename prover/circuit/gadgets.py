@@ -13,6 +13,7 @@ A witness value that breaks a range (a model fed an input outside its quantized 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -584,25 +585,6 @@ def pack(b: Builder, x, bits: int) -> np.ndarray:
     return b.materialize(packed, field=True)
 
 
-def _sbox(b: Builder, x: LinComb) -> np.ndarray:
-    """y = x^5 with three constraints: x2 = x*x, x4 = x2*x2, y = x4*x."""
-    x2, x4, y = b.alloc(x.shape), b.alloc(x.shape), b.alloc(x.shape)
-    b.constrain(x, x, LinComb.of(x2))
-    b.constrain(LinComb.of(x2), LinComb.of(x2), LinComb.of(x4))
-    b.constrain(LinComb.of(x4), x, LinComb.of(y))
-
-    def step(v):
-        xv = v.eval_field(x)
-        sq = xv * xv % FR_MODULUS
-        quad = sq * sq % FR_MODULUS
-        v.set_field(x2, sq)
-        v.set_field(x4, quad)
-        v.set_field(y, quad * xv % FR_MODULUS)
-
-    b.step(step)
-    return y
-
-
 def _mod_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a b over Fr for object arrays of ints in [0, r)."""
     return (a @ b) % FR_MODULUS
@@ -616,6 +598,19 @@ def _mod_power(a: np.ndarray, n: int) -> np.ndarray:
             out = _mod_matmul(out, a)
         a, n = _mod_matmul(a, a), n >> 1
     return out
+
+
+@cache
+def _permutation_parameters(t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Width t's round constants ``(rounds, t)`` and MDS matrix ``(t, t)`` as object arrays of ints."""
+    constants = np.array(hash_spec.round_constants(t), dtype=object).reshape(-1, t)
+    return constants, np.array(hash_spec.mds_matrix(t), dtype=object)
+
+
+def _full_rounds(t: int) -> list[bool]:
+    """Per round of the width-t permutation, whether it is full (S-boxes on every element)."""
+    half, r_p = hash_spec.FULL_ROUNDS // 2, hash_spec.partial_rounds(t)
+    return [rnd < half or rnd >= half + r_p for rnd in range(hash_spec.FULL_ROUNDS + r_p)]
 
 
 @cache
@@ -636,8 +631,7 @@ def _poseidon_schedule(t: int) -> tuple[list[tuple[bool, np.ndarray]], np.ndarra
     of the last full round and N^(n-1-m) M e_0 for the output of partial round m: the rows the
     partial rounds record are row 0 of those, by one vector product per round each way, and
     the second half starts from the whole of them (N^R_P M by repeated squaring)."""
-    constants = np.array(hash_spec.round_constants(t), dtype=object).reshape(-1, t)
-    mds = np.array(hash_spec.mds_matrix(t), dtype=object)
+    constants, mds = _permutation_parameters(t)
     r_p = hash_spec.partial_rounds(t)
     half = hash_spec.FULL_ROUNDS // 2
     n_mds = mds.copy()
@@ -675,22 +669,77 @@ def poseidon(b: Builder, inputs) -> LinComb:
 
     Every row of the batch shares the coefficients of ``_poseidon_schedule``, so the linear
     layers cost nothing and the only constraints are 3 per S-box (t per full round, 1 per
-    partial round)."""
+    partial round): x2 = x*x, x4 = x2*x2, y = x4*x, for x the S-box input as a linear
+    combination of the basis.
+
+    The witness has two ways to the same S-box values. Where the constraints are formed the
+    schedule is at hand, and the witness evaluates its linear forms (a partial round's costs
+    as many terms as the basis has grown, ``_schedule_witness``). A builder that does not form
+    constraints (``Builder.forms_constraints``, the witness program alone) never computes the
+    schedule: its witness runs the permutation round by round (t^2 terms per round,
+    ``_permutation_witness``), cheaper than the schedule for the few rows a single request
+    hashes. The tests compare the two on every statement they build both ways."""
     basis = b.materialize(LinComb.lift(inputs), field=True)  # (batch, K) wires
     batch, width = basis.shape
-    rounds, output = _poseidon_schedule(width + 1)
+    t = width + 1
+    schedule = _poseidon_schedule(t)[0] if b.forms_constraints else None
     const_wire = np.zeros((batch, 1), dtype=np.int64)
-    for full, coeffs in rounds:
-        wires = np.concatenate([basis, const_wire], axis=1)
-        n_rows, k = coeffs.shape
-        lc = LinComb(
-            np.broadcast_to(wires[:, None, :], (batch, n_rows, k)), np.broadcast_to(coeffs[None], (batch, n_rows, k))
+    inputs_wires, sboxes, sbox_inputs = basis, [], []
+    for rnd, full in enumerate(_full_rounds(t)):
+        n_rows = t if full else 1
+        x2, x4, y = b.alloc((batch, n_rows)), b.alloc((batch, n_rows)), b.alloc((batch, n_rows))
+        if schedule is None:
+            b.count_constraints(3 * batch * n_rows)
+        else:
+            coeffs = schedule[rnd][1]
+            wires = np.concatenate([basis, const_wire], axis=1)
+            shape = (batch, n_rows, coeffs.shape[1])
+            x = LinComb(np.broadcast_to(wires[:, None, :], shape), np.broadcast_to(coeffs[None], shape))
+            b.constrain(x, x, x2)  # wires are lifted to linear combinations by the builder
+            b.constrain(x2, x2, x4)
+            b.constrain(x4, x, y)
+            sbox_inputs.append(x)
+        sboxes.append((x2, x4, y))
+        basis = y if full else np.concatenate([basis, y], axis=1)
+    if schedule is None:
+        b.step(lambda v: _permutation_witness(v, t, inputs_wires, sboxes))
+    else:
+        b.step(lambda v: _schedule_witness(v, sbox_inputs, sboxes))
+    output = np.array([*_permutation_parameters(t)[1][0], 0], dtype=object)  # state 0 after the last M
+    return LinComb(np.concatenate([basis, const_wire], axis=1), np.broadcast_to(output[None], (batch, t + 1)).copy())
+
+
+def _schedule_witness(v, sbox_inputs: Sequence[LinComb], sboxes: Sequence[tuple[np.ndarray, ...]]) -> None:
+    """The S-box wires of ``poseidon``'s hashes from the schedule's linear forms, a round at a
+    time (each round's forms read the S-box outputs of the rounds before)."""
+    for x, (x2, x4, y) in zip(sbox_inputs, sboxes):
+        xv = v.eval_field(x)
+        sq = xv * xv % FR_MODULUS
+        quad = sq * sq % FR_MODULUS
+        v.set_field(
+            np.concatenate([x2.ravel(), x4.ravel(), y.ravel()]),
+            [*sq.ravel(), *quad.ravel(), *(quad * xv % FR_MODULUS).ravel()],
         )
-        out = _sbox(b, lc)  # (batch, n_rows)
-        basis = out if full else np.concatenate([basis, out], axis=1)
-    return LinComb(
-        np.concatenate([basis, const_wire], axis=1), np.broadcast_to(output[None], (batch, len(output))).copy()
-    )
+
+
+def _permutation_witness(v, t: int, inputs: np.ndarray, sboxes: Sequence[tuple[np.ndarray, ...]]) -> None:
+    """The S-box wires of ``poseidon``'s hashes: the permutation of each row's state
+    ``[0, inputs...]`` computed round by round (add the round's constants, x^5 on the full
+    round's elements or the partial round's first, multiply by M), each S-box's x^2, x^4, x^5 set."""
+    constants, mds = _permutation_parameters(t)
+    state = np.zeros((t, inputs.shape[0]), dtype=object)
+    state[1:] = v.get_field(inputs).T
+    wires, values = [], []
+    for rnd, (x2, x4, y) in enumerate(sboxes):
+        state = (state + constants[rnd][:, None]) % FR_MODULUS
+        x = state[: x2.shape[1]]  # (rows, batch)
+        sq = x * x % FR_MODULUS
+        quad = sq * sq % FR_MODULUS
+        fifth = quad * x % FR_MODULUS
+        wires += [x2, x4, y]
+        values += [sq.T, quad.T, fifth.T]
+        state = _mod_matmul(mds, np.concatenate([fifth, state[len(fifth) :]]))
+    v.set_field(np.concatenate([w.ravel() for w in wires]), np.concatenate([u.ravel() for u in values]))
 
 
 def tree(b: Builder, elements) -> np.ndarray:
