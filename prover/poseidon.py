@@ -65,14 +65,15 @@ class GrainStream:
     register, so a register of 80 f bits (with distances times f) gives 18 f new bits per shift,
     by integer shifts: the stream starts with the plain 80-bit register and doubles it
     ``DOUBLINGS`` times, each time as soon as it has made as many new bits as the register
-    holds. The pair filter and the draws run on numpy arrays.
+    holds. The register's outputs are taken a few thousand bytes at a time; the pair filter and
+    the draws run on numpy arrays.
     """
 
     TAPS = (62, 51, 38, 23, 13, 0)
     REGISTER = 80
     NEAREST = REGISTER - TAPS[0]  # new bits per shift of the plain register
     DOUBLINGS = 7  # up to a register of 10,240 bits, 2,304 new bits per shift
-    CHUNK = 1 << 15  # register outputs pair-filtered at a time (even: pairs stay aligned)
+    CHUNK_BYTES = 1 << 12  # register outputs pair-filtered at a time (whole bytes: pairs stay aligned)
 
     def __init__(self, t: int):
         seed = f"{1:02b}{0:04b}{FIELD_BITS:012b}{t:012b}{FULL_ROUNDS:010b}{partial_rounds(t):010b}" + "1" * 30
@@ -80,12 +81,12 @@ class GrainStream:
         self.width = self.REGISTER
         # the register's bits and every bit made since, until the register doubles
         self._grown, self._grown_bits = self.state, self.width
-        self._raw_buffer = np.zeros(0, dtype=np.uint8)
+        self._made, self._made_bits = 0, 0  # register outputs not yet taken, the first lowest
         self.buffer = np.zeros(0, dtype=np.uint8)
-        self._raw(160)  # discarded
+        self._raw(160 // 8)  # discarded
 
-    def _shift(self) -> np.ndarray:
-        """The next register outputs (the new bits of one shift), in order."""
+    def _shift(self) -> None:
+        """One shift of the register: its new bits join the outputs not yet taken."""
         f = self.width // self.REGISTER
         n = self.NEAREST * f
         s = self.state
@@ -101,25 +102,24 @@ class GrainStream:
                 self.width *= 2
                 self.state = self._grown >> (self._grown_bits - self.width)
                 self._grown, self._grown_bits = self.state, self.width
-        little = np.frombuffer(new.to_bytes(-(-n // 8), "little"), dtype=np.uint8)
-        return np.unpackbits(little, bitorder="little")[:n]
+        self._made |= new << self._made_bits
+        self._made_bits += n
 
-    def _raw(self, n: int) -> np.ndarray:
-        """The next n register outputs, in order."""
-        parts, have = [self._raw_buffer], len(self._raw_buffer)
-        while have < n:
-            parts.append(self._shift())
-            have += len(parts[-1])
-        raw = np.concatenate(parts)
-        out, self._raw_buffer = raw[:n], raw[n:]
-        return out
+    def _raw(self, n_bytes: int) -> np.ndarray:
+        """The next 8 n_bytes register outputs, in order."""
+        while self._made_bits < 8 * n_bytes:
+            self._shift()
+        taken = (self._made & ((1 << (8 * n_bytes)) - 1)).to_bytes(n_bytes, "little")
+        self._made >>= 8 * n_bytes
+        self._made_bits -= 8 * n_bytes
+        return np.unpackbits(np.frombuffer(taken, dtype=np.uint8), bitorder="little")
 
     def bits(self, n: int) -> np.ndarray:
         """The next n output bits (after the pair filter)."""
         parts, have = [self.buffer], len(self.buffer)
         while have < n:
-            pairs = self._raw(self.CHUNK).reshape(-1, 2)
-            parts.append(pairs[pairs[:, 0] == 1, 1])
+            raw = self._raw(self.CHUNK_BYTES)
+            parts.append(np.compress(raw[0::2].view(bool), raw[1::2]))
             have += len(parts[-1])
         out = np.concatenate(parts)
         self.buffer = out[n:]
@@ -150,8 +150,23 @@ def _parameters(t: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
         xs, ys = draws[:t], draws[t:]
         if len(set(draws)) == 2 * t and all((x + y) % FR_MODULUS for x in xs for y in ys):
             break
-    mds = tuple(tuple(pow(x + y, -1, FR_MODULUS) for y in ys) for x in xs)
+    inverses = _inverses([x + y for x in xs for y in ys])
+    mds = tuple(tuple(inverses[i * t : (i + 1) * t]) for i in range(t))
     return tuple(constants), mds
+
+
+def _inverses(values: list[int]) -> list[int]:
+    """The inverses mod r of nonzero values, with one modular inversion (Montgomery's trick:
+    invert the product of all, then peel the values off it one by one)."""
+    prefix = [1]
+    for v in values:
+        prefix.append(prefix[-1] * v % FR_MODULUS)
+    inverse = pow(prefix[-1], -1, FR_MODULUS)
+    out = [0] * len(values)
+    for i in range(len(values) - 1, -1, -1):
+        out[i] = inverse * prefix[i] % FR_MODULUS
+        inverse = inverse * values[i] % FR_MODULUS
+    return out
 
 
 def round_constants(t: int) -> tuple[int, ...]:
