@@ -15,6 +15,7 @@ BENCHMARKS = {
     "ceremony": "benchmarks.ceremony",
     "accuracy_retrieval": "benchmarks.accuracy_retrieval",
     "poseidon": "benchmarks.poseidon",
+    "model_prove": "benchmarks.model_prove",
 }
 
 HERE = Path(__file__).resolve().parent
