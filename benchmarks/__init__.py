@@ -16,6 +16,7 @@ BENCHMARKS = {
     "accuracy_retrieval": "benchmarks.accuracy_retrieval",
     "poseidon": "benchmarks.poseidon",
     "sumcheck": "benchmarks.sumcheck",
+    "model_prove": "benchmarks.model_prove",
 }
 
 HERE = Path(__file__).resolve().parent

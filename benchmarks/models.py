@@ -73,10 +73,12 @@ def _memory_bytes(pid: int) -> tuple[int, int]:
     return found["VmRSS:"], found["VmHWM:"]
 
 
-def run_capped(cmd: list[str], log: Path, timeout: float | None = None, max_rss: int | None = None) -> dict:
-    """Run ``cmd`` (output to ``log``); its wall and CPU seconds, peak RSS (MiB) and status
-    ("ok", "failed", "timeout" or "memory cap"). A child over ``timeout`` seconds or ``max_rss``
-    bytes of resident memory is killed.
+def run_capped(
+    cmd: list[str], log: Path, timeout: float | None = None, max_rss: int | None = None, env: dict | None = None
+) -> dict:
+    """Run ``cmd`` (output to ``log``, in ``env`` or this process's environment); its wall and
+    CPU seconds, peak RSS (MiB) and status ("ok", "failed", "timeout" or "memory cap"). A child
+    over ``timeout`` seconds or ``max_rss`` bytes of resident memory is killed.
 
     The peak is the child's own high-water mark (VmHWM, read while it runs): ``wait4``'s
     ru_maxrss would not do, since Linux keeps it across fork and exec, so that every child
@@ -85,7 +87,7 @@ def run_capped(cmd: list[str], log: Path, timeout: float | None = None, max_rss:
     with open(log, "ab") as out:
         out.write(f"$ {' '.join(cmd)}\n".encode())
         out.flush()
-        child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
     status, peak = None, 0
     try:
         while True:

@@ -58,49 +58,80 @@ class GrainStream:
     62, 51, 38, 23, 13, 0 (new bit = XOR of those register bits, register bit 0 oldest);
     afterwards bits are taken in pairs and the second bit is output only when the first is 1.
 
-    The nearest tap is 18 bits from the end of the register, so 18 new bits depend only on
-    bits already there: the register is clocked 18 bits per step with integer shifts, and the
-    pair filter runs on numpy arrays.
+    The register bits b satisfy b[k + 80] = XOR of b[k + tap], a linear recurrence over GF(2)
+    with characteristic polynomial p(x) = x^80 + x^62 + x^51 + x^38 + x^23 + x^13 + 1. Over GF(2)
+    p(x)^2 = p(x^2), so the same bits also satisfy the recurrence with every distance doubled,
+    b[k + 160] = XOR of b[k + 2 tap], and so on. The nearest tap is 18 bits from the end of the
+    register, so a register of 80 f bits (with distances times f) gives 18 f new bits per shift,
+    by integer shifts: the stream starts with the plain 80-bit register and doubles it
+    ``DOUBLINGS`` times, each time as soon as it has made as many new bits as the register
+    holds. The register's outputs are taken a few thousand bytes at a time; the pair filter and
+    the draws run on numpy arrays.
     """
 
-    BLOCK = 18
+    TAPS = (62, 51, 38, 23, 13, 0)
+    REGISTER = 80
+    NEAREST = REGISTER - TAPS[0]  # new bits per shift of the plain register
+    DOUBLINGS = 7  # up to a register of 10,240 bits, 2,304 new bits per shift
+    CHUNK_BYTES = 1 << 12  # register outputs pair-filtered at a time (whole bytes: pairs stay aligned)
 
     def __init__(self, t: int):
         seed = f"{1:02b}{0:04b}{FIELD_BITS:012b}{t:012b}{FULL_ROUNDS:010b}{partial_rounds(t):010b}" + "1" * 30
         self.state = sum(int(b) << i for i, b in enumerate(seed))  # register bit i = seed[i]
-        self._raw(160 // self.BLOCK * self.BLOCK)
-        self._raw_tail = self._raw(self.BLOCK)[160 % self.BLOCK :]  # the rest of the 160 discarded
+        self.width = self.REGISTER
+        # the register's bits and every bit made since, until the register doubles
+        self._grown, self._grown_bits = self.state, self.width
+        self._made, self._made_bits = 0, 0  # register outputs not yet taken, the first lowest
         self.buffer = np.zeros(0, dtype=np.uint8)
+        self._raw(160 // 8)  # discarded
 
-    def _raw(self, n: int) -> np.ndarray:
-        """The next n register outputs (n a multiple of BLOCK), in order."""
-        mask = (1 << self.BLOCK) - 1
-        blocks = []
+    def _shift(self) -> None:
+        """One shift of the register: its new bits join the outputs not yet taken."""
+        f = self.width // self.REGISTER
+        n = self.NEAREST * f
         s = self.state
-        for _ in range(n // self.BLOCK):
-            new = ((s >> 62) ^ (s >> 51) ^ (s >> 38) ^ (s >> 23) ^ (s >> 13) ^ s) & mask
-            s = (s >> self.BLOCK) | (new << (80 - self.BLOCK))
-            blocks.append(new)
-        self.state = s
-        arr = np.array(blocks, dtype=np.uint32)
-        return ((arr[:, None] >> np.arange(self.BLOCK, dtype=np.uint32)) & 1).astype(np.uint8).ravel()
+        new = 0
+        for tap in self.TAPS:
+            new ^= s >> (tap * f)
+        new &= (1 << n) - 1
+        self.state = (s >> n) | (new << (self.width - n))
+        if self.width < self.REGISTER << self.DOUBLINGS:
+            self._grown |= new << self._grown_bits
+            self._grown_bits += n
+            if self._grown_bits >= 2 * self.width:  # the newest 2 * width bits are the next register
+                self.width *= 2
+                self.state = self._grown >> (self._grown_bits - self.width)
+                self._grown, self._grown_bits = self.state, self.width
+        self._made |= new << self._made_bits
+        self._made_bits += n
+
+    def _raw(self, n_bytes: int) -> np.ndarray:
+        """The next 8 n_bytes register outputs, in order."""
+        while self._made_bits < 8 * n_bytes:
+            self._shift()
+        taken = (self._made & ((1 << (8 * n_bytes)) - 1)).to_bytes(n_bytes, "little")
+        self._made >>= 8 * n_bytes
+        self._made_bits -= 8 * n_bytes
+        return np.unpackbits(np.frombuffer(taken, dtype=np.uint8), bitorder="little")
 
     def bits(self, n: int) -> np.ndarray:
         """The next n output bits (after the pair filter)."""
-        while len(self.buffer) < n:
-            raw = np.concatenate([self._raw_tail, self._raw(self.BLOCK * 2048)])
-            even = len(raw) // 2 * 2
-            raw, self._raw_tail = raw[:even], raw[even:]
-            pairs = raw.reshape(-1, 2)
-            self.buffer = np.concatenate([self.buffer, pairs[pairs[:, 0] == 1, 1]])
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
-        return out
+        parts, have = [self.buffer], len(self.buffer)
+        while have < n:
+            raw = self._raw(self.CHUNK_BYTES)
+            parts.append(np.compress(raw[0::2].view(bool), raw[1::2]))
+            have += len(parts[-1])
+        out = np.concatenate(parts)
+        self.buffer = out[n:]
+        return out[:n]
 
-    def draw(self, n: int) -> int:
-        """The next n output bits as an integer, first bit most significant."""
-        bits = self.bits(n)
-        padded = np.concatenate([np.zeros(-n % 8, dtype=np.uint8), bits])  # whole bytes, MSB first
-        return int.from_bytes(np.packbits(padded).tobytes(), "big")
+    def draws(self, count: int, n: int) -> list[int]:
+        """The next ``count`` values of n output bits each, as integers, first bit most significant."""
+        bits = self.bits(count * n).reshape(count, n)
+        padded = np.concatenate([np.zeros((count, -n % 8), dtype=np.uint8), bits], axis=1)  # whole bytes
+        row_bytes = np.packbits(padded, axis=1).tobytes()
+        size = len(row_bytes) // count if count else 0
+        return [int.from_bytes(row_bytes[i * size : (i + 1) * size], "big") for i in range(count)]
 
 
 @cache
@@ -109,18 +140,33 @@ def _parameters(t: int) -> tuple[tuple[int, ...], tuple[tuple[int, ...], ...]]:
     n_constants = (FULL_ROUNDS + partial_rounds(t)) * t
     constants: list[int] = []
     while len(constants) < n_constants:
-        c = bits.draw(FIELD_BITS)
-        if c < FR_MODULUS:  # rejection sampling below r
-            constants.append(c)
+        # rejection sampling below r; each draw of a run is needed, so the stream is consumed
+        # exactly as one draw at a time would
+        constants += [c for c in bits.draws(n_constants - len(constants), FIELD_BITS) if c < FR_MODULUS]
     # Cauchy matrix 1/(x_i + y_j) from the next 2t draws, reduced mod r (no rejection here);
     # the script redraws all 2t values while they are not distinct or some x_i + y_j = 0.
     while True:
-        draws = [bits.draw(FIELD_BITS) % FR_MODULUS for _ in range(2 * t)]
+        draws = [d % FR_MODULUS for d in bits.draws(2 * t, FIELD_BITS)]
         xs, ys = draws[:t], draws[t:]
         if len(set(draws)) == 2 * t and all((x + y) % FR_MODULUS for x in xs for y in ys):
             break
-    mds = tuple(tuple(pow(x + y, -1, FR_MODULUS) for y in ys) for x in xs)
+    inverses = _inverses([x + y for x in xs for y in ys])
+    mds = tuple(tuple(inverses[i * t : (i + 1) * t]) for i in range(t))
     return tuple(constants), mds
+
+
+def _inverses(values: list[int]) -> list[int]:
+    """The inverses mod r of nonzero values, with one modular inversion (Montgomery's trick:
+    invert the product of all, then peel the values off it one by one)."""
+    prefix = [1]
+    for v in values:
+        prefix.append(prefix[-1] * v % FR_MODULUS)
+    inverse = pow(prefix[-1], -1, FR_MODULUS)
+    out = [0] * len(values)
+    for i in range(len(values) - 1, -1, -1):
+        out[i] = inverse * prefix[i] % FR_MODULUS
+        inverse = inverse * values[i] % FR_MODULUS
+    return out
 
 
 def round_constants(t: int) -> tuple[int, ...]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prover.circuit.builder import Builder, LinComb, concatenate
+from prover.circuit import gadgets as G
+from prover.circuit.builder import Builder, Circuit, LinComb, WitnessBuilder, WitnessProgram, concatenate
 from prover.errors import CircuitError
 from prover.field import FR_MODULUS, fr_to_signed, limbs_to_ints
 
@@ -127,3 +128,30 @@ def test_tensor_operations():
     xv = np.arange(6).reshape(2, 3)
     values = c.run({"x": xv})
     assert (values.get(y) == np.concatenate([xv, 2 * xv + 1]).T).all()
+
+
+def _poseidon_and_product(b: Builder):
+    x = b.input("x", (2, 3), field=True)
+    h = b.materialize(G.poseidon(b, x), field=True)
+    G.unsigned_bits(b, b.materialize(LinComb.of(b.input("y", (2,))) * 3 + 20), 5)
+    b.public("h", h)
+    return b.finish()
+
+
+def test_a_witness_builder_keeps_the_program_and_counts_the_constraints():
+    """The same construction on a WitnessBuilder: the circuit's counts, wire order and witness,
+    its Poseidon constraints counted without forming them; the twin: a Builder, which keeps
+    its constraints, refuses to count constraints that were not formed."""
+    circuit, program = _poseidon_and_product(Builder()), _poseidon_and_product(WitnessBuilder())
+    assert isinstance(program, WitnessProgram) and not isinstance(program, Circuit)
+    assert (program.n_constraints, program.n_wires, program.n_public) == (
+        circuit.r1cs.n_constraints,
+        circuit.r1cs.n_wires,
+        circuit.r1cs.n_public,
+    )
+    assert (program.order == circuit.order).all()
+    inputs = {"x": np.array([[1, 2, 3], [FR_MODULUS - 1, 0, 5]], dtype=object), "y": np.array([3, -6])}
+    witness = program.witness(inputs)
+    assert (witness == circuit.witness(inputs)).all() and circuit.r1cs.is_satisfied(witness)
+    with pytest.raises(TypeError, match="keeps its constraints"):
+        Builder().count_constraints(3)

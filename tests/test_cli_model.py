@@ -27,9 +27,11 @@ from prover.circuit.statements import (
     model_commitment,
     output_commitment,
 )
+from prover.field import ints_to_limbs, limbs_to_ints
 from prover.formats.ptau import write_ptau
 from prover.formats.r1cs import read_r1cs
 from prover.formats.wtns import read_wtns
+from prover.formats.zkey import read_zkey, write_zkey
 from prover.onnx import executor
 from prover.onnx.graph_file import load_graph, save_graph
 from prover.onnx.importer import import_model
@@ -431,6 +433,84 @@ def test_proof_checked_with_another_circuits_key_is_rejected(work, proved, capsy
     assert code == 0, err
     assert json.loads(own_public.read_text()) == json.loads(public.read_text())
     assert zkmarket(capsys, "model", "verify", outdir, own_proof, own_public)[0] == 0
+
+
+def _copy_with_key(work, proved, tmp_path, edit) -> Path:
+    """A copy of the set-up model A whose proving key ``edit`` changed (and wrote back)."""
+    import shutil
+
+    outdir = tmp_path / "copy"
+    shutil.copytree(proved[0], outdir, ignore=shutil.ignore_patterns("*proof*", "*public*"))
+    pk = read_zkey(outdir / "circuit.zkey")
+    edit(pk)
+    write_zkey(pk, outdir / "circuit.zkey")
+    return outdir
+
+
+def test_a_key_whose_proofs_do_not_verify_under_it_is_refused_and_nothing_is_written(work, proved, capsys, tmp_path):
+    """The witness program alone is rebuilt to prove, so the proof is checked against the key
+    before it is written: a key of the right size whose H points are another key's (here: its
+    own, reversed) gives a proof that does not verify, and is refused naming the key; the twin:
+    the untouched copy proves."""
+    outdir = _copy_with_key(work, proved, tmp_path, lambda pk: setattr(pk, "h_points", pk.h_points[::-1].copy()))
+    proof, public = tmp_path / "p.json", tmp_path / "q.json"
+    code, _, err = zkmarket(capsys, "model", "prove", outdir, work["x"], proof, public)
+    assert_one_error_line(code, err, "not a key for this model's circuit", "model setup")
+    assert not proof.exists() and not public.exists()
+    honest = _copy_with_key(work, proved, tmp_path / "honest", lambda pk: None)
+    assert zkmarket(capsys, "model", "prove", honest, work["x"], proof, public)[0] == 0
+    assert zkmarket(capsys, "model", "verify", honest, proof, public)[0] == 0
+
+
+def test_a_key_for_another_number_of_constraints_is_refused(work, proved, capsys, tmp_path):
+    """Same wires and public inputs, one constraint fewer (A's R1CS without its last
+    constraint, set up on a known secret): the key's counts do not match the rebuilt program."""
+    import shutil
+
+    from prover.ceremony.known_secret import known_secret_setup
+    from prover.r1cs import R1CS, SparseMatrix
+
+    outdir = tmp_path / "copy"
+    shutil.copytree(proved[0], outdir, ignore=shutil.ignore_patterns("*proof*", "*public*"))
+    r1cs = read_r1cs(outdir / "circuit.r1cs")
+
+    def without_last(m: SparseMatrix) -> SparseMatrix:
+        end = int(m.indptr[-2])
+        return SparseMatrix(m.indptr[:-1].copy(), m.indices[:end].copy(), m.coeffs[:end].copy())
+
+    fewer = R1CS(
+        r1cs.n_wires,
+        r1cs.n_outputs,
+        r1cs.n_public_inputs,
+        r1cs.n_private_inputs,
+        without_last(r1cs.A),
+        without_last(r1cs.B),
+        without_last(r1cs.C),
+    )
+    write_zkey(known_secret_setup(fewer, tau=0x7A0, alpha=0xA1, beta=0xBE), outdir / "circuit.zkey")
+    assert read_zkey(outdir / "circuit.zkey").n_vars == r1cs.n_wires
+    code, _, err = zkmarket(capsys, "model", "prove", outdir, work["x"], tmp_path / "p.json", tmp_path / "q.json")
+    assert_one_error_line(code, err, "key for another circuit", f"{r1cs.n_constraints - 1} constraints")
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_a_witness_breaking_a_constraint_is_named_and_no_proof_is_written(work, proved, capsys, tmp_path, monkeypatch):
+    """When the proof does not verify, the full circuit is rebuilt to say why: a witness that
+    breaks one of its constraints is refused naming the constraint (not blamed on the key)."""
+    import marketplace.cli.model as model_cli
+
+    honest = model_cli.inference_witness
+
+    def broken(statement, input_path, salt):
+        result = honest(statement, input_path, salt)
+        result.witness[-1] = ints_to_limbs([limbs_to_ints(result.witness[-1:])[0] + 1])[0]  # an internal wire
+        return result
+
+    monkeypatch.setattr(model_cli, "inference_witness", broken)
+    outdir = proved[0]
+    code, _, err = zkmarket(capsys, "model", "prove", outdir, work["x"], tmp_path / "p.json", tmp_path / "q.json")
+    assert_one_error_line(code, err, "the witness violates", "constraint(s), first #")
+    assert not (tmp_path / "p.json").exists()
 
 
 def test_prove_before_setup_and_bad_input_leave_no_proof(work, capsys, tmp_path):

@@ -15,7 +15,7 @@ from marketplace.models import CATALOG, MODELS_DIR, digits_split, example_models
 from marketplace.npm import run_npm_tool
 from prover.circuit import statements as S
 from prover.circuit.compile import MODES, weight_names
-from prover.errors import UnsupportedModelError, ValueRangeError
+from prover.errors import CircuitError, UnsupportedModelError, ValueRangeError
 from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.formats.r1cs import write_r1cs
 from prover.formats.wtns import write_wtns
@@ -56,6 +56,20 @@ def test_every_op_lowers_to_the_executors_values(case, mode, rng):
     wrong = result.witness.copy()
     wrong[3] = ints_to_limbs([(result.label + 1) % 4])[0]
     assert not ic.r1cs.is_satisfied(wrong)
+    _check_witness_program(ic, executor.quantize_input(q, calibration[0]), result)
+
+
+def _check_witness_program(ic: S.InferenceCircuit, sample: np.ndarray, result: S.InferenceResult) -> None:
+    """The witness program built alone has the circuit's counts and wire order and computes its
+    witness bit for bit; it has no R1CS to hand out."""
+    program = S.inference_witness_program(ic.graph, ic.mode, ic.batch)
+    counts = (program.circuit.n_constraints, program.circuit.n_wires, program.circuit.n_public)
+    assert counts == (ic.r1cs.n_constraints, ic.r1cs.n_wires, ic.r1cs.n_public)
+    assert (program.circuit.order == ic.circuit.order).all()
+    alone = program.witness(sample, SALT)
+    assert (alone.witness == result.witness).all() and alone.public == result.public
+    with pytest.raises(CircuitError, match="witnesses alone"):
+        _ = program.r1cs
 
 
 def test_weights_are_bound_to_the_model_commitment(rng):
@@ -155,7 +169,18 @@ def test_example_models_prove_what_the_executor_computes(example_graphs, mode):
     for _name, q, test_inputs in example_graphs:
         ic = S.inference_circuit(q, mode)
         for sample in test_inputs[:3]:
-            _check_sample(ic, sample)
+            result = _check_sample(ic, sample)
+        _check_witness_program(ic, test_inputs[2], result)
+
+
+def test_a_batch_witness_program_computes_the_batch_circuits_witness(rng):
+    q, calibration = case_graph("gemm", rng)
+    samples = np.stack([executor.quantize_input(q, x) for x in calibration[:2]])
+    ic, program = S.inference_circuit(q, batch=3), S.inference_witness_program(q, batch=3)
+    assert (program.circuit.n_constraints, program.circuit.n_wires) == (ic.r1cs.n_constraints, ic.r1cs.n_wires)
+    alone, built = program.batch_witness(samples, [SALT, SALT + 1]), ic.batch_witness(samples, [SALT, SALT + 1])
+    assert (alone.witness == built.witness).all() and ic.r1cs.is_satisfied(alone.witness)
+    assert alone.public == built.public
 
 
 @pytest.mark.slow

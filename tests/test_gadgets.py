@@ -387,7 +387,41 @@ def test_packing_groups():
         G.values_per_element(253)
 
 
-@pytest.mark.parametrize("width", [1, 2, 16])
+def _schedule_round_by_round(t: int) -> tuple[list[tuple[bool, list[list[int]]]], list[int]]:
+    """The Poseidon schedule as its definition reads, in plain ints: the state as coefficient
+    rows over the basis (then the constant), each round's constants added, its S-boxed rows
+    recorded and replaced by new basis elements, and M applied to the whole state."""
+    constants, mds = hash_spec.round_constants(t), hash_spec.mds_matrix(t)
+    r_p, half = hash_spec.partial_rounds(t), hash_spec.FULL_ROUNDS // 2
+    state = [[0] * t] + [[int(i == j) for j in range(t - 1)] + [0] for i in range(t - 1)]
+    rounds = []
+    for rnd in range(hash_spec.FULL_ROUNDS + r_p):
+        for i in range(t):
+            state[i][-1] = (state[i][-1] + constants[rnd * t + i]) % R
+        full = rnd < half or rnd >= half + r_p
+        rows = range(t) if full else range(1)
+        rounds.append((full, [list(state[i]) for i in rows]))
+        k = len(state[0]) - 1  # basis elements so far
+        if full:
+            state = [[int(i == j) for j in range(t)] + [0] for i in range(t)]
+        else:
+            state = [[0] * k + [1, 0]] + [row[:-1] + [0, row[-1]] for row in state[1:]]
+        state = [[sum(mds[i][j] * state[j][c] for j in range(t)) % R for c in range(len(state[0]))] for i in range(t)]
+    return rounds, state[0]
+
+
+@pytest.mark.parametrize("t", [2, 3, 6])
+def test_poseidon_schedule_equals_the_round_by_round_state(t):
+    """The schedule's closed form (powers of M with column 0 zeroed) records what the state
+    tracked round by round records; the twin: another width's schedule differs."""
+    rounds, output = G._poseidon_schedule(t)
+    expected_rounds, expected_output = _schedule_round_by_round(t)
+    assert [(full, coeffs.tolist()) for full, coeffs in rounds] == expected_rounds
+    assert list(output) == expected_output
+    assert [(full, coeffs.tolist()) for full, coeffs in G._poseidon_schedule(t + 1)[0]] != expected_rounds
+
+
+@pytest.mark.parametrize("width", [1, 2, 5, 10, 16])
 def test_poseidon_gadget_equals_poseidon(rng, width):
     b = Builder()
     x = b.input("x", (2, width), field=True)

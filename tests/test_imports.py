@@ -254,7 +254,7 @@ def test_the_checker_finds_planted_layering_and_agent_faults():
 PROVE_STACKS = {
     "groth16": "prover.groth16.prove, prover.formats.zkey, prover.formats.wtns, prover.formats.snarkjs_json",
     "model": "marketplace.setup.model_folder, marketplace.progress, prover.groth16.keys, prover.groth16.prove, "
-    "prover.onnx.executor, prover.formats.zkey, prover.formats.snarkjs_json",
+    "prover.groth16.verify, prover.onnx.executor, prover.formats.zkey, prover.formats.snarkjs_json",
 }
 LOADED = """
 import sys

@@ -83,11 +83,53 @@ def test_rejects_bad_widths():
 
 
 def test_grain_constants_are_those_circomlibjs_ships():
-    """The regenerated constants equal circomlibjs's tables (read here only to compare)."""
+    """The regenerated constants equal circomlibjs's tables (read here only to compare), for
+    every width."""
     tables = json.loads((REPO_ROOT / "node_modules/circomlibjs/src/poseidon_constants.json").read_text())
-    for t in (2, 3, 17):
+    for t in range(2, P.MAX_INPUTS + 2):
         assert list(P.round_constants(t)) == [int(c, 16) for c in tables["C"][t - 2]]
         assert [list(row) for row in P.mds_matrix(t)] == [[int(c, 16) for c in row] for row in tables["M"][t - 2]]
+
+
+def _grain_bits_one_at_a_time(t: int, n: int) -> list[int]:
+    """The parameter script's stream as it is written: an 80-bit list clocked one bit at a
+    time (taps 62, 51, 38, 23, 13, 0), 160 bits discarded, then the pair filter."""
+    seed = f"{1:02b}{0:04b}{P.FIELD_BITS:012b}{t:012b}{P.FULL_ROUNDS:010b}{P.partial_rounds(t):010b}" + "1" * 30
+    register = [int(b) for b in seed]
+
+    def clock() -> int:
+        new = register[62] ^ register[51] ^ register[38] ^ register[23] ^ register[13] ^ register[0]
+        register.pop(0)
+        register.append(new)
+        return new
+
+    for _ in range(160):
+        clock()
+    out: list[int] = []
+    while len(out) < n:
+        first, second = clock(), clock()
+        if first:
+            out.append(second)
+    return out
+
+
+@pytest.mark.parametrize("t", [3, 17])
+def test_grain_stream_equals_the_bit_at_a_time_register(t):
+    """The stream with its register doubled (distances doubled, many bits per shift) gives the
+    plain register's bits, across every doubling (the last one comes after about 10,000
+    register bits, 48,000 make these 12,000); the twin: a stream of another width differs."""
+    n = 12_000
+    stream = P.GrainStream(t)
+    fast = [int(b) for b in np.concatenate([stream.bits(1), stream.bits(4_999), stream.bits(n - 5_000)])]
+    assert stream.width == P.GrainStream.REGISTER << P.GrainStream.DOUBLINGS
+    assert fast == _grain_bits_one_at_a_time(t, n)
+    assert [int(b) for b in P.GrainStream(t - 1).bits(n)] != fast
+    # draws take the bits in order, first bit most significant
+    a, b = P.GrainStream(t), P.GrainStream(t)
+    bits = [int(v) for v in a.bits(2 * P.FIELD_BITS)]
+    assert b.draws(2, P.FIELD_BITS) == [
+        int("".join(map(str, bits[i * P.FIELD_BITS : (i + 1) * P.FIELD_BITS])), 2) for i in range(2)
+    ]
 
 
 def test_tree_layout_and_commit_definition():

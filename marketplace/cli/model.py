@@ -33,16 +33,18 @@ from marketplace.setup.model_folder import (
     load_compiled,
     read_model_json,
 )
-from prover.errors import FormatError, VerificationError, ZkmarketError
+from prover.errors import CircuitError, FormatError, VerificationError, ZkmarketError
 from prover.field import FR_MODULUS
 
 
 def load_statement(directory: Path):
-    """The inference circuit of a compiled model and its model.json, rebuilt and checked by the
-    folder's reader (``load_compiled``), so a witness is never made for another model."""
-    with steps("model circuit", ["build circuit"]) as step:
-        step("build circuit")
-        compiled = load_compiled(directory)
+    """The inference statement of a compiled model and its model.json, rebuilt and checked by
+    the folder's reader (``load_compiled``), so a witness is never made for another model. Its
+    witness program alone: the witness and prove verbs make witnesses, the folder holds the
+    R1CS and the key it was made for, and a proof is checked against that key."""
+    with steps("model circuit", ["build witness program"]) as step:
+        step("build witness program")
+        compiled = load_compiled(directory, witness_only=True)
     return compiled.circuit, compiled.info
 
 
@@ -182,25 +184,51 @@ def run_setup(args: argparse.Namespace) -> int:
 
 
 def run_prove(args: argparse.Namespace) -> int:
+    """Prove with the folder's key, and write the proof only once it verifies under that key's
+    own verifying key: the check a witness-program rebuild leaves to the key (see
+    ``unverified_proof`` for why one would not)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from prover.formats.snarkjs_json import write_proof, write_public
     from prover.formats.zkey import read_zkey
     from prover.groth16.keys import check_key_matches
     from prover.groth16.prove import prove
+    from prover.groth16.verify import verify
 
     outdir = Path(args.outdir)
+    zkey = outdir / CIRCUIT_ZKEY
     salt = parse_salt(args.salt)
-    if not (outdir / CIRCUIT_ZKEY).exists():
+    if not zkey.exists():
         read_model_json(outdir)
         raise ModelFolderError(f"{outdir} has no proving key: run zkmarket model setup {outdir} first")
-    statement, _ = load_statement(outdir)
-    result = inference_witness(statement, args.input, salt)
-    pk = read_zkey(outdir / CIRCUIT_ZKEY)
-    check_key_matches(pk, statement.r1cs, outdir / CIRCUIT_ZKEY, f"run zkmarket model setup {outdir} again")
-    proof, public = prove(pk, result.witness, progress=sys.stderr.isatty(), r1cs=statement.r1cs)
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        # the key is read while the witness is made: most of reading it (conversions out of
+        # Montgomery form, the canonical-value checks) runs in native code and numpy without the GIL
+        key = reader.submit(read_zkey, zkey)
+        statement, _ = load_statement(outdir)
+        result = inference_witness(statement, args.input, salt)
+        pk = key.result()
+    check_key_matches(pk, statement.circuit, zkey, f"run zkmarket model setup {outdir} again")
+    proof, public = prove(pk, result.witness, progress=sys.stderr.isatty())
+    if not verify(pk.verifying_key(), public, proof):
+        raise unverified_proof(outdir, result.witness)
     write_proof(proof, args.proof)
     write_public(public, args.public)
     _print_result(result, salt)
     return 0
+
+
+def unverified_proof(outdir: Path, witness) -> ZkmarketError:
+    """Why a proof made with a folder's key does not verify under that key: the witness breaks a
+    constraint of the circuit this zkmarket builds (its R1CS rebuilt here, which a proof that
+    verifies never needs), or the key was made for another circuit of the same size."""
+    from prover.groth16.prove import check_satisfies
+
+    check_satisfies(load_compiled(outdir).circuit.r1cs, witness)  # raises CircuitError naming the constraint
+    return CircuitError(
+        f"{outdir / CIRCUIT_ZKEY} is not a key for this model's circuit (the proof made with it "
+        f"does not verify under its own verifying key): run zkmarket model setup {outdir} again"
+    )
 
 
 def verify_model(outdir, proof_path, public_path) -> list[int]:

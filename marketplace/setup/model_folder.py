@@ -29,7 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from marketplace.store import write_json
-from prover.circuit.statements import InferenceCircuit, architecture_hash, inference_circuit, model_commitment
+from prover.circuit.statements import (
+    InferenceCircuit,
+    architecture_hash,
+    inference_circuit,
+    inference_witness_program,
+    model_commitment,
+)
 from prover.errors import ZkmarketError
 from prover.onnx.graph import Graph
 from prover.onnx.graph_file import load_graph
@@ -160,7 +166,7 @@ def model_card(info: dict) -> dict:
 @dataclass
 class CompiledModel:
     """A compiled-model folder as it is read back: the quantized graph, its inference circuit
-    and ``model.json``."""
+    (or its witness program alone, ``load_compiled(..., witness_only=True)``) and ``model.json``."""
 
     folder: Path
     graph: Graph
@@ -168,20 +174,24 @@ class CompiledModel:
     info: dict
 
 
-def load_compiled(folder: str | Path, graph: Graph | None = None) -> CompiledModel:
+def load_compiled(folder: str | Path, graph: Graph | None = None, witness_only: bool = False) -> CompiledModel:
     """A compiled-model folder (``read_model_json``), its graph checked against the
     recorded commitments and its inference circuit rebuilt and checked against the recorded
     shape, so a witness or key is never made for another model. ``graph`` is the model as just
-    quantized, checked against the folder in place of the folder's own graph files."""
+    quantized, checked against the folder in place of the folder's own graph files.
+
+    ``witness_only`` rebuilds the witness program alone (``inference_witness_program``: the same
+    wires and counts, checked the same way, without assembling the R1CS), for a prover that
+    proves with the folder's key and checks its proof against that key."""
     folder = Path(folder)
     info = read_model_json(folder)
     graph = load_graph(folder) if graph is None else graph
     check_graph_matches(folder, graph, info)
-    circuit = inference_circuit(graph, info["mode"])
-    r1cs = circuit.r1cs
-    if (r1cs.n_constraints, r1cs.n_wires) != (info["constraints"], info["wires"]):
+    circuit = (inference_witness_program if witness_only else inference_circuit)(graph, info["mode"])
+    program = circuit.circuit
+    if (program.n_constraints, program.n_wires) != (info["constraints"], info["wires"]):
         raise ModelFolderError(
-            f"{folder}: the rebuilt circuit has {r1cs.n_constraints} constraints and {r1cs.n_wires} "
+            f"{folder}: the rebuilt circuit has {program.n_constraints} constraints and {program.n_wires} "
             f"wires, model.json records {info['constraints']} and {info['wires']}: compile the "
             f"model again with this version of zkmarket"
         )

@@ -20,6 +20,7 @@ inputs, internal wires.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -258,7 +259,7 @@ class WitnessValues:
     def eval_field(self, lc: LinComb) -> np.ndarray:
         """Values mod r (object array of Python ints) of any linear combinations."""
         vals = self.get_field(lc.wires)
-        return (lc.coeffs.astype(object) * vals).sum(axis=-1) % FR_MODULUS
+        return (lc.coeffs.astype(object, copy=False) * vals).sum(axis=-1) % FR_MODULUS
 
     def limbs(self, order: np.ndarray) -> np.ndarray:
         """The witness as Fr limbs, wires taken in ``order`` (final numbering)."""
@@ -295,10 +296,14 @@ class Builder:
         self.inputs: list[_Input] = []
         self._public: list[tuple[str, np.ndarray, str]] = []  # (name, wires, "output"|"input")
 
+    # whether constrain keeps what it is given: a WitnessBuilder only counts, so a gadget whose
+    # linear combinations cost work to form may count its constraints without forming them
+    forms_constraints = True
+
     # wires
     def alloc(self, shape=()) -> np.ndarray:
         """New private wires (int64 array of provisional numbers) of the given shape."""
-        n = int(np.prod(shape))
+        n = math.prod(shape) if isinstance(shape, tuple) else int(np.prod(shape))
         wires = np.arange(self.n_wires, self.n_wires + n, dtype=np.int64).reshape(shape)
         self.n_wires += n
         return wires
@@ -343,6 +348,12 @@ class Builder:
         self._batches.append(tuple(flat))
         self.n_constraints += n
 
+    def count_constraints(self, n: int) -> None:
+        """``n`` constraints a gadget did not form, on a builder that does not keep them."""
+        if self.forms_constraints:
+            raise TypeError("this builder keeps its constraints: add them with constrain")
+        self.n_constraints += n
+
     def constrain_zero(self, x) -> None:
         """Add ``x = 0`` (as ``x * 1 = 0``)."""
         x = LinComb.lift(x)
@@ -375,8 +386,10 @@ class Builder:
         return out
 
     # the result
-    def finish(self) -> Circuit:
-        """Renumber wires into the R1CS order and assemble the CSR matrices."""
+    def _wire_order(self) -> tuple[np.ndarray, int, int, int]:
+        """The final numbering: ``order[new] = provisional`` (wire 0, public outputs, public
+        inputs, private inputs, internal wires), and the counts of outputs, public inputs and
+        private inputs."""
         outputs = [w.ravel() for _, w, k in self._public if k == "output"]
         pub_in = [w.ravel() for _, w, k in self._public if k == "input"]
         priv_in = [i.wires.ravel() for i in self.inputs]
@@ -391,11 +404,26 @@ class Builder:
         seen = np.zeros(self.n_wires, dtype=bool)
         seen[first] = True
         order = np.concatenate([first, np.nonzero(~seen)[0]]).astype(np.int64)
-        new_of_old = np.empty(self.n_wires, dtype=np.int64)
-        new_of_old[order] = np.arange(self.n_wires, dtype=np.int64)
         n_out = sum(len(w) for w in outputs)
         n_pub = sum(len(w) for w in pub_in)
-        n_priv = len(first) - 1 - n_out - n_pub
+        return order, n_out, n_pub, len(first) - 1 - n_out - n_pub
+
+    def _program(self, order: np.ndarray) -> dict:
+        """The fields of the witness program, shared by a Circuit and a WitnessProgram."""
+        return {
+            "n_wires": self.n_wires,
+            "n_constraints": self.n_constraints,
+            "steps": list(self.steps),
+            "inputs": list(self.inputs),
+            "public": list(self._public),
+            "order": order,
+        }
+
+    def finish(self) -> Circuit:
+        """Renumber wires into the R1CS order and assemble the CSR matrices."""
+        order, n_out, n_pub, n_priv = self._wire_order()
+        new_of_old = np.empty(self.n_wires, dtype=np.int64)
+        new_of_old[order] = np.arange(self.n_wires, dtype=np.int64)
         mats = [_csr(self._batches, j, self.n_constraints, new_of_old) for j in range(3)]
         r1cs = R1CS(
             n_wires=self.n_wires,
@@ -406,7 +434,24 @@ class Builder:
             B=mats[1],
             C=mats[2],
         )
-        return Circuit(r1cs, list(self.steps), list(self.inputs), list(self._public), order)
+        return Circuit(**self._program(order), r1cs=r1cs)
+
+
+class WitnessBuilder(Builder):
+    """A Builder for the witness program alone: the same construction (wires, inputs, public
+    wires and every witness step, so the same final numbering and the same witnesses), with
+    constraints only counted. It costs the lowering's index arithmetic without the R1CS's
+    assembly: what a prover needs whose key, and the R1CS the key was made for, exist already."""
+
+    forms_constraints = False
+
+    def constrain(self, a, b, c) -> None:
+        shapes = (x.shape if isinstance(x, LinComb) else np.shape(x) for x in (a, b, c))
+        self.n_constraints += math.prod(np.broadcast_shapes(*shapes))
+
+    def finish(self) -> WitnessProgram:  # type: ignore[override]
+        """The witness program, numbered as ``Builder.finish`` numbers the circuit's wires."""
+        return WitnessProgram(**self._program(self._wire_order()[0]))
 
 
 def _object_limbs(coeffs: np.ndarray) -> np.ndarray:
@@ -480,14 +525,21 @@ def _limb_int(limbs: np.ndarray) -> int:
 
 
 @dataclass
-class Circuit:
-    """An R1CS with the program that computes its witness from named inputs."""
+class WitnessProgram:
+    """The program that computes a circuit's witness from named inputs (its witness steps in
+    order, the inputs, the public wires, the final wire order), with the circuit's counts."""
 
-    r1cs: R1CS
+    n_wires: int
+    n_constraints: int
     steps: list[WitnessStep]
     inputs: list[_Input]
     public: list[tuple[str, np.ndarray, str]]
     order: np.ndarray  # order[new] = provisional wire number
+
+    @property
+    def n_public(self) -> int:
+        """Public wires after wire 0 (outputs and public inputs)."""
+        return sum(wires.size for _, wires, _ in self.public)
 
     def final(self, wires) -> np.ndarray:
         """Final (R1CS) numbers of provisional wires."""
@@ -497,7 +549,7 @@ class Circuit:
 
     def run(self, inputs: dict[str, np.ndarray], show_progress: bool = False) -> WitnessValues:
         """Run the witness program; returns the values in provisional numbering."""
-        values = WitnessValues(self.r1cs.n_wires)
+        values = WitnessValues(self.n_wires)
         for spec in self.inputs:
             if spec.name not in inputs:
                 raise CircuitError(f"witness input {spec.name!r} is missing")
@@ -524,3 +576,10 @@ class Circuit:
     def public_values(self, values: WitnessValues) -> dict[str, list[int]]:
         """Public wires by name, as field elements in [0, r)."""
         return {name: [int(v) for v in values.get_field(w.ravel())] for name, w, _ in self.public}
+
+
+@dataclass
+class Circuit(WitnessProgram):
+    """An R1CS with the program that computes its witness from named inputs."""
+
+    r1cs: R1CS

@@ -13,15 +13,15 @@ A witness value that breaks a range (a model fed an input outside its quantized 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
 
-from prover import kernels
 from prover import poseidon as hash_spec
 from prover.circuit.builder import INT64_SAFE, Builder, LinComb, concatenate
 from prover.errors import ValueRangeError
-from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
+from prover.field import FR_MODULUS
 
 # 2^(k + shift) must stay below r for a decomposition to be unique; r > 2^253
 MAX_DECOMPOSITION_BITS = 253
@@ -585,39 +585,32 @@ def pack(b: Builder, x, bits: int) -> np.ndarray:
     return b.materialize(packed, field=True)
 
 
-def _sbox(b: Builder, x: LinComb) -> np.ndarray:
-    """y = x^5 with three constraints: x2 = x*x, x4 = x2*x2, y = x4*x."""
-    x2, x4, y = b.alloc(x.shape), b.alloc(x.shape), b.alloc(x.shape)
-    b.constrain(x, x, LinComb.of(x2))
-    b.constrain(LinComb.of(x2), LinComb.of(x2), LinComb.of(x4))
-    b.constrain(LinComb.of(x4), x, LinComb.of(y))
-
-    def step(v):
-        xv = v.eval_field(x)
-        sq = xv * xv % FR_MODULUS
-        quad = sq * sq % FR_MODULUS
-        v.set_field(x2, sq)
-        v.set_field(x4, quad)
-        v.set_field(y, quad * xv % FR_MODULUS)
-
-    b.step(step)
-    return y
+def _mod_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a b over Fr for object arrays of ints in [0, r)."""
+    return (a @ b) % FR_MODULUS
 
 
-def _field_ints(limbs: np.ndarray) -> np.ndarray:
-    """Field elements given as limbs (shape (*s, 4)) as an object array of ints (shape s)."""
-    return np.array(limbs_to_ints(limbs.reshape(-1, 4)), dtype=object).reshape(limbs.shape[:-1])
+def _mod_power(a: np.ndarray, n: int) -> np.ndarray:
+    """a^n over Fr (a square object array), by repeated squaring."""
+    out = np.eye(len(a), dtype=np.int64).astype(object)
+    while n:
+        if n & 1:
+            out = _mod_matmul(out, a)
+        a, n = _mod_matmul(a, a), n >> 1
+    return out
 
 
-def _mds_times(mds: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """M x over Fr for the t x t matrix M and x of shape (t, k) (limbs), as one sparse product:
-    output row (i, c) has the t terms M[i, j] x[j, c]."""
-    t, k = x.shape[:2]
-    i, c = np.divmod(np.arange(t * k), k)
-    indptr = np.arange(0, t * t * k + 1, t, dtype=np.int64)
-    indices = (np.arange(t)[None, :] * k + c[:, None]).reshape(-1)
-    coeffs = np.ascontiguousarray(mds[i].reshape(-1, 4))
-    return kernels.sparse_matvec(indptr, indices, coeffs, np.ascontiguousarray(x.reshape(-1, 4))).reshape(t, k, 4)
+@cache
+def _permutation_parameters(t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Width t's round constants ``(rounds, t)`` and MDS matrix ``(t, t)`` as object arrays of ints."""
+    constants = np.array(hash_spec.round_constants(t), dtype=object).reshape(-1, t)
+    return constants, np.array(hash_spec.mds_matrix(t), dtype=object)
+
+
+def _full_rounds(t: int) -> list[bool]:
+    """Per round of the width-t permutation, whether it is full (S-boxes on every element)."""
+    half, r_p = hash_spec.FULL_ROUNDS // 2, hash_spec.partial_rounds(t)
+    return [rnd < half or rnd >= half + r_p for rnd in range(hash_spec.FULL_ROUNDS + r_p)]
 
 
 @cache
@@ -628,37 +621,46 @@ def _poseidon_schedule(t: int) -> tuple[list[tuple[bool, np.ndarray]], np.ndarra
 
     The basis starts as the t-1 inputs (the capacity element is 0); a full round replaces it
     by its t S-box outputs and a partial round appends its one S-box output. The schedule
-    depends on t alone, so it is computed once and shared by every hash of that width; its
-    linear layers run on the native field kernels (limbs), each round's rows turned into ints
-    as it is recorded."""
-    constants = ints_to_limbs(list(hash_spec.round_constants(t))).reshape(-1, t, 4)
-    mds = ints_to_limbs([m for row in hash_spec.mds_matrix(t) for m in row]).reshape(t, t, 4)
+    depends on t alone, so it is computed once and shared by every hash of that width.
+
+    With M the MDS matrix, the state after a full round is M times its S-box outputs, so a full
+    round's S-box inputs are M's rows plus the round constants. A partial round replaces state
+    element 0 by a new basis element and multiplies by M, so the coefficient column of a basis
+    element already there goes v -> N v with N = M with column 0 zeroed, and the new element's
+    column starts as M e_0. After n partial rounds the columns are therefore N^n M for the basis
+    of the last full round and N^(n-1-m) M e_0 for the output of partial round m: the rows the
+    partial rounds record are row 0 of those, by one vector product per round each way, and
+    the second half starts from the whole of them (N^R_P M by repeated squaring)."""
+    constants, mds = _permutation_parameters(t)
     r_p = hash_spec.partial_rounds(t)
     half = hash_spec.FULL_ROUNDS // 2
-    one = ints_to_limbs([1])[0]
-    coef = np.zeros((t, t - 1, 4), dtype=np.uint64)  # state_i = coef[i] . basis + const[i]
-    coef[np.arange(1, t), np.arange(t - 1)] = one
-    const = np.zeros((t, 4), dtype=np.uint64)
+    n_mds = mds.copy()
+    n_mds[:, 0] = 0
     rounds = []
-    for rnd in range(hash_spec.FULL_ROUNDS + r_p):
-        const = kernels.fr_add(const, constants[rnd])
-        full = rnd < half or rnd >= half + r_p
-        rows = list(range(t)) if full else [0]
-        recorded = np.concatenate([coef[rows], const[rows, None]], axis=1)
-        rounds.append(
-            (full, np.array(limbs_to_ints(recorded.reshape(-1, 4)), dtype=object).reshape(recorded.shape[:2]))
-        )
-        if full:
-            coef = np.zeros((t, t, 4), dtype=np.uint64)
-            coef[np.arange(t), np.arange(t)] = one
-        else:
-            coef = np.concatenate([coef, np.zeros((t, 1, 4), dtype=np.uint64)], axis=1)
-            coef[0, :] = 0
-            coef[0, -1] = one
-        const[rows] = 0
-        coef = _mds_times(mds, coef)
-        const = _mds_times(mds, const[:, None])[:, 0]
-    return rounds, _field_ints(np.concatenate([coef[0], const[:1]]))
+    # the first round reads the inputs: state 0 is the capacity (0), state i input i - 1
+    inputs = np.zeros((t, t - 1), dtype=np.int64).astype(object)
+    inputs[np.arange(1, t), np.arange(t - 1)] = 1
+    rounds.append((True, np.concatenate([inputs, constants[0][:, None]], axis=1)))
+    for rnd in range(1, half):
+        rounds.append((True, np.concatenate([mds, constants[rnd][:, None]], axis=1)))
+    # partial rounds: row_n = row 0 of N^n (so row 0 of N^n M = row_n M), column_m = N^m M e_0
+    row = np.zeros(t, dtype=np.int64).astype(object)
+    row[0] = 1
+    columns = [mds[:, 0].copy()]
+    const = constants[half].copy()
+    for n in range(r_p):
+        outputs = [c[0] for c in reversed(columns[:n])]  # of partial rounds 0..n-1
+        rounds.append((False, np.array([[*_mod_matmul(row, mds), *outputs, const[0]]], dtype=object)))
+        row = _mod_matmul(row, n_mds)
+        columns.append(_mod_matmul(n_mds, columns[-1]))
+        const[0] = 0
+        const = (_mod_matmul(mds, const) + constants[half + n + 1]) % FR_MODULUS
+    partial_outputs = np.stack(list(reversed(columns[:r_p])), axis=1)
+    first_basis = _mod_matmul(_mod_power(n_mds, r_p), mds)
+    rounds.append((True, np.concatenate([first_basis, partial_outputs, const[:, None]], axis=1)))
+    for rnd in range(half + r_p + 1, hash_spec.FULL_ROUNDS + r_p):
+        rounds.append((True, np.concatenate([mds, constants[rnd][:, None]], axis=1)))
+    return rounds, np.array([*mds[0], 0], dtype=object)
 
 
 def poseidon(b: Builder, inputs) -> LinComb:
@@ -667,22 +669,77 @@ def poseidon(b: Builder, inputs) -> LinComb:
 
     Every row of the batch shares the coefficients of ``_poseidon_schedule``, so the linear
     layers cost nothing and the only constraints are 3 per S-box (t per full round, 1 per
-    partial round)."""
+    partial round): x2 = x*x, x4 = x2*x2, y = x4*x, for x the S-box input as a linear
+    combination of the basis.
+
+    The witness has two ways to the same S-box values. Where the constraints are formed the
+    schedule is at hand, and the witness evaluates its linear forms (a partial round's costs
+    as many terms as the basis has grown, ``_schedule_witness``). A builder that does not form
+    constraints (``Builder.forms_constraints``, the witness program alone) never computes the
+    schedule: its witness runs the permutation round by round (t^2 terms per round,
+    ``_permutation_witness``), cheaper than the schedule for the few rows a single request
+    hashes. The tests compare the two on every statement they build both ways."""
     basis = b.materialize(LinComb.lift(inputs), field=True)  # (batch, K) wires
     batch, width = basis.shape
-    rounds, output = _poseidon_schedule(width + 1)
+    t = width + 1
+    schedule = _poseidon_schedule(t)[0] if b.forms_constraints else None
     const_wire = np.zeros((batch, 1), dtype=np.int64)
-    for full, coeffs in rounds:
-        wires = np.concatenate([basis, const_wire], axis=1)
-        n_rows, k = coeffs.shape
-        lc = LinComb(
-            np.broadcast_to(wires[:, None, :], (batch, n_rows, k)), np.broadcast_to(coeffs[None], (batch, n_rows, k))
+    inputs_wires, sboxes, sbox_inputs = basis, [], []
+    for rnd, full in enumerate(_full_rounds(t)):
+        n_rows = t if full else 1
+        x2, x4, y = b.alloc((batch, n_rows)), b.alloc((batch, n_rows)), b.alloc((batch, n_rows))
+        if schedule is None:
+            b.count_constraints(3 * batch * n_rows)
+        else:
+            coeffs = schedule[rnd][1]
+            wires = np.concatenate([basis, const_wire], axis=1)
+            shape = (batch, n_rows, coeffs.shape[1])
+            x = LinComb(np.broadcast_to(wires[:, None, :], shape), np.broadcast_to(coeffs[None], shape))
+            b.constrain(x, x, x2)  # wires are lifted to linear combinations by the builder
+            b.constrain(x2, x2, x4)
+            b.constrain(x4, x, y)
+            sbox_inputs.append(x)
+        sboxes.append((x2, x4, y))
+        basis = y if full else np.concatenate([basis, y], axis=1)
+    if schedule is None:
+        b.step(lambda v: _permutation_witness(v, t, inputs_wires, sboxes))
+    else:
+        b.step(lambda v: _schedule_witness(v, sbox_inputs, sboxes))
+    output = np.array([*_permutation_parameters(t)[1][0], 0], dtype=object)  # state 0 after the last M
+    return LinComb(np.concatenate([basis, const_wire], axis=1), np.broadcast_to(output[None], (batch, t + 1)).copy())
+
+
+def _schedule_witness(v, sbox_inputs: Sequence[LinComb], sboxes: Sequence[tuple[np.ndarray, ...]]) -> None:
+    """The S-box wires of ``poseidon``'s hashes from the schedule's linear forms, a round at a
+    time (each round's forms read the S-box outputs of the rounds before)."""
+    for x, (x2, x4, y) in zip(sbox_inputs, sboxes):
+        xv = v.eval_field(x)
+        sq = xv * xv % FR_MODULUS
+        quad = sq * sq % FR_MODULUS
+        v.set_field(
+            np.concatenate([x2.ravel(), x4.ravel(), y.ravel()]),
+            [*sq.ravel(), *quad.ravel(), *(quad * xv % FR_MODULUS).ravel()],
         )
-        out = _sbox(b, lc)  # (batch, n_rows)
-        basis = out if full else np.concatenate([basis, out], axis=1)
-    return LinComb(
-        np.concatenate([basis, const_wire], axis=1), np.broadcast_to(output[None], (batch, len(output))).copy()
-    )
+
+
+def _permutation_witness(v, t: int, inputs: np.ndarray, sboxes: Sequence[tuple[np.ndarray, ...]]) -> None:
+    """The S-box wires of ``poseidon``'s hashes: the permutation of each row's state
+    ``[0, inputs...]`` computed round by round (add the round's constants, x^5 on the full
+    round's elements or the partial round's first, multiply by M), each S-box's x^2, x^4, x^5 set."""
+    constants, mds = _permutation_parameters(t)
+    state = np.zeros((t, inputs.shape[0]), dtype=object)
+    state[1:] = v.get_field(inputs).T
+    wires, values = [], []
+    for rnd, (x2, x4, y) in enumerate(sboxes):
+        state = (state + constants[rnd][:, None]) % FR_MODULUS
+        x = state[: x2.shape[1]]  # (rows, batch)
+        sq = x * x % FR_MODULUS
+        quad = sq * sq % FR_MODULUS
+        fifth = quad * x % FR_MODULUS
+        wires += [x2, x4, y]
+        values += [sq.T, quad.T, fifth.T]
+        state = _mod_matmul(mds, np.concatenate([fifth, state[len(fifth) :]]))
+    v.set_field(np.concatenate([w.ravel() for w in wires]), np.concatenate([u.ravel() for u in values]))
 
 
 def tree(b: Builder, elements) -> np.ndarray:

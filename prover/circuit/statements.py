@@ -45,10 +45,10 @@ import numpy as np
 
 from prover import poseidon
 from prover.circuit import gadgets as G
-from prover.circuit.builder import Builder, Circuit, LinComb, concatenate
+from prover.circuit.builder import Builder, Circuit, LinComb, WitnessBuilder, WitnessProgram, concatenate
 from prover.circuit.compile import Lowering, check_compilable, lower, weight_names
 from prover.circuit.size import CircuitSize, CountingBuilder
-from prover.errors import FormatError
+from prover.errors import CircuitError, FormatError
 from prover.field import FR_MODULUS
 from prover.onnx.graph import Constant, Graph, InputShapeError, Op, Tensor
 from prover.onnx.ops.registry import has_weights
@@ -275,9 +275,12 @@ class BatchResult:
 
 @dataclass
 class InferenceCircuit:
+    """The inference statement of a graph: its circuit (or, from ``inference_witness_program``,
+    its witness program alone) and the wires that carry what it proves."""
+
     graph: Graph
     mode: str
-    circuit: Circuit
+    circuit: WitnessProgram  # a Circuit (with its R1CS) from inference_circuit
     lowering: Lowering
     logits_wires: np.ndarray  # (batch, n logits)
     label_wires: np.ndarray  # (batch,)
@@ -286,6 +289,11 @@ class InferenceCircuit:
 
     @property
     def r1cs(self):
+        if not isinstance(self.circuit, Circuit):
+            raise CircuitError(
+                "this statement was built for its witnesses alone (inference_witness_program): "
+                "build it with inference_circuit for its R1CS"
+            )
         return self.circuit.r1cs
 
     def witness(self, x_quantized: np.ndarray, salt: int, show_progress: bool = False) -> InferenceResult:
@@ -353,6 +361,15 @@ def inference_circuit(graph: Graph, mode: str = "private", batch: int = 1) -> In
     ``batch`` inferences on the same weights, committed and range checked once. Batch 1 is the
     single-request statement; its R1CS is the one every earlier setup was made for."""
     b = Builder()
+    parts = _build_inference(b, graph, mode, batch)
+    return InferenceCircuit(graph, mode, b.finish(), *parts)
+
+
+def inference_witness_program(graph: Graph, mode: str = "private", batch: int = 1) -> InferenceCircuit:
+    """``inference_circuit(graph, mode, batch)`` without its R1CS: the same construction on a
+    ``builder.WitnessBuilder``, so the same wires, counts and witnesses, for a prover whose key
+    (and the R1CS it was made for) exist already. Its ``r1cs`` raises CircuitError."""
+    b = WitnessBuilder()
     parts = _build_inference(b, graph, mode, batch)
     return InferenceCircuit(graph, mode, b.finish(), *parts)
 

@@ -69,10 +69,13 @@ class Proof:
 
 
 def check_key_matches(pk: ProvingKey, r1cs, source, how: str) -> None:
-    """The one check that a proving key read from ``source`` is for the circuit ``r1cs`` (its
-    wire and public-input counts); CircuitError saying ``how`` to get the right one otherwise."""
-    if (pk.n_vars, pk.n_public) != (r1cs.n_wires, r1cs.n_public):
+    """The one check that a proving key read from ``source`` is for the circuit ``r1cs`` (an
+    R1CS or a circuit's witness program: its wire, public-input and constraint counts);
+    CircuitError saying ``how`` to get the right one otherwise."""
+    key = (pk.n_vars, pk.n_public, pk.n_constraints)
+    circuit = (r1cs.n_wires, r1cs.n_public, r1cs.n_constraints)
+    if key != circuit:
         raise CircuitError(
-            f"{source} is a key for another circuit ({pk.n_vars} wires, {pk.n_public} public inputs; "
-            f"this one has {r1cs.n_wires} and {r1cs.n_public}): {how}"
+            f"{source} is a key for another circuit ({key[0]} wires, {key[1]} public inputs, {key[2]} constraints; "
+            f"this one has {circuit[0]}, {circuit[1]} and {circuit[2]}): {how}"
         )

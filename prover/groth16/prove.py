@@ -51,12 +51,7 @@ def prove(
     """
     witness = check_witness(pk, witness)
     if r1cs is not None:
-        bad = r1cs.unsatisfied(witness)
-        if len(bad):
-            raise CircuitError(
-                f"the witness violates {len(bad)} constraint(s), first #{int(bad[0])}: "
-                "recompute it from the circuit's inputs"
-            )
+        check_satisfies(r1cs, witness)
     bar = tqdm(total=len(_STAGES), desc="groth16 prove", unit="stage", disable=not progress, leave=False)
     try:
         r, s = secrets.randbelow(FR_MODULUS - 1) + 1, secrets.randbelow(FR_MODULUS - 1) + 1
@@ -103,6 +98,16 @@ def check_witness(pk: ProvingKey, witness: np.ndarray) -> np.ndarray:
     if not below_modulus(witness).all():
         raise CircuitError("the witness holds values >= r: reduce them modulo the field order")
     return witness
+
+
+def check_satisfies(r1cs: R1CS, witness: np.ndarray) -> None:
+    """CircuitError, naming the first, unless ``witness`` satisfies every constraint of ``r1cs``."""
+    bad = r1cs.unsatisfied(witness)
+    if len(bad):
+        raise CircuitError(
+            f"the witness violates {len(bad)} constraint(s), first #{int(bad[0])}: "
+            "recompute it from the circuit's inputs"
+        )
 
 
 def _msm(kernel, points: np.ndarray, scalars: np.ndarray) -> np.ndarray:

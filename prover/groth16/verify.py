@@ -16,12 +16,10 @@ alone, as the slow independent check (and the verifier of last resort).
 from __future__ import annotations
 
 import numpy as np
-from py_ecc import optimized_bn128 as bn
 
 from prover import kernels
 from prover.field import FQ_MODULUS, FR_MODULUS, LIMBS, ints_to_limbs, limbs_to_ints
 from prover.groth16.keys import Proof, VerifyingKey
-from prover.kernels import reference
 
 
 def verify(vk: VerifyingKey, public_signals: list[int], proof: Proof) -> bool:
@@ -42,6 +40,12 @@ def verify(vk: VerifyingKey, public_signals: list[int], proof: Proof) -> bool:
 
 def verify_reference(vk: VerifyingKey, public_signals: list[int], proof: Proof) -> bool:
     """:func:`verify` computed with py_ecc only (slow; independent of the native kernels)."""
+    # py_ecc loads here only: the native verifier, and a prover that checks its own proofs,
+    # start without it
+    from py_ecc import optimized_bn128 as bn
+
+    from prover.kernels import reference
+
     if not _well_formed(vk, public_signals, proof):
         return False
     try:
@@ -85,6 +89,10 @@ def _neg_g1(point: np.ndarray) -> np.ndarray:
 
 
 def _py_ecc_g2(point: np.ndarray):
+    from py_ecc import optimized_bn128 as bn
+
+    from prover.kernels import reference
+
     q = reference.g2_from_array(point)
     if not bn.is_inf(bn.multiply(q, bn.curve_order)):
         raise ValueError("G2 point is not in the prime-order subgroup")
