@@ -52,33 +52,44 @@ def proof_bytes(item) -> int:
     raise TypeError(f"no size for {type(item).__name__}")
 
 
-def timit_graph(scale: float, seed: int = 2017):
-    """The TIMIT shape with random weights and quadratic activations, quantized on random inputs."""
+def dense_network(rng: np.random.Generator, widths, activations, bias_scale: float = 0.0):
+    """A float ONNX network of Gemm layers of the given widths (random normal weights, biases
+    of ``bias_scale``), with ``activations[k]`` ("relu" or "square") after layer k."""
     from onnx import TensorProto, helper, numpy_helper
 
-    from prover.onnx.importer import import_model
-    from prover.onnx.quantize import quantize
-
-    rng = np.random.default_rng(seed)
-    widths = [max(2, round(w * scale)) for w in TIMIT]
     nodes, inits, current = [], [], "x"
     for k, (a, b) in enumerate(zip(widths, widths[1:], strict=False)):
         w = rng.normal(0, 1 / np.sqrt(a), (a, b)).astype(np.float32)
-        inits += [numpy_helper.from_array(w, f"w{k}"), numpy_helper.from_array(np.zeros(b, np.float32), f"b{k}")]
-        nodes.append(helper.make_node("Gemm", [current, f"w{k}", f"b{k}"], [f"g{k}"]))
+        bias = rng.normal(0, bias_scale, b).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"w{k}"), numpy_helper.from_array(bias, f"b{k}")]
+        nodes.append(helper.make_node("Gemm", [current, f"w{k}", f"b{k}"], [f"g{k}"], name=f"fc{k}"))
         current = f"g{k}"
-        if k < len(widths) - 2:
-            nodes.append(helper.make_node("Mul", [current, current], [f"h{k}"]))
+        if k < len(activations):
+            if activations[k] == "relu":
+                nodes.append(helper.make_node("Relu", [current], [f"h{k}"], name=f"relu{k}"))
+            else:
+                nodes.append(helper.make_node("Mul", [current, current], [f"h{k}"], name=f"square{k}"))
             current = f"h{k}"
     graph = helper.make_graph(
         nodes,
-        "timit",
+        "dense",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", widths[0]])],
         [helper.make_tensor_value_info(current, TensorProto.FLOAT, ["N", widths[-1]])],
         inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
+    return model
+
+
+def timit_graph(scale: float, seed: int = 2017):
+    """The TIMIT shape with random weights and quadratic activations, quantized on random inputs."""
+    from prover.onnx.importer import import_model
+    from prover.onnx.quantize import quantize
+
+    rng = np.random.default_rng(seed)
+    widths = [max(2, round(w * scale)) for w in TIMIT]
+    model = dense_network(rng, widths, ["square"] * (len(widths) - 2))
     calibration = rng.normal(0, 1, (64, widths[0]))
     return quantize(import_model(model), calibration), np.clip(rng.normal(0, 1, (64, widths[0])), -3, 3)
 

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from benchmarks.sumcheck import dense_network
 from marketplace.models import MODELS_DIR, digits_split, model_inputs
 from prover.ceremony.known_secret import known_secret_ptau
 from prover.circuit.statements import architecture_graph, architecture_spec
@@ -76,7 +77,10 @@ def mlp(key, digits):
     return Case(key, graph, inputs(graph, digits, 3))
 
 
-@pytest.mark.parametrize("name,batch", [("mlp", 3), ("mlp", 1), ("quadratic", 4)])
+@pytest.mark.parametrize(
+    "name,batch",
+    [("mlp", 3), pytest.param("mlp", 1, marks=pytest.mark.slow), pytest.param("quadratic", 4, marks=pytest.mark.slow)],
+)
 def test_proof_verifies_and_outputs_are_the_executors(key, digits, name, batch):
     graph = quantized(name, digits)
     case = Case(key, graph, inputs(graph, digits, batch, start=7))
@@ -226,37 +230,7 @@ def test_unsupported_ops_are_refused(digits, key):
         inf.prove_inference(key, graph, inputs(graph, digits, 1))
 
 
-def random_network(rng: np.random.Generator, widths: list[int], activations: list[str]):
-    """A float network of Gemm layers with relu or square activations between, as ONNX."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    nodes, inits, current = [], [], "x"
-    for k, (a, b) in enumerate(zip(widths, widths[1:])):
-        w, bias = rng.normal(0, 1 / np.sqrt(a), (a, b)), rng.normal(0, 0.1, b)
-        inits += [
-            numpy_helper.from_array(w.astype(np.float32), f"w{k}"),
-            numpy_helper.from_array(bias.astype(np.float32), f"b{k}"),
-        ]
-        nodes.append(helper.make_node("Gemm", [current, f"w{k}", f"b{k}"], [f"g{k}"], name=f"fc{k}"))
-        current = f"g{k}"
-        if k < len(activations):
-            if activations[k] == "relu":
-                nodes.append(helper.make_node("Relu", [current], [f"h{k}"], name=f"relu{k}"))
-            else:
-                nodes.append(helper.make_node("Mul", [current, current], [f"h{k}"], name=f"square{k}"))
-            current = f"h{k}"
-    graph = helper.make_graph(
-        nodes,
-        "random",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", widths[0]])],
-        [helper.make_tensor_value_info(current, TensorProto.FLOAT, ["N", widths[-1]])],
-        inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return model
-
-
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.lists(st.integers(1, 12), min_size=2, max_size=4),
@@ -269,7 +243,8 @@ def test_random_networks_agree_with_the_executor(key, widths, activations, batch
     executor's bit for bit, they verify, and a changed output is refused."""
     rng = np.random.default_rng(seed)
     graph = quantize(
-        import_model(random_network(rng, widths, activations[: len(widths) - 2])), rng.normal(0, 1, (64, widths[0]))
+        import_model(dense_network(rng, widths, activations[: len(widths) - 2], bias_scale=0.1)),
+        rng.normal(0, 1, (64, widths[0])),
     )
     x = executor.quantize_input(graph, np.clip(rng.normal(0, 1, (batch, widths[0])), -2, 2))
     case = Case(key, graph, x)
