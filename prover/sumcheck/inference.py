@@ -29,7 +29,7 @@ one sumcheck over ``sum_k c_k eq(p_k, x) y(x)``):
 
 where the lookups (``prover.sumcheck.lookup``) leave claims of their own about what they check.
 Claims about the input are evaluated by the verifier; claims about weights and advice are
-opened against their commitments at the end.
+settled against their commitments at the end, all of them by one batch opening.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from prover.field import FR_MODULUS, limbs_to_ints, signed_to_fr
 from prover.onnx.executor import execute
 from prover.onnx.graph import Graph, Op, bound_of
 from prover.sumcheck import commitment as pcs
+from prover.sumcheck.batch_opening import BatchOpeningProof, prove_batch_opening, verify_batch_opening
 from prover.sumcheck.lookup import LookupProof, prove_lookup, range_table, table_extension, verify_lookup
 from prover.sumcheck.mle import eq, eq_table, evaluate, fold, scaled
 from prover.sumcheck.protocol import SumcheckError, SumcheckProof, Term, degree, prove, summand, verify
@@ -226,8 +227,8 @@ class _Walk:
     def table(self, name: str) -> np.ndarray:
         raise NotImplementedError  # the prover's only
 
-    def opening(self, name: str, point: tuple[int, ...], value: int) -> None:
-        """Settle ``name~(point) = value`` against the table's commitment."""
+    def openings(self, names: list[str], claims: list[list[tuple[tuple[int, ...], int]]]) -> None:
+        """Settle every claim about the committed tables ``names`` against their commitments."""
         raise NotImplementedError
 
 
@@ -257,9 +258,9 @@ class _Prover(_Walk):
     def table(self, name):
         return self.tables[name]
 
-    def opening(self, name, point, value):
-        _, proof = pcs.prove_evaluation(self.key, self.tables[name], point, self.transcript)
-        self.messages.append(proof)
+    def openings(self, names, claims):
+        tables = [self.tables[name] for name in names]
+        self.messages.append(prove_batch_opening(self.key, tables, claims, self.transcript))
 
 
 class _Verifier(_Walk):
@@ -292,10 +293,11 @@ class _Verifier(_Walk):
         claim = verify_lookup(self.vk, n, bits, table_at, self.next(LookupProof), self.transcript)
         return claim.point, claim.value
 
-    def opening(self, name, point, value):
-        pcs.verify_evaluation(
-            self.vk, self.commitments[name], point, value, self.next(pcs.EvaluationProof), self.transcript
-        )
+    def openings(self, names, claims):
+        commitments = [self.commitments[name] for name in names]
+        sizes = [len(table_claims[0][0]) for table_claims in claims]
+        proof = self.next(BatchOpeningProof)
+        verify_batch_opening(self.vk, commitments, sizes, claims, proof, self.transcript)
 
 
 def _merge(w: _Walk, name: str) -> tuple[tuple[int, ...], int]:
@@ -462,11 +464,11 @@ def _opened_names(graph: Graph) -> list[str]:
 
 
 def _open_all(w: _Walk) -> None:
-    """Each committed table's claims, merged into one, settled by one opening."""
-    for name in _opened_names(w.graph):
-        if name in w.claims:
-            point, value = _merge(w, name)
-            w.opening(name, point, value)
+    """Every claim about the committed tables, settled by one batch opening
+    (``prover.sumcheck.batch_opening``: one sumcheck and one opening of the largest size)."""
+    names = [name for name in _opened_names(w.graph) if name in w.claims]
+    if names:
+        w.openings(names, [w.claims.pop(name) for name in names])
 
 
 def verify_inference(
