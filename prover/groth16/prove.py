@@ -20,7 +20,6 @@ import secrets
 from collections.abc import Callable
 
 import numpy as np
-from tqdm import tqdm
 
 from prover import kernels
 from prover.errors import CircuitError
@@ -52,7 +51,7 @@ def prove(
     witness = check_witness(pk, witness)
     if r1cs is not None:
         check_satisfies(r1cs, witness)
-    bar = tqdm(total=len(_STAGES), desc="groth16 prove", unit="stage", disable=not progress, leave=False)
+    bar = _progress_bar(progress)
     try:
         r, s = secrets.randbelow(FR_MODULUS - 1) + 1, secrets.randbelow(FR_MODULUS - 1) + 1
 
@@ -82,6 +81,28 @@ def prove(
     finally:
         bar.close()
     return Proof(pi_a, pi_b, pi_c), limbs_to_ints(witness[1 : pk.n_public + 1])
+
+
+class _NoBar:
+    """The progress bar's calls, doing nothing: without a bar, tqdm is not even imported (it
+    costs a short proof a third of its start-up)."""
+
+    def set_postfix_str(self, text: str) -> None:
+        pass
+
+    def update(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(progress: bool):
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=len(_STAGES), desc="groth16 prove", unit="stage", leave=False)
 
 
 def check_witness(pk: ProvingKey, witness: np.ndarray) -> np.ndarray:
