@@ -23,8 +23,8 @@ Peers (each optional; without it its columns are absent and the table says so):
   pistache ae0da38cf1c2 serves only the proof server and is not needed), its CMake ``prover``
   target in Release mode with its x86_64 assembly for Fr and Fq, GMP from Debian's libgmp-dev.
   v0.0.5 is the newest commit whose recorded ffiasm commit could be had when this was built.
-  ``benchmarks/build_rapidsnark.sh SRC_DIR [OUTPUT]`` does that build from a checked-out tree
-  (its Fr/Fq assembly is the one committed in the tree; ffiasm's generator is not run).
+  It is built by hand from its fetched source (no build script is committed): the commands are
+  ``RAPIDSNARK_BUILD["commands"]``, written into the results with the binary's hash.
 - ``--gnark``: builds ``benchmarks/gnark_peer`` (a Go module on gnark v0.15.0 and gnark-crypto
   v0.20.1, pinned by its go.mod and go.sum) with ``go build`` into ``benchmarks/.cache`` and runs
   it per size. It reads the same .r1cs and .wtns and proves the same R1CS with gnark's Groth16;
@@ -93,6 +93,17 @@ RAPIDSNARK_BUILD = {
     },
     "build": "CMake target prover, CMAKE_BUILD_TYPE=Release, USE_ASM=ON (x86_64 nasm Fr/Fq), "
     "USE_OPENMP=ON, GMP from Debian's libgmp-dev (static libgmp.a)",
+    # by hand, in a copy of the checked-out tree (the build writes into it); no ffiasm generator
+    # step: at v0.0.5 the Fr/Fq sources committed in build/ are compiled as they are
+    "commands": [
+        "apt-get install cmake g++ nasm libgmp-dev",
+        "mkdir -p depends/gmp/package/include depends/gmp/package/lib",
+        "ln -s /usr/include/x86_64-linux-gnu/gmp.h depends/gmp/package/include/gmp.h",
+        "ln -s /usr/lib/x86_64-linux-gnu/libgmp.a depends/gmp/package/lib/libgmp.a",
+        "cmake -S . -B build_prover -DCMAKE_BUILD_TYPE=Release -DUSE_ASM=ON -DUSE_OPENMP=ON",
+        "cmake --build build_prover --target prover --parallel 2",
+        "ldd build_prover/src/prover  # no libgmp: linked statically",
+    ],
 }
 GNARK_DIR = HERE / "gnark_peer"
 
