@@ -135,7 +135,7 @@ def child(name: str, batch: int, scale: float, out: Path) -> int:
     t0 = time.perf_counter()
     weights = inference.commit_weights(key, graph)
     t1 = time.perf_counter()
-    outputs, proof = inference.prove_inference(key, graph, xs)
+    outputs, proof = inference.prove_inference(key, graph, xs, weights)
     t2 = time.perf_counter()
     inference.verify_inference(key.verifier, architecture_graph(architecture_spec(graph)), weights, xs, outputs, proof)
     t3 = time.perf_counter()

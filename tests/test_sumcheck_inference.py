@@ -58,7 +58,7 @@ class Case:
         self.key, self.graph, self.x = key, graph, x
         self.architecture = architecture_graph(architecture_spec(graph))
         self.weights = inf.commit_weights(key, graph)
-        self.outputs, self.proof = inf.prove_inference(key, graph, x)
+        self.outputs, self.proof = inf.prove_inference(key, graph, x, self.weights)
 
     def check(self, proof=None, outputs=None, x=None, weights=None):
         inf.verify_inference(
@@ -110,17 +110,14 @@ def changed_weight(graph, name="dense2.W", where=(3, 5)):
     return g
 
 
-def test_changed_weight_is_refused(mlp, key, monkeypatch):
+def test_changed_weight_is_refused(mlp, key):
     """Checked against another registration the proof fails (the weights' commitments are part
     of the statement), and a prover who runs other weights than the registered ones is refused
     at the opening of the changed table."""
     other = inf.commit_weights(key, changed_weight(mlp.graph))
     with pytest.raises(VerificationError):
         mlp.check(weights=other)
-    statement = inf._absorb_statement
-    monkeypatch.setattr(inf, "_absorb_statement", lambda t, g, _, x, y: statement(t, g, mlp.weights, x, y))
-    outputs, proof = inf.prove_inference(key, changed_weight(mlp.graph, "dense1.W", (0, 20)), mlp.x)
-    monkeypatch.undo()
+    outputs, proof = inf.prove_inference(key, changed_weight(mlp.graph, "dense1.W", (0, 20)), mlp.x, mlp.weights)
     with pytest.raises(pc.OpeningError):
         mlp.check(proof=proof, outputs=outputs)
 
@@ -165,12 +162,12 @@ def test_out_of_range_remainder_is_refused(mlp, monkeypatch):
         values[g.output] = out
         return values
 
-    def lenient(key, witness, table, transcript, counts=None):
+    def lenient(key, witness, table, transcript, counts=None, deferred=None):
         entries = limbs_to_ints(table)
         known = set(entries)
         counted = [v if v in known else entries[0] for v in limbs_to_ints(witness)]  # counted as another
         counts = lookup.multiplicities(counted, entries)
-        return lookup.prove_lookup(key, witness, table, transcript, counts)
+        return lookup.prove_lookup(key, witness, table, transcript, counts, deferred)
 
     monkeypatch.setattr(inf, "execute", tampered)
     monkeypatch.setattr(inf, "prove_lookup", lenient)
@@ -254,3 +251,19 @@ def test_random_networks_agree_with_the_executor(key, widths, activations, batch
     bad[rng.integers(batch), rng.integers(widths[-1])] ^= 1
     with pytest.raises(VerificationError):
         case.check(outputs=bad)
+
+
+def test_the_statement_packs_in_range_values_one_to_one():
+    """The inputs and outputs enter the transcript packed many to a field element: every pair
+    (and every run that a value splits across elements) packs differently."""
+    pairs = {tuple(inf._packed(np.array([a, b]), 3)) for a in range(-4, 4) for b in range(-4, 4)}
+    assert len(pairs) == 64
+    bits = 9
+    run = np.arange(200) % 256 - 128
+    packs = {tuple(inf._packed(run, bits))}
+    for where in (0, inf.PACKED_BITS // bits - 1, inf.PACKED_BITS // bits, 199):
+        changed = run.copy()
+        changed[where] += 1
+        packs.add(tuple(inf._packed(changed, bits)))
+    assert len(packs) == 5
+    assert all(0 <= v < inf.R for v in inf._packed(np.full(100, 255), bits))

@@ -11,6 +11,7 @@ import random
 import pytest
 
 from prover.ceremony.known_secret import known_secret_ptau
+from prover.errors import VerificationError
 from prover.field import FR_MODULUS as R
 from prover.sumcheck import commitment as pc
 from prover.sumcheck import lookup, mle
@@ -131,3 +132,52 @@ def test_multiplicities_must_open_from_their_commitment(key):
     other_commitment = pc.commit(key, shifted)
     with pytest.raises((SumcheckError, pc.OpeningError)):
         check(key, 2, dataclasses.replace(proof, multiplicities=other_commitment))
+
+
+def deferred_proof(key, vals, label="range-test"):
+    deferred: list[lookup.MultiplicityClaim] = []
+    t = Transcript(label)
+    proof, claim = lookup.prove_lookup(key, vals, lookup.range_table(LO, BITS), t, deferred=deferred)
+    return proof, claim, deferred
+
+
+def settle(key, claims, label="settle"):
+    """The deferred multiplicity claims, settled by one batch opening as the inference walk does."""
+    from prover.sumcheck import batch_opening as bo
+
+    tables = [c.table for c in claims]
+    proof = bo.prove_batch_opening(key, tables, [[(c.point, c.value)] for c in claims], Transcript(label))
+    return proof
+
+
+def test_deferred_multiplicities_leave_their_claim_to_the_caller(key):
+    """In deferred mode the proof carries no opening; the verifier hands the multiplicity claim
+    on, and a batch opening settles it. The modes cannot be mixed, and a false multiplicity
+    value passes the lookup's own checks only to fail the caller's opening."""
+    from prover.sumcheck import batch_opening as bo
+
+    vals = values(3, 6)
+    proof, claim, prover_side = deferred_proof(key, vals)
+    assert proof.multiplicity_opening is None
+    verifier_side: list[lookup.MultiplicityClaim] = []
+    t = Transcript("range-test")
+    assert (
+        lookup.verify_lookup(
+            key.verifier, 3, BITS, lambda p: lookup.table_extension(LO, BITS, p), proof, t, verifier_side
+        )
+        == claim
+    )
+    (m,) = verifier_side
+    assert (m.point, m.value) == (prover_side[0].point, prover_side[0].value)
+    assert mle.evaluate(prover_side[0].table, m.point) == m.value
+    opening = settle(key, prover_side)
+    bo.verify_batch_opening(key.verifier, [m.commitment], [BITS], [[(m.point, m.value)]], opening, Transcript("settle"))
+    with pytest.raises(SumcheckError, match="opened where"):
+        check(key, 3, proof)  # a deferred proof checked as a settled one
+    settled, _ = prove(key, vals)
+    with pytest.raises(SumcheckError, match="opened where"):
+        lookup.verify_lookup(key.verifier, 3, BITS, lambda p: 0, settled, Transcript("range-test"), [])
+    # the opening catches a multiplicity value that the fraction tree was fitted to
+    false = [(m.point, (m.value + 1) % R)]
+    with pytest.raises(VerificationError):
+        bo.verify_batch_opening(key.verifier, [m.commitment], [BITS], [false], opening, Transcript("settle"))

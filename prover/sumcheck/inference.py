@@ -41,12 +41,19 @@ import numpy as np
 
 from prover import kernels
 from prover.errors import UnsupportedModelError, VerificationError
-from prover.field import FR_MODULUS, limbs_to_ints, signed_to_fr
+from prover.field import FR_MODULUS, signed_to_fr
 from prover.onnx.executor import execute
 from prover.onnx.graph import Graph, Op, bound_of
 from prover.sumcheck import commitment as pcs
 from prover.sumcheck.batch_opening import BatchOpeningProof, prove_batch_opening, verify_batch_opening
-from prover.sumcheck.lookup import LookupProof, prove_lookup, range_table, table_extension, verify_lookup
+from prover.sumcheck.lookup import (
+    LookupProof,
+    MultiplicityClaim,
+    prove_lookup,
+    range_table,
+    table_extension,
+    verify_lookup,
+)
 from prover.sumcheck.mle import eq, eq_table, evaluate, fold, scaled
 from prover.sumcheck.protocol import SumcheckError, SumcheckProof, Term, degree, prove, summand, verify
 from prover.sumcheck.transcript import Transcript
@@ -160,13 +167,33 @@ class InferenceProof:
 
 
 def _absorb_statement(t: Transcript, graph: Graph, weights: dict[str, np.ndarray], x, y) -> None:
+    """The architecture, the batch size, the weights' commitments, and the inputs and outputs
+    (their padded int64 tables ``x`` and ``y``, packed: ``_packed``)."""
     from prover.circuit.statements import architecture_hash
 
     t.absorb([architecture_hash(graph), len(x)])
     for name in sorted(weights):
         pcs.absorb_point(t, weights[name])
-    t.absorb(limbs_to_ints(x))
-    t.absorb(limbs_to_ints(y))
+    t.absorb(_packed(x, graph.tensors[graph.input].quantized_bits))
+    t.absorb(_packed(y, graph.tensors[graph.output].quantized_bits))
+
+
+# bits of a packed field element: below r's 254, so that the packing is an integer, not reduced
+PACKED_BITS = 248
+
+
+def _packed(values: np.ndarray, bits: int) -> list[int]:
+    """A tensor's values, each within its declared ``bits`` (the verifier checks that first), as
+    ``v - lo`` in ``[0, 2^bits)``, ``PACKED_BITS // bits`` of them to a field element: one-to-one
+    on in-range values, and many times fewer hashes than absorbing each value."""
+    lo, _ = bound_of(bits)
+    offsets = (np.asarray(values, dtype=np.int64).reshape(-1) - lo).astype(object)
+    per = PACKED_BITS // bits
+    offsets = np.concatenate([offsets, np.zeros(-len(offsets) % per, dtype=object)]).reshape(-1, per)
+    packed = np.zeros(len(offsets), dtype=object)
+    for k in range(per):
+        packed += offsets[:, k] << (bits * k)
+    return [int(v) for v in packed]
 
 
 def _advice_names(graph: Graph) -> list[str]:
@@ -195,6 +222,8 @@ class _Walk:
     layout: dict[str, Layout]
     transcript: Transcript
     claims: dict[str, list[tuple[tuple[int, ...], int]]] = field(default_factory=dict)
+    # the lookups' multiplicity claims, settled with the others by the batch opening
+    deferred: list[MultiplicityClaim] = field(default_factory=list)
 
     def claim(self, name: str, point: Sequence[int], value: int) -> None:
         self.claims.setdefault(name, []).append((tuple(point), value % R))
@@ -228,7 +257,8 @@ class _Walk:
         raise NotImplementedError  # the prover's only
 
     def openings(self, names: list[str], claims: list[list[tuple[tuple[int, ...], int]]]) -> None:
-        """Settle every claim about the committed tables ``names`` against their commitments."""
+        """Settle every claim about the committed tables ``names`` and every deferred
+        multiplicity claim against their commitments."""
         raise NotImplementedError
 
 
@@ -251,7 +281,7 @@ class _Prover(_Walk):
         return point, summand(terms, values), values
 
     def lookup(self, n, bits, witness, table, table_at):
-        proof, claim = prove_lookup(self.key, witness(), table(), self.transcript)
+        proof, claim = prove_lookup(self.key, witness(), table(), self.transcript, deferred=self.deferred)
         self.messages.append(proof)
         return claim.point, claim.value
 
@@ -259,7 +289,8 @@ class _Prover(_Walk):
         return self.tables[name]
 
     def openings(self, names, claims):
-        tables = [self.tables[name] for name in names]
+        tables = [self.tables[name] for name in names] + [m.table for m in self.deferred]
+        claims = claims + [[(m.point, m.value)] for m in self.deferred]
         self.messages.append(prove_batch_opening(self.key, tables, claims, self.transcript))
 
 
@@ -290,11 +321,12 @@ class _Verifier(_Walk):
         return sub.point, sub.value, []
 
     def lookup(self, n, bits, witness, table, table_at):
-        claim = verify_lookup(self.vk, n, bits, table_at, self.next(LookupProof), self.transcript)
+        claim = verify_lookup(self.vk, n, bits, table_at, self.next(LookupProof), self.transcript, self.deferred)
         return claim.point, claim.value
 
     def openings(self, names, claims):
-        commitments = [self.commitments[name] for name in names]
+        commitments = [self.commitments[name] for name in names] + [m.commitment for m in self.deferred]
+        claims = claims + [[(m.point, m.value)] for m in self.deferred]
         sizes = [len(table_claims[0][0]) for table_claims in claims]
         proof = self.next(BatchOpeningProof)
         verify_batch_opening(self.vk, commitments, sizes, claims, proof, self.transcript)
@@ -423,9 +455,12 @@ def _sign_table_at(bits: int, beta: int, point: Sequence[int]) -> int:
     return (table_extension(lo, bits, point) + beta * point[0]) % R
 
 
-def prove_inference(key: pcs.CommitmentKey, graph: Graph, inputs: np.ndarray) -> tuple[np.ndarray, InferenceProof]:
+def prove_inference(
+    key: pcs.CommitmentKey, graph: Graph, inputs: np.ndarray, weights: dict[str, np.ndarray] | None = None
+) -> tuple[np.ndarray, InferenceProof]:
     """Run the quantized graph on a batch of integer inputs and prove it: the outputs (the
-    executor's, bit for bit) and the proof. The weights' commitments are ``commit_weights``."""
+    executor's, bit for bit) and the proof. ``weights`` are the registration's commitments
+    (``commit_weights``, made once); without them they are computed here."""
     check_supported(graph)
     inputs = np.asarray(inputs, dtype=np.int64)
     batch = len(inputs)
@@ -442,9 +477,11 @@ def prove_inference(key: pcs.CommitmentKey, graph: Graph, inputs: np.ndarray) ->
             tables[f"sign:{op.output}"] = signed_to_fr(
                 (_full(values[op.inputs[0]], layout[op.output]) >= 0).astype(np.int64)
             )
-    weights = {name: pcs.commit(key, t) for name, t in sorted(weight_tables(graph).items())}
+    if weights is None:
+        weights = {name: pcs.commit(key, t) for name, t in sorted(weight_tables(graph).items())}
     t = Transcript(LABEL)
-    _absorb_statement(t, graph, weights, tables[graph.input], tables[graph.output])
+    full = {name: _full(values[name], layout[name]) for name in (graph.input, graph.output)}
+    _absorb_statement(t, graph, weights, full[graph.input], full[graph.output])
     advice = []
     for name in _advice_names(graph):
         c = pcs.commit(key, tables[name])
@@ -467,7 +504,7 @@ def _open_all(w: _Walk) -> None:
     """Every claim about the committed tables, settled by one batch opening
     (``prover.sumcheck.batch_opening``: one sumcheck and one opening of the largest size)."""
     names = [name for name in _opened_names(w.graph) if name in w.claims]
-    if names:
+    if names or w.deferred:
         w.openings(names, [w.claims.pop(name) for name in names])
 
 
@@ -507,10 +544,11 @@ def verify_inference(
     if len(proof.advice) != len(names):
         raise InferenceError(f"the proof has {len(proof.advice)} advice commitments, the graph {len(names)}")
     layout = layouts(graph, batch)
-    x_table = _table(_padded_batch(inputs), layout[graph.input])
-    y_table = _table(_padded_batch(outputs), layout[graph.output])
+    x_full = _full(_padded_batch(inputs), layout[graph.input])
+    y_full = _full(_padded_batch(outputs), layout[graph.output])
+    x_table, y_table = signed_to_fr(x_full), signed_to_fr(y_full)
     t = Transcript(LABEL)
-    _absorb_statement(t, graph, weights, x_table, y_table)
+    _absorb_statement(t, graph, weights, x_full, y_full)
     for c in proof.advice:
         pcs.absorb_point(t, c)
     v = _Verifier(graph, layout, t, proof.messages, vk)

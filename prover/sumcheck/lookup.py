@@ -132,13 +132,25 @@ def verify_fraction_tree(
 @dataclass(frozen=True)
 class LookupProof:
     """The multiplicities' commitment, the two fraction trees and the multiplicities' opening
-    at the table tree's leaf point."""
+    at the table tree's leaf point (None when the caller settles that claim with others:
+    ``deferred`` below)."""
 
     multiplicities: np.ndarray  # G1 commitment
     witness_tree: FractionTreeProof
     table_tree: FractionTreeProof
     multiplicity_value: int
-    multiplicity_opening: pcs.EvaluationProof
+    multiplicity_opening: pcs.EvaluationProof | None
+
+
+@dataclass(frozen=True)
+class MultiplicityClaim:
+    """``m~(point) = value`` about the multiplicities committed in ``commitment``, left for the
+    caller to settle (the prover's side also holds the table)."""
+
+    commitment: np.ndarray
+    point: tuple[int, ...]
+    value: int
+    table: np.ndarray | None = None
 
 
 def table_extension(lo: int, bits: int, point: Sequence[int]) -> int:
@@ -172,12 +184,19 @@ def _minus(alpha: int, values: np.ndarray) -> np.ndarray:
 
 
 def prove_lookup(
-    key: pcs.CommitmentKey, witness, table, transcript: Transcript, counts=None
+    key: pcs.CommitmentKey,
+    witness,
+    table,
+    transcript: Transcript,
+    counts=None,
+    deferred: list[MultiplicityClaim] | None = None,
 ) -> tuple[LookupProof, EvaluationClaim]:
     """Prove that each of the ``2^n`` witness values (field elements) is an entry of the
     ``2^m``-entry table; the transcript must already hold whatever fixes the witness. Returns
     the proof and the claim ``w~(point) = value`` it leaves about the witness. ``counts``
-    overrides the multiplicities (a cheating prover's, in tests)."""
+    overrides the multiplicities (a cheating prover's, in tests). With a ``deferred`` list the
+    multiplicities are not opened here: their claim is appended to it, for the caller to settle
+    with its other claims (one batch opening)."""
     witness, table = as_table(witness), as_table(table)
     n_variables(len(witness))
     counts = as_table(multiplicities(witness, table) if counts is None else np.asarray(counts, dtype=np.int64))
@@ -186,8 +205,12 @@ def prove_lookup(
     alpha = transcript.challenge()
     ones = np.broadcast_to(element(1), witness.shape).copy()
     witness_tree, w_point, (_, w_q) = prove_fraction_tree(ones, _minus(alpha, witness), transcript)
-    table_tree, t_point, _ = prove_fraction_tree(counts, _minus(alpha, table), transcript)
-    m_value, m_opening = pcs.prove_evaluation(key, counts, t_point, transcript)
+    table_tree, t_point, (m_value, _) = prove_fraction_tree(counts, _minus(alpha, table), transcript)
+    m_opening = None
+    if deferred is None:
+        _, m_opening = pcs.prove_evaluation(key, counts, t_point, transcript)
+    else:
+        deferred.append(MultiplicityClaim(m_commitment, t_point, m_value, counts))
     proof = LookupProof(m_commitment, witness_tree, table_tree, m_value, m_opening)
     return proof, EvaluationClaim(w_point, (alpha - w_q) % R)
 
@@ -199,10 +222,17 @@ def verify_lookup(
     table_at: Callable[[Sequence[int]], int],
     proof: LookupProof,
     transcript: Transcript,
+    deferred: list[MultiplicityClaim] | None = None,
 ) -> EvaluationClaim:
     """Check a lookup of ``2^n`` witness values into a table of ``2^bits`` entries whose
     extension the verifier computes (``table_at(point)``), and return the claim it leaves about
-    the witness. Raises SumcheckError (or OpeningError for the multiplicities' opening)."""
+    the witness. Raises SumcheckError (or OpeningError for the multiplicities' opening). With a
+    ``deferred`` list the proof must leave the multiplicities unopened and their claim is
+    appended to the list: the caller must settle it."""
+    if (proof.multiplicity_opening is None) != (deferred is not None):
+        raise SumcheckError(
+            "the lookup's multiplicities are opened where the caller settles them, or not opened where it does not"
+        )
     pcs.absorb_point(transcript, proof.multiplicities)
     alpha = transcript.challenge()
     (w_root_p, w_root_q), w_point, (w_p, w_q) = verify_fraction_tree(n, proof.witness_tree, transcript)
@@ -217,9 +247,13 @@ def verify_lookup(
         raise SumcheckError("the table tree's denominators are not alpha minus the table")
     if t_p != proof.multiplicity_value % R:
         raise SumcheckError("the table tree's numerators are not the committed multiplicities")
-    pcs.verify_evaluation(
-        vk, proof.multiplicities, t_point, proof.multiplicity_value, proof.multiplicity_opening, transcript
-    )
+    if proof.multiplicity_opening is None:
+        assert deferred is not None  # checked above
+        deferred.append(MultiplicityClaim(proof.multiplicities, t_point, proof.multiplicity_value % R))
+    else:
+        pcs.verify_evaluation(
+            vk, proof.multiplicities, t_point, proof.multiplicity_value, proof.multiplicity_opening, transcript
+        )
     return EvaluationClaim(w_point, (alpha - w_q) % R)
 
 
