@@ -187,12 +187,12 @@ def _packed(values: np.ndarray, bits: int) -> list[int]:
     ``v - lo`` in ``[0, 2^bits)``, ``PACKED_BITS // bits`` of them to a field element: one-to-one
     on in-range values, and many times fewer hashes than absorbing each value."""
     lo, _ = bound_of(bits)
-    offsets = (np.asarray(values, dtype=np.int64).reshape(-1) - lo).astype(object)
+    flat = (np.asarray(values, dtype=np.int64).reshape(-1) - lo).astype(object)
     per = PACKED_BITS // bits
-    offsets = np.concatenate([offsets, np.zeros(-len(offsets) % per, dtype=object)]).reshape(-1, per)
-    packed = np.zeros(len(offsets), dtype=object)
+    groups = np.concatenate([flat, np.zeros(-len(flat) % per, dtype=object)]).reshape(-1, per)
+    packed = np.zeros(len(groups), dtype=object)
     for k in range(per):
-        packed += offsets[:, k] << (bits * k)
+        packed += groups[:, k] << (bits * k)
     return [int(v) for v in packed]
 
 
