@@ -121,6 +121,12 @@ pub fn output<'py>(py: Python<'py>, data: Vec<u64>, shape: &[usize]) -> Bound<'p
         .into_pyarray(py)
 }
 
+/// Records per rayon task. Below twice this a loop runs on the calling thread: a parallel
+/// iterator that does not split never hands work to rayon's pool, and for a small input the
+/// hand-over and the wait for it cost more than the work (the sumcheck's verifier and its
+/// transcript make thousands of calls on a few elements each).
+pub const MIN_TASK: usize = 1 << 12;
+
 /// Convert every `stride`-limb record of `data` with `parse`, in parallel. On failure the
 /// error names the first bad record, so that messages do not depend on thread timing.
 pub fn parse_all<T: Send>(
@@ -131,6 +137,7 @@ pub fn parse_all<T: Send>(
 ) -> PyResult<Vec<T>> {
     match data
         .par_chunks_exact(stride)
+        .with_min_len(MIN_TASK)
         .map(&parse)
         .collect::<Result<Vec<T>, &str>>()
     {
@@ -153,7 +160,11 @@ pub fn check_all(
     stride: usize,
     check: impl Fn(&[u64]) -> Result<(), &'static str> + Sync + Send,
 ) -> PyResult<()> {
-    match data.par_chunks_exact(stride).position_first(|rec| check(rec).is_err()) {
+    match data
+        .par_chunks_exact(stride)
+        .with_min_len(MIN_TASK)
+        .position_first(|rec| check(rec).is_err())
+    {
         None => Ok(()),
         Some(index) => Err(arg.error_at(index, check(&data[index * stride..(index + 1) * stride]).unwrap_err())),
     }
@@ -203,6 +214,7 @@ pub fn fr_limbs(values: &[Fr]) -> Vec<u64> {
     let mut out = vec![0u64; values.len() * LIMBS];
     out.par_chunks_exact_mut(LIMBS)
         .zip(values.par_iter())
+        .with_min_len(MIN_TASK)
         .for_each(|(o, v)| o.copy_from_slice(&v.into_bigint().0));
     out
 }
@@ -328,6 +340,7 @@ pub fn affine_limbs<G: Curve>(affine: &[G::MulBase]) -> Vec<u64> {
     let mut out = vec![0u64; affine.len() * G::POINT_LIMBS];
     out.par_chunks_exact_mut(G::POINT_LIMBS)
         .zip(affine.par_iter())
+        .with_min_len(MIN_TASK)
         .for_each(|(o, p)| G::write(p, o));
     out
 }

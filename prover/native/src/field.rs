@@ -11,7 +11,7 @@ use numpy::{PyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use rayon::prelude::*;
 
-use crate::arrays::{below, bigint, c_order, check_all, input, output, Arg, LIMBS, NOT_FQ, NOT_FR};
+use crate::arrays::{below, bigint, c_order, check_all, input, output, Arg, LIMBS, MIN_TASK, NOT_FQ, NOT_FR};
 
 /// Shape check for element-wise kernels: any array whose last axis holds the 4 limbs.
 fn element_shape(arg: Arg, shape: &[usize]) -> PyResult<()> {
@@ -42,6 +42,7 @@ fn map_elements(
     let mut out = vec![0u64; data.len()];
     out.par_chunks_exact_mut(LIMBS)
         .zip(data.par_chunks_exact(LIMBS))
+        .with_min_len(MIN_TASK)
         .for_each(|(o, l)| o.copy_from_slice(&f(bigint(l)).0));
     Ok(out)
 }
@@ -126,6 +127,7 @@ fn binary<'py>(
         let mut out = vec![0u64; a_data.len()];
         out.par_chunks_exact_mut(LIMBS)
             .zip(a_data.par_chunks_exact(LIMBS).zip(b_data.par_chunks_exact(LIMBS)))
+            .with_min_len(MIN_TASK)
             .for_each(|(o, (x, y))| o.copy_from_slice(&op(bigint(x), bigint(y)).0));
         Ok(out)
     })?;

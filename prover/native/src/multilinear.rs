@@ -180,6 +180,7 @@ pub fn poly_evaluate<'py>(
                 let step = x.pow([CHUNK as u64]);
                 let parts: Vec<Fr> = coeffs
                     .par_chunks(CHUNK)
+                    .with_min_len(4)
                     .map(|c| c.iter().rev().fold(Fr::zero(), |acc, v| acc * x + v))
                     .collect();
                 parts.iter().rev().fold(Fr::zero(), |acc, v| acc * step + v)

@@ -93,7 +93,8 @@ pub fn poseidon_permute<'py>(
         let mut values = parse_all(s_arg, s_data, LIMBS, fr)?;
         let constants = parse_all(c_arg, c_data, LIMBS, fr)?;
         let mds = parse_all(m_arg, m_data, LIMBS, fr)?;
-        values.par_chunks_mut(t).for_each_init(
+        // a permutation is some thousand multiplications: a few states stay on this thread
+        values.par_chunks_mut(t).with_min_len(16).for_each_init(
             || vec![Fr::from(0u64); t],
             |scratch, state| permute(state, &constants, &mds, full_rounds, scratch),
         );
