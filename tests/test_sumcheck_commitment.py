@@ -100,7 +100,7 @@ def test_reject_twins(key):
     folds[1] = bump_point(folds[1])
     with pytest.raises(pc.OpeningError):
         check(key, c, point, value, altered(proof, folds=tuple(folds)))
-    for k in range(3):
+    for k in range(2):
         witnesses = list(proof.witnesses)
         witnesses[k] = bump_point(witnesses[k])
         with pytest.raises(pc.OpeningError, match="batched KZG"):

@@ -24,14 +24,23 @@ so at any beta, with ``E_j(beta^2) = (f_j(beta) + f_j(-beta)) / 2`` and
 
 The prover commits to ``f_1 .. f_{n-1}``; the transcript draws beta; the prover sends every
 ``f_j`` at ``x = (beta, -beta, beta^2)``; the verifier runs the fold check for each j (with the
-claimed value in place of ``f_n(beta^2)``). The ``3n`` evaluations are proved at once: with
-``rho`` drawn, ``B = sum_j rho^j f_j``, the prover sends ``W_k = [(B(X) - B(x_k)) / (X - x_k)]_1``
-for the three points, and with ``gamma`` drawn after them the verifier checks
+claimed value in place of ``f_n(beta^2)``). The ``3n`` evaluations are proved at once. With
+``rho`` drawn, ``B = sum_j rho^j f_j`` takes the values ``b_k = sum_j rho^j f_j(x_k)`` at the
+three points, and they are opened together by the multi-point opening of Boneh, Drake, Fisch
+and Gabizon (2020, "shplonk"): with ``Z(X) = prod_k (X - x_k)`` and ``I`` the quadratic through
+the ``(x_k, b_k)``, the prover sends ``W = [h(tau)]_1``, ``h = (B - I) / Z``; with ``z`` drawn,
 
-    e(L, G2) = e(R, tau G2),    R = sum_k gamma^k W_k,
-    L = (sum_k gamma^k) [B(tau)]_1 - (sum_k gamma^k B(x_k)) G1 + sum_k gamma^k x_k W_k,
+    L(X) = B(X) - I(z) - Z(z) h(X)
 
-which is the three KZG equations ``B(tau) - B(x_k) = (tau - x_k) W_k`` combined. Because the
+vanishes at z, and the prover sends ``W' = [L(X) / (X - z)]_1``. The verifier checks
+
+    e([L(tau)]_1 + z W', G2) = e(W', tau G2),   [L(tau)]_1 = [B(tau)]_1 - I(z) G1 - Z(z) W,
+
+where ``[B(tau)]_1 = sum_j rho^j [f_j(tau)]_1``: two multi-scalar multiplications of the table's
+size for the prover (against three for one KZG witness per point), and fixed G2 points for the
+verifier (the EVM's pairing precompile takes no G2 arithmetic). ``h`` is a polynomial exactly
+when B takes the claimed values, and then ``L(z) = 0``; a false ``b_k`` makes ``B - I`` not
+divisible by Z, so the check fails except with probability about ``N / |Fr|`` over z. Because the
 fold checks hold at a beta drawn after the folds were committed, they hold as polynomial
 identities except with probability about ``n deg / |Fr|``, and the last one forces ``f_n`` to be
 the constant claimed. Binding rests on the strong Diffie–Hellman assumption for the ceremony's
@@ -109,12 +118,12 @@ def absorb_point(transcript: Transcript, point: np.ndarray) -> None:
 
 @dataclass(frozen=True)
 class EvaluationProof:
-    """The folds' commitments, every fold's values at (beta, -beta, beta^2), the three KZG
-    witnesses of the batched opening."""
+    """The folds' commitments, every fold's values at (beta, -beta, beta^2), and the two
+    witnesses ``W``, ``W'`` of their multi-point opening (module docstring)."""
 
     folds: tuple[np.ndarray, ...]  # n - 1 G1 points
     values: tuple[tuple[int, int, int], ...]  # n triples
-    witnesses: tuple[np.ndarray, np.ndarray, np.ndarray]
+    witnesses: tuple[np.ndarray, np.ndarray]
 
 
 def _challenges(transcript: Transcript, folds, point, value) -> int:
@@ -154,11 +163,49 @@ def prove_evaluation(
     for f in polys[1:]:
         weight = weight * rho % R
         batched[: len(f)] = kernels.fr_add(batched[: len(f)], scaled(f, weight))
-    w_beta, w_minus, w_square = (commit(key, kernels.poly_quotient(batched, x)) for x in xs)
-    for w in (w_beta, w_minus, w_square):
-        absorb_point(transcript, w)
-    transcript.challenge()  # gamma: the verifier's, drawn here too so both transcripts go on alike
-    return value, EvaluationProof(folds, values, (w_beta, w_minus, w_square))  # type: ignore[arg-type]
+    points = (beta, R - beta, beta * beta % R)
+    at = [sum(pow(rho, j, R) * triple[k] for j, triple in enumerate(values)) % R for k in range(3)]
+    size = len(batched)
+    if size < 4:  # room for the quadratic I; the quotients' entries past the table's size are 0
+        batched = np.concatenate([batched, np.zeros((4 - size, 4), dtype=np.uint64)])
+    # h = (B - I) / Z: B - I vanishes at the three points, so each division by (X - x_k) is exact
+    h = batched.copy()
+    h[:3] = kernels.fr_sub(h[:3], ints_to_limbs(_interpolation(points, at)))
+    for x in points:
+        h = kernels.poly_quotient(h, element(x))
+    w = commit(key, h[:size])
+    absorb_point(transcript, w)
+    z = transcript.challenge()
+    # L = B - I(z) - Z(z) h, which vanishes at z
+    low = batched.copy()
+    low[: len(h)] = kernels.fr_sub(low[: len(h)], scaled(h, _vanishing(points, z)))
+    low[:1] = kernels.fr_sub(low[:1], ints_to_limbs([_evaluate(_interpolation(points, at), z)]))
+    w_z = commit(key, kernels.poly_quotient(low, element(z))[:size])
+    absorb_point(transcript, w_z)
+    return value, EvaluationProof(folds, values, (w, w_z))  # type: ignore[arg-type]
+
+
+def _interpolation(points: Sequence[int], values: Sequence[int]) -> list[int]:
+    """The coefficients (lowest first) of the quadratic through three (point, value) pairs."""
+    coefficients = [0, 0, 0]
+    for k, (x, v) in enumerate(zip(points, values, strict=True)):
+        others = [p for m, p in enumerate(points) if m != k]
+        scale = v * pow((x - others[0]) * (x - others[1]), -1, R) % R
+        # (X - a)(X - b) = X^2 - (a + b) X + a b
+        for i, c in enumerate((others[0] * others[1], -(others[0] + others[1]), 1)):
+            coefficients[i] = (coefficients[i] + scale * c) % R
+    return coefficients
+
+
+def _evaluate(coefficients: Sequence[int], x: int) -> int:
+    return sum(c * pow(x, i, R) for i, c in enumerate(coefficients)) % R
+
+
+def _vanishing(points: Sequence[int], x: int) -> int:
+    out = 1
+    for p in points:
+        out = out * (x - p) % R
+    return out
 
 
 def verify_evaluation(
@@ -174,8 +221,8 @@ def verify_evaluation(
     if not point:  # one value: as opened, the table [f0, 0] at the point (0)
         point = (0,)
     n = len(point)
-    if len(proof.folds) != n - 1 or len(proof.values) != n or len(proof.witnesses) != 3:
-        raise OpeningError(f"an opening at {n} coordinates has {n - 1} folds, {n} value triples and 3 witnesses")
+    if len(proof.folds) != n - 1 or len(proof.values) != n or len(proof.witnesses) != 2:
+        raise OpeningError(f"an opening at {n} coordinates has {n - 1} folds, {n} value triples and 2 witnesses")
     if any(not 0 <= v < R for triple in proof.values for v in triple) or not 0 <= value < R:
         raise OpeningError("an opening's values must be field elements")
     beta = _challenges(transcript, proof.folds, point, value)
@@ -195,22 +242,22 @@ def verify_evaluation(
     for triple in proof.values:
         transcript.absorb(triple)
     rho = transcript.challenge()
-    for w in proof.witnesses:
-        absorb_point(transcript, w)
-    gamma = transcript.challenge()
+    w, w_z = proof.witnesses
+    absorb_point(transcript, w)
+    z = transcript.challenge()
+    absorb_point(transcript, w_z)
     rho_powers = [pow(rho, j, R) for j in range(n)]
-    gammas = [1, gamma, gamma * gamma % R]
-    total_gamma = sum(gammas) % R
-    batched_at = [sum(rp * proof.values[j][k] for j, rp in enumerate(rho_powers)) % R for k in range(3)]
-    constant = (-sum(g * b for g, b in zip(gammas, batched_at, strict=True))) % R
-    left_points = np.stack([np.asarray(commitment), *proof.folds, vk.g1, *proof.witnesses])
-    left_scalars = (
-        [rp * total_gamma % R for rp in rho_powers] + [constant] + [g * x % R for g, x in zip(gammas, xs, strict=True)]
-    )
+    at = [sum(rp * proof.values[j][k] for j, rp in enumerate(rho_powers)) % R for k in range(3)]
+    if len(set(xs)) < 3 or z in xs:
+        raise OpeningError("the transcript drew coinciding opening points; no opening can be checked at them")
+    i_z = _evaluate(_interpolation(xs, at), z)
+    # [L(tau)]_1 + z W' = sum_j rho^j [f_j(tau)]_1 - I(z) G1 - Z(z) W + z W'
+    left_points = np.stack([np.asarray(commitment), *proof.folds, vk.g1, w, w_z])
+    left_scalars = [*rho_powers, (-i_z) % R, (-_vanishing(xs, z)) % R, z]
     try:
         left = kernels.g1_msm(left_points, ints_to_limbs(left_scalars))
-        minus_right = kernels.g1_msm(np.stack(proof.witnesses), ints_to_limbs([(-g) % R for g in gammas]))
+        minus_w_z = kernels.g1_msm(np.stack([w_z]), ints_to_limbs([R - 1]))
     except ValueError as exc:  # the kernels check every point is on the curve
         raise OpeningError(f"an opening's commitment, fold or witness is not a G1 point: {exc}") from exc
-    if not kernels.pairing_check(np.stack([left, minus_right]), np.stack([vk.g2, vk.tau_g2])):
+    if not kernels.pairing_check(np.stack([left, minus_w_z]), np.stack([vk.g2, vk.tau_g2])):
         raise OpeningError("the batched KZG check failed: the opening is not of the committed table")
