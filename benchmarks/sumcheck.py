@@ -109,17 +109,6 @@ def workload(name: str, scale: float):
     return quantize(graph, model_inputs(shape, x_tr), model.precision), model_inputs(shape, x_te[:64])
 
 
-def key_power(graph, batch: int) -> int:
-    """The fewest G1 powers (as a power of two) for every table the proof commits."""
-    from prover.sumcheck.inference import layouts, weight_tables
-
-    sizes = [len(t) for t in weight_tables(graph).values()]
-    sizes += [1 << layout.n for layout in layouts(graph, batch).values()]
-    sizes += [1 << graph.tensors[op.output].quantized_bits for op in graph.ops if op.kind == "rescale"]
-    sizes += [1 << op.attrs["shift"] for op in graph.ops if op.kind == "rescale"]
-    return max(max(sizes) - 1, 1).bit_length()
-
-
 def child(name: str, batch: int, scale: float, out: Path) -> int:
     """One measured run: commit, prove, verify; the figures as JSON in ``out``."""
     from prover.circuit.statements import architecture_graph, architecture_spec
@@ -127,6 +116,7 @@ def child(name: str, batch: int, scale: float, out: Path) -> int:
     from prover.onnx.executor import execute, quantize_input
     from prover.sumcheck import commitment as pcs
     from prover.sumcheck import inference
+    from prover.sumcheck.inference import key_power
 
     graph, x = workload(name, scale)
     xs = quantize_input(graph, x[:batch])

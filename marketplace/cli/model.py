@@ -117,14 +117,22 @@ def compile_model(args: argparse.Namespace) -> dict:
             labels=labels,
             calibration_name=str(args.calibration),
         )
+        if getattr(args, "backend", "groth16") == "sumcheck":
+            from marketplace.cli.sumcheck_model import compile_sumcheck
+
+            step("write files")
+            return compile_sumcheck(model, outdir)
         compiled = compile_model(model, outdir, "public" if args.public_model else "private", step)
     return compiled.info
 
 
 def run_compile(args: argparse.Namespace) -> int:
+    if args.backend == "sumcheck" and args.public_model:
+        raise ZkmarketError("--public-model is a Groth16 circuit mode: the sumcheck backend always commits the weights")
     info = compile_model(args)
-    print(f"model commitment: {int(info['model_commitment'], 16)}")
-    print(f"constraints: {info['constraints']}  wires: {info['wires']}  mode: {info['mode']}")
+    if args.backend == "groth16":
+        print(f"model commitment: {int(info['model_commitment'], 16)}")
+        print(f"constraints: {info['constraints']}  wires: {info['wires']}  mode: {info['mode']}")
     if "accuracy" in info:
         a = info["accuracy"]
         print(
@@ -137,8 +145,19 @@ def run_compile(args: argparse.Namespace) -> int:
 # --- witness, setup, prove, verify -----------------------------------------------------------
 
 
+def _backend(outdir) -> str:
+    from marketplace.setup.sumcheck_folder import folder_backend
+
+    return folder_backend(outdir)
+
+
 def run_witness(args: argparse.Namespace) -> int:
     from prover.formats.wtns import write_wtns
+
+    if _backend(args.outdir) == "sumcheck":
+        raise ZkmarketError(
+            f"{args.outdir} is compiled for the sumcheck backend, which has no witness file: run model prove"
+        )
 
     salt = parse_salt(args.salt)
     statement, _ = load_statement(Path(args.outdir))
@@ -171,6 +190,13 @@ def setup_model(outdir, ptau_path=None, progress: bool = False) -> None:
 
 
 def run_setup(args: argparse.Namespace) -> int:
+    if _backend(args.outdir) == "sumcheck":
+        from marketplace.cli import sumcheck_model
+
+        args.max_batch = args.max_batch or sumcheck_model.folder_format.DEFAULT_MAX_BATCH
+        return sumcheck_model.run_setup(args)
+    if args.max_batch is not None:
+        raise ZkmarketError("--max-batch is for sumcheck folders: a Groth16 key proves one input at a time")
     setup_model(args.outdir, args.ptau, progress=sys.stderr.isatty())
     if args.ptau is None:
         print(
@@ -195,6 +221,10 @@ def run_prove(args: argparse.Namespace) -> int:
     from prover.groth16.prove import prove
     from prover.groth16.verify import verify
 
+    if _backend(args.outdir) == "sumcheck":
+        from marketplace.cli import sumcheck_model
+
+        return sumcheck_model.run_prove(args)
     outdir = Path(args.outdir)
     zkey = outdir / CIRCUIT_ZKEY
     salt = parse_salt(args.salt)
@@ -268,6 +298,10 @@ def verify_model(outdir, proof_path, public_path) -> list[int]:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    if _backend(args.outdir) == "sumcheck":
+        from marketplace.cli import sumcheck_model
+
+        return sumcheck_model.run_verify(args)
     public = verify_model(args.outdir, args.proof, args.public)
     names = read_model_json(Path(args.outdir))["public_inputs"]
     print("OK")
@@ -319,6 +353,15 @@ VERBS: Verbs = {
                     "help": "activation and weight bit widths (default: chosen from --labels, else 8 8)",
                 },
             ),
+            (
+                "--backend",
+                {
+                    "choices": ["groth16", "sumcheck"],
+                    "default": "groth16",
+                    "help": "groth16: one circuit, 256-byte proofs settled on-chain; sumcheck: big models and "
+                    "batches, weights committed once (off-chain verification)",
+                },
+            ),
         ],
     ),
     "witness": (
@@ -336,6 +379,14 @@ VERBS: Verbs = {
                 {
                     "metavar": "P",
                     "help": "powers of tau prepared for phase 2 (default: a throw-away local one, for trying things)",
+                },
+            ),
+            (
+                "--max-batch",
+                {
+                    "type": int,
+                    "metavar": "N",
+                    "help": "sumcheck folders: the largest batch one proof covers (default 64)",
                 },
             ),
         ],

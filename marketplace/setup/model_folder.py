@@ -52,13 +52,12 @@ FORMAT_VERSION = 2
 COMPILE_AGAIN = "compile the model again (`zkmarket model compile MODEL.onnx DIR`)"
 
 # field -> the JSON type it must have
-REQUIRED_FIELDS: dict[str, type] = {
+# what every compiled-model folder's model.json holds, whichever the backend
+MODEL_FIELDS: dict[str, type] = {
     "format_version": int,
     "name": str,
     "source": dict,
     "model_key": str,
-    "mode": str,
-    "public_inputs": list,
     "model_commitment": str,
     "architecture_hash": str,
     "architecture": dict,
@@ -66,8 +65,13 @@ REQUIRED_FIELDS: dict[str, type] = {
     "calibration_samples": int,
     "input": dict,
     "output": dict,
-    "scales": dict,
     "parameters": int,
+}
+REQUIRED_FIELDS: dict[str, type] = {
+    **MODEL_FIELDS,
+    "mode": str,
+    "public_inputs": list,
+    "scales": dict,
     "constraints": int,
     "wires": int,
 }
@@ -89,10 +93,9 @@ def hex_bytes32(value: int) -> str:
     return "0x" + value.to_bytes(32, "big").hex()
 
 
-def read_model_json(folder: str | Path) -> dict:
-    """``model.json`` of a compiled-model folder, after checking its format version and that
-    every field of the schema is there with its type. ModelFolderError says what to run when
-    the file is missing, unreadable, of an unknown or missing version, or incomplete."""
+def read_json_object(folder: str | Path) -> tuple[Path, dict]:
+    """The path and content of a folder's model.json, a JSON object; ModelFolderError says what
+    to run when it is missing or unreadable."""
     folder = Path(folder)
     path = folder / MODEL_JSON
     try:
@@ -103,6 +106,16 @@ def read_model_json(folder: str | Path) -> dict:
         raise ModelFolderError(f"{path} is not valid JSON ({exc}): {COMPILE_AGAIN}") from exc
     if not isinstance(info, dict):
         raise ModelFolderError(f"{path} is not a JSON object: {COMPILE_AGAIN}")
+    return path, info
+
+
+def read_model_json(folder: str | Path) -> dict:
+    """``model.json`` of a compiled-model folder, after checking its format version and that
+    every field of the schema is there with its type. ModelFolderError says what to run when
+    the file is missing, unreadable, of an unknown or missing version, or incomplete."""
+    path, info = read_json_object(folder)
+    if info.get("backend", "groth16") != "groth16":
+        raise ModelFolderError(f"{folder} is compiled for the {info['backend']} backend, not for Groth16")
     version = info.get("format_version")
     if type(version) is not int or version != FORMAT_VERSION:
         found = "no format version" if version is None else f"format version {version!r}"

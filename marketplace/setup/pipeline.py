@@ -205,7 +205,6 @@ def compile_model(
     (step 2). The files are written into a temporary folder that is renamed to ``folder`` only
     when complete: on any error or interruption nothing is left behind. ``step`` is told as each
     part starts (a progress bar)."""
-    from prover.circuit.compile import weight_names
     from prover.formats.r1cs import write_r1cs
 
     folder = Path(folder)
@@ -215,12 +214,36 @@ def compile_model(
     step("build circuit")
     circuit = inference_circuit(graph, mode)
     r1cs = circuit.r1cs
+    info = model_info(model)
+    info.update(
+        mode=mode,
+        public_inputs=list(PUBLIC_INPUTS),
+        scales={n: {"scale": t.scale, "bits": t.bits, "checked": t.checked} for n, t in graph.tensors.items()},
+        constraints=int(r1cs.n_constraints),
+        wires=int(r1cs.n_wires),
+    )
+    step("write files")
+    check_empty_folder(folder)
+
+    def write(tmp: Path) -> None:
+        write_r1cs(r1cs, tmp / CIRCUIT_R1CS)
+        save_graph(graph, tmp)
+        write_model_json(tmp, info)
+
+    write_folder(folder, write)
+    return CompiledModel(folder, graph, circuit, read_model_json(folder))
+
+
+def model_info(model: QuantizedModel) -> dict:
+    """The fields of model.json that every backend's folder holds (``model_folder.MODEL_FIELDS``),
+    and ``accuracy`` when the model was quantized with labelled inputs."""
+    from prover.circuit.compile import weight_names
+
+    graph = model.graph
     info = {
         "name": model.onnx_path.stem,
         "source": {"file": model.onnx_path.name, "sha256": sha256_file(model.onnx_path)},
         "model_key": model.key,
-        "mode": mode,
-        "public_inputs": list(PUBLIC_INPUTS),
         "model_commitment": hex_field(model_commitment(graph)),
         "architecture_hash": hex_bytes32(architecture_hash(graph)),
         "architecture": architecture_spec(graph),
@@ -228,10 +251,7 @@ def compile_model(
         "calibration_samples": int(model.calibration_samples),
         "input": _tensor_info(graph, graph.input),
         "output": _tensor_info(graph, graph.output),
-        "scales": {n: {"scale": t.scale, "bits": t.bits, "checked": t.checked} for n, t in graph.tensors.items()},
         "parameters": int(sum(graph.constants[n].values.size for n in weight_names(graph))),
-        "constraints": int(r1cs.n_constraints),
-        "wires": int(r1cs.n_wires),
     }
     if model.evaluation is not None:
         x_eval, y_eval, evaluated_on = model.evaluation
@@ -241,20 +261,21 @@ def compile_model(
             "float": accuracy(model.float_graph, x_eval, y_eval),
             "quantized": accuracy(graph, x_eval, y_eval),
         }
-    step("write files")
-    check_empty_folder(folder)
+    return info
+
+
+def write_folder(folder: Path, write: Callable[[Path], None]) -> None:
+    """Let ``write`` fill a temporary folder beside ``folder``, then rename it to ``folder``
+    (an empty folder there is replaced): on any error or interruption nothing is left behind."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
     try:
-        write_r1cs(r1cs, tmp / CIRCUIT_R1CS)
-        save_graph(graph, tmp)
-        write_model_json(tmp, info)
+        write(tmp)
         os.chmod(tmp, 0o755)
-        os.rename(tmp, folder)  # replaces an empty folder; nothing partial is ever visible
+        os.rename(tmp, folder)  # nothing partial is ever visible under the folder's name
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return CompiledModel(folder, graph, circuit, read_model_json(folder))
 
 
 # --- 3. the ceremony ------------------------------------------------------------------------------

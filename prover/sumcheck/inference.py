@@ -134,6 +134,18 @@ def weight_tables(graph: Graph) -> dict[str, np.ndarray]:
     return tables
 
 
+def key_power(graph: Graph, batch: int) -> int:
+    """The fewest G1 powers, as a power of two, that every table a proof of ``batch`` inputs
+    commits needs: the weights, the advice (a tensor's size), the lookups' multiplicities (their
+    tables' sizes)."""
+    sizes = [len(t) for t in weight_tables(graph).values()]
+    sizes += [1 << layout.n for layout in layouts(graph, batch).values()]
+    sizes += [1 << graph.tensors[op.output].quantized_bits for op in graph.ops if op.kind == "rescale"]
+    sizes += [1 << op.attrs["shift"] for op in graph.ops if op.kind == "rescale"]
+    sizes += [1 << graph.tensors[op.inputs[0]].quantized_bits for op in graph.ops if op.kind == "relu"]
+    return max(max(sizes) - 1, 1).bit_length()
+
+
 def commit_weights(key: pcs.CommitmentKey, graph: Graph) -> dict[str, np.ndarray]:
     """The weights' commitments (one G1 point per dense weight and bias): the model's
     registration on this backend."""
