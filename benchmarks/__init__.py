@@ -17,11 +17,21 @@ BENCHMARKS = {
     "poseidon": "benchmarks.poseidon",
     "sumcheck": "benchmarks.sumcheck",
     "model_prove": "benchmarks.model_prove",
+    "zoo": "benchmarks.zoo",
 }
 
 HERE = Path(__file__).resolve().parent
 CACHE_DIR = HERE / ".cache"
 RESULTS_DIR = HERE / "results"
+
+
+def earlier_rows(name: str) -> list[dict]:
+    """The rows of ``benchmarks/results/NAME`` as last saved (none if it is absent or unreadable),
+    so that a run of some cases keeps the others' rows."""
+    try:
+        return list(json.loads((RESULTS_DIR / name).read_text()).get("rows", []))
+    except (OSError, ValueError):
+        return []
 
 
 def save_result(name: str, result: dict) -> Path:

@@ -119,6 +119,26 @@ def run_capped(
     }
 
 
+def zkmarket_steps(name: str, log: Path, row: dict, echo: bool = False):
+    """``step(label, *args)``: runs ``zkmarket *args`` as a measured child process (output to
+    ``log``), records the measurement in ``row[label]`` and raises, with the log's tail, unless
+    it succeeded."""
+    zk = zkmarket_cmd()
+
+    def step(label: str, *args) -> dict:
+        result = run_capped(zk + [str(a) for a in args], log)
+        row[label] = result
+        if echo:
+            print(f"  {label}: {result['seconds']:.1f} s, {result['peak_rss_mib']:.0f} MiB", flush=True)
+        if result["status"] != "ok":
+            raise RuntimeError(
+                f"{name}: zkmarket {' '.join(map(str, args[:2]))} {result['status']}:\n{log.read_text()[-3000:]}"
+            )
+        return result
+
+    return step
+
+
 def cached_ptau(power: int) -> Path:
     """The INSECURE known-secret ptau of ``power`` (the groth16 benchmark's secret and cache)."""
     path = CACHE_DIR / f"known_secret_{power}.ptau"
@@ -146,17 +166,8 @@ def measure_ours(name: str, model, calibration: np.ndarray, x: np.ndarray, workd
     np.save(work / "input.npy", x)
     np.save(work / "calibration.npy", calibration)
     outdir, log = work / "model", work / "log.txt"
-    zk = zkmarket_cmd()
     row: dict = {}
-
-    def step(label: str, *args) -> dict:
-        result = run_capped(zk + [str(a) for a in args], log)
-        row[label] = result
-        if result["status"] != "ok":
-            raise RuntimeError(
-                f"{name}: zkmarket {' '.join(map(str, args[:2]))} {result['status']}:\n{log.read_text()[-3000:]}"
-            )
-        return result
+    step = zkmarket_steps(name, log, row)
 
     step(
         "compile",

@@ -53,7 +53,7 @@ Sections:
   mobilenet_v2 2.2M, squeezenet1_1 0.7M) is committed without its weights: the data of every
   float initializer that a Conv, Gemm, MatMul or BatchNormalization reads as a parameter is
   cleared, and ``metadata_props`` say so (``zoo.weights``); the graph, the shapes and every other
-  constant stay as exported. ``tests/support/torch_zoo.py`` (numpy and onnx only) fills them
+  constant stay as exported. ``benchmarks/torch_zoo.py`` (numpy and onnx only) fills them
   again from a seeded RNG by each tensor's role and place in the graph (He-normal weights,
   biases within 1/sqrt(fan_in), positive BatchNorm variances), so the four resnet18 exports get
   the same weights. ``--full-weights DIR`` also writes every export with its own weights into
@@ -69,6 +69,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.torch_zoo import PARAMETER_SLOTS, PARAMETERS_KEY, WEIGHTS_KEY
 from marketplace.models import digits_split
 
 ZOO = Path(__file__).resolve().parents[1] / "tests" / "zoo"
@@ -155,12 +156,6 @@ def export_sklearn() -> None:
 TORCH_ZOO = ZOO / "torch"
 # a committed file stays under this; a larger export is committed without its weights
 MAX_FILE_BYTES = 2_000_000
-# the metadata key that marks an export whose parameters were cleared (tests/support/torch_zoo.py)
-WEIGHTS_KEY = "zoo.weights"
-# the metadata key of the torch model's parameter count
-PARAMETERS_KEY = "zoo.parameters"
-# the ONNX operators whose operands after the first are parameters (and their input slots)
-PARAMETER_SLOTS = {"Conv": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "BatchNormalization": (1, 2, 3, 4)}
 EXPORTERS = ("ts", "dynamo")  # and "ts_unfolded": TorchScript without constant folding
 TORCH_OPSETS = (17, 18)
 # the dynamo exporter's lowest opset; below it, the export is converted down (convert_down)

@@ -4,7 +4,7 @@ the circuits' sizes are exact, and those beyond the Groth16 backend are refused.
 
 Trained models (the MLP, the transformer, the GRU and the LSTM) are checked by label agreement
 with onnxruntime on the digits test split. The torchvision nets are random (committed without
-their weights, ``support.torch_zoo`` fills them again), and a random net gives nearly the same
+their weights, ``benchmarks.torch_zoo`` fills them again), and a random net gives nearly the same
 logits on every input, so their check is the logits' error on the part that depends on the
 input (the logits less their batch mean), beside label agreement.
 """
@@ -18,13 +18,13 @@ import pytest
 from onnx import helper
 from support.models import prove_label_and_check
 from support.onnx_cases import make_model, onnxruntime_run
-from support.torch_zoo import (
+
+from benchmarks.torch_zoo import (
     ZOO,
     fill_cleared_weights,
     has_cleared_weights,
     load_zoo_model,
 )
-
 from marketplace.models import digits_split
 from prover.circuit import statements as S
 from prover.circuit.size import MAX_DOMAIN_POWER, ModelTooLargeError, check_fits

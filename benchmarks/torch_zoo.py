@@ -21,9 +21,11 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-ZOO = Path(__file__).resolve().parents[1] / "zoo" / "torch"
+ZOO = Path(__file__).resolve().parents[1] / "tests" / "zoo" / "torch"
 # the metadata key that the export script sets on a file whose parameters it cleared
 WEIGHTS_KEY = "zoo.weights"
+# the metadata key of the torch model's parameter count
+PARAMETERS_KEY = "zoo.parameters"
 SEED = 0
 # the ONNX operators whose operands after the first are parameters, by input slot
 PARAMETER_SLOTS = {"Conv": (1, 2), "Gemm": (1, 2), "MatMul": (1,), "BatchNormalization": (1, 2, 3, 4)}
