@@ -1,4 +1,4 @@
-"""``zkmarket model`` on the sumcheck backend (``marketplace/cli/sumcheck_model.py``, the folder
+"""``zkmarket model`` on the sumcheck backend (``marketplace/cli/model.py``, its sumcheck section, the folder
 ``marketplace/setup/sumcheck_folder.py``, the proof file ``prover/sumcheck/proof_file.py``):
 compile, set up, prove a batch and verify it, run as a user would. Each reject twin is refused
 with one error line: a changed output, other inputs, another model's public file, a tampered or

@@ -93,6 +93,16 @@ def hex_bytes32(value: int) -> str:
     return "0x" + value.to_bytes(32, "big").hex()
 
 
+def folder_backend(folder: str | Path) -> str:
+    """The backend a compiled-model folder is for ("groth16" when model.json names none, or
+    when there is no readable model.json: the Groth16 reader then says what is wrong)."""
+    try:
+        info = json.loads((Path(folder) / MODEL_JSON).read_text())
+    except (OSError, ValueError):
+        return "groth16"
+    return info.get("backend", "groth16") if isinstance(info, dict) else "groth16"
+
+
 def read_json_object(folder: str | Path) -> tuple[Path, dict]:
     """The path and content of a folder's model.json, a JSON object; ModelFolderError says what
     to run when it is missing or unreadable."""

@@ -22,7 +22,6 @@ hash, and the weight commitments against the graph's tables when the prover load
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,16 +49,6 @@ FORMAT_VERSION = 1
 COMMITMENT_KEY = "commitment_key.npz"
 DEFAULT_MAX_BATCH = 64
 REQUIRED_FIELDS: dict[str, type] = {"backend": str, **MODEL_FIELDS}
-
-
-def folder_backend(folder: str | Path) -> str:
-    """The backend a compiled-model folder is for ("groth16" when model.json names none, or
-    when there is no readable model.json: the Groth16 reader then says what is wrong)."""
-    try:
-        info = json.loads((Path(folder) / MODEL_JSON).read_text())
-    except (OSError, ValueError):
-        return "groth16"
-    return info.get("backend", "groth16") if isinstance(info, dict) else "groth16"
 
 
 def compile_folder(model, folder: str | Path) -> dict:
