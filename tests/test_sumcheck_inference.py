@@ -40,6 +40,11 @@ def key():
 
 
 @pytest.fixture(scope="module")
+def lenet_key():
+    return commitment_key(LENET_POWER)
+
+
+@pytest.fixture(scope="module")
 def digits():
     return digits_data()
 
@@ -62,10 +67,10 @@ def mlp(key, digits):
         pytest.param("lenet", 4, marks=pytest.mark.slow),
     ],
 )
-def test_proof_verifies_and_outputs_are_the_executors(key, digits, name, batch):
+def test_proof_verifies_and_outputs_are_the_executors(request, key, digits, name, batch):
     """The bundled models (the cnn and lenet: convs, max pools, a flatten) at batch 1 and more."""
     if name == "lenet":
-        key = commitment_key(LENET_POWER)
+        key = request.getfixturevalue("lenet_key")
     graph = quantized(name, digits)
     case = Case(key, graph, inputs(graph, digits, batch, start=7))
     assert np.array_equal(case.outputs, executor.execute(graph, case.x)[graph.output])

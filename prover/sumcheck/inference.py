@@ -162,6 +162,8 @@ def check_supported(graph: Graph) -> None:
             raise _refuse(op, f"the sumcheck backend takes (C, H, W) samples, not {shapes[0]}")
         if op.kind == "conv" and tuple(op.attrs["dilations"]) != (1, 1):
             raise _refuse(op, f"dilations {tuple(op.attrs['dilations'])}: the sumcheck backend proves dilation 1")
+        if op.kind in ("dense", "conv") and not all(graph.is_constant(n) for n in op.inputs[1:]):
+            raise _refuse(op, "the sumcheck backend takes committed constant weights only")
         if op.kind == "maxpool":
             _check_lookup_bits(graph, op, op.inputs[0], "its comparisons' lookup")
     checked = [op for op in graph.ops if op.kind == "rescale"]
@@ -674,7 +676,7 @@ def _windows(graph: Graph, op: Op) -> list[_Window]:
     channel = Wiring(cb, cb, tuple((c, c, 1) for c in range(channels)))
     rows = wiring.window_positions(out_h, kh, sh, top, height)
     cols = wiring.window_positions(out_w, kw, sw, left, width)
-    valid = tuple((np.arange(1 << _bits(d)) < d).astype(np.int64) for d in (channels, out_h, out_w))
+    vc, vy, vx = ((np.arange(1 << _bits(d)) < d).astype(np.int64) for d in (channels, out_h, out_w))
     out = []
     for jy in range(kh):
         for jx in range(kw):
@@ -685,7 +687,7 @@ def _windows(graph: Graph, op: Op) -> list[_Window]:
                 mask[[p for p, _, _ in entries]] = 1
                 axes.append(Wiring(_bits(n_out), _bits(size), entries))
                 inside.append(mask)
-            out.append(_Window((channel, axes[0], axes[1]), valid, (inside[0], inside[1])))  # type: ignore[arg-type]
+            out.append(_Window((channel, axes[0], axes[1]), (vc, vy, vx), (inside[0], inside[1])))
     return out
 
 
