@@ -227,6 +227,59 @@ def test_two_hot_selector_is_refused(cnn, monkeypatch):
         cnn.check(proof=proof, outputs=outputs)
 
 
+def test_selector_at_padding_is_refused(key, monkeypatch):
+    """A padded max pool whose window inside x is all negative, its output set to 0 as if the
+    zero padding won, the selector at a window position outside x: the output is the selected
+    view's value (0) and at least every other, the selectors are one-hot, and only the
+    zero-check of ``sel_j - in_j sel_j^2`` (no selector outside x) is left to fail."""
+    graph, x = synthetic("pointwise")
+    case = Case(key, graph, x)
+    pool = next(op for op in graph.ops if op.kind == "maxpool")
+    (kh, kw), (sh, sw), (top, left) = pool.attrs["kernel"], pool.attrs["strides"], pool.attrs["pads"][:2]
+    pre = executor.execute(graph, x, keep_all=True)[pool.inputs[0]]
+    height, width = pre.shape[2:]
+    for py, px in np.ndindex(*graph.tensors[pool.output].shape[1:]):
+        rows = [py * sh + k - top for k in range(kh)]
+        cols = [px * sw + k - left for k in range(kw)]
+        inside = pre[1:, :, [r for r in rows if 0 <= r < height]][..., [q for q in cols if 0 <= q < width]]
+        negative = np.argwhere(inside.max(axis=(2, 3)) < 0)  # not sample 0, whose copy pads the batch
+        outside = [
+            jy * kw + jx
+            for jy, r in enumerate(rows)
+            for jx, q in enumerate(cols)
+            if not (0 <= r < height and 0 <= q < width)
+        ]
+        if outside and len(negative):
+            (b, c), j = negative[0] + (1, 0), outside[0]
+            break
+    else:
+        raise AssertionError("no window of negative values beside the padding")
+    where = (int(b), int(c), py, px)
+
+    def change(g, values):
+        pooled = values[pool.output].copy()
+        pooled[where] = 0
+        return rerun_after(g, {**values, pool.output: pooled}, pool.output)
+
+    tampered_run(monkeypatch, change)
+    honest = inf._pool_tables
+
+    def at_padding(graph, op, x, y, layout):
+        tables = dict(honest(graph, op, x, y, layout))
+        i = np.ravel_multi_index(where, layout.shape)
+        for k in range(kh * kw):
+            sel = fr_to_signed(tables[f"sel{k}:{op.output}"])
+            sel[i] = int(k == j)
+            tables[f"sel{k}:{op.output}"] = signed_to_fr(sel)
+        return tables
+
+    monkeypatch.setattr(inf, "_pool_tables", at_padding)
+    outputs, proof = inf.prove_inference(key, graph, x)
+    monkeypatch.undo()
+    with pytest.raises(VerificationError):
+        case.check(proof=proof, outputs=outputs)
+
+
 def test_tampered_sumcheck_messages_are_refused(cnn):
     """Every sumcheck of the walk (merges, the conv's two, the max pool's, the dense layer's, the
     relu's) with one value of its last round changed."""
