@@ -31,6 +31,7 @@ from prover.onnx.quantize import quantize
 from prover.sumcheck import inference as inf
 from prover.sumcheck import wiring
 from prover.sumcheck.mle import evaluate
+from prover.sumcheck.proof_file import read_proof, write_proof
 from prover.sumcheck.protocol import SumcheckError, SumcheckProof
 from prover.sumcheck.transcript import Transcript
 from prover.sumcheck.wiring import Wiring
@@ -358,3 +359,10 @@ def test_unsupported_ops_are_refused(key):
         x = executor.quantize_input(graph, rng.normal(0, 1, (1, *graph.input_tensor.shape)) * 0.1)
         with pytest.raises(UnsupportedModelError, match=match):
             inf.prove_inference(key, graph, x)
+
+
+def test_proof_file_round_trip(cnn, tmp_path):
+    """A conv model's proof (its conv, max pool and gather messages) written as the proof file
+    and read back verifies."""
+    write_proof(cnn.proof, tmp_path / "proof.json")
+    cnn.check(proof=read_proof(tmp_path / "proof.json"))

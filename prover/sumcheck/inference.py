@@ -203,7 +203,7 @@ def key_power(graph: Graph, batch: int) -> int:
     sizes += [1 << layout.n for layout in layouts(graph, batch).values()]
     sizes += [1 << graph.tensors[op.output].quantized_bits for op in graph.ops if op.kind == "rescale"]
     sizes += [1 << op.attrs["shift"] for op in graph.ops if op.kind == "rescale"]
-    sizes += [1 << graph.tensors[op.inputs[0]].quantized_bits for op in graph.ops if op.kind == "relu"]
+    sizes += [1 << graph.tensors[op.inputs[0]].quantized_bits for op in graph.ops if op.kind in ("relu", "maxpool")]
     return max(max(sizes) - 1, 1).bit_length()
 
 
