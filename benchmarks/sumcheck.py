@@ -40,7 +40,10 @@ BATCHES = {"mlp": (1, 64), "quadratic": (1, 64), "timit": (64,)}
 
 
 def proof_bytes(item) -> int:
-    """Bytes of a proof object: 32 per field element, 64 per G1 point (uncompressed)."""
+    """Bytes of a proof object: 32 per field element, 64 per G1 point (uncompressed), nothing
+    for an absent part (a lookup's multiplicity opening left to the batch opening)."""
+    if item is None:
+        return 0
     if isinstance(item, np.ndarray):
         return 64 * (item.size // 8)
     if isinstance(item, int):

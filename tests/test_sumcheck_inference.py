@@ -1,5 +1,6 @@
 """Inference proofs on the sumcheck backend (prover/sumcheck/inference.py) for the bundled
-digits MLP (dense, rescale, relu) and the quadratic-activation model (mul): the proof verifies
+digits MLP (dense, rescale, relu), the quadratic-activation model (mul), and the cnn and lenet
+(conv, maxpool, reshape; their reject twins are tests/test_sumcheck_conv.py): the proof verifies
 against the architecture alone (weights zeroed) and the weights' commitments, its outputs are
 the executor's bit for bit, and each reject twin is refused: a changed output, another input, a
 changed weight (in the registration or in the prover's hands), a changed intermediate value, an
@@ -7,68 +8,45 @@ out-of-range remainder, a tampered message or commitment, a truncated proof."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.sumcheck_cases import (
+    Case,
+    check_changed_weights_refused,
+    commitment_key,
+    inputs,
+    lenient_lookup,
+    quantized,
+)
+from support.sumcheck_cases import digits as digits_data
 
 from benchmarks.sumcheck import dense_network
-from marketplace.models import MODELS_DIR, digits_split, model_inputs
-from prover.ceremony.known_secret import known_secret_ptau
-from prover.circuit.statements import architecture_graph, architecture_spec
-from prover.errors import UnsupportedModelError, VerificationError
-from prover.field import limbs_to_ints
+from prover.errors import VerificationError
 from prover.onnx import executor
 from prover.onnx.importer import import_model
 from prover.onnx.quantize import quantize
-from prover.sumcheck import commitment as pc
 from prover.sumcheck import inference as inf
-from prover.sumcheck import lookup
 from prover.sumcheck.protocol import SumcheckProof
 
-POWER = 11  # the largest table: the first dense layer's 32 x 64 weights
+POWER = 11  # the largest tables: the mlp's first 32 x 64 weights, the cnn's 4 x (8, 8, 8) conv outputs
+LENET_POWER = 15  # lenet's 128 x 256 first dense weights and, at batch 4, its first conv's 4 x (8, 32, 32)
 
 
 @pytest.fixture(scope="module")
 def key():
-    return pc.commitment_key(known_secret_ptau(POWER, 0x5A11, 3, 5), POWER)
+    return commitment_key(POWER)
+
+
+@pytest.fixture(scope="module")
+def lenet_key():
+    return commitment_key(LENET_POWER)
 
 
 @pytest.fixture(scope="module")
 def digits():
-    x_tr, _, x_te, _ = digits_split()
-    return x_tr, x_te
-
-
-def quantized(name, digits):
-    x_tr, _ = digits
-    g = import_model(MODELS_DIR / f"{name}.onnx")
-    return quantize(g, model_inputs(g.input_tensor.shape, x_tr))
-
-
-def inputs(graph, digits, n, start=0):
-    _, x_te = digits
-    return executor.quantize_input(graph, model_inputs(graph.input_tensor.shape, x_te[start : start + n]))
-
-
-class Case:
-    def __init__(self, key, graph, x):
-        self.key, self.graph, self.x = key, graph, x
-        self.architecture = architecture_graph(architecture_spec(graph))
-        self.weights = inf.commit_weights(key, graph)
-        self.outputs, self.proof = inf.prove_inference(key, graph, x, self.weights)
-
-    def check(self, proof=None, outputs=None, x=None, weights=None):
-        inf.verify_inference(
-            self.key.verifier,
-            self.architecture,
-            self.weights if weights is None else weights,
-            self.x if x is None else x,
-            self.outputs if outputs is None else outputs,
-            self.proof if proof is None else proof,
-        )
+    return digits_data()
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +57,20 @@ def mlp(key, digits):
 
 @pytest.mark.parametrize(
     "name,batch",
-    [("mlp", 3), pytest.param("mlp", 1, marks=pytest.mark.slow), pytest.param("quadratic", 4, marks=pytest.mark.slow)],
+    [
+        ("mlp", 3),
+        ("cnn", 1),
+        ("cnn", 4),
+        pytest.param("mlp", 1, marks=pytest.mark.slow),
+        pytest.param("quadratic", 4, marks=pytest.mark.slow),
+        pytest.param("lenet", 1, marks=pytest.mark.slow),
+        pytest.param("lenet", 4, marks=pytest.mark.slow),
+    ],
 )
-def test_proof_verifies_and_outputs_are_the_executors(key, digits, name, batch):
+def test_proof_verifies_and_outputs_are_the_executors(request, key, digits, name, batch):
+    """The bundled models (the cnn and lenet: convs, max pools, a flatten) at batch 1 and more."""
+    if name == "lenet":
+        key = request.getfixturevalue("lenet_key")
     graph = quantized(name, digits)
     case = Case(key, graph, inputs(graph, digits, batch, start=7))
     assert np.array_equal(case.outputs, executor.execute(graph, case.x)[graph.output])
@@ -101,25 +90,8 @@ def test_proof_for_another_input_is_refused(mlp, digits):
         mlp.check(x=other, outputs=executor.execute(mlp.graph, other)[mlp.graph.output])
 
 
-def changed_weight(graph, name="dense2.W", where=(3, 5)):
-    g = dataclasses.replace(graph, constants=dict(graph.constants))
-    c = g.constants[name]
-    values = c.values.copy()
-    values[where] += 1
-    g.constants[name] = dataclasses.replace(c, values=values)
-    return g
-
-
-def test_changed_weight_is_refused(mlp, key):
-    """Checked against another registration the proof fails (the weights' commitments are part
-    of the statement), and a prover who runs other weights than the registered ones is refused
-    at the opening of the changed table."""
-    other = inf.commit_weights(key, changed_weight(mlp.graph))
-    with pytest.raises(VerificationError):
-        mlp.check(weights=other)
-    outputs, proof = inf.prove_inference(key, changed_weight(mlp.graph, "dense1.W", (0, 20)), mlp.x, mlp.weights)
-    with pytest.raises(pc.OpeningError):
-        mlp.check(proof=proof, outputs=outputs)
+def test_changed_weight_is_refused(mlp):
+    check_changed_weights_refused(mlp, registered=("dense2.W", (3, 5)), run=("dense1.W", (0, 20)))
 
 
 def test_changed_intermediate_value_is_refused(mlp, monkeypatch):
@@ -162,15 +134,8 @@ def test_out_of_range_remainder_is_refused(mlp, monkeypatch):
         values[g.output] = out
         return values
 
-    def lenient(key, witness, table, transcript, counts=None, deferred=None):
-        entries = limbs_to_ints(table)
-        known = set(entries)
-        counted = [v if v in known else entries[0] for v in limbs_to_ints(witness)]  # counted as another
-        counts = lookup.multiplicities(counted, entries)
-        return lookup.prove_lookup(key, witness, table, transcript, counts, deferred)
-
     monkeypatch.setattr(inf, "execute", tampered)
-    monkeypatch.setattr(inf, "prove_lookup", lenient)
+    monkeypatch.setattr(inf, "prove_lookup", lenient_lookup)
     outputs, proof = inf.prove_inference(mlp.key, mlp.graph, mlp.x)
     monkeypatch.undo()
     assert outputs[1, 0] == mlp.outputs[1, 0] + 1 and shift > 0
@@ -219,12 +184,6 @@ def test_malformed_statements_are_refused(mlp):
         mlp.check(x=bad)
     with pytest.raises(VerificationError, match="weight commitments"):
         mlp.check(weights={k: v for k, v in mlp.weights.items() if k != "dense1.b"})
-
-
-def test_unsupported_ops_are_refused(digits, key):
-    graph = quantized("cnn", digits)
-    with pytest.raises(UnsupportedModelError, match="sumcheck backend proves"):
-        inf.prove_inference(key, graph, inputs(graph, digits, 1))
 
 
 @pytest.mark.slow

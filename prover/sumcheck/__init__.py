@@ -23,6 +23,10 @@ Python reference that the native kernels will be checked against:
 - ``lookup``: range checks by logUp, the fraction sums proved by a GKR circuit (logUp-GKR), so
   that only the multiplicities are committed; what requantize, ReLU and every declared bound
   reduce to.
+- ``wiring``: gathered views, tables whose entries are fixed linear combinations of another's
+  (one sparse matrix per axis: a conv's operand, a max pool's windows, a reshape that moves
+  entries), and the predicate that reduces a claim about a view to one about its source.
 - ``inference``: a batch of a quantized graph's runs proved GKR-style from the output back to
-  the input, op by op (dense, rescale, relu, mul so far), against the weights' commitments.
+  the input, op by op (dense, conv, rescale, relu, maxpool, mul, reshape so far), against the
+  weights' commitments.
 """

@@ -4,18 +4,21 @@ Statement: for the architecture of a quantized graph (public), weights bound by 
 commitments (``commit_weights``, made once at registration) and a batch of public inputs, the
 public outputs are the graph's outputs on them, bit for bit as ``prover.onnx.executor`` computes
 them. Steps of issue 15 still to come: hiding input and output commitments, zero-knowledge
-masking, convolutions and the other op kinds, range checks of the weights at registration, and
-the native kernels; this module is the plain-Python reference they will be checked against.
+masking, the other op kinds, range checks of the weights at registration, and the native
+kernels; this module is the plain-Python reference they will be checked against.
 
-Tables. Every tensor (a batch of 1-D samples here) is a table with the sample index in the high
-bits and the feature index in the low ones, each padded to a power of two: the batch with copies
-of sample 0 (whose values are genuine runs), the features with zeros, which every supported op
-maps to zeros. A dense layer's weights ``W[o, i]`` are a table with o in the high bits, its bias
-a table over o.
+Tables. Every tensor (a batch of samples of shape ``(d_1, .., d_m)``) is a table whose index
+bits are ``[batch | axis 1 | .. | axis m]``, each field padded to a power of two (``Layout``): the
+batch with copies of sample 0 (whose values are genuine runs), every axis with zeros, which each
+op's relation below maps to zeros (so it holds on padded entries too). A dense layer's weights
+``W[o, i]`` are a table with o in the high bits, a convolution's ``W[o, c', ky, kx]`` one over
+the four padded axes in that order, a bias a table over o.
 
 Advice. Before any challenge the prover commits to what the graph's values do not determine
 through low-degree relations: per ``rescale`` ``y = floor(x / 2^s)`` the remainder
-``x - 2^s y`` (in ``[0, 2^s)``), and per ``relu`` the sign bit ``[x >= 0]`` (``y = sign * x``).
+``x - 2^s y`` (in ``[0, 2^s)``), per ``relu`` the sign bit ``[x >= 0]`` (``y = sign * x``), and
+per ``maxpool`` one selector table ``sel_j`` per window position j (row-major), the one-hot
+choice of the window's maximum (the first one; on padded entries j = 0).
 
 Walk. The verifier draws a point for the output and evaluates the output's extension there; then
 the ops are reduced from the last to the first, each turning one claim about its output's
@@ -26,6 +29,38 @@ one sumcheck over ``sum_k c_k eq(p_k, x) y(x)``):
     rescale  x~(p) = 2^s y~(p) + rem~(p);  rem in [0, 2^s), y in its declared bits (lookups)
     relu     y~(p) = sum_b eq(p, b) sign(b) x(b)  (degree 3);  (x, sign) in {(v, [v >= 0])}
     mul      y~(p) = sum_b eq(p, b) a(b) b(b)     (degree 3)
+
+Gathered views (``prover.sumcheck.wiring``). A view of x is ``V[b, k] = sum_q P(k, q) x[b, q]``
+with ``P`` a product of one sparse matrix per axis; a claim ``V~(rb, r) = v`` reduces to x by
+
+    v = sum_{b, q} eq(rb, b) P_r(q) x(b, q)                             (degree 2, ``_gather``)
+
+where the verifier computes ``P_r~`` at the sumcheck's point from the wiring itself; several
+claims about views of one x are combined with random coefficients into one such sumcheck.
+
+    conv     (strides s, zero pads, group; ``Cg = C / group``, ``g(o) = o // (O / group)``,
+             output claim at ``(rb, ro, rpy, rpx)``, ``E_y(rpy) = sum_{py < Py} eq(rpy, py)``)
+             y~ - bias~(ro) E_y(rpy) E_x(rpx) = sum_{o, c', ky, kx} eq(ro, o) W(o, c', ky, kx) X(o, c', ky, kx)
+             (degree 3 over the weight's bits; its claim joins the weight's), where X is the view
+             X(o, c', ky, kx) = sum_{c, qy, qx} Ch(o, c', c) My(ky, qy) Mx(kx, qx) x(rb, c, qy, qx),
+             Ch = [o < O][c' < Cg][c = g(o) Cg + c'],
+             My(ky, qy) = sum_{py < Py} eq(rpy, py) [ky < KH][qy = py s + ky - pad_top] (Mx alike):
+             only valid outputs and valid input positions appear, so padding is forced to zeros
+    reshape  a relabelling when both padded layouts put every element at the same index;
+             otherwise y is the view of x with the one matrix [q = position of y's k in x]
+    maxpool  (window position j = (jy, jx), ``x_j`` the view x(b, c, py s + jy - top,
+             px s + jx - left), zero outside x; ``out_j`` the public 0/1 mask of valid outputs
+             whose window position j lies outside x, ``in_j = 1 - out_j``)
+             D(j, b) = y(b) - x_j(b) + 2^(bits-1) out_j(b) in [0, 2^bits) for every j
+             (one range lookup over the stacked differences, bits = x's declared bits: y and
+             x_j are both in x's range, so the difference is in (-2^bits, 2^bits) and lies in
+             the table iff y >= x_j; where j is outside x the offset makes any y pass), then
+             y~(p) + mu lam^J = sum_b eq(p, b) sum_j sel_j x_j
+                               + mu eq(t, b) sum_j ((lam^j + lam^J) sel_j - lam^j in_j sel_j^2)
+             (degree 4; lam, mu and t drawn): y = sum_j sel_j x_j, and the zero-check of
+             sel_j - in_j sel_j^2 (sel_j in {0, 1}, and 0 where j is outside x) and of
+             sum_j sel_j - 1 (one-hot). So y is one of its window's values inside x and at least
+             every other: the maximum. Every claim about the views x_j goes to x in one gather.
 
 where the lookups (``prover.sumcheck.lookup``) leave claims of their own about what they check.
 Claims about the input are evaluated by the verifier; claims about weights and advice are
@@ -41,10 +76,11 @@ import numpy as np
 
 from prover import kernels
 from prover.errors import UnsupportedModelError, VerificationError
-from prover.field import FR_MODULUS, signed_to_fr
+from prover.field import FR_MODULUS, limbs_to_ints, signed_to_fr
 from prover.onnx.executor import execute
 from prover.onnx.graph import Graph, Op, bound_of
 from prover.sumcheck import commitment as pcs
+from prover.sumcheck import wiring
 from prover.sumcheck.batch_opening import BatchOpeningProof, prove_batch_opening, verify_batch_opening
 from prover.sumcheck.lookup import (
     LookupProof,
@@ -57,10 +93,11 @@ from prover.sumcheck.lookup import (
 from prover.sumcheck.mle import eq, eq_table, evaluate, fold, scaled
 from prover.sumcheck.protocol import SumcheckError, SumcheckProof, Term, degree, prove, summand, verify
 from prover.sumcheck.transcript import Transcript
+from prover.sumcheck.wiring import Wiring
 
 R = FR_MODULUS
 LABEL = "zkmarket/sumcheck/inference/v1"
-SUPPORTED_KINDS = ("dense", "rescale", "relu", "mul")
+SUPPORTED_KINDS = ("dense", "conv", "rescale", "relu", "maxpool", "mul", "reshape")
 # a relu's sign lookup has a table of 2^bits entries for its input's bits
 MAX_LOOKUP_BITS = 20
 
@@ -74,14 +111,36 @@ def _bits(n: int) -> int:
 
 @dataclass(frozen=True)
 class Layout:
-    """A tensor's table: ``2^batch_bits`` samples of ``2^feature_bits`` features."""
+    """A tensor's table: ``2^batch_bits`` samples, each over axes of ``2^axes[i]`` entries (the
+    index bits ``[batch | axis 0 | axis 1 | ..]``)."""
 
     batch_bits: int
-    feature_bits: int
+    axes: tuple[int, ...]
+
+    @property
+    def feature_bits(self) -> int:
+        return sum(self.axes)
 
     @property
     def n(self) -> int:
         return self.batch_bits + self.feature_bits
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(1 << b for b in (self.batch_bits, *self.axes))
+
+
+def _refuse(op: Op, why: str) -> UnsupportedModelError:
+    return UnsupportedModelError(f"{op.kind} ({op.source}): {why}; use the Groth16 backend for this model")
+
+
+def _check_lookup_bits(graph: Graph, op: Op, name: str, what: str) -> None:
+    bits = graph.tensors[name].quantized_bits
+    if bits > MAX_LOOKUP_BITS:
+        raise _refuse(
+            op,
+            f"{what} of a {bits}-bit tensor would need 2^{bits} entries (at most 2^{MAX_LOOKUP_BITS}); rescale first",
+        )
 
 
 def check_supported(graph: Graph) -> None:
@@ -92,45 +151,47 @@ def check_supported(graph: Graph) -> None:
                 f"op {op.kind} ({op.source}): the sumcheck backend proves {', '.join(SUPPORTED_KINDS)} so far; "
                 "use the Groth16 backend for this model"
             )
+        shapes = [graph.tensors[n].shape for n in op.inputs if n in graph.tensors]
         if op.kind == "relu":
-            bits = graph.tensors[op.inputs[0]].quantized_bits
-            if bits > MAX_LOOKUP_BITS:
-                raise UnsupportedModelError(
-                    f"relu ({op.source}) of a {bits}-bit tensor: its sign lookup would need 2^{bits} entries "
-                    f"(at most 2^{MAX_LOOKUP_BITS}); rescale before the relu"
-                )
-    for t in graph.tensors.values():
-        if len(t.shape) != 1:
-            raise UnsupportedModelError(
-                f"tensor {t.name!r} has shape {t.shape}: the sumcheck backend proves 1-D samples so far"
-            )
-    checked = [graph.tensors[op.output] for op in graph.ops if op.kind == "rescale"]
-    for t in checked:
-        if t.quantized_bits > MAX_LOOKUP_BITS:
-            raise UnsupportedModelError(
-                f"tensor {t.name!r}: a {t.bits}-bit range check is more than 2^{MAX_LOOKUP_BITS}"
-            )
+            _check_lookup_bits(graph, op, op.inputs[0], "its sign lookup")
+        elif op.kind == "mul" and (len(shapes) != 2 or any(s != graph.tensors[op.output].shape for s in shapes)):
+            raise _refuse(op, "the sumcheck backend multiplies two computed tensors of one shape only")
+        elif op.kind == "dense" and len(shapes[0]) != 1:
+            raise _refuse(op, f"a dense layer of a {shapes[0]} input; flatten it first")
+        elif op.kind in ("conv", "maxpool") and len(shapes[0]) != 3:
+            raise _refuse(op, f"the sumcheck backend takes (C, H, W) samples, not {shapes[0]}")
+        if op.kind == "conv" and tuple(op.attrs["dilations"]) != (1, 1):
+            raise _refuse(op, f"dilations {tuple(op.attrs['dilations'])}: the sumcheck backend proves dilation 1")
+        if op.kind in ("dense", "conv") and not all(graph.is_constant(n) for n in op.inputs[1:]):
+            raise _refuse(op, "the sumcheck backend takes committed constant weights only")
+        if op.kind == "maxpool":
+            _check_lookup_bits(graph, op, op.inputs[0], "its comparisons' lookup")
+    checked = [op for op in graph.ops if op.kind == "rescale"]
+    for op in checked:
+        _check_lookup_bits(graph, op, op.output, "a range check")
 
 
 def layouts(graph: Graph, batch: int) -> dict[str, Layout]:
-    return {name: Layout(_bits(batch), _bits(t.shape[0])) for name, t in graph.tensors.items()}
+    return {name: Layout(_bits(batch), tuple(_bits(d) for d in t.shape)) for name, t in graph.tensors.items()}
+
+
+def _padded(values: np.ndarray, shape: Sequence[int] | None = None) -> np.ndarray:
+    """``values`` (int64) with zeros after each axis up to ``shape`` (powers of two if not given)."""
+    shape = tuple(1 << _bits(d) for d in values.shape) if shape is None else tuple(shape)
+    full = np.zeros(shape, dtype=np.int64)
+    full[tuple(slice(0, d) for d in values.shape)] = values
+    return full
 
 
 def weight_tables(graph: Graph) -> dict[str, np.ndarray]:
-    """Each dense layer's weight matrix and bias as tables (module docstring), by constant name."""
+    """Each dense and conv layer's weights and bias as tables (module docstring), by constant
+    name."""
     tables: dict[str, np.ndarray] = {}
     for op in graph.ops:
-        if op.kind != "dense":
+        if op.kind not in ("dense", "conv"):
             continue
-        w = graph.constants[op.inputs[1]].values
-        rows, cols = 1 << _bits(w.shape[0]), 1 << _bits(w.shape[1])
-        full = np.zeros((rows, cols), dtype=np.int64)
-        full[: w.shape[0], : w.shape[1]] = w
-        tables[op.inputs[1]] = signed_to_fr(full)
-        if len(op.inputs) > 2:
-            bias = np.zeros(rows, dtype=np.int64)
-            bias[: w.shape[0]] = graph.constants[op.inputs[2]].values
-            tables[op.inputs[2]] = signed_to_fr(bias)
+        for name in op.inputs[1:]:
+            tables[name] = signed_to_fr(_padded(graph.constants[name].values))
     return tables
 
 
@@ -142,12 +203,12 @@ def key_power(graph: Graph, batch: int) -> int:
     sizes += [1 << layout.n for layout in layouts(graph, batch).values()]
     sizes += [1 << graph.tensors[op.output].quantized_bits for op in graph.ops if op.kind == "rescale"]
     sizes += [1 << op.attrs["shift"] for op in graph.ops if op.kind == "rescale"]
-    sizes += [1 << graph.tensors[op.inputs[0]].quantized_bits for op in graph.ops if op.kind == "relu"]
+    sizes += [1 << graph.tensors[op.inputs[0]].quantized_bits for op in graph.ops if op.kind in ("relu", "maxpool")]
     return max(max(sizes) - 1, 1).bit_length()
 
 
 def commit_weights(key: pcs.CommitmentKey, graph: Graph) -> dict[str, np.ndarray]:
-    """The weights' commitments (one G1 point per dense weight and bias): the model's
+    """The weights' commitments (one G1 point per dense or conv weight and bias): the model's
     registration on this backend."""
     check_supported(graph)
     return {name: pcs.commit(key, table) for name, table in sorted(weight_tables(graph).items())}
@@ -159,10 +220,8 @@ def _padded_batch(x: np.ndarray) -> np.ndarray:
 
 
 def _full(values: np.ndarray, layout: Layout) -> np.ndarray:
-    """A batch of samples as its table's int64 matrix: features padded with zeros."""
-    full = np.zeros((1 << layout.batch_bits, 1 << layout.feature_bits), dtype=np.int64)
-    full[: values.shape[0], : values.shape[1]] = values
-    return full
+    """A batch of samples as its table's int64 matrix (one row a sample): axes padded with zeros."""
+    return _padded(values, layout.shape).reshape(layout.shape[0], -1)
 
 
 def _table(values: np.ndarray, layout: Layout) -> np.ndarray:
@@ -210,13 +269,16 @@ def _packed(values: np.ndarray, bits: int) -> list[int]:
 
 def _advice_names(graph: Graph) -> list[str]:
     """The advice tables in commitment order: ``rem:<y>`` per rescale (shift > 0), ``sign:<y>``
-    per relu."""
+    per relu, ``sel<j>:<y>`` per maxpool and window position j."""
     names = []
     for op in graph.ops:
         if op.kind == "rescale" and op.attrs["shift"] > 0:
             names.append(f"rem:{op.output}")
         elif op.kind == "relu":
             names.append(f"sign:{op.output}")
+        elif op.kind == "maxpool":
+            kh, kw = op.attrs["kernel"]
+            names += [f"sel{j}:{op.output}" for j in range(kh * kw)]
     return names
 
 
@@ -344,26 +406,70 @@ class _Verifier(_Walk):
         verify_batch_opening(self.vk, commitments, sizes, claims, proof, self.transcript)
 
 
+@dataclass(frozen=True)
+class _Linear:
+    """A claim ``sum_x P(x) t(x) = value`` about a table t, with a predicate P that the prover
+    tabulates and the verifier evaluates at a point."""
+
+    table: Callable[[], np.ndarray]
+    at: Callable[[Sequence[int]], int]
+    value: int
+
+
+def _combine(w: _Walk, name: str, claims: Sequence[_Linear], what: str) -> tuple[tuple[int, ...], int]:
+    """One claim about ``name`` in place of linear ones: with c_k drawn (for more than one),
+    ``sum_k c_k v_k = sum_x (sum_k c_k P_k(x)) name(x)`` by a sumcheck of degree 2, whose last
+    step the verifier settles with the predicates at its point."""
+    coefficients = w.transcript.challenges(len(claims)) if len(claims) > 1 else [1]
+
+    def tables():
+        weights = claims[0].table()
+        if len(claims) > 1:
+            weights = scaled(weights, coefficients[0])
+        for c, k in zip(coefficients[1:], claims[1:], strict=True):
+            weights = kernels.fr_add(weights, scaled(k.table(), c))
+        return [weights, w.table(name)]
+
+    total = sum(c * k.value for c, k in zip(coefficients, claims, strict=True)) % R
+    point, final, values = w.sumcheck(total, w.layout_of(name).n, PRODUCT, tables)
+    (value,) = w.message(1, lambda: values[1:])
+    weight = sum(c * k.at(point) for c, k in zip(coefficients, claims, strict=True)) % R
+    w.require(weight * value % R == final, f"{what}: the value of {name!r} does not fit the sumcheck")
+    return point, value
+
+
+def _at_point(point: tuple[int, ...], value: int) -> _Linear:
+    """``name~(point) = value`` as a linear claim: the predicate ``eq(point, x)``."""
+    return _Linear(lambda: eq_table(point), lambda rho: eq(point, rho), value)
+
+
 def _merge(w: _Walk, name: str) -> tuple[tuple[int, ...], int]:
-    """One claim about ``name`` in place of all of them: with c_k drawn,
-    ``sum_k c_k v_k = sum_x (sum_k c_k eq(p_k, x)) name(x)`` by a sumcheck of degree 2."""
+    """One claim about ``name`` in place of all of them (``_combine`` of ``eq(p_k, x)``)."""
     claims = w.claims.pop(name)
     if len(claims) == 1:
         return claims[0]
-    coefficients = w.transcript.challenges(len(claims))
+    return _combine(w, name, [_at_point(p, v) for p, v in claims], f"merging the claims about {name!r}")
 
-    def tables():
-        weights = scaled(eq_table(claims[0][0]), coefficients[0])
-        for c, (point, _) in zip(coefficients[1:], claims[1:], strict=True):
-            weights = kernels.fr_add(weights, scaled(eq_table(point), c))
-        return [weights, w.table(name)]
 
-    total = sum(c * v for c, (_, v) in zip(coefficients, claims, strict=True)) % R
-    point, final, values = w.sumcheck(total, w.layout_of(name).n, PRODUCT, tables)
-    (value,) = w.message(1, lambda: values[1:])
-    weight = sum(c * eq(p, point) for c, (p, _) in zip(coefficients, claims, strict=True)) % R
-    w.require(weight * value % R == final, f"merging the claims about {name!r}: the value does not fit the sumcheck")
-    return point, value
+def _of_view(axes: tuple[Wiring, ...], batch_bits: int, point: tuple[int, ...], value: int) -> _Linear:
+    """``V~(rb, r) = value`` about a view of the source (``prover.sumcheck.wiring``) as a linear
+    claim about the source: the predicate ``eq(rb, b) P_r(q)``."""
+    rb, r = point[:batch_bits], point[batch_bits:]
+    return _Linear(
+        lambda: wiring.outer(eq_table(rb), wiring.predicate_table(axes, r)),
+        lambda rho: eq(rb, rho[:batch_bits]) * wiring.predicate_at(axes, r, rho[batch_bits:]) % R,
+        value,
+    )
+
+
+def _gather(
+    w: _Walk, source: str, claims: Sequence[tuple[tuple[Wiring, ...], tuple[int, ...], int]], what: str
+) -> None:
+    """Claims ``(axes, point, value)`` about gathered views of ``source`` (module docstring):
+    one claim about the source in their place."""
+    kb = w.layout[source].batch_bits
+    point, value = _combine(w, source, [_of_view(axes, kb, p, v) for axes, p, v in claims], what)
+    w.claim(source, point, value)
 
 
 def _range(w: _Walk, name: str, lo: int, bits: int) -> None:
@@ -451,6 +557,227 @@ def _reduce(w: _Walk, op: Op) -> None:
         )
         w.claim(x, (*rb, *rho), x_val)
         w.claim(weight, (*ro, *rho), w_val)
+    elif op.kind == "conv":
+        _conv(w, op)
+    elif op.kind == "maxpool":
+        _maxpool(w, op)
+    elif op.kind == "reshape":
+        x = op.inputs[0]
+        moved = _reshape_wiring(w.graph, op)
+        claims = w.claims.pop(y)
+        if moved is None:
+            for p, v in claims:
+                w.claim(x, p, v)
+        else:
+            _gather(w, x, [((moved,), p, v) for p, v in claims], f"reshape ({op.source})")
+
+
+def _positions(shape: tuple[int, ...]) -> np.ndarray:
+    """Each element's index (C order) in its padded table."""
+    padded = tuple(1 << _bits(d) for d in shape)
+    return np.asarray(np.ravel_multi_index(np.indices(shape).reshape(len(shape), -1), padded))
+
+
+def _reshape_wiring(graph: Graph, op: Op) -> Wiring | None:
+    """None when the reshape's padded layouts put every element at one index (a relabelling),
+    otherwise the one-axis wiring from each output element's index to its input's."""
+    x_shape, y_shape = graph.tensors[op.inputs[0]].shape, graph.tensors[op.output].shape
+    px, py = _positions(x_shape), _positions(y_shape)
+    x_bits, y_bits = sum(_bits(d) for d in x_shape), sum(_bits(d) for d in y_shape)
+    if x_bits == y_bits and np.array_equal(px, py):
+        return None
+    return Wiring(y_bits, x_bits, tuple((int(k), int(q), 1) for k, q in zip(py, px, strict=True)))
+
+
+def _eq_sum(point: Sequence[int], n: int) -> int:
+    """``sum_{i < n} eq(point, i)``: the extension of the indicator of the first n indexes."""
+    return sum(limbs_to_ints(eq_table(point))[:n]) % R
+
+
+def _conv_view(graph: Graph, op: Op, rpy: Sequence[int], rpx: Sequence[int]) -> tuple[Wiring, Wiring, Wiring]:
+    """The view ``X(o, c', ky, kx)`` of the conv's input at the output rows' and columns' points
+    (module docstring): the channel wiring Ch and the rows' and columns' My, Mx."""
+    (channels, height, width), (_, out_h, out_w) = graph.tensors[op.inputs[0]].shape, graph.tensors[op.output].shape
+    o_n, cg, kh, kw = graph.constants[op.inputs[1]].values.shape
+    per_group = o_n // op.attrs["group"]
+    (sh, sw), (top, left) = op.attrs["strides"], op.attrs["pads"][:2]
+    cgb = _bits(cg)
+    channel = Wiring(
+        _bits(o_n) + cgb,
+        _bits(channels),
+        tuple(((o << cgb) | c, (o // per_group) * cg + c, 1) for o in range(o_n) for c in range(cg)),
+    )
+    axes = []
+    for r, kernel, stride, pad, n_out, size in ((rpy, kh, sh, top, out_h, height), (rpx, kw, sw, left, out_w, width)):
+        e = limbs_to_ints(eq_table(r))
+        entries = tuple((k, q, e[p]) for p, k, q in wiring.window_positions(n_out, kernel, stride, pad, size))
+        axes.append(Wiring(_bits(kernel), _bits(size), entries))
+    return channel, axes[0], axes[1]
+
+
+def _conv(w: _Walk, op: Op) -> None:
+    """A conv's output claim: the weighted sum over the weight's bits, then the view X to x."""
+    y, x, weight = op.output, op.inputs[0], op.inputs[1]
+    _, out_h, out_w = w.graph.tensors[y].shape
+    point, value = _merge(w, y)
+    ly = w.layout[y]
+    rb, ro, rpy, rpx = wiring.split(point, (ly.batch_bits, *ly.axes))
+    if len(op.inputs) > 2:
+        bias_name = op.inputs[2]
+        (bias,) = w.message(1, lambda: [evaluate(w.table(bias_name), ro)])
+        w.claim(bias_name, ro, bias)
+        value = (value - bias * _eq_sum(rpy, out_h) * _eq_sum(rpx, out_w)) % R
+    view = _conv_view(w.graph, op, rpy, rpx)
+    n = sum(_bits(d) for d in w.graph.constants[weight].values.shape)
+
+    def tables():
+        rows = w.table(x)
+        for r in rb:
+            rows = fold(rows, r)
+        return [np.repeat(eq_table(ro), 1 << (n - len(ro)), axis=0), w.table(weight), wiring.apply(view, rows)]
+
+    rho, final, values = w.sumcheck(value, n, WEIGHTED_PRODUCT, tables)
+    w_val, x_val = w.message(2, lambda: values[1:])
+    w.require(
+        eq(ro, rho[: len(ro)]) * w_val * x_val % R == final,
+        f"conv ({op.source}): the weight and input values do not fit the sumcheck",
+    )
+    w.claim(weight, rho, w_val)
+    _gather(w, x, [(view, (*rb, *rho), x_val)], f"conv ({op.source})")
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A max pool's window position j: the view ``x_j`` and the factors of its mask
+    ``out_j = valid_c (valid_y valid_x - inside_y inside_x)`` (0/1 vectors over y's axes)."""
+
+    view: tuple[Wiring, Wiring, Wiring]
+    valid: tuple[np.ndarray, np.ndarray, np.ndarray]
+    inside: tuple[np.ndarray, np.ndarray]
+
+    def outside_table(self) -> np.ndarray:
+        vc, vy, vx = self.valid
+        iy, ix = self.inside
+        return np.einsum("c,yx->cyx", vc, np.outer(vy, vx) - np.outer(iy, ix)).reshape(-1)
+
+    def outside_at(self, point: Sequence[int]) -> int:
+        """``out_j~`` at a point over y's sample bits."""
+        rc, ry, rx = wiring.split(point, [_bits(len(v)) for v in self.valid])
+        vc, vy, vx = (evaluate(v, r) for v, r in zip(self.valid, (rc, ry, rx), strict=True))
+        iy, ix = (evaluate(v, r) for v, r in zip(self.inside, (ry, rx), strict=True))
+        return vc * (vy * vx - iy * ix) % R
+
+
+def _windows(graph: Graph, op: Op) -> list[_Window]:
+    """The max pool's window positions, row-major (module docstring)."""
+    (channels, height, width), (_, out_h, out_w) = graph.tensors[op.inputs[0]].shape, graph.tensors[op.output].shape
+    (kh, kw), (sh, sw), (top, left) = op.attrs["kernel"], op.attrs["strides"], op.attrs["pads"][:2]
+    cb = _bits(channels)
+    channel = Wiring(cb, cb, tuple((c, c, 1) for c in range(channels)))
+    rows = wiring.window_positions(out_h, kh, sh, top, height)
+    cols = wiring.window_positions(out_w, kw, sw, left, width)
+    vc, vy, vx = ((np.arange(1 << _bits(d)) < d).astype(np.int64) for d in (channels, out_h, out_w))
+    out = []
+    for jy in range(kh):
+        for jx in range(kw):
+            axes, inside = [], []
+            for positions, j, n_out, size in ((rows, jy, out_h, height), (cols, jx, out_w, width)):
+                entries = tuple((p, q, 1) for p, k, q in positions if k == j)
+                mask = np.zeros(1 << _bits(n_out), dtype=np.int64)
+                mask[[p for p, _, _ in entries]] = 1
+                axes.append(Wiring(_bits(n_out), _bits(size), entries))
+                inside.append(mask)
+            out.append(_Window((channel, axes[0], axes[1]), (vc, vy, vx), (inside[0], inside[1])))
+    return out
+
+
+def _pool_terms(n_windows: int, lam: int, mu: int) -> tuple[Term, ...]:
+    """The max pool's summand over the tables ``(eq_p, eq_t, sel_j.., x_j.., in_j..)``."""
+    last = pow(lam, n_windows, R)
+    terms = []
+    for j in range(n_windows):
+        sel, view, inside = 2 + j, 2 + n_windows + j, 2 + 2 * n_windows + j
+        power = pow(lam, j, R)
+        terms += [
+            Term(1, (0, sel, view)),
+            Term(mu * (power + last) % R, (1, sel)),
+            Term(-mu * power % R, (1, inside, sel, sel)),
+        ]
+    return tuple(terms)
+
+
+def _maxpool(w: _Walk, op: Op) -> None:
+    """A max pool's output claims (module docstring): the differences' lookup, then the
+    selection and the selectors' zero-check, then every window's claims to x in one gather."""
+    y, x = op.output, op.inputs[0]
+    windows = _windows(w.graph, op)
+    count = len(windows)
+    ly = w.layout[y]
+    kb, jb = ly.batch_bits, _bits(count)
+    bits = w.graph.tensors[x].quantized_bits
+    what = f"maxpool ({op.source})"
+    point, value = w.lookup(
+        jb + ly.n,
+        bits,
+        lambda: w.table(f"diff:{y}"),
+        lambda: range_table(0, bits),
+        lambda pt: table_extension(0, bits, pt),
+    )
+    rj, rest = point[:jb], point[jb:]
+    sent = w.message(
+        1 + count, lambda: [evaluate(w.table(name), rest) for name in (y, *(f"view{j}:{y}" for j in range(count)))]
+    )
+    ej = limbs_to_ints(eq_table(rj))
+    offset = 1 << (bits - 1)
+    total = sum(ej[j] * (sent[0] - sent[1 + j] + offset * win.outside_at(rest[kb:])) for j, win in enumerate(windows))
+    w.require(total % R == value, f"{what}: the differences' lookup does not fit the output and its windows")
+    w.claim(y, rest, sent[0])
+    views = [(win.view, rest, sent[1 + j]) for j, win in enumerate(windows)]
+
+    point, value = _merge(w, y)
+    lam, mu = w.transcript.challenges(2)
+    t = tuple(w.transcript.challenges(ly.n))
+    terms = _pool_terms(count, lam, mu)
+    names = [f"{kind}{j}:{y}" for kind in ("sel", "view", "inside") for j in range(count)]
+
+    def tables():
+        return [eq_table(point), eq_table(t), *(w.table(name) for name in names)]
+
+    claim = (value + mu * pow(lam, count, R)) % R
+    rho, final, values = w.sumcheck(claim, ly.n, terms, tables)
+    sent = w.message(2 * count, lambda: values[2 : 2 + 2 * count])
+    inside = [(1 - win.outside_at(rho[kb:])) % R for win in windows]
+    w.require(
+        summand(terms, [eq(point, rho), eq(t, rho), *sent, *inside]) == final,
+        f"{what}: the selectors and windows do not fit the sumcheck",
+    )
+    for j, win in enumerate(windows):
+        w.claim(f"sel{j}:{y}", rho, sent[j])
+        views.append((win.view, rho, sent[count + j]))
+    _gather(w, x, views, what)
+
+
+def _pool_tables(graph: Graph, op: Op, x: np.ndarray, y: np.ndarray, layout: Layout) -> dict[str, np.ndarray]:
+    """The prover's tables of a max pool from the int64 tables of x and y (one row a sample):
+    the selectors (advice: the first window position holding y, inside x), the windows' views,
+    the masks ``in_j`` and the stacked differences of the lookup."""
+    windows = _windows(graph, op)
+    batch = layout.shape[0]
+    views = np.stack([wiring.apply(win.view, x.reshape(-1), lead=batch) for win in windows])
+    outside = np.stack([np.tile(win.outside_table(), batch) for win in windows])
+    y = y.reshape(-1)
+    holds = (views == y) & (outside == 0)
+    low = np.where(outside == 1, np.iinfo(np.int64).min, views)
+    choice = np.where(holds.any(axis=0), holds.argmax(axis=0), low.argmax(axis=0))
+    bits = graph.tensors[op.inputs[0]].quantized_bits
+    diff = np.zeros((1 << _bits(len(windows)), len(y)), dtype=np.int64)
+    diff[: len(windows)] = y - views + (outside << (bits - 1))
+    tables = {f"diff:{op.output}": signed_to_fr(diff)}
+    for j in range(len(windows)):
+        tables[f"sel{j}:{op.output}"] = signed_to_fr((choice == j).astype(np.int64))
+        tables[f"view{j}:{op.output}"] = signed_to_fr(views[j])
+        tables[f"inside{j}:{op.output}"] = signed_to_fr(1 - outside[j])
+    return tables
 
 
 def _sign_table(bits: int, beta: int) -> np.ndarray:
@@ -489,6 +816,9 @@ def prove_inference(
             tables[f"sign:{op.output}"] = signed_to_fr(
                 (_full(values[op.inputs[0]], layout[op.output]) >= 0).astype(np.int64)
             )
+        elif op.kind == "maxpool":
+            x, y = (_full(values[name], layout[name]) for name in (op.inputs[0], op.output))
+            tables.update(_pool_tables(graph, op, x, y, layout[op.output]))
     if weights is None:
         weights = {name: pcs.commit(key, t) for name, t in sorted(weight_tables(graph).items())}
     t = Transcript(LABEL)
