@@ -4,7 +4,7 @@ Statement: for the architecture of a quantized graph (public), weights bound by 
 commitments (``commit_weights``, made once at registration) and a batch of public inputs, the
 public outputs are the graph's outputs on them, bit for bit as ``prover.onnx.executor`` computes
 them. Steps of issue 15 still to come: hiding input and output commitments, zero-knowledge
-masking, the other op kinds, range checks of the weights at registration, and the native
+masking, the remaining op kinds (transcendentals, windowed average pools), range checks of the weights at registration, and the native
 kernels; this module is the plain-Python reference they will be checked against.
 
 Tables. Every tensor (a batch of samples of shape ``(d_1, .., d_m)``) is a table whose index
@@ -16,8 +16,8 @@ the four padded axes in that order, a bias a table over o.
 
 Advice. Before any challenge the prover commits to what the graph's values do not determine
 through low-degree relations: per ``rescale`` ``y = floor(x / 2^s)`` the remainder
-``x - 2^s y`` (in ``[0, 2^s)``), per ``relu`` the sign bit ``[x >= 0]`` (``y = sign * x``), and
-per ``maxpool`` one selector table ``sel_j`` per window position j (row-major), the one-hot
+``x - 2^s y`` (in ``[0, 2^s)``), per ``relu`` the sign bit ``[x >= 0]`` (``y = sign * x``), per ``clip`` its
+indicators ``[x < low]`` and ``[x > high]``, and per ``maxpool`` one selector table ``sel_j`` per window position j (row-major), the one-hot
 choice of the window's maximum (the first one; on padded entries j = 0).
 
 Walk. The verifier draws a point for the output and evaluates the output's extension there; then
@@ -28,7 +28,16 @@ one sumcheck over ``sum_k c_k eq(p_k, x) y(x)``):
     dense    y~(rb, ro) = sum_i x~(rb, i) W~(ro, i) + bias~(ro)       (Thaler; degree 2)
     rescale  x~(p) = 2^s y~(p) + rem~(p);  rem in [0, 2^s), y in its declared bits (lookups)
     relu     y~(p) = sum_b eq(p, b) sign(b) x(b)  (degree 3);  (x, sign) in {(v, [v >= 0])}
-    mul      y~(p) = sum_b eq(p, b) a(b) b(b)     (degree 3)
+    mul      y~(p) = sum_b eq(p, b) a(b) b(b)     (degree 3); by a public constant c:
+             x~(p) = y~(p) / c
+    add/sub  y = 2^s0 a +- 2^s1 b:  y~(p) = 2^s0 a~(p) +- 2^s1 b~(p) (the prover sends a~(p))
+    clip     y = x + lo (low - x) + hi (high - x) with the indicators lo = [x < low] and
+             hi = [x > high] committed: (x, lo, hi) in {(v, [v < low], [v > high])} (one
+             lookup; the table's extension from ``_below_at``), then
+             y~(p) = sum_b eq(p, b) (x + lo (low - x) + hi (high - x))(b)      (degree 3);
+             0 must lie in [low, high], so that padding stays 0
+    sumpool  global (each (C, H, W) map to (C, 1, 1)): a table's sum over m cube variables is
+             2^m times its extension at (1/2, .., 1/2), so x~(rb, rc, 1/2, ..) = y~(rb, rc) / 2^m
 
 Gathered views (``prover.sumcheck.wiring``). A view of x is ``V[b, k] = sum_q P(k, q) x[b, q]``
 with ``P`` a product of one sparse matrix per axis; a claim ``V~(rb, r) = v`` reduces to x by
@@ -97,7 +106,7 @@ from prover.sumcheck.wiring import Wiring
 
 R = FR_MODULUS
 LABEL = "zkmarket/sumcheck/inference/v1"
-SUPPORTED_KINDS = ("dense", "conv", "rescale", "relu", "maxpool", "mul", "reshape")
+SUPPORTED_KINDS = ("dense", "conv", "rescale", "relu", "clip", "maxpool", "sumpool", "add", "sub", "mul", "reshape")
 # a relu's sign lookup has a table of 2^bits entries for its input's bits
 MAX_LOOKUP_BITS = 20
 
@@ -154,8 +163,23 @@ def check_supported(graph: Graph) -> None:
         shapes = [graph.tensors[n].shape for n in op.inputs if n in graph.tensors]
         if op.kind == "relu":
             _check_lookup_bits(graph, op, op.inputs[0], "its sign lookup")
-        elif op.kind == "mul" and (len(shapes) != 2 or any(s != graph.tensors[op.output].shape for s in shapes)):
-            raise _refuse(op, "the sumcheck backend multiplies two computed tensors of one shape only")
+        elif (
+            op.kind == "mul"
+            and _scalar_factor(graph, op) is None
+            and (len(shapes) != 2 or any(s != graph.tensors[op.output].shape for s in shapes))
+        ):
+            raise _refuse(op, "the sumcheck backend multiplies two computed tensors of one shape, or by one constant")
+        elif op.kind in ("add", "sub") and (
+            len(shapes) != 2 or any(s != graph.tensors[op.output].shape for s in shapes) or op.inputs[0] == op.inputs[1]
+        ):
+            raise _refuse(op, "the sumcheck backend adds two distinct computed tensors of one shape only")
+        elif op.kind == "clip":
+            _check_lookup_bits(graph, op, op.inputs[0], "its bounds' lookup")
+            low, high = op.attrs.get("low"), op.attrs.get("high")
+            if (low is not None and low > 0) or (high is not None and high < 0):
+                raise _refuse(op, "a clip whose range excludes 0 (the padding's value)")
+        elif op.kind == "sumpool" and not _is_global(graph, op):
+            raise _refuse(op, "the sumcheck backend sums whole feature maps only (global pooling)")
         elif op.kind == "dense" and len(shapes[0]) != 1:
             raise _refuse(op, f"a dense layer of a {shapes[0]} input; flatten it first")
         elif op.kind in ("conv", "maxpool") and len(shapes[0]) != 3:
@@ -203,7 +227,9 @@ def key_power(graph: Graph, batch: int) -> int:
     sizes += [1 << layout.n for layout in layouts(graph, batch).values()]
     sizes += [1 << graph.tensors[op.output].quantized_bits for op in graph.ops if op.kind == "rescale"]
     sizes += [1 << op.attrs["shift"] for op in graph.ops if op.kind == "rescale"]
-    sizes += [1 << graph.tensors[op.inputs[0]].quantized_bits for op in graph.ops if op.kind in ("relu", "maxpool")]
+    sizes += [
+        1 << graph.tensors[op.inputs[0]].quantized_bits for op in graph.ops if op.kind in ("relu", "clip", "maxpool")
+    ]
     return max(max(sizes) - 1, 1).bit_length()
 
 
@@ -276,6 +302,8 @@ def _advice_names(graph: Graph) -> list[str]:
             names.append(f"rem:{op.output}")
         elif op.kind == "relu":
             names.append(f"sign:{op.output}")
+        elif op.kind == "clip":
+            names += [f"{side}:{op.output}" for side in _clip_sides(op)]
         elif op.kind == "maxpool":
             kh, kw = op.attrs["kernel"]
             names += [f"sel{j}:{op.output}" for j in range(kh * kw)]
@@ -530,7 +558,26 @@ def _reduce(w: _Walk, op: Op) -> None:
         _product(w, point, value, sign, x, f"relu ({op.source})")
     elif op.kind == "mul":
         point, value = _merge(w, y)
-        _product(w, point, value, op.inputs[0], op.inputs[1], f"mul ({op.source})")
+        factor = _scalar_factor(w.graph, op)
+        if factor is None:
+            _product(w, point, value, op.inputs[0], op.inputs[1], f"mul ({op.source})")
+        else:
+            x, c = factor
+            if c % R:
+                w.claim(x, point, value * pow(c % R, -1, R))
+            else:  # by zero: the output is all zeros, whatever x is
+                w.require(value % R == 0, f"mul ({op.source}) by zero: the output is not zero")
+    elif op.kind in ("add", "sub"):
+        _add(w, op)
+    elif op.kind == "clip":
+        _clip(w, op)
+    elif op.kind == "sumpool":
+        x = op.inputs[0]
+        point, value = _merge(w, y)
+        head = w.layout[x].batch_bits + w.layout[x].axes[0]  # batch and channel: the output's own bits
+        spatial = w.layout[x].n - head
+        # a multilinear table's sum over the cube is 2^m times its value at (1/2, .., 1/2)
+        w.claim(x, (*point[:head], *[INVERSE_TWO] * spatial), value * pow(INVERSE_TWO, spatial, R))
     elif op.kind == "dense":
         x, weight = op.inputs[0], op.inputs[1]
         point, value = _merge(w, y)
@@ -570,6 +617,140 @@ def _reduce(w: _Walk, op: Op) -> None:
                 w.claim(x, p, v)
         else:
             _gather(w, x, [((moved,), p, v) for p, v in claims], f"reshape ({op.source})")
+
+
+INVERSE_TWO = pow(2, -1, R)
+
+
+def _scalar_factor(graph: Graph, op: Op) -> tuple[str, int] | None:
+    """``(x, c)`` for a ``mul`` of a computed tensor by one public constant (a mean's factor),
+    else None."""
+    if op.kind != "mul" or len(op.inputs) != 2:
+        return None
+    for x, c in (op.inputs, op.inputs[::-1]):
+        if x in graph.tensors and c in graph.constants and graph.constants[c].values.size == 1:
+            return x, int(graph.constants[c].values.reshape(-1)[0])
+    return None
+
+
+def _is_global(graph: Graph, op: Op) -> bool:
+    """A sum pool over each whole (C, H, W) feature map, to (C, 1, 1)."""
+    shape = graph.tensors[op.inputs[0]].shape
+    return (
+        len(shape) == 3
+        and tuple(op.attrs["kernel"]) == tuple(shape[1:])
+        and not any(op.attrs.get("pads", ()))
+        and graph.tensors[op.output].shape == (shape[0], 1, 1)
+    )
+
+
+def _add(w: _Walk, op: Op) -> None:
+    """``y = 2^s0 a + sign 2^s1 b`` element-wise, so ``y~(p) = 2^s0 a~(p) + sign 2^s1 b~(p)``:
+    the prover sends ``a~(p)`` and b's value follows."""
+    a, b = op.inputs
+    s0, s1 = op.attrs.get("shifts", (0, 0))
+    sign = 1 if op.kind == "add" else -1
+    point, value = _merge(w, op.output)
+    (a_val,) = w.message(1, lambda: [evaluate(w.table(a), point)])
+    w.claim(a, point, a_val)
+    w.claim(b, point, (value - (a_val << s0)) * pow(sign * (1 << s1) % R, -1, R))
+
+
+def _clip_sides(op: Op) -> list[str]:
+    return [side for side in ("low", "high") if op.attrs.get(side) is not None]
+
+
+def _below_at(bits: int, c: int, point: Sequence[int]) -> int:
+    """The extension of ``[j < c]`` over ``j < 2^bits`` (variable 0 the top bit of j): the sum
+    over the bits i where c has a 1 of ``(1 - x_i) prod_{k < i} eq(x_k, c_k)``."""
+    if c <= 0:
+        return 0
+    if c >= 1 << bits:
+        return 1
+    total, prefix = 0, 1
+    for i, x in enumerate(point):
+        bit = (c >> (bits - 1 - i)) & 1
+        if bit:
+            total = (total + prefix * (1 - x)) % R
+        prefix = prefix * (x if bit else 1 - x) % R
+    return total
+
+
+def _clip_tables(op: Op, x: np.ndarray) -> dict[str, np.ndarray]:
+    """The clip's advice from its (padded) input: ``low:<y>`` = [x < low], ``high:<y>`` = [x > high]."""
+    out = {}
+    for side in _clip_sides(op):
+        bound = op.attrs[side]
+        out[f"{side}:{op.output}"] = signed_to_fr((x < bound if side == "low" else x > bound).astype(np.int64))
+    return out
+
+
+def _clip_table(op: Op, bits: int, beta: int) -> np.ndarray:
+    """The triples ``(v, [v < low], [v > high])`` over a ``bits``-bit range, as
+    ``v + beta [v < low] + beta^2 [v > high]`` (a side without its bound left out)."""
+    lo, _ = bound_of(bits)
+    v = np.arange(lo, lo + (1 << bits), dtype=np.int64)
+    out = signed_to_fr(v)
+    for k, side in enumerate(_clip_sides(op), start=1):
+        bound = op.attrs[side]
+        indicator = (v < bound) if side == "low" else (v > bound)
+        out = kernels.fr_add(out, scaled(signed_to_fr(indicator.astype(np.int64)), pow(beta, k, R)))
+    return out
+
+
+def _clip_table_at(op: Op, bits: int, beta: int, point: Sequence[int]) -> int:
+    lo, _ = bound_of(bits)
+    total = table_extension(lo, bits, point)
+    for k, side in enumerate(_clip_sides(op), start=1):
+        bound = op.attrs[side] - lo  # as an index j = v - lo
+        indicator = _below_at(bits, bound, point) if side == "low" else 1 - _below_at(bits, bound + 1, point)
+        total += pow(beta, k, R) * indicator
+    return total % R
+
+
+def _clip(w: _Walk, op: Op) -> None:
+    """``y = x + [x < low] (low - x) + [x > high] (high - x)`` with the indicators committed: a
+    lookup of ``(x, [x < low], [x > high])`` in the table of every ``bits``-bit value's triple,
+    then a degree-3 sumcheck of ``y~(p) = sum_b eq(p, b) (x + below (low - x) + above (high - x))``."""
+    x, y = op.inputs[0], op.output
+    sides = _clip_sides(op)
+    names = [f"{side}:{y}" for side in sides]
+    bits = w.graph.tensors[x].quantized_bits
+    beta = w.transcript.challenge()
+
+    def witness():
+        out = w.table(x)
+        for k, name in enumerate(names, start=1):
+            out = kernels.fr_add(out, scaled(w.table(name), pow(beta, k, R)))
+        return out
+
+    point, value = w.lookup(
+        w.layout[x].n,
+        bits,
+        witness,
+        lambda: _clip_table(op, bits, beta),
+        lambda pt: _clip_table_at(op, bits, beta, pt),
+    )
+    parts = w.message(1 + len(names), lambda: [evaluate(w.table(n), point) for n in (x, *names)])
+    combined = sum(pow(beta, k, R) * v for k, v in enumerate(parts)) % R
+    w.require(combined == value, f"clip ({op.source}): the bounds' lookup claim does not split")
+    for name, v in zip((x, *names), parts, strict=True):
+        w.claim(name, point, v)
+    point, value = _merge(w, y)
+    # tables: eq, x, then each indicator; terms eq x + sum_side (bound eq ind - eq ind x)
+    terms = [Term(1, (0, 1))]
+    for k, side in enumerate(sides, start=2):
+        terms += [Term(op.attrs[side] % R, (0, k)), Term(R - 1, (0, k, 1))]
+    rho, final, values = w.sumcheck(
+        value, len(point), tuple(terms), lambda: [eq_table(point), w.table(x), *(w.table(n) for n in names)]
+    )
+    sent = w.message(1 + len(names), lambda: values[1:])
+    w.require(
+        summand(tuple(terms), [eq(point, rho), *sent]) == final,
+        f"clip ({op.source}): the input and its indicators do not fit the sumcheck",
+    )
+    for name, v in zip((x, *names), sent, strict=True):
+        w.claim(name, rho, v)
 
 
 def _positions(shape: tuple[int, ...]) -> np.ndarray:
@@ -816,6 +997,8 @@ def prove_inference(
             tables[f"sign:{op.output}"] = signed_to_fr(
                 (_full(values[op.inputs[0]], layout[op.output]) >= 0).astype(np.int64)
             )
+        elif op.kind == "clip":
+            tables.update(_clip_tables(op, _full(values[op.inputs[0]], layout[op.output])))
         elif op.kind == "maxpool":
             x, y = (_full(values[name], layout[name]) for name in (op.inputs[0], op.output))
             tables.update(_pool_tables(graph, op, x, y, layout[op.output]))
