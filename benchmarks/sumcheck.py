@@ -32,11 +32,22 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import save_result
+from benchmarks import earlier_rows, save_result
 from benchmarks.models import cached_ptau, run_capped
 
 TIMIT = (1845, 2000, 2000, 2000, 183)
-BATCHES = {"mlp": (1, 64), "quadratic": (1, 64), "timit": (64,)}
+BATCHES = {
+    "mlp": (1, 64),
+    "quadratic": (1, 64),
+    "cnn": (1, 64),
+    "lenet": (1, 64),
+    "timit": (64,),
+    "resnet18": (1,),
+    "mobilenet_v2": (1,),
+}
+# the torchvision nets of the zoo (``benchmarks.torch_zoo``, random weights) and their export
+ZOO_NETS = {"resnet18": "resnet18_ts17", "mobilenet_v2": "mobilenet_v2"}
+ZOO_PRECISION = (8, 8)
 
 
 def proof_bytes(item) -> int:
@@ -97,10 +108,29 @@ def timit_graph(scale: float, seed: int = 2017):
     return quantize(import_model(model), calibration), np.clip(rng.normal(0, 1, (64, widths[0])), -3, 3)
 
 
-def workload(name: str, scale: float):
+def zoo_graph(name: str, side: int, seed: int = 2024):
+    """A torchvision net of the zoo at a ``side`` x ``side`` input (the export's input shape
+    changed, every other shape inferred again), quantized on random inputs."""
+    from benchmarks.torch_zoo import load_zoo_model
+    from prover.onnx.importer import import_model
+    from prover.onnx.quantize import Precision, quantize
+
+    model = load_zoo_model(ZOO_NETS[name])
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_value = dims[3].dim_value = side
+    del model.graph.value_info[:]
+    graph = import_model(model)
+    rng = np.random.default_rng(seed)
+    calibration = rng.uniform(0, 1, (4, *graph.input_tensor.shape))
+    return quantize(graph, calibration, Precision(*ZOO_PRECISION)), rng.uniform(0, 1, (4, *graph.input_tensor.shape))
+
+
+def workload(name: str, scale: float, side: int = 32):
     """(quantized graph, real inputs) of a workload."""
     if name == "timit":
         return timit_graph(scale)
+    if name in ZOO_NETS:
+        return zoo_graph(name, side)
     from marketplace.models import digits_split, example_models, model_inputs
     from prover.onnx.importer import import_model
     from prover.onnx.quantize import quantize
@@ -112,7 +142,7 @@ def workload(name: str, scale: float):
     return quantize(graph, model_inputs(shape, x_tr), model.precision), model_inputs(shape, x_te[:64])
 
 
-def child(name: str, batch: int, scale: float, out: Path) -> int:
+def child(name: str, batch: int, scale: float, side: int, out: Path) -> int:
     """One measured run: commit, prove, verify; the figures as JSON in ``out``."""
     from prover.circuit.statements import architecture_graph, architecture_spec
     from prover.formats.ptau import read_ptau
@@ -121,7 +151,7 @@ def child(name: str, batch: int, scale: float, out: Path) -> int:
     from prover.sumcheck import inference
     from prover.sumcheck.inference import key_power
 
-    graph, x = workload(name, scale)
+    graph, x = workload(name, scale, side)
     xs = quantize_input(graph, x[:batch])
     power = key_power(graph, batch)
     key = pcs.commitment_key(read_ptau(cached_ptau(power)), power)
@@ -136,6 +166,7 @@ def child(name: str, batch: int, scale: float, out: Path) -> int:
         raise SystemExit("the proved outputs differ from the executor's: the benchmark is void")
     row = {
         "parameters": graph.n_parameters(),
+        "input": list(graph.input_tensor.shape),
         "key_log2": power,
         "commit_seconds": t1 - t0,
         "prove_seconds": t2 - t1,
@@ -146,9 +177,9 @@ def child(name: str, batch: int, scale: float, out: Path) -> int:
     return 0
 
 
-def measure(name: str, batch: int, scale: float, workdir: Path) -> dict:
+def measure(name: str, batch: int, scale: float, side: int, workdir: Path) -> dict:
     out = workdir / f"{name}_{batch}.json"
-    cmd = [sys.executable, "-m", "benchmarks.sumcheck", "--child", name, str(batch), str(scale), str(out)]
+    cmd = [sys.executable, "-m", "benchmarks.sumcheck", "--child", name, str(batch), str(scale), str(side), str(out)]
     run = run_capped(cmd, workdir / "log.txt")
     if run["status"] != "ok":
         raise RuntimeError(f"{name} batch {batch}: {run['status']}:\n{(workdir / 'log.txt').read_text()[-3000:]}")
@@ -158,18 +189,19 @@ def measure(name: str, batch: int, scale: float, workdir: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
-        name, batch, scale, out = argv[1], int(argv[2]), float(argv[3]), Path(argv[4])
-        return child(name, batch, scale, out)
+        name, batch, scale, side, out = argv[1], int(argv[2]), float(argv[3]), int(argv[4]), Path(argv[5])
+        return child(name, batch, scale, side, out)
     parser = argparse.ArgumentParser(prog="python -m benchmarks sumcheck", description=__doc__.split("\n\n")[0])
     parser.add_argument("--workloads", nargs="+", default=list(BATCHES), choices=list(BATCHES))
     parser.add_argument("--timit-scale", type=float, default=0.25)
+    parser.add_argument("--side", type=int, default=32, help="input side of the torchvision nets (224: ImageNet)")
     parser.add_argument("--no-groth16", action="store_true", help="skip the Groth16 side")
     args = parser.parse_args(argv)
     rows, groth16 = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.workloads:
             for batch in BATCHES[name]:
-                row = measure(name, batch, args.timit_scale, Path(tmp))
+                row = measure(name, batch, args.timit_scale, args.side, Path(tmp))
                 rows.append(row)
                 print(
                     f"sumcheck {name:10s} batch {batch:3d}: commit {row['commit_seconds']:.2f} s, prove "
@@ -178,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{row['process']['peak_rss_mib']:.0f} MiB",
                     flush=True,
                 )
-            if name != "timit" and not args.no_groth16:
+            if name not in ("timit", *ZOO_NETS) and not args.no_groth16:
                 from benchmarks.models import measure_ours
                 from marketplace.models import digits_split, example_models, model_inputs
 
@@ -195,14 +227,24 @@ def main(argv: list[str] | None = None) -> int:
                     f"{ours['model_prove']['peak_rss_mib']:.0f} MiB, proof 0.25 KiB",
                     flush=True,
                 )
+    for row in rows:
+        row["date"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        row["timit_scale" if row["workload"] == "timit" else "side"] = (
+            args.timit_scale if row["workload"] == "timit" else args.side
+        )
+
+    def case(row: dict) -> tuple:
+        return row["workload"], row["batch"], str(row.get("input")) if row["workload"] in ZOO_NETS else None
+
+    # the rows of workloads not run this time are kept, a case run again is replaced
+    merged = {case(r): r for r in earlier_rows("sumcheck.json")} | {case(r): r for r in rows}
     save_result(
         "sumcheck.json",
         {
             "benchmark": "sumcheck",
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-            "timit_scale": args.timit_scale,
-            "rows": rows,
+            "rows": list(merged.values()),
             "groth16": groth16,
         },
     )

@@ -4,8 +4,9 @@ Statement: for the architecture of a quantized graph (public), weights bound by 
 commitments (``commit_weights``, made once at registration) and a batch of public inputs, the
 public outputs are the graph's outputs on them, bit for bit as ``prover.onnx.executor`` computes
 them. Steps of issue 15 still to come: hiding input and output commitments, zero-knowledge
-masking, the remaining op kinds (transcendentals, windowed average pools), range checks of the weights at registration, and the native
-kernels; this module is the plain-Python reference they will be checked against.
+masking, the remaining op kinds (transcendentals, windowed average pools), range checks of the
+weights at registration, and the native kernels; this module is the plain-Python reference
+they will be checked against.
 
 Tables. Every tensor (a batch of samples of shape ``(d_1, .., d_m)``) is a table whose index
 bits are ``[batch | axis 1 | .. | axis m]``, each field padded to a power of two (``Layout``): the
@@ -15,10 +16,11 @@ op's relation below maps to zeros (so it holds on padded entries too). A dense l
 the four padded axes in that order, a bias a table over o.
 
 Advice. Before any challenge the prover commits to what the graph's values do not determine
-through low-degree relations: per ``rescale`` ``y = floor(x / 2^s)`` the remainder
-``x - 2^s y`` (in ``[0, 2^s)``), per ``relu`` the sign bit ``[x >= 0]`` (``y = sign * x``), per ``clip`` its
-indicators ``[x < low]`` and ``[x > high]``, and per ``maxpool`` one selector table ``sel_j`` per window position j (row-major), the one-hot
-choice of the window's maximum (the first one; on padded entries j = 0).
+through low-degree relations: per ``rescale`` ``y = floor(x / 2^s)`` the remainder ``x - 2^s
+y`` (in ``[0, 2^s)``), per ``relu`` the sign bit ``[x >= 0]`` (``y = sign * x``), per ``clip``
+its indicators ``[x < low]`` and ``[x > high]``, and per ``maxpool`` one selector table
+``sel_j`` per window position j (row-major), the one-hot choice of the window's maximum (the
+first one; on padded entries j = 0).
 
 Walk. The verifier draws a point for the output and evaluates the output's extension there; then
 the ops are reduced from the last to the first, each turning one claim about its output's

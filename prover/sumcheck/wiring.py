@@ -47,10 +47,41 @@ class Wiring:
 
     def factor(self, point: Sequence[int]) -> list[int]:
         """``F(q) = sum_k eq(point, k) M[k, q]`` for every source index q."""
-        e = limbs_to_ints(eq_table(point))
-        out = [0] * (1 << self.q_bits)
-        for k, q, m in self.entries:
-            out[q] = (out[q] + e[k] * m) % R
+        return limbs_to_ints(self.factor_table(point))
+
+    def factor_table(self, point: Sequence[int]) -> np.ndarray:
+        """``factor`` as an Fr table: ``M^T eq(point, .)``, one sparse product."""
+        return kernels.sparse_matvec(*self._transposed(), eq_table(point))
+
+    def _transposed(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``M^T`` in CSR (rows q, columns k), built once per wiring."""
+        cached = self.__dict__.get("_csr_t")
+        if cached is None:
+            ks, qs, ms = self._arrays()
+            order = np.argsort(qs, kind="stable")
+            indptr = np.zeros((1 << self.q_bits) + 1, dtype=np.int64)
+            np.cumsum(np.bincount(qs, minlength=1 << self.q_bits), out=indptr[1:])
+            cached = (indptr, ks[order], ms[order])
+            object.__setattr__(self, "_csr_t", cached)
+        return cached
+
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The entries as arrays: view indexes, source indexes, coefficients (Fr limbs)."""
+        if not self.entries:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4), np.uint64)
+        ks, qs, ms = zip(*self.entries, strict=True)
+        return np.array(ks, np.int64), np.array(qs, np.int64), ints_to_limbs([m % R for m in ms])
+
+    def gather(self) -> np.ndarray | None:
+        """The source index of each view index (-1 for none) when every view index has at most
+        one entry and every coefficient is 1: the axis is a pure rearrangement."""
+        if any(m != 1 for _, _, m in self.entries):
+            return None
+        ks = np.array([k for k, _, _ in self.entries], dtype=np.int64)
+        if len(np.unique(ks)) != len(ks):
+            return None
+        out = np.full(1 << self.k_bits, -1, dtype=np.int64)
+        out[ks] = [q for _, q, _ in self.entries]
         return out
 
 
@@ -74,7 +105,7 @@ def predicate_table(axes: Sequence[Wiring], point: Sequence[int]) -> np.ndarray:
     """``P_r(q)`` over the source's bits (the prover's table) for a point over the view's."""
     out = ints_to_limbs([1])
     for axis, r in zip(axes, split(point, [a.k_bits for a in axes]), strict=True):
-        out = outer(out, ints_to_limbs(axis.factor(r)))
+        out = outer(out, axis.factor_table(r))
     return out
 
 
@@ -84,33 +115,56 @@ def predicate_at(axes: Sequence[Wiring], point: Sequence[int], rho: Sequence[int
     view_parts = split(point, [a.k_bits for a in axes])
     source_parts = split(rho, [a.q_bits for a in axes])
     for axis, r, s in zip(axes, view_parts, source_parts, strict=True):
-        out = out * evaluate(ints_to_limbs(axis.factor(r)), s) % R
+        out = out * evaluate(axis.factor_table(r), s) % R
     return out
 
 
 def apply(axes: Sequence[Wiring], table: np.ndarray, lead: int = 1) -> np.ndarray:
     """The view's table from the source's (the prover's): ``lead`` tables one after the other
     (a batch, kept as the high bits), each over the source's axes; an Fr limb array, or an
-    int64 array for matrices of small integers (a max pool's 0/1 windows)."""
+    int64 array for matrices of small integers (a max pool's 0/1 windows).
+
+    The axes' matrices act on separate axes, so they are applied in any order: those that
+    shrink their axis first (a conv's rows and columns, to its kernel's), those that grow it
+    last (its channels, to every output channel's inputs), so that no intermediate table is
+    larger than the source or the view. An axis that only rearranges is one gather; any other
+    is one multiply-add per distinct (k, q) pair on the table's slices."""
     limbs = table.dtype == np.uint64
     tail = table.shape[1:] if limbs else ()
     t = table.reshape(lead, *(1 << a.q_bits for a in axes), *tail)
-    for i, axis in enumerate(axes):
-        shape = list(t.shape)
-        shape[i + 1] = 1 << axis.k_bits
-        out = np.zeros(shape, dtype=t.dtype)
-        for k, q, m in axis.entries:
-            source, at = t[_index(i, q)], _index(i, k)
-            if limbs:
-                flat = np.ascontiguousarray(source).reshape(-1, 4)
-                if m != 1:
-                    flat = kernels.fr_mul(flat, np.broadcast_to(element(m), flat.shape).copy())
-                target = np.ascontiguousarray(out[at]).reshape(-1, 4)
-                out[at] = kernels.fr_add(target, flat).reshape(source.shape)
-            else:
-                out[at] += m * source
-        t = out
+    for i in sorted(range(len(axes)), key=lambda a: axes[a].k_bits - axes[a].q_bits):
+        t = _apply_axis(axes[i], t, i + 1, limbs)
     return t.reshape(-1, *tail)
+
+
+def _apply_axis(axis: Wiring, t: np.ndarray, at: int, limbs: bool) -> np.ndarray:
+    """``axis``'s matrix applied along axis ``at`` of ``t``."""
+    sources = axis.gather()
+    if sources is not None:
+        present = sources >= 0
+        out = np.take(t, np.where(present, sources, 0), axis=at)
+        if not present.all():
+            mask = [1] * out.ndim
+            mask[at] = len(present)
+            out = out * present.reshape(mask).astype(out.dtype)
+        return np.ascontiguousarray(out)
+    combined: dict[tuple[int, int], int] = {}
+    for k, q, m in axis.entries:
+        combined[(k, q)] = (combined.get((k, q), 0) + m) % R
+    shape = list(t.shape)
+    shape[at] = 1 << axis.k_bits
+    out = np.zeros(shape, dtype=t.dtype)
+    for (k, q), m in combined.items():
+        source, target = t[_index(at - 1, q)], _index(at - 1, k)
+        if limbs:
+            flat = np.ascontiguousarray(source).reshape(-1, 4)
+            if m != 1:
+                flat = kernels.fr_mul(flat, np.broadcast_to(element(m), flat.shape).copy())
+            current = np.ascontiguousarray(out[target]).reshape(-1, 4)
+            out[target] = kernels.fr_add(current, flat).reshape(source.shape)
+        else:
+            out[target] += (m if m <= R // 2 else m - R) * source
+    return out
 
 
 def _index(axis: int, i: int) -> Any:
