@@ -226,3 +226,38 @@ def test_the_statement_packs_in_range_values_one_to_one():
         packs.add(tuple(inf._packed(changed, bits)))
     assert len(packs) == 5
     assert all(0 <= v < inf.R for v in inf._packed(np.full(100, 255), bits))
+
+
+def test_tables_past_the_block_size_are_committed_and_opened_in_blocks(key, digits, monkeypatch):
+    """With blocks of 2^6 values the MLP's weights (32 x 64 = 2^11) are 32 commitments and the
+    activations' advice at a batch of 3 several: the proof verifies, the registration lists
+    every block, and a block value that does not add up to its table's claim, a weight changed in
+    one block, and the registration of a block swapped for another's are each refused."""
+    import dataclasses
+
+    from support.sumcheck_cases import changed_weight
+
+    from prover.sumcheck.batch_opening import BatchOpeningProof
+
+    monkeypatch.setattr(inf, "BLOCK_BITS", 6)
+    graph = quantized("mlp", digits)
+    case = Case(key, graph, inputs(graph, digits, 3))
+    case.check()
+    assert len([n for n in case.weights if n.startswith("dense1.W#")]) == 32
+    assert len(case.proof.advice) > len(inf._advice_names(graph))
+    # the block values are the tuple sent just before the batch opening
+    messages = list(case.proof.messages)
+    k = max(i for i, m in enumerate(messages) if isinstance(m, tuple) and len(m) == 32)
+    assert isinstance(messages[-1], BatchOpeningProof)
+    changed = list(messages)
+    changed[k] = ((changed[k][0] + 1) % inf.R, *changed[k][1:])
+    with pytest.raises(VerificationError, match="do not add up"):
+        case.check(proof=dataclasses.replace(case.proof, messages=tuple(changed)))
+    outputs, proof = inf.prove_inference(key, changed_weight(graph, "dense1.W", (3, 5)), case.x, case.weights)
+    with pytest.raises(VerificationError):
+        case.check(proof=proof, outputs=outputs)
+    swapped = dict(case.weights)
+    swapped["dense1.W#0"], swapped["dense1.W#1"] = case.weights["dense1.W#1"], case.weights["dense1.W#0"]
+    with pytest.raises(VerificationError):
+        case.check(weights=swapped)
+    assert inf.key_power(graph, 3) == 6

@@ -82,6 +82,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -101,7 +102,7 @@ from prover.sumcheck.lookup import (
     table_extension,
     verify_lookup,
 )
-from prover.sumcheck.mle import eq, eq_table, evaluate, fold, scaled
+from prover.sumcheck.mle import eq, eq_table, evaluate, fold, n_variables, scaled
 from prover.sumcheck.protocol import SumcheckError, SumcheckProof, Term, degree, prove, summand, verify
 from prover.sumcheck.transcript import Transcript
 from prover.sumcheck.wiring import Wiring
@@ -221,6 +222,37 @@ def weight_tables(graph: Graph) -> dict[str, np.ndarray]:
     return tables
 
 
+def weight_bits(graph: Graph) -> dict[str, int]:
+    """Each weight table's number of variables (its padded size's log), from the shapes alone."""
+    out: dict[str, int] = {}
+    for op in graph.ops:
+        if op.kind in ("dense", "conv"):
+            for name in op.inputs[1:]:
+                out[name] = sum(_bits(d) for d in graph.constants[name].values.shape)
+    return out
+
+
+# a committed table of more than 2^BLOCK_BITS values is committed as blocks of 2^BLOCK_BITS (by
+# the top bits of its index), so that the key and the one opening of a proof are of that size,
+# however large the model's weight matrices or a batch's activations
+BLOCK_BITS = 20
+
+
+def block_names(name: str, bits: int) -> list[str]:
+    """The commitments of a committed table of ``2^bits`` values: itself, or ``name#b`` per block."""
+    if bits <= BLOCK_BITS:
+        return [name]
+    return [f"{name}#{b}" for b in range(1 << (bits - BLOCK_BITS))]
+
+
+def _blocks(table: np.ndarray) -> list[np.ndarray]:
+    """A table's blocks in order (``block_names``)."""
+    size = 1 << BLOCK_BITS
+    if len(table) <= size:
+        return [table]
+    return [table[b : b + size] for b in range(0, len(table), size)]
+
+
 def key_power(graph: Graph, batch: int) -> int:
     """The fewest G1 powers, as a power of two, that every table a proof of ``batch`` inputs
     commits needs: the weights, the advice (a tensor's size), the lookups' multiplicities (their
@@ -232,14 +264,27 @@ def key_power(graph: Graph, batch: int) -> int:
     sizes += [
         1 << graph.tensors[op.inputs[0]].quantized_bits for op in graph.ops if op.kind in ("relu", "clip", "maxpool")
     ]
-    return max(max(sizes) - 1, 1).bit_length()
+    return min(max(max(sizes) - 1, 1).bit_length(), BLOCK_BITS)
 
 
 def commit_weights(key: pcs.CommitmentKey, graph: Graph) -> dict[str, np.ndarray]:
-    """The weights' commitments (one G1 point per dense or conv weight and bias): the model's
-    registration on this backend."""
+    """The weights' commitments (one G1 point per dense or conv weight and bias, or per block
+    of one larger than ``2^BLOCK_BITS``): the model's registration on this backend."""
     check_supported(graph)
-    return {name: pcs.commit(key, table) for name, table in sorted(weight_tables(graph).items())}
+    out = {}
+    for name, table in sorted(weight_tables(graph).items()):
+        for block_name, block in zip(block_names(name, n_variables(len(table))), _blocks(table), strict=True):
+            out[block_name] = pcs.commit(key, block)
+    return out
+
+
+def _weight_commitment_names(graph: Graph) -> list[str]:
+    return sorted(b for name, bits in weight_bits(graph).items() for b in block_names(name, bits))
+
+
+def _advice_commitment_names(graph: Graph, layout: dict[str, Layout]) -> list[str]:
+    """The advice's commitments in order: each advice table's blocks (``block_names``)."""
+    return [b for name in _advice_names(graph) for b in block_names(name, layout[name.split(":", 1)[1]].n)]
 
 
 def _padded_batch(x: np.ndarray) -> np.ndarray:
@@ -392,8 +437,15 @@ class _Prover(_Walk):
     def table(self, name):
         return self.tables[name]
 
+    def _committed(self, name: str) -> np.ndarray:
+        """A committed table, or a block ``name#b`` of one."""
+        if name in self.tables:
+            return self.tables[name]
+        base, block = name.rsplit("#", 1)
+        return _blocks(self.tables[base])[int(block)]
+
     def openings(self, names, claims):
-        tables = [self.tables[name] for name in names] + [m.table for m in self.deferred]
+        tables = [self._committed(name) for name in names] + [m.table for m in self.deferred]
         claims = claims + [[(m.point, m.value)] for m in self.deferred]
         self.messages.append(prove_batch_opening(self.key, tables, claims, self.transcript))
 
@@ -1005,15 +1057,16 @@ def prove_inference(
             x, y = (_full(values[name], layout[name]) for name in (op.inputs[0], op.output))
             tables.update(_pool_tables(graph, op, x, y, layout[op.output]))
     if weights is None:
-        weights = {name: pcs.commit(key, t) for name, t in sorted(weight_tables(graph).items())}
+        weights = commit_weights(key, graph)
     t = Transcript(LABEL)
     full = {name: _full(values[name], layout[name]) for name in (graph.input, graph.output)}
     _absorb_statement(t, graph, weights, full[graph.input], full[graph.output])
     advice = []
     for name in _advice_names(graph):
-        c = pcs.commit(key, tables[name])
-        pcs.absorb_point(t, c)
-        advice.append(c)
+        for block in _blocks(tables[name]):
+            c = pcs.commit(key, block)
+            pcs.absorb_point(t, c)
+            advice.append(c)
     p = _Prover(graph, layout, t, tables, key)
     point = t.challenges(layout[graph.output].n)
     p.claim(graph.output, point, evaluate(tables[graph.output], point))
@@ -1027,12 +1080,43 @@ def _opened_names(graph: Graph) -> list[str]:
     return sorted(weight_tables(graph)) + _advice_names(graph)
 
 
+def _block_values(w: _Walk, name: str, rest: tuple[int, ...]) -> list[int]:
+    return [evaluate(block, rest) for block in _blocks(w.table(name))]
+
+
 def _open_all(w: _Walk) -> None:
     """Every claim about the committed tables, settled by one batch opening
-    (``prover.sumcheck.batch_opening``: one sumcheck and one opening of the largest size)."""
-    names = [name for name in _opened_names(w.graph) if name in w.claims]
+    (``prover.sumcheck.batch_opening``: one sumcheck and one opening of the largest size). A
+    claim about a table committed in blocks first becomes claims about its blocks: at ``(top,
+    rest)`` the prover sends every block's value at ``rest``, and ``sum_b eq(top, b) v_b`` must
+    be the claimed value."""
+    names, claims = [], []
+    for name in _opened_names(w.graph):
+        if name not in w.claims:
+            continue
+        table_claims = w.claims.pop(name)
+        bits = len(table_claims[0][0])
+        blocks = block_names(name, bits)
+        if len(blocks) == 1:
+            names.append(name)
+            claims.append(table_claims)
+            continue
+        top = bits - BLOCK_BITS
+        per_block: list[list[tuple[tuple[int, ...], int]]] = [[] for _ in blocks]
+        for point, value in table_claims:
+            head, rest = tuple(point[:top]), tuple(point[top:])
+            sent = w.message(len(blocks), partial(_block_values, w, name, rest))
+            weights = limbs_to_ints(eq_table(head))
+            w.require(
+                sum(c * v for c, v in zip(weights, sent, strict=True)) % R == value % R,
+                f"the blocks of {name!r} do not add up to its claimed value",
+            )
+            for k, v in enumerate(sent):
+                per_block[k].append((rest, v))
+        names += blocks
+        claims += per_block
     if names or w.deferred:
-        w.openings(names, [w.claims.pop(name) for name in names])
+        w.openings(names, claims)
 
 
 def verify_inference(
@@ -1063,14 +1147,13 @@ def verify_inference(
         lo, hi = bound_of(graph.tensors[name].quantized_bits)
         if given.min() < lo or given.max() > hi:
             raise InferenceError(f"a value of {name!r} is outside its declared {graph.tensors[name].bits} bits")
-    if sorted(weights) != sorted(weight_tables(graph)):
-        raise InferenceError(
-            f"the model has weight commitments for {sorted(weight_tables(graph))}, got {sorted(weights)}"
-        )
-    names = _advice_names(graph)
+    expected = _weight_commitment_names(graph)
+    if sorted(weights) != expected:
+        raise InferenceError(f"the model has weight commitments for {expected}, got {sorted(weights)}")
+    layout = layouts(graph, batch)
+    names = _advice_commitment_names(graph, layout)
     if len(proof.advice) != len(names):
         raise InferenceError(f"the proof has {len(proof.advice)} advice commitments, the graph {len(names)}")
-    layout = layouts(graph, batch)
     x_full = _full(_padded_batch(inputs), layout[graph.input])
     y_full = _full(_padded_batch(outputs), layout[graph.output])
     x_table, y_table = signed_to_fr(x_full), signed_to_fr(y_full)
