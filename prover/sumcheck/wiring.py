@@ -70,7 +70,13 @@ class Wiring:
         if not self.entries:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 4), np.uint64)
         ks, qs, ms = zip(*self.entries, strict=True)
-        return np.array(ks, np.int64), np.array(qs, np.int64), ints_to_limbs([m % R for m in ms])
+        coefficients = [m % R for m in ms]
+        if max(coefficients) < 1 << 63:  # small ones (a channel wiring's 1s): one limb each
+            limbs = np.zeros((len(coefficients), 4), dtype=np.uint64)
+            limbs[:, 0] = coefficients
+        else:
+            limbs = ints_to_limbs(coefficients)
+        return np.array(ks, np.int64), np.array(qs, np.int64), limbs
 
     def gather(self) -> np.ndarray | None:
         """The source index of each view index (-1 for none) when every view index has at most
