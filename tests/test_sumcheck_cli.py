@@ -176,6 +176,8 @@ def test_a_batch_over_the_key_size_and_groth16_only_verbs_are_refused(capsys, pr
         capsys, "model", "prove", folder, work / "big.npy", tmp_path / "p.json", tmp_path / "q.json"
     )
     assert_one_error_line(code, err, "--max-batch 5")
+    code, _, err = zkmarket(capsys, "model", "setup", folder, "--max-batch", "0")
+    assert_one_error_line(code, err, "at least one input")
     code, _, err = zkmarket(capsys, "model", "witness", folder, work / "x.npy", tmp_path / "w.wtns")
     assert_one_error_line(code, err, "no witness file")
     code, _, err = zkmarket(

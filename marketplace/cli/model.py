@@ -195,7 +195,7 @@ def run_setup(args: argparse.Namespace) -> int:
     if _backend(args.outdir) == "sumcheck":
         from marketplace.setup.sumcheck_folder import DEFAULT_MAX_BATCH
 
-        args.max_batch = args.max_batch or DEFAULT_MAX_BATCH
+        args.max_batch = DEFAULT_MAX_BATCH if args.max_batch is None else args.max_batch
         return sumcheck_setup(args)
     if args.max_batch is not None:
         raise ZkmarketError("--max-batch is for sumcheck folders: a Groth16 key proves one input at a time")
@@ -340,6 +340,8 @@ def sumcheck_setup(args: argparse.Namespace) -> int:
     from marketplace.store import sha256_file
     from prover.formats.ptau import read_ptau
 
+    if args.max_batch < 1:
+        raise ZkmarketError(f"--max-batch {args.max_batch}: a proof covers at least one input; give 1 or more")
     outdir = Path(args.outdir)
     model = sumcheck_folder.load(outdir)
     assert model.graph is not None
