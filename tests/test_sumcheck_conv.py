@@ -21,6 +21,7 @@ from support.sumcheck_cases import (
     lenient_lookup,
     quantized,
     rerun_after,
+    tampered_run,
 )
 
 from prover.errors import UnsupportedModelError, VerificationError
@@ -155,17 +156,6 @@ def test_changed_output_and_another_input_are_refused(cnn):
 
 def test_changed_conv_weight_is_refused(cnn):
     check_changed_weights_refused(cnn, registered=("conv1.W", (2, 0, 1, 1)), run=("conv1.W", (5, 0, 2, 0)))
-
-
-def tampered_run(monkeypatch, change):
-    """The executor as the prover runs it, with ``change(values)`` applied to its values."""
-    honest = executor.execute
-
-    def run(g, x, keep_all=False):
-        values = honest(g, x, keep_all=True)
-        return change(g, values)
-
-    monkeypatch.setattr(inf, "execute", run)
 
 
 def test_changed_conv_output_is_refused(cnn, monkeypatch):

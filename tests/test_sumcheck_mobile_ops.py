@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from onnx import helper
 from support.onnx_cases import flat, gemm, make_model, w
-from support.sumcheck_cases import Case, commitment_key, lenient_lookup, rerun_after
+from support.sumcheck_cases import Case, commitment_key, lenient_lookup, rerun_after, tampered_run
 
 from prover.errors import UnsupportedModelError, VerificationError
 from prover.field import FR_MODULUS as R
@@ -145,15 +145,6 @@ def test_the_mean_over_a_map_that_is_no_power_of_two_is_a_mul_by_a_constant():
     assert "mul" in [op.kind for op in graph.ops] and inf._scalar_factor(graph, graph.ops[-3]) is not None
 
 
-def tampered(monkeypatch, change):
-    honest = executor.execute
-
-    def run(g, x, keep_all=False):
-        return change(g, dict(honest(g, x, keep_all=True)))
-
-    monkeypatch.setattr(inf, "execute", run)
-
-
 def _clip_op(graph, name):
     return next(op for op in graph.ops if op.kind == "clip" and op.output.startswith(name))
 
@@ -171,7 +162,7 @@ def test_a_clip_that_lets_a_value_through_is_refused(residual, monkeypatch):
         y[(b + 1, *where)] = x[(b + 1, *where)]  # not sample 0, whose copy pads the batch
         return rerun_after(g, {**values, op.output: y}, op.output)
 
-    tampered(monkeypatch, change)
+    tampered_run(monkeypatch, change)
     outputs, proof = inf.prove_inference(residual.key, residual.graph, residual.x, residual.weights)
     monkeypatch.undo()
     with pytest.raises(VerificationError, match="false sum"):  # the clip's own sumcheck
@@ -205,7 +196,7 @@ def test_an_indicator_that_lies_is_caught_by_the_lookup(residual, monkeypatch):
             tables[name][np.ravel_multi_index(where["index"], padded)] = 0
         return tables
 
-    tampered(monkeypatch, change)
+    tampered_run(monkeypatch, change)
     monkeypatch.setattr(inf, "_clip_tables", lying)
     monkeypatch.setattr(inf, "prove_lookup", lenient_lookup)
     outputs, proof = inf.prove_inference(residual.key, residual.graph, residual.x, residual.weights)
@@ -223,7 +214,7 @@ def test_a_changed_add_or_pooled_sum_is_refused(residual, monkeypatch):
             y.flat[y[0].size + 1] += 1  # in sample 1
             return rerun_after(g, {**values, op.output: y}, op.output)
 
-        tampered(monkeypatch, change)
+        tampered_run(monkeypatch, change)
         outputs, proof = inf.prove_inference(residual.key, residual.graph, residual.x, residual.weights)
         monkeypatch.undo()
         with pytest.raises(VerificationError):

@@ -22,7 +22,6 @@ hash, and the weight commitments against the graph's tables when the prover load
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from marketplace.setup.model_folder import (
 from marketplace.store import sha256_file, write_json
 from prover.circuit.statements import architecture_graph, architecture_hash
 from prover.field import FQ_MODULUS, ints_to_limbs, limbs_to_ints
+from prover.formats.binfile import atomic_output
 from prover.onnx.graph import Graph
 from prover.onnx.graph_file import load_graph, save_graph
 from prover.sumcheck import commitment as pcs
@@ -160,9 +160,8 @@ def setup_folder(folder: str | Path, ptau, ptau_sha256: str, max_batch: int = DE
     key = pcs.commitment_key(ptau, power)  # ValueError when the ptau is too small
     weights = commit_weights(key, graph)
     path = folder / COMMITMENT_KEY
-    tmp = path.with_name(f".{path.name}.tmp.npz")
-    np.savez(tmp, tau_g1=key.tau_g1, g1=key.verifier.g1, g2=key.verifier.g2, tau_g2=key.verifier.tau_g2)
-    os.replace(tmp, path)
+    with atomic_output(path) as out:
+        np.savez(out, tau_g1=key.tau_g1, g1=key.verifier.g1, g2=key.verifier.g2, tau_g2=key.verifier.tau_g2)
     info = {
         **model.info,
         "setup": {

@@ -104,3 +104,14 @@ def lenient_lookup(key, witness, table, transcript, counts=None, deferred=None):
     known = set(entries)
     counted = [v if v in known else entries[0] for v in limbs_to_ints(witness)]
     return lookup.prove_lookup(key, witness, table, transcript, lookup.multiplicities(counted, entries), deferred)
+
+
+def tampered_run(monkeypatch, change):
+    """The executor as the prover runs it, with ``change(graph, values)`` applied to its values
+    (every tensor): a cheating prover's run."""
+    honest = executor.execute
+
+    def run(g, x, keep_all=False):
+        return change(g, dict(honest(g, x, keep_all=True)))
+
+    monkeypatch.setattr(inf, "execute", run)
