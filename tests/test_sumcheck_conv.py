@@ -18,7 +18,7 @@ from support.sumcheck_cases import (
     commitment_key,
     digits,
     inputs,
-    lenient_lookup,
+    lenient_lookups,
     quantized,
     rerun_after,
     tampered_run,
@@ -189,7 +189,7 @@ def test_selector_at_a_non_maximum_is_refused(cnn, monkeypatch):
         return rerun_after(g, {**values, "maxpool1": pooled}, "maxpool1")
 
     tampered_run(monkeypatch, change)
-    monkeypatch.setattr(inf, "prove_lookup", lenient_lookup)
+    monkeypatch.setattr(inf, "prove_lookups", lenient_lookups)
     outputs, proof = inf.prove_inference(cnn.key, cnn.graph, cnn.x, cnn.weights)
     monkeypatch.undo()
     with pytest.raises(VerificationError, match="not in the table"):

@@ -17,7 +17,7 @@ from support.sumcheck_cases import (
     check_changed_weights_refused,
     commitment_key,
     inputs,
-    lenient_lookup,
+    lenient_lookups,
     quantized,
 )
 from support.sumcheck_cases import digits as digits_data
@@ -135,7 +135,7 @@ def test_out_of_range_remainder_is_refused(mlp, monkeypatch):
         return values
 
     monkeypatch.setattr(inf, "execute", tampered)
-    monkeypatch.setattr(inf, "prove_lookup", lenient_lookup)
+    monkeypatch.setattr(inf, "prove_lookups", lenient_lookups)
     outputs, proof = inf.prove_inference(mlp.key, mlp.graph, mlp.x)
     monkeypatch.undo()
     assert outputs[1, 0] == mlp.outputs[1, 0] + 1 and shift > 0
@@ -154,7 +154,7 @@ def test_tampered_proofs_are_refused(mlp):
     # a round polynomial changed
     k = next(i for i, m in enumerate(messages) if isinstance(m, SumcheckProof))
     rounds = [list(g) for g in messages[k].round_polynomials]
-    rounds[-1][2] = (rounds[-1][2] + 1) % inf.R
+    rounds[-1][-1] = (rounds[-1][-1] + 1) % inf.R
     changed = list(messages)
     changed[k] = SumcheckProof(tuple(map(tuple, rounds)))
     with pytest.raises(VerificationError):

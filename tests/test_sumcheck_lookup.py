@@ -1,13 +1,15 @@
-"""Range checks by logUp-GKR (prover/sumcheck/lookup.py): honest proofs verify and leave a true
-claim about the values; a value outside the range has no honest proof, and a prover who commits
-to made-up multiplicities anyway, or alters a fraction layer, a root or the multiplicities'
-opening, is refused."""
+"""Lookups by logUp-GKR (prover/sumcheck/lookup.py), one at a time and in batches: honest proofs
+verify and leave true claims about the witnesses; a value outside its table has no honest proof,
+and a prover who commits to made-up multiplicities anyway, alters a fraction layer, a root, a
+witness's value or the multiplicities' opening, or fills the space between the witnesses, is
+refused."""
 
 from __future__ import annotations
 
 import dataclasses
 import random
 
+import numpy as np
 import pytest
 
 from prover.ceremony.known_secret import known_secret_ptau
@@ -87,32 +89,39 @@ def test_miscounted_multiplicities_are_refused(key):
         check(key, 3, proof)
 
 
+def _with_child_changed(proof, depth, k):
+    trees = proof.trees
+    layer = trees.layers[depth]
+    children = list(layer.children)
+    children[k] = (children[k] + 1) % R
+    layers = list(trees.layers)
+    layers[depth] = dataclasses.replace(layer, children=tuple(children))
+    return dataclasses.replace(proof, trees=dataclasses.replace(trees, layers=tuple(layers)))
+
+
 def test_altered_proofs_are_refused(key):
     n = 3
     proof, claim = prove(key, values(n, 4))
-    # a root moved to fit a different sum
-    tree = proof.witness_tree
-    moved = dataclasses.replace(tree, root=(tree.root[0] + 1, tree.root[1]))
-    with pytest.raises(SumcheckError):
-        check(key, n, dataclasses.replace(proof, witness_tree=moved))
-    # a child's value changed in each layer of each tree
-    for which in ("witness_tree", "table_tree"):
-        tree = getattr(proof, which)
-        for depth, layer in enumerate(tree.layers):
-            children = list(layer.children)
-            children[depth % 4] = (children[depth % 4] + 1) % R
-            layers = list(tree.layers)
-            layers[depth] = dataclasses.replace(layer, children=tuple(children))
-            forged = dataclasses.replace(proof, **{which: dataclasses.replace(tree, layers=tuple(layers))})
+    # a root moved to fit a different sum, the witness tree's or the table tree's
+    for k in range(4):
+        roots = list(proof.trees.roots)
+        roots[k] = (roots[k] + 1) % R
+        moved = dataclasses.replace(proof.trees, roots=tuple(roots))
+        with pytest.raises(SumcheckError):
+            check(key, n, dataclasses.replace(proof, trees=moved))
+    # a child's value changed in each layer, in each tree still descending there
+    for depth, layer in enumerate(proof.trees.layers):
+        for k in range(len(layer.children)):
             with pytest.raises(SumcheckError):
-                check(key, n, forged)
+                check(key, n, _with_child_changed(proof, depth, k))
     # a layer missing
-    short = dataclasses.replace(proof.witness_tree, layers=proof.witness_tree.layers[:-1])
+    short = dataclasses.replace(proof.trees, layers=proof.trees.layers[:-1])
     with pytest.raises(SumcheckError, match="layers"):
-        check(key, n, dataclasses.replace(proof, witness_tree=short))
-    # the multiplicities' value changed: the table tree no longer agrees with it
-    with pytest.raises(SumcheckError, match="multiplicities"):
-        check(key, n, dataclasses.replace(proof, multiplicity_value=(proof.multiplicity_value + 1) % R))
+        check(key, n, dataclasses.replace(proof, trees=short))
+    # the witness's value changed: the leaves' denominators no longer agree with it
+    sent = ((proof.witness_values[0][0] + 1) % R,)
+    with pytest.raises(SumcheckError, match="denominators"):
+        check(key, n, dataclasses.replace(proof, witness_values=(sent,)))
     # another statement's transcript
     with pytest.raises(SumcheckError):
         check(key, n, proof, label="another-statement")
@@ -131,7 +140,7 @@ def test_multiplicities_must_open_from_their_commitment(key):
     shifted = counts[1:] + counts[:1]
     other_commitment = pc.commit(key, shifted)
     with pytest.raises((SumcheckError, pc.OpeningError)):
-        check(key, 2, dataclasses.replace(proof, multiplicities=other_commitment))
+        check(key, 2, dataclasses.replace(proof, multiplicities=(other_commitment,)))
 
 
 def deferred_proof(key, vals, label="range-test"):
@@ -158,7 +167,7 @@ def test_deferred_multiplicities_leave_their_claim_to_the_caller(key):
 
     vals = values(3, 6)
     proof, claim, prover_side = deferred_proof(key, vals)
-    assert proof.multiplicity_opening is None
+    assert proof.multiplicity_openings is None
     verifier_side: list[lookup.MultiplicityClaim] = []
     t = Transcript("range-test")
     assert (
@@ -181,3 +190,145 @@ def test_deferred_multiplicities_leave_their_claim_to_the_caller(key):
     false = [(m.point, (m.value + 1) % R)]
     with pytest.raises(VerificationError):
         bo.verify_batch_opening(key.verifier, [m.commitment], [BITS], [false], opening, Transcript("settle"))
+
+
+# a batch: two tables, the first with witnesses of 2^3, 2^1, 2^0 and 2^2 values (laid out
+# largest first, 15 of 16 leaves used), the second with one of 2^2
+SMALL = (0, 3)  # the table [0, 8)
+SIZES = ((3, 1, 0, 2), (2,))
+
+
+def batch(seed=7, change=None):
+    """The batch's lookups (prover's side) and each witness's values as ints; ``change(values)``
+    edits the values first."""
+    rng = random.Random(seed)
+    tables = [(LO, BITS), SMALL]
+    vals = [
+        [[rng.randrange(lo, lo + (1 << bits)) for _ in range(1 << n)] for n in sizes]
+        for (lo, bits), sizes in zip(tables, SIZES)
+    ]
+    if change:
+        change(vals)
+    lookups = [
+        lookup.Lookup(
+            bits,
+            sizes,
+            lambda p, lo=lo, bits=bits: lookup.table_extension(lo, bits, p),
+            lookup.range_table(lo, bits),
+            tuple(mle.as_table(mle.padded(v)) for v in ws),
+        )
+        for (lo, bits), sizes, ws in zip(tables, SIZES, vals)
+    ]
+    return lookups, vals
+
+
+def verifier_side(lookups):
+    return [lookup.Lookup(lk.bits, lk.sizes, lk.table_at) for lk in lookups]
+
+
+def test_segments_lay_witnesses_largest_first():
+    assert lookup.segments((3, 1, 0, 2)) == (4, [0, 12, 14, 8])
+    assert lookup.segments((2,)) == (2, [0])
+    assert lookup.segments((0,)) == (0, [0])
+
+
+def test_batch_leaves_a_true_claim_about_every_witness(key):
+    lookups, vals = batch()
+    proof, claims = lookup.prove_lookups(key, lookups, Transcript("batch"))
+    assert len(proof.trees.layers) == 4  # the deepest tree: 16 leaves
+    assert lookup.verify_lookups(key.verifier, verifier_side(lookups), proof, Transcript("batch")) == claims
+    for ws, cs in zip(vals, claims):
+        for v, c in zip(ws, cs):
+            assert mle.evaluate(mle.padded(v), c.point) == c.value
+
+
+def test_batch_refuses_a_value_outside_its_table(key):
+    """One value of the smallest witness (one value) outside the second table's range, the
+    multiplicities forged as if it were the entry it replaced."""
+    honest, _ = batch()
+    counts = [lookup.multiplicities(np.concatenate(lk.witnesses), lk.table) for lk in honest]
+
+    def bad(vals):
+        vals[0][2][0] = LO - 1
+
+    lookups, _ = batch(change=bad)
+    proof, _ = lookup.prove_lookups(key, lookups, Transcript("batch"), counts)
+    with pytest.raises(SumcheckError, match="not in the table"):
+        lookup.verify_lookups(key.verifier, verifier_side(lookups), proof, Transcript("batch"))
+    with pytest.raises(ValueError, match="not in the table"):
+        lookup.prove_lookups(key, lookups, Transcript("batch"))
+
+
+def test_batch_refuses_other_shapes_and_altered_values(key):
+    lookups, _ = batch()
+    proof, _ = lookup.prove_lookups(key, lookups, Transcript("batch"))
+    side = verifier_side(lookups)
+    # witnesses declared in another order, or a witness fewer, or a lookup fewer
+    for other in (
+        [lookup.Lookup(BITS, (1, 3, 0, 2), side[0].table_at), side[1]],
+        [lookup.Lookup(BITS, (3, 1, 2), side[0].table_at), side[1]],
+        side[:1],
+    ):
+        with pytest.raises(SumcheckError):
+            lookup.verify_lookups(key.verifier, other, proof, Transcript("batch"))
+    # each witness's sent value, changed
+    for k, sent in enumerate(proof.witness_values):
+        for i in range(len(sent)):
+            changed = list(map(list, proof.witness_values))
+            changed[k][i] = (changed[k][i] + 1) % R
+            forged = dataclasses.replace(proof, witness_values=tuple(map(tuple, changed)))
+            with pytest.raises(SumcheckError, match="denominators"):
+                lookup.verify_lookups(key.verifier, side, forged, Transcript("batch"))
+    # a child in the last layer, where only the first lookup's trees (16 leaves, 16 entries) descend
+    assert len(proof.trees.layers[-1].children) == 8
+    with pytest.raises(SumcheckError):
+        lookup.verify_lookups(key.verifier, side, _with_child_changed(proof, 3, 2), Transcript("batch"))
+    # a round polynomial over the degree bound
+    layer = proof.trees.layers[2]
+    rounds = list(layer.sumcheck.round_polynomials)
+    rounds[0] = (*rounds[0], 0)
+    layers = list(proof.trees.layers)
+    layers[2] = dataclasses.replace(
+        layer, sumcheck=dataclasses.replace(layer.sumcheck, round_polynomials=tuple(rounds))
+    )
+    forged = dataclasses.replace(proof, trees=dataclasses.replace(proof.trees, layers=tuple(layers)))
+    with pytest.raises(SumcheckError, match="degree bound"):
+        lookup.verify_lookups(key.verifier, side, forged, Transcript("batch"))
+
+
+def test_the_space_between_witnesses_holds_nothing(key, monkeypatch):
+    """A prover who also counts the unused leaf (numerator 1, a value outside the table) and
+    forges the multiplicities to balance: the numerators are not the witnesses' indicator."""
+    honest = lookup._witness_leaves
+    lookups, _ = batch()
+
+    def padded_with_a_value(witnesses, alpha):
+        p, q = honest(witnesses, alpha)
+        if len(witnesses) == 4:  # the first lookup's 15 of 16 leaves: the last one unused
+            p[15] = mle.element(1)
+            q[15] = mle.element(alpha - LO)
+        return p, q
+
+    counts = [lookup.multiplicities(np.concatenate(lk.witnesses), lk.table) for lk in lookups]
+    counts[0][0] += 1  # the extra leaf counted as the entry LO
+    monkeypatch.setattr(lookup, "_witness_leaves", padded_with_a_value)
+    proof, _ = lookup.prove_lookups(key, lookups, Transcript("batch"), counts)
+    monkeypatch.undo()
+    with pytest.raises(SumcheckError, match="numerators"):
+        lookup.verify_lookups(key.verifier, verifier_side(lookups), proof, Transcript("batch"))
+
+
+@pytest.mark.parametrize("depths", [(3, 1, 0), (0,), (2, 2)])
+def test_fraction_trees_leave_true_claims_about_their_leaves(depths):
+    rng = random.Random(sum(depths))
+    leaves = [[mle.as_table([rng.randrange(1, R) for _ in range(1 << d)]) for _ in range(2)] for d in depths]
+    proof, claims = lookup.prove_fraction_trees(leaves, Transcript("trees"))
+    roots, checked = lookup.verify_fraction_trees(depths, proof, Transcript("trees"))
+    assert checked == claims
+    for (p, q), (point, (p_value, q_value)), (root_p, root_q) in zip(leaves, claims, roots):
+        assert (mle.evaluate(p, point), mle.evaluate(q, point)) == (p_value, q_value)
+        ps, qs = [int(v) for v in lookup.limbs_to_ints(p)], [int(v) for v in lookup.limbs_to_ints(q)]
+        total = sum(a * pow(b, -1, R) for a, b in zip(ps, qs)) % R
+        assert root_p * pow(root_q, -1, R) % R == total
+    with pytest.raises(SumcheckError, match="layers"):
+        lookup.verify_fraction_trees((max(depths) + 1, *depths[1:]), proof, Transcript("trees"))

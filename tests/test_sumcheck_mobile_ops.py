@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from onnx import helper
 from support.onnx_cases import flat, gemm, make_model, w
-from support.sumcheck_cases import Case, commitment_key, lenient_lookup, rerun_after, tampered_run
+from support.sumcheck_cases import Case, commitment_key, lenient_lookups, rerun_after, tampered_run
 
 from prover.errors import UnsupportedModelError, VerificationError
 from prover.field import FR_MODULUS as R
@@ -165,7 +165,7 @@ def test_a_clip_that_lets_a_value_through_is_refused(residual, monkeypatch):
     tampered_run(monkeypatch, change)
     outputs, proof = inf.prove_inference(residual.key, residual.graph, residual.x, residual.weights)
     monkeypatch.undo()
-    with pytest.raises(VerificationError, match="false sum"):  # the clip's own sumcheck
+    with pytest.raises(VerificationError, match="indicators do not fit the sumcheck"):  # the clip's own
         residual.check(proof=proof, outputs=outputs)
 
 
@@ -198,7 +198,7 @@ def test_an_indicator_that_lies_is_caught_by_the_lookup(residual, monkeypatch):
 
     tampered_run(monkeypatch, change)
     monkeypatch.setattr(inf, "_clip_tables", lying)
-    monkeypatch.setattr(inf, "prove_lookup", lenient_lookup)
+    monkeypatch.setattr(inf, "prove_lookups", lenient_lookups)
     outputs, proof = inf.prove_inference(residual.key, residual.graph, residual.x, residual.weights)
     monkeypatch.undo()
     with pytest.raises(VerificationError, match="not in the table"):

@@ -12,8 +12,8 @@ Python reference that the native kernels will be checked against:
   chain, cheap to recompute inside a Groth16 circuit (the wrapper of issue 16).
 - ``protocol``: the sumcheck protocol (Lund, Fortnow, Karloff, Nisan) for
   ``H = sum_{b in {0,1}^n} sum_t c_t prod_j f_{t,j}~(b)``; each round the prover sends its
-  univariate polynomial as its values at ``0..d``, and the verifier enforces the degree bound
-  ``d`` by the number of values.
+  univariate polynomial as its values at ``0, 2, .., d`` (the value at 1 follows from the
+  round's claim), and the verifier enforces the degree bound ``d`` by the number of values.
 - ``matmul``: Thaler's protocol for a matrix product ``C = A B`` (as in SafetyNets): a claim
   about ``C~(r_x, r_y)`` becomes claims about ``A~(r_x, r_z)`` and ``B~(r_z, r_y)`` by one
   sumcheck over the contracted index, of degree 2.

@@ -125,9 +125,9 @@ def prove_batch_opening(
             if n_k < remaining:  # still in its zero extension: s_k (1 - X)^2 V_k at 0, 1, 2
                 g[0] = (g[0] + scales[k] * totals[k]) % R
                 g[2] = (g[2] + scales[k] * totals[k]) % R
-        g_round = tuple(int(v) % R for v in g)
-        rounds.append(g_round)
-        transcript.absorb(g_round)
+        sent = (int(g[0]) % R, int(g[2]) % R)  # the value at 1 is the verifier's (``protocol``)
+        rounds.append(sent)
+        transcript.absorb(sent)
         r = transcript.challenge()
         point.append(r)
         for k, n_k in enumerate(sizes):

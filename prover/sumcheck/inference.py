@@ -73,7 +73,11 @@ claims about views of one x are combined with random coefficients into one such 
              sum_j sel_j - 1 (one-hot). So y is one of its window's values inside x and at least
              every other: the maximum. Every claim about the views x_j goes to x in one gather.
 
-where the lookups (``prover.sumcheck.lookup``) leave claims of their own about what they check.
+The lookups (``prover.sumcheck.lookup``) run before the walk, after the advice is committed
+and before the output's point is drawn: every op's lookups in one batch, one lookup per table
+(the range tables by their bounds, the relu and clip tables by theirs, with one beta combining
+a tuple's parts for all of them). The claims they leave join those of the tensors they are
+about, and are merged with them when the walk reaches those tensors.
 Claims about the input are evaluated by the verifier; claims about weights and advice are
 settled against their commitments at the end, all of them by one batch opening.
 """
@@ -95,12 +99,13 @@ from prover.sumcheck import commitment as pcs
 from prover.sumcheck import wiring
 from prover.sumcheck.batch_opening import BatchOpeningProof, prove_batch_opening, verify_batch_opening
 from prover.sumcheck.lookup import (
+    Lookup,
     LookupProof,
     MultiplicityClaim,
-    prove_lookup,
+    prove_lookups,
     range_table,
     table_extension,
-    verify_lookup,
+    verify_lookups,
 )
 from prover.sumcheck.mle import eq, eq_table, evaluate, fold, n_variables, scaled
 from prover.sumcheck.protocol import SumcheckError, SumcheckProof, Term, degree, prove, summand, verify
@@ -373,6 +378,8 @@ class _Walk:
     claims: dict[str, list[tuple[tuple[int, ...], int]]] = field(default_factory=dict)
     # the lookups' multiplicity claims, settled with the others by the batch opening
     deferred: list[MultiplicityClaim] = field(default_factory=list)
+    # what a max pool's lookup leaves for its reduction: the claims about its windows' views
+    views: dict[str, list[tuple[tuple[Wiring, ...], tuple[int, ...], int]]] = field(default_factory=dict)
 
     def claim(self, name: str, point: Sequence[int], value: int) -> None:
         self.claims.setdefault(name, []).append((tuple(point), value % R))
@@ -397,9 +404,9 @@ class _Walk:
         at the point."""
         raise NotImplementedError
 
-    def lookup(
-        self, n: int, bits: int, witness: Callable[[], np.ndarray], table: Callable[[], np.ndarray], table_at
-    ) -> tuple[tuple[int, ...], int]:
+    def lookups(self, requests: list[list[_Request]]) -> list[list[tuple[tuple[int, ...], int]]]:
+        """Run the lookups (one per list of requests sharing a table) in one batch: per
+        request, the claim ``(point, value)`` it leaves about its witness."""
         raise NotImplementedError
 
     def table(self, name: str) -> np.ndarray:
@@ -429,10 +436,14 @@ class _Prover(_Walk):
         self.messages.append(proof)
         return point, summand(terms, values), values
 
-    def lookup(self, n, bits, witness, table, table_at):
-        proof, claim = prove_lookup(self.key, witness(), table(), self.transcript, deferred=self.deferred)
+    def lookups(self, requests):
+        batch = [
+            Lookup(rs[0].bits, tuple(r.n for r in rs), table=rs[0].entries(), witnesses=tuple(r.witness() for r in rs))
+            for rs in requests
+        ]
+        proof, claims = prove_lookups(self.key, batch, self.transcript, deferred=self.deferred)
         self.messages.append(proof)
-        return claim.point, claim.value
+        return [[(c.point, c.value) for c in cs] for cs in claims]
 
     def table(self, name):
         return self.tables[name]
@@ -476,9 +487,10 @@ class _Verifier(_Walk):
         sub = verify(claim, n, degree(terms), self.next(SumcheckProof), self.transcript)
         return sub.point, sub.value, []
 
-    def lookup(self, n, bits, witness, table, table_at):
-        claim = verify_lookup(self.vk, n, bits, table_at, self.next(LookupProof), self.transcript, self.deferred)
-        return claim.point, claim.value
+    def lookups(self, requests):
+        batch = [Lookup(rs[0].bits, tuple(r.n for r in rs), rs[0].entries_at) for rs in requests]
+        claims = verify_lookups(self.vk, batch, self.next(LookupProof), self.transcript, self.deferred)
+        return [[(c.point, c.value) for c in cs] for cs in claims]
 
     def openings(self, names, claims):
         commitments = [self.commitments[name] for name in names] + [m.commitment for m in self.deferred]
@@ -554,16 +566,117 @@ def _gather(
     w.claim(source, point, value)
 
 
-def _range(w: _Walk, name: str, lo: int, bits: int) -> None:
+@dataclass(frozen=True)
+class _Request:
+    """A lookup an op needs: its witness (``2^n`` values) in a table of ``2^bits`` entries
+    (``entries`` the prover's, ``entries_at`` its extension, the verifier's), and what becomes
+    of the claim it leaves about the witness (``settle(w, point, value)``). Requests with the
+    same ``table`` (the table's identity) share one lookup."""
+
+    table: tuple
+    bits: int
+    n: int
+    witness: Callable[[], np.ndarray]
+    entries: Callable[[], np.ndarray]
+    entries_at: Callable[[Sequence[int]], int]
+    settle: Callable[[_Walk, tuple[int, ...], int], None]
+
+
+def _parts_request(w: _Walk, table: tuple, bits: int, parts, entries, entries_at, what: str) -> _Request:
+    """A request whose witness is ``sum_j c_j part_j`` over tables of one layout (``parts``:
+    ``(name, c_j)``, the first with c = 1): its claim becomes claims about the parts, whose
+    values the prover sends when there are more than one."""
+    names = [name for name, _ in parts]
+
+    def witness():
+        out = w.table(names[0])
+        for name, c in parts[1:]:
+            out = kernels.fr_add(out, scaled(w.table(name), c))
+        return out
+
+    def settle(w: _Walk, point, value):
+        if len(parts) == 1:
+            w.claim(names[0], point, value)
+            return
+        sent = w.message(len(parts), lambda: [evaluate(w.table(n), point) for n in names])
+        combined = sum(c * v for (_, c), v in zip(parts, sent, strict=True)) % R
+        w.require(combined == value, f"{what}: the lookup's claim does not split into its parts")
+        for name, v in zip(names, sent, strict=True):
+            w.claim(name, point, v)
+
+    return _Request(table, bits, w.layout_of(names[0]).n, witness, entries, entries_at, settle)
+
+
+def _range(w: _Walk, name: str, lo: int, bits: int) -> _Request:
     """A range check of ``name``'s values; its claim joins ``name``'s."""
-    point, value = w.lookup(
-        w.layout_of(name).n,
+    return _parts_request(
+        w,
+        ("range", lo, bits),
         bits,
-        lambda: w.table(name),
+        [(name, 1)],
         lambda: range_table(lo, bits),
         lambda pt: table_extension(lo, bits, pt),
+        f"the range check of {name!r}",
     )
-    w.claim(name, point, value)
+
+
+def _requests(w: _Walk, op: Op, beta: int) -> list[_Request]:
+    """The lookups ``op`` needs (``beta`` combines a tuple's parts into one value)."""
+    y = op.output
+    if op.kind == "rescale":
+        out = []
+        if y != w.graph.output:  # the output is public: the verifier reads its range
+            bits = w.graph.tensors[y].quantized_bits
+            out.append(_range(w, y, bound_of(bits)[0], bits))
+        if op.attrs["shift"] > 0:
+            out.append(_range(w, f"rem:{y}", 0, op.attrs["shift"]))
+        return out
+    if op.kind == "relu":
+        bits = w.graph.tensors[op.inputs[0]].quantized_bits
+        return [
+            _parts_request(
+                w,
+                ("sign", bits),
+                bits,
+                [(op.inputs[0], 1), (f"sign:{y}", beta)],
+                lambda: _sign_table(bits, beta),
+                lambda pt: _sign_table_at(bits, beta, pt),
+                f"relu ({op.source})",
+            )
+        ]
+    if op.kind == "clip":
+        bits = w.graph.tensors[op.inputs[0]].quantized_bits
+        parts = [(op.inputs[0], 1)] + [(f"{side}:{y}", pow(beta, k, R)) for k, side in enumerate(_clip_sides(op), 1)]
+        return [
+            _parts_request(
+                w,
+                ("clip", bits, op.attrs.get("low"), op.attrs.get("high")),
+                bits,
+                parts,
+                lambda: _clip_table(op, bits, beta),
+                lambda pt: _clip_table_at(op, bits, beta, pt),
+                f"clip ({op.source})",
+            )
+        ]
+    if op.kind == "maxpool":
+        return [_pool_request(w, op)]
+    return []
+
+
+def _lookups(w: _Walk) -> None:
+    """Every op's lookups, before the walk, in one batch (``prover.sumcheck.lookup``): the
+    requests of one table share its lookup, and the claims they leave join those of the
+    tensors they are about, settled when the walk reaches them."""
+    beta = w.transcript.challenge()
+    groups: dict[tuple, list[_Request]] = {}
+    for op in w.graph.ops:
+        for r in _requests(w, op, beta):
+            groups.setdefault(r.table, []).append(r)
+    if not groups:
+        return
+    for rs, claims in zip(groups.values(), w.lookups(list(groups.values())), strict=True):
+        for r, (point, value) in zip(rs, claims, strict=True):
+            r.settle(w, point, value)
 
 
 def _product(w: _Walk, point, value: int, a: str, b: str, what: str) -> None:
@@ -581,11 +694,6 @@ def _reduce(w: _Walk, op: Op) -> None:
     y = op.output
     if op.kind == "rescale":
         shift = op.attrs["shift"]
-        if y != w.graph.output:  # the output is public: the verifier reads its range
-            bits = w.graph.tensors[y].quantized_bits
-            _range(w, y, bound_of(bits)[0], bits)
-        if shift > 0:
-            _range(w, f"rem:{y}", 0, shift)
         point, value = _merge(w, y)
         if shift == 0:
             w.claim(op.inputs[0], point, value)
@@ -595,19 +703,6 @@ def _reduce(w: _Walk, op: Op) -> None:
         w.claim(op.inputs[0], point, (value << shift) + rem)
     elif op.kind == "relu":
         x, sign = op.inputs[0], f"sign:{y}"
-        bits = w.graph.tensors[x].quantized_bits
-        beta = w.transcript.challenge()
-        point, value = w.lookup(
-            w.layout[x].n,
-            bits,
-            lambda: kernels.fr_add(w.table(x), scaled(w.table(sign), beta)),
-            lambda: _sign_table(bits, beta),
-            lambda pt: _sign_table_at(bits, beta, pt),
-        )
-        x_val, s_val = w.message(2, lambda: [evaluate(w.table(x), point), evaluate(w.table(sign), point)])
-        w.require((x_val + beta * s_val) % R == value, f"relu ({op.source}): the sign lookup's claim does not split")
-        w.claim(x, point, x_val)
-        w.claim(sign, point, s_val)
         point, value = _merge(w, y)
         _product(w, point, value, sign, x, f"relu ({op.source})")
     elif op.kind == "mul":
@@ -769,27 +864,6 @@ def _clip(w: _Walk, op: Op) -> None:
     x, y = op.inputs[0], op.output
     sides = _clip_sides(op)
     names = [f"{side}:{y}" for side in sides]
-    bits = w.graph.tensors[x].quantized_bits
-    beta = w.transcript.challenge()
-
-    def witness():
-        out = w.table(x)
-        for k, name in enumerate(names, start=1):
-            out = kernels.fr_add(out, scaled(w.table(name), pow(beta, k, R)))
-        return out
-
-    point, value = w.lookup(
-        w.layout[x].n,
-        bits,
-        witness,
-        lambda: _clip_table(op, bits, beta),
-        lambda pt: _clip_table_at(op, bits, beta, pt),
-    )
-    parts = w.message(1 + len(names), lambda: [evaluate(w.table(n), point) for n in (x, *names)])
-    combined = sum(pow(beta, k, R) * v for k, v in enumerate(parts)) % R
-    w.require(combined == value, f"clip ({op.source}): the bounds' lookup claim does not split")
-    for name, v in zip((x, *names), parts, strict=True):
-        w.claim(name, point, v)
     point, value = _merge(w, y)
     # tables: eq, x, then each indicator; terms eq x + sum_side (bound eq ind - eq ind x)
     terms = [Term(1, (0, 1))]
@@ -941,34 +1015,53 @@ def _pool_terms(n_windows: int, lam: int, mu: int) -> tuple[Term, ...]:
     return tuple(terms)
 
 
-def _maxpool(w: _Walk, op: Op) -> None:
-    """A max pool's output claims (module docstring): the differences' lookup, then the
-    selection and the selectors' zero-check, then every window's claims to x in one gather."""
+def _pool_request(w: _Walk, op: Op) -> _Request:
+    """A max pool's lookup: its stacked differences in the ``bits``-bit range; the claim it
+    leaves becomes one about y and one about each window's view (kept for ``_maxpool``)."""
     y, x = op.output, op.inputs[0]
     windows = _windows(w.graph, op)
     count = len(windows)
     ly = w.layout[y]
     kb, jb = ly.batch_bits, _bits(count)
     bits = w.graph.tensors[x].quantized_bits
-    what = f"maxpool ({op.source})"
-    point, value = w.lookup(
-        jb + ly.n,
+
+    def settle(w: _Walk, point, value):
+        rj, rest = point[:jb], point[jb:]
+        sent = w.message(
+            1 + count,
+            lambda: [evaluate(w.table(name), rest) for name in (y, *(f"view{j}:{y}" for j in range(count)))],
+        )
+        ej = limbs_to_ints(eq_table(rj))
+        offset = 1 << (bits - 1)
+        total = sum(
+            ej[j] * (sent[0] - sent[1 + j] + offset * win.outside_at(rest[kb:])) for j, win in enumerate(windows)
+        )
+        what = f"maxpool ({op.source})"
+        w.require(total % R == value, f"{what}: the differences' lookup does not fit the output and its windows")
+        w.claim(y, rest, sent[0])
+        w.views[y] = [(win.view, rest, sent[1 + j]) for j, win in enumerate(windows)]
+
+    return _Request(
+        ("range", 0, bits),
         bits,
+        jb + ly.n,
         lambda: w.table(f"diff:{y}"),
         lambda: range_table(0, bits),
         lambda pt: table_extension(0, bits, pt),
+        settle,
     )
-    rj, rest = point[:jb], point[jb:]
-    sent = w.message(
-        1 + count, lambda: [evaluate(w.table(name), rest) for name in (y, *(f"view{j}:{y}" for j in range(count)))]
-    )
-    ej = limbs_to_ints(eq_table(rj))
-    offset = 1 << (bits - 1)
-    total = sum(ej[j] * (sent[0] - sent[1 + j] + offset * win.outside_at(rest[kb:])) for j, win in enumerate(windows))
-    w.require(total % R == value, f"{what}: the differences' lookup does not fit the output and its windows")
-    w.claim(y, rest, sent[0])
-    views = [(win.view, rest, sent[1 + j]) for j, win in enumerate(windows)]
 
+
+def _maxpool(w: _Walk, op: Op) -> None:
+    """A max pool's output claims (module docstring): after its lookup (``_pool_request``), the
+    selection and the selectors' zero-check, then every window's claims to x in one gather."""
+    y, x = op.output, op.inputs[0]
+    windows = _windows(w.graph, op)
+    count = len(windows)
+    ly = w.layout[y]
+    kb = ly.batch_bits
+    what = f"maxpool ({op.source})"
+    views = w.views.pop(y)
     point, value = _merge(w, y)
     lam, mu = w.transcript.challenges(2)
     t = tuple(w.transcript.challenges(ly.n))
@@ -1068,6 +1161,7 @@ def prove_inference(
             pcs.absorb_point(t, c)
             advice.append(c)
     p = _Prover(graph, layout, t, tables, key)
+    _lookups(p)
     point = t.challenges(layout[graph.output].n)
     p.claim(graph.output, point, evaluate(tables[graph.output], point))
     for op in reversed(graph.ops):
@@ -1162,6 +1256,7 @@ def verify_inference(
     for c in proof.advice:
         pcs.absorb_point(t, c)
     v = _Verifier(graph, layout, t, proof.messages, vk)
+    _lookups(v)
     point = t.challenges(layout[graph.output].n)
     v.claim(graph.output, point, evaluate(y_table, point))
     for op in reversed(graph.ops):
@@ -1171,5 +1266,5 @@ def verify_inference(
             raise InferenceError("a claim about the inputs is false: the proof is not of these inputs")
     v.commitments = {**weights, **dict(zip(names, proof.advice, strict=True))}
     _open_all(v)
-    if v.claims or v.messages:
+    if v.claims or v.messages or v.views:
         raise InferenceError("the proof has messages or claims left over after the walk")

@@ -1,6 +1,6 @@
 """The sumcheck backend's inference proof as a file: JSON, every value typed, read back strictly.
 
-    {"format": "zkmarket-sumcheck-proof", "version": 1, "proof": <InferenceProof>}
+    {"format": "zkmarket-sumcheck-proof", "version": 2, "proof": <InferenceProof>}
 
 A proof object is ``{"type": NAME, FIELD: value, ...}`` for each dataclass of the proof (the
 names in ``TYPES``, the fields as declared). A tuple is a JSON list, a field element a hex
@@ -30,7 +30,7 @@ from prover.sumcheck.lookup import FractionLayer, FractionTreeProof, LookupProof
 from prover.sumcheck.protocol import SumcheckProof
 
 FORMAT = "zkmarket-sumcheck-proof"
-VERSION = 1
+VERSION = 2  # 2: every lookup of a proof in one batch
 # a proof of the largest model this backend targets is a few MB; a file far larger is refused
 MAX_BYTES = 256 << 20
 MAX_DEPTH = 16

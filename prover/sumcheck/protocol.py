@@ -7,12 +7,15 @@ Statement: for multilinear tables ``f_0..f_{m-1}`` over n variables and terms
 
 ``g`` has degree at most ``d = max_t |J_t|`` in each variable. In round i (i = 0..n-1) the
 prover sends ``g_i(X) = sum_{b in {0,1}^(n-1-i)} g(r_0, .., r_{i-1}, X, b)`` as its values at
-``X = 0, 1, .., d``; the verifier checks
+``X = 0, 2, 3, .., d``: the value at 1 is not sent, since it must be ``claim_i - g_i(0)``
+(claim_0 = H). The verifier checks
 
-    len(g_i) == d + 1                (the degree bound: d + 1 values fix a degree-d polynomial)
-    g_i(0) + g_i(1) == claim_i       (claim_0 = H)
+    len(sent) == d                   (the degree bound: with g_i(1), d + 1 values fix a
+                                      polynomial of degree d)
 
-absorbs the values, draws ``r_i`` and sets ``claim_{i+1} = g_i(r_i)`` by Lagrange interpolation.
+fills in ``g_i(1) = claim_i - g_i(0)`` (which is the check ``g_i(0) + g_i(1) == claim_i``),
+absorbs the sent values, draws ``r_i`` and sets ``claim_{i+1} = g_i(r_i)`` by Lagrange
+interpolation.
 What is left is the *subclaim* ``g(r) = claim_n`` at the random point r, which the caller settles
 with the tables' evaluations at r (an opening of a commitment, or the next layer's sumcheck).
 A prover whose H is false passes with probability at most ``n d / |Fr|`` (Schwartz–Zippel in
@@ -49,7 +52,8 @@ class Term:
 
 @dataclass(frozen=True)
 class SumcheckProof:
-    """The round polynomials, each as its values at 0..d."""
+    """The round polynomials, each as its values at 0, 2, .., d (the value at 1 follows from the
+    round's claim)."""
 
     round_polynomials: tuple[tuple[int, ...], ...]
 
@@ -114,9 +118,10 @@ def prove(
     coefficients = ints_to_limbs([t.coefficient % R for t in terms])
     rounds, point = [], []
     for _ in range(n):
-        g = tuple(limbs_to_ints(kernels.sumcheck_round(np.stack(current), factors, coefficients, d)))
-        rounds.append(g)
-        transcript.absorb(g)
+        g = limbs_to_ints(kernels.sumcheck_round(np.stack(current), factors, coefficients, d))
+        sent = (g[0], *g[2:])
+        rounds.append(sent)
+        transcript.absorb(sent)
         r = transcript.challenge()
         point.append(r)
         current = [kernels.mle_fold(t, element(r)) for t in current]
@@ -132,15 +137,15 @@ def verify(claim: int, n: int, d: int, proof: SumcheckProof, transcript: Transcr
         )
     claim %= R
     point = []
-    for i, g in enumerate(proof.round_polynomials):
-        if len(g) != d + 1:
-            raise SumcheckError(f"round {i}: the degree bound is {d} ({d + 1} values), the proof sends {len(g)}")
-        if any(not 0 <= v < R for v in g):
+    for i, sent in enumerate(proof.round_polynomials):
+        if len(sent) != d:
+            raise SumcheckError(
+                f"round {i}: the degree bound is {d} ({d} values: at 0, 2, .., {d}), the proof sends {len(sent)}"
+            )
+        if any(not 0 <= v < R for v in sent):
             raise SumcheckError(f"round {i}: a value is not a field element")
-        if (g[0] + g[1]) % R != claim:
-            raise SumcheckError(f"round {i}: g(0) + g(1) differs from the claim; the proof is of a false sum")
-        transcript.absorb(g)
+        transcript.absorb(sent)
         r = transcript.challenge()
         point.append(r)
-        claim = interpolate(g, r)
+        claim = interpolate((sent[0], (claim - sent[0]) % R, *sent[1:]), r)
     return Subclaim(tuple(point), claim)

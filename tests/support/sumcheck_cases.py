@@ -97,13 +97,16 @@ def check_changed_weights_refused(case: Case, registered, run) -> None:
         case.check(proof=proof, outputs=outputs)
 
 
-def lenient_lookup(key, witness, table, transcript, counts=None, deferred=None):
-    """A lookup prover that counts a value missing from the table as the table's first entry
-    (forged multiplicities: ``prove_lookup`` would refuse to prove such a witness)."""
-    entries = limbs_to_ints(table)
-    known = set(entries)
-    counted = [v if v in known else entries[0] for v in limbs_to_ints(witness)]
-    return lookup.prove_lookup(key, witness, table, transcript, lookup.multiplicities(counted, entries), deferred)
+def lenient_lookups(key, lookups, transcript, counts=None, deferred=None):
+    """A lookup prover that counts a value missing from its table as the table's first entry
+    (forged multiplicities: ``prove_lookups`` would refuse to prove such a witness)."""
+    forged = []
+    for lk in lookups:
+        entries = limbs_to_ints(lk.table)
+        known = set(entries)
+        values = [v for w in lk.witnesses for v in limbs_to_ints(w)]
+        forged.append(lookup.multiplicities([v if v in known else entries[0] for v in values], entries))
+    return lookup.prove_lookups(key, lookups, transcript, forged, deferred)
 
 
 def tampered_run(monkeypatch, change):
