@@ -19,6 +19,7 @@ from onnx import helper
 from support.models import prove_label_and_check
 from support.onnx_cases import make_model, onnxruntime_run
 
+from benchmarks.mobilenet_v2 import mobilenet_v2, parameter_count
 from benchmarks.torch_zoo import (
     ZOO,
     fill_cleared_weights,
@@ -166,6 +167,37 @@ def test_exports_of_other_weights_do_not_compute_the_same():
     assert [op.kind for op in a.ops] == [op.kind for op in b.ops]
     x = random_inputs(a, 4, 3)
     assert not np.allclose(executor.run_float(a, x), executor.run_float(b, x), rtol=1e-4)
+
+
+def _parameters_in_node_order(model: onnx.ModelProto) -> list[np.ndarray]:
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in model.graph.initializer}
+    return [inits[name] for node in model.graph.node for name in node.input if name in inits]
+
+
+def test_the_mobilenet_v2_builder_writes_the_zoo_export_node_for_node():
+    """``benchmarks.mobilenet_v2`` (the scaling benchmark's nets at any width) at the zoo export's
+    width, classes and input: the same operators, attributes and parameters, the same function."""
+    built, export = mobilenet_v2(1.0, side=32, classes=10), load_zoo_model("mobilenet_v2")
+
+    def layers(model):
+        return [
+            (n.op_type, sorted((a.name, str(helper.get_attribute_value(a))) for a in n.attribute))
+            for n in model.graph.node
+            if n.op_type != "Constant"
+        ]
+
+    assert layers(built) == layers(export)
+    ours, theirs = _parameters_in_node_order(built), _parameters_in_node_order(export)
+    assert len(ours) == len(theirs) and all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+    x = np.random.default_rng(5).uniform(0, 1, (2, 3, 32, 32))
+    np.testing.assert_array_equal(onnxruntime_run(built, x), onnxruntime_run(export, x))
+    # the reject twin: another width is another net
+    assert layers(mobilenet_v2(0.5, side=32, classes=10)) != layers(export)
+
+
+def test_the_mobilenet_v2_widths_have_torchvisions_parameter_counts():
+    counts = {w: parameter_count(mobilenet_v2(w, side=32)) for w in (0.35, 0.5, 1.0)}
+    assert counts == {0.35: 1_677_128, 0.5: 1_968_680, 1.0: 3_504_872}
 
 
 def test_a_cleared_initializer_that_is_no_parameter_is_refused():

@@ -419,7 +419,7 @@ class _Walk:
 
 
 class _Prover(_Walk):
-    def __init__(self, graph, layout, transcript, tables, key):
+    def __init__(self, graph, layout, transcript, tables, key) -> None:
         super().__init__(graph, layout, transcript)
         self.tables = tables
         self.key = key
@@ -462,7 +462,7 @@ class _Prover(_Walk):
 
 
 class _Verifier(_Walk):
-    def __init__(self, graph, layout, transcript, messages, vk):
+    def __init__(self, graph, layout, transcript, messages, vk) -> None:
         super().__init__(graph, layout, transcript)
         self.messages = list(messages)
         self.vk = vk
