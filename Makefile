@@ -52,6 +52,7 @@ demo-all: install
 	$(VENV)/bin/zkmarket demo --all
 
 bench: install
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(PY) -m benchmarks
 
 # ruff (lint + format check) and mypy on the Python packages, rustfmt + clippy on the crate,
@@ -71,7 +72,7 @@ format: install
 # regenerate constraints.txt from pyproject.toml (newest versions that fit), then `make install`
 lock: $(VENV)/bin/python
 	$(PY) -m pip install --quiet pip-tools
-	$(VENV)/bin/pip-compile --quiet --extra test --extra lint --strip-extras --no-emit-index-url \
+	$(VENV)/bin/pip-compile --quiet --extra test --extra lint --extra bench --strip-extras --no-emit-index-url \
 	    --no-emit-find-links --output-file constraints.txt pyproject.toml
 
 clean:

@@ -241,11 +241,22 @@ def measure_ezkl(onnx_path: Path, x: np.ndarray, workdir: Path, timeout: float, 
         if peer_step == "settings" and (work / "settings.json").exists():
             settings = json.loads((work / "settings.json").read_text())
             row["logrows"], row["rows"] = settings["run_args"]["logrows"], settings.get("num_rows")
+        if peer_step == "prove" and result["status"] == "ok":
+            row["proof_bytes"] = ezkl_proof_bytes(work)
         if result["status"] != "ok":
             row["stopped_at"] = peer_step
             row["log_tail"] = (work / "log.txt").read_text(errors="replace")[-1500:]
             break
     return row
+
+
+def ezkl_proof_bytes(work: Path) -> int:
+    """The bytes of EZKL's proof itself (its proof file is JSON: the proof as hex or a byte list,
+    beside the instances and metadata)."""
+    from benchmarks.ezkl_peer import files
+
+    proof = json.loads(Path(files(work)["proof"]).read_text())["proof"]
+    return len(bytes.fromhex(proof.removeprefix("0x"))) if isinstance(proof, str) else len(proof)
 
 
 # --- report ----------------------------------------------------------------------------------
