@@ -250,13 +250,16 @@ def measure_ezkl(onnx_path: Path, x: np.ndarray, workdir: Path, timeout: float, 
     return row
 
 
-def ezkl_proof_bytes(work: Path) -> int:
+def ezkl_proof_bytes(work: Path) -> int | None:
     """The bytes of EZKL's proof itself (its proof file is JSON: the proof as hex or a byte list,
-    beside the instances and metadata)."""
+    beside the instances and metadata); None when the file has neither, so that a layout of
+    another EZKL version loses the figure, not the run."""
     from benchmarks.ezkl_peer import files
 
-    proof = json.loads(Path(files(work)["proof"]).read_text())["proof"]
-    return len(bytes.fromhex(proof.removeprefix("0x"))) if isinstance(proof, str) else len(proof)
+    proof = json.loads(Path(files(work)["proof"]).read_text()).get("proof")
+    if isinstance(proof, str):
+        return len(bytes.fromhex(proof.removeprefix("0x")))
+    return len(proof) if isinstance(proof, list) else None
 
 
 # --- report ----------------------------------------------------------------------------------

@@ -57,7 +57,8 @@ BATCHES = {
 }
 # the torchvision nets: ResNet-18 as the zoo's export (``benchmarks.torch_zoo``), MobileNet v2
 # written by ``benchmarks.mobilenet_v2`` at any width (both random weights)
-ZOO_NETS = {"resnet18": "resnet18_ts17", "mobilenet_v2": None}
+ZOO_NETS = ("resnet18", "mobilenet_v2")
+RESNET_EXPORT = "resnet18_ts17"
 ZOO_PRECISION = (8, 8)
 MOBILENET_CLASSES = 1000
 SCALING_WIDTHS = (0.35, 0.5, 1.0)
@@ -133,7 +134,7 @@ def zoo_graph(name: str, side: int, width: float = 1.0, seed: int = 2024):
     if name == "mobilenet_v2":
         model = mobilenet_v2(width, side, MOBILENET_CLASSES)
     else:
-        model = load_zoo_model(str(ZOO_NETS[name]))
+        model = load_zoo_model(RESNET_EXPORT)
         dims = model.graph.input[0].type.tensor_type.shape.dim
         dims[2].dim_value = dims[3].dim_value = side
         del model.graph.value_info[:]
@@ -393,7 +394,8 @@ def _ezkl_summary(peer: dict) -> str:
     setup, prove = peer["setup"], peer["prove"]
     return (
         f"setup {setup['seconds']:.1f} s {setup['peak_rss_mib']:.0f} MiB, prove {prove['seconds']:.1f} s "
-        f"{prove['peak_rss_mib']:.0f} MiB, proof {peer['proof_bytes'] / 1024:.1f} KiB"
+        f"{prove['peak_rss_mib']:.0f} MiB, proof "
+        + (f"{peer['proof_bytes'] / 1024:.1f} KiB" if peer.get("proof_bytes") else "size unknown")
     )
 
 
