@@ -174,10 +174,11 @@ def child(name: str, batch: int, scale: float, side: int, width: float, out: Pat
     xs = quantize_input(graph, x[:batch])
     power = key_power(graph, batch)
     key = pcs.commitment_key(read_ptau(cached_ptau(power)), power)
+    seed = os.urandom(inference.SEED_BYTES)  # hiding weight commitments, as a registration makes
     t0 = time.perf_counter()
-    weights = inference.commit_weights(key, graph)
+    weights = inference.commit_weights(key, graph, seed)
     t1 = time.perf_counter()
-    outputs, proof = inference.prove_inference(key, graph, xs, weights)
+    outputs, proof = inference.prove_inference(key, graph, xs, weights, seed)
     t2 = time.perf_counter()
     inference.verify_inference(key.verifier, architecture_graph(architecture_spec(graph)), weights, xs, outputs, proof)
     t3 = time.perf_counter()

@@ -7,6 +7,7 @@ Signed quantized values map to Fr as ``x mod r`` (see ../shared/DESIGN.md).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 
 import numpy as np
@@ -52,6 +53,19 @@ def below_modulus(limbs: np.ndarray, modulus: int = FR_MODULUS) -> np.ndarray:
         less |= equal & (limbs[:, k] < m[k])
         equal &= limbs[:, k] == m[k]
     return less
+
+
+def random_fr(count: int) -> np.ndarray:
+    """``count`` uniform Fr elements as ``(count, 4)`` limbs, from the operating system's CSPRNG:
+    254-bit draws, the ones at or above r rejected (about 15%) and drawn again."""
+    out = np.zeros((0, LIMBS), dtype=np.uint64)
+    top = (1 << (FR_MODULUS.bit_length() - 3 * 64)) - 1
+    while len(out) < count:
+        want = count - len(out)
+        draw = np.frombuffer(os.urandom((want + want // 4 + 8) * ELEMENT_BYTES), dtype="<u8").reshape(-1, LIMBS).copy()
+        draw[:, LIMBS - 1] &= np.uint64(top)
+        out = np.concatenate([out, draw[below_modulus(draw)][:want]])
+    return out
 
 
 def signed_to_fr(values: np.ndarray) -> np.ndarray:

@@ -1,8 +1,10 @@
 """One opening for many claims about many committed tables (prover/sumcheck/batch_opening.py):
 honest batches of tables of mixed sizes (one value up to the key's size), each with one or more
 claims, verify. Each reject twin is refused: one false claim value, a claim moved to another
-point, a swapped commitment, a table the prover changed after committing, and each altered part
-of the proof (a round, a sent value, the opening)."""
+point, a swapped commitment, a table the prover changed after committing, blinds that are not the
+commitments', and each altered part of the proof (a round, the mask's commitment or value, the
+blind, the opening). Hiding commitments open as plain ones do, and the opening is of a masked
+combination: two proofs of one batch share nothing but the statement."""
 
 from __future__ import annotations
 
@@ -48,9 +50,10 @@ def transcript(key, commitments):
     return t
 
 
-def proved(key, tables, claims):
-    commitments = [pc.commit(key, t) for t in tables]
-    proof = bo.prove_batch_opening(key, tables, claims, transcript(key, commitments))
+def proved(key, tables, claims, hiding=True):
+    blinds = [pc.random_blind() if hiding else 0 for _ in tables]
+    commitments = [pc.commit(key, t, b) for t, b in zip(tables, blinds, strict=True)]
+    proof = bo.prove_batch_opening(key, tables, claims, transcript(key, commitments), blinds)
     return commitments, proof
 
 
@@ -62,11 +65,39 @@ def check(key, commitments, sizes, claims, proof):
     "sizes, per_table",
     [([3], 1), ([3], 3), ([2, 2, 2], 2), ([POWER, 1, 3, 0, POWER], 2), ([0], 1), ([0, 0], 2), ([1, 4], 1)],
 )
-def test_honest_batches_verify(key, sizes, per_table):
+@pytest.mark.parametrize("hiding", [True, False])
+def test_honest_batches_verify(key, sizes, per_table, hiding):
     tables, claims = batch(sizes, per_table, seed=sum(sizes) + per_table)
-    commitments, proof = proved(key, tables, claims)
+    commitments, proof = proved(key, tables, claims, hiding)
     check(key, commitments, sizes, claims, proof)
     assert len(proof.sumcheck.round_polynomials) == max(sizes)
+
+
+def test_hiding_commitments_and_masked_openings_differ_each_time(key):
+    """The same table commits to another point with each blind, and two proofs of one batch
+    have other masks, blinds and openings (the opened table is masked afresh)."""
+    tables, claims = batch([3, 2], 2, seed=3)
+    assert not (pc.commit(key, tables[0], pc.random_blind()) == pc.commit(key, tables[0], pc.random_blind())).all()
+    assert (pc.commit(key, tables[0], 0) == pc.commit(key, tables[0])).all()
+    commitments = [pc.commit(key, t) for t in tables]
+    first, second = (bo.prove_batch_opening(key, tables, claims, transcript(key, commitments)) for _ in range(2))
+    for proof in (first, second):
+        check(key, commitments, [3, 2], claims, proof)
+    assert not (first.mask == second.mask).all()
+    assert first.blind != second.blind and first.mask_value != second.mask_value
+    assert first.opening.values[0] != second.opening.values[0]
+
+
+def test_blinds_that_are_not_the_commitments_are_refused(key):
+    """A prover who opens hiding commitments as if they were plain (or with other blinds) leaves
+    an H term no opening explains."""
+    tables, claims = batch([3, 1], 1, seed=5)
+    blinds = [pc.random_blind(), pc.random_blind()]
+    commitments = [pc.commit(key, t, b) for t, b in zip(tables, blinds, strict=True)]
+    for wrong in ([0, 0], [blinds[0], (blinds[1] + 1) % R], blinds[::-1]):
+        proof = bo.prove_batch_opening(key, tables, claims, transcript(key, commitments), wrong)
+        with pytest.raises(pc.OpeningError):
+            check(key, commitments, [3, 1], claims, proof)
 
 
 @pytest.fixture(scope="module")
@@ -122,18 +153,21 @@ def test_altered_proofs_are_refused(key, honest):
     sizes, _, claims, commitments, proof = honest
     rounds = [list(g) for g in proof.sumcheck.round_polynomials]
     rounds[2][1] = (rounds[2][1] + 1) % R
-    values = list(proof.values)
-    values[3] = (values[3] + 1) % R
     opening = dataclasses.replace(proof.opening, values=((1, 2, 3), *proof.opening.values[1:]))
     for altered in (
         dataclasses.replace(proof, sumcheck=SumcheckProof(tuple(tuple(g) for g in rounds))),
-        dataclasses.replace(proof, values=tuple(values)),
-        dataclasses.replace(proof, values=proof.values[:-1]),
+        dataclasses.replace(proof, mask_value=(proof.mask_value + 1) % R),
+        dataclasses.replace(proof, blind=(proof.blind + 1) % R),
+        dataclasses.replace(proof, mask=pc.commit(key, [1, 2])),
+        dataclasses.replace(proof, mask=commitments[0]),
         dataclasses.replace(proof, opening=opening),
         dataclasses.replace(proof, sumcheck=SumcheckProof(proof.sumcheck.round_polynomials[:-1])),
     ):
         with pytest.raises(VerificationError):
             check(key, commitments, sizes, claims, altered)
+    for malformed in (dataclasses.replace(proof, blind=R), dataclasses.replace(proof, mask_value=-1)):
+        with pytest.raises(VerificationError, match="field elements"):
+            check(key, commitments, sizes, claims, malformed)
 
 
 def test_malformed_batches_are_refused_before_any_work(key):
@@ -143,3 +177,5 @@ def test_malformed_batches_are_refused_before_any_work(key):
         bo.prove_batch_opening(key, [[1, 2]], [[([1, 2], 3)]], Transcript(LABEL))
     with pytest.raises(ValueError, match="at least one claim"):
         bo.prove_batch_opening(key, [[1, 2]], [[]], Transcript(LABEL))
+    with pytest.raises(ValueError, match="one blind per table"):
+        bo.prove_batch_opening(key, [[1, 2]], [[([1], 3)]], Transcript(LABEL), [1, 2])

@@ -2,8 +2,10 @@
 ``marketplace/setup/sumcheck_folder.py``, the proof file ``prover/sumcheck/proof_file.py``):
 compile, set up, prove a batch and verify it, run as a user would. Each reject twin is refused
 with one error line: a changed output, other inputs, another model's public file, a tampered or
-malformed proof file, weights changed after the registration, a tampered commitment key, a batch
-over the key's size, and the Groth16-only verbs and options on a sumcheck folder."""
+malformed proof file, weights changed after the registration, a tampered commitment key, a
+missing or another registration's blinding seed, a batch over the key's size, and the
+Groth16-only verbs and options on a sumcheck folder. The registered weight commitments hide the
+weights: the seed that blinds them is the provider's alone (mode 0600)."""
 
 from __future__ import annotations
 
@@ -168,6 +170,43 @@ def test_a_tampered_commitment_key_is_refused(capsys, proved, tmp_path):
     np.savez(copy / sumcheck_folder.COMMITMENT_KEY, **key)
     code, _, err = zkmarket(capsys, "model", "verify", copy, work / "proof.json", work / "public.json")
     assert_one_error_line(code, err, "not the key model.json records")
+
+
+def test_the_weight_commitments_hide_and_the_seed_is_the_providers(capsys, proved, tmp_path):
+    import os
+    import shutil
+    import stat
+
+    from prover.sumcheck import inference
+
+    work, folder = proved
+    seed_path = folder / sumcheck_folder.BLINDING_SEED
+    assert stat.S_IMODE(os.stat(seed_path).st_mode) == 0o600
+    model = sumcheck_folder.load(folder)
+    assert model.seed == seed_path.read_bytes() and model.key is not None and model.weights is not None
+    plain = inference.commit_weights(model.key, model.graph)
+    assert set(plain) == set(model.weights)
+    assert all(not (plain[name] == model.weights[name]).all() for name in plain)  # blinded
+    assert all(
+        (c == model.weights[n]).all() for n, c in inference.commit_weights(model.key, model.graph, model.seed).items()
+    )
+    public = sumcheck_folder.load(folder, prover=False)
+    assert public.seed is None  # a verifier never reads it
+    for edit, why in (
+        (lambda p: p.unlink(), "is missing"),
+        (lambda p: p.write_bytes(os.urandom(32)), "not the blinding seed"),
+    ):
+        copy = tmp_path / f"mlp_{len(why)}"
+        shutil.copytree(folder, copy)
+        edit(copy / sumcheck_folder.BLINDING_SEED)
+        code, _, err = zkmarket(
+            capsys, "model", "prove", copy, work / "x.npy", tmp_path / "p.json", tmp_path / "q.json"
+        )
+        assert_one_error_line(code, err, why)
+        assert not (tmp_path / "p.json").exists()
+        # the verifier's side needs no seed
+        code, out, _ = zkmarket(capsys, "model", "verify", copy, work / "proof.json", work / "public.json")
+        assert code == 0 and out.startswith("OK")
 
 
 def test_a_batch_over_the_key_size_and_groth16_only_verbs_are_refused(capsys, proved, tmp_path):

@@ -4,7 +4,9 @@ digits MLP (dense, rescale, relu), the quadratic-activation model (mul), and the
 against the architecture alone (weights zeroed) and the weights' commitments, its outputs are
 the executor's bit for bit, and each reject twin is refused: a changed output, another input, a
 changed weight (in the registration or in the prover's hands), a changed intermediate value, an
-out-of-range remainder, a tampered message or commitment, a truncated proof."""
+out-of-range remainder, a tampered message or commitment, a truncated proof, a prover without the
+registration's blinding seed. Every commitment hides: two proofs of one batch share no commitment,
+mask or opening."""
 
 from __future__ import annotations
 
@@ -114,7 +116,7 @@ def test_changed_intermediate_value_is_refused(mlp, monkeypatch):
         return values
 
     monkeypatch.setattr(inf, "execute", tampered)
-    outputs, proof = inf.prove_inference(mlp.key, graph, mlp.x)
+    outputs, proof = inf.prove_inference(mlp.key, graph, mlp.x, mlp.weights, mlp.seed)
     monkeypatch.undo()
     assert not np.array_equal(outputs, mlp.outputs)
     with pytest.raises(VerificationError):
@@ -136,7 +138,7 @@ def test_out_of_range_remainder_is_refused(mlp, monkeypatch):
 
     monkeypatch.setattr(inf, "execute", tampered)
     monkeypatch.setattr(inf, "prove_lookups", lenient_lookups)
-    outputs, proof = inf.prove_inference(mlp.key, mlp.graph, mlp.x)
+    outputs, proof = inf.prove_inference(mlp.key, mlp.graph, mlp.x, mlp.weights, mlp.seed)
     monkeypatch.undo()
     assert outputs[1, 0] == mlp.outputs[1, 0] + 1 and shift > 0
     with pytest.raises(VerificationError, match="not in the table"):
@@ -173,6 +175,25 @@ def test_tampered_proofs_are_refused(mlp):
     swapped[0], swapped[1] = swapped[1], swapped[0]
     with pytest.raises(VerificationError, match="belongs"):
         mlp.check(proof=inf.InferenceProof(mlp.proof.advice, tuple(swapped)))
+
+
+def test_commitments_hide_and_every_proof_is_masked_afresh(mlp):
+    from prover.sumcheck.batch_opening import BatchOpeningProof
+
+    again = inf.prove_inference(mlp.key, mlp.graph, mlp.x, mlp.weights, mlp.seed)
+    assert np.array_equal(again[0], mlp.outputs)
+    mlp.check(proof=again[1])
+    assert all(not (a == b).all() for a, b in zip(mlp.proof.advice, again[1].advice, strict=True))
+    first, second = (next(m for m in p.messages if isinstance(m, BatchOpeningProof)) for p in (mlp.proof, again[1]))
+    assert not (first.mask == second.mask).all() and first.blind != second.blind
+    assert first.opening.values != second.opening.values
+    # a prover without the registration's seed cannot open the hiding weight commitments
+    for seed in (None, bytes(32)):
+        outputs, proof = inf.prove_inference(mlp.key, mlp.graph, mlp.x, mlp.weights, seed)
+        with pytest.raises(VerificationError):
+            mlp.check(proof=proof, outputs=outputs)
+    with pytest.raises(ValueError, match="32 bytes"):
+        inf.weight_blinds(mlp.graph, b"short")
 
 
 def test_malformed_statements_are_refused(mlp):
@@ -253,7 +274,9 @@ def test_tables_past_the_block_size_are_committed_and_opened_in_blocks(key, digi
     changed[k] = ((changed[k][0] + 1) % inf.R, *changed[k][1:])
     with pytest.raises(VerificationError, match="do not add up"):
         case.check(proof=dataclasses.replace(case.proof, messages=tuple(changed)))
-    outputs, proof = inf.prove_inference(key, changed_weight(graph, "dense1.W", (3, 5)), case.x, case.weights)
+    outputs, proof = inf.prove_inference(
+        key, changed_weight(graph, "dense1.W", (3, 5)), case.x, case.weights, case.seed
+    )
     with pytest.raises(VerificationError):
         case.check(proof=proof, outputs=outputs)
     swapped = dict(case.weights)

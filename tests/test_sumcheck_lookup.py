@@ -155,8 +155,8 @@ def settle(key, claims, label="settle"):
     from prover.sumcheck import batch_opening as bo
 
     tables = [c.table for c in claims]
-    proof = bo.prove_batch_opening(key, tables, [[(c.point, c.value)] for c in claims], Transcript(label))
-    return proof
+    blinds = [c.blind for c in claims]
+    return bo.prove_batch_opening(key, tables, [[(c.point, c.value)] for c in claims], Transcript(label), blinds)
 
 
 def test_deferred_multiplicities_leave_their_claim_to_the_caller(key):
@@ -178,6 +178,7 @@ def test_deferred_multiplicities_leave_their_claim_to_the_caller(key):
     )
     (m,) = verifier_side
     assert (m.point, m.value) == (prover_side[0].point, prover_side[0].value)
+    assert prover_side[0].blind != 0  # a deferred multiplicities' commitment hides them
     assert mle.evaluate(prover_side[0].table, m.point) == m.value
     opening = settle(key, prover_side)
     bo.verify_batch_opening(key.verifier, [m.commitment], [BITS], [[(m.point, m.value)]], opening, Transcript("settle"))

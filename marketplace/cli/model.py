@@ -413,7 +413,7 @@ def sumcheck_prove(args: argparse.Namespace) -> int:
     executor.execute(graph, x)  # names the tensor that overflows, before any proving
     with steps("model prove (sumcheck)", ["prove", "check", "write"]) as step:
         step("prove")
-        outputs, proof = prove_inference(model.key, graph, x, model.weights)
+        outputs, proof = prove_inference(model.key, graph, x, model.weights, model.seed)
         step("check")  # a proof from a folder whose weights differ from its registration fails here
         verify_inference(model.key.verifier, model.architecture, model.weights, x, outputs, proof)
         step("write")

@@ -5,6 +5,8 @@ commitments (the model's registration on this backend).
     model.json              the schema below, written last
     graph.json, weights.npz the quantized graph (``prover.onnx.graph_file``)
     commitment_key.npz      after the setup: the first 2^k G1 powers of tau and G2, tau G2
+    blinding_seed.bin       after the setup: the provider's secret (32 random bytes, mode 0600)
+                            from which the weight commitments' blinds derive; never published
 
 ``model.json``: ``backend`` ("sumcheck"), ``format_version`` (``FORMAT_VERSION``), ``name``,
 ``source``, ``model_key``, ``model_commitment`` (the Groth16 backend's Poseidon commitment of the
@@ -12,16 +14,21 @@ same quantized weights: the registry holds both commitments, so one registration
 model on either backend), ``architecture_hash`` and ``architecture`` (the weights-free spec),
 ``precision``, ``calibration_samples``, ``input``, ``output``, ``parameters``, optionally
 ``accuracy``, and once set up ``setup``: ``key_power``, ``max_batch``, ``ptau_sha256`` (the
-phase-1 powers of tau the key was cut from), ``weight_commitments`` (name -> [x, y] in hex) and
-``files`` (SHA-256 of the commitment key).
+phase-1 powers of tau the key was cut from), ``weight_commitments`` (name -> [x, y] in hex, hiding:
+``prover.sumcheck.inference.weight_blinds``), ``seed_check`` (SHA-256 of a label and the seed,
+which says nothing of the seed but catches another folder's) and ``files`` (SHA-256 of the
+commitment key).
 
 Reading a folder checks everything against itself: the graph against the commitment and the
 architecture hash, the architecture spec against its hash, the commitment key against its
-hash, and the weight commitments against the graph's tables when the prover loads it.
+hash, and the blinding seed against its check when the prover loads it (a proof from weights
+other than the registered ones fails the verification ``model prove`` runs before it writes).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,11 +49,13 @@ from prover.formats.binfile import atomic_output
 from prover.onnx.graph import Graph
 from prover.onnx.graph_file import load_graph, save_graph
 from prover.sumcheck import commitment as pcs
-from prover.sumcheck.inference import check_supported, commit_weights, key_power
+from prover.sumcheck.inference import SEED_BYTES, check_supported, commit_weights, key_power
 
 BACKEND = "sumcheck"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: hiding weight commitments, with the blinding seed
 COMMITMENT_KEY = "commitment_key.npz"
+BLINDING_SEED = "blinding_seed.bin"
+SEED_CHECK_LABEL = b"zkmarket/sumcheck/seed-check/v1"
 DEFAULT_MAX_BATCH = 64
 REQUIRED_FIELDS: dict[str, type] = {"backend": str, **MODEL_FIELDS}
 
@@ -100,6 +109,7 @@ class SumcheckModel:
     key: pcs.CommitmentKey | None
     verifier_key: pcs.VerifierKey | None
     weights: dict[str, np.ndarray] | None
+    seed: bytes | None = None  # the blinding seed: the prover's side only
 
 
 def _point(value, where: str) -> np.ndarray:
@@ -131,7 +141,7 @@ def load(folder: str | Path, prover: bool = True) -> SumcheckModel:
     if prover:
         graph = load_graph(folder)
         check_graph_matches(folder, graph, info)
-    key = verifier_key = weights = None
+    key = verifier_key = weights = seed = None
     setup = info.get("setup")
     if setup is not None:
         path = folder / COMMITMENT_KEY
@@ -145,7 +155,29 @@ def load(folder: str | Path, prover: bool = True) -> SumcheckModel:
         if not isinstance(recorded, dict):
             raise ModelFolderError(f"{folder / MODEL_JSON}: the setup has no weight commitments: run it again")
         weights = {name: _point(p, f"weight commitment {name!r}") for name, p in recorded.items()}
-    return SumcheckModel(folder, info, graph, architecture, key, verifier_key, weights)
+        if prover:
+            seed = _read_seed(folder, setup)
+    return SumcheckModel(folder, info, graph, architecture, key, verifier_key, weights, seed)
+
+
+def _seed_check(seed: bytes) -> str:
+    return hashlib.sha256(SEED_CHECK_LABEL + seed).hexdigest()
+
+
+def _read_seed(folder: Path, setup: dict) -> bytes:
+    path = folder / BLINDING_SEED
+    try:
+        seed = path.read_bytes()
+    except OSError:
+        raise ModelFolderError(
+            f"{path} is missing: the weight commitments cannot be opened without it; restore it from "
+            "the provider's backup or run the setup again (a new registration)"
+        ) from None
+    if len(seed) != SEED_BYTES or _seed_check(seed) != setup.get("seed_check"):
+        raise ModelFolderError(
+            f"{path} is not the blinding seed of this registration: restore it or run the setup again"
+        )
+    return seed
 
 
 def setup_folder(folder: str | Path, ptau, ptau_sha256: str, max_batch: int = DEFAULT_MAX_BATCH) -> dict:
@@ -158,10 +190,13 @@ def setup_folder(folder: str | Path, ptau, ptau_sha256: str, max_batch: int = DE
     assert graph is not None
     power = key_power(graph, max_batch)
     key = pcs.commitment_key(ptau, power)  # ValueError when the ptau is too small
-    weights = commit_weights(key, graph)
+    seed = os.urandom(SEED_BYTES)
+    weights = commit_weights(key, graph, seed)
     path = folder / COMMITMENT_KEY
     with atomic_output(path) as out:
         np.savez(out, tau_g1=key.tau_g1, g1=key.verifier.g1, g2=key.verifier.g2, tau_g2=key.verifier.tau_g2)
+    with atomic_output(folder / BLINDING_SEED, permissions=0o600) as out:
+        out.write(seed)
     info = {
         **model.info,
         "setup": {
@@ -169,6 +204,7 @@ def setup_folder(folder: str | Path, ptau, ptau_sha256: str, max_batch: int = DE
             "max_batch": int(max_batch),
             "ptau_sha256": ptau_sha256,
             "weight_commitments": {name: _hex_point(c) for name, c in sorted(weights.items())},
+            "seed_check": _seed_check(seed),
             "files": {COMMITMENT_KEY: sha256_file(path)},
         },
     }

@@ -131,10 +131,11 @@ def _chunks(content: Chunks) -> Iterable:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike, mode: str = "wb"):
+def atomic_output(path: str | os.PathLike, mode: str = "wb", permissions: int = 0o644):
     """Open a temporary file beside ``path`` for writing and move it onto ``path`` only when the
     block completes, so an interrupted or failed write never leaves a partial file under the
-    final name (and leaves a previous file there untouched)."""
+    final name (and leaves a previous file there untouched). The file gets ``permissions``
+    (0o600 for a secret)."""
     path = Path(path)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -145,7 +146,7 @@ def atomic_output(path: str | os.PathLike, mode: str = "wb"):
     try:
         with os.fdopen(fd, mode) as out:
             yield out
-        os.chmod(tmp_name, 0o644)
+        os.chmod(tmp_name, permissions)
         os.replace(tmp_name, path)
     except BaseException:
         try:

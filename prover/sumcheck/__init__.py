@@ -19,7 +19,8 @@ Python reference that the native kernels will be checked against:
   sumcheck over the contracted index, of degree 2.
 - ``commitment``: the multilinear commitment that settles such claims for committed tables
   (weights first): KZG over the phase-1 powers of tau with Gemini's folds (HyperKZG); one G1
-  point per table, an opening checked by two pairings. Not hiding yet.
+  point per table, an opening checked by two pairings; hiding with a blind times a hashed
+  generator.
 - ``lookup``: range checks by logUp, the fraction sums proved by a GKR circuit (logUp-GKR), so
   that only the multiplicities are committed; what requantize, ReLU and every declared bound
   reduce to.
@@ -29,4 +30,31 @@ Python reference that the native kernels will be checked against:
 - ``inference``: a batch of a quantized graph's runs proved GKR-style from the output back to
   the input, op by op (dense, conv, rescale, relu, maxpool, mul, reshape so far), against the
   weights' commitments.
+
+Zero knowledge, by composition. The walk's messages (round polynomials, the values of the
+activations' extensions at the sumcheck points, the fraction trees' layers) are functions of the
+weights and the input; masking each of them as Libra does (a masking polynomial per sumcheck and
+a vanishing-polynomial mask per layer, each with its own openings) would double every op's
+sumcheck and the wrapper's circuit. Instead the proof is split at the line the Groth16 wrapper of
+issue 16 draws anyway:
+
+- inside the wrapper, a private witness: the transcript, every sumcheck, the lookups and the
+  batch opening's sumcheck, the inputs and outputs; Groth16 is perfectly zero-knowledge
+  (Groth 2016, with the prover's r and s uniform), so nothing of them leaves it but the wrapper's
+  public inputs;
+- outside, checked with the pairing precompile: the commitments and the one HyperKZG opening.
+  Every commitment is hiding (weights: blinds derived from the provider's secret seed; advice
+  and multiplicities: fresh blinds each proof), so each is a uniform group element. The
+  opening is of ``P + alpha M`` with ``M`` a fresh uniform mask (``batch_opening``), a uniform
+  polynomial, so its folds, values and witnesses are those of a random table, and the blind B
+  it reveals is uniform. The challenges that leave the wrapper (the opening's point, and the
+  combination's coefficients, each with its own fresh ``c_kj``) are drawn after the mask's
+  hiding commitment is absorbed: random-oracle outputs on fresh randomness, they say nothing
+  of the witness.
+
+A simulator that knows only the public statement draws uniform commitments, a uniform table for
+the opened polynomial, uniform B, and simulates the Groth16 proof with its trapdoor: the view is
+identically distributed, up to the random oracle's programming of the points it reveals. The
+raw sumcheck proof, as ``model verify`` checks it off-chain, is sound but not zero-knowledge: it
+is the wrapper's witness and the provider's to keep.
 """

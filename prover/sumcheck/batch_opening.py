@@ -26,11 +26,25 @@ with ``rho_k = rho_{m_k..}``. The verifier checks the subclaim
 
 computing every ``W_k(rho_k)`` from the claims' points.
 
-Opening. With ``d_k`` drawn after the ``t_k``, ``P = sum_k d_k T_k^`` is committed in
-``sum_k d_k C_k``, since commitments are linear. One opening shows
-``P~(rho) = sum_k d_k prod_{l < m_k} (1 - rho_l) t_k``. A false ``v_kj`` fails the sumcheck
-except with probability about ``2n / |Fr|`` over the c's. A false ``t_k`` fails the opening
-except with probability about ``1 / |Fr|`` over the d's.
+Opening. The subclaim is linear in the tables: with ``a_k = prod_{l < m_k} (1 - rho_l)
+W_k(rho_k)`` (from challenges only), it says ``P~(rho) = value`` for ``P = sum_k a_k T_k^``,
+committed in ``sum_k a_k C_k``. No table's own value is sent. Before any challenge the prover
+commits to a uniform mask table ``M`` of ``2^n`` values (``C_M``). After the sumcheck it sends
+``m = M~(rho)``, then ``alpha`` is drawn, and one HyperKZG opening shows that ``P + alpha M``
+takes ``value + alpha m`` at rho. With hiding commitments (``C_k = [T_k(tau)]_1 + b_k H``,
+``prover.sumcheck.commitment``), the prover also sends ``B = sum_k a_k b_k + alpha b_M``, and
+the verifier opens ``sum_k a_k C_k + alpha C_M - B H``.
+
+Soundness. A false ``v_kj`` leaves a false subclaim except with probability about
+``2n / |Fr|`` over the c's. ``M`` and ``m`` are fixed before alpha, so a false subclaim (or a
+false m) passes for at most one alpha. A false B leaves an H term that the opening cannot
+explain (binding of the commitments).
+
+What it reveals. The opened polynomial ``P + alpha M`` is uniform over tables of ``2^n`` values
+(M is), so the opening (folds, values, witnesses) is distributed as that of a random table. Its
+value is uniform too, as is B (``b_M`` is). The sumcheck's rounds and m are not hidden: in the
+zero-knowledge argument (``prover.sumcheck``) they stay inside the Groth16 wrapper of the
+verifier, with the walk. The opening, the commitments and B are what leaves it.
 """
 
 from __future__ import annotations
@@ -41,9 +55,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from prover import kernels
-from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
+from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints, random_fr
 from prover.sumcheck import commitment as pcs
-from prover.sumcheck.mle import as_table, element, eq, eq_table, n_variables, scaled
+from prover.sumcheck.mle import as_table, element, eq, eq_table, evaluate, n_variables, scaled
 from prover.sumcheck.protocol import SumcheckError, SumcheckProof, verify
 from prover.sumcheck.transcript import Transcript
 
@@ -54,11 +68,13 @@ Claims = Sequence[tuple[Sequence[int], int]]
 
 @dataclass(frozen=True)
 class BatchOpeningProof:
-    """The sumcheck's rounds, every table's value at its part of the sumcheck's point, and the
-    opening of the tables' random combination there."""
+    """The mask's commitment, the sumcheck's rounds, the mask's value at the sumcheck's point,
+    the blinding of the opened combination, and its opening (module docstring)."""
 
+    mask: np.ndarray  # C_M, a G1 point
     sumcheck: SumcheckProof
-    values: tuple[int, ...]
+    mask_value: int
+    blind: int
     opening: pcs.EvaluationProof
 
 
@@ -86,16 +102,42 @@ def _check_shapes(sizes: Sequence[int], claims: Sequence[Claims]) -> None:
             raise ValueError(f"a table of 2^{n_k} values has a claim at a point of another dimension")
 
 
+def _combination(sizes: Sequence[int], claims: Sequence[Claims], coefficients, rho: Sequence[int]) -> list[int]:
+    """The a_k: table k's weight in the subclaim, ``prod_{l < m_k} (1 - rho_l) W_k(rho_k)``."""
+    n = max(sizes)
+    out = []
+    for n_k, table_claims, cs in zip(sizes, claims, coefficients, strict=True):
+        m = n - n_k
+        outside = 1
+        for r in rho[:m]:
+            outside = outside * (1 - r) % R
+        weight = sum(c * eq(point, rho[m:]) for c, (point, _) in zip(cs, table_claims, strict=True)) % R
+        out.append(outside * weight % R)
+    return out
+
+
 def prove_batch_opening(
-    key: pcs.CommitmentKey, tables: Sequence, claims: Sequence[Claims], transcript: Transcript
+    key: pcs.CommitmentKey,
+    tables: Sequence,
+    claims: Sequence[Claims],
+    transcript: Transcript,
+    blinds: Sequence[int] | None = None,
 ) -> BatchOpeningProof:
-    """Prove every claim about ``tables`` (each committed with ``pcs.commit``, the transcript
-    holding the commitments) with one sumcheck and one opening (module docstring)."""
+    """Prove every claim about ``tables`` (each committed with ``pcs.commit``, with
+    ``blinds[k]`` or none, the transcript holding the commitments) with one sumcheck and one
+    opening (module docstring)."""
     tables = [as_table(t) for t in tables]
     sizes = [n_variables(len(t)) for t in tables]
     _check_shapes(sizes, claims)
-    coefficients = _absorb_claims(transcript, sizes, claims)
+    blinds = [0] * len(tables) if blinds is None else [int(b) % R for b in blinds]
+    if len(blinds) != len(tables):
+        raise ValueError("a batch opening takes one blind per table")
     n = max(sizes)
+    mask = random_fr(1 << n)
+    mask_blind = pcs.random_blind()
+    mask_commitment = pcs.commit(key, mask, mask_blind)
+    pcs.absorb_point(transcript, mask_commitment)
+    coefficients = _absorb_claims(transcript, sizes, claims)
     weights = []
     for table_claims, cs in zip(claims, coefficients, strict=True):
         w = scaled(eq_table(table_claims[0][0]), cs[0])
@@ -136,16 +178,17 @@ def prove_batch_opening(
         current = {
             k: (kernels.mle_fold(w, element(r)), kernels.mle_fold(t, element(r))) for k, (w, t) in current.items()
         }
-    values = tuple(
-        limbs_to_ints(current[k][1])[0] if k in current else limbs_to_ints(tables[k])[0] for k in range(len(tables))
-    )
-    transcript.absorb(values)
-    combination = transcript.challenges(len(tables))
-    combined = np.zeros((1 << n, 4), dtype=np.uint64)
-    for t, d in zip(tables, combination, strict=True):
-        combined[: len(t)] = kernels.fr_add(combined[: len(t)], scaled(t, d))
+    mask_value = evaluate(mask, point)
+    transcript.absorb([mask_value])
+    alpha = transcript.challenge()
+    combination = _combination(sizes, claims, coefficients, point)
+    blind = (sum(a * b for a, b in zip(combination, blinds, strict=True)) + alpha * mask_blind) % R
+    transcript.absorb([blind])
+    combined = scaled(mask, alpha)
+    for t, a in zip(tables, combination, strict=True):
+        combined[: len(t)] = kernels.fr_add(combined[: len(t)], scaled(t, a))
     _, opening = pcs.prove_evaluation(key, combined, point, transcript)
-    return BatchOpeningProof(SumcheckProof(tuple(rounds)), values, opening)
+    return BatchOpeningProof(mask_commitment, SumcheckProof(tuple(rounds)), mask_value, blind, opening)
 
 
 def verify_batch_opening(
@@ -159,10 +202,11 @@ def verify_batch_opening(
     """Check every claim about the tables committed in ``commitments`` (of ``2^(sizes[k])``
     values). Raises SumcheckError or OpeningError when one is false."""
     _check_shapes(sizes, claims)
-    if len(commitments) != len(sizes) or len(proof.values) != len(sizes):
-        raise SumcheckError(f"a batch opening of {len(sizes)} tables needs as many commitments and values")
-    if any(not isinstance(v, int) or not 0 <= v < R for v in proof.values):
-        raise SumcheckError("a batch opening's values must be field elements")
+    if len(commitments) != len(sizes):
+        raise SumcheckError(f"a batch opening of {len(sizes)} tables needs as many commitments")
+    if any(not isinstance(v, int) or not 0 <= v < R for v in (proof.mask_value, proof.blind)):
+        raise SumcheckError("a batch opening's mask value and blind must be field elements")
+    pcs.absorb_point(transcript, proof.mask)
     coefficients = _absorb_claims(transcript, sizes, claims)
     n = max(sizes)
     total = (
@@ -175,22 +219,15 @@ def verify_batch_opening(
     )
     sub = verify(total, n, 2, proof.sumcheck, transcript)
     rho = sub.point
-    expected, zero_extension = 0, []
-    for n_k, table_claims, cs, t in zip(sizes, claims, coefficients, proof.values, strict=True):
-        m = n - n_k
-        outside = 1
-        for r in rho[:m]:
-            outside = outside * (1 - r) % R
-        zero_extension.append(outside)
-        weight = sum(c * eq(point, rho[m:]) for c, (point, _) in zip(cs, table_claims, strict=True)) % R
-        expected = (expected + outside * outside * weight * t) % R
-    if expected != sub.value:
-        raise SumcheckError("the batch opening's values do not fit its sumcheck: a claim is false")
-    transcript.absorb(proof.values)
-    combination = transcript.challenges(len(sizes))
-    value = sum(d * z * t for d, z, t in zip(combination, zero_extension, proof.values, strict=True)) % R
+    transcript.absorb([proof.mask_value])
+    alpha = transcript.challenge()
+    transcript.absorb([proof.blind])
+    combination = _combination(sizes, claims, coefficients, rho)
+    points = np.stack([*(np.asarray(c) for c in commitments), np.asarray(proof.mask), pcs.BLINDING_BASE])
+    scalars = [*combination, alpha, (-proof.blind) % R]
     try:
-        commitment = kernels.g1_msm(np.stack([np.asarray(c) for c in commitments]), ints_to_limbs(combination))
+        commitment = kernels.g1_msm(points, ints_to_limbs(scalars))
     except ValueError as exc:  # the kernel checks every point is on the curve
-        raise pcs.OpeningError(f"a commitment is not a G1 point: {exc}") from exc
+        raise pcs.OpeningError(f"a commitment or the mask is not a G1 point: {exc}") from exc
+    value = (sub.value + alpha * proof.mask_value) % R
     pcs.verify_evaluation(vk, commitment, rho, value, proof.opening, transcript)

@@ -44,11 +44,22 @@ divisible by Z, so the check fails except with probability about ``N / |Fr|`` ov
 fold checks hold at a beta drawn after the folds were committed, they hold as polynomial
 identities except with probability about ``n deg / |Fr|``, and the last one forces ``f_n`` to be
 the constant claimed. Binding rests on the strong Diffie–Hellman assumption for the ceremony's
-tau, as in KZG. Not hiding: the zero-knowledge masking is a later step of issue 15.
+tau, as in KZG.
+
+Hiding. ``commit(key, table, blind)`` adds ``blind * H``, where ``H`` (``BLINDING_BASE``) is a
+G1 point found by hashing a fixed label onto the curve (``hash_to_g1``), so that no one knows
+its discrete logarithm to G1 or to any power of tau. With a uniform ``blind`` the commitment is
+a uniform group element whatever the table (perfectly hiding, as Pedersen's), and it stays
+binding: opening ``[f(tau)]_1 + b H`` as another table would write H in the basis of the powers
+of tau. An opening does not take a blinded commitment: the caller removes the blinding
+(``unblinded``) once the value it reveals hides nothing (``prover.sumcheck.batch_opening``
+reveals one blinding of a random combination that a fresh mask makes uniform).
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -56,12 +67,37 @@ import numpy as np
 
 from prover import kernels
 from prover.errors import VerificationError
-from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints
+from prover.field import FQ_MODULUS, FR_MODULUS, ints_to_limbs, limbs_to_ints
 from prover.sumcheck.mle import as_table, element, n_variables, scaled
 from prover.sumcheck.transcript import Transcript
 
 R = FR_MODULUS
 INVERSE_TWO = pow(2, -1, R)
+BLINDING_LABEL = b"zkmarket/sumcheck/blinding-base/v1"
+
+
+def hash_to_g1(label: bytes) -> tuple[int, int]:
+    """A BN254 G1 point that nobody knows the discrete logarithm of: try and increment. For
+    ``k = 0, 1, ..`` take ``x = SHA-256(label || k) mod q`` (k as 4 big-endian bytes) until
+    ``x^3 + 3`` is a square mod q, and return ``(x, y)`` with y its square root
+    ``(x^3 + 3)^((q + 1) / 4)`` (q = 3 mod 4) made even. G1 is the whole curve (cofactor 1), so
+    every point found lies in the group."""
+    q = FQ_MODULUS
+    for k in range(1 << 16):
+        x = int.from_bytes(hashlib.sha256(label + k.to_bytes(4, "big")).digest(), "big") % q
+        rhs = (x * x * x + 3) % q
+        y = pow(rhs, (q + 1) // 4, q)
+        if y * y % q == rhs:
+            return x, y if y % 2 == 0 else q - y
+    raise AssertionError("no point found")  # each try succeeds with probability about 1/2
+
+
+BLINDING_BASE = ints_to_limbs(hash_to_g1(BLINDING_LABEL), FQ_MODULUS).reshape(2, 4)
+
+
+def random_blind() -> int:
+    """A uniform field element for a hiding commitment (from the operating system's CSPRNG)."""
+    return secrets.randbelow(R)
 
 
 class OpeningError(VerificationError):
@@ -97,12 +133,25 @@ def commitment_key(ptau, n: int) -> CommitmentKey:
     return CommitmentKey(tau_g1, VerifierKey(tau_g1[0].copy(), ptau.tau_g2[0], ptau.tau_g2[1]))
 
 
-def commit(key: CommitmentKey, table) -> np.ndarray:
-    """``[f(tau)]_1``: the multi-scalar multiplication of the table with the G1 powers."""
+def commit(key: CommitmentKey, table, blind: int = 0) -> np.ndarray:
+    """``[f(tau)]_1 + blind H``: the multi-scalar multiplication of the table with the G1
+    powers, hiding when ``blind`` is uniform (module docstring)."""
     scalars = as_table(table)
     if len(scalars) > len(key.tau_g1):
         raise ValueError(f"a table of {len(scalars)} values is longer than the key's {len(key.tau_g1)} powers")
-    return kernels.g1_msm(key.tau_g1[: len(scalars)], scalars)
+    if blind % R == 0:
+        return kernels.g1_msm(key.tau_g1[: len(scalars)], scalars)
+    points = np.concatenate([key.tau_g1[: len(scalars)], BLINDING_BASE[None]])
+    return kernels.g1_msm(points, np.concatenate([scalars, ints_to_limbs([blind % R])]))
+
+
+def unblinded(commitment: np.ndarray, blind: int) -> np.ndarray:
+    """``commitment - blind H``: a hiding commitment as the plain one of its table."""
+    points = np.stack([np.asarray(commitment), BLINDING_BASE])
+    try:
+        return kernels.g1_msm(points, ints_to_limbs([1, (-blind) % R]))
+    except ValueError as exc:  # the kernel checks every point is on the curve
+        raise OpeningError(f"a commitment is not a G1 point: {exc}") from exc
 
 
 def absorb_point(transcript: Transcript, point: np.ndarray) -> None:

@@ -3,10 +3,12 @@
 Statement: for the architecture of a quantized graph (public), weights bound by their
 commitments (``commit_weights``, made once at registration) and a batch of public inputs, the
 public outputs are the graph's outputs on them, bit for bit as ``prover.onnx.executor`` computes
-them. Steps of issue 15 still to come: hiding input and output commitments, zero-knowledge
-masking, the remaining op kinds (transcendentals, windowed average pools), range checks of the
-weights at registration, and the native kernels; this module is the plain-Python reference
-they will be checked against.
+them. The weights' commitments hide them (blinds from the registration's secret seed), as do
+the advice's and the multiplicities' (fresh blinds); zero knowledge comes from the Groth16
+wrapper of the verifier, for which this proof is the private witness (``prover.sumcheck``).
+Steps of issue 15 still to come: salted commitments in the statement in place of the public
+inputs and outputs (with the wrapper), the remaining op kinds (transcendentals, windowed average
+pools) and range checks of the weights at registration.
 
 Tables. Every tensor (a batch of samples of shape ``(d_1, .., d_m)``) is a table whose index
 bits are ``[batch | axis 1 | .. | axis m]``, each field padded to a power of two (``Layout``): the
@@ -84,6 +86,7 @@ settled against their commitments at the end, all of them by one batch opening.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -272,14 +275,34 @@ def key_power(graph: Graph, batch: int) -> int:
     return min(max(max(sizes) - 1, 1).bit_length(), BLOCK_BITS)
 
 
-def commit_weights(key: pcs.CommitmentKey, graph: Graph) -> dict[str, np.ndarray]:
+BLIND_LABEL = b"zkmarket/sumcheck/weight-blind/v1"
+SEED_BYTES = 32
+
+
+def weight_blinds(graph: Graph, seed: bytes | None) -> dict[str, int]:
+    """Each weight commitment's blind, derived from the provider's secret ``seed`` (kept beside
+    the weights): ``SHA-512(label || seed || name) mod r``, 512 bits so that the reduction is
+    uniform to within 2^-258. Without a seed every blind is 0 and the commitments do not hide."""
+    names = _weight_commitment_names(graph)
+    if seed is None:
+        return dict.fromkeys(names, 0)
+    if len(seed) != SEED_BYTES:
+        raise ValueError(f"a blinding seed is {SEED_BYTES} bytes, not {len(seed)}")
+    return {
+        name: int.from_bytes(hashlib.sha512(BLIND_LABEL + seed + name.encode()).digest(), "big") % R for name in names
+    }
+
+
+def commit_weights(key: pcs.CommitmentKey, graph: Graph, seed: bytes | None = None) -> dict[str, np.ndarray]:
     """The weights' commitments (one G1 point per dense or conv weight and bias, or per block
-    of one larger than ``2^BLOCK_BITS``): the model's registration on this backend."""
+    of one larger than ``2^BLOCK_BITS``): the model's registration on this backend, hiding with
+    the blinds of ``seed`` (``weight_blinds``)."""
     check_supported(graph)
+    blinds = weight_blinds(graph, seed)
     out = {}
     for name, table in sorted(weight_tables(graph).items()):
         for block_name, block in zip(block_names(name, n_variables(len(table))), _blocks(table), strict=True):
-            out[block_name] = pcs.commit(key, block)
+            out[block_name] = pcs.commit(key, block, blinds[block_name])
     return out
 
 
@@ -419,10 +442,11 @@ class _Walk:
 
 
 class _Prover(_Walk):
-    def __init__(self, graph, layout, transcript, tables, key) -> None:
+    def __init__(self, graph, layout, transcript, tables, key, blinds) -> None:
         super().__init__(graph, layout, transcript)
         self.tables = tables
         self.key = key
+        self.blinds = blinds  # each committed table's (or block's) blind, by name
         self.messages: list[object] = []
 
     def message(self, n, compute):
@@ -457,8 +481,9 @@ class _Prover(_Walk):
 
     def openings(self, names, claims):
         tables = [self._committed(name) for name in names] + [m.table for m in self.deferred]
+        blinds = [self.blinds[name] for name in names] + [m.blind for m in self.deferred]
         claims = claims + [[(m.point, m.value)] for m in self.deferred]
-        self.messages.append(prove_batch_opening(self.key, tables, claims, self.transcript))
+        self.messages.append(prove_batch_opening(self.key, tables, claims, self.transcript, blinds))
 
 
 class _Verifier(_Walk):
@@ -1123,11 +1148,16 @@ def _sign_table_at(bits: int, beta: int, point: Sequence[int]) -> int:
 
 
 def prove_inference(
-    key: pcs.CommitmentKey, graph: Graph, inputs: np.ndarray, weights: dict[str, np.ndarray] | None = None
+    key: pcs.CommitmentKey,
+    graph: Graph,
+    inputs: np.ndarray,
+    weights: dict[str, np.ndarray] | None = None,
+    seed: bytes | None = None,
 ) -> tuple[np.ndarray, InferenceProof]:
     """Run the quantized graph on a batch of integer inputs and prove it: the outputs (the
     executor's, bit for bit) and the proof. ``weights`` are the registration's commitments
-    (``commit_weights``, made once); without them they are computed here."""
+    (``commit_weights`` with the blinding ``seed``, made once); without them they are computed
+    here."""
     check_supported(graph)
     inputs = np.asarray(inputs, dtype=np.int64)
     batch = len(inputs)
@@ -1150,17 +1180,21 @@ def prove_inference(
             x, y = (_full(values[name], layout[name]) for name in (op.inputs[0], op.output))
             tables.update(_pool_tables(graph, op, x, y, layout[op.output]))
     if weights is None:
-        weights = commit_weights(key, graph)
+        weights = commit_weights(key, graph, seed)
+    blinds = weight_blinds(graph, seed)
     t = Transcript(LABEL)
     full = {name: _full(values[name], layout[name]) for name in (graph.input, graph.output)}
     _absorb_statement(t, graph, weights, full[graph.input], full[graph.output])
     advice = []
     for name in _advice_names(graph):
-        for block in _blocks(tables[name]):
-            c = pcs.commit(key, block)
+        for block_name, block in zip(
+            block_names(name, n_variables(len(tables[name]))), _blocks(tables[name]), strict=True
+        ):
+            blinds[block_name] = pcs.random_blind()
+            c = pcs.commit(key, block, blinds[block_name])
             pcs.absorb_point(t, c)
             advice.append(c)
-    p = _Prover(graph, layout, t, tables, key)
+    p = _Prover(graph, layout, t, tables, key, blinds)
     _lookups(p)
     point = t.challenges(layout[graph.output].n)
     p.claim(graph.output, point, evaluate(tables[graph.output], point))

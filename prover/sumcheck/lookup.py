@@ -103,12 +103,13 @@ class LookupProof:
 @dataclass(frozen=True)
 class MultiplicityClaim:
     """``m~(point) = value`` about the multiplicities committed in ``commitment``, left for the
-    caller to settle (the prover's side also holds the table)."""
+    caller to settle (the prover's side also holds the table and the commitment's blind)."""
 
     commitment: np.ndarray
     point: tuple[int, ...]
     value: int
     table: np.ndarray | None = None
+    blind: int = 0
 
 
 def _tree(p: np.ndarray, q: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -295,7 +296,8 @@ def prove_lookups(
     fixes the witnesses. Returns the proof and, per lookup, the claims ``w^(i)~(point) = value``
     it leaves about its witnesses. ``counts`` overrides the multiplicities (a cheating prover's,
     in tests: one int64 array per lookup). With a ``deferred`` list the multiplicities are not
-    opened here: their claims are appended to it, for the caller to settle with its others."""
+    opened here: their claims are appended to it, for the caller to settle with its others, and
+    their commitments are hiding (a blind each, ``pcs.commit``)."""
     tables = [as_table(lk.table) for lk in lookups]
     witnesses = [[as_table(w) for w in lk.witnesses] for lk in lookups]
     for lk, ws, table in zip(lookups, witnesses, tables, strict=True):
@@ -304,7 +306,8 @@ def prove_lookups(
     if counts is None:
         counts = [multiplicities(np.concatenate(ws), t) for ws, t in zip(witnesses, tables, strict=True)]
     counted = [as_table(np.asarray(c, dtype=np.int64)) for c in counts]
-    commitments = [pcs.commit(key, c) for c in counted]
+    blinds = [0 if deferred is None else pcs.random_blind() for _ in counted]
+    commitments = [pcs.commit(key, c, b) for c, b in zip(counted, blinds, strict=True)]
     for c in commitments:
         pcs.absorb_point(transcript, c)
     alpha = transcript.challenge()
@@ -327,7 +330,7 @@ def prove_lookups(
         if deferred is None:
             openings.append(pcs.prove_evaluation(key, m, t_point, transcript)[1])
         else:
-            deferred.append(MultiplicityClaim(commitments[k], t_point, m_value, m))
+            deferred.append(MultiplicityClaim(commitments[k], t_point, m_value, m, blinds[k]))
     proof = LookupProof(tuple(commitments), trees, tuple(values), None if deferred is not None else tuple(openings))
     return proof, claims
 

@@ -30,7 +30,7 @@ from prover.sumcheck.lookup import FractionLayer, FractionTreeProof, LookupProof
 from prover.sumcheck.protocol import SumcheckProof
 
 FORMAT = "zkmarket-sumcheck-proof"
-VERSION = 2  # 2: every lookup of a proof in one batch
+VERSION = 3  # 2: every lookup of a proof in one batch; 3: hiding commitments, a masked batch opening
 # a proof of the largest model this backend targets is a few MB; a file far larger is refused
 MAX_BYTES = 256 << 20
 MAX_DEPTH = 16

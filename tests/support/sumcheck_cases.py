@@ -49,8 +49,9 @@ class Case:
     def __init__(self, key, graph, x):
         self.key, self.graph, self.x = key, graph, x
         self.architecture = architecture_graph(architecture_spec(graph))
-        self.weights = inf.commit_weights(key, graph)
-        self.outputs, self.proof = inf.prove_inference(key, graph, x, self.weights)
+        self.seed = bytes(range(32))  # hiding weight commitments, as a registration makes them
+        self.weights = inf.commit_weights(key, graph, self.seed)
+        self.outputs, self.proof = inf.prove_inference(key, graph, x, self.weights, self.seed)
 
     def check(self, proof=None, outputs=None, x=None, weights=None):
         inf.verify_inference(
@@ -91,8 +92,8 @@ def check_changed_weights_refused(case: Case, registered, run) -> None:
     proof fails, the weights' commitments being part of the statement; and a prover who runs
     other weights (``run``) than the registered ones is refused at the batch opening."""
     with pytest.raises(VerificationError):
-        case.check(weights=inf.commit_weights(case.key, changed_weight(case.graph, *registered)))
-    outputs, proof = inf.prove_inference(case.key, changed_weight(case.graph, *run), case.x, case.weights)
+        case.check(weights=inf.commit_weights(case.key, changed_weight(case.graph, *registered), case.seed))
+    outputs, proof = inf.prove_inference(case.key, changed_weight(case.graph, *run), case.x, case.weights, case.seed)
     with pytest.raises(pc.OpeningError):
         case.check(proof=proof, outputs=outputs)
 
