@@ -1,6 +1,7 @@
 """The sumcheck backend's multilinear commitment (prover/sumcheck/commitment.py, KZG with
 Gemini's folds over the phase-1 powers of tau): the commitment is ``[f(tau)]_1`` computed
-independently with py_ecc, honest openings verify at every size, and each altered piece of an
+independently with py_ecc (and a hiding one adds the blind times the hashed generator, a point
+py_ecc finds on the curve), honest openings verify at every size, and each altered piece of an
 opening (value, point, commitment, fold, value triple, witness, transcript) is refused, as is a
 prover who folds another table than the one committed."""
 
@@ -51,6 +52,29 @@ def test_commitment_is_the_table_at_tau(key):
     at_tau = sum(c * pow(TAU, i, R) for i, c in enumerate(table)) % R
     expected = reference.g1_to_array(reference.bn.multiply(reference.bn.G1, at_tau))
     assert np.array_equal(pc.commit(key, table), expected)
+
+
+def test_a_hiding_commitment_adds_the_blind_times_the_hashed_generator(key):
+    bn128 = reference.bn  # py_ecc's optimized BN254 (projective points)
+
+    x, y = pc.hash_to_g1(pc.BLINDING_LABEL)
+    h = (bn128.FQ(x), bn128.FQ(y), bn128.FQ(1))
+    assert bn128.is_on_curve(h, bn128.b) and y % 2 == 0
+    assert np.array_equal(reference.g1_to_array(h), pc.BLINDING_BASE)
+    assert pc.hash_to_g1(b"another label") != (x, y)
+    table, _ = instance(3)
+    at_tau = sum(c * pow(TAU, i, R) for i, c in enumerate(table)) % R
+    blind = pc.random_blind()
+    expected = bn128.add(bn128.multiply(bn128.G1, at_tau), bn128.multiply(h, blind))
+    hiding = pc.commit(key, table, blind)
+    assert np.array_equal(hiding, reference.g1_to_array(expected))
+    assert np.array_equal(pc.unblinded(hiding, blind), pc.commit(key, table))
+    # a hiding commitment is not the plain one, so an opening of it as plain fails
+    point = [random.Random(1).randrange(R) for _ in range(3)]
+    _, value, proof = opened(key, table, point)
+    with pytest.raises(pc.OpeningError):
+        check(key, hiding, point, value, proof)
+    check(key, pc.unblinded(hiding, blind), point, value, proof)
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, POWER])
