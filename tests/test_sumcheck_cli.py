@@ -94,6 +94,56 @@ def test_other_inputs_are_refused(capsys, proved, tmp_path):
     assert_one_error_line(code, err, "invalid proof")
 
 
+def test_commitments_that_do_not_open_or_open_to_other_values_are_refused(capsys, proved, tmp_path):
+    """The public file's commitments must be its inputs', outputs' and salts'; consistent
+    commitments of other inputs, other outputs or other salts fail the proof."""
+    from prover.sumcheck.inference import io_commitments
+
+    work, folder = proved
+    model = sumcheck_folder.load(folder, prover=False)
+
+    def recommitted(edit):
+        def change(p):
+            edit(p)
+            io = io_commitments(
+                model.architecture, np.array(p["inputs"]), np.array(p["outputs"]), [int(v, 16) for v in p["salts"]]
+            )
+            p["input_commitments"], p["output_commitments"] = [hex(v) for v in io[0::2]], [hex(v) for v in io[1::2]]
+
+        return change
+
+    def salt(p):
+        p["salts"][0] = hex(int(p["salts"][0], 16) + 1)
+
+    def first_input(p):
+        p["inputs"][0][3] = (p["inputs"][0][3] + 1) % 16
+
+    def output(p):
+        p["outputs"][2][0] += 1
+
+    for edit, why in ((salt, "not those of its inputs"), (first_input, "not those of its inputs")):
+        code, _, err = zkmarket(
+            capsys, "model", "verify", folder, work / "proof.json", changed_public(work, tmp_path, edit)
+        )
+        assert_one_error_line(code, err, why)
+    for edit in (salt, first_input, output):
+        path = changed_public(work, tmp_path, recommitted(edit))
+        code, _, err = zkmarket(capsys, "model", "verify", folder, work / "proof.json", path)
+        assert_one_error_line(code, err, "does not prove")
+
+    def malformed(p):
+        p["salts"] = p["salts"][:1]
+
+    def not_hex(p):
+        p["output_commitments"][0] = "12"
+
+    for edit in (malformed, not_hex):
+        code, _, err = zkmarket(
+            capsys, "model", "verify", folder, work / "proof.json", changed_public(work, tmp_path, edit)
+        )
+        assert_one_error_line(code, err, "per input")
+
+
 def test_a_public_file_of_another_model_is_refused(capsys, proved, tmp_path):
     work, folder = proved
 

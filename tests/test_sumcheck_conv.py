@@ -169,7 +169,7 @@ def test_changed_conv_output_is_refused(cnn, monkeypatch):
         return rerun_after(g, {**values, "conv1:acc": acc}, "conv1:acc")
 
     tampered_run(monkeypatch, change)
-    outputs, proof = inf.prove_inference(cnn.key, cnn.graph, cnn.x, cnn.weights, cnn.seed)
+    outputs, proof = cnn.prove()
     monkeypatch.undo()
     with pytest.raises(VerificationError):
         cnn.check(proof=proof, outputs=outputs)
@@ -190,7 +190,7 @@ def test_selector_at_a_non_maximum_is_refused(cnn, monkeypatch):
 
     tampered_run(monkeypatch, change)
     monkeypatch.setattr(inf, "prove_lookups", lenient_lookups)
-    outputs, proof = inf.prove_inference(cnn.key, cnn.graph, cnn.x, cnn.weights, cnn.seed)
+    outputs, proof = cnn.prove()
     monkeypatch.undo()
     with pytest.raises(VerificationError, match="not in the table"):
         cnn.check(proof=proof, outputs=outputs)
@@ -211,7 +211,7 @@ def test_two_hot_selector_is_refused(cnn, monkeypatch):
         return tables
 
     monkeypatch.setattr(inf, "_pool_tables", two_hot)
-    outputs, proof = inf.prove_inference(cnn.key, cnn.graph, cnn.x, cnn.weights, cnn.seed)
+    outputs, proof = cnn.prove()
     monkeypatch.undo()
     assert np.array_equal(outputs, cnn.outputs)
     with pytest.raises(VerificationError):
@@ -265,7 +265,7 @@ def test_selector_at_padding_is_refused(key, monkeypatch):
         return tables
 
     monkeypatch.setattr(inf, "_pool_tables", at_padding)
-    outputs, proof = inf.prove_inference(key, graph, x, case.weights, case.seed)
+    outputs, proof = case.prove()
     monkeypatch.undo()
     with pytest.raises(VerificationError):
         case.check(proof=proof, outputs=outputs)

@@ -116,7 +116,7 @@ def test_changed_intermediate_value_is_refused(mlp, monkeypatch):
         return values
 
     monkeypatch.setattr(inf, "execute", tampered)
-    outputs, proof = inf.prove_inference(mlp.key, graph, mlp.x, mlp.weights, mlp.seed)
+    outputs, proof = mlp.prove(graph=graph)
     monkeypatch.undo()
     assert not np.array_equal(outputs, mlp.outputs)
     with pytest.raises(VerificationError):
@@ -138,7 +138,7 @@ def test_out_of_range_remainder_is_refused(mlp, monkeypatch):
 
     monkeypatch.setattr(inf, "execute", tampered)
     monkeypatch.setattr(inf, "prove_lookups", lenient_lookups)
-    outputs, proof = inf.prove_inference(mlp.key, mlp.graph, mlp.x, mlp.weights, mlp.seed)
+    outputs, proof = mlp.prove()
     monkeypatch.undo()
     assert outputs[1, 0] == mlp.outputs[1, 0] + 1 and shift > 0
     with pytest.raises(VerificationError, match="not in the table"):
@@ -180,7 +180,7 @@ def test_tampered_proofs_are_refused(mlp):
 def test_commitments_hide_and_every_proof_is_masked_afresh(mlp):
     from prover.sumcheck.batch_opening import BatchOpeningProof
 
-    again = inf.prove_inference(mlp.key, mlp.graph, mlp.x, mlp.weights, mlp.seed)
+    again = inf.prove_inference(mlp.key, mlp.graph, mlp.x, mlp.weights, mlp.seed, mlp.salts)
     assert np.array_equal(again[0], mlp.outputs)
     mlp.check(proof=again[1])
     assert all(not (a == b).all() for a, b in zip(mlp.proof.advice, again[1].advice, strict=True))
@@ -189,7 +189,7 @@ def test_commitments_hide_and_every_proof_is_masked_afresh(mlp):
     assert first.opening.values != second.opening.values
     # a prover without the registration's seed cannot open the hiding weight commitments
     for seed in (None, bytes(32)):
-        outputs, proof = inf.prove_inference(mlp.key, mlp.graph, mlp.x, mlp.weights, seed)
+        outputs, proof = inf.prove_inference(mlp.key, mlp.graph, mlp.x, mlp.weights, seed, mlp.salts)
         with pytest.raises(VerificationError):
             mlp.check(proof=proof, outputs=outputs)
     with pytest.raises(ValueError, match="32 bytes"):
@@ -233,20 +233,28 @@ def test_random_networks_agree_with_the_executor(key, widths, activations, batch
         case.check(outputs=bad)
 
 
-def test_the_statement_packs_in_range_values_one_to_one():
-    """The inputs and outputs enter the transcript packed many to a field element: every pair
-    (and every run that a value splits across elements) packs differently."""
-    pairs = {tuple(inf._packed(np.array([a, b]), 3)) for a in range(-4, 4) for b in range(-4, 4)}
-    assert len(pairs) == 64
-    bits = 9
-    run = np.arange(200) % 256 - 128
-    packs = {tuple(inf._packed(run, bits))}
-    for where in (0, inf.PACKED_BITS // bits - 1, inf.PACKED_BITS // bits, 199):
-        changed = run.copy()
-        changed[where] += 1
-        packs.add(tuple(inf._packed(changed, bits)))
-    assert len(packs) == 5
-    assert all(0 <= v < inf.R for v in inf._packed(np.full(100, 255), bits))
+def test_the_statement_holds_salted_commitments_of_the_inputs_and_outputs(mlp):
+    """The statement holds each sample's input commitment (the Groth16 backend's, so one salted
+    commitment names a request on either backend) and a salted output commitment; a proof made
+    with other salts, or checked with them, is refused, and malformed salts are refused."""
+    from prover import poseidon
+    from prover.circuit.statements import input_commitment
+
+    io = inf.io_commitments(mlp.graph, mlp.x, mlp.outputs, mlp.salts)
+    assert io[0::2] == [input_commitment(mlp.graph, x, s) for x, s in zip(mlp.x, mlp.salts, strict=True)]
+    assert io[1] == poseidon.commit([mlp.salts[0]] + [int(v) % inf.R for v in mlp.outputs[0]])
+    other = [(s + 1) % inf.R for s in mlp.salts]
+    assert all(a != b for a, b in zip(io, inf.io_commitments(mlp.graph, mlp.x, mlp.outputs, other), strict=True))
+    with pytest.raises(VerificationError):
+        mlp.check(salts=other)
+    with pytest.raises(VerificationError):
+        mlp.check(salts=None)
+    outputs, proof = inf.prove_inference(mlp.key, mlp.graph, mlp.x, mlp.weights, mlp.seed, other)
+    with pytest.raises(VerificationError):
+        mlp.check(proof=proof, outputs=outputs)
+    for bad in (mlp.salts[:2], [inf.R, *mlp.salts[1:]]):
+        with pytest.raises(VerificationError, match="salts"):
+            mlp.check(salts=bad)
 
 
 def test_tables_past_the_block_size_are_committed_and_opened_in_blocks(key, digits, monkeypatch):
@@ -274,9 +282,7 @@ def test_tables_past_the_block_size_are_committed_and_opened_in_blocks(key, digi
     changed[k] = ((changed[k][0] + 1) % inf.R, *changed[k][1:])
     with pytest.raises(VerificationError, match="do not add up"):
         case.check(proof=dataclasses.replace(case.proof, messages=tuple(changed)))
-    outputs, proof = inf.prove_inference(
-        key, changed_weight(graph, "dense1.W", (3, 5)), case.x, case.weights, case.seed
-    )
+    outputs, proof = case.prove(graph=changed_weight(graph, "dense1.W", (3, 5)))
     with pytest.raises(VerificationError):
         case.check(proof=proof, outputs=outputs)
     swapped = dict(case.weights)

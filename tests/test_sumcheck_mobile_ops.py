@@ -163,7 +163,7 @@ def test_a_clip_that_lets_a_value_through_is_refused(residual, monkeypatch):
         return rerun_after(g, {**values, op.output: y}, op.output)
 
     tampered_run(monkeypatch, change)
-    outputs, proof = inf.prove_inference(residual.key, residual.graph, residual.x, residual.weights, residual.seed)
+    outputs, proof = residual.prove()
     monkeypatch.undo()
     with pytest.raises(VerificationError, match="indicators do not fit the sumcheck"):  # the clip's own
         residual.check(proof=proof, outputs=outputs)
@@ -199,7 +199,7 @@ def test_an_indicator_that_lies_is_caught_by_the_lookup(residual, monkeypatch):
     tampered_run(monkeypatch, change)
     monkeypatch.setattr(inf, "_clip_tables", lying)
     monkeypatch.setattr(inf, "prove_lookups", lenient_lookups)
-    outputs, proof = inf.prove_inference(residual.key, residual.graph, residual.x, residual.weights, residual.seed)
+    outputs, proof = residual.prove()
     monkeypatch.undo()
     with pytest.raises(VerificationError, match="not in the table"):
         residual.check(proof=proof, outputs=outputs)
@@ -215,7 +215,7 @@ def test_a_changed_add_or_pooled_sum_is_refused(residual, monkeypatch):
             return rerun_after(g, {**values, op.output: y}, op.output)
 
         tampered_run(monkeypatch, change)
-        outputs, proof = inf.prove_inference(residual.key, residual.graph, residual.x, residual.weights, residual.seed)
+        outputs, proof = residual.prove()
         monkeypatch.undo()
         with pytest.raises(VerificationError):
             residual.check(proof=proof, outputs=outputs)

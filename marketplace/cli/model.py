@@ -321,7 +321,7 @@ def run_verify(args: argparse.Namespace) -> int:
 # backend) and names the model by both commitments. Verification is off-chain.
 
 PUBLIC_FORMAT = "zkmarket-sumcheck-public"
-PUBLIC_VERSION = 1
+PUBLIC_VERSION = 2  # 2: the salts and the inputs' and outputs' commitments
 # a public file of the largest batch this backend takes is a few MB
 MAX_PUBLIC_BYTES = 64 << 20
 
@@ -401,7 +401,7 @@ def sumcheck_prove(args: argparse.Namespace) -> int:
 
     from marketplace.setup import sumcheck_folder
     from prover.onnx import executor
-    from prover.sumcheck.inference import prove_inference, verify_inference
+    from prover.sumcheck.inference import io_commitments, prove_inference, verify_inference
     from prover.sumcheck.proof_file import write_proof
 
     outdir = Path(args.outdir)
@@ -411,19 +411,23 @@ def sumcheck_prove(args: argparse.Namespace) -> int:
     assert graph is not None and model.key is not None and model.weights is not None
     x = executor.quantize_input(graph, _sumcheck_batch(model, args.input))
     executor.execute(graph, x)  # names the tensor that overflows, before any proving
+    salts = [secrets.randbelow(FR_MODULUS) for _ in range(len(x))]
     with steps("model prove (sumcheck)", ["prove", "check", "write"]) as step:
         step("prove")
-        outputs, proof = prove_inference(model.key, graph, x, model.weights, model.seed)
+        outputs, proof = prove_inference(model.key, graph, x, model.weights, model.seed, salts)
         step("check")  # a proof from a folder whose weights differ from its registration fails here
-        verify_inference(model.key.verifier, model.architecture, model.weights, x, outputs, proof)
+        verify_inference(model.key.verifier, model.architecture, model.weights, x, outputs, proof, salts)
         step("write")
         write_proof(proof, args.proof)
-        write_sumcheck_public(args.public, model.info, x, outputs)
+        write_sumcheck_public(args.public, model.info, x, outputs, salts, io_commitments(graph, x, outputs, salts))
     print(f"proved {len(x)} inference(s): labels {[int(v) for v in np.argmax(outputs, axis=-1)]}")
     return 0
 
 
-def write_sumcheck_public(path, info: dict, inputs: np.ndarray, outputs: np.ndarray) -> None:
+def write_sumcheck_public(path, info: dict, inputs: np.ndarray, outputs: np.ndarray, salts, io: list[int]) -> None:
+    """PUBLIC.json: the model, the batch's inputs and outputs, their salts, and each sample's
+    input and output commitment (``prover.sumcheck.inference.io_commitments``): the commitments
+    are what the statement holds, the rest their opening, for the consumer alone."""
     import numpy as np
 
     from marketplace.store import write_json
@@ -437,13 +441,16 @@ def write_sumcheck_public(path, info: dict, inputs: np.ndarray, outputs: np.ndar
             "architecture_hash": info["architecture_hash"],
             "inputs": np.asarray(inputs).tolist(),
             "outputs": np.asarray(outputs).tolist(),
+            "salts": [hex(v) for v in salts],
+            "input_commitments": [hex(v) for v in io[0::2]],
+            "output_commitments": [hex(v) for v in io[1::2]],
         },
     )
 
 
 def read_sumcheck_public(path) -> dict:
-    """PUBLIC.json of a sumcheck proof, its inputs and outputs as int64 arrays; FormatError
-    for anything else."""
+    """PUBLIC.json of a sumcheck proof, its inputs and outputs as int64 arrays, its salts and
+    commitments as ints (one of each per input); FormatError for anything else."""
     import json
 
     import numpy as np
@@ -467,14 +474,33 @@ def read_sumcheck_public(path) -> dict:
             data[name] = np.array(array.tolist(), dtype=np.int64)
         except (ValueError, TypeError, OverflowError):
             raise FormatError(f"{path}: {name!r} must be a batch of integer arrays") from None
+    for name in ("salts", "input_commitments", "output_commitments"):
+        items = data.get(name)
+        if not isinstance(items, list) or len(items) != len(data["inputs"]):
+            raise FormatError(f"{path}: {name!r} must list one hex field element per input")
+        data[name] = [_hex_element(v) for v in items]
+        if None in data[name]:
+            raise FormatError(f"{path}: {name!r} must list one hex field element (0x..., below r) per input")
     return data
+
+
+def _hex_element(text) -> int | None:
+    """A field element written 0x..., or None."""
+    if not isinstance(text, str) or not text.startswith("0x") or len(text) > 66:
+        return None
+    try:
+        value = int(text, 16)
+    except ValueError:
+        return None
+    return value if 0 <= value < FR_MODULUS else None
 
 
 def sumcheck_verify(args: argparse.Namespace) -> int:
     import numpy as np
 
     from marketplace.setup import sumcheck_folder
-    from prover.sumcheck.inference import verify_inference
+    from prover.errors import ValueRangeError
+    from prover.sumcheck.inference import io_commitments, verify_inference
     from prover.sumcheck.proof_file import read_proof
 
     outdir = Path(args.outdir)
@@ -487,8 +513,22 @@ def sumcheck_verify(args: argparse.Namespace) -> int:
     proof = read_proof(args.proof)
     assert model.verifier_key is not None and model.weights is not None
     try:
+        io = io_commitments(model.architecture, public["inputs"], public["outputs"], public["salts"])
+    except (ValueError, ValueRangeError) as exc:
+        raise VerificationError(f"invalid proof: {args.public} does not open its commitments ({exc})") from exc
+    if io[0::2] != public["input_commitments"] or io[1::2] != public["output_commitments"]:
+        raise VerificationError(
+            f"invalid proof: the commitments in {args.public} are not those of its inputs, outputs and salts"
+        )
+    try:
         verify_inference(
-            model.verifier_key, model.architecture, model.weights, public["inputs"], public["outputs"], proof
+            model.verifier_key,
+            model.architecture,
+            model.weights,
+            public["inputs"],
+            public["outputs"],
+            proof,
+            public["salts"],
         )
     except VerificationError as exc:
         raise VerificationError(

@@ -1,14 +1,16 @@
 """Inference proofs on the sumcheck backend: a batch of a quantized graph's runs, GKR-style.
 
 Statement: for the architecture of a quantized graph (public), weights bound by their
-commitments (``commit_weights``, made once at registration) and a batch of public inputs, the
-public outputs are the graph's outputs on them, bit for bit as ``prover.onnx.executor`` computes
-them. The weights' commitments hide them (blinds from the registration's secret seed), as do
-the advice's and the multiplicities' (fresh blinds); zero knowledge comes from the Groth16
-wrapper of the verifier, for which this proof is the private witness (``prover.sumcheck``).
-Steps of issue 15 still to come: salted commitments in the statement in place of the public
-inputs and outputs (with the wrapper), the remaining op kinds (transcendentals, windowed average
-pools) and range checks of the weights at registration.
+commitments (``commit_weights``, made once at registration) and a batch of inputs, the outputs
+are the graph's outputs on them, bit for bit as ``prover.onnx.executor`` computes them; the
+statement holds each sample's salted input and output commitments (``io_commitments``; the
+input's is the Groth16 backend's), and the verifier here reads their openings (the values and
+salts). Every commitment hides: the weights' with blinds from the registration's secret seed,
+the advice's and the multiplicities' with fresh blinds, the inputs' and outputs' with the
+consumer's salts. Zero knowledge comes from the Groth16 wrapper of the verifier, for which this
+proof is the private witness (``prover.sumcheck``). Still to come (issue 15): the remaining op
+kinds (transcendentals, windowed average pools) and range checks of the weights at
+registration.
 
 Tables. Every tensor (a batch of samples of shape ``(d_1, .., d_m)``) is a table whose index
 bits are ``[batch | axis 1 | .. | axis m]``, each field padded to a power of two (``Layout``): the
@@ -338,34 +340,43 @@ class InferenceProof:
     messages: tuple[object, ...]
 
 
-def _absorb_statement(t: Transcript, graph: Graph, weights: dict[str, np.ndarray], x, y) -> None:
-    """The architecture, the batch size, the weights' commitments, and the inputs and outputs
-    (their padded int64 tables ``x`` and ``y``, packed: ``_packed``)."""
+def io_commitments(graph: Graph, inputs: np.ndarray, outputs: np.ndarray, salts: Sequence[int]) -> list[int]:
+    """Per sample its input commitment and its output commitment, ``[in_0, out_0, in_1, ..]``:
+    the input's is the Groth16 backend's (``prover.circuit.statements.input_commitment``:
+    Poseidon of the salt and the packed input), the output's Poseidon of the same salt and the
+    outputs mod r (salted, unlike the Groth16 backend's, so that it hides them too). With a
+    uniform salt both hide their values; each binds them (a value within its declared bits,
+    which the verifier checks first, packs one to one)."""
+    from prover import poseidon
+    from prover.circuit.statements import input_commitment
+
+    if len(salts) != len(inputs) or len(outputs) != len(inputs):
+        raise ValueError(
+            f"a batch of {len(inputs)} inputs takes as many outputs and salts, got {len(outputs)} and {len(salts)}"
+        )
+    if any(not isinstance(v, int) or not 0 <= v < R for v in salts):
+        raise ValueError("a salt is a field element (0 <= salt < r)")
+    out = []
+    for x, y, salt in zip(inputs, outputs, salts, strict=True):
+        out.append(input_commitment(graph, x, salt))
+        out.append(poseidon.commit([salt] + [int(v) % R for v in np.asarray(y).ravel()]))
+    return out
+
+
+def _absorb_statement(t: Transcript, graph: Graph, weights: dict[str, np.ndarray], io: Sequence[int]) -> None:
+    """The architecture, the batch size, the weights' commitments, and every sample's input and
+    output commitments (``io_commitments``): the inputs and outputs themselves enter the
+    statement only through those, which the wrapper of issue 16 takes as its public inputs."""
     from prover.circuit.statements import architecture_hash
 
-    t.absorb([architecture_hash(graph), len(x)])
+    t.absorb([architecture_hash(graph), len(io) // 2])
     for name in sorted(weights):
         pcs.absorb_point(t, weights[name])
-    t.absorb(_packed(x, graph.tensors[graph.input].quantized_bits))
-    t.absorb(_packed(y, graph.tensors[graph.output].quantized_bits))
+    t.absorb(io)
 
 
-# bits of a packed field element: below r's 254, so that the packing is an integer, not reduced
-PACKED_BITS = 248
-
-
-def _packed(values: np.ndarray, bits: int) -> list[int]:
-    """A tensor's values, each within its declared ``bits`` (the verifier checks that first), as
-    ``v - lo`` in ``[0, 2^bits)``, ``PACKED_BITS // bits`` of them to a field element: one-to-one
-    on in-range values, and many times fewer hashes than absorbing each value."""
-    lo, _ = bound_of(bits)
-    flat = (np.asarray(values, dtype=np.int64).reshape(-1) - lo).astype(object)
-    per = PACKED_BITS // bits
-    groups = np.concatenate([flat, np.zeros(-len(flat) % per, dtype=object)]).reshape(-1, per)
-    packed = np.zeros(len(groups), dtype=object)
-    for k in range(per):
-        packed += groups[:, k] << (bits * k)
-    return [int(v) for v in packed]
+def _salts(salts: Sequence[int] | None, batch: int) -> list[int]:
+    return [0] * batch if salts is None else [int(v) for v in salts]
 
 
 def _advice_names(graph: Graph) -> list[str]:
@@ -1153,11 +1164,13 @@ def prove_inference(
     inputs: np.ndarray,
     weights: dict[str, np.ndarray] | None = None,
     seed: bytes | None = None,
+    salts: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, InferenceProof]:
     """Run the quantized graph on a batch of integer inputs and prove it: the outputs (the
     executor's, bit for bit) and the proof. ``weights`` are the registration's commitments
     (``commit_weights`` with the blinding ``seed``, made once); without them they are computed
-    here."""
+    here. ``salts`` (one field element per input, the consumer's) salt the inputs' and outputs'
+    commitments (``io_commitments``); without them they are 0 and the commitments do not hide."""
     check_supported(graph)
     inputs = np.asarray(inputs, dtype=np.int64)
     batch = len(inputs)
@@ -1182,9 +1195,9 @@ def prove_inference(
     if weights is None:
         weights = commit_weights(key, graph, seed)
     blinds = weight_blinds(graph, seed)
+    io = io_commitments(graph, inputs, values[graph.output][:batch], _salts(salts, batch))
     t = Transcript(LABEL)
-    full = {name: _full(values[name], layout[name]) for name in (graph.input, graph.output)}
-    _absorb_statement(t, graph, weights, full[graph.input], full[graph.output])
+    _absorb_statement(t, graph, weights, io)
     advice = []
     for name in _advice_names(graph):
         for block_name, block in zip(
@@ -1254,11 +1267,13 @@ def verify_inference(
     inputs: np.ndarray,
     outputs: np.ndarray,
     proof: InferenceProof,
+    salts: Sequence[int] | None = None,
 ) -> None:
     """Check that ``outputs`` are the outputs of the architecture ``graph`` (its weights' values
     are never read: ``prover.circuit.statements.architecture_graph`` makes such a graph) with
-    the committed ``weights`` on ``inputs``. Raises InferenceError (or the sub-protocols'
-    SumcheckError or OpeningError) when they are not."""
+    the committed ``weights`` on ``inputs``, the statement holding their commitments with
+    ``salts`` (``io_commitments``; 0 without them). Raises InferenceError (or the
+    sub-protocols' SumcheckError or OpeningError) when they are not."""
     check_supported(graph)
     inputs, outputs = np.asarray(inputs, dtype=np.int64), np.asarray(outputs, dtype=np.int64)
     batch = len(inputs)
@@ -1285,8 +1300,11 @@ def verify_inference(
     x_full = _full(_padded_batch(inputs), layout[graph.input])
     y_full = _full(_padded_batch(outputs), layout[graph.output])
     x_table, y_table = signed_to_fr(x_full), signed_to_fr(y_full)
+    salts = _salts(salts, batch)
+    if len(salts) != batch or any(not 0 <= v < R for v in salts):
+        raise InferenceError(f"a batch of {batch} inputs takes as many salts, each a field element")
     t = Transcript(LABEL)
-    _absorb_statement(t, graph, weights, x_full, y_full)
+    _absorb_statement(t, graph, weights, io_commitments(graph, inputs, outputs, salts))
     for c in proof.advice:
         pcs.absorb_point(t, c)
     v = _Verifier(graph, layout, t, proof.messages, vk)

@@ -50,10 +50,22 @@ class Case:
         self.key, self.graph, self.x = key, graph, x
         self.architecture = architecture_graph(architecture_spec(graph))
         self.seed = bytes(range(32))  # hiding weight commitments, as a registration makes them
+        self.salts = [pc.random_blind() for _ in range(len(x))]  # hiding input and output commitments
         self.weights = inf.commit_weights(key, graph, self.seed)
-        self.outputs, self.proof = inf.prove_inference(key, graph, x, self.weights, self.seed)
+        self.outputs, self.proof = inf.prove_inference(key, graph, x, self.weights, self.seed, self.salts)
 
-    def check(self, proof=None, outputs=None, x=None, weights=None):
+    def prove(self, graph=None, x=None, weights=None):
+        """A proof made as this case's (its seed and salts), of another graph, input or weights."""
+        return inf.prove_inference(
+            self.key,
+            self.graph if graph is None else graph,
+            self.x if x is None else x,
+            self.weights if weights is None else weights,
+            self.seed,
+            self.salts,
+        )
+
+    def check(self, proof=None, outputs=None, x=None, weights=None, salts=()):
         inf.verify_inference(
             self.key.verifier,
             self.architecture,
@@ -61,6 +73,7 @@ class Case:
             self.x if x is None else x,
             self.outputs if outputs is None else outputs,
             self.proof if proof is None else proof,
+            self.salts if salts == () else salts,
         )
 
 
@@ -93,7 +106,7 @@ def check_changed_weights_refused(case: Case, registered, run) -> None:
     other weights (``run``) than the registered ones is refused at the batch opening."""
     with pytest.raises(VerificationError):
         case.check(weights=inf.commit_weights(case.key, changed_weight(case.graph, *registered), case.seed))
-    outputs, proof = inf.prove_inference(case.key, changed_weight(case.graph, *run), case.x, case.weights, case.seed)
+    outputs, proof = case.prove(graph=changed_weight(case.graph, *run))
     with pytest.raises(pc.OpeningError):
         case.check(proof=proof, outputs=outputs)
 
