@@ -8,8 +8,8 @@ input's is the Groth16 backend's), and the verifier here reads their openings (t
 salts). Every commitment hides: the weights' with blinds from the registration's secret seed,
 the advice's and the multiplicities' with fresh blinds, the inputs' and outputs' with the
 consumer's salts. Zero knowledge comes from the Groth16 wrapper of the verifier, for which this
-proof is the private witness (``prover.sumcheck``). Still to come (issue 15): the remaining op
-kinds (transcendentals, windowed average pools) and range checks of the weights at
+proof is the private witness (``prover.sumcheck``). Still to come (issue 15): windowed average
+pools and the ops past the CNN and transcendental ones, and range checks of the weights at
 registration.
 
 Tables. Every tensor (a batch of samples of shape ``(d_1, .., d_m)``) is a table whose index
@@ -42,6 +42,13 @@ one sumcheck over ``sum_k c_k eq(p_k, x) y(x)``):
              lookup; the table's extension from ``_below_at``), then
              y~(p) = sum_b eq(p, b) (x + lo (low - x) + hi (high - x))(b)      (degree 3);
              0 must lie in [low, high], so that padding stays 0
+    f(x)     an elementwise function of the executor (``FUNCTION_KINDS``: sigmoid, tanh, erf,
+             exp, expneg and the GELU and softplus residuals): y is committed (advice
+             ``out:<y>``, so its claims are opened), and one lookup of
+             x + beta y + beta^2 pad (pad: the public 0/1 indicator of axis padding, whose
+             extension is 1 - prod_axes sum_{i < size} eq(r_axis, i)) in the table of
+             v + beta f(v) over x's declared range and 2^bits entries beta^2: a real entry is
+             a pair (v, f(v)), a padded one (0, 0) whatever f(0) is
     sumpool  global (each (C, H, W) map to (C, 1, 1)): a table's sum over m cube variables is
              2^m times its extension at (1/2, .., 1/2), so x~(rb, rc, 1/2, ..) = y~(rb, rc) / 2^m
 
@@ -97,7 +104,7 @@ import numpy as np
 
 from prover import kernels
 from prover.errors import UnsupportedModelError, VerificationError
-from prover.field import FR_MODULUS, limbs_to_ints, signed_to_fr
+from prover.field import FR_MODULUS, ints_to_limbs, limbs_to_ints, signed_to_fr
 from prover.onnx.executor import execute
 from prover.onnx.graph import Graph, Op, bound_of
 from prover.sumcheck import commitment as pcs
@@ -119,7 +126,32 @@ from prover.sumcheck.wiring import Wiring
 
 R = FR_MODULUS
 LABEL = "zkmarket/sumcheck/inference/v1"
-SUPPORTED_KINDS = ("dense", "conv", "rescale", "relu", "clip", "maxpool", "sumpool", "add", "sub", "mul", "reshape")
+# elementwise functions of one operand given by the executor (the transcendental tables of
+# ``prover.onnx.ops.transcendental``), each proved by a lookup of (x, y) in the function's table
+FUNCTION_KINDS = (
+    "sigmoid",
+    "tanh",
+    "erf",
+    "exp",
+    "expneg",
+    "gelu_residual",
+    "gelu_tanh_residual",
+    "softplus_residual",
+)
+SUPPORTED_KINDS = (
+    "dense",
+    "conv",
+    "rescale",
+    "relu",
+    "clip",
+    "maxpool",
+    "sumpool",
+    "add",
+    "sub",
+    "mul",
+    "reshape",
+    *FUNCTION_KINDS,
+)
 # a relu's sign lookup has a table of 2^bits entries for its input's bits
 MAX_LOOKUP_BITS = 20
 
@@ -156,8 +188,8 @@ def _refuse(op: Op, why: str) -> UnsupportedModelError:
     return UnsupportedModelError(f"{op.kind} ({op.source}): {why}; use the Groth16 backend for this model")
 
 
-def _check_lookup_bits(graph: Graph, op: Op, name: str, what: str) -> None:
-    bits = graph.tensors[name].quantized_bits
+def _check_lookup_bits(graph: Graph, op: Op, name: str, what: str, extra: int = 0) -> None:
+    bits = graph.tensors[name].quantized_bits + extra
     if bits > MAX_LOOKUP_BITS:
         raise _refuse(
             op,
@@ -203,6 +235,8 @@ def check_supported(graph: Graph) -> None:
             raise _refuse(op, "the sumcheck backend takes committed constant weights only")
         if op.kind == "maxpool":
             _check_lookup_bits(graph, op, op.inputs[0], "its comparisons' lookup")
+        if op.kind in FUNCTION_KINDS:
+            _check_lookup_bits(graph, op, op.inputs[0], "its table's lookup", extra=1)
     checked = [op for op in graph.ops if op.kind == "rescale"]
     for op in checked:
         _check_lookup_bits(graph, op, op.output, "a range check")
@@ -274,6 +308,7 @@ def key_power(graph: Graph, batch: int) -> int:
     sizes += [
         1 << graph.tensors[op.inputs[0]].quantized_bits for op in graph.ops if op.kind in ("relu", "clip", "maxpool")
     ]
+    sizes += [2 << graph.tensors[op.inputs[0]].quantized_bits for op in graph.ops if op.kind in FUNCTION_KINDS]
     return min(max(max(sizes) - 1, 1).bit_length(), BLOCK_BITS)
 
 
@@ -393,6 +428,8 @@ def _advice_names(graph: Graph) -> list[str]:
         elif op.kind == "maxpool":
             kh, kw = op.attrs["kernel"]
             names += [f"sel{j}:{op.output}" for j in range(kh * kw)]
+        elif op.kind in FUNCTION_KINDS:
+            names.append(f"out:{op.output}")
     return names
 
 
@@ -696,7 +733,89 @@ def _requests(w: _Walk, op: Op, beta: int) -> list[_Request]:
         ]
     if op.kind == "maxpool":
         return [_pool_request(w, op)]
+    if op.kind in FUNCTION_KINDS:
+        return [_function_request(w, op, beta)]
     return []
+
+
+def _function_values(op: Op, bits: int) -> np.ndarray:
+    """``f(v)`` for every v of the operand's declared range, lowest first: the executor's own
+    function, so that the table is what the executor computes."""
+    from prover.onnx.ops import REGISTRY
+
+    lo, hi = bound_of(bits)
+    v = np.arange(lo, hi + 1, dtype=np.int64)
+    return np.asarray(REGISTRY[op.kind].execute(v, **op.attrs), dtype=np.int64).reshape(-1)
+
+
+def _function_table(op: Op, bits: int, beta: int) -> np.ndarray:
+    """The table of an elementwise function: ``v + beta f(v)`` for the operand's 2^bits values,
+    then 2^bits entries ``beta^2`` (the padding's, whatever f(0) is)."""
+    lo, _ = bound_of(bits)
+    head = kernels.fr_add(range_table(lo, bits), scaled(signed_to_fr(_function_values(op, bits)), beta))
+    tail = np.broadcast_to(ints_to_limbs([beta * beta % R]), head.shape)
+    return np.concatenate([head, tail])
+
+
+def _function_table_at(op: Op, bits: int, beta: int, point: Sequence[int]) -> int:
+    """The table's extension: ``(1 - t_0) (ext(v) + beta f~(t')) + t_0 beta^2`` at ``(t_0, t')``."""
+    lo, _ = bound_of(bits)
+    head, rest = point[0], point[1:]
+    inside = table_extension(lo, bits, rest) + beta * evaluate(signed_to_fr(_function_values(op, bits)), rest)
+    return ((1 - head) * inside + head * beta * beta) % R
+
+
+def _padding(layout: Layout, shape: tuple[int, ...]) -> np.ndarray:
+    """The 0/1 table of a tensor's axis padding (1 where any axis index is past its size; the
+    batch's padding holds genuine runs, so it is not padding here)."""
+    inside = np.ones((1 << layout.batch_bits,), dtype=bool)
+    for bits, size in zip(layout.axes, shape, strict=True):
+        inside = np.logical_and.outer(inside, np.arange(1 << bits) < size)
+    return signed_to_fr((~inside).astype(np.int64).reshape(-1))
+
+
+def _padding_at(layout: Layout, shape: tuple[int, ...], point: Sequence[int]) -> int:
+    """The padding table's extension: 1 minus the product over the axes of ``sum_{i < size}
+    eq(r_axis, i)``."""
+    inside, at = 1, layout.batch_bits
+    for bits, size in zip(layout.axes, shape, strict=True):
+        inside = inside * _eq_sum(point[at : at + bits], size) % R
+        at += bits
+    return (1 - inside) % R
+
+
+def _function_request(w: _Walk, op: Op, beta: int) -> _Request:
+    """``y = f(x)`` elementwise with y committed (``out:<y>``): the lookup of ``x + beta y +
+    beta^2 pad`` (pad: the public padding indicator) in ``_function_table``. Real entries must
+    be pairs (v, f(v)); padded ones are (0, 0), whatever f(0) is, so that y's padding stays 0."""
+    x, y = op.inputs[0], op.output
+    bits = w.graph.tensors[x].quantized_bits
+    layout, shape = w.layout[x], w.graph.tensors[x].shape
+    square = beta * beta % R
+
+    def witness():
+        parts = kernels.fr_add(w.table(x), scaled(w.table(f"out:{y}"), beta))
+        return kernels.fr_add(parts, scaled(_padding(layout, shape), square))
+
+    def settle(w: _Walk, point, value):
+        xv, yv = w.message(2, lambda: [evaluate(w.table(x), point), evaluate(w.table(f"out:{y}"), point)])
+        pad = _padding_at(layout, shape, point)
+        w.require(
+            (xv + beta * yv + square * pad) % R == value,
+            f"{op.kind} ({op.source}): the lookup's claim does not split into the input and output",
+        )
+        w.claim(x, point, xv)
+        w.claim(f"out:{y}", point, yv)
+
+    return _Request(
+        ("function", y),
+        bits + 1,
+        layout.n,
+        witness,
+        lambda: _function_table(op, bits, beta),
+        lambda pt: _function_table_at(op, bits, beta, pt),
+        settle,
+    )
 
 
 def _lookups(w: _Walk) -> None:
@@ -793,6 +912,9 @@ def _reduce(w: _Walk, op: Op) -> None:
         _conv(w, op)
     elif op.kind == "maxpool":
         _maxpool(w, op)
+    elif op.kind in FUNCTION_KINDS:  # y is committed: its claims are opened, the lookup ties it to x
+        for p, v in w.claims.pop(y, []):
+            w.claim(f"out:{y}", p, v)
     elif op.kind == "reshape":
         x = op.inputs[0]
         moved = _reshape_wiring(w.graph, op)
@@ -1192,6 +1314,8 @@ def prove_inference(
         elif op.kind == "maxpool":
             x, y = (_full(values[name], layout[name]) for name in (op.inputs[0], op.output))
             tables.update(_pool_tables(graph, op, x, y, layout[op.output]))
+        elif op.kind in FUNCTION_KINDS:
+            tables[f"out:{op.output}"] = tables[op.output]
     if weights is None:
         weights = commit_weights(key, graph, seed)
     blinds = weight_blinds(graph, seed)

@@ -65,6 +65,16 @@ class Case:
             self.salts,
         )
 
+    def check_outputs_are_the_executors(self, where: tuple[int, int]) -> None:
+        """The proved outputs are the executor's bit for bit and verify; one raised by one at
+        ``where`` is refused."""
+        assert np.array_equal(self.outputs, executor.execute(self.graph, self.x)[self.graph.output])
+        self.check()
+        bad = self.outputs.copy()
+        bad[where] += 1
+        with pytest.raises(VerificationError):
+            self.check(outputs=bad)
+
     def check(self, proof=None, outputs=None, x=None, weights=None, salts=()):
         inf.verify_inference(
             self.key.verifier,
@@ -132,3 +142,21 @@ def tampered_run(monkeypatch, change):
         return change(g, dict(honest(g, x, keep_all=True)))
 
     monkeypatch.setattr(inf, "execute", run)
+
+
+def check_changed_value_refused(case: Case, monkeypatch, name: str, edit, match: str | None = None) -> None:
+    """A prover whose run has ``edit`` applied to tensor ``name`` (in place, on a copy), every
+    op after it run on the changed value, and multiplicities forged to fit (``lenient_lookups``):
+    its proof is refused (with ``match`` in the error when given)."""
+
+    def change(g, values):
+        changed = values[name].copy()
+        edit(changed)
+        return rerun_after(g, {**values, name: changed}, name)
+
+    tampered_run(monkeypatch, change)
+    monkeypatch.setattr(inf, "prove_lookups", lenient_lookups)
+    outputs, proof = case.prove()
+    monkeypatch.undo()
+    with pytest.raises(VerificationError, match=match):
+        case.check(proof=proof, outputs=outputs)
