@@ -314,7 +314,7 @@ def test_a_model_with_ops_the_backend_does_not_prove_yet_is_refused_by_name(caps
         "--calibration",
         tmp_path / "cal.npy",
     )
-    assert_one_error_line(code, err, "sumcheck backend proves")
+    assert_one_error_line(code, err, "use the Groth16 backend")
     assert not (tmp_path / "m").exists()
 
 

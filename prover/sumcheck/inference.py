@@ -9,8 +9,8 @@ salts). Every commitment hides: the weights' with blinds from the registration's
 the advice's and the multiplicities' with fresh blinds, the inputs' and outputs' with the
 consumer's salts. Zero knowledge comes from the Groth16 wrapper of the verifier, for which this
 proof is the private witness (``prover.sumcheck``). Still to come (issue 15): windowed average
-pools and the ops past the CNN and transcendental ones, and range checks of the weights at
-registration.
+pools, the reductions (softmax, layer norm), moves of constants, and range checks of the
+weights at registration.
 
 Tables. Every tensor (a batch of samples of shape ``(d_1, .., d_m)``) is a table whose index
 bits are ``[batch | axis 1 | .. | axis m]``, each field padded to a power of two (``Layout``): the
@@ -70,6 +70,13 @@ claims about views of one x are combined with random coefficients into one such 
              only valid outputs and valid input positions appear, so padding is forced to zeros
     reshape  a relabelling when both padded layouts put every element at the same index;
              otherwise y is the view of x with the one matrix [q = position of y's k in x]
+    moves    transpose, slice, gather, concat, pad, expand, tile (``MOVEMENT_KINDS``): the
+             executor's own move applied to index arrays gives, per computed operand, the
+             one-matrix view from the output's features to the operand's (a concat's
+             coefficient 2^shift) and the mask of entries the pad fills with its constant c;
+             a claim y~(rb, r) = v becomes v - c mask~(r) about the views, split into one
+             share per operand (sent when there are several, adding up to the claim), each
+             gathered into its operand
     maxpool  (window position j = (jy, jx), ``x_j`` the view x(b, c, py s + jy - top,
              px s + jx - left), zero outside x; ``out_j`` the public 0/1 mask of valid outputs
              whose window position j lies outside x, ``in_j = 1 - out_j``)
@@ -138,6 +145,9 @@ FUNCTION_KINDS = (
     "gelu_tanh_residual",
     "softplus_residual",
 )
+# data movement other than reshape: every output value is one of the computed operands' (times
+# 2^shift for a concat's) or the pad's fill, found by moving index arrays (``_movement``)
+MOVEMENT_KINDS = ("transpose", "slice", "gather", "concat", "pad", "expand", "tile")
 SUPPORTED_KINDS = (
     "dense",
     "conv",
@@ -150,6 +160,7 @@ SUPPORTED_KINDS = (
     "sub",
     "mul",
     "reshape",
+    *MOVEMENT_KINDS,
     *FUNCTION_KINDS,
 )
 # a relu's sign lookup has a table of 2^bits entries for its input's bits
@@ -237,6 +248,10 @@ def check_supported(graph: Graph) -> None:
             _check_lookup_bits(graph, op, op.inputs[0], "its comparisons' lookup")
         if op.kind in FUNCTION_KINDS:
             _check_lookup_bits(graph, op, op.inputs[0], "its table's lookup", extra=1)
+        if op.kind in MOVEMENT_KINDS:
+            if not all(n in graph.tensors for n in op.inputs):
+                raise _refuse(op, "the sumcheck backend moves computed tensors only (a constant operand)")
+            _movement(graph, op)  # UnsupportedModelError when the move does not fit its operands
     checked = [op for op in graph.ops if op.kind == "rescale"]
     for op in checked:
         _check_lookup_bits(graph, op, op.output, "a range check")
@@ -915,6 +930,8 @@ def _reduce(w: _Walk, op: Op) -> None:
     elif op.kind in FUNCTION_KINDS:  # y is committed: its claims are opened, the lookup ties it to x
         for p, v in w.claims.pop(y, []):
             w.claim(f"out:{y}", p, v)
+    elif op.kind in MOVEMENT_KINDS:
+        _move(w, op)
     elif op.kind == "reshape":
         x = op.inputs[0]
         moved = _reshape_wiring(w.graph, op)
@@ -1054,6 +1071,97 @@ def _reshape_wiring(graph: Graph, op: Op) -> Wiring | None:
     if x_bits == y_bits and np.array_equal(px, py):
         return None
     return Wiring(y_bits, x_bits, tuple((int(k), int(q), 1) for k, q in zip(py, px, strict=True)))
+
+
+@dataclass(frozen=True)
+class _Movement:
+    """A move's wiring: per computed operand ``(name, wiring)`` from the output's feature index
+    to the operand's (coefficient 2^shift), and the 0/1 mask (over the output's padded feature
+    index) of the entries filled with the constant ``fill``."""
+
+    sources: tuple[tuple[str, Wiring], ...]
+    filled: np.ndarray
+    fill: int
+
+
+def _movement(graph: Graph, op: Op) -> _Movement:
+    """The executor's own move applied to index arrays (operand j's elements numbered from
+    ``offset_j + 1``, the fill a number past them all), as the Groth16 lowering does, so that
+    the wiring cannot disagree with the executor."""
+    from prover.onnx.ops import REGISTRY
+
+    attrs = {k: v for k, v in op.attrs.items() if k != "shifts"}
+    shifts = op.attrs.get("shifts") or (0,) * len(op.inputs)
+    shapes = [graph.tensors[n].shape for n in op.inputs]
+    arrays, offset = [], 1
+    for shape in shapes:
+        size = int(np.prod(shape, dtype=np.int64))
+        arrays.append(np.arange(offset, offset + size, dtype=np.int64).reshape((1, *shape)))
+        offset += size
+    sentinel = offset
+    fill = int(attrs.get("value", 0)) if attrs.get("mode", "constant") == "constant" else 0
+    if "value" in attrs:
+        attrs["value"] = sentinel
+    y_shape = graph.tensors[op.output].shape
+    try:
+        index = np.asarray(REGISTRY[op.kind].execute(*arrays, **attrs))[0]
+    except (ValueError, IndexError, TypeError, KeyError) as exc:
+        raise _refuse(op, f"its attributes do not fit its operands ({exc})") from exc
+    if index.shape != y_shape:
+        raise _refuse(op, f"the move makes shape {index.shape}, the graph declares {y_shape}")
+    flat = index.reshape(-1)
+    py = _positions(y_shape)
+    y_bits = sum(_bits(d) for d in y_shape)
+    filled = np.zeros(1 << y_bits, dtype=np.int64)
+    filled[py[flat == sentinel]] = 1
+    sources, start = [], 1
+    for name, shape, shift in zip(op.inputs, shapes, shifts, strict=True):
+        size = int(np.prod(shape, dtype=np.int64))
+        mine = (flat >= start) & (flat < start + size)
+        px = _positions(shape)[flat[mine] - start]
+        entries = tuple((int(k), int(q), 1 << int(shift)) for k, q in zip(py[mine], px, strict=True))
+        sources.append((name, Wiring(y_bits, sum(_bits(d) for d in shape), entries)))
+        start += size
+    return _Movement(tuple(sources), filled, fill)
+
+
+def _view_table(w: _Walk, source: str, moved: Wiring, layout: Layout) -> np.ndarray:
+    """The prover's table of one operand's share of a move: ``V[b, k] = sum_q M[k, q] x[b, q]``."""
+    view = np.zeros((1 << layout.batch_bits, 1 << moved.k_bits, 4), dtype=np.uint64)
+    if not moved.entries:
+        return view.reshape(-1, 4)
+    ks, qs, coefficients = (np.array(v, dtype=np.int64) for v in zip(*moved.entries, strict=True))
+    view[:, ks] = w.table(source).reshape(1 << layout.batch_bits, -1, 4)[:, qs]
+    out = view.reshape(-1, 4)
+    return out if coefficients[0] == 1 else scaled(out, int(coefficients[0]))  # one 2^shift per operand
+
+
+def _shares(w: _Walk, move: _Movement, layout: Layout, point: Sequence[int]) -> list[int]:
+    return [evaluate(_view_table(w, name, moved, layout), point) for name, moved in move.sources]
+
+
+def _move(w: _Walk, op: Op) -> None:
+    """A move's claims: the fill's share subtracted (its extension is the mask's over the
+    features: the same in every sample), then per operand its share (sent when there are several,
+    adding up to the claim), each a claim about a view of the operand, gathered per operand."""
+    move = _movement(w.graph, op)
+    y = op.output
+    layout = w.layout[y]
+    kb = layout.batch_bits
+    what = f"{op.kind} ({op.source})"
+    per_source: dict[str, list[tuple[tuple[Wiring, ...], tuple[int, ...], int]]] = {}
+    for point, value in w.claims.pop(y, []):
+        if move.fill % R and move.filled.any():
+            value = (value - move.fill * evaluate(signed_to_fr(move.filled), point[kb:])) % R
+        if len(move.sources) == 1:
+            shares: Sequence[int] = (value,)
+        else:
+            shares = w.message(len(move.sources), partial(_shares, w, move, layout, point))
+            w.require(sum(shares) % R == value, f"{what}: the operands' shares do not add up to the claim")
+        for (name, moved), share in zip(move.sources, shares, strict=True):
+            per_source.setdefault(name, []).append(((moved,), tuple(point), share))
+    for name, claims in per_source.items():
+        _gather(w, name, claims, what)
 
 
 def _eq_sum(point: Sequence[int], n: int) -> int:
