@@ -1,7 +1,8 @@
 """Data movement on the sumcheck backend (``prover/sumcheck/inference.py``, ``MOVEMENT_KINDS``):
 Transpose, Slice, Gather, Concat (with its operands' scale shifts), Pad (a constant fill, zero
 or not, and reflect), Expand and Tile, each a gathered view of its operands found by moving index
-arrays with the executor's own move. Networks of them verify with the executor's outputs; the
+arrays with the executor's own move; and the linear views, windowed average pools (with and
+without padding) and reductions over an axis (kept or dropped). Networks of them verify with the executor's outputs; the
 wiring is the executor's move. Reject twins: a moved value changed (the rest of the run
 recomputed from it), a concat's shares that do not add up, a constant operand refused."""
 
@@ -88,11 +89,51 @@ def expanded_network(seed=4):
     return quantized(nodes, {"out.W": w(rng, 3, 12), "out.b": w(rng, 3, scale=0.1)}, (1, 4), seed)
 
 
+def pooled_network(seed=6):
+    """(2, 6, 6) -> AveragePool 2x2 stride 2 and AveragePool 3x3 stride 2 with a pad of 1
+    (counted) -> Concat -> Flatten -> Gemm."""
+    rng = np.random.default_rng(seed)
+    nodes = [
+        helper.make_node("AveragePool", ["x"], ["a"], kernel_shape=[2, 2], strides=[2, 2], name="pool_a"),
+        helper.make_node(
+            "AveragePool",
+            ["x"],
+            ["b"],
+            kernel_shape=[3, 3],
+            strides=[2, 2],
+            pads=[1, 1, 1, 1],
+            count_include_pad=1,
+            name="pool_b",
+        ),
+        helper.make_node("Concat", ["a", "b"], ["c"], axis=1, name="concat"),
+        helper.make_node("Flatten", ["c"], ["f"], axis=1, name="flatten"),
+        gemm("out", "f", "y"),
+    ]
+    return quantized(nodes, {"out.W": w(rng, 3, 36), "out.b": w(rng, 3, scale=0.1)}, (2, 6, 6), seed)
+
+
+def reduced_network(seed=7):
+    """(3, 4) -> ReduceMean over the last axis (dropped) and ReduceSum over the first (kept)
+    -> Flatten, Concat -> Gemm."""
+    rng = np.random.default_rng(seed)
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["m"], axes=[2], keepdims=0, name="mean"),
+        ints("sum_axes", [1]),
+        helper.make_node("ReduceSum", ["x", "sum_axes"], ["s"], keepdims=1, name="sum"),
+        helper.make_node("Flatten", ["s"], ["sf"], axis=1, name="flatten"),
+        helper.make_node("Concat", ["m", "sf"], ["c"], axis=1, name="concat"),
+        gemm("out", "c", "y"),
+    ]
+    return quantized(nodes, {"out.W": w(rng, 3, 7), "out.b": w(rng, 3, scale=0.1)}, (3, 4), seed)
+
+
 NETWORKS = {
     "zero_pad": lambda: moved_network(0.0),
     "filled_pad": lambda: moved_network(0.75),
     "reflect_pad": lambda: moved_network(mode="reflect"),
     "expand": expanded_network,
+    "windowed_pools": pooled_network,
+    "reductions": reduced_network,
 }
 
 
@@ -105,8 +146,23 @@ def cases(key):
 def test_moved_networks_verify_with_the_executors_outputs(cases, name):
     case = cases[name]
     kinds = {op.kind for op in case.graph.ops}
-    assert kinds & set(inf.MOVEMENT_KINDS), kinds
+    assert kinds & {*inf.MOVEMENT_KINDS, "sumpool", "reducesum"}, kinds
     case.check_outputs_are_the_executors((1, 2))
+
+
+def test_windowed_pools_and_reductions_are_views_of_their_operand(cases):
+    """A windowed sum pool's and a reducesum's view, applied to the operand, is the
+    executor's output; a changed pooled value is refused."""
+    for name, kind in (("windowed_pools", "sumpool"), ("reductions", "reducesum")):
+        graph = cases[name].graph
+        values = executor.execute(graph, cases[name].x, keep_all=True)
+        ops = [op for op in graph.ops if op.kind == kind]
+        assert ops and not any(kind == "sumpool" and inf._is_global(graph, op) for op in ops)
+        for op in ops:
+            axes = inf._sum_view(graph, op)
+            got = inf.wiring.apply(axes, inf._table(values[op.inputs[0]], inf.layouts(graph, 3)[op.inputs[0]]), 4)
+            expected = inf._table(values[op.output], inf.layouts(graph, 3)[op.output])
+            assert np.array_equal(got, expected), (name, op.output)
 
 
 def _padded_rows(values):

@@ -8,9 +8,8 @@ input's is the Groth16 backend's), and the verifier here reads their openings (t
 salts). Every commitment hides: the weights' with blinds from the registration's secret seed,
 the advice's and the multiplicities' with fresh blinds, the inputs' and outputs' with the
 consumer's salts. Zero knowledge comes from the Groth16 wrapper of the verifier, for which this
-proof is the private witness (``prover.sumcheck``). Still to come (issue 15): windowed average
-pools, the reductions (softmax, layer norm), moves of constants, and range checks of the
-weights at registration.
+proof is the private witness (``prover.sumcheck``). Still to come (issue 15): reducemax, softmax and
+layer norm (division), moves of constants, and range checks of the weights at registration.
 
 Tables. Every tensor (a batch of samples of shape ``(d_1, .., d_m)``) is a table whose index
 bits are ``[batch | axis 1 | .. | axis m]``, each field padded to a power of two (``Layout``): the
@@ -51,6 +50,9 @@ one sumcheck over ``sum_k c_k eq(p_k, x) y(x)``):
              a pair (v, f(v)), a padded one (0, 0) whatever f(0) is
     sumpool  global (each (C, H, W) map to (C, 1, 1)): a table's sum over m cube variables is
              2^m times its extension at (1/2, .., 1/2), so x~(rb, rc, 1/2, ..) = y~(rb, rc) / 2^m
+    sumpool  windowed, and reducesum: a view of x (below) with one 0/1 matrix per axis, a
+             pool's rows [q = p s + k - top, k < kernel] (zero padding reads nothing), a
+             reduced axis one row of ones (0 bits), the others the identity (``_sum_view``)
 
 Gathered views (``prover.sumcheck.wiring``). A view of x is ``V[b, k] = sum_q P(k, q) x[b, q]``
 with ``P`` a product of one sparse matrix per axis; a claim ``V~(rb, r) = v`` reduces to x by
@@ -156,6 +158,7 @@ SUPPORTED_KINDS = (
     "clip",
     "maxpool",
     "sumpool",
+    "reducesum",
     "add",
     "sub",
     "mul",
@@ -234,8 +237,10 @@ def check_supported(graph: Graph) -> None:
             low, high = op.attrs.get("low"), op.attrs.get("high")
             if (low is not None and low > 0) or (high is not None and high < 0):
                 raise _refuse(op, "a clip whose range excludes 0 (the padding's value)")
-        elif op.kind == "sumpool" and not _is_global(graph, op):
-            raise _refuse(op, "the sumcheck backend sums whole feature maps only (global pooling)")
+        elif op.kind == "sumpool" and len(shapes[0]) != 3:
+            raise _refuse(op, f"the sumcheck backend pools (C, H, W) samples, not {shapes[0]}")
+        elif op.kind in ("sumpool", "reducesum") and op.inputs[0] not in graph.tensors:
+            raise _refuse(op, "the sumcheck backend sums computed tensors only (a constant operand)")
         elif op.kind == "dense" and len(shapes[0]) != 1:
             raise _refuse(op, f"a dense layer of a {shapes[0]} input; flatten it first")
         elif op.kind in ("conv", "maxpool") and len(shapes[0]) != 3:
@@ -890,6 +895,9 @@ def _reduce(w: _Walk, op: Op) -> None:
         _add(w, op)
     elif op.kind == "clip":
         _clip(w, op)
+    elif op.kind == "reducesum" or (op.kind == "sumpool" and not _is_global(w.graph, op)):
+        axes = _sum_view(w.graph, op)
+        _gather(w, op.inputs[0], [(axes, p, v) for p, v in w.claims.pop(y)], f"{op.kind} ({op.source})")
     elif op.kind == "sumpool":
         x = op.inputs[0]
         point, value = _merge(w, y)
@@ -944,6 +952,34 @@ def _reduce(w: _Walk, op: Op) -> None:
 
 
 INVERSE_TWO = pow(2, -1, R)
+
+
+def _identity(size: int) -> Wiring:
+    b = _bits(size)
+    return Wiring(b, b, tuple((i, i, 1) for i in range(size)))
+
+
+def _sum_view(graph: Graph, op: Op) -> tuple[Wiring, ...]:
+    """A windowed sum pool or a reducesum as a view of its operand, one 0/1 matrix per axis: a
+    pool's rows ``[q = p s + k - top, k < kernel]`` (zero padding reads nothing), a reduced
+    axis one row of ones (0 bits: its output axis has one entry or none), the others the
+    identity."""
+    shape = graph.tensors[op.inputs[0]].shape
+    if op.kind == "sumpool":
+        (channels, height, width), (_, out_h, out_w) = shape, graph.tensors[op.output].shape
+        (kh, kw), (sh, sw), (top, left) = op.attrs["kernel"], op.attrs["strides"], op.attrs["pads"][:2]
+        rows = wiring.window_positions(out_h, kh, sh, top, height)
+        cols = wiring.window_positions(out_w, kw, sw, left, width)
+        return (
+            _identity(channels),
+            Wiring(_bits(out_h), _bits(height), tuple((p, q, 1) for p, _, q in rows)),
+            Wiring(_bits(out_w), _bits(width), tuple((p, q, 1) for p, _, q in cols)),
+        )
+    reduced = {a % len(shape) for a in op.attrs["axes"]}
+    return tuple(
+        Wiring(0, _bits(d), tuple((0, q, 1) for q in range(d))) if a in reduced else _identity(d)
+        for a, d in enumerate(shape)
+    )
 
 
 def _scalar_factor(graph: Graph, op: Op) -> tuple[str, int] | None:
