@@ -301,8 +301,9 @@ def test_a_torch_export_with_tanh_and_sigmoid_is_proved(capsys, tmp_path):
 def test_a_model_with_ops_the_backend_does_not_prove_yet_is_refused_by_name(capsys, tmp_path):
     from pathlib import Path
 
-    model = Path(__file__).parent / "zoo" / "torch" / "gru.onnx"
-    np.save(tmp_path / "cal.npy", np.random.default_rng(0).normal(0, 1, (16, 8, 8)))
+    model = Path(__file__).parent / "zoo" / "sklearn_forest.onnx"  # a tree ensemble
+    _, _, x_te, _ = digits_split()
+    np.save(tmp_path / "cal.npy", x_te.reshape(len(x_te), -1))
     code, _, err = zkmarket(
         capsys,
         "model",

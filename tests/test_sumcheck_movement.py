@@ -1,8 +1,9 @@
 """Data movement on the sumcheck backend (``prover/sumcheck/inference.py``, ``MOVEMENT_KINDS``):
 Transpose, Slice, Gather, Concat (with its operands' scale shifts), Pad (a constant fill, zero
 or not, and reflect), Expand and Tile, each a gathered view of its operands found by moving index
-arrays with the executor's own move; and the linear views, windowed average pools (with and
-without padding) and reductions over an axis (kept or dropped). Networks of them verify with the executor's outputs; the
+arrays with the executor's own move; the linear views, windowed average pools (with and
+without padding) and reductions over an axis (kept or dropped); and a dense layer over the last
+axis of a sequence. Networks of them verify with the executor's outputs; the
 wiring is the executor's move. Reject twins: a moved value changed (the rest of the run
 recomputed from it), a concat's shares that do not add up, a constant operand refused."""
 
@@ -127,6 +128,20 @@ def reduced_network(seed=7):
     return quantized(nodes, {"out.W": w(rng, 3, 7), "out.b": w(rng, 3, scale=0.1)}, (3, 4), seed)
 
 
+def sequence_network(seed=8):
+    """(3, 5) -> MatMul by a (5, 4) weight on the last axis (a dense layer per row of a
+    sequence) -> Tanh -> Flatten -> Gemm (with its bias)."""
+    rng = np.random.default_rng(seed)
+    nodes = [
+        helper.make_node("MatMul", ["x", "m.W"], ["h"], name="rows"),
+        helper.make_node("Tanh", ["h"], ["t"], name="tanh"),
+        helper.make_node("Flatten", ["t"], ["f"], axis=1, name="flatten"),
+        gemm("out", "f", "y"),
+    ]
+    weights = {"m.W": w(rng, 5, 4), "out.W": w(rng, 3, 12), "out.b": w(rng, 3, scale=0.1)}
+    return quantized(nodes, weights, (3, 5), seed)
+
+
 NETWORKS = {
     "zero_pad": lambda: moved_network(0.0),
     "filled_pad": lambda: moved_network(0.75),
@@ -134,6 +149,7 @@ NETWORKS = {
     "expand": expanded_network,
     "windowed_pools": pooled_network,
     "reductions": reduced_network,
+    "sequence": sequence_network,
 }
 
 
@@ -146,7 +162,10 @@ def cases(key):
 def test_moved_networks_verify_with_the_executors_outputs(cases, name):
     case = cases[name]
     kinds = {op.kind for op in case.graph.ops}
-    assert kinds & {*inf.MOVEMENT_KINDS, "sumpool", "reducesum"}, kinds
+    assert kinds & {*inf.MOVEMENT_KINDS, "sumpool", "reducesum"} or name == "sequence", kinds
+    if name == "sequence":
+        dense = next(op for op in case.graph.ops if op.kind == "dense")
+        assert len(case.graph.tensors[dense.inputs[0]].shape) == 2
     case.check_outputs_are_the_executors((1, 2))
 
 

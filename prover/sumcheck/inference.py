@@ -30,7 +30,9 @@ the ops are reduced from the last to the first, each turning one claim about its
 extension into claims about its operands (a tensor with several claims first merges them with
 one sumcheck over ``sum_k c_k eq(p_k, x) y(x)``):
 
-    dense    y~(rb, ro) = sum_i x~(rb, i) W~(ro, i) + bias~(ro)       (Thaler; degree 2)
+    dense    y~(rb, ro) = sum_i x~(rb, i) W~(ro, i) + bias~(ro) E(rs)  (Thaler; degree 2), over
+             x's last axis: rb holds the batch and any leading sample axes (a sequence),
+             E(rs) = prod_leading sum_{s < size} eq(r_s, s) keeps their padding 0
     rescale  x~(p) = 2^s y~(p) + rem~(p);  rem in [0, 2^s), y in its declared bits (lookups)
     relu     y~(p) = sum_b eq(p, b) sign(b) x(b)  (degree 3);  (x, sign) in {(v, [v >= 0])}
     mul      y~(p) = sum_b eq(p, b) a(b) b(b)     (degree 3); by a public constant c:
@@ -241,8 +243,6 @@ def check_supported(graph: Graph) -> None:
             raise _refuse(op, f"the sumcheck backend pools (C, H, W) samples, not {shapes[0]}")
         elif op.kind in ("sumpool", "reducesum") and op.inputs[0] not in graph.tensors:
             raise _refuse(op, "the sumcheck backend sums computed tensors only (a constant operand)")
-        elif op.kind == "dense" and len(shapes[0]) != 1:
-            raise _refuse(op, f"a dense layer of a {shapes[0]} input; flatten it first")
         elif op.kind in ("conv", "maxpool") and len(shapes[0]) != 3:
             raise _refuse(op, f"the sumcheck backend takes (C, H, W) samples, not {shapes[0]}")
         if op.kind == "conv" and tuple(op.attrs["dilations"]) != (1, 1):
@@ -908,13 +908,19 @@ def _reduce(w: _Walk, op: Op) -> None:
     elif op.kind == "dense":
         x, weight = op.inputs[0], op.inputs[1]
         point, value = _merge(w, y)
-        kb = w.layout[y].batch_bits
+        ly = w.layout[y]
+        kb = ly.n - ly.axes[-1]  # the batch and every sample axis but the last
         rb, ro = point[:kb], point[kb:]
         if len(op.inputs) > 2:
             bias_name = op.inputs[2]
             (bias,) = w.message(1, lambda: [evaluate(w.table(bias_name), ro)])
             w.claim(bias_name, ro, bias)
-            value = (value - bias) % R
+            # the bias is added at the real positions of the leading sample axes only
+            inside, at = 1, ly.batch_bits
+            for bits, size in zip(ly.axes[:-1], w.graph.tensors[y].shape[:-1], strict=True):
+                inside = inside * _eq_sum(point[at : at + bits], size) % R
+                at += bits
+            value = (value - bias * inside) % R
 
         def tables():
             rows, cols = w.table(x), w.table(weight)
@@ -924,7 +930,7 @@ def _reduce(w: _Walk, op: Op) -> None:
                 cols = fold(cols, r)
             return [rows, cols]
 
-        rho, final, values = w.sumcheck(value, w.layout[x].feature_bits, PRODUCT, tables)
+        rho, final, values = w.sumcheck(value, w.layout[x].axes[-1], PRODUCT, tables)
         x_val, w_val = w.message(2, lambda: values)
         w.require(
             x_val * w_val % R == final, f"dense ({op.source}): the input and weight values do not fit the sumcheck"
