@@ -51,9 +51,9 @@ G1 point found by hashing a fixed label onto the curve (``hash_to_g1``), so that
 its discrete logarithm to G1 or to any power of tau. With a uniform ``blind`` the commitment is
 a uniform group element whatever the table (perfectly hiding, as Pedersen's), and it stays
 binding: opening ``[f(tau)]_1 + b H`` as another table would write H in the basis of the powers
-of tau. An opening does not take a blinded commitment: the caller removes the blinding
-(``unblinded``) once the value it reveals hides nothing (``prover.sumcheck.batch_opening``
-reveals one blinding of a random combination that a fresh mask makes uniform).
+of tau. An opening does not take a blinded commitment: the caller subtracts the blinding
+times H once the value it reveals hides nothing (``prover.sumcheck.batch_opening`` reveals
+one blinding, of a random combination that a fresh mask makes uniform).
 """
 
 from __future__ import annotations
@@ -143,15 +143,6 @@ def commit(key: CommitmentKey, table, blind: int = 0) -> np.ndarray:
         return kernels.g1_msm(key.tau_g1[: len(scalars)], scalars)
     points = np.concatenate([key.tau_g1[: len(scalars)], BLINDING_BASE[None]])
     return kernels.g1_msm(points, np.concatenate([scalars, ints_to_limbs([blind % R])]))
-
-
-def unblinded(commitment: np.ndarray, blind: int) -> np.ndarray:
-    """``commitment - blind H``: a hiding commitment as the plain one of its table."""
-    points = np.stack([np.asarray(commitment), BLINDING_BASE])
-    try:
-        return kernels.g1_msm(points, ints_to_limbs([1, (-blind) % R]))
-    except ValueError as exc:  # the kernel checks every point is on the curve
-        raise OpeningError(f"a commitment is not a G1 point: {exc}") from exc
 
 
 def absorb_point(transcript: Transcript, point: np.ndarray) -> None:
