@@ -47,11 +47,15 @@ def below_modulus(limbs: np.ndarray, modulus: int = FR_MODULUS) -> np.ndarray:
     by limb from the most significant one, without converting to Python ints."""
     m = np.frombuffer(modulus.to_bytes(ELEMENT_BYTES, "little"), dtype="<u8")
     limbs = np.asarray(limbs).reshape(-1, LIMBS)
-    less = np.zeros(len(limbs), dtype=bool)
-    equal = np.ones(len(limbs), dtype=bool)
-    for k in range(LIMBS - 1, -1, -1):
-        less |= equal & (limbs[:, k] < m[k])
-        equal &= limbs[:, k] == m[k]
+    # the top limb decides all but the rows that equal the modulus's there (rare): one pass
+    less = limbs[:, LIMBS - 1] < m[LIMBS - 1]
+    tied = np.flatnonzero(limbs[:, LIMBS - 1] == m[LIMBS - 1])
+    if len(tied):
+        rest, tied_less, equal = limbs[tied], np.zeros(len(tied), dtype=bool), np.ones(len(tied), dtype=bool)
+        for k in range(LIMBS - 2, -1, -1):
+            tied_less |= equal & (rest[:, k] < m[k])
+            equal &= rest[:, k] == m[k]
+        less[tied] = tied_less
     return less
 
 

@@ -7,9 +7,9 @@ random ``r``, ``s`` and the QAP values of the witness:
     pi_b = beta2  + sum_i w_i B2_i + s delta2        (B1: the same in G1, with beta1, delta1)
     pi_c = sum_(private i) w_i C_i + sum_j h_j H_j + s pi_a + r B1 - r s delta1
 
-Each line is one multi-scalar multiplication over the key's points with the fixed terms
-appended (terms with a zero point or scalar left out), so all curve work goes through
-``prover.kernels`` and no Python loop runs over wires or constraints. ``r`` and ``s`` make the
+Each line is one multi-scalar multiplication over the key's points (the kernels skip the
+points at infinity and the zero scalars), then one small one adding its fixed terms, so all
+curve work goes through ``prover.kernels`` and no Python loop runs over wires or constraints. ``r`` and ``s`` make the
 proof zero-knowledge: two proofs of the same witness
 differ and reveal nothing beyond the public signals.
 """
@@ -64,18 +64,20 @@ def prove(
         bar.update()
 
         bar.set_postfix_str(_STAGES[2])
-        pi_a = _msm(kernels.g1_msm, _with(pk.a_points, pk.alpha1, pk.delta1), _scalars(witness, 1, r))
+        pi_a = _combine(kernels.g1_msm, kernels.g1_msm(pk.a_points, witness), (pk.alpha1, 1), (pk.delta1, r))
         bar.update()
         bar.set_postfix_str(_STAGES[3])
-        pi_b = _msm(kernels.g2_msm, _with(pk.b2_points, pk.beta2, pk.delta2), _scalars(witness, 1, s))
-        b1 = _msm(kernels.g1_msm, _with(pk.b1_points, pk.beta1, pk.delta1), _scalars(witness, 1, s))
+        pi_b = _combine(kernels.g2_msm, kernels.g2_msm(pk.b2_points, witness), (pk.beta2, 1), (pk.delta2, s))
+        b1 = _combine(kernels.g1_msm, kernels.g1_msm(pk.b1_points, witness), (pk.beta1, 1), (pk.delta1, s))
         bar.update()
         bar.set_postfix_str(_STAGES[4])
         private = witness[pk.n_public + 1 :]
-        pi_c = _msm(
+        pi_c = _combine(
             kernels.g1_msm,
-            np.concatenate([pk.c_points, pk.h_points, np.stack([pi_a, b1, pk.delta1])]),
-            np.concatenate([private, h, ints_to_limbs([s, r, -r * s], FR_MODULUS)]),
+            kernels.g1_msm(np.concatenate([pk.c_points, pk.h_points]), np.concatenate([private, h])),
+            (pi_a, s),
+            (b1, r),
+            (pk.delta1, -r * s),
         )
         bar.update()
     finally:
@@ -131,18 +133,9 @@ def check_satisfies(r1cs: R1CS, witness: np.ndarray) -> None:
         )
 
 
-def _msm(kernel, points: np.ndarray, scalars: np.ndarray) -> np.ndarray:
-    """``sum s_i P_i`` over the terms where neither the point (infinity: a wire absent from that
-    matrix, e.g. most wires of B) nor the scalar (a zero wire) is zero, since those add nothing."""
-    keep = points.reshape(len(points), -1).any(axis=1) & scalars.any(axis=1)
-    if keep.all():
-        return kernel(points, scalars)
-    return kernel(np.ascontiguousarray(points[keep]), np.ascontiguousarray(scalars[keep]))
-
-
-def _with(points: np.ndarray, first: np.ndarray, last: np.ndarray) -> np.ndarray:
-    return np.concatenate([first[None], points, last[None]])
-
-
-def _scalars(witness: np.ndarray, first: int, last: int) -> np.ndarray:
-    return np.concatenate([ints_to_limbs([first]), witness, ints_to_limbs([last])])
+def _combine(kernel, total: np.ndarray, *terms: tuple[np.ndarray, int]) -> np.ndarray:
+    """``total + sum k P`` over the few fixed ``(P, k)`` terms, one small MSM. (The kernels
+    themselves drop the key's points at infinity, wires absent from a matrix such as most of B,
+    and the zero scalars.)"""
+    points = np.stack([total, *(p for p, _ in terms)])
+    return kernel(points, ints_to_limbs([1, *(k for _, k in terms)], FR_MODULUS))

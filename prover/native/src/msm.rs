@@ -2,12 +2,14 @@
 //! on G1 and G2.
 
 use ark_bn254::{G1Projective, G2Projective};
+use ark_ff::{BigInt, BigInteger};
 use numpy::{PyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
+use rayon::prelude::*;
 
 use crate::arrays::{
     affine_limbs, c_order, call_error, exact_shape, fr, fr_int, input, leading_len, output, parse_all, point_limbs,
-    points, points_shape, Arg, Curve, LIMBS,
+    points_shape, Arg, Curve, LIMBS, MIN_TASK,
 };
 
 fn msm<'py, G: Curve>(
@@ -30,13 +32,53 @@ fn msm<'py, G: Curve>(
     let (p_data, s_data) = (c_order(&p_arr), c_order(&s_arr));
     let (p_data, s_data): (&[u64], &[u64]) = (&p_data, &s_data);
     let out = py.allow_threads(|| -> PyResult<Vec<u64>> {
-        let bases = points::<G>(p_arg, p_data)?;
         // canonical limbs are already the integers the MSM consumes: no field conversion
         let scalars = parse_all(s_arg, s_data, LIMBS, fr_int)?;
+        let (bases, scalars) = live_terms::<G>(p_arg, p_data, scalars)?;
         let sum = G::multi_scalar_mul(&bases, &scalars);
         Ok(point_limbs::<G>(&[sum]))
     })?;
     Ok(output(py, out, G::POINT_SHAPE))
+}
+
+/// The terms that add something: every point is checked, but only those with a nonzero scalar
+/// that are not at infinity are kept, so that a key's matrix that most wires are absent from
+/// (B, whose points are then mostly zeros) costs a scan, not a copy of all its points.
+fn live_terms<G: Curve>(
+    arg: Arg,
+    data: &[u64],
+    scalars: Vec<BigInt<4>>,
+) -> PyResult<(Vec<G::MulBase>, Vec<BigInt<4>>)> {
+    let stride = G::POINT_LIMBS;
+    let kept: Result<Vec<(G::MulBase, BigInt<4>)>, usize> = data
+        .par_chunks_exact(stride)
+        .zip(scalars.par_iter())
+        .enumerate()
+        .with_min_len(MIN_TASK)
+        .filter_map(|(i, (limbs, s))| {
+            if limbs.iter().all(|&l| l == 0) {
+                return None;
+            }
+            match G::parse(limbs) {
+                Err(_) => Some(Err(i)),
+                Ok(_) if s.is_zero() => None,
+                Ok(p) => Some(Ok((p, *s))),
+            }
+        })
+        .collect();
+    match kept {
+        Ok(terms) => Ok(terms.into_iter().unzip()),
+        Err(_) => {
+            // the first bad point, whatever the threads' timing
+            let index = (0..data.len() / stride)
+                .find(|&i| G::parse(&data[i * stride..(i + 1) * stride]).is_err())
+                .expect("a point failed to parse in parallel but not sequentially");
+            let what = G::parse(&data[index * stride..(index + 1) * stride])
+                .err()
+                .expect("a bad point");
+            Err(arg.error_at(index, what))
+        }
+    }
 }
 
 fn batch_mul<'py, G: Curve>(

@@ -239,12 +239,8 @@ fn window_sum<P: SWCurveConfig>(
 ) -> Projective<P> {
     let buckets_len = 1usize << (c - 1);
     let mut buckets = vec![Affine::<P>::identity(); buckets_len];
-    let mut tree = BucketTree::<P>::default();
-    // and at least one point per bucket: each block scans every bucket's count and start, which
-    // with 2^16 buckets and blocks of a few thousand points cost more than the additions
-    let block = (BLOCK_BYTES / std::mem::size_of::<Affine<P>>())
-        .max(1024)
-        .max(buckets_len);
+    let mut tree = BucketTree::<P>::new(buckets_len);
+    let block = (BLOCK_BYTES / std::mem::size_of::<Affine<P>>()).max(1024);
     for (b, block_points) in points.chunks(block).enumerate() {
         let block_digits = digits[b * block * windows..].iter().skip(w).step_by(windows);
         tree.sum_into(&mut buckets, bases, block_points.iter().zip(block_digits));
@@ -263,79 +259,89 @@ fn window_sum<P: SWCurveConfig>(
 /// The sorted copy of a block's points and the scratch of the batched additions, kept across
 /// blocks.
 struct BucketTree<P: SWCurveConfig> {
-    /// Bucket b's points at `start[b]..start[b] + len[b]` (with the bucket's previous value first).
+    /// Bucket b's points at `start[b]..start[b] + len[b]` (with the bucket's previous value
+    /// first), for the buckets in `touched`; `len` is zero for every other bucket.
     entries: Vec<Affine<P>>,
-    start: Vec<usize>,
-    len: Vec<usize>,
+    start: Vec<u32>,
+    len: Vec<u32>,
+    touched: Vec<u32>,
     /// (bucket, live elements) of the runs still longer than one, for the current level.
-    runs: Vec<(usize, usize)>,
+    runs: Vec<(u32, u32)>,
     pairs: Vec<(usize, usize)>,
     products: Vec<P::BaseField>,
 }
 
-impl<P: SWCurveConfig> Default for BucketTree<P> {
-    fn default() -> Self {
+impl<P: SWCurveConfig> BucketTree<P> {
+    fn new(buckets: usize) -> Self {
         BucketTree {
             entries: Vec::new(),
-            start: Vec::new(),
-            len: Vec::new(),
+            start: vec![0; buckets],
+            len: vec![0; buckets],
+            touched: Vec::new(),
             runs: Vec::new(),
             pairs: Vec::with_capacity(MAX_BATCH),
             products: Vec::with_capacity(MAX_BATCH),
         }
     }
-}
 
-impl<P: SWCurveConfig> BucketTree<P> {
     /// buckets[b] += sum of the block's points with digit +-(b+1) (negated for a negative digit).
+    /// A block is small enough for its sorted copy to stay in a core's cache, and only the
+    /// buckets it touches are visited, so a window with many more buckets than a block's points
+    /// costs per point, not per bucket.
     fn sum_into<'a>(
         &mut self,
         buckets: &mut [Affine<P>],
         bases: &[Affine<P>],
         block: impl Iterator<Item = (&'a u32, &'a i32)> + Clone,
     ) {
-        // counting sort by bucket; a bucket the block touches has its current value first in
-        // its run, and the others stay where they are (with more buckets than points in a
-        // block, copying every bucket in and out would cost more than the additions)
-        self.len.clear();
-        self.len.resize(buckets.len(), 0);
+        // counting sort by bucket; a touched bucket's current value goes first in its run
+        self.touched.clear();
         for (_, &d) in block.clone() {
             if d != 0 {
-                self.len[d.unsigned_abs() as usize - 1] += 1;
+                let b = d.unsigned_abs() as usize - 1;
+                if self.len[b] == 0 {
+                    self.touched.push(b as u32);
+                }
+                self.len[b] += 1;
             }
         }
-        self.start.clear();
-        let mut total = 0;
-        for (len, bucket) in self.len.iter_mut().zip(buckets.iter()) {
-            if *len > 0 && !bucket.is_zero() {
-                *len += 1;
+        let mut total = 0u32;
+        for &b in &self.touched {
+            let b = b as usize;
+            if !buckets[b].is_zero() {
+                self.len[b] += 1;
             }
-            self.start.push(total);
-            total += *len;
+            self.start[b] = total;
+            total += self.len[b];
         }
         self.entries.clear();
-        self.entries.resize(total, Affine::<P>::identity());
-        let mut cursor = self.start.clone();
-        for (b, bucket) in buckets.iter().enumerate() {
-            if self.len[b] > 0 && !bucket.is_zero() {
-                self.entries[cursor[b]] = *bucket;
-                cursor[b] += 1;
+        self.entries.resize(total as usize, Affine::<P>::identity());
+        // start[b] moves along the run as it fills, and is set back below
+        for &b in &self.touched {
+            let b = b as usize;
+            if !buckets[b].is_zero() {
+                self.entries[self.start[b] as usize] = buckets[b];
+                self.start[b] += 1;
             }
         }
         for (&i, &d) in block {
             if d != 0 {
                 let b = d.unsigned_abs() as usize - 1;
                 let p = bases[i as usize];
-                self.entries[cursor[b]] = if d < 0 { -p } else { p };
-                cursor[b] += 1;
+                self.entries[self.start[b] as usize] = if d < 0 { -p } else { p };
+                self.start[b] += 1;
             }
+        }
+        for &b in &self.touched {
+            let b = b as usize;
+            self.start[b] -= self.len[b];
         }
 
         self.sum_runs();
-        for ((bucket, &len), &start) in buckets.iter_mut().zip(&self.len).zip(&self.start) {
-            if len > 0 {
-                *bucket = self.entries[start];
-            }
+        for &b in &self.touched {
+            let b = b as usize;
+            buckets[b] = self.entries[self.start[b] as usize];
+            self.len[b] = 0;
         }
     }
 
@@ -344,18 +350,16 @@ impl<P: SWCurveConfig> BucketTree<P> {
     /// last element is already in place for the next level.
     fn sum_runs(&mut self) {
         self.runs.clear();
-        self.runs.extend(
-            (0..self.len.len())
-                .filter(|&b| self.len[b] > 1)
-                .map(|b| (b, self.len[b])),
-        );
+        let len = &self.len;
+        self.runs
+            .extend(self.touched.iter().filter(|&&b| len[b as usize] > 1).map(|&b| (b, len[b as usize])));
         let mut stride = 1;
         while !self.runs.is_empty() {
             self.pairs.clear();
             for k in 0..self.runs.len() {
                 let (b, live) = self.runs[k];
-                let start = self.start[b];
-                for j in 0..live / 2 {
+                let start = self.start[b as usize] as usize;
+                for j in 0..live as usize / 2 {
                     let first = start + 2 * j * stride;
                     self.pairs.push((first, first + stride));
                     if self.pairs.len() == MAX_BATCH {
