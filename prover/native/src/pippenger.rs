@@ -351,8 +351,12 @@ impl<P: SWCurveConfig> BucketTree<P> {
     fn sum_runs(&mut self) {
         self.runs.clear();
         let len = &self.len;
-        self.runs
-            .extend(self.touched.iter().filter(|&&b| len[b as usize] > 1).map(|&b| (b, len[b as usize])));
+        self.runs.extend(
+            self.touched
+                .iter()
+                .filter(|&&b| len[b as usize] > 1)
+                .map(|&b| (b, len[b as usize])),
+        );
         let mut stride = 1;
         while !self.runs.is_empty() {
             self.pairs.clear();
