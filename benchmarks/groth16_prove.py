@@ -263,7 +263,7 @@ def prove_in_process(k: int, files: dict[str, Path], repeat: int, workdir: Path)
     from prover.formats.zkey import read_zkey
     from prover.groth16.prove import prove
 
-    pk, witness = read_zkey(files["zkey"]), read_wtns(files["wtns"])
+    pk, witness = read_zkey(files["zkey"], montgomery_points=True), read_wtns(files["wtns"])
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

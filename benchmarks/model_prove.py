@@ -103,7 +103,7 @@ def measure(folder: Path, x: np.ndarray, repeat: int, work: Path) -> dict:
     zkmarket(log, "model", "witness", folder, work / "input.npy", work / "w.wtns", "--salt", SALT, env=env)
     zkmarket(log, *e2e, env=env)  # untimed: they write the bytecode cache
     zkmarket(log, *alone, env=env)
-    pk, witness = read_zkey(key), read_wtns(work / "w.wtns")
+    pk, witness = read_zkey(key, montgomery_points=True), read_wtns(work / "w.wtns")
     runs: dict[str, list[dict]] = {"model_prove": [], "groth16_prove": [], "prove_in_process": []}
     for _ in range(repeat):
         runs["model_prove"].append(zkmarket(log, *e2e, env=env))

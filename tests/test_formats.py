@@ -34,6 +34,8 @@ from prover.formats.snarkjs_json import (
 )
 from prover.formats.wtns import read_wtns, write_wtns
 from prover.formats.zkey import read_zkey, write_zkey
+from prover.groth16.prove import prove
+from prover.groth16.verify import verify
 from prover.kernels.reference import bn, g1_to_array, g2_to_array
 from prover.r1cs import R1CS, SparseMatrix
 
@@ -238,6 +240,45 @@ def test_zkey_written_back_is_byte_identical(artifacts, tmp_path, circuit, kind)
     assert (tmp_path / "again.zkey").read_bytes() == source.read_bytes()
     n_contributions = {"zkey": 0, "zkey_contributed": 1, "zkey_beacon": 2}[kind]
     assert len(pk.mpc_params["contributions"]) == n_contributions
+
+
+POINT_FIELDS = ("a_points", "b1_points", "b2_points", "c_points", "h_points")
+
+
+@pytest.mark.parametrize("kind", ["zkey", "zkey_beacon"])
+def test_zkey_read_for_proving_keeps_the_montgomery_points(artifacts, tmp_path, kind):
+    """montgomery_points=True: the same key with the five point sections as the file stores
+    them (v R mod q, computed here in Python), written back byte for byte, and converted back
+    to the canonical key; a proof from it verifies, and one from a key with one point changed
+    does not."""
+    source = getattr(artifacts.circuits["poseidon_preimage"], kind)
+    canonical, mont = read_zkey(source), read_zkey(source, montgomery_points=True)
+    assert mont.points_montgomery and not canonical.points_montgomery
+    for name in POINT_FIELDS:
+        want = [v * 2**256 % FQ_MODULUS for v in limbs_to_ints(getattr(canonical, name))]
+        assert limbs_to_ints(getattr(mont, name)) == want
+        assert getattr(mont, name).shape == getattr(canonical, name).shape
+    write_zkey(mont, tmp_path / "again.zkey")
+    assert (tmp_path / "again.zkey").read_bytes() == source.read_bytes()
+    back = mont.with_canonical_points()
+    assert all((getattr(back, n) == getattr(canonical, n)).all() for n in POINT_FIELDS)
+    assert canonical.with_canonical_points() is canonical
+
+    witness = read_wtns(artifacts.circuits["poseidon_preimage"].wtns)
+    proof, public = prove(mont, witness)
+    assert verify(mont.verifying_key(), public, proof)
+    h_points = mont.h_points.copy()
+    h_points[0] = h_points[1]
+    forged, _ = prove(dataclasses.replace(mont, h_points=h_points), witness)
+    assert not verify(mont.verifying_key(), public, forged)
+
+
+def test_zkey_point_not_below_q_is_a_format_error_read_either_way(artifacts, tmp_path):
+    art = artifacts.circuits["multiplier"]
+    _patch_section(art.zkey, tmp_path / "big.zkey", 5, 0, FQ_MODULUS.to_bytes(32, "little"))
+    for montgomery in (False, True):
+        with pytest.raises(FormatError, match="not below the field modulus"):
+            read_zkey(tmp_path / "big.zkey", montgomery_points=montgomery)
 
 
 def test_zkey_matches_snarkjs_export(artifacts, tmp_path):

@@ -386,6 +386,40 @@ def test_msm_rejects_bad_points_and_scalars(pyrng, group):
         msm(points.reshape(3, -1), scalars)
 
 
+def montgomery_form(points: np.ndarray) -> np.ndarray:
+    """The points' coordinates as v R mod q (the .zkey layout), computed in Python."""
+    flat = [v * 2**256 % FQ_MODULUS for v in limbs_to_ints(points)]
+    return ints_to_limbs(flat).reshape(points.shape)
+
+
+@pytest.mark.parametrize("group", [1, 2])
+@pytest.mark.parametrize("n", [3, 600])
+def test_msm_reads_montgomery_points(pyrng, group, n):
+    """montgomery=True gives the same sum from the points' Montgomery forms, natively and in the
+    reference (the Pippenger path at 600 points), with infinity and zero scalars among them;
+    read as canonical, the same limbs are other points (or none) and the sum differs."""
+    msm, ref_msm, *_ = GROUPS[group]
+    points = reference_points(pyrng, group, n, infinity_at=1)
+    scalars = random_fr(pyrng, n)
+    scalars[2] = 0
+    expected = msm(points, scalars)
+    mont = montgomery_form(points)
+    assert (msm(mont, scalars, montgomery=True) == expected).all()
+    assert (msm(mont, scalars, True) == expected).all()
+    if n <= 3:
+        assert (ref_msm(mont, scalars, montgomery=True) == expected).all()
+    with pytest.raises(ValueError, match="is not on the BN254"):
+        msm(mont, scalars)
+    bad = mont.copy()
+    bad[0].reshape(-1)[:4] = ints_to_limbs([FQ_MODULUS])[0]
+    with pytest.raises(ValueError, match=r"points\[0\] has a coordinate not below the base field modulus"):
+        msm(bad, scalars, montgomery=True)
+    bad = mont.copy()
+    bad[2] = montgomery_form(off_curve(points[2]))
+    with pytest.raises(ValueError, match=r"points\[2\] is not on the BN254"):
+        msm(bad, scalars, montgomery=True)  # checked though its scalar is zero
+
+
 @pytest.mark.parametrize("group", [1, 2])
 @pytest.mark.parametrize("n", [0, 1, 5])
 def test_batch_mul_matches_reference(pyrng, group, n):

@@ -41,7 +41,7 @@ def run_prove(args: argparse.Namespace) -> int:
     from prover.formats.zkey import read_zkey
     from prover.groth16.prove import prove
 
-    pk = read_zkey(args.zkey)
+    pk = read_zkey(args.zkey, montgomery_points=True)  # for proving only
     witness = read_wtns(args.wtns)
     proof, public_signals = prove(pk, witness, progress=sys.stderr.isatty())
     write_proof(proof, args.proof)

@@ -232,9 +232,9 @@ def run_prove(args: argparse.Namespace) -> int:
         read_model_json(outdir)
         raise ModelFolderError(f"{outdir} has no proving key: run zkmarket model setup {outdir} first")
     with ThreadPoolExecutor(max_workers=1) as reader:
-        # the key is read while the witness is made: most of reading it (conversions out of
-        # Montgomery form, the canonical-value checks) runs in native code and numpy without the GIL
-        key = reader.submit(read_zkey, zkey)
+        # the key is read while the witness is made: most of reading it (the canonical-value
+        # checks) runs in numpy without the GIL; its points stay in Montgomery form, for the prover
+        key = reader.submit(read_zkey, zkey, montgomery_points=True)
         statement, _ = load_statement(outdir)
         result = inference_witness(statement, args.input, salt)
         pk = key.result()

@@ -171,7 +171,7 @@ def _registered_provider(args: argparse.Namespace):
         StatementKey(
             kind,
             int(entry["size"]),
-            read_zkey(entry["zkey"]),
+            read_zkey(entry["zkey"], montgomery_points=True),
             Path(entry["zkey"]),
             entry.get("ptau") and Path(entry["ptau"]),
         )

@@ -640,7 +640,7 @@ def prepare_statement(
     if path.exists():  # written whole or not at all (write_zkey is atomic)
         log(f"{kind} key for {size} reused from {path}")
         ptau_file = Path(ptau_path) if ptau_path is not None else ceremony_ptau if ceremony_ptau.exists() else None
-        return StatementKey(kind, size, read_zkey(path), path, ptau_file)
+        return StatementKey(kind, size, read_zkey(path, montgomery_points=True), path, ptau_file)
     r1cs = statement_circuit(model.graph, kind, size, progress=progress).r1cs
     power = circuit_power(r1cs)
     log(f"{kind} statement over {size}: {r1cs.n_constraints:,} constraints, a 2^{power} domain")

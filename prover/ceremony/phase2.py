@@ -95,6 +95,7 @@ def beacon(
 
 
 def _apply_delta(pk: ProvingKey, rng: ChaCha, params: dict, progress: bool) -> tuple[ProvingKey, bytes]:
+    pk = pk.with_canonical_points()
     delta, key, transcript = phase2_key(transcript_hasher(pk.mpc_params), rng)
     new = copy(pk)
     new.delta1 = g1_mul(pk.delta1, delta)

@@ -86,6 +86,7 @@ def _same_scaling(name: str, initial: np.ndarray, current: np.ndarray, delta2: n
 def verify_zkey_transcript(r1cs: R1CS, ptau, pk: ProvingKey, *, progress: bool = False) -> Phase2Report:
     """Check ``pk`` against the circuit ``r1cs`` and the prepared powers of tau ``ptau`` (see
     the module docstring); the ptau itself is checked by ``powersoftau_verify``."""
+    pk = pk.with_canonical_points()
     mpc = pk.mpc_params
     with tqdm(
         total=3 + len(mpc.get("contributions", [])), desc="zkey verify", unit="step", disable=not progress, leave=False

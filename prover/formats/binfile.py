@@ -228,6 +228,19 @@ def points_from_lem(raw: np.ndarray, group: str, where: str) -> np.ndarray:
     return np.asarray(canonical, dtype=np.uint64).reshape((-1,) + POINT_SHAPES[group])
 
 
+def lem_points(raw: np.ndarray, group: str, where: str) -> np.ndarray:
+    """LEM point bytes -> the same Montgomery limbs in kernel layout (``montgomery=True`` for
+    the MSM kernels), checked below q; a view of ``raw``, not a copy."""
+    limbs = np.ascontiguousarray(raw).view("<u8").reshape(-1, LIMBS)
+    bad = ~below_modulus(limbs, FQ_MODULUS)
+    if bad.any():
+        raise FormatError(
+            f"{where}: element #{int(np.argmax(bad))} is not below the field modulus "
+            f"(not a canonical field element): the file is corrupt"
+        )
+    return limbs.reshape((-1,) + POINT_SHAPES[group])
+
+
 def points_to_lem(points: np.ndarray) -> np.ndarray:
     """Canonical point array (any number of points) -> LEM limbs, flat ``(k, 4)``."""
     flat = np.ascontiguousarray(points, dtype=np.uint64).reshape(-1, LIMBS)

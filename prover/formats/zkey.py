@@ -41,6 +41,7 @@ from prover.formats.binfile import (
     POINT_BYTES,
     BinFile,
     fr_elements,
+    lem_points,
     points_from_lem,
     points_to_lem,
     prime_header,
@@ -69,7 +70,9 @@ SETUP_SECTION_ORDER = (1, 2, 4, 3, 9, 8, 5, 6, 7, 10)
 PARAM_NAME, PARAM_ITERATIONS, PARAM_BEACON_HASH = 1, 2, 3
 
 
-def _points(bf: BinFile, section_id: int, group: str, count: int, what: str) -> np.ndarray:
+def _points(bf: BinFile, section_id: int, group: str, count: int, what: str, montgomery: bool = False) -> np.ndarray:
+    """A point section, canonical, or with ``montgomery`` as the file stores it (the coordinates
+    checked below q, not converted, no copy)."""
     raw = bf.section(section_id, what)
     if len(raw) != count * POINT_BYTES[group]:
         raise bf.error(
@@ -77,6 +80,8 @@ def _points(bf: BinFile, section_id: int, group: str, count: int, what: str) -> 
             f"{group.upper()} points ({count * POINT_BYTES[group]} bytes): the file is "
             f"truncated or corrupt"
         )
+    if montgomery:
+        return lem_points(raw, group, bf.where(section_id, what))
     return points_from_lem(raw, group, bf.where(section_id, what))
 
 
@@ -199,8 +204,13 @@ class _Reader:
         return self.pos == len(self.data)
 
 
-def read_zkey(path: str | os.PathLike) -> ProvingKey:
-    """Read a snarkjs Groth16 .zkey, checking every section's size against the header."""
+def read_zkey(path: str | os.PathLike, *, montgomery_points: bool = False) -> ProvingKey:
+    """Read a snarkjs Groth16 .zkey, checking every section's size against the header.
+
+    With ``montgomery_points`` the five proving-point sections stay in the file's Montgomery
+    form (``ProvingKey.points_montgomery``): what a prover wants, since the MSM kernels read
+    that form directly, and converting some 12M coordinates at 2^20 constraints twice (to
+    canonical here, back inside the kernels) costs a tenth of the proof."""
     bf = read_binfile(path, "zkey", ZKEY_VERSION)
     h = _header(bf)
     n_vars, n_public, domain_size = h["n_vars"], h["n_public"], h["domain_size"]
@@ -215,13 +225,14 @@ def read_zkey(path: str | os.PathLike) -> ProvingKey:
         ic=_points(bf, 3, "g1", n_public + 1, "IC"),
         A=a,
         B=b,
-        a_points=_points(bf, 5, "g1", n_vars, "A points"),
-        b1_points=_points(bf, 6, "g1", n_vars, "B1 points"),
-        b2_points=_points(bf, 7, "g2", n_vars, "B2 points"),
-        c_points=_points(bf, 8, "g1", n_vars - n_public - 1, "C points"),
-        h_points=_points(bf, 9, "g1", domain_size, "H points"),
+        a_points=_points(bf, 5, "g1", n_vars, "A points", montgomery_points),
+        b1_points=_points(bf, 6, "g1", n_vars, "B1 points", montgomery_points),
+        b2_points=_points(bf, 7, "g2", n_vars, "B2 points", montgomery_points),
+        c_points=_points(bf, 8, "g1", n_vars - n_public - 1, "C points", montgomery_points),
+        h_points=_points(bf, 9, "g1", domain_size, "H points", montgomery_points),
         n_constraints=rows - n_public - 1,
         mpc_params=_mpc_params(bf),
+        points_montgomery=montgomery_points,
     )
 
 
@@ -233,6 +244,12 @@ def read_verifying_key(path: str | os.PathLike) -> VerifyingKey:
     return VerifyingKey(
         h["alpha1"], h["beta2"], h["gamma2"], h["delta2"], _points(bf, 3, "g1", h["n_public"] + 1, "IC")
     )
+
+
+def _as_lem(points: np.ndarray, montgomery: bool) -> np.ndarray:
+    if montgomery:
+        return np.ascontiguousarray(points, dtype=np.uint64).reshape(-1, LIMBS)
+    return points_to_lem(points)
 
 
 def _coefficient_section(pk: ProvingKey) -> np.ndarray:
@@ -292,11 +309,10 @@ def write_zkey(pk: ProvingKey, path: str | os.PathLike) -> None:
         2: [header, *header_points],
         3: points_to_lem(pk.ic),
         4: [struct.pack("<I", len(coefficients)), coefficients],
-        5: points_to_lem(pk.a_points),
-        6: points_to_lem(pk.b1_points),
-        7: points_to_lem(pk.b2_points),
-        8: points_to_lem(pk.c_points),
-        9: points_to_lem(pk.h_points),
+        **{
+            sid: _as_lem(getattr(pk, name), pk.points_montgomery)
+            for sid, name in ((5, "a_points"), (6, "b1_points"), (7, "b2_points"), (8, "c_points"), (9, "h_points"))
+        },
         10: mpc,
     }
     order = SETUP_SECTION_ORDER if not pk.mpc_params.get("contributions") else sorted(sections)

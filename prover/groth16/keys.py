@@ -5,7 +5,7 @@ Serialization lives in ``prover.formats`` (snarkjs .zkey, verification_key.json,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -56,9 +56,34 @@ class ProvingKey:
     n_constraints: int = 0  # constraints of the circuit itself (rows of C)
     # phase-2 transcript (the .zkey section 10): circuit hash and contributions, opaque here
     mpc_params: dict = field(default_factory=dict, repr=False)
+    # a_points .. h_points hold Montgomery forms (v R mod q) of their coordinates, as the .zkey
+    # stores them: a key read for proving only (``read_zkey(..., montgomery_points=True)``),
+    # whose points the prover hands to the MSM kernels unconverted
+    points_montgomery: bool = False
 
     def verifying_key(self) -> VerifyingKey:
         return VerifyingKey(self.alpha1, self.beta2, self.gamma2, self.delta2, self.ic)
+
+    def with_canonical_points(self) -> ProvingKey:
+        """This key with canonical point arrays (a copy if they are in Montgomery form): what
+        code that computes with the points in Python (the ceremony) needs."""
+        if not self.points_montgomery:
+            return self
+        from prover import kernels
+
+        def canonical(points: np.ndarray) -> np.ndarray:
+            flat = np.ascontiguousarray(points, dtype=np.uint64).reshape(-1, 4)
+            return np.asarray(kernels.from_montgomery(flat, "fq"), dtype=np.uint64).reshape(points.shape)
+
+        return replace(
+            self,
+            points_montgomery=False,
+            a_points=canonical(self.a_points),
+            b1_points=canonical(self.b1_points),
+            b2_points=canonical(self.b2_points),
+            c_points=canonical(self.c_points),
+            h_points=canonical(self.h_points),
+        )
 
 
 @dataclass

@@ -64,17 +64,18 @@ def prove(
         bar.update()
 
         bar.set_postfix_str(_STAGES[2])
-        pi_a = _combine(kernels.g1_msm, kernels.g1_msm(pk.a_points, witness), (pk.alpha1, 1), (pk.delta1, r))
+        mont = pk.points_montgomery  # the key's points as its file stores them
+        pi_a = _combine(kernels.g1_msm, kernels.g1_msm(pk.a_points, witness, mont), (pk.alpha1, 1), (pk.delta1, r))
         bar.update()
         bar.set_postfix_str(_STAGES[3])
-        pi_b = _combine(kernels.g2_msm, kernels.g2_msm(pk.b2_points, witness), (pk.beta2, 1), (pk.delta2, s))
-        b1 = _combine(kernels.g1_msm, kernels.g1_msm(pk.b1_points, witness), (pk.beta1, 1), (pk.delta1, s))
+        pi_b = _combine(kernels.g2_msm, kernels.g2_msm(pk.b2_points, witness, mont), (pk.beta2, 1), (pk.delta2, s))
+        b1 = _combine(kernels.g1_msm, kernels.g1_msm(pk.b1_points, witness, mont), (pk.beta1, 1), (pk.delta1, s))
         bar.update()
         bar.set_postfix_str(_STAGES[4])
         private = witness[pk.n_public + 1 :]
         pi_c = _combine(
             kernels.g1_msm,
-            kernels.g1_msm(np.concatenate([pk.c_points, pk.h_points]), np.concatenate([private, h])),
+            kernels.g1_msm(np.concatenate([pk.c_points, pk.h_points]), np.concatenate([private, h]), mont),
             (pi_a, s),
             (b1, r),
             (pk.delta1, -r * s),

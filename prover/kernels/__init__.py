@@ -29,7 +29,9 @@ Kernels:
 - ``g1_intt(points)``, ``g2_intt(points)``: the inverse NTT over the group, ``out_i = (1/n) sum_j
   w^(-ij) P_j`` for a power-of-two run of points (phase-2 preparation's Lagrange bases).
 - ``sparse_matvec(indptr, indices, coeffs, vector)``: CSR matrix times an Fr vector -> Fr array.
-- ``g1_msm(points, scalars)``, ``g2_msm(points, scalars)``: sum of ``s_i * P_i`` -> one point.
+- ``g1_msm(points, scalars, montgomery=False)``, ``g2_msm(...)``: sum of ``s_i * P_i`` -> one
+  point; with ``montgomery`` the points' coordinates are their Montgomery forms ``v R mod q``,
+  as a .zkey stores them (read as they are, no conversion either way).
   Exact on G1 and G2; a twist point outside G2 is accepted, but its term may come out as
   ``s_i P_i - r P_i`` (a scalar above r/2 is taken as r - s on the negated point), so a key with
   such points gives proofs that do not verify.

@@ -151,20 +151,22 @@ def _g(group: int):
     return g2_from_array, g2_to_array, bn.Z2
 
 
-def _msm(points: np.ndarray, scalars: np.ndarray, group: int) -> np.ndarray:
+def _msm(points: np.ndarray, scalars: np.ndarray, group: int, montgomery: bool = False) -> np.ndarray:
     load, store, zero = _g(group)
+    if montgomery:
+        points = from_montgomery(np.asarray(points).reshape(-1, 4), "fq").reshape(np.shape(points))
     acc = zero
     for p, s in zip(points, limbs_to_ints(scalars)):
         acc = bn.add(acc, bn.multiply(load(p), s))
     return store(acc)
 
 
-def g1_msm(points: np.ndarray, scalars: np.ndarray) -> np.ndarray:
-    return _msm(points, scalars, 1)
+def g1_msm(points: np.ndarray, scalars: np.ndarray, montgomery: bool = False) -> np.ndarray:
+    return _msm(points, scalars, 1, montgomery)
 
 
-def g2_msm(points: np.ndarray, scalars: np.ndarray) -> np.ndarray:
-    return _msm(points, scalars, 2)
+def g2_msm(points: np.ndarray, scalars: np.ndarray, montgomery: bool = False) -> np.ndarray:
+    return _msm(points, scalars, 2, montgomery)
 
 
 def _batch_mul(base: np.ndarray, scalars: np.ndarray, group: int) -> np.ndarray:

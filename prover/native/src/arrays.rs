@@ -209,6 +209,19 @@ pub fn fq(limbs: &[u64]) -> Result<Fq, &'static str> {
     Fq::from_bigint(bigint(limbs)).ok_or(NOT_FQ)
 }
 
+/// An Fq value from its Montgomery form v R mod q (as a .zkey stores it), which is arkworks'
+/// own representation: no multiplication.
+pub fn fq_montgomery(limbs: &[u64]) -> Result<Fq, &'static str> {
+    if below(limbs, &Fq::MODULUS) {
+        Ok(Fq::new_unchecked(bigint(limbs)))
+    } else {
+        Err(NOT_FQ)
+    }
+}
+
+/// How a point's coordinates are given: canonical limbs, or their Montgomery forms.
+pub type Coordinate = fn(&[u64]) -> Result<Fq, &'static str>;
+
 /// Canonical limbs of Fr elements, in parallel.
 pub fn fr_limbs(values: &[Fr]) -> Vec<u64> {
     let mut out = vec![0u64; values.len() * LIMBS];
@@ -229,7 +242,11 @@ pub trait Curve: VariableBaseMSM<ScalarField = Fr> {
     /// Limbs per point.
     const POINT_LIMBS: usize;
     /// A point from its limbs (all zeros = infinity); an error if off the curve.
-    fn parse(limbs: &[u64]) -> Result<Self::MulBase, &'static str>;
+    fn parse(limbs: &[u64]) -> Result<Self::MulBase, &'static str> {
+        Self::parse_with(limbs, fq)
+    }
+    /// The same with the coordinates read by `coord`.
+    fn parse_with(limbs: &[u64], coord: Coordinate) -> Result<Self::MulBase, &'static str>;
     /// A point into its limbs.
     fn write(point: &Self::MulBase, out: &mut [u64]);
     /// sum_i scalars[i] * bases[i] (scalars canonical, below r).
@@ -248,12 +265,12 @@ impl Curve for Projective<g1::Config> {
     const POINT_SHAPE: &'static [usize] = &[2, 4];
     const POINT_LIMBS: usize = 8;
 
-    fn parse(limbs: &[u64]) -> Result<G1Affine, &'static str> {
+    fn parse_with(limbs: &[u64], coord: Coordinate) -> Result<G1Affine, &'static str> {
         if all_zero(limbs) {
             return Ok(G1Affine::identity());
         }
-        let x = fq(&limbs[0..4]).map_err(|_| COORD_NOT_FQ)?;
-        let y = fq(&limbs[4..8]).map_err(|_| COORD_NOT_FQ)?;
+        let x = coord(&limbs[0..4]).map_err(|_| COORD_NOT_FQ)?;
+        let y = coord(&limbs[4..8]).map_err(|_| COORD_NOT_FQ)?;
         let p = G1Affine::new_unchecked(x, y);
         // G1 has cofactor 1, so being on the curve is being in the group
         if p.is_on_curve() {
@@ -288,11 +305,11 @@ impl Curve for Projective<g2::Config> {
     const POINT_SHAPE: &'static [usize] = &[2, 2, 4];
     const POINT_LIMBS: usize = 16;
 
-    fn parse(limbs: &[u64]) -> Result<G2Affine, &'static str> {
+    fn parse_with(limbs: &[u64], coord: Coordinate) -> Result<G2Affine, &'static str> {
         if all_zero(limbs) {
             return Ok(G2Affine::identity());
         }
-        let c = |i: usize| fq(&limbs[4 * i..4 * i + 4]).map_err(|_| COORD_NOT_FQ);
+        let c = |i: usize| coord(&limbs[4 * i..4 * i + 4]).map_err(|_| COORD_NOT_FQ);
         let p = G2Affine::new_unchecked(Fq2::new(c(0)?, c(1)?), Fq2::new(c(2)?, c(3)?));
         // the subgroup check is the pairing's business: outside G2 an MSM may add multiples of
         // r P (see pippenger.rs), which only makes a proof from such a key fail to verify

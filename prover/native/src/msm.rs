@@ -8,8 +8,8 @@ use pyo3::prelude::*;
 use rayon::prelude::*;
 
 use crate::arrays::{
-    affine_limbs, c_order, call_error, exact_shape, fr, fr_int, input, leading_len, output, parse_all, point_limbs,
-    points_shape, Arg, Curve, LIMBS, MIN_TASK,
+    affine_limbs, c_order, call_error, exact_shape, fq, fq_montgomery, fr, fr_int, input, leading_len, output,
+    parse_all, point_limbs, points_shape, Arg, Coordinate, Curve, LIMBS, MIN_TASK,
 };
 
 fn msm<'py, G: Curve>(
@@ -17,7 +17,9 @@ fn msm<'py, G: Curve>(
     kernel: &'static str,
     points_obj: &Bound<'py, PyAny>,
     scalars_obj: &Bound<'py, PyAny>,
+    montgomery: bool,
 ) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
+    let coord: Coordinate = if montgomery { fq_montgomery } else { fq };
     let (p_arg, s_arg) = (Arg::new(kernel, "points"), Arg::new(kernel, "scalars"));
     let p_arr = input::<u64>(p_arg, points_obj, "uint64")?;
     let s_arr = input::<u64>(s_arg, scalars_obj, "uint64")?;
@@ -34,7 +36,7 @@ fn msm<'py, G: Curve>(
     let out = py.allow_threads(|| -> PyResult<Vec<u64>> {
         // canonical limbs are already the integers the MSM consumes: no field conversion
         let scalars = parse_all(s_arg, s_data, LIMBS, fr_int)?;
-        let (bases, scalars) = live_terms::<G>(p_arg, p_data, scalars)?;
+        let (bases, scalars) = live_terms::<G>(p_arg, p_data, scalars, coord)?;
         let sum = G::multi_scalar_mul(&bases, &scalars);
         Ok(point_limbs::<G>(&[sum]))
     })?;
@@ -48,6 +50,7 @@ fn live_terms<G: Curve>(
     arg: Arg,
     data: &[u64],
     scalars: Vec<BigInt<4>>,
+    coord: Coordinate,
 ) -> PyResult<(Vec<G::MulBase>, Vec<BigInt<4>>)> {
     let stride = G::POINT_LIMBS;
     let kept: Result<Vec<(G::MulBase, BigInt<4>)>, usize> = data
@@ -59,7 +62,7 @@ fn live_terms<G: Curve>(
             if limbs.iter().all(|&l| l == 0) {
                 return None;
             }
-            match G::parse(limbs) {
+            match G::parse_with(limbs, coord) {
                 Err(_) => Some(Err(i)),
                 Ok(_) if s.is_zero() => None,
                 Ok(p) => Some(Ok((p, *s))),
@@ -71,9 +74,9 @@ fn live_terms<G: Curve>(
         Err(_) => {
             // the first bad point, whatever the threads' timing
             let index = (0..data.len() / stride)
-                .find(|&i| G::parse(&data[i * stride..(i + 1) * stride]).is_err())
+                .find(|&i| G::parse_with(&data[i * stride..(i + 1) * stride], coord).is_err())
                 .expect("a point failed to parse in parallel but not sequentially");
-            let what = G::parse(&data[index * stride..(index + 1) * stride])
+            let what = G::parse_with(&data[index * stride..(index + 1) * stride], coord)
                 .err()
                 .expect("a bad point");
             Err(arg.error_at(index, what))
@@ -106,14 +109,17 @@ fn batch_mul<'py, G: Curve>(
 /// The `#[pyfunction]`s of one group: its MSM and its batch multiplication.
 macro_rules! group_kernels {
     ($msm:ident, $batch_mul:ident, $group:ty) => {
-        #[doc = concat!("sum_i scalars[i] * points[i] (", stringify!($group), ").")]
+        #[doc = concat!("sum_i scalars[i] * points[i] (", stringify!($group), "); with `montgomery`, ")]
+        #[doc = "the points' coordinates are given in Montgomery form (as a .zkey stores them)."]
         #[pyfunction]
+        #[pyo3(signature = (points, scalars, montgomery = false))]
         pub fn $msm<'py>(
             py: Python<'py>,
             points: &Bound<'py, PyAny>,
             scalars: &Bound<'py, PyAny>,
+            montgomery: bool,
         ) -> PyResult<Bound<'py, PyArrayDyn<u64>>> {
-            msm::<$group>(py, stringify!($msm), points, scalars)
+            msm::<$group>(py, stringify!($msm), points, scalars, montgomery)
         }
 
         #[doc = concat!("[scalars[i] * base] (", stringify!($group), ").")]
