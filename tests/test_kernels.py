@@ -6,6 +6,7 @@ algebraic identities of the native kernels themselves (roundtrips, linearity).
 
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -809,6 +810,17 @@ def test_each_native_build_matches_py_ecc(build):
         return
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip() == "ok"
+
+
+# the ADCX and ADOX encodings (66 / F3, REX.W, 0F 38 F6): arkworks' assembly multiplication
+# uses both; without ark-bn254's own asm feature the compiler's BMI2 code uses neither
+ADCX_ADOX = re.compile(rb"[\x66\xf3][\x48-\x4f]\x0f\x38\xf6")
+
+
+def test_only_the_adx_build_holds_the_assembly_multiplication():
+    portable, adx = (path.read_bytes() for path in (kernels.PORTABLE, kernels.ADX))
+    assert len(ADCX_ADOX.findall(adx)) > 1000
+    assert not ADCX_ADOX.findall(portable)
 
 
 def test_the_adx_build_is_taken_only_when_fresh(monkeypatch, tmp_path):
