@@ -201,10 +201,13 @@ def read_prime(binfile: BinFile, header: np.ndarray, offset: int, expected: int,
     return offset + 4 + n8
 
 
-def field_elements(raw: np.ndarray, modulus: int, where: str) -> np.ndarray:
-    """Little-endian bytes / words -> ``(n, 4)`` uint64 limbs (a copy), checked to be canonical;
-    ``where`` names the file and section in the error."""
-    limbs = np.ascontiguousarray(raw).view("<u8").reshape(-1, LIMBS).astype(np.uint64)
+def field_elements(raw: np.ndarray, modulus: int, where: str, copy: bool = True) -> np.ndarray:
+    """Little-endian bytes / words -> ``(n, 4)`` uint64 limbs (a copy, or with ``copy=False`` a
+    view of contiguous ``raw``), checked to be canonical; ``where`` names the file and section
+    in the error."""
+    limbs = np.ascontiguousarray(raw).view("<u8").reshape(-1, LIMBS)
+    if copy:
+        limbs = limbs.astype(np.uint64)
     bad = ~below_modulus(limbs, modulus)
     if bad.any():
         raise FormatError(
@@ -231,14 +234,7 @@ def points_from_lem(raw: np.ndarray, group: str, where: str) -> np.ndarray:
 def lem_points(raw: np.ndarray, group: str, where: str) -> np.ndarray:
     """LEM point bytes -> the same Montgomery limbs in kernel layout (``montgomery=True`` for
     the MSM kernels), checked below q; a view of ``raw``, not a copy."""
-    limbs = np.ascontiguousarray(raw).view("<u8").reshape(-1, LIMBS)
-    bad = ~below_modulus(limbs, FQ_MODULUS)
-    if bad.any():
-        raise FormatError(
-            f"{where}: element #{int(np.argmax(bad))} is not below the field modulus "
-            f"(not a canonical field element): the file is corrupt"
-        )
-    return limbs.reshape((-1,) + POINT_SHAPES[group])
+    return field_elements(raw, FQ_MODULUS, where, copy=False).reshape((-1,) + POINT_SHAPES[group])
 
 
 def points_to_lem(points: np.ndarray) -> np.ndarray:

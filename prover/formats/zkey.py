@@ -40,7 +40,7 @@ from prover.field import FQ_MODULUS, FR_MODULUS, LIMBS
 from prover.formats.binfile import (
     POINT_BYTES,
     BinFile,
-    fr_elements,
+    field_elements,
     lem_points,
     points_from_lem,
     points_to_lem,
@@ -133,7 +133,7 @@ def _coefficients(bf: BinFile, n_vars: int, domain_size: int) -> tuple[SparseMat
             "section 4 (coefficients) has an entry outside matrices A/B, the wires or the domain: the file is corrupt"
         )
     # stored v R^2: two Montgomery reductions give v back
-    stored = fr_elements(np.ascontiguousarray(records[:, 12:]), where)
+    stored = field_elements(np.ascontiguousarray(records[:, 12:]), FR_MODULUS, where, copy=False)  # copied once
     values = np.asarray(kernels.from_montgomery(kernels.from_montgomery(stored, "fr"), "fr"), dtype=np.uint64)
     rows = int(row.max()) + 1 if count else 0
     matrices = []

@@ -51,10 +51,10 @@ const BUCKET_COST: usize = 4;
 /// additions while the scratch stays in cache.
 const MAX_BATCH: usize = 2048;
 
-/// Bytes of points a window sorts at a time (unless it has more buckets than that: then one
-/// point per bucket): the sorted copy stays in a core's L2 cache. The
-/// buckets carry from block to block as the first entries of their runs, which costs no extra
-/// addition: summing m points takes m - 1 of them however they are grouped.
+/// Bytes of points a window sorts at a time, whatever its number of buckets (a block visits
+/// only the buckets it touches): the sorted copy stays in a core's L2 cache. The buckets carry
+/// from block to block as the first entries of their runs, which costs no extra addition:
+/// summing m points takes m - 1 of them however they are grouped.
 const BLOCK_BYTES: usize = 1 << 18;
 
 /// Terms below which the windows run on the calling thread (tasks would cost more than they save).
