@@ -414,11 +414,11 @@ def _schedule_round_by_round(t: int) -> tuple[list[tuple[bool, list[list[int]]]]
 def test_poseidon_schedule_equals_the_round_by_round_state(t):
     """The schedule's closed form (powers of M with column 0 zeroed) records what the state
     tracked round by round records; the twin: another width's schedule differs."""
-    rounds, output = G._poseidon_schedule(t)
+    rounds, output = G.poseidon_schedule(t)
     expected_rounds, expected_output = _schedule_round_by_round(t)
     assert [(full, coeffs.tolist()) for full, coeffs in rounds] == expected_rounds
     assert list(output) == expected_output
-    assert [(full, coeffs.tolist()) for full, coeffs in G._poseidon_schedule(t + 1)[0]] != expected_rounds
+    assert [(full, coeffs.tolist()) for full, coeffs in G.poseidon_schedule(t + 1)[0]] != expected_rounds
 
 
 @pytest.mark.parametrize("width", [1, 2, 5, 10, 16])

@@ -601,7 +601,7 @@ def _mod_power(a: np.ndarray, n: int) -> np.ndarray:
 
 
 @cache
-def _permutation_parameters(t: int) -> tuple[np.ndarray, np.ndarray]:
+def permutation_parameters(t: int) -> tuple[np.ndarray, np.ndarray]:
     """Width t's round constants ``(rounds, t)`` and MDS matrix ``(t, t)`` as object arrays of ints."""
     constants = np.array(hash_spec.round_constants(t), dtype=object).reshape(-1, t)
     return constants, np.array(hash_spec.mds_matrix(t), dtype=object)
@@ -614,7 +614,7 @@ def _full_rounds(t: int) -> list[bool]:
 
 
 @cache
-def _poseidon_schedule(t: int) -> tuple[list[tuple[bool, np.ndarray]], np.ndarray]:
+def poseidon_schedule(t: int) -> tuple[list[tuple[bool, np.ndarray]], np.ndarray]:
     """The permutation of width t as linear algebra over a basis of wires: for each round,
     whether it is full and the coefficients (rows: S-boxed elements; columns: basis wires, then
     the constant) of its S-box inputs; and the output's coefficients at the end.
@@ -631,7 +631,7 @@ def _poseidon_schedule(t: int) -> tuple[list[tuple[bool, np.ndarray]], np.ndarra
     of the last full round and N^(n-1-m) M e_0 for the output of partial round m: the rows the
     partial rounds record are row 0 of those, by one vector product per round each way, and
     the second half starts from the whole of them (N^R_P M by repeated squaring)."""
-    constants, mds = _permutation_parameters(t)
+    constants, mds = permutation_parameters(t)
     r_p = hash_spec.partial_rounds(t)
     half = hash_spec.FULL_ROUNDS // 2
     n_mds = mds.copy()
@@ -667,7 +667,7 @@ def poseidon(b: Builder, inputs) -> LinComb:
     """circomlib's Poseidon of each row of ``inputs`` (shape (batch, width), width 1..16): the
     output lc equals ``prover.poseidon.poseidon`` of the row's field values.
 
-    Every row of the batch shares the coefficients of ``_poseidon_schedule``, so the linear
+    Every row of the batch shares the coefficients of ``poseidon_schedule``, so the linear
     layers cost nothing and the only constraints are 3 per S-box (t per full round, 1 per
     partial round): x2 = x*x, x4 = x2*x2, y = x4*x, for x the S-box input as a linear
     combination of the basis.
@@ -682,7 +682,7 @@ def poseidon(b: Builder, inputs) -> LinComb:
     basis = b.materialize(LinComb.lift(inputs), field=True)  # (batch, K) wires
     batch, width = basis.shape
     t = width + 1
-    schedule = _poseidon_schedule(t)[0] if b.forms_constraints else None
+    schedule = poseidon_schedule(t)[0] if b.forms_constraints else None
     const_wire = np.zeros((batch, 1), dtype=np.int64)
     inputs_wires, sboxes, sbox_inputs = basis, [], []
     for rnd, full in enumerate(_full_rounds(t)):
@@ -705,7 +705,7 @@ def poseidon(b: Builder, inputs) -> LinComb:
         b.step(lambda v: _permutation_witness(v, t, inputs_wires, sboxes))
     else:
         b.step(lambda v: _schedule_witness(v, sbox_inputs, sboxes))
-    output = np.array([*_permutation_parameters(t)[1][0], 0], dtype=object)  # state 0 after the last M
+    output = np.array([*permutation_parameters(t)[1][0], 0], dtype=object)  # state 0 after the last M
     return LinComb(np.concatenate([basis, const_wire], axis=1), np.broadcast_to(output[None], (batch, t + 1)).copy())
 
 
@@ -726,7 +726,7 @@ def _permutation_witness(v, t: int, inputs: np.ndarray, sboxes: Sequence[tuple[n
     """The S-box wires of ``poseidon``'s hashes: the permutation of each row's state
     ``[0, inputs...]`` computed round by round (add the round's constants, x^5 on the full
     round's elements or the partial round's first, multiply by M), each S-box's x^2, x^4, x^5 set."""
-    constants, mds = _permutation_parameters(t)
+    constants, mds = permutation_parameters(t)
     state = np.zeros((t, inputs.shape[0]), dtype=object)
     state[1:] = v.get_field(inputs).T
     wires, values = [], []

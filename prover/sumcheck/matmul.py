@@ -23,7 +23,7 @@ import numpy as np
 from prover import kernels
 from prover.field import FR_MODULUS, limbs_to_ints
 from prover.sumcheck.mle import as_table, eq_table, fold, n_variables, scaled
-from prover.sumcheck.protocol import SumcheckError, SumcheckProof, Term, prove, verify
+from prover.sumcheck.protocol import SumcheckError, SumcheckProof, Term, prove, require_equal, verify
 from prover.sumcheck.transcript import Transcript
 
 PRODUCT = (Term(1, (0, 1)),)
@@ -88,8 +88,11 @@ def verify_matmul(
     """Check a proof of ``C~(r_x, r_y) = claim`` and return the claims it leaves about
     ``A~(r_x, r_z)`` and ``B~(r_z, r_y)``. Raises SumcheckError on a failed check."""
     sub = verify(claim, k, 2, proof.sumcheck, transcript)
-    if proof.a_value * proof.b_value % FR_MODULUS != sub.value:
-        raise SumcheckError("the factors' values do not multiply to the sumcheck's final claim")
+    require_equal(
+        proof.a_value * proof.b_value % FR_MODULUS,
+        sub.value,
+        lambda: SumcheckError("the factors' values do not multiply to the sumcheck's final claim"),
+    )
     transcript.absorb([proof.a_value, proof.b_value])
     return (
         EvaluationClaim((*r_x, *sub.point), proof.a_value),

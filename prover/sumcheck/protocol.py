@@ -24,7 +24,7 @@ each round).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +64,24 @@ class Subclaim:
 
     point: tuple[int, ...]
     value: int
+
+
+def is_field_element(v) -> bool:
+    """An int in [0, r), or a traced value of the wrapper's circuit (``prover.wrapper.trace``),
+    a field element by construction."""
+    return getattr(v, "traced", False) or (isinstance(v, int) and 0 <= v < R)
+
+
+def require_equal(a, b, error: Callable[[], Exception]) -> None:
+    """The verifier's check ``a == b`` on field elements: on ints it raises ``error()`` when
+    they differ; on a traced value (the wrapper's circuit) it is a constraint, and the same
+    check on the values the trace carries."""
+    if getattr(a, "traced", False):
+        a.require_equal(b, error)
+    elif getattr(b, "traced", False):
+        b.require_equal(a, error)
+    elif (a - b) % R:
+        raise error()
 
 
 def degree(terms: Sequence[Term]) -> int:
@@ -142,7 +160,7 @@ def verify(claim: int, n: int, d: int, proof: SumcheckProof, transcript: Transcr
             raise SumcheckError(
                 f"round {i}: the degree bound is {d} ({d} values: at 0, 2, .., {d}), the proof sends {len(sent)}"
             )
-        if any(not 0 <= v < R for v in sent):
+        if not all(is_field_element(v) for v in sent):
             raise SumcheckError(f"round {i}: a value is not a field element")
         transcript.absorb(sent)
         r = transcript.challenge()

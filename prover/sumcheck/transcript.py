@@ -25,7 +25,17 @@ CHUNK = MAX_INPUTS - 1  # values per absorb hash beside the state
 
 
 class Transcript:
-    """A prover's or verifier's copy of the transcript; both sides must make the same calls."""
+    """A prover's or verifier's copy of the transcript; both sides must make the same calls.
+    The wrapper's copy (``prover.wrapper.trace.CircuitTranscript``) is this one with a traced
+    hash."""
+
+    @staticmethod
+    def _hash(values: list) -> int:
+        return poseidon(values)
+
+    @staticmethod
+    def _element(value) -> int:
+        return int(value) % FR_MODULUS
 
     def __init__(self, label: str):
         raw = label.encode()
@@ -35,13 +45,13 @@ class Transcript:
 
     def absorb(self, values: Iterable[int]) -> None:
         """Hash field elements (ints, reduced mod r) into the state."""
-        pending = [int(v) % FR_MODULUS for v in values]
+        pending = [self._element(v) for v in values]
         for i in range(0, len(pending), CHUNK):
-            self.state = poseidon([self.state, *pending[i : i + CHUNK]])
+            self.state = self._hash([self.state, *pending[i : i + CHUNK]])
 
     def challenge(self) -> int:
         """A verifier challenge: a field element fixed by everything absorbed so far."""
-        self.state = poseidon([self.state])
+        self.state = self._hash([self.state])
         return self.state
 
     def challenges(self, n: int) -> list[int]:
